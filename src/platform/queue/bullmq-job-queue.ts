@@ -1,0 +1,108 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { JobCatalogue, JobName } from './job-catalogue.js';
+import {
+  isPermanent,
+  type EnqueueOptions,
+  type HandlerOptions,
+  type JobHandler,
+  type JobQueue,
+  type JobQueueOptions,
+  policyFor,
+} from './job-queue.js';
+
+/** BullMQ on Redis: one queue per job name, so each kind of job has its own workers. */
+export class BullMqJobQueue implements JobQueue {
+  readonly driver = 'bullmq' as const;
+  private readonly queues = new Map<JobName, Queue>();
+  private readonly workers: Worker[] = [];
+  private readonly registrations: Array<() => Worker> = [];
+  // Producers fail fast while Redis is away, so the outbox keeps the row and retries later;
+  // workers wait for Redis indefinitely, as BullMQ requires.
+  private readonly producer: Redis;
+
+  private readonly prefix: string;
+  private readonly log: (message: string) => void;
+
+  constructor(
+    private readonly redisUrl: string,
+    private readonly options: JobQueueOptions & { prefix?: string } = {},
+  ) {
+    this.prefix = options.prefix ?? 'gpumarket';
+    this.log = options.log ?? (() => {});
+    this.producer = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+    this.producer.on('error', () => {});
+  }
+
+  private queue(name: JobName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.producer, prefix: this.prefix });
+      queue.on('error', () => {});
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async enqueue<N extends JobName>(name: N, payload: JobCatalogue[N], options: EnqueueOptions = {}): Promise<void> {
+    const policy = policyFor(name, this.options);
+    await this.queue(name).add(name, payload, {
+      jobId: options.jobId,
+      delay: options.delayMs,
+      attempts: policy.attempts,
+      backoff: policy.backoffMs > 0 ? { type: 'exponential', delay: policy.backoffMs } : undefined,
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 5000 },
+    });
+  }
+
+  handle<N extends JobName>(name: N, handler: JobHandler<N>, options: HandlerOptions<N> = {}): void {
+    const policy = policyFor(name, this.options);
+    this.registrations.push(() => {
+      const connection = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
+      connection.on('error', () => {});
+      const worker = new Worker(
+        name,
+        async (job: Job) => {
+          const attempt = job.attemptsMade + 1;
+          const maxAttempts = job.opts.attempts ?? policy.attempts;
+          try {
+            await handler(job.data as JobCatalogue[N], { attempt, maxAttempts });
+          } catch (error) {
+            const final = isPermanent(error) || attempt >= maxAttempts;
+            if (!final) throw error;
+            if (options.onDeadLetter) await options.onDeadLetter(job.data as JobCatalogue[N], error);
+            throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
+          }
+        },
+        { connection, prefix: this.prefix, concurrency: options.concurrency ?? 4, autorun: false },
+      );
+      worker.on('error', (error) => this.log(`worker ${name}: ${error.message}`));
+      return worker;
+    });
+  }
+
+  async repeat<N extends JobName>(name: N, everyMs: number, payload: JobCatalogue[N]): Promise<void> {
+    // A job scheduler with a fixed id is one schedule in Redis, however many replicas upsert it.
+    await this.queue(name).upsertJobScheduler(`${name}:every`, { every: everyMs }, { name, data: payload });
+  }
+
+  async start(): Promise<void> {
+    await this.producer.connect().catch(() => {});
+    for (const create of this.registrations.splice(0)) {
+      const worker = create();
+      this.workers.push(worker);
+      void worker.run();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.producer.ping();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.close()));
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    this.producer.disconnect();
+  }
+}

@@ -1,0 +1,117 @@
+import type { JobCatalogue, JobName } from './job-catalogue.js';
+import {
+  backoffDelay,
+  isPermanent,
+  type EnqueueOptions,
+  type HandlerOptions,
+  type JobHandler,
+  type JobQueue,
+  type JobQueueOptions,
+  policyFor,
+} from './job-queue.js';
+
+interface Registration {
+  handler: JobHandler<JobName>;
+  options: HandlerOptions<JobName>;
+}
+
+/**
+ * Jobs in this process, for a service started without Redis. Same handlers, same retry policy
+ * and dead-lettering as BullMQ; what it cannot give is durability across a restart, which the
+ * outbox covers: unrelayed rows are relayed again at start-up.
+ */
+export class InProcessJobQueue implements JobQueue {
+  readonly driver = 'in-process' as const;
+  private readonly handlers = new Map<JobName, Registration>();
+  private readonly pendingIds = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly running = new Set<Promise<void>>();
+  private started = false;
+  private closed = false;
+  private readonly backlog: Array<() => void> = [];
+
+  private readonly log: (message: string) => void;
+
+  constructor(private readonly options: JobQueueOptions = {}) {
+    this.log = options.log ?? (() => {});
+  }
+
+  async enqueue<N extends JobName>(name: N, payload: JobCatalogue[N], options: EnqueueOptions = {}): Promise<void> {
+    if (this.closed) throw new Error('job queue is closed');
+    const key = options.jobId ? `${name}:${options.jobId}` : undefined;
+    if (key) {
+      if (this.pendingIds.has(key)) return;
+      this.pendingIds.add(key);
+    }
+    this.schedule(() => this.run(name, payload, 1, key), options.delayMs ?? 0);
+  }
+
+  handle<N extends JobName>(name: N, handler: JobHandler<N>, options: HandlerOptions<N> = {}): void {
+    this.handlers.set(name, {
+      handler: handler as JobHandler<JobName>,
+      options: options as HandlerOptions<JobName>,
+    });
+  }
+
+  async repeat<N extends JobName>(name: N, everyMs: number, payload: JobCatalogue[N]): Promise<void> {
+    const tick = (): void => {
+      if (this.closed) return;
+      void this.enqueue(name, payload, { jobId: 'repeat' }).catch(() => {});
+      this.schedule(tick, everyMs);
+    };
+    this.schedule(tick, everyMs);
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    for (const run of this.backlog.splice(0)) run();
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private schedule(run: () => void, delayMs: number): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.started) run();
+      else this.backlog.push(run);
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private run(name: JobName, payload: JobCatalogue[JobName], attempt: number, key?: string): void {
+    const registration = this.handlers.get(name);
+    if (!registration) {
+      this.log(`no handler for job ${name}; dropped`);
+      if (key) this.pendingIds.delete(key);
+      return;
+    }
+    const policy = policyFor(name, this.options);
+    const maxAttempts = policy.attempts;
+    const task = (async () => {
+      try {
+        await registration.handler(payload, { attempt, maxAttempts });
+        if (key) this.pendingIds.delete(key);
+      } catch (error) {
+        if (!isPermanent(error) && attempt < maxAttempts && !this.closed) {
+          this.schedule(() => this.run(name, payload, attempt + 1, key), backoffDelay(policy.backoffMs, attempt));
+          return;
+        }
+        if (key) this.pendingIds.delete(key);
+        this.log(`job ${name} failed for good: ${error instanceof Error ? error.message : String(error)}`);
+        await registration.options.onDeadLetter?.(payload, error).catch((deadLetterError: unknown) => {
+          this.log(`dead-letter handler for ${name} failed: ${String(deadLetterError)}`);
+        });
+      }
+    })();
+    this.running.add(task);
+    void task.finally(() => this.running.delete(task));
+  }
+}

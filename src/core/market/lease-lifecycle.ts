@@ -1,0 +1,150 @@
+/**
+ * The life of a lease as pure transitions: the market loop and the simulator both apply
+ * events through `transition`, so an illegal move (completing a failed lease, preempting a
+ * protected one) is refused the same way everywhere, as data rather than an exception.
+ *
+ *   allocated -> running -> completed
+ *                running -> preempting -> preempted
+ *                           preempting -> running   (won its place back before the notice ended)
+ *   any live state (allocated, running, preempting) -> failed
+ *
+ * Times are seconds on one clock (Unix seconds in the service, virtual seconds in the simulator).
+ */
+export type LeaseState = 'allocated' | 'running' | 'preempting' | 'completed' | 'preempted' | 'failed';
+export const LIVE_LEASE_STATES: readonly LeaseState[] = ['allocated', 'running', 'preempting'];
+
+export interface LeaseTimingParams {
+  /** A started lease cannot be displaced before start + minHoldSeconds. */
+  readonly minHoldSeconds: number;
+  /** Time between a preemption notice and the stop. */
+  readonly preemptionNoticeSeconds: number;
+}
+
+export const DEFAULT_LEASE_TIMING: LeaseTimingParams = { minHoldSeconds: 600, preemptionNoticeSeconds: 120 };
+
+export interface Lease {
+  readonly id: string;
+  readonly bidId: string;
+  readonly state: LeaseState;
+  readonly preemptible: boolean;
+  /** Run time this lease has to deliver (the bid's remaining run time when it won). */
+  readonly runtimeSeconds: number;
+  readonly allocatedAt: number;
+  readonly startedAt: number | null;
+  readonly protectedUntil: number | null;
+  readonly noticeEndsAt: number | null;
+  readonly endedAt: number | null;
+  readonly endReason: LeaseEndReason | null;
+}
+
+export type LeaseEndReason = 'runtime_reached' | 'workload_ended' | 'preempted' | string;
+
+export type LeaseEvent =
+  | { readonly type: 'start'; readonly at: number }
+  | { readonly type: 'complete'; readonly at: number; readonly reason?: 'runtime_reached' | 'workload_ended' }
+  | { readonly type: 'preempt'; readonly at: number }
+  | { readonly type: 'notice_elapsed'; readonly at: number }
+  | { readonly type: 'win_back'; readonly at: number }
+  | { readonly type: 'fail'; readonly at: number; readonly reason: string };
+
+export type LeaseTransitionErrorCode = 'illegal_transition' | 'not_preemptible' | 'protected' | 'notice_not_over';
+
+export interface LeaseTransitionError {
+  readonly code: LeaseTransitionErrorCode;
+  readonly from: LeaseState;
+  readonly event: LeaseEvent['type'];
+  readonly message: string;
+}
+
+export type TransitionResult =
+  | { readonly ok: true; readonly lease: Lease }
+  | { readonly ok: false; readonly error: LeaseTransitionError };
+
+export function newLease(input: {
+  id: string;
+  bidId: string;
+  preemptible: boolean;
+  runtimeSeconds: number;
+  allocatedAt: number;
+}): Lease {
+  return {
+    ...input,
+    state: 'allocated',
+    startedAt: null,
+    protectedUntil: null,
+    noticeEndsAt: null,
+    endedAt: null,
+    endReason: null,
+  };
+}
+
+const ALLOWED: Readonly<Record<LeaseEvent['type'], readonly LeaseState[]>> = {
+  start: ['allocated'],
+  complete: ['running', 'preempting'],
+  preempt: ['running'],
+  notice_elapsed: ['preempting'],
+  win_back: ['preempting'],
+  fail: LIVE_LEASE_STATES,
+};
+
+function refuse(lease: Lease, event: LeaseEvent, code: LeaseTransitionErrorCode, message: string): TransitionResult {
+  return { ok: false, error: { code, from: lease.state, event: event.type, message } };
+}
+
+export function transition(
+  lease: Lease,
+  event: LeaseEvent,
+  params: LeaseTimingParams = DEFAULT_LEASE_TIMING,
+): TransitionResult {
+  if (!ALLOWED[event.type].includes(lease.state))
+    return refuse(lease, event, 'illegal_transition', `cannot ${event.type} a lease that is ${lease.state}`);
+  switch (event.type) {
+    case 'start':
+      return { ok: true, lease: { ...lease, state: 'running', startedAt: event.at, protectedUntil: event.at + params.minHoldSeconds } };
+    case 'complete':
+      return end(lease, 'completed', event.at, event.reason ?? 'runtime_reached');
+    case 'preempt':
+      if (!lease.preemptible) return refuse(lease, event, 'not_preemptible', 'the lease is not preemptible');
+      if (lease.protectedUntil !== null && event.at < lease.protectedUntil)
+        return refuse(lease, event, 'protected', `the lease is protected until ${lease.protectedUntil}`);
+      return { ok: true, lease: { ...lease, state: 'preempting', noticeEndsAt: event.at + params.preemptionNoticeSeconds } };
+    case 'notice_elapsed':
+      if (lease.noticeEndsAt !== null && event.at < lease.noticeEndsAt)
+        return refuse(lease, event, 'notice_not_over', `the notice runs until ${lease.noticeEndsAt}`);
+      return end(lease, 'preempted', event.at, 'preempted');
+    case 'win_back':
+      return { ok: true, lease: { ...lease, state: 'running', noticeEndsAt: null } };
+    case 'fail':
+      return end(lease, 'failed', event.at, event.reason);
+  }
+}
+
+function end(lease: Lease, state: LeaseState, at: number, reason: LeaseEndReason): TransitionResult {
+  return { ok: true, lease: { ...lease, state, endedAt: at, endReason: reason } };
+}
+
+/** Seconds the lease has run by `now` (a lease runs without a break from start to its end). */
+export function ranSeconds(lease: Lease, now: number): number {
+  if (lease.startedAt === null) return 0;
+  const until = lease.endedAt ?? now;
+  return Math.max(0, Math.min(until, now) - lease.startedAt);
+}
+
+/** The moment its run time is reached; null until it starts. */
+export function runtimeEndsAt(lease: Lease): number | null {
+  return lease.startedAt === null ? null : lease.startedAt + lease.runtimeSeconds;
+}
+
+/**
+ * The clock-driven event that is due at `now`, if any: completion when the run time is
+ * reached (which wins over a notice ending at the same moment: the work is done), else the
+ * end of a preemption notice.
+ */
+export function dueEvent(lease: Lease, now: number): LeaseEvent | null {
+  const ends = runtimeEndsAt(lease);
+  if ((lease.state === 'running' || lease.state === 'preempting') && ends !== null && ends <= now)
+    return { type: 'complete', at: ends, reason: 'runtime_reached' };
+  if (lease.state === 'preempting' && lease.noticeEndsAt !== null && lease.noticeEndsAt <= now)
+    return { type: 'notice_elapsed', at: lease.noticeEndsAt };
+  return null;
+}

@@ -1,0 +1,37 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from './platform/config/config.js';
+import type { Database } from './platform/database/database.js';
+import { DatabaseModule } from './platform/database/database.module.js';
+import { AuthModule } from './modules/auth/auth.module.js';
+import { BidsModule } from './modules/bids/bids.module.js';
+import { HealthModule } from './modules/health/health.module.js';
+import { InventoryModule } from './modules/inventory/inventory.module.js';
+import { ProvidersModule } from './modules/providers/providers.module.js';
+import { TenantsModule } from './modules/tenants/tenants.module.js';
+
+@Global()
+@Module({})
+class ConfigModule {
+  static forConfig(config: AppConfig): DynamicModule {
+    return { module: ConfigModule, providers: [{ provide: APP_CONFIG, useValue: config }], exports: [APP_CONFIG] };
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, database: Database): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forConfig(config),
+        DatabaseModule.forDatabase(database),
+        AuthModule,
+        TenantsModule,
+        ProvidersModule,
+        InventoryModule,
+        BidsModule,
+        HealthModule,
+      ],
+    };
+  }
+}

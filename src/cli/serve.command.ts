@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../platform/config/config.js';
+import { createServer } from '../server.js';
+
+const HELP = `usage: gpumarket serve [--port N]
+
+Starts the HTTP API. Configuration comes from the environment (see docs/operations.md):
+PORT, DATABASE_URL (unset: embedded PostgreSQL in DATA_DIR), REDIS_URL (unset: in-process jobs),
+ADMIN_API_KEY (unset: one is generated at first start and printed once), ROUND_PERIOD_SECONDS,
+MARKET_FEE_PERCENT, PREEMPTION_NOTICE_SECONDS, MIN_HOLD_SECONDS, DATA_DIR, LOG_LEVEL.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig(values.port === undefined ? process.env : { ...process.env, PORT: values.port });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`gpumarket: ${error.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw error;
+  }
+  if (config.databaseUrl === null) process.stdout.write(`gpumarket: DATABASE_URL is not set; using the embedded PostgreSQL in ${config.dataDir}\n`);
+  const server = await createServer(config);
+  if (server.generatedAdminKey) {
+    process.stdout.write(
+      `\n  Admin API key (shown once; only its hash is stored):\n\n    ${server.generatedAdminKey}\n\n` +
+        `  export GPUMARKET_ADMIN_KEY=${server.generatedAdminKey}\n\n`,
+    );
+  }
+  await server.app.listen(config.port, '0.0.0.0');
+  const url = `http://localhost:${config.port}`;
+  process.stdout.write(`gpumarket: listening on ${url} (API under ${url}/v1, OpenAPI at ${url}/docs)\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`gpumarket: ${signal}, shutting down\n`);
+      server.app.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          process.stderr.write(`gpumarket: shutdown failed: ${String(error)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

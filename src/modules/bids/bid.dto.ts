@@ -1,0 +1,197 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { CONTIGUITIES, type Contiguity } from '../../core/market/types.js';
+import { IsEnvMap, IsInstant, IsPrice, LABEL } from '../../platform/http/validators.js';
+import { BID_STATUSES, type BidStatus } from './bid.entity.js';
+
+export const MAX_BID_GPUS = 4096;
+export const MAX_RUNTIME_SECONDS = 30 * 86_400;
+export const MAX_OFFER_PRICE = '10000';
+
+export class OfferDto {
+  @ApiProperty({ example: 'H100-SXM-80GB' })
+  @IsString()
+  @Length(1, 64)
+  gpuModel: string;
+
+  @ApiProperty({ example: '2.50', description: 'limit price per GPU-hour: decimal string or number, at most 4 decimals' })
+  @IsPrice({ exclusiveMin: '0', max: MAX_OFFER_PRICE })
+  maxPrice: string | number;
+}
+
+export class WindowDto {
+  @ApiPropertyOptional({ example: '2026-11-22T10:00:00Z', description: 'defaults to the time of submission' })
+  @IsOptional()
+  @IsInstant()
+  notBefore?: string;
+
+  @ApiProperty({ example: '2026-11-23T10:00:00Z' })
+  @IsInstant()
+  deadline: string;
+}
+
+export class WorkloadDto {
+  @ApiPropertyOptional({ example: 'nvcr.io/nvidia/pytorch:24.10-py3' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 512)
+  image?: string;
+
+  @ApiPropertyOptional({ type: [String], example: ['python', 'train.py'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(256)
+  @IsString({ each: true })
+  @MaxLength(4096, { each: true })
+  command?: string[];
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { EPOCHS: '3' } })
+  @IsOptional()
+  @IsEnvMap()
+  env?: Record<string, string>;
+}
+
+export class CreateBidDto {
+  @ApiProperty({ example: 8, description: 'gang size: all GPUs of one model, placed all-or-nothing' })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_BID_GPUS)
+  gpus: number;
+
+  @ApiProperty({ type: [OfferDto], description: 'acceptable GPU models, each with its limit price; at most one is used' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(16)
+  @ValidateNested({ each: true })
+  @Type(() => OfferDto)
+  offers: OfferDto[];
+
+  @ApiProperty({ enum: CONTIGUITIES })
+  @IsIn(CONTIGUITIES as Contiguity[])
+  contiguity: Contiguity;
+
+  @ApiProperty()
+  @IsBoolean()
+  preemptible: boolean;
+
+  @ApiProperty({ example: 14_400 })
+  @IsInt()
+  @Min(60)
+  @Max(MAX_RUNTIME_SECONDS)
+  runtimeSeconds: number;
+
+  @ApiPropertyOptional({ type: WindowDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => WindowDto)
+  window?: WindowDto;
+
+  @ApiPropertyOptional({ type: [String], example: ['eu-west'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(64)
+  @ArrayUnique()
+  @IsString({ each: true })
+  @Matches(LABEL, { each: true, message: 'each region must be a label (letters, digits, . _ : / -)' })
+  regions?: string[];
+
+  @ApiPropertyOptional({ type: [String], example: ['soc2'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @ArrayUnique()
+  @IsString({ each: true })
+  @Matches(LABEL, { each: true, message: 'each compliance tag must be a label (letters, digits, . _ : / -)' })
+  compliance?: string[];
+
+  @ApiPropertyOptional({ example: 80 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  minGpuMemoryGb?: number;
+
+  @ApiProperty({ type: WorkloadDto })
+  @IsObject()
+  @ValidateNested()
+  @Type(() => WorkloadDto)
+  workload: WorkloadDto;
+}
+
+export class ListBidsQueryDto {
+  @ApiPropertyOptional({ enum: BID_STATUSES })
+  @IsOptional()
+  @IsIn(BID_STATUSES as BidStatus[])
+  status?: BidStatus;
+
+  @ApiPropertyOptional({ example: 50, description: '1-200, default 50' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}
+
+export class OfferViewDto {
+  @ApiProperty() gpuModel: string;
+  @ApiProperty({ example: '2.50' }) maxPrice: string;
+}
+
+export class WindowViewDto {
+  @ApiProperty() notBefore: string;
+  @ApiProperty() deadline: string;
+}
+
+export class BidDto {
+  @ApiProperty() id: string;
+  @ApiProperty() tenantId: string;
+  @ApiProperty({ enum: BID_STATUSES }) status: BidStatus;
+  @ApiProperty() gpus: number;
+  @ApiProperty({ type: [OfferViewDto] }) offers: OfferViewDto[];
+  @ApiProperty({ enum: CONTIGUITIES }) contiguity: Contiguity;
+  @ApiProperty() preemptible: boolean;
+  @ApiProperty() runtimeSeconds: number;
+  @ApiProperty() remainingSeconds: number;
+  @ApiProperty({ type: WindowViewDto, nullable: true }) window: WindowViewDto | null;
+  @ApiProperty({ type: [String] }) regions: string[];
+  @ApiProperty({ type: [String] }) compliance: string[];
+  @ApiProperty() minGpuMemoryGb: number;
+  @ApiProperty({ type: WorkloadDto }) workload: WorkloadDto;
+  @ApiProperty({ nullable: true, type: String }) lastLossReason: string | null;
+  @ApiProperty({ nullable: true, type: String }) idempotencyKey: string | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+}
+
+export class BidPageDto {
+  @ApiProperty({ type: [BidDto] }) bids: BidDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'pass as ?cursor= for the next page; null on the last page' })
+  nextCursor: string | null;
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { InventoryModule } from '../inventory/inventory.module.js';
+import { BidsController } from './bids.controller.js';
+import { BidsRepository } from './bids.repository.js';
+import { BidsService } from './bids.service.js';
+
+@Module({
+  imports: [InventoryModule],
+  controllers: [BidsController],
+  providers: [BidsRepository, BidsService],
+  exports: [BidsRepository],
+})
+export class BidsModule {}

@@ -1,0 +1,137 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { Contiguity, LossReason, OpenBid } from '../../core/market/types.js';
+import { toMoney } from '../../core/money/money.js';
+import { type BidStatus, FINISHED_BID_STATUSES, type WorkloadSpec } from './bid.entity.js';
+
+/** A bid as stored. Money stays a decimal string; times are Dates. */
+export interface BidRow {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly status: BidStatus;
+  readonly gpus: number;
+  readonly offers: Array<{ gpuModel: string; maxPrice: string }>;
+  readonly contiguity: Contiguity;
+  readonly preemptible: boolean;
+  readonly runtimeSeconds: number;
+  readonly remainingSeconds: number;
+  readonly notBefore: Date | null;
+  readonly deadline: Date | null;
+  readonly regions: string[];
+  readonly compliance: string[];
+  readonly minGpuMemoryGb: number;
+  readonly workload: WorkloadSpec;
+  readonly lastLossReason: LossReason | null;
+  readonly idempotencyKey: string | null;
+  readonly requestHash: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export type NewBid = Omit<BidRow, 'status' | 'remainingSeconds' | 'lastLossReason' | 'createdAt' | 'updatedAt'>;
+
+const SELECT_BID = `
+  SELECT b.id, b.tenant_id AS "tenantId", b.status, b.gpus,
+         (SELECT json_agg(json_build_object('gpuModel', o.gpu_model, 'maxPrice', o.max_price::text) ORDER BY o.rank)
+            FROM bid_offers o WHERE o.bid_id = b.id) AS offers,
+         b.contiguity, b.preemptible, b.runtime_seconds AS "runtimeSeconds", b.remaining_seconds AS "remainingSeconds",
+         b.not_before AS "notBefore", b.deadline, b.regions, b.compliance, b.min_gpu_memory_gb AS "minGpuMemoryGb",
+         b.workload, b.last_loss_reason AS "lastLossReason", b.idempotency_key AS "idempotencyKey",
+         b.request_hash AS "requestHash", b.created_at AS "createdAt", b.updated_at AS "updatedAt"
+    FROM bids b`;
+
+@Injectable()
+export class BidsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Inserts the bid and its offers in ONE statement (so one round trip and atomic without an
+   * explicit transaction). With an idempotency key already used by this tenant nothing is
+   * written and null is returned; a concurrent insert with the same key waits on the unique
+   * index until the first commits, so exactly one bid is ever created per key.
+   */
+  async insert(bid: NewBid, manager: EntityManager = this.dataSource.manager): Promise<{ createdAt: Date; updatedAt: Date } | null> {
+    const offers = JSON.stringify(bid.offers.map((o, rank) => ({ rank, gpu_model: o.gpuModel, max_price: o.maxPrice })));
+    const rows: Array<{ createdAt: Date; updatedAt: Date }> = await manager.query(
+      `WITH bid AS (
+         INSERT INTO bids (id, tenant_id, gpus, contiguity, preemptible, runtime_seconds, remaining_seconds, not_before, deadline,
+                           regions, compliance, min_gpu_memory_gb, workload, idempotency_key, request_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING id, created_at, updated_at
+       ), offers AS (
+         INSERT INTO bid_offers (bid_id, rank, gpu_model, max_price)
+         SELECT bid.id, o.rank, o.gpu_model, o.max_price
+           FROM bid, jsonb_to_recordset($15::jsonb) AS o(rank smallint, gpu_model text, max_price numeric)
+       )
+       SELECT created_at AS "createdAt", updated_at AS "updatedAt" FROM bid`,
+      [
+        bid.id,
+        bid.tenantId,
+        bid.gpus,
+        bid.contiguity,
+        bid.preemptible,
+        bid.runtimeSeconds,
+        bid.notBefore,
+        bid.deadline,
+        bid.regions,
+        bid.compliance,
+        bid.minGpuMemoryGb,
+        JSON.stringify(bid.workload),
+        bid.idempotencyKey,
+        bid.requestHash,
+        offers,
+      ],
+    );
+    return rows[0] ?? null;
+  }
+
+  async findByIdempotencyKey(tenantId: string, key: string, manager: EntityManager = this.dataSource.manager): Promise<BidRow | null> {
+    const rows: BidRow[] = await manager.query(`${SELECT_BID} WHERE b.tenant_id = $1 AND b.idempotency_key = $2`, [tenantId, key]);
+    return rows[0] ?? null;
+  }
+
+  async findOwn(tenantId: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<BidRow | null> {
+    const rows: BidRow[] = await manager.query(`${SELECT_BID} WHERE b.id = $1 AND b.tenant_id = $2`, [id, tenantId]);
+    return rows[0] ?? null;
+  }
+
+  /** Newest first; `after` is the (createdAt, id) of the last row of the previous page. */
+  async page(
+    tenantId: string,
+    options: { status?: BidStatus; limit: number; after?: { createdAt: Date; id: string } },
+  ): Promise<BidRow[]> {
+    const params: unknown[] = [tenantId];
+    let where = 'b.tenant_id = $1';
+    if (options.status) where += ` AND b.status = $${params.push(options.status)}`;
+    if (options.after) {
+      where += ` AND (b.created_at, b.id) < ($${params.push(options.after.createdAt)}::timestamptz, $${params.push(options.after.id)}::uuid)`;
+    }
+    return this.dataSource.query(`${SELECT_BID} WHERE ${where} ORDER BY b.created_at DESC, b.id DESC LIMIT $${params.push(options.limit)}`, params);
+  }
+
+  /** Marks the tenant's bid cancelled unless it is already finished; null when nothing changed. */
+  async cancel(tenantId: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<BidRow | null> {
+    const [rows]: [Array<{ id: string }>, number] = await manager.query(
+      `UPDATE bids SET status = 'cancelled', updated_at = now()
+        WHERE id = $1 AND tenant_id = $2 AND status <> ALL($3::text[]) RETURNING id`,
+      [id, tenantId, FINISHED_BID_STATUSES],
+    );
+    return rows.length === 0 ? null : this.findOwn(tenantId, id, manager);
+  }
+
+  /** Open bids as the clearing core sees them. */
+  async findOpenForRound(manager: EntityManager = this.dataSource.manager): Promise<OpenBid[]> {
+    const rows: BidRow[] = await manager.query(`${SELECT_BID} WHERE b.status = 'open' ORDER BY b.created_at, b.id`);
+    return rows.map((r) => ({
+      id: r.id,
+      gpus: r.gpus,
+      contiguity: r.contiguity,
+      preemptible: r.preemptible,
+      offers: r.offers.map((o) => ({ gpuModel: o.gpuModel, maxPrice: toMoney(o.maxPrice) })),
+      regions: r.regions,
+      compliance: r.compliance,
+      minGpuMemoryGb: r.minGpuMemoryGb,
+    }));
+  }
+}

@@ -1,0 +1,126 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/**
+ * The service's configuration, read once from the environment and validated before anything
+ * starts: a bad value stops the process with a message naming the variable, instead of
+ * surfacing later as a confusing runtime error.
+ */
+export interface AppConfig {
+  readonly port: number;
+  /** Null: run an embedded PostgreSQL (PGlite) with its data in `dataDir`. */
+  readonly databaseUrl: string | null;
+  /** Null: jobs run in-process. */
+  readonly redisUrl: string | null;
+  /** Null: generate an admin key at first start and print it once. */
+  readonly adminApiKey: string | null;
+  readonly roundPeriodSeconds: number;
+  readonly marketFeePercent: string;
+  readonly preemptionNoticeSeconds: number;
+  readonly minHoldSeconds: number;
+  readonly dataDir: string;
+  /** How long a resolved API key is cached in memory; revocation takes effect within this. */
+  readonly apiKeyCacheSeconds: number;
+  readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    const value = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(`${name}=${JSON.stringify(text)}: must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  decimal(name: string, fallback: string, min: number, max: number): string {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    if (!/^\d+(\.\d{1,4})?$/.test(text) || Number(text) < min || Number(text) > max) {
+      this.problems.push(`${name}=${JSON.stringify(text)}: must be a decimal from ${min} to ${max} with at most 4 decimals`);
+      return fallback;
+    }
+    return text;
+  }
+
+  url(name: string, protocols: readonly string[]): string | null {
+    const text = this.raw(name);
+    if (text === undefined) return null;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !protocols.includes(parsed.protocol)) {
+      this.problems.push(`${name}: must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+      return null;
+    }
+    return text;
+  }
+
+  secret(name: string, minLength: number): string | null {
+    const text = this.raw(name);
+    if (text === undefined) return null;
+    if (text.length < minLength) {
+      this.problems.push(`${name}: must be at least ${minLength} characters`);
+      return null;
+    }
+    return text;
+  }
+
+  choice<T extends string>(name: string, fallback: T, choices: readonly T[]): T {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    if (!choices.includes(text as T)) {
+      this.problems.push(`${name}=${JSON.stringify(text)}: must be one of ${choices.join(', ')}`);
+      return fallback;
+    }
+    return text as T;
+  }
+
+  path(name: string, fallback: string, cwd: string): string {
+    const text = this.raw(name) ?? fallback;
+    return isAbsolute(text) ? text : resolve(cwd, text);
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every bad variable. */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
+  const read = new Reader(env);
+  const config: AppConfig = {
+    port: read.integer('PORT', 3000, 0, 65535),
+    databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    adminApiKey: read.secret('ADMIN_API_KEY', 24),
+    roundPeriodSeconds: read.integer('ROUND_PERIOD_SECONDS', 60, 1, 86_400),
+    marketFeePercent: read.decimal('MARKET_FEE_PERCENT', '0', 0, 100),
+    preemptionNoticeSeconds: read.integer('PREEMPTION_NOTICE_SECONDS', 120, 0, 86_400),
+    minHoldSeconds: read.integer('MIN_HOLD_SECONDS', 600, 0, 7 * 86_400),
+    dataDir: read.path('DATA_DIR', '.data', cwd),
+    apiKeyCacheSeconds: read.integer('API_KEY_CACHE_SECONDS', 10, 0, 3600),
+    logLevel: read.choice('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug'] as const),
+  };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

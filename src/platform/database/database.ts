@@ -1,0 +1,63 @@
+import { DataSource, type EntitySchema } from 'typeorm';
+import type { AppConfig } from '../config/config.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { loadSqlMigrations } from './sql-migrations.js';
+import { join } from 'node:path';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export type EntityList = ReadonlyArray<Function | EntitySchema>;
+
+export interface Database {
+  readonly dataSource: DataSource;
+  /** True when running on the embedded PGlite. */
+  readonly embedded: boolean;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  readonly entities: EntityList;
+  /** Apply pending migrations before returning (the service does; tools that only read may not). */
+  readonly migrate?: boolean;
+  readonly poolSize?: number;
+}
+
+export function createDataSource(url: string, entities: EntityList, poolSize: number): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities: [...entities],
+    migrations: loadSqlMigrations(),
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: ['error'],
+    poolSize,
+    extra: { max: poolSize, connectionTimeoutMillis: 10_000 },
+  });
+}
+
+/** Connects to DATABASE_URL, or starts the embedded database when it is unset. */
+export async function openDatabase(config: AppConfig, options: OpenDatabaseOptions): Promise<Database> {
+  let embedded: EmbeddedPostgres | null = null;
+  if (config.databaseUrl === null) embedded = await startEmbeddedPostgres(join(config.dataDir, 'postgres'));
+  const url = embedded?.url ?? config.databaseUrl!;
+  // The embedded database runs one session at a time: one connection, never more.
+  const poolSize = embedded ? 1 : (options.poolSize ?? 10);
+  const dataSource = createDataSource(url, options.entities, poolSize);
+  try {
+    await dataSource.initialize();
+    if (options.migrate !== false) await dataSource.runMigrations({ transaction: 'each' });
+  } catch (error) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await embedded?.stop();
+    throw error;
+  }
+  return {
+    dataSource,
+    embedded: embedded !== null,
+    async close() {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import type { DataSource } from 'typeorm';
+import { type AppConfig, loadConfig } from '../../src/platform/config/config.js';
+import { createServer } from '../../src/server.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export interface TestApp {
+  readonly app: INestApplication;
+  readonly config: AppConfig;
+  readonly database: TestDatabase;
+  readonly dataSource: DataSource;
+  readonly adminKey: string;
+  /** supertest against the app's HTTP server. */
+  http(): ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the real app (same createServer as `gpumarket serve`) on a fresh database of its own.
+ * `env` overrides configuration variables (e.g. REDIS_URL, MIN_HOLD_SECONDS).
+ */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const adminKey = `test-admin-${randomBytes(16).toString('hex')}`;
+  const config = loadConfig({ DATABASE_URL: database.url, ADMIN_API_KEY: adminKey, LOG_LEVEL: 'error', ...env });
+  try {
+    const server = await createServer(config, { logger: ['error'] });
+    const dataSource = server.database.dataSource;
+    return {
+      app: server.app,
+      config,
+      database,
+      dataSource,
+      adminKey,
+      http: () => request(server.app.getHttpServer()),
+      async close() {
+        await server.app.close();
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+}

@@ -10,6 +10,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    globalSetup: [],
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

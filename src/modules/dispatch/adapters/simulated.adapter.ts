@@ -67,6 +67,11 @@ export class SimulatedAdapter implements ProviderAdapter {
     if (!(this.timeScale > 0)) throw new Error(`timeScale must be positive, got ${this.timeScale}`);
   }
 
+  /** A node that joined the fleet after it was made: the service registers nodes at any time. */
+  addNode(node: SimulatedNode): void {
+    this.nodes.set(node.externalId, node);
+  }
+
   /** The next `count` orders (of any type) fail with an AdapterError of this kind. */
   failNextOrders(count: number, kind: 'retryable' | 'permanent'): void {
     for (let i = 0; i < count; i += 1) this.injectedOrderFailures.push(kind);

@@ -1,0 +1,67 @@
+import { ModelBuilder } from '../solvers/solver-port.js';
+import type { SolverBackend } from '../solvers/solver-port.js';
+import { objectiveOffset } from './round-problem.js';
+import type { RoundProblem } from './round-problem.js';
+
+/**
+ * Phase 5 (bound): a proven upper bound on welfare, the LP relaxation of the unpruned problem,
+ * solved in a form small enough for 50,000 bids.
+ *
+ * In the LP relaxation, contiguity only decides which nodes a bid may draw on: a fractional
+ * gang spread over several groups is the same as a flow over the union of those groups (split
+ * each group's flow in proportion). So each bid-offer becomes one column feeding the flow row of
+ * its eligible node set, and nodes that every set treats alike (same reserve, same sets) merge
+ * into one "atom" with their capacities summed. The optimum equals the per-bid per-node LP.
+ */
+export async function upperBound(problem: RoundProblem, backend: SolverBackend, deadline: number): Promise<number | null> {
+  const classIndex = new Map<string, number>();
+  const classNodes: (readonly number[])[] = [];
+  const bidClasses = problem.bids.map((b) =>
+    b.options.map((option) => {
+      const key = `${option.eligibilityKey}|${b.bid.contiguity}|${b.bid.contiguity === 'none' ? 0 : b.bid.gpus}`;
+      let c = classIndex.get(key);
+      if (c === undefined) {
+        c = classNodes.length;
+        classIndex.set(key, c);
+        classNodes.push(option.groups.flatMap((g) => g.nodes));
+      }
+      return c;
+    }),
+  );
+
+  const membership: number[][] = problem.nodes.map(() => []);
+  classNodes.forEach((nodes, c) => nodes.forEach((n) => membership[n].push(c)));
+  const atomIndex = new Map<string, number>();
+  const atomOf = new Int32Array(problem.nodes.length);
+  const atoms: { reserve: number; capacity: number; classes: number[] }[] = [];
+  for (const n of problem.nodes) {
+    const key = `${n.reserve}|${membership[n.index].join(',')}`;
+    let a = atomIndex.get(key);
+    if (a === undefined) {
+      a = atoms.length;
+      atomIndex.set(key, a);
+      atoms.push({ reserve: n.reserve, capacity: 0, classes: membership[n.index] });
+    }
+    atoms[a].capacity += n.capacity;
+    atomOf[n.index] = a;
+  }
+
+  const m = new ModelBuilder();
+  const classRow = classNodes.map(() => m.addRow(0, 0));
+  const atomRow = atoms.map((a) => m.addRow(-Infinity, a.capacity));
+  problem.bids.forEach((b, i) => {
+    const bidRow = b.options.length > 1 ? [m.addRow(-Infinity, 1)] : [];
+    b.options.forEach((option, o) => m.addCol(option.value * b.bid.gpus, 1, false, [classRow[bidClasses[i][o]], ...bidRow], [b.bid.gpus, 1]));
+  });
+  for (const lease of problem.flexibleLeases) {
+    const perAtom = new Map<number, number>();
+    for (const s of lease.shares) perAtom.set(atomOf[s.node], (perAtom.get(atomOf[s.node]) ?? 0) + s.gpus);
+    m.addCol(lease.keepGain, 1, false, [...perAtom.keys()].map((a) => atomRow[a]), [...perAtom.values()]);
+  }
+  atoms.forEach((atom, a) => {
+    for (const c of atom.classes) m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]);
+  });
+
+  const outcome = await backend.solve({ model: m.build(), relax: true, deadline });
+  return outcome.status === 'optimal' && outcome.bound !== null ? outcome.bound + objectiveOffset(problem) : null;
+}

@@ -70,7 +70,7 @@ export class AdapterError extends Error {
   constructor(
     readonly kind: 'retryable' | 'permanent',
     message: string,
-    readonly cause?: unknown,
+    override readonly cause?: unknown,
   ) {
     super(message);
     this.name = 'AdapterError';

@@ -1,0 +1,146 @@
+import type { MarketNode } from '../market/types.js';
+import type { BaselineMetrics } from './metrics.js';
+import type { SimJob, Workload } from './workload.js';
+
+/**
+ * Fleet sizing: what dedicated reservations buy (each tenant its own peak), how a shared fleet
+ * is scaled up or down, and the search for the smallest shared fleet that serves the same
+ * demand at the same wait as the dedicated one.
+ */
+
+/** Peak GPUs in use per model if every job ran on its preferred model the moment it arrived. */
+export function peakDemand(jobs: readonly SimJob[], horizon: number): Map<string, number> {
+  const events = new Map<string, [number, number][]>();
+  for (const job of jobs) {
+    const model = job.offers[0].gpuModel;
+    const list = events.get(model) ?? [];
+    list.push([job.arrival, job.gpus], [Math.min(horizon, job.arrival + job.runtimeSeconds), -job.gpus]);
+    events.set(model, list);
+  }
+  const peaks = new Map<string, number>();
+  for (const [model, list] of events) {
+    list.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let level = 0;
+    let peak = 0;
+    for (const [, delta] of list) peak = Math.max(peak, (level += delta));
+    peaks.set(model, peak);
+  }
+  return peaks;
+}
+
+function clone(template: MarketNode, id: string, block: string): MarketNode {
+  return { ...template, id, block, nvlinkDomain: id, unavailableGpus: 0 };
+}
+
+/**
+ * Each tenant owns whole nodes of the shape the shared fleet uses for each model, enough for
+ * its own peak (nodes per block kept as in the template's pool).
+ */
+export function dedicatedFleet(workload: Workload): { nodes: MarketNode[]; owner: string[] } {
+  const nodes: MarketNode[] = [];
+  const owner: string[] = [];
+  for (const tenant of workload.tenants) {
+    const peaks = peakDemand(
+      workload.jobs.filter((j) => j.tenant === tenant),
+      workload.horizonSeconds,
+    );
+    for (const [model, peak] of [...peaks].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const template = workload.nodes.find((n) => n.gpuModel === model);
+      if (!template) continue;
+      const count = Math.ceil(peak / template.gpus);
+      for (let k = 0; k < count; k++) {
+        const id = `${tenant}-${model}-d${String(k).padStart(4, '0')}`;
+        nodes.push(clone(template, id, `${tenant}-${model}-b${Math.floor(k / 16)}`));
+        owner.push(tenant);
+      }
+    }
+  }
+  return { nodes, owner };
+}
+
+/** Keeps ceil(count x factor) nodes of every (model, region) group, cloning the last one to grow. */
+export function scaleFleet(nodes: readonly MarketNode[], factor: number): MarketNode[] {
+  const groups = new Map<string, MarketNode[]>();
+  for (const node of nodes) {
+    const key = `${node.gpuModel}\u0000${node.region}`;
+    const group = groups.get(key);
+    if (group) group.push(node);
+    else groups.set(key, [node]);
+  }
+  const out: MarketNode[] = [];
+  for (const group of groups.values()) {
+    const want = Math.max(1, Math.ceil(group.length * factor - 1e-9));
+    for (let k = 0; k < want; k++) {
+      const template = group[Math.min(k, group.length - 1)];
+      out.push(k < group.length ? template : clone(template, `${template.id}-x${k}`, `${template.block}-x${Math.floor(k / 16)}`));
+    }
+  }
+  return out;
+}
+
+export const totalGpus = (nodes: readonly MarketNode[]) => nodes.reduce((a, n) => a + n.gpus - n.unavailableGpus, 0);
+
+/** "The same demand at the same wait", as measured on the dedicated baseline. */
+export interface ServiceTarget {
+  readonly p95WaitNowSeconds: number;
+  readonly deadlineHitRate: number | null;
+  readonly gpuHoursServed: number;
+}
+
+export function serviceTarget(dedicated: BaselineMetrics, periodSeconds: number): ServiceTarget {
+  return {
+    // A shared fleet decides once per round, so one period of wait is the floor for anyone.
+    p95WaitNowSeconds: Math.max(dedicated.p95WaitNowSeconds, periodSeconds),
+    deadlineHitRate: dedicated.deadlineHitRate,
+    gpuHoursServed: dedicated.gpuHoursServed,
+  };
+}
+
+/** Tolerances: 1 point of deadline hit rate and 1% of GPU-hours (work still running at the end of the horizon). */
+export function meetsTarget(m: BaselineMetrics, target: ServiceTarget): boolean {
+  if (m.p95WaitNowSeconds > target.p95WaitNowSeconds) return false;
+  if (target.deadlineHitRate !== null && (m.deadlineHitRate ?? 1) < target.deadlineHitRate - 0.01) return false;
+  return m.gpuHoursServed >= 0.99 * target.gpuHoursServed;
+}
+
+export interface CapacityProbe {
+  readonly factor: number;
+  readonly gpus: number;
+  readonly met: boolean;
+}
+
+export interface CapacityResult {
+  /** The smallest fleet found that met the target; null when even the largest probed did not. */
+  readonly gpus: number | null;
+  readonly probes: readonly CapacityProbe[];
+}
+
+/**
+ * Bisection on the scale of the shared fleet, assuming more GPUs never hurt the service level.
+ * `steps` probes after the upper bound: each halves the interval.
+ */
+export async function searchCapacity(
+  base: readonly MarketNode[],
+  evaluate: (nodes: MarketNode[]) => Promise<BaselineMetrics>,
+  target: ServiceTarget,
+  bounds: { readonly low: number; readonly high: number; readonly steps: number },
+): Promise<CapacityResult> {
+  const probes: CapacityProbe[] = [];
+  const probe = async (factor: number) => {
+    const nodes = scaleFleet(base, factor);
+    const met = meetsTarget(await evaluate(nodes), target);
+    probes.push({ factor, gpus: totalGpus(nodes), met });
+    return met;
+  };
+  let { low, high } = bounds;
+  if (!(await probe(high))) return { gpus: null, probes };
+  let best = totalGpus(scaleFleet(base, high));
+  for (let step = 0; step < bounds.steps; step++) {
+    const mid = (low + high) / 2;
+    if (await probe(mid)) {
+      high = mid;
+      best = Math.min(best, totalGpus(scaleFleet(base, mid)));
+    } else low = mid;
+  }
+  return { gpus: best, probes };
+}

@@ -1,0 +1,96 @@
+import type { Money } from '../money/money.js';
+import { poolKey, type OpenBid, type RoundResult, type RoundSnapshot, type RunningLease } from '../market/types.js';
+import type { MarketParams } from './workload.js';
+import type { PlacementDecision, RoundDecision, Scheduler, SchedulerView } from './scheduler.js';
+
+export interface ClearOptionsLike {
+  readonly timeLimitMs?: number;
+  readonly solver?: 'auto' | 'highs' | 'lp-solver' | 'greedy';
+  readonly seed?: number;
+}
+
+/** The clearing core's entry point (src/core/clearing/clear-round.ts), passed in so this adapter owns no algorithm. */
+export type ClearRound = (snapshot: RoundSnapshot, options?: ClearOptionsLike) => Promise<RoundResult>;
+
+/**
+ * The market baseline: each round is a real RoundSnapshot cleared by the real clearing core.
+ * Allocated leases that wait for a preempted lease's notice to end are sent as fixed (they
+ * are protected from the moment they are allocated), so no round can take their GPUs twice.
+ */
+export class MarketScheduler implements Scheduler {
+  readonly name = 'market';
+  readonly charging = 'clearing' as const;
+  readonly honoursDeadlines = true;
+  private nodeIndex: Map<string, number> | null = null;
+  readonly lossCounts = new Map<string, number>();
+  readonly statusCounts = new Map<string, number>();
+
+  constructor(
+    private readonly clear: ClearRound,
+    private readonly params: MarketParams,
+    private readonly options: ClearOptionsLike,
+    private readonly epochMs: number,
+  ) {}
+
+  private iso(t: number): string {
+    return new Date(this.epochMs + t * 1000).toISOString();
+  }
+
+  async decide(view: SchedulerView): Promise<RoundDecision> {
+    this.nodeIndex ??= new Map(view.nodes.map((n, i) => [n.id, i]));
+    const leases: RunningLease[] = view.leases.map((rec) => {
+      const started = rec.lease.startedAt;
+      const protectedUntil =
+        started === null ? view.now + this.params.preemptionNoticeSeconds + this.params.minHoldSeconds : (rec.lease.protectedUntil ?? started);
+      return {
+        id: rec.id,
+        bidId: rec.job.id,
+        gpuModel: rec.gpuModel,
+        value: rec.limit,
+        preemptible: rec.job.preemptible,
+        protectedUntil: this.iso(protectedUntil),
+        placement: rec.shares.map((s) => ({ node: view.nodes[s.node].id, gpus: s.gpus })),
+      };
+    });
+    const byBid = new Map(view.open.map((o) => [o.job.id, o]));
+    const bids: OpenBid[] = view.open.map(({ job }) => ({
+      id: job.id,
+      gpus: job.gpus,
+      contiguity: job.contiguity,
+      preemptible: job.preemptible,
+      offers: job.offers,
+      regions: job.regions,
+      compliance: [],
+      minGpuMemoryGb: 0,
+    }));
+    const snapshot: RoundSnapshot = {
+      version: 1,
+      roundId: `r-${String(view.roundIndex).padStart(6, '0')}`,
+      now: view.nowIso,
+      periodSeconds: this.params.periodSeconds,
+      params: { preemptionPenalty: this.params.preemptionPenalty },
+      nodes: view.nodes,
+      leases,
+      bids,
+    };
+    const started = performance.now();
+    const result = await this.clear(snapshot, this.options);
+    const solveMs = performance.now() - started;
+    this.statusCounts.set(result.status, (this.statusCounts.get(result.status) ?? 0) + 1);
+    for (const loss of result.losses) this.lossCounts.set(loss.reason, (this.lossCounts.get(loss.reason) ?? 0) + 1);
+    const placements: PlacementDecision[] = result.placements.map((p) => {
+      const open = byBid.get(p.bidId);
+      if (!open) throw new Error(`market: clearing placed unknown bid ${p.bidId}`);
+      const offer = open.job.offers.find((o) => o.gpuModel === p.gpuModel);
+      if (!offer) throw new Error(`market: clearing placed bid ${p.bidId} on ${p.gpuModel}, which it did not offer for`);
+      return {
+        jobIndex: open.index,
+        gpuModel: p.gpuModel,
+        limit: offer.maxPrice,
+        shares: p.nodes.map((s) => ({ node: this.nodeIndex!.get(s.node)!, gpus: s.gpus })),
+      };
+    });
+    const prices = new Map<string, Money>(result.prices.map((p) => [poolKey(p.gpuModel, p.region), p.price]));
+    return { placements, preempt: result.preempted, prices, solveMs, status: result.status };
+  }
+}

@@ -1,0 +1,79 @@
+import { dedicatedFleet, searchCapacity, serviceTarget, totalGpus, type CapacityResult } from './capacity.js';
+import { simulate, type SimRun } from './engine.js';
+import { FirstFitScheduler } from './first-fit-scheduler.js';
+import { MarketScheduler, type ClearOptionsLike, type ClearRound } from './market-scheduler.js';
+import { computeMetrics, type BaselineMetrics } from './metrics.js';
+import { buildReport, type SimulationReport } from './report-model.js';
+import type { Workload } from './workload.js';
+
+export interface SimulationOptions {
+  readonly seed: number;
+  readonly clear: ClearRound;
+  readonly clearOptions: ClearOptionsLike;
+  /** Bisection steps for the capacity search (0: no search, capacity is reported only for dedicated). */
+  readonly capacitySteps: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface BaselineRun {
+  readonly run: SimRun;
+  readonly metrics: BaselineMetrics;
+  readonly capacity: CapacityResult | null;
+}
+
+/**
+ * The three baselines on the same demand: dedicated reservations sized to each tenant's own
+ * peak, one shared FIFO pool, and the market, both on the workload's fleet; then, for the
+ * shared ones, the smallest fleet that matches the dedicated service level.
+ */
+export async function runSimulation(workload: Workload, options: SimulationOptions): Promise<SimulationReport> {
+  const log = options.log ?? (() => {});
+  const epochMs = Date.parse(workload.epoch);
+  const wallStart = performance.now();
+  const timings: Record<string, number> = {};
+  const market = () => new MarketScheduler(options.clear, workload.params, { ...options.clearOptions, seed: options.seed }, epochMs);
+  const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const out = await work();
+    timings[label] = Math.round(performance.now() - t0);
+    log(`${label}: ${timings[label]} ms`);
+    return out;
+  };
+
+  const dedicated = dedicatedFleet(workload);
+  const dedicatedRun = await timed('dedicated', () =>
+    simulate(workload, dedicated.nodes, new FirstFitScheduler('dedicated', 'reserved', dedicated.nodes, dedicated.owner), dedicated.owner),
+  );
+  const fifoRun = await timed('fifo', () => simulate(workload, workload.nodes, new FirstFitScheduler('fifo', 'list', workload.nodes)));
+  const marketScheduler = market();
+  const marketRun = await timed('market', () => simulate(workload, workload.nodes, marketScheduler));
+  const dedicatedMetrics = computeMetrics(workload, dedicatedRun);
+  const target = serviceTarget(dedicatedMetrics, workload.params.periodSeconds);
+
+  let fifoCapacity: CapacityResult | null = null;
+  let marketCapacity: CapacityResult | null = null;
+  if (options.capacitySteps > 0) {
+    const base = workload.nodes;
+    const high = Math.max(1, totalGpus(dedicated.nodes) / Math.max(1, totalGpus(base)));
+    const bounds = { low: 0, high, steps: options.capacitySteps };
+    fifoCapacity = await timed('capacity:fifo', () =>
+      searchCapacity(base, async (nodes) => computeMetrics(workload, await simulate(workload, nodes, new FirstFitScheduler('fifo', 'list', nodes))), target, bounds),
+    );
+    marketCapacity = await timed('capacity:market', () =>
+      searchCapacity(base, async (nodes) => computeMetrics(workload, await simulate(workload, nodes, market())), target, bounds),
+    );
+  }
+  timings.total = Math.round(performance.now() - wallStart);
+  return buildReport(workload, {
+    seed: options.seed,
+    clearOptions: options.clearOptions,
+    target,
+    baselines: [
+      { run: dedicatedRun, metrics: dedicatedMetrics, capacity: { gpus: totalGpus(dedicated.nodes), probes: [] } },
+      { run: fifoRun, metrics: computeMetrics(workload, fifoRun), capacity: fifoCapacity },
+      { run: marketRun, metrics: computeMetrics(workload, marketRun), capacity: marketCapacity },
+    ],
+    clearing: { status: Object.fromEntries(marketScheduler.statusCounts), losses: Object.fromEntries(marketScheduler.lossCounts) },
+    timings,
+  });
+}

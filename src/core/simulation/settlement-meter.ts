@@ -1,0 +1,65 @@
+import { Money, ZERO } from '../money/money.js';
+import { poolKey, type MarketNode } from '../market/types.js';
+import { settleLeasePeriod } from '../settlement/settle-lease.js';
+import type { Charging, LeaseRecord } from './scheduler.js';
+import { flexibilityClass, type FlexibilityClass } from './workload.js';
+
+const MICROS = 1_000_000;
+
+/**
+ * Runs every lease-period through the market's own settlement rule and keeps the totals.
+ * Ledger amounts have six decimals, so they are summed as integer micro-units (exact in a
+ * double up to 9e15 micro-units = 9 billion); the same inputs recur round after round, so each
+ * distinct (unit price, gpus, seconds) is settled once and remembered.
+ */
+export class SettlementMeter {
+  private readonly memo = new Map<string, { charge: number; fee: number }>();
+  private readonly feePercent: Money;
+  chargesMicros = 0;
+  feesMicros = 0;
+  readonly byTenant = new Map<string, number>();
+  readonly byClass = new Map<FlexibilityClass, number>();
+  readonly byJob = new Map<number, number>();
+  entries = 0;
+
+  constructor(feePercent: Money) {
+    this.feePercent = feePercent;
+  }
+
+  record(
+    rec: LeaseRecord,
+    seconds: number,
+    nodes: readonly MarketNode[],
+    prices: ReadonlyMap<string, Money> | null,
+    charging: Charging,
+  ): void {
+    if (charging === 'reserved') return;
+    for (const share of rec.shares) {
+      const node = nodes[share.node];
+      const price = charging === 'list' ? node.reservePrice : (prices?.get(poolKey(node.gpuModel, node.region)) ?? node.reservePrice);
+      const limit = charging === 'list' ? node.reservePrice : rec.limit;
+      const unit = price.lessThan(limit) ? price : limit;
+      const key = `${unit.toString()}|${share.gpus}|${seconds}`;
+      let settled = this.memo.get(key);
+      if (!settled) {
+        const s = settleLeasePeriod({ leaseId: rec.id, poolPrice: unit, limit: unit, gpus: share.gpus, seconds, feePercent: this.feePercent });
+        settled = { charge: s.charge.times(MICROS).toNumber(), fee: s.fee.times(MICROS).toNumber() };
+        this.memo.set(key, settled);
+      }
+      this.entries++;
+      this.chargesMicros += settled.charge;
+      this.feesMicros += settled.fee;
+      add(this.byTenant, rec.job.tenant, settled.charge);
+      add(this.byClass, flexibilityClass(rec.job), settled.charge);
+      add(this.byJob, rec.jobIndex, settled.charge);
+    }
+  }
+
+  static toMoney(micros: number): Money {
+    return micros === 0 ? ZERO : new Money(micros).dividedBy(MICROS);
+  }
+}
+
+function add<K>(map: Map<K, number>, key: K, value: number): void {
+  map.set(key, (map.get(key) ?? 0) + value);
+}

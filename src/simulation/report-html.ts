@@ -1,0 +1,129 @@
+import type { SimulationReport } from '../core/simulation/report-model.js';
+
+/**
+ * report.html: one self-contained page (inline SVG, no scripts, no CDN) so it opens from a CI
+ * artefact or an e-mail attachment the same as from disk.
+ */
+const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const W = 860;
+const H = 260;
+const PAD = { left: 56, right: 150, top: 16, bottom: 32 };
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(3));
+
+export function lineChart(title: string, xs: readonly number[], series: Readonly<Record<string, readonly (number | null)[]>>, yLabel: string): string {
+  const values = Object.values(series).flatMap((s) => s.filter((v): v is number => v !== null));
+  const yMax = Math.max(1e-9, ...values) * 1.05;
+  const xMin = xs[0] ?? 0;
+  const xMax = Math.max(xMin + 1e-9, xs[xs.length - 1] ?? 1);
+  const px = (x: number) => PAD.left + ((x - xMin) / (xMax - xMin)) * (W - PAD.left - PAD.right);
+  const py = (y: number) => H - PAD.bottom - (y / yMax) * (H - PAD.top - PAD.bottom);
+  const lines = Object.entries(series).map(([name, ys], k) => {
+    let d = '';
+    let pen = false;
+    ys.forEach((y, i) => {
+      if (y === null || i >= xs.length) return void (pen = false);
+      d += `${pen ? 'L' : 'M'}${px(xs[i]).toFixed(1)},${py(y).toFixed(1)}`;
+      pen = true;
+    });
+    const colour = COLOURS[k % COLOURS.length];
+    return `<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.5"/><text x="${W - PAD.right + 8}" y="${PAD.top + 14 * (k + 1)}" fill="${colour}" font-size="11">${esc(name)}</text>`;
+  });
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
+    const y = yMax * f;
+    const x = xMin + (xMax - xMin) * f;
+    return `<text x="${PAD.left - 4}" y="${py(y) + 4}" font-size="10" text-anchor="end">${fmt(y)}</text><line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/><text x="${px(x)}" y="${H - PAD.bottom + 14}" font-size="10" text-anchor="middle">${fmt(x)}</text>`;
+  });
+  return `<h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${ticks.join('')}${lines.join('')}<text x="${PAD.left}" y="${H - 4}" font-size="10">hours</text><text x="4" y="${PAD.top}" font-size="10">${esc(yLabel)}</text></svg>`;
+}
+
+export function barChart(title: string, groups: Readonly<Record<string, Readonly<Record<string, number>>>>, unit: string): string {
+  const tenants = [...new Set(Object.values(groups).flatMap((g) => Object.keys(g)))];
+  const names = Object.keys(groups);
+  const max = Math.max(1e-9, ...Object.values(groups).flatMap((g) => Object.values(g)));
+  const rowH = 16;
+  const height = PAD.top + tenants.length * (names.length * rowH + 10) + 10;
+  const width = W - PAD.right;
+  let y = PAD.top;
+  const bars: string[] = [];
+  for (const tenant of tenants) {
+    bars.push(`<text x="4" y="${y + rowH}" font-size="11">${esc(tenant)}</text>`);
+    names.forEach((name, k) => {
+      const v = groups[name][tenant] ?? 0;
+      const w = (v / max) * (width - 260);
+      bars.push(`<rect x="130" y="${y}" width="${w.toFixed(1)}" height="${rowH - 3}" fill="${COLOURS[k % COLOURS.length]}"/><text x="${134 + w}" y="${y + rowH - 5}" font-size="10">${esc(name)} ${fmt(v)} ${esc(unit)}</text>`);
+      y += rowH;
+    });
+    y += 10;
+  }
+  return `<h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="${esc(title)}">${bars.join('')}</svg>`;
+}
+
+function table(report: SimulationReport): string {
+  const rows = summaryRows(report);
+  return `<table><tr>${rows[0].map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows
+    .slice(1)
+    .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+    .join('')}</table>`;
+}
+
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+const mins = (s: number) => `${(s / 60).toFixed(1)} min`;
+
+export function summaryRows(report: SimulationReport): string[][] {
+  const header = ['metric', ...report.baselines.map((b) => b.baseline)];
+  const row = (name: string, f: (b: SimulationReport['baselines'][number]) => string) => [name, ...report.baselines.map(f)];
+  return [
+    header,
+    row('GPUs', (b) => String(b.gpus)),
+    row('GPU utilisation', (b) => pct(b.utilisation)),
+    row('GPU-hours served', (b) => b.gpuHoursServed.toFixed(1)),
+    row('jobs completed', (b) => `${b.jobsCompleted}/${b.jobs}`),
+    row('jobs expired', (b) => String(b.jobsExpired)),
+    row('mean wait', (b) => mins(b.meanWaitSeconds)),
+    row('p95 wait', (b) => mins(b.p95WaitSeconds)),
+    row('p95 wait (no window)', (b) => mins(b.p95WaitNowSeconds)),
+    row('deadline hit rate', (b) => pct(b.deadlineHitRate)),
+    row('preemptions / job-hour', (b) => b.preemptionsPerJobHour.toFixed(4)),
+    row('$/GPU-h preemptible+window', (b) => b.pricePerGpuHour.preemptible_window ?? 'n/a'),
+    row('$/GPU-h preemptible+now', (b) => b.pricePerGpuHour.preemptible_now ?? 'n/a'),
+    row('$/GPU-h fixed+window', (b) => b.pricePerGpuHour.fixed_window ?? 'n/a'),
+    row('$/GPU-h fixed+now', (b) => b.pricePerGpuHour.fixed_now ?? 'n/a'),
+    row('tenant charges $', (b) => b.charges),
+    row('GPUs needed at same service', (b) => (b.capacityNeededGpus === null ? 'not searched' : String(b.capacityNeededGpus))),
+  ];
+}
+
+export function summaryText(report: SimulationReport): string {
+  const rows = summaryRows(report);
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  const { pooling, flexibility } = report.claims;
+  lines.push(
+    '',
+    `pooling: dedicated ${pooling.dedicatedGpus} GPUs, market ${pooling.marketGpus ?? 'not searched'} GPUs at the same service level` +
+      (pooling.saving === null ? '' : ` (${(pooling.saving * 100).toFixed(1)}% fewer; goal >= 20%: ${pooling.atLeast20Percent ? 'met' : 'NOT met'})`),
+    `flexibility: fixed+now pays ${flexibility.fixedNow ?? 'n/a'} vs preemptible+window ${flexibility.preemptibleWindow ?? 'n/a'} per GPU-hour` +
+      (flexibility.ratio === null ? '' : ` (${flexibility.ratio}x; goal >= 5x: ${flexibility.atLeast5x ? 'met' : 'NOT met'})`),
+  );
+  return lines.join('\n');
+}
+
+export function renderReportHtml(report: SimulationReport): string {
+  const spend = Object.fromEntries(report.baselines.map((b) => [b.baseline, Object.fromEntries(Object.entries(b.spendByTenant).map(([t, v]) => [t, Number(v)]))]));
+  const s = report.scenario;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gpumarket simulation: ${esc(s.name)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}td:first-child,th:first-child{text-align:left}li{font-size:13px}</style></head><body>
+<h1>Simulation: ${esc(s.name)}</h1><p>${esc(s.description)}</p>
+<p>seed ${s.seed}, ${s.hours} h, ${s.rounds} rounds of ${s.periodSeconds} s, fee ${esc(s.feePercent)}%, ${report.fleet.gpus} GPUs in the shared fleet, ${report.demand.jobs} jobs (${report.demand.gpuHours} GPU-hours).</p>
+${table(report)}
+<h2>Assumptions</h2><ul>${report.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
+${lineChart('Clearing price per pool (market, $/GPU-hour)', report.series.hours, report.series.prices, '$/GPU-h')}
+${lineChart('GPU utilisation', report.series.hours, report.series.utilisation, 'share busy')}
+${lineChart('Queue length (bids waiting)', report.series.hours, report.series.queue, 'bids')}
+${barChart('Spend per tenant', spend, '$')}
+</body></html>
+`;
+}

@@ -1,0 +1,112 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdapterError } from '../../src/modules/dispatch/adapters/provider-adapter.js';
+import { SlurmAdapter } from '../../src/modules/dispatch/adapters/slurm/slurm.adapter.js';
+import { adapterContract, contractOrder, waitForState, type ContractFleet } from './contract/adapter-contract.js';
+import { probeCommand, readProbeLog } from './support/probe-log.js';
+import { startSlurmTestCluster, type SlurmTestCluster } from './support/slurm-test-cluster.js';
+
+// Against a real single-node slurmctld + slurmd on loopback with eight fake H100 GPUs.
+let cluster: SlurmTestCluster;
+const adapters: SlurmAdapter[] = [];
+const logs = mkdtempSync(join(tmpdir(), 'gpumarket-slurm-probe-'));
+
+beforeAll(async () => {
+  cluster = await startSlurmTestCluster();
+}, 300_000);
+
+afterAll(async () => {
+  for (const adapter of adapters) adapter.close();
+  await cluster?.stop();
+});
+
+function slurmFleet(): ContractFleet {
+  const adapter = new SlurmAdapter({ slurmConf: cluster.slurmConf, workDir: logs, statusCacheMs: 200 });
+  adapters.push(adapter);
+  return {
+    adapter,
+    node: { nodeId: 'node-1', externalId: cluster.node, gpus: cluster.gpus, gpuType: 'h100' },
+    graceSeconds: 2,
+    settleMs: 20_000,
+    workload: (leaseId, behaviour) => ({
+      command: probeCommand(join(logs, `${leaseId}.jsonl`), behaviour),
+      env: { GPUMARKET_TEST_MARKER: `marker of ${leaseId}` },
+    }),
+    observe: async (leaseId) => readProbeLog(join(logs, `${leaseId}.jsonl`)),
+    pass: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}
+
+adapterContract('slurm', slurmFleet);
+
+describe('slurm adapter on a real controller', () => {
+  it("passes the workload's environment to the job and nothing of the market's own", async () => {
+    process.env.GPUMARKET_MARKET_SECRET = 'must-not-leak';
+    const fleet = slurmFleet();
+    const order = contractOrder(fleet, 2, { kind: 'run', seconds: 0 });
+    const envFile = join(logs, `${order.leaseId}.env`);
+    const { handle } = await fleet.adapter.place({
+      ...order,
+      workload: { command: ['/bin/sh', '-c', `env > ${envFile}`], env: { RUN_NAME: "it's a 'quoted' value" } },
+    });
+    await waitForState(fleet, order, handle, ['completed']);
+    const env = readFileSync(envFile, 'utf8');
+    expect(env).toContain("RUN_NAME=it's a 'quoted' value");
+    expect(env).toContain(`GPUMARKET_LEASE_ID=${order.leaseId}`);
+    expect(env).toMatch(/^CUDA_VISIBLE_DEVICES=\d+,\d+$/m);
+    expect(env).not.toContain('must-not-leak');
+  });
+
+  it('reports a placement the node cannot take yet as pending with the reason, then runs it', async () => {
+    const fleet = slurmFleet();
+    const full = contractOrder(fleet, cluster.gpus, { kind: 'run', seconds: 2 });
+    const first = await fleet.adapter.place(full);
+    await waitForState(fleet, full, first.handle, ['running']);
+    const waiting = contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 });
+    const second = await fleet.adapter.place(waiting);
+    // The reason appears once the scheduler has looked at the job; until then it is pending too.
+    let pending = await fleet.adapter.status(waiting.leaseId, second.handle);
+    for (let tries = 0; tries < 50 && !/Resources|Priority/.test(pending.message ?? ''); tries += 1) {
+      expect(pending.state).toBe('pending');
+      await fleet.pass(100);
+      pending = await fleet.adapter.status(waiting.leaseId, second.handle);
+    }
+    expect(pending.state).toBe('pending');
+    expect(pending.message).toMatch(/Resources|Priority/);
+    expect(await waitForState(fleet, waiting, second.handle, ['completed'])).toMatchObject({ exitCode: 0 });
+  });
+
+  it('reports a job the controller no longer knows as failed, naming it vanished', async () => {
+    const fleet = slurmFleet();
+    const status = await fleet.adapter.status('lease-gone', '987654');
+    expect(status.state).toBe('failed');
+    expect(status.message).toMatch(/vanished/);
+  });
+
+  it('names the job after the lease so that an operator can find it', async () => {
+    const fleet = slurmFleet();
+    const order = contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 });
+    const { handle } = await fleet.adapter.place(order);
+    await waitForState(fleet, order, handle, ['completed']);
+    const adapter = new SlurmAdapter({ slurmConf: cluster.slurmConf });
+    // A second adapter (another market replica, or the market after a restart) finds the job.
+    expect((await adapter.place(order)).handle).toBe(handle);
+    expect(readProbeLog(join(logs, `${order.leaseId}.jsonl`)).starts).toBe(1);
+  });
+
+  it('turns an unreachable controller into a retryable error', async () => {
+    const conf = join(cluster.dir, 'unreachable.conf');
+    writeFileSync(
+      conf,
+      readFileSync(cluster.slurmConf, 'utf8')
+        .replace(/^SlurmctldPort=.*$/m, 'SlurmctldPort=9')
+        .concat('MessageTimeout=1\n'),
+    );
+    const adapter = new SlurmAdapter({ slurmConf: conf, timeoutMs: 20_000 });
+    const error = await adapter.status('lease-x', '1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AdapterError);
+    expect((error as AdapterError).kind).toBe('retryable');
+  });
+});

@@ -8,6 +8,9 @@ import { HealthModule } from './modules/health/health.module.js';
 import { InventoryModule } from './modules/inventory/inventory.module.js';
 import { ProvidersModule } from './modules/providers/providers.module.js';
 import { TenantsModule } from './modules/tenants/tenants.module.js';
+import { DispatchModule } from './modules/dispatch/dispatch.module.js';
+import { MarketModule } from './modules/market/market.module.js';
+import { JobQueueModule } from './platform/queue/job-queue.module.js';
 
 @Global()
 @Module({})
@@ -25,12 +28,15 @@ export class AppModule {
       imports: [
         ConfigModule.forConfig(config),
         DatabaseModule.forDatabase(database),
+        JobQueueModule.forRoot(),
         AuthModule,
         TenantsModule,
         ProvidersModule,
         InventoryModule,
         BidsModule,
         HealthModule,
+        MarketModule,
+        DispatchModule,
       ],
     };
   }

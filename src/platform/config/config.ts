@@ -18,6 +18,16 @@ export interface AppConfig {
   readonly preemptionNoticeSeconds: number;
   readonly minHoldSeconds: number;
   readonly dataDir: string;
+  /** Per GPU-hour, charged in the clearing objective for each GPU of a displaced lease. */
+  readonly preemptionPenalty: string;
+  /** Hard budget of the clearing solver in one round. */
+  readonly roundTimeLimitMs: number;
+  /** Namespace of the job queues in Redis (lets several markets, or test files, share one Redis). */
+  readonly queuePrefix: string;
+  /** Simulated fleets finish workloads this many times faster than the clock (demos). */
+  readonly simulatedTimeScale: number;
+  /** Seed a demo fleet with a simulated provider on first start; `auto`: only on the embedded database. */
+  readonly demoFleet: 'auto' | 'true' | 'false';
   /** How long a resolved API key is cached in memory; revocation takes effect within this. */
   readonly apiKeyCacheSeconds: number;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
@@ -97,6 +107,16 @@ class Reader {
     return text as T;
   }
 
+  identifier(name: string, fallback: string): string {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    if (!/^[A-Za-z0-9:_-]{1,64}$/.test(text)) {
+      this.problems.push(`${name}=${JSON.stringify(text)}: must be 1-64 letters, digits, ':', '_' or '-'`);
+      return fallback;
+    }
+    return text;
+  }
+
   path(name: string, fallback: string, cwd: string): string {
     const text = this.raw(name) ?? fallback;
     return isAbsolute(text) ? text : resolve(cwd, text);
@@ -116,6 +136,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     preemptionNoticeSeconds: read.integer('PREEMPTION_NOTICE_SECONDS', 120, 0, 86_400),
     minHoldSeconds: read.integer('MIN_HOLD_SECONDS', 600, 0, 7 * 86_400),
     dataDir: read.path('DATA_DIR', '.data', cwd),
+    preemptionPenalty: read.decimal('PREEMPTION_PENALTY', '0.50', 0, 1_000_000),
+    roundTimeLimitMs: read.integer('ROUND_TIME_LIMIT_MS', 10_000, 50, 600_000),
+    queuePrefix: read.identifier('QUEUE_PREFIX', 'gpumarket'),
+    simulatedTimeScale: read.integer('SIMULATED_TIME_SCALE', 1, 1, 10_000),
+    demoFleet: read.choice('DEMO_FLEET', 'auto', ['auto', 'true', 'false'] as const),
     apiKeyCacheSeconds: read.integer('API_KEY_CACHE_SECONDS', 10, 0, 3600),
     logLevel: read.choice('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug'] as const),
   };

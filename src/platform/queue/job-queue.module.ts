@@ -31,7 +31,7 @@ export class JobQueueModule {
           useFactory: (config: AppConfig): JobQueue => {
             const logger = new Logger('Jobs');
             const log = (message: string) => logger.warn(message);
-            return config.redisUrl ? new BullMqJobQueue(config.redisUrl, { log }) : new InProcessJobQueue({ log });
+            return config.redisUrl ? new BullMqJobQueue(config.redisUrl, { log, prefix: config.queuePrefix }) : new InProcessJobQueue({ log });
           },
         },
         JobQueueLifecycle,

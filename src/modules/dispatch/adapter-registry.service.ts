@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AdapterError, type AdapterKind, type ProviderAdapter } from './adapters/provider-adapter.js';
+import { SimulatedAdapter } from './adapters/simulated.adapter.js';
+
+/**
+ * Which adapter carries a provider's orders. One adapter instance per provider, created on
+ * first use: adapters keep state (a simulated fleet's workloads, a controller connection).
+ */
+@Injectable()
+export class AdapterRegistry {
+  private readonly adapters = new Map<string, ProviderAdapter>();
+  private readonly factories = new Map<AdapterKind, (providerId: string) => Promise<ProviderAdapter>>();
+  /** Simulated fleets run faster than the clock in demos (SIMULATED_TIME_SCALE). */
+  simulatedTimeScale = 1;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.factories.set('simulated', async (providerId) => {
+      const nodes: Array<{ external_id: string; gpus: number }> = await this.dataSource.query(
+        'SELECT external_id, gpus FROM nodes WHERE provider_id = $1',
+        [providerId],
+      );
+      const adapter = new SimulatedAdapter({ nodes: [], timeScale: this.simulatedTimeScale });
+      for (const node of nodes) adapter.addNode({ externalId: node.external_id, gpus: node.gpus });
+      return adapter;
+    });
+  }
+
+  /** Installs the adapter a kind of fleet uses (the Slurm, Kubernetes and agent modules do). */
+  register(kind: AdapterKind, factory: (providerId: string) => Promise<ProviderAdapter>): void {
+    this.factories.set(kind, factory);
+  }
+
+  /** Replaces the adapter of one provider (tests drive a fleet they hold). */
+  use(providerId: string, adapter: ProviderAdapter): void {
+    this.adapters.set(providerId, adapter);
+  }
+
+  async forProvider(providerId: string, kind: AdapterKind): Promise<ProviderAdapter> {
+    const existing = this.adapters.get(providerId);
+    if (existing) return existing;
+    const factory = this.factories.get(kind);
+    if (!factory) throw AdapterError.permanent(`no ${kind} adapter is configured on this service`);
+    const adapter = await factory(providerId);
+    this.adapters.set(providerId, adapter);
+    return adapter;
+  }
+
+  /** A node registered after the adapter was made (simulated fleets learn it here). */
+  nodeRegistered(providerId: string, node: { externalId: string; gpus: number }): void {
+    const adapter = this.adapters.get(providerId);
+    if (adapter instanceof SimulatedAdapter) adapter.addNode(node);
+  }
+}

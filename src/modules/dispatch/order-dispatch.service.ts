@@ -1,0 +1,115 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { TransactionRunner } from '../../platform/database/transaction-runner.js';
+import { PermanentJobError } from '../../platform/queue/job-queue.js';
+import { LeaseStateService } from '../market/lease-state.service.js';
+import { OrdersRepository, type OrderRow } from '../market/orders.repository.js';
+import { AdapterRegistry } from './adapter-registry.service.js';
+import { AdapterError, type AdapterKind, type PlaceOrder } from './adapters/provider-adapter.js';
+
+interface DispatchContext {
+  order: OrderRow;
+  adapterKind: AdapterKind;
+  leaseState: string;
+  placeOrder: PlaceOrder;
+  handle: string | null;
+}
+
+/**
+ * Carries one order to its provider's adapter. The adapter is called outside any transaction
+ * (it may take seconds); what it answered is written afterwards. Orders are idempotent by lease
+ * id at the adapter, so a job that runs twice starts nothing twice.
+ */
+@Injectable()
+export class OrderDispatchService {
+  private readonly logger = new Logger('Dispatch');
+
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly orders: OrdersRepository,
+    private readonly leaseState: LeaseStateService,
+    private readonly adapters: AdapterRegistry,
+  ) {}
+
+  async dispatch(orderId: string): Promise<void> {
+    const context = await this.transactions.run((m) => this.load(m, orderId));
+    if (!context) return;
+    const { order } = context;
+    if (order.type === 'place' && context.leaseState !== 'allocated') {
+      await this.transactions.run((m) => this.orders.update(m, orderId, { state: 'withdrawn' }));
+      return;
+    }
+    const adapter = await this.adapters.forProvider(order.provider_id, context.adapterKind);
+    try {
+      if (order.type === 'place') {
+        const { handle } = await adapter.place(context.placeOrder);
+        await this.transactions.run((m) => this.orders.update(m, orderId, { state: 'done', handle, lastError: null, attempts: order.attempts + 1 }));
+        return;
+      }
+      if (context.handle === null) {
+        // Never placed on this provider: nothing runs there, so there is nothing to stop.
+        await this.transactions.run(async (m) => {
+          await m.query(`UPDATE orders SET state = 'withdrawn', updated_at = now() WHERE lease_id = $1 AND provider_id = $2 AND type = 'place' AND state IN ('pending', 'sent')`, [order.lease_id, order.provider_id]);
+          await this.orders.update(m, orderId, { state: 'done', attempts: order.attempts + 1 });
+        });
+        return;
+      }
+      const stop = { leaseId: order.lease_id, handle: context.handle, graceSeconds: order.grace_seconds ?? 0 };
+      if (order.type === 'preempt') await adapter.preempt(stop);
+      else await adapter.terminate(stop);
+      await this.transactions.run((m) => this.orders.update(m, orderId, { state: 'done', lastError: null, attempts: order.attempts + 1 }));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.transactions.run((m) => this.orders.update(m, orderId, { lastError: message, attempts: order.attempts + 1 }));
+      if (error instanceof AdapterError && error.kind === 'permanent') throw new PermanentJobError(message, error);
+      throw error;
+    }
+  }
+
+  /** The order failed for good: a placement that never happened frees its GPUs and reopens its bid. */
+  async deadLetter(orderId: string, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    await this.transactions.run(async (manager) => {
+      const order = await this.orders.lock(manager, orderId);
+      if (!order || order.state === 'done' || order.state === 'withdrawn') return;
+      await this.orders.update(manager, orderId, { state: 'failed', lastError: message });
+      if (order.type === 'place') await this.leaseState.fail(manager, order.lease_id, new Date(), `order_failed: ${message}`, true);
+    });
+    this.logger.warn(`order ${orderId} dead-lettered: ${message}`);
+  }
+
+  private async load(manager: EntityManager, orderId: string): Promise<DispatchContext | null> {
+    const order = await this.orders.lock(manager, orderId);
+    if (!order || order.state === 'done' || order.state === 'withdrawn' || order.state === 'failed') return null;
+    const [row]: Array<{
+      adapter: AdapterKind; lease_state: string; bid_id: string; tenant_id: string; gpu_model: string;
+      runtime_seconds: number; workload: PlaceOrder['workload'];
+    }> = await manager.query(
+      `SELECT p.adapter, l.state AS lease_state, l.bid_id, l.tenant_id, l.gpu_model, l.runtime_seconds, b.workload
+         FROM orders o JOIN providers p ON p.id = o.provider_id JOIN leases l ON l.id = o.lease_id JOIN bids b ON b.id = l.bid_id
+        WHERE o.id = $1`,
+      [orderId],
+    );
+    const nodes: Array<{ node_id: string; external_id: string; gpus: number }> = await manager.query(
+      `SELECT ln.node_id, n.external_id, ln.gpus FROM lease_nodes ln JOIN nodes n ON n.id = ln.node_id
+        WHERE ln.lease_id = $1 AND ln.provider_id = $2 ORDER BY n.external_id`,
+      [order.lease_id, order.provider_id],
+    );
+    const handles = await this.orders.placeHandles(manager, order.lease_id);
+    return {
+      order,
+      adapterKind: row.adapter,
+      leaseState: row.lease_state,
+      handle: handles.get(order.provider_id) ?? null,
+      placeOrder: {
+        leaseId: order.lease_id,
+        bidId: row.bid_id,
+        tenantId: row.tenant_id,
+        gpuModel: row.gpu_model,
+        nodes: nodes.map((n) => ({ nodeId: n.node_id, externalId: n.external_id, gpus: n.gpus })),
+        workload: row.workload,
+        runtimeSeconds: row.runtime_seconds,
+      },
+    };
+  }
+}

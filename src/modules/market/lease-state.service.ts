@@ -1,0 +1,170 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { requeuePreemptedBid } from '../../core/market/bid-window.js';
+import { toMoney } from '../../core/money/money.js';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
+import { LedgerRepository } from './ledger.repository.js';
+import { MarketEventsRepository, type MarketEvent } from './market-events.repository.js';
+import { OrdersRepository, type NewOrder } from './orders.repository.js';
+
+interface LeaseRow {
+  id: string;
+  bid_id: string;
+  tenant_id: string;
+  state: string;
+  preemptible: boolean;
+  runtime_seconds: number;
+  started_at: Date | null;
+  notice_ends_at: Date | null;
+  bid_remaining_seconds: number;
+  not_before: Date | null;
+  deadline: Date | null;
+  provider_ids: string[];
+}
+
+const LEASE_SELECT = `
+  SELECT l.id, l.bid_id, l.tenant_id, l.state, l.preemptible, l.runtime_seconds, l.started_at, l.notice_ends_at,
+         b.remaining_seconds AS bid_remaining_seconds, b.not_before, b.deadline,
+         ARRAY(SELECT DISTINCT ln.provider_id FROM lease_nodes ln WHERE ln.lease_id = l.id) AS provider_ids
+    FROM leases l JOIN bids b ON b.id = l.bid_id`;
+
+const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+
+/**
+ * Every change of a lease's state after it was allocated: started by its adapter, completed,
+ * failed, preempted at the end of its notice. Each method runs inside the caller's transaction
+ * and writes the lease, its bid, the ledger up to the change, the orders and the events
+ * together, so a crash leaves either all of it or none.
+ */
+@Injectable()
+export class LeaseStateService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ledger: LedgerRepository,
+    private readonly orders: OrdersRepository,
+    private readonly events: MarketEventsRepository,
+  ) {}
+
+  private get feePercent() {
+    return toMoney(this.config.marketFeePercent);
+  }
+
+  private async lockLeases(manager: EntityManager, where: string, params: unknown[]): Promise<LeaseRow[]> {
+    return manager.query(`${LEASE_SELECT} WHERE ${where} ORDER BY l.id FOR UPDATE OF l, b`, params);
+  }
+
+  /** The adapter confirmed the workload runs: charging starts now. */
+  async markRunning(manager: EntityManager, leaseId: string, at: Date): Promise<boolean> {
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state = 'allocated'`, [leaseId]);
+    if (!lease) return false;
+    await manager.query(
+      `UPDATE leases SET state = 'running', started_at = $2::timestamptz, settled_until = $2::timestamptz,
+              protected_until = GREATEST(protected_until, $2::timestamptz + make_interval(secs => $3::int)), updated_at = now()
+        WHERE id = $1`,
+      [leaseId, at, this.config.minHoldSeconds],
+    );
+    await manager.query(`UPDATE bids SET status = 'running', updated_at = now() WHERE id = $1 AND status = 'allocated'`, [lease.bid_id]);
+    await this.events.add(manager, [{ tenantId: lease.tenant_id, type: 'lease.running', subjectId: leaseId, data: { leaseId, bidId: lease.bid_id, startedAt: at.toISOString() } }]);
+    return true;
+  }
+
+  /** Run time reached or the workload ended by itself. */
+  async complete(manager: EntityManager, leaseId: string, at: Date, reason: 'runtime_reached' | 'workload_ended', exitCode?: number): Promise<boolean> {
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('running', 'preempting')`, [leaseId]);
+    if (!lease) return false;
+    await this.end(manager, [lease], at, 'completed', reason, exitCode);
+    await manager.query(`UPDATE bids SET status = 'completed', remaining_seconds = 0, updated_at = now() WHERE id = $1`, [lease.bid_id]);
+    await this.events.add(manager, [{ tenantId: lease.tenant_id, type: 'lease.completed', subjectId: leaseId, data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, endedAt: at.toISOString() } }]);
+    if (reason === 'runtime_reached') await this.stopOrders(manager, [lease], 'terminate', 0);
+    return true;
+  }
+
+  /**
+   * The lease cannot go on (its workload failed, or an order to it was dead-lettered). Its GPUs
+   * are free at once. `reopenBid`: the failure was the platform's, so the bid goes back to open
+   * with the run time it still needs; otherwise the bid fails with it.
+   */
+  async fail(manager: EntityManager, leaseId: string, at: Date, reason: string, reopenBid: boolean, exitCode?: number): Promise<boolean> {
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [leaseId]);
+    if (!lease) return false;
+    await this.end(manager, [lease], at, 'failed', reason, exitCode);
+    const ran = lease.started_at ? Math.max(0, seconds(at) - seconds(lease.started_at)) : 0;
+    const remaining = Math.max(0, lease.bid_remaining_seconds - ran);
+    await manager.query(
+      `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = NULL, updated_at = now() WHERE id = $1`,
+      [lease.bid_id, reopenBid && remaining > 0 ? 'open' : 'failed', remaining],
+    );
+    await this.events.add(manager, [{ tenantId: lease.tenant_id, type: 'lease.failed', subjectId: leaseId, data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, bidReopened: reopenBid && remaining > 0 } }]);
+    return true;
+  }
+
+  /** Cancellation by the tenant: stop the workload, settle up to now. */
+  async cancel(manager: EntityManager, bidId: string, at: Date): Promise<void> {
+    const leases = await this.lockLeases(manager, `l.bid_id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [bidId]);
+    if (leases.length === 0) return;
+    await this.end(manager, leases, at, 'completed', 'cancelled');
+    await this.stopOrders(manager, leases, 'terminate', 0);
+  }
+
+  /** Clock-driven changes due by `now`: notices that ended, run times reached. */
+  async applyDue(manager: EntityManager, now: Date): Promise<{ preempted: number; completed: number }> {
+    const due = await this.lockLeases(
+      manager,
+      `(l.state = 'preempting' AND l.notice_ends_at <= $1)
+        OR (l.state IN ('running', 'preempting') AND l.started_at + make_interval(secs => l.runtime_seconds) <= $1)`,
+      [now],
+    );
+    let preempted = 0;
+    let completed = 0;
+    for (const lease of due) {
+      const runtimeEnd = new Date(lease.started_at!.getTime() + lease.runtime_seconds * 1000);
+      if (runtimeEnd <= now && (!lease.notice_ends_at || runtimeEnd <= lease.notice_ends_at)) {
+        completed += Number(await this.complete(manager, lease.id, runtimeEnd, 'runtime_reached'));
+        continue;
+      }
+      const endedAt = lease.notice_ends_at!;
+      await this.end(manager, [lease], endedAt, 'preempted', 'preempted');
+      await this.stopOrders(manager, [lease], 'terminate', 0);
+      const outcome = requeuePreemptedBid(
+        {
+          preemptible: lease.preemptible,
+          remainingSeconds: lease.bid_remaining_seconds,
+          window: lease.deadline ? { notBefore: lease.not_before ? seconds(lease.not_before) : 0, deadline: seconds(lease.deadline) } : null,
+        },
+        Math.max(0, seconds(endedAt) - seconds(lease.started_at!)),
+        seconds(now),
+      );
+      await manager.query(
+        `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
+        [lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.state === 'expired' ? 'window_closed' : null],
+      );
+      const events: MarketEvent[] = [{ tenantId: lease.tenant_id, type: 'lease.preempted', subjectId: lease.id, data: { leaseId: lease.id, bidId: lease.bid_id, endedAt: endedAt.toISOString(), bidStatus: outcome.state, remainingSeconds: outcome.remainingSeconds } }];
+      if (outcome.state === 'expired') events.push({ tenantId: lease.tenant_id, type: 'bid.expired', subjectId: lease.bid_id, data: { bidId: lease.bid_id, reason: 'window_closed' } });
+      await this.events.add(manager, events);
+      preempted++;
+    }
+    return { preempted, completed };
+  }
+
+  private async end(manager: EntityManager, leases: LeaseRow[], at: Date, state: string, reason: string, exitCode?: number): Promise<void> {
+    const ids = leases.map((l) => l.id);
+    await this.ledger.settle(manager, ids, at, this.feePercent, null);
+    await manager.query(
+      `UPDATE leases SET state = $2, ended_at = $3, end_reason = $4, exit_code = $5, updated_at = now() WHERE id = ANY($1::uuid[])`,
+      [ids, state, at, reason, exitCode ?? null],
+    );
+  }
+
+  async stopOrders<L extends { id: string; provider_ids: string[] }>(
+    manager: EntityManager,
+    leases: readonly L[],
+    type: 'preempt' | 'terminate',
+    graceSeconds: number,
+    notBefore?: (lease: L) => Date,
+  ): Promise<void> {
+    const orders: NewOrder[] = leases.flatMap((l) =>
+      l.provider_ids.map((providerId) => ({ leaseId: l.id, providerId, type, graceSeconds, notBefore: notBefore?.(l) })),
+    );
+    await this.orders.create(manager, orders);
+  }
+}

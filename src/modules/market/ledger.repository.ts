@@ -1,0 +1,85 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { toMoney, type Money } from '../../core/money/money.js';
+import { settleLeasePeriod } from '../../core/settlement/settle-lease.js';
+
+interface ShareRow {
+  lease_id: string;
+  bid_id: string;
+  tenant_id: string;
+  gpu_model: string;
+  limit_price: string;
+  settled_until: Date;
+  node_id: string;
+  provider_id: string;
+  region: string;
+  gpus: number;
+  unit_price: string;
+}
+
+/**
+ * Writes what leases owe for the time they ran: one ledger row per lease, node and interval,
+ * at the unit price that lease paid on that node for the interval. Whole seconds only, and
+ * `settled_until` moves by exactly the seconds charged, so no fraction is lost or billed twice.
+ * Call it inside the transaction that changes the lease.
+ */
+@Injectable()
+export class LedgerRepository {
+  async settle(
+    manager: EntityManager,
+    leaseIds: readonly string[],
+    until: Date,
+    feePercent: Money,
+    roundId: string | null,
+  ): Promise<number> {
+    if (leaseIds.length === 0) return 0;
+    const rows: ShareRow[] = await manager.query(
+      `SELECT l.id AS lease_id, l.bid_id, l.tenant_id, l.gpu_model, l.limit_price::text AS limit_price, l.settled_until,
+              ln.node_id, ln.provider_id, ln.region, ln.gpus, ln.unit_price::text AS unit_price
+         FROM leases l JOIN lease_nodes ln ON ln.lease_id = l.id
+        WHERE l.id = ANY($1::uuid[]) AND l.settled_until IS NOT NULL AND l.settled_until < $2
+        ORDER BY l.id, ln.node_id
+          FOR UPDATE OF l`,
+      [leaseIds, until],
+    );
+    const columns: Record<string, unknown[]> = {
+      round: [], lease: [], bid: [], tenant: [], provider: [], node: [], model: [], region: [],
+      start: [], end: [], seconds: [], gpus: [], unit: [], charge: [], fee: [], payout: [],
+    };
+    const advanced = new Map<string, Date>();
+    for (const row of rows) {
+      const seconds = Math.floor((until.getTime() - row.settled_until.getTime()) / 1000);
+      if (seconds <= 0) continue;
+      const end = new Date(row.settled_until.getTime() + seconds * 1000);
+      const s = settleLeasePeriod({
+        leaseId: row.lease_id,
+        poolPrice: toMoney(row.unit_price),
+        limit: toMoney(row.limit_price),
+        gpus: row.gpus,
+        seconds,
+        feePercent,
+      });
+      const values = [
+        roundId, row.lease_id, row.bid_id, row.tenant_id, row.provider_id, row.node_id, row.gpu_model, row.region,
+        row.settled_until, end, seconds, row.gpus, s.unitPrice.toFixed(), s.charge.toFixed(6), s.fee.toFixed(6), s.payout.toFixed(6),
+      ];
+      Object.values(columns).forEach((column, i) => column.push(values[i]));
+      advanced.set(row.lease_id, end);
+    }
+    if (advanced.size === 0) return 0;
+    await manager.query(
+      `INSERT INTO ledger_entries (round_id, lease_id, bid_id, tenant_id, provider_id, node_id, gpu_model, region,
+                                   period_start, period_end, seconds, gpus, unit_price, charge, fee, payout)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
+                            $9::timestamptz[], $10::timestamptz[], $11::int[], $12::int[], $13::numeric[], $14::numeric[],
+                            $15::numeric[], $16::numeric[])`,
+      Object.values(columns),
+    );
+    await manager.query(
+      `UPDATE leases l SET settled_until = v.until, updated_at = now()
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, until) WHERE l.id = v.id`,
+      [[...advanced.keys()], [...advanced.values()]],
+    );
+    return Object.values(columns)[0].length;
+  }
+}

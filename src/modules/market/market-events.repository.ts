@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+export type MarketEventType =
+  | 'bid.allocated'
+  | 'bid.expired'
+  | 'lease.running'
+  | 'lease.preemption_notice'
+  | 'lease.preempted'
+  | 'lease.completed'
+  | 'lease.failed'
+  | 'round.cleared';
+
+export interface MarketEvent {
+  readonly tenantId: string;
+  readonly type: MarketEventType;
+  readonly subjectId: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** Events for tenants, written in the transaction of the change they report. */
+@Injectable()
+export class MarketEventsRepository {
+  async add(manager: EntityManager, events: readonly MarketEvent[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    const ids = events.map(() => randomUUID());
+    await manager.query(
+      `INSERT INTO market_events (id, tenant_id, type, subject_id, data)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::jsonb[])`,
+      [ids, events.map((e) => e.tenantId), events.map((e) => e.type), events.map((e) => e.subjectId), events.map((e) => JSON.stringify(e.data))],
+    );
+    return ids;
+  }
+}

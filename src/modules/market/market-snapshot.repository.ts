@@ -1,0 +1,166 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { checkWindow } from '../../core/market/bid-window.js';
+import type { BidTerms, LiveLease } from '../../core/market/round-outcome.js';
+import type { Contiguity, MarketNode, OpenBid, RunningLease } from '../../core/market/types.js';
+import { toMoney } from '../../core/money/money.js';
+
+interface NodeRow {
+  id: string;
+  provider_id: string;
+  gpu_model: string;
+  memory_gb: number;
+  gpus: number;
+  region: string;
+  block: string;
+  nvlink_domain: string;
+  compliance: string[];
+  reserve_price: string;
+  state: string;
+}
+
+interface LeaseRow {
+  id: string;
+  bid_id: string;
+  gpu_model: string;
+  limit_price: string;
+  preemptible: boolean;
+  state: LiveLease['state'];
+  protected_until: Date | null;
+  shares: Array<{ node_id: string; gpus: number }>;
+}
+
+interface BidRow {
+  id: string;
+  gpus: number;
+  contiguity: Contiguity;
+  preemptible: boolean;
+  remaining_seconds: number;
+  not_before: Date | null;
+  deadline: Date | null;
+  regions: string[];
+  compliance: string[];
+  min_gpu_memory_gb: number;
+  offers: Array<{ gpu_model: string; max_price: string }>;
+}
+
+export interface MarketState {
+  readonly nodes: MarketNode[];
+  /** Live leases the round may keep or displace, in snapshot form. */
+  readonly snapshotLeases: RunningLease[];
+  readonly liveLeases: LiveLease[];
+  readonly bids: OpenBid[];
+  readonly bidTerms: Map<string, BidTerms>;
+  /** Open bids whose window can no longer fit their remaining run time. */
+  readonly expiredBidIds: string[];
+}
+
+const toSeconds = (date: Date | null): number | null => (date ? Math.floor(date.getTime() / 1000) : null);
+
+/**
+ * Reads the market as one round sees it. Leases in their notice period are offered to the
+ * clearing core only where their GPUs have not been handed to a newer lease, so the snapshot
+ * never holds two leases on one GPU.
+ */
+@Injectable()
+export class MarketSnapshotRepository {
+  async load(manager: EntityManager, now: Date): Promise<MarketState> {
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    const nodeRows: NodeRow[] = await manager.query(
+      `SELECT n.id, n.provider_id, n.gpu_model, g.memory_gb, n.gpus, n.region, n.block, n.nvlink_domain,
+              n.compliance, n.reserve_price::text AS reserve_price, n.state
+         FROM nodes n JOIN gpu_models g ON g.name = n.gpu_model
+        WHERE n.state = 'active'
+           OR EXISTS (SELECT 1 FROM lease_nodes ln JOIN leases l ON l.id = ln.lease_id
+                       WHERE ln.node_id = n.id AND l.state IN ('allocated', 'running', 'preempting'))
+        ORDER BY n.id`,
+    );
+    const leaseRows: LeaseRow[] = await manager.query(
+      `SELECT l.id, l.bid_id, l.gpu_model, l.limit_price::text AS limit_price, l.preemptible, l.state, l.protected_until,
+              json_agg(json_build_object('node_id', ln.node_id, 'gpus', ln.gpus) ORDER BY ln.node_id) AS shares
+         FROM leases l JOIN lease_nodes ln ON ln.lease_id = l.id
+        WHERE l.state IN ('allocated', 'running', 'preempting')
+        GROUP BY l.id
+        ORDER BY l.allocated_at, l.id`,
+    );
+    const bidRows: BidRow[] = await manager.query(
+      `SELECT b.id, b.gpus, b.contiguity, b.preemptible, b.remaining_seconds, b.not_before, b.deadline, b.regions,
+              b.compliance, b.min_gpu_memory_gb,
+              json_agg(json_build_object('gpu_model', o.gpu_model, 'max_price', o.max_price::text) ORDER BY o.rank) AS offers
+         FROM bids b JOIN bid_offers o ON o.bid_id = b.id
+        WHERE b.status = 'open'
+        GROUP BY b.id
+        ORDER BY b.created_at, b.id`,
+    );
+
+    const used = new Map<string, number>();
+    for (const lease of leaseRows)
+      if (lease.state !== 'preempting')
+        for (const share of lease.shares) used.set(share.node_id, (used.get(share.node_id) ?? 0) + share.gpus);
+
+    const nodeGpus = new Map(nodeRows.map((n) => [n.id, n.gpus]));
+    const liveLeases: LiveLease[] = [];
+    const snapshotLeases: RunningLease[] = [];
+    for (const row of leaseRows) {
+      if (row.state === 'preempting') {
+        const fits = row.shares.every((s) => (used.get(s.node_id) ?? 0) + s.gpus <= (nodeGpus.get(s.node_id) ?? 0));
+        if (!fits) continue;
+        for (const share of row.shares) used.set(share.node_id, (used.get(share.node_id) ?? 0) + share.gpus);
+      }
+      const limitPrice = toMoney(row.limit_price);
+      liveLeases.push({ id: row.id, state: row.state, limitPrice, shares: row.shares.map((s) => ({ nodeId: s.node_id, gpus: s.gpus })) });
+      snapshotLeases.push({
+        id: row.id,
+        bidId: row.bid_id,
+        gpuModel: row.gpu_model,
+        value: limitPrice,
+        preemptible: row.preemptible,
+        // A lease in its notice is no longer protected: it may win its place back or stay displaced.
+        protectedUntil: row.state === 'preempting' || !row.protected_until ? null : row.protected_until.toISOString(),
+        placement: row.shares.map((s) => ({ node: s.node_id, gpus: s.gpus })),
+      });
+    }
+
+    const nodes: MarketNode[] = nodeRows.map((row) => ({
+      id: row.id,
+      provider: row.provider_id,
+      gpuModel: row.gpu_model,
+      gpuMemoryGb: row.memory_gb,
+      gpus: row.gpus,
+      // Draining and down nodes keep their leases but take nothing new.
+      unavailableGpus: row.state === 'active' ? 0 : Math.max(0, row.gpus - (used.get(row.id) ?? 0)),
+      region: row.region,
+      block: row.block,
+      nvlinkDomain: row.nvlink_domain,
+      compliance: row.compliance,
+      reservePrice: toMoney(row.reserve_price),
+    }));
+
+    const bids: OpenBid[] = [];
+    const bidTerms = new Map<string, BidTerms>();
+    const expiredBidIds: string[] = [];
+    for (const row of bidRows) {
+      const window =
+        row.deadline !== null ? { notBefore: toSeconds(row.not_before) ?? 0, deadline: toSeconds(row.deadline)! } : null;
+      const check = checkWindow(window, row.remaining_seconds, nowSeconds);
+      if (!check.eligible) {
+        if (check.reason === 'window_closed') expiredBidIds.push(row.id);
+        continue;
+      }
+      if (row.not_before && row.not_before.getTime() > now.getTime()) continue;
+      const offers = row.offers.map((o) => ({ gpuModel: o.gpu_model, maxPrice: toMoney(o.max_price) }));
+      bids.push({
+        id: row.id,
+        gpus: row.gpus,
+        contiguity: row.contiguity,
+        preemptible: row.preemptible,
+        offers,
+        regions: row.regions,
+        compliance: row.compliance,
+        minGpuMemoryGb: row.min_gpu_memory_gb,
+      });
+      bidTerms.set(row.id, { id: row.id, preemptible: row.preemptible, remainingSeconds: row.remaining_seconds, offers });
+    }
+    return { nodes, snapshotLeases, liveLeases, bids, bidTerms, expiredBidIds };
+  }
+}

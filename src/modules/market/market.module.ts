@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import { LeaseStateService } from './lease-state.service.js';
+import { LedgerRepository } from './ledger.repository.js';
+import { MarketEventsRepository } from './market-events.repository.js';
+import { MarketSnapshotRepository } from './market-snapshot.repository.js';
+import { OrdersRepository } from './orders.repository.js';
+import { OutboxRelayService } from './outbox-relay.service.js';
+import { OutboxRepository } from './outbox.repository.js';
+import { RoundCommitService } from './round-commit.service.js';
+import { RoundScheduler } from './round.scheduler.js';
+import { RoundService } from './round.service.js';
+import { RoundsRepository } from './rounds.repository.js';
+
+@Module({
+  providers: [
+    RoundsRepository,
+    MarketSnapshotRepository,
+    LedgerRepository,
+    OrdersRepository,
+    OutboxRepository,
+    MarketEventsRepository,
+    LeaseStateService,
+    RoundCommitService,
+    RoundService,
+    OutboxRelayService,
+    RoundScheduler,
+  ],
+  exports: [RoundService, LeaseStateService, OrdersRepository, OutboxRelayService, MarketEventsRepository, LedgerRepository],
+})
+export class MarketModule {}

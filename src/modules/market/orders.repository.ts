@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { OutboxRepository } from './outbox.repository.js';
+
+export type OrderType = 'place' | 'preempt' | 'terminate';
+export type OrderState = 'pending' | 'sent' | 'done' | 'failed' | 'withdrawn';
+
+export interface NewOrder {
+  readonly leaseId: string;
+  readonly providerId: string;
+  readonly type: OrderType;
+  readonly graceSeconds?: number;
+  readonly notBefore?: Date;
+}
+
+export interface OrderRow {
+  id: string;
+  lease_id: string;
+  provider_id: string;
+  type: OrderType;
+  state: OrderState;
+  attempts: number;
+  handle: string | null;
+  grace_seconds: number | null;
+  not_before: Date;
+}
+
+/** Orders to provider adapters; every new order is announced through the outbox. */
+@Injectable()
+export class OrdersRepository {
+  constructor(private readonly outbox: OutboxRepository) {}
+
+  async create(manager: EntityManager, orders: readonly NewOrder[]): Promise<string[]> {
+    if (orders.length === 0) return [];
+    const ids = orders.map(() => randomUUID());
+    const now = new Date();
+    await manager.query(
+      `INSERT INTO orders (id, lease_id, provider_id, type, grace_seconds, not_before)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[])`,
+      [
+        ids,
+        orders.map((o) => o.leaseId),
+        orders.map((o) => o.providerId),
+        orders.map((o) => o.type),
+        orders.map((o) => o.graceSeconds ?? null),
+        orders.map((o) => o.notBefore ?? now),
+      ],
+    );
+    await this.outbox.add(
+      manager,
+      ids.map((orderId, i) => ({ jobName: 'order.dispatch', payload: { orderId }, jobId: orderId, deliverAt: orders[i].notBefore })),
+    );
+    return ids;
+  }
+
+  async lock(manager: EntityManager, orderId: string): Promise<OrderRow | null> {
+    const rows: OrderRow[] = await manager.query('SELECT * FROM orders WHERE id = $1 FOR UPDATE', [orderId]);
+    return rows[0] ?? null;
+  }
+
+  async update(
+    manager: EntityManager,
+    orderId: string,
+    changes: { state?: OrderState; handle?: string | null; lastError?: string | null; attempts?: number },
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE orders SET state = COALESCE($2, state), handle = COALESCE($3, handle),
+              last_error = CASE WHEN $5 THEN $4 ELSE last_error END, attempts = COALESCE($6, attempts), updated_at = now()
+        WHERE id = $1`,
+      [orderId, changes.state ?? null, changes.handle ?? null, changes.lastError ?? null, changes.lastError !== undefined, changes.attempts ?? null],
+    );
+  }
+
+  /** Withdraws stop orders not yet carried out (a lease that won its place back). */
+  async withdrawPendingStops(manager: EntityManager, leaseIds: readonly string[]): Promise<void> {
+    if (leaseIds.length === 0) return;
+    await manager.query(
+      `UPDATE orders SET state = 'withdrawn', updated_at = now()
+        WHERE lease_id = ANY($1::uuid[]) AND type IN ('preempt', 'terminate') AND state = 'pending'`,
+      [leaseIds],
+    );
+  }
+
+  /** The handle each provider returned when the lease was placed. */
+  async placeHandles(manager: EntityManager, leaseId: string): Promise<Map<string, string>> {
+    const rows: Array<{ provider_id: string; handle: string }> = await manager.query(
+      `SELECT provider_id, handle FROM orders WHERE lease_id = $1 AND type = 'place' AND handle IS NOT NULL`,
+      [leaseId],
+    );
+    return new Map(rows.map((r) => [r.provider_id, r.handle]));
+  }
+}

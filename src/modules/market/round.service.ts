@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { clearRound } from '../../core/clearing/clear-round.js';
+import { planRoundOutcome } from '../../core/market/round-outcome.js';
+import type { RoundSnapshot } from '../../core/market/types.js';
+import { toMoney } from '../../core/money/money.js';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
+import { advisoryXactLock } from '../../platform/database/advisory-lock.js';
+import { TransactionRunner } from '../../platform/database/transaction-runner.js';
+import { LeaseStateService } from './lease-state.service.js';
+import { MarketSnapshotRepository } from './market-snapshot.repository.js';
+import { OutboxRelayService } from './outbox-relay.service.js';
+import { RoundCommitService, type CommitCounts } from './round-commit.service.js';
+import { RoundsRepository } from './rounds.repository.js';
+
+export const ROUND_COMMIT_LOCK = 'gpumarket:round-commit';
+
+export interface RoundSummary extends CommitCounts {
+  readonly roundId: string;
+  readonly seq: number;
+  readonly periodStart: string;
+  readonly timings: Record<string, number>;
+}
+
+export function periodStartOf(now: Date, periodSeconds: number): Date {
+  const periodMs = periodSeconds * 1000;
+  return new Date(Math.floor(now.getTime() / periodMs) * periodMs);
+}
+
+/**
+ * One clearing round, as named phases: claim the period, apply what the clock made due,
+ * snapshot, clear (outside any transaction: it may take seconds), commit every decision in one
+ * transaction under the round lock, relay the outbox. A crash in any phase leaves the database
+ * as the last commit left it; the claimed round is then abandoned and the next one proceeds.
+ */
+@Injectable()
+export class RoundService {
+  private readonly logger = new Logger('Rounds');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly transactions: TransactionRunner,
+    private readonly rounds: RoundsRepository,
+    private readonly snapshots: MarketSnapshotRepository,
+    private readonly leaseState: LeaseStateService,
+    private readonly committer: RoundCommitService,
+    private readonly relay: OutboxRelayService,
+  ) {}
+
+  async runRound(options: { now?: Date; periodStart?: Date } = {}): Promise<RoundSummary | null> {
+    const now = options.now ?? new Date();
+    const periodStart = options.periodStart ?? periodStartOf(now, this.config.roundPeriodSeconds);
+    const timings: Record<string, number> = {};
+    const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      try {
+        return await work();
+      } finally {
+        timings[phase] = Math.round((performance.now() - started) * 10) / 10;
+      }
+    };
+
+    const staleAfter = Math.max(300, this.config.roundPeriodSeconds * 3);
+    const round = await this.transactions.run((m) => this.rounds.claim(m, periodStart, staleAfter));
+    if (!round) return null;
+    try {
+      await timed('due', () => this.transactions.run((m) => this.leaseState.applyDue(m, now)));
+      const state = await timed('snapshot', () => this.transactions.run((m) => this.snapshots.load(m, now), 'REPEATABLE READ'));
+      const snapshot: RoundSnapshot = {
+        version: 1,
+        roundId: round.id,
+        now: now.toISOString(),
+        periodSeconds: this.config.roundPeriodSeconds,
+        params: { preemptionPenalty: toMoney(this.config.preemptionPenalty) },
+        nodes: state.nodes,
+        leases: state.snapshotLeases,
+        bids: state.bids,
+      };
+      const result = await timed('clear', () => clearRound(snapshot, { timeLimitMs: Math.min(this.config.roundTimeLimitMs, this.config.roundPeriodSeconds * 500) }));
+      for (const [phase, ms] of Object.entries(result.stats.phases)) timings[`clear.${phase}`] = ms;
+      const outcome = planRoundOutcome({
+        now: Math.floor(now.getTime() / 1000),
+        result,
+        nodes: state.nodes,
+        leases: state.liveLeases,
+        bids: state.bidTerms,
+        preemptionNoticeSeconds: this.config.preemptionNoticeSeconds,
+        minHoldSeconds: this.config.minHoldSeconds,
+        newId: randomUUID,
+      });
+      const counts = await timed('commit', () =>
+        this.transactions.run(async (manager) => {
+          await advisoryXactLock(manager, ROUND_COMMIT_LOCK);
+          if (!(await this.rounds.lockForCommit(manager, round.id))) throw new Error(`round ${round.id} was abandoned before its commit`);
+          const counts = await this.committer.commit(manager, round, now, {
+            result,
+            outcome,
+            nodes: state.nodes,
+            expiredBidIds: state.expiredBidIds,
+            openBids: state.bids.length,
+          });
+          await this.rounds.markCommitted(manager, round.id, result, counts, timings);
+          return counts;
+        }),
+      );
+      await timed('relay', () => this.relay.relay());
+      await this.transactions.run((m) => this.rounds.saveTiming(m, round.id, 'relay', timings.relay));
+      return { roundId: round.id, seq: round.seq, periodStart: periodStart.toISOString(), timings, ...counts };
+    } catch (error) {
+      this.logger.error(`round ${round.seq} failed: ${error instanceof Error ? error.message : String(error)}`);
+      await this.transactions.run((m) => this.rounds.abandon(m, round.id)).catch(() => {});
+      throw error;
+    }
+  }
+}

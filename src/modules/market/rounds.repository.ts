@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { formatPrice } from '../../core/money/money.js';
+import type { PoolPrice, RoundResult } from '../../core/market/types.js';
+
+export interface ClaimedRound {
+  readonly id: string;
+  readonly seq: number;
+  readonly periodStart: Date;
+}
+
+export interface PoolVolume {
+  readonly gpuModel: string;
+  readonly region: string;
+  readonly supplyGpus: number;
+  readonly soldGpus: number;
+}
+
+@Injectable()
+export class RoundsRepository {
+  /**
+   * Claims the round of a period. The period start is unique, so of several replicas asking
+   * for the same period exactly one gets it. A claim whose process died mid-round is marked
+   * abandoned by a later claim.
+   */
+  async claim(manager: EntityManager, periodStart: Date, staleAfterSeconds: number): Promise<ClaimedRound | null> {
+    await manager.query(
+      `UPDATE rounds SET state = 'abandoned' WHERE state = 'clearing' AND started_at < now() - make_interval(secs => $1)`,
+      [staleAfterSeconds],
+    );
+    const rows: Array<{ id: string; seq: string }> = await manager.query(
+      `INSERT INTO rounds (period_start) VALUES ($1) ON CONFLICT (period_start) DO NOTHING RETURNING id, seq`,
+      [periodStart],
+    );
+    return rows[0] ? { id: rows[0].id, seq: Number(rows[0].seq), periodStart } : null;
+  }
+
+  /** Locks the round for its commit; false when it is no longer ours to commit. */
+  async lockForCommit(manager: EntityManager, roundId: string): Promise<boolean> {
+    const rows: Array<{ state: string }> = await manager.query('SELECT state FROM rounds WHERE id = $1 FOR UPDATE', [roundId]);
+    return rows[0]?.state === 'clearing';
+  }
+
+  async abandon(manager: EntityManager, roundId: string): Promise<void> {
+    await manager.query(`UPDATE rounds SET state = 'abandoned' WHERE id = $1 AND state = 'clearing'`, [roundId]);
+  }
+
+  async savePrices(manager: EntityManager, round: ClaimedRound, prices: readonly PoolPrice[], volumes: readonly PoolVolume[]): Promise<void> {
+    if (prices.length === 0) return;
+    const volume = new Map(volumes.map((v) => [`${v.gpuModel}\u0000${v.region}`, v]));
+    await manager.query(
+      `INSERT INTO pool_prices (round_id, period_start, gpu_model, region, price, marginal_bid_id, supply_gpus, sold_gpus)
+       SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::numeric[], $6::uuid[], $7::int[], $8::int[])`,
+      [
+        round.id,
+        round.periodStart,
+        prices.map((p) => p.gpuModel),
+        prices.map((p) => p.region),
+        prices.map((p) => formatPrice(p.price)),
+        prices.map((p) => (p.marginalBidId && isUuid(p.marginalBidId) ? p.marginalBidId : null)),
+        prices.map((p) => volume.get(`${p.gpuModel}\u0000${p.region}`)?.supplyGpus ?? 0),
+        prices.map((p) => volume.get(`${p.gpuModel}\u0000${p.region}`)?.soldGpus ?? 0),
+      ],
+    );
+  }
+
+  async markCommitted(
+    manager: EntityManager,
+    roundId: string,
+    result: RoundResult,
+    counts: { openBids: number; placements: number; preemptions: number; expired: number },
+    timings: Record<string, number>,
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE rounds SET state = 'committed', committed_at = now(), solver = $2, solver_status = $3, welfare = $4,
+              upper_bound = $5, open_bids = $6, placements = $7, preemptions = $8, expired = $9, timings = $10, stats = $11
+        WHERE id = $1`,
+      [
+        roundId,
+        result.stats.solver,
+        result.status,
+        result.welfare.toFixed(6),
+        result.upperBound?.toFixed(6) ?? null,
+        counts.openBids,
+        counts.placements,
+        counts.preemptions,
+        counts.expired,
+        JSON.stringify(timings),
+        JSON.stringify({ candidates: result.stats.candidates, solveMs: result.stats.solveMs }),
+      ],
+    );
+  }
+
+  async saveTiming(manager: EntityManager, roundId: string, phase: string, ms: number): Promise<void> {
+    await manager.query(`UPDATE rounds SET timings = timings || jsonb_build_object($2::text, $3::numeric) WHERE id = $1`, [roundId, phase, ms]);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

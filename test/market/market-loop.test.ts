@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Money } from '../../src/core/money/money.js';
+import { AdapterRegistry } from '../../src/modules/dispatch/adapter-registry.service.js';
+import { SimulatedAdapter } from '../../src/modules/dispatch/adapters/simulated.adapter.js';
+import { LeaseSyncService } from '../../src/modules/dispatch/lease-sync.service.js';
+import { OutboxRelayService } from '../../src/modules/market/outbox-relay.service.js';
+import { RoundService } from '../../src/modules/market/round.service.js';
+import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
+import { createTestApp, type TestApp } from '../support/test-app.js';
+
+const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe('market loop on real PostgreSQL with in-process jobs', () => {
+  let t: TestApp;
+  let rounds: RoundService;
+  let sync: LeaseSyncService;
+  let fleet: SimulatedAdapter;
+  let providerId: string;
+  let period = 0;
+  // Each round gets its own period; the clock of the round is the real one.
+  const round = () => rounds.runRound({ periodStart: new Date(Date.UTC(2030, 0, 1) + 60_000 * period++) });
+  const leaseOf = async (bidId: string) =>
+    (await t.dataSource.query(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
+  const bidStatus = async (bidId: string) => (await t.dataSource.query(`SELECT status, remaining_seconds, last_loss_reason FROM bids WHERE id = $1`, [bidId]))[0];
+
+  beforeAll(async () => {
+    t = await createTestApp({ ROUND_PERIOD_SECONDS: '86400', MIN_HOLD_SECONDS: '1', PREEMPTION_NOTICE_SECONDS: '2', MARKET_FEE_PERCENT: '10' });
+    rounds = t.app.get(RoundService);
+    sync = t.app.get(LeaseSyncService);
+    const provider = await createProvider(t, 'sim-provider');
+    providerId = provider.id;
+    await putNodes(t, provider.apiKey, [node('sim-a', { reservePrice: '1.50' })]);
+    fleet = new SimulatedAdapter({ nodes: [{ externalId: 'sim-a', gpus: 8 }] });
+    t.app.get(AdapterRegistry).use(providerId, fleet);
+  });
+  afterAll(async () => t?.close());
+
+  it('places a winning bid, runs it on the granted GPUs, displaces a preemptible lease for a higher bid with notice, and reopens it', async () => {
+    const low = await createTenant(t, 'low');
+    const high = await createTenant(t, 'high');
+    const lowBid = await t.http().post('/v1/bids').set(auth(low.apiKey)).send(bidBody({ preemptible: true, runtimeSeconds: 600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] }));
+    expect(lowBid.status).toBe(201);
+
+    const first = await round();
+    expect(first?.placements).toBe(1);
+    const lowLease = await leaseOf(lowBid.body.id);
+    expect(lowLease.state).toBe('allocated');
+    await until('the place order to reach the fleet', async () => fleet.placementOf(lowLease.id) !== undefined);
+    expect(fleet.placementOf(lowLease.id)).toEqual([{ externalId: 'sim-a', gpuIndices: [0, 1, 2, 3, 4, 5, 6, 7] }]);
+    await until('the order to be recorded done', async () => (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1`, [lowLease.id]))[0].state === 'done');
+    await sync.syncAll();
+    expect((await leaseOf(lowBid.body.id)).state).toBe('running');
+    expect((await bidStatus(lowBid.body.id)).status).toBe('running');
+
+    await new Promise((r) => setTimeout(r, 1_100)); // past MIN_HOLD_SECONDS
+    const highBid = await t.http().post('/v1/bids').set(auth(high.apiKey)).send(bidBody({ runtimeSeconds: 300, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '5.00' }] }));
+    const second = await round();
+    expect(second?.preemptions).toBe(1);
+    expect(second?.placements).toBe(1);
+    expect((await leaseOf(lowBid.body.id)).state).toBe('preempting');
+    const notice = await t.dataSource.query(`SELECT data FROM market_events WHERE type = 'lease.preemption_notice' AND tenant_id = $1`, [low.id]);
+    expect(notice).toHaveLength(1);
+    await until('the SIGTERM of the notice', async () => fleet.signalsOf(lowLease.id).includes('SIGTERM'));
+    const highLease = await leaseOf(highBid.body.id);
+    // The higher bid's workload waits for the notice to end before it is placed.
+    expect(fleet.placementOf(highLease.id)).toBeUndefined();
+
+    await new Promise((r) => setTimeout(r, 2_100)); // the notice ends
+    await round();
+    expect((await leaseOf(lowBid.body.id)).state).toBe('preempted');
+    const reopened = await bidStatus(lowBid.body.id);
+    expect(reopened.status).toBe('open');
+    expect(reopened.remaining_seconds).toBeLessThan(600);
+    expect(reopened.remaining_seconds).toBeGreaterThan(590);
+    await until('the higher bid placed after the notice', async () => fleet.placementOf(highLease.id) !== undefined);
+    await until('the place order done', async () => (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [highLease.id]))[0].state === 'done');
+    await sync.syncAll();
+    expect((await leaseOf(highBid.body.id)).state).toBe('running');
+
+    // The ledger balances to the last digit: every charge is a payout plus the 10% fee.
+    const [totals] = await t.dataSource.query(`SELECT sum(charge)::text AS charges, sum(payout)::text AS payouts, sum(fee)::text AS fees FROM ledger_entries`);
+    expect(new Money(totals.charges).equals(new Money(totals.payouts).plus(totals.fees))).toBe(true);
+    expect(new Money(totals.charges).greaterThan(0)).toBe(true);
+    const lowCharges = await t.dataSource.query(`SELECT unit_price::text, seconds, gpus FROM ledger_entries WHERE tenant_id = $1`, [low.id]);
+    // The pool was uncongested while the low bid ran alone: it paid the reserve, never its limit.
+    expect(lowCharges.every((row: { unit_price: string }) => new Money(row.unit_price).lessThanOrEqualTo('2.00'))).toBe(true);
+  });
+
+  it('writes one round per period even when asked twice', async () => {
+    const periodStart = new Date(Date.UTC(2031, 0, 1));
+    const [a, b] = await Promise.all([rounds.runRound({ periodStart }), rounds.runRound({ periodStart })]);
+    expect([a, b].filter((r) => r !== null)).toHaveLength(1);
+    const rows = await t.dataSource.query(`SELECT count(*)::int AS n FROM rounds WHERE period_start = $1`, [periodStart]);
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('leaves nothing in the outbox after a round relays', async () => {
+    await t.app.get(OutboxRelayService).relay();
+    const rows = await t.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL AND deliver_at <= now()`);
+    expect(rows[0].n).toBe(0);
+  });
+});

@@ -19,12 +19,21 @@ export interface TestApp {
 
 /**
  * Boots the real app (same createServer as `gpumarket serve`) on a fresh database of its own.
- * `env` overrides configuration variables (e.g. REDIS_URL, MIN_HOLD_SECONDS).
+ * `env` overrides configuration variables (e.g. REDIS_URL, MIN_HOLD_SECONDS). The market loop's
+ * period defaults to a day so that no round changes bids behind a test's back; a test of rounds
+ * sets ROUND_PERIOD_SECONDS or runs rounds itself.
  */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const adminKey = `test-admin-${randomBytes(16).toString('hex')}`;
-  const config = loadConfig({ DATABASE_URL: database.url, ADMIN_API_KEY: adminKey, LOG_LEVEL: 'error', ...env });
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    ADMIN_API_KEY: adminKey,
+    LOG_LEVEL: 'error',
+    ROUND_PERIOD_SECONDS: '86400',
+    QUEUE_PREFIX: `test-${database.name}`,
+    ...env,
+  });
   try {
     const server = await createServer(config, { logger: ['error'] });
     const dataSource = server.database.dataSource;

@@ -8,6 +8,7 @@ import { HealthModule } from './modules/health/health.module.js';
 import { InventoryModule } from './modules/inventory/inventory.module.js';
 import { ProvidersModule } from './modules/providers/providers.module.js';
 import { TenantsModule } from './modules/tenants/tenants.module.js';
+import { DemoModule } from './modules/demo/demo.module.js';
 import { DispatchModule } from './modules/dispatch/dispatch.module.js';
 import { MarketModule } from './modules/market/market.module.js';
 import { JobQueueModule } from './platform/queue/job-queue.module.js';
@@ -37,6 +38,7 @@ export class AppModule {
         HealthModule,
         MarketModule,
         DispatchModule,
+        DemoModule,
       ],
     };
   }

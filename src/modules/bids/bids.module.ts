@@ -8,6 +8,6 @@ import { BidsService } from './bids.service.js';
   imports: [InventoryModule],
   controllers: [BidsController],
   providers: [BidsRepository, BidsService],
-  exports: [BidsRepository],
+  exports: [BidsRepository, BidsService],
 })
 export class BidsModule {}

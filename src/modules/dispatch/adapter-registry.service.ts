@@ -10,6 +10,8 @@ import { SimulatedAdapter } from './adapters/simulated.adapter.js';
 @Injectable()
 export class AdapterRegistry {
   private readonly adapters = new Map<string, ProviderAdapter>();
+  /** Simulated fleets this registry made itself; they follow the provider's registered nodes. */
+  private readonly ownFleets = new Set<string>();
   private readonly factories = new Map<AdapterKind, (providerId: string) => Promise<ProviderAdapter>>();
   /** Simulated fleets run faster than the clock in demos (SIMULATED_TIME_SCALE). */
   simulatedTimeScale = 1;
@@ -20,9 +22,7 @@ export class AdapterRegistry {
         'SELECT external_id, gpus FROM nodes WHERE provider_id = $1',
         [providerId],
       );
-      const adapter = new SimulatedAdapter({ nodes: [], timeScale: this.simulatedTimeScale });
-      for (const node of nodes) adapter.addNode({ externalId: node.external_id, gpus: node.gpus });
-      return adapter;
+      return new SimulatedAdapter({ nodes: nodes.map((n) => ({ externalId: n.external_id, gpus: n.gpus })), timeScale: this.simulatedTimeScale });
     });
   }
 
@@ -38,17 +38,22 @@ export class AdapterRegistry {
 
   async forProvider(providerId: string, kind: AdapterKind): Promise<ProviderAdapter> {
     const existing = this.adapters.get(providerId);
+    if (existing instanceof SimulatedAdapter && this.ownFleets.has(providerId)) await this.refreshFleet(providerId, existing);
     if (existing) return existing;
     const factory = this.factories.get(kind);
     if (!factory) throw AdapterError.permanent(`no ${kind} adapter is configured on this service`);
     const adapter = await factory(providerId);
     this.adapters.set(providerId, adapter);
+    if (kind === 'simulated') this.ownFleets.add(providerId);
     return adapter;
   }
 
-  /** A node registered after the adapter was made (simulated fleets learn it here). */
-  nodeRegistered(providerId: string, node: { externalId: string; gpus: number }): void {
-    const adapter = this.adapters.get(providerId);
-    if (adapter instanceof SimulatedAdapter) adapter.addNode(node);
+  private async refreshFleet(providerId: string, fleet: SimulatedAdapter): Promise<void> {
+    const nodes: Array<{ external_id: string; gpus: number }> = await this.dataSource.query(
+      'SELECT external_id, gpus FROM nodes WHERE provider_id = $1',
+      [providerId],
+    );
+    for (const node of nodes) fleet.addNode({ externalId: node.external_id, gpus: node.gpus });
   }
+
 }

@@ -9,6 +9,6 @@ import { NodesService } from './nodes.service.js';
 @Module({
   controllers: [GpuModelsController, NodesController],
   providers: [GpuModelsRepository, GpuCatalogService, NodesRepository, NodesService],
-  exports: [GpuCatalogService, NodesRepository],
+  exports: [GpuCatalogService, NodesRepository, NodesService],
 })
 export class InventoryModule {}

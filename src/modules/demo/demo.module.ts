@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { BidsModule } from '../bids/bids.module.js';
+import { InventoryModule } from '../inventory/inventory.module.js';
+import { ProvidersModule } from '../providers/providers.module.js';
+import { TenantsModule } from '../tenants/tenants.module.js';
+import { DemoService } from './demo.service.js';
+
+@Module({
+  imports: [ProvidersModule, InventoryModule, TenantsModule, BidsModule],
+  providers: [DemoService],
+})
+export class DemoModule {}

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { toMoney } from '../core/money/money.js';
@@ -25,7 +25,13 @@ const USAGE = `usage: gpumarket simulate --scenario <name|file> [--seed N] [--ho
   --trace-dir DIR   trace directory (default ../shared/traces/alibaba-gpu-2023 from the repo root)
   --trace-start S   trace second at which the replay starts (default 0)`;
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The nearest folder above this module with a package.json: the repo root from src/ or dist/. */
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+const REPO_ROOT = findRepoRoot();
 const TRACE_DEFAULT_PERIOD = 600;
 
 

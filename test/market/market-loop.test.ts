@@ -92,6 +92,39 @@ describe('market loop on real PostgreSQL with in-process jobs', () => {
     expect(lowCharges.every((row: { unit_price: string }) => new Money(row.unit_price).lessThanOrEqualTo('2.00'))).toBe(true);
   });
 
+  it('cancelling a bid with a running lease stops its workload and settles it up to the cancel', async () => {
+    // A second node: the first is held by a non-preemptible lease.
+    await t.dataSource.query(
+      `INSERT INTO nodes (id, provider_id, external_id, gpu_model, gpus, region, block, nvlink_domain, reserve_price)
+       VALUES (gen_random_uuid(), $1, 'sim-b', 'H100-SXM-80GB', 8, 'eu-west', 'b1', 'sim-b', 1.50)`,
+      [providerId],
+    );
+    fleet.addNode({ externalId: 'sim-b', gpus: 8 });
+    const tenant = await createTenant(t, 'canceller');
+    // Outbids the reopened preemptible bid for the free node.
+    const bid = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ runtimeSeconds: 900, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '9.00' }] }));
+    await round();
+    const lease = await leaseOf(bid.body.id);
+    expect(lease).toBeDefined();
+    await until('its workload placed', async () => fleet.placementOf(lease.id) !== undefined);
+    await until('the place order done', async () => (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [lease.id]))[0].state === 'done');
+    await sync.syncAll();
+    expect((await leaseOf(bid.body.id)).state).toBe('running');
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    const cancelled = await t.http().delete(`/v1/bids/${bid.body.id}`).set(auth(tenant.apiKey));
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+    const ended = await leaseOf(bid.body.id);
+    expect(ended.state).toBe('completed');
+    expect(ended.end_reason).toBe('cancelled');
+    await until('the terminate order reaches the fleet', async () => fleet.signalsOf(lease.id).includes('SIGTERM'));
+    const [charged] = await t.dataSource.query(`SELECT sum(seconds)::int AS seconds FROM ledger_entries WHERE lease_id = $1`, [lease.id]);
+    expect(charged.seconds).toBeGreaterThanOrEqual(1);
+    expect(new Date(ended.settled_until).getTime()).toBeLessThanOrEqual(new Date(ended.ended_at).getTime());
+    expect(new Date(ended.ended_at).getTime() - new Date(ended.settled_until).getTime()).toBeLessThan(1_000);
+  });
+
   it('writes one round per period even when asked twice', async () => {
     const periodStart = new Date(Date.UTC(2031, 0, 1));
     const [a, b] = await Promise.all([rounds.runRound({ periodStart }), rounds.runRound({ periodStart })]);

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { Contiguity, LossReason, OpenBid } from '../../core/market/types.js';
-import { toMoney } from '../../core/money/money.js';
+import type { Contiguity, LossReason } from '../../core/market/types.js';
 import { type BidStatus, FINISHED_BID_STATUSES, type WorkloadSpec } from './bid.entity.js';
 
 /** A bid as stored. Money stays a decimal string; times are Dates. */
@@ -26,6 +25,18 @@ export interface BidRow {
   readonly requestHash: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+}
+
+export interface BidLeaseRow {
+  readonly id: string;
+  readonly roundId: string;
+  readonly state: string;
+  readonly gpuModel: string;
+  readonly gpus: number;
+  readonly allocatedAt: Date;
+  readonly startedAt: Date | null;
+  readonly endedAt: Date | null;
+  readonly endReason: string | null;
 }
 
 export type NewBid = Omit<BidRow, 'status' | 'remainingSeconds' | 'lastLossReason' | 'createdAt' | 'updatedAt'>;
@@ -96,6 +107,16 @@ export class BidsRepository {
     return rows[0] ?? null;
   }
 
+  /** The leases a bid has won, oldest first. */
+  async leasesOf(bidId: string): Promise<BidLeaseRow[]> {
+    return this.dataSource.query(
+      `SELECT id, round_id AS "roundId", state, gpu_model AS "gpuModel", gpus, allocated_at AS "allocatedAt",
+              started_at AS "startedAt", ended_at AS "endedAt", end_reason AS "endReason"
+         FROM leases WHERE bid_id = $1 ORDER BY allocated_at, id`,
+      [bidId],
+    );
+  }
+
   /** Newest first; `after` is the (createdAt, id) of the last row of the previous page. */
   async page(
     tenantId: string,
@@ -118,20 +139,5 @@ export class BidsRepository {
       [id, tenantId, FINISHED_BID_STATUSES],
     );
     return rows.length === 0 ? null : this.findOwn(tenantId, id, manager);
-  }
-
-  /** Open bids as the clearing core sees them. */
-  async findOpenForRound(manager: EntityManager = this.dataSource.manager): Promise<OpenBid[]> {
-    const rows: BidRow[] = await manager.query(`${SELECT_BID} WHERE b.status = 'open' ORDER BY b.created_at, b.id`);
-    return rows.map((r) => ({
-      id: r.id,
-      gpus: r.gpus,
-      contiguity: r.contiguity,
-      preemptible: r.preemptible,
-      offers: r.offers.map((o) => ({ gpuModel: o.gpuModel, maxPrice: toMoney(o.maxPrice) })),
-      regions: r.regions,
-      compliance: r.compliance,
-      minGpuMemoryGb: r.minGpuMemoryGb,
-    }));
   }
 }

@@ -4,6 +4,8 @@ import { formatPrice, toMoney } from '../../core/money/money.js';
 import { ValidationFailedError } from '../../platform/errors/app-error.js';
 import { GpuCatalogService } from '../inventory/gpu-catalog.service.js';
 import { NodesRepository } from '../inventory/nodes.repository.js';
+import { LeaseStateService } from '../market/lease-state.service.js';
+import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import type { BidDto, BidPageDto, CreateBidDto, ListBidsQueryDto } from './bid.dto.js';
 import { BidError, BidErrorCode } from './bid.error.js';
 import { checkBid } from './bid-rules.js';
@@ -64,6 +66,8 @@ export class BidsService {
     private readonly bids: BidsRepository,
     private readonly catalog: GpuCatalogService,
     private readonly nodes: NodesRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly leaseState: LeaseStateService,
   ) {}
 
   /**
@@ -74,12 +78,7 @@ export class BidsService {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ValidationFailedError([{ field: 'Idempotency-Key', rule: 'is_idempotency_key', message: 'Idempotency-Key must be 1-200 visible ASCII characters' }]);
     }
-    const now = new Date();
-    const models = await this.catalog.models();
-    const needsInventory = input.contiguity === 'node' || input.contiguity === 'nvlink';
-    const largest = needsInventory ? await this.nodes.largestGangs(input.offers.map((o) => o.gpuModel)) : { node: null, nvlink: null };
-    const problems = checkBid(input, { now, gpuMemoryGb: new Map([...models].map(([name, m]) => [name, m.memoryGb])), largest });
-    if (problems.length > 0) throw new ValidationFailedError(problems);
+    await this.check(input);
 
     const offers = input.offers.map((o) => ({ gpuModel: o.gpuModel, maxPrice: toMoney(o.maxPrice).toFixed() }));
     const fields = {
@@ -117,10 +116,28 @@ export class BidsService {
     return { bid: toBidDto(existing), created: false };
   }
 
+  /** The rules a bid must meet beyond each field's own (also what a quote is held to); throws a 400 listing every problem. */
+  async check(input: CreateBidDto, now: Date = new Date()): Promise<void> {
+    const models = await this.catalog.models();
+    const needsInventory = input.contiguity === 'node' || input.contiguity === 'nvlink';
+    const largest = needsInventory ? await this.nodes.largestGangs(input.offers.map((o) => o.gpuModel)) : { node: null, nvlink: null };
+    const problems = checkBid(input, { now, gpuMemoryGb: new Map([...models].map(([name, m]) => [name, m.memoryGb])), largest });
+    if (problems.length > 0) throw new ValidationFailedError(problems);
+  }
+
   async get(tenantId: string, id: string): Promise<BidDto> {
     const row = UUID.test(id) ? await this.bids.findOwn(tenantId, id) : null;
     if (!row) throw new BidError(BidErrorCode.NotFound, `no bid ${id}`);
-    return toBidDto(row);
+    const leases = await this.bids.leasesOf(id);
+    return {
+      ...toBidDto(row),
+      leases: leases.map((l) => ({
+        ...l,
+        allocatedAt: l.allocatedAt.toISOString(),
+        startedAt: l.startedAt?.toISOString() ?? null,
+        endedAt: l.endedAt?.toISOString() ?? null,
+      })),
+    };
   }
 
   async list(tenantId: string, query: ListBidsQueryDto): Promise<BidPageDto> {
@@ -134,7 +151,13 @@ export class BidsService {
   /** Cancels an unfinished bid; a bid holding a lease is released by the market loop at its next round. */
   async cancel(tenantId: string, id: string): Promise<BidDto> {
     if (!UUID.test(id)) throw new BidError(BidErrorCode.NotFound, `no bid ${id}`);
-    const row = await this.bids.cancel(tenantId, id);
+    // The bid and its live lease end together: the lease is settled up to now and its workload
+    // gets a terminate order, or neither happens.
+    const row = await this.transactions.run(async (manager) => {
+      const cancelled = await this.bids.cancel(tenantId, id, manager);
+      if (cancelled) await this.leaseState.cancel(manager, id, new Date());
+      return cancelled;
+    });
     if (row) return toBidDto(row);
     const existing = await this.bids.findOwn(tenantId, id);
     if (!existing) throw new BidError(BidErrorCode.NotFound, `no bid ${id}`);

@@ -11,6 +11,8 @@ import { TenantsModule } from './modules/tenants/tenants.module.js';
 import { DemoModule } from './modules/demo/demo.module.js';
 import { DispatchModule } from './modules/dispatch/dispatch.module.js';
 import { MarketModule } from './modules/market/market.module.js';
+import { MarketApiModule } from './modules/market/market-api.module.js';
+import { QuotesModule } from './modules/quotes/quotes.module.js';
 import { JobQueueModule } from './platform/queue/job-queue.module.js';
 
 @Global()
@@ -38,6 +40,8 @@ export class AppModule {
         HealthModule,
         MarketModule,
         DispatchModule,
+        MarketApiModule,
+        QuotesModule,
         DemoModule,
       ],
     };

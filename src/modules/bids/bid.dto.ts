@@ -169,6 +169,18 @@ export class WindowViewDto {
   @ApiProperty() deadline: string;
 }
 
+export class BidLeaseDto {
+  @ApiProperty() id: string;
+  @ApiProperty() roundId: string;
+  @ApiProperty() state: string;
+  @ApiProperty() gpuModel: string;
+  @ApiProperty() gpus: number;
+  @ApiProperty() allocatedAt: string;
+  @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) endedAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) endReason: string | null;
+}
+
 export class BidDto {
   @ApiProperty() id: string;
   @ApiProperty() tenantId: string;
@@ -185,6 +197,8 @@ export class BidDto {
   @ApiProperty() minGpuMemoryGb: number;
   @ApiProperty({ type: WorkloadDto }) workload: WorkloadDto;
   @ApiProperty({ nullable: true, type: String }) lastLossReason: string | null;
+  @ApiPropertyOptional({ type: [BidLeaseDto], description: 'the leases the bid has won, oldest first (GET /v1/bids/:id only)' })
+  leases?: BidLeaseDto[];
   @ApiProperty({ nullable: true, type: String }) idempotencyKey: string | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;

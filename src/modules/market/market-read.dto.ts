@@ -1,0 +1,196 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsInstant } from '../../platform/http/validators.js';
+
+export const LEASE_STATES = ['allocated', 'running', 'preempting', 'completed', 'preempted', 'failed'] as const;
+export type LeaseState = (typeof LEASE_STATES)[number];
+export const REPORTED_STATES = ['running', 'completed', 'failed', 'stopped'] as const;
+
+export class PageQueryDto {
+  @ApiPropertyOptional({ example: 50, description: '1-200, default 50' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}
+
+export class ListLeasesQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: LEASE_STATES })
+  @IsOptional()
+  @IsIn(LEASE_STATES)
+  state?: LeaseState;
+}
+
+export class LedgerQueryDto {
+  @ApiPropertyOptional({ example: '2026-11-22T00:00:00Z', description: 'entries whose interval ends after this instant' })
+  @IsOptional()
+  @IsInstant()
+  from?: string;
+
+  @ApiPropertyOptional({ example: '2026-11-23T00:00:00Z', description: 'entries whose interval ends at or before this instant' })
+  @IsOptional()
+  @IsInstant()
+  to?: string;
+
+  @ApiPropertyOptional({ example: 500, description: 'entries returned, newest first (1-5000, default 500); totals cover the whole range' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(5000)
+  limit?: number;
+}
+
+export class LeaseStatusReportDto {
+  @ApiProperty({ enum: REPORTED_STATES })
+  @IsIn(REPORTED_STATES)
+  state: (typeof REPORTED_STATES)[number];
+
+  @ApiPropertyOptional({ example: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(-2_147_483_648)
+  @Max(2_147_483_647)
+  exitCode?: number;
+
+  @ApiPropertyOptional({ example: 'CUDA error: out of memory' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  message?: string;
+}
+
+export class PoolPriceDto {
+  @ApiProperty({ example: 'H100-SXM-80GB' }) gpuModel: string;
+  @ApiProperty({ example: 'eu-west' }) region: string;
+  @ApiProperty({ example: '2.35', description: 'clearing price per GPU-hour' }) price: string;
+  @ApiProperty({ nullable: true, type: String, description: 'the bid that set the price; null when a reserve did' }) marginalBidId: string | null;
+  @ApiProperty() supplyGpus: number;
+  @ApiProperty() soldGpus: number;
+}
+
+export class RoundSummaryDto {
+  @ApiProperty() id: string;
+  @ApiProperty() seq: number;
+  @ApiProperty() periodStart: string;
+  @ApiProperty({ enum: ['clearing', 'committed', 'abandoned'] }) state: string;
+  @ApiProperty() startedAt: string;
+  @ApiProperty({ nullable: true, type: String }) committedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'highs' }) solver: string | null;
+  @ApiProperty({ nullable: true, type: String, enum: ['optimal', 'feasible', 'heuristic'] }) solverStatus: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'welfare per hour, decimal' }) welfare: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'LP bound on welfare per hour, decimal' }) upperBound: string | null;
+  @ApiProperty({ nullable: true, type: String, description: '(upperBound - welfare) / upperBound to 6 places; null when no bound is known' })
+  gap: string | null;
+  @ApiProperty() openBids: number;
+  @ApiProperty() placements: number;
+  @ApiProperty() preemptions: number;
+  @ApiProperty() expired: number;
+}
+
+export class RoundDto extends RoundSummaryDto {
+  @ApiProperty({ type: [PoolPriceDto] }) prices: PoolPriceDto[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'milliseconds per phase' }) timings: Record<string, number>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) stats: Record<string, unknown>;
+}
+
+export class RoundPageDto {
+  @ApiProperty({ type: [RoundSummaryDto] }) rounds: RoundSummaryDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class MarketPriceDto {
+  @ApiProperty() gpuModel: string;
+  @ApiProperty() region: string;
+  @ApiProperty({ nullable: true, type: String, description: 'latest committed price per GPU-hour; null before the pool is first priced' })
+  price: string | null;
+  @ApiProperty({ nullable: true, type: String }) roundId: string | null;
+  @ApiProperty({ nullable: true, type: String }) periodStart: string | null;
+  @ApiProperty({ nullable: true, type: String }) marginalBidId: string | null;
+  @ApiProperty({ description: 'GPUs of active nodes now' }) supplyGpus: number;
+  @ApiProperty({ description: 'GPUs of active nodes not held by an allocated or running lease' }) freeGpus: number;
+  @ApiProperty({ nullable: true, type: String, description: 'lowest reserve among active nodes' }) reserveFloor: string | null;
+}
+
+export class MarketPricesDto {
+  @ApiProperty({ type: [MarketPriceDto] }) pools: MarketPriceDto[];
+}
+
+export class LeaseNodeDto {
+  @ApiProperty() nodeId: string;
+  @ApiProperty() providerId: string;
+  @ApiProperty() externalId: string;
+  @ApiProperty() region: string;
+  @ApiProperty() gpus: number;
+  @ApiProperty({ example: '2.35', description: 'price per GPU-hour paid on this node this period' }) unitPrice: string;
+}
+
+export class LeaseDto {
+  @ApiProperty() id: string;
+  @ApiProperty() bidId: string;
+  @ApiProperty() tenantId: string;
+  @ApiProperty() roundId: string;
+  @ApiProperty() gpuModel: string;
+  @ApiProperty() gpus: number;
+  @ApiProperty({ example: '2.50' }) limitPrice: string;
+  @ApiProperty() preemptible: boolean;
+  @ApiProperty({ enum: LEASE_STATES }) state: string;
+  @ApiProperty() runtimeSeconds: number;
+  @ApiProperty() allocatedAt: string;
+  @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) protectedUntil: string | null;
+  @ApiProperty({ nullable: true, type: String }) noticeEndsAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) endedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'workload_ended' }) endReason: string | null;
+  @ApiProperty({ nullable: true, type: Number }) exitCode: number | null;
+  @ApiProperty({ nullable: true, type: String }) settledUntil: string | null;
+  @ApiProperty({ type: [LeaseNodeDto] }) nodes: LeaseNodeDto[];
+}
+
+export class LeasePageDto {
+  @ApiProperty({ type: [LeaseDto] }) leases: LeaseDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class LedgerEntryDto {
+  @ApiProperty() id: string;
+  @ApiProperty({ nullable: true, type: String }) roundId: string | null;
+  @ApiProperty() leaseId: string;
+  @ApiProperty() bidId: string;
+  @ApiProperty() tenantId: string;
+  @ApiProperty() providerId: string;
+  @ApiProperty() nodeId: string;
+  @ApiProperty() gpuModel: string;
+  @ApiProperty() region: string;
+  @ApiProperty() periodStart: string;
+  @ApiProperty() periodEnd: string;
+  @ApiProperty() seconds: number;
+  @ApiProperty() gpus: number;
+  @ApiProperty({ example: '2.35' }) unitPrice: string;
+  @ApiProperty({ example: '4.700000' }) charge: string;
+  @ApiProperty({ example: '0.470000' }) fee: string;
+  @ApiProperty({ example: '4.230000' }) payout: string;
+}
+
+export class LedgerTotalsDto {
+  @ApiProperty({ example: '4.700000' }) charges: string;
+  @ApiProperty({ example: '0.470000' }) fees: string;
+  @ApiProperty({ example: '4.230000' }) payouts: string;
+  @ApiProperty({ description: 'entries in the range (entries may hold fewer: see limit)' }) count: number;
+}
+
+export class LedgerDto {
+  @ApiProperty({ nullable: true, type: String }) from: string | null;
+  @ApiProperty({ nullable: true, type: String }) to: string | null;
+  @ApiProperty({ type: [LedgerEntryDto] }) entries: LedgerEntryDto[];
+  @ApiProperty({ type: LedgerTotalsDto }) totals: LedgerTotalsDto;
+}

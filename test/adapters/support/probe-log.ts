@@ -19,10 +19,16 @@ interface ProbeEntry {
   marker?: string;
 }
 
+/** Alive and not a zombie (an orphan whose parent died is not reaped by every PID 1). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
   } catch {
     return false;
   }

@@ -11,6 +11,12 @@ const [logFile, behaviourJson] = process.argv.slice(2);
 const behaviour = JSON.parse(behaviourJson);
 const record = (entry) => appendFileSync(logFile, `${JSON.stringify({ ...entry, at: Date.now() })}\n`);
 
+// The handler goes in before the start record, so a test that saw the start can rely on it.
+process.on('SIGTERM', () => {
+  record({ event: 'signal', signal: 'SIGTERM' });
+  if (behaviour.kind !== 'ignore-term') process.exit(143);
+});
+
 record({
   event: 'start',
   pid: process.pid,
@@ -18,11 +24,6 @@ record({
   node: process.env.GPUMARKET_NODE ?? process.env.SLURMD_NODENAME,
   gpus: process.env.CUDA_VISIBLE_DEVICES ?? process.env.NVIDIA_VISIBLE_DEVICES ?? '',
   marker: process.env.GPUMARKET_TEST_MARKER,
-});
-
-process.on('SIGTERM', () => {
-  record({ event: 'signal', signal: 'SIGTERM' });
-  if (behaviour.kind !== 'ignore-term') process.exit(143);
 });
 
 const seconds = behaviour.seconds ?? behaviour.afterSeconds ?? 0;

@@ -1,0 +1,47 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ReportedState } from '../modules/dispatch/adapters/nvidia-agent/agent-protocol.js';
+
+/**
+ * The agent's own memory of the workloads it started, on local disk. It is what lets a restarted
+ * agent re-adopt running workloads instead of starting second copies, and report the ones that
+ * ended while it was away.
+ */
+export interface LeaseRecord {
+  readonly leaseId: string;
+  readonly handle: string;
+  readonly pid: number;
+  readonly gpuIndices: number[];
+  readonly exitFile: string;
+  readonly logFile: string;
+  readonly startedAt: number;
+  stop?: { reason: 'preempt' | 'terminate'; termAt: number; killAt: number; killSent: boolean };
+  ended?: { state: Exclude<ReportedState, 'running'>; exitCode?: number; message?: string; at: number };
+  /** The last state the market accepted; a differing current state is reported again. */
+  reported?: ReportedState;
+}
+
+interface StateFile {
+  readonly version: 1;
+  readonly leases: LeaseRecord[];
+}
+
+export class AgentStateStore {
+  constructor(private readonly path: string) {}
+
+  load(): Map<string, LeaseRecord> {
+    if (!existsSync(this.path)) return new Map();
+    const state = JSON.parse(readFileSync(this.path, 'utf8')) as StateFile;
+    if (state.version !== 1) throw new Error(`${this.path}: unknown state file version ${String(state.version)}`);
+    return new Map(state.leases.map((lease) => [lease.leaseId, lease]));
+  }
+
+  /** Written to a temporary file and renamed, so a crash never leaves half a state file. */
+  save(leases: Map<string, LeaseRecord>): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const state: StateFile = { version: 1, leases: [...leases.values()] };
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(state, null, 2));
+    renameSync(temporary, this.path);
+  }
+}

@@ -1,0 +1,69 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createNodeAgent } from '../../../src/agent/agent-bootstrap.js';
+import type { NodeAgent } from '../../../src/agent/node-agent.js';
+import { InMemoryAgentOrderQueue } from '../../../src/modules/dispatch/adapters/nvidia-agent/in-memory-agent-order-queue.js';
+import { AgentMarketServer } from './agent-market-server.js';
+
+export const FAKE_NVIDIA_SMI = fileURLToPath(new URL('../fixtures/nvidia-smi/fake-nvidia-smi.sh', import.meta.url));
+export const NVIDIA_SMI_FIXTURES = fileURLToPath(new URL('../fixtures/nvidia-smi/', import.meta.url));
+export const PROVIDER_KEY = 'gpm_provider_test_key';
+
+/** The real agent runtime against the test market server, with nvidia-smi output from fixtures. */
+export class AgentTestRig {
+  readonly queue = new InMemoryAgentOrderQueue();
+  readonly server = new AgentMarketServer(this.queue, PROVIDER_KEY);
+  readonly stateDir = mkdtempSync(join(tmpdir(), 'gpumarket-agent-'));
+  readonly lines: string[] = [];
+  agent?: NodeAgent;
+
+  constructor(
+    readonly node = 'gpu-host-1',
+    readonly machine = 'h100-8x',
+  ) {}
+
+  async startAgent(): Promise<NodeAgent> {
+    process.env.FAKE_NVIDIA_SMI_DIR = NVIDIA_SMI_FIXTURES;
+    process.env.FAKE_NVIDIA_SMI_MACHINE = this.machine;
+    const agent = await createNodeAgent(
+      {
+        marketUrl: this.server.url,
+        key: PROVIDER_KEY,
+        region: 'eu-west',
+        block: 'ib-leaf-1',
+        reservePrice: '1.80',
+        externalId: this.node,
+        nvidiaSmi: FAKE_NVIDIA_SMI,
+        stateDir: this.stateDir,
+        pollWaitSeconds: 2,
+        monitorIntervalMs: 100,
+      },
+      (line) => this.lines.push(line),
+    );
+    agent.start();
+    this.agent = agent;
+    await agent.ready;
+    return agent;
+  }
+
+  async stopAgent(): Promise<void> {
+    await this.agent?.stop();
+    this.agent = undefined;
+  }
+
+  /** Kills whatever workloads the agent still runs (tests end; tenants' jobs would not). */
+  async close(): Promise<void> {
+    const leases = this.agent?.snapshot() ?? [];
+    await this.stopAgent();
+    for (const lease of leases) {
+      try {
+        process.kill(-lease.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await this.server.stop();
+  }
+}

@@ -35,7 +35,7 @@ export interface AllocationModel {
   decode(colValue: Float64Array): Allocation;
 }
 
-export const CANDIDATES_PER_OPTION = 16;
+export const CANDIDATES_PER_OPTION = Number(process.env.PK ?? 16);
 const CHEAPEST_KEPT = 4;
 
 /** Cheapest few plus an even spread over the rest, offset per bid so bids do not all crowd the same nodes. */
@@ -65,7 +65,7 @@ function scopedGroups(problem: RoundProblem, groups: readonly Group[], scope: Mo
   return out;
 }
 
-export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, warm: readonly Assignment[]): AllocationModel {
+export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, warm: readonly Assignment[], warmPreempted: readonly number[] = []): AllocationModel {
   const m = new ModelBuilder();
   const nodeRow = new Map<number, number>();
   problem.nodes.forEach((n) => {
@@ -131,7 +131,8 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
 
   const model = m.build();
   const start = new Float64Array(model.numCols);
-  for (const c of leaseCols) start[c] = 1;
+  const displaced = new Set(warmPreempted);
+  scope.leases.forEach((l, i) => (start[leaseCols[i]] = displaced.has(l) ? 0 : 1));
   for (const [c, v] of startCols) start[c] = v;
   flowRows.forEach((flow) => {
     for (const s of startFlows[flow.row]) start[flowCol.get(`${flow.row}:${s.node}`)!] += s.gpus;

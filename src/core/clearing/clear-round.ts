@@ -1,6 +1,6 @@
 import { Money } from '../money/money.js';
 import type { Loss, Placement, RoundResult, RoundSnapshot, RoundStatus } from '../market/types.js';
-import { allocationScore, densityOrder, freeWithAllLeases, greedyAllocate, greedyFill } from '../solvers/greedy-heuristic.js';
+import { allocationScore, densityOrder, freeWithAllLeases, greedyAllocate, greedyFill, lpGuidedAllocate } from '../solvers/greedy-heuristic.js';
 import type { Allocation, Assignment } from '../solvers/greedy-heuristic.js';
 import { HighsBackend } from '../solvers/highs-backend.js';
 import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
@@ -41,7 +41,10 @@ class PhaseClock {
 
 /** Solves each part as a MIP warm-started from the heuristic; a part keeps the better of the two. */
 async function improve(problem: RoundProblem, heuristic: Allocation, backend: SolverBackend, deadline: number, seed: number) {
-  const parts = decompose(problem, seed);
+  const placedOn = new Int32Array(problem.bids.length).fill(-1);
+  for (const a of heuristic.assignments) placedOn[a.bid] = a.shares[0].node;
+  const parts = decompose(problem, seed, placedOn);
+  const preemptedByHeuristic = new Set(heuristic.preempted);
   const warmByBid = new Map(heuristic.assignments.map((a) => [a.bid, a]));
   const sizes = parts.map((p) => p.bids.length + p.leases.length + p.nodeCount);
   let remaining = sizes.reduce((t, s) => t + s, 0);
@@ -49,6 +52,7 @@ async function improve(problem: RoundProblem, heuristic: Allocation, backend: So
   const preempted: number[] = [];
   let allOptimal = true;
   let anyPruned = false;
+  const anySplit = parts.some((p) => p.split);
   let improved = false;
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i];
@@ -58,10 +62,10 @@ async function improve(problem: RoundProblem, heuristic: Allocation, backend: So
     });
     const partDeadline = Date.now() + Math.max(0, deadline - Date.now()) * (sizes[i] / remaining);
     remaining -= sizes[i];
-    const built = buildAllocationModel(problem, part, warm);
+    const warmAllocation: Allocation = { assignments: warm, preempted: part.leases.filter((l) => preemptedByHeuristic.has(l)) };
+    const built = buildAllocationModel(problem, part, warm, warmAllocation.preempted);
     anyPruned ||= built.pruned;
     const outcome = await backend.solve({ model: built.model, deadline: partDeadline, start: built.start, seed });
-    const warmAllocation: Allocation = { assignments: warm, preempted: [] };
     let chosen = warmAllocation;
     if (outcome.colValue) {
       const solved = built.decode(outcome.colValue);
@@ -70,11 +74,12 @@ async function improve(problem: RoundProblem, heuristic: Allocation, backend: So
         improved ||= allocationScore(problem, solved) > allocationScore(problem, warmAllocation) + 1e-9;
       }
     }
+    if (process.env.DBG) console.error('part', part.bids.length, part.nodeCount, built.model.numCols, outcome.status, outcome.objective, outcome.bound, partDeadline - Date.now(), allocationScore(problem, chosen), allocationScore(problem, warmAllocation));
     allOptimal &&= outcome.status === 'optimal';
     assignments.push(...chosen.assignments);
     preempted.push(...chosen.preempted);
   }
-  return { allocation: { assignments, preempted }, parts: parts.length, allOptimal, anyPruned, improved };
+  return { allocation: { assignments, preempted }, parts: parts.length, allOptimal, anyPruned, anySplit, improved };
 }
 
 /** The final greedy pass: leftover bids into leftover capacity, so seams between parts cost little. */
@@ -124,24 +129,34 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   const clock = new PhaseClock();
   const problem = buildRoundProblem(snapshot);
   clock.lap('candidates');
-  const heuristic = greedyAllocate(problem);
+  let heuristic = greedyAllocate(problem);
   clock.lap('heuristic');
   const backend = backendFor(options.solver);
 
-  let allocation = heuristic;
   let status: RoundStatus = 'heuristic';
   let bound: number | null = null;
   let parts = 0;
   let proven = false;
   if (backend && heuristic.assignments.length + problem.flexibleLeases.length > 0) {
     const boundDeadline = Date.now() + (deadline - Date.now()) * BOUND_SHARE;
-    bound = await upperBound(problem, backend, boundDeadline);
+    const relaxed = await upperBound(problem, backend, boundDeadline);
     clock.lap('bound');
+    if (relaxed) {
+      bound = relaxed.bound;
+      const rounded = lpGuidedAllocate(problem, relaxed.bidOptions, relaxed.keep);
+      if (allocationScore(problem, rounded) > allocationScore(problem, heuristic) + 1e-9) heuristic = rounded;
+      clock.lap('rounding');
+    }
+  }
+  let allocation = heuristic;
+  const heuristicWelfare = allocationScore(problem, heuristic) + objectiveOffset(problem);
+  const heuristicMeetsBound = bound !== null && heuristicWelfare >= bound - 1e-6 * Math.max(1, Math.abs(bound));
+  if (backend && !heuristicMeetsBound && heuristic.assignments.length + problem.flexibleLeases.length > 0) {
     const solved = await improve(problem, heuristic, backend, deadline, seed);
     clock.lap('mip');
     allocation = solved.allocation;
     parts = solved.parts;
-    proven = solved.allOptimal && !solved.anyPruned && parts <= 1;
+    proven = solved.allOptimal && !solved.anyPruned && !solved.anySplit;
     status = solved.improved || solved.allOptimal ? 'feasible' : 'heuristic';
   } else if (backend) proven = true;
   const filled = fillLeftovers(problem, allocation);
@@ -168,7 +183,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
       candidates: problem.candidateCount,
       phases: clock.phases,
       parts,
-      heuristicWelfare: allocationScore(problem, heuristic) + objectiveOffset(problem),
+      heuristicWelfare,
     },
   };
 }

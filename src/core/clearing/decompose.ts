@@ -12,10 +12,12 @@ import type { RoundProblem } from './round-problem.js';
  */
 export interface Part extends ModelScope {
   readonly nodeCount: number;
+  /** True when the part is a POP slice of a bigger component, so its optimum is not the round's. */
+  readonly split: boolean;
 }
 
-export const MAX_PART_BIDS = 1200;
-export const MAX_PART_NODES = 300;
+export const MAX_PART_BIDS = Number(process.env.PB ?? 1200);
+export const MAX_PART_NODES = Number(process.env.PN ?? 300);
 
 class UnionFind {
   private readonly parent: Int32Array;
@@ -47,12 +49,15 @@ function unionAll(uf: UnionFind, nodes: readonly number[]): void {
 function components(problem: RoundProblem): number[] {
   const uf = new UnionFind(problem.nodes.length);
   const seen = new Set<string>();
-  for (const b of problem.bids)
+  for (const b of problem.bids) {
     for (const o of b.options) {
       if (seen.has(o.eligibilityKey)) continue;
       seen.add(o.eligibilityKey);
       unionAll(uf, o.eligible);
     }
+    // The offers of one bid are exclusive of each other, which ties their pools together.
+    unionAll(uf, b.options.map((o) => o.eligible[0]));
+  }
   for (const l of problem.flexibleLeases) unionAll(uf, l.shares.map((s) => s.node));
   return problem.nodes.map((n) => uf.find(n.index));
 }
@@ -74,9 +79,9 @@ function units(problem: RoundProblem, nodes: readonly number[]): number[][] {
   return [...byRoot.values()];
 }
 
-function split(problem: RoundProblem, nodes: number[], bids: number[], leases: number[], seed: number): Part[] {
+function split(problem: RoundProblem, nodes: number[], bids: number[], leases: number[], seed: number, placedOn: Int32Array): Part[] {
   const k = Math.max(Math.ceil(bids.length / MAX_PART_BIDS), Math.ceil(nodes.length / MAX_PART_NODES));
-  if (k <= 1) return [makePart(problem, nodes, bids, leases)];
+  if (k <= 1) return [makePart(problem, nodes, bids, leases, false)];
   const capacity = (ns: number[]) => ns.reduce((t, n) => t + problem.nodes[n].capacity, 0);
   // Deal units biggest first to the part with the least capacity of the same pool mix.
   const sorted = units(problem, nodes).sort((a, b) => capacity(b) - capacity(a) || a[0] - b[0]);
@@ -105,25 +110,27 @@ function split(problem: RoundProblem, nodes: number[], bids: number[], leases: n
       if (!r) reach.set(o.eligibilityKey, (r = [...new Set(o.eligible.map((n) => partOf[n]).filter((p) => p >= 0))]));
       r.forEach((p) => parts.add(p));
     }
-    let best = -1;
-    for (const p of parts) if (best < 0 || demand[p] / supply[p] < demand[best] / supply[best]) best = p;
+    // A bid the heuristic placed inside one part stays there, so that part's warm start keeps it.
+    const home = placedOn[b] >= 0 ? partOf[placedOn[b]] : -1;
+    let best = home >= 0 && parts.has(home) ? home : -1;
+    if (best < 0) for (const p of parts) if (best < 0 || demand[p] / supply[p] < demand[best] / supply[best]) best = p;
     if (best < 0) continue;
     demand[best] += problem.bids[b].bid.gpus;
     partBids[best].push(b);
   }
   const partLeases = partNodes.map(() => [] as number[]);
   for (const l of leases) partLeases[partOf[problem.flexibleLeases[l].shares[0].node]].push(l);
-  return partNodes.map((ns, p) => makePart(problem, ns, partBids[p], partLeases[p]));
+  return partNodes.map((ns, p) => makePart(problem, ns, partBids[p], partLeases[p], true));
 }
 
-function makePart(problem: RoundProblem, nodes: number[], bids: number[], leases: number[]): Part {
+function makePart(problem: RoundProblem, nodes: number[], bids: number[], leases: number[], split: boolean): Part {
   const nodeInScope = new Uint8Array(problem.nodes.length);
   for (const n of nodes) nodeInScope[n] = 1;
-  return { bids, leases, nodeInScope, nodeCount: nodes.length };
+  return { bids, leases, nodeInScope, nodeCount: nodes.length, split };
 }
 
-/** Parts to solve, each a self-contained MIP; bids of the bid order are kept in order. */
-export function decompose(problem: RoundProblem, seed: number): Part[] {
+/** Parts to solve, each a self-contained MIP. `placedOn`: a node of each bid's warm-start placement, or -1. */
+export function decompose(problem: RoundProblem, seed: number, placedOn: Int32Array = new Int32Array(problem.bids.length).fill(-1)): Part[] {
   const root = components(problem);
   const nodes = new Map<number, number[]>();
   for (const n of problem.nodes) push(nodes, root[n.index], n.index);
@@ -140,7 +147,7 @@ export function decompose(problem: RoundProblem, seed: number): Part[] {
     const bs = bids.get(r) ?? [];
     const ls = leases.get(r) ?? [];
     if (bs.length === 0 && ls.length === 0) continue;
-    parts.push(...split(problem, ns, bs, ls, seed));
+    parts.push(...split(problem, ns, bs, ls, seed, placedOn));
   }
   return parts;
 }

@@ -1,7 +1,7 @@
-import { maxMoney } from '../money/money.js';
+import { maxMoney, minMoney } from '../money/money.js';
 import type { Money } from '../money/money.js';
 import { poolKey } from '../market/types.js';
-import type { PoolPrice } from '../market/types.js';
+import type { Placement, PoolPrice, RoundSnapshot } from '../market/types.js';
 import type { Allocation } from '../solvers/greedy-heuristic.js';
 import type { RoundProblem } from './round-problem.js';
 
@@ -50,11 +50,16 @@ export function pricePools(problem: RoundProblem, allocation: Allocation, free: 
     }
   };
   const placed = new Set(allocation.assignments.map((a) => a.bid));
+  // Bids with equal eligibility keys see the same free GPUs per pool: count them once.
+  const freeByKey = new Map<string, Map<ReturnType<typeof poolOf>, number>>();
   for (const b of problem.bids) {
     if (placed.has(b.index)) continue;
     for (const option of b.options) {
-      const freeByPool = new Map<ReturnType<typeof poolOf>, number>();
-      for (const n of option.eligible) freeByPool.set(poolOf(n), (freeByPool.get(poolOf(n)) ?? 0) + Math.max(0, free[n]));
+      let freeByPool = freeByKey.get(option.eligibilityKey);
+      if (!freeByPool) {
+        freeByKey.set(option.eligibilityKey, (freeByPool = new Map()));
+        for (const n of option.eligible) freeByPool.set(poolOf(n), (freeByPool.get(poolOf(n)) ?? 0) + Math.max(0, free[n]));
+      }
       const value = b.bid.offers[option.offerIndex].maxPrice;
       for (const [pool, gpus] of freeByPool) if (gpus < b.bid.gpus) offerTurnedAway(pool, value, b.bid.id);
     }
@@ -71,4 +76,15 @@ export function pricePools(problem: RoundProblem, allocation: Allocation, free: 
       const setByBid = pool.best !== null && pool.best.greaterThan(floor);
       return { gpuModel: pool.gpuModel, region: pool.region, price: setByBid ? maxMoney(floor, pool.best!) : floor, marginalBidId: setByBid ? pool.bidId : null };
     });
+}
+
+/**
+ * What a placement pays per GPU-hour: min(pool price, its own limit). A placement spanning
+ * regions (contiguity `none`) pays the highest of its pools' prices, still capped by its limit.
+ */
+export function unitPrice(snapshot: RoundSnapshot, prices: readonly PoolPrice[], placement: Placement): Money {
+  const limit = snapshot.bids.find((b) => b.id === placement.bidId)!.offers.find((o) => o.gpuModel === placement.gpuModel)!.maxPrice;
+  const regions = new Set(placement.nodes.map((s) => snapshot.nodes.find((n) => n.id === s.node)!.region));
+  const pool = prices.filter((p) => p.gpuModel === placement.gpuModel && regions.has(p.region)).map((p) => p.price);
+  return minMoney(limit, pool.reduce((a, b) => maxMoney(a, b)));
 }

@@ -13,7 +13,16 @@ import type { RoundProblem } from './round-problem.js';
  * its eligible node set, and nodes that every set treats alike (same reserve, same sets) merge
  * into one "atom" with their capacities summed. The optimum equals the per-bid per-node LP.
  */
-export async function upperBound(problem: RoundProblem, backend: SolverBackend, deadline: number): Promise<number | null> {
+export interface RelaxedSolution {
+  /** Proven upper bound on welfare. */
+  readonly bound: number;
+  /** LP value of each bid's options, bid by bid, option by option. */
+  readonly bidOptions: readonly Float64Array[];
+  /** LP value of keeping each flexible lease. */
+  readonly keep: Float64Array;
+}
+
+export async function upperBound(problem: RoundProblem, backend: SolverBackend, deadline: number): Promise<RelaxedSolution | null> {
   const classIndex = new Map<string, number>();
   const classNodes: (readonly number[])[] = [];
   const bidClasses = problem.bids.map((b) =>
@@ -47,21 +56,28 @@ export async function upperBound(problem: RoundProblem, backend: SolverBackend, 
   }
 
   const m = new ModelBuilder();
+  const bidCols: number[][] = [];
   const classRow = classNodes.map(() => m.addRow(0, 0));
   const atomRow = atoms.map((a) => m.addRow(-Infinity, a.capacity));
   problem.bids.forEach((b, i) => {
     const bidRow = b.options.length > 1 ? [m.addRow(-Infinity, 1)] : [];
-    b.options.forEach((option, o) => m.addCol(option.value * b.bid.gpus, 1, false, [classRow[bidClasses[i][o]], ...bidRow], [b.bid.gpus, 1]));
+    bidCols[i] = b.options.map((option, o) => m.addCol(option.value * b.bid.gpus, 1, false, [classRow[bidClasses[i][o]], ...bidRow], [b.bid.gpus, 1]));
   });
-  for (const lease of problem.flexibleLeases) {
+  const leaseCols = problem.flexibleLeases.map((lease) => {
     const perAtom = new Map<number, number>();
     for (const s of lease.shares) perAtom.set(atomOf[s.node], (perAtom.get(atomOf[s.node]) ?? 0) + s.gpus);
-    m.addCol(lease.keepGain, 1, false, [...perAtom.keys()].map((a) => atomRow[a]), [...perAtom.values()]);
-  }
+    return m.addCol(lease.keepGain, 1, false, [...perAtom.keys()].map((a) => atomRow[a]), [...perAtom.values()]);
+  });
   atoms.forEach((atom, a) => {
     for (const c of atom.classes) m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]);
   });
 
   const outcome = await backend.solve({ model: m.build(), relax: true, deadline });
-  return outcome.status === 'optimal' && outcome.bound !== null ? outcome.bound + objectiveOffset(problem) : null;
+  if (outcome.status !== 'optimal' || outcome.bound === null || !outcome.colValue) return null;
+  const x = outcome.colValue;
+  return {
+    bound: outcome.bound + objectiveOffset(problem),
+    bidOptions: bidCols.map((cols) => Float64Array.from(cols, (c) => x[c])),
+    keep: Float64Array.from(leaseCols, (c) => x[c]),
+  };
 }

@@ -97,9 +97,40 @@ export function greedyFill(problem: RoundProblem, order: readonly number[], free
   return out;
 }
 
+/**
+ * The same greedy with displaceable leases competing as items of their own: a lease's density
+ * is its surplus plus the penalty its displacement would cost, and it can only stay where it
+ * runs. A lease that finds its GPUs taken by denser bids is displaced.
+ */
+function greedyWithPreemption(problem: RoundProblem, bids: readonly number[]): Allocation {
+  const free = Int32Array.from(problem.nodes, (n) => n.capacity);
+  const order = densityOrder(problem, bids);
+  const leases = [...problem.flexibleLeases].sort((a, b) => b.keepGain / b.gpus - a.keepGain / a.gpus || a.index - b.index);
+  const density = (b: number) => Math.max(...problem.bids[b].options.map((o) => o.value - problem.nodes[o.eligible[0]].reserve));
+  const assignments: Assignment[] = [];
+  const preempted: number[] = [];
+  let next = 0;
+  const placeBidsDenserThan = (limit: number) => {
+    const batch: number[] = [];
+    while (next < order.length && density(order[next]) > limit) batch.push(order[next++]);
+    assignments.push(...greedyFill(problem, batch, free));
+  };
+  for (const lease of leases) {
+    placeBidsDenserThan(lease.keepGain / lease.gpus);
+    if (lease.shares.every((s) => free[s.node] >= s.gpus)) for (const s of lease.shares) free[s.node] -= s.gpus;
+    else preempted.push(lease.index);
+  }
+  placeBidsDenserThan(-Infinity);
+  return { assignments, preempted };
+}
+
+/** The better of the greedy that keeps every lease and the one that may displace some. */
 export function greedyAllocate(problem: RoundProblem): Allocation {
   const all = problem.bids.filter((b) => b.options.length > 0).map((b) => b.index);
-  return { assignments: greedyFill(problem, densityOrder(problem, all), freeWithAllLeases(problem)), preempted: [] };
+  const keepAll: Allocation = { assignments: greedyFill(problem, densityOrder(problem, all), freeWithAllLeases(problem)), preempted: [] };
+  if (problem.flexibleLeases.length === 0) return keepAll;
+  const displacing = greedyWithPreemption(problem, all);
+  return allocationScore(problem, displacing) > allocationScore(problem, keepAll) + 1e-9 ? displacing : keepAll;
 }
 
 /** Solver-side welfare (binary floats), used only to compare candidate allocations. */
@@ -111,4 +142,43 @@ export function allocationScore(problem: RoundProblem, allocation: Allocation): 
   }
   for (const l of allocation.preempted) score -= problem.flexibleLeases[l].keepGain;
   return score;
+}
+
+/**
+ * LP-guided rounding: the LP relaxation is within a fraction of a percent of the optimum, so
+ * its fractional choices are a far better order than value density. Leases the LP keeps go
+ * first, then bids by their LP weight (density breaks ties), each trying the option the LP
+ * favours first; leases the LP displaced are kept after all when their GPUs are still free.
+ */
+export function lpGuidedAllocate(problem: RoundProblem, bidOptions: readonly Float64Array[], keep: Float64Array): Allocation {
+  const free = Int32Array.from(problem.nodes, (n) => n.capacity);
+  const preempted: number[] = [];
+  const kept = (l: number) => {
+    const shares = problem.flexibleLeases[l].shares;
+    if (!shares.every((s) => free[s.node] >= s.gpus)) return false;
+    for (const s of shares) free[s.node] -= s.gpus;
+    return true;
+  };
+  const later: number[] = [];
+  problem.flexibleLeases.forEach((l) => (keep[l.index] >= 0.5 && kept(l.index) ? undefined : later.push(l.index)));
+  const weight = (b: number) => bidOptions[b].reduce((t, v) => t + v, 0);
+  const candidates = problem.bids.filter((b) => b.options.length > 0).map((b) => b.index);
+  const dense = densityOrder(problem, candidates);
+  const rank = new Int32Array(problem.bids.length);
+  dense.forEach((b, i) => (rank[b] = i));
+  const order = candidates.sort((a, b) => weight(b) - weight(a) || rank[a] - rank[b]);
+  const assignments: Assignment[] = [];
+  for (const b of order) {
+    const { bid, options } = problem.bids[b];
+    const tried = options.map((_, o) => o).sort((x, y) => bidOptions[b][y] - bidOptions[b][x] || x - y);
+    for (const o of tried) {
+      const placed = placeOption(problem, options[o], bid.gpus, free, bid.contiguity);
+      if (!placed || placed.surplus < 0) continue;
+      for (const s of placed.shares) free[s.node] -= s.gpus;
+      assignments.push({ bid: b, option: o, shares: placed.shares });
+      break;
+    }
+  }
+  for (const l of later) if (!kept(l)) preempted.push(l);
+  return { assignments, preempted };
 }

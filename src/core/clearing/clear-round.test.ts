@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import type { RoundResult, RoundSnapshot } from '../market/types.js';
+import { checkResult } from './check-result.js';
+import { clearRound } from './clear-round.js';
+import { unitPrice } from './price-pools.js';
+import { bid, lease, node, snapshot } from './snapshot-fixtures.js';
+
+async function clear(s: RoundSnapshot, solver: 'highs' | 'lp-solver' = 'highs'): Promise<RoundResult> {
+  const result = await clearRound(s, { solver, timeLimitMs: 20_000 });
+  expect(checkResult(s, result)).toEqual([]);
+  return result;
+}
+
+const placementOf = (r: RoundResult, id: string) => r.placements.find((p) => p.bidId === id);
+const lossOf = (r: RoundResult, id: string) => r.losses.find((l) => l.bidId === id)?.reason;
+const priceOf = (r: RoundResult, gpuModel = 'H100', region = 'us-east') => r.prices.find((p) => p.gpuModel === gpuModel && p.region === region)!;
+
+describe('clearRound: contiguity', () => {
+  const cases = [
+    {
+      name: 'node: an 8-GPU gang takes the one node with 8 free GPUs, not two half-free ones',
+      nodes: [node('a', { unavailableGpus: 4 }), node('b', { unavailableGpus: 4 }), node('c', { reserve: '1.50' })],
+      contiguity: 'node' as const,
+      gpus: 8,
+      expectNodes: ['c'],
+    },
+    {
+      name: 'nvlink: a 16-GPU gang stays inside one NVLink domain',
+      nodes: [node('a', { nvlinkDomain: 'rack-1', block: 'b' }), node('b', { nvlinkDomain: 'rack-1', block: 'b', reserve: '1.40' }), node('c', { nvlinkDomain: 'rack-2', block: 'b' })],
+      contiguity: 'nvlink' as const,
+      gpus: 16,
+      expectNodes: ['a', 'b'],
+    },
+    {
+      name: 'block: a 16-GPU gang stays inside one fabric block',
+      nodes: [node('a', { block: 'b1' }), node('b', { block: 'b2' }), node('c', { block: 'b2', reserve: '1.40' })],
+      contiguity: 'block' as const,
+      gpus: 16,
+      expectNodes: ['b', 'c'],
+    },
+    {
+      name: 'none: a 12-GPU gang spreads over the cheapest nodes anywhere',
+      nodes: [node('a', { block: 'b1' }), node('b', { block: 'b2' }), node('c', { block: 'b3', reserve: '1.40' })],
+      contiguity: 'none' as const,
+      gpus: 12,
+      expectNodes: ['a', 'b'],
+    },
+  ];
+  for (const c of cases)
+    it(c.name, async () => {
+      const r = await clear(snapshot({ nodes: c.nodes, bids: [bid('x', c.gpus, { H100: '3.00' }, { contiguity: c.contiguity })] }));
+      expect(placementOf(r, 'x')?.nodes.map((s) => s.node).sort()).toEqual(c.expectNodes);
+    });
+
+  it('a gang no group can hold loses with no_capacity_for_contiguity', async () => {
+    const s = snapshot({ nodes: [node('a', { block: 'b1' }), node('b', { block: 'b2' })], bids: [bid('x', 16, { H100: '3.00' }, { contiguity: 'block' })] });
+    expect(lossOf(await clear(s), 'x')).toBe('no_capacity_for_contiguity');
+  });
+});
+
+describe('clearRound: offers, reserves and hard constraints', () => {
+  it('substitution: a bid outbid on H100 wins its cheaper A100 offer', async () => {
+    const s = snapshot({
+      nodes: [node('h'), node('a', { gpuModel: 'A100', reserve: '0.80' })],
+      bids: [bid('rich', 8, { H100: '4.00' }), bid('flex', 8, { H100: '3.00', A100: '1.50' })],
+    });
+    const r = await clear(s);
+    expect(placementOf(r, 'rich')?.gpuModel).toBe('H100');
+    expect(placementOf(r, 'flex')).toMatchObject({ gpuModel: 'A100', nodes: [{ node: 'a', gpus: 8 }] });
+  });
+
+  it('reserves: no placement where the node asks more than the offer, and the loss says so', async () => {
+    const s = snapshot({ nodes: [node('a', { reserve: '2.00' })], bids: [bid('low', 1, { H100: '1.99' }), bid('wrong', 1, { L40S: '9.00' })] });
+    const r = await clear(s);
+    expect(r.placements).toEqual([]);
+    expect(lossOf(r, 'low')).toBe('below_reserve');
+    expect(lossOf(r, 'wrong')).toBe('no_matching_nodes');
+  });
+
+  it('hard constraints: region, compliance and memory exclude nodes', async () => {
+    const s = snapshot({
+      nodes: [node('eu', { region: 'eu-west', compliance: ['soc2'] }), node('us', { gpuMemoryGb: 40 })],
+      bids: [bid('x', 2, { H100: '3.00' }, { regions: ['eu-west'], compliance: ['soc2'], minGpuMemoryGb: 80 }), bid('y', 2, { H100: '3.00' }, { compliance: ['hipaa'] })],
+    });
+    const r = await clear(s);
+    expect(placementOf(r, 'x')?.nodes).toEqual([{ node: 'eu', gpus: 2 }]);
+    expect(lossOf(r, 'y')).toBe('no_matching_nodes');
+  });
+});
+
+describe('clearRound: leases and preemption', () => {
+  const eightGpuNode = [node('a')];
+  it('a non-preemptible lease is kept even against a far higher bid', async () => {
+    const s = snapshot({ nodes: eightGpuNode, leases: [lease('l', { a: 8 }, '1.10', { preemptible: false })], bids: [bid('x', 8, { H100: '9.00' }, { contiguity: 'node' })] });
+    const r = await clear(s);
+    expect(r.kept).toEqual(['l']);
+    expect(lossOf(r, 'x')).toBe('no_capacity_for_contiguity');
+  });
+
+  it('a preemptible lease inside its protected run is kept', async () => {
+    const s = snapshot({ nodes: eightGpuNode, leases: [lease('l', { a: 8 }, '1.10', { protectedUntil: '2026-11-21T10:05:00Z' })], bids: [bid('x', 8, { H100: '9.00' })] });
+    expect((await clear(s)).kept).toEqual(['l']);
+  });
+
+  it('preemption that pays: displacing gains more than the penalty', async () => {
+    // Bid surplus (3.00-1.00)x8 = 16 > lease surplus (1.50-1.00)x8 + penalty 0.50x8 = 8.
+    const s = snapshot({ nodes: eightGpuNode, leases: [lease('l', { a: 8 }, '1.50')], bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' })] });
+    const r = await clear(s);
+    expect(r.preempted).toEqual(['l']);
+    expect(placementOf(r, 'x')).toBeDefined();
+    expect(r.welfare.toFixed(4)).toBe('12.0000');
+  });
+
+  it('preemption that does not clear the penalty leaves the lease running', async () => {
+    // Bid surplus (1.90-1.00)x8 = 7.2 < 8: displacing would lower welfare.
+    const s = snapshot({ nodes: eightGpuNode, leases: [lease('l', { a: 8 }, '1.50')], bids: [bid('x', 8, { H100: '1.90' }, { contiguity: 'node' })] });
+    const r = await clear(s);
+    expect(r.kept).toEqual(['l']);
+    expect(lossOf(r, 'x')).toBe('outbid');
+  });
+});
+
+describe('clearRound: prices', () => {
+  it('an idle pool is priced at its reserve floor, with no marginal bid', async () => {
+    const s = snapshot({ nodes: [node('a', { reserve: '1.20' }), node('b', { reserve: '1.10' }), node('c', { reserve: '0.90', region: 'eu' })], bids: [bid('x', 4, { H100: '3.00' }, { regions: ['us-east'] })] });
+    const r = await clear(s);
+    expect(priceOf(r)).toMatchObject({ marginalBidId: null });
+    expect(priceOf(r).price.toFixed(2)).toBe('1.10');
+    expect(priceOf(r, 'H100', 'eu').price.toFixed(2)).toBe('0.90');
+  });
+
+  it('a congested pool is priced at the best rejected value per GPU-hour, which is recorded', async () => {
+    const s = snapshot({ nodes: [node('a')], bids: [bid('b1', 4, { H100: '3.00' }), bid('b2', 4, { H100: '2.50' }), bid('b3', 4, { H100: '2.00' }), bid('b4', 4, { H100: '1.50' })] });
+    const r = await clear(s);
+    expect(r.placements.map((p) => p.bidId).sort()).toEqual(['b1', 'b2']);
+    expect(priceOf(r).price.toFixed(2)).toBe('2.00');
+    expect(priceOf(r).marginalBidId).toBe('b3');
+  });
+
+  it('no winner pays above its limit, even when the price is set above it', async () => {
+    // A (6 GPUs) + C (2) beat B (4) + C; B's 2.80 sets the price, C pays its own 1.50.
+    const s = snapshot({ nodes: [node('a')], bids: [bid('A', 6, { H100: '3.00' }), bid('B', 4, { H100: '2.80' }), bid('C', 2, { H100: '1.50' })] });
+    const r = await clear(s);
+    expect(r.placements.map((p) => p.bidId).sort()).toEqual(['A', 'C']);
+    expect(priceOf(r).price.toFixed(2)).toBe('2.80');
+    const paid = Object.fromEntries(r.placements.map((p) => [p.bidId, unitPrice(s, r.prices, p).toFixed(2)]));
+    expect(paid).toEqual({ A: '2.80', C: '1.50' });
+  });
+});
+
+describe('clearRound: solvers', () => {
+  it('javascript-lp-solver and HiGHS reach the same welfare on a small round', async () => {
+    const s = snapshot({
+      nodes: [node('a'), node('b', { reserve: '1.30', block: 'block-a' }), node('c', { gpuModel: 'A100', reserve: '0.70' })],
+      leases: [lease('l', { a: 3 }, '1.60')],
+      bids: [bid('x', 8, { H100: '2.50', A100: '1.40' }, { contiguity: 'block' }), bid('y', 6, { H100: '2.20' }, { contiguity: 'node' }), bid('z', 4, { A100: '1.10' })],
+    });
+    const [highs, lpSolver] = [await clear(s, 'highs'), await clear(s, 'lp-solver')];
+    expect(highs.status).toBe('optimal');
+    expect(lpSolver.welfare.toFixed(4)).toBe(highs.welfare.toFixed(4));
+  });
+
+  it('the greedy solver alone still returns a valid result, marked heuristic', async () => {
+    const s = snapshot({ nodes: [node('a')], bids: [bid('x', 4, { H100: '2.00' })] });
+    const r = await clearRound(s, { solver: 'greedy' });
+    expect(r.status).toBe('heuristic');
+    expect(checkResult(s, r)).toEqual([]);
+  });
+});

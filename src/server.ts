@@ -9,6 +9,7 @@ import type { AppConfig } from './platform/config/config.js';
 import { type Database, openDatabase } from './platform/database/database.js';
 import { AppExceptionFilter, respondWithError } from './platform/errors/exception.filter.js';
 import { requestIdMiddleware } from './platform/http/request-id.middleware.js';
+import { AppLogger } from './platform/http/app-logger.js';
 import { AppValidationPipe } from './platform/http/validation.pipe.js';
 import { ApiKeyService } from './modules/auth/api-key.service.js';
 
@@ -30,7 +31,8 @@ export async function createServer(config: AppConfig, options: { logger?: LogLev
   const database = await openDatabase(config, { entities: ENTITIES });
   let app: NestExpressApplication | undefined;
   try {
-    const logger = options.logger ?? LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1);
+    const levels = options.logger === false ? [] : (options.logger ?? LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1));
+    const logger = new AppLogger(config.logLevel === 'debug', levels);
     app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database), { logger, bodyParser: false });
     app.disable('x-powered-by');
     app.use(requestIdMiddleware);

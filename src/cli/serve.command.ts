@@ -31,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   if (server.generatedAdminKey) {
     process.stdout.write(
       `\n  Admin API key (shown once; only its hash is stored):\n\n    ${server.generatedAdminKey}\n\n` +
-        `  export GPUMARKET_ADMIN_KEY=${server.generatedAdminKey}\n\n`,
+        `  export ADMIN=${server.generatedAdminKey}\n\n`,
     );
   }
   await server.app.listen(config.port, '0.0.0.0');

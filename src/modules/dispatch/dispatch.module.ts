@@ -6,6 +6,7 @@ import { MarketModule } from '../market/market.module.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
 import { LeaseSyncService } from './lease-sync.service.js';
 import { OrderDispatchService } from './order-dispatch.service.js';
+import { OrderSweeperService } from './order-sweeper.service.js';
 
 const SYNC_EVERY_MS = 5_000;
 
@@ -36,7 +37,7 @@ class DispatchJobs implements OnModuleInit, OnApplicationBootstrap {
 
 @Module({
   imports: [MarketModule],
-  providers: [AdapterRegistry, OrderDispatchService, LeaseSyncService, DispatchJobs],
-  exports: [AdapterRegistry, LeaseSyncService],
+  providers: [AdapterRegistry, OrderDispatchService, LeaseSyncService, OrderSweeperService, DispatchJobs],
+  exports: [AdapterRegistry, LeaseSyncService, OrderSweeperService],
 })
 export class DispatchModule {}

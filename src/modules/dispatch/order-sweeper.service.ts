@@ -1,0 +1,47 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
+import type { JobQueue } from '../../platform/queue/job-queue.js';
+
+const SWEEP_EVERY_MS = 10_000;
+/** An order due this long ago and still pending has lost its job (Redis restarted empty). */
+const OVERDUE_SECONDS = 20;
+
+/**
+ * The outbox hands each order to the queue once. A queue that loses its jobs (Redis restarted
+ * without persistence, a flushed database) would leave orders pending forever, so pending
+ * orders that are overdue are enqueued again under the same job id: harmless if the job still
+ * exists, and the order's own state makes the handler a no-op once it is done.
+ */
+@Injectable()
+export class OrderSweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('OrderSweeper');
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(JOB_QUEUE) private readonly queue: JobQueue,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.sweep().catch(() => {}), SWEEP_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async sweep(overdueSeconds = OVERDUE_SECONDS): Promise<number> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT o.id FROM orders o
+        WHERE o.state = 'pending' AND o.not_before < now() - make_interval(secs => $1::int)
+          AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.job_id = o.id::text AND x.relayed_at IS NULL)
+        ORDER BY o.not_before LIMIT 1000`,
+      [overdueSeconds],
+    );
+    for (const row of rows) await this.queue.enqueue('order.dispatch', { orderId: row.id }, { jobId: row.id });
+    if (rows.length > 0) this.logger.warn(`re-enqueued ${rows.length} overdue orders`);
+    return rows.length;
+  }
+}

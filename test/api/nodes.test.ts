@@ -156,3 +156,22 @@ describe('GPU model catalogue', () => {
     expect(bad.body.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(['memoryGb', 'name']));
   });
 });
+
+describe('inventory and bid contiguity', () => {
+  it('accepts a node gang as soon as a node large enough is registered', async () => {
+    const tenant = await t.http().post('/v1/tenants').set(auth(t.adminKey)).send({ name: 'gang' }).expect(201);
+    const bid = {
+      gpus: 12,
+      offers: [{ gpuModel: 'L40S-48GB', maxPrice: '1' }],
+      contiguity: 'node',
+      preemptible: true,
+      runtimeSeconds: 600,
+      workload: { image: 'x' },
+    };
+    // No L40S node yet: the bound is an 8-GPU board.
+    const refused = await t.http().post('/v1/bids').set(auth(tenant.body.apiKey)).send(bid);
+    expect(refused.body.details).toContainEqual(expect.objectContaining({ field: 'gpus', rule: 'contiguity_impossible' }));
+    await putNodes(t, provider.apiKey, [node('l40s-16', { gpuModel: 'L40S-48GB', gpus: 16 })]);
+    expect((await t.http().post('/v1/bids').set(auth(tenant.body.apiKey)).send(bid)).status).toBe(201);
+  });
+});

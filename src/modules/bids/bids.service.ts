@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { formatPrice, toMoney } from '../../core/money/money.js';
 import { ValidationFailedError } from '../../platform/errors/app-error.js';
 import { GpuCatalogService } from '../inventory/gpu-catalog.service.js';
-import { NodesRepository } from '../inventory/nodes.repository.js';
+import { GangLimitsService } from '../inventory/gang-limits.service.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import type { BidDto, BidPageDto, CreateBidDto, ListBidsQueryDto } from './bid.dto.js';
@@ -65,7 +65,7 @@ export class BidsService {
   constructor(
     private readonly bids: BidsRepository,
     private readonly catalog: GpuCatalogService,
-    private readonly nodes: NodesRepository,
+    private readonly gangLimits: GangLimitsService,
     private readonly transactions: TransactionRunner,
     private readonly leaseState: LeaseStateService,
   ) {}
@@ -120,7 +120,7 @@ export class BidsService {
   async check(input: CreateBidDto, now: Date = new Date()): Promise<void> {
     const models = await this.catalog.models();
     const needsInventory = input.contiguity === 'node' || input.contiguity === 'nvlink';
-    const largest = needsInventory ? await this.nodes.largestGangs(input.offers.map((o) => o.gpuModel)) : { node: null, nvlink: null };
+    const largest = needsInventory ? await this.gangLimits.forModels(input.offers.map((o) => o.gpuModel)) : { node: null, nvlink: null };
     const problems = checkBid(input, { now, gpuMemoryGb: new Map([...models].map(([name, m]) => [name, m.memoryGb])), largest });
     if (problems.length > 0) throw new ValidationFailedError(problems);
   }

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { formatPrice, toMoney } from '../../core/money/money.js';
 import { type FieldProblem, ValidationFailedError } from '../../platform/errors/app-error.js';
 import type { Principal } from '../auth/principal.js';
+import { GangLimitsService } from './gang-limits.service.js';
 import { GpuCatalogService } from './gpu-catalog.service.js';
 import type { NodeDto, NodeInputDto, PatchNodeDto } from './inventory.dto.js';
 import { InventoryError, InventoryErrorCode } from './inventory.error.js';
@@ -24,6 +25,7 @@ export class NodesService {
   constructor(
     private readonly nodes: NodesRepository,
     private readonly catalog: GpuCatalogService,
+    private readonly gangLimits: GangLimitsService,
   ) {}
 
   async upsert(providerId: string, input: readonly NodeInputDto[]): Promise<NodeDto[]> {
@@ -54,6 +56,7 @@ export class NodesService {
         reservePrice: toMoney(n.reservePrice).toFixed(),
       })),
     );
+    this.gangLimits.invalidate();
     return rows.map(toDto);
   }
 
@@ -75,6 +78,7 @@ export class NodesService {
         })
       : null;
     if (!row) throw new InventoryError(InventoryErrorCode.NodeNotFound, `no node ${id}`);
+    this.gangLimits.invalidate();
     return toDto(row);
   }
 }

@@ -21,7 +21,7 @@ export interface ClearOptions {
 }
 
 /** Share of the budget the LP bound may take before the MIP parts get the rest. */
-const BOUND_SHARE = 0.25;
+const BOUND_SHARE = 0.35;
 
 function backendFor(solver: ClearOptions['solver']): SolverBackend | null {
   if (solver === 'greedy') return null;
@@ -74,7 +74,6 @@ async function improve(problem: RoundProblem, heuristic: Allocation, backend: So
         improved ||= allocationScore(problem, solved) > allocationScore(problem, warmAllocation) + 1e-9;
       }
     }
-    if (process.env.DBG) console.error('part', part.bids.length, part.nodeCount, built.model.numCols, outcome.status, outcome.objective, outcome.bound, partDeadline - Date.now(), allocationScore(problem, chosen), allocationScore(problem, warmAllocation));
     allOptimal &&= outcome.status === 'optimal';
     assignments.push(...chosen.assignments);
     preempted.push(...chosen.preempted);
@@ -149,7 +148,8 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
     }
   }
   let allocation = heuristic;
-  const heuristicWelfare = allocationScore(problem, heuristic) + objectiveOffset(problem);
+  // allocationScore charges displaced leases their keep gain; welfare credits the kept ones.
+  const heuristicWelfare = allocationScore(problem, heuristic) + problem.flexibleLeases.reduce((t, l) => t + l.keepGain, 0) + objectiveOffset(problem);
   const heuristicMeetsBound = bound !== null && heuristicWelfare >= bound - 1e-6 * Math.max(1, Math.abs(bound));
   if (backend && !heuristicMeetsBound && heuristic.assignments.length + problem.flexibleLeases.length > 0) {
     const solved = await improve(problem, heuristic, backend, deadline, seed);

@@ -16,8 +16,8 @@ export interface Part extends ModelScope {
   readonly split: boolean;
 }
 
-export const MAX_PART_BIDS = Number(process.env.PB ?? 1200);
-export const MAX_PART_NODES = Number(process.env.PN ?? 300);
+export const MAX_PART_BIDS = 300;
+export const MAX_PART_NODES = 80;
 
 class UnionFind {
   private readonly parent: Int32Array;

@@ -117,7 +117,7 @@ function greedyWithPreemption(problem: RoundProblem, bids: readonly number[]): A
   };
   for (const lease of leases) {
     placeBidsDenserThan(lease.keepGain / lease.gpus);
-    if (lease.shares.every((s) => free[s.node] >= s.gpus)) for (const s of lease.shares) free[s.node] -= s.gpus;
+    if (lease.keepGain >= 0 && lease.shares.every((s) => free[s.node] >= s.gpus)) for (const s of lease.shares) free[s.node] -= s.gpus;
     else preempted.push(lease.index);
   }
   placeBidsDenserThan(-Infinity);
@@ -155,7 +155,7 @@ export function lpGuidedAllocate(problem: RoundProblem, bidOptions: readonly Flo
   const preempted: number[] = [];
   const kept = (l: number) => {
     const shares = problem.flexibleLeases[l].shares;
-    if (!shares.every((s) => free[s.node] >= s.gpus)) return false;
+    if (problem.flexibleLeases[l].keepGain < 0 || !shares.every((s) => free[s.node] >= s.gpus)) return false;
     for (const s of shares) free[s.node] -= s.gpus;
     return true;
   };

@@ -1,0 +1,54 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkResult } from '../core/clearing/check-result.js';
+import { parseSnapshot, serializeSnapshot } from '../core/clearing/snapshot-file.js';
+import { bid, lease, node, snapshot } from '../core/clearing/snapshot-fixtures.js';
+import { run } from './clear.command.js';
+
+const roundFile = () =>
+  serializeSnapshot(
+    snapshot({
+      nodes: [node('n-1'), node('n-2', { gpuModel: 'A100', reserve: '0.80' })],
+      leases: [lease('l-1', { 'n-1': 2 }, '1.50')],
+      bids: [bid('b-1', 4, { H100: '2.50', A100: '1.40' }, { contiguity: 'node' }), bid('b-2', 8, { H100: '2.00' })],
+    }),
+  );
+
+describe('gpumarket clear', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gpumarket-clear-'));
+  });
+
+  it('writes a result file that passes the validity rules of round-files.md', async () => {
+    const input = join(dir, 'snapshot.json');
+    const output = join(dir, 'result.json');
+    await writeFile(input, JSON.stringify(roundFile()));
+    expect(await run(['--input', input, '--output', output, '--time-limit-ms', '5000'])).toBe(0);
+    const written = JSON.parse(await readFile(output, 'utf8'));
+    expect(written).toMatchObject({ version: 1, roundId: 'r-test', status: 'optimal' });
+    expect(written.welfare).toMatch(/^-?\d+\.\d{4}$/);
+    expect(written.prices.every((p: { price: string }) => /^\d+\.\d{2,4}$/.test(p.price))).toBe(true);
+    const s = parseSnapshot(roundFile());
+    const Money = (await import('../core/money/money.js')).Money;
+    expect(checkResult(s, { ...written, welfare: new Money(written.welfare) })).toEqual([]);
+  });
+
+  it('exits non-zero naming the offending field of a malformed snapshot', async () => {
+    const bad = roundFile() as { bids: { offers: { maxPrice: string }[] }[] };
+    bad.bids[1].offers[0].maxPrice = '2.00001';
+    const input = join(dir, 'bad.json');
+    await writeFile(input, JSON.stringify(bad));
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (stderr.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(await run(['--input', input, '--output', join(dir, 'never.json')])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(stderr.join('')).toContain('bids[1].offers[0].maxPrice: must have at most 4 decimal places');
+  });
+});

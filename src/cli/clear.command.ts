@@ -1,0 +1,73 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { checkResult } from '../core/clearing/check-result.js';
+import { clearRound } from '../core/clearing/clear-round.js';
+import type { ClearOptions } from '../core/clearing/clear-round.js';
+import { SnapshotFormatError, parseSnapshot, serializeResult } from '../core/clearing/snapshot-file.js';
+
+/**
+ * `gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N]`: the offline
+ * clearing contract of docs/round-files.md, on the same clearRound the service runs.
+ * Exit codes: 0 cleared, 1 the result failed its own validity check, 2 bad usage or snapshot.
+ */
+const SOLVERS = ['auto', 'highs', 'lp-solver', 'greedy'] as const;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        input: { type: 'string' },
+        output: { type: 'string' },
+        'time-limit-ms': { type: 'string' },
+        solver: { type: 'string' },
+        seed: { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    process.stderr.write(`gpumarket clear: ${(error as Error).message}\n`);
+    return 2;
+  }
+  if (!values.input || !values.output) {
+    process.stderr.write('usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N]\n');
+    return 2;
+  }
+  const timeLimitMs = values['time-limit-ms'] === undefined ? undefined : Number(values['time-limit-ms']);
+  if (timeLimitMs !== undefined && (!Number.isInteger(timeLimitMs) || timeLimitMs <= 0)) {
+    process.stderr.write('gpumarket clear: --time-limit-ms must be a positive integer\n');
+    return 2;
+  }
+  if (values.solver !== undefined && !SOLVERS.includes(values.solver as (typeof SOLVERS)[number])) {
+    process.stderr.write(`gpumarket clear: --solver must be one of ${SOLVERS.join(', ')}\n`);
+    return 2;
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(values.input, 'utf8'));
+  } catch (error) {
+    process.stderr.write(`gpumarket clear: cannot read ${values.input}: ${(error as Error).message}\n`);
+    return 2;
+  }
+  let snapshot;
+  try {
+    snapshot = parseSnapshot(json);
+  } catch (error) {
+    if (!(error instanceof SnapshotFormatError)) throw error;
+    process.stderr.write(`gpumarket clear: invalid snapshot: ${error.message}\n`);
+    return 2;
+  }
+
+  const options: ClearOptions = { timeLimitMs, solver: values.solver as ClearOptions['solver'], seed: values.seed === undefined ? undefined : Number(values.seed) };
+  const result = await clearRound(snapshot, options);
+  await writeFile(values.output, `${JSON.stringify(serializeResult(result), null, 2)}\n`);
+  const violations = checkResult(snapshot, result);
+  if (violations.length > 0) {
+    process.stderr.write(`gpumarket clear: the result breaks its validity rules:\n${violations.join('\n')}\n`);
+    return 1;
+  }
+  process.stderr.write(`cleared ${snapshot.roundId}: ${result.status}, welfare ${result.welfare.toFixed(4)}, ${result.placements.length} placements, ${result.stats.solveMs} ms\n`);
+  return 0;
+}

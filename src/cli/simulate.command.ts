@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { toMoney } from '../core/money/money.js';
 import { generateWorkload, validateScenario } from '../core/simulation/scenario-generator.js';
 import { clearRound } from '../core/clearing/clear-round.js';
+import { serializeSnapshot } from '../core/clearing/snapshot-file.js';
 import type { ClearOptionsLike } from '../core/simulation/market-scheduler.js';
 import { runSimulation } from '../core/simulation/run-simulation.js';
 import { traceWorkload } from '../core/simulation/trace-model.js';
@@ -20,7 +21,7 @@ const USAGE = `usage: gpumarket simulate --scenario <name|file> [--seed N] [--ho
   --out DIR         where report.json and report.html go (default artifacts/simulation/<scenario>)
   --period S        round period in seconds (default: the scenario's; 600 for the trace)
   --solver NAME     clearing solver: auto (default), highs, lp-solver, greedy
-  --time-limit-ms N clearing time limit per round (default 200)
+  --time-limit-ms N clearing time limit per round (default 50)
   --capacity-steps N bisection steps of the capacity search (default 5; 0 for the trace)
   --trace-dir DIR   trace directory (default ../shared/traces/alibaba-gpu-2023 from the repo root)
   --trace-start S   trace second at which the replay starts (default 0)`;
@@ -102,16 +103,21 @@ export async function run(argv: string[]): Promise<number> {
   }
   const out = values.out ? (isAbsolute(values.out) ? values.out : resolve(values.out)) : resolve(REPO_ROOT, 'artifacts', 'simulation', workload.name);
   process.stderr.write(`simulate: ${workload.name}, ${workload.jobs.length} jobs, ${workload.nodes.length} nodes, ${(workload.horizonSeconds / 3600).toFixed(1)} h in ${workload.params.periodSeconds} s rounds\n`);
-  const report = await runSimulation(workload, {
+  const { report, failedRounds } = await runSimulation(workload, {
     seed,
     clear: clearRound,
-    clearOptions: { solver, timeLimitMs: Number(values['time-limit-ms'] ?? 200) },
+    clearOptions: { solver, timeLimitMs: Number(values['time-limit-ms'] ?? 50) },
     capacitySteps: Number(values['capacity-steps'] ?? (isTrace ? 0 : 5)),
     log: (line) => process.stderr.write(`  ${line}\n`),
   });
   await mkdir(out, { recursive: true });
   await writeFile(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(join(out, 'report.html'), renderReportHtml(report));
+  for (const snapshot of failedRounds) {
+    const file = join(out, `failed-${snapshot.roundId}.json`);
+    await writeFile(file, `${JSON.stringify(serializeSnapshot(snapshot), null, 2)}\n`);
+    process.stderr.write(`simulate: the ${solver} solver failed on ${snapshot.roundId} (cleared again in greedy mode); snapshot: ${file}\n`);
+  }
   process.stdout.write(`${summaryText(report)}\n\nwrote ${join(out, 'report.json')} and report.html (${report.timings.total} ms)\n`);
   return 0;
 }

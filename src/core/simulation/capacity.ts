@@ -103,6 +103,15 @@ export function meetsTarget(m: BaselineMetrics, target: ServiceTarget): boolean 
   return m.gpuHoursServed >= 0.99 * target.gpuHoursServed;
 }
 
+/**
+ * No fleet below the mean load can serve the demand inside the horizon, so the search starts
+ * there (with 5% slack for the work the target lets run past the end).
+ */
+export function meanLoadFactor(workload: Workload, base: readonly MarketNode[]): number {
+  const gpuSeconds = workload.jobs.reduce((a, j) => a + j.gpus * Math.max(0, Math.min(j.runtimeSeconds, workload.horizonSeconds - j.arrival)), 0);
+  return Math.max(1e-3, (0.95 * gpuSeconds) / workload.horizonSeconds / Math.max(1, totalGpus(base)));
+}
+
 export interface CapacityProbe {
   readonly factor: number;
   readonly gpus: number;
@@ -117,7 +126,9 @@ export interface CapacityResult {
 
 /**
  * Bisection on the scale of the shared fleet, assuming more GPUs never hurt the service level.
- * `steps` probes after the upper bound: each halves the interval.
+ * Midpoints are geometric, so the answer is found to a relative precision whether the fleet
+ * is a tenth or a hundredth of the one given: `steps` probes after the upper bound, each
+ * halving the interval's log-width.
  */
 export async function searchCapacity(
   base: readonly MarketNode[],
@@ -136,7 +147,7 @@ export async function searchCapacity(
   if (!(await probe(high))) return { gpus: null, probes };
   let best = totalGpus(scaleFleet(base, high));
   for (let step = 0; step < bounds.steps; step++) {
-    const mid = (low + high) / 2;
+    const mid = Math.sqrt(low * high);
     if (await probe(mid)) {
       high = mid;
       best = Math.min(best, totalGpus(scaleFleet(base, mid)));

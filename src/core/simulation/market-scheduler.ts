@@ -24,6 +24,8 @@ export class MarketScheduler implements Scheduler {
   private nodeIndex: Map<string, number> | null = null;
   readonly lossCounts = new Map<string, number>();
   readonly statusCounts = new Map<string, number>();
+  /** Rounds the configured solver threw on; each was cleared again with the core's greedy mode. */
+  readonly failures: { roundId: string; message: string; snapshot: RoundSnapshot }[] = [];
 
   constructor(
     private readonly clear: ClearRound,
@@ -31,6 +33,21 @@ export class MarketScheduler implements Scheduler {
     private readonly options: ClearOptionsLike,
     private readonly epochMs: number,
   ) {}
+
+  /**
+   * A solver failure must not end a long replay, nor be hidden: the round is cleared again by
+   * the same core in its greedy mode, and the snapshot is kept so it can be replayed with
+   * `gpumarket clear` and fixed.
+   */
+  private async clearOrFallBack(snapshot: RoundSnapshot): Promise<RoundResult> {
+    try {
+      return await this.clear(snapshot, this.options);
+    } catch (error) {
+      if (this.options.solver === 'greedy') throw error;
+      this.failures.push({ roundId: snapshot.roundId, message: error instanceof Error ? error.message : String(error), snapshot });
+      return this.clear(snapshot, { ...this.options, solver: 'greedy' });
+    }
+  }
 
   private iso(t: number): string {
     return new Date(this.epochMs + t * 1000).toISOString();
@@ -74,7 +91,7 @@ export class MarketScheduler implements Scheduler {
       bids,
     };
     const started = performance.now();
-    const result = await this.clear(snapshot, this.options);
+    const result = await this.clearOrFallBack(snapshot);
     const solveMs = performance.now() - started;
     this.statusCounts.set(result.status, (this.statusCounts.get(result.status) ?? 0) + 1);
     for (const loss of result.losses) this.lossCounts.set(loss.reason, (this.lossCounts.get(loss.reason) ?? 0) + 1);

@@ -35,7 +35,13 @@ export interface SimulationReport {
     readonly pooling: { dedicatedGpus: number; marketGpus: number | null; saving: number | null; atLeast20Percent: boolean | null };
     readonly flexibility: { preemptibleWindow: string | null; fixedNow: string | null; ratio: number | null; atLeast5x: boolean | null };
   };
-  readonly clearing: { readonly options: ClearOptionsLike; readonly status: Record<string, number>; readonly losses: Record<string, number> };
+  readonly clearing: {
+    readonly options: ClearOptionsLike;
+    readonly status: Record<string, number>;
+    readonly losses: Record<string, number>;
+    /** Rounds where the configured solver threw and the core's greedy mode cleared the round instead. */
+    readonly failures: readonly { roundId: string; message: string }[];
+  };
   readonly series: {
     readonly hours: readonly number[];
     readonly utilisation: Readonly<Record<string, readonly (number | null)[]>>;
@@ -66,7 +72,7 @@ export function buildReport(
     clearOptions: ClearOptionsLike;
     target: ServiceTarget;
     baselines: readonly { run: SimRun; metrics: BaselineMetrics; capacity: CapacityResult | null }[];
-    clearing: { status: Record<string, number>; losses: Record<string, number> };
+    clearing: { status: Record<string, number>; losses: Record<string, number>; failures: { roundId: string; message: string }[] };
     timings: Record<string, number>;
   },
 ): SimulationReport {

@@ -1,9 +1,10 @@
-import { dedicatedFleet, searchCapacity, serviceTarget, totalGpus, type CapacityResult } from './capacity.js';
+import { dedicatedFleet, meanLoadFactor, searchCapacity, serviceTarget, totalGpus, type CapacityResult } from './capacity.js';
 import { simulate, type SimRun } from './engine.js';
 import { FirstFitScheduler } from './first-fit-scheduler.js';
 import { MarketScheduler, type ClearOptionsLike, type ClearRound } from './market-scheduler.js';
 import { computeMetrics, type BaselineMetrics } from './metrics.js';
 import { buildReport, type SimulationReport } from './report-model.js';
+import type { RoundSnapshot } from '../market/types.js';
 import type { Workload } from './workload.js';
 
 export interface SimulationOptions {
@@ -26,7 +27,10 @@ export interface BaselineRun {
  * peak, one shared FIFO pool, and the market, both on the workload's fleet; then, for the
  * shared ones, the smallest fleet that matches the dedicated service level.
  */
-export async function runSimulation(workload: Workload, options: SimulationOptions): Promise<SimulationReport> {
+export async function runSimulation(
+  workload: Workload,
+  options: SimulationOptions,
+): Promise<{ readonly report: SimulationReport; readonly failedRounds: readonly RoundSnapshot[] }> {
   const log = options.log ?? (() => {});
   const epochMs = Date.parse(workload.epoch);
   const wallStart = performance.now();
@@ -55,7 +59,7 @@ export async function runSimulation(workload: Workload, options: SimulationOptio
   if (options.capacitySteps > 0) {
     const base = workload.nodes;
     const high = Math.max(1, totalGpus(dedicated.nodes) / Math.max(1, totalGpus(base)));
-    const bounds = { low: 0, high, steps: options.capacitySteps };
+    const bounds = { low: Math.min(high, meanLoadFactor(workload, base)), high, steps: options.capacitySteps };
     fifoCapacity = await timed('capacity:fifo', () =>
       searchCapacity(base, async (nodes) => computeMetrics(workload, await simulate(workload, nodes, new FirstFitScheduler('fifo', 'list', nodes))), target, bounds),
     );
@@ -64,7 +68,7 @@ export async function runSimulation(workload: Workload, options: SimulationOptio
     );
   }
   timings.total = Math.round(performance.now() - wallStart);
-  return buildReport(workload, {
+  const report = buildReport(workload, {
     seed: options.seed,
     clearOptions: options.clearOptions,
     target,
@@ -73,7 +77,13 @@ export async function runSimulation(workload: Workload, options: SimulationOptio
       { run: fifoRun, metrics: computeMetrics(workload, fifoRun), capacity: fifoCapacity },
       { run: marketRun, metrics: computeMetrics(workload, marketRun), capacity: marketCapacity },
     ],
-    clearing: { status: Object.fromEntries(marketScheduler.statusCounts), losses: Object.fromEntries(marketScheduler.lossCounts) },
+    clearing: {
+      status: Object.fromEntries(marketScheduler.statusCounts),
+      losses: Object.fromEntries(marketScheduler.lossCounts),
+      failures: marketScheduler.failures.map((f) => ({ roundId: f.roundId, message: f.message })),
+    },
     timings,
   });
+  // Not part of report.json: the shell writes them out as snapshot files for `gpumarket clear`.
+  return { report, failedRounds: marketScheduler.failures.slice(0, 5).map((f) => f.snapshot) };
 }

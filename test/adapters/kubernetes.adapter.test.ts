@@ -1,0 +1,125 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdapterError } from '../../src/modules/dispatch/adapters/provider-adapter.js';
+import { KubernetesAdapter } from '../../src/modules/dispatch/adapters/kubernetes/kubernetes.adapter.js';
+import { adapterContract, contractOrder, waitForState, type ContractFleet } from './contract/adapter-contract.js';
+import { FakeKubeApiServer } from './support/fake-kube-api-server.js';
+import { probeCommand, readProbeLog } from './support/probe-log.js';
+
+// Against a local HTTP server speaking the Pods API subset the adapter uses (no real API server
+// can run here; see docs/adapters.md), whose small kubelet runs containers as local processes.
+const logs = mkdtempSync(join(tmpdir(), 'gpumarket-k8s-probe-'));
+const api = new FakeKubeApiServer([{ name: 'gpu-worker-1', gpus: 8 }], 'test-token');
+
+beforeAll(async () => {
+  await api.start();
+});
+
+afterAll(async () => {
+  await api.stop();
+});
+
+function kubeConfig(token = 'test-token'): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'test', server: api.url, skipTLSVerify: true }],
+    users: [{ name: 'gpumarket', token }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'gpumarket', namespace: 'gpu-leases' }],
+    currentContext: 'test',
+  });
+  return config;
+}
+
+function kubeFleet(): ContractFleet & { adapter: KubernetesAdapter } {
+  return {
+    adapter: new KubernetesAdapter({ kubeConfig: kubeConfig(), namespace: 'gpu-leases', noticeSeconds: 120 }),
+    node: { nodeId: 'node-1', externalId: 'gpu-worker-1', gpus: 8 },
+    graceSeconds: 2,
+    settleMs: 15_000,
+    workload: (leaseId, behaviour) => ({
+      image: 'nvcr.io/nvidia/pytorch:24.05-py3',
+      command: probeCommand(join(logs, `${leaseId}.jsonl`), behaviour),
+    }),
+    observe: async (leaseId) => readProbeLog(join(logs, `${leaseId}.jsonl`)),
+    pass: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}
+
+adapterContract('kubernetes', kubeFleet);
+
+describe('kubernetes adapter', () => {
+  it('creates a pod bound to the granted node, asking nvidia.com/gpu, labelled with the lease, with the notice as grace', async () => {
+    const fleet = kubeFleet();
+    const order = contractOrder(fleet, 4, { kind: 'run', seconds: 30 });
+    const { handle } = await fleet.adapter.place({ ...order, workload: { ...order.workload, env: { RUN: 'r1' } } });
+    const [pod] = await fleet.adapter.podsOfLease(order.leaseId);
+    expect(pod!.spec!.nodeName).toBe('gpu-worker-1');
+    expect(pod!.spec!.terminationGracePeriodSeconds).toBe(120);
+    expect(pod!.spec!.restartPolicy).toBe('Never');
+    expect(pod!.spec!.containers[0]!.resources!.limits).toEqual({ 'nvidia.com/gpu': '4' });
+    expect(pod!.spec!.containers[0]!.image).toBe('nvcr.io/nvidia/pytorch:24.05-py3');
+    expect(pod!.spec!.containers[0]!.env).toContainEqual({ name: 'RUN', value: 'r1' });
+    expect(pod!.metadata!.annotations!['gpumarket.io/lease-id']).toBe(order.leaseId);
+    await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
+  });
+
+  it('deletes with the notice as grace period on preemption', async () => {
+    const fleet = kubeFleet();
+    const order = contractOrder(fleet, 1, { kind: 'ignore-term', seconds: 60 });
+    const { handle } = await fleet.adapter.place(order);
+    await waitForState(fleet, order, handle, ['running']);
+    // The probe must have its SIGTERM handler in place before the notice starts.
+    while ((await fleet.observe(order.leaseId)).starts === 0) await fleet.pass(50);
+    await fleet.adapter.preempt({ leaseId: order.leaseId, handle, graceSeconds: 45 });
+    const [pod] = await fleet.adapter.podsOfLease(order.leaseId);
+    expect(pod!.metadata!.deletionGracePeriodSeconds).toBe(45);
+    expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({ state: 'running', message: expect.stringMatching(/terminating/) });
+    // Terminating during the notice shortens the grace: the pod is gone long before 45 s.
+    await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
+    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'])).state).toBe('stopped');
+  });
+
+  it('reports a pod the kubelet rejected for lack of GPUs as failed with the reason, not lost', async () => {
+    const fleet = kubeFleet();
+    const hog = contractOrder(fleet, 8, { kind: 'run', seconds: 30 });
+    const held = await fleet.adapter.place(hog);
+    await waitForState(fleet, hog, held.handle, ['running']);
+    const late = contractOrder(fleet, 2, { kind: 'run', seconds: 30 });
+    const { handle } = await fleet.adapter.place(late);
+    const status = await waitForState(fleet, late, handle, ['failed', 'running']);
+    expect(status).toMatchObject({ state: 'failed', message: expect.stringMatching(/OutOfnvidia.com\/gpu/) });
+    await fleet.adapter.terminate({ leaseId: hog.leaseId, handle: held.handle, graceSeconds: 0 });
+  });
+
+  it('turns API server overload into a retryable error and bad credentials into a permanent one', async () => {
+    const fleet = kubeFleet();
+    api.failNext = 1;
+    const busy = await fleet.adapter.place(contractOrder(fleet, 1, { kind: 'run', seconds: 1 })).catch((e: unknown) => e);
+    expect((busy as AdapterError).kind).toBe('retryable');
+    const stranger = new KubernetesAdapter({ kubeConfig: kubeConfig('wrong-token'), namespace: 'gpu-leases' });
+    const denied = await stranger.place(contractOrder(fleet, 1, { kind: 'run', seconds: 1 })).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(AdapterError);
+    expect((denied as AdapterError).kind).toBe('permanent');
+  });
+
+  it('rejects a workload without an image when no default image is configured', async () => {
+    const fleet = kubeFleet();
+    const order = contractOrder(fleet, 1, { kind: 'run', seconds: 1 });
+    const error = await fleet.adapter.place({ ...order, workload: { command: ['true'] } }).catch((e: unknown) => e);
+    expect((error as AdapterError).kind).toBe('permanent');
+  });
+
+  it('reports a pod deleted behind the market\'s back as failed, naming it vanished', async () => {
+    const fleet = kubeFleet();
+    const order = contractOrder(fleet, 1, { kind: 'run', seconds: 30 });
+    const { handle } = await fleet.adapter.place(order);
+    await waitForState(fleet, order, handle, ['running']);
+    const other = new KubernetesAdapter({ kubeConfig: kubeConfig(), namespace: 'gpu-leases' });
+    await other.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
+    const status = await waitForState(fleet, order, handle, ['failed', 'stopped']);
+    expect(status).toMatchObject({ state: 'failed', message: expect.stringMatching(/vanished/) });
+  });
+});

@@ -1,18 +1,13 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { toMoney } from '../core/money/money.js';
-import { generateWorkload, validateScenario } from '../core/simulation/scenario-generator.js';
 import { clearRound } from '../core/clearing/clear-round.js';
 import { serializeSnapshot } from '../core/clearing/snapshot-file.js';
 import type { ClearOptionsLike } from '../core/simulation/market-scheduler.js';
 import { runSimulation } from '../core/simulation/run-simulation.js';
-import { traceWorkload } from '../core/simulation/trace-model.js';
 import type { Workload } from '../core/simulation/workload.js';
+import { loadWorkload, REPO_ROOT, TRACE_SCENARIOS } from '../simulation/load-workload.js';
 import { renderReportHtml, summaryText } from '../simulation/report-html.js';
-import { readTraceDirectory } from '../simulation/trace-reader.js';
 
 const USAGE = `usage: gpumarket simulate --scenario <name|file> [--seed N] [--hours H] [--out DIR]
   --scenario        a name in scenarios/ (five-tenants, diurnal, ...), a scenario JSON file, or "trace"
@@ -26,46 +21,6 @@ const USAGE = `usage: gpumarket simulate --scenario <name|file> [--seed N] [--ho
   --trace-dir DIR   trace directory (default ../shared/traces/alibaba-gpu-2023 from the repo root)
   --trace-start S   trace second at which the replay starts (default 0)`;
 
-/** The nearest folder above this module with a package.json: the repo root from src/ or dist/. */
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
-const REPO_ROOT = findRepoRoot();
-const TRACE_DEFAULT_PERIOD = 600;
-
-
-async function loadWorkload(values: Record<string, string | undefined>, seed: number): Promise<Workload> {
-  const scenario = values.scenario!;
-  const hours = values.hours === undefined ? undefined : Number(values.hours);
-  const period = values.period === undefined ? undefined : Number(values.period);
-  if (scenario === 'trace' || scenario === 'alibaba-gpu-2023') {
-    const dir = resolve(REPO_ROOT, values['trace-dir'] ?? '../shared/traces/alibaba-gpu-2023');
-    const trace = await readTraceDirectory(dir);
-    const windowStart = Number(values['trace-start'] ?? 0);
-    const lastEvent = Math.max(...trace.pods.map((p) => Math.max(p.creationTime, p.deletionTime ?? 0)));
-    return traceWorkload(trace.nodes, trace.pods, {
-      seed,
-      windowStart,
-      hours: hours ?? (lastEvent - windowStart) / 3600,
-      params: {
-        periodSeconds: period ?? TRACE_DEFAULT_PERIOD,
-        feePercent: toMoney('10'),
-        preemptionPenalty: toMoney('0.05'),
-        minHoldSeconds: 600,
-        preemptionNoticeSeconds: 120,
-      },
-    });
-  }
-  const file = existsSync(scenario) ? scenario : join(REPO_ROOT, 'scenarios', `${scenario}.json`);
-  if (!existsSync(file)) throw new UsageError(`no scenario "${scenario}" (looked for ${file})`);
-  const spec = validateScenario(JSON.parse(await readFile(file, 'utf8')));
-  const workload = generateWorkload(period ? { ...spec, periodSeconds: period } : spec, seed, hours);
-  return workload;
-}
-
-class UsageError extends Error {}
 
 export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | undefined>;
@@ -93,10 +48,17 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const seed = Number(values.seed ?? 1);
-  const isTrace = values.scenario === 'trace' || values.scenario === 'alibaba-gpu-2023';
+  const isTrace = TRACE_SCENARIOS.includes(values.scenario);
   let workload: Workload;
   try {
-    workload = await loadWorkload(values, seed);
+    workload = await loadWorkload({
+      scenario: values.scenario,
+      seed,
+      hours: values.hours === undefined ? undefined : Number(values.hours),
+      periodSeconds: values.period === undefined ? undefined : Number(values.period),
+      traceDir: values['trace-dir'],
+      traceStart: values['trace-start'] === undefined ? undefined : Number(values['trace-start']),
+    });
   } catch (error) {
     process.stderr.write(`simulate: ${(error as Error).message}\n`);
     return 2;

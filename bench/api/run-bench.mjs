@@ -18,6 +18,8 @@ const { values } = parseArgs({
     port: { type: 'string', default: '3917' },
     // Writes a V8 CPU profile of the service to artifacts/bench-api-profile/ (open in Chrome DevTools).
     profile: { type: 'boolean', default: false },
+    // Connect the service to PostgreSQL through this Unix socket directory instead of TCP.
+    'pg-socket': { type: 'string' },
     'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
   },
 });
@@ -27,6 +29,9 @@ const port = Number(values.port);
 const database = 'gpumarket_bench_api';
 const databaseUrl = new URL(values['admin-url']);
 databaseUrl.pathname = `/${database}`;
+const serviceDatabaseUrl = values['pg-socket']
+  ? `postgresql://${databaseUrl.username || 'postgres'}@localhost/${database}?host=${encodeURIComponent(values['pg-socket'])}`
+  : databaseUrl.toString();
 
 async function admin(sql) {
   const client = new pg.Client({ connectionString: values['admin-url'] });
@@ -77,7 +82,7 @@ const profileArgs = values.profile ? ['--cpu-prof', '--cpu-prof-dir=artifacts/be
 const server = spawn(process.execPath, [...profileArgs, 'dist/cli/main.js', 'serve'], {
   env: {
     ...process.env,
-    DATABASE_URL: databaseUrl.toString(),
+    DATABASE_URL: serviceDatabaseUrl,
     REDIS_URL: '',
     PORT: String(port),
     ADMIN_API_KEY: adminKey,
@@ -150,7 +155,7 @@ try {
 
   const written = bidsAfter - bidsBefore;
   const rows = [
-    ['duration', `${seconds} s, ${connections} connections`],
+    ['duration', `${seconds} s, ${connections} connections, PostgreSQL over ${values['pg-socket'] ? 'a Unix socket' : 'TCP'}`],
     ['bids stored', `${written} (2xx answered: ${result['2xx']}, non-2xx: ${result.non2xx}, errors: ${result.errors}, timeouts: ${result.timeouts})`],
     ['bids/s (stored / wall time)', (written / elapsed).toFixed(0)],
     ['latency p50', `${result.latency.p50} ms`],

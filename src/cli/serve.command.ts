@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../platform/config/config.js';
 import { createServer } from '../server.js';
@@ -9,6 +10,23 @@ PORT, DATABASE_URL (unset: embedded PostgreSQL in DATA_DIR), REDIS_URL (unset: i
 ADMIN_API_KEY (unset: one is generated at first start and printed once), ROUND_PERIOD_SECONDS,
 MARKET_FEE_PERCENT, PREEMPTION_NOTICE_SECONDS, MIN_HOLD_SECONDS, DATA_DIR, LOG_LEVEL.
 `;
+
+const DRAIN_MS = 10_000;
+
+/**
+ * Stops taking requests and lets those in flight finish before the app (and its database pool)
+ * closes: Nest closes its modules before its HTTP server, which would fail in-flight requests.
+ */
+function drainHttp(http: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => http.closeAllConnections(), DRAIN_MS);
+    http.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    http.closeIdleConnections();
+  });
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
@@ -44,13 +62,15 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       process.stdout.write(`gpumarket: ${signal}, shutting down\n`);
-      server.app.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          process.stderr.write(`gpumarket: shutdown failed: ${String(error)}\n`);
-          resolve(1);
-        },
-      );
+      drainHttp(server.app.getHttpServer())
+        .then(() => server.app.close())
+        .then(
+          () => resolve(0),
+          (error: unknown) => {
+            process.stderr.write(`gpumarket: shutdown failed: ${String(error)}\n`);
+            resolve(1);
+          },
+        );
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

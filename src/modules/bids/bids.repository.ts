@@ -63,7 +63,9 @@ export class BidsRepository {
    */
   async insert(bid: NewBid, manager: EntityManager = this.dataSource.manager): Promise<{ createdAt: Date; updatedAt: Date } | null> {
     const offers = JSON.stringify(bid.offers.map((o, rank) => ({ rank, gpu_model: o.gpuModel, max_price: o.maxPrice })));
-    const rows: Array<{ createdAt: Date; updatedAt: Date }> = await manager.query(
+    const rows: Array<{ createdAt: Date; updatedAt: Date }> = await this.queryPrepared(
+      manager,
+      'gpumarket_insert_bid_v1',
       `WITH bid AS (
          INSERT INTO bids (id, tenant_id, gpus, contiguity, preemptible, runtime_seconds, remaining_seconds, not_before, deadline,
                            regions, compliance, min_gpu_memory_gb, workload, idempotency_key, request_hash)
@@ -95,6 +97,20 @@ export class BidsRepository {
       ],
     );
     return rows[0] ?? null;
+  }
+
+  /**
+   * Runs a named prepared statement: PostgreSQL parses and plans it once per connection instead
+   * of on every call, which is most of its cost for the bid insert (the hottest statement).
+   */
+  private async queryPrepared<T>(manager: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
+    const runner = manager.queryRunner ?? this.dataSource.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }> };
+      return (await client.query({ name, text, values })).rows;
+    } finally {
+      if (!manager.queryRunner) await runner.release();
+    }
   }
 
   async findByIdempotencyKey(tenantId: string, key: string, manager: EntityManager = this.dataSource.manager): Promise<BidRow | null> {

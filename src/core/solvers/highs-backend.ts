@@ -50,6 +50,18 @@ export class HighsBackend implements SolverBackend {
   readonly name = 'highs';
 
   async solve(request: SolveRequest): Promise<SolveOutcome> {
+    try {
+      return await this.solveOnce(request);
+    } catch (error) {
+      // An Emscripten abort (seen once under heavy load) leaves the instance unusable: drop it
+      // so the next solve loads a fresh one, and let the caller fall back to the heuristic.
+      if (!/abort|RuntimeError/i.test(`${(error as Error)?.name} ${String(error)}`)) throw error;
+      shared = null;
+      return { status: 'none', colValue: null, objective: null, bound: null, rowDual: null };
+    }
+  }
+
+  private async solveOnce(request: SolveRequest): Promise<SolveOutcome> {
     const highs = await highsModule();
     const { model } = request;
     const seconds = Math.max(0.001, (request.deadline - Date.now()) / 1000);
@@ -100,7 +112,11 @@ export class HighsBackend implements SolverBackend {
         rowDual: request.relax && optimal ? solution.rowDual.map((d: number) => -d) : null,
       };
     } finally {
-      handle.dispose();
+      try {
+        handle.dispose();
+      } catch {
+        // Disposal after an abort fails too; the instance is dropped above.
+      }
     }
   }
 }

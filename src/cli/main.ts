@@ -8,6 +8,8 @@ import 'reflect-metadata';
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  agent: { summary: 'run on a GPU node: register its GPUs, run the market\'s orders (docs/adapters.md)', load: () => import('./agent.command.js') },
+  provider: { summary: 'provider tools: import-slurm registers a Slurm cluster\'s GPU nodes', load: () => import('./provider.command.js') },
   clear: { summary: 'clear one round snapshot file offline (docs/round-files.md)', load: () => import('./clear.command.js') },
   simulate: { summary: 'replay demand through the market and its baselines in virtual time', load: () => import('./simulate.command.js') },
   serve: { summary: 'run the HTTP API (embedded PostgreSQL when DATABASE_URL is unset)', load: () => import('./serve.command.js') },

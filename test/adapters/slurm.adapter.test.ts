@@ -2,9 +2,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as providerCommand } from '../../src/cli/provider.command.js';
+import { InMemoryAgentOrderQueue } from '../../src/modules/dispatch/adapters/nvidia-agent/in-memory-agent-order-queue.js';
 import { AdapterError } from '../../src/modules/dispatch/adapters/provider-adapter.js';
 import { SlurmAdapter } from '../../src/modules/dispatch/adapters/slurm/slurm.adapter.js';
 import { adapterContract, contractOrder, waitForState, type ContractFleet } from './contract/adapter-contract.js';
+import { AgentMarketServer } from './support/agent-market-server.js';
 import { probeCommand, readProbeLog } from './support/probe-log.js';
 import { startSlurmTestCluster, type SlurmTestCluster } from './support/slurm-test-cluster.js';
 
@@ -108,5 +111,24 @@ describe('slurm adapter on a real controller', () => {
     const error = await adapter.status('lease-x', '1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AdapterError);
     expect((error as AdapterError).kind).toBe('retryable');
+  });
+});
+
+describe('gpumarket provider import-slurm', () => {
+  it("registers the cluster's GPU nodes with the market, reading them from the controller", async () => {
+    const market = new AgentMarketServer(new InMemoryAgentOrderQueue(), 'provider-key');
+    await market.start();
+    try {
+      const code = await providerCommand([
+        'import-slurm', '--slurm-conf', cluster.slurmConf, '--region', 'eu-west', '--block', 'ib-leaf-2',
+        '--reserve-price', '2.40', '--market', market.url, '--key', 'provider-key',
+      ]);
+      expect(code).toBe(0);
+      expect(market.registrations).toEqual([
+        { externalId: cluster.node, gpuModel: 'H100-SXM-80GB', gpus: cluster.gpus, region: 'eu-west', block: 'ib-leaf-2', reservePrice: '2.40' },
+      ]);
+    } finally {
+      await market.stop();
+    }
   });
 });

@@ -64,7 +64,7 @@ describe('slurm adapter on a real controller', () => {
 
   it('reports a placement the node cannot take yet as pending with the reason, then runs it', async () => {
     const fleet = slurmFleet();
-    const full = contractOrder(fleet, cluster.gpus, { kind: 'run', seconds: 2 });
+    const full = contractOrder(fleet, cluster.gpus, { kind: 'run', seconds: 60 });
     const first = await fleet.adapter.place(full);
     await waitForState(fleet, full, first.handle, ['running']);
     const waiting = contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 });
@@ -78,6 +78,7 @@ describe('slurm adapter on a real controller', () => {
     }
     expect(pending.state).toBe('pending');
     expect(pending.message).toMatch(/Resources|Priority/);
+    await fleet.adapter.terminate({ leaseId: full.leaseId, handle: first.handle, graceSeconds: 0 });
     expect(await waitForState(fleet, waiting, second.handle, ['completed'])).toMatchObject({ exitCode: 0 });
   });
 

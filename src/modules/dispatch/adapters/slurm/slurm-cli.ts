@@ -70,6 +70,8 @@ export class SlurmCli {
           }
         },
       );
+      // A tool that exits without reading stdin (squeue, scancel) closes the pipe: EPIPE is harmless.
+      child.stdin?.on('error', () => undefined);
       child.stdin?.end(input ?? '');
     });
   }

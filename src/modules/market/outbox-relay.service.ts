@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
+import { failpoint } from '../../platform/failpoint.js';
 import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
 import type { JobQueue } from '../../platform/queue/job-queue.js';
 import { OutboxRepository } from './outbox.repository.js';
@@ -54,6 +55,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
             const delayMs = row.deliverAt ? Math.max(0, row.deliverAt.getTime() - Date.now()) : 0;
             await this.queue.enqueue(row.jobName, row.payload, { jobId: row.jobId, delayMs });
           }
+          if (rows.length > 0) failpoint('outbox.relay');
           await this.outbox.markRelayed(manager, rows.map((r) => r.id));
           return rows.length;
         })

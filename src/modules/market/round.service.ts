@@ -7,6 +7,7 @@ import type { RoundSnapshot } from '../../core/market/types.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { advisoryXactLock } from '../../platform/database/advisory-lock.js';
+import { failpoint } from '../../platform/failpoint.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { LeaseStateService } from './lease-state.service.js';
 import { MarketSnapshotRepository } from './market-snapshot.repository.js';
@@ -101,11 +102,15 @@ export class RoundService {
             openBids: state.bids.length,
           });
           await this.rounds.markCommitted(manager, round.id, result, counts, timings);
+          failpoint('round.commit');
           return counts;
         }),
       );
       await timed('relay', () => this.relay.relay());
-      await this.transactions.run((m) => this.rounds.saveTiming(m, round.id, 'relay', timings.relay));
+      await this.transactions.run(async (m) => {
+        await this.rounds.saveTiming(m, round.id, 'commit', timings.commit);
+        await this.rounds.saveTiming(m, round.id, 'relay', timings.relay);
+      });
       return { roundId: round.id, seq: round.seq, periodStart: periodStart.toISOString(), timings, ...counts };
     } catch (error) {
       this.logger.error(`round ${round.seq} failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -16,6 +16,7 @@ export class BullMqJobQueue implements JobQueue {
   readonly driver = 'bullmq' as const;
   private readonly queues = new Map<JobName, Queue>();
   private readonly workers: Worker[] = [];
+  private readonly connections: Redis[] = [];
   private readonly registrations: Array<() => Worker> = [];
   // Producers fail fast while Redis is away, so the outbox keeps the row and retries later;
   // workers wait for Redis indefinitely, as BullMQ requires.
@@ -61,6 +62,7 @@ export class BullMqJobQueue implements JobQueue {
     this.registrations.push(() => {
       const connection = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
       connection.on('error', () => {});
+      this.connections.push(connection);
       const worker = new Worker(
         name,
         async (job: Job) => {
@@ -103,6 +105,8 @@ export class BullMqJobQueue implements JobQueue {
   async close(): Promise<void> {
     await Promise.allSettled(this.workers.map((w) => w.close()));
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    // Connections we made are ours to close; BullMQ leaves a connection it was given open.
+    for (const connection of this.connections) connection.disconnect();
     this.producer.disconnect();
   }
 }

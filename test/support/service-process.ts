@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const ENTRY = join(ROOT, 'dist/cli/main.js');
+
+/** Builds dist/ once per run so that tests can start the service as a real process. */
+export function buildService(): void {
+  const built = existsSync(ENTRY) ? statSync(ENTRY).mtimeMs : 0;
+  if (built > 0 && process.env.GPUMARKET_TEST_SKIP_BUILD === '1') return;
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface ServiceProcess {
+  readonly process: ChildProcess;
+  readonly base: string;
+  readonly output: () => string;
+  /** Resolves with the signal or exit code once the process is gone. */
+  readonly exited: Promise<string>;
+  kill(signal?: NodeJS.Signals): Promise<string>;
+}
+
+/** `gpumarket serve` as its own process; resolves once it listens (or rejects if it dies first). */
+export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [ENTRY, 'serve'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), LOG_LEVEL: 'warn', DEMO_FLEET: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<string>((done) => child.once('exit', (code, signal) => done(signal ?? String(code))));
+  await new Promise<void>((ready, fail) => {
+    const timer = setInterval(() => {
+      if (output.includes('listening on')) {
+        clearInterval(timer);
+        ready();
+      }
+    }, 50);
+    void exited.then((how) => {
+      clearInterval(timer);
+      fail(new Error(`service exited (${how}) before listening:\n${output}`));
+    });
+  });
+  return {
+    process: child,
+    base: `http://127.0.0.1:${port}`,
+    output: () => output,
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NvidiaAgentAdapter } from '../../src/modules/dispatch/adapters/nvidia-agent/nvidia-agent.adapter.js';
 import { adapterContract, contractOrder, waitForState, type ContractFleet } from './contract/adapter-contract.js';
-import { AgentTestRig } from './support/agent-fleet.js';
+import { AgentTestRig, FAKE_NVIDIA_SMI } from './support/agent-fleet.js';
 import { probeCommand, readProbeLog } from './support/probe-log.js';
 
 // The market side of the adapter against the real agent runtime (child processes, signals,
@@ -176,6 +176,38 @@ describe('gpumarket agent across restarts', () => {
       expect(seen.signals).toEqual(['SIGTERM']);
       expect(seen.alive).toBe(false);
     } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('nvidia-agent adapter over several nodes', () => {
+  it('starts one part per granted node and completes the lease only when every part has', async () => {
+    const local = new AgentTestRig('gpu-host-6');
+    await local.server.start();
+    const { createNodeAgent } = await import('../../src/agent/agent-bootstrap.js');
+    const second = await createNodeAgent(
+      {
+        marketUrl: local.server.url, key: 'gpm_provider_test_key', region: 'eu-west', block: 'ib-leaf-1', reservePrice: '1.80',
+        externalId: 'gpu-host-7', nvidiaSmi: FAKE_NVIDIA_SMI,
+        stateDir: mkdtempSync(join(tmpdir(), 'gpumarket-agent-')), pollWaitSeconds: 2, monitorIntervalMs: 100,
+      },
+      () => undefined,
+    );
+    try {
+      await local.startAgent();
+      second.start();
+      await second.ready;
+      const fleet = agentFleet(local);
+      const base = contractOrder(fleet, 8, { kind: 'exit', code: 0, afterSeconds: 1 });
+      const order = { ...base, nodes: [base.nodes[0]!, { ...base.nodes[0]!, nodeId: 'node-7', externalId: 'gpu-host-7', gpus: 4 }] };
+      const { handle } = await fleet.adapter.place(order);
+      expect(await waitForState(fleet, order, handle, ['completed', 'failed'])).toMatchObject({ state: 'completed' });
+      const seen = readProbeLog(join(logs, `${order.leaseId}.jsonl`));
+      expect(seen.starts).toBe(2);
+      expect(seen.placements.map((p) => [p.externalId, p.gpuIndices.length]).sort()).toEqual([['gpu-host-6', 8], ['gpu-host-7', 4]]);
+    } finally {
+      await second.stop();
       await local.close();
     }
   });

@@ -51,10 +51,14 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
       const relayed = await this.transactions
         .run(async (manager) => {
           const rows = await this.outbox.claimPending(manager, BATCH);
-          for (const row of rows) {
-            const delayMs = row.deliverAt ? Math.max(0, row.deliverAt.getTime() - Date.now()) : 0;
-            await this.queue.enqueue(row.jobName, row.payload, { jobId: row.jobId, delayMs });
-          }
+          const now = Date.now();
+          await this.queue.enqueueMany(
+            rows.map((row) => ({
+              name: row.jobName,
+              payload: row.payload,
+              options: { jobId: row.jobId, delayMs: row.deliverAt ? Math.max(0, row.deliverAt.getTime() - now) : 0 },
+            })),
+          );
           if (rows.length > 0) failpoint('outbox.relay');
           await this.outbox.markRelayed(manager, rows.map((r) => r.id));
           return rows.length;

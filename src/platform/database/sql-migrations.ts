@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
@@ -12,7 +12,15 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * Migrations move forward only: once a file has landed it is never edited; a change is a new file.
  */
-export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
+export const MIGRATIONS_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'migrations');
+
+/** The nearest folder upwards that holds package.json: the same from src/, dist/ and dist/bench/. */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(from, '../../..');
+  }
+}
 
 const FILE_NAME = /^(\d{13})-([a-z0-9-]+)\.sql$/;
 

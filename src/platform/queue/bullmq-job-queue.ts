@@ -46,15 +46,26 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async enqueue<N extends JobName>(name: N, payload: JobCatalogue[N], options: EnqueueOptions = {}): Promise<void> {
+    await this.queue(name).add(name, payload, this.jobOptions(name, options));
+  }
+
+  async enqueueMany(jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>): Promise<void> {
+    const byName = new Map<JobName, typeof jobs[number][]>();
+    for (const job of jobs) byName.set(job.name, [...(byName.get(job.name) ?? []), job]);
+    for (const [name, group] of byName)
+      await this.queue(name).addBulk(group.map((job) => ({ name, data: job.payload, opts: this.jobOptions(name, job.options ?? {}) })));
+  }
+
+  private jobOptions(name: JobName, options: EnqueueOptions) {
     const policy = policyFor(name, this.options);
-    await this.queue(name).add(name, payload, {
+    return {
       jobId: options.jobId,
       delay: options.delayMs,
       attempts: policy.attempts,
-      backoff: policy.backoffMs > 0 ? { type: 'exponential', delay: policy.backoffMs } : undefined,
+      backoff: policy.backoffMs > 0 ? { type: 'exponential' as const, delay: policy.backoffMs } : undefined,
       removeOnComplete: { count: 1000 },
       removeOnFail: { count: 5000 },
-    });
+    };
   }
 
   handle<N extends JobName>(name: N, handler: JobHandler<N>, options: HandlerOptions<N> = {}): void {

@@ -46,6 +46,10 @@ export class InProcessJobQueue implements JobQueue {
     this.schedule(() => this.run(name, payload, 1, key), options.delayMs ?? 0);
   }
 
+  async enqueueMany(jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>): Promise<void> {
+    for (const job of jobs) await this.enqueue(job.name, job.payload, job.options);
+  }
+
   handle<N extends JobName>(name: N, handler: JobHandler<N>, options: HandlerOptions<N> = {}): void {
     this.handlers.set(name, {
       handler: handler as JobHandler<JobName>,

@@ -109,6 +109,18 @@ describe.each(drivers)('%s job queue', (_name, create) => {
     expect(tries).toBe(1);
   });
 
+  it('adds a batch in one call, each job once', async () => {
+    const queue = open(`t-${randomUUID()}`);
+    const seen: string[] = [];
+    queue.handle('order.dispatch', async ({ orderId }) => void seen.push(orderId));
+    await queue.start();
+    const jobs = ['a', 'b', 'c', 'a'].map((orderId) => ({ name: 'order.dispatch' as const, payload: { orderId }, options: { jobId: orderId, delayMs: 100 } }));
+    await queue.enqueueMany(jobs);
+    await until(() => seen.length >= 3);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(seen.sort()).toEqual(['a', 'b', 'c']);
+  });
+
   it('does not add a job whose id is already queued', async () => {
     const queue = open(`t-${randomUUID()}`);
     let runs = 0;

@@ -36,6 +36,8 @@ export class PermanentJobError extends Error {
 export interface JobQueue {
   readonly driver: 'bullmq' | 'in-process';
   enqueue<N extends JobName>(name: N, payload: JobCatalogue[N], options?: EnqueueOptions): Promise<void>;
+  /** Adds many jobs in one round trip where the backend allows it (the outbox relay's batches). */
+  enqueueMany(jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>): Promise<void>;
   handle<N extends JobName>(name: N, handler: JobHandler<N>, options?: HandlerOptions<N>): void;
   /** Runs `name` every `everyMs`, once per period however many processes ask for it. */
   repeat<N extends JobName>(name: N, everyMs: number, payload: JobCatalogue[N]): Promise<void>;

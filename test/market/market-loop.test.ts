@@ -66,6 +66,10 @@ describe('market loop on real PostgreSQL with in-process jobs', () => {
     expect((await leaseOf(lowBid.body.id)).state).toBe('preempting');
     const notice = await t.dataSource.query(`SELECT data FROM market_events WHERE type = 'lease.preemption_notice' AND tenant_id = $1`, [low.id]);
     expect(notice).toHaveLength(1);
+    // Each tenant hears its own outcome of the round, and only its own.
+    const [cleared] = await t.dataSource.query(`SELECT data FROM market_events WHERE type = 'round.cleared' AND tenant_id = $1 ORDER BY created_at DESC LIMIT 1`, [high.id]);
+    expect(cleared.data.won).toEqual([expect.objectContaining({ bidId: highBid.body.id, gpus: 8 })]);
+    expect(JSON.stringify(cleared.data)).not.toContain(lowBid.body.id);
     await until('the SIGTERM of the notice', async () => fleet.signalsOf(lowLease.id).includes('SIGTERM'));
     const highLease = await leaseOf(highBid.body.id);
     // The higher bid's workload waits for the notice to end before it is placed.

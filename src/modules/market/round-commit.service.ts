@@ -147,8 +147,32 @@ export class RoundCommitService {
     );
 
     await this.rounds.savePrices(manager, round, result.prices, this.poolVolumes(input.nodes, used));
+    events.push(...(await this.roundCleared(manager, round, placed, outcome.losses)));
     await this.events.add(manager, events);
     return { openBids: input.openBids, placements: placed.length, preemptions: noticed.length, expired: expired.length };
+  }
+
+  /** `round.cleared` for every tenant with a bid in the round: its own outcome only. */
+  private async roundCleared(
+    manager: EntityManager,
+    round: ClaimedRound,
+    placed: RoundOutcome['newLeases'],
+    losses: RoundOutcome['losses'],
+  ): Promise<MarketEvent[]> {
+    const bidIds = [...placed.map((l) => l.bidId), ...losses.map((l) => l.bidId)];
+    if (bidIds.length === 0) return [];
+    const owners: Array<{ id: string; tenant_id: string }> = await manager.query('SELECT id, tenant_id FROM bids WHERE id = ANY($1::uuid[])', [bidIds]);
+    const tenantOf = new Map(owners.map((o) => [o.id, o.tenant_id]));
+    const byTenant = new Map<string, { won: unknown[]; lost: unknown[] }>();
+    const entry = (tenantId: string) => byTenant.get(tenantId) ?? byTenant.set(tenantId, { won: [], lost: [] }).get(tenantId)!;
+    for (const lease of placed) entry(tenantOf.get(lease.bidId)!).won.push({ bidId: lease.bidId, leaseId: lease.id, gpuModel: lease.gpuModel, gpus: lease.gpus });
+    for (const loss of losses) if (tenantOf.has(loss.bidId)) entry(tenantOf.get(loss.bidId)!).lost.push({ bidId: loss.bidId, reason: loss.reason });
+    return [...byTenant].map(([tenantId, outcome]) => ({
+      tenantId,
+      type: 'round.cleared' as const,
+      subjectId: round.id,
+      data: { roundId: round.id, seq: round.seq, periodStart: round.periodStart.toISOString(), ...outcome },
+    }));
   }
 
   private async insertLeases(manager: EntityManager, round: ClaimedRound, now: Date, leases: RoundOutcome['newLeases'], tenantOf: Map<string, string>): Promise<void> {

@@ -129,6 +129,8 @@ describe('PATCH /v1/nodes/:id', () => {
     expect(state.body.details).toContainEqual(expect.objectContaining({ field: 'state', rule: 'is_in' }));
     const price = await t.http().patch(`/v1/nodes/${n.id}`).set(auth(provider.apiKey)).send({ reservePrice: 'cheap' });
     expect(price.body.details).toContainEqual(expect.objectContaining({ field: 'reservePrice', rule: 'is_decimal' }));
+    const nothing = await t.http().patch(`/v1/nodes/${n.id}`).set(auth(provider.apiKey)).send({ state: null });
+    expect(nothing.body.details).toContainEqual(expect.objectContaining({ field: 'state', rule: 'is_in' }));
   });
 });
 

@@ -9,7 +9,6 @@ import {
   IsIn,
   IsInt,
   IsObject,
-  IsOptional,
   IsString,
   Length,
   Matches,
@@ -19,7 +18,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { CONTIGUITIES, type Contiguity } from '../../core/market/types.js';
-import { IsEnvMap, IsInstant, IsPrice, LABEL } from '../../platform/http/validators.js';
+import { IsEnvMap, IsInstant, IsOmittable, IsPrice, LABEL } from '../../platform/http/validators.js';
 import { BID_STATUSES, type BidStatus } from './bid.entity.js';
 
 export const MAX_BID_GPUS = 4096;
@@ -39,7 +38,7 @@ export class OfferDto {
 
 export class WindowDto {
   @ApiPropertyOptional({ example: '2026-11-22T10:00:00Z', description: 'defaults to the time of submission' })
-  @IsOptional()
+  @IsOmittable()
   @IsInstant()
   notBefore?: string;
 
@@ -50,13 +49,13 @@ export class WindowDto {
 
 export class WorkloadDto {
   @ApiPropertyOptional({ example: 'nvcr.io/nvidia/pytorch:24.10-py3' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Length(1, 512)
   image?: string;
 
   @ApiPropertyOptional({ type: [String], example: ['python', 'train.py'] })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(256)
@@ -65,7 +64,7 @@ export class WorkloadDto {
   command?: string[];
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { EPOCHS: '3' } })
-  @IsOptional()
+  @IsOmittable()
   @IsEnvMap()
   env?: Record<string, string>;
 }
@@ -100,14 +99,14 @@ export class CreateBidDto {
   runtimeSeconds: number;
 
   @ApiPropertyOptional({ type: WindowDto })
-  @IsOptional()
+  @IsOmittable()
   @IsObject()
   @ValidateNested()
   @Type(() => WindowDto)
   window?: WindowDto;
 
   @ApiPropertyOptional({ type: [String], example: ['eu-west'] })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(64)
   @ArrayUnique()
@@ -116,7 +115,7 @@ export class CreateBidDto {
   regions?: string[];
 
   @ApiPropertyOptional({ type: [String], example: ['soc2'] })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(32)
   @ArrayUnique()
@@ -125,7 +124,7 @@ export class CreateBidDto {
   compliance?: string[];
 
   @ApiPropertyOptional({ example: 80 })
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(0)
   @Max(10_000)
@@ -140,12 +139,12 @@ export class CreateBidDto {
 
 export class ListBidsQueryDto {
   @ApiPropertyOptional({ enum: BID_STATUSES })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(BID_STATUSES as BidStatus[])
   status?: BidStatus;
 
   @ApiPropertyOptional({ example: 50, description: '1-200, default 50' })
-  @IsOptional()
+  @IsOmittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -153,7 +152,7 @@ export class ListBidsQueryDto {
   limit?: number;
 
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(200)
   cursor?: string;

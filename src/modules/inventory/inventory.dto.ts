@@ -8,7 +8,6 @@ import {
   IsIn,
   IsInt,
   IsNumber,
-  IsOptional,
   IsPositive,
   IsString,
   Matches,
@@ -16,7 +15,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { IsPrice, LABEL } from '../../platform/http/validators.js';
+import { IsOmittable, IsPrice, LABEL } from '../../platform/http/validators.js';
 import { NODE_STATES, type NodeState } from './node.entity.js';
 
 export const MAX_NODE_GPUS = 64;
@@ -81,13 +80,13 @@ export class NodeInputDto {
   block: string;
 
   @ApiPropertyOptional({ description: 'shared by the nodes of one NVLink domain (an NVL72 rack); defaults to the node itself' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Matches(LABEL, { message: 'nvlinkDomain must be a label (letters, digits, . _ : / -)' })
   nvlinkDomain?: string;
 
   @ApiPropertyOptional({ type: [String], example: ['soc2'] })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(32)
   @ArrayUnique()
@@ -112,12 +111,12 @@ export class PutNodesDto {
 
 export class PatchNodeDto {
   @ApiPropertyOptional({ enum: NODE_STATES })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(NODE_STATES as NodeState[])
   state?: NodeState;
 
   @ApiPropertyOptional({ example: '2.10' })
-  @IsOptional()
+  @IsOmittable()
   @IsPrice({ min: '0', max: MAX_RESERVE_PRICE })
   reservePrice?: string | number;
 }

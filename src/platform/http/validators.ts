@@ -1,4 +1,4 @@
-import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import { registerDecorator, ValidateIf, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import { PRICE_DECIMALS, toMoney } from '../../core/money/money.js';
 
 /**
@@ -84,3 +84,11 @@ export function IsInstant(): PropertyDecorator {
 
 /** Tags, regions, names: a short identifier. */
 export const LABEL = /^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/;
+
+/**
+ * The field may be left out; `null` is not "left out" but a value, validated (and refused) like
+ * any other. class-validator's IsOptional would let null through to the service.
+ */
+export function IsOmittable(): PropertyDecorator {
+  return ValidateIf((_object, value) => value !== undefined);
+}

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../platform/config/config.js';
+import { DataDirInUseError } from '../platform/database/embedded-postgres.js';
 import { createServer } from '../server.js';
 
 const HELP = `usage: gpumarket serve [--port N]
@@ -45,7 +46,16 @@ export async function run(argv: string[]): Promise<number> {
     throw error;
   }
   if (config.databaseUrl === null) process.stdout.write(`gpumarket: DATABASE_URL is not set; using the embedded PostgreSQL in ${config.dataDir}\n`);
-  const server = await createServer(config);
+  let server;
+  try {
+    server = await createServer(config);
+  } catch (error) {
+    if (error instanceof DataDirInUseError) {
+      process.stderr.write(`gpumarket: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
   if (server.generatedAdminKey) {
     process.stdout.write(
       `\n  Admin API key (shown once; only its hash is stored):\n\n    ${server.generatedAdminKey}\n\n` +

@@ -106,6 +106,13 @@ describe('PATCH /v1/nodes/:id', () => {
     expect(response.body).toMatchObject({ id: n.id, state: 'down', reservePrice: '0.75' });
   });
 
+  it('lets admin change any provider\'s node', async () => {
+    const [theirs] = await putNodes(t, other.apiKey, [node('admin-drains')]);
+    const response = await t.http().patch(`/v1/nodes/${theirs.id}`).set(auth(t.adminKey)).send({ state: 'draining' });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ id: theirs.id, providerId: other.id, state: 'draining' });
+  });
+
   it("answers another provider's node with 404, and leaves it unchanged", async () => {
     const [theirs] = await putNodes(t, other.apiKey, [node('not-yours')]);
     const response = await t.http().patch(`/v1/nodes/${theirs.id}`).set(auth(provider.apiKey)).send({ state: 'down' });

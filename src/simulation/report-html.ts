@@ -7,7 +7,7 @@ import type { SimulationReport } from '../core/simulation/report-model.js';
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 const W = 860;
 const H = 260;
-const PAD = { left: 56, right: 150, top: 16, bottom: 32 };
+const PAD = { left: 56, right: 150, top: 24, bottom: 32 };
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(3));
@@ -35,7 +35,7 @@ export function lineChart(title: string, xs: readonly number[], series: Readonly
     const x = xMin + (xMax - xMin) * f;
     return `<text x="${PAD.left - 4}" y="${py(y) + 4}" font-size="10" text-anchor="end">${fmt(y)}</text><line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/><text x="${px(x)}" y="${H - PAD.bottom + 14}" font-size="10" text-anchor="middle">${fmt(x)}</text>`;
   });
-  return `<h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${ticks.join('')}${lines.join('')}<text x="${PAD.left}" y="${H - 4}" font-size="10">hours</text><text x="4" y="${PAD.top}" font-size="10">${esc(yLabel)}</text></svg>`;
+  return `<h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${ticks.join('')}${lines.join('')}<text x="${PAD.left}" y="${H - 4}" font-size="10">hours</text><text x="4" y="12" font-size="10">${esc(yLabel)}</text></svg>`;
 }
 
 export function barChart(title: string, groups: Readonly<Record<string, Readonly<Record<string, number>>>>, unit: string): string {

@@ -1,7 +1,7 @@
 import type { Money } from '../money/money.js';
 import { checkWindow, requeuePreemptedBid } from '../market/bid-window.js';
 import { dueEvent, newLease, ranSeconds, transition, type LeaseEvent } from '../market/lease-lifecycle.js';
-import { poolKey, type MarketNode } from '../market/types.js';
+import type { MarketNode } from '../market/types.js';
 import { SettlementMeter } from './settlement-meter.js';
 import type { LeaseRecord, OpenJob, RoundDecision, Scheduler, Share } from './scheduler.js';
 import type { Workload } from './workload.js';
@@ -57,7 +57,6 @@ export async function simulate(
   const meter = new SettlementMeter(workload.params.feePercent);
   const series = { t: [] as number[], busyGpus: [] as number[], queue: [] as number[], prices: new Map<string, number[]>() };
   const solveMs: number[] = [];
-  const totalGpus = committedFree.reduce((a, b) => a + b, 0);
   let busy = 0;
   let open: number[] = [];
   const live = new Map<string, LeaseRecord>();
@@ -218,7 +217,6 @@ export async function simulate(
     gpuSeconds[rec.jobIndex] += ran * gangGpus(rec);
     runSeconds[rec.jobIndex] += ran;
   }
-  void totalGpus;
   return {
     scheduler: scheduler.name,
     charging: scheduler.charging,
@@ -238,4 +236,3 @@ export async function simulate(
   };
 }
 
-export { poolKey };

@@ -103,6 +103,19 @@ describe('idempotency', () => {
     expect(theirs.body.id).not.toBe(mine.body.id);
   });
 
+  it('answers a retry with the bid first accepted even when the same request would now be refused', async () => {
+    // The run time fits before the deadline by one second at first submission, and no longer on the retry.
+    const body = bidBody({ runtimeSeconds: 60, window: { deadline: new Date(Date.now() + 61_500).toISOString() } });
+    const first = await submit(tenant.apiKey, body, 'late-retry');
+    expect(first.status).toBe(201);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const unkeyed = await submit(tenant.apiKey, body);
+    expect(unkeyed.status).toBe(400);
+    const retry = await submit(tenant.apiKey, body, 'late-retry');
+    expect(retry.status).toBe(200);
+    expect(retry.body.id).toBe(first.body.id);
+  });
+
   it('rejects an unusable key', async () => {
     const response = await submit(tenant.apiKey, bidBody(), 'x'.repeat(300));
     expect(response.status).toBe(400);

@@ -78,8 +78,6 @@ export class BidsService {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ValidationFailedError([{ field: 'Idempotency-Key', rule: 'is_idempotency_key', message: 'Idempotency-Key must be 1-200 visible ASCII characters' }]);
     }
-    await this.check(input);
-
     const offers = input.offers.map((o) => ({ gpuModel: o.gpuModel, maxPrice: toMoney(o.maxPrice).toFixed() }));
     const fields = {
       gpus: input.gpus,
@@ -101,6 +99,16 @@ export class BidsService {
         : createHash('sha256').update(canonical({ ...fields, notBefore: input.window?.notBefore, deadline: input.window?.deadline })).digest('hex');
     const bid: NewBid = { id: randomUUID(), tenantId, ...fields, idempotencyKey: idempotencyKey ?? null, requestHash };
 
+    try {
+      await this.check(input);
+    } catch (error) {
+      // A retry of a bid accepted earlier gets that bid, even if it would no longer pass (its
+      // deadline has come closer): only on this failure path does a keyed submission cost a lookup.
+      const replay = error instanceof ValidationFailedError && idempotencyKey !== undefined ? await this.replay(tenantId, idempotencyKey, requestHash!) : null;
+      if (replay) return { bid: replay, created: false };
+      throw error;
+    }
+
     const inserted = await this.bids.insert(bid);
     if (inserted) {
       return {
@@ -108,12 +116,19 @@ export class BidsService {
         created: true,
       };
     }
-    const existing = await this.bids.findByIdempotencyKey(tenantId, idempotencyKey!);
-    if (!existing) throw new Error('idempotent insert found a conflicting key but no bid');
+    const replay = await this.replay(tenantId, idempotencyKey!, requestHash!);
+    if (!replay) throw new Error('idempotent insert found a conflicting key but no bid');
+    return { bid: replay, created: false };
+  }
+
+  /** The bid first submitted under this key, or null; a different request under the key is a conflict. */
+  private async replay(tenantId: string, idempotencyKey: string, requestHash: string): Promise<BidDto | null> {
+    const existing = await this.bids.findByIdempotencyKey(tenantId, idempotencyKey);
+    if (!existing) return null;
     if (existing.requestHash !== requestHash) {
       throw new BidError(BidErrorCode.IdempotencyKeyReused, 'this Idempotency-Key was used for a different request');
     }
-    return { bid: toBidDto(existing), created: false };
+    return toBidDto(existing);
   }
 
   /** The rules a bid must meet beyond each field's own (also what a quote is held to); throws a 400 listing every problem. */

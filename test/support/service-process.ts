@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -7,10 +7,22 @@ import { join, resolve } from 'node:path';
 const ROOT = resolve(import.meta.dirname, '../..');
 const ENTRY = join(ROOT, 'dist/cli/main.js');
 
-/** Builds dist/ once per run so that tests can start the service as a real process. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds dist/ when it is older than src/, so that tests can start the service as a real
+ * process. CI builds before the tests (.ci/run), so there this is a check, not a build.
+ */
 export function buildService(): void {
   const built = existsSync(ENTRY) ? statSync(ENTRY).mtimeMs : 0;
-  if (built > 0 && process.env.GPUMARKET_TEST_SKIP_BUILD === '1') return;
+  if (built > newestSource(join(ROOT, 'src'))) return;
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 }
 

@@ -17,6 +17,7 @@ export class BullMqJobQueue implements JobQueue {
   private readonly queues = new Map<JobName, Queue>();
   private readonly workers: Worker[] = [];
   private readonly connections: Redis[] = [];
+  private closed = false;
   private readonly registrations: Array<() => Worker> = [];
   // Producers fail fast while Redis is away, so the outbox keeps the row and retries later;
   // workers wait for Redis indefinitely, as BullMQ requires.
@@ -97,7 +98,18 @@ export class BullMqJobQueue implements JobQueue {
 
   async repeat<N extends JobName>(name: N, everyMs: number, payload: JobCatalogue[N]): Promise<void> {
     // A job scheduler with a fixed id is one schedule in Redis, however many replicas upsert it.
-    await this.queue(name).upsertJobScheduler(`${name}:every`, { every: everyMs }, { name, data: payload });
+    // While Redis is away the service still starts; the schedule is set once Redis answers.
+    const upsert = async (): Promise<void> => {
+      if (this.closed) return;
+      try {
+        await this.queue(name).upsertJobScheduler(`${name}:every`, { every: everyMs }, { name, data: payload });
+      } catch (error) {
+        this.log(`cannot schedule ${name} yet (${error instanceof Error ? error.message : String(error)}); retrying`);
+        const retry = setTimeout(() => void upsert(), 2_000);
+        retry.unref();
+      }
+    };
+    await upsert();
   }
 
   async start(): Promise<void> {
@@ -114,6 +126,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.allSettled(this.workers.map((w) => w.close()));
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     // Connections we made are ours to close; BullMQ leaves a connection it was given open.

@@ -104,7 +104,9 @@ export function summaryText(report: SimulationReport): string {
   lines.push(
     '',
     `pooling: dedicated ${pooling.dedicatedGpus} GPUs, market ${pooling.marketGpus ?? 'not searched'} GPUs at the same service level` +
-      (pooling.saving === null ? '' : ` (${(pooling.saving * 100).toFixed(1)}% fewer; goal >= 20%: ${pooling.atLeast20Percent ? 'met' : 'NOT met'})`),
+      (pooling.saving === null
+        ? ''
+        : ` (${Math.abs(pooling.saving * 100).toFixed(1)}% ${pooling.saving >= 0 ? 'fewer' : 'more'}; goal >= 20% fewer: ${pooling.atLeast20Percent ? 'met' : 'NOT met'})`),
     `flexibility: fixed+now pays ${flexibility.fixedNow ?? 'n/a'} vs preemptible+window ${flexibility.preemptibleWindow ?? 'n/a'} per GPU-hour` +
       (flexibility.ratio === null ? '' : ` (${flexibility.ratio}x; goal >= 5x: ${flexibility.atLeast5x ? 'met' : 'NOT met'})`),
   );

@@ -36,12 +36,13 @@ describe('market loop on real PostgreSQL with in-process jobs', () => {
     const provider = await createProvider(t, 'sim-provider');
     providerId = provider.id;
     await putNodes(t, provider.apiKey, [node('sim-a', { reservePrice: '1.50' })]);
-    fleet = new SimulatedAdapter({ nodes: [{ externalId: 'sim-a', gpus: 8 }] });
+    // Simulated workloads run 100 times faster than their run time: 600 s of work ends in 6 s.
+    fleet = new SimulatedAdapter({ nodes: [{ externalId: 'sim-a', gpus: 8 }], timeScale: 100 });
     t.app.get(AdapterRegistry).use(providerId, fleet);
   });
   afterAll(async () => t?.close());
 
-  it('places a winning bid, runs it on the granted GPUs, displaces a preemptible lease for a higher bid with notice, and reopens it', async () => {
+  it('places a winning bid on the granted GPUs, displaces a preemptible lease for a higher bid with notice, and the reopened bid later finishes', async () => {
     const low = await createTenant(t, 'low');
     const high = await createTenant(t, 'high');
     const lowBid = await t.http().post('/v1/bids').set(auth(low.apiKey)).send(bidBody({ preemptible: true, runtimeSeconds: 600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] }));
@@ -60,9 +61,9 @@ describe('market loop on real PostgreSQL with in-process jobs', () => {
 
     await new Promise((r) => setTimeout(r, 1_100)); // past MIN_HOLD_SECONDS
     const highBid = await t.http().post('/v1/bids').set(auth(high.apiKey)).send(bidBody({ runtimeSeconds: 300, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '5.00' }] }));
-    const second = await round();
-    expect(second?.preemptions).toBe(1);
-    expect(second?.placements).toBe(1);
+    const displacing = await round();
+    expect(displacing?.preemptions).toBe(1);
+    expect(displacing?.placements).toBe(1);
     expect((await leaseOf(lowBid.body.id)).state).toBe('preempting');
     const notice = await t.dataSource.query(`SELECT data FROM market_events WHERE type = 'lease.preemption_notice' AND tenant_id = $1`, [low.id]);
     expect(notice).toHaveLength(1);
@@ -86,6 +87,22 @@ describe('market loop on real PostgreSQL with in-process jobs', () => {
     await until('the place order done', async () => (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [highLease.id]))[0].state === 'done');
     await sync.syncAll();
     expect((await leaseOf(highBid.body.id)).state).toBe('running');
+
+    // The higher bid's workload finishes; the displaced bid wins a new lease and finishes too.
+    await until('the higher lease to complete', async () => {
+      await sync.syncAll();
+      return (await leaseOf(highBid.body.id)).state === 'completed';
+    });
+    expect((await bidStatus(highBid.body.id)).status).toBe('completed');
+    await round();
+    const second = await leaseOf(lowBid.body.id);
+    expect(second.id).not.toBe(lowLease.id);
+    expect(second.runtime_seconds).toBe(reopened.remaining_seconds);
+    await until('the reopened bid to finish', async () => {
+      await sync.syncAll();
+      return (await bidStatus(lowBid.body.id)).status === 'completed';
+    });
+    expect(fleet.startsOf(second.id)).toBe(1);
 
     // The ledger balances to the last digit: every charge is a payout plus the 10% fee.
     const [totals] = await t.dataSource.query(`SELECT sum(charge)::text AS charges, sum(payout)::text AS payouts, sum(fee)::text AS fees FROM ledger_entries`);

@@ -49,6 +49,20 @@ export class RoundService {
     private readonly relay: OutboxRelayService,
   ) {}
 
+  /**
+   * The clearing core, falling back to its own heuristic if a solver fails: a market that
+   * abandoned its rounds on a solver error would stop placing work altogether.
+   */
+  private async clear(snapshot: RoundSnapshot) {
+    const timeLimitMs = Math.min(this.config.roundTimeLimitMs, this.config.roundPeriodSeconds * 500);
+    try {
+      return await clearRound(snapshot, { timeLimitMs });
+    } catch (error) {
+      this.logger.error(`clearing failed (${error instanceof Error ? error.message : String(error)}); this round uses the heuristic`);
+      return clearRound(snapshot, { timeLimitMs, solver: 'greedy' });
+    }
+  }
+
   async runRound(options: { now?: Date; periodStart?: Date } = {}): Promise<RoundSummary | null> {
     const now = options.now ?? new Date();
     const periodStart = options.periodStart ?? periodStartOf(now, this.config.roundPeriodSeconds);
@@ -78,7 +92,7 @@ export class RoundService {
         leases: state.snapshotLeases,
         bids: state.bids,
       };
-      const result = await timed('clear', () => clearRound(snapshot, { timeLimitMs: Math.min(this.config.roundTimeLimitMs, this.config.roundPeriodSeconds * 500) }));
+      const result = await timed('clear', () => this.clear(snapshot));
       for (const [phase, ms] of Object.entries(result.stats.phases)) timings[`clear.${phase}`] = ms;
       const outcome = planRoundOutcome({
         now: Math.floor(now.getTime() / 1000),

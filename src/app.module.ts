@@ -13,6 +13,8 @@ import { DispatchModule } from './modules/dispatch/dispatch.module.js';
 import { MarketModule } from './modules/market/market.module.js';
 import { MarketApiModule } from './modules/market/market-api.module.js';
 import { QuotesModule } from './modules/quotes/quotes.module.js';
+import { ReportsModule } from './modules/reports/reports.module.js';
+import { DashboardModule } from './modules/dashboard/dashboard.module.js';
 import { JobQueueModule } from './platform/queue/job-queue.module.js';
 
 @Global()
@@ -43,6 +45,8 @@ export class AppModule {
         MarketApiModule,
         QuotesModule,
         DemoModule,
+        ReportsModule,
+        DashboardModule,
       ],
     };
   }

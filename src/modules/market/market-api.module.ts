@@ -15,6 +15,6 @@ import { RoundsController } from './rounds.controller.js';
   imports: [DispatchModule],
   controllers: [RoundsController, MarketPricesController, LeasesController, LedgerController],
   providers: [MarketReadRepository, MarketReadService],
-  exports: [MarketReadRepository],
+  exports: [MarketReadRepository, MarketReadService],
 })
 export class MarketApiModule {}

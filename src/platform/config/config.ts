@@ -31,6 +31,8 @@ export interface AppConfig {
   /** How long a resolved API key is cached in memory; revocation takes effect within this. */
   readonly apiKeyCacheSeconds: number;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
+  /** The longest range a finance report covers; longer requests are refused as invalid. */
+  readonly reportMaxSpanDays: number;
 }
 
 export class ConfigError extends Error {
@@ -143,6 +145,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     demoFleet: read.choice('DEMO_FLEET', 'auto', ['auto', 'true', 'false'] as const),
     apiKeyCacheSeconds: read.integer('API_KEY_CACHE_SECONDS', 10, 0, 3600),
     logLevel: read.choice('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug'] as const),
+    reportMaxSpanDays: read.integer('REPORT_MAX_SPAN_DAYS', 92, 1, 3660),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

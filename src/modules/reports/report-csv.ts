@@ -1,0 +1,89 @@
+import { stringify } from 'csv-stringify/sync';
+import type {
+  ClearingPricesReportDto,
+  ReconciliationReportDto,
+  RevenueReportDto,
+  RoundAuditDto,
+  TenantChargesReportDto,
+  UtilizationReportDto,
+} from './report.dto.js';
+
+type Cell = string | number | boolean | null | undefined;
+
+/** One report as a flat table: the CSV form of its rows. Figures stay the exact decimal strings of the JSON. */
+export interface CsvTable {
+  readonly columns: readonly string[];
+  readonly rows: ReadonlyArray<object>;
+}
+
+export function toCsv(table: CsvTable): string {
+  return stringify(table.rows as Array<Record<string, Cell>>, {
+    header: true,
+    columns: [...table.columns],
+    cast: { boolean: (value) => (value ? 'true' : 'false') },
+  });
+}
+
+export function clearingPricesCsv(report: ClearingPricesReportDto): CsvTable {
+  return {
+    columns: ['gpuModel', 'region', 'bucketStart', 'open', 'high', 'low', 'close', 'vwap', 'gpuHours', 'rounds', 'closeRoundId', 'marginalBidId', 'marginalBidLimit'],
+    rows: report.rows.map(({ marginalBid, ...row }) => ({ ...row, marginalBidId: marginalBid?.id, marginalBidLimit: marginalBid?.limit })),
+  };
+}
+
+export function utilizationCsv(report: UtilizationReportDto): CsvTable {
+  return { columns: ['gpuModel', 'region', 'bucketStart', 'soldGpuHours', 'availableGpuHours', 'utilization'], rows: report.rows };
+}
+
+const LEDGER_COLUMNS = ['gpuHours', 'charges', 'payouts', 'fees', 'entries'];
+const GROUP_COLUMNS = { provider: ['providerId', 'providerName'], pool: ['gpuModel', 'region'], day: ['day'] };
+
+export function revenueCsv(report: RevenueReportDto): CsvTable {
+  return { columns: [...GROUP_COLUMNS[report.groupBy], ...LEDGER_COLUMNS], rows: report.rows };
+}
+
+export function tenantChargesCsv(report: TenantChargesReportDto): CsvTable {
+  return { columns: ['tenantId', 'tenantName', 'gpuModel', 'region', 'gpuHours', 'charges', 'entries'], rows: report.rows };
+}
+
+/** Days, then each unbalanced round, then the total: `scope` says which a row is. */
+export function reconciliationCsv(report: ReconciliationReportDto): CsvTable {
+  return {
+    columns: ['scope', 'day', 'roundId', 'charges', 'payouts', 'fees', 'difference', 'balanced', 'entries'],
+    rows: [
+      ...report.rows.map((row) => ({ scope: 'day', ...row })),
+      ...report.breaks.map(({ link: _link, seq: _seq, ...row }) => ({ scope: 'round', ...row })),
+      { scope: 'total', ...report.totals },
+    ],
+  };
+}
+
+/** One row per bid of the round, winners first. */
+export function roundAuditCsv(audit: RoundAuditDto): CsvTable {
+  return {
+    columns: ['roundId', 'outcome', 'bidId', 'tenantId', 'gpus', 'reason', 'leaseId', 'gpuModel', 'limitPrice', 'offers', 'regions'],
+    rows: [
+      ...audit.winners.map((w) => ({
+        roundId: audit.round.id,
+        outcome: 'won',
+        bidId: w.bidId,
+        tenantId: w.tenantId,
+        gpus: w.gpus,
+        leaseId: w.leaseId,
+        gpuModel: w.gpuModel,
+        limitPrice: w.limitPrice,
+        regions: [...new Set(w.nodes.map((n) => n.region))].join(' '),
+      })),
+      ...audit.losers.map((l) => ({
+        roundId: audit.round.id,
+        outcome: 'lost',
+        bidId: l.bidId,
+        tenantId: l.tenantId,
+        gpus: l.gpus,
+        reason: l.reason,
+        offers: l.offers.map((o) => `${o.gpuModel}@${o.maxPrice}`).join(' '),
+        regions: l.regions.join(' '),
+      })),
+    ],
+  };
+}

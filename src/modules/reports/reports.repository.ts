@@ -1,0 +1,205 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+/**
+ * The finance reports' SQL. Every sum is over numeric columns and comes back as text, so no
+ * figure passes through a binary float; the service derives averages and ratios exactly.
+ * Buckets come from date_bin against the Unix epoch in UTC, the same boundaries as
+ * core/finance/report-range.ts. Ranges are half-open: rounds by period_start, ledger entries by
+ * the end of the interval they charge (period_end), in [from, to).
+ */
+export interface PoolFilter {
+  readonly gpuModel?: string;
+  readonly region?: string;
+}
+
+export interface PriceBucketRow {
+  gpuModel: string;
+  region: string;
+  bucketStart: Date;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  /** sum(price x sold GPUs) over the bucket's rounds. */
+  priceVolume: string;
+  soldGpus: string;
+  supplyGpus: string;
+  rounds: number;
+  closeRoundId: string;
+  marginalBidId: string | null;
+  marginalLimit: string | null;
+}
+
+export interface LedgerSumRow {
+  gpuSeconds: string;
+  charges: string;
+  payouts: string;
+  fees: string;
+  entries: number;
+}
+
+export type RevenueGroup = 'provider' | 'pool' | 'day';
+export type RevenueRow = LedgerSumRow & { providerId?: string; providerName?: string; gpuModel?: string; region?: string; day?: Date };
+export type TenantChargeRow = LedgerSumRow & { tenantId: string; tenantName: string; gpuModel: string; region: string };
+export type RoundBreakRow = LedgerSumRow & { roundId: string | null; seq: string | null };
+
+export interface AuditPriceRow {
+  gpuModel: string;
+  region: string;
+  marginalBidId: string | null;
+  marginalTenantId: string | null;
+  marginalLimit: string | null;
+  marginalKind: 'bid' | 'lease' | null;
+}
+
+export interface AuditWinnerRow {
+  leaseId: string;
+  bidId: string;
+  tenantId: string;
+  gpuModel: string;
+  gpus: number;
+  limitPrice: string;
+  preemptible: boolean;
+  state: string;
+  nodes: Array<{ nodeId: string; providerId: string; region: string; gpus: number; unitPrice: string }>;
+}
+
+export interface AuditLoserRow {
+  bidId: string;
+  tenantId: string;
+  reason: string;
+  gpus: number;
+  contiguity: string;
+  regions: string[];
+  offers: Array<{ gpuModel: string; maxPrice: string }>;
+}
+
+const EPOCH = `TIMESTAMPTZ '1970-01-01 00:00:00+00'`;
+const LEDGER_SUMS = `
+  COALESCE(sum(e.seconds::bigint * e.gpus), 0)::text AS "gpuSeconds", COALESCE(sum(e.charge), 0)::text AS charges,
+  COALESCE(sum(e.payout), 0)::text AS payouts, COALESCE(sum(e.fee), 0)::text AS fees, count(e.id)::int AS entries`;
+
+function poolWhere(filter: PoolFilter, params: unknown[]): string {
+  let where = '';
+  if (filter.gpuModel !== undefined) where += ` AND pp.gpu_model = $${params.push(filter.gpuModel)}`;
+  if (filter.region !== undefined) where += ` AND pp.region = $${params.push(filter.region)}`;
+  return where;
+}
+
+@Injectable()
+export class ReportsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Committed pool prices per pool and bucket: OHLC, volume, supply, and the bid behind the close. */
+  async priceBuckets(from: Date, to: Date, bucketSeconds: number, filter: PoolFilter): Promise<PriceBucketRow[]> {
+    const params: unknown[] = [from, to, bucketSeconds];
+    return this.dataSource.query(
+      `WITH points AS (
+         SELECT pp.*, date_bin(make_interval(secs => $3), pp.period_start, ${EPOCH}) AS bucket
+           FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed'
+          WHERE pp.period_start >= $1 AND pp.period_start < $2 ${poolWhere(filter, params)}
+       ), buckets AS (
+         SELECT gpu_model, region, bucket,
+                (array_agg(price ORDER BY period_start))[1] AS open, max(price) AS high, min(price) AS low,
+                (array_agg(price ORDER BY period_start DESC))[1] AS close,
+                sum(price * sold_gpus) AS price_volume, sum(sold_gpus) AS sold, sum(supply_gpus) AS supply, count(*)::int AS rounds,
+                (array_agg(round_id ORDER BY period_start DESC))[1] AS close_round,
+                (array_agg(marginal_bid_id ORDER BY period_start DESC))[1] AS marginal
+           FROM points GROUP BY gpu_model, region, bucket
+       )
+       SELECT b.gpu_model AS "gpuModel", b.region, b.bucket AS "bucketStart", b.open::text AS open, b.high::text AS high,
+              b.low::text AS low, b.close::text AS close, b.price_volume::text AS "priceVolume", b.sold::text AS "soldGpus",
+              b.supply::text AS "supplyGpus", b.rounds, b.close_round AS "closeRoundId", b.marginal AS "marginalBidId",
+              COALESCE(bo.max_price, l.limit_price)::text AS "marginalLimit"
+         FROM buckets b
+         LEFT JOIN bid_offers bo ON bo.bid_id = b.marginal AND bo.gpu_model = b.gpu_model
+         LEFT JOIN leases l ON l.id = b.marginal
+        ORDER BY b.gpu_model, b.region, b.bucket`,
+      params,
+    );
+  }
+
+  async revenue(from: Date, to: Date, groupBy: RevenueGroup): Promise<RevenueRow[]> {
+    const groups: Record<RevenueGroup, { select: string; join: string; group: string }> = {
+      provider: { select: `e.provider_id AS "providerId", p.name AS "providerName"`, join: 'JOIN providers p ON p.id = e.provider_id', group: 'e.provider_id, p.name ORDER BY p.name, e.provider_id' },
+      pool: { select: `e.gpu_model AS "gpuModel", e.region`, join: '', group: 'e.gpu_model, e.region ORDER BY e.gpu_model, e.region' },
+      day: { select: `date_bin(INTERVAL '1 day', e.period_end, ${EPOCH}) AS day`, join: '', group: '1 ORDER BY 1' },
+    };
+    const g = groups[groupBy];
+    return this.dataSource.query(
+      `SELECT ${g.select}, ${LEDGER_SUMS} FROM ledger_entries e ${g.join}
+        WHERE e.period_end >= $1 AND e.period_end < $2 GROUP BY ${g.group}`,
+      [from, to],
+    );
+  }
+
+  async tenantCharges(from: Date, to: Date): Promise<TenantChargeRow[]> {
+    return this.dataSource.query(
+      `SELECT e.tenant_id AS "tenantId", t.name AS "tenantName", e.gpu_model AS "gpuModel", e.region, ${LEDGER_SUMS}
+         FROM ledger_entries e JOIN tenants t ON t.id = e.tenant_id
+        WHERE e.period_end >= $1 AND e.period_end < $2
+        GROUP BY e.tenant_id, t.name, e.gpu_model, e.region ORDER BY t.name, e.tenant_id, e.gpu_model, e.region`,
+      [from, to],
+    );
+  }
+
+  async ledgerTotals(from: Date, to: Date): Promise<LedgerSumRow> {
+    const [row] = await this.dataSource.query(`SELECT ${LEDGER_SUMS} FROM ledger_entries e WHERE e.period_end >= $1 AND e.period_end < $2`, [from, to]);
+    return row;
+  }
+
+  /** Sums per round whose entries do not balance (entries settled outside a round have no round). */
+  async unbalancedRounds(from: Date, to: Date): Promise<RoundBreakRow[]> {
+    return this.dataSource.query(
+      `SELECT e.round_id AS "roundId", r.seq::text AS seq, ${LEDGER_SUMS}
+         FROM ledger_entries e LEFT JOIN rounds r ON r.id = e.round_id
+        WHERE e.period_end >= $1 AND e.period_end < $2
+        GROUP BY e.round_id, r.seq HAVING sum(e.charge) <> sum(e.payout) + sum(e.fee)
+        ORDER BY r.seq NULLS LAST`,
+      [from, to],
+    );
+  }
+
+  async auditPrices(roundId: string): Promise<AuditPriceRow[]> {
+    return this.dataSource.query(
+      `SELECT pp.gpu_model AS "gpuModel", pp.region, pp.marginal_bid_id AS "marginalBidId",
+              COALESCE(b.tenant_id, l.tenant_id) AS "marginalTenantId", COALESCE(bo.max_price, l.limit_price)::text AS "marginalLimit",
+              CASE WHEN l.id IS NOT NULL THEN 'lease' WHEN b.id IS NOT NULL THEN 'bid' END AS "marginalKind"
+         FROM pool_prices pp
+         LEFT JOIN bids b ON b.id = pp.marginal_bid_id
+         LEFT JOIN bid_offers bo ON bo.bid_id = b.id AND bo.gpu_model = pp.gpu_model
+         LEFT JOIN leases l ON l.id = pp.marginal_bid_id
+        WHERE pp.round_id = $1`,
+      [roundId],
+    );
+  }
+
+  async auditWinners(roundId: string): Promise<AuditWinnerRow[]> {
+    return this.dataSource.query(
+      `SELECT l.id AS "leaseId", l.bid_id AS "bidId", l.tenant_id AS "tenantId", l.gpu_model AS "gpuModel", l.gpus,
+              l.limit_price::text AS "limitPrice", l.preemptible, l.state,
+              (SELECT json_agg(json_build_object('nodeId', ln.node_id, 'providerId', ln.provider_id, 'region', ln.region,
+                                                 'gpus', ln.gpus, 'unitPrice', ln.unit_price::text) ORDER BY ln.node_id)
+                 FROM lease_nodes ln WHERE ln.lease_id = l.id) AS nodes
+         FROM leases l WHERE l.round_id = $1 ORDER BY l.gpu_model, l.id`,
+      [roundId],
+    );
+  }
+
+  /** The bids that lost the round, with the reasons the round recorded in its `round.cleared` events. */
+  async auditLosers(roundId: string): Promise<AuditLoserRow[]> {
+    return this.dataSource.query(
+      `WITH lost AS (
+         SELECT DISTINCT (x->>'bidId')::uuid AS bid_id, x->>'reason' AS reason
+           FROM market_events me CROSS JOIN LATERAL jsonb_array_elements(me.data->'lost') x
+          WHERE me.type = 'round.cleared' AND me.subject_id = $1
+       )
+       SELECT b.id AS "bidId", b.tenant_id AS "tenantId", lost.reason, b.gpus, b.contiguity, b.regions,
+              (SELECT json_agg(json_build_object('gpuModel', o.gpu_model, 'maxPrice', o.max_price::text) ORDER BY o.rank)
+                 FROM bid_offers o WHERE o.bid_id = b.id) AS offers
+         FROM lost JOIN bids b ON b.id = lost.bid_id ORDER BY b.id`,
+      [roundId],
+    );
+  }
+}

@@ -1,0 +1,203 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { amountText, gpuHoursOf, priceText, ratioOf, reconcile, volumeWeightedPrice } from '../../core/finance/report-figures.js';
+import { BUCKET_SECONDS, resolveRange, type Bucket, type ReportRange } from '../../core/finance/report-range.js';
+import { demandPerPool } from '../../core/finance/round-demand.js';
+import { toMoney } from '../../core/money/money.js';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
+import { ValidationFailedError } from '../../platform/errors/app-error.js';
+import { MarketReadService } from '../market/market-read.service.js';
+import type {
+  BucketedQueryDto,
+  ClearingPricesReportDto,
+  ReconciliationReportDto,
+  ReportRangeQueryDto,
+  RevenueQueryDto,
+  RevenueReportDto,
+  RoundAuditDto,
+  TenantChargesReportDto,
+  UtilizationReportDto,
+} from './report.dto.js';
+import { type LedgerSumRow, ReportsRepository } from './reports.repository.js';
+
+const ledgerFigures = (row: LedgerSumRow) => ({
+  gpuHours: gpuHoursOf(row.gpuSeconds),
+  charges: amountText(row.charges),
+  payouts: amountText(row.payouts),
+  fees: amountText(row.fees),
+  entries: row.entries,
+});
+
+/** Finance's view of the market: prices, volumes, money and its reconciliation, one round explained. */
+@Injectable()
+export class ReportsService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly reports: ReportsRepository,
+    private readonly market: MarketReadService,
+  ) {}
+
+  private range(query: ReportRangeQueryDto, bucket?: Bucket): ReportRange {
+    const { range, problems } = resolveRange(
+      { from: query.from === undefined ? undefined : new Date(query.from), to: query.to === undefined ? undefined : new Date(query.to), bucket },
+      new Date(),
+      this.config.reportMaxSpanDays,
+    );
+    if (problems.length > 0) throw new ValidationFailedError(problems);
+    return range;
+  }
+
+  /** GPU-hours a count of GPUs held for whole round periods represents. */
+  private periodGpuHours(gpus: string): string {
+    return gpuHoursOf(toMoney(gpus).times(this.config.roundPeriodSeconds));
+  }
+
+  async clearingPrices(query: BucketedQueryDto): Promise<ClearingPricesReportDto> {
+    const bucket = query.bucket ?? '1h';
+    const { from, to } = this.range(query, bucket);
+    const rows = await this.reports.priceBuckets(from, to, BUCKET_SECONDS[bucket], { gpuModel: query.gpuModel, region: query.region });
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      bucket,
+      roundPeriodSeconds: this.config.roundPeriodSeconds,
+      rows: rows.map((r) => ({
+        gpuModel: r.gpuModel,
+        region: r.region,
+        bucketStart: r.bucketStart.toISOString(),
+        open: priceText(r.open),
+        high: priceText(r.high),
+        low: priceText(r.low),
+        close: priceText(r.close),
+        vwap: volumeWeightedPrice(r.priceVolume, r.soldGpus),
+        gpuHours: this.periodGpuHours(r.soldGpus),
+        rounds: r.rounds,
+        closeRoundId: r.closeRoundId,
+        marginalBid: r.marginalBidId === null ? null : { id: r.marginalBidId, limit: r.marginalLimit === null ? null : priceText(r.marginalLimit) },
+      })),
+    };
+  }
+
+  async utilization(query: BucketedQueryDto): Promise<UtilizationReportDto> {
+    const bucket = query.bucket ?? '1h';
+    const { from, to } = this.range(query, bucket);
+    const rows = await this.reports.priceBuckets(from, to, BUCKET_SECONDS[bucket], { gpuModel: query.gpuModel, region: query.region });
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      bucket,
+      roundPeriodSeconds: this.config.roundPeriodSeconds,
+      rows: rows.map((r) => ({
+        gpuModel: r.gpuModel,
+        region: r.region,
+        bucketStart: r.bucketStart.toISOString(),
+        soldGpuHours: this.periodGpuHours(r.soldGpus),
+        availableGpuHours: this.periodGpuHours(r.supplyGpus),
+        utilization: ratioOf(r.soldGpus, r.supplyGpus),
+      })),
+    };
+  }
+
+  async revenue(query: RevenueQueryDto): Promise<RevenueReportDto> {
+    const groupBy = query.groupBy ?? 'day';
+    const { from, to } = this.range(query);
+    const [rows, totals] = await Promise.all([this.reports.revenue(from, to, groupBy), this.reports.ledgerTotals(from, to)]);
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      groupBy,
+      rows: rows.map((r) => ({
+        ...(groupBy === 'provider' ? { providerId: r.providerId, providerName: r.providerName } : {}),
+        ...(groupBy === 'pool' ? { gpuModel: r.gpuModel, region: r.region } : {}),
+        ...(groupBy === 'day' ? { day: r.day!.toISOString().slice(0, 10) } : {}),
+        ...ledgerFigures(r),
+      })),
+      totals: ledgerFigures(totals),
+    };
+  }
+
+  async tenantCharges(query: ReportRangeQueryDto): Promise<TenantChargesReportDto> {
+    const { from, to } = this.range(query);
+    const rows = await this.reports.tenantCharges(from, to);
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      rows: rows.map((r) => ({
+        tenantId: r.tenantId,
+        tenantName: r.tenantName,
+        gpuModel: r.gpuModel,
+        region: r.region,
+        gpuHours: gpuHoursOf(r.gpuSeconds),
+        charges: amountText(r.charges),
+        entries: r.entries,
+      })),
+    };
+  }
+
+  async reconciliation(query: ReportRangeQueryDto): Promise<ReconciliationReportDto> {
+    const { from, to } = this.range(query);
+    const [days, totals, breaks] = await Promise.all([
+      this.reports.revenue(from, to, 'day'),
+      this.reports.ledgerTotals(from, to),
+      this.reports.unbalancedRounds(from, to),
+    ]);
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      totals: { ...reconcile(totals), entries: totals.entries },
+      rows: days.map((d) => ({ day: d.day!.toISOString().slice(0, 10), ...reconcile(d), entries: d.entries })),
+      breaks: breaks.map((b) => ({
+        roundId: b.roundId,
+        seq: b.seq === null ? null : Number(b.seq),
+        link: b.roundId === null ? null : `/v1/reports/rounds/${b.roundId}/audit`,
+        ...reconcile(b),
+        entries: b.entries,
+      })),
+    };
+  }
+
+  async roundAudit(id: string): Promise<RoundAuditDto> {
+    const round = await this.market.round(id);
+    const [prices, winners, losers] = await Promise.all([this.reports.auditPrices(id), this.reports.auditWinners(id), this.reports.auditLosers(id)]);
+    const placed = winners.flatMap((w) => (w.nodes ?? []).map((n) => ({ bidId: w.bidId, gpuModel: w.gpuModel, region: n.region, gpus: n.gpus })));
+    const demand = demandPerPool(
+      round.prices,
+      placed,
+      losers.map((l) => ({ bidId: l.bidId, gpus: l.gpus, gpuModels: (l.offers ?? []).map((o) => o.gpuModel), regions: l.regions })),
+    );
+    const marginal = new Map(prices.map((p) => [`${p.gpuModel}\u0000${p.region}`, p]));
+    const { prices: _prices, timings: _timings, stats: _stats, ...summary } = round;
+    return {
+      round: summary,
+      pools: round.prices.map((p, i) => {
+        const m = marginal.get(`${p.gpuModel}\u0000${p.region}`);
+        return {
+          gpuModel: p.gpuModel,
+          region: p.region,
+          price: p.price,
+          supplyGpus: p.supplyGpus,
+          soldGpus: p.soldGpus,
+          demandGpus: demand[i].demandGpus,
+          wonGpus: demand[i].wonGpus,
+          lostGpus: demand[i].lostGpus,
+          marginalBid:
+            p.marginalBidId === null
+              ? null
+              : { id: p.marginalBidId, kind: m?.marginalKind ?? null, tenantId: m?.marginalTenantId ?? null, limit: m?.marginalLimit ? priceText(m.marginalLimit) : null },
+        };
+      }),
+      demandGpus: winners.reduce((t, w) => t + w.gpus, 0) + losers.reduce((t, l) => t + l.gpus, 0),
+      winners: winners.map((w) => ({
+        bidId: w.bidId,
+        leaseId: w.leaseId,
+        tenantId: w.tenantId,
+        gpuModel: w.gpuModel,
+        gpus: w.gpus,
+        limitPrice: priceText(w.limitPrice),
+        preemptible: w.preemptible,
+        state: w.state,
+        nodes: (w.nodes ?? []).map((n) => ({ ...n, unitPrice: priceText(n.unitPrice) })),
+      })),
+      losers: losers.map((l) => ({ ...l, offers: (l.offers ?? []).map((o) => ({ gpuModel: o.gpuModel, maxPrice: priceText(o.maxPrice) })) })),
+    };
+  }
+}

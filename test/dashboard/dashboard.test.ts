@@ -22,12 +22,20 @@ const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 15
   }
 };
 
+/** The little of the DOM the pixel count uses (the tests compile without the DOM library). */
+interface CanvasLike {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+}
+
 /** Pixels of a chart's canvas that carry colour: axes and grid are grey, only plotted series are not. */
 const colouredPixels = (page: Page, chart: string) =>
   page.evaluate((selector) => {
-    const canvas = document.querySelector<HTMLCanvasElement>(`${selector} canvas`);
+    const dom = globalThis as unknown as { document: { querySelector(selector: string): CanvasLike | null } };
+    const canvas = dom.document.querySelector(`${selector} canvas`);
     if (!canvas) return -1;
-    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
     let count = 0;
     for (let i = 0; i < data.length; i += 4) {
       if (data[i + 3] > 0 && Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 60) count++;

@@ -16,11 +16,22 @@ export interface CsvTable {
   readonly rows: ReadonlyArray<object>;
 }
 
+/**
+ * Columns holding text people typed (tenant and provider names). A spreadsheet would run a cell
+ * starting with = + - @ as a formula, so such a name gets a leading apostrophe. Only these
+ * columns: every other cell is an id, a validated label, or a decimal (whose minus sign must stay).
+ */
+const FREE_TEXT = new Set(['tenantName', 'providerName']);
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 export function toCsv(table: CsvTable): string {
   return stringify(table.rows as Array<Record<string, Cell>>, {
     header: true,
     columns: [...table.columns],
-    cast: { boolean: (value) => (value ? 'true' : 'false') },
+    cast: {
+      boolean: (value) => (value ? 'true' : 'false'),
+      string: (value, context) => (FREE_TEXT.has(String(context.column)) && FORMULA_START.test(value) ? `'${value}` : value),
+    },
   });
 }
 

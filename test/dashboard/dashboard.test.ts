@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,7 @@ describe('the finance dashboard in a real headless browser', () => {
   let firstPeriod: string;
 
   beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (as .ci/run does)`);
     t = await createTestApp({ MIN_HOLD_SECONDS: '1', MARKET_FEE_PERCENT: '10' });
     const provider = await createProvider(t, 'sim-provider');
     await putNodes(t, provider.apiKey, [

@@ -134,6 +134,19 @@ describe('finance reports against a hand-computed market', () => {
     ]);
   });
 
+  it('describes every report in the OpenAPI document, and not the dashboard page', async () => {
+    const paths = Object.keys((await t.http().get('/docs/openapi.json')).body.paths);
+    expect(paths.filter((p) => p.startsWith('/v1/reports/')).sort()).toEqual([
+      '/v1/reports/clearing-prices',
+      '/v1/reports/reconciliation',
+      '/v1/reports/revenue',
+      '/v1/reports/rounds/{id}/audit',
+      '/v1/reports/tenant-charges',
+      '/v1/reports/utilization',
+    ]);
+    expect(paths.some((p) => p.startsWith('/dashboard'))).toBe(false);
+  });
+
   it('answers 404 for an unknown round', async () => {
     expect((await get('/v1/reports/rounds/6f1c1c1e-1111-4111-8111-111111111111/audit')).status).toBe(404);
     expect((await get('/v1/reports/rounds/not-a-round/audit')).status).toBe(404);

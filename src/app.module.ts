@@ -15,6 +15,7 @@ import { MarketApiModule } from './modules/market/market-api.module.js';
 import { QuotesModule } from './modules/quotes/quotes.module.js';
 import { ReportsModule } from './modules/reports/reports.module.js';
 import { DashboardModule } from './modules/dashboard/dashboard.module.js';
+import { AgentGatewayModule } from './modules/agent-gateway/agent-gateway.module.js';
 import { JobQueueModule } from './platform/queue/job-queue.module.js';
 
 @Global()
@@ -47,6 +48,7 @@ export class AppModule {
         DemoModule,
         ReportsModule,
         DashboardModule,
+        AgentGatewayModule,
       ],
     };
   }

@@ -1,5 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
+import { NvidiaAgentAdapter } from './adapters/nvidia-agent/nvidia-agent.adapter.js';
+import { PgAgentOrderQueue } from './adapters/nvidia-agent/pg-agent-order-queue.js';
 import { AdapterError, type AdapterKind, type ProviderAdapter } from './adapters/provider-adapter.js';
 import { SimulatedAdapter } from './adapters/simulated.adapter.js';
 
@@ -16,7 +19,10 @@ export class AdapterRegistry {
   /** Simulated fleets run faster than the clock in demos (SIMULATED_TIME_SCALE). */
   simulatedTimeScale = 1;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
     this.factories.set('simulated', async (providerId) => {
       const nodes: Array<{ external_id: string; gpus: number }> = await this.dataSource.query(
         'SELECT external_id, gpus FROM nodes WHERE provider_id = $1',
@@ -24,6 +30,30 @@ export class AdapterRegistry {
       );
       return new SimulatedAdapter({ nodes: nodes.map((n) => ({ externalId: n.external_id, gpus: n.gpus })), timeScale: this.simulatedTimeScale });
     });
+    this.factories.set('nvidia-agent', async (providerId) => new NvidiaAgentAdapter(this.agentQueue(providerId)));
+    this.factories.set('slurm', async () => {
+      if (!this.config.slurm) throw AdapterError.permanent('no slurm adapter is configured on this service: set SLURM_BIN_DIR (and SLURM_PARTITION, SLURM_ACCOUNT, SLURM_CONF as needed)');
+      const { SlurmAdapter } = await import('./adapters/slurm/slurm.adapter.js');
+      return new SlurmAdapter(this.config.slurm);
+    });
+    this.factories.set('kubernetes', async () => {
+      const kube = this.config.kubernetes;
+      if (!kube) throw AdapterError.permanent('no kubernetes adapter is configured on this service: set KUBE_NAMESPACE (and KUBECONFIG unless it runs in the cluster)');
+      // Loaded on first use: the client library is large and most markets never need it.
+      const [{ KubeConfig }, { KubernetesAdapter }] = await Promise.all([
+        import('@kubernetes/client-node'),
+        import('./adapters/kubernetes/kubernetes.adapter.js'),
+      ]);
+      const kubeConfig = new KubeConfig();
+      if (kube.kubeconfig) kubeConfig.loadFromFile(kube.kubeconfig);
+      else kubeConfig.loadFromDefault();
+      return new KubernetesAdapter({ kubeConfig, namespace: kube.namespace, noticeSeconds: this.config.preemptionNoticeSeconds });
+    });
+  }
+
+  /** The agent order queue of one nvidia-agent provider; stateless, so a fresh one per caller is fine. */
+  agentQueue(providerId: string): PgAgentOrderQueue {
+    return new PgAgentOrderQueue(this.dataSource, providerId);
   }
 
   /** Installs the adapter a kind of fleet uses (the Slurm, Kubernetes and agent modules do). */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AgentGatewayModule } from '../agent-gateway/agent-gateway.module.js';
 import { DispatchModule } from '../dispatch/dispatch.module.js';
 import { LeasesController } from './leases.controller.js';
 import { LedgerController } from './ledger.controller.js';
@@ -12,7 +13,7 @@ import { RoundsController } from './rounds.controller.js';
  * LeaseSyncService, and DispatchModule already imports MarketModule.
  */
 @Module({
-  imports: [DispatchModule],
+  imports: [DispatchModule, AgentGatewayModule],
   controllers: [RoundsController, MarketPricesController, LeasesController, LedgerController],
   providers: [MarketReadRepository, MarketReadService],
   exports: [MarketReadRepository, MarketReadService],

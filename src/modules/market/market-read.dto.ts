@@ -67,6 +67,12 @@ export class LeaseStatusReportDto {
   @IsString()
   @MaxLength(1000)
   message?: string;
+
+  @ApiPropertyOptional({ example: 'gpu-017', description: "the reporting node's externalId (node agents; required for a lease on several of its nodes)" })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  node?: string;
 }
 
 export class PoolPriceDto {

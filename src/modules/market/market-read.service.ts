@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { formatAmount, formatPrice, Money, toMoney } from '../../core/money/money.js';
 import { ValidationFailedError } from '../../platform/errors/app-error.js';
+import { AgentStatusService } from '../agent-gateway/agent-status.service.js';
 import type { Principal } from '../auth/principal.js';
 import { LeaseSyncService } from '../dispatch/lease-sync.service.js';
 import type {
@@ -104,6 +105,7 @@ export class MarketReadService {
   constructor(
     private readonly reads: MarketReadRepository,
     private readonly leaseSync: LeaseSyncService,
+    private readonly agentStatus: AgentStatusService,
   ) {}
 
   async rounds(query: PageQueryDto): Promise<RoundPageDto> {
@@ -164,10 +166,14 @@ export class MarketReadService {
     return toLeaseDto(row, scope);
   }
 
-  /** A provider's report on a workload of one of its leases, applied as a status poll would be. */
+  /**
+   * A provider's report on a workload of one of its leases, applied as a status poll would be.
+   * A node agent's report speaks for its node only: the lease follows all its nodes' reports.
+   */
   async report(principal: Principal, id: string, report: LeaseStatusReportDto): Promise<LeaseDto> {
     await this.lease(principal, id);
-    await this.leaseSync.apply(id, { state: report.state, exitCode: report.exitCode, message: report.message });
+    const aggregate = await this.agentStatus.record(principal.providerId!, id, report);
+    await this.leaseSync.apply(id, aggregate ?? { state: report.state, exitCode: report.exitCode, message: report.message });
     return this.lease(principal, id);
   }
 

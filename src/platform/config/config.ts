@@ -1,4 +1,5 @@
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 
 /**
  * The service's configuration, read once from the environment and validated before anything
@@ -33,6 +34,25 @@ export interface AppConfig {
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
   /** The longest range a finance report covers; longer requests are refused as invalid. */
   readonly reportMaxSpanDays: number;
+  /** The Slurm adapter's cluster; null (SLURM_BIN_DIR unset): slurm providers cannot be served. */
+  readonly slurm: SlurmConfig | null;
+  /** The Kubernetes adapter's cluster; null (KUBE_NAMESPACE unset): kubernetes providers cannot be served. */
+  readonly kubernetes: KubernetesConfig | null;
+}
+
+export interface SlurmConfig {
+  /** Directory holding sbatch, squeue, scontrol and scancel. */
+  readonly binDir: string;
+  readonly partition?: string;
+  readonly account?: string;
+  /** slurm.conf of the cluster; else the host's default. */
+  readonly slurmConf?: string;
+}
+
+export interface KubernetesConfig {
+  readonly namespace: string;
+  /** Kubeconfig file; null: the default (in-cluster service account, else ~/.kube/config). */
+  readonly kubeconfig: string | null;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +139,30 @@ class Reader {
     return text;
   }
 
+  /** An existing file or directory; undefined when unset. */
+  existingPath(name: string, kind: 'file' | 'directory', cwd: string, mustContain?: string): string | undefined {
+    const text = this.raw(name);
+    if (text === undefined) return undefined;
+    const path = isAbsolute(text) ? text : resolve(cwd, text);
+    const found = existsSync(path) && (kind === 'file' ? statSync(path).isFile() : statSync(path).isDirectory());
+    if (!found || (mustContain && !existsSync(join(path, mustContain)))) {
+      this.problems.push(`${name}=${JSON.stringify(text)}: must be an existing ${kind}${mustContain ? ` holding ${mustContain}` : ''}`);
+      return undefined;
+    }
+    return path;
+  }
+
+  /** A Slurm partition or account name, a Kubernetes namespace: a plain name. */
+  name(name: string): string | undefined {
+    const text = this.raw(name);
+    if (text === undefined) return undefined;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(text)) {
+      this.problems.push(`${name}=${JSON.stringify(text)}: must be 1-63 letters, digits, '.', '_' or '-'`);
+      return undefined;
+    }
+    return text;
+  }
+
   path(name: string, fallback: string, cwd: string): string {
     const text = this.raw(name) ?? fallback;
     return isAbsolute(text) ? text : resolve(cwd, text);
@@ -146,9 +190,28 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     apiKeyCacheSeconds: read.integer('API_KEY_CACHE_SECONDS', 10, 0, 3600),
     logLevel: read.choice('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug'] as const),
     reportMaxSpanDays: read.integer('REPORT_MAX_SPAN_DAYS', 92, 1, 3660),
+    slurm: slurmConfig(read, cwd),
+    kubernetes: kubernetesConfig(read, cwd),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+// SLURM_CONF and KUBECONFIG are the tools' own variables and may be set on hosts that do not use
+// these adapters, so they are checked only when the adapter is enabled.
+function slurmConfig(read: Reader, cwd: string): SlurmConfig | null {
+  const binDir = read.existingPath('SLURM_BIN_DIR', 'directory', cwd, 'sbatch');
+  if (binDir === undefined) return null;
+  const partition = read.name('SLURM_PARTITION');
+  const account = read.name('SLURM_ACCOUNT');
+  const slurmConf = read.existingPath('SLURM_CONF', 'file', cwd);
+  return { binDir, ...(partition ? { partition } : {}), ...(account ? { account } : {}), ...(slurmConf ? { slurmConf } : {}) };
+}
+
+function kubernetesConfig(read: Reader, cwd: string): KubernetesConfig | null {
+  const namespace = read.name('KUBE_NAMESPACE');
+  if (namespace === undefined) return null;
+  return { namespace, kubeconfig: read.existingPath('KUBECONFIG', 'file', cwd) ?? null };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -39,9 +39,8 @@ export class OrderDispatchService {
       await this.transactions.run((m) => this.orders.update(m, orderId, { state: 'withdrawn' }));
       return;
     }
+    const adapter = await this.adapters.forProvider(order.provider_id, context.adapterKind);
     try {
-      // Inside the try: a provider whose adapter is not configured is a permanent failure.
-      const adapter = await this.adapters.forProvider(order.provider_id, context.adapterKind);
       if (order.type === 'place') {
         const { handle } = await adapter.place(context.placeOrder);
         await this.transactions.run((m) => this.orders.update(m, orderId, { state: 'done', handle, lastError: null, attempts: order.attempts + 1 }));

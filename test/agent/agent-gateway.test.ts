@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +91,24 @@ describe('agent endpoints', () => {
     }
     expect((await ack(others.apiKey, theirs.id, { ok: false, error: { kind: 'permanent', message: 'no such lease' } })).status).toBe(204);
     expect(await registry.agentQueue(others.id).awaitAck(theirs.id, 0)).toEqual({ ok: false, error: { kind: 'permanent', message: 'no such lease' } });
+  });
+
+  it('answers any acknowledgement body and any query string with 2xx or 4xx, never 5xx', async () => {
+    const order = await t.app.get(AdapterRegistry).agentQueue(agents.id).enqueue('fuzz-node', { type: 'terminate', leaseId: 'lease-fuzz', graceSeconds: 0 });
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), async (body) => {
+        const response = await t.http().post(`/v1/agent/orders/${order.id}/ack`).set(auth(agents.apiKey)).set('Content-Type', 'application/json').send(JSON.stringify(body));
+        expect(response.status).toBeLessThan(500);
+      }),
+      { numRuns: 60 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.constantFrom('node', 'waitSeconds', 'x'), fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 2 }))), async (query) => {
+        const response = await t.http().get('/v1/agent/orders').query(query).set(auth(agents.apiKey));
+        expect(response.status).toBeLessThan(500);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('moves a lease over two agent nodes only by both nodes\' reports: running when both run, completed when both complete', async () => {

@@ -108,8 +108,8 @@ export class HighsBackend implements SolverBackend {
         colValue: solution.colValue,
         objective,
         bound,
-        // HiGHS reports duals of a maximisation with the sign of the minimisation of -c.
-        rowDual: request.relax && optimal ? solution.rowDual.map((d: number) => -d) : null,
+        // HiGHS already reports duals in the model's own sense: >= 0 on a binding <= row of a maximisation.
+        rowDual: request.relax && optimal ? Float64Array.from(solution.rowDual) : null,
       };
     } finally {
       try {

@@ -1,0 +1,171 @@
+import type { BidOption, Group, RoundProblem } from '../clearing/round-problem.js';
+import type { Allocation, Assignment, NodeGpus } from './greedy-heuristic.js';
+
+/**
+ * A mutable allocation with the per-node indexes that local moves need: free GPUs, which gangs
+ * and which kept leases sit on each node. Every change goes through a journal so that a move
+ * can be tried, measured and rolled back exactly.
+ */
+type Undo = { kind: 'unplace'; bid: number } | { kind: 'place'; assignment: Assignment } | { kind: 'keep'; lease: number } | { kind: 'drop'; lease: number };
+
+export class AllocationState {
+  readonly free: Int32Array;
+  readonly placed: (Assignment | null)[];
+  /** 1 when the flexible lease is kept. */
+  readonly kept: Uint8Array;
+  readonly bidsOn: Set<number>[];
+  readonly leasesOn: number[][];
+  /** Solver-side welfare relative to "every flexible lease kept, no bid placed". */
+  score = 0;
+  private readonly journal: Undo[] = [];
+
+  constructor(
+    readonly problem: RoundProblem,
+    allocation: Allocation,
+  ) {
+    this.free = Int32Array.from(problem.nodes, (n) => n.capacity);
+    this.placed = problem.bids.map(() => null);
+    this.kept = new Uint8Array(problem.flexibleLeases.length).fill(1);
+    this.bidsOn = problem.nodes.map(() => new Set<number>());
+    this.leasesOn = problem.nodes.map(() => []);
+    for (const l of problem.flexibleLeases) {
+      for (const s of l.shares) {
+        this.leasesOn[s.node].push(l.index);
+        this.free[s.node] -= s.gpus;
+      }
+    }
+    for (const l of allocation.preempted) this.dropLease(l);
+    for (const a of allocation.assignments) this.place(a);
+    this.journal.length = 0;
+  }
+
+  surplus(a: Assignment): number {
+    const value = this.problem.bids[a.bid].options[a.option].value;
+    let s = 0;
+    for (const share of a.shares) s += (value - this.problem.nodes[share.node].reserve) * share.gpus;
+    return s;
+  }
+
+  place(a: Assignment): void {
+    this.placed[a.bid] = a;
+    for (const s of a.shares) {
+      this.free[s.node] -= s.gpus;
+      this.bidsOn[s.node].add(a.bid);
+    }
+    this.score += this.surplus(a);
+    this.journal.push({ kind: 'unplace', bid: a.bid });
+  }
+
+  unplace(bid: number): Assignment {
+    const a = this.placed[bid]!;
+    this.placed[bid] = null;
+    for (const s of a.shares) {
+      this.free[s.node] += s.gpus;
+      this.bidsOn[s.node].delete(bid);
+    }
+    this.score -= this.surplus(a);
+    this.journal.push({ kind: 'place', assignment: a });
+    return a;
+  }
+
+  dropLease(l: number): void {
+    this.kept[l] = 0;
+    for (const s of this.problem.flexibleLeases[l].shares) this.free[s.node] += s.gpus;
+    this.score -= this.problem.flexibleLeases[l].keepGain;
+    this.journal.push({ kind: 'keep', lease: l });
+  }
+
+  keepLease(l: number): void {
+    this.kept[l] = 1;
+    for (const s of this.problem.flexibleLeases[l].shares) this.free[s.node] -= s.gpus;
+    this.score += this.problem.flexibleLeases[l].keepGain;
+    this.journal.push({ kind: 'drop', lease: l });
+  }
+
+  /** A point in the journal to roll back to. */
+  mark(): number {
+    return this.journal.length;
+  }
+
+  rollback(mark: number): void {
+    while (this.journal.length > mark) {
+      const undo = this.journal.pop()!;
+      if (undo.kind === 'unplace') this.unplace(undo.bid);
+      else if (undo.kind === 'place') this.place(undo.assignment);
+      else if (undo.kind === 'keep') this.keepLease(undo.lease);
+      else this.dropLease(undo.lease);
+      this.journal.pop(); // the inverse just pushed its own entry
+    }
+  }
+
+  /** Forgets the journal: what is applied stays. */
+  commit(): void {
+    this.journal.length = 0;
+  }
+
+  toAllocation(): Allocation {
+    const assignments = this.placed.filter((a): a is Assignment => a !== null);
+    const preempted: number[] = [];
+    this.kept.forEach((k, l) => (k ? undefined : preempted.push(l)));
+    return { assignments, preempted };
+  }
+
+  /**
+   * Cheapest placement of `gpus` in one group under the current free GPUs, skipping `avoid`
+   * nodes. `price` ranks nodes (the reserve by default); among equal prices fragments go first,
+   * so whole nodes stay whole for gangs that need them.
+   */
+  fill(group: Group, gpus: number, whole: boolean, avoid?: (node: number) => boolean, price?: (node: number) => number): { cost: number; shares: NodeGpus[]; leftover: number } | null {
+    const { free } = this;
+    const cost = price ?? ((n: number) => this.problem.nodes[n].reserve);
+    if (whole) {
+      const n = group.nodes[0];
+      if (free[n] < gpus || avoid?.(n)) return null;
+      return { cost: cost(n) * gpus, shares: [{ node: n, gpus }], leftover: free[n] - gpus };
+    }
+    const open: number[] = [];
+    let total = 0;
+    for (const n of group.nodes)
+      if (free[n] > 0 && !avoid?.(n)) {
+        open.push(n);
+        total += free[n];
+      }
+    if (total < gpus) return null;
+    open.sort((a, b) => cost(a) - cost(b) || free[a] - free[b] || a - b);
+    const shares: NodeGpus[] = [];
+    let remaining = gpus;
+    let sum = 0;
+    for (const n of open) {
+      if (remaining === 0) break;
+      const take = Math.min(free[n], remaining);
+      shares.push({ node: n, gpus: take });
+      sum += cost(n) * take;
+      remaining -= take;
+    }
+    return { cost: sum, shares, leftover: total - gpus };
+  }
+
+  /** The most valuable placement of a bid over its options and groups, or null. */
+  bestPlacement(bid: number, avoid?: (node: number) => boolean, within?: (option: BidOption, group: Group) => boolean): Assignment | null {
+    const { bid: b, options } = this.problem.bids[bid];
+    const whole = b.contiguity === 'node';
+    let best: Assignment | null = null;
+    let bestSurplus = -Infinity;
+    let bestLeftover = Infinity;
+    options.forEach((option, o) => {
+      for (const group of option.groups) {
+        if (within && !within(option, group)) continue;
+        const f = this.fill(group, b.gpus, whole, avoid);
+        if (!f) continue;
+        const surplus = option.value * b.gpus - f.cost;
+        if (surplus < -1e-9) continue;
+        if (surplus > bestSurplus + 1e-9 || (surplus > bestSurplus - 1e-9 && f.leftover < bestLeftover)) {
+          best = { bid, option: o, shares: f.shares };
+          bestSurplus = surplus;
+          bestLeftover = f.leftover;
+        }
+      }
+    });
+    return best;
+  }
+}

@@ -20,6 +20,22 @@ export interface RelaxedSolution {
   readonly bidOptions: readonly Float64Array[];
   /** LP value of keeping each flexible lease. */
   readonly keep: Float64Array;
+  /** The LP's plan: per bid and option, the GPUs its class may draw from each node's atom. */
+  readonly plan: RelaxedPlan;
+}
+
+/**
+ * Where the LP sends each class of bids (same eligible nodes, contiguity and gang): GPUs per
+ * (atom, class). A packing that follows it keeps scarce nodes (an NVLink rack, a compliant
+ * provider) for the classes the LP gave them to.
+ */
+export interface RelaxedPlan {
+  readonly atomOf: Int32Array;
+  /** Per bid, per option: its class. */
+  readonly classOf: readonly Int32Array[];
+  /** GPUs of atom `a` planned for class `c`, keyed `a * classCount + c`. */
+  readonly flow: Map<number, number>;
+  readonly classCount: number;
 }
 
 export async function upperBound(problem: RoundProblem, backend: SolverBackend, deadline: number): Promise<RelaxedSolution | null> {
@@ -68,8 +84,9 @@ export async function upperBound(problem: RoundProblem, backend: SolverBackend, 
     for (const s of lease.shares) perAtom.set(atomOf[s.node], (perAtom.get(atomOf[s.node]) ?? 0) + s.gpus);
     return m.addCol(lease.keepGain, 1, false, [...perAtom.keys()].map((a) => atomRow[a]), [...perAtom.values()]);
   });
+  const flowCols: { key: number; col: number }[] = [];
   atoms.forEach((atom, a) => {
-    for (const c of atom.classes) m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]);
+    for (const c of atom.classes) flowCols.push({ key: a * classNodes.length + c, col: m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]) });
   });
 
   const outcome = await backend.solve({ model: m.build(), relax: true, deadline });
@@ -79,5 +96,11 @@ export async function upperBound(problem: RoundProblem, backend: SolverBackend, 
     bound: outcome.bound + objectiveOffset(problem),
     bidOptions: bidCols.map((cols) => Float64Array.from(cols, (c) => x[c])),
     keep: Float64Array.from(leaseCols, (c) => x[c]),
+    plan: {
+      atomOf,
+      classOf: bidClasses.map((cs) => Int32Array.from(cs)),
+      flow: new Map(flowCols.filter((f) => x[f.col] > 1e-9).map((f) => [f.key, x[f.col]])),
+      classCount: classNodes.length,
+    },
   };
 }

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { mediumRound } from '../clearing/random-rounds.test-helpers.js';
+import { buildRoundProblem } from '../clearing/round-problem.js';
+import { bid, node, snapshot } from '../clearing/snapshot-fixtures.js';
+import { upperBound } from '../clearing/upper-bound.js';
+import { allocationScore, greedyAllocate } from './greedy-heuristic.js';
+import { HighsBackend } from './highs-backend.js';
+import { lpPacking } from './lp-packing.js';
+
+const relax = async (s: Parameters<typeof buildRoundProblem>[0]) => {
+  const problem = buildRoundProblem(s);
+  const relaxed = await upperBound(problem, new HighsBackend(), Date.now() + 30_000);
+  if (!relaxed) throw new Error('the LP did not solve');
+  return { problem, relaxed };
+};
+
+describe('lpPacking', () => {
+  it('keeps the compliant node for the gang that needs it, where the greedy gives it to a gang that could run anywhere', async () => {
+    // Same value, same size: the greedy takes x first and puts it on the cheapest node, h.
+    const s = snapshot({
+      nodes: [node('h', { compliance: ['hipaa'], reserve: '1.10' }), node('n', { reserve: '1.20' })],
+      bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 8, { H100: '3.00' }, { contiguity: 'node', compliance: ['hipaa'] })],
+    });
+    const { problem, relaxed } = await relax(s);
+    expect(greedyAllocate(problem).assignments.map((a) => problem.bids[a.bid].bid.id)).toEqual(['x']);
+    const packed = lpPacking(problem, relaxed);
+    const where = Object.fromEntries(packed.assignments.map((a) => [problem.bids[a.bid].bid.id, problem.nodes[a.shares[0].node].node.id]));
+    expect(where).toEqual({ x: 'n', z: 'h' });
+    expect(allocationScore(problem, packed)).toBeCloseTo(relaxed.bound, 6);
+  });
+
+  it('places the biggest gangs first, so an NVLink rack goes to the gang that needs all of it', async () => {
+    const s = snapshot({
+      nodes: [node('a', { nvlinkDomain: 'rack', block: 'b' }), node('b', { nvlinkDomain: 'rack', block: 'b' }), node('c', { block: 'b', reserve: '1.20' })],
+      bids: [bid('x', 4, { H100: '3.00' }, { contiguity: 'node' }), bid('y', 4, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 16, { H100: '2.00' }, { contiguity: 'nvlink' })],
+    });
+    const { problem, relaxed } = await relax(s);
+    const packed = lpPacking(problem, relaxed);
+    expect(packed.assignments.map((a) => problem.bids[a.bid].bid.id).sort()).toEqual(['x', 'y', 'z']);
+  });
+
+  it('is at least as good as the greedy on a mid-sized round', async () => {
+    for (const seed of [1, 2, 3]) {
+      const { problem, relaxed } = await relax(mediumRound(seed));
+      expect(allocationScore(problem, lpPacking(problem, relaxed))).toBeGreaterThanOrEqual(allocationScore(problem, greedyAllocate(problem)));
+    }
+  });
+});

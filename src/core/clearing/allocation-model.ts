@@ -18,6 +18,8 @@ export interface ModelScope {
   /** Flexible lease indices; all their nodes must be in scope. */
   readonly leases: readonly number[];
   readonly nodeInScope: Uint8Array;
+  /** GPUs per node this part may use, when gangs or leases outside it hold some; default: the node's capacity. */
+  readonly capacity?: Int32Array;
 }
 
 interface BidColumn {
@@ -53,13 +55,17 @@ function pruneGroups(groups: Group[], bid: number, keep: string | undefined): Gr
   return kept;
 }
 
+function capacityOf(problem: RoundProblem, scope: ModelScope, node: number): number {
+  return scope.capacity ? scope.capacity[node] : problem.nodes[node].capacity;
+}
+
 function scopedGroups(problem: RoundProblem, groups: readonly Group[], scope: ModelScope, gpus: number): Group[] {
   const out: Group[] = [];
   for (const g of groups) {
-    if (g.nodes.every((n) => scope.nodeInScope[n])) out.push(g);
+    if (!scope.capacity && g.nodes.every((n) => scope.nodeInScope[n])) out.push(g);
     else {
-      const nodes = g.nodes.filter((n) => scope.nodeInScope[n]);
-      const capacity = nodes.reduce((t, n) => t + problem.nodes[n].capacity, 0);
+      const nodes = g.nodes.filter((n) => scope.nodeInScope[n] && capacityOf(problem, scope, n) > 0);
+      const capacity = nodes.reduce((t, n) => t + capacityOf(problem, scope, n), 0);
       if (capacity >= gpus) out.push({ key: g.key, nodes, capacity });
     }
   }
@@ -70,7 +76,7 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
   const m = new ModelBuilder();
   const nodeRow = new Map<number, number>();
   problem.nodes.forEach((n) => {
-    if (scope.nodeInScope[n.index]) nodeRow.set(n.index, m.addRow(-Infinity, n.capacity));
+    if (scope.nodeInScope[n.index]) nodeRow.set(n.index, m.addRow(-Infinity, capacityOf(problem, scope, n.index)));
   });
   const leaseCols = scope.leases.map((l) => {
     const lease = problem.flexibleLeases[l];
@@ -116,7 +122,7 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
             flowNodes.set(flow.row, flow.nodes);
             startFlows[flow.row] = [];
             for (const n of group.nodes)
-              flowCol.set(`${flow.row}:${n}`, m.addCol(-problem.nodes[n].reserve, problem.nodes[n].capacity, true, [nodeRow.get(n)!, flow.row], [1, -1]));
+              flowCol.set(`${flow.row}:${n}`, m.addCol(-problem.nodes[n].reserve, capacityOf(problem, scope, n), true, [nodeRow.get(n)!, flow.row], [1, -1]));
           }
           flowRow = flow.row;
           col = m.addCol(option.value * bid.gpus, 1, true, [flowRow, ...bidRow], [bid.gpus, 1]);

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { allocationScore } from '../solvers/greedy-heuristic.js';
+import type { Allocation } from '../solvers/greedy-heuristic.js';
+import { HighsBackend } from '../solvers/highs-backend.js';
+import { decompose } from './decompose.js';
+import { improveByParts } from './improve-parts.js';
+import { buildRoundProblem } from './round-problem.js';
+import { bid, node, snapshot } from './snapshot-fixtures.js';
+
+describe('improveByParts', () => {
+  it('keeps a gang that spans two parts, and the parts improve around it', async () => {
+    const nodes = Array.from({ length: 100 }, (_, i) => node(`n${i}`, { block: `b${i}` }));
+    const s = snapshot({
+      nodes,
+      bids: [
+        bid('wide', 24, { H100: '4.00' }, { contiguity: 'none' }),
+        ...Array.from({ length: 20 }, (_, i) => bid(`small${i}`, 8, { H100: (2 + i / 10).toFixed(2) }, { contiguity: 'node' })),
+      ],
+    });
+    const problem = buildRoundProblem(s);
+    const wide = problem.bids.find((b) => b.bid.id === 'wide')!.index;
+    const spread = [0, 33, 66];
+    const start: Allocation = { assignments: [{ bid: wide, option: 0, shares: spread.map((n) => ({ node: n, gpus: 8 })) }], preempted: [] };
+
+    const parts = decompose(problem, 0, Int32Array.from(problem.bids, (b) => (b.index === wide ? 0 : -1)));
+    const partOf = (n: number) => parts.findIndex((p) => p.nodeInScope[n]);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(new Set(start.assignments[0].shares.map((x) => partOf(x.node))).size).toBeGreaterThan(1);
+
+    const outcome = await improveByParts(problem, start, new HighsBackend(), Date.now() + 20_000, 0);
+    const placed = new Map(outcome.allocation.assignments.map((a) => [problem.bids[a.bid].bid.id, a]));
+    expect(placed.get('wide')?.shares).toEqual(start.assignments[0].shares);
+    expect(placed.size).toBe(21);
+    expect(outcome.improved).toBe(true);
+    expect(outcome.proven).toBe(false);
+    expect(allocationScore(problem, outcome.allocation)).toBeGreaterThan(allocationScore(problem, start));
+  });
+});

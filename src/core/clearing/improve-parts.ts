@@ -1,0 +1,63 @@
+import { AllocationState } from '../solvers/allocation-state.js';
+import type { Allocation, Assignment } from '../solvers/greedy-heuristic.js';
+import type { SolverBackend } from '../solvers/solver-port.js';
+import { buildAllocationModel } from './allocation-model.js';
+import { decompose } from './decompose.js';
+import type { RoundProblem } from './round-problem.js';
+
+/**
+ * The MIP phase: the round split into parts (decompose.ts), each part's compact MIP solved
+ * warm-started from the current allocation, and a part's answer taken only when it is better.
+ * Gangs and leases that reach outside a part stay as they are and the part sees only the GPUs
+ * they leave, so the parts' answers always fit together and the result is never worse.
+ */
+export interface PartsOutcome {
+  readonly allocation: Allocation;
+  readonly parts: number;
+  /** Every part solved to proven optimality, unsplit and unpruned: the round's optimum. */
+  readonly proven: boolean;
+  readonly improved: boolean;
+}
+
+export async function improveByParts(problem: RoundProblem, start: Allocation, backend: SolverBackend, deadline: number, seed: number): Promise<PartsOutcome> {
+  const state = new AllocationState(problem, start);
+  const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
+  const parts = decompose(problem, seed, placedOn);
+  const sizes = parts.map((p) => p.bids.length + p.leases.length + p.nodeCount);
+  let remaining = sizes.reduce((t, s) => t + s, 0);
+  let proven = true;
+  let improved = false;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    const partDeadline = Date.now() + Math.max(0, deadline - Date.now()) * (sizes[i] / remaining);
+    remaining -= sizes[i];
+    const inPart = (a: Assignment | null) => a === null || a.shares.every((s) => part.nodeInScope[s.node]);
+    const bids = part.bids.filter((b) => inPart(state.placed[b]));
+    const warm = bids.flatMap((b) => (state.placed[b] ? [state.placed[b]!] : []));
+    const warmPreempted = part.leases.filter((l) => !state.kept[l]);
+    // What this part may hand out: what is free now plus what its own gangs and leases hold.
+    const capacity = new Int32Array(problem.nodes.length);
+    problem.nodes.forEach((n) => {
+      if (part.nodeInScope[n.index]) capacity[n.index] = state.free[n.index];
+    });
+    for (const a of warm) for (const s of a.shares) capacity[s.node] += s.gpus;
+    for (const l of part.leases) if (state.kept[l]) for (const s of problem.flexibleLeases[l].shares) capacity[s.node] += s.gpus;
+
+    const built = buildAllocationModel(problem, { bids, leases: part.leases, nodeInScope: part.nodeInScope, capacity }, warm, warmPreempted);
+    const outcome = await backend.solve({ model: built.model, deadline: partDeadline, start: built.start, seed });
+    proven &&= outcome.status === 'optimal' && !built.pruned && !part.split && bids.length === part.bids.length;
+    if (!outcome.colValue) continue;
+    const solved = built.decode(outcome.colValue);
+    const mark = state.mark();
+    const before = state.score;
+    for (const a of warm) state.unplace(a.bid);
+    for (const l of part.leases) if (state.kept[l]) state.dropLease(l);
+    const displaced = new Set(solved.preempted);
+    for (const l of part.leases) if (!displaced.has(l)) state.keepLease(l);
+    for (const a of solved.assignments) state.place(a);
+    if (state.score > before + 1e-9) improved = true;
+    else state.rollback(mark);
+    state.commit();
+  }
+  return { allocation: state.toAllocation(), parts: parts.length, proven, improved };
+}

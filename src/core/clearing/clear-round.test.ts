@@ -3,6 +3,7 @@ import type { RoundResult, RoundSnapshot } from '../market/types.js';
 import { checkResult } from './check-result.js';
 import { clearRound } from './clear-round.js';
 import { unitPrice } from './price-pools.js';
+import { mediumRound } from './random-rounds.test-helpers.js';
 import { bid, lease, node, snapshot } from './snapshot-fixtures.js';
 
 async function clear(s: RoundSnapshot, solver: 'highs' | 'lp-solver' = 'highs'): Promise<RoundResult> {
@@ -165,5 +166,29 @@ describe('clearRound: solvers', () => {
     const r = await clearRound(s, { solver: 'greedy' });
     expect(r.status).toBe('heuristic');
     expect(checkResult(s, r)).toEqual([]);
+  });
+});
+
+describe('clearRound: mid-sized rounds', () => {
+  it('deterministic mode gives the same result for the same snapshot, however long the phases take', async () => {
+    const s = mediumRound(11);
+    const one = await clearRound(s, { deterministic: true, timeLimitMs: 60_000 });
+    const two = await clearRound(s, { deterministic: true, timeLimitMs: 60_000 });
+    const decisions = (r: RoundResult) => JSON.stringify({ ...r, stats: undefined });
+    expect(decisions(two)).toBe(decisions(one));
+    expect(one.stats.cutShort).toBe(false);
+    expect(checkResult(s, one)).toEqual([]);
+  });
+
+  it('is never worse than the greedy, reports the LP bound and stays within 1% of it', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const s = mediumRound(seed);
+      const r = await clearRound(s, { deterministic: true, timeLimitMs: 60_000 });
+      expect(checkResult(s, r)).toEqual([]);
+      expect(r.welfare.toNumber()).toBeGreaterThanOrEqual((r.stats.heuristicWelfare as number) - 1e-6);
+      expect(r.upperBound).not.toBeNull();
+      expect(r.welfare.toNumber()).toBeGreaterThanOrEqual(0.99 * r.upperBound!.toNumber());
+      expect(['optimal', 'feasible']).toContain(r.status);
+    }
   });
 });

@@ -1,13 +1,14 @@
 import { Money } from '../money/money.js';
 import type { Loss, Placement, RoundResult, RoundSnapshot, RoundStatus } from '../market/types.js';
-import { allocationScore, densityOrder, freeWithAllLeases, greedyAllocate, greedyFill, lpGuidedAllocate } from '../solvers/greedy-heuristic.js';
-import type { Allocation, Assignment } from '../solvers/greedy-heuristic.js';
+import { allocationScore, densityOrder, freeWithAllLeases, greedyAllocate, greedyFill } from '../solvers/greedy-heuristic.js';
+import type { Allocation } from '../solvers/greedy-heuristic.js';
 import { HighsBackend } from '../solvers/highs-backend.js';
+import { improveLocally } from '../solvers/local-search.js';
 import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
+import { lpPacking } from '../solvers/lp-packing.js';
 import type { SolverBackend } from '../solvers/solver-port.js';
-import { buildAllocationModel } from './allocation-model.js';
 import { recomputeWelfare } from './check-result.js';
-import { decompose } from './decompose.js';
+import { improveByParts } from './improve-parts.js';
 import { pricePools } from './price-pools.js';
 import { buildRoundProblem, objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
@@ -18,10 +19,23 @@ export interface ClearOptions {
   timeLimitMs?: number;
   solver?: 'auto' | 'highs' | 'lp-solver' | 'greedy';
   seed?: number;
+  /**
+   * The same snapshot and options give the same result: the LP bound and the local search run
+   * to completion instead of to a share of the budget, and the MIP phase (whose progress
+   * depends on the clock) is skipped. `timeLimitMs` still caps a runaway round, and
+   * `stats.cutShort` says when it did. For replays and the simulator.
+   */
+  deterministic?: boolean;
 }
 
-/** Share of the budget the LP bound may take before the MIP parts get the rest. */
-const BOUND_SHARE = 0.35;
+/** Shares of the budget left at the start of a phase that the phase may use. */
+const BOUND_SHARE = 0.6;
+const SEARCH_SHARE = 0.7;
+/**
+ * The MIP phase needs presolve and a root LP before it can improve anything, and HiGHS' own
+ * time limit is soft: with less than this left it only overruns the round.
+ */
+const MIN_MIP_MS = 500;
 
 function backendFor(solver: ClearOptions['solver']): SolverBackend | null {
   if (solver === 'greedy') return null;
@@ -37,48 +51,6 @@ class PhaseClock {
     this.phases[name] = (this.phases[name] ?? 0) + (now - this.last);
     this.last = now;
   }
-}
-
-/** Solves each part as a MIP warm-started from the heuristic; a part keeps the better of the two. */
-async function improve(problem: RoundProblem, heuristic: Allocation, backend: SolverBackend, deadline: number, seed: number) {
-  const placedOn = new Int32Array(problem.bids.length).fill(-1);
-  for (const a of heuristic.assignments) placedOn[a.bid] = a.shares[0].node;
-  const parts = decompose(problem, seed, placedOn);
-  const preemptedByHeuristic = new Set(heuristic.preempted);
-  const warmByBid = new Map(heuristic.assignments.map((a) => [a.bid, a]));
-  const sizes = parts.map((p) => p.bids.length + p.leases.length + p.nodeCount);
-  let remaining = sizes.reduce((t, s) => t + s, 0);
-  const assignments: Assignment[] = [];
-  const preempted: number[] = [];
-  let allOptimal = true;
-  let anyPruned = false;
-  const anySplit = parts.some((p) => p.split);
-  let improved = false;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i];
-    const warm = part.bids.flatMap((b) => {
-      const a = warmByBid.get(b);
-      return a && a.shares.every((s) => part.nodeInScope[s.node]) ? [a] : [];
-    });
-    const partDeadline = Date.now() + Math.max(0, deadline - Date.now()) * (sizes[i] / remaining);
-    remaining -= sizes[i];
-    const warmAllocation: Allocation = { assignments: warm, preempted: part.leases.filter((l) => preemptedByHeuristic.has(l)) };
-    const built = buildAllocationModel(problem, part, warm, warmAllocation.preempted);
-    anyPruned ||= built.pruned;
-    const outcome = await backend.solve({ model: built.model, deadline: partDeadline, start: built.start, seed });
-    let chosen = warmAllocation;
-    if (outcome.colValue) {
-      const solved = built.decode(outcome.colValue);
-      if (allocationScore(problem, solved) >= allocationScore(problem, warmAllocation) - 1e-9) {
-        chosen = solved;
-        improved ||= allocationScore(problem, solved) > allocationScore(problem, warmAllocation) + 1e-9;
-      }
-    }
-    allOptimal &&= outcome.status === 'optimal';
-    assignments.push(...chosen.assignments);
-    preempted.push(...chosen.preempted);
-  }
-  return { allocation: { assignments, preempted }, parts: parts.length, allOptimal, anyPruned, anySplit, improved };
 }
 
 /** The final greedy pass: leftover bids into leftover capacity, so seams between parts cost little. */
@@ -117,57 +89,64 @@ function toResult(problem: RoundProblem, allocation: Allocation, free: Int32Arra
 }
 
 /**
- * Clears one round: candidates, heuristic, decomposition into parts, MIP per part, leftover
- * fill, LP bound, prices. Pure: the snapshot is read, never written; the same snapshot, options
- * and seed give the same result as long as the MIP finishes inside its budget.
+ * Clears one round, in the phases of docs/clearing.md: candidates, greedy, LP bound, LP
+ * packing, local search, MIP by parts, leftover fill, prices. Pure: the snapshot is read,
+ * never written. Each phase starts from the best allocation so far and keeps it unless it finds
+ * a better one, so the result is never worse than the greedy.
  */
 export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions = {}): Promise<RoundResult> {
   const started = Date.now();
   const deadline = started + (options.timeLimitMs ?? 10_000);
   const seed = options.seed ?? 0;
+  const deterministic = options.deterministic ?? false;
+  const share = (fraction: number) => (deterministic ? deadline : Date.now() + Math.max(0, deadline - Date.now()) * fraction);
   const clock = new PhaseClock();
   const problem = buildRoundProblem(snapshot);
   clock.lap('candidates');
-  let heuristic = greedyAllocate(problem);
+  let allocation = greedyAllocate(problem);
   clock.lap('heuristic');
+  const heuristicWelfare = allocationScore(problem, allocation) + keptWelfare(problem);
   const backend = backendFor(options.solver);
+  const hasDecisions = problem.bids.some((b) => b.options.length > 0) || problem.flexibleLeases.length > 0;
 
-  let status: RoundStatus = 'heuristic';
   let bound: number | null = null;
-  let parts = 0;
-  let proven = false;
-  if (backend && heuristic.assignments.length + problem.flexibleLeases.length > 0) {
-    const boundDeadline = Date.now() + (deadline - Date.now()) * BOUND_SHARE;
-    const relaxed = await upperBound(problem, backend, boundDeadline);
+  const better = (candidate: Allocation) => allocationScore(problem, candidate) > allocationScore(problem, allocation) + 1e-9;
+  const meetsBound = () => bound !== null && allocationScore(problem, allocation) + keptWelfare(problem) >= bound - 1e-6 * Math.max(1, Math.abs(bound));
+  if (backend && hasDecisions) {
+    const relaxed = await upperBound(problem, backend, share(BOUND_SHARE));
     clock.lap('bound');
     if (relaxed) {
       bound = relaxed.bound;
-      const rounded = lpGuidedAllocate(problem, relaxed.bidOptions, relaxed.keep);
-      if (allocationScore(problem, rounded) > allocationScore(problem, heuristic) + 1e-9) heuristic = rounded;
-      clock.lap('rounding');
+      const packed = lpPacking(problem, relaxed);
+      if (better(packed)) allocation = packed;
+      clock.lap('packing');
     }
   }
-  let allocation = heuristic;
-  // allocationScore charges displaced leases their keep gain; welfare credits the kept ones.
-  const heuristicWelfare = allocationScore(problem, heuristic) + problem.flexibleLeases.reduce((t, l) => t + l.keepGain, 0) + objectiveOffset(problem);
-  const heuristicMeetsBound = bound !== null && heuristicWelfare >= bound - 1e-6 * Math.max(1, Math.abs(bound));
-  if (backend && !heuristicMeetsBound && heuristic.assignments.length + problem.flexibleLeases.length > 0) {
-    const solved = await improve(problem, heuristic, backend, deadline, seed);
+  if (hasDecisions && !meetsBound()) {
+    allocation = improveLocally(problem, allocation, { deadline: share(backend && !deterministic ? SEARCH_SHARE : 1) });
+    clock.lap('search');
+  }
+  let parts = 0;
+  let proven = backend !== null && meetsBound();
+  if (backend && hasDecisions && !deterministic && !meetsBound() && deadline - Date.now() >= MIN_MIP_MS) {
+    const solved = await improveByParts(problem, allocation, backend, deadline, seed);
     clock.lap('mip');
-    allocation = solved.allocation;
     parts = solved.parts;
-    proven = solved.allOptimal && !solved.anyPruned && !solved.anySplit;
-    status = solved.improved || solved.allOptimal ? 'feasible' : 'heuristic';
-  } else if (backend) proven = true;
+    proven = solved.proven;
+    if (solved.improved) {
+      allocation = improveLocally(problem, solved.allocation, { deadline });
+      clock.lap('search');
+    }
+  }
   const filled = fillLeftovers(problem, allocation);
   clock.lap('fill');
   const decided = toResult(problem, filled.allocation, filled.free);
   clock.lap('price');
 
   const welfare = recomputeWelfare(snapshot, decided);
-  // Proven optimal: one unpruned part solved to optimality, or welfare meeting the LP bound.
-  const meetsBound = bound !== null && welfare.toNumber() >= bound - 1e-6 * Math.max(1, Math.abs(bound));
-  if (backend && ((proven && filled.added === 0) || meetsBound)) status = 'optimal';
+  // Proven optimal: every part solved to optimality unsplit and unpruned, or welfare meeting the LP bound.
+  const reachesBound = bound !== null && welfare.toNumber() >= bound - 1e-6 * Math.max(1, Math.abs(bound));
+  const status: RoundStatus = backend && ((proven && filled.added === 0) || reachesBound) ? 'optimal' : bound !== null ? 'feasible' : 'heuristic';
   // The bound is rounded up to whole ten-thousandths so it stays a bound in exact decimal.
   const upper = bound === null ? null : Money.max(welfare, new Money(bound).toDecimalPlaces(4, Money.ROUND_CEIL));
   return {
@@ -184,6 +163,12 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
       phases: clock.phases,
       parts,
       heuristicWelfare,
+      cutShort: Date.now() > deadline,
     },
   };
+}
+
+/** Welfare of keeping every flexible lease with no bid placed: allocation scores are relative to it. */
+function keptWelfare(problem: RoundProblem): number {
+  return problem.flexibleLeases.reduce((t, l) => t + l.keepGain, 0) + objectiveOffset(problem);
 }

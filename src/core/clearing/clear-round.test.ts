@@ -169,6 +169,20 @@ describe('clearRound: solvers', () => {
   });
 });
 
+describe('clearRound: packing', () => {
+  it('keeps the compliant node for the gang that needs it, where the greedy gives it to a gang that could run anywhere', async () => {
+    // Same value, same size: the greedy takes x first and puts it on the cheapest node, h.
+    const s = snapshot({
+      nodes: [node('h', { compliance: ['hipaa'], reserve: '1.10' }), node('n', { reserve: '1.20' })],
+      bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 8, { H100: '3.00' }, { contiguity: 'node', compliance: ['hipaa'] })],
+    });
+    const r = await clear(s);
+    expect((r.stats.heuristicWelfare as number).toFixed(2)).toBe('15.20');
+    expect(Object.fromEntries(r.placements.map((p) => [p.bidId, p.nodes[0].node]))).toEqual({ x: 'n', z: 'h' });
+    expect(r.status).toBe('optimal');
+  });
+});
+
 describe('clearRound: mid-sized rounds', () => {
   it('deterministic mode gives the same result for the same snapshot, however long the phases take', async () => {
     const s = mediumRound(11);

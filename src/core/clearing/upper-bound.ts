@@ -1,5 +1,5 @@
 import { ModelBuilder } from '../solvers/solver-port.js';
-import type { SolverBackend } from '../solvers/solver-port.js';
+import type { SolveOutcome, SolverBackend } from '../solvers/solver-port.js';
 import { objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
 
@@ -12,50 +12,105 @@ import type { RoundProblem } from './round-problem.js';
  * each group's flow in proportion). So each bid-offer becomes one column feeding the flow row of
  * its eligible node set, and nodes that every set treats alike (same reserve, same sets) merge
  * into one "atom" with their capacities summed. The optimum equals the per-bid per-node LP.
+ *
+ * Most bids of a congested round are far below the price of any GPU they could use (at 10,000
+ * bids about 8% carry any LP weight), so the LP is solved by pricing: first over the bids that
+ * could fill the round twice over, densest first; then every left-out offer is
+ * priced against the duals, and the ones that would pay are added, until none would. The last
+ * LP is then optimal for the whole round, so its value is still a proven bound.
  */
 export interface RelaxedSolution {
   /** Proven upper bound on welfare. */
   readonly bound: number;
+  /** LPs solved: one, plus one per round of offers the duals priced in. */
+  readonly iterations: number;
   /** LP value of each bid's options, bid by bid, option by option. */
   readonly bidOptions: readonly Float64Array[];
   /** LP value of keeping each flexible lease. */
   readonly keep: Float64Array;
-  /** The LP's plan: per bid and option, the GPUs its class may draw from each node's atom. */
-  readonly plan: RelaxedPlan;
+}
+
+/** How many times the round's GPUs the offers of the first LP ask for. */
+const FIRST_COVER = 2;
+const PRICE_TOLERANCE = 1e-7;
+const MIN_PRICED_IN = 200;
+
+interface Classes {
+  /** Per bid, per option: its class. */
+  readonly of: readonly number[][];
+  /** Nodes each class may draw on. */
+  readonly nodes: (readonly number[])[];
 }
 
 /**
- * Where the LP sends each class of bids (same eligible nodes, contiguity and gang): GPUs per
- * (atom, class). A packing that follows it keeps scarce nodes (an NVLink rack, a compliant
- * provider) for the classes the LP gave them to.
+ * Classes: bid offers that may draw on the same set of nodes, which is all the LP sees of
+ * them (a 2-GPU `node` gang and a `none` gang over the same nodes are one class). Fewer classes
+ * mean fewer atoms and flow columns.
  */
-export interface RelaxedPlan {
-  readonly atomOf: Int32Array;
-  /** Per bid, per option: its class. */
-  readonly classOf: readonly Int32Array[];
-  /** GPUs of atom `a` planned for class `c`, keyed `a * classCount + c`. */
-  readonly flow: Map<number, number>;
-  readonly classCount: number;
-}
-
-export async function upperBound(problem: RoundProblem, backend: SolverBackend, deadline: number): Promise<RelaxedSolution | null> {
-  const classIndex = new Map<string, number>();
-  const classNodes: (readonly number[])[] = [];
-  const bidClasses = problem.bids.map((b) =>
+function classify(problem: RoundProblem): Classes {
+  const byShape = new Map<string, number>();
+  const byNodes = new Map<number, number[]>();
+  const nodes: (readonly number[])[] = [];
+  const classOfNodes = (list: readonly number[]): number => {
+    let hash = 2166136261;
+    for (const n of list) hash = Math.imul(hash ^ n, 16777619) >>> 0;
+    const same = byNodes.get(hash) ?? [];
+    for (const c of same) if (nodes[c].length === list.length && nodes[c].every((n, k) => n === list[k])) return c;
+    nodes.push(list);
+    byNodes.set(hash, [...same, nodes.length - 1]);
+    return nodes.length - 1;
+  };
+  const of = problem.bids.map((b) =>
     b.options.map((option) => {
-      const key = `${option.eligibilityKey}|${b.bid.contiguity}|${b.bid.contiguity === 'none' ? 0 : b.bid.gpus}`;
-      let c = classIndex.get(key);
+      const shape = `${option.eligibilityKey}|${b.bid.contiguity}|${b.bid.contiguity === 'none' ? 0 : b.bid.gpus}`;
+      let c = byShape.get(shape);
       if (c === undefined) {
-        c = classNodes.length;
-        classIndex.set(key, c);
-        classNodes.push(option.groups.flatMap((g) => g.nodes));
+        c = classOfNodes(option.groups.flatMap((g) => g.nodes).sort((x, y) => x - y));
+        byShape.set(shape, c);
       }
       return c;
     }),
   );
+  return { of, nodes };
+}
 
+/**
+ * The offers of the first LP: the densest (value over the cheapest reserve they could use) until
+ * they ask FIRST_COVER times the round's GPUs. A less congested pool whose offers fall below the
+ * cut gets them back at the first pricing, as its GPUs then price at their reserve.
+ */
+function firstOffers(problem: RoundProblem): Uint8Array[] {
+  const active = problem.bids.map((b) => new Uint8Array(b.options.length));
+  const offers: { bid: number; option: number; density: number }[] = [];
+  problem.bids.forEach((b) => b.options.forEach((o, k) => offers.push({ bid: b.index, option: k, density: o.value - problem.nodes[o.eligible[0]].reserve })));
+  offers.sort((x, y) => y.density - x.density || x.bid - y.bid || x.option - y.option);
+  const supply = problem.nodes.reduce((t, n) => t + n.capacity, 0);
+  let asked = 0;
+  for (const o of offers) {
+    if (asked >= FIRST_COVER * supply) break;
+    active[o.bid][o.option] = 1;
+    asked += problem.bids[o.bid].bid.gpus;
+  }
+  return active;
+}
+
+interface Restricted {
+  readonly outcome: SolveOutcome;
+  readonly atomOf: Int32Array;
+  readonly atomRow: readonly number[];
+  readonly classRow: Int32Array;
+  readonly bidRow: Int32Array;
+  readonly bidCols: readonly Int32Array[];
+  readonly leaseCols: readonly number[];
+}
+
+/** The LP over the active offers (all flexible leases always in). */
+async function solveRestricted(problem: RoundProblem, classes: Classes, active: readonly Uint8Array[], backend: SolverBackend, deadline: number): Promise<Restricted> {
+  const classCount = classes.nodes.length;
+  const used = new Uint8Array(classCount);
+  active.forEach((options, b) => options.forEach((on, k) => (on ? (used[classes.of[b][k]] = 1) : undefined)));
   const membership: number[][] = problem.nodes.map(() => []);
-  classNodes.forEach((nodes, c) => nodes.forEach((n) => membership[n].push(c)));
+  classes.nodes.forEach((nodes, c) => (used[c] ? nodes.forEach((n) => membership[n].push(c)) : undefined));
   const atomIndex = new Map<string, number>();
   const atomOf = new Int32Array(problem.nodes.length);
   const atoms: { reserve: number; capacity: number; classes: number[] }[] = [];
@@ -72,35 +127,86 @@ export async function upperBound(problem: RoundProblem, backend: SolverBackend, 
   }
 
   const m = new ModelBuilder();
-  const bidCols: number[][] = [];
-  const classRow = classNodes.map(() => m.addRow(0, 0));
+  const classRow = new Int32Array(classCount).fill(-1);
+  used.forEach((u, c) => (u ? (classRow[c] = m.addRow(0, 0)) : undefined));
   const atomRow = atoms.map((a) => m.addRow(-Infinity, a.capacity));
-  problem.bids.forEach((b, i) => {
-    const bidRow = b.options.length > 1 ? [m.addRow(-Infinity, 1)] : [];
-    bidCols[i] = b.options.map((option, o) => m.addCol(option.value * b.bid.gpus, 1, false, [classRow[bidClasses[i][o]], ...bidRow], [b.bid.gpus, 1]));
+  const bidRow = new Int32Array(problem.bids.length).fill(-1);
+  const bidCols = problem.bids.map((b, i) => {
+    const on = active[i].reduce((t, v) => t + v, 0);
+    if (on > 1) bidRow[i] = m.addRow(-Infinity, 1);
+    const extra = bidRow[i] >= 0 ? [bidRow[i]] : [];
+    return Int32Array.from(b.options, (option, o) => (active[i][o] ? m.addCol(option.value * b.bid.gpus, 1, false, [classRow[classes.of[i][o]], ...extra], [b.bid.gpus, 1]) : -1));
   });
   const leaseCols = problem.flexibleLeases.map((lease) => {
     const perAtom = new Map<number, number>();
     for (const s of lease.shares) perAtom.set(atomOf[s.node], (perAtom.get(atomOf[s.node]) ?? 0) + s.gpus);
     return m.addCol(lease.keepGain, 1, false, [...perAtom.keys()].map((a) => atomRow[a]), [...perAtom.values()]);
   });
-  const flowCols: { key: number; col: number }[] = [];
   atoms.forEach((atom, a) => {
-    for (const c of atom.classes) flowCols.push({ key: a * classNodes.length + c, col: m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]) });
+    for (const c of atom.classes) m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]);
   });
-
   const outcome = await backend.solve({ model: m.build(), relax: true, deadline });
-  if (outcome.status !== 'optimal' || outcome.bound === null || !outcome.colValue) return null;
-  const x = outcome.colValue;
-  return {
-    bound: outcome.bound + objectiveOffset(problem),
-    bidOptions: bidCols.map((cols) => Float64Array.from(cols, (c) => x[c])),
-    keep: Float64Array.from(leaseCols, (c) => x[c]),
-    plan: {
-      atomOf,
-      classOf: bidClasses.map((cs) => Int32Array.from(cs)),
-      flow: new Map(flowCols.filter((f) => x[f.col] > 1e-9).map((f) => [f.key, x[f.col]])),
-      classCount: classNodes.length,
-    },
+  return { outcome, atomOf, atomRow, classRow, bidRow, bidCols, leaseCols };
+}
+
+/**
+ * Left-out offers that would raise the LP: reduced cost gpus x (value - class price) - bid dual
+ * > 0. A class in the LP has its row's dual as price; a class not in it would get the cheapest
+ * reserve plus GPU dual among its nodes, the highest price that keeps its flows dual-feasible.
+ */
+function pricedIn(problem: RoundProblem, classes: Classes, active: Uint8Array[], lp: Restricted): number {
+  const dual = lp.outcome.rowDual!;
+  const price = new Float64Array(classes.nodes.length).fill(NaN);
+  const classPrice = (c: number) => {
+    if (Number.isNaN(price[c])) {
+      if (lp.classRow[c] >= 0) price[c] = dual[lp.classRow[c]];
+      else {
+        let cheapest = Infinity;
+        for (const n of classes.nodes[c]) cheapest = Math.min(cheapest, problem.nodes[n].reserve + dual[lp.atomRow[lp.atomOf[n]]]);
+        price[c] = cheapest;
+      }
+    }
+    return price[c];
   };
+  const gains: { bid: number; option: number; perGpu: number }[] = [];
+  let activeCount = 0;
+  problem.bids.forEach((b, i) => {
+    const bidDual = lp.bidRow[i] >= 0 ? dual[lp.bidRow[i]] : 0;
+    b.options.forEach((option, o) => {
+      if (active[i][o]) return void activeCount++;
+      const reduced = b.bid.gpus * (option.value - classPrice(classes.of[i][o])) - bidDual;
+      if (reduced > PRICE_TOLERANCE * Math.max(1, option.value * b.bid.gpus)) gains.push({ bid: i, option: o, perGpu: reduced / b.bid.gpus });
+    });
+  });
+  // The duals of a small LP undervalue GPUs, so many offers look worth adding; the best ones
+  // first, at most doubling the LP, and the next LP's duals judge the rest.
+  gains.sort((x, y) => y.perGpu - x.perGpu || x.bid - y.bid || x.option - y.option);
+  const taken = gains.slice(0, Math.max(MIN_PRICED_IN, activeCount));
+  for (const g of taken) active[g.bid][g.option] = 1;
+  return taken.length;
+}
+
+export async function upperBound(problem: RoundProblem, backend: SolverBackend, deadline: number): Promise<RelaxedSolution | null> {
+  const classes = classify(problem);
+  const active = firstOffers(problem);
+  let complete = active.every((options) => options.every((on) => on === 1));
+  for (let iterations = 1; ; iterations++) {
+    const lp = await solveRestricted(problem, classes, active, backend, deadline);
+    const { outcome } = lp;
+    if (outcome.status !== 'optimal' || outcome.bound === null || !outcome.colValue) return null;
+    if (!complete && !outcome.rowDual) {
+      // A backend without duals cannot price: solve the whole LP instead.
+      active.forEach((options) => options.fill(1));
+      complete = true;
+      continue;
+    }
+    if (!complete && pricedIn(problem, classes, active, lp) > 0) continue;
+    const x = outcome.colValue;
+    return {
+      bound: outcome.bound + objectiveOffset(problem),
+      iterations,
+      bidOptions: lp.bidCols.map((cols) => Float64Array.from(cols, (c) => (c >= 0 ? x[c] : 0))),
+      keep: Float64Array.from(lp.leaseCols, (c) => x[c]),
+    };
+  }
 }

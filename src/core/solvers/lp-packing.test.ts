@@ -15,20 +15,6 @@ const relax = async (s: Parameters<typeof buildRoundProblem>[0]) => {
 };
 
 describe('lpPacking', () => {
-  it('keeps the compliant node for the gang that needs it, where the greedy gives it to a gang that could run anywhere', async () => {
-    // Same value, same size: the greedy takes x first and puts it on the cheapest node, h.
-    const s = snapshot({
-      nodes: [node('h', { compliance: ['hipaa'], reserve: '1.10' }), node('n', { reserve: '1.20' })],
-      bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 8, { H100: '3.00' }, { contiguity: 'node', compliance: ['hipaa'] })],
-    });
-    const { problem, relaxed } = await relax(s);
-    expect(greedyAllocate(problem).assignments.map((a) => problem.bids[a.bid].bid.id)).toEqual(['x']);
-    const packed = lpPacking(problem, relaxed);
-    const where = Object.fromEntries(packed.assignments.map((a) => [problem.bids[a.bid].bid.id, problem.nodes[a.shares[0].node].node.id]));
-    expect(where).toEqual({ x: 'n', z: 'h' });
-    expect(allocationScore(problem, packed)).toBeCloseTo(relaxed.bound, 6);
-  });
-
   it('places the biggest gangs first, so an NVLink rack goes to the gang that needs all of it', async () => {
     const s = snapshot({
       nodes: [node('a', { nvlinkDomain: 'rack', block: 'b' }), node('b', { nvlinkDomain: 'rack', block: 'b' }), node('c', { block: 'b', reserve: '1.20' })],

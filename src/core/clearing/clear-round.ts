@@ -36,6 +36,8 @@ const SEARCH_SHARE = 0.7;
  * time limit is soft: with less than this left it only overruns the round.
  */
 const MIN_MIP_MS = 500;
+/** Share of the budget kept for the leftover fill and the prices. */
+const TAIL_SHARE = 0.05;
 
 function backendFor(solver: ClearOptions['solver']): SolverBackend | null {
   if (solver === 'greedy') return null;
@@ -96,10 +98,13 @@ function toResult(problem: RoundProblem, allocation: Allocation, free: Int32Arra
  */
 export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions = {}): Promise<RoundResult> {
   const started = Date.now();
-  const deadline = started + (options.timeLimitMs ?? 10_000);
+  const limit = options.timeLimitMs ?? 10_000;
+  const deadline = started + limit;
+  // The searching phases stop early enough for the fill and the prices, which cannot be cut short.
+  const work = started + limit * (1 - TAIL_SHARE);
   const seed = options.seed ?? 0;
   const deterministic = options.deterministic ?? false;
-  const share = (fraction: number) => (deterministic ? deadline : Date.now() + Math.max(0, deadline - Date.now()) * fraction);
+  const share = (fraction: number) => (deterministic ? deadline : Date.now() + Math.max(0, work - Date.now()) * fraction);
   const clock = new PhaseClock();
   const problem = buildRoundProblem(snapshot);
   clock.lap('candidates');
@@ -128,13 +133,13 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   }
   let parts = 0;
   let proven = backend !== null && meetsBound();
-  if (backend && hasDecisions && !deterministic && !meetsBound() && deadline - Date.now() >= MIN_MIP_MS) {
-    const solved = await improveByParts(problem, allocation, backend, deadline, seed);
+  if (backend && hasDecisions && !deterministic && !meetsBound() && work - Date.now() >= MIN_MIP_MS) {
+    const solved = await improveByParts(problem, allocation, backend, work, seed);
     clock.lap('mip');
     parts = solved.parts;
     proven = solved.proven;
     if (solved.improved) {
-      allocation = improveLocally(problem, solved.allocation, { deadline });
+      allocation = improveLocally(problem, solved.allocation, { deadline: work });
       clock.lap('search');
     }
   }

@@ -19,6 +19,9 @@ export interface PartsOutcome {
   readonly improved: boolean;
 }
 
+/** Below this, a part's MIP cannot get past its root LP, so no more parts are started. */
+const MIN_PART_MS = 30;
+
 export async function improveByParts(problem: RoundProblem, start: Allocation, backend: SolverBackend, deadline: number, seed: number): Promise<PartsOutcome> {
   const state = new AllocationState(problem, start);
   const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
@@ -28,6 +31,11 @@ export async function improveByParts(problem: RoundProblem, start: Allocation, b
   let proven = true;
   let improved = false;
   for (let i = 0; i < parts.length; i++) {
+    // A part started with no time left still pays for presolve and a root LP: stop instead.
+    if (deadline - Date.now() < MIN_PART_MS) {
+      proven = false;
+      break;
+    }
     const part = parts[i];
     const partDeadline = Date.now() + Math.max(0, deadline - Date.now()) * (sizes[i] / remaining);
     remaining -= sizes[i];

@@ -36,6 +36,18 @@ describe('gpumarket clear', () => {
     expect(checkResult(s, { ...written, welfare: new Money(written.welfare) })).toEqual([]);
   });
 
+  it('--deterministic writes the same result file twice for the same snapshot', async () => {
+    const input = join(dir, 'replay.json');
+    await writeFile(input, JSON.stringify(roundFile()));
+    const decisions = async (name: string) => {
+      expect(await run(['--input', input, '--output', join(dir, name), '--deterministic'])).toBe(0);
+      const { stats, ...rest } = JSON.parse(await readFile(join(dir, name), 'utf8'));
+      expect(stats.cutShort).toBe(false);
+      return rest;
+    };
+    expect(await decisions('second.json')).toEqual(await decisions('first.json'));
+  });
+
   it('exits non-zero naming the offending field of a malformed snapshot', async () => {
     const bad = roundFile() as { bids: { offers: { maxPrice: string }[] }[] };
     bad.bids[1].offers[0].maxPrice = '2.00001';

@@ -8,6 +8,7 @@ import { SnapshotFormatError, parseSnapshot, serializeResult } from '../core/cle
 /**
  * `gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N]`: the offline
  * clearing contract of docs/round-files.md, on the same clearRound the service runs.
+ * `--deterministic` makes a replay give the same result every time (docs/clearing.md).
  * Exit codes: 0 cleared, 1 the result failed its own validity check, 2 bad usage or snapshot.
  */
 const SOLVERS = ['auto', 'highs', 'lp-solver', 'greedy'] as const;
@@ -23,6 +24,7 @@ export async function run(argv: string[]): Promise<number> {
         'time-limit-ms': { type: 'string' },
         solver: { type: 'string' },
         seed: { type: 'string' },
+        deterministic: { type: 'boolean' },
       },
       strict: true,
     }));
@@ -31,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (!values.input || !values.output) {
-    process.stderr.write('usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N]\n');
+    process.stderr.write('usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic]\n');
     return 2;
   }
   const timeLimitMs = values['time-limit-ms'] === undefined ? undefined : Number(values['time-limit-ms']);
@@ -60,7 +62,12 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const options: ClearOptions = { timeLimitMs, solver: values.solver as ClearOptions['solver'], seed: values.seed === undefined ? undefined : Number(values.seed) };
+  const options: ClearOptions = {
+    timeLimitMs,
+    solver: values.solver as ClearOptions['solver'],
+    seed: values.seed === undefined ? undefined : Number(values.seed),
+    deterministic: values.deterministic ?? false,
+  };
   const result = await clearRound(snapshot, options);
   await writeFile(values.output, `${JSON.stringify(serializeResult(result), null, 2)}\n`);
   const violations = checkResult(snapshot, result);

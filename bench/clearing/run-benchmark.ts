@@ -15,6 +15,8 @@ const ROWS = [
   { bids: 50_000, nodes: 5_000, budgetMs: 20_000, goalMs: 30_000, goalRatio: 0 },
 ];
 const SEED = 42;
+/** More seeds for our engine alone, so the table shows the spread and not one lucky instance. */
+const MORE_SEEDS = [7, 1];
 
 interface Measure {
   ms: number;
@@ -26,9 +28,9 @@ interface Measure {
   phases?: Record<string, number>;
 }
 
-async function measure(row: number, method: string): Promise<Measure> {
+async function measure(row: number, method: string, seed: number): Promise<Measure> {
   const r = ROWS[row];
-  const snapshot = generateInstance(r.bids, r.nodes, SEED);
+  const snapshot = generateInstance(r.bids, r.nodes, seed);
   // A long-running service or simulator has compiled the solver long before; so does the bench.
   await clearRound(generateInstance(300, 100, SEED + 1), { timeLimitMs: 3_000 });
   await monolithicBaseline(generateInstance(300, 100, SEED + 1), 3_000);
@@ -51,8 +53,8 @@ async function measure(row: number, method: string): Promise<Measure> {
   return { ...out, ms: Date.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
 }
 
-function child(row: number, method: string): Measure {
-  const text = execFileSync(process.execPath, ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--row', String(row), '--method', method], { encoding: 'utf8' });
+function child(row: number, method: string, seed = SEED): Measure {
+  const text = execFileSync(process.execPath, ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--row', String(row), '--method', method, '--seed', String(seed)], { encoding: 'utf8' });
   return JSON.parse(text.trim().split('\n').pop()!) as Measure;
 }
 
@@ -61,21 +63,25 @@ const pct = (a: string | null | undefined, b: string | null | undefined) => (a &
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--row') {
-    process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3]))}\n`);
+    process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5])))}\n`);
     return;
   }
   const only = args[0] === '--rows' ? args[1].split(',').map(Number) : ROWS.map((_, i) => i);
-  console.log('| bids x nodes (GPUs) | budget | ours: time | ours: welfare / upper bound | status | valid | peak RSS | HiGHS monolithic: time, welfare / UB | greedy: time, welfare / UB | goal |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(`| bids x nodes (GPUs) | budget | ours: time | ours: welfare / upper bound | status | valid | peak RSS | HiGHS monolithic: time, welfare / UB | greedy: time, welfare / UB | ours, seeds ${MORE_SEEDS.join(' and ')}: time, welfare / UB | goal |`);
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const i of only) {
     const r = ROWS[i];
     const ours = child(i, 'ours');
     const mono = child(i, 'monolithic');
     const greedy = child(i, 'greedy');
-    const ratio = ours.welfare && ours.upperBound ? Number(ours.welfare) / Number(ours.upperBound) : 0;
-    const met = ours.ms < r.goalMs && ratio >= r.goalRatio && ours.violations === 0 && (i < 2 || ours.maxRssMb < 1024);
+    const more = MORE_SEEDS.map((seed) => child(i, 'ours', seed));
+    const meets = (m: Measure) => {
+      const ratio = m.welfare && m.upperBound ? Number(m.welfare) / Number(m.upperBound) : 0;
+      return m.ms < r.goalMs && ratio >= r.goalRatio && m.violations === 0 && (i < 2 || m.maxRssMb < 1024);
+    };
+    const met = [ours, ...more].every(meets);
     console.log(
-      `| ${r.bids} x ${r.nodes} (${r.nodes * 8}) | ${r.budgetMs} ms | ${ours.ms} ms | ${ours.welfare} / ${ours.upperBound} = ${pct(ours.welfare, ours.upperBound)} | ${ours.status} | ${ours.violations === 0 ? 'yes' : `${ours.violations} violations`} | ${ours.maxRssMb} MB | ${mono.ms} ms, ${pct(mono.welfare, ours.upperBound)} (${mono.status}) | ${greedy.ms} ms, ${pct(greedy.welfare, ours.upperBound)} | ${met ? 'met' : 'MISSED'} (< ${r.goalMs} ms, >= ${(r.goalRatio * 100).toFixed(1)}%) |`,
+      `| ${r.bids} x ${r.nodes} (${r.nodes * 8}) | ${r.budgetMs} ms | ${ours.ms} ms | ${ours.welfare} / ${ours.upperBound} = ${pct(ours.welfare, ours.upperBound)} | ${ours.status} | ${ours.violations === 0 ? 'yes' : `${ours.violations} violations`} | ${ours.maxRssMb} MB | ${mono.ms} ms, ${pct(mono.welfare, ours.upperBound)} (${mono.status}) | ${greedy.ms} ms, ${pct(greedy.welfare, ours.upperBound)} | ${more.map((m) => `${m.ms} ms, ${pct(m.welfare, m.upperBound)}${m.violations === 0 ? '' : ' INVALID'}`).join('; ')} | ${met ? 'met' : 'MISSED'} (< ${r.goalMs} ms, >= ${(r.goalRatio * 100).toFixed(1)}%) |`,
     );
     console.error(`row ${i} phases: ${JSON.stringify(ours.phases)}`);
   }

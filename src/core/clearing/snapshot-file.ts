@@ -1,5 +1,4 @@
-import { MoneyFormatError, formatPrice, parsePrice } from '../money/money.js';
-import type { Money } from '../money/money.js';
+import { Money, MoneyFormatError, formatPrice, parsePrice } from '../money/money.js';
 import { CONTIGUITIES } from '../market/types.js';
 import type {
   Contiguity,
@@ -213,5 +212,37 @@ export function serializeResult(result: RoundResult): object {
     prices: result.prices.map((p) => ({ gpuModel: p.gpuModel, region: p.region, price: formatPrice(p.price), marginalBidId: p.marginalBidId })),
     losses: result.losses.map((l) => ({ bidId: l.bidId, reason: l.reason })),
     stats: result.stats,
+  };
+}
+
+/**
+ * A result written by serializeResult, read back: the service's clearing worker hands its
+ * result over this way. Trusted input (written by this code), so it is not validated again.
+ */
+export function readResult(json: ReturnType<typeof serializeResult>): RoundResult {
+  const r = json as {
+    roundId: string;
+    status: RoundResult['status'];
+    welfare: string;
+    upperBound?: string;
+    placements: RoundResult['placements'];
+    kept: string[];
+    preempted: string[];
+    prices: { gpuModel: string; region: string; price: string; marginalBidId: string | null }[];
+    losses: RoundResult['losses'];
+    stats: RoundResult['stats'];
+  };
+  return {
+    version: 1,
+    roundId: r.roundId,
+    status: r.status,
+    welfare: new Money(r.welfare),
+    upperBound: r.upperBound === undefined ? null : new Money(r.upperBound),
+    placements: r.placements,
+    kept: r.kept,
+    preempted: r.preempted,
+    prices: r.prices.map((p) => ({ ...p, price: new Money(p.price) })),
+    losses: r.losses,
+    stats: r.stats,
   };
 }

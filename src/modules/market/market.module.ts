@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ClearingRunner } from './clearing-runner.service.js';
 import { LeaseStateService } from './lease-state.service.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { MarketEventsRepository } from './market-events.repository.js';
@@ -21,6 +22,7 @@ import { RoundsRepository } from './rounds.repository.js';
     MarketEventsRepository,
     LeaseStateService,
     RoundCommitService,
+    { provide: ClearingRunner, useFactory: () => new ClearingRunner() },
     RoundService,
     OutboxRelayService,
     RoundScheduler,

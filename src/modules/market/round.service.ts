@@ -9,6 +9,7 @@ import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { advisoryXactLock } from '../../platform/database/advisory-lock.js';
 import { failpoint } from '../../platform/failpoint.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
+import { ClearingRunner } from './clearing-runner.service.js';
 import { LeaseStateService } from './lease-state.service.js';
 import { MarketSnapshotRepository } from './market-snapshot.repository.js';
 import { OutboxRelayService } from './outbox-relay.service.js';
@@ -47,16 +48,17 @@ export class RoundService {
     private readonly leaseState: LeaseStateService,
     private readonly committer: RoundCommitService,
     private readonly relay: OutboxRelayService,
+    private readonly clearing: ClearingRunner,
   ) {}
 
   /**
-   * The clearing core, falling back to its own heuristic if a solver fails: a market that
-   * abandoned its rounds on a solver error would stop placing work altogether.
+   * The clearing core (on its worker thread), falling back to its own heuristic if a solver
+   * fails: a market that abandoned its rounds on a solver error would stop placing work.
    */
   private async clear(snapshot: RoundSnapshot) {
     const timeLimitMs = Math.min(this.config.roundTimeLimitMs, this.config.roundPeriodSeconds * 500);
     try {
-      return await clearRound(snapshot, { timeLimitMs });
+      return await this.clearing.clear(snapshot, timeLimitMs);
     } catch (error) {
       this.logger.error(`clearing failed (${error instanceof Error ? error.message : String(error)}); this round uses the heuristic`);
       return clearRound(snapshot, { timeLimitMs, solver: 'greedy' });

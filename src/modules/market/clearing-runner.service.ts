@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { clearRound } from '../../core/clearing/clear-round.js';
+import { readResult, serializeSnapshot } from '../../core/clearing/snapshot-file.js';
+import type { RoundResult, RoundSnapshot } from '../../core/market/types.js';
+import type { ClearReply, ClearRequest } from './clearing-worker.js';
+
+/**
+ * Runs the clearing core on a worker thread. The thread keeps HiGHS compiled between rounds;
+ * a round that outlives its budget by more than the grace is stopped by terminating the thread
+ * (HiGHS cannot be interrupted from outside) and cleared by the greedy here instead, and the
+ * next round starts a fresh thread. Where the compiled worker script is absent (tests that run
+ * the service from its TypeScript sources) rounds clear on the calling thread.
+ */
+export interface ClearingRunnerOptions {
+  /** The compiled worker script; default: next to this module. */
+  readonly workerUrl?: URL;
+  /** How far past its time limit a round may run before its thread is terminated. */
+  readonly graceMs?: (timeLimitMs: number) => number;
+}
+
+const DEFAULT_GRACE = (limit: number) => Math.max(2_000, limit / 2);
+
+@Injectable()
+export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Clearing');
+  private readonly workerUrl: URL;
+  private readonly grace: (limit: number) => number;
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, (reply: ClearReply | 'died') => void>();
+
+  constructor(options: ClearingRunnerOptions = {}) {
+    this.workerUrl = options.workerUrl ?? new URL('./clearing-worker.js', import.meta.url);
+    this.grace = options.graceMs ?? DEFAULT_GRACE;
+  }
+
+  /** Whether rounds run on the worker thread (false when running from sources). */
+  get threaded(): boolean {
+    return existsSync(fileURLToPath(this.workerUrl));
+  }
+
+  /** Starts the thread, so that HiGHS compiles before the first round rather than during it. */
+  onApplicationBootstrap(): void {
+    if (this.threaded) this.thread();
+  }
+
+  async clear(snapshot: RoundSnapshot, timeLimitMs: number): Promise<RoundResult> {
+    if (!this.threaded) return clearRound(snapshot, { timeLimitMs });
+    const id = this.nextId++;
+    const worker = this.thread();
+    const reply = await new Promise<ClearReply | 'timeout' | 'died'>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve('timeout');
+      }, timeLimitMs + this.grace(timeLimitMs));
+      const done = (r: ClearReply | 'died') => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolve(r);
+      };
+      this.pending.set(id, done);
+      worker.postMessage({ id, snapshot: serializeSnapshot(snapshot), options: { timeLimitMs } } satisfies ClearRequest);
+    });
+    if (reply !== 'timeout' && reply !== 'died' && 'result' in reply) return readResult(reply.result);
+    const why = reply === 'timeout' ? `ran ${timeLimitMs + this.grace(timeLimitMs)} ms, past its limit and grace` : reply === 'died' ? 'its thread died' : reply.error;
+    this.logger.error(`clearing round ${snapshot.roundId} failed on its thread (${why}); this round uses the greedy`);
+    if (reply === 'timeout') await this.stopThread();
+    const fallback = await clearRound(snapshot, { timeLimitMs, solver: 'greedy' });
+    return { ...fallback, stats: { ...fallback.stats, fallback: why } };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stopThread();
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(fileURLToPath(this.workerUrl));
+    worker.unref();
+    worker.on('message', (reply: ClearReply) => this.pending.get(reply.id)?.(reply));
+    const lost = (error?: unknown) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      if (error) this.logger.error(`clearing thread failed: ${error instanceof Error ? error.message : String(error)}`);
+      for (const done of [...this.pending.values()]) done('died');
+    };
+    worker.on('error', lost);
+    worker.on('exit', () => lost());
+    this.worker = worker;
+    return worker;
+  }
+
+  private async stopThread(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    if (worker) await worker.terminate();
+  }
+}

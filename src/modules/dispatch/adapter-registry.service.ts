@@ -12,7 +12,7 @@ import { SimulatedAdapter } from './adapters/simulated.adapter.js';
  */
 @Injectable()
 export class AdapterRegistry {
-  private readonly adapters = new Map<string, ProviderAdapter>();
+  private readonly adapters = new Map<string, Promise<ProviderAdapter>>();
   /** Simulated fleets this registry made itself; they follow the provider's registered nodes. */
   private readonly ownFleets = new Set<string>();
   private readonly factories = new Map<AdapterKind, (providerId: string) => Promise<ProviderAdapter>>();
@@ -63,19 +63,32 @@ export class AdapterRegistry {
 
   /** Replaces the adapter of one provider (tests drive a fleet they hold). */
   use(providerId: string, adapter: ProviderAdapter): void {
-    this.adapters.set(providerId, adapter);
+    this.ownFleets.delete(providerId);
+    this.adapters.set(providerId, Promise.resolve(adapter));
   }
 
+  /**
+   * The provider's adapter, built on first use. The creation itself is what is cached: orders
+   * are dispatched several at a time, and each building its own adapter (the last one winning)
+   * split a fleet's state between instances. A creation that failed is forgotten, so that the
+   * next order tries again (configuration fixed, controller back).
+   */
   async forProvider(providerId: string, kind: AdapterKind): Promise<ProviderAdapter> {
-    const existing = this.adapters.get(providerId);
-    if (existing instanceof SimulatedAdapter && this.ownFleets.has(providerId)) await this.refreshFleet(providerId, existing);
-    if (existing) return existing;
-    const factory = this.factories.get(kind);
-    if (!factory) throw AdapterError.permanent(`no ${kind} adapter is configured on this service`);
-    const adapter = await factory(providerId);
-    this.adapters.set(providerId, adapter);
-    if (kind === 'simulated') this.ownFleets.add(providerId);
-    return adapter;
+    let adapter = this.adapters.get(providerId);
+    if (!adapter) {
+      const factory = this.factories.get(kind);
+      if (!factory) throw AdapterError.permanent(`no ${kind} adapter is configured on this service`);
+      const created = factory(providerId);
+      adapter = created;
+      this.adapters.set(providerId, created);
+      if (kind === 'simulated') this.ownFleets.add(providerId);
+      created.catch(() => {
+        if (this.adapters.get(providerId) === created) this.adapters.delete(providerId);
+      });
+    }
+    const ready = await adapter;
+    if (ready instanceof SimulatedAdapter && this.ownFleets.has(providerId)) await this.refreshFleet(providerId, ready);
+    return ready;
   }
 
   private async refreshFleet(providerId: string, fleet: SimulatedAdapter): Promise<void> {

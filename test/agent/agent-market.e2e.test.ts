@@ -144,6 +144,8 @@ describe('an nvidia-agent provider in the running market', () => {
       const seen = readProbeLog(join(logs, 'victim.jsonl'));
       return seen.signals.includes('SIGTERM') && seen.alive === false;
     });
+    // The probe logs its own death before the agent's monitor reaps it: wait for the agent's view.
+    await until('the agent to record the workload as stopped', () => agent.snapshot().find((l) => l.leaseId === victim.id)?.ended !== undefined);
     expect(agent.snapshot().find((l) => l.leaseId === victim.id)?.ended?.state).toBe('stopped');
     // The agent's "stopped" does not end the lease: the notice does.
     expect((await leaseOf(lowBid)).state).toBe('preempting');

@@ -80,6 +80,8 @@ export class PoolPriceDto {
   @ApiProperty({ example: 'eu-west' }) region: string;
   @ApiProperty({ example: '2.35', description: 'clearing price per GPU-hour' }) price: string;
   @ApiProperty({ nullable: true, type: String, description: 'the bid that set the price; null when a reserve did' }) marginalBidId: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2.35', description: "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve did" })
+  marginalBidPrice: string | null;
   @ApiProperty() supplyGpus: number;
   @ApiProperty() soldGpus: number;
 }
@@ -121,7 +123,9 @@ export class MarketPriceDto {
   price: string | null;
   @ApiProperty({ nullable: true, type: String }) roundId: string | null;
   @ApiProperty({ nullable: true, type: String }) periodStart: string | null;
-  @ApiProperty({ nullable: true, type: String }) marginalBidId: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the bid that set the latest price; null when a reserve did' }) marginalBidId: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2.35', description: "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve set the price" })
+  marginalBidPrice: string | null;
   @ApiProperty({ description: 'GPUs of active nodes now' }) supplyGpus: number;
   @ApiProperty({ description: 'GPUs of active nodes not held by an allocated or running lease' }) freeGpus: number;
   @ApiProperty({ nullable: true, type: String, description: 'lowest reserve among active nodes' }) reserveFloor: string | null;

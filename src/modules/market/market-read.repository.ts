@@ -30,6 +30,7 @@ export interface PoolPriceRow {
   region: string;
   price: string;
   marginalBidId: string | null;
+  marginalBidPrice: string | null;
   supplyGpus: number;
   soldGpus: number;
 }
@@ -42,6 +43,7 @@ export interface PoolNowRow {
   roundId: string | null;
   periodStart: Date | null;
   marginalBidId: string | null;
+  marginalBidPrice: string | null;
   supplyGpus: number;
   freeGpus: number;
   reserveFloor: string | null;
@@ -111,7 +113,14 @@ const ROUND_COLUMNS = `
 
 const PRICE_COLUMNS = `
   pp.round_id AS "roundId", pp.period_start AS "periodStart", pp.gpu_model AS "gpuModel", pp.region, pp.price::text AS price,
-  pp.marginal_bid_id AS "marginalBidId", pp.supply_gpus AS "supplyGpus", pp.sold_gpus AS "soldGpus"`;
+  pp.marginal_bid_id AS "marginalBidId", COALESCE(mo.max_price, ml.limit_price)::text AS "marginalBidPrice",
+  pp.supply_gpus AS "supplyGpus", pp.sold_gpus AS "soldGpus"`;
+
+// The marginal bid's limit per GPU-hour in the pool's GPU model (its offer for that model), or,
+// when a displaced running lease set the price, that lease's limit.
+const MARGINAL_JOINS = `
+  LEFT JOIN bid_offers mo ON mo.bid_id = pp.marginal_bid_id AND mo.gpu_model = pp.gpu_model
+  LEFT JOIN leases ml ON ml.id = pp.marginal_bid_id`;
 
 // GPUs held per node by leases that hold them now (a preempting lease's GPUs may already be
 // promised to its successor, which is allocated, so counting both would count them twice).
@@ -156,7 +165,7 @@ export class MarketReadRepository {
   }
 
   async roundPrices(roundId: string): Promise<PoolPriceRow[]> {
-    return this.dataSource.query(`SELECT ${PRICE_COLUMNS} FROM pool_prices pp WHERE pp.round_id = $1 ORDER BY pp.gpu_model, pp.region`, [roundId]);
+    return this.dataSource.query(`SELECT ${PRICE_COLUMNS} FROM pool_prices pp ${MARGINAL_JOINS} WHERE pp.round_id = $1 ORDER BY pp.gpu_model, pp.region`, [roundId]);
   }
 
   /**
@@ -171,7 +180,7 @@ export class MarketReadRepository {
     return this.dataSource.query(
       `WITH latest AS (
          SELECT DISTINCT ON (pp.gpu_model, pp.region) ${PRICE_COLUMNS}
-           FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed'
+           FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed' ${MARGINAL_JOINS}
           WHERE ${model('pp')}
           ORDER BY pp.gpu_model, pp.region, pp.period_start DESC
        ), supply AS (
@@ -182,7 +191,7 @@ export class MarketReadRepository {
           GROUP BY n.gpu_model, n.region
        )
        SELECT COALESCE(l."gpuModel", s.gpu_model) AS "gpuModel", COALESCE(l.region, s.region) AS region,
-              l.price, l."roundId", l."periodStart", l."marginalBidId",
+              l.price, l."roundId", l."periodStart", l."marginalBidId", l."marginalBidPrice",
               COALESCE(s.supply, 0) AS "supplyGpus", COALESCE(s.free, 0) AS "freeGpus", s.floor AS "reserveFloor"
          FROM latest l FULL JOIN supply s ON s.gpu_model = l."gpuModel" AND s.region = l.region
         ORDER BY 1, 2`,

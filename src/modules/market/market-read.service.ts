@@ -65,6 +65,7 @@ function toPoolPrice(row: PoolPriceRow): PoolPriceDto {
     region: row.region,
     price: formatPrice(toMoney(row.price)),
     marginalBidId: row.marginalBidId,
+    marginalBidPrice: row.marginalBidPrice === null ? null : formatPrice(toMoney(row.marginalBidPrice)),
     supplyGpus: row.supplyGpus,
     soldGpus: row.soldGpus,
   };
@@ -137,6 +138,7 @@ export class MarketReadService {
         roundId: p.roundId,
         periodStart: iso(p.periodStart),
         marginalBidId: p.marginalBidId,
+        marginalBidPrice: p.marginalBidPrice === null ? null : formatPrice(toMoney(p.marginalBidPrice)),
         supplyGpus: p.supplyGpus,
         freeGpus: p.freeGpus,
         reserveFloor: p.reserveFloor === null ? null : formatPrice(toMoney(p.reserveFloor)),

@@ -28,6 +28,11 @@ export class ListLeasesQueryDto extends PageQueryDto {
   @IsOptional()
   @IsIn(LEASE_STATES)
   state?: LeaseState;
+
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'true: only leases whose workload the market failed to stop and that still hold their GPUs' })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  needsAttention?: 'true' | 'false';
 }
 
 export class LedgerQueryDto {
@@ -144,6 +149,13 @@ export class LeaseNodeDto {
   @ApiProperty({ example: '2.35', description: 'price per GPU-hour paid on this node this period' }) unitPrice: string;
 }
 
+export class LeaseStopFailureDto {
+  @ApiProperty({ description: 'when an order to stop the workload first failed for good' }) at: string;
+  @ApiProperty({ example: 'the agent on gpu-host-1 did not acknowledge the terminate order in 30000 ms' }) error: string;
+  @ApiProperty({ nullable: true, type: String, description: 'when the provider confirmed the workload is gone; until then its GPUs stay held' })
+  confirmedAt: string | null;
+}
+
 export class LeaseDto {
   @ApiProperty() id: string;
   @ApiProperty() bidId: string;
@@ -163,6 +175,8 @@ export class LeaseDto {
   @ApiProperty({ nullable: true, type: String, example: 'workload_ended' }) endReason: string | null;
   @ApiProperty({ nullable: true, type: Number }) exitCode: number | null;
   @ApiProperty({ nullable: true, type: String }) settledUntil: string | null;
+  @ApiProperty({ nullable: true, type: LeaseStopFailureDto, description: 'set when the market failed to stop the workload (a dead-lettered terminate); null otherwise' })
+  stopFailure: LeaseStopFailureDto | null;
   @ApiProperty({ type: [LeaseNodeDto] }) nodes: LeaseNodeDto[];
 }
 

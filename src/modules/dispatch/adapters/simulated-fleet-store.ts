@@ -76,6 +76,11 @@ export class MemorySimulatedFleetStore implements SimulatedFleetStore {
     return this.workloads.get(leaseId);
   }
 
+  /** Forgets a workload, as a controller purges an ended job (tests of what the market sees then). */
+  forget(leaseId: string): void {
+    this.workloads.delete(leaseId);
+  }
+
   async stop(leaseId: string, termAt: number, killAt: number): Promise<SimulatedWorkload | undefined> {
     const workload = this.workloads.get(leaseId);
     if (!workload || workload.termAt !== undefined) return workload;

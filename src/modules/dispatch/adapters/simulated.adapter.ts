@@ -15,7 +15,7 @@ import {
   type SimulatedWorkload,
 } from './simulated-fleet-store.js';
 
-export type { SimulatedNode, SimulatedPlacement } from './simulated-fleet-store.js';
+export type { SimulatedNode, SimulatedPlacement, SimulatedWorkload } from './simulated-fleet-store.js';
 
 /**
  * A fleet for demos, tests and the simulator. Nothing runs: a placement reserves GPU indices on
@@ -87,6 +87,13 @@ export class SimulatedAdapter implements ProviderAdapter {
   signalsOf(leaseId: string): readonly string[] {
     const workload = this.seen.get(leaseId);
     return workload ? signals(workload, this.now()) : [];
+  }
+
+  /** Reads the lease's workload from the fleet's store (what placementOf and signalsOf then show). */
+  async workloadOf(leaseId: string): Promise<SimulatedWorkload | undefined> {
+    const workload = await this.store.get(leaseId);
+    if (workload) this.seen.set(leaseId, workload);
+    return workload;
   }
 
   startsOf(leaseId: string): number {

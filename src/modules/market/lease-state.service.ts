@@ -4,6 +4,7 @@ import { requeueFailedBid, requeuePreemptedBid } from '../../core/market/bid-win
 import type { LiveLeaseState } from '../../core/market/workload-report.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
+import { updateReturning } from '../../platform/database/update-returning.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { MarketEventsRepository, type MarketEvent } from './market-events.repository.js';
 import { OrdersRepository, type NewOrder } from './orders.repository.js';
@@ -170,7 +171,8 @@ export class LeaseStateService {
 
   /** The adapter says the workload the market failed to stop is gone: its GPUs are free again. */
   async confirmStopped(manager: EntityManager, leaseId: string, at: Date, how: string): Promise<boolean> {
-    const rows: Array<{ tenant_id: string; bid_id: string }> = await manager.query(
+    const rows = await updateReturning<{ tenant_id: string; bid_id: string }>(
+      manager,
       `UPDATE leases SET stop_confirmed_at = $2, updated_at = now()
         WHERE id = $1 AND stop_failed_at IS NOT NULL AND stop_confirmed_at IS NULL RETURNING tenant_id, bid_id`,
       [leaseId, at],

@@ -8,7 +8,7 @@ import { createNodeAgent, type AgentConfig } from '../agent/agent-bootstrap.js';
  * running and are re-adopted by the next agent from the state directory.
  * Exit codes: 0 stopped by a signal, 1 could not start (nvidia-smi, state file), 2 bad usage.
  */
-const USAGE = `usage: gpumarket agent --market URL --key PROVIDER_KEY --region REGION --block BLOCK --reserve-price PRICE
+export const usage = `usage: gpumarket agent --market URL --key PROVIDER_KEY --region REGION --block BLOCK --reserve-price PRICE
          [--node-id ID] [--nvidia-smi PATH] [--gpu-model NAME] [--nvlink-domain ID] [--compliance TAG,...]
          [--state-dir DIR] [--wait-seconds N]
   The key may also come from GPUMARKET_PROVIDER_KEY (keeps it out of the process list), and the
@@ -72,7 +72,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 export async function runAgent(argv: string[], stop: AbortSignal): Promise<number> {
   const config = parseAgentArgs(argv);
   if (typeof config === 'string') {
-    process.stderr.write(`gpumarket agent: ${config}\n${USAGE}`);
+    process.stderr.write(`gpumarket agent: ${config}\n${usage}`);
     return 2;
   }
   let agent;

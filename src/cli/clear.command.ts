@@ -13,6 +13,8 @@ import { SnapshotFormatError, parseSnapshot, serializeResult } from '../core/cle
  */
 const SOLVERS = ['auto', 'highs', 'lp-solver', 'greedy'] as const;
 
+export const usage = 'usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic]\n';
+
 export async function run(argv: string[]): Promise<number> {
   let values;
   try {
@@ -33,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (!values.input || !values.output) {
-    process.stderr.write('usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic]\n');
+    process.stderr.write(usage);
     return 2;
   }
   const timeLimitMs = values['time-limit-ms'] === undefined ? undefined : Number(values['time-limit-ms']);

@@ -9,7 +9,7 @@ import { planImport, readSlurmNodes } from '../modules/dispatch/adapters/slurm/s
  * market nodes (`PUT /v1/nodes`). Without --market, or with --dry-run, it only prints the plan.
  * Exit codes: 0 done, 1 Slurm or the market failed, 2 bad usage.
  */
-const USAGE = `usage: gpumarket provider import-slurm --region REGION --block BLOCK --reserve-price PRICE
+export const usage = `usage: gpumarket provider import-slurm --region REGION --block BLOCK --reserve-price PRICE
          [--market URL --key PROVIDER_KEY] [--dry-run] [--slurm-conf PATH]
          [--model GRES_TYPE=CATALOGUE_NAME]... [--partition NAME]...
 `;
@@ -17,7 +17,7 @@ const USAGE = `usage: gpumarket provider import-slurm --region REGION --block BL
 export async function run(argv: string[]): Promise<number> {
   const [subcommand, ...rest] = argv;
   if (subcommand !== 'import-slurm') {
-    process.stderr.write(USAGE);
+    process.stderr.write(usage);
     return 2;
   }
   let values;
@@ -38,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
       strict: true,
     }));
   } catch (error) {
-    process.stderr.write(`gpumarket provider: ${(error as Error).message}\n${USAGE}`);
+    process.stderr.write(`gpumarket provider: ${(error as Error).message}\n${usage}`);
     return 2;
   }
   const key = values.key ?? process.env.GPUMARKET_PROVIDER_KEY;
@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     else models[type] = name;
   }
   if (problems.length > 0) {
-    process.stderr.write(`gpumarket provider: ${problems.join('; ')}\n${USAGE}`);
+    process.stderr.write(`gpumarket provider: ${problems.join('; ')}\n${usage}`);
     return 2;
   }
 

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../platform/config/config.js';
 import { DataDirInUseError } from '../platform/database/embedded-postgres.js';
 import { createServer } from '../server.js';
 
-const HELP = `usage: gpumarket serve [--port N]
+export const usage = `usage: gpumarket serve [--port N]
 
 Starts the HTTP API. Configuration comes from the environment (see docs/operations.md):
 PORT, DATABASE_URL (unset: embedded PostgreSQL in DATA_DIR), REDIS_URL (unset: in-process jobs),
@@ -32,7 +32,7 @@ function drainHttp(http: Server): Promise<void> {
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(usage);
     return 0;
   }
   let config;

@@ -9,7 +9,7 @@ import type { Workload } from '../core/simulation/workload.js';
 import { loadWorkload, REPO_ROOT, TRACE_SCENARIOS } from '../simulation/load-workload.js';
 import { renderReportHtml, summaryText } from '../simulation/report-html.js';
 
-const USAGE = `usage: gpumarket simulate --scenario <name|file> [--seed N] [--hours H] [--out DIR]
+export const usage = `usage: gpumarket simulate --scenario <name|file> [--seed N] [--hours H] [--out DIR]
   --scenario        a name in scenarios/ (five-tenants, diurnal, ...), a scenario JSON file, or "trace"
   --seed N          random seed (default 1); same seed, same report
   --hours H         simulated hours (default: the scenario's; for the trace: the whole trace)
@@ -33,13 +33,13 @@ export async function run(argv: string[]): Promise<number> {
       strict: true,
     }).values as Record<string, string | undefined>;
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`${(error as Error).message}\n${usage}\n`);
     return 2;
   }
   const numeric = ['seed', 'hours', 'period', 'time-limit-ms', 'capacity-steps', 'trace-start'];
   const bad = numeric.find((k) => values[k] !== undefined && !(Number(values[k]) >= 0));
   if (!values.scenario || bad) {
-    process.stderr.write(`${bad ? `--${bad} must be a non-negative number\n` : '--scenario is required\n'}${USAGE}\n`);
+    process.stderr.write(`${bad ? `--${bad} must be a non-negative number\n` : '--scenario is required\n'}${usage}\n`);
     return 2;
   }
   const solver = (values.solver ?? 'auto') as NonNullable<ClearOptionsLike['solver']>;

@@ -34,8 +34,10 @@ function kubeConfig(token = 'test-token'): KubeConfig {
 }
 
 function kubeFleet(): ContractFleet & { adapter: KubernetesAdapter } {
+  const instance = () => new KubernetesAdapter({ kubeConfig: kubeConfig(), namespace: 'gpu-leases', noticeSeconds: 120 });
   return {
-    adapter: new KubernetesAdapter({ kubeConfig: kubeConfig(), namespace: 'gpu-leases', noticeSeconds: 120 }),
+    adapter: instance(),
+    fresh: instance,
     node: { nodeId: 'node-1', externalId: 'gpu-worker-1', gpus: 8 },
     graceSeconds: 2,
     settleMs: 15_000,
@@ -79,7 +81,7 @@ describe('kubernetes adapter', () => {
     expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({ state: 'running', message: expect.stringMatching(/terminating/) });
     // Terminating during the notice shortens the grace: the pod is gone long before 45 s.
     await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
-    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'])).state).toBe('stopped');
+    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe('stopped');
   });
 
   it('reports a pod the kubelet rejected for lack of GPUs as failed with the reason, not lost', async () => {
@@ -112,14 +114,18 @@ describe('kubernetes adapter', () => {
     expect((error as AdapterError).kind).toBe('permanent');
   });
 
-  it('reports a pod deleted behind the market\'s back as failed, naming it vanished', async () => {
+  it("reports a pod deleted behind the market's back as failed, vanished, the platform's failure; after the market's own stop as stopped", async () => {
     const fleet = kubeFleet();
     const order = contractOrder(fleet, 1, { kind: 'run', seconds: 30 });
     const { handle } = await fleet.adapter.place(order);
     await waitForState(fleet, order, handle, ['running']);
-    const other = new KubernetesAdapter({ kubeConfig: kubeConfig(), namespace: 'gpu-leases' });
-    await other.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
-    const status = await waitForState(fleet, order, handle, ['failed', 'stopped']);
-    expect(status).toMatchObject({ state: 'failed', message: expect.stringMatching(/vanished/) });
+    // Someone else deletes it (kubectl delete): the market ordered no stop.
+    const kubectl = new KubernetesAdapter({ kubeConfig: kubeConfig(), namespace: 'gpu-leases' });
+    await kubectl.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    while ((await fleet.adapter.podsOfLease(order.leaseId)).length > 0) await fleet.pass(100);
+    expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({ state: 'failed', cause: 'platform', message: expect.stringMatching(/vanished/) });
+    // Had the market ordered the stop, any instance reads the same absence as stopped.
+    expect(await fleet.fresh().status(order.leaseId, handle, { stopRequested: true })).toMatchObject({ state: 'stopped' });
   });
 });

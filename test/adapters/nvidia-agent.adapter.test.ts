@@ -22,8 +22,10 @@ afterAll(async () => {
 });
 
 function agentFleet(target = rig): ContractFleet {
+  const instance = () => new NvidiaAgentAdapter(target.queue, { ackTimeoutMs: 10_000 });
   return {
-    adapter: new NvidiaAgentAdapter(target.queue, { ackTimeoutMs: 10_000 }),
+    adapter: instance(),
+    fresh: instance,
     node: { nodeId: 'node-1', externalId: target.node, gpus: 8 },
     graceSeconds: 2,
     settleMs: 15_000,

@@ -26,10 +26,14 @@ afterAll(async () => {
 });
 
 function slurmFleet(): ContractFleet {
-  const adapter = new SlurmAdapter({ slurmConf: cluster.slurmConf, workDir: logs, statusCacheMs: 200 });
-  adapters.push(adapter);
+  const instance = () => {
+    const made = new SlurmAdapter({ slurmConf: cluster.slurmConf, workDir: logs, statusCacheMs: 200 });
+    adapters.push(made);
+    return made;
+  };
   return {
-    adapter,
+    adapter: instance(),
+    fresh: instance,
     node: { nodeId: 'node-1', externalId: cluster.node, gpus: cluster.gpus, gpuType: 'h100' },
     graceSeconds: 2,
     settleMs: 20_000,

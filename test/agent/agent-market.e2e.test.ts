@@ -144,14 +144,24 @@ describe('an nvidia-agent provider in the running market', () => {
       const seen = readProbeLog(join(logs, 'victim.jsonl'));
       return seen.signals.includes('SIGTERM') && seen.alive === false;
     });
+    // The probe logs its own death before the agent's monitor reaps it: wait for the agent's view.
+    await until('the agent to record the workload as stopped', () => agent.snapshot().find((l) => l.leaseId === victim.id)?.ended !== undefined);
     expect(agent.snapshot().find((l) => l.leaseId === victim.id)?.ended?.state).toBe('stopped');
     // The agent's "stopped" does not end the lease: the notice does.
-    expect((await leaseOf(lowBid)).state).toBe('preempting');
-    expect(readProbeLog(join(logs, 'winner.jsonl')).starts).toBe(0);
+    const noticed = await leaseOf(lowBid);
+    expect(noticed.state).toBe('preempting');
+    // The higher bid's workload is placed only once the notice ends (checked by the order's due
+    // time, since on a slow machine the notice may already be over by now).
+    const [place] = await t.dataSource.query(`SELECT o.not_before FROM orders o JOIN leases l ON l.id = o.lease_id WHERE l.bid_id = $1 AND o.type = 'place'`, [highBid]);
+    expect(new Date(place.not_before).getTime()).toBeGreaterThanOrEqual(new Date(noticed.notice_ends_at).getTime());
+    if (Date.now() < new Date(noticed.notice_ends_at).getTime()) expect(readProbeLog(join(logs, 'winner.jsonl')).starts).toBe(0);
 
     await new Promise((r) => setTimeout(r, 2_100)); // the notice ends
     await round();
-    expect((await leaseOf(lowBid)).state).toBe('preempted');
+    // The victim lease by its id: the higher bid may already have finished and the reopened low
+    // bid won a new lease in this very round.
+    const [ended] = await t.dataSource.query(`SELECT state FROM leases WHERE id = $1`, [victim.id]);
+    expect(ended.state).toBe('preempted');
     await until('the higher bid to run and complete', async () => (await leaseOf(highBid)).state === 'completed');
     const winner = readProbeLog(join(logs, 'winner.jsonl'));
     expect(winner.starts).toBe(1);

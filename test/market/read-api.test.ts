@@ -70,8 +70,8 @@ describe('market read API on real PostgreSQL', () => {
     expect(r.placements).toBe(2);
     expect(r.openBids).toBe(3);
     expect(r.prices).toEqual([
-      { gpuModel: 'H100-SXM-80GB', region: 'eu-west', price: '1.50', marginalBidId: null, supplyGpus: 8, soldGpus: 4 },
-      { gpuModel: 'H100-SXM-80GB', region: 'us-east', price: '2.00', marginalBidId: null, supplyGpus: 8, soldGpus: 4 },
+      { gpuModel: 'H100-SXM-80GB', region: 'eu-west', price: '1.50', marginalBidId: null, marginalBidPrice: null, supplyGpus: 8, soldGpus: 4 },
+      { gpuModel: 'H100-SXM-80GB', region: 'us-east', price: '2.00', marginalBidId: null, marginalBidPrice: null, supplyGpus: 8, soldGpus: 4 },
     ]);
     // Welfare per hour: alice (3.00 - 1.50) x 4 + bob (2.50 - 2.00) x 4 = 8.
     expect(new Money(r.welfare).equals(8)).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkWindow, latestStart, requeuePreemptedBid, RequeueError } from './bid-window.js';
+import { checkWindow, latestStart, requeueFailedBid, requeuePreemptedBid, RequeueError } from './bid-window.js';
 
 const window = { notBefore: 1000, deadline: 1000 + 24 * 3600 };
 const fourHours = 4 * 3600;
@@ -52,5 +52,21 @@ describe('requeuePreemptedBid', () => {
 
   it('refuses to requeue a non-preemptible bid', () => {
     expect(() => requeuePreemptedBid({ preemptible: false, remainingSeconds: 100, window: null }, 10, 0)).toThrow(RequeueError);
+  });
+});
+
+describe('requeueFailedBid', () => {
+  it.each([
+    ['reopens with the run time still needed, preemptible or not', { remainingSeconds: fourHours, window }, 3600, 5000, 1, { state: 'open', remainingSeconds: 3 * 3600 }],
+    ['reopens a bid without a window whatever the time', { remainingSeconds: 100, window: null }, 40, 1e12, 2, { state: 'open', remainingSeconds: 60 }],
+    ['expires it when the window can no longer fit the rest', { remainingSeconds: fourHours, window }, 0, window.deadline - fourHours + 1, 1, { state: 'expired', reason: 'window_closed', remainingSeconds: fourHours }],
+    ['fails it at the cap of failures, with the reason', { remainingSeconds: fourHours, window: null }, 0, 5000, 3, { state: 'failed', reason: 'too_many_failures', remainingSeconds: fourHours }],
+    ['completes it when the failed lease had already run it all', { remainingSeconds: 100, window }, 100, 2000, 3, { state: 'completed', remainingSeconds: 0 }],
+  ] as const)('%s', (_name, bid, ran, now, failures, expected) => {
+    expect(requeueFailedBid(bid, ran, now, failures, 3)).toEqual(expected);
+  });
+
+  it('refuses a negative run time', () => {
+    expect(() => requeueFailedBid({ remainingSeconds: 100, window: null }, -1, 0, 1, 3)).toThrow(RequeueError);
   });
 });

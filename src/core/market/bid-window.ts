@@ -59,3 +59,30 @@ export function requeuePreemptedBid(bid: RequeuableBid, ranSeconds: number, now:
   if (!check.eligible && check.reason === 'window_closed') return { state: 'expired', reason: 'window_closed', remainingSeconds };
   return { state: 'open', remainingSeconds };
 }
+
+export type FailedRequeueOutcome =
+  | RequeueOutcome
+  | { readonly state: 'failed'; readonly reason: 'too_many_failures'; readonly remainingSeconds: number };
+
+/**
+ * A lease that failed for the platform's reasons (its workload vanished, its node failed, an
+ * order to it was dead-lettered) is not the tenant's failure: its bid goes back to `open` with the
+ * run time it still needs, preemptible or not, until its window can no longer fit that run time.
+ * `failures` counts the bid's failed leases, this one included; at `maxFailures` the bid fails
+ * instead, so a bid whose placement can never succeed does not loop forever.
+ */
+export function requeueFailedBid(
+  bid: { readonly remainingSeconds: number; readonly window: BidWindow | null },
+  ranSeconds: number,
+  now: number,
+  failures: number,
+  maxFailures: number,
+): FailedRequeueOutcome {
+  if (ranSeconds < 0) throw new RequeueError('negative_run_time');
+  const remainingSeconds = Math.max(0, bid.remainingSeconds - ranSeconds);
+  if (remainingSeconds === 0) return { state: 'completed', remainingSeconds: 0 };
+  if (failures >= maxFailures) return { state: 'failed', reason: 'too_many_failures', remainingSeconds };
+  const check = checkWindow(bid.window, remainingSeconds, now);
+  if (!check.eligible && check.reason === 'window_closed') return { state: 'expired', reason: 'window_closed', remainingSeconds };
+  return { state: 'open', remainingSeconds };
+}

@@ -4,6 +4,7 @@ import { ValidationFailedError } from '../../platform/errors/app-error.js';
 import { AdapterRegistry } from '../dispatch/adapter-registry.service.js';
 import type { StatusReport } from '../dispatch/adapters/nvidia-agent/agent-protocol.js';
 import type { WorkloadStatus } from '../dispatch/adapters/provider-adapter.js';
+import { stopRequestedSql } from '../market/orders.repository.js';
 
 /**
  * Status reports of node agents. An agent speaks for its own node only, so a report is first
@@ -37,8 +38,12 @@ export class AgentStatusService {
     }
     await this.registry.agentQueue(providerId).recordStatus(leaseId, node, { ...report, node });
     const adapter = await this.registry.forProvider(providerId, 'nvidia-agent');
+    const [{ stop_requested: stopRequested }]: Array<{ stop_requested: boolean }> = await this.dataSource.query(
+      `SELECT EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = $1 AND ${stopRequestedSql('s')}) AS stop_requested`,
+      [leaseId],
+    );
     // The handle place() returns names the lease's nodes in this order; the report may arrive
     // before the place order has stored it, so it is rebuilt from the lease.
-    return adapter.status(leaseId, `agent:${nodes.join(',')}`);
+    return adapter.status(leaseId, `agent:${nodes.join(',')}`, { stopRequested });
   }
 }

@@ -4,32 +4,28 @@ import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { NvidiaAgentAdapter } from './adapters/nvidia-agent/nvidia-agent.adapter.js';
 import { PgAgentOrderQueue } from './adapters/nvidia-agent/pg-agent-order-queue.js';
 import { AdapterError, type AdapterKind, type ProviderAdapter } from './adapters/provider-adapter.js';
+import { PgSimulatedFleetStore } from './adapters/pg-simulated-fleet-store.js';
 import { SimulatedAdapter } from './adapters/simulated.adapter.js';
 
 /**
  * Which adapter carries a provider's orders. One adapter instance per provider, created on
- * first use: adapters keep state (a simulated fleet's workloads, a controller connection).
+ * first use: adapters keep connections and timers (a controller client, a notice's hard stop).
+ * What must outlive a process (a simulated fleet's workloads) they keep in PostgreSQL.
  */
 @Injectable()
 export class AdapterRegistry {
-  private readonly adapters = new Map<string, ProviderAdapter>();
-  /** Simulated fleets this registry made itself; they follow the provider's registered nodes. */
-  private readonly ownFleets = new Set<string>();
+  private readonly adapters = new Map<string, Promise<ProviderAdapter>>();
   private readonly factories = new Map<AdapterKind, (providerId: string) => Promise<ProviderAdapter>>();
-  /** Simulated fleets run faster than the clock in demos (SIMULATED_TIME_SCALE). */
-  simulatedTimeScale = 1;
 
   constructor(
     private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.factories.set('simulated', async (providerId) => {
-      const nodes: Array<{ external_id: string; gpus: number }> = await this.dataSource.query(
-        'SELECT external_id, gpus FROM nodes WHERE provider_id = $1',
-        [providerId],
-      );
-      return new SimulatedAdapter({ nodes: nodes.map((n) => ({ externalId: n.external_id, gpus: n.gpus })), timeScale: this.simulatedTimeScale });
-    });
+    // The fleet's workloads live in PostgreSQL, so restarts and replicas see one fleet; in demos
+    // it runs faster than the clock (SIMULATED_TIME_SCALE).
+    this.factories.set('simulated', async (providerId) =>
+      new SimulatedAdapter({ store: new PgSimulatedFleetStore(this.dataSource, providerId), timeScale: this.config.simulatedTimeScale }),
+    );
     this.factories.set('nvidia-agent', async (providerId) => new NvidiaAgentAdapter(this.agentQueue(providerId)));
     this.factories.set('slurm', async () => {
       if (!this.config.slurm) throw AdapterError.permanent('no slurm adapter is configured on this service: set SLURM_BIN_DIR (and SLURM_PARTITION, SLURM_ACCOUNT, SLURM_CONF as needed)');
@@ -63,27 +59,27 @@ export class AdapterRegistry {
 
   /** Replaces the adapter of one provider (tests drive a fleet they hold). */
   use(providerId: string, adapter: ProviderAdapter): void {
-    this.adapters.set(providerId, adapter);
+    this.adapters.set(providerId, Promise.resolve(adapter));
   }
 
+  /**
+   * The provider's adapter, built on first use. The creation itself is what is cached: orders
+   * are dispatched several at a time, and each building its own adapter (the last one winning)
+   * split a fleet's state between instances. A creation that failed is forgotten, so that the
+   * next order tries again (configuration fixed, controller back).
+   */
   async forProvider(providerId: string, kind: AdapterKind): Promise<ProviderAdapter> {
-    const existing = this.adapters.get(providerId);
-    if (existing instanceof SimulatedAdapter && this.ownFleets.has(providerId)) await this.refreshFleet(providerId, existing);
-    if (existing) return existing;
-    const factory = this.factories.get(kind);
-    if (!factory) throw AdapterError.permanent(`no ${kind} adapter is configured on this service`);
-    const adapter = await factory(providerId);
-    this.adapters.set(providerId, adapter);
-    if (kind === 'simulated') this.ownFleets.add(providerId);
+    let adapter = this.adapters.get(providerId);
+    if (!adapter) {
+      const factory = this.factories.get(kind);
+      if (!factory) throw AdapterError.permanent(`no ${kind} adapter is configured on this service`);
+      const created = factory(providerId);
+      adapter = created;
+      this.adapters.set(providerId, created);
+      created.catch(() => {
+        if (this.adapters.get(providerId) === created) this.adapters.delete(providerId);
+      });
+    }
     return adapter;
   }
-
-  private async refreshFleet(providerId: string, fleet: SimulatedAdapter): Promise<void> {
-    const nodes: Array<{ external_id: string; gpus: number }> = await this.dataSource.query(
-      'SELECT external_id, gpus FROM nodes WHERE provider_id = $1',
-      [providerId],
-    );
-    for (const node of nodes) fleet.addNode({ externalId: node.external_id, gpus: node.gpus });
-  }
-
 }

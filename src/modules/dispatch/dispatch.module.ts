@@ -17,10 +17,7 @@ class DispatchJobs implements OnModuleInit, OnApplicationBootstrap {
     @Inject(JOB_QUEUE) private readonly queue: JobQueue,
     private readonly dispatch: OrderDispatchService,
     private readonly sync: LeaseSyncService,
-    registry: AdapterRegistry,
-  ) {
-    registry.simulatedTimeScale = config.simulatedTimeScale;
-  }
+  ) {}
 
   onModuleInit(): void {
     this.queue.handle('order.dispatch', ({ orderId }) => this.dispatch.dispatch(orderId), {

@@ -1,6 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { outcomeOfReport } from '../../core/market/workload-report.js';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
+import { STOP_UNCONFIRMED } from '../market/held-gpus.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
+import { stopRequestedSql } from '../market/orders.repository.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
 import type { AdapterKind, WorkloadStatus } from './adapters/provider-adapter.js';
 
@@ -9,23 +13,31 @@ const POLLED: readonly AdapterKind[] = ['simulated', 'slurm', 'kubernetes'];
 
 /**
  * Asks adapters how the workloads of live leases are doing and applies what they say: started,
- * ended by itself, failed, or vanished. Reports from pushing adapters (POST
- * /v1/leases/:id/status) go through `apply` too.
+ * ended by itself, failed (the tenant's workload, or lost by the platform), or stopped. Reports
+ * from pushing adapters (POST /v1/leases/:id/status) go through `apply` too. What the market
+ * itself did to a lease (a stop ordered) comes from its orders table with every question, so
+ * any process, freshly started or not, reads a workload the same way.
+ *
+ * It also follows the workloads the market failed to stop (a dead-lettered terminate): until
+ * their adapter says they are gone, their GPUs stay held and the terminate is re-sent every
+ * STOP_RETRY_SECONDS.
  */
 @Injectable()
 export class LeaseSyncService {
   private readonly logger = new Logger('LeaseSync');
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly transactions: TransactionRunner,
     private readonly leaseState: LeaseStateService,
     private readonly adapters: AdapterRegistry,
   ) {}
 
   async syncAll(at: Date = new Date()): Promise<number> {
-    const rows: Array<{ lease_id: string; provider_id: string; adapter: AdapterKind; handle: string }> = await this.transactions.run((m) =>
+    const rows: Array<{ lease_id: string; provider_id: string; adapter: AdapterKind; handle: string; stop_requested: boolean }> = await this.transactions.run((m) =>
       m.query(
-        `SELECT o.lease_id, o.provider_id, p.adapter, o.handle
+        `SELECT o.lease_id, o.provider_id, p.adapter, o.handle,
+                EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = o.lease_id AND ${stopRequestedSql('s')}) AS stop_requested
            FROM orders o JOIN leases l ON l.id = o.lease_id JOIN providers p ON p.id = o.provider_id
           WHERE o.type = 'place' AND o.state = 'done' AND o.handle IS NOT NULL
             AND l.state IN ('allocated', 'running', 'preempting') AND p.adapter = ANY($1::text[])`,
@@ -36,35 +48,71 @@ export class LeaseSyncService {
     for (const row of rows) {
       try {
         const adapter = await this.adapters.forProvider(row.provider_id, row.adapter);
-        const status = await adapter.status(row.lease_id, row.handle);
+        const status = await adapter.status(row.lease_id, row.handle, { stopRequested: row.stop_requested });
         changed += Number(await this.apply(row.lease_id, status, at));
       } catch (error) {
         this.logger.warn(`status of lease ${row.lease_id}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    return changed;
+    return changed + (await this.followUnstopped(at));
   }
 
   /** Applies one status report; true when the lease changed. */
   async apply(leaseId: string, status: WorkloadStatus, at: Date = new Date()): Promise<boolean> {
     return this.transactions.run(async (manager) => {
-      switch (status.state) {
-        case 'running':
+      const lease = await this.leaseState.reportable(manager, leaseId);
+      if (!lease) return false;
+      const outcome = outcomeOfReport(lease, status);
+      switch (outcome.kind) {
+        case 'started':
           return this.leaseState.markRunning(manager, leaseId, at);
         case 'completed': {
-          // A workload short enough to end between two polls was never seen running.
           const started = await this.leaseState.markRunning(manager, leaseId, at);
           const completed = await this.leaseState.complete(manager, leaseId, at, 'workload_ended', status.exitCode);
           return started || completed;
         }
-        case 'failed':
-          return this.leaseState.fail(manager, leaseId, at, status.message ?? 'workload_failed', false, status.exitCode);
-        case 'stopped':
-          // Stopped by our own preempt/terminate: the notice or the cancel already ends the lease.
-          return false;
+        case 'failed': {
+          const detail = status.message ?? (status.exitCode !== undefined ? `exit code ${status.exitCode}` : status.state);
+          return this.leaseState.fail(manager, leaseId, at, `${outcome.reason}: ${detail}`, outcome.reopenBid, status.exitCode);
+        }
         default:
           return false;
       }
     });
+  }
+
+  /**
+   * Leases whose terminate was dead-lettered: frees their GPUs once the adapter says the workload
+   * is gone, else orders the terminate again when the last stop order is STOP_RETRY_SECONDS old.
+   */
+  private async followUnstopped(at: Date): Promise<number> {
+    const rows: Array<{ lease_id: string; provider_id: string; adapter: AdapterKind; handle: string; retry_due: boolean }> = await this.transactions.run((m) =>
+      m.query(
+        `SELECT l.id AS lease_id, o.provider_id, p.adapter, o.handle,
+                NOT EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = l.id AND s.provider_id = o.provider_id AND s.type = 'terminate'
+                              AND (s.state IN ('pending', 'sent') OR s.updated_at > $1::timestamptz - make_interval(secs => $2::int))) AS retry_due
+           FROM leases l JOIN orders o ON o.lease_id = l.id AND o.type = 'place' AND o.handle IS NOT NULL
+           JOIN providers p ON p.id = o.provider_id
+          WHERE ${STOP_UNCONFIRMED}`,
+        [at, this.config.stopRetrySeconds],
+      ),
+    );
+    let changed = 0;
+    for (const row of rows) {
+      try {
+        const adapter = await this.adapters.forProvider(row.provider_id, row.adapter);
+        const status = await adapter.status(row.lease_id, row.handle, { stopRequested: true });
+        if (['stopped', 'completed', 'failed'].includes(status.state)) {
+          changed += Number(await this.transactions.run((m) => this.leaseState.confirmStopped(m, row.lease_id, at, status.state)));
+          this.logger.log(`lease ${row.lease_id}: the workload the market failed to stop is gone (${status.state}); its GPUs are free`);
+        } else if (row.retry_due) {
+          await this.transactions.run((m) => this.leaseState.stopOrders(m, [{ id: row.lease_id, provider_ids: [row.provider_id] }], 'terminate', 0));
+          this.logger.warn(`lease ${row.lease_id}: its workload still ${status.state} after a failed stop; terminate ordered again`);
+        }
+      } catch (error) {
+        this.logger.warn(`stop of lease ${row.lease_id}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return changed;
   }
 }

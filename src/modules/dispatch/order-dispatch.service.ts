@@ -66,16 +66,34 @@ export class OrderDispatchService {
     }
   }
 
-  /** The order failed for good: a placement that never happened frees its GPUs and reopens its bid. */
+  /**
+   * The order failed for good (its last try, or a permanent error). A `place` that never
+   * happened fails the lease, frees its GPUs and reopens the bid (the platform's failure, capped
+   * per bid). A failed `preempt` leaves the notice's end to its `terminate`; a failed `terminate`
+   * leaves a workload that may still run, whose GPUs stay held until its adapter confirms it is
+   * gone (LeaseStateService.stopFailed). Either way the tenant hears of it and the log says so.
+   */
   async deadLetter(orderId: string, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
-    await this.transactions.run(async (manager) => {
+    const now = new Date();
+    const outcome = await this.transactions.run(async (manager) => {
       const order = await this.orders.lock(manager, orderId);
-      if (!order || order.state === 'done' || order.state === 'withdrawn') return;
+      if (!order || order.state === 'done' || order.state === 'withdrawn' || order.state === 'failed') return null;
       await this.orders.update(manager, orderId, { state: 'failed', lastError: message });
-      if (order.type === 'place') await this.leaseState.fail(manager, order.lease_id, new Date(), `order_failed: ${message}`, true);
+      if (order.type === 'place') {
+        await this.leaseState.fail(manager, order.lease_id, now, `order_failed: ${message}`, true);
+        return { order, held: false };
+      }
+      return { order, held: (await this.leaseState.stopFailed(manager, order.lease_id, order.type, message, now)) === 'held' };
     });
-    this.logger.warn(`order ${orderId} dead-lettered: ${message}`);
+    if (!outcome) return;
+    const { order, held } = outcome;
+    if (order.type === 'place') this.logger.warn(`order ${orderId} (place lease ${order.lease_id}) dead-lettered: ${message}`);
+    else
+      this.logger.error(
+        `order ${orderId} (${order.type} lease ${order.lease_id}) dead-lettered: ${message}` +
+          (held ? '; its workload may still run: its GPUs stay held until the provider confirms it stopped' : ''),
+      );
   }
 
   private async load(manager: EntityManager, orderId: string): Promise<DispatchContext | null> {

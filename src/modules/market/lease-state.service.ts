@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { requeuePreemptedBid } from '../../core/market/bid-window.js';
+import { requeueFailedBid, requeuePreemptedBid } from '../../core/market/bid-window.js';
+import type { LiveLeaseState } from '../../core/market/workload-report.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
+import { updateReturning } from '../../platform/database/update-returning.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { MarketEventsRepository, type MarketEvent } from './market-events.repository.js';
 import { OrdersRepository, type NewOrder } from './orders.repository.js';
@@ -29,6 +31,9 @@ const LEASE_SELECT = `
     FROM leases l JOIN bids b ON b.id = l.bid_id`;
 
 const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+
+const windowOf = (lease: LeaseRow) =>
+  lease.deadline ? { notBefore: lease.not_before ? seconds(lease.not_before) : 0, deadline: seconds(lease.deadline) } : null;
 
 /**
  * Every change of a lease's state after it was allocated: started by its adapter, completed,
@@ -80,21 +85,103 @@ export class LeaseStateService {
   }
 
   /**
-   * The lease cannot go on (its workload failed, or an order to it was dead-lettered). Its GPUs
-   * are free at once. `reopenBid`: the failure was the platform's, so the bid goes back to open
-   * with the run time it still needs; otherwise the bid fails with it.
+   * The lease cannot go on (its workload failed, the platform lost it, or an order to it was
+   * dead-lettered). Its GPUs are free at once. `reopenBid`: the failure was the platform's, so the
+   * bid goes back to open with the run time it still needs (preemptible or not), until its window
+   * closes (`expired`, window_closed) or it has failed this way MAX_PLATFORM_FAILURES_PER_BID
+   * times (`failed`, too_many_failures); otherwise the bid fails with it (workload_failed).
    */
   async fail(manager: EntityManager, leaseId: string, at: Date, reason: string, reopenBid: boolean, exitCode?: number): Promise<boolean> {
     const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [leaseId]);
     if (!lease) return false;
     await this.end(manager, [lease], at, 'failed', reason, exitCode);
     const ran = lease.started_at ? Math.max(0, seconds(at) - seconds(lease.started_at)) : 0;
-    const remaining = Math.max(0, lease.bid_remaining_seconds - ran);
+    let outcome: { state: string; remainingSeconds: number; lossReason: string | null };
+    if (reopenBid) {
+      const [{ failures }]: Array<{ failures: number }> = await manager.query(
+        `SELECT count(*)::int AS failures FROM leases WHERE bid_id = $1 AND state = 'failed'`,
+        [lease.bid_id],
+      );
+      const next = requeueFailedBid(
+        { remainingSeconds: lease.bid_remaining_seconds, window: windowOf(lease) },
+        ran,
+        seconds(at),
+        failures,
+        this.config.maxPlatformFailuresPerBid,
+      );
+      outcome = { state: next.state, remainingSeconds: next.remainingSeconds, lossReason: 'reason' in next ? next.reason : null };
+    } else {
+      outcome = { state: 'failed', remainingSeconds: Math.max(0, lease.bid_remaining_seconds - ran), lossReason: 'workload_failed' };
+    }
     await manager.query(
-      `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = NULL, updated_at = now() WHERE id = $1`,
-      [lease.bid_id, reopenBid && remaining > 0 ? 'open' : 'failed', remaining],
+      `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
+      [lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.lossReason],
     );
-    await this.events.add(manager, [{ tenantId: lease.tenant_id, type: 'lease.failed', subjectId: leaseId, data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, bidReopened: reopenBid && remaining > 0 } }]);
+    const events: MarketEvent[] = [
+      {
+        tenantId: lease.tenant_id,
+        type: 'lease.failed',
+        subjectId: leaseId,
+        data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, bidReopened: outcome.state === 'open', bidStatus: outcome.state, bidReason: outcome.lossReason },
+      },
+    ];
+    if (outcome.state === 'expired') events.push({ tenantId: lease.tenant_id, type: 'bid.expired', subjectId: lease.bid_id, data: { bidId: lease.bid_id, reason: 'window_closed' } });
+    await this.events.add(manager, events);
+    return true;
+  }
+
+  /** A live lease as a workload report sees it: its state and whether the market ordered it stopped. */
+  async reportable(manager: EntityManager, leaseId: string): Promise<{ state: LiveLeaseState; stopRequested: boolean } | null> {
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [leaseId]);
+    if (!lease) return null;
+    return { state: lease.state as LiveLeaseState, stopRequested: await this.orders.stopRequested(manager, leaseId) };
+  }
+
+  /**
+   * An order to stop the lease's workload failed for good. A `preempt` (the notice's SIGTERM)
+   * leaves the hard stop at the notice's end to its `terminate`. A failed `terminate` leaves a
+   * workload the market could not stop: the lease has ended (billing stopped at its end), but its
+   * GPUs stay held until the adapter confirms the workload is gone (lease sync re-sends the
+   * terminate meanwhile), and the tenant and the operator are told. A lease that won its place
+   * back and runs again needed no stop.
+   */
+  async stopFailed(manager: EntityManager, leaseId: string, type: 'preempt' | 'terminate', message: string, at: Date): Promise<'held' | 'notified' | 'none'> {
+    const [lease]: Array<{ id: string; bid_id: string; tenant_id: string; state: string }> = await manager.query(
+      `SELECT id, bid_id, tenant_id, state FROM leases WHERE id = $1 FOR UPDATE`,
+      [leaseId],
+    );
+    if (!lease || lease.state === 'running') return 'none';
+    const held = type === 'terminate';
+    if (held) {
+      await manager.query(
+        `UPDATE leases SET stop_failed_at = COALESCE(stop_failed_at, $2), stop_error = $3, stop_confirmed_at = NULL, updated_at = now() WHERE id = $1`,
+        [leaseId, at, message],
+      );
+    }
+    await this.events.add(manager, [
+      {
+        tenantId: lease.tenant_id,
+        type: 'lease.stop_failed',
+        subjectId: leaseId,
+        data: { leaseId, bidId: lease.bid_id, order: type, error: message, gpusHeld: held, at: at.toISOString() },
+      },
+    ]);
+    return held ? 'held' : 'notified';
+  }
+
+  /** The adapter says the workload the market failed to stop is gone: its GPUs are free again. */
+  async confirmStopped(manager: EntityManager, leaseId: string, at: Date, how: string): Promise<boolean> {
+    const rows = await updateReturning<{ tenant_id: string; bid_id: string }>(
+      manager,
+      `UPDATE leases SET stop_confirmed_at = $2, updated_at = now()
+        WHERE id = $1 AND stop_failed_at IS NOT NULL AND stop_confirmed_at IS NULL RETURNING tenant_id, bid_id`,
+      [leaseId, at],
+    );
+    const row = rows[0];
+    if (!row) return false;
+    await this.events.add(manager, [
+      { tenantId: row.tenant_id, type: 'lease.stop_confirmed', subjectId: leaseId, data: { leaseId, bidId: row.bid_id, status: how, at: at.toISOString() } },
+    ]);
     return true;
   }
 
@@ -129,7 +216,7 @@ export class LeaseStateService {
         {
           preemptible: lease.preemptible,
           remainingSeconds: lease.bid_remaining_seconds,
-          window: lease.deadline ? { notBefore: lease.not_before ? seconds(lease.not_before) : 0, deadline: seconds(lease.deadline) } : null,
+          window: windowOf(lease),
         },
         Math.max(0, seconds(endedAt) - seconds(lease.started_at!)),
         seconds(now),

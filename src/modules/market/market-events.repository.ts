@@ -10,6 +10,10 @@ export type MarketEventType =
   | 'lease.preempted'
   | 'lease.completed'
   | 'lease.failed'
+  /** An order to stop the lease's workload failed for good; it may still run (docs/operations.md). */
+  | 'lease.stop_failed'
+  /** The workload the market failed to stop is gone; its GPUs are free again. */
+  | 'lease.stop_confirmed'
   | 'round.cleared';
 
 export interface MarketEvent {

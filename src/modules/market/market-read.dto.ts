@@ -28,6 +28,11 @@ export class ListLeasesQueryDto extends PageQueryDto {
   @IsOptional()
   @IsIn(LEASE_STATES)
   state?: LeaseState;
+
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'true: only leases whose workload the market failed to stop and that still hold their GPUs' })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  needsAttention?: 'true' | 'false';
 }
 
 export class LedgerQueryDto {
@@ -80,6 +85,8 @@ export class PoolPriceDto {
   @ApiProperty({ example: 'eu-west' }) region: string;
   @ApiProperty({ example: '2.35', description: 'clearing price per GPU-hour' }) price: string;
   @ApiProperty({ nullable: true, type: String, description: 'the bid that set the price; null when a reserve did' }) marginalBidId: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2.35', description: "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve did" })
+  marginalBidPrice: string | null;
   @ApiProperty() supplyGpus: number;
   @ApiProperty() soldGpus: number;
 }
@@ -121,7 +128,9 @@ export class MarketPriceDto {
   price: string | null;
   @ApiProperty({ nullable: true, type: String }) roundId: string | null;
   @ApiProperty({ nullable: true, type: String }) periodStart: string | null;
-  @ApiProperty({ nullable: true, type: String }) marginalBidId: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the bid that set the latest price; null when a reserve did' }) marginalBidId: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2.35', description: "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve set the price" })
+  marginalBidPrice: string | null;
   @ApiProperty({ description: 'GPUs of active nodes now' }) supplyGpus: number;
   @ApiProperty({ description: 'GPUs of active nodes not held by an allocated or running lease' }) freeGpus: number;
   @ApiProperty({ nullable: true, type: String, description: 'lowest reserve among active nodes' }) reserveFloor: string | null;
@@ -138,6 +147,13 @@ export class LeaseNodeDto {
   @ApiProperty() region: string;
   @ApiProperty() gpus: number;
   @ApiProperty({ example: '2.35', description: 'price per GPU-hour paid on this node this period' }) unitPrice: string;
+}
+
+export class LeaseStopFailureDto {
+  @ApiProperty({ description: 'when an order to stop the workload first failed for good' }) at: string;
+  @ApiProperty({ example: 'the agent on gpu-host-1 did not acknowledge the terminate order in 30000 ms' }) error: string;
+  @ApiProperty({ nullable: true, type: String, description: 'when the provider confirmed the workload is gone; until then its GPUs stay held' })
+  confirmedAt: string | null;
 }
 
 export class LeaseDto {
@@ -159,6 +175,8 @@ export class LeaseDto {
   @ApiProperty({ nullable: true, type: String, example: 'workload_ended' }) endReason: string | null;
   @ApiProperty({ nullable: true, type: Number }) exitCode: number | null;
   @ApiProperty({ nullable: true, type: String }) settledUntil: string | null;
+  @ApiProperty({ nullable: true, type: LeaseStopFailureDto, description: 'set when the market failed to stop the workload (a dead-lettered terminate); null otherwise' })
+  stopFailure: LeaseStopFailureDto | null;
   @ApiProperty({ type: [LeaseNodeDto] }) nodes: LeaseNodeDto[];
 }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { STOP_UNCONFIRMED } from './held-gpus.js';
 
 /** Who is asking, as the read side needs it: admin and finance see everything. */
 export type ReadScope = { readonly kind: 'all' } | { readonly kind: 'tenant'; readonly id: string } | { readonly kind: 'provider'; readonly id: string };
@@ -30,6 +31,7 @@ export interface PoolPriceRow {
   region: string;
   price: string;
   marginalBidId: string | null;
+  marginalBidPrice: string | null;
   supplyGpus: number;
   soldGpus: number;
 }
@@ -42,6 +44,7 @@ export interface PoolNowRow {
   roundId: string | null;
   periodStart: Date | null;
   marginalBidId: string | null;
+  marginalBidPrice: string | null;
   supplyGpus: number;
   freeGpus: number;
   reserveFloor: string | null;
@@ -79,6 +82,9 @@ export interface LeaseRow {
   endReason: string | null;
   exitCode: number | null;
   settledUntil: Date | null;
+  stopFailedAt: Date | null;
+  stopError: string | null;
+  stopConfirmedAt: Date | null;
   createdAt: Date;
   cursorTime: string;
   nodes: Array<{ nodeId: string; providerId: string; externalId: string; region: string; gpus: number; unitPrice: string }>;
@@ -111,14 +117,22 @@ const ROUND_COLUMNS = `
 
 const PRICE_COLUMNS = `
   pp.round_id AS "roundId", pp.period_start AS "periodStart", pp.gpu_model AS "gpuModel", pp.region, pp.price::text AS price,
-  pp.marginal_bid_id AS "marginalBidId", pp.supply_gpus AS "supplyGpus", pp.sold_gpus AS "soldGpus"`;
+  pp.marginal_bid_id AS "marginalBidId", COALESCE(mo.max_price, ml.limit_price)::text AS "marginalBidPrice",
+  pp.supply_gpus AS "supplyGpus", pp.sold_gpus AS "soldGpus"`;
+
+// The marginal bid's limit per GPU-hour in the pool's GPU model (its offer for that model), or,
+// when a displaced running lease set the price, that lease's limit.
+const MARGINAL_JOINS = `
+  LEFT JOIN bid_offers mo ON mo.bid_id = pp.marginal_bid_id AND mo.gpu_model = pp.gpu_model
+  LEFT JOIN leases ml ON ml.id = pp.marginal_bid_id`;
 
 // GPUs held per node by leases that hold them now (a preempting lease's GPUs may already be
-// promised to its successor, which is allocated, so counting both would count them twice).
+// promised to its successor, which is allocated, so counting both would count them twice), and
+// by workloads the market failed to stop.
 const HELD_PER_NODE = `
   SELECT ln.node_id, sum(ln.gpus)::int AS gpus
     FROM lease_nodes ln JOIN leases l ON l.id = ln.lease_id
-   WHERE l.state IN ('allocated', 'running')
+   WHERE l.state IN ('allocated', 'running') OR ${STOP_UNCONFIRMED}
    GROUP BY ln.node_id`;
 
 const LEASE_SELECT = `
@@ -126,7 +140,8 @@ const LEASE_SELECT = `
          l.limit_price::text AS "limitPrice", l.preemptible, l.state, l.runtime_seconds AS "runtimeSeconds",
          l.allocated_at AS "allocatedAt", l.started_at AS "startedAt", l.protected_until AS "protectedUntil",
          l.notice_ends_at AS "noticeEndsAt", l.ended_at AS "endedAt", l.end_reason AS "endReason", l.exit_code AS "exitCode",
-         l.settled_until AS "settledUntil", l.created_at AS "createdAt", l.created_at::text AS "cursorTime",
+         l.settled_until AS "settledUntil", l.stop_failed_at AS "stopFailedAt", l.stop_error AS "stopError",
+         l.stop_confirmed_at AS "stopConfirmedAt", l.created_at AS "createdAt", l.created_at::text AS "cursorTime",
          (SELECT json_agg(json_build_object('nodeId', ln.node_id, 'providerId', ln.provider_id, 'externalId', n.external_id,
                                             'region', ln.region, 'gpus', ln.gpus, 'unitPrice', ln.unit_price::text) ORDER BY ln.node_id)
             FROM lease_nodes ln JOIN nodes n ON n.id = ln.node_id WHERE ln.lease_id = l.id) AS nodes
@@ -156,7 +171,7 @@ export class MarketReadRepository {
   }
 
   async roundPrices(roundId: string): Promise<PoolPriceRow[]> {
-    return this.dataSource.query(`SELECT ${PRICE_COLUMNS} FROM pool_prices pp WHERE pp.round_id = $1 ORDER BY pp.gpu_model, pp.region`, [roundId]);
+    return this.dataSource.query(`SELECT ${PRICE_COLUMNS} FROM pool_prices pp ${MARGINAL_JOINS} WHERE pp.round_id = $1 ORDER BY pp.gpu_model, pp.region`, [roundId]);
   }
 
   /**
@@ -171,7 +186,7 @@ export class MarketReadRepository {
     return this.dataSource.query(
       `WITH latest AS (
          SELECT DISTINCT ON (pp.gpu_model, pp.region) ${PRICE_COLUMNS}
-           FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed'
+           FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed' ${MARGINAL_JOINS}
           WHERE ${model('pp')}
           ORDER BY pp.gpu_model, pp.region, pp.period_start DESC
        ), supply AS (
@@ -182,7 +197,7 @@ export class MarketReadRepository {
           GROUP BY n.gpu_model, n.region
        )
        SELECT COALESCE(l."gpuModel", s.gpu_model) AS "gpuModel", COALESCE(l.region, s.region) AS region,
-              l.price, l."roundId", l."periodStart", l."marginalBidId",
+              l.price, l."roundId", l."periodStart", l."marginalBidId", l."marginalBidPrice",
               COALESCE(s.supply, 0) AS "supplyGpus", COALESCE(s.free, 0) AS "freeGpus", s.floor AS "reserveFloor"
          FROM latest l FULL JOIN supply s ON s.gpu_model = l."gpuModel" AND s.region = l.region
         ORDER BY 1, 2`,
@@ -217,10 +232,11 @@ export class MarketReadRepository {
   }
 
   /** Newest first; `after` is the (created_at as text, id) of the last lease of the previous page. */
-  async leasesPage(scope: ReadScope, options: { state?: string; limit: number; after?: { time: string; id: string } }): Promise<LeaseRow[]> {
+  async leasesPage(scope: ReadScope, options: { state?: string; needsAttention?: boolean; limit: number; after?: { time: string; id: string } }): Promise<LeaseRow[]> {
     const params: unknown[] = [];
     let where = scopeFilter(scope, params, 'l.tenant_id', (p) => `EXISTS (SELECT 1 FROM lease_nodes x WHERE x.lease_id = l.id AND x.provider_id = ${p})`);
     if (options.state) where += ` AND l.state = $${params.push(options.state)}`;
+    if (options.needsAttention !== undefined) where += options.needsAttention ? ` AND ${STOP_UNCONFIRMED}` : ` AND NOT ${STOP_UNCONFIRMED}`;
     if (options.after) where += ` AND (l.created_at, l.id) < ($${params.push(options.after.time)}::timestamptz, $${params.push(options.after.id)}::uuid)`;
     return this.dataSource.query(`${LEASE_SELECT} WHERE ${where} ORDER BY l.created_at DESC, l.id DESC LIMIT $${params.push(options.limit)}`, params);
   }

@@ -65,6 +65,7 @@ function toPoolPrice(row: PoolPriceRow): PoolPriceDto {
     region: row.region,
     price: formatPrice(toMoney(row.price)),
     marginalBidId: row.marginalBidId,
+    marginalBidPrice: row.marginalBidPrice === null ? null : formatPrice(toMoney(row.marginalBidPrice)),
     supplyGpus: row.supplyGpus,
     soldGpus: row.soldGpus,
   };
@@ -92,6 +93,7 @@ function toLeaseDto(row: LeaseRow, scope: ReadScope): LeaseDto {
     endReason: row.endReason,
     exitCode: row.exitCode,
     settledUntil: iso(row.settledUntil),
+    stopFailure: row.stopFailedAt ? { at: row.stopFailedAt.toISOString(), error: row.stopError ?? '', confirmedAt: iso(row.stopConfirmedAt) } : null,
     nodes: nodes.map((n) => ({ ...n, unitPrice: formatPrice(toMoney(n.unitPrice)) })),
   };
 }
@@ -137,6 +139,7 @@ export class MarketReadService {
         roundId: p.roundId,
         periodStart: iso(p.periodStart),
         marginalBidId: p.marginalBidId,
+        marginalBidPrice: p.marginalBidPrice === null ? null : formatPrice(toMoney(p.marginalBidPrice)),
         supplyGpus: p.supplyGpus,
         freeGpus: p.freeGpus,
         reserveFloor: p.reserveFloor === null ? null : formatPrice(toMoney(p.reserveFloor)),
@@ -153,7 +156,8 @@ export class MarketReadService {
       if (!time || Number.isNaN(Date.parse(time)) || !id || !UUID.test(id)) throw badCursor();
       after = { time, id };
     }
-    const rows = await this.reads.leasesPage(scope, { state: query.state, limit: limit + 1, after });
+    const needsAttention = query.needsAttention === undefined ? undefined : query.needsAttention === 'true';
+    const rows = await this.reads.leasesPage(scope, { state: query.state, needsAttention, limit: limit + 1, after });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { leases: page.map((r) => toLeaseDto(r, scope)), nextCursor: rows.length > limit ? encode(last.cursorTime, last.id) : null };

@@ -4,6 +4,7 @@ import { checkWindow } from '../../core/market/bid-window.js';
 import type { BidTerms, LiveLease } from '../../core/market/round-outcome.js';
 import type { Contiguity, MarketNode, OpenBid, RunningLease } from '../../core/market/types.js';
 import { toMoney } from '../../core/money/money.js';
+import { STOP_UNCONFIRMED } from './held-gpus.js';
 
 interface NodeRow {
   id: string;
@@ -93,6 +94,13 @@ export class MarketSnapshotRepository {
         ORDER BY b.created_at, b.id`,
     );
 
+    // GPUs a workload the market failed to stop may still hold: nothing new goes there.
+    const stuckRows: Array<{ node_id: string; gpus: number }> = await manager.query(
+      `SELECT ln.node_id, sum(ln.gpus)::int AS gpus FROM lease_nodes ln JOIN leases l ON l.id = ln.lease_id
+        WHERE ${STOP_UNCONFIRMED} GROUP BY ln.node_id`,
+    );
+    const stuck = new Map(stuckRows.map((r) => [r.node_id, r.gpus]));
+
     const used = new Map<string, number>();
     for (const lease of leaseRows)
       if (lease.state !== 'preempting')
@@ -103,7 +111,7 @@ export class MarketSnapshotRepository {
     const snapshotLeases: RunningLease[] = [];
     for (const row of leaseRows) {
       if (row.state === 'preempting') {
-        const fits = row.shares.every((s) => (used.get(s.node_id) ?? 0) + s.gpus <= (nodeGpus.get(s.node_id) ?? 0));
+        const fits = row.shares.every((s) => (used.get(s.node_id) ?? 0) + (stuck.get(s.node_id) ?? 0) + s.gpus <= (nodeGpus.get(s.node_id) ?? 0));
         if (!fits) continue;
         for (const share of row.shares) used.set(share.node_id, (used.get(share.node_id) ?? 0) + share.gpus);
       }
@@ -127,8 +135,9 @@ export class MarketSnapshotRepository {
       gpuModel: row.gpu_model,
       gpuMemoryGb: row.memory_gb,
       gpus: row.gpus,
-      // Draining and down nodes keep their leases but take nothing new.
-      unavailableGpus: row.state === 'active' ? 0 : Math.max(0, row.gpus - (used.get(row.id) ?? 0)),
+      // Draining and down nodes keep their leases but take nothing new; an active node takes
+      // nothing new on GPUs held by a workload the market failed to stop.
+      unavailableGpus: Math.max(0, Math.min(row.state === 'active' ? (stuck.get(row.id) ?? 0) : row.gpus, row.gpus - (used.get(row.id) ?? 0))),
       region: row.region,
       block: row.block,
       nvlinkDomain: row.nvlink_domain,

@@ -26,6 +26,10 @@ export interface OrderRow {
   not_before: Date;
 }
 
+/** SQL condition on the order row `order`: a stop of its lease that is due or carried out. */
+export const stopRequestedSql = (order: string): string =>
+  `${order}.type IN ('preempt', 'terminate') AND ${order}.state <> 'withdrawn' AND ${order}.not_before <= now()`;
+
 /** Orders to provider adapters; every new order is announced through the outbox. */
 @Injectable()
 export class OrdersRepository {
@@ -80,6 +84,19 @@ export class OrdersRepository {
         WHERE lease_id = ANY($1::uuid[]) AND type IN ('preempt', 'terminate') AND state = 'pending'`,
       [leaseIds],
     );
+  }
+
+  /**
+   * Whether the market has ordered the lease's workload stopped: a preempt or terminate that is
+   * due (it may be under way in any process) or done. Adapters are told so, instead of each
+   * remembering what its own process deleted.
+   */
+  async stopRequested(manager: EntityManager, leaseId: string): Promise<boolean> {
+    const rows: Array<{ requested: boolean }> = await manager.query(
+      `SELECT EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = $1 AND ${stopRequestedSql('s')}) AS requested`,
+      [leaseId],
+    );
+    return rows[0]?.requested === true;
   }
 
   /** The handle each provider returned when the lease was placed. */

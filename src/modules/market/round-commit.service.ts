@@ -5,6 +5,7 @@ import { poolKey, type MarketNode, type RoundResult } from '../../core/market/ty
 import { formatPrice, toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { updateReturning } from '../../platform/database/update-returning.js';
+import { STOP_UNCONFIRMED } from './held-gpus.js';
 import { LeaseStateService } from './lease-state.service.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { MarketEventsRepository, type MarketEvent } from './market-events.repository.js';
@@ -220,8 +221,11 @@ export class RoundCommitService {
   }
 
   private async nodeStates(manager: EntityManager, nodeIds: string[]): Promise<Map<string, { gpus: number; state: string }>> {
+    // Capacity left for leases: GPUs a workload the market failed to stop may hold are not.
     const rows: Array<{ id: string; gpus: number; state: string }> = await manager.query(
-      `SELECT id, gpus, state FROM nodes WHERE id = ANY($1::uuid[]) FOR SHARE`,
+      `SELECT n.id, n.gpus - COALESCE((SELECT sum(ln.gpus) FROM lease_nodes ln JOIN leases l ON l.id = ln.lease_id
+                                        WHERE ln.node_id = n.id AND ${STOP_UNCONFIRMED}), 0)::int AS gpus, n.state
+         FROM nodes n WHERE n.id = ANY($1::uuid[]) FOR SHARE OF n`,
       [nodeIds],
     );
     return new Map(rows.map((r) => [r.id, { gpus: r.gpus, state: r.state }]));

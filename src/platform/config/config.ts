@@ -34,6 +34,14 @@ export interface AppConfig {
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
   /** The longest range a finance report covers; longer requests are refused as invalid. */
   readonly reportMaxSpanDays: number;
+  /** Tries of an order to a provider adapter before it is dead-lettered (the first included). */
+  readonly orderRetryAttempts: number;
+  /** First retry delay of an order; doubles on each further retry. */
+  readonly orderRetryBackoffMs: number;
+  /** A bid whose leases failed for the platform's reasons this many times fails (`too_many_failures`). */
+  readonly maxPlatformFailuresPerBid: number;
+  /** How often the market re-sends the terminate of a workload it failed to stop. */
+  readonly stopRetrySeconds: number;
   /** The Slurm adapter's cluster; null (SLURM_BIN_DIR unset): slurm providers cannot be served. */
   readonly slurm: SlurmConfig | null;
   /** The Kubernetes adapter's cluster; null (KUBE_NAMESPACE unset): kubernetes providers cannot be served. */
@@ -190,6 +198,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     apiKeyCacheSeconds: read.integer('API_KEY_CACHE_SECONDS', 10, 0, 3600),
     logLevel: read.choice('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug'] as const),
     reportMaxSpanDays: read.integer('REPORT_MAX_SPAN_DAYS', 92, 1, 3660),
+    orderRetryAttempts: read.integer('ORDER_RETRY_ATTEMPTS', 6, 1, 50),
+    orderRetryBackoffMs: read.integer('ORDER_RETRY_BACKOFF_MS', 1_000, 1, 600_000),
+    maxPlatformFailuresPerBid: read.integer('MAX_PLATFORM_FAILURES_PER_BID', 3, 1, 1_000),
+    stopRetrySeconds: read.integer('STOP_RETRY_SECONDS', 60, 1, 86_400),
     slurm: slurmConfig(read, cwd),
     kubernetes: kubernetesConfig(read, cwd),
   };

@@ -11,6 +11,9 @@ import {
   policyFor,
 } from './job-queue.js';
 
+/** How often, at most, the job schedules are checked for having been lost from Redis. */
+const SCHEDULE_CHECK_MAX_MS = 10_000;
+
 /** BullMQ on Redis: one queue per job name, so each kind of job has its own workers. */
 export class BullMqJobQueue implements JobQueue {
   readonly driver = 'bullmq' as const;
@@ -19,6 +22,9 @@ export class BullMqJobQueue implements JobQueue {
   private readonly connections: Redis[] = [];
   private closed = false;
   private readonly registrations: Array<() => Worker> = [];
+  private readonly schedules = new Map<JobName, { everyMs: number; payload: unknown }>();
+  private scheduleWatch: NodeJS.Timeout | null = null;
+  private scheduleCheckMs = Number.POSITIVE_INFINITY;
   // Producers fail fast while Redis is away, so the outbox keeps the row and retries later;
   // workers wait for Redis indefinitely, as BullMQ requires.
   private readonly producer: Redis;
@@ -34,6 +40,8 @@ export class BullMqJobQueue implements JobQueue {
     this.log = options.log ?? (() => {});
     this.producer = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
     this.producer.on('error', () => {});
+    // Redis came back (maybe empty, maybe another Redis behind the same address).
+    this.producer.on('ready', () => void this.assertSchedules(true));
   }
 
   private queue(name: JobName): Queue {
@@ -97,19 +105,44 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async repeat<N extends JobName>(name: N, everyMs: number, payload: JobCatalogue[N]): Promise<void> {
-    // A job scheduler with a fixed id is one schedule in Redis, however many replicas upsert it.
-    // While Redis is away the service still starts; the schedule is set once Redis answers.
-    const upsert = async (): Promise<void> => {
-      if (this.closed) return;
-      try {
-        await this.queue(name).upsertJobScheduler(`${name}:every`, { every: everyMs }, { name, data: payload });
-      } catch (error) {
-        this.log(`cannot schedule ${name} yet (${error instanceof Error ? error.message : String(error)}); retrying`);
-        const retry = setTimeout(() => void upsert(), 2_000);
-        retry.unref();
-      }
-    };
-    await upsert();
+    this.schedules.set(name, { everyMs, payload });
+    this.watchSchedules();
+    // While Redis is away the service still starts; the watch sets the schedule once it answers.
+    await this.assertSchedule(name, true);
+  }
+
+  /**
+   * A job scheduler with a fixed id is one schedule in Redis, however many replicas upsert it,
+   * and an upsert of an unchanged schedule keeps its next run. But the schedule lives only in
+   * Redis: a Redis restarted without persistence, or flushed, forgets it and rounds would stop
+   * until the service restarted. So the schedules are upserted again whenever the connection
+   * becomes ready, and checked every few seconds (a FLUSHALL drops no connection).
+   */
+  private watchSchedules(): void {
+    const checkMs = Math.min(SCHEDULE_CHECK_MAX_MS, ...[...this.schedules.values()].map((s) => Math.max(1_000, s.everyMs)));
+    if (this.scheduleWatch && checkMs >= this.scheduleCheckMs) return;
+    if (this.scheduleWatch) clearInterval(this.scheduleWatch);
+    this.scheduleCheckMs = checkMs;
+    this.scheduleWatch = setInterval(() => void this.assertSchedules(false), checkMs);
+    this.scheduleWatch.unref();
+  }
+
+  private async assertSchedules(force: boolean): Promise<void> {
+    for (const name of this.schedules.keys()) await this.assertSchedule(name, force);
+  }
+
+  /** Upserts the schedule (always when `force`, else only when Redis has lost it); never throws. */
+  private async assertSchedule(name: JobName, force: boolean): Promise<void> {
+    const schedule = this.schedules.get(name);
+    if (this.closed || !schedule) return;
+    const id = `${name}:every`;
+    try {
+      if (!force && (await this.queue(name).getJobScheduler(id))) return;
+      await this.queue(name).upsertJobScheduler(id, { every: schedule.everyMs }, { name, data: schedule.payload });
+      if (!force) this.log(`the ${name} schedule was missing from Redis (restarted empty or flushed); re-created it`);
+    } catch (error) {
+      this.log(`cannot schedule ${name} yet (${error instanceof Error ? error.message : String(error)}); retrying`);
+    }
   }
 
   async start(): Promise<void> {
@@ -127,6 +160,7 @@ export class BullMqJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.scheduleWatch) clearInterval(this.scheduleWatch);
     await Promise.allSettled(this.workers.map((w) => w.close()));
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     // Connections we made are ours to close; BullMQ leaves a connection it was given open.

@@ -31,7 +31,10 @@ export class JobQueueModule {
           useFactory: (config: AppConfig): JobQueue => {
             const logger = new Logger('Jobs');
             const log = (message: string) => logger.warn(message);
-            return config.redisUrl ? new BullMqJobQueue(config.redisUrl, { log, prefix: config.queuePrefix }) : new InProcessJobQueue({ log });
+            const policies = { 'order.dispatch': { attempts: config.orderRetryAttempts, backoffMs: config.orderRetryBackoffMs } };
+            return config.redisUrl
+              ? new BullMqJobQueue(config.redisUrl, { log, policies, prefix: config.queuePrefix })
+              : new InProcessJobQueue({ log, policies });
           },
         },
         JobQueueLifecycle,

@@ -5,6 +5,7 @@ import {
   type GrantedNode,
   type PlaceOrder,
   type ProviderAdapter,
+  type StatusContext,
   type Workload,
   type WorkloadState,
   type WorkloadStatus,
@@ -32,6 +33,11 @@ export interface Observation {
 
 export interface ContractFleet {
   readonly adapter: ProviderAdapter;
+  /**
+   * Another adapter instance on the same fleet, remembering nothing: what a restarted market
+   * process, or another replica, gets from the registry.
+   */
+  fresh(): ProviderAdapter;
   /** A node of the fleet; `gpus` is its capacity. */
   readonly node: GrantedNode;
   readonly graceSeconds: number;
@@ -43,6 +49,11 @@ export interface ContractFleet {
   observe(leaseId: string): Promise<Observation>;
   /** Lets time pass: real fleets sleep, the simulated fleet moves its clock. */
   pass(ms: number): Promise<void>;
+  /**
+   * Makes the platform forget an ended workload, as it does in time (Kubernetes collects a
+   * deleted Pod, slurmctld purges a job after MinJobAge), where the harness can.
+   */
+  forget?(leaseId: string, handle: string): Promise<void>;
 }
 
 export function contractOrder(fleet: ContractFleet, gpus: number, behaviour: Behaviour, node?: GrantedNode): PlaceOrder {
@@ -65,11 +76,12 @@ export async function waitForState(
   order: PlaceOrder,
   handle: string,
   states: readonly WorkloadState[],
+  context?: StatusContext,
 ): Promise<WorkloadStatus> {
   const step = 100;
   let last: WorkloadStatus = { state: 'unknown' };
   for (let waited = 0; waited <= fleet.settleMs; waited += step) {
-    last = await fleet.adapter.status(order.leaseId, handle);
+    last = await fleet.adapter.status(order.leaseId, handle, context);
     if (states.includes(last.state)) return last;
     await fleet.pass(step);
   }
@@ -93,6 +105,9 @@ async function placeRunning(fleet: ContractFleet, gpus: number, behaviour: Behav
   await waitForObservation(fleet, order.leaseId, (o) => o.starts > 0);
   return { order, handle };
 }
+
+/** What the market tells an adapter once it has ordered a lease stopped (from its orders table). */
+const STOPPED_BY_MARKET: StatusContext = { stopRequested: true };
 
 export function adapterContract(name: string, setup: () => ContractFleet): void {
   describe(`${name} adapter contract`, () => {
@@ -146,7 +161,7 @@ export function adapterContract(name: string, setup: () => ContractFleet): void 
       const fleet = setup();
       const { order, handle } = await placeRunning(fleet, 1, long);
       await fleet.adapter.preempt({ leaseId: order.leaseId, handle, graceSeconds: fleet.graceSeconds });
-      const status = await waitForState(fleet, order, handle, ['stopped', 'completed', 'failed']);
+      const status = await waitForState(fleet, order, handle, ['stopped', 'completed', 'failed'], STOPPED_BY_MARKET);
       expect(status.state).toBe('stopped');
       const seen = await waitForObservation(fleet, order.leaseId, (o) => o.signals.length > 0);
       expect(seen.signals).toContain('SIGTERM');
@@ -160,7 +175,7 @@ export function adapterContract(name: string, setup: () => ContractFleet): void 
       const noticed = await waitForObservation(fleet, order.leaseId, (o) => o.signals.includes('SIGTERM'));
       expect(noticed.signals).toContain('SIGTERM');
       expect((await fleet.adapter.status(order.leaseId, handle)).state).toBe('running');
-      const status = await waitForState(fleet, order, handle, ['stopped', 'completed', 'failed']);
+      const status = await waitForState(fleet, order, handle, ['stopped', 'completed', 'failed'], STOPPED_BY_MARKET);
       expect(status.state).toBe('stopped');
       const seen = await waitForObservation(fleet, order.leaseId, (o) => o.alive !== true);
       expect(seen.alive ?? false).toBe(false);
@@ -170,10 +185,37 @@ export function adapterContract(name: string, setup: () => ContractFleet): void 
       const fleet = setup();
       const { order, handle } = await placeRunning(fleet, 1, long);
       await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
-      const status = await waitForState(fleet, order, handle, ['stopped', 'completed', 'failed']);
+      const status = await waitForState(fleet, order, handle, ['stopped', 'completed', 'failed'], STOPPED_BY_MARKET);
       expect(status.state).toBe('stopped');
       const seen = await waitForObservation(fleet, order.leaseId, (o) => o.alive !== true);
       expect(seen.alive ?? false).toBe(false);
+    });
+
+    it('a fresh adapter instance (a restarted market, another replica) sees the workload run, stops it, and reads it stopped', async () => {
+      const fleet = setup();
+      const { order, handle } = await placeRunning(fleet, 1, long);
+      const restarted = fleet.fresh();
+      expect((await restarted.status(order.leaseId, handle)).state).toBe('running');
+      expect((await restarted.place(order)).handle).toBe(handle);
+      await restarted.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
+      const status = await waitForState({ ...fleet, adapter: restarted }, order, handle, ['stopped', 'completed', 'failed'], STOPPED_BY_MARKET);
+      expect(status.state).toBe('stopped');
+      const seen = await waitForObservation(fleet, order.leaseId, (o) => o.alive !== true);
+      expect(seen.starts).toBe(1);
+      expect(seen.alive ?? false).toBe(false);
+    });
+
+    it('after a preemption by one instance, a fresh instance reads the stopped workload as stopped, also once the platform has forgotten it', async () => {
+      const fleet = setup();
+      const { order, handle } = await placeRunning(fleet, 1, long);
+      await fleet.adapter.preempt({ leaseId: order.leaseId, handle, graceSeconds: fleet.graceSeconds });
+      await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
+      await waitForObservation(fleet, order.leaseId, (o) => o.alive !== true);
+      await fleet.forget?.(order.leaseId, handle);
+      const restarted = fleet.fresh();
+      // The market says what it did (a stop order is due or done): nothing in the adapter's memory.
+      const status = await waitForState({ ...fleet, adapter: restarted }, order, handle, ['stopped', 'completed', 'failed'], STOPPED_BY_MARKET);
+      expect(status.state).toBe('stopped');
     });
 
     it('does not start a second copy when the same place order is repeated, at once or later', async () => {
@@ -196,7 +238,7 @@ export function adapterContract(name: string, setup: () => ContractFleet): void 
       await waitForState(fleet, order, handle, ['completed']);
       await fleet.adapter.preempt({ leaseId: order.leaseId, handle, graceSeconds: fleet.graceSeconds });
       await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
-      expect((await fleet.adapter.status(order.leaseId, handle)).state).toBe('completed');
+      expect((await fleet.adapter.status(order.leaseId, handle, STOPPED_BY_MARKET)).state).toBe('completed');
     });
 
     it('rejects a placement on a node the fleet does not have as a permanent error', async () => {

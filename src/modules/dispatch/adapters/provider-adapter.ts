@@ -52,6 +52,32 @@ export interface WorkloadStatus {
   readonly state: WorkloadState;
   readonly exitCode?: number;
   readonly message?: string;
+  /**
+   * For `failed`: whose failure it is. `workload`: the tenant's process failed (it exited
+   * non-zero), and the bid fails with it. `platform`: the provider or the market lost the
+   * workload (it vanished, was evicted, its node failed, the node refused it), and the bid is
+   * reopened. When absent: `workload` if an exit code is known, else `platform`.
+   */
+  readonly cause?: FailureCause;
+}
+
+export type FailureCause = 'workload' | 'platform';
+
+export function failureCause(status: WorkloadStatus): FailureCause {
+  return status.cause ?? (status.exitCode !== undefined ? 'workload' : 'platform');
+}
+
+/**
+ * What the market knows about a lease when it asks for its status. The adapter answering may be
+ * a fresh instance (a restarted process, another replica) that remembers nothing, so what the
+ * market itself did to the workload comes with the question, from its database.
+ */
+export interface StatusContext {
+  /**
+   * A preempt or terminate order for the lease is due or done. A workload that is gone then was
+   * stopped by that order, not lost: an adapter that cannot find it any more says `stopped`.
+   */
+  readonly stopRequested?: boolean;
 }
 
 export interface ProviderAdapter {
@@ -62,7 +88,7 @@ export interface ProviderAdapter {
   preempt(order: StopOrder): Promise<void>;
   /** Stops the workload (cancel by the tenant, run time reached). */
   terminate(order: StopOrder): Promise<void>;
-  status(leaseId: string, handle: string): Promise<WorkloadStatus>;
+  status(leaseId: string, handle: string, context?: StatusContext): Promise<WorkloadStatus>;
 }
 
 /** Retryable: the order may succeed later (timeout, controller busy). Permanent: it never will. */

@@ -3,6 +3,7 @@ import {
   AdapterError,
   type PlaceOrder,
   type ProviderAdapter,
+  type StatusContext,
   type StopOrder,
   type WorkloadStatus,
 } from '../provider-adapter.js';
@@ -25,8 +26,6 @@ export class KubernetesAdapter implements ProviderAdapter {
   readonly kind = 'kubernetes' as const;
   private readonly api: CoreV1Api;
   private readonly spec: PodSpecOptions;
-  /** Leases this process deleted: their Pods' disappearance reads as stopped, not vanished. */
-  private readonly stopped = new Set<string>();
 
   constructor(private readonly options: KubernetesAdapterOptions) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -49,15 +48,21 @@ export class KubernetesAdapter implements ProviderAdapter {
     await this.stop(order);
   }
 
-  async status(leaseId: string, handle: string): Promise<WorkloadStatus> {
+  /**
+   * A Pod that is gone was either deleted by the market's own stop (then `context.stopRequested`:
+   * the market's database says a preempt or terminate is due or done, whichever process sent it)
+   * or lost behind its back (deleted by someone else, evicted and collected): the platform's
+   * failure, not the tenant's.
+   */
+  async status(leaseId: string, handle: string, context: StatusContext = {}): Promise<WorkloadStatus> {
     const { namespace, names } = parseHandle(handle);
     const statuses = await Promise.all(
       names.map(async (name) => {
         const pod = await this.readPod(namespace, name);
         if (pod) return { pod: name, status: podStatus(pod) };
-        const status: WorkloadStatus = this.stopped.has(leaseId)
-          ? { state: 'stopped', message: 'pod deleted' }
-          : { state: 'failed', message: 'pod vanished: deleted by someone other than the market, or evicted and collected' };
+        const status: WorkloadStatus = context.stopRequested
+          ? { state: 'stopped', message: 'pod deleted after the market\'s stop' }
+          : { state: 'failed', cause: 'platform', message: 'pod vanished: deleted by someone other than the market, or evicted and collected' };
         return { pod: name, status };
       }),
     );
@@ -81,7 +86,6 @@ export class KubernetesAdapter implements ProviderAdapter {
       // A pod already terminating is deleted again only to shorten its grace (terminate during a notice).
       const terminating = pod.metadata?.deletionTimestamp;
       if (terminating && remainingGrace(pod) <= grace) continue;
-      this.stopped.add(order.leaseId);
       try {
         await this.call(() =>
           this.api.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: grace }),

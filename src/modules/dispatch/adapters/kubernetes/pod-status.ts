@@ -24,6 +24,9 @@ export function podStatus(pod: V1Pod): WorkloadStatus {
       return {
         state: 'failed',
         ...(terminated ? { exitCode: terminated.exitCode } : {}),
+        // A Pod-level reason (Evicted, OutOfnvidia.com/gpu, NodeLost, Shutdown, ...) is the
+        // kubelet's or the node's doing; a container that exited on its own is the workload's.
+        cause: pod.status?.reason || !terminated ? 'platform' : 'workload',
         message: why || terminated?.reason || 'pod failed',
       };
     default:

@@ -2,6 +2,7 @@ import {
   AdapterError,
   type PlaceOrder,
   type ProviderAdapter,
+  type StatusContext,
   type StopOrder,
   type WorkloadStatus,
 } from '../provider-adapter.js';
@@ -52,9 +53,9 @@ export class NvidiaAgentAdapter implements ProviderAdapter {
     await this.stop(order, 'terminate');
   }
 
-  async status(leaseId: string, handle: string): Promise<WorkloadStatus> {
+  async status(leaseId: string, handle: string, context: StatusContext = {}): Promise<WorkloadStatus> {
     const nodes = nodesOf(handle);
-    return aggregate(nodes, await this.queue.statuses(leaseId));
+    return aggregate(nodes, await this.queue.statuses(leaseId), context);
   }
 
   private async stop(order: StopOrder, type: 'preempt' | 'terminate'): Promise<void> {
@@ -87,11 +88,21 @@ function isFinal(report: StatusReport | undefined): boolean {
   return report !== undefined && report.state !== 'running';
 }
 
-/** One lease state from its nodes' reports: any failure fails it; all must complete to complete it. */
-function aggregate(nodes: string[], reports: ReadonlyMap<string, StatusReport>): WorkloadStatus {
+/**
+ * One lease state from its nodes' reports: any failure fails it; all must complete to complete
+ * it. A node whose agent reports the workload failed without an exit code has lost it (its state
+ * file is gone): the platform's failure, or, after the market's own stop, simply stopped.
+ */
+function aggregate(nodes: string[], reports: ReadonlyMap<string, StatusReport>, context: StatusContext): WorkloadStatus {
   const all = nodes.map((node) => ({ node, report: reports.get(node) }));
-  const failed = all.find(({ report }) => report?.state === 'failed');
-  if (failed) return { state: 'failed', exitCode: failed.report!.exitCode, message: `${failed.node}: ${failed.report!.message ?? 'failed'}` };
+  const lost = (report: StatusReport | undefined) => report?.state === 'failed' && report.exitCode === undefined;
+  const failed = all.find(({ report }) => report?.state === 'failed' && !(context.stopRequested && lost(report)));
+  if (failed) {
+    const { exitCode, message } = failed.report!;
+    return { state: 'failed', ...(exitCode !== undefined ? { exitCode } : {}), cause: exitCode === undefined ? 'platform' : 'workload', message: `${failed.node}: ${message ?? 'failed'}` };
+  }
+  const gone = all.find(({ report }) => lost(report));
+  if (gone) return { state: 'stopped', message: `${gone.node}: ${gone.report!.message ?? 'gone'} (after the market's stop)` };
   const stopped = all.find(({ report }) => report?.state === 'stopped');
   if (stopped) return { state: 'stopped', exitCode: stopped.report!.exitCode, message: `${stopped.node}: ${stopped.report!.message ?? 'stopped'}` };
   if (all.every(({ report }) => report?.state === 'completed')) return { state: 'completed', exitCode: 0 };

@@ -1,4 +1,4 @@
-import type { WorkloadStatus } from '../provider-adapter.js';
+import type { StatusContext, WorkloadStatus } from '../provider-adapter.js';
 
 /** The fields of one job in `squeue --json` (Slurm 22.05, openapi v0.0.38) that the adapter reads. */
 export interface SlurmJob {
@@ -29,13 +29,23 @@ export function decodeExitStatus(raw: number | undefined): { exitCode?: number; 
   return signal !== 0 ? { signal } : { exitCode: (raw >> 8) & 0xff };
 }
 
-/** Maps a controller record (or its absence) onto the workload states the market understands. */
-export function toWorkloadStatus(job: SlurmJob | undefined, jobId: string): WorkloadStatus {
+/** Ends that are the cluster's doing, not the job's: the bid is reopened, not failed. */
+const PLATFORM_FAILURES = new Set(['NODE_FAIL', 'BOOT_FAIL', 'DEADLINE', 'TIMEOUT']);
+
+/**
+ * Maps a controller record (or its absence) onto the workload states the market understands. A
+ * job slurmctld no longer knows (purged after MinJobAge) was stopped by the market when the
+ * market says a stop of it is due or done (`context.stopRequested`), else it was lost.
+ */
+export function toWorkloadStatus(job: SlurmJob | undefined, jobId: string, context: StatusContext = {}): WorkloadStatus {
   if (!job) {
-    return {
-      state: 'failed',
-      message: `job ${jobId} vanished: slurmctld no longer knows it (purged after MinJobAge or controller state lost)`,
-    };
+    return context.stopRequested
+      ? { state: 'stopped', message: `job ${jobId} is gone after the market's stop (purged after MinJobAge)` }
+      : {
+          state: 'failed',
+          cause: 'platform',
+          message: `job ${jobId} vanished: slurmctld no longer knows it (purged after MinJobAge or controller state lost)`,
+        };
   }
   const state = job.job_state;
   const reason = job.state_reason && job.state_reason !== 'None' ? job.state_reason : undefined;
@@ -53,6 +63,7 @@ export function toWorkloadStatus(job: SlurmJob | undefined, jobId: string): Work
   return {
     state: 'failed',
     ...withCode,
+    cause: PLATFORM_FAILURES.has(state) || exitCode === undefined ? 'platform' : 'workload',
     message: `slurm ${state}${reason ? `: ${reason}` : ''}${signal ? ` (signal ${signal})` : ''}`,
   };
 }

@@ -2,6 +2,7 @@ import {
   AdapterError,
   type PlaceOrder,
   type ProviderAdapter,
+  type StatusContext,
   type StopOrder,
   type WorkloadStatus,
 } from '../provider-adapter.js';
@@ -13,7 +14,8 @@ import { buildSubmission, jobNameFor, type SlurmSubmissionOptions } from './slur
  * The `slurm` adapter: one batch job per lease, named after the lease, on the granted nodes with
  * `--gres=gpu:<type>:<n>`. Preemption signals the batch step with SIGTERM and cancels the job when
  * the notice ends. Status comes from the controller (`squeue --json`), so it survives a restart of
- * the market; the only in-process state is the timer of a notice in progress.
+ * the market; the only in-process state is the timer of a notice in progress (the market's own
+ * terminate order at the notice's end stops the job too, should that timer be lost).
  */
 export interface SlurmAdapterOptions extends SlurmCliOptions, SlurmSubmissionOptions {
   /**
@@ -56,13 +58,13 @@ export class SlurmAdapter implements ProviderAdapter {
     await this.stop(order, 'terminate');
   }
 
-  async status(leaseId: string, handle: string): Promise<WorkloadStatus> {
+  async status(leaseId: string, handle: string, context: StatusContext = {}): Promise<WorkloadStatus> {
     let job = (await this.jobs(false)).find((candidate) => String(candidate.job_id) === handle);
     if (!job) job = (await this.jobs(true)).find((candidate) => String(candidate.job_id) === handle);
     if (job && job.name !== jobNameFor(leaseId)) {
       return { state: 'failed', message: `job ${handle} belongs to ${job.name}, not lease ${leaseId}` };
     }
-    return toWorkloadStatus(job, handle);
+    return toWorkloadStatus(job, handle, context);
   }
 
   /** Cancels pending hard-stop timers (the jobs keep their state in slurmctld). */

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { outcomeOfReport, type LiveLeaseState, type WorkloadReport } from './workload-report.js';
+
+const running = { state: 'running' as LiveLeaseState, stopRequested: false };
+
+describe('what a workload report does to its lease', () => {
+  it.each([
+    ['an allocated lease whose workload runs starts', { state: 'allocated', stopRequested: false }, { state: 'running' }, { kind: 'started' }],
+    ['a running lease reported running: nothing new', running, { state: 'running' }, { kind: 'none' }],
+    ['pending and unknown change nothing', running, { state: 'pending' }, { kind: 'none' }],
+    ['a workload that ended by itself completes the lease', running, { state: 'completed', exitCode: 0 }, { kind: 'completed' }],
+    ['one that finished during its notice completes too', { state: 'preempting', stopRequested: true }, { state: 'completed', exitCode: 0 }, { kind: 'completed' }],
+    ['a non-zero exit is the tenant\'s failure: the bid fails', running, { state: 'failed', exitCode: 3 }, { kind: 'failed', reopenBid: false, reason: 'workload_failed' }],
+    ['a vanished workload is the platform\'s failure: the bid reopens', running, { state: 'failed' }, { kind: 'failed', reopenBid: true, reason: 'platform_failed' }],
+    ['an adapter may name the platform despite an exit code (node failure)', running, { state: 'failed', exitCode: 0, cause: 'platform' }, { kind: 'failed', reopenBid: true, reason: 'platform_failed' }],
+    ['an allocated lease whose workload vanished reopens its bid too', { state: 'allocated', stopRequested: false }, { state: 'failed', cause: 'platform' }, { kind: 'failed', reopenBid: true, reason: 'platform_failed' }],
+    ['in its notice, a workload that vanished changes nothing', { state: 'preempting', stopRequested: true }, { state: 'failed', cause: 'platform' }, { kind: 'none' }],
+    ['in its notice, a non-zero exit on SIGTERM changes nothing', { state: 'preempting', stopRequested: true }, { state: 'failed', exitCode: 143 }, { kind: 'none' }],
+    ['in its notice, stopped changes nothing (the notice ends the lease)', { state: 'preempting', stopRequested: true }, { state: 'stopped' }, { kind: 'none' }],
+    ['a running lease whose workload was stopped (won back after SIGTERM, or stopped by someone else) fails and reopens', running, { state: 'stopped' }, { kind: 'failed', reopenBid: true, reason: 'workload_stopped' }],
+    ['after the market ordered a stop, a failure is the stop\'s doing, not the tenant\'s', { state: 'running', stopRequested: true }, { state: 'failed', exitCode: 143 }, { kind: 'failed', reopenBid: true, reason: 'workload_stopped' }],
+  ] as const)('%s', (_name, lease, report, expected) => {
+    expect(outcomeOfReport(lease, report as WorkloadReport)).toEqual(expected);
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * What a report of a lease's workload (an adapter's status, an agent's push) does to the lease.
+ * Who failed decides what the bid gets: a workload that exited non-zero is the tenant's failure
+ * and fails the bid; a workload the platform lost (vanished, evicted, its node failed, stopped by
+ * someone other than the market) is not, and the bid is reopened. What the market itself is
+ * doing to the lease comes from its own records, never from an adapter's memory: a lease in its
+ * notice, or one the market has ordered stopped, ends by the notice or the stop, so whatever its
+ * workload does meanwhile changes nothing.
+ */
+export type LiveLeaseState = 'allocated' | 'running' | 'preempting';
+
+export interface WorkloadReport {
+  readonly state: 'pending' | 'running' | 'completed' | 'failed' | 'stopped' | 'unknown';
+  readonly exitCode?: number;
+  /** For `failed`: the tenant's workload or the platform (absent: workload iff an exit code). */
+  readonly cause?: 'workload' | 'platform';
+}
+
+export type ReportOutcome =
+  | { readonly kind: 'none' }
+  /** The workload runs: charging starts (an allocated lease only). */
+  | { readonly kind: 'started' }
+  /** The workload ended by itself with exit code 0: the lease and its bid complete. */
+  | { readonly kind: 'completed' }
+  /** The lease fails; `reopenBid` when the platform, not the tenant's workload, failed. */
+  | { readonly kind: 'failed'; readonly reopenBid: boolean; readonly reason: 'workload_failed' | 'platform_failed' | 'workload_stopped' };
+
+export function outcomeOfReport(lease: { readonly state: LiveLeaseState; readonly stopRequested: boolean }, report: WorkloadReport): ReportOutcome {
+  switch (report.state) {
+    case 'running':
+      return lease.state === 'allocated' ? { kind: 'started' } : { kind: 'none' };
+    case 'completed':
+      // A workload short enough to end between two polls was never seen running; it completes.
+      return { kind: 'completed' };
+    case 'failed':
+    case 'stopped': {
+      // In its notice the lease ends when the notice does (preempted, the bid reopened): a
+      // workload that exits on its SIGTERM, even non-zero, or vanishes after it, changes nothing.
+      if (lease.state === 'preempting') return { kind: 'none' };
+      const stopped = report.state === 'stopped' || lease.stopRequested;
+      if (stopped) {
+        // The lease should be running but its workload is gone: stopped by the market's SIGTERM
+        // before the lease won its place back, or by someone else. Not the tenant's doing.
+        return { kind: 'failed', reopenBid: true, reason: 'workload_stopped' };
+      }
+      const cause = report.cause ?? (report.exitCode !== undefined ? 'workload' : 'platform');
+      return cause === 'workload'
+        ? { kind: 'failed', reopenBid: false, reason: 'workload_failed' }
+        : { kind: 'failed', reopenBid: true, reason: 'platform_failed' };
+    }
+    default:
+      return { kind: 'none' };
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * SQL conditions on a lease row `l` for whether it holds its GPUs. A lease whose workload the
+ * market failed to stop (its terminate order was dead-lettered) has ended, but its workload may
+ * still run on the provider's GPUs: they stay held, so no new lease is placed on them, until its
+ * adapter confirms the workload is gone (docs/operations.md, "Orders that fail for good").
+ */
+export const STOP_UNCONFIRMED = `(l.stop_failed_at IS NOT NULL AND l.stop_confirmed_at IS NULL AND l.state IN ('completed', 'preempted', 'failed'))`;

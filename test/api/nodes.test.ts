@@ -79,6 +79,7 @@ describe('PUT /v1/nodes (bulk upsert by externalId)', () => {
     ['a missing region', { nodes: [node('x', { region: undefined })] }, 'nodes[0].region', 'is_string'],
     ['an unknown field', { nodes: [node('x', { owner: 'me' })] }, 'nodes[0].owner', 'unknown_field'],
     ['a state in the upsert', { nodes: [node('x', { state: 'down' })] }, 'nodes[0].state', 'unknown_field'],
+    ['a node that is an array', { nodes: [[]] }, 'nodes', 'is_object'],
   ])('rejects %s', async (_what, body, field, rule) => {
     const response = await t.http().put('/v1/nodes').set(auth(provider.apiKey)).send(body);
     expect(response.status).toBe(400);

@@ -80,6 +80,8 @@ export class CreateBidDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(16)
+  // An element that is itself an array would pass ValidateNested (it validates the inner elements).
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => OfferDto)
   offers: OfferDto[];

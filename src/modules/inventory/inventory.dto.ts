@@ -13,6 +13,7 @@ import {
   Matches,
   Max,
   Min,
+  IsObject,
   ValidateNested,
 } from 'class-validator';
 import { IsOmittable, IsPrice, LABEL } from '../../platform/http/validators.js';
@@ -104,6 +105,8 @@ export class PutNodesDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
+  // An element that is itself an array would pass ValidateNested (it validates the inner elements).
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => NodeInputDto)
   nodes: NodeInputDto[];

@@ -62,6 +62,9 @@ function gangLimit(contiguity: Contiguity, largest: BidContext['largest']): numb
 function checkWindow(window: { notBefore?: string; deadline: string }, runtimeSeconds: number, now: Date): FieldProblem[] {
   const deadline = Date.parse(window.deadline);
   const notBefore = window.notBefore === undefined ? now.getTime() : Date.parse(window.notBefore);
+  if (deadline <= now.getTime()) {
+    return [{ field: 'window.deadline', rule: 'in_past', message: 'the deadline has already passed' }];
+  }
   if (deadline <= notBefore) {
     return [{ field: 'window.deadline', rule: 'after_not_before', message: 'deadline must be after notBefore' }];
   }

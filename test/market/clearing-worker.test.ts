@@ -23,6 +23,8 @@ describe('ClearingRunner: rounds clear on a worker thread', () => {
     runner = new ClearingRunner({ workerUrl: WORKER });
     expect(runner.threaded).toBe(true);
   }, 120_000);
+  // The thread compiles HiGHS first; the tests below are about rounds after that.
+  beforeAll(async () => void (await runner.clear(small(), 120_000)), 120_000);
   afterAll(() => runner.onApplicationShutdown());
 
   it('gives the result the core gives on the calling thread', async () => {
@@ -53,6 +55,7 @@ describe('ClearingRunner: rounds clear on a worker thread', () => {
   it('stops a round that runs past its limit and grace, clears it with the greedy, and clears the next on a fresh thread', async () => {
     const impatient = new ClearingRunner({ workerUrl: WORKER, graceMs: () => 0 });
     try {
+      expect((await impatient.clear(small(), 60_000)).stats.solver).toBe('highs');
       const s = mediumRound(2, 400, 6_000);
       const cut = await impatient.clear(s, 1);
       expect(cut.stats.solver).toBe('greedy');
@@ -62,6 +65,18 @@ describe('ClearingRunner: rounds clear on a worker thread', () => {
       expect(again.stats.solver).toBe('highs');
     } finally {
       await impatient.onApplicationShutdown();
+    }
+  });
+
+  it('clears a round that finds the thread still compiling HiGHS with the greedy, and lets the thread finish starting', async () => {
+    const fresh = new ClearingRunner({ workerUrl: WORKER });
+    try {
+      const early = await fresh.clear(small(), 1);
+      expect(early.stats.solver).toBe('greedy');
+      expect(String(early.stats.fallback)).toContain('still starting');
+      expect((await fresh.clear(small(), 60_000)).stats.solver).toBe('highs');
+    } finally {
+      await fresh.onApplicationShutdown();
     }
   });
 });

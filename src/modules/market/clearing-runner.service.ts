@@ -5,14 +5,17 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { clearRound } from '../../core/clearing/clear-round.js';
 import { readResult, serializeSnapshot } from '../../core/clearing/snapshot-file.js';
 import type { RoundResult, RoundSnapshot } from '../../core/market/types.js';
-import type { ClearReply, ClearRequest } from './clearing-worker.js';
+import { READY } from './clearing-protocol.js';
+import type { ClearReply, ClearRequest } from './clearing-protocol.js';
 
 /**
  * Runs the clearing core on a worker thread. The thread keeps HiGHS compiled between rounds;
  * a round that outlives its budget by more than the grace is stopped by terminating the thread
  * (HiGHS cannot be interrupted from outside) and cleared by the greedy here instead, and the
  * next round starts a fresh thread. Where the compiled worker script is absent (tests that run
- * the service from its TypeScript sources) rounds clear on the calling thread.
+ * the service from its TypeScript sources) rounds clear on the calling thread. A round that
+ * finds the thread still compiling HiGHS (the first seconds after start) waits for it at most
+ * its own time limit and otherwise clears with the greedy, leaving the thread to finish.
  */
 export interface ClearingRunnerOptions {
   /** The compiled worker script; default: next to this module. */
@@ -29,6 +32,7 @@ export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShut
   private readonly workerUrl: URL;
   private readonly grace: (limit: number) => number;
   private worker: Worker | null = null;
+  private ready: Promise<boolean> = Promise.resolve(false);
   private nextId = 1;
   private readonly pending = new Map<number, (reply: ClearReply | 'died') => void>();
 
@@ -51,6 +55,11 @@ export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShut
     if (!this.threaded) return clearRound(snapshot, { timeLimitMs });
     const id = this.nextId++;
     const worker = this.thread();
+    const warm = await Promise.race([this.ready, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeLimitMs).unref())]);
+    if (!warm) {
+      this.logger.warn(`round ${snapshot.roundId}: the clearing thread is still compiling HiGHS; this round uses the greedy`);
+      return this.greedy(snapshot, timeLimitMs, 'the clearing thread was still starting');
+    }
     const reply = await new Promise<ClearReply | 'timeout' | 'died'>((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -66,8 +75,12 @@ export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShut
     });
     if (reply !== 'timeout' && reply !== 'died' && 'result' in reply) return readResult(reply.result);
     const why = reply === 'timeout' ? `ran ${timeLimitMs + this.grace(timeLimitMs)} ms, past its limit and grace` : reply === 'died' ? 'its thread died' : reply.error;
-    this.logger.error(`clearing round ${snapshot.roundId} failed on its thread (${why}); this round uses the greedy`);
+    this.logger.error(`round ${snapshot.roundId}: clearing on its thread failed (${why}); this round uses the greedy`);
     if (reply === 'timeout') await this.stopThread();
+    return this.greedy(snapshot, timeLimitMs, why);
+  }
+
+  private async greedy(snapshot: RoundSnapshot, timeLimitMs: number, why: string): Promise<RoundResult> {
     const fallback = await clearRound(snapshot, { timeLimitMs, solver: 'greedy' });
     return { ...fallback, stats: { ...fallback.stats, fallback: why } };
   }
@@ -80,7 +93,10 @@ export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShut
     if (this.worker) return this.worker;
     const worker = new Worker(fileURLToPath(this.workerUrl));
     worker.unref();
-    worker.on('message', (reply: ClearReply) => this.pending.get(reply.id)?.(reply));
+    this.ready = new Promise<boolean>((resolve) => {
+      worker.on('message', (message: ClearReply | typeof READY) => (message === READY ? resolve(true) : this.pending.get(message.id)?.(message)));
+      worker.once('exit', () => resolve(false));
+    });
     const lost = (error?: unknown) => {
       if (this.worker !== worker) return;
       this.worker = null;

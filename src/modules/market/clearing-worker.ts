@@ -1,24 +1,18 @@
 import { parentPort } from 'node:worker_threads';
 import { clearRound } from '../../core/clearing/clear-round.js';
-import type { ClearOptions } from '../../core/clearing/clear-round.js';
 import { parseSnapshot, serializeResult } from '../../core/clearing/snapshot-file.js';
 import { warmUpHighs } from '../../core/solvers/highs-backend.js';
+import { READY } from './clearing-protocol.js';
+import type { ClearReply, ClearRequest } from './clearing-protocol.js';
 
 /**
  * The clearing worker thread: clears the rounds ClearingRunner sends it, so that a long round
  * neither blocks the service's event loop nor outlives its budget (the runner can terminate a
  * thread, and HiGHS' own time limit is soft). HiGHS is compiled once, when the thread starts.
  */
-export interface ClearRequest {
-  readonly id: number;
-  /** The snapshot as a round file (serializeSnapshot). */
-  readonly snapshot: unknown;
-  readonly options: Pick<ClearOptions, 'timeLimitMs' | 'seed' | 'deterministic'>;
-}
-
-export type ClearReply = { readonly id: number; readonly result: ReturnType<typeof serializeResult> } | { readonly id: number; readonly error: string };
-
-const ready = warmUpHighs().catch(() => undefined);
+const ready = warmUpHighs()
+  .catch(() => undefined)
+  .then(() => parentPort?.postMessage(READY));
 
 parentPort?.on('message', (request: ClearRequest) => {
   void (async () => {

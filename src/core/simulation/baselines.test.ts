@@ -62,7 +62,7 @@ describe('dedicated reservations (hand-checked)', () => {
   it('runs every job at its first round on its own tenant nodes and charges owned capacity whether used or not', async () => {
     const w = tiny();
     const fleet = dedicatedFleet(w);
-    const run = await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), fleet.owner);
+    const run = await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), { nodeOwner: fleet.owner });
     expect(Array.from(run.firstStart)).toEqual([0, 60, 60]);
     const m = computeMetrics(w, run);
     expect(m.gpus).toBe(16);
@@ -90,7 +90,7 @@ describe('capacity', () => {
   it('holds a shared fleet to the dedicated service level: p95 wait of work without a window, deadlines, GPU-hours', async () => {
     const w = tiny();
     const fleet = dedicatedFleet(w);
-    const dedicated = computeMetrics(w, await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), fleet.owner));
+    const dedicated = computeMetrics(w, await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), { nodeOwner: fleet.owner }));
     const target = serviceTarget(dedicated, 60);
     expect(target.p95WaitNowSeconds).toBe(60);
     const fifo = computeMetrics(w, await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes)));

@@ -37,6 +37,31 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
     expect(pricePaid('fixed_now').greaterThanOrEqualTo(1)).toBe(true);
   });
 
+  it('lets a lease in its notice win its place back when GPUs beside its successor come free, as the service does', async () => {
+    // One 8-GPU node (reserve 1.00). P: preemptible, 4 GPUs, 2 h, bids 2.00; Q: fixed, 4 GPUs, 660 s.
+    // F (fixed, 4 GPUs, 5.00) arrives at 600, when P's protection ends: P gets notice until 720 and
+    // F is allocated P's GPUs from 720. Q ends at 660, so at the 660 round P fits beside F again:
+    // the round sees it (round-leases.ts), keeps it, and P runs on to its end without a restart.
+    const w = workload(
+      [node('n1')],
+      [
+        job('P', 'flex', 0, 4, 7200, { preemptible: true, offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }] }),
+        job('Q', 'now', 0, 4, 660),
+        job('F', 'now', 600, 4, 1800),
+      ],
+      3 * 3600,
+    );
+    const run = await simulate(w, w.nodes, new MarketScheduler(clearRound, w.params, options, Date.parse(w.epoch)));
+    expect(run.preemptions[0]).toBe(1);
+    expect(run.winBacks).toBe(1);
+    expect(Array.from(run.firstStart)).toEqual([0, 0, 720]);
+    expect(Array.from(run.completedAt)).toEqual([7200, 660, 2520]);
+    // P paid every second it ran, and never more than its 2.00 limit.
+    const m = computeMetrics(w, run);
+    expect(m.gpuHoursServed).toBe(4 * 2 + (4 * 660) / 3600 + 4 * 0.5);
+    expect(new Money(m.pricePerGpuHour.preemptible_now!).lessThanOrEqualTo(2)).toBe(true);
+  });
+
   it('expires a windowed bid that is always outbid once its window can no longer fit', async () => {
     const w = workload(
       [node('n1')],

@@ -46,7 +46,7 @@ export async function runSimulation(
 
   const dedicated = dedicatedFleet(workload);
   const dedicatedRun = await timed('dedicated', () =>
-    simulate(workload, dedicated.nodes, new FirstFitScheduler('dedicated', 'reserved', dedicated.nodes, dedicated.owner), dedicated.owner),
+    simulate(workload, dedicated.nodes, new FirstFitScheduler('dedicated', 'reserved', dedicated.nodes, dedicated.owner), { nodeOwner: dedicated.owner }),
   );
   const fifoRun = await timed('fifo', () => simulate(workload, workload.nodes, new FirstFitScheduler('fifo', 'list', workload.nodes)));
   const marketScheduler = market();

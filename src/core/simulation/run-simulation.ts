@@ -1,10 +1,11 @@
-import { dedicatedFleet, meanLoadFactor, searchCapacity, serviceTarget, totalGpus, type CapacityResult } from './capacity.js';
+import { dedicatedFleet, meanLoadFactor, searchCapacity, serviceTarget, targetStopRule, totalGpus, type CapacityResult, type ProbeRun } from './capacity.js';
 import { simulate, type SimRun } from './engine.js';
 import { FirstFitScheduler } from './first-fit-scheduler.js';
 import { MarketScheduler, type ClearOptionsLike, type ClearRound } from './market-scheduler.js';
 import { computeMetrics, type BaselineMetrics } from './metrics.js';
 import { buildReport, type SimulationReport } from './report-model.js';
-import type { RoundSnapshot } from '../market/types.js';
+import type { MarketNode, RoundSnapshot } from '../market/types.js';
+import type { Scheduler } from './scheduler.js';
 import type { Workload } from './workload.js';
 
 export interface SimulationOptions {
@@ -52,6 +53,8 @@ export async function runSimulation(
   const marketScheduler = market();
   const marketRun = await timed('market', () => simulate(workload, workload.nodes, marketScheduler));
   const dedicatedMetrics = computeMetrics(workload, dedicatedRun);
+  const fifoMetrics = computeMetrics(workload, fifoRun);
+  const marketMetrics = computeMetrics(workload, marketRun);
   const target = serviceTarget(dedicatedMetrics, workload.params.periodSeconds);
 
   let fifoCapacity: CapacityResult | null = null;
@@ -60,11 +63,18 @@ export async function runSimulation(
     const base = workload.nodes;
     const high = Math.max(1, totalGpus(dedicated.nodes) / Math.max(1, totalGpus(base)));
     const bounds = { low: Math.min(high, meanLoadFactor(workload, base)), high, steps: options.capacitySteps };
+    const stop = () => targetStopRule(workload, target);
+    const probeRun = async (nodes: MarketNode[], scheduler: Scheduler): Promise<ProbeRun> => {
+      const run = await simulate(workload, nodes, scheduler, { stop: stop() });
+      return run.stoppedAt === null
+        ? { metrics: computeMetrics(workload, run), stoppedAtHour: null }
+        : { metrics: null, stoppedAtHour: (run.stoppedAt * workload.params.periodSeconds) / 3600 };
+    };
     fifoCapacity = await timed('capacity:fifo', () =>
-      searchCapacity(base, async (nodes) => computeMetrics(workload, await simulate(workload, nodes, new FirstFitScheduler('fifo', 'list', nodes))), target, bounds),
+      searchCapacity(base, (nodes) => probeRun(nodes, new FirstFitScheduler('fifo', 'list', nodes)), target, bounds, { factor: 1, metrics: fifoMetrics }),
     );
     marketCapacity = await timed('capacity:market', () =>
-      searchCapacity(base, async (nodes) => computeMetrics(workload, await simulate(workload, nodes, market())), target, bounds),
+      searchCapacity(base, (nodes) => probeRun(nodes, market()), target, bounds, { factor: 1, metrics: marketMetrics }),
     );
   }
   timings.total = Math.round(performance.now() - wallStart);
@@ -74,8 +84,8 @@ export async function runSimulation(
     target,
     baselines: [
       { run: dedicatedRun, metrics: dedicatedMetrics, capacity: { gpus: totalGpus(dedicated.nodes), probes: [] } },
-      { run: fifoRun, metrics: computeMetrics(workload, fifoRun), capacity: fifoCapacity },
-      { run: marketRun, metrics: computeMetrics(workload, marketRun), capacity: marketCapacity },
+      { run: fifoRun, metrics: fifoMetrics, capacity: fifoCapacity },
+      { run: marketRun, metrics: marketMetrics, capacity: marketCapacity },
     ],
     clearing: {
       status: Object.fromEntries(marketScheduler.statusCounts),

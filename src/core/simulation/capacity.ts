@@ -168,8 +168,8 @@ export type ProbeRun = { readonly metrics: BaselineMetrics; readonly stoppedAtHo
 /**
  * Bisection on the scale of the shared fleet, assuming more GPUs never hurt the service level.
  * Midpoints are geometric, so the answer is found to a relative precision whether the fleet
- * is a tenth or a hundredth of the one given: `steps` probes after the upper bound, each
- * halving the interval's log-width. `known` is a fleet already run (the scenario's own), which
+ * is a tenth or a hundredth of the one given: `steps` probes, each halving the interval's
+ * log-width; the upper bound itself is probed last, and only if no probe below it met the target. `known` is a fleet already run (the scenario's own), which
  * narrows the interval for free; factors that round to a fleet already probed are not run again.
  */
 export async function searchCapacity(
@@ -203,11 +203,14 @@ export async function searchCapacity(
     if (met) best = Math.min(best ?? Infinity, gpus);
     return met;
   };
-  if (best === null && !(await probe(high))) return { gpus: null, probes };
+  // The upper bound is probed only if nothing below it meets the target: when something does,
+  // the bound was never needed, and it is the largest (slowest to confirm) fleet of all.
+  const topKnown = best !== null;
   for (let step = 0; step < bounds.steps; step++) {
     const mid = Math.sqrt(low * high);
     if (await probe(mid)) high = mid;
     else low = mid;
   }
+  if (best === null && !topKnown) await probe(bounds.high);
   return { gpus: best, probes };
 }

@@ -52,6 +52,8 @@ export interface SimRun {
 export interface ClassUsage {
   readonly gpuSeconds: Float64Array;
   readonly spend: Float64Array;
+  /** What the same GPU-seconds would have cost at the leases' own limits. */
+  readonly limitSpend: Float64Array;
   /** GPU-seconds charged exactly the node's reserve price. */
   readonly atReserveGpuSeconds: Float64Array;
 }
@@ -190,27 +192,28 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
   };
 
   const usageByHour = new Map<FlexibilityClass, ClassUsage>();
-  const usage = (rec: LeaseRecord, unitPrices: readonly Money[], seconds: number, from: number) => {
+  const usage = (rec: LeaseRecord, unitPrices: readonly Money[], seconds: number, hour: number) => {
     const c = flexibilityClass(rec.job);
     let u = usageByHour.get(c);
-    if (!u) usageByHour.set(c, (u = { gpuSeconds: new Float64Array(24), spend: new Float64Array(24), atReserveGpuSeconds: new Float64Array(24) }));
-    const hour = new Date(epochMs + from * 1000).getUTCHours();
+    if (!u) usageByHour.set(c, (u = { gpuSeconds: new Float64Array(24), spend: new Float64Array(24), limitSpend: new Float64Array(24), atReserveGpuSeconds: new Float64Array(24) }));
     rec.shares.forEach((share, k) => {
       const gs = share.gpus * seconds;
       u.gpuSeconds[hour] += gs;
       u.spend[hour] += (unitPrices[k].toNumber() * gs) / 3600;
+      u.limitSpend[hour] += (rec.limit.toNumber() * gs) / 3600;
       if (unitPrices[k].equals(nodes[share.node].reservePrice)) u.atReserveGpuSeconds[hour] += gs;
     });
   };
 
   const settle = (from: number, to: number) => {
+    const hour = new Date(epochMs + from * 1000).getUTCHours();
     for (const rec of [...live.values(), ...ended]) {
       const started = rec.lease.startedAt;
       if (started === null || rec.unitPrices === null) continue;
       const seconds = Math.min(to, rec.lease.endedAt ?? to) - Math.max(from, started);
       if (seconds <= 0) continue;
       meter.record(rec, seconds, rec.unitPrices, scheduler.charging);
-      usage(rec, rec.unitPrices, seconds, from);
+      usage(rec, rec.unitPrices, seconds, hour);
     }
     ended = [];
   };
@@ -244,6 +247,7 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
         job,
         lease: newLease({ id, bidId: job.id, preemptible: job.preemptible, runtimeSeconds: remaining[p.jobIndex], allocatedAt: now, protectedUntil: p.protectedUntil }),
         shares: p.shares,
+        nodeShares: p.shares.map((x) => ({ nodeId: nodes[x.node].id, gpus: x.gpus })),
         gpuModel: p.gpuModel,
         limit: p.limit,
         startAfter: p.startAfter ?? now,
@@ -284,7 +288,7 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
         record,
         state: record.lease.state as 'allocated' | 'running' | 'preempting',
         protectedUntil: record.lease.protectedUntil,
-        shares: record.shares.map((s) => ({ nodeId: nodes[s.node].id, gpus: s.gpus })),
+        shares: record.nodeShares,
       })),
       nodeGpus,
     );

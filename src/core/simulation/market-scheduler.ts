@@ -2,7 +2,7 @@ import type { Money } from '../money/money.js';
 import { poolKey, type OpenBid, type RoundResult, type RoundSnapshot, type RunningLease } from '../market/types.js';
 import type { MarketParams } from './workload.js';
 import { planRoundOutcome, type BidTerms, type LiveLease } from '../market/round-outcome.js';
-import type { LeaseRecord, PlacementDecision, RoundDecision, Scheduler, SchedulerView } from './scheduler.js';
+import type { PlacementDecision, RoundDecision, Scheduler, SchedulerView } from './scheduler.js';
 
 export interface ClearOptionsLike {
   readonly timeLimitMs?: number;
@@ -60,7 +60,6 @@ export class MarketScheduler implements Scheduler {
 
   async decide(view: SchedulerView): Promise<RoundDecision> {
     this.nodeIndex ??= new Map(view.nodes.map((n, i) => [n.id, i]));
-    const shareList = (rec: LeaseRecord) => rec.shares.map((s) => ({ nodeId: view.nodes[s.node].id, gpus: s.gpus }));
     const leases: RunningLease[] = view.leases.map(({ record: rec, protectedUntil }) => ({
       id: rec.id,
       bidId: rec.job.id,
@@ -68,7 +67,7 @@ export class MarketScheduler implements Scheduler {
       value: rec.limit,
       preemptible: rec.job.preemptible,
       protectedUntil: protectedUntil === null ? null : this.iso(protectedUntil),
-      placement: rec.shares.map((s) => ({ node: view.nodes[s.node].id, gpus: s.gpus })),
+      placement: rec.nodeShares.map((s) => ({ node: s.nodeId, gpus: s.gpus })),
     }));
     const byBid = new Map(view.open.map((o) => [o.job.id, o]));
     const bids: OpenBid[] = view.open.map(({ job }) => ({
@@ -108,7 +107,7 @@ export class MarketScheduler implements Scheduler {
         id: rec.id,
         state: rec.lease.state as LiveLease['state'],
         limitPrice: rec.limit,
-        shares: shareList(rec),
+        shares: rec.nodeShares,
       })),
       bids: new Map(
         view.open.map((o): [string, BidTerms] => [o.job.id, { id: o.job.id, preemptible: o.job.preemptible, remainingSeconds: o.remainingSeconds, offers: o.job.offers }]),

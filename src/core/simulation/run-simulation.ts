@@ -36,7 +36,13 @@ export async function runSimulation(
   const epochMs = Date.parse(workload.epoch);
   const wallStart = performance.now();
   const timings: Record<string, number> = {};
+  const probeSchedulers: MarketScheduler[] = [];
   const market = () => new MarketScheduler(options.clear, workload.params, { ...options.clearOptions, seed: options.seed }, epochMs);
+  const probeMarket = () => {
+    const scheduler = market();
+    probeSchedulers.push(scheduler);
+    return scheduler;
+  };
   const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     const out = await work();
@@ -74,7 +80,7 @@ export async function runSimulation(
       searchCapacity(base, (nodes) => probeRun(nodes, new FirstFitScheduler('fifo', 'list', nodes)), target, bounds, { factor: 1, metrics: fifoMetrics }),
     );
     marketCapacity = await timed('capacity:market', () =>
-      searchCapacity(base, (nodes) => probeRun(nodes, market()), target, bounds, { factor: 1, metrics: marketMetrics }),
+      searchCapacity(base, (nodes) => probeRun(nodes, probeMarket()), target, bounds, { factor: 1, metrics: marketMetrics }),
     );
   }
   timings.total = Math.round(performance.now() - wallStart);
@@ -91,6 +97,8 @@ export async function runSimulation(
       status: Object.fromEntries(marketScheduler.statusCounts),
       losses: Object.fromEntries(marketScheduler.lossCounts),
       failures: marketScheduler.failures.map((f) => ({ roundId: f.roundId, message: f.message })),
+      roundsAtTimeLimit: { count: marketScheduler.roundsAtTimeLimit.length, first: marketScheduler.roundsAtTimeLimit.slice(0, 20) },
+      probeRoundsAtTimeLimit: probeSchedulers.reduce((t, p) => t + p.roundsAtTimeLimit.length, 0),
     },
     timings,
   });

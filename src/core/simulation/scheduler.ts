@@ -22,6 +22,8 @@ export interface LeaseRecord {
   readonly job: SimJob;
   lease: Lease;
   readonly shares: readonly Share[];
+  /** The same shares by node id, as snapshots and the round outcome name them. */
+  readonly nodeShares: readonly { readonly nodeId: string; readonly gpus: number }[];
   readonly gpuModel: string;
   /** The winning offer's maxPrice. */
   readonly limit: Money;

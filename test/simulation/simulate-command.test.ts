@@ -28,7 +28,7 @@ describe('gpumarket simulate', () => {
   it('is deterministic: the command run twice with one seed writes the same report.json (all but wall-clock timings)', async () => {
     const once = async (seed: number) => {
       const out = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
-      const { code } = await simulateCli(['--scenario', 'five-tenants', '--hours', '2', '--seed', String(seed), '--out', out, '--time-limit-ms', '5000']);
+      const { code } = await simulateCli(['--scenario', 'five-tenants', '--hours', '1', '--seed', String(seed), '--out', out, '--time-limit-ms', '5000', '--capacity-steps', '2']);
       expect(code).toBe(0);
       const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
       expect(report.clearing.roundsAtTimeLimit.count).toBe(0);

@@ -8,6 +8,14 @@ import type { MarketNode, RoundSnapshot } from '../market/types.js';
 import type { Scheduler } from './scheduler.js';
 import type { Workload } from './workload.js';
 
+/** What `gpumarket simulate` uses unless told otherwise; the benchmark measures the same. */
+export const SIMULATION_DEFAULTS = {
+  /** Wall-clock budget per clearing round; rounds that reach it are listed in the report (clearing.roundsAtTimeLimit). */
+  timeLimitMs: 50,
+  /** Also for the trace: with probes that stop once they miss, its search takes about as long as the replay itself. */
+  capacitySteps: 5,
+} as const;
+
 export interface SimulationOptions {
   readonly seed: number;
   readonly clear: ClearRound;

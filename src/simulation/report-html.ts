@@ -70,6 +70,7 @@ function table(report: SimulationReport): string {
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
 const mins = (s: number) => `${(s / 60).toFixed(1)} min`;
+const fmtLimit = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(4));
 
 export function summaryRows(report: SimulationReport): string[][] {
   const header = ['metric', ...report.baselines.map((b) => b.baseline)];
@@ -81,6 +82,9 @@ export function summaryRows(report: SimulationReport): string[][] {
     row('GPU-hours served', (b) => b.gpuHoursServed.toFixed(1)),
     row('jobs completed', (b) => `${b.jobsCompleted}/${b.jobs}`),
     row('jobs expired', (b) => String(b.jobsExpired)),
+    row('  of them preemptible+window', (b) => String(b.expiredByClass.preemptible_window)),
+    row('  of them fixed+window', (b) => String(b.expiredByClass.fixed_window)),
+    row('  of them run, then preempted', (b) => String(b.expiredAfterPreemption)),
     row('mean wait', (b) => mins(b.meanWaitSeconds)),
     row('p95 wait', (b) => mins(b.p95WaitSeconds)),
     row('p95 wait (no window)', (b) => mins(b.p95WaitNowSeconds)),
@@ -90,6 +94,10 @@ export function summaryRows(report: SimulationReport): string[][] {
     row('$/GPU-h preemptible+now', (b) => b.pricePerGpuHour.preemptible_now ?? 'n/a'),
     row('$/GPU-h fixed+window', (b) => b.pricePerGpuHour.fixed_window ?? 'n/a'),
     row('$/GPU-h fixed+now', (b) => b.pricePerGpuHour.fixed_now ?? 'n/a'),
+    row('limit $/GPU-h preempt.+window', (b) => fmtLimit(b.byClass?.preemptible_window.meanLimit)),
+    row('limit $/GPU-h fixed+now', (b) => fmtLimit(b.byClass?.fixed_now.meanLimit)),
+    row('GPU-h at reserve, preempt.+window', (b) => pct(b.byClass?.preemptible_window.reserveShare ?? null)),
+    row('GPU-h at reserve, fixed+now', (b) => pct(b.byClass?.fixed_now.reserveShare ?? null)),
     row('tenant charges $', (b) => b.charges),
     row('GPUs needed at same service', (b) => (b.capacityNeededGpus === null ? 'not searched' : String(b.capacityNeededGpus))),
   ];
@@ -110,7 +118,25 @@ export function summaryText(report: SimulationReport): string {
     `flexibility: fixed+now pays ${flexibility.fixedNow ?? 'n/a'} vs preemptible+window ${flexibility.preemptibleWindow ?? 'n/a'} per GPU-hour` +
       (flexibility.ratio === null ? '' : ` (${flexibility.ratio}x; goal >= 5x: ${flexibility.atLeast5x ? 'met' : 'NOT met'})`),
   );
+  const { roundsAtTimeLimit, probeRoundsAtTimeLimit, options } = report.clearing;
+  if (roundsAtTimeLimit.count + probeRoundsAtTimeLimit > 0)
+    lines.push(
+      `reproducibility: ${roundsAtTimeLimit.count} of ${report.scenario.rounds} market rounds (and ${probeRoundsAtTimeLimit} in capacity probes) stopped at the ${options.timeLimitMs} ms clearing limit; ` +
+        'their allocations depend on machine speed, so a rerun can differ (report.json lists them; a larger --time-limit-ms makes fewer)',
+    );
+  else lines.push('reproducibility: no clearing round reached its time limit; the same seed gives the same report');
   return lines.join('\n');
+}
+
+/** When each flexibility class ran in the market and what it paid: the troughs and peaks behind the price ratio. */
+function hourTable(report: SimulationReport): string {
+  const { hourUtc, gpuHours, pricePerGpuHour } = report.marketByHour;
+  const classes = Object.keys(gpuHours);
+  const head = `<tr><th>UTC hour</th>${classes.map((c) => `<th>${esc(c)} GPU-h</th><th>$/GPU-h</th>`).join('')}</tr>`;
+  const rows = hourUtc.map(
+    (h, i) => `<tr><td>${h}</td>${classes.map((c) => `<td>${gpuHours[c][i].toFixed(0)}</td><td>${pricePerGpuHour[c][i]?.toFixed(2) ?? ''}</td>`).join('')}</tr>`,
+  );
+  return `<h2>Market: GPU-hours run and mean price paid by UTC hour of day</h2><table>${head}${rows.join('')}</table>`;
 }
 
 export function renderReportHtml(report: SimulationReport): string {
@@ -126,6 +152,7 @@ ${lineChart('Clearing price per pool (market, $/GPU-hour)', report.series.hours,
 ${lineChart('GPU utilisation', report.series.hours, report.series.utilisation, 'share busy')}
 ${lineChart('Queue length (bids waiting)', report.series.hours, report.series.queue, 'bids')}
 ${barChart('Spend per tenant', spend, '$')}
+${hourTable(report)}
 </body></html>
 `;
 }

@@ -3,40 +3,50 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/simulate.command.js';
-import { clearRound } from '../../src/core/clearing/clear-round.js';
-import { runSimulation } from '../../src/core/simulation/run-simulation.js';
-import { generateWorkload, validateScenario } from '../../src/core/simulation/scenario-generator.js';
 
-const scenario = async (name: string) => validateScenario(JSON.parse(await readFile(new URL(`../../scenarios/${name}.json`, import.meta.url), 'utf8')));
-const deterministic = { solver: 'auto' as const, timeLimitMs: 5000 };
+/** Runs the command as a user would, with stdout captured; returns the exit code and what it printed. */
+async function simulateCli(args: string[]): Promise<{ code: number; stdout: string }> {
+  const writes: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const writeErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    return { code: await run(args), stdout: writes.join('') };
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = writeErr;
+  }
+}
 
 describe('gpumarket simulate', () => {
-  it('is deterministic: the same seed gives the same report (all but wall-clock timings)', async () => {
-    const spec = await scenario('five-tenants');
-    const once = async () => {
-      const { report } = await runSimulation(generateWorkload(spec, 11, 2), { seed: 11, clear: clearRound, clearOptions: deterministic, capacitySteps: 1 });
+  // The default per-round limit (50 ms of wall clock) is not reproducible on a busy machine: a
+  // round of three bids was measured at 49 ms under load, and a round stopped at its limit can
+  // clear differently on a rerun. Until the clearing core has a deterministic budget, the
+  // command is run as a user would, but with a limit no round here comes near; the report says
+  // how many rounds reached the limit, and this asserts none did.
+  it('is deterministic: the command run twice with one seed writes the same report.json (all but wall-clock timings)', async () => {
+    const once = async (seed: number) => {
+      const out = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
+      const { code } = await simulateCli(['--scenario', 'five-tenants', '--hours', '1', '--seed', String(seed), '--out', out, '--time-limit-ms', '5000', '--capacity-steps', '2']);
+      expect(code).toBe(0);
+      const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+      expect(report.clearing.roundsAtTimeLimit.count).toBe(0);
+      expect(report.clearing.probeRoundsAtTimeLimit).toBe(0);
       const { timings, baselines, ...rest } = report;
       expect(timings.total).toBeGreaterThan(0);
-      return { ...rest, baselines: baselines.map(({ solveMs, ...b }) => b) };
+      return { ...rest, baselines: baselines.map(({ solveMs, ...b }: { solveMs: unknown }) => b) };
     };
-    const [a, b] = [await once(), await once()];
-    expect(b).toEqual(a);
+    const a = await once(11);
     expect(a.demand.jobs).toBeGreaterThan(50);
-    const { report: other } = await runSimulation(generateWorkload(spec, 12, 2), { seed: 12, clear: clearRound, clearOptions: deterministic, capacitySteps: 0 });
-    expect(other.demand).not.toEqual(a.demand);
+    expect(a.baselines.map((b: { capacityProbes: unknown[] }) => b.capacityProbes.length).slice(1)).not.toEqual([0, 0]);
+    expect(await once(11)).toEqual(a);
+    expect((await once(12)).demand).not.toEqual(a.demand);
   });
 
   it('writes report.json, a self-contained report.html and a summary table', async () => {
     const out = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
-    const writes: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stdout.write;
-    let code: number;
-    try {
-      code = await run(['--scenario', 'five-tenants', '--hours', '1', '--seed', '3', '--out', out, '--capacity-steps', '0', '--time-limit-ms', '2000']);
-    } finally {
-      process.stdout.write = write;
-    }
+    const { code, stdout } = await simulateCli(['--scenario', 'five-tenants', '--hours', '1', '--seed', '3', '--out', out, '--capacity-steps', '0', '--time-limit-ms', '2000']);
     expect(code).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.scenario).toMatchObject({ name: 'five-tenants', seed: 3, hours: 1, periodSeconds: 60, rounds: 60 });
@@ -46,9 +56,10 @@ describe('gpumarket simulate', () => {
     expect(html.match(/<svg/g)).toHaveLength(4);
     for (const title of ['Clearing price per pool', 'GPU utilisation', 'Queue length', 'Spend per tenant']) expect(html).toContain(title);
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
-    const table = writes.join('');
-    expect(table).toMatch(/GPU utilisation/);
-    expect(table).toMatch(/p95 wait/);
+    expect(stdout).toMatch(/GPU utilisation/);
+    expect(stdout).toMatch(/p95 wait/);
+    expect(stdout).toMatch(/reproducibility: no clearing round reached its time limit/);
+    expect(html).toMatch(/GPU-hours run and mean price paid by UTC hour/);
   });
 
   it('refuses an unknown scenario and a bad flag with exit code 2', async () => {

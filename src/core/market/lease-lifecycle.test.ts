@@ -74,6 +74,15 @@ describe('lease lifecycle transitions', () => {
     expect(onTime.ok && onTime.lease.noticeEndsAt).toBe(1600 + DEFAULT_LEASE_TIMING.preemptionNoticeSeconds);
   });
 
+  it('keeps a protection promised at allocation when it runs past start + minHoldSeconds, as the service does', () => {
+    const promised = newLease({ id: 'l-2', bidId: 'b-2', preemptible: true, runtimeSeconds: 3600, allocatedAt: 900, protectedUntil: 2000 });
+    expect(promised.protectedUntil).toBe(2000);
+    const started = transition(promised, { type: 'start', at: 1000 });
+    expect(started.ok && started.lease.protectedUntil).toBe(2000);
+    const late = transition({ ...promised, protectedUntil: 1200 }, { type: 'start', at: 1000 });
+    expect(late.ok && late.lease.protectedUntil).toBe(1600);
+  });
+
   it('refuses to preempt a non-preemptible lease, protected or not', () => {
     const result = transition(inState('running', { preemptible: false, protectedUntil: 0 }), { type: 'preempt', at: 5000 });
     expect(result.ok ? null : result.error.code).toBe('not_preemptible');

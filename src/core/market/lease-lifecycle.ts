@@ -66,12 +66,15 @@ export function newLease(input: {
   preemptible: boolean;
   runtimeSeconds: number;
   allocatedAt: number;
+  /** Protection promised when it was allocated (the round's startAfter + minHoldSeconds); null if none. */
+  protectedUntil?: number | null;
 }): Lease {
+  const { protectedUntil = null, ...rest } = input;
   return {
-    ...input,
+    ...rest,
     state: 'allocated',
     startedAt: null,
-    protectedUntil: null,
+    protectedUntil,
     noticeEndsAt: null,
     endedAt: null,
     endReason: null,
@@ -100,7 +103,11 @@ export function transition(
     return refuse(lease, event, 'illegal_transition', `cannot ${event.type} a lease that is ${lease.state}`);
   switch (event.type) {
     case 'start':
-      return { ok: true, lease: { ...lease, state: 'running', startedAt: event.at, protectedUntil: event.at + params.minHoldSeconds } };
+      // Never shortens a protection promised at allocation (the service's GREATEST(protected_until, start + hold)).
+      return {
+        ok: true,
+        lease: { ...lease, state: 'running', startedAt: event.at, protectedUntil: Math.max(lease.protectedUntil ?? -Infinity, event.at + params.minHoldSeconds) },
+      };
     case 'complete':
       return end(lease, 'completed', event.at, event.reason ?? 'runtime_reached');
     case 'preempt':

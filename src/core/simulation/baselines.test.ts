@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Money } from '../money/money.js';
-import { dedicatedFleet, meetsTarget, peakDemand, scaleFleet, serviceTarget } from './capacity.js';
+import { dedicatedFleet, meetsTarget, peakDemand, scaleFleet, searchCapacity, serviceTarget, targetStopRule, type ProbeRun } from './capacity.js';
 import { simulate } from './engine.js';
 import { FirstFitScheduler } from './first-fit-scheduler.js';
 import { computeMetrics } from './metrics.js';
@@ -62,7 +62,7 @@ describe('dedicated reservations (hand-checked)', () => {
   it('runs every job at its first round on its own tenant nodes and charges owned capacity whether used or not', async () => {
     const w = tiny();
     const fleet = dedicatedFleet(w);
-    const run = await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), fleet.owner);
+    const run = await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), { nodeOwner: fleet.owner });
     expect(Array.from(run.firstStart)).toEqual([0, 60, 60]);
     const m = computeMetrics(w, run);
     expect(m.gpus).toBe(16);
@@ -90,12 +90,47 @@ describe('capacity', () => {
   it('holds a shared fleet to the dedicated service level: p95 wait of work without a window, deadlines, GPU-hours', async () => {
     const w = tiny();
     const fleet = dedicatedFleet(w);
-    const dedicated = computeMetrics(w, await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), fleet.owner));
+    const dedicated = computeMetrics(w, await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), { nodeOwner: fleet.owner }));
     const target = serviceTarget(dedicated, 60);
     expect(target.p95WaitNowSeconds).toBe(60);
     const fifo = computeMetrics(w, await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes)));
     expect(meetsTarget(fifo, target)).toBe(false);
     expect(meetsTarget(dedicated, target)).toBe(true);
     expect(new Money(fifo.charges).greaterThan(0)).toBe(true);
+  });
+
+  it('stops a probe as soon as the target is out of reach, and not before', async () => {
+    // Target: p95 wait of jobs without a window <= 60 s, all deadlines met. On one 8-GPU node, FIFO
+    // makes C (no window, arrives at 60 s) wait for A until 3600 s. With two jobs without a window
+    // (A and C), one late job already breaks the p95, and C is known to be late once it has waited
+    // more than 60 s: at the 180 s round, round 3.
+    const w = tiny();
+    const target = { p95WaitNowSeconds: 60, deadlineHitRate: 1, gpuHoursServed: 12 };
+    const run = await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes), { stop: targetStopRule(w, target) });
+    expect(run.stoppedAt).toBe(3);
+    // Two nodes serve everyone at once: the rule never fires and the run ends at the horizon.
+    const two = [node('n1'), node('n2')];
+    const full = await simulate(w, two, new FirstFitScheduler('fifo', 'list', two), { stop: targetStopRule(w, target) });
+    expect(full.stoppedAt).toBeNull();
+    expect(meetsTarget(computeMetrics(w, full), target)).toBe(true);
+  });
+
+  it('bisects the fleet size, reuses the fleet already run and never probes one fleet twice', async () => {
+    const base = [node('n1'), node('n2'), node('n3'), node('n4')];
+    const metricsFor = (gpus: number) => ({ p95WaitNowSeconds: gpus >= 24 ? 0 : 3600, deadlineHitRate: 1, gpuHoursServed: 10 }) as never;
+    const probed: number[] = [];
+    const evaluate = async (nodes: typeof base): Promise<ProbeRun> => {
+      probed.push(nodes.length * 8);
+      return { metrics: metricsFor(nodes.length * 8), stoppedAtHour: null };
+    };
+    const target = { p95WaitNowSeconds: 60, deadlineHitRate: 1, gpuHoursServed: 10 };
+    // The scenario's own 32 GPUs (factor 1) met the target, so the search starts below it.
+    const result = await searchCapacity(base, evaluate, target, { low: 0.25, high: 2, steps: 4 }, { factor: 1, metrics: metricsFor(32) });
+    expect(result.gpus).toBe(24);
+    expect(probed).toEqual([16, 24]);
+    expect(result.probes.map((p) => [p.gpus, p.met])).toEqual([
+      [16, false],
+      [24, true],
+    ]);
   });
 });

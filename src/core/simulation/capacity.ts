@@ -1,4 +1,5 @@
 import type { MarketNode } from '../market/types.js';
+import type { RoundProgress } from './engine.js';
 import type { BaselineMetrics } from './metrics.js';
 import type { SimJob, Workload } from './workload.js';
 
@@ -112,10 +113,47 @@ export function meanLoadFactor(workload: Workload, base: readonly MarketNode[]):
   return Math.max(1e-3, (0.95 * gpuSeconds) / workload.horizonSeconds / Math.max(1, totalGpus(base)));
 }
 
+/**
+ * A rule that ends a capacity probe as soon as it can no longer meet the target, so a fleet that
+ * is too small costs a fraction of a full run. Both counts only grow as the run goes on:
+ * - a job without a window whose wait already exceeds the target (started late, or still
+ *   waiting that long): more of them than the p95 allows means the p95 misses;
+ * - a windowed job whose deadline (inside the horizon) passed unmet: more misses than the
+ *   hit-rate tolerance allows means the hit rate misses.
+ */
+export function targetStopRule(workload: Workload, target: ServiceTarget): (progress: RoundProgress) => boolean {
+  const { jobs, horizonSeconds } = workload;
+  const now = jobs.map((j, i) => i).filter((i) => !jobs[i].window);
+  const lateAllowed = now.length - Math.ceil(0.95 * now.length);
+  const due = jobs
+    .map((j, i) => i)
+    .filter((i) => jobs[i].window && jobs[i].window!.deadline <= horizonSeconds)
+    .sort((a, b) => jobs[a].window!.deadline - jobs[b].window!.deadline);
+  const missesAllowed = target.deadlineHitRate === null ? Infinity : due.length * (1.01 - target.deadlineHitRate) + 1e-9;
+  let nextNow = 0;
+  let nextDue = 0;
+  let late = 0;
+  let misses = 0;
+  return ({ now: t, firstStart, completedAt }) => {
+    // Jobs are in arrival order; one whose target wait has run out is decided either way.
+    while (nextNow < now.length && t - jobs[now[nextNow]].arrival > target.p95WaitNowSeconds) {
+      const i = now[nextNow++];
+      if (Number.isNaN(firstStart[i]) || firstStart[i] - jobs[i].arrival > target.p95WaitNowSeconds) late++;
+    }
+    while (nextDue < due.length && jobs[due[nextDue]].window!.deadline < t) {
+      const i = due[nextDue++];
+      if (!(completedAt[i] <= jobs[i].window!.deadline)) misses++;
+    }
+    return late > lateAllowed || misses > missesAllowed;
+  };
+}
+
 export interface CapacityProbe {
   readonly factor: number;
   readonly gpus: number;
   readonly met: boolean;
+  /** Hours into the run at which the probe stopped because the target could no longer be met; null if it ran to the end. */
+  readonly stoppedAtHour: number | null;
 }
 
 export interface CapacityResult {
@@ -124,34 +162,55 @@ export interface CapacityResult {
   readonly probes: readonly CapacityProbe[];
 }
 
+/** A probe's verdict: the full run's metrics, or the hour at which it stopped as a sure miss. */
+export type ProbeRun = { readonly metrics: BaselineMetrics; readonly stoppedAtHour: null } | { readonly metrics: null; readonly stoppedAtHour: number };
+
 /**
  * Bisection on the scale of the shared fleet, assuming more GPUs never hurt the service level.
  * Midpoints are geometric, so the answer is found to a relative precision whether the fleet
- * is a tenth or a hundredth of the one given: `steps` probes after the upper bound, each
- * halving the interval's log-width.
+ * is a tenth or a hundredth of the one given: `steps` probes, each halving the interval's
+ * log-width; the upper bound itself is probed last, and only if no probe below it met the target. `known` is a fleet already run (the scenario's own), which
+ * narrows the interval for free; factors that round to a fleet already probed are not run again.
  */
 export async function searchCapacity(
   base: readonly MarketNode[],
-  evaluate: (nodes: MarketNode[]) => Promise<BaselineMetrics>,
+  evaluate: (nodes: MarketNode[]) => Promise<ProbeRun>,
   target: ServiceTarget,
   bounds: { readonly low: number; readonly high: number; readonly steps: number },
+  known: { readonly factor: number; readonly metrics: BaselineMetrics } | null = null,
 ): Promise<CapacityResult> {
   const probes: CapacityProbe[] = [];
+  const verdicts = new Map<number, boolean>();
+  let { low, high } = bounds;
+  let best: number | null = null;
+  if (known && known.factor > low && known.factor < high) {
+    const gpus = totalGpus(scaleFleet(base, known.factor));
+    const met = meetsTarget(known.metrics, target);
+    verdicts.set(gpus, met);
+    if (met) (high = known.factor), (best = gpus);
+    else low = known.factor;
+  }
   const probe = async (factor: number) => {
     const nodes = scaleFleet(base, factor);
-    const met = meetsTarget(await evaluate(nodes), target);
-    probes.push({ factor, gpus: totalGpus(nodes), met });
+    const gpus = totalGpus(nodes);
+    let met = verdicts.get(gpus);
+    if (met === undefined) {
+      const run = await evaluate(nodes);
+      met = run.metrics !== null && meetsTarget(run.metrics, target);
+      verdicts.set(gpus, met);
+      probes.push({ factor, gpus, met, stoppedAtHour: run.stoppedAtHour });
+    }
+    if (met) best = Math.min(best ?? Infinity, gpus);
     return met;
   };
-  let { low, high } = bounds;
-  if (!(await probe(high))) return { gpus: null, probes };
-  let best = totalGpus(scaleFleet(base, high));
+  // The upper bound is probed only if nothing below it meets the target: when something does,
+  // the bound was never needed, and it is the largest (slowest to confirm) fleet of all.
+  const topKnown = best !== null;
   for (let step = 0; step < bounds.steps; step++) {
     const mid = Math.sqrt(low * high);
-    if (await probe(mid)) {
-      high = mid;
-      best = Math.min(best, totalGpus(scaleFleet(base, mid)));
-    } else low = mid;
+    if (await probe(mid)) high = mid;
+    else low = mid;
   }
+  if (best === null && !topKnown) await probe(bounds.high);
   return { gpus: best, probes };
 }

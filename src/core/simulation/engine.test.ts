@@ -33,7 +33,7 @@ describe('simulator engine: lease lifecycle in virtual time', () => {
     const w = workload([node('n1')], [job('P', 't', 0, 8, 3600, { preemptible: true }), job('F', 't', 600, 8, 1200)], 4 * 3600);
     const scheduler = new ScriptedScheduler((view) => {
       if (view.now === 0) return { placements: [whole(0, '1.00')] };
-      if (view.now === 660) return { preempt: [view.leases[0].id], placements: [whole(1)] };
+      if (view.now === 660) return { preempt: [view.leases[0].record.id], placements: [whole(1)] };
       if (view.now >= 780 + 1200 && view.open.length > 0 && view.leases.length === 0) return { placements: [whole(0, '1.00')] };
       return {};
     });
@@ -48,7 +48,7 @@ describe('simulator engine: lease lifecycle in virtual time', () => {
     // While P was being noticed, the view showed the node as promised to F, and P not as a lease.
     const during = scheduler.views.find((v) => v.now === 720)!;
     expect(Array.from(during.free)).toEqual([0]);
-    expect(during.leases.map((l) => l.job.id)).toEqual(['F']);
+    expect(during.leases.map((l) => l.record.job.id)).toEqual(['F']);
   });
 
   it('charges each lease min(price, its limit) for the seconds it ran in each period, and reconciles', async () => {

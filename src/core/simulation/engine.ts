@@ -1,16 +1,21 @@
 import type { Money } from '../money/money.js';
+import { minMoney } from '../money/money.js';
 import { checkWindow, requeuePreemptedBid } from '../market/bid-window.js';
 import { dueEvent, newLease, ranSeconds, transition, type LeaseEvent } from '../market/lease-lifecycle.js';
-import type { MarketNode } from '../market/types.js';
+import { leasesSeenByRound } from '../market/round-leases.js';
+import { poolKey, type MarketNode } from '../market/types.js';
 import { SettlementMeter } from './settlement-meter.js';
 import type { LeaseRecord, OpenJob, RoundDecision, Scheduler, Share } from './scheduler.js';
-import type { Workload } from './workload.js';
+import { flexibilityClass, type FlexibilityClass, type Workload } from './workload.js';
 
 /**
  * The market loop in virtual time: one round per period, no database, no queue, no sleeping.
- * Each round: (1) apply the lease events the clock made due (completions, notice ends) and
- * start leases whose GPUs came free, (2) settle the period that just ended, (3) admit
- * arrivals, (4) drop bids whose window closed, (5) ask the scheduler, (6) apply its decision.
+ * Each round: (1) apply what the clock made due, with the pure lease rules: completions,
+ * notices that ended (the bid requeued or expired by the bid-window rule), and leases whose
+ * start time came and whose GPUs are free; (2) settle the period that just ended at the unit
+ * prices the last round set; (3) admit arrivals; (4) drop bids whose window closed; (5) ask the
+ * scheduler, showing it the leases the service's snapshot would; (6) apply its decision:
+ * notices, win-backs, new leases, repricing.
  */
 export type JobOutcome = 'completed' | 'expired' | 'running' | 'waiting';
 
@@ -24,53 +29,88 @@ export interface SimRun {
   readonly firstStart: Float64Array;
   readonly completedAt: Float64Array;
   readonly outcome: readonly JobOutcome[];
+  /** For expired jobs: the run time they still needed when they expired. */
+  readonly remainingAtEnd: Float64Array;
   readonly preemptions: Int32Array;
+  /** Leases that won their place back during their notice. */
+  readonly winBacks: number;
   /** GPU-seconds each job ran inside the horizon. */
   readonly gpuSeconds: Float64Array;
   /** Wall-clock seconds each job ran (not GPU-weighted) inside the horizon. */
   readonly runSeconds: Float64Array;
   readonly meter: SettlementMeter;
+  /** When each flexibility class ran and what it paid, by UTC hour of day (floating point: for charts and diagnosis, not for money). */
+  readonly usageByHour: ReadonlyMap<FlexibilityClass, ClassUsage>;
   readonly series: { readonly t: number[]; readonly busyGpus: number[]; readonly queue: number[]; readonly prices: Map<string, number[]> };
   readonly solveMs: number[];
+  /** Round indexes whose clearing stopped at its wall-clock time limit. */
+  readonly roundsAtTimeLimit: number[];
+  /** Set when a stop rule ended the run early: the round at which it stopped. */
+  readonly stoppedAt: number | null;
 }
 
-export async function simulate(
-  workload: Workload,
-  nodes: readonly MarketNode[],
-  scheduler: Scheduler,
-  nodeOwner: readonly (string | null)[] | null = null,
-): Promise<SimRun> {
+export interface ClassUsage {
+  readonly gpuSeconds: Float64Array;
+  readonly spend: Float64Array;
+  /** What the same GPU-seconds would have cost at the leases' own limits. */
+  readonly limitSpend: Float64Array;
+  /** GPU-seconds charged exactly the node's reserve price. */
+  readonly atReserveGpuSeconds: Float64Array;
+}
+
+export interface SimulateOptions {
+  readonly nodeOwner?: readonly (string | null)[] | null;
+  /** Checked after every round; true ends the run (its figures are then partial). */
+  readonly stop?: (progress: RoundProgress) => boolean;
+}
+
+export interface RoundProgress {
+  readonly now: number;
+  readonly firstStart: Float64Array;
+  readonly completedAt: Float64Array;
+  readonly outcome: readonly JobOutcome[];
+}
+
+export async function simulate(workload: Workload, nodes: readonly MarketNode[], scheduler: Scheduler, options: SimulateOptions = {}): Promise<SimRun> {
   const { jobs, horizonSeconds: horizon } = workload;
   const { periodSeconds: period } = workload.params;
+  const nodeOwner = options.nodeOwner ?? null;
   const timing = { minHoldSeconds: workload.params.minHoldSeconds, preemptionNoticeSeconds: workload.params.preemptionNoticeSeconds };
   const epochMs = Date.parse(workload.epoch);
   const n = jobs.length;
   const remaining = Float64Array.from(jobs, (j) => j.runtimeSeconds);
   const firstStart = new Float64Array(n).fill(NaN);
   const completedAt = new Float64Array(n).fill(NaN);
+  const remainingAtEnd = new Float64Array(n);
   const outcome: JobOutcome[] = jobs.map(() => 'waiting');
   const preemptions = new Int32Array(n);
   const gpuSeconds = new Float64Array(n);
   const runSeconds = new Float64Array(n);
-  const committedFree = Int32Array.from(nodes, (x) => x.gpus - x.unavailableGpus);
-  const physicalFree = Int32Array.from(committedFree);
+  const capacity = Int32Array.from(nodes, (x) => x.gpus - x.unavailableGpus);
+  /** Capacity minus allocated and running leases: a lease in its notice has handed its GPUs on. */
+  const committedFree = Int32Array.from(capacity);
+  /** Capacity minus leases that hold GPUs now (running or in their notice). */
+  const physicalFree = Int32Array.from(capacity);
+  const nodeGpus = new Map(nodes.map((x, i) => [x.id, capacity[i]]));
   const meter = new SettlementMeter(workload.params.feePercent);
   const series = { t: [] as number[], busyGpus: [] as number[], queue: [] as number[], prices: new Map<string, number[]>() };
   const solveMs: number[] = [];
+  const roundsAtTimeLimit: number[] = [];
+  let winBacks = 0;
   let busy = 0;
   let open: number[] = [];
+  /** Live leases in allocation order (a Map keeps insertion order). */
   const live = new Map<string, LeaseRecord>();
   let ended: LeaseRecord[] = [];
-  let waiting: LeaseRecord[] = [];
   let prices: ReadonlyMap<string, Money> | null = null;
   let nextArrival = 0;
   let leaseSeq = 0;
+  let stoppedAt: number | null = null;
 
   const fits = (shares: readonly Share[], free: Int32Array) => shares.every((s) => free[s.node] >= s.gpus);
   const take = (shares: readonly Share[], free: Int32Array, sign: number) => {
     for (const s of shares) free[s.node] -= sign * s.gpus;
   };
-  const gangGpus = (rec: LeaseRecord) => rec.job.gpus;
   const apply = (rec: LeaseRecord, event: LeaseEvent) => {
     const result = transition(rec.lease, event, timing);
     if (!result.ok) throw new Error(`simulator: lease ${rec.id}: ${result.error.message}`);
@@ -79,68 +119,151 @@ export async function simulate(
   const start = (rec: LeaseRecord, at: number) => {
     apply(rec, { type: 'start', at });
     take(rec.shares, physicalFree, 1);
-    busy += gangGpus(rec);
+    busy += rec.job.gpus;
     if (Number.isNaN(firstStart[rec.jobIndex])) firstStart[rec.jobIndex] = at;
   };
-  const finish = (rec: LeaseRecord, at: number) => {
-    const ran = ranSeconds(rec.lease, at);
-    gpuSeconds[rec.jobIndex] += ran * gangGpus(rec);
+  const credit = (rec: LeaseRecord, until: number) => {
+    const ran = ranSeconds(rec.lease, until);
+    gpuSeconds[rec.jobIndex] += ran * rec.job.gpus;
     runSeconds[rec.jobIndex] += ran;
-    take(rec.shares, physicalFree, -1);
-    busy -= gangGpus(rec);
-    live.delete(rec.id);
-    ended.push(rec);
     return ran;
   };
+  /** Unit prices where the scheduler does not reprice: the reserve (list), min(pool price, limit) (clearing), nothing (reserved). */
+  const defaultUnitPrices = (rec: Pick<LeaseRecord, 'shares' | 'limit'>): Money[] | null => {
+    if (scheduler.charging === 'reserved') return null;
+    return rec.shares.map((s) => {
+      const node = nodes[s.node];
+      if (scheduler.charging === 'list') return node.reservePrice;
+      return minMoney(prices?.get(poolKey(node.gpuModel, node.region)) ?? node.reservePrice, rec.limit);
+    });
+  };
 
+  const endLease = (rec: LeaseRecord, event: LeaseEvent) => {
+    const wasRunning = rec.lease.state === 'running';
+    apply(rec, event);
+    const ran = credit(rec, event.at);
+    take(rec.shares, physicalFree, -1);
+    if (wasRunning) take(rec.shares, committedFree, -1);
+    busy -= rec.job.gpus;
+    live.delete(rec.id);
+    ended.push(rec);
+    const j = rec.jobIndex;
+    if (event.type === 'complete') {
+      remaining[j] = 0;
+      completedAt[j] = event.at;
+      outcome[j] = 'completed';
+      return;
+    }
+    const next = requeuePreemptedBid({ preemptible: true, remainingSeconds: remaining[j], window: rec.job.window }, ran, event.at);
+    remaining[j] = next.remainingSeconds;
+    if (next.state === 'completed') (outcome[j] = 'completed'), (completedAt[j] = event.at);
+    else if (next.state === 'expired' && scheduler.honoursDeadlines) (outcome[j] = 'expired'), (remainingAtEnd[j] = next.remainingSeconds);
+    else (outcome[j] = 'waiting'), open.push(j);
+  };
+
+  /** Lease events due by `now`, in time order; an allocated lease starts at max(startAfter, the moment its GPUs come free). */
   const processClock = (now: number) => {
     const due: { rec: LeaseRecord; event: LeaseEvent }[] = [];
     for (const rec of live.values()) {
       const event = dueEvent(rec.lease, now);
       if (event) due.push({ rec, event });
     }
-    while (due.length > 0) {
+    let clock = -Infinity;
+    for (;;) {
       due.sort((a, b) => a.event.at - b.event.at || (a.rec.id < b.rec.id ? -1 : 1));
-      const { rec, event } = due.shift()!;
-      const wasRunning = rec.lease.state === 'running';
-      apply(rec, event);
-      const ran = finish(rec, event.at);
-      const j = rec.jobIndex;
-      if (event.type === 'complete') {
-        if (wasRunning) take(rec.shares, committedFree, -1);
-        remaining[j] = 0;
-        completedAt[j] = event.at;
-        outcome[j] = 'completed';
-      } else {
-        const next = requeuePreemptedBid({ preemptible: true, remainingSeconds: remaining[j], window: rec.job.window }, ran, event.at);
-        remaining[j] = next.remainingSeconds;
-        if (next.state === 'completed') (outcome[j] = 'completed'), (completedAt[j] = event.at);
-        else if (next.state === 'expired' && scheduler.honoursDeadlines) outcome[j] = 'expired';
-        else (outcome[j] = 'waiting'), open.push(j);
+      const nextEnd = due.length > 0 ? due[0].event.at : Infinity;
+      let started = false;
+      for (const rec of live.values()) {
+        if (rec.lease.state !== 'allocated') continue;
+        const at = Math.max(rec.startAfter, clock);
+        if (at > now || at > nextEnd || !fits(rec.shares, physicalFree)) continue;
+        start(rec, at);
+        const event = dueEvent(rec.lease, now);
+        if (event) due.push({ rec, event });
+        started = true;
       }
-      const stillWaiting: LeaseRecord[] = [];
-      for (const w of waiting) {
-        if (!fits(w.shares, physicalFree)) {
-          stillWaiting.push(w);
-          continue;
-        }
-        start(w, event.at);
-        const e = dueEvent(w.lease, now);
-        if (e) due.push({ rec: w, event: e });
-      }
-      waiting = stillWaiting;
+      if (started) continue;
+      const next = due.shift();
+      if (!next) break;
+      clock = next.event.at;
+      endLease(next.rec, next.event);
     }
     open.sort((a, b) => jobs[a].arrival - jobs[b].arrival || a - b);
   };
 
+  const usageByHour = new Map<FlexibilityClass, ClassUsage>();
+  const usage = (rec: LeaseRecord, unitPrices: readonly Money[], seconds: number, hour: number) => {
+    const c = flexibilityClass(rec.job);
+    let u = usageByHour.get(c);
+    if (!u) usageByHour.set(c, (u = { gpuSeconds: new Float64Array(24), spend: new Float64Array(24), limitSpend: new Float64Array(24), atReserveGpuSeconds: new Float64Array(24) }));
+    rec.shares.forEach((share, k) => {
+      const gs = share.gpus * seconds;
+      u.gpuSeconds[hour] += gs;
+      u.spend[hour] += (unitPrices[k].toNumber() * gs) / 3600;
+      u.limitSpend[hour] += (rec.limit.toNumber() * gs) / 3600;
+      if (unitPrices[k].equals(nodes[share.node].reservePrice)) u.atReserveGpuSeconds[hour] += gs;
+    });
+  };
+
   const settle = (from: number, to: number) => {
+    const hour = new Date(epochMs + from * 1000).getUTCHours();
     for (const rec of [...live.values(), ...ended]) {
       const started = rec.lease.startedAt;
-      if (started === null) continue;
+      if (started === null || rec.unitPrices === null) continue;
       const seconds = Math.min(to, rec.lease.endedAt ?? to) - Math.max(from, started);
-      if (seconds > 0) meter.record(rec, seconds, nodes, prices, scheduler.charging);
+      if (seconds <= 0) continue;
+      meter.record(rec, seconds, rec.unitPrices, scheduler.charging);
+      usage(rec, rec.unitPrices, seconds, hour);
     }
     ended = [];
+  };
+
+  const applyDecision = (decision: RoundDecision, now: number) => {
+    prices = decision.prices;
+    for (const id of decision.preempt) {
+      const rec = live.get(id);
+      if (!rec) throw new Error(`simulator: ${scheduler.name} preempted unknown lease ${id}`);
+      apply(rec, { type: 'preempt', at: now });
+      take(rec.shares, committedFree, -1);
+      preemptions[rec.jobIndex]++;
+    }
+    for (const id of decision.winBacks ?? []) {
+      const rec = live.get(id);
+      if (!rec) throw new Error(`simulator: ${scheduler.name} kept unknown lease ${id}`);
+      if (!fits(rec.shares, committedFree)) throw new Error(`simulator: lease ${id} won back GPUs already handed on`);
+      apply(rec, { type: 'win_back', at: now });
+      take(rec.shares, committedFree, 1);
+      winBacks++;
+    }
+    const placed = new Set<number>();
+    for (const p of decision.placements) {
+      if (!fits(p.shares, committedFree)) throw new Error(`simulator: ${scheduler.name} over-allocated a node for job ${jobs[p.jobIndex].id}`);
+      take(p.shares, committedFree, 1);
+      const job = jobs[p.jobIndex];
+      const id = p.leaseId ?? `l-${++leaseSeq}`;
+      const rec: LeaseRecord = {
+        id,
+        jobIndex: p.jobIndex,
+        job,
+        lease: newLease({ id, bidId: job.id, preemptible: job.preemptible, runtimeSeconds: remaining[p.jobIndex], allocatedAt: now, protectedUntil: p.protectedUntil }),
+        shares: p.shares,
+        nodeShares: p.shares.map((x) => ({ nodeId: nodes[x.node].id, gpus: x.gpus })),
+        gpuModel: p.gpuModel,
+        limit: p.limit,
+        startAfter: p.startAfter ?? now,
+        unitPrices: null,
+      };
+      live.set(id, rec);
+      placed.add(p.jobIndex);
+      outcome[p.jobIndex] = 'running';
+      if (rec.startAfter <= now && fits(rec.shares, physicalFree)) start(rec, now);
+    }
+    if (placed.size > 0) open = open.filter((j) => !placed.has(j));
+    for (const rec of live.values()) {
+      const repriced = decision.repricing?.get(rec.id);
+      if (repriced) rec.unitPrices = repriced;
+      else if (!decision.repricing || rec.unitPrices === null) rec.unitPrices = defaultUnitPrices(rec);
+    }
   };
 
   for (let round = 0, now = 0; now < horizon; round++, now += period) {
@@ -155,10 +278,20 @@ export async function simulate(
       if (check.eligible || (!scheduler.honoursDeadlines && now >= (job.window?.notBefore ?? 0))) {
         eligible.push({ index: j, job, remainingSeconds: remaining[j] });
         stillOpen.push(j);
-      } else if (check.reason === 'window_closed') outcome[j] = 'expired';
+      } else if (check.reason === 'window_closed') (outcome[j] = 'expired'), (remainingAtEnd[j] = remaining[j]);
       else stillOpen.push(j);
     }
     open = stillOpen;
+    const records = [...live.values()];
+    const seen = leasesSeenByRound(
+      records.map((record) => ({
+        record,
+        state: record.lease.state as 'allocated' | 'running' | 'preempting',
+        protectedUntil: record.lease.protectedUntil,
+        shares: record.nodeShares,
+      })),
+      nodeGpus,
+    );
     const decision: RoundDecision = await scheduler.decide({
       now,
       nowIso: new Date(epochMs + now * 1000).toISOString(),
@@ -166,56 +299,32 @@ export async function simulate(
       nodes,
       free: Int32Array.from(committedFree),
       open: eligible,
-      leases: [...live.values()].filter((r) => r.lease.state !== 'preempting'),
+      leases: seen.map((s) => ({ record: s.lease.record, protectedUntil: s.protectedUntil })),
+      newLeaseId: () => `l-${++leaseSeq}`,
     });
     solveMs.push(decision.solveMs);
-    prices = decision.prices;
-    for (const id of decision.preempt) {
-      const rec = live.get(id);
-      if (!rec) throw new Error(`simulator: ${scheduler.name} preempted unknown lease ${id}`);
-      apply(rec, { type: 'preempt', at: now });
-      take(rec.shares, committedFree, -1);
-      preemptions[rec.jobIndex]++;
-    }
-    const placed = new Set<number>();
-    for (const p of decision.placements) {
-      if (!fits(p.shares, committedFree)) throw new Error(`simulator: ${scheduler.name} over-allocated a node for job ${jobs[p.jobIndex].id}`);
-      take(p.shares, committedFree, 1);
-      const job = jobs[p.jobIndex];
-      const rec: LeaseRecord = {
-        id: `l-${++leaseSeq}`,
-        jobIndex: p.jobIndex,
-        job,
-        lease: newLease({ id: `l-${leaseSeq}`, bidId: job.id, preemptible: job.preemptible, runtimeSeconds: remaining[p.jobIndex], allocatedAt: now }),
-        shares: p.shares,
-        gpuModel: p.gpuModel,
-        limit: p.limit,
-      };
-      live.set(rec.id, rec);
-      placed.add(p.jobIndex);
-      outcome[p.jobIndex] = 'running';
-      if (fits(rec.shares, physicalFree)) start(rec, now);
-      else waiting.push(rec);
-    }
-    if (placed.size > 0) open = open.filter((j) => !placed.has(j));
+    if (decision.hitTimeLimit) roundsAtTimeLimit.push(round);
+    applyDecision(decision, now);
     series.t.push(now);
     series.busyGpus.push(busy);
     series.queue.push(open.length);
-    if (prices) {
-      for (const [key, price] of prices) {
+    if (decision.prices) {
+      for (const [key, price] of decision.prices) {
         if (!series.prices.has(key)) series.prices.set(key, new Array<number>(series.t.length - 1).fill(NaN));
         series.prices.get(key)!.push(price.toNumber());
       }
       for (const values of series.prices.values()) if (values.length < series.t.length) values.push(NaN);
     }
+    if (options.stop?.({ now, firstStart, completedAt, outcome })) {
+      stoppedAt = round;
+      break;
+    }
   }
-  const lastRound = Math.ceil(horizon / period) * period;
-  processClock(horizon);
-  settle(lastRound - period, horizon);
-  for (const rec of [...live.values()]) {
-    const ran = ranSeconds(rec.lease, horizon);
-    gpuSeconds[rec.jobIndex] += ran * gangGpus(rec);
-    runSeconds[rec.jobIndex] += ran;
+  if (stoppedAt === null) {
+    const lastRound = Math.ceil(horizon / period) * period;
+    processClock(horizon);
+    settle(lastRound - period, horizon);
+    for (const rec of live.values()) credit(rec, horizon);
   }
   return {
     scheduler: scheduler.name,
@@ -227,12 +336,16 @@ export async function simulate(
     firstStart,
     completedAt,
     outcome,
+    remainingAtEnd,
     preemptions,
+    winBacks,
     gpuSeconds,
     runSeconds,
     meter,
+    usageByHour,
     series,
     solveMs,
+    roundsAtTimeLimit,
+    stoppedAt,
   };
 }
-

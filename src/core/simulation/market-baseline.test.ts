@@ -37,6 +37,31 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
     expect(pricePaid('fixed_now').greaterThanOrEqualTo(1)).toBe(true);
   });
 
+  it('lets a lease in its notice win its place back when GPUs beside its successor come free, as the service does', async () => {
+    // One 8-GPU node (reserve 1.00). P: preemptible, 4 GPUs, 2 h, bids 2.00; Q: fixed, 4 GPUs, 660 s.
+    // F (fixed, 4 GPUs, 5.00) arrives at 600, when P's protection ends: P gets notice until 720 and
+    // F is allocated P's GPUs from 720. Q ends at 660, so at the 660 round P fits beside F again:
+    // the round sees it (round-leases.ts), keeps it, and P runs on to its end without a restart.
+    const w = workload(
+      [node('n1')],
+      [
+        job('P', 'flex', 0, 4, 7200, { preemptible: true, offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }] }),
+        job('Q', 'now', 0, 4, 660),
+        job('F', 'now', 600, 4, 1800),
+      ],
+      3 * 3600,
+    );
+    const run = await simulate(w, w.nodes, new MarketScheduler(clearRound, w.params, options, Date.parse(w.epoch)));
+    expect(run.preemptions[0]).toBe(1);
+    expect(run.winBacks).toBe(1);
+    expect(Array.from(run.firstStart)).toEqual([0, 0, 720]);
+    expect(Array.from(run.completedAt)).toEqual([7200, 660, 2520]);
+    // P paid every second it ran, and never more than its 2.00 limit.
+    const m = computeMetrics(w, run);
+    expect(m.gpuHoursServed).toBe(4 * 2 + (4 * 660) / 3600 + 4 * 0.5);
+    expect(new Money(m.pricePerGpuHour.preemptible_now!).lessThanOrEqualTo(2)).toBe(true);
+  });
+
   it('expires a windowed bid that is always outbid once its window can no longer fit', async () => {
     const w = workload(
       [node('n1')],
@@ -58,6 +83,52 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
     const run = await simulate(w, w.nodes, new MarketScheduler(clearRound, w.params, options, Date.parse(w.epoch)));
     expect(run.outcome).toEqual(['waiting']);
     expect(computeMetrics(w, run).charges).toBe('0.000000');
+  });
+});
+
+describe('flexible work and the price it pays (hand-checked)', () => {
+  it('a windowed preemptible bid waits out the congested hours and runs in the trough at the reserve', async () => {
+    // One 8-GPU node, reserve 0.30. All three bids want the whole node and arrive at 0:
+    // F (fixed, 1 h, 3.00) and G (fixed, 30 min, 2.00) must start now; W (preemptible, 30 min
+    // within the next 3 h, 0.50) can wait. F wins first, and the first round's price is G's 2.00
+    // (the best bid turned away). When F ends at 1 h, G wins over W. When G ends at 1.5 h, W has
+    // the node to itself: nothing is turned away and the price is the 0.30 reserve.
+    const cheap = { reservePrice: new Money('0.30') };
+    const w = workload(
+      [node('n1', 8, cheap)],
+      [
+        job('F', 'a', 0, 8, 3600, { offers: [{ gpuModel: 'H100', maxPrice: new Money('3.00') }] }),
+        job('G', 'a', 0, 8, 1800, { offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }] }),
+        job('W', 'b', 0, 8, 1800, { preemptible: true, window: { notBefore: 0, deadline: 3 * 3600 }, offers: [{ gpuModel: 'H100', maxPrice: new Money('0.50') }] }),
+      ],
+      3 * 3600,
+    );
+    const run = await simulate(w, w.nodes, new MarketScheduler(clearRound, w.params, options, Date.parse(w.epoch)));
+    expect(Array.from(run.firstStart)).toEqual([0, 3600, 5400]);
+    expect(run.outcome).toEqual(['completed', 'completed', 'completed']);
+    expect([...run.series.prices.values()][0][0]).toBe(2);
+    const m = computeMetrics(w, run);
+    // W ran its 4 GPU-hours in the trough: all of them at the reserve, well under its 0.50 limit.
+    expect(m.pricePerGpuHour.preemptible_window).toBe('0.30');
+    expect(m.byClass!.preemptible_window.reserveShare).toBe(1);
+    expect(m.byClass!.preemptible_window.meanLimit).toBeCloseTo(0.5, 9);
+    expect(m.deadlineHitRate).toBe(1);
+    expect(m.preemptions).toBe(0);
+  });
+});
+
+describe('reproducibility notes', () => {
+  it('lists the rounds whose clearing reached its time limit', async () => {
+    const w = workload([node('n1')], [job('A', 'a', 0, 8, 600), job('B', 'a', 60, 8, 600)], 600);
+    // The second round "took" 80 ms of a 50 ms budget.
+    const slow: typeof clearRound = async (snapshot, o) => {
+      const result = await clearRound(snapshot, o);
+      return snapshot.roundId === 'r-000001' ? { ...result, stats: { ...result.stats, solveMs: 80 } } : result;
+    };
+    const scheduler = new MarketScheduler(slow, w.params, { solver: 'auto', timeLimitMs: 50 }, Date.parse(w.epoch));
+    const run = await simulate(w, w.nodes, scheduler);
+    expect(scheduler.roundsAtTimeLimit).toEqual(['r-000001']);
+    expect(run.roundsAtTimeLimit).toEqual([1]);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Money } from '../money/money.js';
 import { poolKey, type OpenBid, type RoundResult, type RoundSnapshot, type RunningLease } from '../market/types.js';
 import type { MarketParams } from './workload.js';
+import { planRoundOutcome, type BidTerms, type LiveLease } from '../market/round-outcome.js';
 import type { PlacementDecision, RoundDecision, Scheduler, SchedulerView } from './scheduler.js';
 
 export interface ClearOptionsLike {
@@ -13,9 +14,11 @@ export interface ClearOptionsLike {
 export type ClearRound = (snapshot: RoundSnapshot, options?: ClearOptionsLike) => Promise<RoundResult>;
 
 /**
- * The market baseline: each round is a real RoundSnapshot cleared by the real clearing core.
- * Allocated leases that wait for a preempted lease's notice to end are sent as fixed (they
- * are protected from the moment they are allocated), so no round can take their GPUs twice.
+ * The market baseline: each round is a real RoundSnapshot cleared by the real clearing core,
+ * and the result becomes decisions through the market loop's own pure rule
+ * (src/core/market/round-outcome.ts): new leases with their start time and protection,
+ * preemption notices, leases that win their place back during a notice, and the unit price
+ * every live lease pays for the coming period.
  */
 export class MarketScheduler implements Scheduler {
   readonly name = 'market';
@@ -26,6 +29,8 @@ export class MarketScheduler implements Scheduler {
   readonly statusCounts = new Map<string, number>();
   /** Rounds the configured solver threw on; each was cleared again with the core's greedy mode. */
   readonly failures: { roundId: string; message: string; snapshot: RoundSnapshot }[] = [];
+  /** Rounds whose clearing ran to its wall-clock time limit: their result can differ from run to run. */
+  readonly roundsAtTimeLimit: string[] = [];
 
   constructor(
     private readonly clear: ClearRound,
@@ -55,20 +60,15 @@ export class MarketScheduler implements Scheduler {
 
   async decide(view: SchedulerView): Promise<RoundDecision> {
     this.nodeIndex ??= new Map(view.nodes.map((n, i) => [n.id, i]));
-    const leases: RunningLease[] = view.leases.map((rec) => {
-      const started = rec.lease.startedAt;
-      const protectedUntil =
-        started === null ? view.now + this.params.preemptionNoticeSeconds + this.params.minHoldSeconds : (rec.lease.protectedUntil ?? started);
-      return {
-        id: rec.id,
-        bidId: rec.job.id,
-        gpuModel: rec.gpuModel,
-        value: rec.limit,
-        preemptible: rec.job.preemptible,
-        protectedUntil: this.iso(protectedUntil),
-        placement: rec.shares.map((s) => ({ node: view.nodes[s.node].id, gpus: s.gpus })),
-      };
-    });
+    const leases: RunningLease[] = view.leases.map(({ record: rec, protectedUntil }) => ({
+      id: rec.id,
+      bidId: rec.job.id,
+      gpuModel: rec.gpuModel,
+      value: rec.limit,
+      preemptible: rec.job.preemptible,
+      protectedUntil: protectedUntil === null ? null : this.iso(protectedUntil),
+      placement: rec.nodeShares.map((s) => ({ node: s.nodeId, gpus: s.gpus })),
+    }));
     const byBid = new Map(view.open.map((o) => [o.job.id, o]));
     const bids: OpenBid[] = view.open.map(({ job }) => ({
       id: job.id,
@@ -95,19 +95,50 @@ export class MarketScheduler implements Scheduler {
     const solveMs = performance.now() - started;
     this.statusCounts.set(result.status, (this.statusCounts.get(result.status) ?? 0) + 1);
     for (const loss of result.losses) this.lossCounts.set(loss.reason, (this.lossCounts.get(loss.reason) ?? 0) + 1);
-    const placements: PlacementDecision[] = result.placements.map((p) => {
-      const open = byBid.get(p.bidId);
-      if (!open) throw new Error(`market: clearing placed unknown bid ${p.bidId}`);
-      const offer = open.job.offers.find((o) => o.gpuModel === p.gpuModel);
-      if (!offer) throw new Error(`market: clearing placed bid ${p.bidId} on ${p.gpuModel}, which it did not offer for`);
+    const hitTimeLimit = this.options.timeLimitMs !== undefined && result.stats.solveMs >= this.options.timeLimitMs;
+    if (hitTimeLimit) this.roundsAtTimeLimit.push(snapshot.roundId);
+
+    // The service's own rule turns the clearing result into leases, notices, win-backs and unit prices.
+    const outcome = planRoundOutcome({
+      now: view.now,
+      result,
+      nodes: view.nodes,
+      leases: view.leases.map(({ record: rec }) => ({
+        id: rec.id,
+        state: rec.lease.state as LiveLease['state'],
+        limitPrice: rec.limit,
+        shares: rec.nodeShares,
+      })),
+      bids: new Map(
+        view.open.map((o): [string, BidTerms] => [o.job.id, { id: o.job.id, preemptible: o.job.preemptible, remainingSeconds: o.remainingSeconds, offers: o.job.offers }]),
+      ),
+      preemptionNoticeSeconds: this.params.preemptionNoticeSeconds,
+      minHoldSeconds: this.params.minHoldSeconds,
+      newId: () => view.newLeaseId(),
+    });
+    const placements: PlacementDecision[] = outcome.newLeases.map((lease) => {
+      const open = byBid.get(lease.bidId);
+      if (!open) throw new Error(`market: clearing placed unknown bid ${lease.bidId}`);
       return {
+        leaseId: lease.id,
         jobIndex: open.index,
-        gpuModel: p.gpuModel,
-        limit: offer.maxPrice,
-        shares: p.nodes.map((s) => ({ node: this.nodeIndex!.get(s.node)!, gpus: s.gpus })),
+        gpuModel: lease.gpuModel,
+        limit: lease.limitPrice,
+        startAfter: lease.startAfter,
+        protectedUntil: lease.protectedUntil,
+        shares: lease.shares.map((s) => ({ node: this.nodeIndex!.get(s.nodeId)!, gpus: s.gpus })),
       };
     });
     const prices = new Map<string, Money>(result.prices.map((p) => [poolKey(p.gpuModel, p.region), p.price]));
-    return { placements, preempt: result.preempted, prices, solveMs, status: result.status };
+    return {
+      placements,
+      preempt: outcome.notices.map((n) => n.leaseId),
+      winBacks: outcome.winBacks,
+      repricing: new Map(outcome.repricing.map((r) => [r.leaseId, r.shares.map((s) => s.unitPrice)])),
+      prices,
+      solveMs,
+      status: result.status,
+      hitTimeLimit,
+    };
   }
 }

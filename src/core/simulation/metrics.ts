@@ -25,11 +25,26 @@ export interface BaselineMetrics {
   readonly preemptionsPerJobHour: number;
   /** Mean paid per GPU-hour run, by flexibility class; null where the class ran nothing. */
   readonly pricePerGpuHour: Readonly<Record<FlexibilityClass, string | null>>;
+  /**
+   * Per flexibility class, for baselines charged per period: the mean limit of the leases that
+   * ran (what they would have paid as bid), and the share of their GPU-hours charged exactly
+   * the node's reserve, i.e. run while their pool had idle GPUs. Null for reservations.
+   */
+  readonly byClass: Readonly<Record<FlexibilityClass, ClassFigures>> | null;
+  /** Jobs whose window closed before they could finish, by flexibility class, and how many of them had run and been preempted. */
+  readonly expiredByClass: Readonly<Record<FlexibilityClass, number>>;
+  readonly expiredAfterPreemption: number;
   readonly spendByTenant: Readonly<Record<string, string>>;
   readonly charges: string;
   readonly fees: string;
   readonly payouts: string;
   readonly solveMs: { readonly mean: number; readonly p95: number; readonly max: number };
+}
+
+export interface ClassFigures {
+  readonly gpuHours: number;
+  readonly meanLimit: number | null;
+  readonly reserveShare: number | null;
 }
 
 export function quantile(values: readonly number[], q: number): number {
@@ -121,6 +136,24 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
       return [c, gs > 0 ? formatPrice((spendByClass.get(c) ?? ZERO).times(3600).dividedBy(gs)) : null];
     }),
   ) as Record<FlexibilityClass, string | null>;
+  const expiredByClass = Object.fromEntries(FLEXIBILITY_CLASSES.map((c) => [c, 0])) as Record<FlexibilityClass, number>;
+  let expiredAfterPreemption = 0;
+  jobs.forEach((job, i) => {
+    if (run.outcome[i] !== 'expired') return;
+    expiredByClass[flexibilityClass(job)]++;
+    if (run.preemptions[i] > 0) expiredAfterPreemption++;
+  });
+  const byClass =
+    run.charging === 'reserved'
+      ? null
+      : (Object.fromEntries(
+          FLEXIBILITY_CLASSES.map((c) => {
+            const u = run.usageByHour.get(c);
+            const total = (a: Float64Array | undefined) => (a ? a.reduce((x, y) => x + y, 0) : 0);
+            const gs = total(u?.gpuSeconds);
+            return [c, { gpuHours: gs / 3600, meanLimit: gs > 0 ? (total(u?.limitSpend) * 3600) / gs : null, reserveShare: gs > 0 ? total(u?.atReserveGpuSeconds) / gs : null }];
+          }),
+        ) as Record<FlexibilityClass, ClassFigures>);
   const solve = run.solveMs;
   return {
     baseline: run.scheduler,
@@ -140,6 +173,9 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
     preemptions,
     preemptionsPerJobHour: jobSeconds > 0 ? preemptions / (jobSeconds / 3600) : 0,
     pricePerGpuHour,
+    byClass,
+    expiredByClass,
+    expiredAfterPreemption,
     spendByTenant: Object.fromEntries(workload.tenants.map((t) => [t, (spendByTenant.get(t) ?? ZERO).toFixed(6)])),
     charges: charges.toFixed(6),
     fees: fees.toFixed(6),

@@ -41,6 +41,23 @@ export interface SimulationReport {
     readonly losses: Record<string, number>;
     /** Rounds where the configured solver threw and the core's greedy mode cleared the round instead. */
     readonly failures: readonly { roundId: string; message: string }[];
+    /**
+     * Rounds of the market run whose clearing ran to its wall-clock limit (--time-limit-ms): their
+     * allocation depends on the machine's speed, so a rerun can differ there and after. Zero means
+     * the run is reproducible.
+     */
+    readonly roundsAtTimeLimit: { readonly count: number; readonly first: readonly string[] };
+    /** The same, summed over the market's capacity-search probes: where non-zero, the capacity found can differ on a rerun. */
+    readonly probeRoundsAtTimeLimit: number;
+    /** Leases that won their place back during a preemption notice. */
+    readonly winBacks: number;
+  };
+  /** When each flexibility class ran in the market and what it paid, by UTC hour of day. */
+  readonly marketByHour: {
+    readonly hourUtc: readonly number[];
+    readonly gpuHours: Readonly<Record<string, readonly number[]>>;
+    readonly pricePerGpuHour: Readonly<Record<string, readonly (number | null)[]>>;
+    readonly reserveShare: Readonly<Record<string, readonly (number | null)[]>>;
   };
   readonly series: {
     readonly hours: readonly number[];
@@ -52,6 +69,21 @@ export interface SimulationReport {
 }
 
 const MAX_POINTS = 288;
+
+function byHour(run: SimRun): SimulationReport['marketByHour'] {
+  const hourUtc = Array.from({ length: 24 }, (_, h) => h);
+  const gpuHours: Record<string, number[]> = {};
+  const pricePerGpuHour: Record<string, (number | null)[]> = {};
+  const reserveShare: Record<string, (number | null)[]> = {};
+  for (const c of FLEXIBILITY_CLASSES) {
+    const u = run.usageByHour.get(c);
+    if (!u) continue;
+    gpuHours[c] = hourUtc.map((h) => round(u.gpuSeconds[h] / 3600, 2));
+    pricePerGpuHour[c] = hourUtc.map((h) => (u.gpuSeconds[h] > 0 ? round((u.spend[h] * 3600) / u.gpuSeconds[h]) : null));
+    reserveShare[c] = hourUtc.map((h) => (u.gpuSeconds[h] > 0 ? round(u.atReserveGpuSeconds[h] / u.gpuSeconds[h], 3) : null));
+  }
+  return { hourUtc, gpuHours, pricePerGpuHour, reserveShare };
+}
 const round = (x: number, places = 4) => Math.round(x * 10 ** places) / 10 ** places;
 
 /** Bucket means, so a week of one-minute rounds still draws as a readable line. */
@@ -72,7 +104,13 @@ export function buildReport(
     clearOptions: ClearOptionsLike;
     target: ServiceTarget;
     baselines: readonly { run: SimRun; metrics: BaselineMetrics; capacity: CapacityResult | null }[];
-    clearing: { status: Record<string, number>; losses: Record<string, number>; failures: { roundId: string; message: string }[] };
+    clearing: {
+      status: Record<string, number>;
+      losses: Record<string, number>;
+      failures: { roundId: string; message: string }[];
+      roundsAtTimeLimit: { count: number; first: string[] };
+      probeRoundsAtTimeLimit: number;
+    };
     timings: Record<string, number>;
   },
 ): SimulationReport {
@@ -137,6 +175,14 @@ export function buildReport(
       preemptionsPerJobHour: round(b.metrics.preemptionsPerJobHour),
       deadlineHitRate: b.metrics.deadlineHitRate === null ? null : round(b.metrics.deadlineHitRate),
       solveMs: { mean: round(b.metrics.solveMs.mean, 2), p95: round(b.metrics.solveMs.p95, 2), max: round(b.metrics.solveMs.max, 2) },
+      byClass:
+        b.metrics.byClass &&
+        (Object.fromEntries(
+          Object.entries(b.metrics.byClass).map(([c, f]) => [
+            c,
+            { gpuHours: round(f.gpuHours, 3), meanLimit: f.meanLimit === null ? null : round(f.meanLimit), reserveShare: f.reserveShare === null ? null : round(f.reserveShare) },
+          ]),
+        ) as BaselineMetrics['byClass']),
       capacityNeededGpus: b.capacity?.gpus ?? null,
       capacityProbes: b.capacity?.probes.map((p) => ({ ...p, factor: round(p.factor) })) ?? [],
     })),
@@ -149,7 +195,8 @@ export function buildReport(
       },
       flexibility: { preemptibleWindow: flexible, fixedNow, ratio, atLeast5x: ratio === null ? null : ratio >= 5 },
     },
-    clearing: { options: input.clearOptions, ...input.clearing },
+    clearing: { options: input.clearOptions, ...input.clearing, winBacks: market.run.winBacks },
+    marketByHour: byHour(market.run),
     series: {
       hours: downsample(first.t.map((t) => t / 3600), MAX_POINTS) as number[],
       utilisation: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(b.run.series.busyGpus.map((x) => x / gpusOf(b)), MAX_POINTS)])),

@@ -93,6 +93,21 @@ describe('synthetic demand', () => {
     expect(share).toBeLessThan(0.6);
   });
 
+  it('gives windows of a stated length in hours ("4 hours within the next 24"), never shorter than the run time', () => {
+    const jobs = generateWorkload(spec([tenant({ windowShare: 1, windowSlack: undefined, windowHours: { dist: 'uniform', min: 2, max: 3 } })]), 4).jobs;
+    let longRuns = 0;
+    for (const j of jobs) {
+      const length = j.window!.deadline - j.window!.notBefore;
+      expect(length).toBe(Math.max(j.runtimeSeconds, length));
+      if (j.runtimeSeconds < 2 * 3600) {
+        expect(length).toBeGreaterThanOrEqual(2 * 3600);
+        expect(length).toBeLessThanOrEqual(3 * 3600);
+      } else (longRuns++, expect(length).toBeGreaterThanOrEqual(j.runtimeSeconds));
+    }
+    expect(longRuns).toBeGreaterThan(0);
+    expect(() => validateScenario(spec([tenant({ windowSlack: undefined })]))).toThrow(/tenants\[0\]: windowShare > 0 needs windowSlack or windowHours/);
+  });
+
   it('builds the fleet with nodes grouped into blocks', () => {
     const nodes = generateWorkload(spec(), 1).nodes;
     expect(nodes.map((n) => n.block)).toEqual(['H100-r-b0', 'H100-r-b0', 'H100-r-b1', 'A100-r-b0']);

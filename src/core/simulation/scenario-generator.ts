@@ -70,6 +70,11 @@ function money4(x: number): Money {
   return toMoney(Math.max(0, x).toFixed(4));
 }
 
+function windowLength(rng: Rng, tenant: TenantSpec, runtimeSeconds: number): number {
+  if (tenant.windowHours) return Math.max(runtimeSeconds, Math.ceil(sample(rng, tenant.windowHours) * HOUR));
+  return Math.ceil(runtimeSeconds * Math.max(1, sample(rng, tenant.windowSlack!)));
+}
+
 /** Non-homogeneous Poisson arrivals by thinning (Lewis-Shedler), one stream per tenant. */
 function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: number): SimJob[] {
   const rng = Rng.stream(seed, `tenant:${tenant.name}`);
@@ -86,9 +91,7 @@ function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: 
     const runtimeSeconds = Math.max(60, Math.round(sample(rng, tenant.runtimeMinutes) * 60));
     const preemptible = rng.chance(tenant.preemptibleShare);
     const windowed = rng.chance(tenant.windowShare);
-    const window = windowed
-      ? { notBefore: arrival, deadline: arrival + Math.ceil(runtimeSeconds * Math.max(1, sample(rng, tenant.windowSlack))) }
-      : null;
+    const window = windowed ? { notBefore: arrival, deadline: arrival + windowLength(rng, tenant, runtimeSeconds) } : null;
     const valueDist = preemptible
       ? windowed ? tenant.value.preemptibleWindow : tenant.value.preemptibleNow
       : windowed ? tenant.value.fixedWindow : tenant.value.fixedNow;
@@ -165,6 +168,7 @@ export function validateScenario(input: unknown): ScenarioSpec {
   s.tenants.forEach((t, i) => {
     if (!t.models?.length) throw new ScenarioError(`tenants[${i}].models`, 'must list at least one model');
     for (const m of t.models) if (!models.has(m.gpuModel)) throw new ScenarioError(`tenants[${i}].models`, `unknown gpuModel ${m.gpuModel}`);
+    if (t.windowShare > 0 && !t.windowSlack && !t.windowHours) throw new ScenarioError(`tenants[${i}]`, 'windowShare > 0 needs windowSlack or windowHours');
     for (const k of ['fixedNow', 'fixedWindow', 'preemptibleNow', 'preemptibleWindow'] as const)
       if (!t.value?.[k]) throw new ScenarioError(`tenants[${i}].value.${k}`, 'is required');
   });

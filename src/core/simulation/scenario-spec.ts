@@ -42,8 +42,13 @@ export interface TenantSpec {
   readonly runtimeMinutes: Distribution;
   readonly preemptibleShare: number;
   readonly windowShare: number;
-  /** Window length as a multiple of the run time (>= 1). */
-  readonly windowSlack: Distribution;
+  /** Window length as a multiple of the run time (>= 1). One of windowSlack and windowHours is needed when windowShare > 0. */
+  readonly windowSlack?: Distribution;
+  /**
+   * Window length in hours from arrival, whatever the run time ("4 hours within the next 24"),
+   * never shorter than the run time. Takes precedence over windowSlack.
+   */
+  readonly windowHours?: Distribution;
   /** Acceptable models, preferred first; the value of a substitute is value x valueFactor. */
   readonly models: readonly { readonly gpuModel: string; readonly valueFactor: number }[];
   /** Value per GPU-hour of the preferred model, by flexibility class. */

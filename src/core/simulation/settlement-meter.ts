@@ -1,5 +1,4 @@
 import { Money, ZERO } from '../money/money.js';
-import { poolKey, type MarketNode } from '../market/types.js';
 import { settleLeasePeriod } from '../settlement/settle-lease.js';
 import type { Charging, LeaseRecord } from './scheduler.js';
 import { flexibilityClass, type FlexibilityClass } from './workload.js';
@@ -26,23 +25,20 @@ export class SettlementMeter {
     this.feePercent = feePercent;
   }
 
-  record(
-    rec: LeaseRecord,
-    seconds: number,
-    nodes: readonly MarketNode[],
-    prices: ReadonlyMap<string, Money> | null,
-    charging: Charging,
-  ): void {
+  /**
+   * One lease's seconds in one period, per share at the unit price the round set for it
+   * (min(pool price, limit) in the market, the reserve for list pricing), through the same
+   * settlement rule as the market loop's ledger.
+   */
+  record(rec: LeaseRecord, seconds: number, unitPrices: readonly Money[], charging: Charging): void {
     if (charging === 'reserved') return;
-    for (const share of rec.shares) {
-      const node = nodes[share.node];
-      const price = charging === 'list' ? node.reservePrice : (prices?.get(poolKey(node.gpuModel, node.region)) ?? node.reservePrice);
-      const limit = charging === 'list' ? node.reservePrice : rec.limit;
-      const unit = price.lessThan(limit) ? price : limit;
-      const key = `${unit.toString()}|${share.gpus}|${seconds}`;
+    rec.shares.forEach((share, k) => {
+      const unit = unitPrices[k];
+      const limit = charging === 'clearing' ? rec.limit : unit;
+      const key = `${unit.toString()}|${limit.toString()}|${share.gpus}|${seconds}`;
       let settled = this.memo.get(key);
       if (!settled) {
-        const s = settleLeasePeriod({ leaseId: rec.id, poolPrice: unit, limit: unit, gpus: share.gpus, seconds, feePercent: this.feePercent });
+        const s = settleLeasePeriod({ leaseId: rec.id, poolPrice: unit, limit, gpus: share.gpus, seconds, feePercent: this.feePercent });
         settled = { charge: s.charge.times(MICROS).toNumber(), fee: s.fee.times(MICROS).toNumber() };
         this.memo.set(key, settled);
       }
@@ -52,7 +48,7 @@ export class SettlementMeter {
       add(this.byTenant, rec.job.tenant, settled.charge);
       add(this.byClass, flexibilityClass(rec.job), settled.charge);
       add(this.byJob, rec.jobIndex, settled.charge);
-    }
+    });
   }
 
   static toMoney(micros: number): Money {

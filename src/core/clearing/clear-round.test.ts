@@ -53,6 +53,14 @@ describe('clearRound: contiguity', () => {
       expect(placementOf(r, 'x')?.nodes.map((s) => s.node).sort()).toEqual(c.expectNodes);
     });
 
+  it('a small none gang still wins when a bigger one with the same constraints cannot fit', async () => {
+    // The candidate groups are memoised per eligibility; the gang size must be part of that key.
+    const s = snapshot({ nodes: [node('a'), node('b')], bids: [bid('big', 64, { H100: '3.00' }), bid('small', 4, { H100: '2.00' })] });
+    const r = await clear(s);
+    expect(r.placements.map((p) => p.bidId)).toEqual(['small']);
+    expect(lossOf(r, 'big')).toBe('no_capacity_for_contiguity');
+  });
+
   it('a gang no group can hold loses with no_capacity_for_contiguity', async () => {
     const s = snapshot({ nodes: [node('a', { block: 'b1' }), node('b', { block: 'b2' })], bids: [bid('x', 16, { H100: '3.00' }, { contiguity: 'block' })] });
     expect(lossOf(await clear(s), 'x')).toBe('no_capacity_for_contiguity');
@@ -122,6 +130,19 @@ describe('clearRound: leases and preemption', () => {
 });
 
 describe('clearRound: prices', () => {
+  it('a pool full of leases that cannot be displaced, with a bid waiting, is priced at that bid', async () => {
+    const s = snapshot({
+      nodes: [node('a')],
+      leases: [lease('l', { a: 8 }, '1.50', { preemptible: false })],
+      bids: [bid('waiting', 8, { H100: '2.00' }, { contiguity: 'node' }), bid('impossible', 16, { H100: '9.00' }, { contiguity: 'nvlink' })],
+    });
+    const r = await clear(s);
+    expect(lossOf(r, 'waiting')).toBe('no_capacity_for_contiguity');
+    // The 16-GPU NVLink gang would not fit even on an empty pool: it does not set the price.
+    expect(priceOf(r).price.toFixed(2)).toBe('2.00');
+    expect(priceOf(r).marginalBidId).toBe('waiting');
+  });
+
   it('an idle pool is priced at its reserve floor, with no marginal bid', async () => {
     const s = snapshot({ nodes: [node('a', { reserve: '1.20' }), node('b', { reserve: '1.10' }), node('c', { reserve: '0.90', region: 'eu' })], bids: [bid('x', 4, { H100: '3.00' }, { regions: ['us-east'] })] });
     const r = await clear(s);

@@ -18,8 +18,11 @@ import type { RoundProblem } from './round-problem.js';
  *   round; among all its active nodes when none do.
  * - turned away: a losing bid with an eligible node in the pool (model, region, hard
  *   constraints, reserve) for which the pool's eligible GPUs left free are fewer than its gang,
- *   and every displaced lease in the pool. A bid that lost only to contiguity while the pool
- *   had the GPUs free does not raise the price: that pool is not short of GPUs.
+ *   and every displaced lease in the pool. That includes a bid that had no candidate at all
+ *   because leases that cannot be displaced fill the nodes it would fit on: a pool full of
+ *   protected work with bids waiting is congested, not idle. A bid that lost only to
+ *   contiguity while the pool had the GPUs free does not raise the price, nor does one that
+ *   would not fit even on an empty pool: that pool is not short of GPUs.
  *
  * So an idle pool is priced at its floor, and a congested one at the best rejected value, the
  * marginal bid, which is recorded. Each lease then pays min(price, its own limit).
@@ -54,7 +57,7 @@ export function pricePools(problem: RoundProblem, allocation: Allocation, free: 
   const freeByKey = new Map<string, Map<ReturnType<typeof poolOf>, number>>();
   for (const b of problem.bids) {
     if (placed.has(b.index)) continue;
-    for (const option of b.options) {
+    for (const option of [...b.options, ...b.blocked]) {
       let freeByPool = freeByKey.get(option.eligibilityKey);
       if (!freeByPool) {
         freeByKey.set(option.eligibilityKey, (freeByPool = new Map()));

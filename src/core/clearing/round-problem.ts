@@ -43,10 +43,19 @@ export interface BidOption {
   readonly groups: readonly Group[];
 }
 
+/** An offer with eligible nodes that fixed leases fill: it would fit on the pool if they ended. */
+export interface BlockedOffer {
+  readonly offerIndex: number;
+  readonly eligibilityKey: string;
+  readonly eligible: readonly number[];
+}
+
 export interface ProblemBid {
   readonly index: number;
   readonly bid: OpenBid;
   readonly options: readonly BidOption[];
+  /** Offers turned away only because fixed leases hold the GPUs: demand that prices must see. */
+  readonly blocked: readonly BlockedOffer[];
   /** Why the bid cannot win whatever the others do; null when it has a candidate. */
   readonly loss: LossReason | null;
 }
@@ -110,13 +119,16 @@ class CandidateIndex {
     return { key: cutKey, list: cut };
   }
 
-  groups(key: string, eligible: readonly number[], contiguity: Contiguity, gpus: number): Group[] {
-    const cacheKey = `${key}|${contiguity}|${contiguity === 'none' ? 0 : gpus}`;
+  /** Contiguity groups of the eligible nodes that fit the gang: in capacity after fixed leases, or in all usable GPUs. */
+  groups(key: string, eligible: readonly number[], contiguity: Contiguity, gpus: number, usable = false): Group[] {
+    // The gang size is part of the key for every contiguity: which groups fit depends on it.
+    const cacheKey = `${key}|${contiguity}|${gpus}|${usable ? 'u' : 'c'}`;
     const cached = this.groupCache.get(cacheKey);
     if (cached) return cached;
+    const size = (i: number) => (usable ? usableGpus(this.nodes[i].node) : this.nodes[i].capacity);
     const byKey = new Map<string, number[]>();
     for (const i of eligible) {
-      if (this.nodes[i].capacity <= 0) continue;
+      if (size(i) <= 0) continue;
       const g = contiguityGroupKey(this.nodes[i].node, contiguity);
       const members = byKey.get(g);
       if (members) members.push(i);
@@ -124,7 +136,7 @@ class CandidateIndex {
     }
     const groups: Group[] = [];
     for (const [g, members] of byKey) {
-      const capacity = members.reduce((t, i) => t + this.nodes[i].capacity, 0);
+      const capacity = members.reduce((t, i) => t + size(i), 0);
       if (capacity >= gpus) groups.push({ key: g, nodes: members, capacity });
     }
     this.groupCache.set(cacheKey, groups);
@@ -154,6 +166,7 @@ export function buildRoundProblem(snapshot: RoundSnapshot): RoundProblem {
   const bids: ProblemBid[] = snapshot.bids.map((bid, bidIndex) => {
     let stage = 0; // 1: nodes match, 2: some within reserve, 3: some group fits the gang
     const options: BidOption[] = [];
+    const blocked: BlockedOffer[] = [];
     bid.offers.forEach((offer, offerIndex) => {
       const matching = index.matching(bid, offer.gpuModel);
       if (matching.list.length === 0) return;
@@ -162,13 +175,16 @@ export function buildRoundProblem(snapshot: RoundSnapshot): RoundProblem {
       if (eligible.list.length === 0) return;
       stage = Math.max(stage, 2);
       const groups = index.groups(eligible.key, eligible.list, bid.contiguity, bid.gpus);
-      if (groups.length === 0) return;
+      if (groups.length === 0) {
+        if (index.groups(eligible.key, eligible.list, bid.contiguity, bid.gpus, true).length > 0) blocked.push({ offerIndex, eligibilityKey: eligible.key, eligible: eligible.list });
+        return;
+      }
       stage = 3;
       candidateCount += groups.length;
       options.push({ offerIndex, gpuModel: offer.gpuModel, value: offer.maxPrice.toNumber(), eligibilityKey: eligible.key, eligible: eligible.list, groups });
     });
     const loss: LossReason | null = stage === 3 ? null : (['no_matching_nodes', 'below_reserve', 'no_capacity_for_contiguity'] as const)[stage];
-    return { index: bidIndex, bid, options, loss };
+    return { index: bidIndex, bid, options, blocked, loss };
   });
 
   return { snapshot, nodes, nodeIndex, fixedLeases: fixed, flexibleLeases, bids, candidateCount };

@@ -35,7 +35,7 @@ for (const c of cases) {
   const { report } = await runSimulation(workload, {
     seed,
     clear: clearRound,
-    clearOptions: { solver: 'auto', timeLimitMs: Number(values['time-limit-ms']) },
+    clearOptions: { solver: 'auto', timeLimitMs: Number(values['time-limit-ms']), deterministic: true },
     capacitySteps,
   });
   const total = (performance.now() - started) / 1000;

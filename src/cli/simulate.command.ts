@@ -17,7 +17,9 @@ export const usage = `usage: gpumarket simulate --scenario <name|file> [--seed N
   --out DIR         where report.json and report.html go (default artifacts/simulation/<scenario>)
   --period S        round period in seconds (default: the scenario's; 600 for the trace)
   --solver NAME     clearing solver: auto (default), highs, lp-solver, greedy
-  --time-limit-ms N clearing time limit per round in ms (default 50); the report lists rounds that reach it
+  --time-limit-ms N cap on one round's clearing in ms (default 10000); rounds clear in the core's
+                    deterministic mode, so a run is reproducible unless a round reaches the cap,
+                    and the report lists any that do
   --capacity-steps N bisection steps of the capacity search (default 5; 0 turns it off)
   --trace-dir DIR   trace directory (default ../shared/traces/alibaba-gpu-2023 from the repo root)
   --trace-start S   trace second at which the replay starts (default 0)`;
@@ -70,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
   const { report, failedRounds } = await runSimulation(workload, {
     seed,
     clear: clearRound,
-    clearOptions: { solver, timeLimitMs: Number(values['time-limit-ms'] ?? SIMULATION_DEFAULTS.timeLimitMs) },
+    clearOptions: { solver, timeLimitMs: Number(values['time-limit-ms'] ?? SIMULATION_DEFAULTS.timeLimitMs), deterministic: true },
     capacitySteps: Number(values['capacity-steps'] ?? SIMULATION_DEFAULTS.capacitySteps),
     log: (line) => process.stderr.write(`  ${line}\n`),
   });

@@ -8,6 +8,7 @@ export interface ClearOptionsLike {
   readonly timeLimitMs?: number;
   readonly solver?: 'auto' | 'highs' | 'lp-solver' | 'greedy';
   readonly seed?: number;
+  readonly deterministic?: boolean;
 }
 
 /** The clearing core's entry point (src/core/clearing/clear-round.ts), passed in so this adapter owns no algorithm. */
@@ -29,7 +30,7 @@ export class MarketScheduler implements Scheduler {
   readonly statusCounts = new Map<string, number>();
   /** Rounds the configured solver threw on; each was cleared again with the core's greedy mode. */
   readonly failures: { roundId: string; message: string; snapshot: RoundSnapshot }[] = [];
-  /** Rounds whose clearing ran to its wall-clock time limit: their result can differ from run to run. */
+  /** Rounds whose clearing was cut short by its time limit: their result can differ from run to run. */
   readonly roundsAtTimeLimit: string[] = [];
 
   constructor(
@@ -95,7 +96,7 @@ export class MarketScheduler implements Scheduler {
     const solveMs = performance.now() - started;
     this.statusCounts.set(result.status, (this.statusCounts.get(result.status) ?? 0) + 1);
     for (const loss of result.losses) this.lossCounts.set(loss.reason, (this.lossCounts.get(loss.reason) ?? 0) + 1);
-    const hitTimeLimit = this.options.timeLimitMs !== undefined && result.stats.solveMs >= this.options.timeLimitMs;
+    const hitTimeLimit = result.stats.cutShort === true;
     if (hitTimeLimit) this.roundsAtTimeLimit.push(snapshot.roundId);
 
     // The service's own rule turns the clearing result into leases, notices, win-backs and unit prices.

@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.js';
 
-export type MarketEventType =
-  | 'bid.allocated'
-  | 'bid.expired'
-  | 'lease.running'
-  | 'lease.preemption_notice'
-  | 'lease.preempted'
-  | 'lease.completed'
-  | 'lease.failed'
-  | 'round.cleared';
+export const MARKET_EVENT_TYPES = [
+  'bid.allocated',
+  'bid.expired',
+  'lease.running',
+  'lease.preemption_notice',
+  'lease.preempted',
+  'lease.completed',
+  'lease.failed',
+  'round.cleared',
+] as const;
+
+export type MarketEventType = (typeof MARKET_EVENT_TYPES)[number];
 
 export interface MarketEvent {
   readonly tenantId: string;
@@ -19,9 +23,14 @@ export interface MarketEvent {
   readonly data: Record<string, unknown>;
 }
 
-/** Events for tenants, written in the transaction of the change they report. */
+/**
+ * Events for tenants, written in the transaction of the change they report, together with the
+ * webhook deliveries they cause.
+ */
 @Injectable()
 export class MarketEventsRepository {
+  constructor(private readonly webhooks: WebhookFanoutRepository) {}
+
   async add(manager: EntityManager, events: readonly MarketEvent[]): Promise<string[]> {
     if (events.length === 0) return [];
     const ids = events.map(() => randomUUID());
@@ -30,6 +39,7 @@ export class MarketEventsRepository {
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::jsonb[])`,
       [ids, events.map((e) => e.tenantId), events.map((e) => e.type), events.map((e) => e.subjectId), events.map((e) => JSON.stringify(e.data))],
     );
+    await this.webhooks.fanOut(manager, events.map((e, i) => ({ id: ids[i], tenantId: e.tenantId, type: e.type })));
     return ids;
   }
 }

@@ -10,6 +10,7 @@ import { RoundCommitService } from './round-commit.service.js';
 import { RoundScheduler } from './round.scheduler.js';
 import { RoundService } from './round.service.js';
 import { RoundsRepository } from './rounds.repository.js';
+import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.js';
 
 @Module({
   providers: [
@@ -19,12 +20,13 @@ import { RoundsRepository } from './rounds.repository.js';
     OrdersRepository,
     OutboxRepository,
     MarketEventsRepository,
+    WebhookFanoutRepository,
     LeaseStateService,
     RoundCommitService,
     RoundService,
     OutboxRelayService,
     RoundScheduler,
   ],
-  exports: [RoundService, LeaseStateService, OrdersRepository, OutboxRelayService, MarketEventsRepository, LedgerRepository],
+  exports: [RoundService, LeaseStateService, OrdersRepository, OutboxRepository, OutboxRelayService, MarketEventsRepository, LedgerRepository],
 })
 export class MarketModule {}

@@ -18,11 +18,13 @@ export function keyIdOf(key: Buffer): string {
  */
 export class SecretBox {
   readonly currentKeyId: string;
+  readonly hasPreviousKey: boolean;
   private readonly keys = new Map<string, Buffer>();
 
   constructor(current: Buffer, previous: Buffer | null = null) {
     if (current.length !== 32 || (previous && previous.length !== 32)) throw new SecretBoxError('AES-256-GCM keys are 32 bytes');
     this.currentKeyId = keyIdOf(current);
+    this.hasPreviousKey = previous !== null && !previous.equals(current);
     if (previous) this.keys.set(keyIdOf(previous), previous);
     this.keys.set(this.currentKeyId, current);
   }

@@ -16,7 +16,7 @@ describe('the webhook secret key', () => {
   };
   afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
   const logs: string[] = [];
-  const log = (m: string) => void logs.push(m);
+  const log = { log: (m: string) => void logs.push(m), warn: (m: string) => void logs.push(m) };
 
   it('on the embedded database: generated once into DATA_DIR, readable by the owner only, and reused', () => {
     const dir = dataDir();

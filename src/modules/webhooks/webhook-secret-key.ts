@@ -21,7 +21,7 @@ function readKeyFile(path: string): Buffer {
  * that WEBHOOK_SECRET_KEY later replaces still opens the secrets it sealed, which are then
  * re-sealed under the new key at start-up.
  */
-export function webhookSecretBox(config: AppConfig, log: (message: string) => void): SecretBox | null {
+export function webhookSecretBox(config: AppConfig, logger: { log(message: string): void; warn(message: string): void }): SecretBox | null {
   const { secretKey, previousSecretKey } = config.webhooks;
   const file = join(config.dataDir, GENERATED_KEY_FILE);
   const embedded = config.databaseUrl === null;
@@ -30,7 +30,7 @@ export function webhookSecretBox(config: AppConfig, log: (message: string) => vo
     return new SecretBox(secretKey, previousSecretKey ?? (generated && !generated.equals(secretKey) ? generated : null));
   }
   if (!embedded) {
-    log('WEBHOOK_SECRET_KEY is not set: webhooks are unavailable until it is (see docs/operations.md)');
+    logger.warn('WEBHOOK_SECRET_KEY is not set: webhooks are unavailable until it is (see docs/operations.md)');
     return null;
   }
   if (existsSync(file)) return new SecretBox(readKeyFile(file));
@@ -38,6 +38,6 @@ export function webhookSecretBox(config: AppConfig, log: (message: string) => vo
   const key = randomBytes(32);
   // 'wx': never overwrite a key that secrets may already be sealed under.
   writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  log(`generated the webhook secret key in ${file} (back it up with the data; WEBHOOK_SECRET_KEY overrides it)`);
+  logger.log(`generated the webhook secret key in ${file} (back it up with the data; WEBHOOK_SECRET_KEY overrides it)`);
   return new SecretBox(key);
 }

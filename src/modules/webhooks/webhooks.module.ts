@@ -36,10 +36,7 @@ class WebhookJobs implements OnModuleInit {
     {
       provide: WEBHOOK_SECRET_BOX,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => {
-        const logger = new Logger('Webhooks');
-        return webhookSecretBox(config, (message) => logger.warn(message));
-      },
+      useFactory: (config: AppConfig) => webhookSecretBox(config, new Logger('Webhooks')),
     },
     WebhookEndpointsRepository,
     WebhookDeliveriesRepository,

@@ -52,6 +52,9 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_once_idx ON webhook_deliveries (event_id, endpoint_id) WHERE redelivery_of IS NULL;
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, created_at DESC, id DESC);
 CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+-- An endpoint's next due delivery, and its attempts in flight (see webhook-deliveries.repository.ts).
+CREATE INDEX webhook_deliveries_endpoint_due_idx ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_held_idx ON webhook_deliveries (endpoint_id) WHERE locked_until IS NOT NULL;
 
 CREATE TABLE webhook_attempts (
   delivery_id  uuid NOT NULL REFERENCES webhook_deliveries (id),

@@ -231,3 +231,51 @@ describe('webhook targets checked again at delivery', () => {
     expect(detail.attemptLog.every((a: { statusCode: number | null }) => a.statusCode === null)).toBe(true);
   });
 });
+
+describe('a hanging endpoint does not hold up other tenants', () => {
+  let t: TestApp;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    // Four workers, at most two attempts in flight per endpoint, a 3 s timeout, retries far off.
+    t = await createTestApp({
+      ...WEBHOOK_TEST_ENV,
+      REDIS_URL,
+      WEBHOOK_CONCURRENCY: '4',
+      WEBHOOK_ENDPOINT_CONCURRENCY: '2',
+      WEBHOOK_TIMEOUT_MS: '3000',
+      WEBHOOK_RETRY_BASE_MS: '60000',
+      WEBHOOK_RETRY_MAX_MS: '60000',
+    });
+    receiver = await new WebhookReceiver().start();
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+    await t?.close();
+  });
+
+  it("delivers another tenant's notice at once while a hanging endpoint has a backlog, and works through the backlog two at a time", async () => {
+    receiver.answer = (path) => (path === '/hanging' ? 'hang' : 200);
+    const slow = await createTenant(t, 'slow');
+    const quick = await createTenant(t, 'quick');
+    const slowHook = await registerWebhook(t, slow.apiKey, receiver.url('/hanging'), ['lease.completed']);
+    await registerWebhook(t, quick.apiKey, receiver.url('/quick'), ['lease.preemption_notice']);
+    await emit(t, Array.from({ length: 8 }, (_, i) => ({ tenantId: slow.id, type: 'lease.completed' as const, data: { n: i } })));
+    await until('the hanging endpoint to hold its attempts', () => receiver.on('/hanging').length >= 2);
+    await new Promise((r) => setTimeout(r, 300)); // every worker has had the chance to take a job by now
+
+    const sent = Date.now();
+    await emit(t, [{ tenantId: quick.id, type: 'lease.preemption_notice', data: { leaseId: 'l-9' } }]);
+    await until('the other tenant served', () => receiver.on('/quick').length === 1, 2_500);
+    expect(receiver.on('/quick')[0].receivedAt - sent).toBeLessThan(1_000);
+    expect(receiver.on('/hanging')).toHaveLength(2);
+
+    // Two at a time: after one timeout, two more; all eight attempted in four waves.
+    await until('the backlog attempted', () => receiver.on('/hanging').length === 8, 20_000);
+    const starts = receiver.on('/hanging').map((r) => r.receivedAt - receiver.on('/hanging')[0].receivedAt);
+    for (let wave = 1; wave < 4; wave++) expect(starts[wave * 2]).toBeGreaterThanOrEqual(wave * 3_000 - 200);
+    await until('the last wave timed out', async () => (await deliveriesOf(t, slow.apiKey, slowHook.id)).every((d) => d.attempts === 1), 10_000);
+    const deliveries = await deliveriesOf(t, slow.apiKey, slowHook.id);
+    expect(deliveries.map((d) => d.lastError)).toEqual(Array(8).fill('no answer within 3000 ms'));
+  }, 45_000);
+});

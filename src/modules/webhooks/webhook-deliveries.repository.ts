@@ -65,27 +65,54 @@ const DELIVERY_COLUMNS = `d.id, d.endpoint_id AS "webhookId", d.event_id AS "eve
 // A job may fire a little before the database's clock reaches the attempt's time.
 const CLOCK_SLACK_SECONDS = 2;
 
+/** Serialises the taking of an endpoint's deliveries, so its attempts in flight are counted exactly. */
+export const endpointLock = (endpointId: string): string => `gpumarket:webhook-endpoint:${endpointId}`;
+
 /** Deliveries and their attempts. Tenant-facing reads are scoped to the tenant and its live endpoints. */
 @Injectable()
 export class WebhookDeliveriesRepository {
+  /** The endpoint a delivery goes to, or null when there is no such delivery. */
+  async endpointOf(manager: EntityManager, id: string): Promise<string | null> {
+    const rows: Array<{ endpoint_id: string }> = await manager.query('SELECT endpoint_id FROM webhook_deliveries WHERE id = $1', [id]);
+    return rows[0]?.endpoint_id ?? null;
+  }
+
   /**
    * Takes a pending, due delivery for one attempt, held for `lockSeconds` so that a duplicate
-   * job finds it taken; null when it is not there to take (done, failed, not due, held).
+   * job finds it taken; null when it is not there to take (done, failed, not due, held), or when
+   * its endpoint already has `perEndpoint` attempts in flight. Call it in a transaction holding
+   * the endpoint's lock (endpointLock), so that the attempts in flight are counted exactly.
    */
-  async claim(manager: EntityManager, id: string, lockSeconds: number): Promise<ClaimedDelivery | null> {
+  async claim(manager: EntityManager, id: string, lockSeconds: number, perEndpoint: number): Promise<ClaimedDelivery | null> {
+    return this.take(manager, 'd.id = $1 AND d.next_attempt_at <= now() + make_interval(secs => $4)', [id, lockSeconds, perEndpoint, CLOCK_SLACK_SECONDS]);
+  }
+
+  /** The endpoint's delivery that has been due longest, taken as `claim` takes one (same lock). */
+  async claimNextDue(manager: EntityManager, endpointId: string, lockSeconds: number, perEndpoint: number): Promise<ClaimedDelivery | null> {
+    return this.take(
+      manager,
+      `d.id = (SELECT n.id FROM webhook_deliveries n
+                WHERE n.endpoint_id = $1 AND n.status = 'pending' AND n.next_attempt_at <= now()
+                  AND (n.locked_until IS NULL OR n.locked_until < now())
+                ORDER BY n.next_attempt_at LIMIT 1)`,
+      [endpointId, lockSeconds, perEndpoint],
+    );
+  }
+
+  private async take(manager: EntityManager, which: string, params: unknown[]): Promise<ClaimedDelivery | null> {
     const rows = await updateReturning<ClaimedDelivery>(
       manager,
       `UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
          FROM webhook_endpoints w, market_events e
-        WHERE d.id = $1 AND w.id = d.endpoint_id AND e.id = d.event_id
-          AND d.status = 'pending' AND d.next_attempt_at <= now() + make_interval(secs => $3)
-          AND (d.locked_until IS NULL OR d.locked_until < now())
+        WHERE ${which} AND w.id = d.endpoint_id AND e.id = d.event_id
+          AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
+          AND (SELECT count(*) FROM webhook_deliveries h WHERE h.endpoint_id = d.endpoint_id AND h.locked_until > now()) < $3
        RETURNING d.id, d.endpoint_id AS "endpointId", d.attempts, d.created_at AS "createdAt", w.url,
                  w.secret_sealed AS "secretSealed", w.previous_secret_sealed AS "previousSecretSealed",
                  w.previous_secret_expires_at AS "previousSecretExpiresAt", w.disabled_at AS "endpointDisabledAt",
                  w.deleted_at AS "endpointDeletedAt", e.id AS "eventId", e.type AS "eventType",
                  e.created_at AS "eventCreatedAt", e.data AS "eventData"`,
-      [id, lockSeconds, CLOCK_SLACK_SECONDS],
+      params,
     );
     return rows[0] ?? null;
   }

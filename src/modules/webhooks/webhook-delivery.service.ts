@@ -3,10 +3,11 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { afterFailure, shouldDisable } from '../../core/webhooks/delivery-policy.js';
 import { webhookBody } from '../../core/webhooks/webhook-message.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
+import { advisoryXactLock } from '../../platform/database/advisory-lock.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { OutboxRelayService } from '../market/outbox-relay.service.js';
 import { OutboxRepository } from '../market/outbox.repository.js';
-import { type AttemptRecord, type ClaimedDelivery, WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
+import { type AttemptRecord, type ClaimedDelivery, endpointLock, WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { deliveryJobId } from './webhook-fanout.repository.js';
 import { WebhookSecretsService } from './webhook-secrets.service.js';
@@ -42,23 +43,47 @@ export class WebhookDeliveryService {
     return this.config.webhooks;
   }
 
+  /**
+   * Attempts the delivery, then the endpoint's other due deliveries one after another while
+   * there are any. A job whose endpoint already has WEBHOOK_ENDPOINT_CONCURRENCY attempts in
+   * flight does nothing: one of those takes its delivery next. So a slow or hanging endpoint
+   * holds at most that many workers, and other tenants' deliveries (preemption notices above
+   * all) do not wait behind it.
+   */
   async deliver(deliveryId: string): Promise<void> {
     // Held for longer than an attempt can take; a worker that dies mid-attempt frees it by expiry.
     const lockSeconds = Math.ceil(this.settings.timeoutMs / 1000) * 2 + 30;
-    const delivery = await this.deliveries.claim(this.dataSource.manager, deliveryId, lockSeconds);
-    if (!delivery) return; // done, failed, not due yet, or held by another worker
+    const { endpointConcurrency } = this.settings;
+    let delivery = await this.transactions.run(async (manager) => {
+      const endpointId = await this.deliveries.endpointOf(manager, deliveryId);
+      if (!endpointId) return null;
+      await advisoryXactLock(manager, endpointLock(endpointId));
+      return this.deliveries.claim(manager, deliveryId, lockSeconds, endpointConcurrency);
+    });
+    while (delivery) {
+      await this.attemptAndRecord(delivery);
+      const { endpointId } = delivery;
+      delivery = await this.transactions.run(async (manager) => {
+        await advisoryXactLock(manager, endpointLock(endpointId));
+        return this.deliveries.claimNextDue(manager, endpointId, lockSeconds, endpointConcurrency);
+      });
+    }
+  }
+
+  private async attemptAndRecord(delivery: ClaimedDelivery): Promise<void> {
+    const manager = this.dataSource.manager;
     if (delivery.endpointDeletedAt || delivery.endpointDisabledAt) {
-      await this.deliveries.abandon(this.dataSource.manager, deliveryId, delivery.endpointDeletedAt ? 'endpoint deleted' : 'endpoint disabled');
+      await this.deliveries.abandon(manager, delivery.id, delivery.endpointDeletedAt ? 'endpoint deleted' : 'endpoint disabled');
       return;
     }
     const startedAt = new Date();
     const outcome = await this.attempt(delivery, startedAt);
     const record: AttemptRecord = { startedAt, ...outcome, error: outcome.error?.slice(0, MAX_ERROR_LENGTH) ?? null };
     if (record.error === null) {
-      await this.deliveries.recordSuccess(this.dataSource.manager, deliveryId, record);
+      await this.deliveries.recordSuccess(manager, delivery.id, record);
       return;
     }
-    await this.transactions.run((manager) => this.recordFailure(manager, delivery, record));
+    await this.transactions.run((m) => this.recordFailure(m, delivery, record));
     await this.relay.relay();
   }
 

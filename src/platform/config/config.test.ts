@@ -59,6 +59,7 @@ describe('loadConfig', () => {
     ['WEBHOOK_TIMEOUT_MS', '5'],
     ['WEBHOOK_RETRY_WINDOW_SECONDS', '0'],
     ['WEBHOOK_CONCURRENCY', '0'],
+    ['WEBHOOK_ENDPOINT_CONCURRENCY', '0'],
   ])('stops on %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
@@ -86,6 +87,7 @@ describe('loadConfig', () => {
       disableAfterSeconds: 259_200,
       secretGraceSeconds: 86_400,
       concurrency: 16,
+      endpointConcurrency: 4,
     });
   });
 

@@ -66,6 +66,8 @@ export interface WebhookConfig {
   readonly secretGraceSeconds: number;
   /** Deliveries one process sends at once. */
   readonly concurrency: number;
+  /** Attempts in flight to one endpoint at once, so a slow endpoint cannot hold up the others. */
+  readonly endpointConcurrency: number;
 }
 
 export interface SlurmConfig {
@@ -274,6 +276,7 @@ function webhookConfig(read: Reader): WebhookConfig {
     disableAfterSeconds: read.integer('WEBHOOK_DISABLE_AFTER_SECONDS', 3 * 86_400, 0, 30 * 86_400),
     secretGraceSeconds: read.integer('WEBHOOK_SECRET_GRACE_SECONDS', 86_400, 0, 7 * 86_400),
     concurrency: read.integer('WEBHOOK_CONCURRENCY', 16, 1, 256),
+    endpointConcurrency: read.integer('WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 256),
   };
 }
 

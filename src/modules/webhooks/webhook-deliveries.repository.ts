@@ -65,29 +65,44 @@ const DELIVERY_COLUMNS = `d.id, d.endpoint_id AS "webhookId", d.event_id AS "eve
 // A job may fire a little before the database's clock reaches the attempt's time.
 const CLOCK_SLACK_SECONDS = 2;
 
-/** Serialises the taking of an endpoint's deliveries, so its attempts in flight are counted exactly. */
-export const endpointLock = (endpointId: string): string => `gpumarket:webhook-endpoint:${endpointId}`;
+/**
+ * A transaction-scoped advisory lock per endpoint: it serialises the taking of the endpoint's
+ * deliveries, so that its attempts in flight are counted exactly.
+ */
+const lockEndpointSql = (endpointId: string) => `pg_advisory_xact_lock(hashtextextended('gpumarket:webhook-endpoint:' || ${endpointId}::text, 0))`;
 
 /** Deliveries and their attempts. Tenant-facing reads are scoped to the tenant and its live endpoints. */
 @Injectable()
 export class WebhookDeliveriesRepository {
-  /** The endpoint a delivery goes to, or null when there is no such delivery. */
-  async endpointOf(manager: EntityManager, id: string): Promise<string | null> {
-    const rows: Array<{ endpoint_id: string }> = await manager.query('SELECT endpoint_id FROM webhook_deliveries WHERE id = $1', [id]);
-    return rows[0]?.endpoint_id ?? null;
+  /**
+   * Takes the lock of the endpoint of a pending delivery (in the caller's transaction); false,
+   * without locking anything, when the delivery is not pending or is held (the common case of a
+   * job whose delivery another worker's attempt already took).
+   */
+  async lockEndpointOf(manager: EntityManager, deliveryId: string): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `SELECT ${lockEndpointSql('endpoint_id')} FROM webhook_deliveries
+        WHERE id = $1 AND status = 'pending' AND (locked_until IS NULL OR locked_until < now())`,
+      [deliveryId],
+    );
+    return rows.length > 0;
+  }
+
+  async lockEndpoint(manager: EntityManager, endpointId: string): Promise<void> {
+    await manager.query(`SELECT ${lockEndpointSql('$1::uuid')}`, [endpointId]);
   }
 
   /**
    * Takes a pending, due delivery for one attempt, held for `lockSeconds` so that a duplicate
    * job finds it taken; null when it is not there to take (done, failed, not due, held), or when
    * its endpoint already has `perEndpoint` attempts in flight. Call it in a transaction holding
-   * the endpoint's lock (endpointLock), so that the attempts in flight are counted exactly.
+   * the endpoint's lock (lockEndpointOf), so that the attempts in flight are counted exactly.
    */
   async claim(manager: EntityManager, id: string, lockSeconds: number, perEndpoint: number): Promise<ClaimedDelivery | null> {
     return this.take(manager, 'd.id = $1 AND d.next_attempt_at <= now() + make_interval(secs => $4)', [id, lockSeconds, perEndpoint, CLOCK_SLACK_SECONDS]);
   }
 
-  /** The endpoint's delivery that has been due longest, taken as `claim` takes one (same lock). */
+  /** The endpoint's delivery that has been due longest, taken as `claim` takes one (under lockEndpoint). */
   async claimNextDue(manager: EntityManager, endpointId: string, lockSeconds: number, perEndpoint: number): Promise<ClaimedDelivery | null> {
     return this.take(
       manager,

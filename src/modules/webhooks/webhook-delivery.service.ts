@@ -3,11 +3,10 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { afterFailure, shouldDisable } from '../../core/webhooks/delivery-policy.js';
 import { webhookBody } from '../../core/webhooks/webhook-message.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
-import { advisoryXactLock } from '../../platform/database/advisory-lock.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { OutboxRelayService } from '../market/outbox-relay.service.js';
 import { OutboxRepository } from '../market/outbox.repository.js';
-import { type AttemptRecord, type ClaimedDelivery, endpointLock, WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
+import { type AttemptRecord, type ClaimedDelivery, WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { deliveryJobId } from './webhook-fanout.repository.js';
 import { WebhookSecretsService } from './webhook-secrets.service.js';
@@ -54,17 +53,14 @@ export class WebhookDeliveryService {
     // Held for longer than an attempt can take; a worker that dies mid-attempt frees it by expiry.
     const lockSeconds = Math.ceil(this.settings.timeoutMs / 1000) * 2 + 30;
     const { endpointConcurrency } = this.settings;
-    let delivery = await this.transactions.run(async (manager) => {
-      const endpointId = await this.deliveries.endpointOf(manager, deliveryId);
-      if (!endpointId) return null;
-      await advisoryXactLock(manager, endpointLock(endpointId));
-      return this.deliveries.claim(manager, deliveryId, lockSeconds, endpointConcurrency);
-    });
+    let delivery = await this.transactions.run(async (manager) =>
+      (await this.deliveries.lockEndpointOf(manager, deliveryId)) ? this.deliveries.claim(manager, deliveryId, lockSeconds, endpointConcurrency) : null,
+    );
     while (delivery) {
       await this.attemptAndRecord(delivery);
       const { endpointId } = delivery;
       delivery = await this.transactions.run(async (manager) => {
-        await advisoryXactLock(manager, endpointLock(endpointId));
+        await this.deliveries.lockEndpoint(manager, endpointId);
         return this.deliveries.claimNextDue(manager, endpointId, lockSeconds, endpointConcurrency);
       });
     }

@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { ValidationFailedError } from '../../platform/errors/app-error.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../platform/http/keyset-cursor.js';
 import { OutboxRelayService } from '../market/outbox-relay.service.js';
 import { OutboxRepository } from '../market/outbox.repository.js';
 import type {
@@ -31,8 +32,6 @@ export const MAX_WEBHOOKS_PER_TENANT = 16;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
-const encode = (...parts: string[]) => Buffer.from(parts.join('|')).toString('base64url');
-const decode = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8').split('|');
 
 function toWebhookDto(row: EndpointRow, now = new Date()): WebhookDto {
   const previousLive = row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now;
@@ -143,21 +142,14 @@ export class WebhooksService {
 
   async deliveryPage(tenantId: string, id: string, query: ListDeliveriesQueryDto): Promise<WebhookDeliveryPageDto> {
     const limit = query.limit ?? 50;
-    let after: { time: string; id: string } | undefined;
-    if (query.cursor !== undefined) {
-      const [time, cursorId] = decode(query.cursor);
-      if (!time || Number.isNaN(Date.parse(time)) || !cursorId || !UUID.test(cursorId)) {
-        throw new ValidationFailedError([{ field: 'cursor', rule: 'is_cursor', message: 'cursor must be a nextCursor returned by this API' }]);
-      }
-      after = { time, id: cursorId };
-    }
+    const after = query.cursor === undefined ? undefined : decodeKeysetCursor(query.cursor);
     const rows = await this.transactions.run(async (manager) => {
       await this.endpoint(manager, tenantId, id);
       return this.deliveries.page(manager, tenantId, id, { status: query.status, limit: limit + 1, after });
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return { deliveries: page.map(toDeliveryDto), nextCursor: rows.length > limit ? encode(last.cursorTime, last.id) : null };
+    return { deliveries: page.map(toDeliveryDto), nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.id) : null };
   }
 
   async delivery(tenantId: string, id: string): Promise<WebhookDeliveryDetailDto> {

@@ -46,6 +46,5 @@ class WebhookJobs implements OnModuleInit {
     WebhookSweeperService,
     WebhookJobs,
   ],
-  exports: [WebhookDeliveryService, WebhookSweeperService],
 })
 export class WebhooksModule {}

@@ -74,6 +74,15 @@ const lockEndpointSql = (endpointId: string) => `pg_advisory_xact_lock(hashtexte
 /** Deliveries and their attempts. Tenant-facing reads are scoped to the tenant and its live endpoints. */
 @Injectable()
 export class WebhookDeliveriesRepository {
+  /** Whether the delivery is pending and not held: a read, before any lock is waited for. */
+  async isClaimable(manager: EntityManager, deliveryId: string): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `SELECT 1 FROM webhook_deliveries WHERE id = $1 AND status = 'pending' AND (locked_until IS NULL OR locked_until < now())`,
+      [deliveryId],
+    );
+    return rows.length > 0;
+  }
+
   /**
    * Takes the lock of the endpoint of a pending delivery (in the caller's transaction); false,
    * without locking anything, when the delivery is not pending or is held (the common case of a

@@ -53,6 +53,9 @@ export class WebhookDeliveryService {
     // Held for longer than an attempt can take; a worker that dies mid-attempt frees it by expiry.
     const lockSeconds = Math.ceil(this.settings.timeoutMs / 1000) * 2 + 30;
     const { endpointConcurrency } = this.settings;
+    // Most jobs of a burst find their delivery already taken by an attempt chained from another:
+    // one read tells, without a transaction or a wait on the endpoint's lock.
+    if (!(await this.deliveries.isClaimable(this.dataSource.manager, deliveryId))) return;
     let delivery = await this.transactions.run(async (manager) =>
       (await this.deliveries.lockEndpointOf(manager, deliveryId)) ? this.deliveries.claim(manager, deliveryId, lockSeconds, endpointConcurrency) : null,
     );

@@ -17,6 +17,7 @@ import { ReportsModule } from './modules/reports/reports.module.js';
 import { DashboardModule } from './modules/dashboard/dashboard.module.js';
 import { AgentGatewayModule } from './modules/agent-gateway/agent-gateway.module.js';
 import { JobQueueModule } from './platform/queue/job-queue.module.js';
+import { WebhooksModule } from './modules/webhooks/webhooks.module.js';
 
 @Global()
 @Module({})
@@ -49,6 +50,7 @@ export class AppModule {
         ReportsModule,
         DashboardModule,
         AgentGatewayModule,
+        WebhooksModule,
       ],
     };
   }

@@ -10,6 +10,7 @@ import type { BidDto, BidPageDto, CreateBidDto, ListBidsQueryDto } from './bid.d
 import { BidError, BidErrorCode } from './bid.error.js';
 import { checkBid } from './bid-rules.js';
 import { type BidRow, BidsRepository, type NewBid } from './bids.repository.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../platform/http/keyset-cursor.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -38,16 +39,12 @@ export function toBidDto(row: BidRow): BidDto {
 }
 
 function encodeCursor(row: BidRow): string {
-  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+  return encodeKeysetCursor(row.createdAt.toISOString(), row.id);
 }
 
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [time, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(time ?? '');
-  if (Number.isNaN(createdAt.getTime()) || !id || !UUID.test(id)) {
-    throw new ValidationFailedError([{ field: 'cursor', rule: 'is_cursor', message: 'cursor must be a nextCursor returned by this API' }]);
-  }
-  return { createdAt, id };
+  const { time, id } = decodeKeysetCursor(cursor);
+  return { createdAt: new Date(time), id };
 }
 
 /** Stable text of a value with object keys sorted, so equal requests hash equally. */

@@ -5,6 +5,7 @@ import { TransactionRunner } from '../../platform/database/transaction-runner.js
 import { STOP_UNCONFIRMED } from '../market/held-gpus.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
 import { stopRequestedSql } from '../market/orders.repository.js';
+import { OutboxRelayService } from '../market/outbox-relay.service.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
 import type { AdapterKind, WorkloadStatus } from './adapters/provider-adapter.js';
 
@@ -31,6 +32,7 @@ export class LeaseSyncService {
     private readonly transactions: TransactionRunner,
     private readonly leaseState: LeaseStateService,
     private readonly adapters: AdapterRegistry,
+    private readonly relay: OutboxRelayService,
   ) {}
 
   async syncAll(at: Date = new Date()): Promise<number> {
@@ -57,8 +59,18 @@ export class LeaseSyncService {
     return changed + (await this.followUnstopped(at));
   }
 
-  /** Applies one status report; true when the lease changed. */
+  /**
+   * Applies one status report; true when the lease changed. A change writes events and orders,
+   * relayed at once after the commit (as a round does) rather than by the next outbox sweep, so
+   * tenants hear that their workload runs or ended within a second.
+   */
   async apply(leaseId: string, status: WorkloadStatus, at: Date = new Date()): Promise<boolean> {
+    const changed = await this.applyInTransaction(leaseId, status, at);
+    if (changed) await this.relay.relay();
+    return changed;
+  }
+
+  private applyInTransaction(leaseId: string, status: WorkloadStatus, at: Date): Promise<boolean> {
     return this.transactions.run(async (manager) => {
       const lease = await this.leaseState.reportable(manager, leaseId);
       if (!lease) return false;

@@ -4,6 +4,7 @@ import { TransactionRunner } from '../../platform/database/transaction-runner.js
 import { PermanentJobError } from '../../platform/queue/job-queue.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
 import { OrdersRepository, type OrderRow } from '../market/orders.repository.js';
+import { OutboxRelayService } from '../market/outbox-relay.service.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
 import { AdapterError, type AdapterKind, type PlaceOrder } from './adapters/provider-adapter.js';
 
@@ -29,6 +30,7 @@ export class OrderDispatchService {
     private readonly orders: OrdersRepository,
     private readonly leaseState: LeaseStateService,
     private readonly adapters: AdapterRegistry,
+    private readonly relay: OutboxRelayService,
   ) {}
 
   async dispatch(orderId: string): Promise<void> {
@@ -94,6 +96,8 @@ export class OrderDispatchService {
         `order ${orderId} (${order.type} lease ${order.lease_id}) dead-lettered: ${message}` +
           (held ? '; its workload may still run: its GPUs stay held until the provider confirms it stopped' : ''),
       );
+    // The failed lease's event (and its webhooks) leave now, not at the next outbox sweep.
+    await this.relay.relay();
   }
 
   private async load(manager: EntityManager, orderId: string): Promise<DispatchContext | null> {

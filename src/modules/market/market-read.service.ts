@@ -20,6 +20,7 @@ import type {
 } from './market-read.dto.js';
 import { MarketReadError, MarketReadErrorCode } from './market-read.error.js';
 import { type LeaseRow, MarketReadRepository, type PoolPriceRow, type ReadScope, type RoundRow } from './market-read.repository.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../platform/http/keyset-cursor.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -152,15 +153,13 @@ export class MarketReadService {
     const limit = query.limit ?? 50;
     let after: { time: string; id: string } | undefined;
     if (query.cursor !== undefined) {
-      const [time, id] = decode(query.cursor);
-      if (!time || Number.isNaN(Date.parse(time)) || !id || !UUID.test(id)) throw badCursor();
-      after = { time, id };
+      after = decodeKeysetCursor(query.cursor);
     }
     const needsAttention = query.needsAttention === undefined ? undefined : query.needsAttention === 'true';
     const rows = await this.reads.leasesPage(scope, { state: query.state, needsAttention, limit: limit + 1, after });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return { leases: page.map((r) => toLeaseDto(r, scope)), nextCursor: rows.length > limit ? encode(last.cursorTime, last.id) : null };
+    return { leases: page.map((r) => toLeaseDto(r, scope)), nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.id) : null };
   }
 
   async lease(principal: Principal, id: string): Promise<LeaseDto> {

@@ -11,6 +11,7 @@ import { RoundCommitService } from './round-commit.service.js';
 import { RoundScheduler } from './round.scheduler.js';
 import { RoundService } from './round.service.js';
 import { RoundsRepository } from './rounds.repository.js';
+import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.js';
 
 @Module({
   providers: [
@@ -20,6 +21,7 @@ import { RoundsRepository } from './rounds.repository.js';
     OrdersRepository,
     OutboxRepository,
     MarketEventsRepository,
+    WebhookFanoutRepository,
     LeaseStateService,
     RoundCommitService,
     { provide: ClearingRunner, useFactory: () => new ClearingRunner() },
@@ -27,6 +29,6 @@ import { RoundsRepository } from './rounds.repository.js';
     OutboxRelayService,
     RoundScheduler,
   ],
-  exports: [RoundService, LeaseStateService, OrdersRepository, OutboxRelayService, MarketEventsRepository, LedgerRepository],
+  exports: [RoundService, LeaseStateService, OrdersRepository, OutboxRepository, OutboxRelayService, MarketEventsRepository, LedgerRepository],
 })
 export class MarketModule {}

@@ -19,6 +19,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
   private readonly logger = new Logger('OutboxRelay');
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<number> | null = null;
+  private requested = false;
 
   constructor(
     private readonly transactions: TransactionRunner,
@@ -36,13 +37,27 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
     await this.running?.catch(() => {});
   }
 
-  /** Relays everything pending now; returns how many rows went to the queue. */
+  /**
+   * Relays everything committed before the call; returns how many rows went to the queue. One
+   * relay at a time per process (SKIP LOCKED keeps replicas off each other's rows). A call that
+   * comes while a relay runs asks for one more pass, since that relay may have read the outbox
+   * before the caller's rows committed; callers that come together share the pass.
+   */
   relay(): Promise<number> {
-    // One relay at a time per process; SKIP LOCKED keeps replicas off each other's rows.
-    this.running ??= this.relayAll().finally(() => {
+    this.requested = true;
+    this.running ??= this.drain().finally(() => {
       this.running = null;
     });
     return this.running;
+  }
+
+  private async drain(): Promise<number> {
+    let total = 0;
+    while (this.requested) {
+      this.requested = false;
+      total += await this.relayAll();
+    }
+    return total;
   }
 
   private async relayAll(): Promise<number> {

@@ -53,6 +53,13 @@ describe('loadConfig', () => {
     ['PREEMPTION_NOTICE_SECONDS', '-5'],
     ['MIN_HOLD_SECONDS', 'soon'],
     ['LOG_LEVEL', 'chatty'],
+    ['WEBHOOK_SECRET_KEY', 'not-a-key'],
+    ['WEBHOOK_SECRET_KEY', 'ab'.repeat(31)],
+    ['WEBHOOK_ALLOW_PRIVATE_TARGETS', 'yes'],
+    ['WEBHOOK_TIMEOUT_MS', '5'],
+    ['WEBHOOK_RETRY_WINDOW_SECONDS', '0'],
+    ['WEBHOOK_CONCURRENCY', '0'],
+    ['WEBHOOK_ENDPOINT_CONCURRENCY', '0'],
   ])('stops on %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
@@ -65,5 +72,37 @@ describe('loadConfig', () => {
     } catch (error) {
       expect((error as ConfigError).problems.map((p) => p.split(/[=:]/)[0])).toEqual(['PORT', 'REDIS_URL']);
     }
+  });
+
+  it('webhooks: safe defaults, no key, private targets refused', () => {
+    expect(loadConfig({}).webhooks).toEqual({
+      secretKey: null,
+      previousSecretKey: null,
+      allowPrivateTargets: false,
+      timeoutMs: 5_000,
+      retryBaseMs: 5_000,
+      retryMaxMs: 3_600_000,
+      retryWindowSeconds: 86_400,
+      disableAfterFailures: 20,
+      disableAfterSeconds: 259_200,
+      secretGraceSeconds: 86_400,
+      concurrency: 16,
+      endpointConcurrency: 4,
+    });
+  });
+
+  it('webhooks: reads the key as hex or base64, the same 32 bytes either way', () => {
+    const key = Buffer.alloc(32, 7);
+    const hex = loadConfig({ WEBHOOK_SECRET_KEY: key.toString('hex'), WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' }).webhooks;
+    const base64 = loadConfig({ WEBHOOK_SECRET_KEY: key.toString('base64'), WEBHOOK_SECRET_KEY_PREVIOUS: Buffer.alloc(32, 8).toString('base64url') }).webhooks;
+    expect(hex.secretKey?.equals(key)).toBe(true);
+    expect(hex.allowPrivateTargets).toBe(true);
+    expect(base64.secretKey?.equals(key)).toBe(true);
+    expect(base64.previousSecretKey?.equals(Buffer.alloc(32, 8))).toBe(true);
+  });
+
+  it('webhooks: refuses a previous key without a current one, and a retry cap below the base', () => {
+    expect(() => loadConfig({ WEBHOOK_SECRET_KEY_PREVIOUS: 'ab'.repeat(32) })).toThrow(/WEBHOOK_SECRET_KEY_PREVIOUS/);
+    expect(() => loadConfig({ WEBHOOK_RETRY_BASE_MS: '5000', WEBHOOK_RETRY_MAX_MS: '1000' })).toThrow(/WEBHOOK_RETRY_MAX_MS/);
   });
 });

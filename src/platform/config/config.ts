@@ -46,6 +46,36 @@ export interface AppConfig {
   readonly slurm: SlurmConfig | null;
   /** The Kubernetes adapter's cluster; null (KUBE_NAMESPACE unset): kubernetes providers cannot be served. */
   readonly kubernetes: KubernetesConfig | null;
+  readonly webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /**
+   * AES-256-GCM key for endpoint secrets at rest. Null: on the embedded database a key is
+   * generated into DATA_DIR at first start; with DATABASE_URL the webhook API answers 503.
+   */
+  readonly secretKey: Buffer | null;
+  /** The key before the last change of WEBHOOK_SECRET_KEY: secrets under it are re-encrypted at start-up. */
+  readonly previousSecretKey: Buffer | null;
+  /** Lets endpoints on private, loopback and link-local addresses through (tests, demos on one host). */
+  readonly allowPrivateTargets: boolean;
+  /** One attempt's budget: connect, send, and the whole answer. */
+  readonly timeoutMs: number;
+  /** First retry delay; doubles per failed attempt up to retryMaxMs, with jitter. */
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** How long after its event a delivery is retried before it is marked failed. */
+  readonly retryWindowSeconds: number;
+  /** An endpoint is disabled once it has failed this many attempts in a row ... */
+  readonly disableAfterFailures: number;
+  /** ... over at least this long, with no success in between. */
+  readonly disableAfterSeconds: number;
+  /** How long the previous secret still signs after a rotation, unless the request says otherwise. */
+  readonly secretGraceSeconds: number;
+  /** Deliveries one process sends at once. */
+  readonly concurrency: number;
+  /** Attempts in flight to one endpoint at once, so a slow endpoint cannot hold up the others. */
+  readonly endpointConcurrency: number;
 }
 
 export interface SlurmConfig {
@@ -127,6 +157,18 @@ class Reader {
     return text;
   }
 
+  /** A 256-bit key: 64 hex digits, or base64 / base64url of 32 bytes. */
+  key256(name: string): Buffer | null {
+    const text = this.raw(name);
+    if (text === undefined) return null;
+    const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : null;
+    if (key === null || key.length !== 32) {
+      this.problems.push(`${name}: must be 32 bytes written as 64 hex digits or in base64 (e.g. \`openssl rand -hex 32\`)`);
+      return null;
+    }
+    return key;
+  }
+
   choice<T extends string>(name: string, fallback: T, choices: readonly T[]): T {
     const text = this.raw(name);
     if (text === undefined) return fallback;
@@ -204,6 +246,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     stopRetrySeconds: read.integer('STOP_RETRY_SECONDS', 60, 1, 86_400),
     slurm: slurmConfig(read, cwd),
     kubernetes: kubernetesConfig(read, cwd),
+    webhooks: webhookConfig(read),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
@@ -224,6 +267,29 @@ function kubernetesConfig(read: Reader, cwd: string): KubernetesConfig | null {
   const namespace = read.name('KUBE_NAMESPACE');
   if (namespace === undefined) return null;
   return { namespace, kubeconfig: read.existingPath('KUBECONFIG', 'file', cwd) ?? null };
+}
+
+function webhookConfig(read: Reader): WebhookConfig {
+  const secretKey = read.key256('WEBHOOK_SECRET_KEY');
+  const previousSecretKey = read.key256('WEBHOOK_SECRET_KEY_PREVIOUS');
+  if (previousSecretKey && !secretKey) read.problems.push('WEBHOOK_SECRET_KEY_PREVIOUS: needs WEBHOOK_SECRET_KEY, the key secrets are re-encrypted under');
+  const retryBaseMs = read.integer('WEBHOOK_RETRY_BASE_MS', 5_000, 10, 3_600_000);
+  const retryMaxMs = read.integer('WEBHOOK_RETRY_MAX_MS', 3_600_000, 10, 86_400_000);
+  if (retryMaxMs < retryBaseMs) read.problems.push(`WEBHOOK_RETRY_MAX_MS=${retryMaxMs}: must be at least WEBHOOK_RETRY_BASE_MS (${retryBaseMs})`);
+  return {
+    secretKey,
+    previousSecretKey,
+    allowPrivateTargets: read.choice('WEBHOOK_ALLOW_PRIVATE_TARGETS', 'false', ['true', 'false'] as const) === 'true',
+    timeoutMs: read.integer('WEBHOOK_TIMEOUT_MS', 5_000, 100, 60_000),
+    retryBaseMs,
+    retryMaxMs,
+    retryWindowSeconds: read.integer('WEBHOOK_RETRY_WINDOW_SECONDS', 86_400, 1, 7 * 86_400),
+    disableAfterFailures: read.integer('WEBHOOK_DISABLE_AFTER_FAILURES', 20, 1, 1_000_000),
+    disableAfterSeconds: read.integer('WEBHOOK_DISABLE_AFTER_SECONDS', 3 * 86_400, 0, 30 * 86_400),
+    secretGraceSeconds: read.integer('WEBHOOK_SECRET_GRACE_SECONDS', 86_400, 0, 7 * 86_400),
+    concurrency: read.integer('WEBHOOK_CONCURRENCY', 16, 1, 256),
+    endpointConcurrency: read.integer('WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 256),
+  };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -12,7 +12,10 @@ export interface JobCatalogue {
   'order.dispatch': { orderId: string };
   /** Polls adapters for the status of live leases that do not push their status. */
   'lease.sync': Record<string, never>;
-  /** Delivers one webhook delivery to its endpoint. */
+  /**
+   * One attempt of one webhook delivery. Retries are the handler's own (jittered backoff over
+   * hours, scheduled through the outbox), so the queue tries each job once.
+   */
   'webhook.deliver': { deliveryId: string };
 }
 

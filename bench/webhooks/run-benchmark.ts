@@ -1,0 +1,149 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { MarketEventsRepository, type MarketEvent } from '../../src/modules/market/market-events.repository.js';
+import { OutboxRelayService } from '../../src/modules/market/outbox-relay.service.js';
+import { TenantsService } from '../../src/modules/tenants/tenants.service.js';
+import { WebhooksService } from '../../src/modules/webhooks/webhooks.service.js';
+import { loadConfig } from '../../src/platform/config/config.js';
+import { TransactionRunner } from '../../src/platform/database/transaction-runner.js';
+import { createServer } from '../../src/server.js';
+
+/**
+ * `npm run bench:webhooks`: time from an event's commit to its webhook arriving at a receiver,
+ * on real PostgreSQL with BullMQ on the local Redis, as the service runs it: the event is
+ * written through the market's events repository (which fans it out to deliveries and outbox
+ * rows in the same transaction), the commit is followed by a relay (as a round and a status
+ * report do), and the `webhook.deliver` workers sign and POST it to a receiver on 127.0.0.1.
+ * Two shapes of 1,000 events: one event per commit at a steady rate, and all of them in one
+ * commit (a large round).
+ */
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000' },
+    tenants: { type: 'string', default: '50' },
+    rate: { type: 'string', default: '50', short: 'r' },
+    concurrency: { type: 'string' },
+    'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  },
+});
+const EVENTS = Number(values.events);
+const RATE = Number(values.rate);
+const NAME = 'gpumarket_bench_webhooks';
+
+const received = new Map<string, number>();
+const receiver = createHttpServer((request, response) => {
+  let body = '';
+  request.on('data', (chunk) => (body += chunk));
+  request.on('end', () => {
+    const at = performance.now();
+    const id = (JSON.parse(body) as { data: { n: string } }).data.n;
+    if (!received.has(id)) received.set(id, at);
+    response.writeHead(204).end();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+
+const admin = new pg.Client({ connectionString: values['admin-url'] });
+await admin.connect();
+await admin.query(`DROP DATABASE IF EXISTS ${NAME} WITH (FORCE)`);
+await admin.query(`CREATE DATABASE ${NAME}`);
+await admin.end();
+const url = new URL(values['admin-url']);
+url.pathname = `/${NAME}`;
+const config = loadConfig({
+  DATABASE_URL: url.toString(),
+  REDIS_URL: values['redis-url'],
+  QUEUE_PREFIX: `bench-webhooks-${randomBytes(4).toString('hex')}`,
+  ADMIN_API_KEY: randomBytes(24).toString('hex'),
+  ROUND_PERIOD_SECONDS: '86400',
+  DEMO_FLEET: 'false',
+  LOG_LEVEL: 'error',
+  WEBHOOK_SECRET_KEY: randomBytes(32).toString('hex'),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+  ...(values.concurrency ? { WEBHOOK_CONCURRENCY: values.concurrency } : {}),
+});
+const server = await createServer(config, { logger: ['error'] });
+const transactions = server.app.get(TransactionRunner);
+const events = server.app.get(MarketEventsRepository);
+const relay = server.app.get(OutboxRelayService);
+
+// Tenants, each with one endpoint at the receiver, registered as the API registers them.
+const tenantIds: string[] = [];
+for (let i = 0; i < Number(values.tenants); i++) {
+  const tenant = await server.app.get(TenantsService).create(`bench-${i}`);
+  await server.app.get(WebhooksService).register(tenant.id, { url: receiverUrl, events: ['lease.running'] });
+  tenantIds.push(tenant.id);
+}
+
+const event = (n: string, i: number): MarketEvent => ({ tenantId: tenantIds[i % tenantIds.length], type: 'lease.running', subjectId: randomUUID(), data: { n } });
+
+async function waitForAll(ids: readonly string[], timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  while (ids.some((id) => !received.has(id)) && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 20));
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function row(shape: string, committedAt: Map<string, number>): string {
+  const latencies = [...committedAt].filter(([id]) => received.has(id)).map(([id, at]) => received.get(id)! - at).sort((a, b) => a - b);
+  const ms = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)}`);
+  return `| ${shape} | ${committedAt.size} | ${latencies.length} | ${ms(percentile(latencies, 50))} | ${ms(percentile(latencies, 90))} | ${ms(percentile(latencies, 99))} | ${ms(latencies.at(-1))} |`;
+}
+
+// Warm-up: connections, the queue, the receiver's keep-alive sockets.
+const warm = Array.from({ length: 50 }, (_, i) => `warm-${i}`);
+await transactions.run((m) => events.add(m, warm.map(event)));
+await relay.relay();
+await waitForAll(warm, 30_000);
+
+// One event per commit, RATE commits a second.
+const steady = new Map<string, number>();
+const started = performance.now();
+for (let i = 0; i < EVENTS; i++) {
+  const due = started + (i * 1000) / RATE;
+  const wait = due - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const id = `steady-${i}`;
+  await transactions.run((m) => events.add(m, [event(id, i)]));
+  steady.set(id, performance.now());
+  void relay.relay();
+}
+await waitForAll([...steady.keys()], 60_000);
+
+// All events in one commit.
+const burst = new Map<string, number>();
+const burstIds = Array.from({ length: EVENTS }, (_, i) => `burst-${i}`);
+await transactions.run((m) => events.add(m, burstIds.map(event)));
+const burstCommitted = performance.now();
+for (const id of burstIds) burst.set(id, burstCommitted);
+await relay.relay();
+await waitForAll(burstIds, 60_000);
+
+const load = loadavg()[0].toFixed(1);
+process.stdout.write(
+  [
+    `webhook commit-to-delivery latency, ms (BullMQ, ${tenantIds.length} tenants, WEBHOOK_CONCURRENCY ${config.webhooks.concurrency}; load average ${load})`,
+    '',
+    '| events | committed | delivered | p50 | p90 | p99 | max |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    row(`one per commit, ${RATE}/s`, steady),
+    row('all in one commit', burst),
+    '',
+  ].join('\n'),
+);
+await server.app.close();
+receiver.closeAllConnections();
+receiver.close();
+const drop = new pg.Client({ connectionString: values['admin-url'] });
+await drop.connect();
+await drop.query(`DROP DATABASE IF EXISTS ${NAME} WITH (FORCE)`);
+await drop.end();
+process.exit(0);

@@ -12,6 +12,8 @@ import { poolKey, type LossReason, type MarketNode, type RoundResult } from './t
 export interface LiveLease {
   readonly id: string;
   readonly state: 'allocated' | 'running' | 'preempting';
+  /** Unix seconds when the notice of a `preempting` lease ends: its workload holds the GPUs until then. */
+  readonly noticeEndsAt?: number | null;
   readonly limitPrice: Money;
   readonly shares: readonly { readonly nodeId: string; readonly gpus: number }[];
 }
@@ -89,7 +91,9 @@ export function planRoundOutcome(input: RoundOutcomeInput): RoundOutcome {
     const lease = leases.get(leaseId);
     if (!lease) continue;
     if (lease.state === 'running') notices.push({ leaseId, noticeEndsAt: input.now + input.preemptionNoticeSeconds });
-    const freeAt = lease.state === 'running' ? input.now + input.preemptionNoticeSeconds : input.now;
+    // A lease already in its notice (offered again and not kept) frees its GPUs when that notice ends.
+    const freeAt =
+      lease.state === 'running' ? input.now + input.preemptionNoticeSeconds : lease.state === 'preempting' ? Math.max(input.now, lease.noticeEndsAt ?? input.now) : input.now;
     for (const share of lease.shares) nodeFreeAt.set(share.nodeId, Math.max(nodeFreeAt.get(share.nodeId) ?? input.now, freeAt));
   }
   for (const leaseId of input.result.kept) if (leases.get(leaseId)?.state === 'preempting') winBacks.push(leaseId);

@@ -107,6 +107,7 @@ export class MarketScheduler implements Scheduler {
       leases: view.leases.map(({ record: rec }) => ({
         id: rec.id,
         state: rec.lease.state as LiveLease['state'],
+        noticeEndsAt: rec.lease.noticeEndsAt,
         limitPrice: rec.limit,
         shares: rec.nodeShares,
       })),

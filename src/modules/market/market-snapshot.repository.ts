@@ -28,6 +28,7 @@ interface LeaseRow {
   preemptible: boolean;
   state: LiveLease['state'];
   protected_until: Date | null;
+  notice_ends_at: Date | null;
   shares: Array<{ node_id: string; gpus: number }>;
 }
 
@@ -77,7 +78,7 @@ export class MarketSnapshotRepository {
         ORDER BY n.id`,
     );
     const leaseRows: LeaseRow[] = await manager.query(
-      `SELECT l.id, l.bid_id, l.gpu_model, l.limit_price::text AS limit_price, l.preemptible, l.state, l.protected_until,
+      `SELECT l.id, l.bid_id, l.gpu_model, l.limit_price::text AS limit_price, l.preemptible, l.state, l.protected_until, l.notice_ends_at,
               json_agg(json_build_object('node_id', ln.node_id, 'gpus', ln.gpus) ORDER BY ln.node_id) AS shares
          FROM leases l JOIN lease_nodes ln ON ln.lease_id = l.id
         WHERE l.state IN ('allocated', 'running', 'preempting')
@@ -116,7 +117,13 @@ export class MarketSnapshotRepository {
         for (const share of row.shares) used.set(share.node_id, (used.get(share.node_id) ?? 0) + share.gpus);
       }
       const limitPrice = toMoney(row.limit_price);
-      liveLeases.push({ id: row.id, state: row.state, limitPrice, shares: row.shares.map((s) => ({ nodeId: s.node_id, gpus: s.gpus })) });
+      liveLeases.push({
+        id: row.id,
+        state: row.state,
+        limitPrice,
+        noticeEndsAt: row.notice_ends_at ? Math.ceil(row.notice_ends_at.getTime() / 1000) : null,
+        shares: row.shares.map((s) => ({ nodeId: s.node_id, gpus: s.gpus })),
+      });
       snapshotLeases.push({
         id: row.id,
         bidId: row.bid_id,

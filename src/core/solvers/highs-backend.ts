@@ -84,7 +84,14 @@ export class HighsBackend implements SolverBackend {
         mip_rel_gap: request.relativeGap ?? 1e-4,
         random_seed: request.seed ?? 0,
       });
-      if (request.start && !request.relax) handle.setSolution({ colValue: request.start });
+      if (request.start && !request.relax) {
+        try {
+          handle.setSolution({ colValue: request.start });
+        } catch {
+          // HiGHS refuses some starts (status -1, seen on a few trace rounds); the start only
+          // speeds the search up, and the caller keeps its own allocation if the MIP finds worse.
+        }
+      }
       const stopAtDeadline = (event: { interrupt(): void }): undefined => {
         if (Date.now() > request.deadline) event.interrupt();
         return undefined;

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { failpoint } from '../../platform/failpoint.js';
 import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
 import type { JobQueue } from '../../platform/queue/job-queue.js';
-import { OutboxRepository } from './outbox.repository.js';
+import { OutboxRepository, type PendingMessage } from './outbox.repository.js';
 
 const BATCH = 500;
 const SWEEP_MS = 2_000;
@@ -66,16 +67,9 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
       const relayed = await this.transactions
         .run(async (manager) => {
           const rows = await this.outbox.claimPending(manager, BATCH);
-          const now = Date.now();
-          await this.queue.enqueueMany(
-            rows.map((row) => ({
-              name: row.jobName,
-              payload: row.payload,
-              options: { jobId: row.jobId, delayMs: row.deliverAt ? Math.max(0, row.deliverAt.getTime() - now) : 0 },
-            })),
-          );
+          const sent = await this.enqueue(manager, rows);
           if (rows.length > 0) failpoint('outbox.relay');
-          await this.outbox.markRelayed(manager, rows.map((r) => r.id));
+          await this.outbox.markRelayed(manager, sent);
           return rows.length;
         })
         .catch((error: unknown) => {
@@ -86,5 +80,45 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
       total += relayed;
       if (relayed < BATCH) return total;
     }
+  }
+
+  /**
+   * Enqueues a batch in one call; returns the ids to mark relayed. When the call fails while the
+   * queue answers, some row is at fault: the rows go one by one and the ones the queue refuses
+   * are set aside with their error (logged), so one malformed job cannot hold back every order
+   * and webhook behind it. When the queue does not answer, the batch waits for the next sweep.
+   */
+  private async enqueue(manager: EntityManager, rows: readonly PendingMessage[]): Promise<string[]> {
+    const now = Date.now();
+    const job = (row: PendingMessage) => ({
+      name: row.jobName,
+      payload: row.payload,
+      options: { jobId: row.jobId, delayMs: row.deliverAt ? Math.max(0, row.deliverAt.getTime() - now) : 0 },
+    });
+    try {
+      await this.queue.enqueueMany(rows.map(job));
+      return rows.map((r) => r.id);
+    } catch (error) {
+      await this.queue.ping().catch(() => {
+        throw error;
+      });
+    }
+    const sent: string[] = [];
+    for (const row of rows) {
+      // Twice, so that a blip of the queue on this one row does not set an order aside.
+      const once = () => this.queue.enqueueMany([job(row)]);
+      try {
+        await once().catch(once);
+        sent.push(row.id);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        await this.queue.ping().catch(() => {
+          throw error;
+        });
+        this.logger.error(`outbox row ${row.id} (${row.jobName}, job ${row.jobId}) set aside: the queue refused it: ${message}`);
+        await this.outbox.markFailed(manager, row.id, message);
+      }
+    }
+    return sent;
   }
 }

@@ -35,7 +35,7 @@ export class OutboxRepository {
   async claimPending(manager: EntityManager, limit: number): Promise<PendingMessage[]> {
     const rows: Array<{ id: string; job_name: JobName; payload: never; job_id: string; deliver_at: Date }> = await manager.query(
       `SELECT id, job_name, payload, job_id, deliver_at FROM outbox
-        WHERE relayed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        WHERE relayed_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
       [limit],
     );
     return rows.map((r) => ({ id: r.id, jobName: r.job_name, payload: r.payload, jobId: r.job_id, deliverAt: r.deliver_at }));
@@ -45,8 +45,13 @@ export class OutboxRepository {
     if (ids.length > 0) await manager.query('UPDATE outbox SET relayed_at = now() WHERE id = ANY($1::bigint[])', [ids]);
   }
 
+  /** A row the queue refused: set aside with its error, so that the rows behind it go on. */
+  async markFailed(manager: EntityManager, id: string, error: string): Promise<void> {
+    await manager.query('UPDATE outbox SET failed_at = now(), error = $2 WHERE id = $1', [id, error]);
+  }
+
   async pendingCount(manager: EntityManager): Promise<number> {
-    const rows: Array<{ n: number }> = await manager.query('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL');
+    const rows: Array<{ n: number }> = await manager.query('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL AND failed_at IS NULL');
     return rows[0].n;
   }
 }

@@ -36,6 +36,33 @@ export function createDataSource(url: string, entities: EntityList, poolSize: nu
   });
 }
 
+const MIGRATIONS_LOCK = 'gpumarket:migrations';
+
+/**
+ * Applies pending migrations. Replicas that start together on a database a release has not yet
+ * migrated would each apply the same migration (and all but one fail), so on a shared database
+ * they take turns under a session advisory lock, held on a connection of its own. The embedded
+ * database has one process and one connection: no lock there.
+ */
+async function migrate(dataSource: DataSource, shared: boolean): Promise<void> {
+  if (!shared) {
+    await dataSource.runMigrations({ transaction: 'each' });
+    return;
+  }
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [MIGRATIONS_LOCK]);
+    try {
+      await dataSource.runMigrations({ transaction: 'each' });
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [MIGRATIONS_LOCK]);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
 /** Connects to DATABASE_URL, or starts the embedded database when it is unset. */
 export async function openDatabase(config: AppConfig, options: OpenDatabaseOptions): Promise<Database> {
   let embedded: EmbeddedPostgres | null = null;
@@ -46,7 +73,7 @@ export async function openDatabase(config: AppConfig, options: OpenDatabaseOptio
   const dataSource = createDataSource(url, options.entities, poolSize);
   try {
     await dataSource.initialize();
-    if (options.migrate !== false) await dataSource.runMigrations({ transaction: 'each' });
+    if (options.migrate !== false) await migrate(dataSource, embedded === null && poolSize > 1);
   } catch (error) {
     if (dataSource.isInitialized) await dataSource.destroy();
     await embedded?.stop();

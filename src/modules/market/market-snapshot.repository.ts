@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { checkWindow } from '../../core/market/bid-window.js';
+import { leasesSeenByRound } from '../../core/market/round-leases.js';
 import type { BidTerms, LiveLease } from '../../core/market/round-outcome.js';
 import type { Contiguity, MarketNode, OpenBid, RunningLease } from '../../core/market/types.js';
 import { toMoney } from '../../core/money/money.js';
@@ -60,9 +61,10 @@ export interface MarketState {
 const toSeconds = (date: Date | null): number | null => (date ? Math.floor(date.getTime() / 1000) : null);
 
 /**
- * Reads the market as one round sees it. Leases in their notice period are offered to the
- * clearing core only where their GPUs have not been handed to a newer lease, so the snapshot
- * never holds two leases on one GPU.
+ * Reads the market as one round sees it. Which leases the round sees is the core's rule
+ * (round-leases.ts, shared with the simulator): leases in their notice period are offered only
+ * where their GPUs have not been handed to a newer lease, so the snapshot never holds two leases
+ * on one GPU.
  */
 @Injectable()
 export class MarketSnapshotRepository {
@@ -102,27 +104,21 @@ export class MarketSnapshotRepository {
     );
     const stuck = new Map(stuckRows.map((r) => [r.node_id, r.gpus]));
 
-    const used = new Map<string, number>();
-    for (const lease of leaseRows)
-      if (lease.state !== 'preempting')
-        for (const share of lease.shares) used.set(share.node_id, (used.get(share.node_id) ?? 0) + share.gpus);
-
     const nodeGpus = new Map(nodeRows.map((n) => [n.id, n.gpus]));
+    const candidates = leaseRows.map((row) => ({ row, state: row.state, protectedUntil: null, shares: row.shares.map((s) => ({ nodeId: s.node_id, gpus: s.gpus })) }));
+    const used = new Map<string, number>();
     const liveLeases: LiveLease[] = [];
     const snapshotLeases: RunningLease[] = [];
-    for (const row of leaseRows) {
-      if (row.state === 'preempting') {
-        const fits = row.shares.every((s) => (used.get(s.node_id) ?? 0) + (stuck.get(s.node_id) ?? 0) + s.gpus <= (nodeGpus.get(s.node_id) ?? 0));
-        if (!fits) continue;
-        for (const share of row.shares) used.set(share.node_id, (used.get(share.node_id) ?? 0) + share.gpus);
-      }
+    for (const { lease } of leasesSeenByRound(candidates, nodeGpus, stuck)) {
+      const { row, shares } = lease;
+      for (const s of shares) used.set(s.nodeId, (used.get(s.nodeId) ?? 0) + s.gpus);
       const limitPrice = toMoney(row.limit_price);
       liveLeases.push({
         id: row.id,
         state: row.state,
         limitPrice,
         noticeEndsAt: row.notice_ends_at ? Math.ceil(row.notice_ends_at.getTime() / 1000) : null,
-        shares: row.shares.map((s) => ({ nodeId: s.node_id, gpus: s.gpus })),
+        shares,
       });
       snapshotLeases.push({
         id: row.id,

@@ -118,6 +118,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 }
 
 let tenantKey = '';
+let providerKey = '';
 let bidCount = 0;
 async function submitWave(base: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
@@ -148,6 +149,7 @@ beforeAll(async () => {
     reservePrice: '1.50',
   }));
   await call(first.base, 'PUT', '/v1/nodes', provider.apiKey, { nodes });
+  providerKey = provider.apiKey;
   tenantKey = (await call(first.base, 'POST', '/v1/tenants', adminKey, { name: 'load' })).apiKey;
   await first.kill('SIGTERM');
 }, 180_000);
@@ -246,6 +248,10 @@ describe('service processes on one PostgreSQL and Redis', () => {
 
   it('a process killed inside the outbox relay loses no order and starts no order twice', { timeout: 90_000 }, async () => {
     const feeder = await start({ ROUND_PERIOD_SECONDS: '3600' });
+    // Fresh nodes: the leases of the tests before may still fill the fleet, and the doomed
+    // process dies only once a round gives it orders to relay.
+    const fresh = Array.from({ length: 2 }, (_, i) => ({ externalId: `relay-${i}`, gpuModel: 'H100-SXM-80GB', gpus: 8, region: 'us-east', block: 'b-relay', reservePrice: '1.00' }));
+    await call(feeder.base, 'PUT', '/v1/nodes', providerKey, { nodes: fresh });
     await submitWave(feeder.base, 10);
     await feeder.kill('SIGTERM');
     const doomed = await start({ GPUMARKET_FAILPOINT: 'outbox.relay' });

@@ -77,7 +77,11 @@ export async function startService(env: Record<string, string>): Promise<Service
     exited,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      // A process that does not stop is a bug a test should show, with what the process said.
+      const slow = setTimeout(() => console.log(`service pid ${child.pid} still alive 15 s after ${signal}:\n${output.slice(-5000)}`), 15_000);
+      const how = await exited;
+      clearTimeout(slow);
+      return how;
     },
   };
 }

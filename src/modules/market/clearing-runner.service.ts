@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { clearRound } from '../../core/clearing/clear-round.js';
 import { readResult, serializeSnapshot } from '../../core/clearing/snapshot-file.js';
 import type { RoundResult, RoundSnapshot } from '../../core/market/types.js';
@@ -27,14 +27,16 @@ export interface ClearingRunnerOptions {
 const DEFAULT_GRACE = (limit: number) => Math.max(2_000, limit / 2);
 
 @Injectable()
-export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ClearingRunner implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Clearing');
   private readonly workerUrl: URL;
   private readonly grace: (limit: number) => number;
   private worker: Worker | null = null;
+  /** Set at shutdown: rounds still running then clear with the greedy here, and no thread starts again. */
+  private closed = false;
   private ready: Promise<boolean> = Promise.resolve(false);
   private nextId = 1;
-  private readonly pending = new Map<number, (reply: ClearReply | 'died') => void>();
+  private readonly pending = new Map<number, { readonly worker: Worker; readonly done: (reply: ClearReply | 'died') => void }>();
 
   constructor(options: ClearingRunnerOptions = {}) {
     this.workerUrl = options.workerUrl ?? new URL('./clearing-worker.js', import.meta.url);
@@ -53,6 +55,7 @@ export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShut
 
   async clear(snapshot: RoundSnapshot, timeLimitMs: number): Promise<RoundResult> {
     if (!this.threaded) return clearRound(snapshot, { timeLimitMs });
+    if (this.closed) return this.greedy(snapshot, timeLimitMs, 'the service is shutting down');
     const id = this.nextId++;
     const worker = this.thread();
     const warm = await Promise.race([this.ready, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeLimitMs).unref())]);
@@ -70,7 +73,7 @@ export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShut
         this.pending.delete(id);
         resolve(r);
       };
-      this.pending.set(id, done);
+      this.pending.set(id, { worker, done });
       worker.postMessage({ id, snapshot: serializeSnapshot(snapshot), options: { timeLimitMs } } satisfies ClearRequest);
     });
     if (reply !== 'timeout' && reply !== 'died' && 'result' in reply) return readResult(reply.result);
@@ -85,7 +88,14 @@ export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShut
     return { ...fallback, stats: { ...fallback.stats, fallback: why } };
   }
 
+  /** A round in flight at shutdown finishes at once with the greedy instead of waiting for the thread. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    await this.stopThread();
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
     await this.stopThread();
   }
 
@@ -94,14 +104,13 @@ export class ClearingRunner implements OnApplicationBootstrap, OnApplicationShut
     const worker = new Worker(fileURLToPath(this.workerUrl));
     worker.unref();
     this.ready = new Promise<boolean>((resolve) => {
-      worker.on('message', (message: ClearReply | typeof READY) => (message === READY ? resolve(true) : this.pending.get(message.id)?.(message)));
+      worker.on('message', (message: ClearReply | typeof READY) => (message === READY ? resolve(true) : this.pending.get(message.id)?.done(message)));
       worker.once('exit', () => resolve(false));
     });
     const lost = (error?: unknown) => {
-      if (this.worker !== worker) return;
-      this.worker = null;
+      if (this.worker === worker) this.worker = null;
       if (error) this.logger.error(`clearing thread failed: ${error instanceof Error ? error.message : String(error)}`);
-      for (const done of [...this.pending.values()]) done('died');
+      for (const p of [...this.pending.values()]) if (p.worker === worker) p.done('died');
     };
     worker.on('error', lost);
     worker.on('exit', () => lost());

@@ -1,4 +1,4 @@
-import { type DynamicModule, Global, Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, type DynamicModule, Global, Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { BullMqJobQueue } from './bullmq-job-queue.js';
 import { InProcessJobQueue } from './in-process-job-queue.js';
@@ -6,13 +6,15 @@ import type { JobQueue } from './job-queue.js';
 
 export const JOB_QUEUE = Symbol('JOB_QUEUE');
 
-class JobQueueLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+class JobQueueLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(@Inject(JOB_QUEUE) private readonly queue: JobQueue) {}
   // Handlers are registered by feature modules during init; workers start after all of them.
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.start();
   }
-  async onApplicationShutdown(): Promise<void> {
+  // Before any module shuts down: closing waits for running jobs (a round, an order), which still
+  // need the database and the other services that close in onApplicationShutdown.
+  async beforeApplicationShutdown(): Promise<void> {
     await this.queue.close();
   }
 }

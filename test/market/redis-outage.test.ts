@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterRegistry } from '../../src/modules/dispatch/adapter-registry.service.js';
 import { SimulatedAdapter } from '../../src/modules/dispatch/adapters/simulated.adapter.js';
@@ -8,36 +7,15 @@ import { OrderSweeperService } from '../../src/modules/dispatch/order-sweeper.se
 import { OutboxRelayService } from '../../src/modules/market/outbox-relay.service.js';
 import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
+import { redisAnswers, startRedis as start } from '../support/redis-server.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/until.js';
 
 // A Redis of this test's own, so stopping it disturbs no other test file.
 const PORT = 6391 + Number(process.env.VITEST_POOL_ID ?? 0);
 const REDIS_URL = `redis://127.0.0.1:${PORT}`;
-
-function startRedis(): ChildProcess {
-  return spawn('redis-server', ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function redisUp(): Promise<boolean> {
-  const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
+const startRedis = () => start(PORT);
+const redisUp = () => redisAnswers(PORT);
 
 describe('Redis stopped for 30 s and restarted empty', () => {
   let redis: ChildProcess;

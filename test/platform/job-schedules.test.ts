@@ -1,8 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/service-process.js';
+import { redisAnswers as answers, startRedis as start } from '../support/redis-server.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/until.js';
+
+const startRedis = () => start(port);
+const redisAnswers = () => answers(port);
 
 /**
  * The market's clock is two BullMQ job schedulers (round.clear, lease.sync) kept in Redis. A
@@ -12,31 +17,6 @@ import { createTestApp, type TestApp } from '../support/test-app.js';
  */
 let port = 0;
 let redis: ChildProcess | undefined;
-
-function startRedis(): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function redisAnswers(): Promise<boolean> {
-  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
 
 describe('job schedules when Redis loses its data', () => {
   let t: TestApp;

@@ -142,8 +142,10 @@ export class RoundCommitService {
     );
 
     await manager.query(
+      // Only bids whose reason changed: most losers lose the same way round after round, and
+      // rewriting thousands of unchanged rows every minute is most of a big round's commit.
       `UPDATE bids b SET last_loss_reason = v.reason, updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS v(id, reason)
-        WHERE b.id = v.id AND b.status = 'open'`,
+        WHERE b.id = v.id AND b.status = 'open' AND b.last_loss_reason IS DISTINCT FROM v.reason`,
       [outcome.losses.map((l) => l.bidId), outcome.losses.map((l) => l.reason)],
     );
 

@@ -10,6 +10,7 @@ import { FAKE_NVIDIA_SMI, NVIDIA_SMI_FIXTURES } from '../adapters/support/agent-
 import { probeCommand, readProbeLog } from '../adapters/support/probe-log.js';
 import { auth, bidBody, createProvider, createTenant } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { past } from '../support/until.js';
 
 // The whole path on real PostgreSQL: the real app on a port, the real `gpumarket agent` runtime
 // (nvidia-smi output from fixtures) registering its node, a round placing a bid on it, the order
@@ -130,7 +131,7 @@ describe('an nvidia-agent provider in the running market', () => {
     await round();
     const victim = await leaseOf(lowBid);
     await until('the preemptible lease to run', async () => (await leaseOf(lowBid)).state === 'running');
-    await new Promise((r) => setTimeout(r, 1_100)); // past MIN_HOLD_SECONDS
+    await past((await leaseOf(lowBid)).protected_until);
 
     const highBid = await bid(high.apiKey, {
       gpus: 8,
@@ -156,7 +157,7 @@ describe('an nvidia-agent provider in the running market', () => {
     expect(new Date(place.not_before).getTime()).toBeGreaterThanOrEqual(new Date(noticed.notice_ends_at).getTime());
     if (Date.now() < new Date(noticed.notice_ends_at).getTime()) expect(readProbeLog(join(logs, 'winner.jsonl')).starts).toBe(0);
 
-    await new Promise((r) => setTimeout(r, 2_100)); // the notice ends
+    await past(noticed.notice_ends_at);
     await round();
     // The victim lease by its id: the higher bid may already have finished and the reopened low
     // bid won a new lease in this very round.

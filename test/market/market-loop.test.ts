@@ -7,6 +7,7 @@ import { OutboxRelayService } from '../../src/modules/market/outbox-relay.servic
 import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { past } from '../support/until.js';
 
 const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
   const started = Date.now();
@@ -59,7 +60,7 @@ describe('market loop on real PostgreSQL with in-process jobs', () => {
     expect((await leaseOf(lowBid.body.id)).state).toBe('running');
     expect((await bidStatus(lowBid.body.id)).status).toBe('running');
 
-    await new Promise((r) => setTimeout(r, 1_100)); // past MIN_HOLD_SECONDS
+    await past((await leaseOf(lowBid.body.id)).protected_until);
     const highBid = await t.http().post('/v1/bids').set(auth(high.apiKey)).send(bidBody({ runtimeSeconds: 300, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '5.00' }] }));
     const displacing = await round();
     expect(displacing?.preemptions).toBe(1);
@@ -76,7 +77,7 @@ describe('market loop on real PostgreSQL with in-process jobs', () => {
     // The higher bid's workload waits for the notice to end before it is placed.
     expect(fleet.placementOf(highLease.id)).toBeUndefined();
 
-    await new Promise((r) => setTimeout(r, 2_100)); // the notice ends
+    await past((await leaseOf(lowBid.body.id)).notice_ends_at);
     await round();
     expect((await leaseOf(lowBid.body.id)).state).toBe('preempted');
     const reopened = await bidStatus(lowBid.body.id);

@@ -6,6 +6,7 @@ import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { ScriptedFleet } from './support/scripted-fleet.js';
+import { past } from '../support/until.js';
 
 const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
   const started = Date.now();
@@ -57,7 +58,7 @@ describe('a lease that wins its place back during its notice, and bids whose win
     await round();
     await running(victim);
     const lease = await leaseOf(victim);
-    await new Promise((r) => setTimeout(r, 1_100)); // past MIN_HOLD_SECONDS
+    await past(lease.protected_until);
 
     const displacing = await bid(high.apiKey, 'winback', { runtimeSeconds: 600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }] });
     expect((await round())?.preemptions).toBe(1);

@@ -5,6 +5,7 @@ import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { ScriptedFleet } from './support/scripted-fleet.js';
+import { past } from '../support/until.js';
 
 /**
  * Orders that fail for good and workloads that end badly, through the real path: BullMQ on Redis
@@ -148,7 +149,7 @@ describe('orders that fail for good, and workloads that end badly', () => {
     await round();
     await placedAndRunning(victim);
     const lease = await leaseOf(victim);
-    await new Promise((r) => setTimeout(r, 1_100)); // past MIN_HOLD_SECONDS
+    await past(lease.protected_until);
     await bid('notice', { runtimeSeconds: 60, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }] });
     expect((await round())?.preemptions).toBe(1);
     await until('the notice\'s SIGTERM', async () => fleet.callsOf(lease.id, 'preempt') === 1 && (await fleet.workload(lease.id))?.termAt !== undefined);
@@ -158,7 +159,7 @@ describe('orders that fail for good, and workloads that end badly', () => {
     fleet.store.forget(lease.id);
     await sync();
     expect((await leaseOf(victim)).state).toBe('preempting');
-    await new Promise((r) => setTimeout(r, 2_100)); // the notice ends
+    await past((await leaseOf(victim)).notice_ends_at);
     await round();
     expect(await leaseOf(victim)).toMatchObject({ id: lease.id, state: 'preempted' });
     expect((await bidRow(victim)).status).toMatch(/open|allocated/);

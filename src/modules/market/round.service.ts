@@ -67,6 +67,7 @@ export class RoundService {
 
   async runRound(options: { now?: Date; periodStart?: Date } = {}): Promise<RoundSummary | null> {
     const now = options.now ?? new Date();
+    const startedAt = performance.now();
     const periodStart = options.periodStart ?? periodStartOf(now, this.config.roundPeriodSeconds);
     const timings: Record<string, number> = {};
     const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
@@ -96,20 +97,23 @@ export class RoundService {
       };
       const result = await timed('clear', () => this.clear(snapshot));
       for (const [phase, ms] of Object.entries(result.stats.phases)) timings[`clear.${phase}`] = ms;
-      const outcome = planRoundOutcome({
-        now: Math.floor(now.getTime() / 1000),
-        result,
-        nodes: state.nodes,
-        leases: state.liveLeases,
-        bids: state.bidTerms,
-        preemptionNoticeSeconds: this.config.preemptionNoticeSeconds,
-        minHoldSeconds: this.config.minHoldSeconds,
-        newId: randomUUID,
-      });
       const counts = await timed('commit', () =>
         this.transactions.run(async (manager) => {
           await advisoryXactLock(manager, ROUND_COMMIT_LOCK);
           if (!(await this.rounds.lockForCommit(manager, round.id))) throw new Error(`round ${round.id} was abandoned before its commit`);
+          // Notices, start times and protection count from the commit, on the round's clock, and
+          // not from the round's start: clearing may take its whole budget (10 s by default),
+          // and a displaced tenant is owed the full notice period from the moment it is told.
+          const outcome = planRoundOutcome({
+            now: Math.ceil((now.getTime() + performance.now() - startedAt) / 1000),
+            result,
+            nodes: state.nodes,
+            leases: state.liveLeases,
+            bids: state.bidTerms,
+            preemptionNoticeSeconds: this.config.preemptionNoticeSeconds,
+            minHoldSeconds: this.config.minHoldSeconds,
+            newId: randomUUID,
+          });
           const counts = await this.committer.commit(manager, round, now, {
             result,
             outcome,

@@ -18,6 +18,7 @@ import { DashboardModule } from './modules/dashboard/dashboard.module.js';
 import { AgentGatewayModule } from './modules/agent-gateway/agent-gateway.module.js';
 import { JobQueueModule } from './platform/queue/job-queue.module.js';
 import { WebhooksModule } from './modules/webhooks/webhooks.module.js';
+import { RetentionModule } from './modules/retention/retention.module.js';
 
 @Global()
 @Module({})
@@ -51,6 +52,7 @@ export class AppModule {
         DashboardModule,
         AgentGatewayModule,
         WebhooksModule,
+        RetentionModule,
       ],
     };
   }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { DataSource } from 'typeorm';
 import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
 import type { JobQueue } from '../../platform/queue/job-queue.js';
+import { IntervalTask } from '../../platform/timers/interval-task.js';
 
 const SWEEP_EVERY_MS = 10_000;
 /** An order due this long ago and still pending has lost its job (Redis restarted empty). */
@@ -16,7 +17,7 @@ const OVERDUE_SECONDS = 20;
 @Injectable()
 export class OrderSweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('OrderSweeper');
-  private timer: NodeJS.Timeout | null = null;
+  private readonly task = new IntervalTask(() => this.sweep(), SWEEP_EVERY_MS);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -24,12 +25,11 @@ export class OrderSweeperService implements OnApplicationBootstrap, OnApplicatio
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep().catch(() => {}), SWEEP_EVERY_MS);
-    this.timer.unref();
+    this.task.start();
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.task.stop();
   }
 
   async sweep(overdueSeconds = OVERDUE_SECONDS): Promise<number> {

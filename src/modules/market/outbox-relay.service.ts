@@ -4,6 +4,7 @@ import { TransactionRunner } from '../../platform/database/transaction-runner.js
 import { failpoint } from '../../platform/failpoint.js';
 import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
 import type { JobQueue } from '../../platform/queue/job-queue.js';
+import { IntervalTask } from '../../platform/timers/interval-task.js';
 import { OutboxRepository, type PendingMessage } from './outbox.repository.js';
 
 const BATCH = 500;
@@ -18,7 +19,7 @@ const SWEEP_MS = 2_000;
 @Injectable()
 export class OutboxRelayService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('OutboxRelay');
-  private timer: NodeJS.Timeout | null = null;
+  private readonly task = new IntervalTask(() => this.relay(), SWEEP_MS);
   private running: Promise<number> | null = null;
   private requested = false;
 
@@ -29,12 +30,11 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.relay().catch(() => {}), SWEEP_MS);
-    this.timer.unref();
+    this.task.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.task.stop();
     await this.running?.catch(() => {});
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { DataSource } from 'typeorm';
 import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
 import type { JobQueue } from '../../platform/queue/job-queue.js';
+import { IntervalTask } from '../../platform/timers/interval-task.js';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { deliveryJobId } from './webhook-fanout.repository.js';
 
@@ -19,7 +20,7 @@ const OVERDUE_SECONDS = 60;
 @Injectable()
 export class WebhookSweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('WebhookSweeper');
-  private timer: NodeJS.Timeout | null = null;
+  private readonly task = new IntervalTask(() => this.sweep(), SWEEP_EVERY_MS);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -28,12 +29,11 @@ export class WebhookSweeperService implements OnApplicationBootstrap, OnApplicat
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep().catch(() => {}), SWEEP_EVERY_MS);
-    this.timer.unref();
+    this.task.start();
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.task.stop();
   }
 
   async sweep(overdueSeconds = OVERDUE_SECONDS): Promise<number> {

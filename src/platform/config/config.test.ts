@@ -14,7 +14,9 @@ describe('loadConfig', () => {
       preemptionNoticeSeconds: 120,
       minHoldSeconds: 600,
       dataDir: '/srv/app/.data',
+      retentionDays: 30,
     });
+    expect(loadConfig({ RETENTION_DAYS: '0' }).retentionDays).toBe(0);
   });
 
   it('reads every variable', () => {
@@ -60,6 +62,8 @@ describe('loadConfig', () => {
     ['WEBHOOK_RETRY_WINDOW_SECONDS', '0'],
     ['WEBHOOK_CONCURRENCY', '0'],
     ['WEBHOOK_ENDPOINT_CONCURRENCY', '0'],
+    ['RETENTION_DAYS', '-1'],
+    ['RETENTION_DAYS', 'a month'],
   ])('stops on %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));

@@ -42,6 +42,11 @@ export interface AppConfig {
   readonly maxPlatformFailuresPerBid: number;
   /** How often the market re-sends the terminate of a workload it failed to stop. */
   readonly stopRetrySeconds: number;
+  /**
+   * Days that finished webhook deliveries (with their attempts) and tenants' events are kept;
+   * 0 keeps them forever. Rounds, prices, leases and the ledger are never deleted.
+   */
+  readonly retentionDays: number;
   /** The Slurm adapter's cluster; null (SLURM_BIN_DIR unset): slurm providers cannot be served. */
   readonly slurm: SlurmConfig | null;
   /** The Kubernetes adapter's cluster; null (KUBE_NAMESPACE unset): kubernetes providers cannot be served. */
@@ -244,6 +249,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     orderRetryBackoffMs: read.integer('ORDER_RETRY_BACKOFF_MS', 1_000, 1, 600_000),
     maxPlatformFailuresPerBid: read.integer('MAX_PLATFORM_FAILURES_PER_BID', 3, 1, 1_000),
     stopRetrySeconds: read.integer('STOP_RETRY_SECONDS', 60, 1, 86_400),
+    retentionDays: read.integer('RETENTION_DAYS', 30, 0, 36_500),
     slurm: slurmConfig(read, cwd),
     kubernetes: kubernetesConfig(read, cwd),
     webhooks: webhookConfig(read),

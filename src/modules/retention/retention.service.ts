@@ -1,0 +1,94 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
+import { updateReturning } from '../../platform/database/update-returning.js';
+import { IntervalTask } from '../../platform/timers/interval-task.js';
+
+const SWEEP_EVERY_MS = 60 * 60_000;
+/** Rows deleted per statement: each statement is its own short transaction and holds few locks. */
+const BATCH = 5_000;
+/** A relayed outbox row is plumbing: once the queue has its job, nothing reads it again. */
+const RELAYED_OUTBOX_KEEP_MS = 24 * 3600_000;
+const DAY_MS = 24 * 3600_000;
+
+export interface RetentionCounts {
+  deliveries: number;
+  events: number;
+  outbox: number;
+}
+
+/**
+ * Keeps the tables that grow with every round from growing forever: webhook deliveries that
+ * are finished (succeeded or failed) and older than RETENTION_DAYS go with their attempts,
+ * then events that no delivery refers to any more, then outbox rows relayed over a day ago.
+ * Pending deliveries, their events and outbox rows the queue refused are never touched; rounds,
+ * prices, leases, orders and the ledger are finance's record and are kept. Replicas may sweep
+ * at once: SKIP LOCKED keeps them off each other's rows.
+ */
+@Injectable()
+export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Retention');
+  private readonly task = new IntervalTask(() => this.sweep(), SWEEP_EVERY_MS);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.retentionDays > 0) this.task.start();
+  }
+
+  onApplicationShutdown(): void {
+    this.task.stop();
+  }
+
+  async sweep(now = new Date()): Promise<RetentionCounts> {
+    const counts: RetentionCounts = { deliveries: 0, events: 0, outbox: 0 };
+    if (this.config.retentionDays > 0) {
+      const cutoff = new Date(now.getTime() - this.config.retentionDays * DAY_MS);
+      counts.deliveries = await this.inBatches(DELETE_DELIVERIES, cutoff);
+      counts.events = await this.inBatches(DELETE_EVENTS, cutoff);
+    }
+    counts.outbox = await this.inBatches(DELETE_RELAYED_OUTBOX, new Date(now.getTime() - RELAYED_OUTBOX_KEEP_MS));
+    if (counts.deliveries + counts.events + counts.outbox > 0) {
+      this.logger.log(`deleted ${counts.deliveries} webhook deliveries, ${counts.events} events and ${counts.outbox} relayed outbox rows past retention`);
+    }
+    return counts;
+  }
+
+  private async inBatches(sql: string, cutoff: Date): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await updateReturning<{ id: string }>(this.dataSource.manager, sql, [cutoff, BATCH]);
+      total += rows.length;
+      // Until nothing is left: a delivery freed by its redelivery's removal goes in the next batch.
+      if (rows.length === 0) return total;
+    }
+  }
+}
+
+// A redelivery refers to the delivery it repeats, so that one goes in the next batch.
+// The attempts go in the same statement: foreign keys are checked at its end.
+const DELETE_DELIVERIES = `
+  WITH doomed AS (
+    SELECT d.id FROM webhook_deliveries d
+     WHERE d.status <> 'pending' AND d.created_at < $1
+       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries r WHERE r.redelivery_of = d.id)
+     LIMIT $2 FOR UPDATE OF d SKIP LOCKED
+  ), attempts AS (
+    DELETE FROM webhook_attempts a USING doomed WHERE a.delivery_id = doomed.id
+  )
+  DELETE FROM webhook_deliveries d USING doomed WHERE d.id = doomed.id RETURNING d.id`;
+
+const DELETE_EVENTS = `
+  DELETE FROM market_events e WHERE e.id IN (
+    SELECT x.id FROM market_events x
+     WHERE x.created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = x.id)
+     LIMIT $2 FOR UPDATE OF x SKIP LOCKED)
+  RETURNING e.id`;
+
+const DELETE_RELAYED_OUTBOX = `
+  DELETE FROM outbox o WHERE o.id IN (
+    SELECT x.id FROM outbox x WHERE x.relayed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+  RETURNING o.id`;

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RetentionService } from '../../src/modules/retention/retention.service.js';
+import { auth, createTenant } from '../support/fixtures.js';
+import { createTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/until.js';
+import { deliveriesOf, emit, registerWebhook } from '../webhooks/support/webhook-fixtures.js';
+import { WEBHOOK_TEST_ENV, WebhookReceiver } from '../webhooks/support/webhook-receiver.js';
+
+describe('retention of webhook deliveries, events and relayed outbox rows (RETENTION_DAYS=30)', () => {
+  let t: TestApp;
+  let receiver: WebhookReceiver;
+  const q = (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
+  const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
+
+  beforeAll(async () => {
+    t = await createTestApp({ ...WEBHOOK_TEST_ENV, RETENTION_DAYS: '30' });
+    receiver = await new WebhookReceiver().start();
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+    await t?.close();
+  });
+
+  it('deletes what is finished and past retention, and keeps pending deliveries, recent rows and rows the queue refused', async () => {
+    const tenant = await createTenant(t, 'retained');
+    const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/hook'), ['bid.expired']);
+    const [old1, old2, stillPending, recent, unsubscribed] = await emit(t, [
+      ...[1, 2, 3, 4].map((n) => ({ tenantId: tenant.id, type: 'bid.expired' as const, data: { n } })),
+      { tenantId: tenant.id, type: 'lease.completed' as const, data: {} },
+    ]);
+    await until('four deliveries', async () => (await deliveriesOf(t, tenant.apiKey, hook.id)).filter((d) => d.status === 'succeeded').length === 4);
+    const deliveryOf = async (eventId: string) => (await q(`SELECT id FROM webhook_deliveries WHERE event_id = $1 ORDER BY created_at`, [eventId])).map((r: { id: string }) => r.id);
+    const [original] = await deliveryOf(old2);
+    const again = await t.http().post(`/v1/webhooks/deliveries/${original}/redeliver`).set(auth(tenant.apiKey));
+    expect(again.status).toBe(202);
+    await until('the redelivery', async () => (await q(`SELECT status FROM webhook_deliveries WHERE id = $1`, [again.body.id]))[0].status === 'succeeded');
+
+    // Forty days pass for all but `recent`; the delivery of `stillPending` is retrying.
+    const old = [old1, old2, stillPending, unsubscribed];
+    await q(`UPDATE market_events SET created_at = $2 WHERE id = ANY($1::uuid[])`, [old, ago(40)]);
+    await q(`UPDATE webhook_deliveries SET created_at = $2 WHERE event_id = ANY($1::uuid[])`, [old, ago(40)]);
+    await q(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() + interval '1 hour' WHERE event_id = $1`, [stillPending]);
+    const relayed: Array<{ id: string }> = await q(`SELECT id FROM outbox WHERE relayed_at IS NOT NULL`);
+    await q(`UPDATE outbox SET relayed_at = $1 WHERE relayed_at IS NOT NULL`, [ago(2)]);
+    expect(relayed.length).toBeGreaterThanOrEqual(5);
+    const [refused] = await q(`INSERT INTO outbox (job_name, payload, failed_at, error, created_at) VALUES ('lease.sync', '{}', $1, 'refused', $1) RETURNING id`, [ago(40)]);
+    const [fresh] = await emit(t, [{ tenantId: tenant.id, type: 'bid.expired', data: { n: 5 } }]);
+    await until('the fresh delivery', async () => (await q(`SELECT status FROM webhook_deliveries WHERE event_id = $1`, [fresh]))[0]?.status === 'succeeded');
+    const oldDeliveries = [...(await deliveryOf(old1)), original, again.body.id];
+
+    const counts = await t.app.get(RetentionService).sweep();
+
+    expect(counts).toEqual({ deliveries: 3, events: 3, outbox: relayed.length });
+    expect(await q(`SELECT id FROM webhook_deliveries WHERE id = ANY($1::uuid[])`, [oldDeliveries])).toEqual([]);
+    expect(await q(`SELECT delivery_id FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])`, [oldDeliveries])).toEqual([]);
+    const events = (await q(`SELECT id FROM market_events WHERE id = ANY($1::uuid[])`, [[old1, old2, stillPending, recent, unsubscribed, fresh]])).map((r: { id: string }) => r.id);
+    expect(events.sort()).toEqual([stillPending, recent, fresh].sort());
+    const listed = (await deliveriesOf(t, tenant.apiKey, hook.id)).map((d) => d.eventId);
+    expect(listed.sort()).toEqual([stillPending, recent, fresh].sort());
+    const outbox = (await q(`SELECT id FROM outbox`)).map((r: { id: string }) => r.id);
+    expect(outbox).toContain(refused.id);
+    expect(outbox.some((id: string) => !relayed.some((r) => r.id === id) && id !== refused.id)).toBe(true);
+    expect(outbox.filter((id: string) => relayed.some((r) => r.id === id))).toEqual([]);
+
+    // A second sweep finds nothing more to delete.
+    expect(await t.app.get(RetentionService).sweep()).toEqual({ deliveries: 0, events: 0, outbox: 0 });
+  });
+});

@@ -9,17 +9,10 @@ import { RoundService } from '../../src/modules/market/round.service.js';
 import { ConfigError, loadConfig } from '../../src/platform/config/config.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/until.js';
 
 // The agent endpoints over HTTP, spoken by the test itself as an agent would, and the adapters
 // the registry builds from configuration.
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-
 describe('agent endpoints', () => {
   let t: TestApp;
   let agents: { id: string; apiKey: string };

@@ -10,7 +10,7 @@ import { FAKE_NVIDIA_SMI, NVIDIA_SMI_FIXTURES } from '../adapters/support/agent-
 import { probeCommand, readProbeLog } from '../adapters/support/probe-log.js';
 import { auth, bidBody, createProvider, createTenant } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-import { past } from '../support/until.js';
+import { past, until } from '../support/until.js';
 
 // The whole path on real PostgreSQL: the real app on a port, the real `gpumarket agent` runtime
 // (nvidia-smi output from fixtures) registering its node, a round placing a bid on it, the order
@@ -18,14 +18,6 @@ import { past } from '../support/until.js';
 // its reports moving the lease. No adapter or queue is replaced.
 const NODE = 'gpu-e2e-1';
 const logs = mkdtempSync(join(tmpdir(), 'gpumarket-agent-e2e-'));
-
-const until = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 describe('an nvidia-agent provider in the running market', () => {
   let t: TestApp;

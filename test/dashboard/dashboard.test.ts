@@ -10,17 +10,10 @@ import { LeaseSyncService } from '../../src/modules/dispatch/lease-sync.service.
 import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/until.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(process.cwd(), 'artifacts', 'dashboard.png');
-
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** The little of the DOM the pixel count uses (the tests compile without the DOM library). */
 interface CanvasLike {

@@ -7,14 +7,7 @@ import { RoundService } from '../../src/modules/market/round.service.js';
 import { loadConfig } from '../../src/platform/config/config.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+import { until } from '../support/until.js';
 
 describe('adapter registry', () => {
   const registry = () => new AdapterRegistry(null as never, loadConfig({}));

@@ -7,15 +7,7 @@ import { OutboxRelayService } from '../../src/modules/market/outbox-relay.servic
 import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-import { past } from '../support/until.js';
-
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+import { past, until } from '../support/until.js';
 
 describe('market loop on real PostgreSQL with in-process jobs', () => {
   let t: TestApp;

@@ -6,15 +6,7 @@ import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { ScriptedFleet } from './support/scripted-fleet.js';
-import { past } from '../support/until.js';
-
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+import { past, until } from '../support/until.js';
 
 describe('a lease that wins its place back during its notice, and bids whose window closes', () => {
   let t: TestApp;

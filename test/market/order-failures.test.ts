@@ -5,7 +5,7 @@ import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { ScriptedFleet } from './support/scripted-fleet.js';
-import { past } from '../support/until.js';
+import { past, until } from '../support/until.js';
 
 /**
  * Orders that fail for good and workloads that end badly, through the real path: BullMQ on Redis
@@ -13,14 +13,6 @@ import { past } from '../support/until.js';
  * Each case has a provider, node and region of its own, so the cases do not share GPUs.
  */
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe('orders that fail for good, and workloads that end badly', () => {
   let t: TestApp;

@@ -7,20 +7,13 @@ import { LeaseSyncService } from '../../src/modules/dispatch/lease-sync.service.
 import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/until.js';
 
 const ROUNDS = 90;
 const PERIOD_MS = 60_000;
 // The simulated clock runs in the past, so orders (due at simulated instants) are dispatched at once.
 const START = Date.UTC(2021, 0, 1, 0, 0, 0);
 const RANGE = 'from=2020-12-31T00:00:00Z&to=2021-01-02T00:00:00Z';
-
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 const total = (rows: Array<Record<string, string>>, field: string) => sum(rows.map((r) => new Money(r[field])));
 

@@ -64,13 +64,7 @@ export class WebhookReceiver {
   }
 }
 
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { until } from '../../support/until.js';
 
 /** Configuration for an app that sends webhooks to the local receiver quickly. */
 export const WEBHOOK_TEST_ENV: Readonly<Record<string, string>> = {

@@ -24,9 +24,11 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
   it('deletes what is finished and past retention, and keeps pending deliveries, recent rows and rows the queue refused', async () => {
     const tenant = await createTenant(t, 'retained');
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/hook'), ['bid.expired']);
-    const [old1, old2, stillPending, recent, unsubscribed] = await emit(t, [
+    const [old1, old2, stillPending, recent, unsubscribed, roundRecord] = await emit(t, [
       ...[1, 2, 3, 4].map((n) => ({ tenantId: tenant.id, type: 'bid.expired' as const, data: { n } })),
       { tenantId: tenant.id, type: 'lease.completed' as const, data: {} },
+      // The round audit report reads each round's losers from these: they are never deleted.
+      { tenantId: tenant.id, type: 'round.cleared' as const, data: { won: [], lost: [] } },
     ]);
     await until('four deliveries', async () => (await deliveriesOf(t, tenant.apiKey, hook.id)).filter((d) => d.status === 'succeeded').length === 4);
     const deliveryOf = async (eventId: string) => (await q(`SELECT id FROM webhook_deliveries WHERE event_id = $1 ORDER BY created_at`, [eventId])).map((r: { id: string }) => r.id);
@@ -36,7 +38,7 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
     await until('the redelivery', async () => (await q(`SELECT status FROM webhook_deliveries WHERE id = $1`, [again.body.id]))[0].status === 'succeeded');
 
     // Forty days pass for all but `recent`; the delivery of `stillPending` is retrying.
-    const old = [old1, old2, stillPending, unsubscribed];
+    const old = [old1, old2, stillPending, unsubscribed, roundRecord];
     await q(`UPDATE market_events SET created_at = $2 WHERE id = ANY($1::uuid[])`, [old, ago(40)]);
     await q(`UPDATE webhook_deliveries SET created_at = $2 WHERE event_id = ANY($1::uuid[])`, [old, ago(40)]);
     await q(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() + interval '1 hour' WHERE event_id = $1`, [stillPending]);
@@ -53,8 +55,8 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
     expect(counts).toEqual({ deliveries: 3, events: 3, outbox: relayed.length });
     expect(await q(`SELECT id FROM webhook_deliveries WHERE id = ANY($1::uuid[])`, [oldDeliveries])).toEqual([]);
     expect(await q(`SELECT delivery_id FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])`, [oldDeliveries])).toEqual([]);
-    const events = (await q(`SELECT id FROM market_events WHERE id = ANY($1::uuid[])`, [[old1, old2, stillPending, recent, unsubscribed, fresh]])).map((r: { id: string }) => r.id);
-    expect(events.sort()).toEqual([stillPending, recent, fresh].sort());
+    const events = (await q(`SELECT id FROM market_events WHERE id = ANY($1::uuid[])`, [[old1, old2, stillPending, recent, unsubscribed, roundRecord, fresh]])).map((r: { id: string }) => r.id);
+    expect(events.sort()).toEqual([stillPending, recent, roundRecord, fresh].sort());
     const listed = (await deliveriesOf(t, tenant.apiKey, hook.id)).map((d) => d.eventId);
     expect(listed.sort()).toEqual([stillPending, recent, fresh].sort());
     const outbox = (await q(`SELECT id FROM outbox`)).map((r: { id: string }) => r.id);

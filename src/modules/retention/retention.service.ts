@@ -22,7 +22,8 @@ export interface RetentionCounts {
  * are finished (succeeded or failed) and older than RETENTION_DAYS go with their attempts,
  * then events that no delivery refers to any more, then outbox rows relayed over a day ago.
  * Pending deliveries, their events and outbox rows the queue refused are never touched; rounds,
- * prices, leases, orders and the ledger are finance's record and are kept. Replicas may sweep
+ * prices, leases, orders, the ledger and `round.cleared` events are finance's record and are
+ * kept. Replicas may sweep
  * at once: SKIP LOCKED keeps them off each other's rows.
  */
 @Injectable()
@@ -81,10 +82,13 @@ const DELETE_DELIVERIES = `
   )
   DELETE FROM webhook_deliveries d USING doomed WHERE d.id = doomed.id RETURNING d.id`;
 
+// `round.cleared` events stay: they are the record of each round's losers and their reasons
+// that the round audit report reads (reports.repository.ts, auditLosers).
 const DELETE_EVENTS = `
   DELETE FROM market_events e WHERE e.id IN (
     SELECT x.id FROM market_events x
-     WHERE x.created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = x.id)
+     WHERE x.created_at < $1 AND x.type <> 'round.cleared'
+       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = x.id)
      LIMIT $2 FOR UPDATE OF x SKIP LOCKED)
   RETURNING e.id`;
 

@@ -29,7 +29,10 @@ export interface RetentionCounts {
 @Injectable()
 export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Retention');
-  private readonly task = new IntervalTask(() => this.sweep(), SWEEP_EVERY_MS);
+  private readonly task = new IntervalTask(
+    () => this.sweep().catch((error: unknown) => this.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`)),
+    SWEEP_EVERY_MS,
+  );
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { checkResult } from '../../src/core/clearing/check-result.js';
 import { clearRound } from '../../src/core/clearing/clear-round.js';
-import { greedyBaseline, monolithicBaseline } from './baselines.js';
+import { greedyBaseline, monolithicBaseline, warmStartedOptimum } from './baselines.js';
 import { generateInstance } from './generate-instance.js';
 
 /**
@@ -64,6 +64,15 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--row') {
     process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5])))}\n`);
+    return;
+  }
+  if (args[0] === '--optimum') {
+    // `--optimum ROW SEED [SECONDS]`: what row ROW's instance of SEED is measured against.
+    const [row, seed, seconds] = [Number(args[1]), Number(args[2] ?? SEED), Number(args[3] ?? 300)];
+    const r = ROWS[row];
+    const started = Date.now();
+    const best = await warmStartedOptimum(generateInstance(r.bids, r.nodes, seed), seconds * 1000);
+    console.log(`${r.bids} x ${r.nodes}, seed ${seed}: HiGHS on the whole round, warm-started from ${best.start.toFixed(4)}: ${best.welfare?.toFixed(4) ?? 'none'} (${best.status}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return;
   }
   const only = args[0] === '--rows' ? args[1].split(',').map(Number) : ROWS.map((_, i) => i);

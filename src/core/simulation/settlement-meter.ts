@@ -7,18 +7,19 @@ const MICROS = 1_000_000;
 
 /**
  * Runs every lease-period through the market's own settlement rule and keeps the totals.
- * Ledger amounts have six decimals, so they are summed as integer micro-units (exact in a
- * double up to 9e15 micro-units = 9 billion); the same inputs recur round after round, so each
- * distinct (unit price, gpus, seconds) is settled once and remembered.
+ * Ledger amounts have six decimals, so they are summed as integer micro-units in bigints (exact
+ * at any size, and much cheaper than a Decimal per entry over millions of lease-periods); the
+ * same inputs recur round after round, so each distinct (unit price, gpus, seconds) is settled
+ * once and remembered.
  */
 export class SettlementMeter {
-  private readonly memo = new Map<string, { charge: number; fee: number }>();
+  private readonly memo = new Map<string, { charge: bigint; fee: bigint }>();
   private readonly feePercent: Money;
-  chargesMicros = 0;
-  feesMicros = 0;
-  readonly byTenant = new Map<string, number>();
-  readonly byClass = new Map<FlexibilityClass, number>();
-  readonly byJob = new Map<number, number>();
+  chargesMicros = 0n;
+  feesMicros = 0n;
+  readonly byTenant = new Map<string, bigint>();
+  readonly byClass = new Map<FlexibilityClass, bigint>();
+  readonly byJob = new Map<number, bigint>();
   entries = 0;
 
   constructor(feePercent: Money) {
@@ -39,7 +40,7 @@ export class SettlementMeter {
       let settled = this.memo.get(key);
       if (!settled) {
         const s = settleLeasePeriod({ leaseId: rec.id, poolPrice: unit, limit, gpus: share.gpus, seconds, feePercent: this.feePercent });
-        settled = { charge: s.charge.times(MICROS).toNumber(), fee: s.fee.times(MICROS).toNumber() };
+        settled = { charge: BigInt(s.charge.times(MICROS).toFixed(0)), fee: BigInt(s.fee.times(MICROS).toFixed(0)) };
         this.memo.set(key, settled);
       }
       this.entries++;
@@ -51,11 +52,11 @@ export class SettlementMeter {
     });
   }
 
-  static toMoney(micros: number): Money {
-    return micros === 0 ? ZERO : new Money(micros).dividedBy(MICROS);
+  static toMoney(micros: bigint): Money {
+    return micros === 0n ? ZERO : new Money(micros.toString()).dividedBy(MICROS);
   }
 }
 
-function add<K>(map: Map<K, number>, key: K, value: number): void {
-  map.set(key, (map.get(key) ?? 0) + value);
+function add<K>(map: Map<K, bigint>, key: K, value: bigint): void {
+  map.set(key, (map.get(key) ?? 0n) + value);
 }

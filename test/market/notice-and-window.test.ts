@@ -92,13 +92,19 @@ describe('a lease that wins its place back during its notice, and bids whose win
     expect(new Date(billed.until).getTime()).toBeGreaterThan(wonBackAt);
 
     // The notice's SIGTERM had already gone out, and the platform kills at the end of its grace
-    // all the same: the lease then ends without billing a dead workload, and the bid reopens.
+    // all the same: the market's notice stopped it, so the lease ends preempted (not failed),
+    // without billing a dead workload, and the bid reopens with the run time it still needs.
     fleet.clockOffsetMs = 25_000;
     await sync();
     const ended = await leaseOf(victim);
-    expect(ended).toMatchObject({ id: lease.id, state: 'failed', end_reason: expect.stringMatching(/^workload_stopped/) });
+    expect(ended).toMatchObject({ id: lease.id, state: 'preempted', end_reason: 'stopped_on_notice' });
     expect(new Date(ended.settled_until).getTime()).toBeLessThanOrEqual(new Date(ended.ended_at).getTime());
-    expect((await bidRow(victim)).status).toBe('open');
+    const reopened = await bidRow(victim);
+    expect(reopened.status).toBe('open');
+    expect(reopened.remaining_seconds).toBeLessThan(3600);
+    const [preempted] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [lease.id]);
+    expect(preempted.data).toMatchObject({ leaseId: lease.id, bidStatus: 'open', endedAt: new Date(ended.ended_at).toISOString() });
+    expect(await q(`SELECT id FROM leases WHERE bid_id = $1 AND state = 'failed'`, [victim])).toEqual([]);
   });
 
   it('expires an open bid whose window can no longer fit its run time, with window_closed', async () => {

@@ -17,8 +17,10 @@ describe('what a workload report does to its lease', () => {
     ['in its notice, a workload that vanished changes nothing', { state: 'preempting', stopRequested: true }, { state: 'failed', cause: 'platform' }, { kind: 'none' }],
     ['in its notice, a non-zero exit on SIGTERM changes nothing', { state: 'preempting', stopRequested: true }, { state: 'failed', exitCode: 143 }, { kind: 'none' }],
     ['in its notice, stopped changes nothing (the notice ends the lease)', { state: 'preempting', stopRequested: true }, { state: 'stopped' }, { kind: 'none' }],
-    ['a running lease whose workload was stopped (won back after SIGTERM, or stopped by someone else) fails and reopens', running, { state: 'stopped' }, { kind: 'failed', reopenBid: true, reason: 'workload_stopped' }],
-    ['after the market ordered a stop, a failure is the stop\'s doing, not the tenant\'s', { state: 'running', stopRequested: true }, { state: 'failed', exitCode: 143 }, { kind: 'failed', reopenBid: true, reason: 'workload_stopped' }],
+    ['a running lease whose workload someone other than the market stopped fails, and its bid reopens', running, { state: 'stopped' }, { kind: 'failed', reopenBid: true, reason: 'workload_stopped' }],
+    ['a lease that won its place back after its notice\'s SIGTERM, whose workload then stopped, was preempted', { state: 'running', stopRequested: true }, { state: 'stopped' }, { kind: 'preempted' }],
+    ['so was one whose workload exited non-zero on that SIGTERM', { state: 'running', stopRequested: true }, { state: 'failed', exitCode: 143 }, { kind: 'preempted' }],
+    ['an allocated lease ordered stopped (cancelled) whose workload failed is the stop\'s doing, not the tenant\'s', { state: 'allocated', stopRequested: true }, { state: 'failed', exitCode: 143 }, { kind: 'failed', reopenBid: true, reason: 'workload_stopped' }],
   ] as const)('%s', (_name, lease, report, expected) => {
     expect(outcomeOfReport(lease, report as WorkloadReport)).toEqual(expected);
   });

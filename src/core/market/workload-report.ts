@@ -22,6 +22,12 @@ export type ReportOutcome =
   | { readonly kind: 'started' }
   /** The workload ended by itself with exit code 0: the lease and its bid complete. */
   | { readonly kind: 'completed' }
+  /**
+   * The workload stopped on the market's own preemption notice after the lease won its place
+   * back: the lease ends as preempted, as it would have at the notice's end, and the bid goes
+   * back to the market with the run time it still needs.
+   */
+  | { readonly kind: 'preempted' }
   /** The lease fails; `reopenBid` when the platform, not the tenant's workload, failed. */
   | { readonly kind: 'failed'; readonly reopenBid: boolean; readonly reason: 'workload_failed' | 'platform_failed' | 'workload_stopped' };
 
@@ -37,10 +43,11 @@ export function outcomeOfReport(lease: { readonly state: LiveLeaseState; readonl
       // In its notice the lease ends when the notice does (preempted, the bid reopened): a
       // workload that exits on its SIGTERM, even non-zero, or vanishes after it, changes nothing.
       if (lease.state === 'preempting') return { kind: 'none' };
-      const stopped = report.state === 'stopped' || lease.stopRequested;
-      if (stopped) {
-        // The lease should be running but its workload is gone: stopped by the market's SIGTERM
-        // before the lease won its place back, or by someone else. Not the tenant's doing.
+      // A running lease the market ordered stopped is one that won its place back after its
+      // notice's SIGTERM went out: a workload that exits on it has been preempted, by the market.
+      if (lease.state === 'running' && lease.stopRequested) return { kind: 'preempted' };
+      if (report.state === 'stopped' || lease.stopRequested) {
+        // Its workload is gone, stopped by someone other than the market. Not the tenant's doing.
         return { kind: 'failed', reopenBid: true, reason: 'workload_stopped' };
       }
       const cause = report.cause ?? (report.exitCode !== undefined ? 'workload' : 'platform');

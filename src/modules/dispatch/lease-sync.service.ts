@@ -83,6 +83,8 @@ export class LeaseSyncService {
           const completed = await this.leaseState.complete(manager, leaseId, at, 'workload_ended', status.exitCode);
           return started || completed;
         }
+        case 'preempted':
+          return this.leaseState.preemptedByNotice(manager, leaseId, at);
         case 'failed': {
           const detail = status.message ?? (status.exitCode !== undefined ? `exit code ${status.exitCode}` : status.state);
           return this.leaseState.fail(manager, leaseId, at, `${outcome.reason}: ${detail}`, outcome.reopenBid, status.exitCode);

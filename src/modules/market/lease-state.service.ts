@@ -209,28 +209,44 @@ export class LeaseStateService {
         completed += Number(await this.complete(manager, lease.id, runtimeEnd, 'runtime_reached'));
         continue;
       }
-      const endedAt = lease.notice_ends_at!;
-      await this.end(manager, [lease], endedAt, 'preempted', 'preempted');
-      await this.stopOrders(manager, [lease], 'terminate', 0);
-      const outcome = requeuePreemptedBid(
-        {
-          preemptible: lease.preemptible,
-          remainingSeconds: lease.bid_remaining_seconds,
-          window: windowOf(lease),
-        },
-        Math.max(0, seconds(endedAt) - seconds(lease.started_at!)),
-        seconds(now),
-      );
-      await manager.query(
-        `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
-        [lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.state === 'expired' ? 'window_closed' : null],
-      );
-      const events: MarketEvent[] = [{ tenantId: lease.tenant_id, type: 'lease.preempted', subjectId: lease.id, data: { leaseId: lease.id, bidId: lease.bid_id, endedAt: endedAt.toISOString(), bidStatus: outcome.state, remainingSeconds: outcome.remainingSeconds } }];
-      if (outcome.state === 'expired') events.push({ tenantId: lease.tenant_id, type: 'bid.expired', subjectId: lease.bid_id, data: { bidId: lease.bid_id, reason: 'window_closed' } });
-      await this.events.add(manager, events);
+      await this.endPreempted(manager, lease, lease.notice_ends_at!, now, 'preempted');
       preempted++;
     }
     return { preempted, completed };
+  }
+
+  /**
+   * A lease that won its place back after its notice's SIGTERM went out, and whose workload then
+   * stopped on it: preempted after all, at the moment the stop was seen, as if its notice had
+   * ended then.
+   */
+  async preemptedByNotice(manager: EntityManager, leaseId: string, at: Date): Promise<boolean> {
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state = 'running'`, [leaseId]);
+    if (!lease) return false;
+    await this.endPreempted(manager, lease, at, at, 'stopped_on_notice');
+    return true;
+  }
+
+  /** Ends a lease as preempted at `endedAt` and sends its bid back with the run time it still needs. */
+  private async endPreempted(manager: EntityManager, lease: LeaseRow, endedAt: Date, now: Date, reason: string): Promise<void> {
+    await this.end(manager, [lease], endedAt, 'preempted', reason);
+    await this.stopOrders(manager, [lease], 'terminate', 0);
+    const outcome = requeuePreemptedBid(
+      {
+        preemptible: lease.preemptible,
+        remainingSeconds: lease.bid_remaining_seconds,
+        window: windowOf(lease),
+      },
+      Math.max(0, seconds(endedAt) - seconds(lease.started_at!)),
+      seconds(now),
+    );
+    await manager.query(
+      `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
+      [lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.state === 'expired' ? 'window_closed' : null],
+    );
+    const events: MarketEvent[] = [{ tenantId: lease.tenant_id, type: 'lease.preempted', subjectId: lease.id, data: { leaseId: lease.id, bidId: lease.bid_id, endedAt: endedAt.toISOString(), bidStatus: outcome.state, remainingSeconds: outcome.remainingSeconds } }];
+    if (outcome.state === 'expired') events.push({ tenantId: lease.tenant_id, type: 'bid.expired', subjectId: lease.bid_id, data: { bidId: lease.bid_id, reason: 'window_closed' } });
+    await this.events.add(manager, events);
   }
 
   private async end(manager: EntityManager, leases: LeaseRow[], at: Date, state: string, reason: string, exitCode?: number): Promise<void> {

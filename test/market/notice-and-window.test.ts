@@ -7,6 +7,8 @@ import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { ScriptedFleet } from './support/scripted-fleet.js';
 import { past, until } from '../support/until.js';
+import { LeaseStateService } from '../../src/modules/market/lease-state.service.js';
+import { TransactionRunner } from '../../src/platform/database/transaction-runner.js';
 
 describe('a lease that wins its place back during its notice, and bids whose window closes', () => {
   let t: TestApp;
@@ -91,6 +93,12 @@ describe('a lease that wins its place back during its notice, and bids whose win
     const [billed] = await q(`SELECT max(period_end) AS until FROM ledger_entries WHERE lease_id = $1`, [lease.id]);
     expect(new Date(billed.until).getTime()).toBeGreaterThan(wonBackAt);
 
+    // A stop reported within the notice's grace (plus the time a report takes) is the notice's
+    // doing; an hour later it would be the workload's own.
+    const asReportedAt = (at: Date) => t.app.get(TransactionRunner).run((m) => t.app.get(LeaseStateService).reportable(m, lease.id, at));
+    expect(await asReportedAt(new Date())).toEqual({ state: 'running', noticedRecently: true });
+    expect(await asReportedAt(new Date(Date.now() + 3_600_000))).toEqual({ state: 'running', noticedRecently: false });
+
     // The notice's SIGTERM had already gone out, and the platform kills at the end of its grace
     // all the same: the market's notice stopped it, so the lease ends preempted (not failed),
     // without billing a dead workload, and the bid reopens with the run time it still needs.
@@ -98,7 +106,9 @@ describe('a lease that wins its place back during its notice, and bids whose win
     await sync();
     const ended = await leaseOf(victim);
     expect(ended).toMatchObject({ id: lease.id, state: 'preempted', end_reason: 'stopped_on_notice' });
-    expect(new Date(ended.settled_until).getTime()).toBeLessThanOrEqual(new Date(ended.ended_at).getTime());
+    // It ends, and stops being billed, when the stop is seen: not at the old notice's end.
+    expect(new Date(ended.ended_at).getTime()).toBeGreaterThan(wonBackAt);
+    expect(new Date(ended.ended_at).getTime()).toBeLessThanOrEqual(Date.now());
     const reopened = await bidRow(victim);
     expect(reopened.status).toBe('open');
     expect(reopened.remaining_seconds).toBeLessThan(3600);

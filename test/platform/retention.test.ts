@@ -68,3 +68,33 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
     expect(await t.app.get(RetentionService).sweep()).toEqual({ deliveries: 0, events: 0, outbox: 0 });
   });
 });
+
+describe('retention with RETENTION_DAYS=0', () => {
+  let t: TestApp;
+  let receiver: WebhookReceiver;
+  const q = (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
+
+  beforeAll(async () => {
+    t = await createTestApp({ ...WEBHOOK_TEST_ENV, RETENTION_DAYS: '0' });
+    receiver = await new WebhookReceiver().start();
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+    await t?.close();
+  });
+
+  it('keeps deliveries and events forever, and still clears relayed outbox rows', async () => {
+    const tenant = await createTenant(t, 'forever');
+    const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/hook'), ['bid.expired']);
+    const [event] = await emit(t, [{ tenantId: tenant.id, type: 'bid.expired', data: {} }]);
+    await until('the delivery', async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'succeeded');
+    await q(`UPDATE market_events SET created_at = now() - interval '10 years' WHERE id = $1`, [event]);
+    await q(`UPDATE webhook_deliveries SET created_at = now() - interval '10 years' WHERE event_id = $1`, [event]);
+    const relayed = (await q(`SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NOT NULL`))[0].n;
+    expect(relayed).toBeGreaterThan(0);
+    await q(`UPDATE outbox SET relayed_at = now() - interval '2 days' WHERE relayed_at IS NOT NULL`);
+
+    expect(await t.app.get(RetentionService).sweep()).toEqual({ deliveries: 0, events: 0, outbox: relayed });
+    expect(await deliveriesOf(t, tenant.apiKey, hook.id)).toHaveLength(1);
+  });
+});

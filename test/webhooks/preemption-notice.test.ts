@@ -23,6 +23,18 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
   let fleet: SimulatedAdapter;
   let period = 0;
   const round = () => rounds.runRound({ periodStart: new Date(Date.UTC(2030, 0, 1) + 60_000 * period++) });
+  /** A round whose clearing takes SLOW_CLEAR_MS longer, as a big round's does. */
+  const slowRound = async () => {
+    const runner = t.app.get(ClearingRunner);
+    const clear = runner.clear.bind(runner);
+    runner.clear = async (...args) => {
+      await new Promise((r) => setTimeout(r, SLOW_CLEAR_MS));
+      return clear(...args);
+    };
+    return round().finally(() => {
+      runner.clear = clear;
+    });
+  };
   const leaseOf = async (bidId: string) => (await t.dataSource.query(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
 
   beforeAll(async () => {
@@ -63,16 +75,8 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
     await past((await leaseOf(lowBid.id)).protected_until);
     const highBid = (await t.http().post('/v1/bids').set(auth(high.apiKey)).send(bidBody({ runtimeSeconds: 300, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '5.00' }] }))).body;
     // The displacing round clears slowly: the notice period must still count from its commit.
-    const runner = t.app.get(ClearingRunner);
-    const clear = runner.clear.bind(runner);
-    runner.clear = async (...args) => {
-      await new Promise((r) => setTimeout(r, SLOW_CLEAR_MS));
-      return clear(...args);
-    };
     const roundStarted = Date.now();
-    const displacing = await round().finally(() => {
-      runner.clear = clear;
-    });
+    const displacing = await slowRound();
     const clearedAt = roundStarted + SLOW_CLEAR_MS;
     expect(displacing?.preemptions).toBe(1);
 
@@ -96,9 +100,11 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
     const logged = (await deliveriesOf(t, low.apiKey, lowHook.id)).find((d) => d.eventType === 'lease.preemption_notice')!;
     expect(Date.parse(logged.deliveredAt as string) - Date.parse(logged.createdAt as string)).toBeLessThan(1_000);
 
-    // The notice ends; the next round stops the lease, after the tenant was told.
-    await until('the notice to end', () => Date.now() > stopAt + 100, (NOTICE_SECONDS + 2) * 1_000);
-    await round();
+    // The notice ends while the next round clears (it starts half a second before): the round
+    // ends the lease in its commit instead of leaving it in its notice for one more period.
+    await until('the notice almost over', () => Date.now() > stopAt - 500, (NOTICE_SECONDS + 2) * 1_000);
+    expect((await leaseOf(lowBid.id)).state).toBe('preempting');
+    await slowRound();
     const stopped = await leaseOf(lowBid.id);
     expect(stopped.state).toBe('preempted');
     expect(notice.receivedAt).toBeLessThan(new Date(stopped.ended_at).getTime());

@@ -31,7 +31,17 @@ export type ReportOutcome =
   /** The lease fails; `reopenBid` when the platform, not the tenant's workload, failed. */
   | { readonly kind: 'failed'; readonly reopenBid: boolean; readonly reason: 'workload_failed' | 'platform_failed' | 'workload_stopped' };
 
-export function outcomeOfReport(lease: { readonly state: LiveLeaseState; readonly stopRequested: boolean }, report: WorkloadReport): ReportOutcome {
+export interface ReportedLease {
+  readonly state: LiveLeaseState;
+  /**
+   * The lease's preemption notice (its SIGTERM) went out recently enough that the platform's
+   * grace, plus the time a report takes to arrive, has not passed: a running lease with one has
+   * won its place back after the notice, and its workload may still stop on it.
+   */
+  readonly noticedRecently: boolean;
+}
+
+export function outcomeOfReport(lease: ReportedLease, report: WorkloadReport): ReportOutcome {
   switch (report.state) {
     case 'running':
       return lease.state === 'allocated' ? { kind: 'started' } : { kind: 'none' };
@@ -43,13 +53,11 @@ export function outcomeOfReport(lease: { readonly state: LiveLeaseState; readonl
       // In its notice the lease ends when the notice does (preempted, the bid reopened): a
       // workload that exits on its SIGTERM, even non-zero, or vanishes after it, changes nothing.
       if (lease.state === 'preempting') return { kind: 'none' };
-      // A running lease the market ordered stopped is one that won its place back after its
-      // notice's SIGTERM went out: a workload that exits on it has been preempted, by the market.
-      if (lease.state === 'running' && lease.stopRequested) return { kind: 'preempted' };
-      if (report.state === 'stopped' || lease.stopRequested) {
-        // Its workload is gone, stopped by someone other than the market. Not the tenant's doing.
-        return { kind: 'failed', reopenBid: true, reason: 'workload_stopped' };
-      }
+      // A lease that won its place back after its notice's SIGTERM went out: a workload that
+      // stops on it, or is killed at the grace's end, has been preempted, by the market.
+      if (lease.state === 'running' && lease.noticedRecently) return { kind: 'preempted' };
+      // Stopped by someone other than the market: not the tenant's doing.
+      if (report.state === 'stopped') return { kind: 'failed', reopenBid: true, reason: 'workload_stopped' };
       const cause = report.cause ?? (report.exitCode !== undefined ? 'workload' : 'platform');
       return cause === 'workload'
         ? { kind: 'failed', reopenBid: false, reason: 'workload_failed' }

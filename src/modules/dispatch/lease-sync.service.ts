@@ -72,7 +72,7 @@ export class LeaseSyncService {
 
   private applyInTransaction(leaseId: string, status: WorkloadStatus, at: Date): Promise<boolean> {
     return this.transactions.run(async (manager) => {
-      const lease = await this.leaseState.reportable(manager, leaseId);
+      const lease = await this.leaseState.reportable(manager, leaseId, at);
       if (!lease) return false;
       const outcome = outcomeOfReport(lease, status);
       switch (outcome.kind) {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { requeueFailedBid, requeuePreemptedBid } from '../../core/market/bid-window.js';
-import type { LiveLeaseState } from '../../core/market/workload-report.js';
+import type { LiveLeaseState, ReportedLease } from '../../core/market/workload-report.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { updateReturning } from '../../platform/database/update-returning.js';
@@ -31,6 +31,11 @@ const LEASE_SELECT = `
     FROM leases l JOIN bids b ON b.id = l.bid_id`;
 
 const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+/**
+ * How long after a notice's grace a report of its workload stopping still counts as the notice's
+ * doing: lease sync polls every few seconds, and an agent pushes within its next poll.
+ */
+const NOTICE_REPORT_SLACK_SECONDS = 120;
 
 const windowOf = (lease: LeaseRow) =>
   lease.deadline ? { notBefore: lease.not_before ? seconds(lease.not_before) : 0, deadline: seconds(lease.deadline) } : null;
@@ -130,11 +135,19 @@ export class LeaseStateService {
     return true;
   }
 
-  /** A live lease as a workload report sees it: its state and whether the market ordered it stopped. */
-  async reportable(manager: EntityManager, leaseId: string): Promise<{ state: LiveLeaseState; stopRequested: boolean } | null> {
+  /**
+   * A live lease as a workload report made at `at` sees it: its state, and whether its notice's
+   * SIGTERM went out within the platform's grace plus NOTICE_REPORT_SLACK_SECONDS of `at`.
+   */
+  async reportable(manager: EntityManager, leaseId: string, at: Date): Promise<ReportedLease | null> {
     const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [leaseId]);
     if (!lease) return null;
-    return { state: lease.state as LiveLeaseState, stopRequested: await this.orders.stopRequested(manager, leaseId) };
+    const [{ noticed }]: Array<{ noticed: boolean }> = await manager.query(
+      `SELECT EXISTS (SELECT 1 FROM orders o WHERE o.lease_id = $1 AND o.type = 'preempt' AND o.state = 'done'
+                        AND o.updated_at + make_interval(secs => COALESCE(o.grace_seconds, 0) + $3) >= $2) AS noticed`,
+      [leaseId, at, NOTICE_REPORT_SLACK_SECONDS],
+    );
+    return { state: lease.state as LiveLeaseState, noticedRecently: noticed };
   }
 
   /**

@@ -91,14 +91,6 @@ export class OrdersRepository {
    * due (it may be under way in any process) or done. Adapters are told so, instead of each
    * remembering what its own process deleted.
    */
-  async stopRequested(manager: EntityManager, leaseId: string): Promise<boolean> {
-    const rows: Array<{ requested: boolean }> = await manager.query(
-      `SELECT EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = $1 AND ${stopRequestedSql('s')}) AS requested`,
-      [leaseId],
-    );
-    return rows[0]?.requested === true;
-  }
-
   /** The handle each provider returned when the lease was placed. */
   async placeHandles(manager: EntityManager, leaseId: string): Promise<Map<string, string>> {
     const rows: Array<{ provider_id: string; handle: string }> = await manager.query(

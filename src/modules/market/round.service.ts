@@ -104,8 +104,12 @@ export class RoundService {
           // Notices, start times and protection count from the commit, on the round's clock, and
           // not from the round's start: clearing may take its whole budget (10 s by default),
           // and a displaced tenant is owed the full notice period from the moment it is told.
+          const decidedAt = now.getTime() + performance.now() - startedAt;
+          // So a notice may end while the next round clears after it: it ends here, before the
+          // round's win-backs, since its terminate may already have stopped the workload.
+          await this.leaseState.applyDue(manager, new Date(decidedAt));
           const outcome = planRoundOutcome({
-            now: Math.ceil((now.getTime() + performance.now() - startedAt) / 1000),
+            now: Math.ceil(decidedAt / 1000),
             result,
             nodes: state.nodes,
             leases: state.liveLeases,

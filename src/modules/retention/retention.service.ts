@@ -5,6 +5,7 @@ import { updateReturning } from '../../platform/database/update-returning.js';
 import { IntervalTask } from '../../platform/timers/interval-task.js';
 
 const SWEEP_EVERY_MS = 60 * 60_000;
+const FIRST_SWEEP_AFTER_MS = 60_000;
 /** Rows deleted per statement: each statement is its own short transaction and holds few locks. */
 const BATCH = 5_000;
 /** A relayed outbox row is plumbing: once the queue has its job, nothing reads it again. */
@@ -32,6 +33,8 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private readonly task = new IntervalTask(
     () => this.sweep().catch((error: unknown) => this.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`)),
     SWEEP_EVERY_MS,
+    // Soon after start too, so replicas restarted more often than hourly still sweep.
+    FIRST_SWEEP_AFTER_MS,
   );
 
   constructor(
@@ -40,7 +43,8 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.retentionDays > 0) this.task.start();
+    // Always: relayed outbox rows go whatever RETENTION_DAYS says.
+    this.task.start();
   }
 
   onApplicationShutdown(): void {

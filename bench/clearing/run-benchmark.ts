@@ -28,8 +28,8 @@ interface Measure {
   phases?: Record<string, number>;
 }
 
-async function measure(row: number, method: string, seed: number): Promise<Measure> {
-  const r = ROWS[row];
+async function measure(row: number, method: string, seed: number, budgetMs?: number): Promise<Measure> {
+  const r = { ...ROWS[row], budgetMs: budgetMs ?? ROWS[row].budgetMs };
   const snapshot = generateInstance(r.bids, r.nodes, seed);
   // A long-running service or simulator has compiled the solver long before; so does the bench.
   await clearRound(generateInstance(300, 100, SEED + 1), { timeLimitMs: 3_000 });
@@ -63,7 +63,8 @@ const pct = (a: string | null | undefined, b: string | null | undefined) => (a &
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--row') {
-    process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5])))}\n`);
+    // `--row ROW --method ours|monolithic|greedy --seed SEED [--budget MS]`: one measure, as JSON.
+    process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5]), args[7] ? Number(args[7]) : undefined))}\n`);
     return;
   }
   if (args[0] === '--optimum') {

@@ -6,22 +6,27 @@ import { until } from '../support/until.js';
 import { deliveriesOf, emit, registerWebhook } from '../webhooks/support/webhook-fixtures.js';
 import { WEBHOOK_TEST_ENV, WebhookReceiver } from '../webhooks/support/webhook-receiver.js';
 
-describe('retention of webhook deliveries, events and relayed outbox rows (RETENTION_DAYS=30)', () => {
-  let t: TestApp;
-  let receiver: WebhookReceiver;
-  const q = (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
-  const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
-
+/** An app with RETENTION_DAYS=`days` and a local receiver, for one describe block. */
+function appWithRetention(days: string) {
+  const ctx = {} as { t: TestApp; receiver: WebhookReceiver; q: (sql: string, params?: unknown[]) => Promise<any> };
   beforeAll(async () => {
-    t = await createTestApp({ ...WEBHOOK_TEST_ENV, RETENTION_DAYS: '30' });
-    receiver = await new WebhookReceiver().start();
+    ctx.t = await createTestApp({ ...WEBHOOK_TEST_ENV, RETENTION_DAYS: days });
+    ctx.receiver = await new WebhookReceiver().start();
+    ctx.q = (sql, params = []) => ctx.t.dataSource.query(sql, params);
   });
   afterAll(async () => {
-    await receiver?.stop();
-    await t?.close();
+    await ctx.receiver?.stop();
+    await ctx.t?.close();
   });
+  return ctx;
+}
+
+describe('retention of webhook deliveries, events and relayed outbox rows (RETENTION_DAYS=30)', () => {
+  const ctx = appWithRetention('30');
+  const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
 
   it('deletes what is finished and past retention, and keeps pending deliveries, recent rows and rows the queue refused', async () => {
+    const { t, receiver, q } = ctx;
     const tenant = await createTenant(t, 'retained');
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/hook'), ['bid.expired']);
     const [old1, old2, stillPending, recent, unsubscribed, roundRecord] = await emit(t, [
@@ -70,20 +75,10 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
 });
 
 describe('retention with RETENTION_DAYS=0', () => {
-  let t: TestApp;
-  let receiver: WebhookReceiver;
-  const q = (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
-
-  beforeAll(async () => {
-    t = await createTestApp({ ...WEBHOOK_TEST_ENV, RETENTION_DAYS: '0' });
-    receiver = await new WebhookReceiver().start();
-  });
-  afterAll(async () => {
-    await receiver?.stop();
-    await t?.close();
-  });
+  const ctx = appWithRetention('0');
 
   it('keeps deliveries and events forever, and still clears relayed outbox rows', async () => {
+    const { t, receiver, q } = ctx;
     const tenant = await createTenant(t, 'forever');
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/hook'), ['bid.expired']);
     const [event] = await emit(t, [{ tenantId: tenant.id, type: 'bid.expired', data: {} }]);

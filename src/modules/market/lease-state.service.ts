@@ -142,12 +142,8 @@ export class LeaseStateService {
   async reportable(manager: EntityManager, leaseId: string, at: Date): Promise<ReportedLease | null> {
     const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [leaseId]);
     if (!lease) return null;
-    const [{ noticed }]: Array<{ noticed: boolean }> = await manager.query(
-      `SELECT EXISTS (SELECT 1 FROM orders o WHERE o.lease_id = $1 AND o.type = 'preempt' AND o.state = 'done'
-                        AND o.updated_at + make_interval(secs => COALESCE(o.grace_seconds, 0) + $3) >= $2) AS noticed`,
-      [leaseId, at, NOTICE_REPORT_SLACK_SECONDS],
-    );
-    return { state: lease.state as LiveLeaseState, noticedRecently: noticed };
+    const noticedRecently = await this.orders.noticeGraceOpen(manager, leaseId, at, NOTICE_REPORT_SLACK_SECONDS);
+    return { state: lease.state as LiveLeaseState, noticedRecently };
   }
 
   /**

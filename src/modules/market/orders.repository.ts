@@ -87,10 +87,18 @@ export class OrdersRepository {
   }
 
   /**
-   * Whether the market has ordered the lease's workload stopped: a preempt or terminate that is
-   * due (it may be under way in any process) or done. Adapters are told so, instead of each
-   * remembering what its own process deleted.
+   * Whether the lease's preemption notice (its SIGTERM) was carried out recently enough that
+   * the platform's grace plus `slackSeconds` has not passed at `at`.
    */
+  async noticeGraceOpen(manager: EntityManager, leaseId: string, at: Date, slackSeconds: number): Promise<boolean> {
+    const rows: Array<{ open: boolean }> = await manager.query(
+      `SELECT EXISTS (SELECT 1 FROM orders o WHERE o.lease_id = $1 AND o.type = 'preempt' AND o.state = 'done'
+                        AND o.updated_at + make_interval(secs => COALESCE(o.grace_seconds, 0) + $3) >= $2) AS open`,
+      [leaseId, at, slackSeconds],
+    );
+    return rows[0]?.open === true;
+  }
+
   /** The handle each provider returned when the lease was placed. */
   async placeHandles(manager: EntityManager, leaseId: string): Promise<Map<string, string>> {
     const rows: Array<{ provider_id: string; handle: string }> = await manager.query(

@@ -1,13 +1,14 @@
 import { Money, ZERO } from '../money/money.js';
 import { contiguityGroupKey, isFixedLease, meetsHardConstraints, usableGpus } from '../market/node-eligibility.js';
-import type { MarketNode, OpenBid, Placement, RoundResult, RoundSnapshot } from '../market/types.js';
+import type { MarketNode, OpenBid, Placement, PricedPlacement, RoundResult, RoundSnapshot } from '../market/types.js';
+import { checkPrices } from './check-prices.js';
 
 /**
  * Welfare per hour exactly as docs/round-files.md defines it: over placements and kept leases
  * (value - node reserve) x GPUs, minus the preemption penalty x GPUs of every preempted lease.
  * Unknown ids are skipped here; checkResult reports them.
  */
-export function recomputeWelfare(snapshot: RoundSnapshot, result: Pick<RoundResult, 'placements' | 'kept' | 'preempted'>): Money {
+export function recomputeWelfare(snapshot: RoundSnapshot, result: Pick<CheckedResult, 'placements' | 'kept' | 'preempted'>): Money {
   const nodes = new Map(snapshot.nodes.map((n) => [n.id, n]));
   const bids = new Map(snapshot.bids.map((b) => [b.id, b]));
   const leases = new Map(snapshot.leases.map((l) => [l.id, l]));
@@ -60,11 +61,16 @@ function checkPlacement(p: Placement, bids: Map<string, OpenBid>, nodes: Map<str
 }
 
 /**
- * The seven validity rules of docs/round-files.md, plus the bookkeeping they rest on (every
+ * The eight validity rules of docs/round-files.md (rule 8, prices, in check-prices.ts), plus the bookkeeping they rest on (every
  * lease in exactly one of kept/preempted). Returns one line per violation; empty means valid.
  * Tests, benchmarks and the simulator all use this one checker.
  */
-export function checkResult(snapshot: RoundSnapshot, result: Pick<RoundResult, 'placements' | 'kept' | 'preempted' | 'welfare'>): string[] {
+export interface CheckedResult extends Pick<RoundResult, 'kept' | 'preempted' | 'welfare'>, Partial<Pick<RoundResult, 'prices' | 'nodePrices' | 'keptPrices'>> {
+  readonly placements: readonly (Placement & Partial<Pick<PricedPlacement, 'unitPrice' | 'uplift'>>)[];
+}
+
+/** `prices: false` checks an allocation alone (rules 1-7), for phases that do not price. */
+export function checkResult(snapshot: RoundSnapshot, result: CheckedResult, options: { prices?: boolean } = {}): string[] {
   const out: string[] = [];
   const nodes = new Map(snapshot.nodes.map((n) => [n.id, n]));
   const bids = new Map(snapshot.bids.map((b) => [b.id, b]));
@@ -97,5 +103,8 @@ export function checkResult(snapshot: RoundSnapshot, result: Pick<RoundResult, '
 
   const welfare = recomputeWelfare(snapshot, result);
   if (!welfare.equals(result.welfare)) out.push(`rule 7: welfare is ${result.welfare.toFixed()}, recomputed ${welfare.toFixed()}`);
+  if (options.prices === false) return out;
+  if (result.prices && result.nodePrices) out.push(...checkPrices(snapshot, { ...result, prices: result.prices, nodePrices: result.nodePrices }));
+  else out.push('rule 8: the result has no node prices');
   return out;
 }

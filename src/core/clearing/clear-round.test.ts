@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { Money } from '../money/money.js';
 import type { RoundResult, RoundSnapshot } from '../market/types.js';
 import { checkResult } from './check-result.js';
 import { clearRound } from './clear-round.js';
-import { unitPrice } from './price-pools.js';
 import { mediumRound } from './random-rounds.test-helpers.js';
 import { bid, lease, node, snapshot } from './snapshot-fixtures.js';
 
@@ -129,44 +129,102 @@ describe('clearRound: leases and preemption', () => {
   });
 });
 
-describe('clearRound: prices', () => {
-  it('a pool full of leases that cannot be displaced, with a bid waiting, is priced at that bid', async () => {
+describe('clearRound: prices (market.md section 5a)', () => {
+  const nodePrice = (r: RoundResult, id: string) => r.nodePrices.find((n) => n.node === id)!.price.toFixed(2);
+
+  it('a pool full of leases that cannot be displaced prices at its reserve: no GPU of it is contestable', async () => {
     const s = snapshot({
       nodes: [node('a')],
       leases: [lease('l', { a: 8 }, '1.50', { preemptible: false })],
-      bids: [bid('waiting', 8, { H100: '2.00' }, { contiguity: 'node' }), bid('impossible', 16, { H100: '9.00' }, { contiguity: 'nvlink' })],
+      bids: [bid('waiting', 8, { H100: '2.00' }, { contiguity: 'node' })],
     });
     const r = await clear(s);
     expect(lossOf(r, 'waiting')).toBe('no_capacity_for_contiguity');
-    // The 16-GPU NVLink gang would not fit even on an empty pool: it does not set the price.
-    expect(priceOf(r).price.toFixed(2)).toBe('2.00');
-    expect(priceOf(r).marginalBidId).toBe('waiting');
+    expect(priceOf(r)).toMatchObject({ marginalBidId: null });
+    expect(priceOf(r).price.toFixed(2)).toBe('1.00');
+    expect(r.keptPrices).toEqual([{ leaseId: 'l', unitPrice: new Money('1.00'), uplift: new Money(0) }]);
   });
 
-  it('an idle pool is priced at its reserve floor, with no marginal bid', async () => {
+  it('an idle pool is priced at its cheapest reserve, with no marginal bid', async () => {
     const s = snapshot({ nodes: [node('a', { reserve: '1.20' }), node('b', { reserve: '1.10' }), node('c', { reserve: '0.90', region: 'eu' })], bids: [bid('x', 4, { H100: '3.00' }, { regions: ['us-east'] })] });
     const r = await clear(s);
     expect(priceOf(r)).toMatchObject({ marginalBidId: null });
     expect(priceOf(r).price.toFixed(2)).toBe('1.10');
     expect(priceOf(r, 'H100', 'eu').price.toFixed(2)).toBe('0.90');
+    // A node with an idle GPU has no rent: the winner pays its node's reserve.
+    expect(placementOf(r, 'x')).toMatchObject({ unitPrice: new Money('1.10'), uplift: new Money(0) });
   });
 
-  it('a congested pool is priced at the best rejected value per GPU-hour, which is recorded', async () => {
+  it('a full node is priced at the best value it turned away, which is recorded, and every winner pays it', async () => {
     const s = snapshot({ nodes: [node('a')], bids: [bid('b1', 4, { H100: '3.00' }), bid('b2', 4, { H100: '2.50' }), bid('b3', 4, { H100: '2.00' }), bid('b4', 4, { H100: '1.50' })] });
     const r = await clear(s);
-    expect(r.placements.map((p) => p.bidId).sort()).toEqual(['b1', 'b2']);
-    expect(priceOf(r).price.toFixed(2)).toBe('2.00');
-    expect(priceOf(r).marginalBidId).toBe('b3');
+    expect(r.placements.map((p) => [p.bidId, p.unitPrice.toFixed(2)]).sort()).toEqual([
+      ['b1', '2.00'],
+      ['b2', '2.00'],
+    ]);
+    expect(nodePrice(r, 'a')).toBe('2.00');
+    expect(priceOf(r)).toMatchObject({ marginalBidId: 'b3', vwap: new Money('2.00'), soldGpus: 8 });
+    expect(r.paradoxicallyRejected).toEqual([]);
   });
 
-  it('no winner pays above its limit, even when the price is set above it', async () => {
-    // A (6 GPUs) + C (2) beat B (4) + C; B's 2.80 sets the price, C pays its own 1.50.
+  it('a winner whose limit is below its node price pays its limit, and the difference is uplift', async () => {
+    // A (6 GPUs) + C (2) beat B (4) + C. Keeping B out needs 2.80 on the node; C bid 1.50.
     const s = snapshot({ nodes: [node('a')], bids: [bid('A', 6, { H100: '3.00' }), bid('B', 4, { H100: '2.80' }), bid('C', 2, { H100: '1.50' })] });
     const r = await clear(s);
     expect(r.placements.map((p) => p.bidId).sort()).toEqual(['A', 'C']);
-    expect(priceOf(r).price.toFixed(2)).toBe('2.80');
-    const paid = Object.fromEntries(r.placements.map((p) => [p.bidId, unitPrice(s, r.prices, p).toFixed(2)]));
-    expect(paid).toEqual({ A: '2.80', C: '1.50' });
+    expect(nodePrice(r, 'a')).toBe('2.80');
+    expect(placementOf(r, 'A')).toMatchObject({ unitPrice: new Money('2.80'), uplift: new Money(0) });
+    expect(placementOf(r, 'C')).toMatchObject({ unitPrice: new Money('1.50'), uplift: new Money('1.30') });
+    expect(r.paradoxicallyRejected).toEqual([]);
+  });
+
+  it('a soc2-only bid turned away raises the soc2 node it wants, not the rest of the pool', async () => {
+    const s = snapshot({
+      nodes: [node('soc', { compliance: ['soc2'] }), node('plain-1'), node('plain-2')],
+      leases: [lease('held', { soc: 8 }, '3.00', { protectedUntil: '2026-11-21T11:00:00Z' }), lease('busy', { 'plain-1': 4 }, '1.50')],
+      bids: [bid('needs-soc2', 1, { H100: '2.60' }, { compliance: ['soc2'] }), bid('anywhere', 2, { H100: '1.40' })],
+    });
+    const r = await clear(s);
+    expect(lossOf(r, 'needs-soc2')).toBe('no_capacity_for_contiguity');
+    // The soc2 node is held by a protected lease: nothing there is contestable, so nothing sets a rent.
+    expect(nodePrice(r, 'soc')).toBe('1.00');
+    expect(priceOf(r).price.toFixed(2)).toBe('1.00');
+  });
+
+  it('a soc2-only bid outbid on the soc2 node pays soc2 rent there; the plain nodes stay at their reserve', async () => {
+    const s = snapshot({
+      nodes: [node('soc', { compliance: ['soc2'] }), node('plain-1'), node('plain-2')],
+      bids: [bid('soc-winner', 8, { H100: '3.00' }, { compliance: ['soc2'], contiguity: 'node' }), bid('soc-loser', 1, { H100: '2.60' }, { compliance: ['soc2'] }), bid('anywhere', 2, { H100: '1.40' })],
+    });
+    const r = await clear(s);
+    expect(placementOf(r, 'soc-winner')?.nodes).toEqual([{ node: 'soc', gpus: 8 }]);
+    expect(lossOf(r, 'soc-loser')).toBe('outbid');
+    expect(nodePrice(r, 'soc')).toBe('2.60');
+    expect(nodePrice(r, 'plain-1')).toBe('1.00');
+    expect(nodePrice(r, 'plain-2')).toBe('1.00');
+    expect(priceOf(r)).toMatchObject({ price: new Money('1.00'), maxNodePrice: new Money('2.60'), marginalBidId: null });
+    expect(placementOf(r, 'anywhere')?.unitPrice.toFixed(2)).toBe('1.00');
+  });
+
+  it('a block gang turned away is kept out at the lowest block rents its winners can afford; the other block is unmoved', async () => {
+    const us = { regions: ['us-east'] };
+    const s = snapshot({
+      nodes: [node('a1', { block: 'A' }), node('a2', { block: 'A', reserve: '1.40' }), node('b1', { block: 'B', region: 'eu' }), node('b2', { block: 'B', region: 'eu' })],
+      bids: [bid('rich', 8, { H100: '3.00' }, { contiguity: 'node', ...us }), bid('poor', 8, { H100: '2.00' }, { contiguity: 'node', ...us }), bid('gang', 16, { H100: '2.30' }, { contiguity: 'block', ...us })],
+    });
+    const r = await clear(s);
+    expect(lossOf(r, 'gang')).toBe('outbid');
+    expect(placementOf(r, 'rich')?.nodes).toEqual([{ node: 'a1', gpus: 8 }]);
+    // Keeping the gang out needs 8 x a1 + 8 x a2 >= 16 x 2.30 = 36.80. One common level (2.30
+    // each) would charge 'poor' above its 2.00; the lowest rents that 'poor' can afford put
+    // a2 at 2.00 and a1 at 36.80 / 8 - 2.00 = 2.60.
+    expect([nodePrice(r, 'a1'), nodePrice(r, 'a2')]).toEqual(['2.60', '2.00']);
+    expect(r.placements.map((p) => [p.bidId, p.unitPrice.toFixed(2), p.uplift.toFixed(2)]).sort()).toEqual([
+      ['poor', '2.00', '0.00'],
+      ['rich', '2.60', '0.00'],
+    ]);
+    expect([nodePrice(r, 'b1'), nodePrice(r, 'b2')]).toEqual(['1.00', '1.00']);
+    expect(r.paradoxicallyRejected).toEqual([]);
   });
 });
 

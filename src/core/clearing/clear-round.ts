@@ -1,5 +1,5 @@
 import { Money } from '../money/money.js';
-import type { Loss, Placement, RoundResult, RoundSnapshot, RoundStatus } from '../market/types.js';
+import type { Loss, PricedPlacement, RoundResult, RoundSnapshot, RoundStatus } from '../market/types.js';
 import { allocationScore, densityOrder, freeWithAllLeases, greedyAllocate, greedyFill } from '../solvers/greedy-heuristic.js';
 import type { Allocation } from '../solvers/greedy-heuristic.js';
 import { HighsBackend } from '../solvers/highs-backend.js';
@@ -9,7 +9,7 @@ import { lpPacking } from '../solvers/lp-packing.js';
 import type { SolverBackend } from '../solvers/solver-port.js';
 import { recomputeWelfare } from './check-result.js';
 import { improveByParts } from './improve-parts.js';
-import { pricePools } from './price-pools.js';
+import { priceRound, type RoundPrices } from './price-round.js';
 import { buildRoundProblem, objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
 import { upperBound } from './upper-bound.js';
@@ -41,8 +41,8 @@ const MIN_MIP_MS = 500;
  * (measured: 10,000 and 50,000 bids), so the search keeps the whole budget.
  */
 const MAX_MIP_BIDS = 2_000;
-/** Share of the budget kept for the leftover fill and the prices. */
-const TAIL_SHARE = 0.05;
+/** Share of the budget kept for the leftover fill and the prices (the price LP falls back to its levels past the deadline). */
+const TAIL_SHARE = 0.1;
 
 function backendFor(solver: ClearOptions['solver']): SolverBackend | null {
   if (solver === 'greedy') return null;
@@ -71,10 +71,10 @@ function fillLeftovers(problem: RoundProblem, allocation: Allocation): { allocat
   return { allocation: { assignments: [...allocation.assignments, ...added], preempted: allocation.preempted }, free, added: added.length };
 }
 
-function toResult(problem: RoundProblem, allocation: Allocation, free: Int32Array): Pick<RoundResult, 'placements' | 'kept' | 'preempted' | 'losses' | 'prices'> {
+function toResult(problem: RoundProblem, allocation: Allocation, prices: RoundPrices): Pick<RoundResult, 'placements' | 'kept' | 'preempted' | 'losses' | 'prices' | 'nodePrices' | 'keptPrices' | 'paradoxicallyRejected'> {
   const { snapshot } = problem;
   const byBid = new Map(allocation.assignments.map((a) => [a.bid, a]));
-  const placements: Placement[] = [];
+  const placements: PricedPlacement[] = [];
   const losses: Loss[] = [];
   for (const b of problem.bids) {
     const a = byBid.get(b.index);
@@ -83,7 +83,8 @@ function toResult(problem: RoundProblem, allocation: Allocation, free: Int32Arra
       continue;
     }
     const shares = [...a.shares].sort((x, y) => x.node - y.node);
-    placements.push({ bidId: b.bid.id, gpuModel: b.options[a.option].gpuModel, nodes: shares.map((s) => ({ node: problem.nodes[s.node].node.id, gpus: s.gpus })) });
+    const priced = prices.placementPrices.get(b.bid.id)!;
+    placements.push({ bidId: b.bid.id, gpuModel: b.options[a.option].gpuModel, nodes: shares.map((s) => ({ node: problem.nodes[s.node].node.id, gpus: s.gpus })), ...priced });
   }
   const displaced = new Set(allocation.preempted.map((l) => problem.flexibleLeases[l].lease.id));
   return {
@@ -91,7 +92,10 @@ function toResult(problem: RoundProblem, allocation: Allocation, free: Int32Arra
     losses,
     kept: snapshot.leases.filter((l) => !displaced.has(l.id)).map((l) => l.id),
     preempted: snapshot.leases.filter((l) => displaced.has(l.id)).map((l) => l.id),
-    prices: pricePools(problem, allocation, free),
+    prices: prices.pools,
+    nodePrices: prices.nodePrices,
+    keptPrices: prices.keptPrices,
+    paradoxicallyRejected: prices.paradoxicallyRejected,
   };
 }
 
@@ -152,8 +156,9 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   }
   const filled = fillLeftovers(problem, allocation);
   clock.lap('fill');
-  const decided = toResult(problem, filled.allocation, filled.free);
+  const prices = await priceRound(problem, filled.allocation, { backend, deadline });
   clock.lap('price');
+  const decided = toResult(problem, filled.allocation, prices);
 
   const welfare = recomputeWelfare(snapshot, decided);
   // Proven optimal: every part solved to optimality unsplit and unpruned, or welfare meeting the LP bound.
@@ -175,6 +180,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
       phases: clock.phases,
       parts,
       heuristicWelfare,
+      pricing: prices.stats,
       cutShort: Date.now() > deadline,
     },
   };

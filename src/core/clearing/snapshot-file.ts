@@ -1,4 +1,5 @@
 import { Money, MoneyFormatError, formatPrice, parsePrice } from '../money/money.js';
+import { formatRate, toMicros } from '../money/micros.js';
 import { CONTIGUITIES } from '../market/types.js';
 import type {
   Contiguity,
@@ -198,18 +199,39 @@ function amount(value: Money): string {
   return value.toFixed(4);
 }
 
-/** The result as a round file: money as decimal strings; `losses` and `stats.phases` are extras. */
-export function serializeResult(result: RoundResult): object {
+const rate = (value: Money) => formatRate(toMicros(value));
+
+/** The result as a round file: money as decimal strings (rates with six places); `losses` and `stats.phases` are extras. */
+export function serializeResult(result: RoundResult) {
   return {
-    version: 1,
+    version: 1 as const,
     roundId: result.roundId,
     status: result.status,
     welfare: amount(result.welfare),
     ...(result.upperBound ? { upperBound: amount(result.upperBound) } : {}),
-    placements: result.placements.map((p) => ({ bidId: p.bidId, gpuModel: p.gpuModel, nodes: p.nodes.map((s) => ({ node: s.node, gpus: s.gpus })) })),
+    placements: result.placements.map((p) => ({
+      bidId: p.bidId,
+      gpuModel: p.gpuModel,
+      nodes: p.nodes.map((s) => ({ node: s.node, gpus: s.gpus })),
+      unitPrice: rate(p.unitPrice),
+      uplift: rate(p.uplift),
+    })),
     kept: [...result.kept],
     preempted: [...result.preempted],
-    prices: result.prices.map((p) => ({ gpuModel: p.gpuModel, region: p.region, price: formatPrice(p.price), marginalBidId: p.marginalBidId })),
+    prices: result.prices.map((p) => ({
+      gpuModel: p.gpuModel,
+      region: p.region,
+      price: rate(p.price),
+      marginalBidId: p.marginalBidId,
+      minNodePrice: rate(p.minNodePrice),
+      medianNodePrice: rate(p.medianNodePrice),
+      maxNodePrice: rate(p.maxNodePrice),
+      vwap: p.vwap === null ? null : rate(p.vwap),
+      soldGpus: p.soldGpus,
+    })),
+    nodePrices: result.nodePrices.map((n) => ({ node: n.node, price: rate(n.price) })),
+    keptPrices: result.keptPrices.map((k) => ({ leaseId: k.leaseId, unitPrice: rate(k.unitPrice), uplift: rate(k.uplift) })),
+    paradoxicallyRejected: result.paradoxicallyRejected.map((p) => ({ bidId: p.bidId, gpuModel: p.gpuModel, reason: p.reason, cheapestPrice: rate(p.cheapestPrice) })),
     losses: result.losses.map((l) => ({ bidId: l.bidId, reason: l.reason })),
     stats: result.stats,
   };
@@ -220,29 +242,28 @@ export function serializeResult(result: RoundResult): object {
  * result over this way. Trusted input (written by this code), so it is not validated again.
  */
 export function readResult(json: ReturnType<typeof serializeResult>): RoundResult {
-  const r = json as {
-    roundId: string;
-    status: RoundResult['status'];
-    welfare: string;
-    upperBound?: string;
-    placements: RoundResult['placements'];
-    kept: string[];
-    preempted: string[];
-    prices: { gpuModel: string; region: string; price: string; marginalBidId: string | null }[];
-    losses: RoundResult['losses'];
-    stats: RoundResult['stats'];
-  };
+  const money = (text: string) => new Money(text);
   return {
     version: 1,
-    roundId: r.roundId,
-    status: r.status,
-    welfare: new Money(r.welfare),
-    upperBound: r.upperBound === undefined ? null : new Money(r.upperBound),
-    placements: r.placements,
-    kept: r.kept,
-    preempted: r.preempted,
-    prices: r.prices.map((p) => ({ ...p, price: new Money(p.price) })),
-    losses: r.losses,
-    stats: r.stats,
+    roundId: json.roundId,
+    status: json.status,
+    welfare: money(json.welfare),
+    upperBound: json.upperBound === undefined ? null : money(json.upperBound),
+    placements: json.placements.map((p) => ({ ...p, unitPrice: money(p.unitPrice), uplift: money(p.uplift) })),
+    kept: json.kept,
+    preempted: json.preempted,
+    prices: json.prices.map((p) => ({
+      ...p,
+      price: money(p.price),
+      minNodePrice: money(p.minNodePrice),
+      medianNodePrice: money(p.medianNodePrice),
+      maxNodePrice: money(p.maxNodePrice),
+      vwap: p.vwap === null ? null : money(p.vwap),
+    })),
+    nodePrices: json.nodePrices.map((n) => ({ node: n.node, price: money(n.price) })),
+    keptPrices: json.keptPrices.map((k) => ({ leaseId: k.leaseId, unitPrice: money(k.unitPrice), uplift: money(k.uplift) })),
+    paradoxicallyRejected: json.paradoxicallyRejected.map((p) => ({ ...p, cheapestPrice: money(p.cheapestPrice) })),
+    losses: json.losses,
+    stats: json.stats,
   };
 }

@@ -17,7 +17,10 @@ function result(over: Partial<RoundResult>): RoundResult {
     placements: [],
     kept: [],
     preempted: [],
-    prices: [{ gpuModel: 'H100', region: 'us-east', price: new Money('2.00'), marginalBidId: null }],
+    prices: [],
+    nodePrices: [{ node: 'a', price: new Money('2.00') }],
+    keptPrices: [],
+    paradoxicallyRejected: [],
     losses: [],
     stats: { solver: 'test', solveMs: 0, candidates: 0, phases: {} },
     ...over,
@@ -39,14 +42,15 @@ function input(leases: LiveLease[], over: Partial<RoundResult>): RoundOutcomeInp
 }
 
 const onA = { nodeId: 'a', gpus: 8 };
-const placeB = { placements: [{ bidId: 'b', gpuModel: 'H100', nodes: [{ node: 'a', gpus: 8 }] }] };
+const placeB = { placements: [{ bidId: 'b', gpuModel: 'H100', nodes: [{ node: 'a', gpus: 8 }], unitPrice: new Money('2.00'), uplift: new Money(0) }] };
 
 describe('planRoundOutcome', () => {
   it('gives a displaced running lease its notice and starts the new lease when the notice ends', () => {
     const out = planRoundOutcome(input([{ id: 'old', state: 'running', limitPrice: new Money('1.50'), shares: [onA] }], { ...placeB, preempted: ['old'] }));
     expect(out.notices).toEqual([{ leaseId: 'old', noticeEndsAt: NOW + 120 }]);
     expect(out.newLeases[0]).toMatchObject({ bidId: 'b', startAfter: NOW + 120, protectedUntil: NOW + 120 + 600 });
-    expect(out.newLeases[0].shares[0].unitPrice.toFixed(2)).toBe('2.00');
+    expect(out.newLeases[0].shares[0].nodePrice.toFixed(2)).toBe('2.00');
+    expect(out.newLeases[0].price).toEqual({ unitPrice: new Money('2.00'), uplift: new Money(0) });
   });
 
   it('starts a new lease no sooner than the notice of a lease already in its notice, displaced again, ends', () => {
@@ -58,9 +62,8 @@ describe('planRoundOutcome', () => {
 
   it('a lease in its notice that the round keeps wins its place back and is priced again', () => {
     const noticed: LiveLease = { id: 'old', state: 'preempting', noticeEndsAt: NOW + 45, limitPrice: new Money('1.50'), shares: [onA] };
-    const out = planRoundOutcome(input([noticed], { kept: ['old'] }));
+    const out = planRoundOutcome(input([noticed], { kept: ['old'], keptPrices: [{ leaseId: 'old', unitPrice: new Money('1.50'), uplift: new Money('0.50') }] }));
     expect(out.winBacks).toEqual(['old']);
-    expect(out.repricing).toEqual([{ leaseId: 'old', shares: [expect.objectContaining({ nodeId: 'a', gpus: 8 })] }]);
-    expect(out.repricing[0].shares[0].unitPrice.toFixed(2)).toBe('1.50');
+    expect(out.repricing).toEqual([{ leaseId: 'old', shares: [expect.objectContaining({ nodeId: 'a', gpus: 8, nodePrice: new Money('2.00') })], unitPrice: new Money('1.50'), uplift: new Money('0.50') }]);
   });
 });

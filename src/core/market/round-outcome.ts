@@ -1,5 +1,6 @@
-import { minMoney, type Money } from '../money/money.js';
-import { poolKey, type LossReason, type MarketNode, type RoundResult } from './types.js';
+import type { Money } from '../money/money.js';
+import { leaseUnitPrice } from '../settlement/settle-lease.js';
+import type { LossReason, MarketNode, RoundResult } from './types.js';
 
 /**
  * Turns a clearing result into the market's decisions for one round: which leases to create
@@ -42,8 +43,19 @@ export interface PricedShare {
   readonly gpus: number;
   readonly region: string;
   readonly provider: string;
-  /** min(pool price, the lease's limit), per GPU-hour. */
+  /** The node's price for the coming period, per GPU-hour: what its provider earns per GPU. */
+  readonly nodePrice: Money;
+}
+
+/** What a live lease pays per GPU-hour for the coming period, and the uplift when its limit caps it. */
+export interface LeasePrice {
   readonly unitPrice: Money;
+  readonly uplift: Money;
+}
+
+export interface Repricing extends LeasePrice {
+  readonly leaseId: string;
+  readonly shares: readonly PricedShare[];
 }
 
 export interface NewLease {
@@ -59,27 +71,28 @@ export interface NewLease {
   /** When the GPUs are free: after the notice of every lease it displaces on its nodes. */
   readonly startAfter: number;
   readonly shares: readonly PricedShare[];
+  readonly price: LeasePrice;
 }
 
 export interface RoundOutcome {
   readonly newLeases: readonly NewLease[];
   readonly notices: readonly { readonly leaseId: string; readonly noticeEndsAt: number }[];
   readonly winBacks: readonly string[];
-  /** Unit price per node for every lease that stays live, including new ones. */
-  readonly repricing: readonly { readonly leaseId: string; readonly shares: readonly PricedShare[] }[];
+  /** Node prices and the unit price of every lease the round priced (kept and new ones). */
+  readonly repricing: readonly Repricing[];
   readonly losses: readonly { readonly bidId: string; readonly reason: LossReason }[];
 }
 
 export function planRoundOutcome(input: RoundOutcomeInput): RoundOutcome {
   const nodes = new Map(input.nodes.map((n) => [n.id, n]));
-  const prices = new Map(input.result.prices.map((p) => [poolKey(p.gpuModel, p.region), p.price]));
-  const priceShares = (limit: Money, shares: LiveLease['shares']): PricedShare[] =>
+  const nodePrices = new Map(input.result.nodePrices.map((p) => [p.node, p.price]));
+  const priceShares = (shares: LiveLease['shares']): PricedShare[] =>
     shares.map((share) => {
       const node = nodes.get(share.nodeId);
       if (!node) throw new Error(`lease share on unknown node ${share.nodeId}`);
-      const poolPrice = prices.get(poolKey(node.gpuModel, node.region)) ?? node.reservePrice;
-      return { nodeId: share.nodeId, gpus: share.gpus, region: node.region, provider: node.provider, unitPrice: minMoney(poolPrice, limit) };
+      return { nodeId: share.nodeId, gpus: share.gpus, region: node.region, provider: node.provider, nodePrice: nodePrices.get(share.nodeId) ?? node.reservePrice };
     });
+  const keptPrices = new Map(input.result.keptPrices.map((k) => [k.leaseId, k]));
 
   const leases = new Map(input.leases.map((l) => [l.id, l]));
   const preempted = new Set(input.result.preempted);
@@ -98,10 +111,13 @@ export function planRoundOutcome(input: RoundOutcomeInput): RoundOutcome {
   }
   for (const leaseId of input.result.kept) if (leases.get(leaseId)?.state === 'preempting') winBacks.push(leaseId);
 
-  const repricing: Array<{ leaseId: string; shares: PricedShare[] }> = [];
+  const repricing: Repricing[] = [];
   for (const leaseId of input.result.kept) {
     const lease = leases.get(leaseId);
-    if (lease) repricing.push({ leaseId, shares: priceShares(lease.limitPrice, lease.shares) });
+    if (!lease) continue;
+    const shares = priceShares(lease.shares);
+    const priced = keptPrices.get(leaseId) ?? leaseUnitPrice(lease.limitPrice, shares);
+    repricing.push({ leaseId, shares, unitPrice: priced.unitPrice, uplift: priced.uplift });
   }
 
   const newLeases: NewLease[] = input.result.placements.map((placement) => {
@@ -109,10 +125,8 @@ export function planRoundOutcome(input: RoundOutcomeInput): RoundOutcome {
     if (!bid) throw new Error(`placement for unknown bid ${placement.bidId}`);
     const offer = bid.offers.find((o) => o.gpuModel === placement.gpuModel);
     if (!offer) throw new Error(`bid ${bid.id} has no offer for ${placement.gpuModel}`);
-    const shares = priceShares(
-      offer.maxPrice,
-      placement.nodes.map((n) => ({ nodeId: n.node, gpus: n.gpus })),
-    );
+    const shares = priceShares(placement.nodes.map((n) => ({ nodeId: n.node, gpus: n.gpus })));
+    const price = { unitPrice: placement.unitPrice, uplift: placement.uplift };
     const startAfter = Math.max(input.now, ...placement.nodes.map((n) => nodeFreeAt.get(n.node) ?? input.now));
     const lease: NewLease = {
       id: input.newId(),
@@ -125,8 +139,9 @@ export function planRoundOutcome(input: RoundOutcomeInput): RoundOutcome {
       protectedUntil: startAfter + input.minHoldSeconds,
       startAfter,
       shares,
+      price,
     };
-    repricing.push({ leaseId: lease.id, shares });
+    repricing.push({ leaseId: lease.id, shares, ...price });
     return lease;
   });
 

@@ -88,12 +88,52 @@ export interface Placement {
   readonly nodes: readonly NodeShare[];
 }
 
+/** A placement with what it pays (market.md section 5a). */
+export interface PricedPlacement extends Placement {
+  /** min(value, GPU-weighted mean of its nodes' prices), per GPU-hour, six decimals. */
+  readonly unitPrice: Money;
+  /** The mean minus unitPrice: what the cap leaves the market to pay the providers. */
+  readonly uplift: Money;
+}
+
+export interface NodePrice {
+  readonly node: string;
+  /** reservePrice + the node's rent this round, per GPU-hour, six decimals at most. */
+  readonly price: Money;
+}
+
+export interface KeptPrice {
+  readonly leaseId: string;
+  readonly unitPrice: Money;
+  readonly uplift: Money;
+}
+
+export type ParadoxReason = 'indivisible' | 'idle_gpus';
+
+/** A losing bid that could have taken GPUs below its limit at the round's node prices. */
+export interface ParadoxicalRejection {
+  readonly bidId: string;
+  /** The offer's model on which it could have. */
+  readonly gpuModel: string;
+  readonly reason: ParadoxReason;
+  /** What its cheapest eligible GPUs cost per GPU-hour (penalty included where it would displace a lease). */
+  readonly cheapestPrice: Money;
+}
+
 export interface PoolPrice {
   readonly gpuModel: string;
   readonly region: string;
+  /** The pool index: the lowest node price among nodes with a contestable GPU (else of the pool). */
   readonly price: Money;
-  /** The bid (or lease) whose value set the price; null when the price is the reserve floor. */
+  /** The losing bid or displaced lease that set the index node's price; null when its reserve did. */
   readonly marginalBidId: string | null;
+  readonly minNodePrice: Money;
+  readonly medianNodePrice: Money;
+  readonly maxNodePrice: Money;
+  /** GPU-weighted mean unit price of the placements and kept leases on the pool's nodes; null when none. */
+  readonly vwap: Money | null;
+  /** GPUs of placements and kept leases on the pool's nodes. */
+  readonly soldGpus: number;
 }
 
 export interface Loss {
@@ -117,10 +157,15 @@ export interface RoundResult {
   /** Per hour; see docs/round-files.md for the definition. */
   readonly welfare: Money;
   readonly upperBound: Money | null;
-  readonly placements: readonly Placement[];
+  readonly placements: readonly PricedPlacement[];
   readonly kept: readonly string[];
   readonly preempted: readonly string[];
   readonly prices: readonly PoolPrice[];
+  /** One per node with a usable GPU. */
+  readonly nodePrices: readonly NodePrice[];
+  /** One per kept lease. */
+  readonly keptPrices: readonly KeptPrice[];
+  readonly paradoxicallyRejected: readonly ParadoxicalRejection[];
   readonly losses: readonly Loss[];
   readonly stats: RoundStats;
 }

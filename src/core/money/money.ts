@@ -42,9 +42,16 @@ export function parsePrice(input: string | number, max: Money = new Money(1_000_
   return value;
 }
 
+/**
+ * A price per GPU-hour as text: at least two places, at most six. Bids and reserves have at
+ * most PRICE_DECIMALS places; node prices, unit prices and uplift (market.md section 5a) have
+ * up to six, which must not be rounded away when shown.
+ */
 export function formatPrice(value: Money): string {
-  return value.toDecimalPlaces(PRICE_DECIMALS).toFixed(Math.max(2, Math.min(PRICE_DECIMALS, value.decimalPlaces())));
+  return value.toDecimalPlaces(RATE_PLACES).toFixed(Math.max(2, Math.min(RATE_PLACES, value.decimalPlaces())));
 }
+
+const RATE_PLACES = 6;
 
 export function formatAmount(value: Money, places = LEDGER_DECIMALS): string {
   return value.toDecimalPlaces(places).toFixed(places);

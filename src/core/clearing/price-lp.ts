@@ -1,0 +1,224 @@
+import { MICROS_PER_UNIT } from '../money/micros.js';
+import type { LinearModel, SolverBackend } from '../solvers/solver-port.js';
+import { groupCost } from './price-levels.js';
+import type { GroupDemand, PricingDemand } from './price-demand.js';
+
+/**
+ * Phase 8c (prices, the LP): the lowest node rents that support the allocation, and where no
+ * rents can (indivisible gangs), the ones that cost least to leave unsupported.
+ *
+ * Variables: a rent per node that may carry one (no idle GPU, contested by some class).
+ * - A payer should afford its nodes: sum of its GPUs x (reserve + rent) <= value x GPUs; the
+ *   excess is uplift (a slack in $/h).
+ * - A class should find no GPUs cheaper than its value. On one node that is a floor under the
+ *   node's price (`bounds`; the best BOUND_ROWS_PER_NODE floors of each node to start with,
+ *   more as the LP's prices fall below them). Over a group of nodes, its `gpus` cheapest GPUs
+ *   must cost value x gpus, written exactly with a level t and a shortfall u_i per price step
+ *   of the group: sum of the g cheapest = max over t of g t - sum k_i (t - c_i)+. What stays
+ *   uncovered is envy (a slack in $/h).
+ * The objective is the total make-whole cost, uplift plus ENVY_WEIGHT x envy (the lost
+ * opportunity cost of convex-hull pricing, turned-away demand counted dearer because a
+ * paradoxical rejection is the worse failure for a market), then the total rent (per GPU), then
+ * the distance from the envy-free levels of price-levels.ts (one common level per group) as the
+ * last tie-break, so that among equally low rents the most even ones are chosen. When
+ * supporting prices exist the slack is zero and the rents are the lowest.
+ *
+ * Determinism: columns and rows follow the ids of nodes, classes and payers, never the order
+ * of the snapshot, so the same round in any order gives the same LP and the same prices.
+ */
+export const ENVY_WEIGHT = 10;
+/** Per GPU of the node and $ of rent: the tie-break after the make-whole cost. */
+const RENT_WEIGHT = 1e-3;
+/** Per GPU and $ away from the envy-free levels: the tie-break among equally low rents. */
+const LEVEL_WEIGHT = 1e-5;
+const BOUND_ROWS_PER_NODE = 3;
+const MAX_ROUNDS = 4;
+
+export interface LpPrices {
+  /** Node prices in micro-units, before the exact repair of rounding. */
+  readonly price: Float64Array;
+  readonly rounds: number;
+  readonly rows: number;
+}
+
+const toUnits = (micros: number) => micros / MICROS_PER_UNIT;
+const byText = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+
+/** A sparse LP assembled row by row, handed to the solver port column-wise. */
+class SparseLp {
+  readonly cost: number[] = [];
+  readonly upper: number[] = [];
+  readonly rowLower: number[] = [];
+  readonly rowUpper: number[] = [];
+  private readonly cells: number[][] = [];
+
+  col(cost: number): number {
+    this.cost.push(cost);
+    this.upper.push(Infinity);
+    this.cells.push([]);
+    return this.cost.length - 1;
+  }
+
+  row(lower: number, upper: number, entries: Iterable<readonly [number, number]>): number {
+    const r = this.rowLower.length;
+    this.rowLower.push(lower);
+    this.rowUpper.push(upper);
+    for (const [c, value] of entries) this.cells[c].push(r, value);
+    return r;
+  }
+
+  build(): LinearModel {
+    const starts = [0];
+    const indices: number[] = [];
+    const values: number[] = [];
+    for (const cell of this.cells) {
+      const pairs: [number, number][] = [];
+      for (let k = 0; k < cell.length; k += 2) pairs.push([cell[k], cell[k + 1]]);
+      pairs.sort((a, b) => a[0] - b[0]);
+      for (const [r, v] of pairs) {
+        indices.push(r);
+        values.push(v);
+      }
+      starts.push(indices.length);
+    }
+    return {
+      numCols: this.cost.length,
+      numRows: this.rowLower.length,
+      colCost: Float64Array.from(this.cost),
+      colLower: new Float64Array(this.cost.length),
+      colUpper: Float64Array.from(this.upper),
+      integer: new Uint8Array(this.cost.length),
+      rowLower: Float64Array.from(this.rowLower),
+      rowUpper: Float64Array.from(this.rowUpper),
+      starts: Int32Array.from(starts),
+      indices: Int32Array.from(indices),
+      values: Float64Array.from(values),
+    };
+  }
+}
+
+export async function lowestSupportingPrices(
+  demand: PricingDemand,
+  levels: Float64Array,
+  nodeIds: readonly string[],
+  backend: SolverBackend,
+  deadline: number,
+  envyWeight = ENVY_WEIGHT,
+): Promise<LpPrices | null> {
+  const { nodes, classes, penalty } = demand;
+  const rentFree = (n: number) => nodes[n].idle || nodes[n].contestable === 0;
+  const floors = Float64Array.from(nodes, (n) => n.reserve);
+  for (const b of demand.bounds) if (!rentFree(b.node) && b.price > floors[b.node]) floors[b.node] = b.price;
+  // Groups the floors alone keep out need no rows: rents only fall below floors where a floor costs envy already.
+  const groupKey = (g: GroupDemand) => `${classes[g.contender].best.id}|${nodeIds[Math.min(...g.members.map((m) => m.node))]}`;
+  const groups = demand.groups
+    .filter((g) => groupCost(g.members, classes[g.contender].gpus, floors, penalty) < classes[g.contender].best.value * classes[g.contender].gpus)
+    .sort(byText(groupKey));
+
+  const contested = new Set<number>();
+  for (const b of demand.bounds) if (!rentFree(b.node)) contested.add(b.node);
+  for (const g of groups) for (const m of g.members) if (!rentFree(m.node)) contested.add(m.node);
+  const reserves = () => Float64Array.from(nodes, (n) => n.reserve);
+  if (contested.size === 0) return { price: reserves(), rounds: 0, rows: 0 };
+  const columns = [...contested].sort(byText((n) => nodeIds[n]));
+
+  // Floors per node, highest first; the LP starts with the best few of each and gets more when it needs them.
+  const floorsOf = new Map<number, [number, number][]>();
+  for (const b of demand.bounds) {
+    if (rentFree(b.node)) continue;
+    const list = floorsOf.get(b.node) ?? floorsOf.set(b.node, []).get(b.node)!;
+    const same = list.find((f) => f[0] === b.price);
+    if (same) same[1] += b.weight;
+    else list.push([b.price, b.weight]);
+  }
+  for (const list of floorsOf.values()) list.sort((a, b) => b[0] - a[0]);
+  const included = new Map(columns.map((n) => [n, Math.min(BOUND_ROWS_PER_NODE, floorsOf.get(n)?.length ?? 0)]));
+
+  let price: Float64Array | null = null;
+  let rounds = 0;
+  let rowCount = 0;
+  while (rounds < MAX_ROUNDS && Date.now() < deadline) {
+    rounds++;
+    const lp = buildModel(demand, levels, nodeIds, columns, groups, floorsOf, included, rentFree, envyWeight);
+    rowCount = lp.rowLower.length;
+    const outcome = await backend.solve({ model: lp.build(), relax: true, deadline });
+    if (outcome.status !== 'optimal' || !outcome.colValue) break;
+    price = reserves();
+    columns.forEach((n, k) => (price![n] = nodes[n].reserve + Math.max(0, Math.round(outcome.colValue![k] * MICROS_PER_UNIT))));
+    // Floors left out that these prices fall below: the next LP weighs them too.
+    let added = false;
+    for (const n of columns) {
+      const list = floorsOf.get(n) ?? [];
+      let count = included.get(n)!;
+      while (count < list.length && price[n] < list[count][0]) count++;
+      if (count > included.get(n)!) {
+        included.set(n, count);
+        added = true;
+      }
+    }
+    if (!added) break;
+  }
+  return price && { price, rounds, rows: rowCount };
+}
+
+function buildModel(
+  demand: PricingDemand,
+  levels: Float64Array,
+  nodeIds: readonly string[],
+  columns: readonly number[],
+  groups: readonly GroupDemand[],
+  floorsOf: ReadonlyMap<number, [number, number][]>,
+  included: ReadonlyMap<number, number>,
+  rentFree: (n: number) => boolean,
+  envyWeight: number,
+): SparseLp {
+  const { nodes, classes, penalty } = demand;
+  const lp = new SparseLp();
+  const rent = new Map(columns.map((n) => [n, lp.col(-RENT_WEIGHT * nodes[n].usable)]));
+  for (const n of columns) {
+    const above = lp.col(-LEVEL_WEIGHT * nodes[n].usable);
+    const below = lp.col(-LEVEL_WEIGHT * nodes[n].usable);
+    const level = toUnits(levels[n] - nodes[n].reserve);
+    lp.row(level, level, [[rent.get(n)!, 1], [above, -1], [below, 1]]);
+  }
+
+  for (const n of columns)
+    for (const [price, weight] of (floorsOf.get(n) ?? []).slice(0, included.get(n))) {
+      const envy = lp.col(-envyWeight);
+      lp.row(weight * toUnits(price - nodes[n].reserve), Infinity, [[rent.get(n)!, weight], [envy, 1]]);
+    }
+
+  const payers = demand.payers.filter((p) => p.shares.some((s) => rent.has(s.node))).sort(byText((p) => `${p.kind}|${p.id}`));
+  for (const p of payers) {
+    const entries = new Map<number, number>();
+    let fixed = 0;
+    for (const s of p.shares) {
+      fixed += s.gpus * nodes[s.node].reserve;
+      const c = rent.get(s.node);
+      if (c !== undefined) entries.set(c, (entries.get(c) ?? 0) + s.gpus);
+    }
+    const uplift = lp.col(-1);
+    lp.row(-Infinity, toUnits(p.value * p.gpus - fixed), [...entries, [uplift, -1]]);
+  }
+
+  // Group g: g t - sum k_i u_i + envy >= value x gpus, with u_i >= t - (reserve + rent (+ penalty)).
+  for (const g of groups) {
+    const c = classes[g.contender];
+    const level = lp.col(0);
+    const envy = lp.col(-envyWeight);
+    const main: [number, number][] = [[level, c.gpus], [envy, 1]];
+    const sorted = [...g.members].sort(byText((m) => nodeIds[m.node]));
+    for (const m of sorted)
+      for (const [count, extra] of [[m.free, 0], [m.leased, penalty]] as const) {
+        if (count === 0) continue;
+        const short = lp.col(0);
+        main.push([short, -count]);
+        const r = rent.get(m.node);
+        const base = toUnits(nodes[m.node].reserve + extra);
+        if (r === undefined || rentFree(m.node)) lp.row(-base, Infinity, [[short, 1], [level, -1]]);
+        else lp.row(-base, Infinity, [[short, 1], [level, -1], [r, 1]]);
+      }
+    lp.row(toUnits(c.best.value * c.gpus), Infinity, main);
+  }
+  return lp;
+}

@@ -1,0 +1,223 @@
+import { fromMicros, meanHalfEven } from '../money/micros.js';
+import { poolKey } from '../market/types.js';
+import type { KeptPrice, NodePrice, ParadoxicalRejection, Placement, PoolPrice, RoundSnapshot } from '../market/types.js';
+import type { Money } from '../money/money.js';
+import type { Allocation } from '../solvers/greedy-heuristic.js';
+import type { SolverBackend } from '../solvers/solver-port.js';
+import { buildPricingDemand, type PricingDemand } from './price-demand.js';
+import { envyFreePrices, fillLevel, groupCost, raiseTo } from './price-levels.js';
+import { lowestSupportingPrices } from './price-lp.js';
+import { buildRoundProblem, type RoundProblem } from './round-problem.js';
+
+/**
+ * Phase 8 (prices; docs/clearing.md, market.md section 5a): every node's price for the
+ * allocation the round chose, what each placement and kept lease pays, the pool indices, and
+ * the losing bids that the prices could not keep out.
+ */
+export interface RoundPrices {
+  readonly nodePrices: readonly NodePrice[];
+  readonly placementPrices: ReadonlyMap<string, { readonly unitPrice: Money; readonly uplift: Money }>;
+  readonly keptPrices: readonly KeptPrice[];
+  readonly pools: readonly PoolPrice[];
+  readonly paradoxicallyRejected: readonly ParadoxicalRejection[];
+  readonly stats: PriceStats;
+}
+
+export interface PriceStats {
+  /** `lp`: the lowest supporting rents; `levels`: the envy-free levels alone. */
+  readonly method: 'lp' | 'levels';
+  /** Why the levels stood in for the LP: no solver, the deadline, or the solver's failure. */
+  readonly fallback?: string;
+  readonly lpRounds?: number;
+  readonly lpRows?: number;
+}
+
+/**
+ * Prices a given allocation of a snapshot (its placements and displaced leases) as clearRound
+ * would: for audits of a recorded round and for tests that hold the allocation fixed.
+ */
+export async function priceDecisions(
+  snapshot: RoundSnapshot,
+  decisions: { readonly placements: readonly Placement[]; readonly preempted: readonly string[] },
+  options: PriceOptions,
+): Promise<RoundPrices> {
+  const problem = buildRoundProblem(snapshot);
+  const bidIndex = new Map(problem.bids.map((b) => [b.bid.id, b]));
+  const assignments = decisions.placements.map((p) => {
+    const b = bidIndex.get(p.bidId);
+    const option = b?.options.findIndex((o) => o.gpuModel === p.gpuModel) ?? -1;
+    if (!b || option < 0) throw new RangeError(`placement of ${p.bidId} on ${p.gpuModel} is not one of its candidates`);
+    return { bid: b.index, option, shares: p.nodes.map((s) => ({ node: problem.nodeIndex.get(s.node)!, gpus: s.gpus })) };
+  });
+  const displaced = new Set(decisions.preempted);
+  const preempted = problem.flexibleLeases.filter((l) => displaced.has(l.lease.id)).map((l) => l.index);
+  return priceRound(problem, { assignments, preempted }, options);
+}
+
+/** LP rounding leaves prices a micro-unit or two off the rows they meet; closer than this is a rounding, not a choice. */
+const ROUNDING_MICROS = 2;
+
+export interface PriceOptions {
+  readonly backend: SolverBackend | null;
+  readonly deadline: number;
+  /** Weight of a dollar of envy against a dollar of uplift in the LP (price-lp.ts); for measurements. */
+  readonly envyWeight?: number;
+}
+
+export async function priceRound(problem: RoundProblem, allocation: Allocation, options: PriceOptions): Promise<RoundPrices> {
+  const demand = buildPricingDemand(problem, allocation);
+  const levels = envyFreePrices(demand);
+  if (!options.backend) return describe(problem, demand, levels, { method: 'levels', fallback: 'no_solver' });
+  if (Date.now() >= options.deadline) return describe(problem, demand, levels, { method: 'levels', fallback: 'deadline' });
+  const nodeIds = problem.nodes.map((n) => n.node.id);
+  try {
+    const lp = await lowestSupportingPrices(demand, levels, nodeIds, options.backend, options.deadline, options.envyWeight);
+    if (!lp) return describe(problem, demand, levels, { method: 'levels', fallback: 'lp_unsolved' });
+    return describe(problem, demand, repairRounding(demand, lp.price), { method: 'lp', lpRounds: lp.rounds, lpRows: lp.rows });
+  } catch (error) {
+    // The levels are valid prices too: a solver failure costs minimality, never the round.
+    return describe(problem, demand, levels, { method: 'levels', fallback: `lp_failed: ${error instanceof Error ? error.message : String(error)}` });
+  }
+}
+
+/** Raises prices that the LP meant to meet a contender's value and missed by rounding alone. */
+function repairRounding(demand: PricingDemand, price: Float64Array): Float64Array {
+  const { nodes, classes, penalty } = demand;
+  const rentFree = (n: number) => nodes[n].idle || nodes[n].contestable === 0;
+  for (const b of demand.bounds)
+    if (!rentFree(b.node) && price[b.node] < b.price && b.price - price[b.node] <= ROUNDING_MICROS) price[b.node] = b.price;
+  for (const g of demand.groups) {
+    const c = classes[g.contender];
+    const shortfall = c.best.value * c.gpus - groupCost(g.members, c.gpus, price, penalty);
+    if (shortfall <= 0 || shortfall > ROUNDING_MICROS * c.gpus) continue;
+    const level = fillLevel(price, g.members, c.gpus, c.best.value, penalty, rentFree);
+    if (level) raiseTo(price, g.members, level, rentFree);
+  }
+  return price;
+}
+
+function describe(problem: RoundProblem, demand: PricingDemand, price: Float64Array, stats: PriceStats): RoundPrices {
+  const { nodes, payers } = demand;
+  const nodePrices: NodePrice[] = [];
+  problem.nodes.forEach((n, i) => {
+    if (nodes[i].usable > 0) nodePrices.push({ node: n.node.id, price: fromMicros(price[i]) });
+  });
+
+  const placementPrices = new Map<string, { unitPrice: Money; uplift: Money }>();
+  const keptPrices: KeptPrice[] = [];
+  const paidPerShare = new Map<number, { micros: number; gpus: number }>();
+  for (const p of payers) {
+    const mean = meanHalfEven(
+      p.shares.reduce((t, s) => t + s.gpus * price[s.node], 0),
+      p.gpus,
+    );
+    const unit = Math.min(mean, p.value);
+    const priced = { unitPrice: fromMicros(unit), uplift: fromMicros(mean - unit) };
+    if (p.kind === 'placement') placementPrices.set(p.id, priced);
+    else keptPrices.push({ leaseId: p.id, ...priced });
+    for (const s of p.shares) {
+      const paid = paidPerShare.get(s.node) ?? { micros: 0, gpus: 0 };
+      paid.micros += unit * s.gpus;
+      paid.gpus += s.gpus;
+      paidPerShare.set(s.node, paid);
+    }
+  }
+  return {
+    nodePrices,
+    placementPrices,
+    keptPrices,
+    pools: poolIndices(problem, demand, price, paidPerShare),
+    paradoxicallyRejected: paradoxical(demand, price),
+    stats,
+  };
+}
+
+/**
+ * Per pool: the index (lowest price among nodes with a contestable GPU, else lowest of the
+ * pool), the node-price band, the VWAP of what placements and kept leases pay there, and the
+ * contender that set the index node's price, when one did.
+ */
+function poolIndices(problem: RoundProblem, demand: PricingDemand, price: Float64Array, paid: ReadonlyMap<number, { micros: number; gpus: number }>): PoolPrice[] {
+  const pools = new Map<string, { gpuModel: string; region: string; nodes: number[] }>();
+  problem.nodes.forEach((n, i) => {
+    const key = poolKey(n.node.gpuModel, n.node.region);
+    const pool = pools.get(key) ?? pools.set(key, { gpuModel: n.node.gpuModel, region: n.node.region, nodes: [] }).get(key)!;
+    pool.nodes.push(i);
+  });
+  const setters = marginalSetters(demand, price);
+  const id = (i: number) => problem.nodes[i].node.id;
+  const cheapest = (list: number[]) => list.reduce((best, i) => (price[i] < price[best] || (price[i] === price[best] && id(i) < id(best)) ? i : best));
+  return [...pools.values()]
+    .sort((a, b) => (a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : a.region < b.region ? -1 : a.region > b.region ? 1 : 0))
+    .map((pool) => {
+      const priced = pool.nodes.filter((i) => demand.nodes[i].usable > 0);
+      const contestable = priced.filter((i) => demand.nodes[i].contestable > 0);
+      const indexNode = cheapest(contestable.length > 0 ? contestable : priced.length > 0 ? priced : pool.nodes);
+      const band = (priced.length > 0 ? priced : pool.nodes).map((i) => price[i]).sort((a, b) => a - b);
+      let volume = 0;
+      let gpus = 0;
+      for (const i of pool.nodes) {
+        volume += paid.get(i)?.micros ?? 0;
+        gpus += paid.get(i)?.gpus ?? 0;
+      }
+      return {
+        gpuModel: pool.gpuModel,
+        region: pool.region,
+        price: fromMicros(price[indexNode]),
+        marginalBidId: setters.get(indexNode) ?? null,
+        minNodePrice: fromMicros(band[0]),
+        medianNodePrice: fromMicros(band[Math.floor((band.length - 1) / 2)]),
+        maxNodePrice: fromMicros(band[band.length - 1]),
+        vwap: gpus === 0 ? null : fromMicros(meanHalfEven(volume, gpus)),
+        soldGpus: gpus,
+      };
+    });
+}
+
+/** Per node whose price is above its reserve: the best contender whose demand is met there with no room to spare. */
+function marginalSetters(demand: PricingDemand, price: Float64Array): Map<number, string> {
+  const { nodes, classes, penalty } = demand;
+  const best = new Map<number, { value: number; id: string }>();
+  const offer = (node: number, contender: number) => {
+    if (price[node] <= nodes[node].reserve) return;
+    const c = classes[contender].best;
+    const current = best.get(node);
+    if (!current || c.value > current.value || (c.value === current.value && c.id < current.id)) best.set(node, c);
+  };
+  for (const b of demand.bounds) if (b.price === price[b.node]) offer(b.node, b.contender);
+  for (const g of demand.groups) {
+    const c = classes[g.contender];
+    if (groupCost(g.members, c.gpus, price, penalty) - c.best.value * c.gpus < c.gpus) for (const m of g.members) offer(m.node, g.contender);
+  }
+  return new Map([...best].map(([node, c]) => [node, c.id]));
+}
+
+/**
+ * Every losing bid that could take GPUs of a group it is eligible for at less than its value,
+ * at these prices (exact: prices and costs are whole micro-units). The reason: `idle_gpus` when
+ * no rent up to its value could have kept it out (GPUs left idle price at their reserve),
+ * `indivisible` when a rent could have, but would have made a winner pay above its limit.
+ */
+function paradoxical(demand: PricingDemand, price: Float64Array): ParadoxicalRejection[] {
+  const { nodes, classes, penalty } = demand;
+  const rentFree = (n: number) => nodes[n].idle || nodes[n].contestable === 0;
+  const out: ParadoxicalRejection[] = [];
+  for (const c of classes) {
+    if (c.kind !== 'bid' || c.bids.length === 0) continue;
+    let cheapest = Number.POSITIVE_INFINITY;
+    let members: (typeof c.groups)[number] | null = null;
+    for (const g of c.groups) {
+      const cost = groupCost(g, c.gpus, price, penalty);
+      if (cost < cheapest) [cheapest, members] = [cost, g];
+    }
+    if (!members || c.best.value * c.gpus <= cheapest) continue;
+    for (const bid of c.bids) {
+      if (bid.value * c.gpus <= cheapest) continue;
+      const unstoppable = groupCost(members, c.gpus, price, penalty, bid.value, rentFree) < bid.value * c.gpus;
+      out.push({ bidId: bid.id, gpuModel: bid.gpuModel, reason: unstoppable ? 'idle_gpus' : 'indivisible', cheapestPrice: fromMicros(Math.floor(cheapest / c.gpus)) });
+    }
+  }
+  // A bid with two offers can be paradoxical on both: list it once, under its first.
+  out.sort((a, b) => (a.bidId < b.bidId ? -1 : a.bidId > b.bidId ? 1 : a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : 0));
+  return out.filter((p, i) => i === 0 || out[i - 1].bidId !== p.bidId);
+}

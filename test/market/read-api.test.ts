@@ -70,8 +70,14 @@ describe('market read API on real PostgreSQL', () => {
     expect(r.placements).toBe(2);
     expect(r.openBids).toBe(3);
     expect(r.prices).toEqual([
-      { gpuModel: 'H100-SXM-80GB', region: 'eu-west', price: '1.50', marginalBidId: null, marginalBidPrice: null, supplyGpus: 8, soldGpus: 4 },
-      { gpuModel: 'H100-SXM-80GB', region: 'us-east', price: '2.00', marginalBidId: null, marginalBidPrice: null, supplyGpus: 8, soldGpus: 4 },
+      {
+        gpuModel: 'H100-SXM-80GB', region: 'eu-west', price: '1.50', marginalBidId: null, marginalBidPrice: null, supplyGpus: 8, soldGpus: 4,
+        nodePrices: { min: '1.50', median: '1.50', max: '1.50' }, chargeVwap: '1.50',
+      },
+      {
+        gpuModel: 'H100-SXM-80GB', region: 'us-east', price: '2.00', marginalBidId: null, marginalBidPrice: null, supplyGpus: 8, soldGpus: 4,
+        nodePrices: { min: '2.00', median: '2.00', max: '2.00' }, chargeVwap: '2.00',
+      },
     ]);
     // Welfare per hour: alice (3.00 - 1.50) x 4 + bob (2.50 - 2.00) x 4 = 8.
     expect(new Money(r.welfare).equals(8)).toBe(true);
@@ -120,7 +126,7 @@ describe('market read API on real PostgreSQL', () => {
     const detail = await get(`/v1/leases/${aliceLease.id}`, alice.apiKey);
     expect(detail.status).toBe(200);
     expect(detail.body).toMatchObject({ bidId: aliceBid, gpus: 4, limitPrice: '3.00', state: 'allocated', endReason: null });
-    expect(detail.body.nodes).toEqual([expect.objectContaining({ providerId: providerA.id, externalId: 'a-1', region: 'eu-west', gpus: 4, unitPrice: '1.50' })]);
+    expect(detail.body.nodes).toEqual([expect.objectContaining({ providerId: providerA.id, externalId: 'a-1', region: 'eu-west', gpus: 4, unitPrice: '1.50', nodePrice: '1.50', uplift: '0.00' })]);
     expect((await get(`/v1/leases/${aliceLease.id}`, bob.apiKey)).status).toBe(404);
     expect((await get(`/v1/leases/${aliceLease.id}`, providerB.apiKey)).status).toBe(404);
     expect((await get('/v1/leases/not-a-uuid', alice.apiKey)).status).toBe(404);
@@ -174,7 +180,9 @@ describe('market read API on real PostgreSQL', () => {
       // 1.50 per GPU-hour x 4 GPUs x seconds / 3600, with a 10% fee.
       const charge = new Money('1.50').times(4).times(e.seconds).dividedBy(3600).toDecimalPlaces(6);
       expect(e.unitPrice).toBe('1.50');
+      expect(e.nodePrice).toBe('1.50');
       expect(e.charge).toBe(charge.toFixed(6));
+      expect(e.uplift).toBe('0.000000');
       expect(new Money(e.fee).plus(e.payout).equals(e.charge)).toBe(true);
       charges = charges.plus(e.charge);
       fees = fees.plus(e.fee);
@@ -187,12 +195,12 @@ describe('market read API on real PostgreSQL', () => {
     expect(payouts.body.entries.every((e: { providerId: string; tenantId: string }) => e.providerId === providerB.id && e.tenantId === bob.id)).toBe(true);
 
     const books = await get('/v1/ledger', financeKey);
-    const [db] = await t.dataSource.query(`SELECT sum(charge)::text AS c, sum(fee)::text AS f, sum(payout)::text AS p, count(*)::int AS n FROM ledger_entries`);
-    expect(books.body.totals).toEqual({ charges: new Money(db.c).toFixed(6), fees: new Money(db.f).toFixed(6), payouts: new Money(db.p).toFixed(6), count: db.n });
+    const [db] = await t.dataSource.query(`SELECT sum(charge)::text AS c, sum(fee)::text AS f, sum(payout)::text AS p, sum(uplift)::text AS u, count(*)::int AS n FROM ledger_entries`);
+    expect(books.body.totals).toEqual({ charges: new Money(db.c).toFixed(6), uplift: new Money(db.u).toFixed(6), fees: new Money(db.f).toFixed(6), payouts: new Money(db.p).toFixed(6), count: db.n });
     expect(new Money(books.body.totals.charges).equals(new Money(mine.body.totals.charges).plus(payouts.body.totals.charges))).toBe(true);
 
     const empty = await get('/v1/ledger?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z', financeKey);
-    expect(empty.body).toMatchObject({ entries: [], totals: { charges: '0.000000', fees: '0.000000', payouts: '0.000000', count: 0 } });
+    expect(empty.body).toMatchObject({ entries: [], totals: { charges: '0.000000', uplift: '0.000000', fees: '0.000000', payouts: '0.000000', count: 0 } });
   });
 
   it('rejects a ledger range whose end is not after its start, naming the field', async () => {

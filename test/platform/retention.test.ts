@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetentionService } from '../../src/modules/retention/retention.service.js';
-import { auth, createTenant } from '../support/fixtures.js';
+import { auth, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { until } from '../support/until.js';
 import { deliveriesOf, emit, registerWebhook } from '../webhooks/support/webhook-fixtures.js';
@@ -57,7 +57,7 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
 
     const counts = await t.app.get(RetentionService).sweep();
 
-    expect(counts).toEqual({ deliveries: 3, events: 3, outbox: relayed.length });
+    expect(counts).toEqual({ deliveries: 3, events: 3, outbox: relayed.length, nodePrices: 0 });
     expect(await q(`SELECT id FROM webhook_deliveries WHERE id = ANY($1::uuid[])`, [oldDeliveries])).toEqual([]);
     expect(await q(`SELECT delivery_id FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])`, [oldDeliveries])).toEqual([]);
     const events = (await q(`SELECT id FROM market_events WHERE id = ANY($1::uuid[])`, [[old1, old2, stillPending, recent, unsubscribed, roundRecord, fresh]])).map((r: { id: string }) => r.id);
@@ -70,7 +70,26 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
     expect(outbox.filter((id: string) => relayed.some((r) => r.id === id))).toEqual([]);
 
     // A second sweep finds nothing more to delete.
-    expect(await t.app.get(RetentionService).sweep()).toEqual({ deliveries: 0, events: 0, outbox: 0 });
+    expect(await t.app.get(RetentionService).sweep()).toEqual({ deliveries: 0, events: 0, outbox: 0, nodePrices: 0 });
+  });
+
+  it('deletes node prices past retention and keeps recent ones and every pool price', async () => {
+    const { t, q } = ctx;
+    const provider = await createProvider(t, 'priced');
+    const [priced] = await putNodes(t, provider.apiKey, [node('priced-1')]);
+    const roundAt = async (at: Date) => (await q(`INSERT INTO rounds (period_start, state) VALUES ($1, 'committed') RETURNING id`, [at]))[0].id as string;
+    const [oldRound, newRound] = [await roundAt(ago(40)), await roundAt(ago(1))];
+    for (const [round, at] of [[oldRound, ago(40)], [newRound, ago(1)]] as const) {
+      await q(
+        `INSERT INTO node_prices (round_id, period_start, node_id, provider_id, gpu_model, region, reserve_price, price) VALUES ($1, $2, $3, $4, 'H100-SXM-80GB', 'eu-west', 1.5, 2.1)`,
+        [round, at, priced.id, provider.id],
+      );
+      await q(`INSERT INTO pool_prices (round_id, period_start, gpu_model, region, price, supply_gpus, sold_gpus) VALUES ($1, $2, 'H100-SXM-80GB', 'eu-west', 1.5, 8, 8)`, [round, at]);
+    }
+
+    expect((await t.app.get(RetentionService).sweep()).nodePrices).toBe(1);
+    expect(await q(`SELECT round_id FROM node_prices WHERE node_id = $1`, [priced.id])).toEqual([{ round_id: newRound }]);
+    expect((await q(`SELECT count(*)::int AS n FROM pool_prices WHERE round_id = ANY($1::uuid[])`, [[oldRound, newRound]]))[0].n).toBe(2);
   });
 });
 
@@ -89,7 +108,7 @@ describe('retention with RETENTION_DAYS=0', () => {
     expect(relayed).toBeGreaterThan(0);
     await q(`UPDATE outbox SET relayed_at = now() - interval '2 days' WHERE relayed_at IS NOT NULL`);
 
-    expect(await t.app.get(RetentionService).sweep()).toEqual({ deliveries: 0, events: 0, outbox: relayed });
+    expect(await t.app.get(RetentionService).sweep()).toEqual({ deliveries: 0, events: 0, outbox: relayed, nodePrices: 0 });
     expect(await deliveriesOf(t, tenant.apiKey, hook.id)).toHaveLength(1);
   });
 });

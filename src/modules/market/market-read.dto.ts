@@ -80,15 +80,25 @@ export class LeaseStatusReportDto {
   node?: string;
 }
 
+export class NodePriceBandDto {
+  @ApiProperty({ nullable: true, type: String, example: '2.10' }) min: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2.35' }) median: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2.80' }) max: string | null;
+}
+
 export class PoolPriceDto {
   @ApiProperty({ example: 'H100-SXM-80GB' }) gpuModel: string;
   @ApiProperty({ example: 'eu-west' }) region: string;
-  @ApiProperty({ example: '2.35', description: 'clearing price per GPU-hour' }) price: string;
-  @ApiProperty({ nullable: true, type: String, description: 'the bid that set the price; null when a reserve did' }) marginalBidId: string | null;
+  @ApiProperty({ example: '2.35', description: "the pool index per GPU-hour: the lowest price among the pool's nodes with a contestable GPU (what the most flexible 1-GPU bid pays there)" })
+  price: string;
+  @ApiProperty({ nullable: true, type: String, description: "the losing bid or displaced lease that set the index node's price; null when its reserve did" }) marginalBidId: string | null;
   @ApiProperty({ nullable: true, type: String, example: '2.35', description: "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve did" })
   marginalBidPrice: string | null;
   @ApiProperty() supplyGpus: number;
   @ApiProperty() soldGpus: number;
+  @ApiProperty({ type: NodePriceBandDto, description: "lowest, median (lower) and highest node price of the pool's nodes this round" }) nodePrices: NodePriceBandDto;
+  @ApiProperty({ nullable: true, type: String, example: '2.41', description: 'GPU-weighted mean unit price that placements and kept leases on the pool pay this round; null when none' })
+  chargeVwap: string | null;
 }
 
 export class RoundSummaryDto {
@@ -146,7 +156,10 @@ export class LeaseNodeDto {
   @ApiProperty() externalId: string;
   @ApiProperty() region: string;
   @ApiProperty() gpus: number;
-  @ApiProperty({ example: '2.35', description: 'price per GPU-hour paid on this node this period' }) unitPrice: string;
+  @ApiProperty({ example: '2.35', description: "the lease's unit price per GPU-hour this period: min(its limit, GPU-weighted mean of its nodes' prices)" }) unitPrice: string;
+  @ApiProperty({ example: '2.35', description: "this node's price per GPU-hour this period: what its provider earns per GPU" }) nodePrice: string;
+  @ApiProperty({ example: '0', description: 'mean node price minus unit price, per GPU-hour: what the market pays the providers because the limit caps the lease' })
+  uplift: string;
 }
 
 export class LeaseStopFailureDto {
@@ -199,14 +212,17 @@ export class LedgerEntryDto {
   @ApiProperty() periodEnd: string;
   @ApiProperty() seconds: number;
   @ApiProperty() gpus: number;
-  @ApiProperty({ example: '2.35' }) unitPrice: string;
-  @ApiProperty({ example: '4.700000' }) charge: string;
-  @ApiProperty({ example: '0.470000' }) fee: string;
-  @ApiProperty({ example: '4.230000' }) payout: string;
+  @ApiProperty({ example: '2.35', description: "the lease's unit price per GPU-hour for the interval" }) unitPrice: string;
+  @ApiProperty({ example: '2.35', description: "the node's price per GPU-hour for the interval" }) nodePrice: string;
+  @ApiProperty({ example: '4.700000', description: 'what the tenant pays' }) charge: string;
+  @ApiProperty({ example: '0.000000', description: "what the market pays the provider because the lease's limit is below its nodes' mean price" }) uplift: string;
+  @ApiProperty({ example: '0.470000', description: "the platform's fee on the provider's gross (charge + uplift)" }) fee: string;
+  @ApiProperty({ example: '4.230000', description: 'what the provider receives: charge + uplift - fee' }) payout: string;
 }
 
 export class LedgerTotalsDto {
   @ApiProperty({ example: '4.700000' }) charges: string;
+  @ApiProperty({ example: '0.000000', description: 'charges + uplift = payouts + fees' }) uplift: string;
   @ApiProperty({ example: '0.470000' }) fees: string;
   @ApiProperty({ example: '4.230000' }) payouts: string;
   @ApiProperty({ description: 'entries in the range (entries may hold fewer: see limit)' }) count: number;

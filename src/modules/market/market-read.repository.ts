@@ -34,6 +34,11 @@ export interface PoolPriceRow {
   marginalBidPrice: string | null;
   supplyGpus: number;
   soldGpus: number;
+  /** Null on rounds older than node prices only where the migration could not fill them. */
+  minNodePrice: string | null;
+  medianNodePrice: string | null;
+  maxNodePrice: string | null;
+  chargeVwap: string | null;
 }
 
 /** A pool as it stands now: its latest committed price (if any) and its active supply. */
@@ -87,7 +92,7 @@ export interface LeaseRow {
   stopConfirmedAt: Date | null;
   createdAt: Date;
   cursorTime: string;
-  nodes: Array<{ nodeId: string; providerId: string; externalId: string; region: string; gpus: number; unitPrice: string }>;
+  nodes: Array<{ nodeId: string; providerId: string; externalId: string; region: string; gpus: number; unitPrice: string; nodePrice: string; uplift: string }>;
 }
 
 export interface LedgerRow {
@@ -105,9 +110,19 @@ export interface LedgerRow {
   seconds: number;
   gpus: number;
   unitPrice: string;
+  nodePrice: string;
   charge: string;
+  uplift: string;
   fee: string;
   payout: string;
+}
+
+export interface LedgerTotalsRow {
+  charges: string;
+  uplift: string;
+  fees: string;
+  payouts: string;
+  count: number;
 }
 
 const ROUND_COLUMNS = `
@@ -118,7 +133,8 @@ const ROUND_COLUMNS = `
 const PRICE_COLUMNS = `
   pp.round_id AS "roundId", pp.period_start AS "periodStart", pp.gpu_model AS "gpuModel", pp.region, pp.price::text AS price,
   pp.marginal_bid_id AS "marginalBidId", COALESCE(mo.max_price, ml.limit_price)::text AS "marginalBidPrice",
-  pp.supply_gpus AS "supplyGpus", pp.sold_gpus AS "soldGpus"`;
+  pp.supply_gpus AS "supplyGpus", pp.sold_gpus AS "soldGpus", pp.min_node_price::text AS "minNodePrice",
+  pp.median_node_price::text AS "medianNodePrice", pp.max_node_price::text AS "maxNodePrice", pp.charge_vwap::text AS "chargeVwap"`;
 
 // The marginal bid's limit per GPU-hour in the pool's GPU model (its offer for that model), or,
 // when a displaced running lease set the price, that lease's limit.
@@ -143,7 +159,8 @@ const LEASE_SELECT = `
          l.settled_until AS "settledUntil", l.stop_failed_at AS "stopFailedAt", l.stop_error AS "stopError",
          l.stop_confirmed_at AS "stopConfirmedAt", l.created_at AS "createdAt", l.created_at::text AS "cursorTime",
          (SELECT json_agg(json_build_object('nodeId', ln.node_id, 'providerId', ln.provider_id, 'externalId', n.external_id,
-                                            'region', ln.region, 'gpus', ln.gpus, 'unitPrice', ln.unit_price::text) ORDER BY ln.node_id)
+                                            'region', ln.region, 'gpus', ln.gpus, 'unitPrice', ln.unit_price::text,
+                                            'nodePrice', ln.node_price::text, 'uplift', ln.uplift::text) ORDER BY ln.node_id)
             FROM lease_nodes ln JOIN nodes n ON n.id = ln.node_id WHERE ln.lease_id = l.id) AS nodes
     FROM leases l`;
 
@@ -249,13 +266,13 @@ export class MarketReadRepository {
   }
 
   /** Entries whose interval ends in (from, to], newest first, and totals over all of them. */
-  async ledger(scope: ReadScope, range: { from?: Date; to?: Date }, limit: number): Promise<{ entries: LedgerRow[]; totals: { charges: string; fees: string; payouts: string; count: number } }> {
+  async ledger(scope: ReadScope, range: { from?: Date; to?: Date }, limit: number): Promise<{ entries: LedgerRow[]; totals: LedgerTotalsRow }> {
     const params: unknown[] = [];
     let where = scopeFilter(scope, params, 'e.tenant_id', (p) => `e.provider_id = ${p}`);
     if (range.from) where += ` AND e.period_end > $${params.push(range.from)}`;
     if (range.to) where += ` AND e.period_end <= $${params.push(range.to)}`;
-    const [totals]: Array<{ charges: string; fees: string; payouts: string; count: number }> = await this.dataSource.query(
-      `SELECT COALESCE(sum(e.charge), 0)::text AS charges, COALESCE(sum(e.fee), 0)::text AS fees,
+    const [totals]: LedgerTotalsRow[] = await this.dataSource.query(
+      `SELECT COALESCE(sum(e.charge), 0)::text AS charges, COALESCE(sum(e.uplift), 0)::text AS uplift, COALESCE(sum(e.fee), 0)::text AS fees,
               COALESCE(sum(e.payout), 0)::text AS payouts, count(*)::int AS count
          FROM ledger_entries e WHERE ${where}`,
       params,
@@ -264,7 +281,7 @@ export class MarketReadRepository {
       `SELECT e.id::text AS id, e.round_id AS "roundId", e.lease_id AS "leaseId", e.bid_id AS "bidId", e.tenant_id AS "tenantId",
               e.provider_id AS "providerId", e.node_id AS "nodeId", e.gpu_model AS "gpuModel", e.region,
               e.period_start AS "periodStart", e.period_end AS "periodEnd", e.seconds, e.gpus, e.unit_price::text AS "unitPrice",
-              e.charge::text AS charge, e.fee::text AS fee, e.payout::text AS payout
+              e.node_price::text AS "nodePrice", e.charge::text AS charge, e.uplift::text AS uplift, e.fee::text AS fee, e.payout::text AS payout
          FROM ledger_entries e WHERE ${where} ORDER BY e.period_end DESC, e.id DESC LIMIT $${params.push(limit)}`,
       params,
     );

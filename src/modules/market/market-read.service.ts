@@ -69,8 +69,12 @@ function toPoolPrice(row: PoolPriceRow): PoolPriceDto {
     marginalBidPrice: row.marginalBidPrice === null ? null : formatPrice(toMoney(row.marginalBidPrice)),
     supplyGpus: row.supplyGpus,
     soldGpus: row.soldGpus,
+    nodePrices: { min: optionalPrice(row.minNodePrice), median: optionalPrice(row.medianNodePrice), max: optionalPrice(row.maxNodePrice) },
+    chargeVwap: optionalPrice(row.chargeVwap),
   };
 }
+
+const optionalPrice = (text: string | null) => (text === null ? null : formatPrice(toMoney(text)));
 
 function toLeaseDto(row: LeaseRow, scope: ReadScope): LeaseDto {
   // A provider sees only its own share of a lease that spans providers.
@@ -95,7 +99,7 @@ function toLeaseDto(row: LeaseRow, scope: ReadScope): LeaseDto {
     exitCode: row.exitCode,
     settledUntil: iso(row.settledUntil),
     stopFailure: row.stopFailedAt ? { at: row.stopFailedAt.toISOString(), error: row.stopError ?? '', confirmedAt: iso(row.stopConfirmedAt) } : null,
-    nodes: nodes.map((n) => ({ ...n, unitPrice: formatPrice(toMoney(n.unitPrice)) })),
+    nodes: nodes.map((n) => ({ ...n, unitPrice: formatPrice(toMoney(n.unitPrice)), nodePrice: formatPrice(toMoney(n.nodePrice)), uplift: formatPrice(toMoney(n.uplift)) })),
   };
 }
 
@@ -195,12 +199,15 @@ export class MarketReadService {
         periodStart: e.periodStart.toISOString(),
         periodEnd: e.periodEnd.toISOString(),
         unitPrice: formatPrice(toMoney(e.unitPrice)),
+        nodePrice: formatPrice(toMoney(e.nodePrice)),
         charge: formatAmount(toMoney(e.charge)),
+        uplift: formatAmount(toMoney(e.uplift)),
         fee: formatAmount(toMoney(e.fee)),
         payout: formatAmount(toMoney(e.payout)),
       })),
       totals: {
         charges: formatAmount(toMoney(totals.charges)),
+        uplift: formatAmount(toMoney(totals.uplift)),
         fees: formatAmount(toMoney(totals.fees)),
         payouts: formatAmount(toMoney(totals.payouts)),
         count: totals.count,

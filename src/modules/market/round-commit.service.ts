@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { RoundOutcome } from '../../core/market/round-outcome.js';
 import { poolKey, type MarketNode, type RoundResult } from '../../core/market/types.js';
-import { formatPrice, toMoney } from '../../core/money/money.js';
+import { toMoney } from '../../core/money/money.js';
+import { formatRate, toMicros } from '../../core/money/micros.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { updateReturning } from '../../platform/database/update-returning.js';
 import { STOP_UNCONFIRMED } from './held-gpus.js';
@@ -131,13 +132,17 @@ export class RoundCommitService {
 
     // Rows of dropped placements do not exist, so their repricing matches nothing.
     const live = outcome.repricing;
+    const shares = live.flatMap((r) => r.shares.map((share) => ({ lease: r.leaseId, share, unit: r.unitPrice, uplift: r.uplift })));
     await manager.query(
-      `UPDATE lease_nodes ln SET unit_price = v.price FROM unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS v(lease, node, price)
+      `UPDATE lease_nodes ln SET unit_price = v.unit, node_price = v.node_price, uplift = v.uplift
+         FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::numeric[], $5::numeric[]) AS v(lease, node, unit, node_price, uplift)
         WHERE ln.lease_id = v.lease AND ln.node_id = v.node`,
       [
-        live.flatMap((r) => r.shares.map(() => r.leaseId)),
-        live.flatMap((r) => r.shares.map((s) => s.nodeId)),
-        live.flatMap((r) => r.shares.map((s) => formatPrice(s.unitPrice))),
+        shares.map((s) => s.lease),
+        shares.map((s) => s.share.nodeId),
+        shares.map((s) => s.unit.toFixed()),
+        shares.map((s) => s.share.nodePrice.toFixed()),
+        shares.map((s) => s.uplift.toFixed()),
       ],
     );
 
@@ -150,7 +155,8 @@ export class RoundCommitService {
     );
 
     await this.rounds.savePrices(manager, round, result.prices, this.poolVolumes(input.nodes, used));
-    events.push(...(await this.roundCleared(manager, round, placed, outcome.losses)));
+    await this.rounds.saveNodePrices(manager, round, result.nodePrices, input.nodes);
+    events.push(...(await this.roundCleared(manager, round, placed, outcome.losses, result.paradoxicallyRejected)));
     await this.events.add(manager, events);
     return { openBids: input.openBids, placements: placed.length, preemptions: noticed.length, expired: expired.length };
   }
@@ -161,6 +167,7 @@ export class RoundCommitService {
     round: ClaimedRound,
     placed: RoundOutcome['newLeases'],
     losses: RoundOutcome['losses'],
+    paradoxical: RoundResult['paradoxicallyRejected'],
   ): Promise<MarketEvent[]> {
     const bidIds = [...placed.map((l) => l.bidId), ...losses.map((l) => l.bidId)];
     if (bidIds.length === 0) return [];
@@ -168,8 +175,26 @@ export class RoundCommitService {
     const tenantOf = new Map(owners.map((o) => [o.id, o.tenant_id]));
     const byTenant = new Map<string, { won: unknown[]; lost: unknown[] }>();
     const entry = (tenantId: string) => byTenant.get(tenantId) ?? byTenant.set(tenantId, { won: [], lost: [] }).get(tenantId)!;
-    for (const lease of placed) entry(tenantOf.get(lease.bidId)!).won.push({ bidId: lease.bidId, leaseId: lease.id, gpuModel: lease.gpuModel, gpus: lease.gpus });
-    for (const loss of losses) if (tenantOf.has(loss.bidId)) entry(tenantOf.get(loss.bidId)!).lost.push({ bidId: loss.bidId, reason: loss.reason });
+    for (const lease of placed)
+      entry(tenantOf.get(lease.bidId)!).won.push({
+        bidId: lease.bidId,
+        leaseId: lease.id,
+        gpuModel: lease.gpuModel,
+        gpus: lease.gpus,
+        unitPrice: formatRate(toMicros(lease.price.unitPrice)),
+        uplift: formatRate(toMicros(lease.price.uplift)),
+      });
+    // A bid the prices could not keep out says so: it could have had GPUs below its limit at this round's node prices.
+    const paradox = new Map(paradoxical.map((p) => [p.bidId, p]));
+    for (const loss of losses) {
+      if (!tenantOf.has(loss.bidId)) continue;
+      const p = paradox.get(loss.bidId);
+      entry(tenantOf.get(loss.bidId)!).lost.push({
+        bidId: loss.bidId,
+        reason: loss.reason,
+        ...(p ? { paradoxicallyRejected: { reason: p.reason, gpuModel: p.gpuModel, cheapestPrice: formatRate(toMicros(p.cheapestPrice)) } } : {}),
+      });
+    }
     return [...byTenant].map(([tenantId, outcome]) => ({
       tenantId,
       type: 'round.cleared' as const,
@@ -199,11 +224,20 @@ export class RoundCommitService {
         leases.map((l) => new Date(l.protectedUntil * 1000)),
       ],
     );
-    const shares = leases.flatMap((l) => l.shares.map((s) => ({ lease: l.id, ...s })));
+    const shares = leases.flatMap((l) => l.shares.map((s) => ({ lease: l.id, ...s, price: l.price })));
     await manager.query(
-      `INSERT INTO lease_nodes (lease_id, node_id, provider_id, region, gpus, unit_price)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::numeric[])`,
-      [shares.map((s) => s.lease), shares.map((s) => s.nodeId), shares.map((s) => s.provider), shares.map((s) => s.region), shares.map((s) => s.gpus), shares.map((s) => formatPrice(s.unitPrice))],
+      `INSERT INTO lease_nodes (lease_id, node_id, provider_id, region, gpus, unit_price, node_price, uplift)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::numeric[], $7::numeric[], $8::numeric[])`,
+      [
+        shares.map((s) => s.lease),
+        shares.map((s) => s.nodeId),
+        shares.map((s) => s.provider),
+        shares.map((s) => s.region),
+        shares.map((s) => s.gpus),
+        shares.map((s) => s.price.unitPrice.toFixed()),
+        shares.map((s) => s.nodePrice.toFixed()),
+        shares.map((s) => s.price.uplift.toFixed()),
+      ],
     );
     await manager.query(`UPDATE bids SET status = 'allocated', last_loss_reason = NULL, updated_at = now() WHERE id = ANY($1::uuid[])`, [leases.map((l) => l.bidId)]);
     await this.orders.create(

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { formatPrice } from '../../core/money/money.js';
-import type { PoolPrice, RoundResult } from '../../core/market/types.js';
+import type { MarketNode, NodePrice, PoolPrice, RoundResult } from '../../core/market/types.js';
 
 export interface ClaimedRound {
   readonly id: string;
@@ -49,17 +48,45 @@ export class RoundsRepository {
     if (prices.length === 0) return;
     const volume = new Map(volumes.map((v) => [`${v.gpuModel}\u0000${v.region}`, v]));
     await manager.query(
-      `INSERT INTO pool_prices (round_id, period_start, gpu_model, region, price, marginal_bid_id, supply_gpus, sold_gpus)
-       SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::numeric[], $6::uuid[], $7::int[], $8::int[])`,
+      `INSERT INTO pool_prices (round_id, period_start, gpu_model, region, price, marginal_bid_id, supply_gpus, sold_gpus,
+                                min_node_price, median_node_price, max_node_price, charge_vwap, paid_gpus)
+       SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::numeric[], $6::uuid[], $7::int[], $8::int[],
+                                    $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::int[])`,
       [
         round.id,
         round.periodStart,
         prices.map((p) => p.gpuModel),
         prices.map((p) => p.region),
-        prices.map((p) => formatPrice(p.price)),
+        prices.map((p) => p.price.toFixed()),
         prices.map((p) => (p.marginalBidId && isUuid(p.marginalBidId) ? p.marginalBidId : null)),
         prices.map((p) => volume.get(`${p.gpuModel}\u0000${p.region}`)?.supplyGpus ?? 0),
         prices.map((p) => volume.get(`${p.gpuModel}\u0000${p.region}`)?.soldGpus ?? 0),
+        prices.map((p) => p.minNodePrice.toFixed()),
+        prices.map((p) => p.medianNodePrice.toFixed()),
+        prices.map((p) => p.maxNodePrice.toFixed()),
+        prices.map((p) => p.vwap?.toFixed() ?? null),
+        prices.map((p) => p.soldGpus),
+      ],
+    );
+  }
+
+  /** Every priced node's price for the round, with what it was priced against (its reserve then). */
+  async saveNodePrices(manager: EntityManager, round: ClaimedRound, prices: readonly NodePrice[], nodes: readonly MarketNode[]): Promise<void> {
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const rows = prices.filter((p) => byId.has(p.node)).map((p) => ({ price: p, node: byId.get(p.node)! }));
+    if (rows.length === 0) return;
+    await manager.query(
+      `INSERT INTO node_prices (round_id, period_start, node_id, provider_id, gpu_model, region, reserve_price, price)
+       SELECT $1, $2, * FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::numeric[], $8::numeric[])`,
+      [
+        round.id,
+        round.periodStart,
+        rows.map((r) => r.node.id),
+        rows.map((r) => r.node.provider),
+        rows.map((r) => r.node.gpuModel),
+        rows.map((r) => r.node.region),
+        rows.map((r) => r.node.reservePrice.toFixed()),
+        rows.map((r) => r.price.price.toFixed()),
       ],
     );
   }
@@ -86,7 +113,7 @@ export class RoundsRepository {
         counts.preemptions,
         counts.expired,
         JSON.stringify(timings),
-        JSON.stringify({ candidates: result.stats.candidates, solveMs: result.stats.solveMs }),
+        JSON.stringify({ candidates: result.stats.candidates, solveMs: result.stats.solveMs, pricing: result.stats.pricing, paradoxicallyRejected: result.paradoxicallyRejected.length }),
       ],
     );
   }

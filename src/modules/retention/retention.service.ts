@@ -16,15 +16,18 @@ export interface RetentionCounts {
   deliveries: number;
   events: number;
   outbox: number;
+  nodePrices: number;
 }
 
 /**
  * Keeps the tables that grow with every round from growing forever: webhook deliveries that
  * are finished (succeeded or failed) and older than RETENTION_DAYS go with their attempts,
- * then events that no delivery refers to any more, then outbox rows relayed over a day ago.
- * Pending deliveries, their events and outbox rows the queue refused are never touched; rounds,
- * prices, leases, orders, the ledger and `round.cleared` events are finance's record and are
- * kept. Replicas may sweep
+ * then events that no delivery refers to any more, then outbox rows relayed over a day ago,
+ * and node prices older than RETENTION_DAYS (one row per node per round: the largest table a
+ * market writes; pools keep their index and node-price band for good, and every ledger row
+ * keeps the node price it was settled at). Pending deliveries, their events and outbox rows the
+ * queue refused are never touched; rounds, pool prices, leases, orders, the ledger and
+ * `round.cleared` events are finance's record and are kept. Replicas may sweep
  * at once: SKIP LOCKED keeps them off each other's rows.
  */
 @Injectable()
@@ -52,15 +55,18 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async sweep(now = new Date()): Promise<RetentionCounts> {
-    const counts: RetentionCounts = { deliveries: 0, events: 0, outbox: 0 };
+    const counts: RetentionCounts = { deliveries: 0, events: 0, outbox: 0, nodePrices: 0 };
     if (this.config.retentionDays > 0) {
       const cutoff = new Date(now.getTime() - this.config.retentionDays * DAY_MS);
       counts.deliveries = await this.inBatches(DELETE_DELIVERIES, cutoff);
       counts.events = await this.inBatches(DELETE_EVENTS, cutoff);
+      counts.nodePrices = await this.inBatches(DELETE_NODE_PRICES, cutoff);
     }
     counts.outbox = await this.inBatches(DELETE_RELAYED_OUTBOX, new Date(now.getTime() - RELAYED_OUTBOX_KEEP_MS));
-    if (counts.deliveries + counts.events + counts.outbox > 0) {
-      this.logger.log(`deleted ${counts.deliveries} webhook deliveries, ${counts.events} events and ${counts.outbox} relayed outbox rows past retention`);
+    if (counts.deliveries + counts.events + counts.outbox + counts.nodePrices > 0) {
+      this.logger.log(
+        `deleted ${counts.deliveries} webhook deliveries, ${counts.events} events, ${counts.outbox} relayed outbox rows and ${counts.nodePrices} node prices past retention`,
+      );
     }
     return counts;
   }
@@ -103,3 +109,8 @@ const DELETE_RELAYED_OUTBOX = `
   DELETE FROM outbox o WHERE o.id IN (
     SELECT x.id FROM outbox x WHERE x.relayed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
   RETURNING o.id`;
+
+const DELETE_NODE_PRICES = `
+  DELETE FROM node_prices p WHERE (p.round_id, p.node_id) IN (
+    SELECT x.round_id, x.node_id FROM node_prices x WHERE x.period_start < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+  RETURNING p.round_id AS id`;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkResult } from '../core/clearing/check-result.js';
-import { parseSnapshot, serializeSnapshot } from '../core/clearing/snapshot-file.js';
+import { parseSnapshot, readResult, serializeSnapshot } from '../core/clearing/snapshot-file.js';
 import { bid, lease, node, snapshot } from '../core/clearing/snapshot-fixtures.js';
 import { run } from './clear.command.js';
 
@@ -30,10 +30,14 @@ describe('gpumarket clear', () => {
     const written = JSON.parse(await readFile(output, 'utf8'));
     expect(written).toMatchObject({ version: 1, roundId: 'r-test', status: 'optimal' });
     expect(written.welfare).toMatch(/^-?\d+\.\d{4}$/);
-    expect(written.prices.every((p: { price: string }) => /^\d+\.\d{2,4}$/.test(p.price))).toBe(true);
+    expect(written.prices.every((p: { price: string }) => /^\d+\.\d{6}$/.test(p.price))).toBe(true);
+    // Rule 8's fields (round-files.md, "Prices in the result"): every node priced, every payer's unit price and uplift.
+    expect(written.nodePrices.map((n: { node: string }) => n.node)).toEqual(['n-1', 'n-2']);
+    expect(written.placements.every((p: { unitPrice: string; uplift: string }) => /^\d+\.\d{6}$/.test(p.unitPrice) && /^\d+\.\d{6}$/.test(p.uplift))).toBe(true);
+    expect(written.keptPrices.map((k: { leaseId: string }) => k.leaseId)).toEqual(written.kept);
+    expect(written.paradoxicallyRejected).toEqual([]);
     const s = parseSnapshot(roundFile());
-    const Money = (await import('../core/money/money.js')).Money;
-    expect(checkResult(s, { ...written, welfare: new Money(written.welfare) })).toEqual([]);
+    expect(checkResult(s, readResult(written))).toEqual([]);
   });
 
   it('--deterministic writes the same result file twice for the same snapshot', async () => {

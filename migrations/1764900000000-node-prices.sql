@@ -48,3 +48,7 @@ UPDATE ledger_entries SET node_price = unit_price;
 ALTER TABLE ledger_entries ALTER COLUMN node_price SET NOT NULL;
 ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_check;
 ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_balanced CHECK (charge + uplift = payout + fee), ADD CHECK (uplift >= 0);
+
+-- The round audit reads each round's round.cleared events by round (winners' unit prices,
+-- paradoxical rejections); those events are kept for good, so without this it scans them all.
+CREATE INDEX market_events_round_cleared_idx ON market_events (subject_id) WHERE type = 'round.cleared';

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { checkResult } from '../../src/core/clearing/check-result.js';
+import type { RoundResult, RoundSnapshot } from '../../src/core/market/types.js';
 import { clearRound } from '../../src/core/clearing/clear-round.js';
 import { greedyBaseline, monolithicBaseline, warmStartedOptimum } from './baselines.js';
 import { generateInstance } from './generate-instance.js';
@@ -26,6 +27,26 @@ interface Measure {
   violations?: number;
   maxRssMb: number;
   phases?: Record<string, number>;
+  /** The price phase (market.md 5a): its time, losers it could not keep out, and uplift over charges. */
+  prices?: { ms: number; method: string; paradoxical: number; losers: number; upliftShare: number };
+}
+
+/** Per hour: what placements and kept leases pay, and the uplift the market adds to it. */
+function pricing(snapshot: RoundSnapshot, result: RoundResult): NonNullable<Measure['prices']> {
+  const gpusOf = new Map(snapshot.leases.map((l) => [l.id, l.placement.reduce((t, p) => t + p.gpus, 0)]));
+  let charges = 0;
+  let uplift = 0;
+  for (const p of result.placements) {
+    const gpus = p.nodes.reduce((t, s) => t + s.gpus, 0);
+    charges += p.unitPrice.toNumber() * gpus;
+    uplift += p.uplift.toNumber() * gpus;
+  }
+  for (const k of result.keptPrices) {
+    charges += k.unitPrice.toNumber() * gpusOf.get(k.leaseId)!;
+    uplift += k.uplift.toNumber() * gpusOf.get(k.leaseId)!;
+  }
+  const stats = result.stats.pricing as { method: string };
+  return { ms: result.stats.phases.price ?? 0, method: stats.method, paradoxical: result.paradoxicallyRejected.length, losers: result.losses.length, upliftShare: charges > 0 ? uplift / charges : 0 };
 }
 
 async function measure(row: number, method: string, seed: number, budgetMs?: number): Promise<Measure> {
@@ -44,6 +65,7 @@ async function measure(row: number, method: string, seed: number, budgetMs?: num
       status: result.status,
       violations: checkResult(snapshot, result).length,
       phases: result.stats.phases,
+      prices: pricing(snapshot, result),
     };
   } else if (method === 'greedy') out = { welfare: greedyBaseline(snapshot).welfare.toFixed(4) };
   else {
@@ -77,8 +99,12 @@ async function main(): Promise<void> {
     return;
   }
   const only = args[0] === '--rows' ? args[1].split(',').map(Number) : ROWS.map((_, i) => i);
-  console.log(`| bids x nodes (GPUs) | budget | ours: time | ours: welfare / upper bound | status | valid | peak RSS | HiGHS monolithic: time, welfare / UB | greedy: time, welfare / UB | ours, seeds ${MORE_SEEDS.join(' and ')}: time, welfare / UB | goal |`);
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(`| bids x nodes (GPUs) | budget | ours: time | ours: welfare / upper bound | status | valid | peak RSS | prices: phase (share of time), paradoxical / losers, uplift / charges | HiGHS monolithic: time, welfare / UB | greedy: time, welfare / UB | ours, seeds ${MORE_SEEDS.join(' and ')}: time, welfare / UB | goal |`);
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const priced = (m: Measure) =>
+    m.prices
+      ? `${m.prices.ms} ms (${((100 * m.prices.ms) / m.ms).toFixed(1)}%, ${m.prices.method}), ${m.prices.paradoxical} / ${m.prices.losers}, ${(100 * m.prices.upliftShare).toFixed(2)}%`
+      : 'n/a';
   for (const i of only) {
     const r = ROWS[i];
     const ours = child(i, 'ours');
@@ -91,7 +117,7 @@ async function main(): Promise<void> {
     };
     const met = [ours, ...more].every(meets);
     console.log(
-      `| ${r.bids} x ${r.nodes} (${r.nodes * 8}) | ${r.budgetMs} ms | ${ours.ms} ms | ${ours.welfare} / ${ours.upperBound} = ${pct(ours.welfare, ours.upperBound)} | ${ours.status} | ${ours.violations === 0 ? 'yes' : `${ours.violations} violations`} | ${ours.maxRssMb} MB | ${mono.ms} ms, ${pct(mono.welfare, ours.upperBound)} (${mono.status}) | ${greedy.ms} ms, ${pct(greedy.welfare, ours.upperBound)} | ${more.map((m) => `${m.ms} ms, ${pct(m.welfare, m.upperBound)}${m.violations === 0 ? '' : ' INVALID'}`).join('; ')} | ${met ? 'met' : 'MISSED'} (< ${r.goalMs} ms, >= ${(r.goalRatio * 100).toFixed(1)}%) |`,
+      `| ${r.bids} x ${r.nodes} (${r.nodes * 8}) | ${r.budgetMs} ms | ${ours.ms} ms | ${ours.welfare} / ${ours.upperBound} = ${pct(ours.welfare, ours.upperBound)} | ${ours.status} | ${ours.violations === 0 ? 'yes' : `${ours.violations} violations`} | ${ours.maxRssMb} MB | ${priced(ours)} | ${mono.ms} ms, ${pct(mono.welfare, ours.upperBound)} (${mono.status}) | ${greedy.ms} ms, ${pct(greedy.welfare, ours.upperBound)} | ${more.map((m) => `${m.ms} ms, ${pct(m.welfare, m.upperBound)}${m.violations === 0 ? '' : ' INVALID'}`).join('; ')} | ${met ? 'met' : 'MISSED'} (< ${r.goalMs} ms, >= ${(r.goalRatio * 100).toFixed(1)}%) |`,
     );
     console.error(`row ${i} phases: ${JSON.stringify(ours.phases)}`);
   }

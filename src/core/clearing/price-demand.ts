@@ -55,12 +55,16 @@ export interface ContenderClass {
   readonly groups: readonly (readonly Member[])[];
 }
 
-/** A class's demand on one node: the node's price may not fall below `price` without envy. */
+/** A bid's demand on one node: the node's price may not fall below `price` without envy. */
 export interface NodeBound {
   readonly node: number;
   readonly price: number;
+  /** The bid's GPUs: envy is weighed per GPU. */
   readonly weight: number;
   readonly contender: number;
+  /** The bid (or displaced lease's bid) and its value. */
+  readonly id: string;
+  readonly value: number;
 }
 
 /** A class's demand over a group of several nodes: the `gpus` cheapest must cost at least value x gpus. */
@@ -150,6 +154,9 @@ export function nodeBound(gpus: number, value: number, m: Member, penalty: numbe
   return ceilDiv(value * gpus - penalty * displacing, gpus);
 }
 
+/** Bids of a class that set floors of their own (the best first); the class's lower bids rarely matter. */
+const FLOORS_PER_CLASS = 4;
+
 export function buildPricingDemand(problem: RoundProblem, allocation: Allocation): PricingDemand {
   const nodes = supplyOf(problem, allocation);
   const penalty = toMicros(problem.snapshot.params.preemptionPenalty);
@@ -157,11 +164,17 @@ export function buildPricingDemand(problem: RoundProblem, allocation: Allocation
   const bounds: NodeBound[] = [];
   const groups: GroupDemand[] = [];
   classes.forEach((c, index) => {
+    // The best few bids of a class each set a floor, so the LP weighs how many bids a lower price would let in.
+    const top = c.bids.length > 0 ? [...c.bids].sort((a, b) => b.value - a.value || (a.id < b.id ? -1 : 1)).slice(0, FLOORS_PER_CLASS) : [c.best];
     for (const members of c.groups) {
-      if (members.length === 1) {
-        const price = nodeBound(c.gpus, c.best.value, members[0], penalty);
-        if (price > nodes[members[0].node].reserve) bounds.push({ node: members[0].node, price, weight: c.gpus, contender: index });
-      } else groups.push({ contender: index, members });
+      if (members.length > 1) {
+        groups.push({ contender: index, members });
+        continue;
+      }
+      for (const bid of top) {
+        const price = nodeBound(c.gpus, bid.value, members[0], penalty);
+        if (price > nodes[members[0].node].reserve) bounds.push({ node: members[0].node, price, weight: c.gpus, contender: index, id: bid.id, value: bid.value });
+      }
     }
   });
   return { nodes, penalty, payers: payersOf(problem, allocation), classes, bounds, groups };

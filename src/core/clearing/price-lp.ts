@@ -26,7 +26,7 @@ import type { GroupDemand, PricingDemand } from './price-demand.js';
  * Determinism: columns and rows follow the ids of nodes, classes and payers, never the order
  * of the snapshot, so the same round in any order gives the same LP and the same prices.
  */
-export const ENVY_WEIGHT = 10;
+export const ENVY_WEIGHT = 3;
 /** Per GPU of the node and $ of rent: the tie-break after the make-whole cost. */
 const RENT_WEIGHT = 1e-3;
 /** Per GPU and $ away from the envy-free levels: the tie-break among equally low rents. */

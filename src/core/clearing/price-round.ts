@@ -178,16 +178,15 @@ function poolIndices(problem: RoundProblem, demand: PricingDemand, price: Float6
 function marginalSetters(demand: PricingDemand, price: Float64Array): Map<number, string> {
   const { nodes, classes, penalty } = demand;
   const best = new Map<number, { value: number; id: string }>();
-  const offer = (node: number, contender: number) => {
+  const offer = (node: number, c: { value: number; id: string }) => {
     if (price[node] <= nodes[node].reserve) return;
-    const c = classes[contender].best;
     const current = best.get(node);
     if (!current || c.value > current.value || (c.value === current.value && c.id < current.id)) best.set(node, c);
   };
-  for (const b of demand.bounds) if (b.price === price[b.node]) offer(b.node, b.contender);
+  for (const b of demand.bounds) if (b.price === price[b.node]) offer(b.node, b);
   for (const g of demand.groups) {
     const c = classes[g.contender];
-    if (groupCost(g.members, c.gpus, price, penalty) - c.best.value * c.gpus < c.gpus) for (const m of g.members) offer(m.node, g.contender);
+    if (groupCost(g.members, c.gpus, price, penalty) - c.best.value * c.gpus < c.gpus) for (const m of g.members) offer(m.node, c.best);
   }
   return new Map([...best].map(([node, c]) => [node, c.id]));
 }

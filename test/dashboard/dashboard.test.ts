@@ -124,20 +124,42 @@ describe('the finance dashboard in a real headless browser', () => {
       expect(Number(await page.getAttribute(chart, 'data-points')), chart).toBeGreaterThan(0);
       expect(await colouredPixels(page, chart), chart).toBeGreaterThan(100);
     }
+    // The price chart draws the pool index, says so, and shades the node-price band behind it.
     expect(await page.locator('#price-chart .u-legend .u-series').allTextContents()).toEqual(
-      expect.arrayContaining([expect.stringContaining('A100-SXM-80GB · us-east'), expect.stringContaining('H100-SXM-80GB · eu-west')]),
+      expect.arrayContaining([
+        expect.stringContaining('A100-SXM-80GB · us-east index'),
+        expect.stringContaining('H100-SXM-80GB · eu-west index'),
+        expect.stringContaining('H100-SXM-80GB · eu-west lowest node'),
+        expect.stringContaining('H100-SXM-80GB · eu-west highest node'),
+      ]),
     );
+    expect(await page.locator('section:has(#price-chart) h2').textContent()).toMatch(/Pool index.*node-price band/);
     expect(await page.locator('#rounds tbody tr').count()).toBeGreaterThanOrEqual(4);
     expect(await page.textContent('#reconciliation')).toContain('ledger reconciled');
     const [ledger] = await t.dataSource.query(`SELECT sum(charge)::text AS charges FROM ledger_entries`);
     expect(Number(ledger.charges)).toBeGreaterThan(0);
     expect(await page.textContent('#reconciliation')).toContain(`charges ${ledger.charges}`);
+    expect(await page.textContent('#reconciliation')).toMatch(/\+ uplift \d+\.\d{6} = payouts/);
 
     // The first round placed both bids; its audit shows both pools and both winners.
     await page.locator('#rounds tbody tr', { hasText: firstPeriod }).click();
     await page.waitForSelector('#audit:not([hidden])');
     expect(await page.locator('#audit-pools tbody tr').count()).toBe(2);
     expect(await page.locator('#audit-winners tbody tr').count()).toBe(2);
+    // Each pool's index with its band (low / median / high), each winner's unit price and uplift from the round.
+    const rounds = (await t.http().get('/v1/rounds?limit=20').set(auth(financeKey))).body.rounds;
+    const firstRound = rounds.find((r: { periodStart: string }) => r.periodStart.replace('T', ' ').slice(0, 19) === firstPeriod);
+    const audit = (await t.http().get(`/v1/reports/rounds/${firstRound.id}/audit`).set(auth(financeKey))).body;
+    const poolRows = await page.locator('#audit-pools tbody tr').allTextContents();
+    for (const pool of audit.pools) {
+      const band = `${pool.nodePrices.min} / ${pool.nodePrices.median} / ${pool.nodePrices.max}`;
+      expect(poolRows.some((row) => row.includes(`${pool.gpuModel} · ${pool.region}${pool.price}${band}`)), `${band} in ${poolRows.join(' | ')}`).toBe(true);
+    }
+    const winnerRows = await page.locator('#audit-winners tbody tr').allTextContents();
+    for (const winner of audit.winners) {
+      expect(winner.unitPrice).not.toBeNull();
+      expect(winnerRows.some((row) => row.includes(`${winner.limitPrice}${winner.unitPrice}${winner.uplift}`)), winnerRows.join(' | ')).toBe(true);
+    }
     expect(await page.textContent('#audit-summary')).toMatch(/2 winner\(s\), 1 loser\(s\)/);
     expect(await page.textContent('#audit-losers tbody')).toMatch(/below_reserve|outbid/);
 

@@ -77,16 +77,28 @@ describe('reconciliation after a long simulated market run', () => {
     expect(counts.preemptions).toBeGreaterThan(0);
   });
 
-  it('reconciles to zero: charges equal payouts plus fees in total, every day, and no round breaks it', async () => {
+  it('reconciles to zero: charges plus uplift equal payouts plus fees in total, every day, and no round breaks it', async () => {
     const reconciliation = await report(`reconciliation?${RANGE}`);
     expect(reconciliation.totals.difference).toBe('0.000000');
     expect(reconciliation.totals.balanced).toBe(true);
     expect(new Money(reconciliation.totals.charges).greaterThan(0)).toBe(true);
+    // Random limits against node prices cap some leases: the run has uplift, so the identity is tested with it.
+    expect(new Money(reconciliation.totals.uplift).greaterThan(0)).toBe(true);
     expect(reconciliation.rows.every((day: { balanced: boolean }) => day.balanced)).toBe(true);
     expect(reconciliation.breaks).toEqual([]);
+    // Every round on its own, exactly, straight from the ledger.
+    const unbalanced = await t.dataSource.query(
+      `SELECT round_id FROM ledger_entries GROUP BY round_id HAVING sum(charge) + sum(uplift) <> sum(payout) + sum(fee)`,
+    );
+    expect(unbalanced).toEqual([]);
     // The same total as the ledger API, reached by a different query.
     const ledger = await t.http().get(`/v1/ledger?from=2020-12-31T00:00:00Z&to=2021-01-02T00:00:00Z&limit=1`).set(auth(financeKey));
-    expect(ledger.body.totals).toMatchObject({ charges: reconciliation.totals.charges, payouts: reconciliation.totals.payouts, fees: reconciliation.totals.fees });
+    expect(ledger.body.totals).toMatchObject({
+      charges: reconciliation.totals.charges,
+      uplift: reconciliation.totals.uplift,
+      payouts: reconciliation.totals.payouts,
+      fees: reconciliation.totals.fees,
+    });
   });
 
   it('adds up the same money whichever way revenue is grouped, and tenant charges match gross charges', async () => {
@@ -94,7 +106,7 @@ describe('reconciliation after a long simulated market run', () => {
     for (const groupBy of ['provider', 'pool']) {
       const grouped = await report(`revenue?${RANGE}&groupBy=${groupBy}`);
       // Money is exact in every row, so the rows add up to the last micro-unit.
-      for (const field of ['charges', 'payouts', 'fees']) {
+      for (const field of ['charges', 'uplift', 'payouts', 'fees', 'netFees']) {
         expect(total(grouped.rows, field).toFixed(6), `${groupBy} ${field}`).toBe(total(byDay.rows, field).toFixed(6));
       }
       expect(grouped.totals).toEqual(byDay.totals);
@@ -108,6 +120,8 @@ describe('reconciliation after a long simulated market run', () => {
     expect(total(byDay.rows, 'charges').toFixed(6)).toBe(byDay.totals.charges);
     const tenants = await report(`tenant-charges?${RANGE}`);
     expect(total(tenants.rows, 'charges').toFixed(6)).toBe(byDay.totals.charges);
+    expect(total(tenants.rows, 'uplift').toFixed(6)).toBe(byDay.totals.uplift);
+    expect(new Money(byDay.totals.netFees).equals(new Money(byDay.totals.fees).minus(byDay.totals.uplift))).toBe(true);
   });
 
   it('sells in the price report exactly the GPU-hours the utilisation report counts, never more than available', async () => {
@@ -119,7 +133,35 @@ describe('reconciliation after a long simulated market run', () => {
     for (const row of prices.rows) {
       expect(new Money(row.low).lessThanOrEqualTo(row.open) && new Money(row.open).lessThanOrEqualTo(row.high)).toBe(true);
       expect(new Money(row.low).lessThanOrEqualTo(row.close) && new Money(row.close).lessThanOrEqualTo(row.high)).toBe(true);
-      if (row.vwap !== null) expect(new Money(row.vwap).greaterThanOrEqualTo(row.low) && new Money(row.vwap).lessThanOrEqualTo(row.high)).toBe(true);
+      // The index is a node price, so it lies in the band; the median of medians too.
+      const band = row.nodePrices;
+      expect(new Money(band.min).lessThanOrEqualTo(row.low) && new Money(row.high).lessThanOrEqualTo(band.max), JSON.stringify(row)).toBe(true);
+      expect(new Money(band.min).lessThanOrEqualTo(band.median) && new Money(band.median).lessThanOrEqualTo(band.max)).toBe(true);
+      // A lease pays at most the mean of its nodes' prices (less when its limit caps it), so never above the band
+      // (each GPU model here sits in one region, so no lease averages the prices of two pools).
+      if (row.vwap !== null) expect(new Money(row.vwap).lessThanOrEqualTo(band.max), JSON.stringify(row)).toBe(true);
+      expect(new Money(row.paidGpuHours).lessThanOrEqualTo(row.gpuHours)).toBe(true);
+    }
+  });
+
+  it("publishes node prices whose lowest and highest per pool and hour are the price report's band", async () => {
+    const nodePrices = await report(`node-prices?${RANGE}&limit=10000`);
+    expect(nodePrices.nextCursor).toBeNull();
+    expect(nodePrices.rows.length).toBeGreaterThanOrEqual(ROUNDS * 4);
+    const band = new Map<string, { min: Money; max: Money }>();
+    for (const row of nodePrices.rows) {
+      expect(new Money(row.rent).equals(new Money(row.price).minus(row.reservePrice))).toBe(true);
+      expect(new Money(row.rent).isNegative()).toBe(false);
+      const key = `${row.gpuModel}/${row.region}/${row.periodStart.slice(0, 13)}`;
+      const seen = band.get(key);
+      const price = new Money(row.price);
+      band.set(key, { min: seen && seen.min.lessThan(price) ? seen.min : price, max: seen && seen.max.greaterThan(price) ? seen.max : price });
+    }
+    const prices = await report(`clearing-prices?${RANGE}&bucket=1h`);
+    for (const row of prices.rows) {
+      const seen = band.get(`${row.gpuModel}/${row.region}/${row.bucketStart.slice(0, 13)}`);
+      expect(seen, JSON.stringify(row)).toBeDefined();
+      expect([seen!.min.toFixed(6), seen!.max.toFixed(6)]).toEqual([new Money(row.nodePrices.min).toFixed(6), new Money(row.nodePrices.max).toFixed(6)]);
     }
   });
 });

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type {
   ClearingPricesReportDto,
+  NodePricesReportDto,
   ReconciliationReportDto,
   RevenueReportDto,
   RoundAuditDto,
@@ -37,8 +38,18 @@ export function toCsv(table: CsvTable): string {
 
 export function clearingPricesCsv(report: ClearingPricesReportDto): CsvTable {
   return {
-    columns: ['gpuModel', 'region', 'bucketStart', 'open', 'high', 'low', 'close', 'vwap', 'gpuHours', 'rounds', 'closeRoundId', 'marginalBidId', 'marginalBidLimit'],
-    rows: report.rows.map(({ marginalBid, ...row }) => ({ ...row, marginalBidId: marginalBid?.id, marginalBidLimit: marginalBid?.limit })),
+    columns: [
+      'gpuModel', 'region', 'bucketStart', 'open', 'high', 'low', 'close', 'nodePriceMin', 'nodePriceMedian', 'nodePriceMax',
+      'vwap', 'paidGpuHours', 'gpuHours', 'rounds', 'closeRoundId', 'marginalBidId', 'marginalBidLimit',
+    ],
+    rows: report.rows.map(({ marginalBid, nodePrices, ...row }) => ({
+      ...row,
+      nodePriceMin: nodePrices.min,
+      nodePriceMedian: nodePrices.median,
+      nodePriceMax: nodePrices.max,
+      marginalBidId: marginalBid?.id,
+      marginalBidLimit: marginalBid?.limit,
+    })),
   };
 }
 
@@ -46,7 +57,7 @@ export function utilizationCsv(report: UtilizationReportDto): CsvTable {
   return { columns: ['gpuModel', 'region', 'bucketStart', 'soldGpuHours', 'availableGpuHours', 'utilization'], rows: report.rows };
 }
 
-const LEDGER_COLUMNS = ['gpuHours', 'charges', 'payouts', 'fees', 'entries'];
+const LEDGER_COLUMNS = ['gpuHours', 'charges', 'uplift', 'payouts', 'fees', 'netFees', 'entries'];
 const GROUP_COLUMNS = { provider: ['providerId', 'providerName'], pool: ['gpuModel', 'region'], day: ['day'] };
 
 export function revenueCsv(report: RevenueReportDto): CsvTable {
@@ -54,13 +65,13 @@ export function revenueCsv(report: RevenueReportDto): CsvTable {
 }
 
 export function tenantChargesCsv(report: TenantChargesReportDto): CsvTable {
-  return { columns: ['tenantId', 'tenantName', 'gpuModel', 'region', 'gpuHours', 'charges', 'entries'], rows: report.rows };
+  return { columns: ['tenantId', 'tenantName', 'gpuModel', 'region', 'gpuHours', 'charges', 'uplift', 'entries'], rows: report.rows };
 }
 
 /** Days, then each unbalanced round, then the total: `scope` says which a row is. */
 export function reconciliationCsv(report: ReconciliationReportDto): CsvTable {
   return {
-    columns: ['scope', 'day', 'roundId', 'charges', 'payouts', 'fees', 'difference', 'balanced', 'entries'],
+    columns: ['scope', 'day', 'roundId', 'charges', 'uplift', 'payouts', 'fees', 'difference', 'balanced', 'entries'],
     rows: [
       ...report.rows.map((row) => ({ scope: 'day', ...row })),
       ...report.breaks.map(({ link: _link, seq: _seq, ...row }) => ({ scope: 'round', ...row })),
@@ -69,10 +80,13 @@ export function reconciliationCsv(report: ReconciliationReportDto): CsvTable {
   };
 }
 
-/** One row per bid of the round, winners first. */
+/** One row per bid of the round, winners first; a paradoxically rejected loser names why and what its GPUs would have cost. */
 export function roundAuditCsv(audit: RoundAuditDto): CsvTable {
   return {
-    columns: ['roundId', 'outcome', 'bidId', 'tenantId', 'gpus', 'reason', 'leaseId', 'gpuModel', 'limitPrice', 'offers', 'regions'],
+    columns: [
+      'roundId', 'outcome', 'bidId', 'tenantId', 'gpus', 'reason', 'leaseId', 'gpuModel', 'limitPrice', 'unitPrice', 'uplift',
+      'paradoxicallyRejected', 'cheapestPrice', 'offers', 'regions',
+    ],
     rows: [
       ...audit.winners.map((w) => ({
         roundId: audit.round.id,
@@ -83,6 +97,8 @@ export function roundAuditCsv(audit: RoundAuditDto): CsvTable {
         leaseId: w.leaseId,
         gpuModel: w.gpuModel,
         limitPrice: w.limitPrice,
+        unitPrice: w.unitPrice,
+        uplift: w.uplift,
         regions: [...new Set(w.nodes.map((n) => n.region))].join(' '),
       })),
       ...audit.losers.map((l) => ({
@@ -92,9 +108,16 @@ export function roundAuditCsv(audit: RoundAuditDto): CsvTable {
         tenantId: l.tenantId,
         gpus: l.gpus,
         reason: l.reason,
+        gpuModel: l.paradoxicallyRejected?.gpuModel,
+        paradoxicallyRejected: l.paradoxicallyRejected?.reason,
+        cheapestPrice: l.paradoxicallyRejected?.cheapestPrice,
         offers: l.offers.map((o) => `${o.gpuModel}@${o.maxPrice}`).join(' '),
         regions: l.regions.join(' '),
       })),
     ],
   };
+}
+
+export function nodePricesCsv(report: NodePricesReportDto): CsvTable {
+  return { columns: ['roundId', 'periodStart', 'nodeId', 'externalId', 'providerId', 'gpuModel', 'region', 'reservePrice', 'price', 'rent'], rows: report.rows };
 }

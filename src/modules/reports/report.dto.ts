@@ -1,13 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, Matches } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { BUCKETS, type Bucket } from '../../core/finance/report-range.js';
 import { IsInstant, LABEL } from '../../platform/http/validators.js';
-import { RoundSummaryDto } from '../market/market-read.dto.js';
+import { NodePriceBandDto, RoundSummaryDto } from '../market/market-read.dto.js';
 import type { RevenueGroup } from './reports.repository.js';
 
 export const FORMATS = ['json', 'csv'] as const;
 export type ReportFormat = (typeof FORMATS)[number];
 export const REVENUE_GROUPS: readonly RevenueGroup[] = ['provider', 'pool', 'day'];
+export const NODE_PRICES_DEFAULT_LIMIT = 1000;
+export const NODE_PRICES_MAX_LIMIT = 10_000;
 
 export class ReportFormatQueryDto {
   @ApiPropertyOptional({ enum: FORMATS, description: 'csv, or send `Accept: text/csv`; JSON by default' })
@@ -58,7 +61,7 @@ class ReportRangeDto {
 }
 
 export class MarginalBidDto {
-  @ApiProperty({ description: 'a bid id, or a lease id when a running lease set the price' }) id: string;
+  @ApiProperty({ description: "the losing bid, or the displaced lease, that set the index node's price" }) id: string;
   @ApiProperty({ nullable: true, type: String, description: "its limit per GPU-hour in the pool's model" }) limit: string | null;
 }
 
@@ -66,16 +69,28 @@ export class PriceBucketDto {
   @ApiProperty() gpuModel: string;
   @ApiProperty() region: string;
   @ApiProperty() bucketStart: string;
-  @ApiProperty({ example: '2.10' }) open: string;
-  @ApiProperty() high: string;
-  @ApiProperty() low: string;
-  @ApiProperty() close: string;
-  @ApiProperty({ nullable: true, type: String, description: 'sum(price x sold GPUs) / sum(sold GPUs) over the rounds; null when nothing sold' })
+  @ApiProperty({ example: '2.10', description: "the pool index (lowest price among the pool's nodes with a contestable GPU) of the bucket's first round" })
+  open: string;
+  @ApiProperty({ description: 'highest index of the bucket' }) high: string;
+  @ApiProperty({ description: 'lowest index of the bucket' }) low: string;
+  @ApiProperty({ description: "the index of the bucket's last round" }) close: string;
+  @ApiProperty({
+    type: NodePriceBandDto,
+    description: "node prices over the bucket: the lowest node price of any round, the (lower) median of the rounds' median node prices, the highest node price of any round",
+  })
+  nodePrices: NodePriceBandDto;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'VWAP of actual charges: the GPU-weighted mean unit price paid by placements and kept leases on the pool, sum(round VWAP x paid GPUs) / sum(paid GPUs); null when nothing was paid',
+  })
   vwap: string | null;
-  @ApiProperty({ description: 'sold GPUs x round period, summed over the rounds' }) gpuHours: string;
+  @ApiProperty({ description: "paid GPUs x round period, summed over the rounds: the VWAP's weight" }) paidGpuHours: string;
+  @ApiProperty({ description: 'sold GPUs (held when the round cleared) x round period, summed over the rounds' }) gpuHours: string;
   @ApiProperty() rounds: number;
   @ApiProperty({ description: 'the round that set the close' }) closeRoundId: string;
-  @ApiProperty({ nullable: true, type: MarginalBidDto, description: 'what set the close; null when a reserve did' }) marginalBid: MarginalBidDto | null;
+  @ApiProperty({ nullable: true, type: MarginalBidDto, description: "what set the close: the losing bid or displaced lease that set the index node's price; null when its reserve did" })
+  marginalBid: MarginalBidDto | null;
 }
 
 export class ClearingPricesReportDto extends ReportRangeDto {
@@ -86,9 +101,11 @@ export class ClearingPricesReportDto extends ReportRangeDto {
 
 export class LedgerFiguresDto {
   @ApiProperty({ example: '8.000000' }) gpuHours: string;
-  @ApiProperty({ example: '20.000000' }) charges: string;
-  @ApiProperty() payouts: string;
-  @ApiProperty() fees: string;
+  @ApiProperty({ example: '20.000000', description: 'what tenants paid' }) charges: string;
+  @ApiProperty({ example: '0.000000', description: "what the market paid providers on top of capped leases' charges, out of its fees" }) uplift: string;
+  @ApiProperty({ description: 'what providers received: charges + uplift - fees' }) payouts: string;
+  @ApiProperty({ description: "the platform's fee on the providers' gross (charges + uplift)" }) fees: string;
+  @ApiProperty({ description: "fees - uplift: the market's own take" }) netFees: string;
   @ApiProperty() entries: number;
 }
 
@@ -112,7 +129,8 @@ export class TenantChargeRowDto {
   @ApiProperty() gpuModel: string;
   @ApiProperty() region: string;
   @ApiProperty() gpuHours: string;
-  @ApiProperty() charges: string;
+  @ApiProperty({ description: 'what the tenant paid' }) charges: string;
+  @ApiProperty({ description: "what the market paid on top, because the tenant's limits capped its leases below their nodes' prices" }) uplift: string;
   @ApiProperty() entries: number;
 }
 
@@ -138,9 +156,10 @@ export class UtilizationReportDto extends ReportRangeDto {
 
 export class ReconciliationFiguresDto {
   @ApiProperty() charges: string;
+  @ApiProperty() uplift: string;
   @ApiProperty() payouts: string;
   @ApiProperty() fees: string;
-  @ApiProperty({ description: 'charges - payouts - fees, unrounded; must be zero' }) difference: string;
+  @ApiProperty({ description: 'charges + uplift - payouts - fees, unrounded; must be zero' }) difference: string;
   @ApiProperty() balanced: boolean;
 }
 
@@ -166,13 +185,16 @@ export class ReconciliationReportDto extends ReportRangeDto {
 export class AuditPoolDto {
   @ApiProperty() gpuModel: string;
   @ApiProperty() region: string;
-  @ApiProperty() price: string;
+  @ApiProperty({ description: "the pool index: the lowest price among the pool's nodes with a contestable GPU" }) price: string;
+  @ApiProperty({ type: NodePriceBandDto, description: "lowest, median (lower) and highest price of the pool's nodes in the round" }) nodePrices: NodePriceBandDto;
+  @ApiProperty({ nullable: true, type: String, description: 'GPU-weighted mean unit price of the placements and kept leases on the pool; null when none' })
+  chargeVwap: string | null;
   @ApiProperty({ description: 'GPUs on offer in the round' }) supplyGpus: number;
   @ApiProperty({ description: 'GPUs held after the round (new and running leases)' }) soldGpus: number;
   @ApiProperty({ description: 'GPUs of winners placed here plus losers that would have accepted the pool' }) demandGpus: number;
   @ApiProperty() wonGpus: number;
   @ApiProperty() lostGpus: number;
-  @ApiProperty({ nullable: true, description: 'what set the price; null when a reserve did' })
+  @ApiProperty({ nullable: true, description: "the losing bid or displaced lease that set the index node's price; null when its reserve did" })
   marginalBid: { id: string; kind: 'bid' | 'lease' | null; tenantId: string | null; limit: string | null } | null;
 }
 
@@ -185,14 +207,34 @@ export class AuditWinnerDto {
   @ApiProperty() limitPrice: string;
   @ApiProperty() preemptible: boolean;
   @ApiProperty({ description: 'the lease now' }) state: string;
-  @ApiProperty({ description: 'where it runs and the price per GPU-hour it pays there now' })
-  nodes: Array<{ nodeId: string; providerId: string; region: string; gpus: number; unitPrice: string }>;
+  @ApiProperty({ nullable: true, type: String, description: "what the round priced it at per GPU-hour: min(limit, GPU-weighted mean of its nodes' prices); null for rounds before node prices" })
+  unitPrice: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'per GPU-hour: the mean node price minus unitPrice, paid by the market (0 unless its limit capped it)' })
+  uplift: string | null;
+  @ApiProperty({
+    description:
+      "where it runs: roundNodePrice is the node's price in this round (null once past RETENTION_DAYS); unitPrice, nodePrice and uplift are what the lease pays and the node earns there now (repriced every round)",
+  })
+  nodes: Array<{ nodeId: string; providerId: string; region: string; gpus: number; roundNodePrice: string | null; unitPrice: string; nodePrice: string; uplift: string }>;
+}
+
+export class ParadoxicalRejectionDto {
+  @ApiProperty({ enum: ['indivisible', 'idle_gpus'] }) reason: string;
+  @ApiProperty({ description: 'the offer on which it could have had GPUs below its limit' }) gpuModel: string;
+  @ApiProperty({ description: "what its cheapest eligible GPUs cost per GPU-hour at the round's node prices (penalty included where it would displace a lease)" })
+  cheapestPrice: string;
 }
 
 export class AuditLoserDto {
   @ApiProperty() bidId: string;
   @ApiProperty() tenantId: string;
   @ApiProperty({ enum: ['outbid', 'no_capacity_for_contiguity', 'below_reserve', 'no_matching_nodes'] }) reason: string;
+  @ApiProperty({
+    nullable: true,
+    type: ParadoxicalRejectionDto,
+    description: "set when the bid lost although it could have taken GPUs below its limit at the round's node prices (market.md section 5a); null otherwise",
+  })
+  paradoxicallyRejected: ParadoxicalRejectionDto | null;
   @ApiProperty() gpus: number;
   @ApiProperty() contiguity: string;
   @ApiProperty({ type: [String] }) regions: string[];
@@ -205,4 +247,58 @@ export class RoundAuditDto {
   @ApiProperty({ description: 'GPUs asked for by all bids of the round, each counted once' }) demandGpus: number;
   @ApiProperty({ type: [AuditWinnerDto] }) winners: AuditWinnerDto[];
   @ApiProperty({ type: [AuditLoserDto] }) losers: AuditLoserDto[];
+}
+
+export class NodePricesQueryDto extends ReportRangeQueryDto {
+  @ApiPropertyOptional({ description: "one provider's nodes (a provider key may name only itself)" })
+  @IsOptional()
+  @IsUUID()
+  provider?: string;
+
+  @ApiPropertyOptional({ description: 'one node (its id)' })
+  @IsOptional()
+  @IsUUID()
+  node?: string;
+
+  @ApiPropertyOptional({ example: 'H100-SXM-80GB' })
+  @IsOptional()
+  @Matches(LABEL)
+  gpuModel?: string;
+
+  @ApiPropertyOptional({ example: 'eu-west' })
+  @IsOptional()
+  @Matches(LABEL)
+  region?: string;
+
+  @ApiPropertyOptional({ example: 1000, description: `rows per page, oldest first (1-${NODE_PRICES_MAX_LIMIT}, default ${NODE_PRICES_DEFAULT_LIMIT})` })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(NODE_PRICES_MAX_LIMIT)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'the nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}
+
+export class NodePriceRowDto {
+  @ApiProperty() roundId: string;
+  @ApiProperty() periodStart: string;
+  @ApiProperty() nodeId: string;
+  @ApiProperty({ description: "the provider's own name for the node" }) externalId: string;
+  @ApiProperty() providerId: string;
+  @ApiProperty() gpuModel: string;
+  @ApiProperty() region: string;
+  @ApiProperty({ example: '1.50', description: "the node's reserve per GPU-hour when the round priced it" }) reservePrice: string;
+  @ApiProperty({ example: '2.345678', description: "the node's price per GPU-hour in the round: what its provider earns per GPU-hour sold (before the fee)" }) price: string;
+  @ApiProperty({ example: '0.845678', description: 'price - reservePrice: the scarcity rent of its GPUs in the round' }) rent: string;
+}
+
+export class NodePricesReportDto extends ReportRangeDto {
+  @ApiProperty({ type: [NodePriceRowDto] }) rows: NodePriceRowDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'pass as `cursor` for the next page; null on the last page' }) nextCursor: string | null;
 }

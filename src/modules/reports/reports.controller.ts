@@ -1,10 +1,12 @@
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { Roles } from '../auth/auth.decorators.js';
+import { CurrentPrincipal, Roles } from '../auth/auth.decorators.js';
+import type { Principal } from '../auth/principal.js';
 import {
   clearingPricesCsv,
   type CsvTable,
+  nodePricesCsv,
   reconciliationCsv,
   revenueCsv,
   roundAuditCsv,
@@ -15,6 +17,8 @@ import {
 import {
   BucketedQueryDto,
   ClearingPricesReportDto,
+  NodePricesQueryDto,
+  NodePricesReportDto,
   ReconciliationReportDto,
   ReportFormatQueryDto,
   ReportRangeQueryDto,
@@ -45,21 +49,23 @@ export class ReportsController {
   constructor(private readonly reports: ReportsService) {}
 
   @Get('clearing-prices')
-  @ApiOperation({ summary: 'Per pool and UTC bucket: open, high, low, close, VWAP, GPU-hours sold and the marginal bid behind the close' })
+  @ApiOperation({
+    summary: 'Per pool and UTC bucket: open, high, low, close of the pool index, the node-price band, the VWAP of actual charges, GPU-hours sold and the marginal bid behind the close',
+  })
   @ApiOkResponse({ type: ClearingPricesReportDto })
   async clearingPrices(@Query() query: BucketedQueryDto, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
     return reply(request, response, query.format, 'clearing-prices', await this.reports.clearingPrices(query), clearingPricesCsv);
   }
 
   @Get('revenue')
-  @ApiOperation({ summary: 'GPU-hours, gross charges, payouts and fees per provider, pool or UTC day' })
+  @ApiOperation({ summary: 'GPU-hours, charges, uplift, payouts, fees and net fees per provider, pool or UTC day' })
   @ApiOkResponse({ type: RevenueReportDto })
   async revenue(@Query() query: RevenueQueryDto, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
     return reply(request, response, query.format, 'revenue', await this.reports.revenue(query), revenueCsv);
   }
 
   @Get('tenant-charges')
-  @ApiOperation({ summary: 'GPU-hours and charges per tenant and pool' })
+  @ApiOperation({ summary: 'GPU-hours, charges and uplift per tenant and pool' })
   @ApiOkResponse({ type: TenantChargesReportDto })
   async tenantCharges(@Query() query: ReportRangeQueryDto, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
     return reply(request, response, query.format, 'tenant-charges', await this.reports.tenantCharges(query), tenantChargesCsv);
@@ -73,16 +79,34 @@ export class ReportsController {
   }
 
   @Get('reconciliation')
-  @ApiOperation({ summary: 'Charges, payouts, fees and their difference (zero when reconciled), per day, with every round that breaks it' })
+  @ApiOperation({ summary: 'Charges + uplift against payouts + fees and their difference (zero when reconciled), per day, with every round that breaks it' })
   @ApiOkResponse({ type: ReconciliationReportDto })
   async reconciliation(@Query() query: ReportRangeQueryDto, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
     return reply(request, response, query.format, 'reconciliation', await this.reports.reconciliation(query), reconciliationCsv);
   }
 
   @Get('rounds/:id/audit')
-  @ApiOperation({ summary: "One round explained: supply and demand per pool, price and marginal bid, winners, losers with reasons, solver status and gap" })
+  @ApiOperation({
+    summary: 'One round explained: supply and demand per pool, index, node-price band and marginal bid, winners with unit price and uplift, losers with reasons (and paradoxical rejections), solver status and gap',
+  })
   @ApiOkResponse({ type: RoundAuditDto })
   async roundAudit(@Param('id') id: string, @Query() query: ReportFormatQueryDto, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
     return reply(request, response, query.format, `round-${id}-audit`, await this.reports.roundAudit(id), roundAuditCsv);
+  }
+
+  @Get('node-prices')
+  @Roles('admin', 'finance', 'provider')
+  @ApiOperation({ summary: "Every node's price per committed round, oldest first, paged: all nodes for finance and admin, a provider's own nodes for a provider key" })
+  @ApiOkResponse({ type: NodePricesReportDto })
+  async nodePrices(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: NodePricesQueryDto,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const report = await this.reports.nodePrices(principal, query);
+    // A CSV page has no body field for it, so the next page's cursor travels in a header (for JSON too).
+    if (report.nextCursor !== null) response.setHeader('X-Next-Cursor', report.nextCursor);
+    return reply(request, response, query.format, 'node-prices', report, nodePricesCsv);
   }
 }

@@ -17,12 +17,18 @@ export interface PriceBucketRow {
   gpuModel: string;
   region: string;
   bucketStart: Date;
+  /** OHLC of the pool index. */
   open: string;
   high: string;
   low: string;
   close: string;
-  /** sum(price x sold GPUs) over the bucket's rounds. */
-  priceVolume: string;
+  /** The node-price band over the bucket: lowest node price, median of the rounds' medians, highest. Null only where no round has one. */
+  bandMin: string | null;
+  bandMedian: string | null;
+  bandMax: string | null;
+  /** sum(charge VWAP x paid GPUs) over the bucket's rounds that had paid GPUs. */
+  chargeVolume: string | null;
+  paidGpus: string | null;
   soldGpus: string;
   supplyGpus: string;
   rounds: number;
@@ -34,6 +40,7 @@ export interface PriceBucketRow {
 export interface LedgerSumRow {
   gpuSeconds: string;
   charges: string;
+  uplift: string;
   payouts: string;
   fees: string;
   entries: number;
@@ -62,23 +69,57 @@ export interface AuditWinnerRow {
   limitPrice: string;
   preemptible: boolean;
   state: string;
-  nodes: Array<{ nodeId: string; providerId: string; region: string; gpus: number; unitPrice: string }>;
+  /** What the round priced the placement at (its `round.cleared` event); null for rounds before node prices. */
+  roundUnitPrice: string | null;
+  roundUplift: string | null;
+  /** roundNodePrice: the node's price in this round (null once node prices are past retention). */
+  nodes: Array<{ nodeId: string; providerId: string; region: string; gpus: number; unitPrice: string; nodePrice: string; uplift: string; roundNodePrice: string | null }>;
+}
+
+export interface ParadoxRow {
+  reason: string;
+  gpuModel: string;
+  cheapestPrice: string;
 }
 
 export interface AuditLoserRow {
   bidId: string;
   tenantId: string;
   reason: string;
+  paradox: ParadoxRow | null;
   gpus: number;
   contiguity: string;
   regions: string[];
   offers: Array<{ gpuModel: string; maxPrice: string }>;
 }
 
+/** Which node prices a caller asks for; `providerId` is also how a provider key is scoped to its own nodes. */
+export interface NodePriceFilter {
+  readonly providerId?: string;
+  readonly nodeId?: string;
+  readonly gpuModel?: string;
+  readonly region?: string;
+}
+
+export interface NodePriceRow {
+  roundId: string;
+  periodStart: Date;
+  /** period_start as the database wrote it (microseconds kept), for the page cursor. */
+  cursorTime: string;
+  nodeId: string;
+  externalId: string;
+  providerId: string;
+  gpuModel: string;
+  region: string;
+  reservePrice: string;
+  price: string;
+}
+
 const EPOCH = `TIMESTAMPTZ '1970-01-01 00:00:00+00'`;
 const LEDGER_SUMS = `
   COALESCE(sum(e.seconds::bigint * e.gpus), 0)::text AS "gpuSeconds", COALESCE(sum(e.charge), 0)::text AS charges,
-  COALESCE(sum(e.payout), 0)::text AS payouts, COALESCE(sum(e.fee), 0)::text AS fees, count(e.id)::int AS entries`;
+  COALESCE(sum(e.uplift), 0)::text AS uplift, COALESCE(sum(e.payout), 0)::text AS payouts, COALESCE(sum(e.fee), 0)::text AS fees,
+  count(e.id)::int AS entries`;
 
 function poolWhere(filter: PoolFilter, params: unknown[]): string {
   let where = '';
@@ -103,13 +144,18 @@ export class ReportsRepository {
          SELECT gpu_model, region, bucket,
                 (array_agg(price ORDER BY period_start))[1] AS open, max(price) AS high, min(price) AS low,
                 (array_agg(price ORDER BY period_start DESC))[1] AS close,
-                sum(price * sold_gpus) AS price_volume, sum(sold_gpus) AS sold, sum(supply_gpus) AS supply, count(*)::int AS rounds,
+                min(min_node_price) AS band_min, percentile_disc(0.5) WITHIN GROUP (ORDER BY median_node_price) AS band_median,
+                max(max_node_price) AS band_max,
+                sum(charge_vwap * paid_gpus) FILTER (WHERE charge_vwap IS NOT NULL AND paid_gpus > 0) AS charge_volume,
+                sum(paid_gpus) FILTER (WHERE charge_vwap IS NOT NULL AND paid_gpus > 0) AS paid,
+                sum(sold_gpus) AS sold, sum(supply_gpus) AS supply, count(*)::int AS rounds,
                 (array_agg(round_id ORDER BY period_start DESC))[1] AS close_round,
                 (array_agg(marginal_bid_id ORDER BY period_start DESC))[1] AS marginal
            FROM points GROUP BY gpu_model, region, bucket
        )
        SELECT b.gpu_model AS "gpuModel", b.region, b.bucket AS "bucketStart", b.open::text AS open, b.high::text AS high,
-              b.low::text AS low, b.close::text AS close, b.price_volume::text AS "priceVolume", b.sold::text AS "soldGpus",
+              b.low::text AS low, b.close::text AS close, b.band_min::text AS "bandMin", b.band_median::text AS "bandMedian",
+              b.band_max::text AS "bandMax", b.charge_volume::text AS "chargeVolume", b.paid::text AS "paidGpus", b.sold::text AS "soldGpus",
               b.supply::text AS "supplyGpus", b.rounds, b.close_round AS "closeRoundId", b.marginal AS "marginalBidId",
               COALESCE(bo.max_price, l.limit_price)::text AS "marginalLimit"
          FROM buckets b
@@ -155,7 +201,7 @@ export class ReportsRepository {
       `SELECT e.round_id AS "roundId", r.seq::text AS seq, ${LEDGER_SUMS}
          FROM ledger_entries e LEFT JOIN rounds r ON r.id = e.round_id
         WHERE e.period_end >= $1 AND e.period_end < $2
-        GROUP BY e.round_id, r.seq HAVING sum(e.charge) <> sum(e.payout) + sum(e.fee)
+        GROUP BY e.round_id, r.seq HAVING sum(e.charge) + sum(e.uplift) <> sum(e.payout) + sum(e.fee)
         ORDER BY r.seq NULLS LAST`,
       [from, to],
     );
@@ -175,31 +221,75 @@ export class ReportsRepository {
     );
   }
 
+  /**
+   * The leases the round placed: what the round priced each at (its `round.cleared` event's
+   * `won` entry), each node's price in the round (node_prices, until retention removes it) and
+   * what the lease pays there now (lease_nodes, repriced every round).
+   */
   async auditWinners(roundId: string): Promise<AuditWinnerRow[]> {
     return this.dataSource.query(
-      `SELECT l.id AS "leaseId", l.bid_id AS "bidId", l.tenant_id AS "tenantId", l.gpu_model AS "gpuModel", l.gpus,
-              l.limit_price::text AS "limitPrice", l.preemptible, l.state,
-              (SELECT json_agg(json_build_object('nodeId', ln.node_id, 'providerId', ln.provider_id, 'region', ln.region,
-                                                 'gpus', ln.gpus, 'unitPrice', ln.unit_price::text) ORDER BY ln.node_id)
-                 FROM lease_nodes ln WHERE ln.lease_id = l.id) AS nodes
-         FROM leases l WHERE l.round_id = $1 ORDER BY l.gpu_model, l.id`,
+      `WITH won AS (
+         SELECT DISTINCT ON (x->>'leaseId') x->>'leaseId' AS lease_id, x->>'unitPrice' AS unit_price, x->>'uplift' AS uplift
+           FROM market_events me CROSS JOIN LATERAL jsonb_array_elements(me.data->'won') x
+          WHERE me.type = 'round.cleared' AND me.subject_id = $1 AND x->>'leaseId' IS NOT NULL
+          ORDER BY x->>'leaseId'
+       )
+       SELECT l.id AS "leaseId", l.bid_id AS "bidId", l.tenant_id AS "tenantId", l.gpu_model AS "gpuModel", l.gpus,
+              l.limit_price::text AS "limitPrice", l.preemptible, l.state, won.unit_price AS "roundUnitPrice", won.uplift AS "roundUplift",
+              (SELECT json_agg(json_build_object('nodeId', ln.node_id, 'providerId', ln.provider_id, 'region', ln.region, 'gpus', ln.gpus,
+                                                 'unitPrice', ln.unit_price::text, 'nodePrice', ln.node_price::text, 'uplift', ln.uplift::text,
+                                                 'roundNodePrice', np.price::text) ORDER BY ln.node_id)
+                 FROM lease_nodes ln LEFT JOIN node_prices np ON np.round_id = l.round_id AND np.node_id = ln.node_id
+                WHERE ln.lease_id = l.id) AS nodes
+         FROM leases l LEFT JOIN won ON won.lease_id = l.id::text
+        WHERE l.round_id = $1 ORDER BY l.gpu_model, l.id`,
       [roundId],
     );
   }
 
-  /** The bids that lost the round, with the reasons the round recorded in its `round.cleared` events. */
+  /**
+   * The bids that lost the round, with the reasons the round recorded in its `round.cleared`
+   * events, and, for a bid the round's node prices could not keep out, why (`paradoxicallyRejected`).
+   */
   async auditLosers(roundId: string): Promise<AuditLoserRow[]> {
     return this.dataSource.query(
       `WITH lost AS (
-         SELECT DISTINCT (x->>'bidId')::uuid AS bid_id, x->>'reason' AS reason
+         SELECT DISTINCT ON ((x->>'bidId')::uuid) (x->>'bidId')::uuid AS bid_id, x->>'reason' AS reason, x->'paradoxicallyRejected' AS paradox
            FROM market_events me CROSS JOIN LATERAL jsonb_array_elements(me.data->'lost') x
           WHERE me.type = 'round.cleared' AND me.subject_id = $1
+          ORDER BY (x->>'bidId')::uuid
        )
-       SELECT b.id AS "bidId", b.tenant_id AS "tenantId", lost.reason, b.gpus, b.contiguity, b.regions,
+       SELECT b.id AS "bidId", b.tenant_id AS "tenantId", lost.reason, lost.paradox, b.gpus, b.contiguity, b.regions,
               (SELECT json_agg(json_build_object('gpuModel', o.gpu_model, 'maxPrice', o.max_price::text) ORDER BY o.rank)
                  FROM bid_offers o WHERE o.bid_id = b.id) AS offers
          FROM lost JOIN bids b ON b.id = lost.bid_id ORDER BY b.id`,
       [roundId],
+    );
+  }
+
+  /**
+   * One page of committed rounds' node prices, oldest first by (period start, node id): the
+   * keyset `after` is the last row of the previous page. Rows past RETENTION_DAYS are gone.
+   */
+  async nodePrices(from: Date, to: Date, filter: NodePriceFilter, limit: number, after?: { time: string; id: string }): Promise<NodePriceRow[]> {
+    const params: unknown[] = [from, to];
+    let where = '';
+    if (filter.providerId !== undefined) where += ` AND np.provider_id = $${params.push(filter.providerId)}`;
+    if (filter.nodeId !== undefined) where += ` AND np.node_id = $${params.push(filter.nodeId)}`;
+    if (filter.gpuModel !== undefined) where += ` AND np.gpu_model = $${params.push(filter.gpuModel)}`;
+    if (filter.region !== undefined) where += ` AND np.region = $${params.push(filter.region)}`;
+    if (after) where += ` AND (np.period_start, np.node_id) > ($${params.push(after.time)}::timestamptz, $${params.push(after.id)}::uuid)`;
+    return this.dataSource.query(
+      `SELECT np.round_id AS "roundId", np.period_start AS "periodStart", np.period_start::text AS "cursorTime", np.node_id AS "nodeId",
+              n.external_id AS "externalId", np.provider_id AS "providerId", np.gpu_model AS "gpuModel", np.region,
+              np.reserve_price::text AS "reservePrice", np.price::text AS price
+         FROM node_prices np
+         JOIN rounds r ON r.id = np.round_id AND r.state = 'committed'
+         JOIN nodes n ON n.id = np.node_id
+        WHERE np.period_start >= $1 AND np.period_start < $2 ${where}
+        ORDER BY np.period_start, np.node_id
+        LIMIT $${params.push(limit)}`,
+      params,
     );
   }
 }

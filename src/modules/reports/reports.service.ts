@@ -1,29 +1,36 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { amountText, gpuHoursOf, priceText, ratioOf, reconcile, volumeWeightedPrice } from '../../core/finance/report-figures.js';
+import { amountText, gpuHoursOf, netFeesOf, optionalPriceText, priceText, ratioOf, reconcile, rentOf, volumeWeightedPrice } from '../../core/finance/report-figures.js';
 import { BUCKET_SECONDS, resolveRange, type Bucket, type ReportRange } from '../../core/finance/report-range.js';
 import { demandPerPool } from '../../core/finance/round-demand.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
-import { ValidationFailedError } from '../../platform/errors/app-error.js';
+import { AuthError, AuthErrorCode, ValidationFailedError } from '../../platform/errors/app-error.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../platform/http/keyset-cursor.js';
+import type { Principal } from '../auth/principal.js';
 import { MarketReadService } from '../market/market-read.service.js';
-import type {
-  BucketedQueryDto,
-  ClearingPricesReportDto,
-  ReconciliationReportDto,
-  ReportRangeQueryDto,
-  RevenueQueryDto,
-  RevenueReportDto,
-  RoundAuditDto,
-  TenantChargesReportDto,
-  UtilizationReportDto,
+import {
+  NODE_PRICES_DEFAULT_LIMIT,
+  type BucketedQueryDto,
+  type ClearingPricesReportDto,
+  type NodePricesQueryDto,
+  type NodePricesReportDto,
+  type ReconciliationReportDto,
+  type ReportRangeQueryDto,
+  type RevenueQueryDto,
+  type RevenueReportDto,
+  type RoundAuditDto,
+  type TenantChargesReportDto,
+  type UtilizationReportDto,
 } from './report.dto.js';
 import { type LedgerSumRow, ReportsRepository } from './reports.repository.js';
 
 const ledgerFigures = (row: LedgerSumRow) => ({
   gpuHours: gpuHoursOf(row.gpuSeconds),
   charges: amountText(row.charges),
+  uplift: amountText(row.uplift),
   payouts: amountText(row.payouts),
   fees: amountText(row.fees),
+  netFees: netFeesOf(row.fees, row.uplift),
   entries: row.entries,
 });
 
@@ -68,7 +75,9 @@ export class ReportsService {
         high: priceText(r.high),
         low: priceText(r.low),
         close: priceText(r.close),
-        vwap: volumeWeightedPrice(r.priceVolume, r.soldGpus),
+        nodePrices: { min: optionalPriceText(r.bandMin), median: optionalPriceText(r.bandMedian), max: optionalPriceText(r.bandMax) },
+        vwap: r.paidGpus === null ? null : volumeWeightedPrice(r.chargeVolume ?? '0', r.paidGpus),
+        paidGpuHours: this.periodGpuHours(r.paidGpus ?? '0'),
         gpuHours: this.periodGpuHours(r.soldGpus),
         rounds: r.rounds,
         closeRoundId: r.closeRoundId,
@@ -128,6 +137,7 @@ export class ReportsService {
         region: r.region,
         gpuHours: gpuHoursOf(r.gpuSeconds),
         charges: amountText(r.charges),
+        uplift: amountText(r.uplift),
         entries: r.entries,
       })),
     };
@@ -174,6 +184,8 @@ export class ReportsService {
           gpuModel: p.gpuModel,
           region: p.region,
           price: p.price,
+          nodePrices: p.nodePrices,
+          chargeVwap: p.chargeVwap,
           supplyGpus: p.supplyGpus,
           soldGpus: p.soldGpus,
           demandGpus: demand[i].demandGpus,
@@ -195,9 +207,66 @@ export class ReportsService {
         limitPrice: priceText(w.limitPrice),
         preemptible: w.preemptible,
         state: w.state,
-        nodes: (w.nodes ?? []).map((n) => ({ ...n, unitPrice: priceText(n.unitPrice) })),
+        unitPrice: optionalPriceText(w.roundUnitPrice),
+        uplift: optionalPriceText(w.roundUplift),
+        nodes: (w.nodes ?? []).map((n) => ({
+          nodeId: n.nodeId,
+          providerId: n.providerId,
+          region: n.region,
+          gpus: n.gpus,
+          roundNodePrice: optionalPriceText(n.roundNodePrice),
+          unitPrice: priceText(n.unitPrice),
+          nodePrice: priceText(n.nodePrice),
+          uplift: priceText(n.uplift),
+        })),
       })),
-      losers: losers.map((l) => ({ ...l, offers: (l.offers ?? []).map((o) => ({ gpuModel: o.gpuModel, maxPrice: priceText(o.maxPrice) })) })),
+      losers: losers.map(({ paradox, ...l }) => ({
+        bidId: l.bidId,
+        tenantId: l.tenantId,
+        reason: l.reason,
+        paradoxicallyRejected: paradox ? { reason: paradox.reason, gpuModel: paradox.gpuModel, cheapestPrice: priceText(paradox.cheapestPrice) } : null,
+        gpus: l.gpus,
+        contiguity: l.contiguity,
+        regions: l.regions,
+        offers: (l.offers ?? []).map((o) => ({ gpuModel: o.gpuModel, maxPrice: priceText(o.maxPrice) })),
+      })),
+    };
+  }
+
+  /**
+   * Committed rounds' node prices: finance and admin read every node's, a provider only its own
+   * (naming another provider is a 403; a node that is not its own matches nothing).
+   */
+  async nodePrices(principal: Principal, query: NodePricesQueryDto): Promise<NodePricesReportDto> {
+    const { from, to } = this.range(query);
+    let providerId = query.provider;
+    if (principal.role === 'provider') {
+      if (providerId !== undefined && providerId !== principal.providerId) {
+        throw new AuthError(AuthErrorCode.WrongRole, "a provider key reads only its own nodes' prices");
+      }
+      providerId = principal.providerId!;
+    }
+    const limit = query.limit ?? NODE_PRICES_DEFAULT_LIMIT;
+    const after = query.cursor === undefined ? undefined : decodeKeysetCursor(query.cursor);
+    const rows = await this.reports.nodePrices(from, to, { providerId, nodeId: query.node, gpuModel: query.gpuModel, region: query.region }, limit + 1, after);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      rows: page.map((r) => ({
+        roundId: r.roundId,
+        periodStart: r.periodStart.toISOString(),
+        nodeId: r.nodeId,
+        externalId: r.externalId,
+        providerId: r.providerId,
+        gpuModel: r.gpuModel,
+        region: r.region,
+        reservePrice: priceText(r.reservePrice),
+        price: priceText(r.price),
+        rent: rentOf(r.price, r.reservePrice),
+      })),
+      nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.nodeId) : null,
     };
   }
 }

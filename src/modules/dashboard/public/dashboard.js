@@ -74,9 +74,33 @@
     };
   }
 
+  /**
+   * The pool index (the close of each bucket: the lowest price among the pool's nodes with a
+   * contestable GPU, what the most flexible 1-GPU bid pays) as a line, and the node-price band
+   * (lowest to highest node price in the bucket) as a shaded area behind it in the same colour.
+   */
   function drawPrices(report) {
-    const { data, series } = poolSeries(report.rows, (r) => r.close);
-    draw('price', $('price-chart'), { series, axes: [{}, { label: '$ / GPU-hour', size: 60 }] }, data);
+    const index = poolSeries(report.rows, (r) => r.close);
+    const lowest = poolSeries(report.rows, (r) => (r.nodePrices ? r.nodePrices.min : null));
+    const highest = poolSeries(report.rows, (r) => (r.nodePrices ? r.nodePrices.max : null));
+    const pools = index.series.length - 1;
+    const series = [{}];
+    const data = [index.data[0]];
+    const bands = [];
+    for (let i = 0; i < pools; i++) {
+      const pool = index.series[i + 1];
+      series.push(Object.assign({}, pool, { label: pool.label + ' index' }));
+      data.push(index.data[i + 1]);
+    }
+    for (let i = 0; i < pools; i++) {
+      const pool = index.series[i + 1].label;
+      const color = COLORS[i % COLORS.length];
+      const edge = { stroke: color + '66', width: 1, dash: [4, 4], spanGaps: true, points: { show: false } };
+      series.push(Object.assign({ label: pool + ' highest node' }, edge), Object.assign({ label: pool + ' lowest node' }, edge));
+      data.push(highest.data[i + 1], lowest.data[i + 1]);
+      bands.push({ series: [pools + 1 + 2 * i, pools + 2 + 2 * i], fill: color + '1f' });
+    }
+    draw('price', $('price-chart'), { series, bands, axes: [{}, { label: '$ / GPU-hour', size: 60 }] }, data);
   }
 
   function drawUtilization(report) {
@@ -105,7 +129,7 @@
         series: [
           {},
           { label: 'GPU-hours', scale: 'h', stroke: COLORS[0], fill: COLORS[0] + '99', paths: uPlot.paths.bars({ size: [0.6, 40] }), points: { show: false } },
-          { label: 'gross charges $', scale: 'usd', stroke: COLORS[1], width: 2, points: { show: true } },
+          { label: 'charges $', scale: 'usd', stroke: COLORS[1], width: 2, points: { show: true } },
         ],
         axes: [{}, { scale: 'h', label: 'GPU-hours', size: 60 }, { scale: 'usd', side: 1, label: '$', size: 60, grid: { show: false } }],
       },
@@ -136,7 +160,9 @@
   function drawReconciliation(report) {
     const badge = $('reconciliation');
     const t = report.totals;
-    badge.textContent = t.balanced ? 'ledger reconciled: charges ' + t.charges + ' = payouts + fees' : 'ledger off by ' + t.difference + ' in ' + report.breaks.length + ' round(s)';
+    badge.textContent = t.balanced
+      ? 'ledger reconciled: charges ' + t.charges + ' + uplift ' + t.uplift + ' = payouts ' + t.payouts + ' + fees ' + t.fees
+      : 'ledger off by ' + t.difference + ' in ' + report.breaks.length + ' round(s)';
     badge.className = 'badge ' + (t.balanced ? 'good' : 'bad');
   }
 
@@ -156,6 +182,8 @@
         const tr = document.createElement('tr');
         cell(tr, p.gpuModel + ' · ' + p.region);
         cell(tr, p.price);
+        cell(tr, p.nodePrices ? [p.nodePrices.min, p.nodePrices.median, p.nodePrices.max].map((v) => (v === null ? '—' : v)).join(' / ') : null);
+        cell(tr, p.chargeVwap);
         cell(tr, p.supplyGpus);
         cell(tr, p.soldGpus);
         cell(tr, p.demandGpus);
@@ -172,7 +200,10 @@
         cell(tr, w.gpuModel);
         cell(tr, w.gpus);
         cell(tr, w.limitPrice);
-        cell(tr, w.nodes.map((n) => n.unitPrice).join(', '));
+        cell(tr, w.unitPrice);
+        cell(tr, w.uplift);
+        cell(tr, w.nodes.map((n) => n.roundNodePrice).join(', '));
+        cell(tr, w.nodes.length ? w.nodes[0].unitPrice : null);
         cell(tr, short(w.leaseId) + ' (' + w.state + ')', 'id');
         winners.appendChild(tr);
       }
@@ -184,6 +215,8 @@
         cell(tr, short(l.tenantId), 'id');
         cell(tr, l.gpus);
         cell(tr, l.reason);
+        const paradox = l.paradoxicallyRejected;
+        cell(tr, paradox ? paradox.reason + ': ' + paradox.gpuModel + ' at ' + paradox.cheapestPrice : 'no');
         cell(tr, l.offers.map((o) => o.gpuModel + ' ≤ ' + o.maxPrice).join(', '));
         cell(tr, l.regions.length ? l.regions.join(', ') : 'any');
         losers.appendChild(tr);

@@ -20,6 +20,13 @@ describe('parseSnapshot', () => {
     ['more unavailable GPUs than the node has', (s) => (s.nodes[0].unavailableGpus = 9), 'nodes[0].unavailableGpus: must be within 0..8'],
     ['a wrong version', (s) => (s.version = 2), 'version: must be 1'],
     ['a bad timestamp', (s) => (s.now = 'yesterday'), 'now: must be an ISO-8601 timestamp'],
+    ['a missing bids array', (s) => delete s.bids, 'bids: is required (an empty array when no bid is open)'],
+    ['missing params', (s) => delete s.params, 'params: is required'],
+    [
+      'leases that overfill a node',
+      (s) => s.leases.push({ ...s.leases[0], id: 'l-2', preemptible: false, placement: [{ node: 'n-1', gpus: 7 }] }),
+      'leases[1].placement[0].gpus: leases l-1, l-2 hold 9 GPUs of node "n-1", which has 8 usable',
+    ],
   ];
   for (const [name, mutate, message] of cases)
     it(`rejects ${name}, naming the field`, () => {

@@ -1,5 +1,6 @@
 import { Money, MoneyFormatError, formatPrice, parsePrice } from '../money/money.js';
 import { formatRate, toMicros } from '../money/micros.js';
+import { usableGpus } from '../market/node-eligibility.js';
 import { CONTIGUITIES } from '../market/types.js';
 import type {
   Contiguity,
@@ -159,22 +160,45 @@ function parseBid(value: unknown, p: string): OpenBid {
   };
 }
 
+/**
+ * The leases running on a node must fit its usable GPUs: two leases cannot hold one GPU, and a
+ * round could not keep both (rule 1 against rule 5 when they are fixed). Such a snapshot is
+ * wrong, not the clearing, and the operator replaying it is told which node and leases.
+ */
+function leasesFit(leases: readonly RunningLease[], nodes: ReadonlyMap<string, MarketNode>): void {
+  const held = new Map<string, { gpus: number; leases: string[] }>();
+  leases.forEach((lease, i) => {
+    lease.placement.forEach((share, k) => {
+      const node = nodes.get(share.node)!;
+      const h = held.get(share.node) ?? held.set(share.node, { gpus: 0, leases: [] }).get(share.node)!;
+      h.gpus += share.gpus;
+      h.leases.push(lease.id);
+      if (h.gpus > usableGpus(node))
+        fail(`leases[${i}].placement[${k}].gpus`, `leases ${h.leases.join(', ')} hold ${h.gpus} GPUs of node "${node.id}", which has ${usableGpus(node)} usable`);
+    });
+  });
+}
+
 /** Reads a version-1 snapshot; throws SnapshotFormatError naming the first offending field. */
 export function parseSnapshot(json: unknown): RoundSnapshot {
   const o = object(json, '', ['version', 'roundId', 'now', 'periodSeconds', 'params', 'nodes', 'leases', 'bids']);
   if (o.version !== 1) fail('version', 'must be 1');
-  const params = object(o.params ?? {}, 'params', ['preemptionPenalty']);
+  if (o.params === undefined) fail('params', 'is required');
+  if (o.bids === undefined) fail('bids', 'is required (an empty array when no bid is open)');
+  const params = object(o.params, 'params', ['preemptionPenalty']);
   const nodes = array(o.nodes, 'nodes').map((v, i) => parseNode(v, `nodes[${i}]`));
   uniqueIds(nodes, 'nodes');
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const leases = array(o.leases ?? [], 'leases').map((v, i) => parseLease(v, `leases[${i}]`, byId));
   uniqueIds(leases, 'leases');
-  const bids = array(o.bids ?? [], 'bids').map((v, i) => parseBid(v, `bids[${i}]`));
+  const now = instant(o.now, 'now');
+  leasesFit(leases, byId);
+  const bids = array(o.bids, 'bids').map((v, i) => parseBid(v, `bids[${i}]`));
   uniqueIds(bids, 'bids');
   return {
     version: 1,
     roundId: text(o.roundId, 'roundId'),
-    now: instant(o.now, 'now'),
+    now,
     periodSeconds: o.periodSeconds === undefined ? 60 : count(o.periodSeconds, 'periodSeconds', 1, 86_400),
     params: { preemptionPenalty: params.preemptionPenalty === undefined ? parsePrice(0) : price(params.preemptionPenalty, 'params.preemptionPenalty') },
     nodes,

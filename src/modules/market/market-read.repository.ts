@@ -56,18 +56,6 @@ export interface PoolNowRow {
 }
 
 /** An active node with what it has free now; the quote's feasibility check reads these. */
-export interface FreeNodeRow {
-  id: string;
-  gpuModel: string;
-  memoryGb: number;
-  region: string;
-  block: string;
-  nvlinkDomain: string;
-  compliance: string[];
-  reservePrice: string;
-  freeGpus: number;
-}
-
 export interface LeaseRow {
   id: string;
   bidId: string;
@@ -220,32 +208,6 @@ export class MarketReadRepository {
         ORDER BY 1, 2`,
       params,
     );
-  }
-
-  async freeNodes(gpuModel: string): Promise<FreeNodeRow[]> {
-    return this.dataSource.query(
-      `SELECT n.id, n.gpu_model AS "gpuModel", g.memory_gb AS "memoryGb", n.region, n.block, n.nvlink_domain AS "nvlinkDomain",
-              n.compliance, n.reserve_price::text AS "reservePrice", GREATEST(n.gpus - COALESCE(h.gpus, 0), 0)::int AS "freeGpus"
-         FROM nodes n JOIN gpu_models g ON g.name = n.gpu_model LEFT JOIN (${HELD_PER_NODE}) h ON h.node_id = n.id
-        WHERE n.state = 'active' AND n.gpu_model = $1
-        ORDER BY n.id`,
-      [gpuModel],
-    );
-  }
-
-  /** A pool's committed prices over the 24 hours up to its latest priced round, oldest first. */
-  async priceHistory(gpuModel: string, region: string, hours = 24): Promise<string[]> {
-    const rows: Array<{ price: string }> = await this.dataSource.query(
-      `WITH pool AS (
-         SELECT pp.period_start, pp.price FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed'
-          WHERE pp.gpu_model = $1 AND pp.region = $2
-       )
-       SELECT price::text AS price FROM pool
-        WHERE period_start > (SELECT max(period_start) FROM pool) - make_interval(hours => $3)
-        ORDER BY period_start`,
-      [gpuModel, region, hours],
-    );
-    return rows.map((r) => r.price);
   }
 
   /** Newest first; `after` is the (created_at as text, id) of the last lease of the previous page. */

@@ -15,7 +15,10 @@ export class QuotesController {
   /** 200: a quote is computed, never stored, so repeating it is harmless. */
   @Post()
   @HttpCode(200)
-  @ApiOperation({ summary: 'What a bid (same body and rules as POST /v1/bids) would pay and whether it would win now; nothing is stored' })
+  @ApiOperation({
+    summary:
+      'What every option of a bid (same body and rules as POST /v1/bids) costs to win at the latest node prices: each offer, contiguity tier, preemptible or not, now or within its window; nothing is stored',
+  })
   @ApiOkResponse({ type: QuoteDto })
   quote(@Body() body: CreateBidDto): Promise<QuoteDto> {
     return this.quotes.quote(body);

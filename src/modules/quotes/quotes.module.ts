@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { BidsModule } from '../bids/bids.module.js';
-import { MarketApiModule } from '../market/market-api.module.js';
 import { QuotesController } from './quotes.controller.js';
+import { QuotesRepository } from './quotes.repository.js';
 import { QuotesService } from './quotes.service.js';
 
 @Module({
-  imports: [BidsModule, MarketApiModule],
+  imports: [BidsModule],
   controllers: [QuotesController],
-  providers: [QuotesService],
+  providers: [QuotesRepository, QuotesService],
 })
 export class QuotesModule {}

@@ -132,7 +132,7 @@ describe('clearRound: leases and preemption', () => {
 describe('clearRound: prices (market.md section 5a)', () => {
   const nodePrice = (r: RoundResult, id: string) => r.nodePrices.find((n) => n.node === id)!.price.toFixed(2);
 
-  it('a pool full of leases that cannot be displaced prices at its reserve: no GPU of it is contestable', async () => {
+  it('a node held by a lease that cannot be displaced is priced by the bid it turns away, as far as the lease can pay', async () => {
     const s = snapshot({
       nodes: [node('a')],
       leases: [lease('l', { a: 8 }, '1.50', { preemptible: false })],
@@ -140,9 +140,13 @@ describe('clearRound: prices (market.md section 5a)', () => {
     });
     const r = await clear(s);
     expect(lossOf(r, 'waiting')).toBe('no_capacity_for_contiguity');
-    expect(priceOf(r)).toMatchObject({ marginalBidId: null });
-    expect(priceOf(r).price.toFixed(2)).toBe('1.00');
-    expect(r.keptPrices).toEqual([{ leaseId: 'l', unitPrice: new Money('1.00'), uplift: new Money(0) }]);
+    // The GPUs are scarce (a 2.00 bid waits for them) but not contestable this round: the lease
+    // pays for them up to its limit, and no further (that would be uplift for scarcity alone).
+    expect(nodePrice(r, 'a')).toBe('1.50');
+    expect(r.keptPrices).toEqual([{ leaseId: 'l', unitPrice: new Money('1.50'), uplift: new Money(0) }]);
+    // Nothing in the pool is contestable: the index is its lowest node price, set by no loser.
+    expect(priceOf(r)).toMatchObject({ price: new Money('1.5'), marginalBidId: null });
+    expect(r.paradoxicallyRejected).toEqual([]);
   });
 
   it('an idle pool is priced at its cheapest reserve, with no marginal bid', async () => {
@@ -178,7 +182,7 @@ describe('clearRound: prices (market.md section 5a)', () => {
     expect(r.paradoxicallyRejected).toEqual([]);
   });
 
-  it('a soc2-only bid turned away raises the soc2 node it wants, not the rest of the pool', async () => {
+  it('a soc2-only bid waiting for a protected soc2 node raises that node, not the rest of the pool', async () => {
     const s = snapshot({
       nodes: [node('soc', { compliance: ['soc2'] }), node('plain-1'), node('plain-2')],
       leases: [lease('held', { soc: 8 }, '3.00', { protectedUntil: '2026-11-21T11:00:00Z' }), lease('busy', { 'plain-1': 4 }, '1.50')],
@@ -186,8 +190,11 @@ describe('clearRound: prices (market.md section 5a)', () => {
     });
     const r = await clear(s);
     expect(lossOf(r, 'needs-soc2')).toBe('no_capacity_for_contiguity');
-    // The soc2 node is held by a protected lease: nothing there is contestable, so nothing sets a rent.
-    expect(nodePrice(r, 'soc')).toBe('1.00');
+    // The soc2 node is held by a protected lease that pays for its scarcity (the soc2 bid waits);
+    // the plain nodes have idle GPUs and the pool index stays at their reserve.
+    expect(nodePrice(r, 'soc')).toBe('2.60');
+    expect(r.keptPrices.find((k) => k.leaseId === 'held')?.unitPrice.toFixed(2)).toBe('2.60');
+    expect([nodePrice(r, 'plain-1'), nodePrice(r, 'plain-2')]).toEqual(['1.00', '1.00']);
     expect(priceOf(r).price.toFixed(2)).toBe('1.00');
   });
 

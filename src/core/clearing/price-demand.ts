@@ -1,5 +1,7 @@
 import { ceilDiv, toMicros } from '../money/micros.js';
 import type { Allocation } from '../solvers/greedy-heuristic.js';
+import { contiguityGroupKey } from '../market/node-eligibility.js';
+import type { Contiguity } from '../market/types.js';
 import type { RoundProblem } from './round-problem.js';
 
 /**
@@ -51,12 +53,33 @@ export interface ContenderClass {
   readonly best: { readonly id: string; readonly value: number };
   /** Every losing bid of the class, for the list of paradoxical rejections. */
   readonly bids: readonly { readonly id: string; readonly value: number; readonly gpuModel: string }[];
-  /** Each group the class may take GPUs from (a displaced lease: its own GPUs, exactly). */
+  /**
+   * What prices keep the class out of: each group of its eligible nodes that could hold its gang,
+   * counting GPUs held by fixed leases as takeable at the node's price (a displaced lease: its
+   * own GPUs, exactly). A fixed lease cannot be displaced this round, but the GPUs it holds are
+   * as scarce as their neighbours: without this, a node full of non-preemptible work would
+   * price at its reserve while the demand it turns away waits, and pinning capacity would pay
+   * less than giving the market the freedom to preempt (market.md section 5a).
+   */
   readonly groups: readonly (readonly Member[])[];
+  /**
+   * The groups of round-files.md's coherence rule: contestable GPUs only (not held by a fixed
+   * lease), with enough of them for the gang. A loser that could buy below its limit here is a
+   * paradoxical rejection.
+   */
+  readonly contested: readonly (readonly Member[])[];
 }
+
+/**
+ * `contested`: demand for GPUs a loser could take this round (round-files.md's coherence rule;
+ * unmet, it is a paradoxical rejection). `scarcity`: demand that only GPUs held by fixed leases
+ * could meet; it prices those GPUs as scarce as they are, as far as their holders can pay.
+ */
+export type DemandKind = 'contested' | 'scarcity';
 
 /** A bid's demand on one node: the node's price may not fall below `price` without envy. */
 export interface NodeBound {
+  readonly kind: DemandKind;
   readonly node: number;
   readonly price: number;
   /** The bid's GPUs: envy is weighed per GPU. */
@@ -69,6 +92,7 @@ export interface NodeBound {
 
 /** A class's demand over a group of several nodes: the `gpus` cheapest must cost at least value x gpus. */
 export interface GroupDemand {
+  readonly kind: DemandKind;
   readonly contender: number;
   readonly members: readonly Member[];
 }
@@ -120,19 +144,40 @@ function payersOf(problem: RoundProblem, allocation: Allocation): Payer[] {
   return payers;
 }
 
+/** Groups of eligible nodes whose usable GPUs (fixed leases' too) could hold the gang. */
+function takeableGroups(problem: RoundProblem, nodes: readonly NodeSupply[], eligible: readonly number[], contiguity: Contiguity, gpus: number): Member[][] {
+  const byKey = new Map<string, Member[]>();
+  for (const n of eligible) {
+    if (nodes[n].usable <= 0) continue;
+    const key = contiguityGroupKey(problem.nodes[n].node, contiguity);
+    const member = { node: n, free: nodes[n].usable - nodes[n].leased, leased: nodes[n].leased };
+    const list = byKey.get(key);
+    if (list) list.push(member);
+    else byKey.set(key, [member]);
+  }
+  return [...byKey.values()].filter((members) => members.reduce((t, m) => t + m.free + m.leased, 0) >= gpus);
+}
+
 function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonly NodeSupply[]): ContenderClass[] {
-  const member = (n: number): Member => ({ node: n, free: nodes[n].contestable - nodes[n].leased, leased: nodes[n].leased });
+  const contestable = (n: number): Member => ({ node: n, free: nodes[n].contestable - nodes[n].leased, leased: nodes[n].leased });
   const placed = new Set(allocation.assignments.map((a) => a.bid));
-  const byShape = new Map<string, { gpus: number; best: { id: string; value: number }; bids: ContenderClass['bids'][number][]; groups: Member[][] }>();
+  type Draft = { gpus: number; best: { id: string; value: number }; bids: ContenderClass['bids'][number][]; groups: Member[][]; contested: Member[][] };
+  const byShape = new Map<string, Draft>();
   for (const b of problem.bids) {
     if (placed.has(b.index)) continue;
-    for (const option of b.options) {
-      const value = toMicros(b.bid.offers[option.offerIndex].maxPrice);
-      const shape = `${option.eligibilityKey}|${b.bid.contiguity}|${b.bid.gpus}`;
+    const offers = [
+      ...b.options.map((o) => ({ offerIndex: o.offerIndex, eligibilityKey: o.eligibilityKey, eligible: o.eligible, contested: o.groups })),
+      ...b.blocked.map((o) => ({ ...o, contested: [] })),
+    ];
+    for (const offer of offers) {
+      const value = toMicros(b.bid.offers[offer.offerIndex].maxPrice);
+      const shape = `${offer.eligibilityKey}|${b.bid.contiguity}|${b.bid.gpus}`;
       let c = byShape.get(shape);
-      if (!c) byShape.set(shape, (c = { gpus: b.bid.gpus, best: { id: b.bid.id, value }, bids: [], groups: option.groups.map((g) => g.nodes.map(member)) }));
-      else if (value > c.best.value || (value === c.best.value && b.bid.id < c.best.id)) c.best = { id: b.bid.id, value };
-      c.bids.push({ id: b.bid.id, value, gpuModel: option.gpuModel });
+      if (!c) {
+        const groups = takeableGroups(problem, nodes, offer.eligible, b.bid.contiguity, b.bid.gpus);
+        byShape.set(shape, (c = { gpus: b.bid.gpus, best: { id: b.bid.id, value }, bids: [], groups, contested: offer.contested.map((g) => g.nodes.map(contestable)) }));
+      } else if (value > c.best.value || (value === c.best.value && b.bid.id < c.best.id)) c.best = { id: b.bid.id, value };
+      c.bids.push({ id: b.bid.id, value, gpuModel: b.bid.offers[offer.offerIndex].gpuModel });
     }
   }
   const classes: ContenderClass[] = [...byShape.values()].map((c) => ({ kind: 'bid' as const, ...c }));
@@ -140,7 +185,8 @@ function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonl
   for (const l of allocation.preempted) {
     const lease = problem.flexibleLeases[l];
     const value = toMicros(lease.lease.value);
-    classes.push({ kind: 'lease', gpus: lease.gpus, best: { id: lease.lease.bidId, value }, bids: [], groups: [lease.shares.map((s) => ({ node: s.node, free: s.gpus, leased: 0 }))] });
+    const own = [lease.shares.map((s) => ({ node: s.node, free: s.gpus, leased: 0 }))];
+    classes.push({ kind: 'lease', gpus: lease.gpus, best: { id: lease.lease.bidId, value }, bids: [], groups: own, contested: own });
   }
   return classes;
 }
@@ -163,19 +209,21 @@ export function buildPricingDemand(problem: RoundProblem, allocation: Allocation
   const classes = classesOf(problem, allocation, nodes);
   const bounds: NodeBound[] = [];
   const groups: GroupDemand[] = [];
+  const holdsFixed = (m: Member) => nodes[m.node].usable > nodes[m.node].contestable;
   classes.forEach((c, index) => {
     // The best few bids of a class each set a floor, so the LP weighs how many bids a lower price would let in.
     const top = c.bids.length > 0 ? [...c.bids].sort((a, b) => b.value - a.value || (a.id < b.id ? -1 : 1)).slice(0, FLOORS_PER_CLASS) : [c.best];
-    for (const members of c.groups) {
-      if (members.length > 1) {
-        groups.push({ contender: index, members });
-        continue;
-      }
+    const add = (kind: DemandKind, members: readonly Member[]) => {
+      if (members.length > 1) return void groups.push({ kind, contender: index, members });
       for (const bid of top) {
         const price = nodeBound(c.gpus, bid.value, members[0], penalty);
-        if (price > nodes[members[0].node].reserve) bounds.push({ node: members[0].node, price, weight: c.gpus, contender: index, id: bid.id, value: bid.value });
+        if (price > nodes[members[0].node].reserve) bounds.push({ kind, node: members[0].node, price, weight: c.gpus, contender: index, id: bid.id, value: bid.value });
       }
-    }
+    };
+    for (const members of c.contested) add('contested', members);
+    // Nodes that fixed leases' GPUs would open to the class: the scarcity they show is new. Demand
+    // for several nodes at once adds little here and would double the LP, so it is left out.
+    if (c.kind === 'bid') for (const members of c.groups) if (members.length === 1 && holdsFixed(members[0])) add('scarcity', members);
   });
   return { nodes, penalty, payers: payersOf(problem, allocation), classes, bounds, groups };
 }

@@ -91,9 +91,11 @@ export function envyFreePrices(demand: PricingDemand): Float64Array {
   const reserves = Float64Array.from(nodes, (n) => n.reserve);
   const price = Float64Array.from(reserves);
   const rentFree = (n: number) => nodes[n].idle;
-  for (const b of demand.bounds) if (!rentFree(b.node) && b.price > price[b.node]) price[b.node] = b.price;
+  // Contested demand only: without an LP to weigh them, scarcity floors would charge fixed leases uplift.
+  for (const b of demand.bounds) if (b.kind === 'contested' && !rentFree(b.node) && b.price > price[b.node]) price[b.node] = b.price;
   const levels: [GroupDemand, number][] = [];
   for (const g of demand.groups) {
+    if (g.kind !== 'contested') continue;
     const c = classes[g.contender];
     const level = fillLevel(reserves, g.members, c.gpus, c.best.value, penalty, rentFree);
     if (level) levels.push([g, level]);

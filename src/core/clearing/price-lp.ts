@@ -1,7 +1,7 @@
 import { MICROS_PER_UNIT } from '../money/micros.js';
 import type { LinearModel, SolverBackend } from '../solvers/solver-port.js';
 import { groupCost } from './price-levels.js';
-import type { GroupDemand, PricingDemand } from './price-demand.js';
+import type { DemandKind, GroupDemand, PricingDemand } from './price-demand.js';
 
 /**
  * Phase 8c (prices, the LP): the lowest node rents that support the allocation, and where no
@@ -27,6 +27,11 @@ import type { GroupDemand, PricingDemand } from './price-demand.js';
  * of the snapshot, so the same round in any order gives the same LP and the same prices.
  */
 export const ENVY_WEIGHT = 3;
+/**
+ * Per $ of envy of demand that only fixed leases' GPUs could meet: enough to raise a node's
+ * price over its rent's cost, far too little to charge its holders above their limits for it.
+ */
+export const SCARCITY_WEIGHT = 0.02;
 /** Per GPU of the node and $ of rent: the tie-break after the make-whole cost. */
 const RENT_WEIGHT = 1e-3;
 /** Per GPU and $ away from the envy-free levels: the tie-break among equally low rents. */
@@ -42,6 +47,7 @@ export interface LpPrices {
 }
 
 const toUnits = (micros: number) => micros / MICROS_PER_UNIT;
+const floorKey = (node: number, kind: DemandKind) => `${node}|${kind}`;
 const byText = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
 /** A sparse LP assembled row by row, handed to the solver port column-wise. */
@@ -106,11 +112,11 @@ export async function lowestSupportingPrices(
   envyWeight = ENVY_WEIGHT,
 ): Promise<LpPrices | null> {
   const { nodes, classes, penalty } = demand;
-  const rentFree = (n: number) => nodes[n].idle || nodes[n].contestable === 0;
+  const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   const floors = Float64Array.from(nodes, (n) => n.reserve);
-  for (const b of demand.bounds) if (!rentFree(b.node) && b.price > floors[b.node]) floors[b.node] = b.price;
-  // Groups the floors alone keep out need no rows: rents only fall below floors where a floor costs envy already.
-  const groupKey = (g: GroupDemand) => `${classes[g.contender].best.id}|${nodeIds[Math.min(...g.members.map((m) => m.node))]}`;
+  for (const b of demand.bounds) if (b.kind === 'contested' && !rentFree(b.node) && b.price > floors[b.node]) floors[b.node] = b.price;
+  // Groups the contested floors alone keep out need no rows: rents only fall below those where a floor costs envy already.
+  const groupKey = (g: GroupDemand) => `${g.kind}|${classes[g.contender].best.id}|${nodeIds[Math.min(...g.members.map((m) => m.node))]}`;
   const groups = demand.groups
     .filter((g) => groupCost(g.members, classes[g.contender].gpus, floors, penalty) < classes[g.contender].best.value * classes[g.contender].gpus)
     .sort(byText(groupKey));
@@ -122,24 +128,27 @@ export async function lowestSupportingPrices(
   if (contested.size === 0) return { price: reserves(), rounds: 0, rows: 0 };
   const columns = [...contested].sort(byText((n) => nodeIds[n]));
 
-  // Floors per node, highest first; the LP starts with the best few of each and gets more when it needs them.
-  const floorsOf = new Map<number, [number, number][]>();
+  // Floors per node and kind, highest first; the LP starts with the best few of each and gets more when it needs them.
+  const floorsOf = new Map<string, [number, number][]>();
   for (const b of demand.bounds) {
     if (rentFree(b.node)) continue;
-    const list = floorsOf.get(b.node) ?? floorsOf.set(b.node, []).get(b.node)!;
+    const key = floorKey(b.node, b.kind);
+    const list = floorsOf.get(key) ?? floorsOf.set(key, []).get(key)!;
     const same = list.find((f) => f[0] === b.price);
     if (same) same[1] += b.weight;
     else list.push([b.price, b.weight]);
   }
   for (const list of floorsOf.values()) list.sort((a, b) => b[0] - a[0]);
-  const included = new Map(columns.map((n) => [n, Math.min(BOUND_ROWS_PER_NODE, floorsOf.get(n)?.length ?? 0)]));
+  const included = new Map([...floorsOf].map(([key, list]) => [key, Math.min(BOUND_ROWS_PER_NODE, list.length)]));
+  // Scarcity floors are meant to be undercut where holders cannot pay: only contested ones are added as prices dip below them.
+  const expandable = [...floorsOf].filter(([key]) => key.endsWith('|contested'));
 
   let price: Float64Array | null = null;
   let rounds = 0;
   let rowCount = 0;
   while (rounds < MAX_ROUNDS && Date.now() < deadline) {
     rounds++;
-    const lp = buildModel(demand, levels, nodeIds, columns, groups, floorsOf, included, rentFree, envyWeight);
+    const lp = buildModel(demand, anchors(demand, levels), nodeIds, columns, groups, floorsOf, included, rentFree, envyWeight);
     rowCount = lp.rowLower.length;
     const outcome = await backend.solve({ model: lp.build(), relax: true, deadline });
     if (outcome.status !== 'optimal' || !outcome.colValue) break;
@@ -147,12 +156,12 @@ export async function lowestSupportingPrices(
     columns.forEach((n, k) => (price![n] = nodes[n].reserve + Math.max(0, Math.round(outcome.colValue![k] * MICROS_PER_UNIT))));
     // Floors left out that these prices fall below: the next LP weighs them too.
     let added = false;
-    for (const n of columns) {
-      const list = floorsOf.get(n) ?? [];
-      let count = included.get(n)!;
+    for (const [key, list] of expandable) {
+      const n = Number(key.split('|')[0]);
+      let count = included.get(key)!;
       while (count < list.length && price[n] < list[count][0]) count++;
-      if (count > included.get(n)!) {
-        included.set(n, count);
+      if (count > included.get(key)!) {
+        included.set(key, count);
         added = true;
       }
     }
@@ -161,14 +170,29 @@ export async function lowestSupportingPrices(
   return price && { price, rounds, rows: rowCount };
 }
 
+/**
+ * What the last tie-break pulls prices towards: the envy-free levels, and on a node that only
+ * scarcity demand would raise, that demand's best floor as far as the node's poorest payer can
+ * pay, so that a gang holding two such nodes is charged evenly on both.
+ */
+function anchors(demand: PricingDemand, levels: Float64Array): Float64Array {
+  const anchor = Float64Array.from(levels);
+  const scarce = new Map<number, number>();
+  for (const b of demand.bounds) if (b.kind === 'scarcity') scarce.set(b.node, Math.max(scarce.get(b.node) ?? 0, b.price));
+  const poorest = new Map<number, number>();
+  for (const p of demand.payers) for (const s of p.shares) poorest.set(s.node, Math.min(poorest.get(s.node) ?? Infinity, p.value));
+  for (const [node, floor] of scarce) anchor[node] = Math.max(anchor[node], Math.min(floor, poorest.get(node) ?? floor));
+  return anchor;
+}
+
 function buildModel(
   demand: PricingDemand,
   levels: Float64Array,
   nodeIds: readonly string[],
   columns: readonly number[],
   groups: readonly GroupDemand[],
-  floorsOf: ReadonlyMap<number, [number, number][]>,
-  included: ReadonlyMap<number, number>,
+  floorsOf: ReadonlyMap<string, [number, number][]>,
+  included: ReadonlyMap<string, number>,
   rentFree: (n: number) => boolean,
   envyWeight: number,
 ): SparseLp {
@@ -182,11 +206,13 @@ function buildModel(
     lp.row(level, level, [[rent.get(n)!, 1], [above, -1], [below, 1]]);
   }
 
+  const weightOf = (kind: DemandKind) => (kind === 'contested' ? envyWeight : SCARCITY_WEIGHT);
   for (const n of columns)
-    for (const [price, weight] of (floorsOf.get(n) ?? []).slice(0, included.get(n))) {
-      const envy = lp.col(-envyWeight);
-      lp.row(weight * toUnits(price - nodes[n].reserve), Infinity, [[rent.get(n)!, weight], [envy, 1]]);
-    }
+    for (const kind of ['contested', 'scarcity'] as const)
+      for (const [price, weight] of (floorsOf.get(floorKey(n, kind)) ?? []).slice(0, included.get(floorKey(n, kind)))) {
+        const envy = lp.col(-weightOf(kind));
+        lp.row(weight * toUnits(price - nodes[n].reserve), Infinity, [[rent.get(n)!, weight], [envy, 1]]);
+      }
 
   const payers = demand.payers.filter((p) => p.shares.some((s) => rent.has(s.node))).sort(byText((p) => `${p.kind}|${p.id}`));
   for (const p of payers) {
@@ -205,7 +231,7 @@ function buildModel(
   for (const g of groups) {
     const c = classes[g.contender];
     const level = lp.col(0);
-    const envy = lp.col(-envyWeight);
+    const envy = lp.col(-weightOf(g.kind));
     const main: [number, number][] = [[level, c.gpus], [envy, 1]];
     const sorted = [...g.members].sort(byText((m) => nodeIds[m.node]));
     for (const m of sorted)

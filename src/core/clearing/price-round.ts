@@ -83,10 +83,11 @@ export async function priceRound(problem: RoundProblem, allocation: Allocation, 
 /** Raises prices that the LP meant to meet a contender's value and missed by rounding alone. */
 function repairRounding(demand: PricingDemand, price: Float64Array): Float64Array {
   const { nodes, classes, penalty } = demand;
-  const rentFree = (n: number) => nodes[n].idle || nodes[n].contestable === 0;
+  const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   for (const b of demand.bounds)
-    if (!rentFree(b.node) && price[b.node] < b.price && b.price - price[b.node] <= ROUNDING_MICROS) price[b.node] = b.price;
+    if (b.kind === 'contested' && !rentFree(b.node) && price[b.node] < b.price && b.price - price[b.node] <= ROUNDING_MICROS) price[b.node] = b.price;
   for (const g of demand.groups) {
+    if (g.kind !== 'contested') continue;
     const c = classes[g.contender];
     const shortfall = c.best.value * c.gpus - groupCost(g.members, c.gpus, price, penalty);
     if (shortfall <= 0 || shortfall > ROUNDING_MICROS * c.gpus) continue;
@@ -199,13 +200,13 @@ function marginalSetters(demand: PricingDemand, price: Float64Array): Map<number
  */
 function paradoxical(demand: PricingDemand, price: Float64Array): ParadoxicalRejection[] {
   const { nodes, classes, penalty } = demand;
-  const rentFree = (n: number) => nodes[n].idle || nodes[n].contestable === 0;
+  const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   const out: ParadoxicalRejection[] = [];
   for (const c of classes) {
     if (c.kind !== 'bid' || c.bids.length === 0) continue;
     let cheapest = Number.POSITIVE_INFINITY;
     let members: (typeof c.groups)[number] | null = null;
-    for (const g of c.groups) {
+    for (const g of c.contested) {
       const cost = groupCost(g, c.gpus, price, penalty);
       if (cost < cheapest) [cheapest, members] = [cost, g];
     }

@@ -69,6 +69,8 @@ function table(report: SimulationReport): string {
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+/** A share small enough to matter in thousandths of a percent (uplift should be rare). */
+const pct3 = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(3)}%`);
 const mins = (s: number) => `${(s / 60).toFixed(1)} min`;
 const fmtLimit = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(4));
 
@@ -96,9 +98,15 @@ export function summaryRows(report: SimulationReport): string[][] {
     row('$/GPU-h fixed+now', (b) => b.pricePerGpuHour.fixed_now ?? 'n/a'),
     row('limit $/GPU-h preempt.+window', (b) => fmtLimit(b.byClass?.preemptible_window.meanLimit)),
     row('limit $/GPU-h fixed+now', (b) => fmtLimit(b.byClass?.fixed_now.meanLimit)),
-    row('GPU-h at reserve, preempt.+window', (b) => pct(b.byClass?.preemptible_window.reserveShare ?? null)),
-    row('GPU-h at reserve, fixed+now', (b) => pct(b.byClass?.fixed_now.reserveShare ?? null)),
+    row('GPU-h on nodes at reserve, preempt.+window', (b) => pct(b.byClass?.preemptible_window.reserveShare ?? null)),
+    row('GPU-h on nodes at reserve, fixed+now', (b) => pct(b.byClass?.fixed_now.reserveShare ?? null)),
     row('tenant charges $', (b) => b.charges),
+    row('uplift $ (paid by the market)', (b) => b.uplift),
+    row('provider payouts $', (b) => b.payouts),
+    row('platform fees $', (b) => b.fees),
+    row('charges + uplift = payouts + fees', (b) => (b.reconciliation.balanced ? `${b.reconciliation.chargesPlusUplift} = ${b.reconciliation.payoutsPlusFees}` : `${b.reconciliation.chargesPlusUplift} != ${b.reconciliation.payoutsPlusFees}`)),
+    row('uplift / charges', (b) => pct3(b.upliftShareOfCharges)),
+    row('paradoxical rejections / losers', (b) => (b.paradoxicalRejections ? `${b.paradoxicalRejections.count}/${b.paradoxicalRejections.losers} (${pct3(b.paradoxicalRejections.share)})` : 'n/a')),
     row('GPUs needed at same service', (b) => (b.capacityNeededGpus === null ? 'not searched' : String(b.capacityNeededGpus))),
   ];
 }
@@ -125,7 +133,32 @@ export function summaryText(report: SimulationReport): string {
         'their allocations depend on machine speed, so a rerun can differ (report.json lists them; a larger --time-limit-ms makes fewer)',
     );
   else lines.push('reproducibility: no clearing round reached its time limit; the same seed gives the same report');
+  const market = report.baselines.find((b) => b.paradoxicalRejections !== null);
+  if (market) {
+    const p = market.paradoxicalRejections!;
+    const reasons = Object.entries(p.byReason)
+      .map(([r, n]) => `${r} ${n}`)
+      .join(', ');
+    lines.push(
+      `prices (${market.baseline}): each lease pays min(limit, GPU-weighted mean of its nodes' prices); where the limit binds, the market pays the rest (uplift) so providers get the node prices. ` +
+        `Uplift ${market.uplift} $ = ${pct3(market.upliftShareOfCharges)} of charges ${market.charges} $; ` +
+        `books ${market.reconciliation.balanced ? 'balance' : 'DO NOT balance'}: charges + uplift ${market.reconciliation.chargesPlusUplift} ${market.reconciliation.balanced ? '=' : '!='} payouts + fees ${market.reconciliation.payoutsPlusFees}. ` +
+        `Paradoxically rejected (lost though GPUs were priced below their limit): ${p.count} of ${p.losers} losing bid-rounds (${pct3(p.share)})${reasons ? `: ${reasons}` : ''}.`,
+    );
+  }
+  if (report.clearing.unitPriceMismatches > 0)
+    lines.push(`coherence: ${report.clearing.unitPriceMismatches} lease-rounds had a unit price from the core that differs from the settlement rule's (see report.json clearing.unitPriceMismatches)`);
   return lines.join('\n');
+}
+
+/** Every price figure's definition, next to the figures (report.json carries the same under prices.definitions). */
+function priceSection(report: SimulationReport): string {
+  const pools = report.prices.pools;
+  const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(4));
+  const head = '<tr><th>pool</th><th>mean index $/GPU-h</th><th>min</th><th>max</th><th>VWAP paid $/GPU-h</th><th>GPU-hours sold</th></tr>';
+  const rows = pools.map((p) => `<tr><td>${esc(p.pool)}</td><td>${f(p.meanIndex)}</td><td>${f(p.minIndex)}</td><td>${f(p.maxIndex)}</td><td>${f(p.vwap)}</td><td>${p.soldGpuHours.toFixed(1)}</td></tr>`);
+  const defs = Object.entries(report.prices.definitions).map(([k, v]) => `<li><b>${esc(k)}</b>: ${esc(v)}</li>`);
+  return `<h2>Market prices per pool, and what the price figures mean</h2><table>${head}${rows.join('')}</table><ul>${defs.join('')}</ul>`;
 }
 
 /** When each flexibility class ran in the market and what it paid: the troughs and peaks behind the price ratio. */
@@ -148,7 +181,9 @@ export function renderReportHtml(report: SimulationReport): string {
 <p>seed ${s.seed}, ${s.hours} h, ${s.rounds} rounds of ${s.periodSeconds} s, fee ${esc(s.feePercent)}%, ${report.fleet.gpus} GPUs in the shared fleet, ${report.demand.jobs} jobs (${report.demand.gpuHours} GPU-hours).</p>
 ${table(report)}
 <h2>Assumptions</h2><ul>${report.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
-${lineChart('Clearing price per pool (market, $/GPU-hour)', report.series.hours, report.series.prices, '$/GPU-h')}
+${lineChart('Clearing price per pool: the pool index (market, $/GPU-hour)', report.series.hours, report.series.prices, '$/GPU-h')}
+${lineChart('VWAP of unit prices paid per pool (market, $/GPU-hour)', report.series.hours, report.series.vwap, '$/GPU-h')}
+${priceSection(report)}
 ${lineChart('GPU utilisation', report.series.hours, report.series.utilisation, 'share busy')}
 ${lineChart('Queue length (bids waiting)', report.series.hours, report.series.queue, 'bids')}
 ${barChart('Spend per tenant', spend, '$')}

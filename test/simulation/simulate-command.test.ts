@@ -48,14 +48,33 @@ describe('gpumarket simulate', () => {
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.scenario).toMatchObject({ name: 'five-tenants', seed: 3, hours: 1, periodSeconds: 60, rounds: 60 });
     expect(report.baselines.map((b: { baseline: string }) => b.baseline)).toEqual(['dedicated', 'fifo', 'market']);
-    for (const b of report.baselines) expect(Number(b.charges)).toBeCloseTo(Number(b.fees) + Number(b.payouts), 6);
+    // The books balance to the micro-unit: charges + uplift = payouts + fees, for every baseline.
+    const micros = (x: string) => BigInt(x.replace('.', ''));
+    for (const b of report.baselines) {
+      expect(b.reconciliation.balanced).toBe(true);
+      expect(micros(b.charges) + micros(b.uplift)).toBe(micros(b.payouts) + micros(b.fees));
+    }
+    const [dedicated, fifo, market] = report.baselines;
+    // Only the market has node prices, uplift and paradoxical rejections.
+    expect([dedicated.uplift, fifo.uplift]).toEqual(['0.000000', '0.000000']);
+    expect([dedicated.paradoxicalRejections, fifo.paradoxicalRejections]).toEqual([null, null]);
+    expect(market.paradoxicalRejections.count).toBeLessThanOrEqual(market.paradoxicalRejections.losers);
+    expect(market.upliftShareOfCharges).toBeGreaterThanOrEqual(0);
+    expect(report.clearing.unitPriceMismatches).toBe(0);
+    // The price series is the pool index; each pool's summary says what its figures mean.
+    expect(Object.keys(report.series.prices)).toEqual(report.prices.pools.map((p: { pool: string }) => p.pool));
+    expect(Object.keys(report.prices.definitions)).toEqual(expect.arrayContaining(['poolIndex', 'vwap', 'uplift', 'reconciliation', 'paradoxicalRejections']));
     const html = await readFile(join(out, 'report.html'), 'utf8');
-    expect(html.match(/<svg/g)).toHaveLength(4);
-    for (const title of ['Clearing price per pool', 'GPU utilisation', 'Queue length', 'Spend per tenant']) expect(html).toContain(title);
+    expect(html.match(/<svg/g)).toHaveLength(5);
+    for (const title of ['Clearing price per pool: the pool index', 'VWAP of unit prices paid', 'GPU utilisation', 'Queue length', 'Spend per tenant']) expect(html).toContain(title);
+    expect(html).toContain('charges + uplift = payouts + fees');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
     expect(stdout).toMatch(/GPU utilisation/);
     expect(stdout).toMatch(/p95 wait/);
     expect(stdout).toMatch(/reproducibility: no clearing round reached its time limit/);
+    expect(stdout).toMatch(/uplift \$ \(paid by the market\)/);
+    expect(stdout).toMatch(/books balance: charges \+ uplift [\d.]+ = payouts \+ fees [\d.]+/);
+    expect(stdout).toMatch(/Paradoxically rejected \(lost though GPUs were priced below their limit\): \d+ of \d+ losing bid-rounds/);
     expect(html).toMatch(/GPU-hours run and mean price paid by UTC hour/);
   });
 

@@ -32,8 +32,13 @@ describe('FIFO shared pool (hand-checked)', () => {
     // 12 GPU-hours at the 1.00 reserve; 10% fee.
     expect([m.charges, m.fees, m.payouts]).toEqual(['12.000000', '1.200000', '10.800000']);
     // Settled per one-minute period at six decimals (half-even): A pays 0.133333 a minute
-    // (7.999980 in all) and C 0.066667 (2.000010), so A and C together pay 0.999999 per GPU-hour.
-    expect(m.pricePerGpuHour.fixed_now).toBe('1.0000');
+    // (7.999980 in all) and C 0.066667 (2.000010), so A and C together pay 0.999999 per GPU-hour
+    // (prices and means are shown to six places, as unit prices now carry them).
+    expect(m.pricePerGpuHour.fixed_now).toBe('0.999999');
+    // List pricing: each node's reserve is its price and no cap binds, so there is no uplift.
+    expect(m.uplift).toBe('0.000000');
+    expect(m.reconciliation).toEqual({ chargesPlusUplift: '12.000000', payoutsPlusFees: '12.000000', balanced: true });
+    expect(m.paradoxicalRejections).toBeNull();
   });
 
   it('passes over a gang that does not fit so that a smaller job behind it can start', async () => {
@@ -70,6 +75,8 @@ describe('dedicated reservations (hand-checked)', () => {
     expect(m.deadlineHitRate).toBe(1);
     // each tenant pays 8 GPUs x 3 h x 1.00
     expect(m.spendByTenant).toEqual({ t1: '24.000000', t2: '24.000000' });
+    // Reservations are not charged per period: no fee, no uplift, the providers get it all.
+    expect([m.charges, m.uplift, m.fees, m.payouts]).toEqual(['48.000000', '0.000000', '0.000000', '48.000000']);
     // A (t1) carries all 24 of t1's cost over 8 GPU-hours; C carries half of t2's 24 (it ran
     // half of t2's GPU-hours) over 2 GPU-hours: (24 + 12) / 10 = 3.60 per GPU-hour used.
     expect(m.pricePerGpuHour.fixed_now).toBe('3.60');

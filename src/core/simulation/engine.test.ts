@@ -20,7 +20,7 @@ class ScriptedScheduler implements Scheduler {
   decide(view: SchedulerView): RoundDecision {
     this.views.push(view);
     const d = this.script(view);
-    return { placements: d.placements ?? [], preempt: d.preempt ?? [], prices: d.prices ?? new Map([[poolKey('H100', 'r'), new Money('2.00')]]), solveMs: 0 };
+    return { placements: d.placements ?? [], preempt: d.preempt ?? [], repricing: d.repricing, prices: d.prices ?? new Map([[poolKey('H100', 'r'), new Money('2.00')]]), solveMs: 0 };
   }
 }
 
@@ -51,14 +51,61 @@ describe('simulator engine: lease lifecycle in virtual time', () => {
     expect(during.leases.map((l) => l.record.job.id)).toEqual(['F']);
   });
 
-  it('charges each lease min(price, its limit) for the seconds it ran in each period, and reconciles', async () => {
+  it('pays providers the node price, charges each lease at most its limit for the seconds it ran, and reconciles with uplift', async () => {
     const w = workload([node('n1')], [job('cheap', 't', 0, 4, 90), job('rich', 't', 0, 4, 120)], 600);
     const run = await simulate(w, w.nodes, new ScriptedScheduler((view) => (view.now === 0 ? { placements: [{ ...whole(0, '1.00'), shares: [{ node: 0, gpus: 4 }] }, { ...whole(1), shares: [{ node: 0, gpus: 4 }] }] } : {})));
     const m = computeMetrics(w, run);
-    // cheap: 4 GPUs x 90 s at min(2.00, 1.00) = 0.1; rich: 4 x 120 s at 2.00 = 0.266667 (two periods of 0.133333)
+    // Without repricing the node is priced at its pool's 2.00. cheap (limit 1.00) pays its limit
+    // for 4 GPUs x 90 s: 0.066667 + 0.033333 = 0.1; rich pays 2.00 for 4 x 120 s: 2 x 0.133333.
     expect(m.charges).toBe('0.366666');
-    expect(new Money(m.fees).plus(m.payouts).toFixed(6)).toBe(m.charges);
+    // The node still earns 2.00 for cheap's GPU-seconds: the market pays the rest,
+    // (0.133333 - 0.066667) + (0.066667 - 0.033333) = 0.1.
+    expect(m.uplift).toBe('0.100000');
+    // The 10% fee is on the providers' gross (0.133333 + 0.066667 + 2 x 0.133333 = 0.466666).
+    expect([m.fees, m.payouts]).toEqual(['0.046666', '0.420000']);
+    expect(m.reconciliation).toEqual({ chargesPlusUplift: '0.466666', payoutsPlusFees: '0.466666', balanced: true });
+    expect(m.upliftShareOfCharges).toBeCloseTo(0.1 / 0.366666, 12);
     expect(run.meter.entries).toBe(4);
+  });
+
+  it("settles the round's node prices per share: a lease whose limit is below its mean node price pays its limit, the providers their prices", async () => {
+    // G spans two 4-GPU nodes priced 3.00 and 1.50 (mean 2.25) with a 2.00 limit: it pays 2.00
+    // and the market pays 0.25 per GPU-hour of uplift. H (4 GPUs on n1, limit 5.00) pays n1's 3.00.
+    const w = workload([node('n1', 8), node('n2', 4)], [job('G', 'a', 0, 8, 3600, { contiguity: 'block' }), job('H', 'b', 0, 4, 3600)], 3600);
+    const nodePrices = [new Money('3.00'), new Money('1.50')];
+    const run = await simulate(
+      w,
+      w.nodes,
+      new ScriptedScheduler((view) =>
+        view.now === 0
+          ? {
+              placements: [
+                { jobIndex: 0, gpuModel: 'H100', shares: [{ node: 0, gpus: 4 }, { node: 1, gpus: 4 }], limit: new Money('2.00'), leaseId: 'g' },
+                { jobIndex: 1, gpuModel: 'H100', shares: [{ node: 0, gpus: 4 }], limit: new Money('5.00'), leaseId: 'h' },
+              ],
+              repricing: new Map([
+                ['g', { nodePrices, unitPrice: new Money('2.00'), uplift: new Money('0.25') }],
+                ['h', { nodePrices: [nodePrices[0]], unitPrice: new Money('3.00'), uplift: new Money(0) }],
+              ]),
+            }
+          : {
+              repricing: new Map([
+                ['g', { nodePrices, unitPrice: new Money('2.00'), uplift: new Money('0.25') }],
+                ['h', { nodePrices: [nodePrices[0]], unitPrice: new Money('3.00'), uplift: new Money(0) }],
+              ]),
+            },
+      ),
+    );
+    const m = computeMetrics(w, run);
+    // One hour in 60 periods. G: gross per period 4 x 60 s x 3.00 = 0.2 and x 1.50 = 0.1; charge
+    // 8 x 60 s x 2.00 = 0.266667 (rounded once for the lease), uplift 0.033333. H: 0.2 a period.
+    expect(m.spendByTenant).toEqual({ a: '16.000020', b: '12.000000' });
+    expect(m.uplift).toBe('1.999980');
+    // Gross: 60 x (0.2 + 0.1 + 0.2) = 30; fee 10% of each share's gross.
+    expect([m.charges, m.fees, m.payouts]).toEqual(['28.000020', '3.000000', '27.000000']);
+    expect(m.reconciliation.balanced).toBe(true);
+    // G's GPU-hours on n2 and n1 are all priced above their 1.00 reserve.
+    expect(m.byClass!.fixed_now.reserveShare).toBe(0);
   });
 
   it('expires a bid whose window can no longer fit and never offers it to the scheduler again', async () => {

@@ -1,19 +1,19 @@
-import type { Money } from '../money/money.js';
-import { minMoney } from '../money/money.js';
+import { maxMoney, type Money } from '../money/money.js';
 import { checkWindow, requeuePreemptedBid } from '../market/bid-window.js';
 import { dueEvent, newLease, ranSeconds, transition, type LeaseEvent } from '../market/lease-lifecycle.js';
 import { leasesSeenByRound } from '../market/round-leases.js';
 import { poolKey, type MarketNode } from '../market/types.js';
+import { leaseUnitPrice } from '../settlement/settle-lease.js';
 import { SettlementMeter } from './settlement-meter.js';
-import type { LeaseRecord, OpenJob, RoundDecision, Scheduler, Share } from './scheduler.js';
+import type { LeasePricing, LeaseRecord, OpenJob, RoundDecision, RoundLeasePrice, Scheduler, Share } from './scheduler.js';
 import { flexibilityClass, type FlexibilityClass, type Workload } from './workload.js';
 
 /**
  * The market loop in virtual time: one round per period, no database, no queue, no sleeping.
  * Each round: (1) apply what the clock made due, with the pure lease rules: completions,
  * notices that ended (the bid requeued or expired by the bid-window rule), and leases whose
- * start time came and whose GPUs are free; (2) settle the period that just ended at the unit
- * prices the last round set; (3) admit arrivals; (4) drop bids whose window closed; (5) ask the
+ * start time came and whose GPUs are free; (2) settle the period that just ended at the prices
+ * the last round set; (3) admit arrivals; (4) drop bids whose window closed; (5) ask the
  * scheduler, showing it the leases the service's snapshot would; (6) apply its decision:
  * notices, win-backs, new leases, repricing.
  */
@@ -41,7 +41,21 @@ export interface SimRun {
   readonly meter: SettlementMeter;
   /** When each flexibility class ran and what it paid, by UTC hour of day (floating point: for charts and diagnosis, not for money). */
   readonly usageByHour: ReadonlyMap<FlexibilityClass, ClassUsage>;
-  readonly series: { readonly t: number[]; readonly busyGpus: number[]; readonly queue: number[]; readonly prices: Map<string, number[]> };
+  /**
+   * Per round: time, busy GPUs, bids waiting; per pool (poolKey), the pool index (the published
+   * clearing price) and the VWAP of the unit prices paid on its nodes with the GPUs it weighs
+   * (NaN / 0 where the round had none). Floating point: for charts, not for money.
+   */
+  readonly series: {
+    readonly t: number[];
+    readonly busyGpus: number[];
+    readonly queue: number[];
+    readonly prices: Map<string, number[]>;
+    readonly vwap: Map<string, number[]>;
+    readonly soldGpus: Map<string, number[]>;
+  };
+  /** The market's price figures summed over its rounds; null for baselines without prices. */
+  readonly pricing: RunPricing | null;
   readonly solveMs: number[];
   /** Round indexes whose clearing stopped at its wall-clock time limit. */
   readonly roundsAtTimeLimit: number[];
@@ -49,12 +63,23 @@ export interface SimRun {
   readonly stoppedAt: number | null;
 }
 
+export interface RunPricing {
+  /** Bid-rounds lost: one per losing bid per round. */
+  readonly losers: number;
+  /** Of them, listed by the core as paradoxically rejected (each bid once per round), by reason. */
+  readonly paradoxicallyRejected: Readonly<Record<string, number>>;
+  /** Lease-rounds whose unit price from the core differs from the settlement rule's: 0 when coherent. */
+  readonly unitPriceMismatches: number;
+  /** Rounds by how the core priced them (stats.pricing.method). */
+  readonly methods: Readonly<Record<string, number>>;
+}
+
 export interface ClassUsage {
   readonly gpuSeconds: Float64Array;
   readonly spend: Float64Array;
   /** What the same GPU-seconds would have cost at the leases' own limits. */
   readonly limitSpend: Float64Array;
-  /** GPU-seconds charged exactly the node's reserve price. */
+  /** GPU-seconds on nodes priced exactly at their reserve (no rent), whatever the lease paid. */
   readonly atReserveGpuSeconds: Float64Array;
 }
 
@@ -69,6 +94,13 @@ export interface RoundProgress {
   readonly firstStart: Float64Array;
   readonly completedAt: Float64Array;
   readonly outcome: readonly JobOutcome[];
+}
+
+/** Appends a round's value to a per-pool series of `rounds` values, padding a pool first seen late with `missing`. */
+function push(series: Map<string, number[]>, key: string, value: number, missing: number, rounds: number): void {
+  let values = series.get(key);
+  if (!values) series.set(key, (values = new Array<number>(rounds - 1).fill(missing)));
+  values.push(value);
 }
 
 export async function simulate(workload: Workload, nodes: readonly MarketNode[], scheduler: Scheduler, options: SimulateOptions = {}): Promise<SimRun> {
@@ -93,7 +125,15 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
   const physicalFree = Int32Array.from(capacity);
   const nodeGpus = new Map(nodes.map((x, i) => [x.id, capacity[i]]));
   const meter = new SettlementMeter(workload.params.feePercent);
-  const series = { t: [] as number[], busyGpus: [] as number[], queue: [] as number[], prices: new Map<string, number[]>() };
+  const series = {
+    t: [] as number[],
+    busyGpus: [] as number[],
+    queue: [] as number[],
+    prices: new Map<string, number[]>(),
+    vwap: new Map<string, number[]>(),
+    soldGpus: new Map<string, number[]>(),
+  };
+  let runPricing: { losers: number; paradoxicallyRejected: Record<string, number>; unitPriceMismatches: number; methods: Record<string, number> } | null = null;
   const solveMs: number[] = [];
   const roundsAtTimeLimit: number[] = [];
   let winBacks = 0;
@@ -128,14 +168,40 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     runSeconds[rec.jobIndex] += ran;
     return ran;
   };
-  /** Unit prices where the scheduler does not reprice: the reserve (list), min(pool price, limit) (clearing), nothing (reserved). */
-  const defaultUnitPrices = (rec: Pick<LeaseRecord, 'shares' | 'limit'>): Money[] | null => {
+  /** The settlement memo's key: the shares' (node price, GPUs) and the cap. */
+  const pricingKey = (shares: readonly Share[], nodePrices: readonly Money[], cap: Money) =>
+    `${shares.map((s, k) => `${nodePrices[k].toString()}x${s.gpus}`).join(',')}|${cap.toString()}`;
+  /** A lease's prices for a period: its shares' node prices, capped at `cap` (the lease-level rule of settle-lease.ts). */
+  const leasePricing = (rec: Pick<LeaseRecord, 'shares'>, nodePrices: readonly Money[], cap: Money): LeasePricing => {
+    const { unitPrice, uplift } = leaseUnitPrice(
+      cap,
+      rec.shares.map((s, k) => ({ gpus: s.gpus, nodePrice: nodePrices[k] })),
+    );
+    return { nodePrices, cap, unitPrice, uplift, key: pricingKey(rec.shares, nodePrices, cap) };
+  };
+  /** The round's own prices for a lease (the market's round outcome), capped at the lease's limit. */
+  const roundPricing = (rec: LeaseRecord, priced: RoundLeasePrice): LeasePricing => ({
+    nodePrices: priced.nodePrices,
+    cap: rec.limit,
+    unitPrice: priced.unitPrice,
+    uplift: priced.uplift,
+    key: pricingKey(rec.shares, priced.nodePrices, rec.limit),
+  });
+  /**
+   * Prices where the scheduler does not reprice: each node at its reserve with no cap that binds
+   * (list); each node at its pool's price, capped at the lease's limit (clearing); nothing (reserved).
+   */
+  const defaultPricing = (rec: Pick<LeaseRecord, 'shares' | 'limit'>): LeasePricing | null => {
     if (scheduler.charging === 'reserved') return null;
-    return rec.shares.map((s) => {
+    if (scheduler.charging === 'list') {
+      const reserves = rec.shares.map((s) => nodes[s.node].reservePrice);
+      return leasePricing(rec, reserves, reserves.reduce(maxMoney));
+    }
+    const nodePrices = rec.shares.map((s) => {
       const node = nodes[s.node];
-      if (scheduler.charging === 'list') return node.reservePrice;
-      return minMoney(prices?.get(poolKey(node.gpuModel, node.region)) ?? node.reservePrice, rec.limit);
+      return prices?.get(poolKey(node.gpuModel, node.region)) ?? node.reservePrice;
     });
+    return leasePricing(rec, nodePrices, rec.limit);
   };
 
   const endLease = (rec: LeaseRecord, event: LeaseEvent) => {
@@ -192,16 +258,22 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
   };
 
   const usageByHour = new Map<FlexibilityClass, ClassUsage>();
-  const usage = (rec: LeaseRecord, unitPrices: readonly Money[], seconds: number, hour: number) => {
+  const usage = (rec: LeaseRecord, pricing: LeasePricing, seconds: number, hour: number) => {
     const c = flexibilityClass(rec.job);
     let u = usageByHour.get(c);
-    if (!u) usageByHour.set(c, (u = { gpuSeconds: new Float64Array(24), spend: new Float64Array(24), limitSpend: new Float64Array(24), atReserveGpuSeconds: new Float64Array(24) }));
+    if (!u)
+      usageByHour.set(
+        c,
+        (u = { gpuSeconds: new Float64Array(24), spend: new Float64Array(24), limitSpend: new Float64Array(24), atReserveGpuSeconds: new Float64Array(24) }),
+      );
+    const unit = pricing.unitPrice.toNumber();
+    const limit = rec.limit.toNumber();
     rec.shares.forEach((share, k) => {
       const gs = share.gpus * seconds;
       u.gpuSeconds[hour] += gs;
-      u.spend[hour] += (unitPrices[k].toNumber() * gs) / 3600;
-      u.limitSpend[hour] += (rec.limit.toNumber() * gs) / 3600;
-      if (unitPrices[k].equals(nodes[share.node].reservePrice)) u.atReserveGpuSeconds[hour] += gs;
+      u.spend[hour] += (unit * gs) / 3600;
+      u.limitSpend[hour] += (limit * gs) / 3600;
+      if (pricing.nodePrices[k].equals(nodes[share.node].reservePrice)) u.atReserveGpuSeconds[hour] += gs;
     });
   };
 
@@ -209,11 +281,11 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     const hour = new Date(epochMs + from * 1000).getUTCHours();
     for (const rec of [...live.values(), ...ended]) {
       const started = rec.lease.startedAt;
-      if (started === null || rec.unitPrices === null) continue;
+      if (started === null || rec.pricing === null) continue;
       const seconds = Math.min(to, rec.lease.endedAt ?? to) - Math.max(from, started);
       if (seconds <= 0) continue;
-      meter.record(rec, seconds, rec.unitPrices, scheduler.charging);
-      usage(rec, rec.unitPrices, seconds, hour);
+      meter.record(rec, seconds, scheduler.charging);
+      usage(rec, rec.pricing, seconds, hour);
     }
     ended = [];
   };
@@ -251,7 +323,7 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
         gpuModel: p.gpuModel,
         limit: p.limit,
         startAfter: p.startAfter ?? now,
-        unitPrices: null,
+        pricing: null,
       };
       live.set(id, rec);
       placed.add(p.jobIndex);
@@ -261,8 +333,8 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     if (placed.size > 0) open = open.filter((j) => !placed.has(j));
     for (const rec of live.values()) {
       const repriced = decision.repricing?.get(rec.id);
-      if (repriced) rec.unitPrices = repriced;
-      else if (!decision.repricing || rec.unitPrices === null) rec.unitPrices = defaultUnitPrices(rec);
+      if (repriced) rec.pricing = roundPricing(rec, repriced);
+      else if (!decision.repricing || rec.pricing === null) rec.pricing = defaultPricing(rec);
     }
   };
 
@@ -309,11 +381,22 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     series.busyGpus.push(busy);
     series.queue.push(open.length);
     if (decision.prices) {
-      for (const [key, price] of decision.prices) {
-        if (!series.prices.has(key)) series.prices.set(key, new Array<number>(series.t.length - 1).fill(NaN));
-        series.prices.get(key)!.push(price.toNumber());
-      }
+      for (const [key, price] of decision.prices) push(series.prices, key, price.toNumber(), NaN, series.t.length);
       for (const values of series.prices.values()) if (values.length < series.t.length) values.push(NaN);
+    }
+    if (decision.pricing) {
+      const p = decision.pricing;
+      runPricing ??= { losers: 0, paradoxicallyRejected: {}, unitPriceMismatches: 0, methods: {} };
+      runPricing.losers += p.losers;
+      for (const [reason, count] of Object.entries(p.paradoxicallyRejected)) runPricing.paradoxicallyRejected[reason] = (runPricing.paradoxicallyRejected[reason] ?? 0) + count;
+      runPricing.unitPriceMismatches += p.unitPriceMismatches;
+      if (p.method) runPricing.methods[p.method] = (runPricing.methods[p.method] ?? 0) + 1;
+      for (const [key, v] of p.vwap) {
+        push(series.vwap, key, v.price === null ? NaN : v.price.toNumber(), NaN, series.t.length);
+        push(series.soldGpus, key, v.soldGpus, 0, series.t.length);
+      }
+      for (const values of series.vwap.values()) if (values.length < series.t.length) values.push(NaN);
+      for (const values of series.soldGpus.values()) if (values.length < series.t.length) values.push(0);
     }
     if (options.stop?.({ now, firstStart, completedAt, outcome })) {
       stoppedAt = round;
@@ -344,6 +427,7 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     meter,
     usageByHour,
     series,
+    pricing: runPricing,
     solveMs,
     roundsAtTimeLimit,
     stoppedAt,

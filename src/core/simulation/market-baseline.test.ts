@@ -28,9 +28,11 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
     expect(run.outcome).toEqual(['completed', 'completed']);
     const m = computeMetrics(w, run);
     expect(m.preemptions).toBe(1);
-    expect(new Money(m.fees).plus(m.payouts).toFixed(6)).toBe(m.charges);
-    // Nobody pays more than they bid, nor less than the reserve.
-    const pricePaid = (c: 'preemptible_now' | 'fixed_now') => new Money(m.pricePerGpuHour[c]!);
+    expect(m.reconciliation.balanced).toBe(true);
+    expect(new Money(m.fees).plus(m.payouts).toFixed(6)).toBe(new Money(m.charges).plus(m.uplift).toFixed(6));
+    // Nobody pays more than they bid, nor less than the reserve (up to the six-decimal rounding of
+    // each one-minute charge: 8 GPUs x 60 s at 1.00 is 0.133333, i.e. 0.999998 per GPU-hour).
+    const pricePaid = (c: 'preemptible_now' | 'fixed_now') => new Money(m.pricePerGpuHour[c]!).toDecimalPlaces(4);
     expect(pricePaid('preemptible_now').lessThanOrEqualTo(2)).toBe(true);
     expect(pricePaid('preemptible_now').greaterThanOrEqualTo(1)).toBe(true);
     expect(pricePaid('fixed_now').lessThanOrEqualTo(5)).toBe(true);
@@ -86,6 +88,69 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
   });
 });
 
+describe('node prices, uplift and paradoxical rejections (hand-checked)', () => {
+  it("passes the core's node prices to settlement: a gang pays at most its limit, the providers their node prices, the market the difference", async () => {
+    // Two 4-GPU nodes (reserve 1.00), one block. G: 8 GPUs on the block, 30 min, limit 2.00;
+    // S: 1 GPU, 10 min, limit 3.00. At t=0 G wins (welfare 8 x 1.00 against S's 2.00). The core
+    // may price that round two ways: keep S out (both nodes at 3.00, G capped at 2.00 and the
+    // market pays 1.00 per GPU-hour of uplift), or keep G's nodes at a mean of 2.00 and list S as
+    // paradoxically rejected. Either way G pays 2.00 for that minute, and the report must carry
+    // whichever the core chose, to the micro-unit. From the next round G is a fixed lease: its
+    // GPUs are not contestable, but S still waits for them, so both nodes are priced at what G
+    // can pay, 2.00 each (scarcity, no uplift), and fall to the reserve once G has ended.
+    const w = workload(
+      [node('n1', 4), node('n2', 4)],
+      [
+        job('G', 'gang', 0, 8, 1800, { contiguity: 'block', offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }] }),
+        job('S', 'single', 0, 1, 600, { offers: [{ gpuModel: 'H100', maxPrice: new Money('3.00') }] }),
+      ],
+      3600,
+    );
+    let first: Awaited<ReturnType<typeof clearRound>> | null = null;
+    const recording: typeof clearRound = async (snapshot, o) => {
+      const result = await clearRound(snapshot, o);
+      first ??= result;
+      return result;
+    };
+    const run = await simulate(w, w.nodes, new MarketScheduler(recording, w.params, options, Date.parse(w.epoch)));
+    expect(Array.from(run.firstStart)).toEqual([0, 1800]);
+    const round0 = first!;
+    const placed = round0.placements.find((p) => p.bidId === 'G')!;
+    expect(placed.unitPrice.toFixed(6)).toBe('2.000000');
+    // The price series is the pool index; the VWAP beside it is what G paid: 2.00 while S waits.
+    const index = [...run.series.prices.values()][0];
+    const vwap = [...run.series.vwap.values()][0];
+    expect([index[0], vwap[0], index[1], vwap[1]]).toEqual([round0.prices[0].price.toNumber(), 2, 2, 2]);
+    const m = computeMetrics(w, run);
+    // G: 8 GPUs x 60 s at 2.00 = 0.266667 in the first minute, then 29 minutes at 2.00 on each
+    // node, each node's share rounded (2 x 0.133333 a minute); S: 10 minutes at the 1.00 reserve.
+    expect(m.spendByTenant).toEqual({ gang: '7.999981', single: '0.166670' });
+    // The uplift is G's first minute: (mean node price - 2.00) x 8 GPUs x 60 s, to the micro-unit.
+    const expectedUplift = placed.uplift.times(8).dividedBy(60);
+    expect(new Money(m.uplift).minus(expectedUplift).abs().lessThanOrEqualTo('0.000001')).toBe(true);
+    expect(m.reconciliation.balanced).toBe(true);
+    expect(m.reconciliation.chargesPlusUplift).toBe(new Money('8.166651').plus(m.uplift).toFixed(6));
+    // S lost every round until G ended (30 bid-rounds); the core's list, counted once per round.
+    expect(m.paradoxicalRejections).toMatchObject({ losers: 30, count: new Set(round0.paradoxicallyRejected.map((p) => p.bidId)).size });
+  });
+
+  it('counts the bids the core lists as paradoxically rejected, once per bid and round, over the losers', async () => {
+    const w = workload([node('n1')], [job('A', 'a', 0, 8, 600), job('B', 'b', 0, 8, 120)], 300);
+    // The core's list, as a round file would carry it: B twice (two offers) in the first round.
+    const listing: typeof clearRound = async (snapshot, o) => {
+      const result = await clearRound(snapshot, o);
+      if (snapshot.roundId !== 'r-000000') return result;
+      const entry = { bidId: 'B', gpuModel: 'H100', reason: 'indivisible' as const, cheapestPrice: new Money('1.00') };
+      return { ...result, paradoxicallyRejected: [entry, { ...entry, gpuModel: 'A100' }] };
+    };
+    const run = await simulate(w, w.nodes, new MarketScheduler(listing, w.params, options, Date.parse(w.epoch)));
+    const m = computeMetrics(w, run);
+    // B loses in each of the five rounds while A runs: 5 losers, one of them listed.
+    expect(m.paradoxicalRejections).toEqual({ losers: 5, count: 1, share: 0.2, byReason: { indivisible: 1 } });
+    expect(run.pricing!.unitPriceMismatches).toBe(0);
+  });
+});
+
 describe('flexible work and the price it pays (hand-checked)', () => {
   it('a windowed preemptible bid waits out the congested hours and runs in the trough at the reserve', async () => {
     // One 8-GPU node, reserve 0.30. All three bids want the whole node and arrive at 0:
@@ -107,6 +172,8 @@ describe('flexible work and the price it pays (hand-checked)', () => {
     expect(Array.from(run.firstStart)).toEqual([0, 3600, 5400]);
     expect(run.outcome).toEqual(['completed', 'completed', 'completed']);
     expect([...run.series.prices.values()][0][0]).toBe(2);
+    // F paid the node price, 2.00, under its 3.00 limit: no uplift anywhere in this run.
+    expect(computeMetrics(w, run).uplift).toBe('0.000000');
     const m = computeMetrics(w, run);
     // W ran its 4 GPU-hours in the trough: all of them at the reserve, well under its 0.50 limit.
     expect(m.pricePerGpuHour.preemptible_window).toBe('0.30');

@@ -2,7 +2,8 @@ import type { Money } from '../money/money.js';
 import { poolKey, type OpenBid, type RoundResult, type RoundSnapshot, type RunningLease } from '../market/types.js';
 import type { MarketParams } from './workload.js';
 import { planRoundOutcome, type BidTerms, type LiveLease } from '../market/round-outcome.js';
-import type { PlacementDecision, RoundDecision, Scheduler, SchedulerView } from './scheduler.js';
+import { leaseUnitPrice } from '../settlement/settle-lease.js';
+import type { PlacementDecision, RoundDecision, RoundLeasePrice, RoundPricing, Scheduler, SchedulerView } from './scheduler.js';
 
 export interface ClearOptionsLike {
   readonly timeLimitMs?: number;
@@ -18,8 +19,9 @@ export type ClearRound = (snapshot: RoundSnapshot, options?: ClearOptionsLike) =
  * The market baseline: each round is a real RoundSnapshot cleared by the real clearing core,
  * and the result becomes decisions through the market loop's own pure rule
  * (src/core/market/round-outcome.ts): new leases with their start time and protection,
- * preemption notices, leases that win their place back during a notice, and the unit price
- * every live lease pays for the coming period.
+ * preemption notices, leases that win their place back during a notice, and, for every lease
+ * the round priced, its nodes' prices and its unit price and uplift for the coming period
+ * (market.md section 5a).
  */
 export class MarketScheduler implements Scheduler {
   readonly name = 'market';
@@ -131,13 +133,39 @@ export class MarketScheduler implements Scheduler {
         shares: lease.shares.map((s) => ({ node: this.nodeIndex!.get(s.nodeId)!, gpus: s.gpus })),
       };
     });
+    // Each priced lease's node prices (per share, in its share order) and what the round says it pays.
+    const limits = new Map<string, Money>(view.leases.map(({ record: rec }) => [rec.id, rec.limit]));
+    for (const lease of outcome.newLeases) limits.set(lease.id, lease.limitPrice);
+    let unitPriceMismatches = 0;
+    const repricing = new Map<string, RoundLeasePrice>();
+    for (const r of outcome.repricing) {
+      const limit = limits.get(r.leaseId);
+      if (limit) {
+        const rule = leaseUnitPrice(limit, r.shares);
+        if (!rule.unitPrice.equals(r.unitPrice) || !rule.uplift.equals(r.uplift)) unitPriceMismatches++;
+      }
+      repricing.set(r.leaseId, { nodePrices: r.shares.map((s) => s.nodePrice), unitPrice: r.unitPrice, uplift: r.uplift });
+    }
+    const paradox = new Map<string, string>();
+    for (const p of result.paradoxicallyRejected) if (!paradox.has(p.bidId)) paradox.set(p.bidId, p.reason);
+    const paradoxicallyRejected: Record<string, number> = {};
+    for (const reason of paradox.values()) paradoxicallyRejected[reason] = (paradoxicallyRejected[reason] ?? 0) + 1;
+    const method = (result.stats as { pricing?: { method?: unknown } }).pricing?.method;
+    const pricing: RoundPricing = {
+      losers: result.losses.length,
+      paradoxicallyRejected,
+      vwap: new Map(result.prices.map((p) => [poolKey(p.gpuModel, p.region), { price: p.vwap, soldGpus: p.soldGpus }])),
+      unitPriceMismatches,
+      method: typeof method === 'string' ? method : null,
+    };
     const prices = new Map<string, Money>(result.prices.map((p) => [poolKey(p.gpuModel, p.region), p.price]));
     return {
       placements,
       preempt: outcome.notices.map((n) => n.leaseId),
       winBacks: outcome.winBacks,
-      repricing: new Map(outcome.repricing.map((r) => [r.leaseId, r.shares.map((s) => s.unitPrice)])),
+      repricing,
       prices,
+      pricing,
       solveMs,
       status: result.status,
       hitTimeLimit,

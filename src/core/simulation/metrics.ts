@@ -23,28 +23,59 @@ export interface BaselineMetrics {
   readonly windowedJobsDue: number;
   readonly preemptions: number;
   readonly preemptionsPerJobHour: number;
-  /** Mean paid per GPU-hour run, by flexibility class; null where the class ran nothing. */
+  /** Mean charged to tenants per GPU-hour run (charges / GPU-hours, uplift not included), by flexibility class; null where the class ran nothing. */
   readonly pricePerGpuHour: Readonly<Record<FlexibilityClass, string | null>>;
   /**
    * Per flexibility class, for baselines charged per period: the mean limit of the leases that
-   * ran (what they would have paid as bid), and the share of their GPU-hours charged exactly
-   * the node's reserve, i.e. run while their pool had idle GPUs. Null for reservations.
+   * ran (what they would have paid as bid), the share of their GPU-hours run on nodes priced
+   * exactly at their reserve (no scarcity rent that round), and their uplift as a share of their
+   * charges. Null for reservations.
    */
   readonly byClass: Readonly<Record<FlexibilityClass, ClassFigures>> | null;
   /** Jobs whose window closed before they could finish, by flexibility class, and how many of them had run and been preempted. */
   readonly expiredByClass: Readonly<Record<FlexibilityClass, number>>;
   readonly expiredAfterPreemption: number;
   readonly spendByTenant: Readonly<Record<string, string>>;
+  /** What tenants paid (6 decimals). */
   readonly charges: string;
+  /**
+   * What the market paid providers beyond the charges: where a lease's limit is below the
+   * GPU-weighted mean of its nodes' prices, the tenant pays its limit and the providers still get
+   * the node prices (market.md section 5a). Zero for list-priced and reserved baselines.
+   */
+  readonly uplift: string;
+  /** The platform's fee: a share of the providers' gross (charges + uplift). */
   readonly fees: string;
+  /** What providers received: their gross less the fee. */
   readonly payouts: string;
+  /** The books balance: charges + uplift = payouts + fees, summed exactly in micro-units. */
+  readonly reconciliation: { readonly chargesPlusUplift: string; readonly payoutsPlusFees: string; readonly balanced: boolean };
+  /** uplift / charges; null when nothing was charged. */
+  readonly upliftShareOfCharges: number | null;
+  /**
+   * Bid-rounds the market turned away (each losing bid once per round) and, of them, those the
+   * core lists as paradoxically rejected: they could have taken GPUs below their limit at the
+   * round's node prices and still lost (reason `indivisible`: a gang or contiguity made the
+   * allocation unpriceable without charging a winner above its limit; `idle_gpus`: GPUs priced at
+   * their reserve stayed idle). `share` = paradoxically rejected / losers. Null for baselines
+   * without prices.
+   */
+  readonly paradoxicalRejections: {
+    readonly losers: number;
+    readonly count: number;
+    readonly share: number | null;
+    readonly byReason: Readonly<Record<string, number>>;
+  } | null;
   readonly solveMs: { readonly mean: number; readonly p95: number; readonly max: number };
 }
 
 export interface ClassFigures {
   readonly gpuHours: number;
   readonly meanLimit: number | null;
+  /** Share of the class's GPU-hours run on nodes priced exactly at their reserve (no rent). */
   readonly reserveShare: number | null;
+  /** The class's uplift / its charges (exact amounts); null when it was charged nothing. */
+  readonly upliftShare: number | null;
 }
 
 export function quantile(values: readonly number[], q: number): number {
@@ -52,6 +83,9 @@ export function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
+
+/** a / b for exact micro-unit amounts (b > 0), as a plain number for a share. */
+const ratio = (a: bigint, b: bigint) => new Money(a.toString()).dividedBy(b.toString()).toNumber();
 
 const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
 
@@ -111,6 +145,8 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
   let spendByTenant: Map<string, Money>;
   let charges: Money;
   let fees: Money;
+  let uplift = ZERO;
+  let payouts: Money;
   if (run.charging === 'reserved') {
     const reserved = reservedSpend(workload, run);
     jobs.forEach((job, i) => {
@@ -120,11 +156,14 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
     spendByTenant = reserved.byTenant;
     charges = sum(reserved.byTenant.values());
     fees = ZERO;
+    payouts = charges;
   } else {
     for (const [c, micros] of run.meter.byClass) spendByClass.set(c, SettlementMeter.toMoney(micros));
     spendByTenant = new Map([...run.meter.byTenant].map(([t, micros]) => [t, SettlementMeter.toMoney(micros)]));
     charges = SettlementMeter.toMoney(run.meter.chargesMicros);
     fees = SettlementMeter.toMoney(run.meter.feesMicros);
+    uplift = SettlementMeter.toMoney(run.meter.upliftMicros);
+    payouts = SettlementMeter.toMoney(run.meter.payoutsMicros);
   }
   jobs.forEach((job, i) => {
     const c = flexibilityClass(job);
@@ -151,10 +190,21 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
             const u = run.usageByHour.get(c);
             const total = (a: Float64Array | undefined) => (a ? a.reduce((x, y) => x + y, 0) : 0);
             const gs = total(u?.gpuSeconds);
-            return [c, { gpuHours: gs / 3600, meanLimit: gs > 0 ? (total(u?.limitSpend) * 3600) / gs : null, reserveShare: gs > 0 ? total(u?.atReserveGpuSeconds) / gs : null }];
+            const charged = run.meter.byClass.get(c) ?? 0n;
+            return [
+              c,
+              {
+                gpuHours: gs / 3600,
+                meanLimit: gs > 0 ? (total(u?.limitSpend) * 3600) / gs : null,
+                reserveShare: gs > 0 ? total(u?.atReserveGpuSeconds) / gs : null,
+                upliftShare: charged > 0n ? ratio(run.meter.upliftByClass.get(c) ?? 0n, charged) : null,
+              },
+            ];
           }),
         ) as Record<FlexibilityClass, ClassFigures>);
   const solve = run.solveMs;
+  const paradox = run.pricing;
+  const paradoxCount = paradox ? Object.values(paradox.paradoxicallyRejected).reduce((a, b) => a + b, 0) : 0;
   return {
     baseline: run.scheduler,
     gpus,
@@ -178,8 +228,21 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
     expiredAfterPreemption,
     spendByTenant: Object.fromEntries(workload.tenants.map((t) => [t, (spendByTenant.get(t) ?? ZERO).toFixed(6)])),
     charges: charges.toFixed(6),
+    uplift: uplift.toFixed(6),
     fees: fees.toFixed(6),
-    payouts: charges.minus(fees).toFixed(6),
+    payouts: payouts.toFixed(6),
+    reconciliation: {
+      chargesPlusUplift: charges.plus(uplift).toFixed(6),
+      payoutsPlusFees: payouts.plus(fees).toFixed(6),
+      balanced: charges.plus(uplift).equals(payouts.plus(fees)),
+    },
+    upliftShareOfCharges: charges.isZero() ? null : uplift.dividedBy(charges).toNumber(),
+    paradoxicalRejections: paradox && {
+      losers: paradox.losers,
+      count: paradoxCount,
+      share: paradox.losers > 0 ? paradoxCount / paradox.losers : null,
+      byReason: { ...paradox.paradoxicallyRejected },
+    },
     solveMs: { mean: mean(solve), p95: quantile(solve, 0.95), max: solve.reduce((a, b) => Math.max(a, b), 0) },
   };
 }

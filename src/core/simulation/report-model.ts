@@ -51,6 +51,15 @@ export interface SimulationReport {
     readonly probeRoundsAtTimeLimit: number;
     /** Leases that won their place back during a preemption notice. */
     readonly winBacks: number;
+    /** Market rounds by how the core priced them (`lp`: lowest supporting prices; `levels`: its fallback). */
+    readonly pricingMethods: Readonly<Record<string, number>>;
+    /** Lease-rounds whose unit price from the core differs from the settlement rule's (settle-lease.ts leaseUnitPrice): 0 when coherent. */
+    readonly unitPriceMismatches: number;
+  };
+  /** The market's prices per pool over the run, with what each figure means (`definitions`). */
+  readonly prices: {
+    readonly definitions: Readonly<Record<string, string>>;
+    readonly pools: readonly PoolPriceSummary[];
   };
   /** When each flexibility class ran in the market and what it paid, by UTC hour of day. */
   readonly marketByHour: {
@@ -63,10 +72,40 @@ export interface SimulationReport {
     readonly hours: readonly number[];
     readonly utilisation: Readonly<Record<string, readonly (number | null)[]>>;
     readonly queue: Readonly<Record<string, readonly (number | null)[]>>;
+    /** The pool index per pool (the published clearing price), bucket means. */
     readonly prices: Readonly<Record<string, readonly (number | null)[]>>;
+    /** Per pool, the VWAP of the unit prices paid on its nodes, GPU-weighted bucket means; null where nothing ran. */
+    readonly vwap: Readonly<Record<string, readonly (number | null)[]>>;
   };
   readonly timings: Readonly<Record<string, number>>;
 }
+
+export interface PoolPriceSummary {
+  readonly pool: string;
+  readonly meanIndex: number | null;
+  readonly minIndex: number | null;
+  readonly maxIndex: number | null;
+  /** Mean unit price paid on the pool's nodes, weighted by GPUs x rounds; null when nothing ran there. */
+  readonly vwap: number | null;
+  /** GPU-hours of the placements and kept leases on the pool's nodes, as the rounds priced them (GPUs x period). */
+  readonly soldGpuHours: number;
+}
+
+/** What the price figures of a report mean, written next to them in report.json and report.html. */
+export const PRICE_DEFINITIONS: Readonly<Record<string, string>> = {
+  nodePrice: "Each round prices every node per GPU-hour: its reserve plus the scarcity rent of its GPUs that round (market.md section 5a). Providers earn their node's price (less the fee) for every GPU-hour sold.",
+  poolIndex: 'The published clearing price of a pool (GPU model / region): the lowest node price among its nodes with a contestable GPU, else the lowest of the pool; what the most flexible 1-GPU bid pays there. The price series and meanIndex/minIndex/maxIndex are this index.',
+  vwap: "Volume-weighted mean unit price actually paid on a pool's nodes by placements and kept leases (weighted by GPUs, and over the run by GPUs x rounds), beside the index.",
+  unitPrice: "What a lease pays per GPU-hour: min(its limit, the GPU-weighted mean of its nodes' prices), repriced every round; for FIFO each node's reserve (no cap binds); for dedicated, reservations charge owned capacity instead.",
+  charges: 'What tenants paid: per lease and period, each node its price for the GPU-seconds run, unless the limit is below the mean node price, then the limit; six decimals, half-even (src/core/settlement/settle-lease.ts).',
+  uplift: "What the market paid providers beyond the charges where a lease's limit capped its price: the providers still get the node prices. upliftShareOfCharges = uplift / charges.",
+  fees: "The platform's fee: feePercent of the providers' gross (charges + uplift), per share, six decimals, half-even.",
+  payouts: 'What providers received: gross - fee.',
+  reconciliation: 'charges + uplift = payouts + fees, exactly: every amount is summed in whole micro-units (bigint), and `balanced` says whether the two sides are equal.',
+  paradoxicalRejections: "Per baseline with prices: losers = bid-rounds lost (each losing bid once per round); count = those the core listed as paradoxically rejected (they could take GPUs below their limit at the round's node prices and still lost: `indivisible` because a gang or contiguity made the allocation unpriceable without charging a winner above its limit, `idle_gpus` because GPUs priced at their reserve stayed idle); share = count / losers.",
+  pricePerGpuHour: 'Charges / GPU-hours run, by flexibility class (uplift not included).',
+  reserveShare: "Share of a class's GPU-hours run on nodes priced exactly at their reserve (no rent that round).",
+};
 
 const MAX_POINTS = 288;
 
@@ -85,6 +124,48 @@ function byHour(run: SimRun): SimulationReport['marketByHour'] {
   return { hourUtc, gpuHours, pricePerGpuHour, reserveShare };
 }
 const round = (x: number, places = 4) => Math.round(x * 10 ** places) / 10 ** places;
+
+/** Per pool: the index over the rounds, and the VWAP weighted by the GPUs each round sold there. */
+function poolSummaries(run: SimRun): PoolPriceSummary[] {
+  const name = (key: string) => key.replace('\u0000', '/');
+  return [...run.series.prices].map(([key, index]) => {
+    const seen = index.filter((v) => !Number.isNaN(v));
+    const vwap = run.series.vwap.get(key) ?? [];
+    const sold = run.series.soldGpus.get(key) ?? [];
+    let volume = 0;
+    let gpuRounds = 0;
+    vwap.forEach((v, i) => {
+      if (Number.isNaN(v) || !(sold[i] > 0)) return;
+      volume += v * sold[i];
+      gpuRounds += sold[i];
+    });
+    return {
+      pool: name(key),
+      meanIndex: seen.length ? round(seen.reduce((a, b) => a + b, 0) / seen.length) : null,
+      minIndex: seen.length ? round(Math.min(...seen)) : null,
+      maxIndex: seen.length ? round(Math.max(...seen)) : null,
+      vwap: gpuRounds > 0 ? round(volume / gpuRounds) : null,
+      soldGpuHours: round((gpuRounds * run.periodSeconds) / 3600, 3),
+    };
+  });
+}
+
+/** Bucket means weighted by `weights` (values that are NaN or weigh nothing are left out). */
+function downsampleWeighted(values: readonly number[], weights: readonly number[], buckets: number): (number | null)[] {
+  const size = Math.max(1, Math.ceil(values.length / buckets));
+  const out: (number | null)[] = [];
+  for (let i = 0; i < values.length; i += size) {
+    let total = 0;
+    let weight = 0;
+    for (let k = i; k < Math.min(values.length, i + size); k++) {
+      if (Number.isNaN(values[k]) || !(weights[k] > 0)) continue;
+      total += values[k] * weights[k];
+      weight += weights[k];
+    }
+    out.push(weight > 0 ? round(total / weight) : null);
+  }
+  return out;
+}
 
 /** Bucket means, so a week of one-minute rounds still draws as a readable line. */
 function downsample(values: readonly number[], buckets: number): (number | null)[] {
@@ -141,6 +222,8 @@ export function buildReport(
   const first = input.baselines[0].run.series;
   const prices: Record<string, (number | null)[]> = {};
   for (const [key, values] of market.run.series.prices) prices[key.replace('\u0000', '/')] = downsample(values, MAX_POINTS);
+  const vwap: Record<string, (number | null)[]> = {};
+  for (const [key, values] of market.run.series.vwap) vwap[key.replace('\u0000', '/')] = downsampleWeighted(values, market.run.series.soldGpus.get(key) ?? [], MAX_POINTS);
   const gpusOf = (b: (typeof input.baselines)[number]) => Math.max(1, b.metrics.gpus);
   return {
     version: 1,
@@ -180,9 +263,19 @@ export function buildReport(
         (Object.fromEntries(
           Object.entries(b.metrics.byClass).map(([c, f]) => [
             c,
-            { gpuHours: round(f.gpuHours, 3), meanLimit: f.meanLimit === null ? null : round(f.meanLimit), reserveShare: f.reserveShare === null ? null : round(f.reserveShare) },
+            {
+              gpuHours: round(f.gpuHours, 3),
+              meanLimit: f.meanLimit === null ? null : round(f.meanLimit),
+              reserveShare: f.reserveShare === null ? null : round(f.reserveShare),
+              upliftShare: f.upliftShare === null ? null : round(f.upliftShare, 6),
+            },
           ]),
         ) as BaselineMetrics['byClass']),
+      upliftShareOfCharges: b.metrics.upliftShareOfCharges === null ? null : round(b.metrics.upliftShareOfCharges, 6),
+      paradoxicalRejections: b.metrics.paradoxicalRejections && {
+        ...b.metrics.paradoxicalRejections,
+        share: b.metrics.paradoxicalRejections.share === null ? null : round(b.metrics.paradoxicalRejections.share, 6),
+      },
       capacityNeededGpus: b.capacity?.gpus ?? null,
       capacityProbes: b.capacity?.probes.map((p) => ({ ...p, factor: round(p.factor) })) ?? [],
     })),
@@ -195,13 +288,21 @@ export function buildReport(
       },
       flexibility: { preemptibleWindow: flexible, fixedNow, ratio, atLeast5x: ratio === null ? null : ratio >= 5 },
     },
-    clearing: { options: input.clearOptions, ...input.clearing, winBacks: market.run.winBacks },
+    clearing: {
+      options: input.clearOptions,
+      ...input.clearing,
+      winBacks: market.run.winBacks,
+      pricingMethods: { ...(market.run.pricing?.methods ?? {}) },
+      unitPriceMismatches: market.run.pricing?.unitPriceMismatches ?? 0,
+    },
+    prices: { definitions: PRICE_DEFINITIONS, pools: poolSummaries(market.run) },
     marketByHour: byHour(market.run),
     series: {
       hours: downsample(first.t.map((t) => t / 3600), MAX_POINTS) as number[],
       utilisation: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(b.run.series.busyGpus.map((x) => x / gpusOf(b)), MAX_POINTS)])),
       queue: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(b.run.series.queue, MAX_POINTS)])),
       prices,
+      vwap,
     },
     timings: input.timings,
   };

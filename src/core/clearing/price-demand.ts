@@ -54,12 +54,11 @@ export interface ContenderClass {
   /** Every losing bid of the class, for the list of paradoxical rejections. */
   readonly bids: readonly { readonly id: string; readonly value: number; readonly gpuModel: string }[];
   /**
-   * What prices keep the class out of: each group of its eligible nodes that could hold its gang,
-   * counting GPUs held by fixed leases as takeable at the node's price (a displaced lease: its
-   * own GPUs, exactly). A fixed lease cannot be displaced this round, but the GPUs it holds are
-   * as scarce as their neighbours: without this, a node full of non-preemptible work would
-   * price at its reserve while the demand it turns away waits, and pinning capacity would pay
-   * less than giving the market the freedom to preempt (market.md section 5a).
+   * Scarcity: each single node of its eligible ones that could hold its gang if the GPUs of its
+   * fixed leases were free (counted at the node's price). A fixed lease cannot be displaced this
+   * round, but the GPUs it holds are as scarce as their neighbours: without this, a node full of
+   * non-preemptible work would price at its reserve while the demand it turns away waits, and
+   * pinning capacity would pay less than giving the market the freedom to preempt.
    */
   readonly groups: readonly (readonly Member[])[];
   /**
@@ -144,21 +143,37 @@ function payersOf(problem: RoundProblem, allocation: Allocation): Payer[] {
   return payers;
 }
 
-/** Groups of eligible nodes whose usable GPUs (fixed leases' too) could hold the gang. */
-function takeableGroups(problem: RoundProblem, nodes: readonly NodeSupply[], eligible: readonly number[], contiguity: Contiguity, gpus: number): Member[][] {
-  const byKey = new Map<string, Member[]>();
+/**
+ * Nodes that could hold the gang alone if the GPUs of their fixed leases were free: single-node
+ * groups (any node for `node` contiguity; a node alone in its NVLink domain or block; for `none`
+ * the only eligible node) that hold a fixed lease and have enough usable GPUs.
+ */
+function scarceNodes(problem: RoundProblem, nodes: readonly NodeSupply[], alone: Alone, eligible: readonly number[], contiguity: Contiguity, gpus: number): Member[][] {
+  const out: Member[][] = [];
   for (const n of eligible) {
-    if (nodes[n].usable <= 0) continue;
-    const key = contiguityGroupKey(problem.nodes[n].node, contiguity);
-    const member = { node: n, free: nodes[n].usable - nodes[n].leased, leased: nodes[n].leased };
-    const list = byKey.get(key);
-    if (list) list.push(member);
-    else byKey.set(key, [member]);
+    const s = nodes[n];
+    if (s.usable < gpus || s.usable === s.contestable) continue;
+    const single = contiguity === 'node' || (contiguity === 'none' ? eligible.length === 1 : alone[contiguity][n] === 1);
+    if (single) out.push([{ node: n, free: s.usable - s.leased, leased: s.leased }]);
   }
-  return [...byKey.values()].filter((members) => members.reduce((t, m) => t + m.free + m.leased, 0) >= gpus);
+  return out;
+}
+
+/** Per node, 1 when it is the only node of its NVLink domain (or block). */
+type Alone = Record<'nvlink' | 'block', Uint8Array>;
+
+function aloneIn(problem: RoundProblem): Alone {
+  const alone = (kind: 'nvlink' | 'block') => {
+    const count = new Map<string, number>();
+    const key = (i: number) => contiguityGroupKey(problem.nodes[i].node, kind);
+    problem.nodes.forEach((_, i) => count.set(key(i), (count.get(key(i)) ?? 0) + 1));
+    return Uint8Array.from(problem.nodes, (_, i) => (count.get(key(i)) === 1 ? 1 : 0));
+  };
+  return { nvlink: alone('nvlink'), block: alone('block') };
 }
 
 function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonly NodeSupply[]): ContenderClass[] {
+  const alone = aloneIn(problem);
   const contestable = (n: number): Member => ({ node: n, free: nodes[n].contestable - nodes[n].leased, leased: nodes[n].leased });
   const placed = new Set(allocation.assignments.map((a) => a.bid));
   type Draft = { gpus: number; best: { id: string; value: number }; bids: ContenderClass['bids'][number][]; groups: Member[][]; contested: Member[][] };
@@ -174,7 +189,7 @@ function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonl
       const shape = `${offer.eligibilityKey}|${b.bid.contiguity}|${b.bid.gpus}`;
       let c = byShape.get(shape);
       if (!c) {
-        const groups = takeableGroups(problem, nodes, offer.eligible, b.bid.contiguity, b.bid.gpus);
+        const groups = scarceNodes(problem, nodes, alone, offer.eligible, b.bid.contiguity, b.bid.gpus);
         byShape.set(shape, (c = { gpus: b.bid.gpus, best: { id: b.bid.id, value }, bids: [], groups, contested: offer.contested.map((g) => g.nodes.map(contestable)) }));
       } else if (value > c.best.value || (value === c.best.value && b.bid.id < c.best.id)) c.best = { id: b.bid.id, value };
       c.bids.push({ id: b.bid.id, value, gpuModel: b.bid.offers[offer.offerIndex].gpuModel });
@@ -186,7 +201,7 @@ function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonl
     const lease = problem.flexibleLeases[l];
     const value = toMicros(lease.lease.value);
     const own = [lease.shares.map((s) => ({ node: s.node, free: s.gpus, leased: 0 }))];
-    classes.push({ kind: 'lease', gpus: lease.gpus, best: { id: lease.lease.bidId, value }, bids: [], groups: own, contested: own });
+    classes.push({ kind: 'lease', gpus: lease.gpus, best: { id: lease.lease.bidId, value }, bids: [], groups: [], contested: own });
   }
   return classes;
 }
@@ -201,7 +216,7 @@ export function nodeBound(gpus: number, value: number, m: Member, penalty: numbe
 }
 
 /** Bids of a class that set floors of their own (the best first); the class's lower bids rarely matter. */
-const FLOORS_PER_CLASS = 4;
+const FLOORS_PER_CLASS = 2;
 
 export function buildPricingDemand(problem: RoundProblem, allocation: Allocation): PricingDemand {
   const nodes = supplyOf(problem, allocation);
@@ -209,21 +224,21 @@ export function buildPricingDemand(problem: RoundProblem, allocation: Allocation
   const classes = classesOf(problem, allocation, nodes);
   const bounds: NodeBound[] = [];
   const groups: GroupDemand[] = [];
-  const holdsFixed = (m: Member) => nodes[m.node].usable > nodes[m.node].contestable;
   classes.forEach((c, index) => {
     // The best few bids of a class each set a floor, so the LP weighs how many bids a lower price would let in.
     const top = c.bids.length > 0 ? [...c.bids].sort((a, b) => b.value - a.value || (a.id < b.id ? -1 : 1)).slice(0, FLOORS_PER_CLASS) : [c.best];
-    const add = (kind: DemandKind, members: readonly Member[]) => {
+    const add = (kind: DemandKind, members: readonly Member[], bids: readonly { id: string; value: number }[]) => {
       if (members.length > 1) return void groups.push({ kind, contender: index, members });
-      for (const bid of top) {
+      for (const bid of bids) {
         const price = nodeBound(c.gpus, bid.value, members[0], penalty);
         if (price > nodes[members[0].node].reserve) bounds.push({ kind, node: members[0].node, price, weight: c.gpus, contender: index, id: bid.id, value: bid.value });
       }
     };
-    for (const members of c.contested) add('contested', members);
-    // Nodes that fixed leases' GPUs would open to the class: the scarcity they show is new. Demand
-    // for several nodes at once adds little here and would double the LP, so it is left out.
-    if (c.kind === 'bid') for (const members of c.groups) if (members.length === 1 && holdsFixed(members[0])) add('scarcity', members);
+    for (const members of c.contested) add('contested', members, top);
+    // Nodes that fixed leases' GPUs would open to the class: the scarcity they show is new (its
+    // best bid is enough for a soft floor). Demand for several nodes at once adds little here and
+    // would double the LP, so it is left out.
+    for (const members of c.groups) add('scarcity', members, [c.best]);
   });
   return { nodes, penalty, payers: payersOf(problem, allocation), classes, bounds, groups };
 }

@@ -21,44 +21,37 @@ import type { GroupDemand, Member, PricingDemand } from './price-demand.js';
  * ones; with `level`, as if every node that may carry rent were raised to at least that level.
  */
 export function groupCost(members: readonly Member[], gpus: number, price: ArrayLike<number>, penalty: number, level = 0, rentFree?: (node: number) => boolean): number {
-  const levels: [number, number][] = [];
+  if (members.length === 1) {
+    // One node (most groups): its free GPUs first, then the leased ones at the penalty more.
+    const m = members[0];
+    const each = level > price[m.node] && !rentFree?.(m.node) ? level : price[m.node];
+    if (m.free + m.leased < gpus) return Number.POSITIVE_INFINITY;
+    return gpus * each + penalty * Math.max(0, gpus - m.free);
+  }
+  // Price steps packed as price x 2048 + count (counts are at most 1,024 GPUs, prices whole
+  // micro-units far below 2^42), so one typed-array sort orders them without a comparator.
+  if (packed.length < members.length * 2) packed = new Float64Array(members.length * 4);
+  let k = 0;
   for (const m of members) {
     const each = level > price[m.node] && !rentFree?.(m.node) ? level : price[m.node];
-    if (m.free > 0) levels.push([each, m.free]);
-    if (m.leased > 0) levels.push([each + penalty, m.leased]);
+    if (m.free > 0) packed[k++] = each * STEP + m.free;
+    if (m.leased > 0) packed[k++] = (each + penalty) * STEP + m.leased;
   }
-  levels.sort((a, b) => a[0] - b[0]);
+  const steps = packed.subarray(0, k).sort();
   let need = gpus;
   let cost = 0;
-  for (const [each, count] of levels) {
+  for (const step of steps) {
+    const count = step % STEP;
     const take = Math.min(count, need);
-    cost += take * each;
+    cost += take * ((step - count) / STEP);
     need -= take;
     if (need === 0) return cost;
   }
   return Number.POSITIVE_INFINITY;
 }
 
-/** The GPUs that groupCost picks, per node: [node, free GPUs taken, leased GPUs taken]. */
-export function cheapestTake(members: readonly Member[], gpus: number, price: ArrayLike<number>, penalty: number): [number, number, number][] {
-  const levels: { each: number; node: number; count: number; leased: boolean }[] = [];
-  for (const m of members) {
-    if (m.free > 0) levels.push({ each: price[m.node], node: m.node, count: m.free, leased: false });
-    if (m.leased > 0) levels.push({ each: price[m.node] + penalty, node: m.node, count: m.leased, leased: true });
-  }
-  levels.sort((a, b) => a.each - b.each || a.node - b.node || Number(a.leased) - Number(b.leased));
-  const taken = new Map<number, [number, number, number]>();
-  let need = gpus;
-  for (const level of levels) {
-    if (need === 0) break;
-    const take = Math.min(level.count, need);
-    need -= take;
-    const entry = taken.get(level.node) ?? [level.node, 0, 0];
-    entry[level.leased ? 2 : 1] += take;
-    taken.set(level.node, entry);
-  }
-  return [...taken.values()].sort((a, b) => a[0] - b[0]);
-}
+const STEP = 2048;
+let packed = new Float64Array(256);
 
 /**
  * The least common level to which the nodes of a group that may carry rent must rise (those

@@ -1,6 +1,6 @@
 import { MICROS_PER_UNIT } from '../money/micros.js';
 import type { LinearModel, SolverBackend } from '../solvers/solver-port.js';
-import { groupCost } from './price-levels.js';
+import { fillLevel, groupCost, raiseTo } from './price-levels.js';
 import type { DemandKind, GroupDemand, PricingDemand } from './price-demand.js';
 
 /**
@@ -47,7 +47,8 @@ export interface LpPrices {
 }
 
 const toUnits = (micros: number) => micros / MICROS_PER_UNIT;
-const floorKey = (node: number, kind: DemandKind) => `${node}|${kind}`;
+/** Floors are kept per node and kind: contested ones at even keys, scarcity ones at odd. */
+const floorKey = (node: number, kind: DemandKind) => 2 * node + (kind === 'scarcity' ? 1 : 0);
 const byText = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
 /** A sparse LP assembled row by row, handed to the solver port column-wise. */
@@ -105,7 +106,6 @@ class SparseLp {
 
 export async function lowestSupportingPrices(
   demand: PricingDemand,
-  levels: Float64Array,
   nodeIds: readonly string[],
   backend: SolverBackend,
   deadline: number,
@@ -116,10 +116,11 @@ export async function lowestSupportingPrices(
   const floors = Float64Array.from(nodes, (n) => n.reserve);
   for (const b of demand.bounds) if (b.kind === 'contested' && !rentFree(b.node) && b.price > floors[b.node]) floors[b.node] = b.price;
   // Groups the contested floors alone keep out need no rows: rents only fall below those where a floor costs envy already.
-  const groupKey = (g: GroupDemand) => `${g.kind}|${classes[g.contender].best.id}|${nodeIds[Math.min(...g.members.map((m) => m.node))]}`;
-  const groups = demand.groups
-    .filter((g) => groupCost(g.members, classes[g.contender].gpus, floors, penalty) < classes[g.contender].best.value * classes[g.contender].gpus)
-    .sort(byText(groupKey));
+  const keyOf = new Map<GroupDemand, string>();
+  for (const g of demand.groups)
+    if (groupCost(g.members, classes[g.contender].gpus, floors, penalty) < classes[g.contender].best.value * classes[g.contender].gpus)
+      keyOf.set(g, `${g.kind}|${classes[g.contender].best.id}|${nodeIds[g.members.reduce((low, m) => Math.min(low, m.node), Infinity)]}`);
+  const groups = [...keyOf.keys()].sort(byText((g) => keyOf.get(g)!));
 
   const contested = new Set<number>();
   for (const b of demand.bounds) if (!rentFree(b.node)) contested.add(b.node);
@@ -129,26 +130,26 @@ export async function lowestSupportingPrices(
   const columns = [...contested].sort(byText((n) => nodeIds[n]));
 
   // Floors per node and kind, highest first; the LP starts with the best few of each and gets more when it needs them.
-  const floorsOf = new Map<string, [number, number][]>();
+  const weights = new Map<number, Map<number, number>>();
   for (const b of demand.bounds) {
     if (rentFree(b.node)) continue;
     const key = floorKey(b.node, b.kind);
-    const list = floorsOf.get(key) ?? floorsOf.set(key, []).get(key)!;
-    const same = list.find((f) => f[0] === b.price);
-    if (same) same[1] += b.weight;
-    else list.push([b.price, b.weight]);
+    const byPrice = weights.get(key) ?? weights.set(key, new Map()).get(key)!;
+    byPrice.set(b.price, (byPrice.get(b.price) ?? 0) + b.weight);
   }
-  for (const list of floorsOf.values()) list.sort((a, b) => b[0] - a[0]);
+  const floorsOf = new Map([...weights].map(([key, byPrice]) => [key, [...byPrice].sort((a, b) => b[0] - a[0])]));
   const included = new Map([...floorsOf].map(([key, list]) => [key, Math.min(BOUND_ROWS_PER_NODE, list.length)]));
   // Scarcity floors are meant to be undercut where holders cannot pay: only contested ones are added as prices dip below them.
-  const expandable = [...floorsOf].filter(([key]) => key.endsWith('|contested'));
+  const expandable = [...floorsOf].filter(([key]) => key % 2 === 0);
 
   let price: Float64Array | null = null;
+  let anchor: Float64Array | null = null;
   let rounds = 0;
   let rowCount = 0;
   while (rounds < MAX_ROUNDS && Date.now() < deadline) {
     rounds++;
-    const lp = buildModel(demand, anchors(demand, levels), nodeIds, columns, groups, floorsOf, included, rentFree, envyWeight);
+    anchor ??= anchors(demand, floors, groups, rentFree);
+    const lp = buildModel(demand, anchor, nodeIds, columns, groups, floorsOf, included, rentFree, envyWeight);
     rowCount = lp.rowLower.length;
     const outcome = await backend.solve({ model: lp.build(), relax: true, deadline });
     if (outcome.status !== 'optimal' || !outcome.colValue) break;
@@ -157,7 +158,7 @@ export async function lowestSupportingPrices(
     // Floors left out that these prices fall below: the next LP weighs them too.
     let added = false;
     for (const [key, list] of expandable) {
-      const n = Number(key.split('|')[0]);
+      const n = key >> 1;
       let count = included.get(key)!;
       while (count < list.length && price[n] < list[count][0]) count++;
       if (count > included.get(key)!) {
@@ -171,12 +172,19 @@ export async function lowestSupportingPrices(
 }
 
 /**
- * What the last tie-break pulls prices towards: the envy-free levels, and on a node that only
+ * What the last tie-break pulls prices towards: the envy-free levels of price-levels.ts (the
+ * contested floors and one common level per group the LP weighs), and on a node that only
  * scarcity demand would raise, that demand's best floor as far as the node's poorest payer can
  * pay, so that a gang holding two such nodes is charged evenly on both.
  */
-function anchors(demand: PricingDemand, levels: Float64Array): Float64Array {
-  const anchor = Float64Array.from(levels);
+function anchors(demand: PricingDemand, floors: Float64Array, groups: readonly GroupDemand[], rentFree: (n: number) => boolean): Float64Array {
+  const anchor = Float64Array.from(floors);
+  const reserves = Float64Array.from(demand.nodes, (n) => n.reserve);
+  for (const g of groups) {
+    const c = demand.classes[g.contender];
+    const level = fillLevel(reserves, g.members, c.gpus, c.best.value, demand.penalty, rentFree);
+    if (level) raiseTo(anchor, g.members, level, rentFree);
+  }
   const scarce = new Map<number, number>();
   for (const b of demand.bounds) if (b.kind === 'scarcity') scarce.set(b.node, Math.max(scarce.get(b.node) ?? 0, b.price));
   const poorest = new Map<number, number>();
@@ -191,8 +199,8 @@ function buildModel(
   nodeIds: readonly string[],
   columns: readonly number[],
   groups: readonly GroupDemand[],
-  floorsOf: ReadonlyMap<string, [number, number][]>,
-  included: ReadonlyMap<string, number>,
+  floorsOf: ReadonlyMap<number, [number, number][]>,
+  included: ReadonlyMap<number, number>,
   rentFree: (n: number) => boolean,
   envyWeight: number,
 ): SparseLp {

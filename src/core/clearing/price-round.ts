@@ -66,17 +66,17 @@ export interface PriceOptions {
 
 export async function priceRound(problem: RoundProblem, allocation: Allocation, options: PriceOptions): Promise<RoundPrices> {
   const demand = buildPricingDemand(problem, allocation);
-  const levels = envyFreePrices(demand);
-  if (!options.backend) return describe(problem, demand, levels, { method: 'levels', fallback: 'no_solver' });
-  if (Date.now() >= options.deadline) return describe(problem, demand, levels, { method: 'levels', fallback: 'deadline' });
+  const levels = () => envyFreePrices(demand);
+  if (!options.backend) return describe(problem, demand, levels(), { method: 'levels', fallback: 'no_solver' });
+  if (Date.now() >= options.deadline) return describe(problem, demand, levels(), { method: 'levels', fallback: 'deadline' });
   const nodeIds = problem.nodes.map((n) => n.node.id);
   try {
-    const lp = await lowestSupportingPrices(demand, levels, nodeIds, options.backend, options.deadline, options.envyWeight);
-    if (!lp) return describe(problem, demand, levels, { method: 'levels', fallback: 'lp_unsolved' });
+    const lp = await lowestSupportingPrices(demand, nodeIds, options.backend, options.deadline, options.envyWeight);
+    if (!lp) return describe(problem, demand, levels(), { method: 'levels', fallback: 'lp_unsolved' });
     return describe(problem, demand, repairRounding(demand, lp.price), { method: 'lp', lpRounds: lp.rounds, lpRows: lp.rows });
   } catch (error) {
     // The levels are valid prices too: a solver failure costs minimality, never the round.
-    return describe(problem, demand, levels, { method: 'levels', fallback: `lp_failed: ${error instanceof Error ? error.message : String(error)}` });
+    return describe(problem, demand, levels(), { method: 'levels', fallback: `lp_failed: ${error instanceof Error ? error.message : String(error)}` });
   }
 }
 
@@ -145,15 +145,21 @@ function poolIndices(problem: RoundProblem, demand: PricingDemand, price: Float6
     const pool = pools.get(key) ?? pools.set(key, { gpuModel: n.node.gpuModel, region: n.node.region, nodes: [] }).get(key)!;
     pool.nodes.push(i);
   });
-  const setters = marginalSetters(demand, price);
   const id = (i: number) => problem.nodes[i].node.id;
   const cheapest = (list: number[]) => list.reduce((best, i) => (price[i] < price[best] || (price[i] === price[best] && id(i) < id(best)) ? i : best));
+  const indexNodes = new Map(
+    [...pools.values()].map((pool) => {
+      const priced = pool.nodes.filter((i) => demand.nodes[i].usable > 0);
+      const contestable = priced.filter((i) => demand.nodes[i].contestable > 0);
+      return [pool, cheapest(contestable.length > 0 ? contestable : priced.length > 0 ? priced : pool.nodes)];
+    }),
+  );
+  const setters = marginalSetters(demand, price, new Set(indexNodes.values()));
   return [...pools.values()]
     .sort((a, b) => (a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : a.region < b.region ? -1 : a.region > b.region ? 1 : 0))
     .map((pool) => {
       const priced = pool.nodes.filter((i) => demand.nodes[i].usable > 0);
-      const contestable = priced.filter((i) => demand.nodes[i].contestable > 0);
-      const indexNode = cheapest(contestable.length > 0 ? contestable : priced.length > 0 ? priced : pool.nodes);
+      const indexNode = indexNodes.get(pool)!;
       const band = (priced.length > 0 ? priced : pool.nodes).map((i) => price[i]).sort((a, b) => a - b);
       let volume = 0;
       let gpus = 0;
@@ -175,17 +181,18 @@ function poolIndices(problem: RoundProblem, demand: PricingDemand, price: Float6
     });
 }
 
-/** Per node whose price is above its reserve: the best contender whose demand is met there with no room to spare. */
-function marginalSetters(demand: PricingDemand, price: Float64Array): Map<number, string> {
+/** Per index node whose price is above its reserve: the best contender whose demand is met there with no room to spare. */
+function marginalSetters(demand: PricingDemand, price: Float64Array, indexNodes: ReadonlySet<number>): Map<number, string> {
   const { nodes, classes, penalty } = demand;
   const best = new Map<number, { value: number; id: string }>();
   const offer = (node: number, c: { value: number; id: string }) => {
-    if (price[node] <= nodes[node].reserve) return;
+    if (!indexNodes.has(node) || price[node] <= nodes[node].reserve) return;
     const current = best.get(node);
     if (!current || c.value > current.value || (c.value === current.value && c.id < current.id)) best.set(node, c);
   };
   for (const b of demand.bounds) if (b.price === price[b.node]) offer(b.node, b);
   for (const g of demand.groups) {
+    if (!g.members.some((m) => indexNodes.has(m.node) && price[m.node] > nodes[m.node].reserve)) continue;
     const c = classes[g.contender];
     if (groupCost(g.members, c.gpus, price, penalty) - c.best.value * c.gpus < c.gpus) for (const m of g.members) offer(m.node, c.best);
   }

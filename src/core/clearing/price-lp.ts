@@ -40,8 +40,14 @@ const BOUND_ROWS_PER_NODE = 3;
 const MAX_ROUNDS = 4;
 
 export interface LpPrices {
-  /** Node prices in micro-units, before the exact repair of rounding. */
+  /** Node prices in micro-units (before the exact repair of rounding when `solved`). */
   readonly price: Float64Array;
+  /**
+   * False when no LP was solved in time: `price` is then the LP's anchor, envy-free levels of
+   * the contested floors and of the groups they leave out, with scarcity priced only as far as
+   * the payers can pay: valid prices, not the lowest, found in a fraction of the full levels' time.
+   */
+  readonly solved: boolean;
   readonly rounds: number;
   readonly rows: number;
 }
@@ -110,7 +116,7 @@ export async function lowestSupportingPrices(
   backend: SolverBackend,
   deadline: number,
   envyWeight = ENVY_WEIGHT,
-): Promise<LpPrices | null> {
+): Promise<LpPrices> {
   const { nodes, classes, penalty } = demand;
   const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   const floors = Float64Array.from(nodes, (n) => n.reserve);
@@ -126,7 +132,7 @@ export async function lowestSupportingPrices(
   for (const b of demand.bounds) if (!rentFree(b.node)) contested.add(b.node);
   for (const g of groups) for (const m of g.members) if (!rentFree(m.node)) contested.add(m.node);
   const reserves = () => Float64Array.from(nodes, (n) => n.reserve);
-  if (contested.size === 0) return { price: reserves(), rounds: 0, rows: 0 };
+  if (contested.size === 0) return { price: reserves(), solved: true, rounds: 0, rows: 0 };
   const columns = [...contested].sort(byText((n) => nodeIds[n]));
 
   // Floors per node and kind, highest first; the LP starts with the best few of each and gets more when it needs them.
@@ -168,7 +174,8 @@ export async function lowestSupportingPrices(
     }
     if (!added) break;
   }
-  return price && { price, rounds, rows: rowCount };
+  if (price) return { price, solved: true, rounds, rows: rowCount };
+  return { price: anchor ?? anchors(demand, floors, groups, rentFree), solved: false, rounds, rows: rowCount };
 }
 
 /**

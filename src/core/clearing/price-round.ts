@@ -68,11 +68,10 @@ export async function priceRound(problem: RoundProblem, allocation: Allocation, 
   const demand = buildPricingDemand(problem, allocation);
   const levels = () => envyFreePrices(demand);
   if (!options.backend) return describe(problem, demand, levels(), { method: 'levels', fallback: 'no_solver' });
-  if (Date.now() >= options.deadline) return describe(problem, demand, levels(), { method: 'levels', fallback: 'deadline' });
   const nodeIds = problem.nodes.map((n) => n.node.id);
   try {
     const lp = await lowestSupportingPrices(demand, nodeIds, options.backend, options.deadline, options.envyWeight);
-    if (!lp) return describe(problem, demand, levels(), { method: 'levels', fallback: 'lp_unsolved' });
+    if (!lp.solved) return describe(problem, demand, lp.price, { method: 'levels', fallback: Date.now() >= options.deadline ? 'deadline' : 'lp_unsolved', lpRounds: lp.rounds, lpRows: lp.rows });
     return describe(problem, demand, repairRounding(demand, lp.price), { method: 'lp', lpRounds: lp.rounds, lpRows: lp.rows });
   } catch (error) {
     // The levels are valid prices too: a solver failure costs minimality, never the round.

@@ -1,7 +1,7 @@
 import { MICROS_PER_UNIT } from '../money/micros.js';
 import type { LinearModel, SolverBackend } from '../solvers/solver-port.js';
 import { fillLevel, groupCost, raiseTo } from './price-levels.js';
-import type { DemandKind, GroupDemand, PricingDemand } from './price-demand.js';
+import type { DemandKind, GroupDemand, Payer, PricingDemand } from './price-demand.js';
 
 /**
  * Phase 8c (prices, the LP): the lowest node rents that support the allocation, and where no
@@ -148,21 +148,40 @@ export async function lowestSupportingPrices(
   // Scarcity floors are meant to be undercut where holders cannot pay: only contested ones are added as prices dip below them.
   const expandable = [...floorsOf].filter(([key]) => key % 2 === 0);
 
+  const column = new Set(columns);
+  const touching = demand.payers.filter((p) => p.shares.some((s) => column.has(s.node)));
+  // Payers that can afford even the highest price the floors and levels ask of their nodes stay
+  // out of the LP unless its prices reach them (they are checked after each solve).
+  const ceiling = Float64Array.from(nodes, (n) => n.reserve);
+  for (const b of demand.bounds) if (b.price > ceiling[b.node]) ceiling[b.node] = b.price;
+  const payers = new Set<Payer>();
+  const affords = (p: Payer, price: ArrayLike<number>) => p.shares.reduce((t, s) => t + s.gpus * price[s.node], 0) <= p.value * p.gpus;
+
   let price: Float64Array | null = null;
   let anchor: Float64Array | null = null;
   let rounds = 0;
   let rowCount = 0;
   while (rounds < MAX_ROUNDS && Date.now() < deadline) {
     rounds++;
-    anchor ??= anchors(demand, floors, groups, rentFree);
-    const lp = buildModel(demand, anchor, nodeIds, columns, groups, floorsOf, included, rentFree, envyWeight);
+    if (!anchor) {
+      anchor = anchors(demand, floors, groups, rentFree);
+      for (let n = 0; n < nodes.length; n++) ceiling[n] = Math.max(ceiling[n], anchor[n]);
+      for (const p of touching) if (!affords(p, ceiling)) payers.add(p);
+    }
+    const lp = buildModel(demand, anchor, nodeIds, columns, groups, floorsOf, included, [...payers], envyWeight);
     rowCount = lp.rowLower.length;
     const outcome = await backend.solve({ model: lp.build(), relax: true, deadline });
     if (outcome.status !== 'optimal' || !outcome.colValue) break;
     price = reserves();
     columns.forEach((n, k) => (price![n] = nodes[n].reserve + Math.max(0, Math.round(outcome.colValue![k] * MICROS_PER_UNIT))));
-    // Floors left out that these prices fall below: the next LP weighs them too.
+    // Floors left out that these prices fall below, and payers they charge above their value:
+    // the next LP weighs them too.
     let added = false;
+    for (const p of touching)
+      if (!payers.has(p) && !affords(p, price)) {
+        payers.add(p);
+        added = true;
+      }
     for (const [key, list] of expandable) {
       const n = key >> 1;
       let count = included.get(key)!;
@@ -208,7 +227,7 @@ function buildModel(
   groups: readonly GroupDemand[],
   floorsOf: ReadonlyMap<number, [number, number][]>,
   included: ReadonlyMap<number, number>,
-  rentFree: (n: number) => boolean,
+  payers: readonly Payer[],
   envyWeight: number,
 ): SparseLp {
   const { nodes, classes, penalty } = demand;
@@ -229,17 +248,23 @@ function buildModel(
         lp.row(weight * toUnits(price - nodes[n].reserve), Infinity, [[rent.get(n)!, weight], [envy, 1]]);
       }
 
-  const payers = demand.payers.filter((p) => p.shares.some((s) => rent.has(s.node))).sort(byText((p) => `${p.kind}|${p.id}`));
+  // A payer should afford its nodes. Payers on one node with the same value are one row (the
+  // same constraint, their GPUs summed), so a node of many small winners costs one row.
+  const rows = new Map<string, { entries: Map<number, number>; gpus: number; value: number; fixed: number }>();
   for (const p of payers) {
-    const entries = new Map<number, number>();
-    let fixed = 0;
+    const single = p.shares.length === 1;
+    const key = single ? `node|${nodeIds[p.shares[0].node]}|${p.value}` : `${p.kind}|${p.id}`;
+    const row = rows.get(key) ?? rows.set(key, { entries: new Map(), gpus: 0, value: p.value, fixed: 0 }).get(key)!;
+    row.gpus += p.gpus;
     for (const s of p.shares) {
-      fixed += s.gpus * nodes[s.node].reserve;
+      row.fixed += s.gpus * nodes[s.node].reserve;
       const c = rent.get(s.node);
-      if (c !== undefined) entries.set(c, (entries.get(c) ?? 0) + s.gpus);
+      if (c !== undefined) row.entries.set(c, (row.entries.get(c) ?? 0) + s.gpus);
     }
+  }
+  for (const [, row] of [...rows].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
     const uplift = lp.col(-1);
-    lp.row(-Infinity, toUnits(p.value * p.gpus - fixed), [...entries, [uplift, -1]]);
+    lp.row(-Infinity, toUnits(row.value * row.gpus - row.fixed), [...row.entries, [uplift, -1]]);
   }
 
   // Group g: g t - sum k_i u_i + envy >= value x gpus, with u_i >= t - (reserve + rent (+ penalty)).
@@ -256,7 +281,7 @@ function buildModel(
         main.push([short, -count]);
         const r = rent.get(m.node);
         const base = toUnits(nodes[m.node].reserve + extra);
-        if (r === undefined || rentFree(m.node)) lp.row(-base, Infinity, [[short, 1], [level, -1]]);
+        if (r === undefined) lp.row(-base, Infinity, [[short, 1], [level, -1]]);
         else lp.row(-base, Infinity, [[short, 1], [level, -1], [r, 1]]);
       }
     lp.row(toUnits(c.best.value * c.gpus), Infinity, main);

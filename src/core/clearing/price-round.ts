@@ -66,6 +66,8 @@ export interface PriceOptions {
 
 export async function priceRound(problem: RoundProblem, allocation: Allocation, options: PriceOptions): Promise<RoundPrices> {
   const demand = buildPricingDemand(problem, allocation);
+  // Nothing turned away and nothing displaced: every rent is 0, the lowest there is.
+  if (demand.bounds.length === 0 && demand.groups.length === 0) return describe(problem, demand, Float64Array.from(demand.nodes, (n) => n.reserve), { method: 'lp', lpRounds: 0, lpRows: 0 });
   const levels = () => envyFreePrices(demand);
   if (!options.backend) return describe(problem, demand, levels(), { method: 'levels', fallback: 'no_solver' });
   const nodeIds = problem.nodes.map((n) => n.node.id);

@@ -229,6 +229,9 @@ export function buildPricingDemand(problem: RoundProblem, allocation: Allocation
     const top = c.bids.length > 0 ? [...c.bids].sort((a, b) => b.value - a.value || (a.id < b.id ? -1 : 1)).slice(0, FLOORS_PER_CLASS) : [c.best];
     const add = (kind: DemandKind, members: readonly Member[], bids: readonly { id: string; value: number }[]) => {
       if (members.length > 1) return void groups.push({ kind, contender: index, members });
+      // A node with an idle GPU has rent 0 whatever the demand: a floor there can only be unmet
+      // (the paradoxical check reads the classes, not the floors).
+      if (nodes[members[0].node].idle) return;
       for (const bid of bids) {
         const price = nodeBound(c.gpus, bid.value, members[0], penalty);
         if (price > nodes[members[0].node].reserve) bounds.push({ kind, node: members[0].node, price, weight: c.gpus, contender: index, id: bid.id, value: bid.value });

@@ -166,7 +166,11 @@ export async function lowestSupportingPrices(
     if (!anchor) {
       anchor = anchors(demand, floors, groups, rentFree);
       for (let n = 0; n < nodes.length; n++) ceiling[n] = Math.max(ceiling[n], anchor[n]);
-      for (const p of touching) if (!affords(p, ceiling)) payers.add(p);
+      // Nodes of a group the LP weighs may be priced above every floor (one node carrying a
+      // group's rent where another cannot): their payers are in from the start.
+      const grouped = new Set<number>();
+      for (const g of groups) for (const m of g.members) grouped.add(m.node);
+      for (const p of touching) if (!affords(p, ceiling) || p.shares.some((s) => grouped.has(s.node))) payers.add(p);
     }
     const lp = buildModel(demand, anchor, nodeIds, columns, groups, floorsOf, included, [...payers], envyWeight);
     rowCount = lp.rowLower.length;

@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { checkResult } from '../../src/core/clearing/check-result.js';
 import type { RoundResult, RoundSnapshot } from '../../src/core/market/types.js';
 import { clearRound } from '../../src/core/clearing/clear-round.js';
 import { greedyBaseline, monolithicBaseline, warmStartedOptimum } from './baselines.js';
+import { generateContested } from './generate-contested.js';
 import { generateInstance } from './generate-instance.js';
 
 /**
@@ -16,6 +17,14 @@ const ROWS = [
   { bids: 50_000, nodes: 5_000, budgetMs: 20_000, goalMs: 30_000, goalRatio: 0 },
 ];
 const SEED = 42;
+/** The held-out shapes of issue 14 (generate-contested.ts), each on three seeds, quiet and beside a busy core. */
+const CONTESTED = [
+  { bids: 1_000, nodes: 250, budgetMs: 1_000, goalMs: 1_000, goalRatio: 0.999 },
+  { bids: 10_000, nodes: 1_000, budgetMs: 5_000, goalMs: 6_000, goalRatio: 0.995 },
+  { bids: 20_000, nodes: 2_000, budgetMs: 10_000, goalMs: 12_000, goalRatio: 0.99 },
+  { bids: 50_000, nodes: 5_000, budgetMs: 25_000, goalMs: 30_000, goalRatio: 0.99 },
+];
+const CONTESTED_SEEDS = [1, 2, 3];
 /** More seeds for our engine alone, so the table shows the spread and not one lucky instance. */
 const MORE_SEEDS = [7, 1];
 
@@ -49,9 +58,10 @@ function pricing(snapshot: RoundSnapshot, result: RoundResult): NonNullable<Meas
   return { ms: result.stats.phases.price ?? 0, method: stats.method, paradoxical: result.paradoxicallyRejected.length, losers: result.losses.length, upliftShare: charges > 0 ? uplift / charges : 0 };
 }
 
-async function measure(row: number, method: string, seed: number, budgetMs?: number): Promise<Measure> {
-  const r = { ...ROWS[row], budgetMs: budgetMs ?? ROWS[row].budgetMs };
-  const snapshot = generateInstance(r.bids, r.nodes, seed);
+async function measure(row: number, method: string, seed: number, budgetMs?: number, shape = 'instance'): Promise<Measure> {
+  const rows = shape === 'contested' ? CONTESTED : ROWS;
+  const r = { ...rows[row], budgetMs: budgetMs ?? rows[row].budgetMs };
+  const snapshot = shape === 'contested' ? generateContested(r.bids, r.nodes, seed) : generateInstance(r.bids, r.nodes, seed);
   // A long-running service or simulator has compiled the solver long before; so does the bench.
   await clearRound(generateInstance(300, 100, SEED + 1), { timeLimitMs: 3_000 });
   await monolithicBaseline(generateInstance(300, 100, SEED + 1), 3_000);
@@ -75,9 +85,40 @@ async function measure(row: number, method: string, seed: number, budgetMs?: num
   return { ...out, ms: Date.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
 }
 
-function child(row: number, method: string, seed = SEED): Measure {
-  const text = execFileSync(process.execPath, ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--row', String(row), '--method', method, '--seed', String(seed)], { encoding: 'utf8' });
+function child(row: number, method: string, seed = SEED, shape = 'instance'): Measure {
+  const args = ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--row', String(row), '--method', method, '--seed', String(seed), '--shape', shape];
+  const text = execFileSync(process.execPath, args, { encoding: 'utf8' });
   return JSON.parse(text.trim().split('\n').pop()!) as Measure;
+}
+
+/** A neighbour that keeps one core busy (a spinning Node process), as other work on a market host would. */
+function busyNeighbour(): ChildProcess {
+  return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+}
+
+function contestedTable(rows: readonly number[]): void {
+  console.log('\n| shape: contested (generate-contested.ts) | budget | seed | quiet: time, welfare / UB, peak RSS | busy neighbour: time, welfare / UB, peak RSS | greedy / UB | goal |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const i of rows) {
+    const r = CONTESTED[i];
+    for (const seed of CONTESTED_SEEDS) {
+      const quiet = child(i, 'ours', seed, 'contested');
+      const neighbour = busyNeighbour();
+      let busy: Measure;
+      try {
+        busy = child(i, 'ours', seed, 'contested');
+      } finally {
+        neighbour.kill('SIGKILL');
+      }
+      const greedy = child(i, 'greedy', seed, 'contested');
+      const meets = (m: Measure) => m.ms < r.goalMs && !!m.upperBound && Number(m.welfare) / Number(m.upperBound) >= r.goalRatio && m.violations === 0 && m.maxRssMb < 1024;
+      const cell = (m: Measure) => `${m.ms} ms, ${pct(m.welfare, m.upperBound)}${m.upperBound ? '' : ' (no bound)'}${m.violations === 0 ? '' : ' INVALID'}, ${m.maxRssMb} MB`;
+      console.log(
+        `| ${r.bids} x ${r.nodes} | ${r.budgetMs} ms | ${seed} | ${cell(quiet)} | ${cell(busy)} | ${pct(greedy.welfare, quiet.upperBound ?? busy.upperBound)} | ${meets(quiet) && meets(busy) ? 'met' : 'MISSED'} (< ${r.goalMs} ms, >= ${(r.goalRatio * 100).toFixed(1)}%, < 1 GB) |`,
+      );
+      console.error(`contested row ${i} seed ${seed} phases: quiet ${JSON.stringify(quiet.phases)} busy ${JSON.stringify(busy.phases)}`);
+    }
+  }
 }
 
 const pct = (a: string | null | undefined, b: string | null | undefined) => (a && b ? `${((100 * Number(a)) / Number(b)).toFixed(3)}%` : 'n/a');
@@ -85,8 +126,15 @@ const pct = (a: string | null | undefined, b: string | null | undefined) => (a &
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--row') {
-    // `--row ROW --method ours|monolithic|greedy --seed SEED [--budget MS]`: one measure, as JSON.
-    process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5]), args[7] ? Number(args[7]) : undefined))}\n`);
+    // `--row ROW --method ours|monolithic|greedy --seed SEED [--shape instance|contested] [--budget MS]`: one measure, as JSON.
+    const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+    const budget = option('--budget');
+    process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5]), budget ? Number(budget) : undefined, option('--shape') ?? 'instance'))}\n`);
+    return;
+  }
+  if (args[0] === '--contested') {
+    // `--contested [ROWS]`: only the contested table, e.g. `--contested 0,1`.
+    contestedTable(args[1] ? args[1].split(',').map(Number) : CONTESTED.map((_, i) => i));
     return;
   }
   if (args[0] === '--optimum') {
@@ -121,6 +169,7 @@ async function main(): Promise<void> {
     );
     console.error(`row ${i} phases: ${JSON.stringify(ours.phases)}`);
   }
+  if (args[0] !== '--rows') contestedTable(CONTESTED.map((_, i) => i));
 }
 
 await main();

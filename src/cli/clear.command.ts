@@ -4,6 +4,7 @@ import { checkResult } from '../core/clearing/check-result.js';
 import { clearRound } from '../core/clearing/clear-round.js';
 import type { ClearOptions } from '../core/clearing/clear-round.js';
 import { SnapshotFormatError, parseSnapshot, serializeResult } from '../core/clearing/snapshot-file.js';
+import { compileHighsFor, highsModule } from '../core/solvers/highs-backend.js';
 
 /**
  * `gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N]`: the offline
@@ -16,6 +17,10 @@ const SOLVERS = ['auto', 'highs', 'lp-solver', 'greedy'] as const;
 export const usage = 'usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic]\n';
 
 export async function run(argv: string[]): Promise<number> {
+  // One round under a short limit: compile HiGHS for a fast start, and start now, while the
+  // snapshot is read and parsed (V8 compiles WebAssembly on background threads).
+  compileHighsFor('fast-start');
+  void highsModule().catch(() => undefined);
   let values;
   try {
     ({ values } = parseArgs({

@@ -2,7 +2,7 @@ import { Money } from '../money/money.js';
 import type { Loss, PricedPlacement, RoundResult, RoundSnapshot, RoundStatus } from '../market/types.js';
 import { allocationScore, densityOrder, freeWithAllLeases, greedyAllocate, greedyFill } from '../solvers/greedy-heuristic.js';
 import type { Allocation } from '../solvers/greedy-heuristic.js';
-import { HighsBackend } from '../solvers/highs-backend.js';
+import { HighsBackend, highsModule } from '../solvers/highs-backend.js';
 import { improveLocally } from '../solvers/local-search.js';
 import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
 import { lpPacking } from '../solvers/lp-packing.js';
@@ -119,6 +119,8 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   const deterministic = options.deterministic ?? false;
   const share = (fraction: number) => (deterministic ? deadline : Date.now() + Math.max(0, work - Date.now()) * fraction);
   const clock = new PhaseClock();
+  // HiGHS compiles on V8's background threads while the candidates and the greedy run.
+  if (options.solver !== 'greedy' && options.solver !== 'lp-solver') void highsModule().catch(() => undefined);
   const problem = buildRoundProblem(snapshot);
   clock.lap('candidates');
   let allocation = greedyAllocate(problem);

@@ -12,15 +12,30 @@ const loadHighs = highsPackage as unknown as () => Promise<Highs>;
  * caller keeps the heuristic as the fallback either way.
  */
 let shared: Promise<Highs> | null = null;
+let ready = false;
 
 /**
- * V8 runs WebAssembly first through its baseline compiler (Liftoff) and, for HiGHS' long
- * solver loops, rarely tiers up: measured here, a 300-column MIP took ~140 ms per solve under
- * Liftoff and ~10 ms with optimised code. Compiling HiGHS with the optimising compiler only
- * costs ~1.2 s once per process, on the first solve; every round after that is 5-15x faster.
- * The flag only affects WebAssembly compiled after it is set, so it must precede the load.
+ * How this process compiles HiGHS. V8 runs WebAssembly first through its baseline compiler
+ * (Liftoff) and, for HiGHS' long solver loops, tiers up slowly: measured here, a 300-column MIP
+ * took ~140 ms per solve under Liftoff and ~10 ms with optimised code, and the 1,000-bid LP
+ * bound 261, 176, 139, then 67 ms on its first four solves. Compiling with the optimising
+ * compiler up front costs ~1 s once (the bound's first solve took 1,052 ms, then 36-58 ms).
+ * - `optimised` (the default): for processes that clear many rounds (the service's clearing
+ *   worker, which warms up at start, the simulator, the benchmarks).
+ * - `fast-start`: for a process that clears one round under a short limit (`gpumarket clear`),
+ *   which would otherwise spend its whole second compiling.
+ * The choice only affects WebAssembly compiled after it is made, so it must precede the load.
  */
-async function preferOptimisedWasm(): Promise<void> {
+export type WasmCompilation = 'optimised' | 'fast-start';
+let compilation: WasmCompilation = 'optimised';
+
+export function compileHighsFor(mode: WasmCompilation): void {
+  if (shared) return;
+  compilation = mode;
+}
+
+async function setCompilation(): Promise<void> {
+  if (compilation !== 'optimised') return;
   try {
     const v8 = await import('node:v8');
     v8.setFlagsFromString('--no-liftoff');
@@ -29,9 +44,20 @@ async function preferOptimisedWasm(): Promise<void> {
   }
 }
 
+/** Starts loading HiGHS if nobody has; compilation runs on V8's background threads. */
 export function highsModule(): Promise<Highs> {
-  shared ??= preferOptimisedWasm().then(() => loadHighs());
+  shared ??= setCompilation()
+    .then(() => loadHighs())
+    .then((module) => {
+      ready = true;
+      return module;
+    });
   return shared as Promise<Highs>;
+}
+
+/** Whether a solve would start now rather than wait for HiGHS to compile. */
+export function highsReady(): boolean {
+  return ready;
 }
 
 /** Loads HiGHS and runs one tiny MIP and LP so the first real round does not pay compilation. */
@@ -57,6 +83,7 @@ export class HighsBackend implements SolverBackend {
       // so the next solve loads a fresh one, and let the caller fall back to the heuristic.
       if (!/abort|RuntimeError/i.test(`${(error as Error)?.name} ${String(error)}`)) throw error;
       shared = null;
+      ready = false;
       return { status: 'none', colValue: null, objective: null, bound: null, rowDual: null };
     }
   }

@@ -130,6 +130,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   const hasDecisions = problem.bids.some((b) => b.options.length > 0) || problem.flexibleLeases.length > 0;
 
   let bound: number | null = null;
+  let boundComplete = false;
   const better = (candidate: Allocation) => allocationScore(problem, candidate) > allocationScore(problem, allocation) + 1e-9;
   const meetsBound = () => bound !== null && allocationScore(problem, allocation) + keptWelfare(problem) >= bound - 1e-6 * Math.max(1, Math.abs(bound));
   if (backend && hasDecisions) {
@@ -137,6 +138,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
     clock.lap('bound');
     if (relaxed) {
       bound = relaxed.bound;
+      boundComplete = relaxed.complete;
       const packed = lpPacking(problem, relaxed);
       if (better(packed)) allocation = packed;
       clock.lap('packing');
@@ -187,6 +189,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
       parts,
       heuristicWelfare,
       pricing: prices.stats,
+      boundComplete,
       cutShort: Date.now() > deadline,
     },
   };

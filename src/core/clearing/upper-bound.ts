@@ -18,10 +18,18 @@ import type { RoundProblem } from './round-problem.js';
  * could fill the round twice over, densest first; then every left-out offer is
  * priced against the duals, and the ones that would pay are added, until none would. The last
  * LP is then optimal for the whole round, so its value is still a proven bound.
+ *
+ * Anytime: every restricted LP solved to optimality also gives a proven bound on the whole LP,
+ * the Lagrangian one of its duals (the GPUs' capacity times their duals, plus for each bid its
+ * best offer's gain at the class prices, plus each lease's gain at the GPU duals). When time
+ * runs out before pricing converges, the best of those is reported, with the last LP's
+ * solution for the packing, instead of nothing.
  */
 export interface RelaxedSolution {
   /** Proven upper bound on welfare. */
   readonly bound: number;
+  /** False when pricing was cut short: the bound is the Lagrangian one, the solution partial. */
+  readonly complete: boolean;
   /** LPs solved: one, plus one per round of offers the duals priced in. */
   readonly iterations: number;
   /** LP value of each bid's options, bid by bid, option by option. */
@@ -98,6 +106,7 @@ interface Restricted {
   readonly outcome: SolveOutcome;
   readonly atomOf: Int32Array;
   readonly atomRow: readonly number[];
+  readonly atomCapacity: readonly number[];
   readonly classRow: Int32Array;
   readonly bidRow: Int32Array;
   readonly bidCols: readonly Int32Array[];
@@ -146,7 +155,7 @@ async function solveRestricted(problem: RoundProblem, classes: Classes, active: 
     for (const c of atom.classes) m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]);
   });
   const outcome = await backend.solve({ model: m.build(), relax: true, deadline });
-  return { outcome, atomOf, atomRow, classRow, bidRow, bidCols, leaseCols };
+  return { outcome, atomOf, atomRow, atomCapacity: atoms.map((a) => a.capacity), classRow, bidRow, bidCols, leaseCols };
 }
 
 /**
@@ -154,7 +163,7 @@ async function solveRestricted(problem: RoundProblem, classes: Classes, active: 
  * > 0. A class in the LP has its row's dual as price; a class not in it would get the cheapest
  * reserve plus GPU dual among its nodes, the highest price that keeps its flows dual-feasible.
  */
-function pricedIn(problem: RoundProblem, classes: Classes, active: Uint8Array[], lp: Restricted): number {
+function pricedIn(problem: RoundProblem, classes: Classes, active: Uint8Array[], lp: Restricted): { added: number; lagrangianBound: number } {
   const dual = lp.outcome.rowDual!;
   const price = new Float64Array(classes.nodes.length).fill(NaN);
   const classPrice = (c: number) => {
@@ -170,43 +179,65 @@ function pricedIn(problem: RoundProblem, classes: Classes, active: Uint8Array[],
   };
   const gains: { bid: number; option: number; perGpu: number }[] = [];
   let activeCount = 0;
+  // The Lagrangian bound of these duals: GPU capacity at the atoms' duals, each bid's best gain at
+  // the class prices (it takes at most one offer, at most once), each lease's at the atoms'.
+  let lagrangianBound = 0;
+  lp.atomRow.forEach((row, a) => (lagrangianBound += Math.max(0, dual[row]) * lp.atomCapacity[a]));
   problem.bids.forEach((b, i) => {
     const bidDual = lp.bidRow[i] >= 0 ? dual[lp.bidRow[i]] : 0;
+    let bestGain = 0;
     b.options.forEach((option, o) => {
+      const gain = b.bid.gpus * (option.value - classPrice(classes.of[i][o]));
+      if (gain > bestGain) bestGain = gain;
       if (active[i][o]) return void activeCount++;
-      const reduced = b.bid.gpus * (option.value - classPrice(classes.of[i][o])) - bidDual;
+      const reduced = gain - bidDual;
       if (reduced > PRICE_TOLERANCE * Math.max(1, option.value * b.bid.gpus)) gains.push({ bid: i, option: o, perGpu: reduced / b.bid.gpus });
     });
+    lagrangianBound += bestGain;
   });
+  for (const lease of problem.flexibleLeases) {
+    let cost = 0;
+    for (const s of lease.shares) cost += s.gpus * Math.max(0, dual[lp.atomRow[lp.atomOf[s.node]]]);
+    lagrangianBound += Math.max(0, lease.keepGain - cost);
+  }
   // The duals of a small LP undervalue GPUs, so many offers look worth adding; the best ones
   // first, at most doubling the LP, and the next LP's duals judge the rest.
   gains.sort((x, y) => y.perGpu - x.perGpu || x.bid - y.bid || x.option - y.option);
   const taken = gains.slice(0, Math.max(MIN_PRICED_IN, activeCount));
   for (const g of taken) active[g.bid][g.option] = 1;
-  return taken.length;
+  return { added: taken.length, lagrangianBound };
 }
 
 export async function upperBound(problem: RoundProblem, backend: SolverBackend, deadline: number): Promise<RelaxedSolution | null> {
   const classes = classify(problem);
   const active = firstOffers(problem);
   let complete = active.every((options) => options.every((on) => on === 1));
+  let best: RelaxedSolution | null = null;
+  const offset = objectiveOffset(problem);
   for (let iterations = 1; ; iterations++) {
     const lp = await solveRestricted(problem, classes, active, backend, deadline);
     const { outcome } = lp;
-    if (outcome.status !== 'optimal' || outcome.bound === null || !outcome.colValue) return null;
+    if (outcome.status !== 'optimal' || outcome.bound === null || !outcome.colValue) return best;
     if (!complete && !outcome.rowDual) {
       // A backend without duals cannot price: solve the whole LP instead.
       active.forEach((options) => options.fill(1));
       complete = true;
       continue;
     }
-    if (!complete && pricedIn(problem, classes, active, lp) > 0) continue;
     const x = outcome.colValue;
-    return {
-      bound: outcome.bound + objectiveOffset(problem),
+    const solution = (bound: number, done: boolean): RelaxedSolution => ({
+      bound: bound + offset,
+      complete: done,
       iterations,
       bidOptions: lp.bidCols.map((cols) => Float64Array.from(cols, (c) => (c >= 0 ? x[c] : 0))),
       keep: Float64Array.from(lp.leaseCols, (c) => x[c]),
-    };
+    });
+    if (complete) return solution(outcome.bound, true);
+    const priced = pricedIn(problem, classes, active, lp);
+    if (priced.added === 0) return solution(outcome.bound, true);
+    // Not converged: keep the tightest proven bound so far with this LP's solution, in case time runs out.
+    const lagrangian = Math.max(outcome.bound, priced.lagrangianBound);
+    best = solution(Math.min(lagrangian, best ? best.bound - offset : Infinity), false);
+    if (Date.now() >= deadline) return best;
   }
 }

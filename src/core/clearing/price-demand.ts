@@ -1,7 +1,6 @@
 import { ceilDiv, toMicros } from '../money/micros.js';
-import type { Allocation } from '../solvers/greedy-heuristic.js';
 import { contiguityGroupKey } from '../market/node-eligibility.js';
-import type { Contiguity } from '../market/types.js';
+import type { Allocation } from '../solvers/greedy-heuristic.js';
 import type { RoundProblem } from './round-problem.js';
 
 /**
@@ -17,6 +16,9 @@ import type { RoundProblem } from './round-problem.js';
  * - Contenders: losing bids and displaced leases. Bids with the same shape (eligible nodes,
  *   contiguity, gang) compete for the same groups, so they form one class represented by its
  *   best value; the class's other bids can only be less envious than that one.
+ * - Floors: what a class that fits on one node asks of that node's price, kept per node (the
+ *   highest few, equal prices merged), so a round of 50,000 bids holds thousands of floors,
+ *   not millions.
  */
 export interface NodeSupply {
   readonly reserve: number;
@@ -39,11 +41,14 @@ export interface Payer {
   readonly shares: readonly { readonly node: number; readonly gpus: number }[];
 }
 
-/** GPUs of one node a contender may take: `free` at the node's price, `leased` at price plus penalty. */
-export interface Member {
-  readonly node: number;
-  readonly free: number;
-  readonly leased: number;
+/**
+ * Nodes a contender may take GPUs from together. Each node offers its contestable GPUs, those
+ * not held by a kept preemptible lease at its price and those at its price plus the penalty;
+ * with `exact`, the given GPUs of each node at its price (a displaced lease's own).
+ */
+export interface NodeGroup {
+  readonly nodes: readonly number[];
+  readonly exact?: readonly number[];
 }
 
 export interface ContenderClass {
@@ -54,46 +59,43 @@ export interface ContenderClass {
   /** Every losing bid of the class, for the list of paradoxical rejections. */
   readonly bids: readonly { readonly id: string; readonly value: number; readonly gpuModel: string }[];
   /**
-   * Scarcity: each single node of its eligible ones that could hold its gang if the GPUs of its
-   * fixed leases were free (counted at the node's price). A fixed lease cannot be displaced this
-   * round, but the GPUs it holds are as scarce as their neighbours: without this, a node full of
-   * non-preemptible work would price at its reserve while the demand it turns away waits, and
-   * pinning capacity would pay less than giving the market the freedom to preempt.
-   */
-  readonly groups: readonly (readonly Member[])[];
-  /**
    * The groups of round-files.md's coherence rule: contestable GPUs only (not held by a fixed
-   * lease), with enough of them for the gang. A loser that could buy below its limit here is a
-   * paradoxical rejection.
+   * lease), with enough of them for the gang. A loser that could buy below its limit in one is a
+   * paradoxical rejection. (The candidates' own group objects, shared, not copied.)
    */
-  readonly contested: readonly (readonly Member[])[];
+  readonly contested: readonly NodeGroup[];
 }
 
 /**
  * `contested`: demand for GPUs a loser could take this round (round-files.md's coherence rule;
  * unmet, it is a paradoxical rejection). `scarcity`: demand that only GPUs held by fixed leases
- * could meet; it prices those GPUs as scarce as they are, as far as their holders can pay.
+ * could meet: a fixed lease cannot be displaced this round, but the GPUs it holds are as scarce
+ * as their neighbours. Without it a node full of non-preemptible work would price at its
+ * reserve while the demand it turns away waits, and pinning capacity would pay less than giving
+ * the market the freedom to preempt; it prices those GPUs as far as their holders can pay.
  */
 export type DemandKind = 'contested' | 'scarcity';
 
-/** A bid's demand on one node: the node's price may not fall below `price` without envy. */
-export interface NodeBound {
-  readonly kind: DemandKind;
-  readonly node: number;
+/** One floor under a node's price: the best bid asking it, and the GPUs of all bids that do. */
+export interface Floor {
   readonly price: number;
-  /** The bid's GPUs: envy is weighed per GPU. */
-  readonly weight: number;
-  readonly contender: number;
-  /** The bid (or displaced lease's bid) and its value. */
-  readonly id: string;
-  readonly value: number;
+  /** GPUs of the bids whose floor this is: envy is weighed per GPU. */
+  weight: number;
+  /** The best of those bids (highest value, then smallest id), for the marginal bid. */
+  id: string;
+  value: number;
 }
 
-/** A class's demand over a group of several nodes: the `gpus` cheapest must cost at least value x gpus. */
-export interface GroupDemand {
+export interface NodeFloors {
+  /** Highest first, at most FLOORS_PER_NODE, equal prices merged. */
+  readonly contested: Floor[];
+  readonly scarcity: Floor[];
+}
+
+/** A class's demand over a group of several nodes: its `gpus` cheapest must cost at least value x gpus. */
+export interface GroupDemand extends NodeGroup {
   readonly kind: DemandKind;
   readonly contender: number;
-  readonly members: readonly Member[];
 }
 
 export interface PricingDemand {
@@ -101,9 +103,15 @@ export interface PricingDemand {
   readonly penalty: number;
   readonly payers: readonly Payer[];
   readonly classes: readonly ContenderClass[];
-  readonly bounds: readonly NodeBound[];
+  /** Per node, indexed like the round's nodes; null where no class asks anything of it. */
+  readonly floors: readonly (NodeFloors | null)[];
   readonly groups: readonly GroupDemand[];
 }
+
+/** Bids of a class that set floors of their own (the best first): how many a lower price would let in. */
+const FLOORS_PER_CLASS = 2;
+/** Floors kept per node and kind: the LP starts with three and rarely goes below the eighth. */
+export const FLOORS_PER_NODE = 8;
 
 function supplyOf(problem: RoundProblem, allocation: Allocation): NodeSupply[] {
   const leased = new Int32Array(problem.nodes.length);
@@ -143,20 +151,19 @@ function payersOf(problem: RoundProblem, allocation: Allocation): Payer[] {
   return payers;
 }
 
+/** What one node offers a group: free GPUs at its price, leased ones at price plus penalty. */
+export function offered(group: NodeGroup, k: number, nodes: readonly NodeSupply[]): { free: number; leased: number } {
+  if (group.exact) return { free: group.exact[k], leased: 0 };
+  const s = nodes[group.nodes[k]];
+  return { free: s.contestable - s.leased, leased: s.leased };
+}
+
 /**
- * Nodes that could hold the gang alone if the GPUs of their fixed leases were free: single-node
- * groups (any node for `node` contiguity; a node alone in its NVLink domain or block; for `none`
- * the only eligible node) that hold a fixed lease and have enough usable GPUs.
+ * The lowest price of one node that keeps a gang out of it: taking `gpus` there costs gpus x
+ * price, plus the penalty for every GPU beyond its `free` ones.
  */
-function scarceNodes(problem: RoundProblem, nodes: readonly NodeSupply[], alone: Alone, eligible: readonly number[], contiguity: Contiguity, gpus: number): Member[][] {
-  const out: Member[][] = [];
-  for (const n of eligible) {
-    const s = nodes[n];
-    if (s.usable < gpus || s.usable === s.contestable) continue;
-    const single = contiguity === 'node' || (contiguity === 'none' ? eligible.length === 1 : alone[contiguity][n] === 1);
-    if (single) out.push([{ node: n, free: s.usable - s.leased, leased: s.leased }]);
-  }
-  return out;
+export function nodeBound(gpus: number, value: number, free: number, penalty: number): number {
+  return ceilDiv(value * gpus - penalty * Math.max(0, gpus - free), gpus);
 }
 
 /** Per node, 1 when it is the only node of its NVLink domain (or block). */
@@ -172,76 +179,87 @@ function aloneIn(problem: RoundProblem): Alone {
   return { nvlink: alone('nvlink'), block: alone('block') };
 }
 
-function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonly NodeSupply[]): ContenderClass[] {
+interface Draft {
+  readonly gpus: number;
+  best: { id: string; value: number };
+  readonly bids: ContenderClass['bids'][number][];
+  readonly contested: readonly NodeGroup[];
+  /** Nodes of one-node groups that could hold the gang if their fixed leases' GPUs were free. */
+  readonly scarce: readonly number[];
+}
+
+function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonly NodeSupply[]): { classes: ContenderClass[]; scarce: (readonly number[])[] } {
   const alone = aloneIn(problem);
-  const contestable = (n: number): Member => ({ node: n, free: nodes[n].contestable - nodes[n].leased, leased: nodes[n].leased });
   const placed = new Set(allocation.assignments.map((a) => a.bid));
-  type Draft = { gpus: number; best: { id: string; value: number }; bids: ContenderClass['bids'][number][]; groups: Member[][]; contested: Member[][] };
   const byShape = new Map<string, Draft>();
   for (const b of problem.bids) {
     if (placed.has(b.index)) continue;
-    const offers = [
-      ...b.options.map((o) => ({ offerIndex: o.offerIndex, eligibilityKey: o.eligibilityKey, eligible: o.eligible, contested: o.groups })),
-      ...b.blocked.map((o) => ({ ...o, contested: [] })),
-    ];
+    const offers = [...b.options.map((o) => ({ ...o, contested: o.groups as readonly NodeGroup[] })), ...b.blocked.map((o) => ({ ...o, contested: [] }))];
     for (const offer of offers) {
       const value = toMicros(b.bid.offers[offer.offerIndex].maxPrice);
       const shape = `${offer.eligibilityKey}|${b.bid.contiguity}|${b.bid.gpus}`;
       let c = byShape.get(shape);
       if (!c) {
-        const groups = scarceNodes(problem, nodes, alone, offer.eligible, b.bid.contiguity, b.bid.gpus);
-        byShape.set(shape, (c = { gpus: b.bid.gpus, best: { id: b.bid.id, value }, bids: [], groups, contested: offer.contested.map((g) => g.nodes.map(contestable)) }));
+        const { contiguity, gpus } = b.bid;
+        const single = (n: number) => contiguity === 'node' || (contiguity === 'none' ? offer.eligible.length === 1 : alone[contiguity][n] === 1);
+        const scarce = offer.eligible.filter((n) => nodes[n].usable >= gpus && nodes[n].usable > nodes[n].contestable && single(n));
+        byShape.set(shape, (c = { gpus, best: { id: b.bid.id, value }, bids: [], contested: offer.contested, scarce }));
       } else if (value > c.best.value || (value === c.best.value && b.bid.id < c.best.id)) c.best = { id: b.bid.id, value };
       c.bids.push({ id: b.bid.id, value, gpuModel: b.bid.offers[offer.offerIndex].gpuModel });
     }
   }
-  const classes: ContenderClass[] = [...byShape.values()].map((c) => ({ kind: 'bid' as const, ...c }));
+  const drafts = [...byShape.values()];
+  const classes: ContenderClass[] = drafts.map((c) => ({ kind: 'bid', gpus: c.gpus, best: c.best, bids: c.bids, contested: c.contested }));
+  const scarce = drafts.map((c) => c.scarce);
   // A displaced lease could only have kept its own GPUs, which are free to take now (no penalty).
   for (const l of allocation.preempted) {
     const lease = problem.flexibleLeases[l];
-    const value = toMicros(lease.lease.value);
-    const own = [lease.shares.map((s) => ({ node: s.node, free: s.gpus, leased: 0 }))];
-    classes.push({ kind: 'lease', gpus: lease.gpus, best: { id: lease.lease.bidId, value }, bids: [], groups: [], contested: own });
+    const own = { nodes: lease.shares.map((s) => s.node), exact: lease.shares.map((s) => s.gpus) };
+    classes.push({ kind: 'lease', gpus: lease.gpus, best: { id: lease.lease.bidId, value: toMicros(lease.lease.value) }, bids: [], contested: [own] });
   }
-  return classes;
+  return { classes, scarce };
 }
 
-/**
- * The lowest price of one node that keeps a class out of it: taking `gpus` there costs
- * gpus x price, plus the penalty for every GPU beyond its free ones.
- */
-export function nodeBound(gpus: number, value: number, m: Member, penalty: number): number {
-  const displacing = Math.max(0, gpus - m.free);
-  return ceilDiv(value * gpus - penalty * displacing, gpus);
+/** Adds a floor to a node's list: highest first, equal prices merged, at most FLOORS_PER_NODE. */
+function addFloor(list: Floor[], price: number, weight: number, id: string, value: number): void {
+  let k = 0;
+  while (k < list.length && list[k].price > price) k++;
+  if (k < list.length && list[k].price === price) {
+    const f = list[k];
+    f.weight += weight;
+    if (value > f.value || (value === f.value && id < f.id)) [f.id, f.value] = [id, value];
+    return;
+  }
+  if (k >= FLOORS_PER_NODE) return;
+  list.splice(k, 0, { price, weight, id, value });
+  if (list.length > FLOORS_PER_NODE) list.pop();
 }
-
-/** Bids of a class that set floors of their own (the best first); the class's lower bids rarely matter. */
-const FLOORS_PER_CLASS = 2;
 
 export function buildPricingDemand(problem: RoundProblem, allocation: Allocation): PricingDemand {
   const nodes = supplyOf(problem, allocation);
   const penalty = toMicros(problem.snapshot.params.preemptionPenalty);
-  const classes = classesOf(problem, allocation, nodes);
-  const bounds: NodeBound[] = [];
+  const { classes, scarce } = classesOf(problem, allocation, nodes);
+  const floors: (NodeFloors | null)[] = nodes.map(() => null);
   const groups: GroupDemand[] = [];
+  const floor = (kind: DemandKind, node: number, gpus: number, free: number, bids: readonly { id: string; value: number }[]) => {
+    // A node with an idle GPU has rent 0 whatever the demand: a floor there can only be unmet
+    // (the paradoxical check reads the classes, not the floors).
+    if (nodes[node].idle) return;
+    for (const bid of bids) {
+      const price = nodeBound(gpus, bid.value, free, penalty);
+      if (price <= nodes[node].reserve) continue;
+      const at = (floors[node] ??= { contested: [], scarcity: [] });
+      addFloor(at[kind], price, gpus, bid.id, bid.value);
+    }
+  };
   classes.forEach((c, index) => {
-    // The best few bids of a class each set a floor, so the LP weighs how many bids a lower price would let in.
     const top = c.bids.length > 0 ? [...c.bids].sort((a, b) => b.value - a.value || (a.id < b.id ? -1 : 1)).slice(0, FLOORS_PER_CLASS) : [c.best];
-    const add = (kind: DemandKind, members: readonly Member[], bids: readonly { id: string; value: number }[]) => {
-      if (members.length > 1) return void groups.push({ kind, contender: index, members });
-      // A node with an idle GPU has rent 0 whatever the demand: a floor there can only be unmet
-      // (the paradoxical check reads the classes, not the floors).
-      if (nodes[members[0].node].idle) return;
-      for (const bid of bids) {
-        const price = nodeBound(c.gpus, bid.value, members[0], penalty);
-        if (price > nodes[members[0].node].reserve) bounds.push({ kind, node: members[0].node, price, weight: c.gpus, contender: index, id: bid.id, value: bid.value });
-      }
-    };
-    for (const members of c.contested) add('contested', members, top);
-    // Nodes that fixed leases' GPUs would open to the class: the scarcity they show is new (its
-    // best bid is enough for a soft floor). Demand for several nodes at once adds little here and
-    // would double the LP, so it is left out.
-    for (const members of c.groups) add('scarcity', members, [c.best]);
+    for (const group of c.contested) {
+      if (group.nodes.length > 1) groups.push({ kind: 'contested', contender: index, nodes: group.nodes, exact: group.exact });
+      else floor('contested', group.nodes[0], c.gpus, offered(group, 0, nodes).free, top);
+    }
+    // Scarcity only from one-node groups: demand for several nodes at once adds little here and would double the LP.
+    for (const n of scarce[index] ?? []) floor('scarcity', n, c.gpus, nodes[n].usable - nodes[n].leased, [c.best]);
   });
-  return { nodes, penalty, payers: payersOf(problem, allocation), classes, bounds, groups };
+  return { nodes, penalty, payers: payersOf(problem, allocation), classes, floors, groups };
 }

@@ -1,7 +1,7 @@
 import { MICROS_PER_UNIT } from '../money/micros.js';
 import type { LinearModel, SolverBackend } from '../solvers/solver-port.js';
 import { fillLevel, groupCost, raiseTo } from './price-levels.js';
-import type { DemandKind, GroupDemand, Payer, PricingDemand } from './price-demand.js';
+import { offered, type DemandKind, type GroupDemand, type Payer, type PricingDemand } from './price-demand.js';
 
 /**
  * Phase 8c (prices, the LP): the lowest node rents that support the allocation, and where no
@@ -120,30 +120,31 @@ export async function lowestSupportingPrices(
   const { nodes, classes, penalty } = demand;
   const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   const floors = Float64Array.from(nodes, (n) => n.reserve);
-  for (const b of demand.bounds) if (b.kind === 'contested' && !rentFree(b.node) && b.price > floors[b.node]) floors[b.node] = b.price;
+  demand.floors.forEach((f, n) => {
+    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].price > floors[n]) floors[n] = f.contested[0].price;
+  });
   // Groups the contested floors alone keep out need no rows: rents only fall below those where a floor costs envy already.
   const keyOf = new Map<GroupDemand, string>();
   for (const g of demand.groups)
-    if (groupCost(g.members, classes[g.contender].gpus, floors, penalty) < classes[g.contender].best.value * classes[g.contender].gpus)
-      keyOf.set(g, `${g.kind}|${classes[g.contender].best.id}|${nodeIds[g.members.reduce((low, m) => Math.min(low, m.node), Infinity)]}`);
+    if (groupCost(g, classes[g.contender].gpus, floors, penalty, nodes) < classes[g.contender].best.value * classes[g.contender].gpus)
+      keyOf.set(g, `${g.kind}|${classes[g.contender].best.id}|${nodeIds[g.nodes.reduce((low, n) => Math.min(low, n), Infinity)]}`);
   const groups = [...keyOf.keys()].sort(byText((g) => keyOf.get(g)!));
 
   const contested = new Set<number>();
-  for (const b of demand.bounds) if (!rentFree(b.node)) contested.add(b.node);
-  for (const g of groups) for (const m of g.members) if (!rentFree(m.node)) contested.add(m.node);
+  demand.floors.forEach((f, n) => {
+    if (f && !rentFree(n)) contested.add(n);
+  });
+  for (const g of groups) for (const n of g.nodes) if (!rentFree(n)) contested.add(n);
   const reserves = () => Float64Array.from(nodes, (n) => n.reserve);
   if (contested.size === 0) return { price: reserves(), solved: true, rounds: 0, rows: 0 };
   const columns = [...contested].sort(byText((n) => nodeIds[n]));
 
   // Floors per node and kind, highest first; the LP starts with the best few of each and gets more when it needs them.
-  const weights = new Map<number, Map<number, number>>();
-  for (const b of demand.bounds) {
-    if (rentFree(b.node)) continue;
-    const key = floorKey(b.node, b.kind);
-    const byPrice = weights.get(key) ?? weights.set(key, new Map()).get(key)!;
-    byPrice.set(b.price, (byPrice.get(b.price) ?? 0) + b.weight);
-  }
-  const floorsOf = new Map([...weights].map(([key, byPrice]) => [key, [...byPrice].sort((a, b) => b[0] - a[0])]));
+  const floorsOf = new Map<number, [number, number][]>();
+  demand.floors.forEach((f, n) => {
+    if (!f || rentFree(n)) return;
+    for (const kind of ['contested', 'scarcity'] as const) if (f[kind].length > 0) floorsOf.set(floorKey(n, kind), f[kind].map((x) => [x.price, x.weight]));
+  });
   const included = new Map([...floorsOf].map(([key, list]) => [key, Math.min(BOUND_ROWS_PER_NODE, list.length)]));
   // Scarcity floors are meant to be undercut where holders cannot pay: only contested ones are added as prices dip below them.
   const expandable = [...floorsOf].filter(([key]) => key % 2 === 0);
@@ -153,7 +154,9 @@ export async function lowestSupportingPrices(
   // Payers that can afford even the highest price the floors and levels ask of their nodes stay
   // out of the LP unless its prices reach them (they are checked after each solve).
   const ceiling = Float64Array.from(nodes, (n) => n.reserve);
-  for (const b of demand.bounds) if (b.price > ceiling[b.node]) ceiling[b.node] = b.price;
+  demand.floors.forEach((f, n) => {
+    if (f) ceiling[n] = Math.max(ceiling[n], f.contested[0]?.price ?? 0, f.scarcity[0]?.price ?? 0);
+  });
   const payers = new Set<Payer>();
   const affords = (p: Payer, price: ArrayLike<number>) => p.shares.reduce((t, s) => t + s.gpus * price[s.node], 0) <= p.value * p.gpus;
 
@@ -169,7 +172,7 @@ export async function lowestSupportingPrices(
       // Nodes of a group the LP weighs may be priced above every floor (one node carrying a
       // group's rent where another cannot): their payers are in from the start.
       const grouped = new Set<number>();
-      for (const g of groups) for (const m of g.members) grouped.add(m.node);
+      for (const g of groups) for (const n of g.nodes) grouped.add(n);
       for (const p of touching) if (!affords(p, ceiling) || p.shares.some((s) => grouped.has(s.node))) payers.add(p);
     }
     const lp = buildModel(demand, anchor, nodeIds, columns, groups, floorsOf, included, [...payers], envyWeight);
@@ -212,11 +215,13 @@ function anchors(demand: PricingDemand, floors: Float64Array, groups: readonly G
   const reserves = Float64Array.from(demand.nodes, (n) => n.reserve);
   for (const g of groups) {
     const c = demand.classes[g.contender];
-    const level = fillLevel(reserves, g.members, c.gpus, c.best.value, demand.penalty, rentFree);
-    if (level) raiseTo(anchor, g.members, level, rentFree);
+    const level = fillLevel(reserves, g, c.gpus, c.best.value, demand.penalty, demand.nodes, rentFree);
+    if (level) raiseTo(anchor, g, level, rentFree);
   }
   const scarce = new Map<number, number>();
-  for (const b of demand.bounds) if (b.kind === 'scarcity') scarce.set(b.node, Math.max(scarce.get(b.node) ?? 0, b.price));
+  demand.floors.forEach((f, n) => {
+    if (f && f.scarcity.length > 0) scarce.set(n, f.scarcity[0].price);
+  });
   const poorest = new Map<number, number>();
   for (const p of demand.payers) for (const s of p.shares) poorest.set(s.node, Math.min(poorest.get(s.node) ?? Infinity, p.value));
   for (const [node, floor] of scarce) anchor[node] = Math.max(anchor[node], Math.min(floor, poorest.get(node) ?? floor));
@@ -277,17 +282,20 @@ function buildModel(
     const level = lp.col(0);
     const envy = lp.col(-weightOf(g.kind));
     const main: [number, number][] = [[level, c.gpus], [envy, 1]];
-    const sorted = [...g.members].sort(byText((m) => nodeIds[m.node]));
-    for (const m of sorted)
-      for (const [count, extra] of [[m.free, 0], [m.leased, penalty]] as const) {
+    const order = g.nodes.map((_, k) => k).sort(byText((k) => nodeIds[g.nodes[k]]));
+    for (const k of order) {
+      const node = g.nodes[k];
+      const { free, leased } = offered(g, k, nodes);
+      for (const [count, extra] of [[free, 0], [leased, penalty]] as const) {
         if (count === 0) continue;
         const short = lp.col(0);
         main.push([short, -count]);
-        const r = rent.get(m.node);
-        const base = toUnits(nodes[m.node].reserve + extra);
+        const r = rent.get(node);
+        const base = toUnits(nodes[node].reserve + extra);
         if (r === undefined) lp.row(-base, Infinity, [[short, 1], [level, -1]]);
         else lp.row(-base, Infinity, [[short, 1], [level, -1], [r, 1]]);
       }
+    }
     lp.row(toUnits(c.best.value * c.gpus), Infinity, main);
   }
   return lp;

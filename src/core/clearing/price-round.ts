@@ -67,7 +67,7 @@ export interface PriceOptions {
 export async function priceRound(problem: RoundProblem, allocation: Allocation, options: PriceOptions): Promise<RoundPrices> {
   const demand = buildPricingDemand(problem, allocation);
   // Nothing turned away and nothing displaced: every rent is 0, the lowest there is.
-  if (demand.bounds.length === 0 && demand.groups.length === 0) return describe(problem, demand, Float64Array.from(demand.nodes, (n) => n.reserve), { method: 'lp', lpRounds: 0, lpRows: 0 });
+  if (demand.floors.every((f) => f === null) && demand.groups.length === 0) return describe(problem, demand, Float64Array.from(demand.nodes, (n) => n.reserve), { method: 'lp', lpRounds: 0, lpRows: 0 });
   const levels = () => envyFreePrices(demand);
   if (!options.backend) return describe(problem, demand, levels(), { method: 'levels', fallback: 'no_solver' });
   const nodeIds = problem.nodes.map((n) => n.node.id);
@@ -85,15 +85,17 @@ export async function priceRound(problem: RoundProblem, allocation: Allocation, 
 function repairRounding(demand: PricingDemand, price: Float64Array): Float64Array {
   const { nodes, classes, penalty } = demand;
   const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
-  for (const b of demand.bounds)
-    if (b.kind === 'contested' && !rentFree(b.node) && price[b.node] < b.price && b.price - price[b.node] <= ROUNDING_MICROS) price[b.node] = b.price;
+  demand.floors.forEach((f, n) => {
+    if (!f || rentFree(n)) return;
+    for (const floor of f.contested) if (price[n] < floor.price && floor.price - price[n] <= ROUNDING_MICROS) price[n] = floor.price;
+  });
   for (const g of demand.groups) {
     if (g.kind !== 'contested') continue;
     const c = classes[g.contender];
-    const shortfall = c.best.value * c.gpus - groupCost(g.members, c.gpus, price, penalty);
+    const shortfall = c.best.value * c.gpus - groupCost(g, c.gpus, price, penalty, nodes);
     if (shortfall <= 0 || shortfall > ROUNDING_MICROS * c.gpus) continue;
-    const level = fillLevel(price, g.members, c.gpus, c.best.value, penalty, rentFree);
-    if (level) raiseTo(price, g.members, level, rentFree);
+    const level = fillLevel(price, g, c.gpus, c.best.value, penalty, nodes, rentFree);
+    if (level) raiseTo(price, g, level, rentFree);
   }
   return price;
 }
@@ -191,11 +193,11 @@ function marginalSetters(demand: PricingDemand, price: Float64Array, indexNodes:
     const current = best.get(node);
     if (!current || c.value > current.value || (c.value === current.value && c.id < current.id)) best.set(node, c);
   };
-  for (const b of demand.bounds) if (b.price === price[b.node]) offer(b.node, b);
+  for (const n of indexNodes) for (const f of [...(demand.floors[n]?.contested ?? []), ...(demand.floors[n]?.scarcity ?? [])]) if (f.price === price[n]) offer(n, f);
   for (const g of demand.groups) {
-    if (!g.members.some((m) => indexNodes.has(m.node) && price[m.node] > nodes[m.node].reserve)) continue;
+    if (!g.nodes.some((n) => indexNodes.has(n) && price[n] > nodes[n].reserve)) continue;
     const c = classes[g.contender];
-    if (groupCost(g.members, c.gpus, price, penalty) - c.best.value * c.gpus < c.gpus) for (const m of g.members) offer(m.node, c.best);
+    if (groupCost(g, c.gpus, price, penalty, nodes) - c.best.value * c.gpus < c.gpus) for (const n of g.nodes) offer(n, c.best);
   }
   return new Map([...best].map(([node, c]) => [node, c.id]));
 }
@@ -213,15 +215,15 @@ function paradoxical(demand: PricingDemand, price: Float64Array): ParadoxicalRej
   for (const c of classes) {
     if (c.kind !== 'bid' || c.bids.length === 0) continue;
     let cheapest = Number.POSITIVE_INFINITY;
-    let members: (typeof c.groups)[number] | null = null;
+    let group: (typeof c.contested)[number] | null = null;
     for (const g of c.contested) {
-      const cost = groupCost(g, c.gpus, price, penalty);
-      if (cost < cheapest) [cheapest, members] = [cost, g];
+      const cost = groupCost(g, c.gpus, price, penalty, nodes);
+      if (cost < cheapest) [cheapest, group] = [cost, g];
     }
-    if (!members || c.best.value * c.gpus <= cheapest) continue;
+    if (!group || c.best.value * c.gpus <= cheapest) continue;
     for (const bid of c.bids) {
       if (bid.value * c.gpus <= cheapest) continue;
-      const unstoppable = groupCost(members, c.gpus, price, penalty, bid.value, rentFree) < bid.value * c.gpus;
+      const unstoppable = groupCost(group, c.gpus, price, penalty, nodes, bid.value, rentFree) < bid.value * c.gpus;
       out.push({ bidId: bid.id, gpuModel: bid.gpuModel, reason: unstoppable ? 'idle_gpus' : 'indivisible', cheapestPrice: fromMicros(Math.floor(cheapest / c.gpus)) });
     }
   }

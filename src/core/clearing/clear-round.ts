@@ -147,7 +147,10 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   const liveBids = problem.bids.reduce((t, b) => t + (b.options.length > 0 ? 1 : 0), 0);
   const mipWorthIt = backend !== null && !deterministic && liveBids <= MAX_MIP_BIDS;
   if (hasDecisions && !meetsBound()) {
-    allocation = improveLocally(problem, allocation, { deadline: share(mipWorthIt ? SEARCH_SHARE : 1) });
+    // The MIP runs only with MIN_MIP_MS left after the search's share: when it would not, the
+    // search keeps the whole remainder instead of leaving it idle (at 1 s, a third of the round).
+    const mipWillRun = mipWorthIt && !deterministic && (work - Date.now()) * (1 - SEARCH_SHARE) >= MIN_MIP_MS;
+    allocation = improveLocally(problem, allocation, { deadline: share(mipWillRun ? SEARCH_SHARE : 1) });
     clock.lap('search');
   }
   let parts = 0;

@@ -8,6 +8,7 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './platform/config/config.js';
 import { type Database, openDatabase } from './platform/database/database.js';
 import { AppExceptionFilter, respondWithError } from './platform/errors/exception.filter.js';
+import { inputGuardMiddleware } from './platform/http/input-guard.js';
 import { requestIdMiddleware } from './platform/http/request-id.middleware.js';
 import { AppLogger } from './platform/http/app-logger.js';
 import { AppValidationPipe } from './platform/http/validation.pipe.js';
@@ -36,7 +37,11 @@ export async function createServer(config: AppConfig, options: { logger?: LogLev
     app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database), { logger, bodyParser: false });
     app.disable('x-powered-by');
     app.use(requestIdMiddleware);
-    app.useBodyParser('json', { limit: '1mb' });
+    // Not strict: `null` or `"text"` as a body is answered "body must be an object" by the input
+    // guard, not called malformed JSON. The guard checks depth, keys and control characters
+    // before class-transformer (which recurses) sees the body.
+    app.useBodyParser('json', { limit: '1mb', strict: false });
+    app.use(inputGuardMiddleware);
     // Errors thrown by the body parser happen before Nest routes the request.
     app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => respondWithError(error, request, response));
     app.useGlobalPipes(new AppValidationPipe());

@@ -1,6 +1,7 @@
 import { DataSource, type EntitySchema } from 'typeorm';
 import type { AppConfig } from '../config/config.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { RedactingQueryLogger } from './query-logger.js';
 import { loadSqlMigrations } from './sql-migrations.js';
 import { join } from 'node:path';
 
@@ -31,6 +32,8 @@ export function createDataSource(url: string, entities: EntityList, poolSize: nu
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['error'],
+    // Never TypeORM's own: it prints a failed query's parameters (an API key's hash among them).
+    logger: new RedactingQueryLogger(),
     poolSize,
     extra: { max: poolSize, connectionTimeoutMillis: 10_000 },
   });

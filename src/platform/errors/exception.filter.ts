@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger 
 import type { Request, Response } from 'express';
 import { AppError, type ErrorCategory, RequestError, RequestErrorCode, ValidationFailedError } from './app-error.js';
 import { requestIdOf } from '../http/request-id.middleware.js';
+import { redactParameters } from '../database/query-logger.js';
 
 const STATUS: Record<ErrorCategory, number> = {
   invalid: 400,
@@ -33,7 +34,7 @@ export function respondWithError(exception: unknown, request: Request, response:
   const error = toAppError(exception);
   const requestId = requestIdOf(request);
   if (!error) {
-    logger.error(`request ${requestId} ${request.method} ${request.originalUrl} failed`, exception instanceof Error ? exception.stack : String(exception));
+    logger.error(`request ${requestId} ${request.method} ${request.originalUrl} failed`, describeUnexpected(exception));
     response.status(500).json({ error: 'internal_error', message: 'internal error', requestId });
     return;
   }
@@ -41,6 +42,15 @@ export function respondWithError(exception: unknown, request: Request, response:
   if (error instanceof ValidationFailedError) body.details = error.details;
   body.requestId = requestId;
   response.status(STATUS[error.category]).json(body);
+}
+
+/**
+ * The stack, with any value a failed query's parameters held redacted from its message (a
+ * QueryFailedError carries them; PostgreSQL quotes some input in its messages).
+ */
+function describeUnexpected(exception: unknown): string {
+  if (!(exception instanceof Error)) return String(exception);
+  return redactParameters(exception.stack ?? exception.message, (exception as { parameters?: unknown }).parameters);
 }
 
 function toAppError(exception: unknown): AppError | null {

@@ -1,6 +1,7 @@
 import { type ArgumentMetadata, Injectable, type PipeTransform, ValidationPipe } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
 import { type FieldProblem, ValidationFailedError } from '../errors/app-error.js';
+import { BODY_FIELD, controlCharacterProblem } from './input-guard.js';
 
 /** class-validator constraint names -> the rule names clients see. */
 const RULE_NAMES: Record<string, string> = {
@@ -21,8 +22,7 @@ function join(parent: string, property: string): string {
 }
 
 /** Flattens class-validator's tree into one problem per failing field and rule. */
-export function flattenValidationErrors(errors: readonly ValidationError[], parent = ''): FieldProblem[] {
-  const problems: FieldProblem[] = [];
+export function flattenValidationErrors(errors: readonly ValidationError[], parent = '', problems: FieldProblem[] = []): FieldProblem[] {
   for (const error of errors) {
     const field = join(parent, error.property);
     const constraints = Object.entries(error.constraints ?? {});
@@ -31,7 +31,8 @@ export function flattenValidationErrors(errors: readonly ValidationError[], pare
     for (const [constraint, message] of typeRules.length > 0 ? typeRules : constraints) {
       problems.push({ field, rule: ruleName(constraint), message });
     }
-    if (error.children?.length) problems.push(...flattenValidationErrors(error.children, field));
+    // Into the same array: spreading a wide array's problems into push() overflows the stack.
+    if (error.children?.length) flattenValidationErrors(error.children, field, problems);
   }
   return problems;
 }
@@ -40,7 +41,9 @@ export function flattenValidationErrors(errors: readonly ValidationError[], pare
  * The global pipe for request bodies and queries: unknown fields are rejected, nothing is
  * coerced behind the caller's back (a string "8" is not the number 8), and every failing field
  * is reported at once. A body that is not a JSON object is refused before class-validator runs,
- * since an array or a bare string would otherwise be validated as if it were a DTO.
+ * since an array or a bare string would otherwise be validated as if it were a DTO. Path
+ * parameters are refused when they hold a control character (bodies and queries are checked
+ * before routing, by the input guard; a parameter's name is only known here).
  */
 @Injectable()
 export class AppValidationPipe implements PipeTransform {
@@ -57,8 +60,12 @@ export class AppValidationPipe implements PipeTransform {
   async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw new ValidationFailedError([{ field: '(body)', rule: 'is_object', message: 'request body must be a JSON object' }]);
+        throw new ValidationFailedError([{ field: BODY_FIELD, rule: 'is_object', message: 'body must be an object' }]);
       }
+    }
+    if (metadata.type === 'param' && typeof value === 'string') {
+      const problem = controlCharacterProblem(metadata.data ?? '(path)', value);
+      if (problem) throw new ValidationFailedError([problem]);
     }
     if (metadata.type === 'query' && metadata.metatype && metadata.metatype !== Object && value === undefined) value = {};
     return this.inner.transform(value, metadata);

@@ -78,7 +78,8 @@ export type DemandKind = 'contested' | 'scarcity';
 
 /** One floor under a node's price: the best bid asking it, and the GPUs of all bids that do. */
 export interface Floor {
-  readonly price: number;
+  /** The lowest price of the node, in micro-units per GPU-hour, that keeps those bids out. */
+  readonly micros: number;
   /** GPUs of the bids whose floor this is: envy is weighed per GPU. */
   weight: number;
   /** The best of those bids (highest value, then smallest id), for the marginal bid. */
@@ -221,17 +222,17 @@ function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonl
 }
 
 /** Adds a floor to a node's list: highest first, equal prices merged, at most FLOORS_PER_NODE. */
-function addFloor(list: Floor[], price: number, weight: number, id: string, value: number): void {
+function addFloor(list: Floor[], micros: number, weight: number, id: string, value: number): void {
   let k = 0;
-  while (k < list.length && list[k].price > price) k++;
-  if (k < list.length && list[k].price === price) {
+  while (k < list.length && list[k].micros > micros) k++;
+  if (k < list.length && list[k].micros === micros) {
     const f = list[k];
     f.weight += weight;
     if (value > f.value || (value === f.value && id < f.id)) [f.id, f.value] = [id, value];
     return;
   }
   if (k >= FLOORS_PER_NODE) return;
-  list.splice(k, 0, { price, weight, id, value });
+  list.splice(k, 0, { micros, weight, id, value });
   if (list.length > FLOORS_PER_NODE) list.pop();
 }
 

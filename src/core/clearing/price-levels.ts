@@ -90,7 +90,7 @@ export function envyFreePrices(demand: PricingDemand): Float64Array {
   const rentFree = (n: number) => nodes[n].idle;
   // Contested demand only: without an LP to weigh them, scarcity floors would charge fixed leases uplift.
   demand.floors.forEach((f, n) => {
-    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].price > price[n]) price[n] = f.contested[0].price;
+    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].micros > price[n]) price[n] = f.contested[0].micros;
   });
   const levels: [GroupDemand, number][] = [];
   for (const g of demand.groups) {

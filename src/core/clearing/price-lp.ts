@@ -121,7 +121,7 @@ export async function lowestSupportingPrices(
   const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   const floors = Float64Array.from(nodes, (n) => n.reserve);
   demand.floors.forEach((f, n) => {
-    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].price > floors[n]) floors[n] = f.contested[0].price;
+    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].micros > floors[n]) floors[n] = f.contested[0].micros;
   });
   // Groups the contested floors alone keep out need no rows: rents only fall below those where a floor costs envy already.
   const keyOf = new Map<GroupDemand, string>();
@@ -143,7 +143,7 @@ export async function lowestSupportingPrices(
   const floorsOf = new Map<number, [number, number][]>();
   demand.floors.forEach((f, n) => {
     if (!f || rentFree(n)) return;
-    for (const kind of ['contested', 'scarcity'] as const) if (f[kind].length > 0) floorsOf.set(floorKey(n, kind), f[kind].map((x) => [x.price, x.weight]));
+    for (const kind of ['contested', 'scarcity'] as const) if (f[kind].length > 0) floorsOf.set(floorKey(n, kind), f[kind].map((x) => [x.micros, x.weight]));
   });
   const included = new Map([...floorsOf].map(([key, list]) => [key, Math.min(BOUND_ROWS_PER_NODE, list.length)]));
   // Scarcity floors are meant to be undercut where holders cannot pay: only contested ones are added as prices dip below them.
@@ -155,7 +155,7 @@ export async function lowestSupportingPrices(
   // out of the LP unless its prices reach them (they are checked after each solve).
   const ceiling = Float64Array.from(nodes, (n) => n.reserve);
   demand.floors.forEach((f, n) => {
-    if (f) ceiling[n] = Math.max(ceiling[n], f.contested[0]?.price ?? 0, f.scarcity[0]?.price ?? 0);
+    if (f) ceiling[n] = Math.max(ceiling[n], f.contested[0]?.micros ?? 0, f.scarcity[0]?.micros ?? 0);
   });
   const payers = new Set<Payer>();
   const affords = (p: Payer, price: ArrayLike<number>) => p.shares.reduce((t, s) => t + s.gpus * price[s.node], 0) <= p.value * p.gpus;
@@ -220,7 +220,7 @@ function anchors(demand: PricingDemand, floors: Float64Array, groups: readonly G
   }
   const scarce = new Map<number, number>();
   demand.floors.forEach((f, n) => {
-    if (f && f.scarcity.length > 0) scarce.set(n, f.scarcity[0].price);
+    if (f && f.scarcity.length > 0) scarce.set(n, f.scarcity[0].micros);
   });
   const poorest = new Map<number, number>();
   for (const p of demand.payers) for (const s of p.shares) poorest.set(s.node, Math.min(poorest.get(s.node) ?? Infinity, p.value));

@@ -87,7 +87,7 @@ function repairRounding(demand: PricingDemand, price: Float64Array): Float64Arra
   const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   demand.floors.forEach((f, n) => {
     if (!f || rentFree(n)) return;
-    for (const floor of f.contested) if (price[n] < floor.price && floor.price - price[n] <= ROUNDING_MICROS) price[n] = floor.price;
+    for (const floor of f.contested) if (price[n] < floor.micros && floor.micros - price[n] <= ROUNDING_MICROS) price[n] = floor.micros;
   });
   for (const g of demand.groups) {
     if (g.kind !== 'contested') continue;
@@ -193,7 +193,7 @@ function marginalSetters(demand: PricingDemand, price: Float64Array, indexNodes:
     const current = best.get(node);
     if (!current || c.value > current.value || (c.value === current.value && c.id < current.id)) best.set(node, c);
   };
-  for (const n of indexNodes) for (const f of [...(demand.floors[n]?.contested ?? []), ...(demand.floors[n]?.scarcity ?? [])]) if (f.price === price[n]) offer(n, f);
+  for (const n of indexNodes) for (const f of [...(demand.floors[n]?.contested ?? []), ...(demand.floors[n]?.scarcity ?? [])]) if (f.micros === price[n]) offer(n, f);
   for (const g of demand.groups) {
     if (!g.nodes.some((n) => indexNodes.has(n) && price[n] > nodes[n].reserve)) continue;
     const c = classes[g.contender];

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { COMMANDS, asksForHelp, main } from './commands.js';
 
@@ -39,5 +40,46 @@ describe('gpumarket --help', () => {
     expect(out.join('')).toMatch(/commands:[\s\S]*simulate/);
     expect(await main(['no-such-command'])).toBe(2);
     expect(err.join('')).toMatch(/commands:/);
+  });
+});
+
+describe('gpumarket tenant commands', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('exits 2 naming a bad flag before reading any configuration', async () => {
+    const { err } = capture();
+    process.env.GPUMARKET_CONFIG = '/nonexistent/gpumarket.json';
+    expect(await main(['bid', '--gpus', '8', '--offer', 'H100-SXM-80GB=2.5', '--runtime', '4h', '--contiguity', 'any'])).toBe(2);
+    expect(await main(['bids', '--colour'])).toBe(2);
+    expect(await main(['quote', '--gpus', '8', '--runtime', '4h'])).toBe(2);
+    const text = err.join('');
+    expect(text).toMatch(/gpumarket bid: --contiguity any: expected one of node, nvlink, block, none/);
+    expect(text).toMatch(/gpumarket bids: Unknown option '--colour'/);
+    expect(text).toMatch(/gpumarket quote: missing --offer/);
+  });
+
+  it('exits 2 saying how to configure when there is no URL or key', async () => {
+    const { err } = capture();
+    delete process.env.GPUMARKET_URL;
+    delete process.env.GPUMARKET_KEY;
+    process.env.GPUMARKET_CONFIG = '/nonexistent/gpumarket.json';
+    expect(await main(['prices'])).toBe(2);
+    expect(err.join('')).toMatch(/GPUMARKET_CONFIG names \/nonexistent\/gpumarket.json, which does not exist/);
+  });
+
+  it('exits 6 when the service cannot be reached', async () => {
+    const { err } = capture();
+    // A port that was free a moment ago: nothing listens there.
+    const server = createServer();
+    await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((closed) => server.close(closed));
+    process.env.GPUMARKET_URL = `http://127.0.0.1:${port}`;
+    process.env.GPUMARKET_KEY = 'k';
+    expect(await main(['leases'])).toBe(6);
+    expect(err.join('')).toContain(`gpumarket leases: cannot reach http://127.0.0.1:${port}: ECONNREFUSED`);
   });
 });

@@ -6,6 +6,7 @@ import { clearRound } from '../../src/core/clearing/clear-round.js';
 import { greedyBaseline, monolithicBaseline, warmStartedOptimum } from './baselines.js';
 import { generateContested } from './generate-contested.js';
 import { generateInstance } from './generate-instance.js';
+import { measureParallel, parallelHeader, parallelRow } from './parallel.js';
 
 /**
  * `npm run bench:clearing`: each row and each method runs in its own Node process so that peak
@@ -130,6 +131,29 @@ async function main(): Promise<void> {
     const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
     const budget = option('--budget');
     process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5]), budget ? Number(budget) : undefined, option('--shape') ?? 'instance'))}\n`);
+    return;
+  }
+  if (args[0] === '--parallel-row') {
+    // `--parallel-row SHAPE BIDS NODES SEED BUDGET THREADS`: one round of the --parallel table, as JSON.
+    const [shape, bids, nodes, seed, budget, threads] = [args[1], ...args.slice(2, 7).map(Number)];
+    const snapshot = shape === 'contested' ? generateContested(bids, nodes, seed) : generateInstance(bids, nodes, seed);
+    process.stdout.write(`${JSON.stringify(await measureParallel(snapshot, budget, threads, SEED))}\n`);
+    return;
+  }
+  if (args[0] === '--parallel') {
+    // `--parallel [THREADS]`: the MIP phase on a pool of solver threads against the calling thread alone.
+    const threads = args[1] ?? '1';
+    console.log(parallelHeader());
+    const rounds = [
+      // Budgets where the MIP phase runs (at 1 s it does not: docs/clearing.md).
+      ['instance', 1_000, 250, SEED, 3_000],
+      ['instance', 2_000, 500, SEED, 5_000],
+      ...CONTESTED_SEEDS.map((seed) => ['contested', 1_000, 250, seed, 3_000] as const),
+    ] as const;
+    for (const [shape, bids, nodes, seed, budget] of rounds) {
+      const text = execFileSync(process.execPath, ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--parallel-row', shape, String(bids), String(nodes), String(seed), String(budget), threads], { encoding: 'utf8' });
+      console.log(parallelRow(`${shape} ${bids} x ${nodes}`, seed, JSON.parse(text.trim().split('\n').pop()!)));
+    }
     return;
   }
   if (args[0] === '--contested') {

@@ -67,4 +67,19 @@ describe('gpumarket clear', () => {
     }
     expect(stderr.join('')).toContain('bids[1].offers[0].maxPrice: must have at most 4 decimal places');
   });
+
+  it('--threads takes 0 to 256 and names itself when it is anything else', async () => {
+    const input = join(dir, 'threads.json');
+    await writeFile(input, JSON.stringify(roundFile()));
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (stderr.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(await run(['--input', input, '--output', join(dir, 'never.json'), '--threads', 'many'])).toBe(2);
+      expect(await run(['--input', input, '--output', join(dir, 'threads-0.json'), '--threads', '0', '--time-limit-ms', '5000'])).toBe(0);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(stderr.join('')).toContain('--threads must be an integer from 0 to 256');
+  });
 });

@@ -5,16 +5,19 @@ import { clearRound } from '../core/clearing/clear-round.js';
 import type { ClearOptions } from '../core/clearing/clear-round.js';
 import { SnapshotFormatError, parseSnapshot, serializeResult } from '../core/clearing/snapshot-file.js';
 import { compileHighsFor, highsModule } from '../core/solvers/highs-backend.js';
+import { defaultSolverThreads, SolverPool } from '../platform/solver-pool/solver-pool.js';
 
 /**
  * `gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N]`: the offline
  * clearing contract of docs/round-files.md, on the same clearRound the service runs.
  * `--deterministic` makes a replay give the same result every time (docs/clearing.md).
+ * `--threads N`: worker threads that solve the MIP phase's parts beside this one (default: the
+ * host's cores less one; 0 for none).
  * Exit codes: 0 cleared, 1 the result failed its own validity check, 2 bad usage or snapshot.
  */
 const SOLVERS = ['auto', 'highs', 'lp-solver', 'greedy'] as const;
 
-export const usage = 'usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic]\n';
+export const usage = 'usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic] [--threads N]\n';
 
 export async function run(argv: string[]): Promise<number> {
   // One round under a short limit: compile HiGHS for a fast start, and start now, while the
@@ -32,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
         solver: { type: 'string' },
         seed: { type: 'string' },
         deterministic: { type: 'boolean' },
+        threads: { type: 'string' },
       },
       strict: true,
     }));
@@ -53,11 +57,27 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
+  const threads = values.threads === undefined ? defaultSolverThreads() : Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 0 || threads > 256) {
+    process.stderr.write('gpumarket clear: --threads must be an integer from 0 to 256\n');
+    return 2;
+  }
+  // The threads compile HiGHS while the snapshot is read; only the MIP phase uses them.
+  const usesParts = !values.deterministic && (values.solver ?? 'auto') !== 'greedy' && values.solver !== 'lp-solver';
+  const pool = usesParts && threads > 0 ? new SolverPool({ threads, compilation: 'fast-start' }) : null;
+  try {
+    return await clearFile(values.input, values.output, { timeLimitMs, solver: values.solver as ClearOptions['solver'], seed: values.seed === undefined ? undefined : Number(values.seed), deterministic: values.deterministic ?? false, partsSolver: pool ?? undefined });
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function clearFile(input: string, output: string, options: ClearOptions): Promise<number> {
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(values.input, 'utf8'));
+    json = JSON.parse(await readFile(input, 'utf8'));
   } catch (error) {
-    process.stderr.write(`gpumarket clear: cannot read ${values.input}: ${(error as Error).message}\n`);
+    process.stderr.write(`gpumarket clear: cannot read ${input}: ${(error as Error).message}\n`);
     return 2;
   }
   let snapshot;
@@ -69,14 +89,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const options: ClearOptions = {
-    timeLimitMs,
-    solver: values.solver as ClearOptions['solver'],
-    seed: values.seed === undefined ? undefined : Number(values.seed),
-    deterministic: values.deterministic ?? false,
-  };
   const result = await clearRound(snapshot, options);
-  await writeFile(values.output, `${JSON.stringify(serializeResult(result), null, 2)}\n`);
+  await writeFile(output, `${JSON.stringify(serializeResult(result), null, 2)}\n`);
   const violations = checkResult(snapshot, result);
   if (violations.length > 0) {
     process.stderr.write(`gpumarket clear: the result breaks its validity rules:\n${violations.join('\n')}\n`);

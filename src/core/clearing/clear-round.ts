@@ -26,6 +26,11 @@ export interface ClearOptions {
    * `stats.cutShort` says when it did. For replays and the simulator.
    */
   deterministic?: boolean;
+  /**
+   * Solves the MIP phase's parts instead of the round's own backend: a pool of worker threads
+   * (src/platform/solver-pool) keeps one part in flight per thread. Its caller owns and closes it.
+   */
+  partsSolver?: SolverBackend;
 }
 
 /** Shares of the budget left at the start of a phase that the phase may use. */
@@ -156,7 +161,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   let parts = 0;
   let proven = backend !== null && meetsBound();
   if (backend && mipWorthIt && hasDecisions && !meetsBound() && work - Date.now() >= MIN_MIP_MS) {
-    const solved = await improveByParts(problem, allocation, backend, work, seed);
+    const solved = await improveByParts(problem, allocation, options.partsSolver ?? backend, work, seed);
     clock.lap('mip');
     parts = solved.parts;
     proven = solved.proven;

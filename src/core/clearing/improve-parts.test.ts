@@ -36,3 +36,40 @@ describe('improveByParts', () => {
     expect(allocationScore(problem, outcome.allocation)).toBeGreaterThan(allocationScore(problem, start));
   });
 });
+
+describe('improveByParts on a backend that solves several parts at once', () => {
+  it('keeps parts in flight together and reaches the allocation a single lane reaches', async () => {
+    const nodes = Array.from({ length: 200 }, (_, i) => node(`n${i}`, { block: `b${i % 20}` }));
+    const s = snapshot({
+      nodes,
+      bids: Array.from({ length: 700 }, (_, i) => bid(`b${i}`, 1 + (i % 8), { H100: (2 + (i % 17) / 10).toFixed(2) }, { contiguity: i % 3 === 0 ? 'node' : 'none' })),
+    });
+    const problem = buildRoundProblem(s);
+    const start: Allocation = { assignments: [], preempted: [] };
+    const highs = new HighsBackend();
+    let inFlight = 0;
+    let most = 0;
+    const twoLanes = {
+      name: 'two-lanes',
+      concurrency: 2,
+      async solve(request: Parameters<HighsBackend['solve']>[0]) {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        // Yield first so that the other lane's request is issued before this one solves.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        try {
+          return await highs.solve(request);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    expect(decompose(problem, 0).length).toBeGreaterThan(1);
+    const one = await improveByParts(problem, start, highs, Date.now() + 60_000, 0);
+    const two = await improveByParts(problem, start, twoLanes, Date.now() + 60_000, 0);
+    expect(most).toBe(2);
+    expect(two.parts).toBe(one.parts);
+    expect(allocationScore(problem, two.allocation)).toBeCloseTo(allocationScore(problem, one.allocation), 6);
+    expect(allocationScore(problem, two.allocation)).toBeGreaterThan(0);
+  }, 120_000);
+});

@@ -27,17 +27,18 @@ export async function improveByParts(problem: RoundProblem, start: Allocation, b
   const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
   const parts = decompose(problem, seed, placedOn);
   const sizes = parts.map((p) => p.bids.length + p.leases.length + p.nodeCount);
+  const lanes = Math.max(1, Math.floor(backend.concurrency ?? 1));
   let remaining = sizes.reduce((t, s) => t + s, 0);
+  let next = 0;
   let proven = true;
   let improved = false;
-  for (let i = 0; i < parts.length; i++) {
-    // A part started with no time left still pays for presolve and a root LP: stop instead.
-    if (deadline - Date.now() < MIN_PART_MS) {
-      proven = false;
-      break;
-    }
+
+  // Parts share no node, bid or lease (decompose.ts), so a part solved while others are in flight
+  // sees the same GPUs it would see after them, and answers apply in any order.
+  const solvePart = async (i: number): Promise<void> => {
     const part = parts[i];
-    const partDeadline = Date.now() + Math.max(0, deadline - Date.now()) * (sizes[i] / remaining);
+    // A lane's share of what is left: the part's size over the work the lanes still share.
+    const partDeadline = Math.min(deadline, Date.now() + Math.max(0, deadline - Date.now()) * Math.min(1, (lanes * sizes[i]) / remaining));
     remaining -= sizes[i];
     const inPart = (a: Assignment | null) => a === null || a.shares.every((s) => part.nodeInScope[s.node]);
     const bids = part.bids.filter((b) => inPart(state.placed[b]));
@@ -54,7 +55,8 @@ export async function improveByParts(problem: RoundProblem, start: Allocation, b
     const built = buildAllocationModel(problem, { bids, leases: part.leases, nodeInScope: part.nodeInScope, capacity }, warm, warmPreempted);
     const outcome = await backend.solve({ model: built.model, deadline: partDeadline, start: built.start, seed });
     proven &&= outcome.status === 'optimal' && !built.pruned && !part.split && bids.length === part.bids.length;
-    if (!outcome.colValue) continue;
+    if (!outcome.colValue) return;
+    // Between the await and here nothing else runs, so the part's gangs are still where `warm` says.
     const solved = built.decode(outcome.colValue);
     const mark = state.mark();
     const before = state.score;
@@ -66,6 +68,18 @@ export async function improveByParts(problem: RoundProblem, start: Allocation, b
     if (state.score > before + 1e-9) improved = true;
     else state.rollback(mark);
     state.commit();
-  }
+  };
+  const lane = async (): Promise<void> => {
+    while (next < parts.length) {
+      // A part started with no time left still pays for presolve and a root LP: stop instead.
+      if (deadline - Date.now() < MIN_PART_MS) {
+        proven = false;
+        next = parts.length;
+        return;
+      }
+      await solvePart(next++);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, parts.length) }, lane));
   return { allocation: state.toAllocation(), parts: parts.length, proven, improved };
 }

@@ -48,6 +48,11 @@ export interface SolveOutcome {
 
 export interface SolverBackend {
   readonly name: string;
+  /**
+   * How many solves it runs at once (a pool of worker threads runs one per thread); 1 when
+   * absent. The MIP phase keeps this many parts in flight.
+   */
+  readonly concurrency?: number;
   solve(request: SolveRequest): Promise<SolveOutcome>;
 }
 

@@ -22,6 +22,8 @@ export interface ClearingRunnerOptions {
   readonly workerUrl?: URL;
   /** How far past its time limit a round may run before its thread is terminated. */
   readonly graceMs?: (timeLimitMs: number) => number;
+  /** Threads that solve the MIP phase's parts beside the clearing thread; default: cores less one. */
+  readonly solverThreads?: number;
 }
 
 const DEFAULT_GRACE = (limit: number) => Math.max(2_000, limit / 2);
@@ -31,6 +33,7 @@ export class ClearingRunner implements OnApplicationBootstrap, BeforeApplication
   private readonly logger = new Logger('Clearing');
   private readonly workerUrl: URL;
   private readonly grace: (limit: number) => number;
+  private readonly solverThreads: number | undefined;
   private worker: Worker | null = null;
   /** Set at shutdown: rounds still running then clear with the greedy here, and no thread starts again. */
   private closed = false;
@@ -41,6 +44,7 @@ export class ClearingRunner implements OnApplicationBootstrap, BeforeApplication
   constructor(options: ClearingRunnerOptions = {}) {
     this.workerUrl = options.workerUrl ?? new URL('./clearing-worker.js', import.meta.url);
     this.grace = options.graceMs ?? DEFAULT_GRACE;
+    this.solverThreads = options.solverThreads;
   }
 
   /** Whether rounds run on the worker thread (false when running from sources). */
@@ -101,7 +105,7 @@ export class ClearingRunner implements OnApplicationBootstrap, BeforeApplication
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(fileURLToPath(this.workerUrl));
+    const worker = new Worker(fileURLToPath(this.workerUrl), { workerData: { solverThreads: this.solverThreads } });
     worker.unref();
     this.ready = new Promise<boolean>((resolve) => {
       worker.on('message', (message: ClearReply | typeof READY) => (message === READY ? resolve(true) : this.pending.get(message.id)?.done(message)));

@@ -55,7 +55,7 @@ describe('SolverPool: HiGHS on worker threads', () => {
     expect(result.stats.parts).toBeGreaterThan(0);
     expect(sent).toBe(result.stats.parts);
     expect(checkResult(s, result)).toEqual([]);
-    expect(result.welfare.toNumber()).toBeGreaterThanOrEqual(result.stats.heuristicWelfare - 1e-6);
+    expect(result.welfare.toNumber()).toBeGreaterThanOrEqual(Number(result.stats.heuristicWelfare) - 1e-6);
   }, 60_000);
 
   it('with threads 0, solves on the calling thread', async () => {

@@ -14,7 +14,7 @@ import { LeaseStateService } from './lease-state.service.js';
 import { MarketSnapshotRepository } from './market-snapshot.repository.js';
 import { OutboxRelayService } from './outbox-relay.service.js';
 import { RoundCommitService, type CommitCounts } from './round-commit.service.js';
-import { RoundsRepository } from './rounds.repository.js';
+import { RoundsRepository, type ClaimedRound, type MissedSlots } from './rounds.repository.js';
 
 export const ROUND_COMMIT_LOCK = 'gpumarket:round-commit';
 
@@ -28,6 +28,16 @@ export interface RoundSummary extends CommitCounts {
 export function periodStartOf(now: Date, periodSeconds: number): Date {
   const periodMs = periodSeconds * 1000;
   return new Date(Math.floor(now.getTime() / periodMs) * periodMs);
+}
+
+/**
+ * The slot a scheduled run stands for: the multiple of the period nearest to the instant the
+ * schedule meant it for. Not the period the run finds itself in: a job promoted a few
+ * milliseconds before its boundary would otherwise carry the previous period's label.
+ */
+export function slotOf(scheduledAt: number, periodSeconds: number): Date {
+  const periodMs = periodSeconds * 1000;
+  return new Date(Math.round(scheduledAt / periodMs) * periodMs);
 }
 
 /**
@@ -65,10 +75,40 @@ export class RoundService {
     }
   }
 
-  async runRound(options: { now?: Date; periodStart?: Date } = {}): Promise<RoundSummary | null> {
+  /**
+   * The round of a slot of the schedule (`scheduledAt`: when the schedule meant it to run). Slots
+   * that got no round before it, or this one if it comes too late, are recorded as missed.
+   */
+  async runScheduled(scheduledAt: number, now: Date = new Date()): Promise<RoundSummary | null> {
+    return this.runRound({ now, slot: slotOf(scheduledAt, this.config.roundPeriodSeconds) });
+  }
+
+  /** Recorded missed slots, newest first (`before`: a first slot to page from). */
+  missedSlots(limit: number, before?: Date): Promise<MissedSlots[]> {
+    return this.transactions.run((m) => this.rounds.listMissed(m, limit, before));
+  }
+
+  private async claim(periodStart: Date, now: Date, scheduled: boolean): Promise<ClaimedRound | null> {
+    const staleAfter = Math.max(300, this.config.roundPeriodSeconds * 3);
+    if (!scheduled) return this.transactions.run((m) => this.rounds.claim(m, periodStart, staleAfter));
+    const { round, missed } = await this.transactions.run((m) =>
+      this.rounds.claimSlot(m, periodStart, this.config.roundPeriodSeconds, now, staleAfter),
+    );
+    for (const gap of missed)
+      this.logger.warn(
+        `${gap.slots} slot(s) from ${gap.firstSlot.toISOString()} to ${gap.lastSlot.toISOString()} got no round (${gap.reason === 'late' ? 'its job came after the next slot began' : 'no round was started for them'}); recorded as missed`,
+      );
+    return round;
+  }
+
+  /**
+   * One round. `slot`: a slot of the schedule, claimed with the accounting of missed slots;
+   * `periodStart`: a period named by the caller (tests, replays), claimed as given.
+   */
+  async runRound(options: { now?: Date; periodStart?: Date; slot?: Date } = {}): Promise<RoundSummary | null> {
     const now = options.now ?? new Date();
     const startedAt = performance.now();
-    const periodStart = options.periodStart ?? periodStartOf(now, this.config.roundPeriodSeconds);
+    const periodStart = options.slot ?? options.periodStart ?? periodStartOf(now, this.config.roundPeriodSeconds);
     const timings: Record<string, number> = {};
     const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
       const started = performance.now();
@@ -79,8 +119,7 @@ export class RoundService {
       }
     };
 
-    const staleAfter = Math.max(300, this.config.roundPeriodSeconds * 3);
-    const round = await this.transactions.run((m) => this.rounds.claim(m, periodStart, staleAfter));
+    const round = await this.claim(periodStart, now, options.slot !== undefined);
     if (!round) return null;
     try {
       await timed('due', () => this.transactions.run((m) => this.leaseState.applyDue(m, now)));

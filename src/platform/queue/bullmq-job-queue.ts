@@ -89,7 +89,7 @@ export class BullMqJobQueue implements JobQueue {
           const attempt = job.attemptsMade + 1;
           const maxAttempts = job.opts.attempts ?? policy.attempts;
           try {
-            await handler(job.data as JobCatalogue[N], { attempt, maxAttempts });
+            await handler(job.data as JobCatalogue[N], { attempt, maxAttempts, ...scheduledAt(job) });
           } catch (error) {
             const final = isPermanent(error) || attempt >= maxAttempts;
             if (!final) throw error;
@@ -135,10 +135,17 @@ export class BullMqJobQueue implements JobQueue {
   private async assertSchedule(name: JobName, force: boolean): Promise<void> {
     const schedule = this.schedules.get(name);
     if (this.closed || !schedule) return;
-    const id = `${name}:every`;
+    const id = `${name}:slots`;
     try {
       if (!force && (await this.queue(name).getJobScheduler(id))) return;
-      await this.queue(name).upsertJobScheduler(id, { every: schedule.everyMs }, { name, data: schedule.payload });
+      // Before 17 Dec 2026 the schedule ran every period from whenever it was created, so its
+      // runs fell anywhere in a period; that schedule gives way to the aligned one.
+      if (force) await this.queue(name).removeJobScheduler(`${name}:every`);
+      // `startDate` at a multiple of the period aligns every run to the multiples (BullMQ adds
+      // `every` to the last run, and realigns to the multiples after a gap). It counts only when
+      // the schedule is created: an upsert of an unchanged schedule keeps its next run.
+      const startDate = Math.ceil(Date.now() / schedule.everyMs) * schedule.everyMs;
+      await this.queue(name).upsertJobScheduler(id, { every: schedule.everyMs, startDate }, { name, data: schedule.payload });
       if (!force) this.log(`the ${name} schedule was missing from Redis (restarted empty or flushed); re-created it`);
     } catch (error) {
       this.log(`cannot schedule ${name} yet (${error instanceof Error ? error.message : String(error)}); retrying`);
@@ -167,4 +174,15 @@ export class BullMqJobQueue implements JobQueue {
     for (const connection of this.connections) connection.disconnect();
     this.producer.disconnect();
   }
+}
+
+/**
+ * The instant a job scheduler's job stands for: BullMQ names the job `repeat:<scheduler>:<ms>`
+ * and derives its delay from that instant, so it is the schedule's multiple even when the job
+ * runs late behind a backlog or on a worker whose clock differs from Redis's.
+ */
+function scheduledAt(job: Job): { scheduledAt?: number } {
+  if (!job.repeatJobKey) return {};
+  const planned = Number(job.id?.slice(job.id.lastIndexOf(':') + 1));
+  return { scheduledAt: Number.isSafeInteger(planned) && planned > 0 ? planned : job.timestamp + (job.opts.delay ?? 0) };
 }

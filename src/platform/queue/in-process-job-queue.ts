@@ -58,12 +58,20 @@ export class InProcessJobQueue implements JobQueue {
   }
 
   async repeat<N extends JobName>(name: N, everyMs: number, payload: JobCatalogue[N]): Promise<void> {
-    const tick = (): void => {
+    // Ticks at the multiples of everyMs since the epoch, as BullMQ's `every` schedules do, each
+    // run told which multiple it stands for. A tick whose previous run is still going is dropped
+    // (the handler finds that multiple unrun when the next one comes).
+    const key = `${name}:repeat`;
+    const tick = (slot: number): void => {
       if (this.closed) return;
-      void this.enqueue(name, payload, { jobId: 'repeat' }).catch(() => {});
-      this.schedule(tick, everyMs);
+      if (!this.pendingIds.has(key)) {
+        this.pendingIds.add(key);
+        this.run(name, payload, 1, key, slot);
+      }
+      this.schedule(() => tick(slot + everyMs), Math.max(0, slot + everyMs - Date.now()));
     };
-    this.schedule(tick, everyMs);
+    const first = Math.floor(Date.now() / everyMs) * everyMs + everyMs;
+    this.schedule(() => tick(first), first - Date.now());
   }
 
   async start(): Promise<void> {
@@ -90,7 +98,7 @@ export class InProcessJobQueue implements JobQueue {
     this.timers.add(timer);
   }
 
-  private run(name: JobName, payload: JobCatalogue[JobName], attempt: number, key?: string): void {
+  private run(name: JobName, payload: JobCatalogue[JobName], attempt: number, key?: string, scheduledAt?: number): void {
     const registration = this.handlers.get(name);
     if (!registration) {
       this.log(`no handler for job ${name}; dropped`);
@@ -101,11 +109,11 @@ export class InProcessJobQueue implements JobQueue {
     const maxAttempts = policy.attempts;
     const task = (async () => {
       try {
-        await registration.handler(payload, { attempt, maxAttempts });
+        await registration.handler(payload, { attempt, maxAttempts, ...(scheduledAt === undefined ? {} : { scheduledAt }) });
         if (key) this.pendingIds.delete(key);
       } catch (error) {
         if (!isPermanent(error) && attempt < maxAttempts && !this.closed) {
-          this.schedule(() => this.run(name, payload, attempt + 1, key), backoffDelay(policy.backoffMs, attempt));
+          this.schedule(() => this.run(name, payload, attempt + 1, key, scheduledAt), backoffDelay(policy.backoffMs, attempt));
           return;
         }
         if (key) this.pendingIds.delete(key);

@@ -10,6 +10,11 @@ export interface JobContext {
   /** 1 for the first try. */
   readonly attempt: number;
   readonly maxAttempts: number;
+  /**
+   * For a repeated job: the instant (ms since the epoch) its schedule meant it to run, which
+   * may differ from when it runs by the queue's latency or a backlog. Absent for other jobs.
+   */
+  readonly scheduledAt?: number;
 }
 
 export type JobHandler<N extends JobName> = (payload: JobCatalogue[N], context: JobContext) => Promise<void>;
@@ -39,7 +44,10 @@ export interface JobQueue {
   /** Adds many jobs in one round trip where the backend allows it (the outbox relay's batches). */
   enqueueMany(jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>): Promise<void>;
   handle<N extends JobName>(name: N, handler: JobHandler<N>, options?: HandlerOptions<N>): void;
-  /** Runs `name` every `everyMs`, once per period however many processes ask for it. */
+  /**
+   * Runs `name` every `everyMs`, once per period however many processes ask for it, at the
+   * multiples of `everyMs` since the epoch; each run is told the multiple it stands for.
+   */
   repeat<N extends JobName>(name: N, everyMs: number, payload: JobCatalogue[N]): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +28,7 @@ afterAll(async () => {
 
 function slurmFleet(): ContractFleet {
   const instance = () => {
-    const made = new SlurmAdapter({ slurmConf: cluster.slurmConf, workDir: logs, statusCacheMs: 200 });
+    const made = new SlurmAdapter({ slurmConf: cluster.slurmConf, workDir: logs, cpusPerGpu: 1 });
     adapters.push(made);
     return made;
   };
@@ -66,24 +67,54 @@ describe('slurm adapter on a real controller', () => {
     expect(env).not.toContain('must-not-leak');
   });
 
-  it('reports a placement the node cannot take yet as pending with the reason, then runs it', async () => {
+  it("reports a lease whose GPUs the provider's own job holds as pending on Resources, then runs it when they are free", async () => {
     const fleet = slurmFleet();
-    const full = contractOrder(fleet, cluster.gpus, { kind: 'run', seconds: 60 });
-    const first = await fleet.adapter.place(full);
-    await waitForState(fleet, full, first.handle, ['running']);
-    const waiting = contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 });
-    const second = await fleet.adapter.place(waiting);
-    // The reason appears once the scheduler has looked at the job; until then it is pending too.
-    let pending = await fleet.adapter.status(waiting.leaseId, second.handle);
-    for (let tries = 0; tries < 50 && !/Resources|Priority/.test(pending.message ?? ''); tries += 1) {
-      expect(pending.state).toBe('pending');
-      await fleet.pass(100);
-      pending = await fleet.adapter.status(waiting.leaseId, second.handle);
+    // A job of the provider's own users, not the market's, takes every GPU of the node.
+    const slurm = (tool: string, args: string[]) =>
+      execFileSync(tool, args, { env: { ...process.env, SLURM_CONF: cluster.slurmConf }, encoding: 'utf8' }).trim();
+    const foreign = slurm('sbatch', ['--parsable', `--gres=gpu:h100:${cluster.gpus}`, `--nodelist=${cluster.node}`, '--output=/dev/null', '--wrap=sleep 120']);
+    try {
+      while (!/RUNNING/.test(slurm('squeue', ['-h', '-j', foreign, '-o', '%T']))) await fleet.pass(100);
+      const waiting = contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 });
+      const { handle } = await fleet.adapter.place(waiting);
+      // The reason appears once the scheduler has looked at the job; until then it is pending too.
+      let pending = await fleet.adapter.status(waiting.leaseId, handle);
+      for (let tries = 0; tries < 100 && pending.waitingReason !== 'Resources'; tries += 1) {
+        expect(pending.state).toBe('pending');
+        await fleet.pass(100);
+        pending = await fleet.adapter.status(waiting.leaseId, handle);
+      }
+      expect(pending).toMatchObject({ state: 'pending', waitingReason: 'Resources', message: 'slurm PENDING: Resources' });
+      slurm('scancel', [foreign]);
+      expect(await waitForState(fleet, waiting, handle, ['completed'])).toMatchObject({ exitCode: 0 });
+    } finally {
+      slurm('scancel', [foreign]);
     }
-    expect(pending.state).toBe('pending');
-    expect(pending.message).toMatch(/Resources|Priority/);
-    await fleet.adapter.terminate({ leaseId: full.leaseId, handle: first.handle, graceSeconds: 0 });
-    expect(await waitForState(fleet, waiting, second.handle, ['completed'])).toMatchObject({ exitCode: 0 });
+  });
+
+  it("writes the job's output into the lease's own work directory, not the market's", async () => {
+    const fleet = slurmFleet();
+    const order = contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 });
+    const { handle } = await fleet.adapter.place({ ...order, workload: { command: ['/bin/sh', '-c', 'pwd; echo to-stderr >&2'] } });
+    await waitForState(fleet, order, handle, ['completed']);
+    const dir = join(logs, order.leaseId);
+    expect(readFileSync(join(dir, `slurm-${handle}.out`), 'utf8').trim()).toBe(dir);
+    expect(readFileSync(join(dir, `slurm-${handle}.err`), 'utf8').trim()).toBe('to-stderr');
+    expect(existsSync(join(process.cwd(), `slurm-${handle}.out`))).toBe(false);
+  });
+
+  it('reads the status of many leases with one query', async () => {
+    const fleet = slurmFleet();
+    const orders = [1, 2].map(() => contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 }));
+    const handles = await Promise.all(orders.map((order) => fleet.adapter.place(order)));
+    for (const [index, order] of orders.entries()) await waitForState(fleet, order, handles[index]!.handle, ['completed']);
+    const adapter = fleet.adapter as SlurmAdapter;
+    const answers = await adapter.statusMany([
+      ...orders.map((order, index) => ({ leaseId: order.leaseId, handle: handles[index]!.handle })),
+      { leaseId: 'lease-never-placed', handle: '987655' },
+    ]);
+    expect(orders.map((order) => answers.get(order.leaseId))).toEqual([{ state: 'completed', exitCode: 0 }, { state: 'completed', exitCode: 0 }]);
+    expect(answers.get('lease-never-placed')).toMatchObject({ state: 'failed', message: expect.stringMatching(/vanished/) });
   });
 
   it('reports a job the controller no longer knows as failed, naming it vanished', async () => {

@@ -59,6 +59,12 @@ export interface WorkloadStatus {
    * reopened. When absent: `workload` if an exit code is known, else `platform`.
    */
   readonly cause?: FailureCause;
+  /**
+   * For `pending`: the platform's own word for why the workload has not started yet (Slurm's
+   * pending reason such as `Resources`, `Priority`, `ReqNodeNotAvail`; a Pod's `ImagePullBackOff`,
+   * `ErrImagePull`, `Unschedulable`). The start timeout names it when it gives up on the lease.
+   */
+  readonly waitingReason?: string;
 }
 
 export type FailureCause = 'workload' | 'platform';
@@ -89,6 +95,19 @@ export interface ProviderAdapter {
   /** Stops the workload (cancel by the tenant, run time reached). */
   terminate(order: StopOrder): Promise<void>;
   status(leaseId: string, handle: string, context?: StatusContext): Promise<WorkloadStatus>;
+  /**
+   * Optional: the status of many leases of this provider in one query to the platform (one
+   * `squeue --jobs=a,b,c` instead of one listing per lease). Answers every query, in any order,
+   * keyed by lease id; a lease whose status could not be read maps to the AdapterError for it.
+   * Throws (retryable) only when nothing could be read at all. Without it, call `status` per lease.
+   */
+  statusMany?(queries: readonly StatusQuery[]): Promise<Map<string, WorkloadStatus | AdapterError>>;
+}
+
+export interface StatusQuery {
+  readonly leaseId: string;
+  readonly handle: string;
+  readonly context?: StatusContext;
 }
 
 /** Retryable: the order may succeed later (timeout, controller busy). Permanent: it never will. */

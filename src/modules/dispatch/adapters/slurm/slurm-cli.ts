@@ -2,20 +2,20 @@ import { execFile } from 'node:child_process';
 import { AdapterError } from '../provider-adapter.js';
 
 /**
- * Runs Slurm's client tools (sbatch, squeue, scontrol, scancel) without a shell and turns their
+ * Runs Slurm's client tools (sbatch, squeue, sacct, scontrol, scancel) without a shell and turns their
  * failures into typed adapter errors. The tools talk to slurmctld through the configuration in
  * SLURM_CONF (or the host's default), authenticated by munge as the user the market runs as.
  */
 export interface SlurmCliOptions {
   /** Path of slurm.conf; when absent the tools use the host's configuration. */
   readonly slurmConf?: string;
-  /** Directory holding sbatch, squeue, scontrol, scancel; default: found on PATH. */
+  /** Directory holding sbatch, squeue, sacct, scontrol, scancel; default: found on PATH. */
   readonly binDir?: string;
   /** Per-command timeout; a controller that does not answer in time is a retryable error. */
   readonly timeoutMs?: number;
 }
 
-export type SlurmTool = 'sbatch' | 'squeue' | 'scontrol' | 'scancel';
+export type SlurmTool = 'sbatch' | 'squeue' | 'scontrol' | 'scancel' | 'sacct';
 
 /** Messages meaning the controller could not answer now; the same order may succeed later. */
 const RETRYABLE = [
@@ -84,4 +84,13 @@ export function isJobGone(error: unknown): boolean {
     cause instanceof SlurmCommandError &&
     /Invalid job id|already completing or completed|Job has already finished/i.test(cause.stderr)
   );
+}
+
+/**
+ * Whether a failed sacct means the cluster keeps no accounting (no slurmdbd): then sacct can
+ * never know a job, which is an answer ("not known"), not an outage.
+ */
+export function isAccountingDisabled(error: unknown): boolean {
+  const cause = error instanceof AdapterError ? error.cause : error;
+  return cause instanceof SlurmCommandError && /accounting storage is disabled|AccountingStorageType.*none/i.test(cause.stderr);
 }

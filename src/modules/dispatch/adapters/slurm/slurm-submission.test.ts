@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdapterError, type PlaceOrder } from '../provider-adapter.js';
-import { buildSubmission, shellQuote } from './slurm-submission.js';
+import { buildSubmission, extraArgsProblem, leaseDirFor, shellQuote } from './slurm-submission.js';
 
 const order: PlaceOrder = {
   leaseId: 'lease-1',
@@ -53,6 +53,59 @@ describe('slurm submission', () => {
     } catch (error) {
       expect((error as AdapterError).kind).toBe('permanent');
     }
+  });
+
+  it('asks for CPUs and memory per GPU, partition, account, QoS and reservation, and writes output into the lease directory', () => {
+    const { args } = buildSubmission(
+      order,
+      { partition: 'gpu', account: 'acme', qos: 'market', reservation: 'gpumarket-pool', cpusPerGpu: 12, memPerGpu: '96G', extraArgs: ['--constraint=ib', '--exclusive'] },
+      '/shared/gpumarket/lease-1',
+    );
+    expect(args).toEqual(expect.arrayContaining([
+      '--partition=gpu', '--account=acme', '--qos=market', '--reservation=gpumarket-pool', '--cpus-per-gpu=12', '--mem-per-gpu=96G',
+      '--chdir=/shared/gpumarket/lease-1', '--output=/shared/gpumarket/lease-1/slurm-%j.out', '--error=/shared/gpumarket/lease-1/slurm-%j.err',
+      '--constraint=ib', '--exclusive',
+    ]));
+  });
+
+  it("takes the gres type from the grant, else from the provider's model mapping, else asks for untyped GPUs", () => {
+    const untyped = { ...order, nodes: [{ nodeId: 'n1', externalId: 'gpu-a', gpus: 4 }] };
+    expect(buildSubmission(untyped).args).toContain('--gres=gpu:4');
+    expect(buildSubmission(untyped, { gresTypes: { 'H100-SXM-80GB': 'h100_sxm' } }).args).toContain('--gres=gpu:h100_sxm:4');
+    expect(buildSubmission(order, { gresTypes: { 'H100-SXM-80GB': 'h100_sxm' } }).args).toContain('--gres=gpu:h100:8');
+  });
+
+  it('gives each component of a heterogeneous job its own CPUs and memory per GPU', () => {
+    const uneven = { ...order, nodes: [order.nodes[0]!, { ...order.nodes[0]!, nodeId: 'n2', externalId: 'gpu-b', gpus: 4 }] };
+    const { args } = buildSubmission(uneven, { cpusPerGpu: 8 });
+    expect(args.filter((arg) => arg === '--cpus-per-gpu=8')).toHaveLength(2);
+  });
+
+  it.each([
+    [['--wrap=rm -rf /'], /not one --flag/],
+    [['--export=ALL'], /not an allowed/],
+    [['--output=/etc/passwd'], /not an allowed/],
+    [['--constraint=a;touch /tmp/x'], /not one --flag/],
+    [['--constraint', 'ib'], /not one --flag/],
+    [['--constraint=$(id)'], /not one --flag/],
+  ])('refuses the extra sbatch arguments %j', (extra, reason) => {
+    expect(extraArgsProblem(extra)).toMatch(reason);
+    expect(() => buildSubmission(order, { extraArgs: extra })).toThrow(/extraArgs/);
+  });
+
+  it.each([
+    [{ partition: 'gpu --uid=0' }, /partition/],
+    [{ cpusPerGpu: 0 }, /cpusPerGpu/],
+    [{ memPerGpu: '1 GB' }, /memPerGpu/],
+    [{ gresTypes: { 'H100-SXM-80GB': 'h100:8' } }, /gresTypes/],
+  ])('refuses the setting %o, naming it', (settings, reason) => {
+    expect(() => buildSubmission(order, settings)).toThrow(reason);
+  });
+
+  it('refuses a lease id that would name a directory outside the work directory', () => {
+    expect(leaseDirFor('/w/', 'lease-1')).toBe('/w/lease-1');
+    expect(() => leaseDirFor('/w', '../etc')).toThrow(AdapterError);
+    expect(() => leaseDirFor('/w', 'a/b')).toThrow(AdapterError);
   });
 
   it('quotes any word so that the shell reads it back unchanged', () => {

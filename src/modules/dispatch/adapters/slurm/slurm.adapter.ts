@@ -1,43 +1,46 @@
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AdapterError,
   type PlaceOrder,
   type ProviderAdapter,
   type StatusContext,
+  type StatusQuery,
   type StopOrder,
   type WorkloadStatus,
 } from '../provider-adapter.js';
-import { SlurmCli, isJobGone, type SlurmCliOptions } from './slurm-cli.js';
-import { STOP_COMMENT_PREFIX, isFinal, toWorkloadStatus, type SlurmJob } from './slurm-job-status.js';
-import { buildSubmission, jobNameFor, type SlurmSubmissionOptions } from './slurm-submission.js';
+import { SlurmCli, isAccountingDisabled, isJobGone, type SlurmCliOptions } from './slurm-cli.js';
+import { STOP_COMMENT_PREFIX, isFinal, isPending, toWorkloadStatus } from './slurm-job-status.js';
+import { parseJobsDocument, type SlurmJob } from './slurm-json.js';
+import { buildSubmission, jobNameFor, leaseDirFor, settingsProblems, type SlurmSubmissionOptions } from './slurm-submission.js';
 
 /**
  * The `slurm` adapter: one batch job per lease, named after the lease, on the granted nodes with
- * `--gres=gpu:<type>:<n>`. Preemption signals the batch step with SIGTERM and cancels the job when
- * the notice ends. Status comes from the controller (`squeue --json`), so it survives a restart of
- * the market; the only in-process state is the timer of a notice in progress (the market's own
- * terminate order at the notice's end stops the job too, should that timer be lost).
+ * `--gres=gpu:<type>:<n>`, in a work directory of its own. Preemption signals the batch step with
+ * SIGTERM and cancels the job when the notice ends. Status comes from the controller (`squeue
+ * --json --jobs=...`, one query for any number of leases) and, for jobs the controller has
+ * purged (MinJobAge), from accounting (`sacct --json`), so it survives a restart of the market;
+ * the only in-process state is the timer of a notice in progress (the market's own terminate
+ * order at the notice's end stops the job too, should that timer be lost).
  */
 export interface SlurmAdapterOptions extends SlurmCliOptions, SlurmSubmissionOptions {
-  /**
-   * How long one `squeue --json` snapshot answers status calls. A sweep over many leases then
-   * costs the controller one query. A lease missing from a cached snapshot is re-read fresh.
-   */
-  readonly statusCacheMs?: number;
+  /** How far back `place` looks in accounting for an earlier submission of the lease; default 7 days. */
+  readonly accountingLookbackSeconds?: number;
 }
 
-interface JobsSnapshot {
-  readonly at: number;
-  readonly jobs: readonly SlurmJob[];
-}
+export const DEFAULT_WORK_DIR = join(tmpdir(), 'gpumarket-slurm');
 
 export class SlurmAdapter implements ProviderAdapter {
   readonly kind = 'slurm' as const;
   private readonly cli: SlurmCli;
-  private snapshot?: JobsSnapshot;
   private readonly placing = new Map<string, Promise<{ handle: string }>>();
   private readonly hardStops = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly options: SlurmAdapterOptions = {}) {
+    // Refused at construction, so that a misconfigured provider fails its first order loudly.
+    const problems = settingsProblems(options);
+    if (problems.length > 0) throw AdapterError.permanent(`slurm adapter settings: ${problems.join('; ')}`);
     this.cli = new SlurmCli(options);
   }
 
@@ -59,12 +62,48 @@ export class SlurmAdapter implements ProviderAdapter {
   }
 
   async status(leaseId: string, handle: string, context: StatusContext = {}): Promise<WorkloadStatus> {
-    let job = (await this.jobs(false)).find((candidate) => String(candidate.job_id) === handle);
-    if (!job) job = (await this.jobs(true)).find((candidate) => String(candidate.job_id) === handle);
-    if (job && job.name !== jobNameFor(leaseId)) {
-      return { state: 'failed', message: `job ${handle} belongs to ${job.name}, not lease ${leaseId}` };
+    const answer = (await this.statusMany([{ leaseId, handle, context }])).get(leaseId)!;
+    if (answer instanceof AdapterError) throw answer;
+    return answer;
+  }
+
+  /**
+   * One `squeue --json --jobs=a,b,...` for all the leases asked about; the jobs it no longer lists
+   * are asked of accounting with one `sacct --json --jobs=...`; only a job neither knows reads as
+   * vanished. When accounting cannot be reached, those leases get a retryable error (never
+   * "vanished"): the job may well have finished, and reading it as lost would run it twice.
+   */
+  async statusMany(queries: readonly StatusQuery[]): Promise<Map<string, WorkloadStatus | AdapterError>> {
+    const answers = new Map<string, WorkloadStatus | AdapterError>();
+    const ids = new Set<string>();
+    for (const query of queries) {
+      if (/^\d+$/.test(query.handle)) ids.add(query.handle);
+      else answers.set(query.leaseId, AdapterError.permanent(`${JSON.stringify(query.handle)} is not a slurm job id`));
     }
-    return toWorkloadStatus(job, handle, context);
+    if (ids.size === 0) return answers;
+    const live = await this.squeue([...ids]);
+    const missing = [...ids].filter((id) => !live.has(id));
+    let accounted = new Map<string, SlurmJob>();
+    let accountingError: AdapterError | undefined;
+    if (missing.length > 0) {
+      try {
+        accounted = await this.sacct(missing);
+      } catch (error) {
+        accountingError = error instanceof AdapterError ? error : AdapterError.retryable(String(error), error);
+      }
+    }
+    for (const query of queries) {
+      if (answers.has(query.leaseId)) continue;
+      const job = live.get(query.handle) ?? accounted.get(query.handle);
+      if (!job && accountingError) {
+        answers.set(query.leaseId, AdapterError.retryable(`job ${query.handle} is not in squeue and sacct failed: ${accountingError.message}`, accountingError));
+      } else if (job && job.name !== jobNameFor(query.leaseId)) {
+        answers.set(query.leaseId, { state: 'failed', message: `job ${query.handle} belongs to ${job.name}, not lease ${query.leaseId}` });
+      } else {
+        answers.set(query.leaseId, toWorkloadStatus(job, query.handle, query.context));
+      }
+    }
+    return answers;
   }
 
   /** Cancels pending hard-stop timers (the jobs keep their state in slurmctld). */
@@ -75,19 +114,27 @@ export class SlurmAdapter implements ProviderAdapter {
 
   private async submitOnce(order: PlaceOrder): Promise<{ handle: string }> {
     // A job named after the lease already exists when an earlier attempt (or another replica)
-    // submitted it, even if that attempt's answer was lost.
+    // submitted it, even if that attempt's answer was lost, or it ran and was purged meanwhile.
     const existing = await this.findJobOfLease(order.leaseId);
-    if (existing) return { handle: String(existing.job_id) };
-    const submission = buildSubmission(order, this.options);
+    if (existing) return { handle: existing.jobId };
+    const leaseDir = leaseDirFor(this.options.workDir ?? DEFAULT_WORK_DIR, order.leaseId);
+    try {
+      // The job writes its output there; 0700: other tenants' jobs run as the same user only if
+      // the cluster maps them so, and the directory is the lease's alone.
+      await mkdir(leaseDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw AdapterError.permanent(`cannot create the lease's work directory ${leaseDir}: ${(error as Error).message}`, error);
+    }
+    const submission = buildSubmission(order, this.options, leaseDir);
     const stdout = await this.cli.run('sbatch', submission.args, submission.script);
-    this.snapshot = undefined;
     const jobId = stdout.trim().split(';')[0];
     if (!jobId || !/^\d+$/.test(jobId)) throw AdapterError.retryable(`sbatch answered ${JSON.stringify(stdout)}`);
     return { handle: jobId };
   }
 
   private async stop(order: StopOrder, reason: 'preempt' | 'terminate'): Promise<void> {
-    const job = (await this.jobs(true)).find((candidate) => String(candidate.job_id) === order.handle);
+    if (!/^\d+$/.test(order.handle)) throw AdapterError.permanent(`${JSON.stringify(order.handle)} is not a slurm job id`);
+    const job = (await this.squeue([order.handle])).get(order.handle);
     if (!job || isFinal(job)) return;
     if (job.name !== jobNameFor(order.leaseId)) {
       throw AdapterError.permanent(`job ${order.handle} belongs to ${job.name}, not lease ${order.leaseId}`);
@@ -95,7 +142,7 @@ export class SlurmAdapter implements ProviderAdapter {
     try {
       // Recorded in the controller so that the job's end reads as stopped after a market restart.
       await this.cli.run('scontrol', ['update', `JobId=${order.handle}`, `Comment=${STOP_COMMENT_PREFIX}${reason}`]);
-      if (job.job_state === 'PENDING' || order.graceSeconds <= 0) {
+      if (isPending(job) || order.graceSeconds <= 0) {
         await this.hardStop(order.handle);
       } else {
         // --batch: a plain `scancel --signal` does not reach the batch script's process.
@@ -104,8 +151,6 @@ export class SlurmAdapter implements ProviderAdapter {
       }
     } catch (error) {
       if (!isJobGone(error)) throw error;
-    } finally {
-      this.snapshot = undefined;
     }
   }
 
@@ -130,33 +175,64 @@ export class SlurmAdapter implements ProviderAdapter {
         if (!isJobGone(error)) throw error;
       }
     }
-    this.snapshot = undefined;
   }
 
   private async findJobOfLease(leaseId: string): Promise<SlurmJob | undefined> {
     const name = jobNameFor(leaseId);
-    return (await this.jobs(true)).find((job) => job.name === name);
+    const live = await this.query('squeue', ['--json', '--states=all', `--name=${name}`]);
+    const found = live.find((job) => job.name === name);
+    if (found) return found;
+    const lookback = this.options.accountingLookbackSeconds ?? 7 * 86_400;
+    const since = new Date(Date.now() - lookback * 1000).toISOString().slice(0, 19);
+    try {
+      const accounted = await this.query('sacct', ['--json', '--allocations', `--name=${name}`, `--starttime=${since}`]);
+      return accounted.find((job) => job.name === name);
+    } catch (error) {
+      if (isAccountingDisabled(error)) return undefined;
+      throw error;
+    }
   }
 
-  private async jobs(fresh: boolean): Promise<readonly SlurmJob[]> {
-    const now = Date.now();
-    const maxAge = this.options.statusCacheMs ?? 1000;
-    if (!fresh && this.snapshot && now - this.snapshot.at < maxAge) return this.snapshot.jobs;
-    // Slurm 22.05 ignores squeue's filters with --json, so read all jobs (in every state) once.
-    const stdout = await this.cli.run('squeue', ['--json', '--all', '--states=all']);
-    let parsed: { jobs?: SlurmJob[]; errors?: Array<{ description?: string; error?: string }> };
+  /** The listed jobs slurmctld still knows, by id. */
+  private async squeue(ids: readonly string[]): Promise<Map<string, SlurmJob>> {
+    let jobs: SlurmJob[];
     try {
-      parsed = JSON.parse(stdout) as typeof parsed;
+      jobs = await this.query('squeue', ['--json', '--states=all', `--jobs=${ids.join(',')}`]);
     } catch (error) {
-      throw AdapterError.retryable('squeue --json printed something that is not JSON', error);
+      // A single unknown id makes squeue fail instead of listing nothing.
+      if (isJobGone(error)) return new Map();
+      throw error;
+    }
+    // Slurm 22.05 ignores squeue's filters with --json and lists every job: filter here.
+    const wanted = new Set(ids);
+    return new Map(jobs.filter((job) => wanted.has(job.jobId)).map((job) => [job.jobId, job]));
+  }
+
+  /** The listed jobs accounting knows, by id; none when the cluster keeps no accounting. */
+  private async sacct(ids: readonly string[]): Promise<Map<string, SlurmJob>> {
+    let jobs: SlurmJob[];
+    try {
+      jobs = await this.query('sacct', ['--json', '--allocations', `--jobs=${ids.join(',')}`]);
+    } catch (error) {
+      if (isAccountingDisabled(error)) return new Map();
+      throw error;
+    }
+    const wanted = new Set(ids);
+    // A requeued job has one record per run; the last one is the job's present.
+    return new Map(jobs.filter((job) => wanted.has(job.jobId)).map((job) => [job.jobId, job]));
+  }
+
+  private async query(tool: 'squeue' | 'sacct', args: string[]): Promise<SlurmJob[]> {
+    const stdout = await this.cli.run(tool, args);
+    let answer: ReturnType<typeof parseJobsDocument>;
+    try {
+      answer = parseJobsDocument(stdout, tool);
+    } catch (error) {
+      throw AdapterError.retryable(`${tool} --json printed something that is not JSON`, error);
     }
     // squeue --json exits 0 with an empty job list when slurmctld cannot be reached; taking that
     // list at its word would report every lease as vanished.
-    if (parsed.errors && parsed.errors.length > 0) {
-      const first = parsed.errors[0]!;
-      throw AdapterError.retryable(`squeue could not read jobs from slurmctld: ${first.description ?? first.error}`);
-    }
-    this.snapshot = { at: now, jobs: parsed.jobs ?? [] };
-    return this.snapshot.jobs;
+    if (answer.error !== undefined) throw AdapterError.retryable(`${tool} could not read jobs: ${answer.error}`);
+    return answer.jobs;
   }
 }

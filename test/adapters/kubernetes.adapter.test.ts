@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterError } from '../../src/modules/dispatch/adapters/provider-adapter.js';
-import { KubernetesAdapter } from '../../src/modules/dispatch/adapters/kubernetes/kubernetes.adapter.js';
+import { KubernetesAdapter, remainingGrace } from '../../src/modules/dispatch/adapters/kubernetes/kubernetes.adapter.js';
 import { adapterContract, contractOrder, waitForState, type ContractFleet } from './contract/adapter-contract.js';
 import { FakeKubeApiServer } from './support/fake-kube-api-server.js';
 import { probeCommand, readProbeLog } from './support/probe-log.js';
@@ -75,9 +75,18 @@ describe('kubernetes adapter', () => {
     await waitForState(fleet, order, handle, ['running']);
     // The probe must have its SIGTERM handler in place before the notice starts.
     while ((await fleet.observe(order.leaseId)).starts === 0) await fleet.pass(50);
+    const before = Date.now();
     await fleet.adapter.preempt({ leaseId: order.leaseId, handle, graceSeconds: 45 });
     const [pod] = await fleet.adapter.podsOfLease(order.leaseId);
     expect(pod!.metadata!.deletionGracePeriodSeconds).toBe(45);
+    // As the API server sets it: the time the pod will be deleted, not the time of the request.
+    const deadline = new Date(pod!.metadata!.deletionTimestamp!).getTime();
+    expect(deadline).toBeGreaterThanOrEqual(before + 44_000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 46_000);
+    expect(remainingGrace(pod!)).toBeGreaterThan(40);
+    // A second preemption with a longer grace changes nothing: the API only ever shortens it.
+    await fleet.fresh().preempt({ leaseId: order.leaseId, handle, graceSeconds: 90 });
+    expect((await fleet.adapter.podsOfLease(order.leaseId))[0]!.metadata!.deletionGracePeriodSeconds).toBe(45);
     expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({ state: 'running', message: expect.stringMatching(/terminating/) });
     // Terminating during the notice shortens the grace: the pod is gone long before 45 s.
     await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
@@ -127,5 +136,36 @@ describe('kubernetes adapter', () => {
     expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({ state: 'failed', cause: 'platform', message: expect.stringMatching(/vanished/) });
     // Had the market ordered the stop, any instance reads the same absence as stopped.
     expect(await fleet.fresh().status(order.leaseId, handle, { stopRequested: true })).toMatchObject({ state: 'stopped' });
+  });
+
+  it('reports a pod whose image cannot be pulled as pending, with the kubelet\'s reason for the start timeout', async () => {
+    const fleet = kubeFleet();
+    const order = contractOrder(fleet, 1, { kind: 'run', seconds: 30 });
+    api.unpullableImages.add('registry.example/missing:1');
+    const { handle } = await fleet.adapter.place({ ...order, workload: { ...order.workload, image: 'registry.example/missing:1' } });
+    let status = await fleet.adapter.status(order.leaseId, handle);
+    while (status.waitingReason !== 'ImagePullBackOff') {
+      expect(status.state).toBe('pending');
+      await fleet.pass(50);
+      status = await fleet.adapter.status(order.leaseId, handle);
+    }
+    expect(status).toMatchObject({ state: 'pending', waitingReason: 'ImagePullBackOff', message: expect.stringMatching(/registry.example\/missing:1/) });
+    // The start timeout then stops it: a pending pod that never started goes at once.
+    await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
+    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe('stopped');
+  });
+
+  it('stops with a grace of at least 1 s, so that the pod stays visible until its containers have ended', async () => {
+    const fleet = kubeFleet();
+    const order = contractOrder(fleet, 1, { kind: 'ignore-term', seconds: 60 });
+    const { handle } = await fleet.adapter.place(order);
+    await waitForState(fleet, order, handle, ['running']);
+    await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
+    const [pod] = await fleet.adapter.podsOfLease(order.leaseId);
+    // Still listed (terminating) right after the delete; a grace of 0 would have removed it from
+    // the API while the kubelet was still killing the process.
+    expect(pod?.metadata?.deletionGracePeriodSeconds).toBe(1);
+    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe('stopped');
+    expect((await fleet.observe(order.leaseId)).alive ?? false).toBe(false);
   });
 });

@@ -14,6 +14,23 @@ import { WorkloadRunner } from '../../../src/agent/workload-runner.js';
  * pod's container command as a local process (the image is ignored), hands out `nvidia.com/gpu`
  * device indices as the NVIDIA device plugin would (NVIDIA_VISIBLE_DEVICES), rejects pods that do
  * not fit (OutOfnvidia.com/gpu), and on delete sends SIGTERM, then SIGKILL after the grace period.
+ *
+ * Deletion follows the API server, per the Kubernetes API reference for ObjectMeta
+ * (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/):
+ * `deletionTimestamp` is "RFC 3339 date and time at which this resource will be deleted", set by
+ * the server when a graceful deletion is requested, i.e. the time of the delete plus the grace
+ * period, and it "may not be unset or be set further into the future, although it may be
+ * shortened"; `deletionGracePeriodSeconds` is the grace period, "only set when deletionTimestamp
+ * is also set. May only be shortened." As the API server's graceful delete does (apiserver
+ * registry rest.BeforeDelete, pod strategy CheckGracefulDelete): the grace is the request's
+ * gracePeriodSeconds, else the pod's terminationGracePeriodSeconds; a pod that has finished
+ * (Succeeded, Failed) or is not bound to a node is deleted at once; a second delete takes effect
+ * only with a shorter grace, and then the deadline is the first delete's time plus the new grace;
+ * a grace of 0 removes the pod from the API at once, while its containers are still killed by the
+ * kubelet afterwards (what `kubectl delete --force --grace-period=0` does).
+ *
+ * Images named in `unpullableImages` cannot be pulled: the pod stays Pending with its container
+ * waiting on ErrImagePull, then ImagePullBackOff, as the kubelet reports it.
  */
 interface FakeNode {
   readonly name: string;
@@ -37,6 +54,10 @@ export class FakeKubeApiServer {
   private resourceVersion = 1;
   /** Answer the next N requests with 503, as an overloaded API server does. */
   failNext = 0;
+  /** Images the kubelet cannot pull (the pod waits on ErrImagePull / ImagePullBackOff). */
+  readonly unpullableImages = new Set<string>();
+  /** Containers of pods already removed from the API (grace 0) that the kubelet still has to kill. */
+  private readonly orphans: PodRecord[] = [];
 
   constructor(
     private readonly nodes: readonly FakeNode[],
@@ -138,23 +159,35 @@ export class FakeKubeApiServer {
   private delete(key: string, name: string, grace: number | undefined, response: ServerResponse): void {
     const record = this.pods.get(key);
     if (!record) return status(response, 404, 'NotFound', `pods "${name}" not found`);
-    const seconds = grace ?? record.pod.spec?.terminationGracePeriodSeconds ?? 30;
-    const killAt = Date.now() + seconds * 1000;
-    if (!record.pod.metadata!.deletionTimestamp) {
-      record.pod.metadata!.deletionTimestamp = new Date();
-      record.pod.metadata!.deletionGracePeriodSeconds = seconds;
-      record.killAt = killAt;
-      if (record.pid) this.runner.signal(record.pid, seconds > 0 ? 'SIGTERM' : 'SIGKILL');
-    } else if (killAt < (record.killAt ?? Infinity)) {
-      // As the API server does: a second delete may shorten the grace period, never lengthen it.
-      record.pod.metadata!.deletionGracePeriodSeconds = seconds;
-      record.killAt = killAt;
+    const meta = record.pod.metadata!;
+    const finished = record.pod.status?.phase === 'Succeeded' || record.pod.status?.phase === 'Failed';
+    let seconds = grace ?? record.pod.spec?.terminationGracePeriodSeconds ?? 30;
+    if (finished || !record.pod.spec?.nodeName) seconds = 0;
+    if (meta.deletionTimestamp) {
+      // Already terminating: only a shorter grace changes anything, counted from the first delete.
+      const current = meta.deletionGracePeriodSeconds ?? 0;
+      if (seconds >= current) return json(response, 200, record.pod);
+      const firstDelete = new Date(meta.deletionTimestamp).getTime() - current * 1000;
+      meta.deletionTimestamp = new Date(firstDelete + seconds * 1000);
+      meta.deletionGracePeriodSeconds = seconds;
+    } else {
+      meta.deletionTimestamp = new Date(Date.now() + seconds * 1000);
+      meta.deletionGracePeriodSeconds = seconds;
+      if (record.pid && seconds > 0) this.runner.signal(record.pid, 'SIGTERM');
+    }
+    record.killAt = new Date(meta.deletionTimestamp).getTime();
+    meta.resourceVersion = String(this.resourceVersion++);
+    if (seconds === 0) {
+      // Gone from the API now; the kubelet kills what still runs on its next pass.
+      this.pods.delete(key);
+      if (record.pid && !finished) this.orphans.push(record);
     }
     json(response, 200, record.pod);
   }
 
   /** The kubelet's loop: admit and start new pods, notice exits, finish deletions. */
   private syncPods(): void {
+    for (const orphan of this.orphans.splice(0)) this.runner.signal(orphan.pid!, 'SIGKILL');
     for (const [key, record] of this.pods) {
       const pod = record.pod;
       const deleting = pod.metadata?.deletionTimestamp !== undefined;
@@ -184,6 +217,19 @@ export class FakeKubeApiServer {
     const node = this.nodes.find((candidate) => candidate.name === pod.spec?.nodeName);
     if (!node) return; // Bound to a node with no kubelet: stays Pending, as on a real cluster.
     const container = pod.spec!.containers[0]!;
+    if (container.image && this.unpullableImages.has(container.image)) {
+      // The kubelet's image puller: the first failure is ErrImagePull, then it backs off.
+      const previous = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+      const reason = previous === 'ErrImagePull' || previous === 'ImagePullBackOff' ? 'ImagePullBackOff' : 'ErrImagePull';
+      pod.status = {
+        phase: 'Pending',
+        containerStatuses: [
+          { name: 'workload', image: container.image, imageID: '', ready: false, restartCount: 0,
+            state: { waiting: { reason, message: `Back-off pulling image "${container.image}"` } } },
+        ],
+      };
+      return;
+    }
     const requested = Number(container.resources?.limits?.['nvidia.com/gpu'] ?? 0);
     const used = new Set(
       [...this.pods.values()]

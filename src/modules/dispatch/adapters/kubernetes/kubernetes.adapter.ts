@@ -79,13 +79,17 @@ export class KubernetesAdapter implements ProviderAdapter {
 
   private async stop(order: StopOrder): Promise<void> {
     const { namespace, names } = parseHandle(order.handle);
+    // At least 1 s, as kubectl does without --force: a delete with grace 0 removes the Pod from
+    // the API at once, while the kubelet may still be killing its containers; the market would
+    // read the lease stopped and resell GPUs still in use. With 1 s the Pod stays visible until
+    // the kubelet has confirmed its containers ended.
+    const grace = Math.max(1, Math.round(order.graceSeconds));
     for (const name of names) {
       const pod = await this.readPod(namespace, name);
       if (!pod || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
-      const grace = Math.max(0, Math.round(order.graceSeconds));
-      // A pod already terminating is deleted again only to shorten its grace (terminate during a notice).
-      const terminating = pod.metadata?.deletionTimestamp;
-      if (terminating && remainingGrace(pod) <= grace) continue;
+      // A pod already terminating is deleted again only to shorten its grace (terminate during a
+      // notice); the API server itself only ever shortens it.
+      if (pod.metadata?.deletionTimestamp && remainingGrace(pod) <= grace) continue;
       try {
         await this.call(() =>
           this.api.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: grace }),
@@ -154,10 +158,15 @@ function classify(error: unknown, what: string): AdapterError {
   return AdapterError.retryable(`${what}: ${(error as Error)?.message ?? String(error)}`, error);
 }
 
-function remainingGrace(pod: V1Pod): number {
-  const since = pod.metadata?.deletionTimestamp ? new Date(pod.metadata.deletionTimestamp).getTime() : Date.now();
-  const grace = pod.metadata?.deletionGracePeriodSeconds ?? 0;
-  return Math.max(0, grace - (Date.now() - since) / 1000);
+/**
+ * Seconds until the kubelet kills a terminating pod. The API server sets deletionTimestamp to the
+ * time of the delete plus the grace period (ObjectMeta: "RFC 3339 date and time at which this
+ * resource will be deleted"), so what is left is simply that time minus now.
+ */
+export function remainingGrace(pod: V1Pod, now: number = Date.now()): number {
+  const at = pod.metadata?.deletionTimestamp;
+  if (!at) return Infinity;
+  return Math.max(0, (new Date(at).getTime() - now) / 1000);
 }
 
 function parseHandle(handle: string): { namespace: string; names: string[] } {

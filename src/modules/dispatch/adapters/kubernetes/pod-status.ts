@@ -12,10 +12,8 @@ export function podStatus(pod: V1Pod): WorkloadStatus {
       : { state: 'running', message: `terminating (grace ${pod.metadata.deletionGracePeriodSeconds ?? '?'} s)` };
   }
   switch (pod.status?.phase) {
-    case 'Pending': {
-      const waiting = container?.state?.waiting;
-      return { state: 'pending', message: waiting ? `${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}` : why || 'pending' };
-    }
+    case 'Pending':
+      return pendingStatus(pod);
     case 'Running':
       return { state: 'running' };
     case 'Succeeded':
@@ -32,6 +30,28 @@ export function podStatus(pod: V1Pod): WorkloadStatus {
     default:
       return { state: 'unknown', message: `pod phase ${pod.status?.phase ?? 'not reported yet'}` };
   }
+}
+
+/**
+ * Why a Pending pod has not started, in the platform's own words: a container's waiting reason
+ * (ErrImagePull, ImagePullBackOff, CreateContainerConfigError, ContainerCreating), else the
+ * scheduler's (the PodScheduled condition False with reason Unschedulable), else the pod's reason.
+ */
+function pendingStatus(pod: V1Pod): WorkloadStatus {
+  const waiting = pod.status?.containerStatuses?.map((status) => status.state?.waiting).find((state) => state?.reason);
+  if (waiting?.reason) {
+    return { state: 'pending', waitingReason: waiting.reason, message: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };
+  }
+  const unscheduled = pod.status?.conditions?.find((condition) => condition.type === 'PodScheduled' && condition.status === 'False');
+  if (unscheduled?.reason) {
+    return { state: 'pending', waitingReason: unscheduled.reason, message: `${unscheduled.reason}${unscheduled.message ? `: ${unscheduled.message}` : ''}` };
+  }
+  const reason = pod.status?.reason;
+  return {
+    state: 'pending',
+    ...(reason ? { waitingReason: reason } : {}),
+    message: [reason, pod.status?.message].filter(Boolean).join(': ') || 'pending',
+  };
 }
 
 /** One lease state from its pods: any failure fails it; all must complete to complete it. */

@@ -148,7 +148,7 @@ describe('gpumarket tenant CLI against a running service', () => {
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/the API answered 400 validation_failed/);
     expect(refused.stderr).toMatch(/field gpus: rule min/);
-    expect(refused.stderr).toMatch(/field offers\[0\]\.maxPrice: rule \w+/);
+    expect(refused.stderr).toMatch(/field offers\[0\]\.maxPrice: rule max_decimals/);
 
     const missing = await cli(['bid', 'show', '00000000-0000-4000-8000-000000000000']);
     expect(missing.code).toBe(5);

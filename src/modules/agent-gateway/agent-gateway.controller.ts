@@ -1,10 +1,10 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AgentLeasesResponse, PullOrdersResponse } from '../dispatch/adapters/nvidia-agent/agent-protocol.js';
 import { CurrentPrincipal, Roles } from '../auth/auth.decorators.js';
 import type { Principal } from '../auth/principal.js';
-import { AgentAckDto, AgentNodeQueryDto, AgentOrdersQueryDto } from './agent-gateway.dto.js';
+import { AgentAckDto, AgentHeartbeatDto, AgentHeartbeatResponseDto, AgentNodeQueryDto, AgentOrdersQueryDto } from './agent-gateway.dto.js';
 import { AgentGatewayService } from './agent-gateway.service.js';
 
 @ApiTags('agent')
@@ -33,6 +33,14 @@ export class AgentGatewayController {
   @ApiNoContentResponse()
   acknowledge(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: AgentAckDto): Promise<void> {
     return this.gateway.acknowledge(principal.providerId!, id, body);
+  }
+
+  @Post('heartbeat')
+  @HttpCode(200)
+  @ApiOperation({ summary: "The node is alive, and which of its GPUs are usable; a node silent for HEARTBEAT_UNREACHABLE_SECONDS is fenced" })
+  @ApiOkResponse({ type: AgentHeartbeatResponseDto })
+  heartbeat(@CurrentPrincipal() principal: Principal, @Body() body: AgentHeartbeatDto): Promise<AgentHeartbeatResponseDto> {
+    return this.gateway.heartbeat(principal.providerId!, body);
   }
 
   @Get('leases')

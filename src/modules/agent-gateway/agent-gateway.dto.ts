@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { GPU_UNAVAILABLE_REASONS, type GpuUnavailableReason } from '../../core/market/node-health.js';
 import {
   ArrayMaxSize,
   IsArray,
@@ -7,6 +8,7 @@ import {
   IsDefined,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Length,
@@ -73,4 +75,54 @@ export class AgentAckDto {
   @ValidateNested()
   @Type(() => AgentAckErrorDto)
   error?: AgentAckErrorDto;
+}
+
+export class HeartbeatGpuDto {
+  @ApiProperty({ example: 3, description: 'nvidia-smi index; below the GPU count the node was registered with' })
+  @IsInt()
+  @Min(0)
+  @Max(1023)
+  index: number;
+
+  @ApiPropertyOptional({ example: 'GPU-5f0d4c8e-...' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  uuid?: string;
+
+  @ApiProperty({ description: 'false: the market stops selling this GPU until a heartbeat reports it available again' })
+  @IsBoolean()
+  available: boolean;
+
+  @ApiPropertyOptional({ enum: GPU_UNAVAILABLE_REASONS, description: 'why the GPU is unavailable; `unhealthy` when omitted' })
+  @IsOptional()
+  @IsIn(GPU_UNAVAILABLE_REASONS as GpuUnavailableReason[])
+  reason?: GpuUnavailableReason;
+}
+
+export class AgentHeartbeatDto {
+  @ApiProperty({ example: 'gpu-017', description: "the node's externalId, as registered with PUT /v1/nodes" })
+  @IsString()
+  @Length(1, 200)
+  node: string;
+
+  @ApiPropertyOptional({
+    type: [HeartbeatGpuDto],
+    description: "the node's GPUs as the agent sees them; omitted: the GPUs' availability is left as it was",
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1024)
+  @IsObject({ each: true })
+  @ValidateNested({ each: true })
+  @Type(() => HeartbeatGpuDto)
+  gpus?: HeartbeatGpuDto[];
+}
+
+export class AgentHeartbeatResponseDto {
+  @ApiProperty({ example: 15, description: 'how often the market wants a heartbeat' })
+  heartbeatIntervalSeconds: number;
+
+  @ApiProperty({ example: 45, description: 'after this long without a heartbeat or order poll the node is fenced (HEARTBEAT_UNREACHABLE_SECONDS)' })
+  unreachableAfterSeconds: number;
 }

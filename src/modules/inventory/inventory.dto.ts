@@ -17,6 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsOmittable, IsPrice, LABEL } from '../../platform/http/validators.js';
+import { GPU_UNAVAILABLE_REASONS, type GpuUnavailableReason, NODE_HEALTHS, type NodeHealth } from '../../core/market/node-health.js';
 import { NODE_STATES, type NodeState } from './node.entity.js';
 
 export const MAX_NODE_GPUS = 64;
@@ -124,6 +125,11 @@ export class PatchNodeDto {
   reservePrice?: string | number;
 }
 
+export class UnavailableGpuDto {
+  @ApiProperty({ example: 3, description: 'nvidia-smi index' }) index: number;
+  @ApiProperty({ enum: GPU_UNAVAILABLE_REASONS, example: 'ecc' }) reason: GpuUnavailableReason;
+}
+
 export class NodeDto {
   @ApiProperty() id: string;
   @ApiProperty() providerId: string;
@@ -137,6 +143,16 @@ export class NodeDto {
   @ApiProperty({ type: [String] }) compliance: string[];
   @ApiProperty({ example: '1.80' }) reservePrice: string;
   @ApiProperty({ enum: NODE_STATES }) state: NodeState;
+  @ApiProperty({
+    enum: NODE_HEALTHS,
+    description:
+      'from the node agent\'s heartbeats: `ok`; `unreachable` (silent for HEARTBEAT_UNREACHABLE_SECONDS: fenced, takes no placements); `never_seen` (no agent ever reported: Slurm, Kubernetes and simulated fleets, never fenced)',
+  })
+  health: NodeHealth;
+  @ApiProperty({ type: String, nullable: true, example: '2026-12-06T20:41:56.000Z', description: 'the last heartbeat or order poll of its agent' })
+  lastHeartbeatAt: string | null;
+  @ApiProperty({ type: () => [UnavailableGpuDto], description: 'GPUs the agent reported unusable; the market sells only the others' })
+  unavailableGpus: UnavailableGpuDto[];
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
 }

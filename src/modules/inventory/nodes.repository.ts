@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { UnavailableGpu } from '../../core/market/node-health.js';
 import type { MarketNode } from '../../core/market/types.js';
 import { toMoney } from '../../core/money/money.js';
 import type { NodeState } from './node.entity.js';
@@ -18,6 +19,11 @@ export interface NodeRow {
   readonly compliance: string[];
   readonly reservePrice: string;
   readonly state: NodeState;
+  /** Null: no heartbeat or poll ever came (a fleet without an agent). */
+  readonly lastHeartbeatAt: Date | null;
+  /** Set while the node is fenced for silence; its next heartbeat clears it. */
+  readonly unreachableSince: Date | null;
+  readonly unavailableGpus: UnavailableGpu[];
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -40,6 +46,7 @@ const SELECT_NODE = `
   SELECT n.id, n.provider_id AS "providerId", n.external_id AS "externalId", n.gpu_model AS "gpuModel",
          m.memory_gb AS "gpuMemoryGb", n.gpus, n.region, n.block, n.nvlink_domain AS "nvlinkDomain",
          n.compliance, n.reserve_price::text AS "reservePrice", n.state,
+         n.last_heartbeat_at AS "lastHeartbeatAt", n.unreachable_since AS "unreachableSince", n.unavailable_gpus AS "unavailableGpus",
          n.created_at AS "createdAt", n.updated_at AS "updatedAt"
     FROM nodes n JOIN gpu_models m ON m.name = n.gpu_model`;
 

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { nodeHealth } from '../../core/market/node-health.js';
 import { formatPrice, toMoney } from '../../core/money/money.js';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { type FieldProblem, ValidationFailedError } from '../../platform/errors/app-error.js';
 import type { Principal } from '../auth/principal.js';
 import { GangLimitsService } from './gang-limits.service.js';
@@ -11,10 +13,14 @@ import { type NodeRow, NodesRepository } from './nodes.repository.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function toDto(row: NodeRow): NodeDto {
+function toDto(row: NodeRow, now: Date, unreachableAfterSeconds: number): NodeDto {
+  const { unreachableSince, ...rest } = row;
   return {
-    ...row,
+    ...rest,
     reservePrice: formatPrice(toMoney(row.reservePrice)),
+    health: nodeHealth(row.lastHeartbeatAt, now, unreachableAfterSeconds, unreachableSince !== null),
+    lastHeartbeatAt: row.lastHeartbeatAt?.toISOString() ?? null,
+    unavailableGpus: [...row.unavailableGpus].sort((a, b) => a.index - b.index),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -23,6 +29,7 @@ function toDto(row: NodeRow): NodeDto {
 @Injectable()
 export class NodesService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly nodes: NodesRepository,
     private readonly catalog: GpuCatalogService,
     private readonly gangLimits: GangLimitsService,
@@ -57,13 +64,13 @@ export class NodesService {
       })),
     );
     this.gangLimits.invalidate();
-    return rows.map(toDto);
+    return rows.map((row) => this.toDto(row));
   }
 
   /** A provider sees its own nodes; admin and finance see all. */
   async list(principal: Principal): Promise<NodeDto[]> {
     const rows = await this.nodes.find({ providerId: principal.role === 'provider' ? principal.providerId : null });
-    return rows.map(toDto);
+    return rows.map((row) => this.toDto(row));
   }
 
   async update(principal: Principal, id: string, change: PatchNodeDto): Promise<NodeDto> {
@@ -79,6 +86,10 @@ export class NodesService {
       : null;
     if (!row) throw new InventoryError(InventoryErrorCode.NodeNotFound, `no node ${id}`);
     this.gangLimits.invalidate();
-    return toDto(row);
+    return this.toDto(row);
+  }
+
+  private toDto(row: NodeRow): NodeDto {
+    return toDto(row, new Date(), this.config.heartbeatUnreachableSeconds);
   }
 }

@@ -95,12 +95,27 @@ export class LeaseStateService {
    * bid goes back to open with the run time it still needs (preemptible or not), until its window
    * closes (`expired`, window_closed) or it has failed this way MAX_PLATFORM_FAILURES_PER_BID
    * times (`failed`, too_many_failures); otherwise the bid fails with it (workload_failed).
+   *
+   * `options.endedAt`: when the lease ended, if before `at` (a fenced node's lease ends at its last
+   * heartbeat: charged up to then, and the bid owes the run time after it). `options.terminate`:
+   * also order its workload stopped, for failures where it may still exist on the provider (its
+   * node was out of reach, its start timed out) and must not hold the GPUs it was given.
    */
-  async fail(manager: EntityManager, leaseId: string, at: Date, reason: string, reopenBid: boolean, exitCode?: number): Promise<boolean> {
+  async fail(
+    manager: EntityManager,
+    leaseId: string,
+    at: Date,
+    reason: string,
+    reopenBid: boolean,
+    exitCode?: number,
+    options: { endedAt?: Date; terminate?: boolean } = {},
+  ): Promise<boolean> {
     const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [leaseId]);
     if (!lease) return false;
-    await this.end(manager, [lease], at, 'failed', reason, exitCode);
-    const ran = lease.started_at ? Math.max(0, seconds(at) - seconds(lease.started_at)) : 0;
+    const endedAt = options.endedAt && options.endedAt < at ? options.endedAt : at;
+    await this.end(manager, [lease], endedAt, 'failed', reason, exitCode);
+    if (options.terminate) await this.stopOrders(manager, [lease], 'terminate', 0);
+    const ran = lease.started_at ? Math.max(0, seconds(endedAt) - seconds(lease.started_at)) : 0;
     let outcome: { state: string; remainingSeconds: number; lossReason: string | null };
     if (reopenBid) {
       const [{ failures }]: Array<{ failures: number }> = await manager.query(
@@ -127,7 +142,7 @@ export class LeaseStateService {
         tenantId: lease.tenant_id,
         type: 'lease.failed',
         subjectId: leaseId,
-        data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, bidReopened: outcome.state === 'open', bidStatus: outcome.state, bidReason: outcome.lossReason },
+        data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, endedAt: endedAt.toISOString(), bidReopened: outcome.state === 'open', bidStatus: outcome.state, bidReason: outcome.lossReason },
       },
     ];
     if (outcome.state === 'expired') events.push({ tenantId: lease.tenant_id, type: 'bid.expired', subjectId: lease.bid_id, data: { bidId: lease.bid_id, reason: 'window_closed' } });

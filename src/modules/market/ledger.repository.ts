@@ -10,6 +10,7 @@ interface ShareRow {
   gpu_model: string;
   limit_price: string;
   settled_until: Date;
+  bill_until: Date;
   node_id: string;
   provider_id: string;
   region: string;
@@ -32,16 +33,25 @@ export class LedgerRepository {
     until: Date,
     feePercent: Money,
     roundId: string | null,
+    options: { upToLastHeartbeat?: boolean } = {},
   ): Promise<number> {
     if (leaseIds.length === 0) return 0;
+    // upToLastHeartbeat (a round's periodic settlement): a lease on a node whose agent heartbeats
+    // is charged no further than the node's last heartbeat, so a node found dead later has billed
+    // nothing past it (node-fencing.service.ts ends its leases there); what is left is charged
+    // by the next settlement, or by the lease's end.
     const rows: ShareRow[] = await manager.query(
-      `SELECT l.id AS lease_id, l.bid_id, l.tenant_id, l.gpu_model, l.limit_price::text AS limit_price, l.settled_until,
-              ln.node_id, ln.provider_id, ln.region, ln.gpus, ln.node_price::text AS node_price
-         FROM leases l JOIN lease_nodes ln ON ln.lease_id = l.id
-        WHERE l.id = ANY($1::uuid[]) AND l.settled_until IS NOT NULL AND l.settled_until < $2
-        ORDER BY l.id, ln.node_id
-          FOR UPDATE OF l`,
-      [leaseIds, until],
+      `SELECT * FROM (
+         SELECT l.id AS lease_id, l.bid_id, l.tenant_id, l.gpu_model, l.limit_price::text AS limit_price, l.settled_until,
+                LEAST($2::timestamptz, CASE WHEN $3::boolean THEN
+                  (SELECT min(n.last_heartbeat_at) FROM lease_nodes x JOIN nodes n ON n.id = x.node_id WHERE x.lease_id = l.id) END) AS bill_until,
+                ln.node_id, ln.provider_id, ln.region, ln.gpus, ln.node_price::text AS node_price
+           FROM leases l JOIN lease_nodes ln ON ln.lease_id = l.id
+          WHERE l.id = ANY($1::uuid[]) AND l.settled_until IS NOT NULL AND l.settled_until < $2
+          ORDER BY l.id, ln.node_id
+            FOR UPDATE OF l) s
+        WHERE s.settled_until < s.bill_until`,
+      [leaseIds, until, options.upToLastHeartbeat === true],
     );
     const columns: Record<string, unknown[]> = {
       round: [], lease: [], bid: [], tenant: [], provider: [], node: [], model: [], region: [],
@@ -56,7 +66,7 @@ export class LedgerRepository {
     }
     for (const [leaseId, shares] of byLease) {
       const first = shares[0];
-      const seconds = Math.floor((until.getTime() - first.settled_until.getTime()) / 1000);
+      const seconds = Math.floor((first.bill_until.getTime() - first.settled_until.getTime()) / 1000);
       if (seconds <= 0) continue;
       const end = new Date(first.settled_until.getTime() + seconds * 1000);
       const s = settleLeasePeriod({

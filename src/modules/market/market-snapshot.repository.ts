@@ -1,10 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { checkWindow } from '../../core/market/bid-window.js';
+import { blockedGpus } from '../../core/market/node-health.js';
 import { leasesSeenByRound } from '../../core/market/round-leases.js';
 import type { BidTerms, LiveLease } from '../../core/market/round-outcome.js';
 import type { Contiguity, MarketNode, OpenBid, RunningLease } from '../../core/market/types.js';
 import { toMoney } from '../../core/money/money.js';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { STOP_UNCONFIRMED } from './held-gpus.js';
 
 interface NodeRow {
@@ -19,6 +21,10 @@ interface NodeRow {
   compliance: string[];
   reserve_price: string;
   state: string;
+  /** Fenced, or silent for HEARTBEAT_UNREACHABLE_SECONDS and about to be. */
+  unreachable: boolean;
+  /** GPUs its agent reported unusable (ECC, Xid, MIG, vanished). */
+  unusable: number;
 }
 
 interface LeaseRow {
@@ -68,16 +74,22 @@ const toSeconds = (date: Date | null): number | null => (date ? Math.floor(date.
  */
 @Injectable()
 export class MarketSnapshotRepository {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
   async load(manager: EntityManager, now: Date): Promise<MarketState> {
     const nowSeconds = Math.floor(now.getTime() / 1000);
+    // A node silent past the limit takes nothing new even before the fencing sweep reaches it.
     const nodeRows: NodeRow[] = await manager.query(
       `SELECT n.id, n.provider_id, n.gpu_model, g.memory_gb, n.gpus, n.region, n.block, n.nvlink_domain,
-              n.compliance, n.reserve_price::text AS reserve_price, n.state
+              n.compliance, n.reserve_price::text AS reserve_price, n.state,
+              (n.unreachable_since IS NOT NULL OR n.last_heartbeat_at <= $1::timestamptz - make_interval(secs => $2::int)) IS TRUE AS unreachable,
+              (SELECT count(DISTINCT (u ->> 'index'))::int FROM jsonb_array_elements(n.unavailable_gpus) u) AS unusable
          FROM nodes n JOIN gpu_models g ON g.name = n.gpu_model
         WHERE n.state = 'active'
            OR EXISTS (SELECT 1 FROM lease_nodes ln JOIN leases l ON l.id = ln.lease_id
                        WHERE ln.node_id = n.id AND l.state IN ('allocated', 'running', 'preempting'))
         ORDER BY n.id`,
+      [now, this.config.heartbeatUnreachableSeconds],
     );
     const leaseRows: LeaseRow[] = await manager.query(
       `SELECT l.id, l.bid_id, l.gpu_model, l.limit_price::text AS limit_price, l.preemptible, l.state, l.protected_until, l.notice_ends_at,
@@ -138,9 +150,16 @@ export class MarketSnapshotRepository {
       gpuModel: row.gpu_model,
       gpuMemoryGb: row.memory_gb,
       gpus: row.gpus,
-      // Draining and down nodes keep their leases but take nothing new; an active node takes
-      // nothing new on GPUs held by a workload the market failed to stop.
-      unavailableGpus: Math.max(0, Math.min(row.state === 'active' ? (stuck.get(row.id) ?? 0) : row.gpus, row.gpus - (used.get(row.id) ?? 0))),
+      // Draining, down and unreachable nodes keep their leases (until fenced) but take nothing
+      // new; an active node takes nothing new on GPUs its agent reported unusable or held by a
+      // workload the market failed to stop.
+      unavailableGpus: blockedGpus({
+        gpus: row.gpus,
+        usedByLeases: used.get(row.id) ?? 0,
+        sellable: row.state === 'active' && !row.unreachable,
+        stuck: stuck.get(row.id) ?? 0,
+        unusable: row.unusable,
+      }),
       region: row.region,
       block: row.block,
       nvlinkDomain: row.nvlink_domain,

@@ -57,7 +57,7 @@ export class RoundCommitService {
 
     // Settle the period that just ended at the prices that held during it, before repricing.
     const running: Array<{ id: string }> = await manager.query(`SELECT id FROM leases WHERE state IN ('running', 'preempting')`);
-    await this.ledger.settle(manager, running.map((r) => r.id), now, toMoney(this.config.marketFeePercent), round.id);
+    await this.ledger.settle(manager, running.map((r) => r.id), now, toMoney(this.config.marketFeePercent), round.id, { upToLastHeartbeat: true });
 
     const noticeEnds = new Map(outcome.notices.map((n) => [n.leaseId, n.noticeEndsAt]));
     const noticed = await updateReturning<{ id: string; bid_id: string; tenant_id: string; notice_ends_at: Date; provider_ids: string[] }>(

@@ -42,6 +42,10 @@ export interface AppConfig {
   readonly maxPlatformFailuresPerBid: number;
   /** How often the market re-sends the terminate of a workload it failed to stop. */
   readonly stopRetrySeconds: number;
+  /** A node whose agent has been heard from is fenced after this long without a heartbeat or poll. */
+  readonly heartbeatUnreachableSeconds: number;
+  /** A placed lease whose workload is not running after this long fails with `start_timeout`. */
+  readonly placementStartTimeoutSeconds: number;
   /**
    * Days that finished webhook deliveries (with their attempts) and tenants' events are kept;
    * 0 keeps them forever. Rounds, prices, leases and the ledger are never deleted.
@@ -249,6 +253,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     orderRetryBackoffMs: read.integer('ORDER_RETRY_BACKOFF_MS', 1_000, 1, 600_000),
     maxPlatformFailuresPerBid: read.integer('MAX_PLATFORM_FAILURES_PER_BID', 3, 1, 1_000),
     stopRetrySeconds: read.integer('STOP_RETRY_SECONDS', 60, 1, 86_400),
+    heartbeatUnreachableSeconds: read.integer('HEARTBEAT_UNREACHABLE_SECONDS', 45, 1, 86_400),
+    placementStartTimeoutSeconds: read.integer('PLACEMENT_START_TIMEOUT_SECONDS', 600, 1, 604_800),
     retentionDays: read.integer('RETENTION_DAYS', 30, 0, 36_500),
     slurm: slurmConfig(read, cwd),
     kubernetes: kubernetesConfig(read, cwd),

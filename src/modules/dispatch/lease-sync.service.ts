@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { startTimedOut, startTimeoutReason } from '../../core/market/node-health.js';
 import { outcomeOfReport } from '../../core/market/workload-report.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
@@ -19,6 +20,12 @@ const POLLED: readonly AdapterKind[] = ['simulated', 'slurm', 'kubernetes'];
  * itself did to a lease (a stop ordered) comes from its orders table with every question, so
  * any process, freshly started or not, reads a workload the same way.
  *
+ * A lease not running PLACEMENT_START_TIMEOUT_SECONDS after its placement (a Slurm job pending
+ * on Resources, a Pod in ImagePullBackOff, an agent that never started it) fails with
+ * `start_timeout` and the platform's own reason where its adapter gives one: never charged (its
+ * charging starts when it runs), its workload terminated so the platform drops it, its bid
+ * reopened as for any failure of the platform.
+ *
  * It also follows the workloads the market failed to stop (a dead-lettered terminate): until
  * their adapter says they are gone, their GPUs stay held and the terminate is re-sent every
  * STOP_RETRY_SECONDS.
@@ -36,9 +43,9 @@ export class LeaseSyncService {
   ) {}
 
   async syncAll(at: Date = new Date()): Promise<number> {
-    const rows: Array<{ lease_id: string; provider_id: string; adapter: AdapterKind; handle: string; stop_requested: boolean }> = await this.transactions.run((m) =>
+    const rows: Array<{ lease_id: string; provider_id: string; adapter: AdapterKind; handle: string; stop_requested: boolean; lease_state: string; allocated_at: Date }> = await this.transactions.run((m) =>
       m.query(
-        `SELECT o.lease_id, o.provider_id, p.adapter, o.handle,
+        `SELECT o.lease_id, o.provider_id, p.adapter, o.handle, l.state AS lease_state, l.allocated_at,
                 EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = o.lease_id AND ${stopRequestedSql('s')}) AS stop_requested
            FROM orders o JOIN leases l ON l.id = o.lease_id JOIN providers p ON p.id = o.provider_id
           WHERE o.type = 'place' AND o.state = 'done' AND o.handle IS NOT NULL
@@ -51,12 +58,59 @@ export class LeaseSyncService {
       try {
         const adapter = await this.adapters.forProvider(row.provider_id, row.adapter);
         const status = await adapter.status(row.lease_id, row.handle, { stopRequested: row.stop_requested });
+        const timeout = this.config.placementStartTimeoutSeconds;
+        if (row.lease_state === 'allocated' && ['pending', 'unknown'].includes(status.state) && startTimedOut(row.allocated_at, at, timeout)) {
+          // Until every adapter declares it (provider-adapter.ts), the platform's reason is read defensively.
+          const waitingReason = (status as { waitingReason?: string }).waitingReason ?? status.message;
+          changed += Number(await this.timeOut(row.lease_id, startTimeoutReason(timeout, waitingReason, status.state), at));
+          continue;
+        }
         changed += Number(await this.apply(row.lease_id, status, at));
       } catch (error) {
         this.logger.warn(`status of lease ${row.lease_id}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    return changed + (await this.followUnstopped(at));
+    return changed + (await this.timeOutUnpolled(at)) + (await this.followUnstopped(at));
+  }
+
+  /**
+   * Allocated leases past the start timeout that the polling above does not ask about: those of
+   * pushing adapters (an agent that never reported its workload running) and those whose place
+   * order has not succeeded yet (still retrying).
+   */
+  private async timeOutUnpolled(at: Date): Promise<number> {
+    const timeout = this.config.placementStartTimeoutSeconds;
+    const rows: Array<{ id: string; place_state: string | null }> = await this.transactions.run((m) =>
+      m.query(
+        `SELECT l.id, (SELECT string_agg(DISTINCT o.state, ',') FROM orders o WHERE o.lease_id = l.id AND o.type = 'place') AS place_state
+           FROM leases l
+          WHERE l.state = 'allocated' AND l.allocated_at <= $1::timestamptz - make_interval(secs => $2::int)
+            AND NOT EXISTS (SELECT 1 FROM orders o JOIN providers p ON p.id = o.provider_id
+                             WHERE o.lease_id = l.id AND o.type = 'place' AND o.state = 'done' AND o.handle IS NOT NULL
+                               AND p.adapter = ANY($3::text[]))
+          ORDER BY l.allocated_at LIMIT 1000`,
+        [at, timeout, POLLED],
+      ),
+    );
+    let changed = 0;
+    for (const row of rows) {
+      const detail = row.place_state === 'done' ? undefined : `place order ${row.place_state ?? 'missing'}`;
+      try {
+        changed += Number(await this.timeOut(row.id, startTimeoutReason(timeout, detail, detail ? undefined : 'not reported running'), at));
+      } catch (error) {
+        this.logger.warn(`start timeout of lease ${row.id}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return changed;
+  }
+
+  private async timeOut(leaseId: string, reason: string, at: Date): Promise<boolean> {
+    const changed = await this.transactions.run((m) => this.leaseState.fail(m, leaseId, at, reason, true, undefined, { terminate: true }));
+    if (changed) {
+      this.logger.warn(`lease ${leaseId}: ${reason}; its workload is terminated and its bid reopened`);
+      await this.relay.relay();
+    }
+    return changed;
   }
 
   /**

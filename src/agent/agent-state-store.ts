@@ -10,11 +10,22 @@ import type { ReportedState } from '../modules/dispatch/adapters/nvidia-agent/ag
 export interface LeaseRecord {
   readonly leaseId: string;
   readonly handle: string;
+  /** The wrapper's pid (process runtime; 0 for containers). It is also the lease's process group. */
   readonly pid: number;
   readonly gpuIndices: number[];
   readonly exitFile: string;
   readonly logFile: string;
   readonly startedAt: number;
+  /** Which runtime started it (absent in state files of older agents: process). */
+  readonly runtime?: 'process' | 'docker' | 'podman';
+  /** Container name (container runtimes). */
+  readonly container?: string;
+  /** The lease's private scratch directory, removed once nothing of the lease is left. */
+  readonly scratch?: string;
+  /** cgroup.procs of the lease's cgroup (process runtime, where cgroup v2 is writable). */
+  readonly cgroupProcs?: string;
+  /** The workload ended (exit code or signal) but processes or a container of it may remain. */
+  exited?: { exitCode?: number; signal?: string };
   stop?: { reason: 'preempt' | 'terminate'; termAt: number; killAt: number; killSent: boolean };
   ended?: { state: Exclude<ReportedState, 'running'>; exitCode?: number; message?: string; at: number };
   /** The last state the market accepted; a differing current state is reported again. */
@@ -38,10 +49,10 @@ export class AgentStateStore {
 
   /** Written to a temporary file and renamed, so a crash never leaves half a state file. */
   save(leases: Map<string, LeaseRecord>): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     const state: StateFile = { version: 1, leases: [...leases.values()] };
     const temporary = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(temporary, JSON.stringify(state, null, 2));
+    writeFileSync(temporary, JSON.stringify(state, null, 2), { mode: 0o600 });
     renameSync(temporary, this.path);
   }
 }

@@ -18,6 +18,33 @@ export class MarketHttpError extends Error {
     super(`market answered ${status} to ${path}: ${body.slice(0, 500)}`);
     this.name = 'MarketHttpError';
   }
+
+  /**
+   * A 404 for the route itself (a market older than the route), not for a thing the route looked
+   * up: the market's route-not-found code, or a body that is not the market's error format.
+   */
+  get routeMissing(): boolean {
+    if (this.status !== 404) return false;
+    try {
+      const error = (JSON.parse(this.body) as { error?: unknown }).error;
+      return error === 'route_not_found' || typeof error !== 'string' || /^no route\b/i.test(error);
+    } catch {
+      return true;
+    }
+  }
+}
+
+/** One GPU in a heartbeat (docs/adapters.md, "Heartbeats and GPU health"). */
+export interface HeartbeatGpu {
+  readonly index: number;
+  readonly uuid: string;
+  readonly available: boolean;
+  readonly reason?: string;
+}
+
+export interface HeartbeatAnswer {
+  readonly heartbeatIntervalSeconds?: number;
+  readonly unreachableAfterSeconds?: number;
 }
 
 export class MarketClient {
@@ -50,6 +77,11 @@ export class MarketClient {
 
   async reportStatus(leaseId: string, report: StatusReport): Promise<void> {
     await this.request('POST', `/v1/leases/${encodeURIComponent(leaseId)}/status`, report);
+  }
+
+  /** POST /v1/agent/heartbeat; `gpus` undefined leaves the market's view of the GPUs unchanged. */
+  async heartbeat(node: string, gpus: readonly HeartbeatGpu[] | undefined, signal?: AbortSignal): Promise<HeartbeatAnswer> {
+    return this.request<HeartbeatAnswer>('POST', '/v1/agent/heartbeat', { node, ...(gpus ? { gpus } : {}) }, { signal });
   }
 
   async leasesOnNode(node: string): Promise<MarketLeaseView[]> {

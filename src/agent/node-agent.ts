@@ -1,14 +1,18 @@
+import { chmodSync, mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentAck, AgentOrder, NodeRegistration, ReportedState } from '../modules/dispatch/adapters/nvidia-agent/agent-protocol.js';
 import { AgentStateStore, type LeaseRecord } from './agent-state-store.js';
 import { chooseGpus } from './gpu-choice.js';
-import type { MarketClient } from './market-client.js';
-import { WorkloadRunner } from './workload-runner.js';
+import { gpuAvailability, type GpuAvailability, type GpuReading } from './gpu-health.js';
+import { MarketHttpError, type MarketClient } from './market-client.js';
+import { ProcessRuntime } from './process-runtime.js';
+import type { WorkloadRuntime } from './runtime.js';
 
 /**
- * `gpumarket agent`: runs on a GPU node, registers it, pulls its orders, runs each workload as a
- * detached child with CUDA_VISIBLE_DEVICES set to the GPUs it chose, reports their states, and
- * keeps a local state file so that a restart of either side never starts a second copy.
+ * `gpumarket agent`: runs on a GPU node, registers it, pulls its orders, runs each workload through
+ * its runtime (a container, or an isolated process tree) on the GPUs it chose, reports their
+ * states, heartbeats with the GPUs' health, and keeps a local state file so that a restart of
+ * either side never starts a second copy.
  */
 export interface NodeAgentOptions {
   readonly client: MarketClient;
@@ -18,6 +22,16 @@ export interface NodeAgentOptions {
   /** Groups of NVLink-connected GPUs; a gang is kept inside one when it fits. */
   readonly nvlinkIslands: readonly (readonly number[])[];
   readonly stateDir: string;
+  /** UUIDs of the GPUs by index, as discovered (health checks and container device names use them). */
+  readonly gpus?: readonly { readonly index: number; readonly uuid: string }[];
+  /** Runs the workloads; default: the process runtime as the agent's own user. */
+  readonly runtime?: WorkloadRuntime;
+  /** Seconds between heartbeats (POST /v1/agent/heartbeat); 0 turns them off. Default 15. */
+  readonly heartbeatSeconds?: number;
+  /** Seconds between nvidia-smi health readings; default 60. */
+  readonly gpuScanSeconds?: number;
+  /** A fresh nvidia-smi reading; without it GPUs are never marked unavailable. */
+  readonly readGpus?: () => Promise<GpuReading[]>;
   readonly pollWaitSeconds?: number;
   readonly monitorIntervalMs?: number;
   /** Ended and reported leases are forgotten after this long (repeated orders stay no-ops until then). */
@@ -29,8 +43,15 @@ export interface NodeAgentOptions {
 const ACTIVE_MARKET_STATES = new Set(['running']);
 
 export class NodeAgent {
-  private readonly runner: WorkloadRunner;
+  private readonly runtime: WorkloadRuntime;
   private readonly store: AgentStateStore;
+  /** Unavailable GPUs by index, with the reason, from the last nvidia-smi reading. */
+  private health: GpuAvailability[] = [];
+  private heartbeatLoop?: Promise<void>;
+  private scanLoop?: Promise<void>;
+  /** False once the market answered that it has no heartbeat route (an older market). */
+  private heartbeatsSupported = true;
+  private readonly wake = { heartbeat: () => undefined as void };
   private leases = new Map<string, LeaseRecord>();
   private readonly abort = new AbortController();
   private pollLoop?: Promise<void>;
@@ -46,7 +67,13 @@ export class NodeAgent {
   private readonly now: () => number;
 
   constructor(private readonly options: NodeAgentOptions) {
-    this.runner = new WorkloadRunner(`${options.stateDir}/workloads`);
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    // The state file, logs and exit files are the agent's alone; tenants must not read them.
+    chmodSync(options.stateDir, 0o700);
+    this.runtime =
+      options.runtime ??
+      new ProcessRuntime({ workloadsDir: `${options.stateDir}/workloads`, scratchRoot: `${options.stateDir}/scratch`, path: process.env.PATH ?? '/usr/bin:/bin' });
+    this.health = (options.gpus ?? []).map((gpu) => ({ ...gpu, available: true }));
     this.store = new AgentStateStore(`${options.stateDir}/state.json`);
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} agent: ${line}\n`));
     this.now = options.now ?? Date.now;
@@ -62,14 +89,88 @@ export class NodeAgent {
     if (this.leases.size > 0) this.log(`re-adopted ${this.leases.size} lease(s) from the state file`);
     this.monitor = setInterval(() => void this.tick(), this.options.monitorIntervalMs ?? 500);
     this.pollLoop = this.poll();
+    if ((this.options.heartbeatSeconds ?? 15) > 0) this.heartbeatLoop = this.heartbeats();
+    if (this.options.readGpus && this.options.gpus) this.scanLoop = this.scans();
   }
 
   /** Stops talking to the market; running workloads keep running (they belong to the tenants). */
   async stop(): Promise<void> {
     this.abort.abort();
     if (this.monitor) clearInterval(this.monitor);
-    await this.pollLoop;
+    await Promise.all([this.pollLoop, this.heartbeatLoop, this.scanLoop]);
     while (this.monitoring) await sleep(10);
+  }
+
+  /** The GPUs' availability as last read (and reported with each heartbeat). */
+  gpuHealth(): GpuAvailability[] {
+    return this.health.map((gpu) => ({ ...gpu }));
+  }
+
+  private async heartbeats(): Promise<void> {
+    const seconds = this.options.heartbeatSeconds ?? 15;
+    await this.ready;
+    while (!this.abort.signal.aborted && this.heartbeatsSupported) {
+      await this.heartbeat();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, seconds * 1000);
+        const early = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.wake.heartbeat = early;
+        this.abort.signal.addEventListener('abort', early, { once: true });
+      });
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const gpus = this.health.map(({ index, uuid, available, reason }) => ({ index, uuid, available, ...(reason ? { reason } : {}) }));
+    try {
+      await this.options.client.heartbeat(this.node, gpus.length > 0 ? gpus : undefined, this.abort.signal);
+    } catch (error) {
+      if (this.abort.signal.aborted) return;
+      if (error instanceof MarketHttpError && error.status === 404) {
+        if (error.routeMissing) {
+          // An older market: polling for orders keeps the node alive there.
+          this.heartbeatsSupported = false;
+          this.log('the market has no heartbeat endpoint; relying on order polling only');
+          return;
+        }
+        // The market does not know the node (its database was reset): register again.
+        this.needsResync = true;
+      }
+      this.log(`heartbeat failed (${(error as Error).message})`);
+    }
+  }
+
+  private async scans(): Promise<void> {
+    const seconds = this.options.gpuScanSeconds ?? 60;
+    while (!this.abort.signal.aborted) {
+      await sleep(seconds * 1000, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      if (this.abort.signal.aborted) break;
+      await this.scanGpus();
+    }
+  }
+
+  /** Re-reads nvidia-smi; a change of availability is logged and heartbeated at once. */
+  async scanGpus(): Promise<void> {
+    let readings: GpuReading[];
+    try {
+      readings = await this.options.readGpus!();
+    } catch (error) {
+      // nvidia-smi itself failing (driver gone) is not proof that every GPU vanished; say so and keep the last reading.
+      this.log(`nvidia-smi health reading failed (${(error as Error).message}); keeping the last one`);
+      return;
+    }
+    const next = gpuAvailability(this.options.gpus ?? [], readings);
+    const describe = (list: GpuAvailability[]) => list.filter((gpu) => !gpu.available).map((gpu) => `${gpu.index}:${gpu.reason}`).join(' ');
+    if (describe(next) !== describe(this.health)) {
+      this.log(`GPU availability changed: unavailable now [${describe(next)}], before [${describe(this.health)}]`);
+      this.health = next;
+      this.wake.heartbeat();
+    } else {
+      this.health = next;
+    }
   }
 
   /** The agent's view of its leases, for operators and tests. */
@@ -117,36 +218,29 @@ export class NodeAgent {
   }
 
   private async handle(order: AgentOrder): Promise<void> {
-    const ack = order.type === 'place' ? this.place(order) : this.stopLease(order);
+    const ack = order.type === 'place' ? await this.place(order) : await this.stopLease(order);
     this.store.save(this.leases);
     await this.options.client.acknowledge(order.id, ack);
   }
 
-  private place(order: AgentOrder): AgentAck {
+  private async place(order: AgentOrder): Promise<AgentAck> {
     const existing = this.leases.get(order.leaseId);
     if (existing) return { ok: true, handle: existing.handle, gpuIndices: existing.gpuIndices };
     const place = order.place;
     const mine = place?.nodes.find((node) => node.externalId === this.node);
     if (!place || !mine) return refuse('permanent', `place order ${order.id} grants nothing on node ${this.node}`);
-    if (place.workload.image) return refuse('permanent', 'the nvidia-agent runs commands, not container images');
-    if (!place.workload.command?.length) return refuse('permanent', 'workload.command is empty');
+    const env: Record<string, string> = { ...place.workload.env, GPUMARKET_LEASE_ID: order.leaseId, GPUMARKET_NODE: this.node };
+    const probe = { leaseId: order.leaseId, node: this.node, image: place.workload.image, command: place.workload.command, env, gpus: [] };
+    const refusal = this.runtime.refusal(probe);
+    if (refusal) return refuse('permanent', refusal);
     const busy = new Set([...this.leases.values()].filter((lease) => !lease.ended).flatMap((lease) => lease.gpuIndices));
+    // A GPU reported unavailable (vanished, ECC, MIG...) is never handed out.
+    for (const gpu of this.health) if (!gpu.available) busy.add(gpu.index);
     const choice = chooseGpus(this.options.gpuIndices, this.options.nvlinkIslands, busy, mine.gpus);
     if (choice.kind !== 'ok') return refuse(choice.kind, choice.message);
-
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/',
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      ...place.workload.env,
-      // Indices are nvidia-smi's (PCI bus order); CUDA's default order may differ without this.
-      CUDA_DEVICE_ORDER: 'PCI_BUS_ID',
-      CUDA_VISIBLE_DEVICES: choice.gpus.join(','),
-      GPUMARKET_LEASE_ID: order.leaseId,
-      GPUMARKET_NODE: this.node,
-    };
+    const uuids = new Map((this.options.gpus ?? []).map((gpu) => [gpu.index, gpu.uuid]));
     try {
-      const started = this.runner.start(order.leaseId, place.workload.command, env);
+      const started = await this.runtime.start({ ...probe, gpus: choice.gpus.map((index) => ({ index, uuid: uuids.get(index) })) });
       const record: LeaseRecord = {
         leaseId: order.leaseId,
         handle: `${this.node}/${order.leaseId}`,
@@ -155,24 +249,28 @@ export class NodeAgent {
         exitFile: started.exitFile,
         logFile: started.logFile,
         startedAt: this.now(),
+        runtime: this.runtime.kind,
+        ...(started.container ? { container: started.container } : {}),
+        ...(started.scratch ? { scratch: started.scratch } : {}),
+        ...(started.cgroupProcs ? { cgroupProcs: started.cgroupProcs } : {}),
       };
       this.leases.set(order.leaseId, record);
-      this.log(`lease ${order.leaseId}: started pid ${started.pid} on GPUs ${choice.gpus.join(',')}`);
+      this.log(`lease ${order.leaseId}: started ${started.container ?? `pid ${started.pid}`} on GPUs ${choice.gpus.join(',')}`);
       return { ok: true, handle: record.handle, gpuIndices: record.gpuIndices };
     } catch (error) {
       return refuse('permanent', `could not start the workload: ${(error as Error).message}`);
     }
   }
 
-  private stopLease(order: AgentOrder): AgentAck {
+  private async stopLease(order: AgentOrder): Promise<AgentAck> {
     const lease = this.leases.get(order.leaseId);
     if (!lease || lease.ended || lease.stop) return { ok: true, handle: lease?.handle };
     const now = this.now();
     const grace = Math.max(0, order.graceSeconds ?? 0);
-    lease.stop = { reason: order.type === 'preempt' ? 'preempt' : 'terminate', termAt: now, killAt: now + grace * 1000, killSent: false };
-    this.runner.signal(lease.pid, grace > 0 ? 'SIGTERM' : 'SIGKILL');
-    lease.stop.killSent = grace === 0;
+    lease.stop = { reason: order.type === 'preempt' ? 'preempt' : 'terminate', termAt: now, killAt: now + grace * 1000, killSent: grace === 0 };
     this.log(`lease ${order.leaseId}: ${order.type}, ${grace > 0 ? `SIGTERM, SIGKILL in ${grace} s` : 'SIGKILL'}`);
+    // A container stop waits out the grace; the order is acknowledged without waiting for it.
+    this.runtime.stop(lease, grace).catch((error: unknown) => this.log(`lease ${order.leaseId}: stop failed (${(error as Error).message})`));
     return { ok: true, handle: lease.handle, gpuIndices: lease.gpuIndices };
   }
 
@@ -184,18 +282,24 @@ export class NodeAgent {
       let changed = false;
       const now = this.now();
       for (const lease of this.leases.values()) {
-        if (!lease.ended && lease.stop && !lease.stop.killSent && now >= lease.stop.killAt) {
-          this.runner.signal(lease.pid, 'SIGKILL');
+        if (lease.ended) continue;
+        if (lease.stop && !lease.stop.killSent && now >= lease.stop.killAt) {
+          await this.runtime.kill(lease);
           lease.stop.killSent = true;
           changed = true;
           this.log(`lease ${lease.leaseId}: notice over, SIGKILL`);
         }
-        if (!lease.ended) {
-          const check = this.runner.check(lease);
+        if (!lease.exited) {
+          const check = await this.runtime.check(lease);
           if (check.ended) {
-            lease.ended = endedState(lease, check.exitCode, check.signal, now);
+            lease.exited = { exitCode: check.exitCode, signal: check.signal };
             changed = true;
           }
+        }
+        // Its GPUs are free only once nothing of the lease is left (escaped children included).
+        if (lease.exited && (await this.runtime.release(lease))) {
+          lease.ended = endedState(lease, lease.exited.exitCode, lease.exited.signal, now);
+          changed = true;
         }
       }
       if (changed) this.store.save(this.leases);

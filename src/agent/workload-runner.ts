@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listProcesses, leaseProcesses, type LeaseTracking, type ProcessInfo } from './process-tree.js';
 
 /**
  * Starts workloads as detached process groups that outlive the agent, so that a restart of the
@@ -18,9 +19,23 @@ export type WorkloadCheck =
   | { readonly ended: false }
   | { readonly ended: true; readonly exitCode?: number; readonly signal?: string };
 
+export interface StartOptions {
+  /** Run the workload (not the wrapper) as this user, through setpriv at this path. */
+  readonly user?: { readonly uid: number; readonly gid: number; readonly setpriv: string };
+  /** Working directory of the workload (its scratch directory). */
+  readonly cwd?: string;
+  /** cgroup.procs of the lease's cgroup: the wrapper moves itself there before starting anything. */
+  readonly cgroupProcs?: string;
+}
+
 // `trap : TERM` keeps the wrapper alive through the group SIGTERM so it can record how the
-// workload ended; a caught trap is reset to the default in the workload itself.
-const WRAPPER = 'trap : TERM INT HUP; "$@"; code=$?; printf "%s" "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"';
+// workload ended; a caught trap is reset to the default in the workload itself. The wrapper stays
+// the agent's user (the exit file lives in the agent's private directory, out of the tenant's
+// reach) and drops to the workload user only for the workload, with no new privileges.
+// $0 is the exit file, $1 the cgroup.procs file or "-".
+const WRAPPER =
+  'trap : TERM INT HUP; if [ "$1" != - ]; then echo $$ > "$1" || exit 125; fi; shift; ' +
+  '"$@"; code=$?; printf "%s" "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"';
 
 export class WorkloadRunner {
   private readonly children = new Map<number, { child: ChildProcess; exit?: { code: number | null; signal: string | null } }>();
@@ -29,14 +44,19 @@ export class WorkloadRunner {
     mkdirSync(dir, { recursive: true });
   }
 
-  start(name: string, command: readonly string[], env: Record<string, string>): StartedWorkload {
+  start(name: string, command: readonly string[], env: Record<string, string>, options: StartOptions = {}): StartedWorkload {
     const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
     const exitFile = join(this.dir, `${safe}.exit`);
     const logFile = join(this.dir, `${safe}.log`);
     const log = openSync(logFile, 'a');
     try {
-      const child = spawn('/bin/sh', ['-c', WRAPPER, exitFile, ...command], {
+      const drop = options.user
+        ? [options.user.setpriv, `--reuid=${options.user.uid}`, `--regid=${options.user.gid}`, '--clear-groups', '--no-new-privs', '--']
+        : [];
+      const child = spawn('/bin/sh', ['-c', WRAPPER, exitFile, options.cgroupProcs ?? '-', ...drop, ...command], {
         env,
+        cwd: options.cwd,
+        // Its own session and process group: a group signal reaches the workload's children.
         detached: true,
         stdio: ['ignore', log, log],
       });
@@ -78,6 +98,25 @@ export class WorkloadRunner {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
+  }
+
+  /**
+   * Signals every process of the lease: its group, and every process that left the group
+   * (setsid, double fork) but is still found by ancestry, marker variable or cgroup.
+   * Returns the processes it found alive.
+   */
+  signalLease(tracking: LeaseTracking, signal: 'SIGTERM' | 'SIGKILL', processes: readonly ProcessInfo[] = listProcesses()): ProcessInfo[] {
+    this.signal(tracking.pid, signal);
+    const found = leaseProcesses(tracking, processes);
+    // The group signal reached the group's members already; a second SIGTERM would be a second notice.
+    for (const info of found.filter((member) => member.pgid !== tracking.pid)) {
+      try {
+        process.kill(info.pid, signal);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    return found;
   }
 }
 

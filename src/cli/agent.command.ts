@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createNodeAgent, type AgentConfig } from '../agent/agent-bootstrap.js';
+import { canSwitchUsers } from '../agent/workload-users.js';
 
 /**
  * `gpumarket agent --market URL --key PROVIDER_KEY --region R --block B --reserve-price P`:
@@ -8,11 +10,16 @@ import { createNodeAgent, type AgentConfig } from '../agent/agent-bootstrap.js';
  * running and are re-adopted by the next agent from the state directory.
  * Exit codes: 0 stopped by a signal, 1 could not start (nvidia-smi, state file), 2 bad usage.
  */
-export const usage = `usage: gpumarket agent --market URL --key PROVIDER_KEY --region REGION --block BLOCK --reserve-price PRICE
+export const usage = `usage: gpumarket agent --market URL --key-file PATH --region REGION --block BLOCK --reserve-price PRICE
          [--node-id ID] [--nvidia-smi PATH] [--gpu-model NAME] [--nvlink-domain ID] [--compliance TAG,...]
-         [--state-dir DIR] [--wait-seconds N]
-  The key may also come from GPUMARKET_PROVIDER_KEY (keeps it out of the process list), and the
-  nvidia-smi path from GPUMARKET_NVIDIA_SMI.
+         [--state-dir DIR] [--wait-seconds N] [--runtime process|docker|podman] [--workload-user PREFIX]
+         [--scratch-dir DIR] [--network NAME] [--heartbeat-seconds N] [--gpu-scan-seconds N]
+  The key comes from --key-file (a file only the agent's user can read), GPUMARKET_PROVIDER_KEY (the
+  agent removes it from its environment at start) or --key (visible in the process list: avoid).
+  The nvidia-smi path may also come from GPUMARKET_NVIDIA_SMI (a fake for machines without GPUs).
+  --runtime: default docker or podman when the node has a working one, else process (warned).
+  --workload-user: workloads run as PREFIX-g<slot> users (created when missing); default gpumarket
+  when the agent runs as root, else the agent's own user (warned: no isolation between tenants).
 `;
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig | string {
@@ -33,13 +40,28 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         compliance: { type: 'string' },
         'state-dir': { type: 'string' },
         'wait-seconds': { type: 'string' },
+        'key-file': { type: 'string' },
+        runtime: { type: 'string' },
+        'workload-user': { type: 'string' },
+        'scratch-dir': { type: 'string' },
+        network: { type: 'string' },
+        'heartbeat-seconds': { type: 'string' },
+        'gpu-scan-seconds': { type: 'string' },
       },
       strict: true,
     }));
   } catch (error) {
     return (error as Error).message;
   }
-  const key = values.key ?? env.GPUMARKET_PROVIDER_KEY;
+  let key = values.key ?? env.GPUMARKET_PROVIDER_KEY;
+  if (values['key-file']) {
+    try {
+      key = readFileSync(values['key-file'], 'utf8').trim();
+    } catch (error) {
+      return `--key-file: cannot read ${values['key-file']} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+    }
+    if (!key) return `--key-file: ${values['key-file']} is empty`;
+  }
   const missing = ['market', 'region', 'block', 'reserve-price'].filter((name) => !values[name as keyof typeof values]);
   if (!key) missing.push('key');
   if (missing.length > 0 || !key) return `missing --${missing.join(', --')}`;
@@ -52,6 +74,14 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (!/^\d+(\.\d{1,4})?$/.test(values['reserve-price']!)) return '--reserve-price must be a decimal with at most 4 decimals';
   const waitSeconds = values['wait-seconds'] === undefined ? 25 : Number(values['wait-seconds']);
   if (!Number.isInteger(waitSeconds) || waitSeconds < 1 || waitSeconds > 60) return '--wait-seconds must be an integer from 1 to 60';
+  const runtime = values.runtime ?? 'auto';
+  if (!['auto', 'process', 'docker', 'podman'].includes(runtime)) return '--runtime must be process, docker or podman';
+  const heartbeatSeconds = values['heartbeat-seconds'] === undefined ? 15 : Number(values['heartbeat-seconds']);
+  if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 1 || heartbeatSeconds > 300) return '--heartbeat-seconds must be an integer from 1 to 300';
+  const gpuScanSeconds = values['gpu-scan-seconds'] === undefined ? 60 : Number(values['gpu-scan-seconds']);
+  if (!Number.isInteger(gpuScanSeconds) || gpuScanSeconds < 5 || gpuScanSeconds > 3600) return '--gpu-scan-seconds must be an integer from 5 to 3600';
+  const workloadUser = values['workload-user'] ?? (canSwitchUsers() ? 'gpumarket' : undefined);
+  if (workloadUser !== undefined && !/^[a-z_][a-z0-9_-]{0,20}$/.test(workloadUser)) return '--workload-user must be a user name prefix (a-z, 0-9, _ and -, at most 21 characters)';
   return {
     marketUrl: values.market!,
     key,
@@ -65,15 +95,26 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     compliance: values.compliance?.split(',').map((tag) => tag.trim()).filter((tag) => tag !== ''),
     stateDir: values['state-dir'] ?? '/var/lib/gpumarket-agent',
     pollWaitSeconds: waitSeconds,
+    runtime: runtime as AgentConfig['runtime'],
+    workloadUser,
+    scratchDir: values['scratch-dir'],
+    containerNetwork: values.network,
+    heartbeatSeconds,
+    gpuScanSeconds,
   };
 }
 
 /** Runs the agent until `stop` aborts (the command wires it to SIGINT/SIGTERM). */
 export async function runAgent(argv: string[], stop: AbortSignal): Promise<number> {
   const config = parseAgentArgs(argv);
+  // The key lives on in the market client only: nothing the agent starts can inherit it.
+  delete process.env.GPUMARKET_PROVIDER_KEY;
   if (typeof config === 'string') {
     process.stderr.write(`gpumarket agent: ${config}\n${usage}`);
     return 2;
+  }
+  if (argv.some((arg) => arg === '--key' || arg.startsWith('--key='))) {
+    process.stderr.write('gpumarket agent: WARNING: --key puts the provider key in the process list; use --key-file\n');
   }
   let agent;
   try {

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNodeAgent } from '../../../src/agent/agent-bootstrap.js';
+import { createNodeAgent, type AgentConfig } from '../../../src/agent/agent-bootstrap.js';
 import type { NodeAgent } from '../../../src/agent/node-agent.js';
 import { InMemoryAgentOrderQueue } from '../../../src/modules/dispatch/adapters/nvidia-agent/in-memory-agent-order-queue.js';
 import { AgentMarketServer } from './agent-market-server.js';
@@ -14,7 +14,7 @@ export const PROVIDER_KEY = 'gpm_provider_test_key';
 /** The real agent runtime against the test market server, with nvidia-smi output from fixtures. */
 export class AgentTestRig {
   readonly queue = new InMemoryAgentOrderQueue();
-  readonly server = new AgentMarketServer(this.queue, PROVIDER_KEY);
+  readonly server: AgentMarketServer;
   readonly stateDir = mkdtempSync(join(tmpdir(), 'gpumarket-agent-'));
   readonly lines: string[] = [];
   agent?: NodeAgent;
@@ -22,7 +22,11 @@ export class AgentTestRig {
   constructor(
     readonly node = 'gpu-host-1',
     readonly machine = 'h100-8x',
-  ) {}
+    /** Extra agent settings (runtime, workload users, heartbeats); default: process runtime, agent's own user. */
+    readonly settings: Partial<AgentConfig> = {},
+  ) {
+    this.server = new AgentMarketServer(this.queue, settings.key ?? PROVIDER_KEY);
+  }
 
   async startAgent(): Promise<NodeAgent> {
     process.env.FAKE_NVIDIA_SMI_DIR = NVIDIA_SMI_FIXTURES;
@@ -39,6 +43,7 @@ export class AgentTestRig {
         stateDir: this.stateDir,
         pollWaitSeconds: 2,
         monitorIntervalMs: 100,
+        ...this.settings,
       },
       (line) => this.lines.push(line),
     );
@@ -58,6 +63,7 @@ export class AgentTestRig {
     const leases = this.agent?.snapshot() ?? [];
     await this.stopAgent();
     for (const lease of leases) {
+      if (lease.pid <= 0) continue; // a container: nothing of it is a local process group
       try {
         process.kill(-lease.pid, 'SIGKILL');
       } catch {

@@ -1,0 +1,120 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * What /proc says about the processes of a lease. A workload can leave its process group
+ * (`setsid`), and then its parent dies and it is re-parented to PID 1: neither the group nor the
+ * parent chain finds it any more. So a lease's processes are the union of its group, the
+ * descendants of every process seen in it before (tracked while they were still attached), the
+ * processes that carry the lease's marker variable in their environment, and its cgroup.
+ */
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  /** Clock ticks since boot at which it started: with the pid, it tells a reused pid apart. */
+  readonly start: string;
+  readonly zombie: boolean;
+}
+
+/** Every process of the machine, from /proc/<pid>/stat; empty where there is no /proc. */
+export function listProcesses(): ProcessInfo[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const processes: ProcessInfo[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const info = readStat(Number(name));
+    if (info) processes.push(info);
+  }
+  return processes;
+}
+
+export function readStat(pid: number): ProcessInfo | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may itself contain ") ", so split after the last one.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      pid,
+      zombie: fields[0] === 'Z' || fields[0] === 'X',
+      ppid: Number(fields[1]),
+      pgid: Number(fields[2]),
+      start: fields[19] ?? '',
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The value of one variable in a process's environment, when we may read it (root, or same user). */
+export function environValue(pid: number, name: string): string | undefined {
+  try {
+    const prefix = `${name}=`;
+    const entry = readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .find((item) => item.startsWith(prefix));
+    return entry?.slice(prefix.length);
+  } catch {
+    return undefined;
+  }
+}
+
+export const LEASE_MARKER = 'GPUMARKET_LEASE_ID';
+
+export interface LeaseTracking {
+  readonly leaseId: string;
+  /** The wrapper's pid, which is also the lease's process group id. */
+  readonly pid: number;
+  /** `pid:start` of every process ever seen in the lease (kept across scans). */
+  readonly known: Set<string>;
+  /** cgroup.procs of the lease's cgroup, when it has one. */
+  readonly cgroupProcs?: string;
+}
+
+/**
+ * The live processes of a lease in `processes` (zombies excluded: they hold nothing and cannot be
+ * killed), and adds them to `tracking.known` so that a later escape from the group is still seen.
+ */
+export function leaseProcesses(tracking: LeaseTracking, processes: readonly ProcessInfo[], self = process.pid): ProcessInfo[] {
+  const byPid = new Map(processes.map((info) => [info.pid, info]));
+  const members = new Map<number, ProcessInfo>();
+  const add = (info: ProcessInfo | undefined) => {
+    if (info && !info.zombie && info.pid !== self) members.set(info.pid, info);
+  };
+  for (const info of processes) {
+    if (info.pgid === tracking.pid || tracking.known.has(`${info.pid}:${info.start}`)) add(info);
+  }
+  for (const pid of cgroupMembers(tracking.cgroupProcs)) add(byPid.get(pid));
+  for (const info of processes) {
+    if (!members.has(info.pid) && !info.zombie && environValue(info.pid, LEASE_MARKER) === tracking.leaseId) add(info);
+  }
+  // Descendants of members, however far they moved from the group (parents that still live).
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const info of processes) {
+      if (!members.has(info.pid) && members.has(info.ppid) && !info.zombie && info.pid !== self) {
+        members.set(info.pid, info);
+        grew = true;
+      }
+    }
+  }
+  for (const info of members.values()) tracking.known.add(`${info.pid}:${info.start}`);
+  return [...members.values()];
+}
+
+function cgroupMembers(procsFile: string | undefined): number[] {
+  if (!procsFile) return [];
+  try {
+    return readFileSync(procsFile, 'utf8')
+      .split('\n')
+      .filter((line) => /^\d+$/.test(line))
+      .map(Number);
+  } catch {
+    return [];
+  }
+}

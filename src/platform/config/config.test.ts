@@ -64,9 +64,21 @@ describe('loadConfig', () => {
     ['WEBHOOK_ENDPOINT_CONCURRENCY', '0'],
     ['RETENTION_DAYS', '-1'],
     ['RETENTION_DAYS', 'a month'],
+    ['HEARTBEAT_UNREACHABLE_SECONDS', '0'],
+    ['HEARTBEAT_UNREACHABLE_SECONDS', '45s'],
+    ['PLACEMENT_START_TIMEOUT_SECONDS', '0'],
+    ['PLACEMENT_START_TIMEOUT_SECONDS', '604801'],
   ])('stops on %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('fences silent nodes after 45 s and times placements out after 600 s unless told otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ heartbeatUnreachableSeconds: 45, placementStartTimeoutSeconds: 600 });
+    expect(loadConfig({ HEARTBEAT_UNREACHABLE_SECONDS: '90', PLACEMENT_START_TIMEOUT_SECONDS: '1800' })).toMatchObject({
+      heartbeatUnreachableSeconds: 90,
+      placementStartTimeoutSeconds: 1800,
+    });
   });
 
   it('reports every bad variable at once', () => {

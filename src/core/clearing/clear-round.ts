@@ -8,7 +8,7 @@ import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
 import { lpPacking } from '../solvers/lp-packing.js';
 import type { SolverBackend } from '../solvers/solver-port.js';
 import { recomputeWelfare } from './check-result.js';
-import { improveByParts } from './improve-parts.js';
+import { improveByParts, mergeParts, partsAside } from './improve-parts.js';
 import { priceRound, type RoundPrices } from './price-round.js';
 import { buildRoundProblem, objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
@@ -31,6 +31,11 @@ export interface ClearOptions {
    * (src/platform/solver-pool) keeps one part in flight per thread. Its caller owns and closes it.
    */
   partsSolver?: SolverBackend;
+  /**
+   * Solves the parts on other threads while the local search runs on this one (SolverPool's
+   * `threadsOnly`); their answers are merged into the search's result where they do better.
+   */
+  backgroundSolver?: SolverBackend;
 }
 
 /** Shares of the budget left at the start of a phase that the phase may use. */
@@ -151,17 +156,31 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   }
   const liveBids = problem.bids.reduce((t, b) => t + (b.options.length > 0 ? 1 : 0), 0);
   const mipWorthIt = backend !== null && !deterministic && liveBids <= MAX_MIP_BIDS;
+  const partsBackend = options.partsSolver ?? backend;
+  // Parts solved side by side each get the time one lane would share among them.
+  const minMipMs = MIN_MIP_MS / Math.max(1, Math.floor(partsBackend?.concurrency ?? 1));
+  let parts = 0;
   if (hasDecisions && !meetsBound()) {
+    // Other threads solve the parts from the packing's allocation while this one searches.
+    const aside = options.backgroundSolver && mipWorthIt ? partsAside(problem, allocation, options.backgroundSolver, work, seed) : null;
     // The MIP runs only with MIN_MIP_MS left after the search's share: when it would not, the
     // search keeps the whole remainder instead of leaving it idle (at 1 s, a third of the round).
-    const mipWillRun = mipWorthIt && !deterministic && (work - Date.now()) * (1 - SEARCH_SHARE) >= MIN_MIP_MS;
+    const mipWillRun = mipWorthIt && !aside && (work - Date.now()) * (1 - SEARCH_SHARE) >= minMipMs;
     allocation = improveLocally(problem, allocation, { deadline: share(mipWillRun ? SEARCH_SHARE : 1) });
     clock.lap('search');
+    if (aside) {
+      const merged = mergeParts(problem, allocation, await aside.answers);
+      parts = aside.parts;
+      clock.lap('mip');
+      if (merged.improved) {
+        allocation = improveLocally(problem, merged.allocation, { deadline: work });
+        clock.lap('search');
+      }
+    }
   }
-  let parts = 0;
   let proven = backend !== null && meetsBound();
-  if (backend && mipWorthIt && hasDecisions && !meetsBound() && work - Date.now() >= MIN_MIP_MS) {
-    const solved = await improveByParts(problem, allocation, options.partsSolver ?? backend, work, seed);
+  if (partsBackend && mipWorthIt && hasDecisions && !meetsBound() && work - Date.now() >= minMipMs) {
+    const solved = await improveByParts(problem, allocation, partsBackend, work, seed);
     clock.lap('mip');
     parts = solved.parts;
     proven = solved.proven;

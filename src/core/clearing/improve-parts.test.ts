@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { allocationScore } from '../solvers/greedy-heuristic.js';
+import { allocationScore, greedyAllocate } from '../solvers/greedy-heuristic.js';
 import type { Allocation } from '../solvers/greedy-heuristic.js';
 import { HighsBackend } from '../solvers/highs-backend.js';
 import { decompose } from './decompose.js';
-import { improveByParts } from './improve-parts.js';
+import { checkResult } from './check-result.js';
+import { clearRound } from './clear-round.js';
+import { mediumRound } from './random-rounds.test-helpers.js';
+import { improveByParts, mergeParts, partsAside } from './improve-parts.js';
 import { buildRoundProblem } from './round-problem.js';
 import { bid, node, snapshot } from './snapshot-fixtures.js';
 
@@ -72,4 +75,70 @@ describe('improveByParts on a backend that solves several parts at once', () => 
     expect(allocationScore(problem, two.allocation)).toBeCloseTo(allocationScore(problem, one.allocation), 6);
     expect(allocationScore(problem, two.allocation)).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe('parts solved aside and merged into the search result', () => {
+  const round = () => {
+    const nodes = Array.from({ length: 60 }, (_, i) => node(`n${i}`, { block: `b${i % 6}` }));
+    return snapshot({
+      nodes,
+      bids: Array.from({ length: 260 }, (_, i) => bid(`b${i}`, 1 + (i % 8), { H100: (2 + (i % 13) / 10).toFixed(2) }, { contiguity: i % 4 === 0 ? 'node' : i % 4 === 1 ? 'block' : 'none' })),
+    });
+  };
+
+  it('merges each part answer that fits and does better, and never makes the allocation worse', async () => {
+    const problem = buildRoundProblem(round());
+    const empty: Allocation = { assignments: [], preempted: [] };
+    const aside = partsAside(problem, empty, new HighsBackend(), Date.now() + 30_000, 0);
+    const answers = await aside.answers;
+    expect(answers.length).toBe(aside.parts);
+    // Into an empty allocation every answer fits, and each is better than nothing.
+    const merged = mergeParts(problem, empty, answers);
+    expect(merged.improved).toBe(true);
+    expect(allocationScore(problem, merged.allocation)).toBeGreaterThan(0);
+    const greedy = greedyAllocate(problem);
+    const intoGreedy = mergeParts(problem, greedy, answers);
+    expect(allocationScore(problem, intoGreedy.allocation)).toBeGreaterThanOrEqual(allocationScore(problem, greedy) - 1e-9);
+    // No node holds more than it has.
+    const used = new Int32Array(problem.nodes.length);
+    for (const a of intoGreedy.allocation.assignments) for (const s of a.shares) used[s.node] += s.gpus;
+    problem.nodes.forEach((n) => expect(used[n.index]).toBeLessThanOrEqual(n.capacity));
+  }, 60_000);
+
+  it('voids an answer whose gangs no longer fit', () => {
+    const nodes = Array.from({ length: 100 }, (_, i) => node(`n${i}`, { block: `b${i}` }));
+    const s = snapshot({
+      nodes,
+      bids: [bid('wide', 16, { H100: '4.00' }, { contiguity: 'none' }), ...Array.from({ length: 20 }, (_, i) => bid(`small${i}`, 8, { H100: '3.00' }, { contiguity: 'node' }))],
+    });
+    const problem = buildRoundProblem(s);
+    const parts = decompose(problem, 0);
+    const [first, second] = [parts[0], parts[1]];
+    const inFirst = problem.nodes.find((n) => first.nodeInScope[n.index])!.index;
+    const inSecond = problem.nodes.find((n) => second.nodeInScope[n.index])!.index;
+    const wide = problem.bids.find((b) => b.bid.id === 'wide')!.index;
+    const small = first.bids.find((b) => b !== wide)!;
+    // The search left a gang across both parts on a node the first part's answer wants whole.
+    const current: Allocation = { assignments: [{ bid: wide, option: 0, shares: [{ node: inFirst, gpus: 8 }, { node: inSecond, gpus: 8 }] }], preempted: [] };
+    const answer: Allocation = { assignments: [{ bid: small, option: 0, shares: [{ node: inFirst, gpus: 8 }] }], preempted: [] };
+    const merged = mergeParts(problem, current, [{ part: first, solved: answer }]);
+    expect(merged.improved).toBe(false);
+    expect(merged.allocation.assignments).toEqual(current.assignments);
+    // On a free node the same answer goes in.
+    const elsewhere = mergeParts(problem, { assignments: [], preempted: [] }, [{ part: first, solved: answer }]);
+    expect(elsewhere.improved).toBe(true);
+  });
+
+  it('clears a round with a background solver to a valid result no worse than the greedy', async () => {
+    const s = mediumRound(2);
+    const highs = new HighsBackend();
+    let sent = 0;
+    // Solves what it is sent whenever this thread is free, with time of its own.
+    const background = { name: 'highs', concurrency: 2, solve: (request: Parameters<HighsBackend['solve']>[0]) => (sent++, highs.solve({ ...request, deadline: Date.now() + 5_000 })) };
+    const result = await clearRound(s, { timeLimitMs: 3_000, backgroundSolver: background });
+    expect(checkResult(s, result)).toEqual([]);
+    expect(result.welfare.toNumber()).toBeGreaterThanOrEqual(Number(result.stats.heuristicWelfare) - 1e-6);
+    expect(result.stats.parts).toBeGreaterThan(0);
+    expect(sent).toBe(result.stats.parts);
+  }, 60_000);
 });

@@ -1,8 +1,8 @@
 import { AllocationState } from '../solvers/allocation-state.js';
 import type { Allocation, Assignment } from '../solvers/greedy-heuristic.js';
 import type { SolverBackend } from '../solvers/solver-port.js';
-import { buildAllocationModel } from './allocation-model.js';
-import { decompose } from './decompose.js';
+import { buildAllocationModel, type AllocationModel } from './allocation-model.js';
+import { decompose, type Part } from './decompose.js';
 import type { RoundProblem } from './round-problem.js';
 
 /**
@@ -22,6 +22,68 @@ export interface PartsOutcome {
 /** Below this, a part's MIP cannot get past its root LP, so no more parts are started. */
 const MIN_PART_MS = 30;
 
+interface PreparedPart {
+  readonly part: Part;
+  readonly built: AllocationModel;
+  /** The part's gangs placed in it when it was built. */
+  readonly warm: readonly Assignment[];
+  /** Whether every bid of the part is in its model. */
+  readonly whole: boolean;
+}
+
+/** A part's MIP built over the GPUs `state` leaves it: what is free plus what its own gangs and leases hold. */
+function preparePart(problem: RoundProblem, state: AllocationState, part: Part): PreparedPart {
+  const inPart = (a: Assignment | null) => a === null || a.shares.every((s) => part.nodeInScope[s.node]);
+  const bids = part.bids.filter((b) => inPart(state.placed[b]));
+  const warm = bids.flatMap((b) => (state.placed[b] ? [state.placed[b]!] : []));
+  const warmPreempted = part.leases.filter((l) => !state.kept[l]);
+  const capacity = new Int32Array(problem.nodes.length);
+  problem.nodes.forEach((n) => {
+    if (part.nodeInScope[n.index]) capacity[n.index] = state.free[n.index];
+  });
+  for (const a of warm) for (const s of a.shares) capacity[s.node] += s.gpus;
+  for (const l of part.leases) if (state.kept[l]) for (const s of problem.flexibleLeases[l].shares) capacity[s.node] += s.gpus;
+  const built = buildAllocationModel(problem, { bids, leases: part.leases, nodeInScope: part.nodeInScope, capacity }, warm, warmPreempted);
+  return { part, built, warm, whole: bids.length === part.bids.length };
+}
+
+const fits = (state: AllocationState, shares: readonly { node: number; gpus: number }[]) => shares.every((s) => state.free[s.node] >= s.gpus);
+
+/**
+ * Puts a part's solved allocation in place of what `state` has in the part, if it fits and
+ * scores better; otherwise leaves `state` as it was. Gangs of the part that reach outside it
+ * stay; a solved gang or kept lease that no longer fits (the state changed since the part was
+ * built) voids the whole answer.
+ */
+function applyPart(problem: RoundProblem, state: AllocationState, part: Part, solved: Allocation): boolean {
+  const mark = state.mark();
+  const before = state.score;
+  for (const b of part.bids) {
+    const a = state.placed[b];
+    if (a && a.shares.every((s) => part.nodeInScope[s.node])) state.unplace(b);
+  }
+  const displaced = new Set(solved.preempted);
+  for (const l of part.leases) if (state.kept[l] && displaced.has(l)) state.dropLease(l);
+  let ok = true;
+  for (const l of part.leases) {
+    if (state.kept[l] || displaced.has(l)) continue;
+    if (!fits(state, problem.flexibleLeases[l].shares)) ok = false;
+    else state.keepLease(l);
+  }
+  for (const a of solved.assignments) {
+    if (!ok) break;
+    if (state.placed[a.bid] || !fits(state, a.shares)) ok = false;
+    else state.place(a);
+  }
+  if (ok && state.score > before + 1e-9) {
+    state.commit();
+    return true;
+  }
+  state.rollback(mark);
+  state.commit();
+  return false;
+}
+
 export async function improveByParts(problem: RoundProblem, start: Allocation, backend: SolverBackend, deadline: number, seed: number): Promise<PartsOutcome> {
   const state = new AllocationState(problem, start);
   const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
@@ -36,38 +98,13 @@ export async function improveByParts(problem: RoundProblem, start: Allocation, b
   // Parts share no node, bid or lease (decompose.ts), so a part solved while others are in flight
   // sees the same GPUs it would see after them, and answers apply in any order.
   const solvePart = async (i: number): Promise<void> => {
-    const part = parts[i];
     // A lane's share of what is left: the part's size over the work the lanes still share.
     const partDeadline = Math.min(deadline, Date.now() + Math.max(0, deadline - Date.now()) * Math.min(1, (lanes * sizes[i]) / remaining));
     remaining -= sizes[i];
-    const inPart = (a: Assignment | null) => a === null || a.shares.every((s) => part.nodeInScope[s.node]);
-    const bids = part.bids.filter((b) => inPart(state.placed[b]));
-    const warm = bids.flatMap((b) => (state.placed[b] ? [state.placed[b]!] : []));
-    const warmPreempted = part.leases.filter((l) => !state.kept[l]);
-    // What this part may hand out: what is free now plus what its own gangs and leases hold.
-    const capacity = new Int32Array(problem.nodes.length);
-    problem.nodes.forEach((n) => {
-      if (part.nodeInScope[n.index]) capacity[n.index] = state.free[n.index];
-    });
-    for (const a of warm) for (const s of a.shares) capacity[s.node] += s.gpus;
-    for (const l of part.leases) if (state.kept[l]) for (const s of problem.flexibleLeases[l].shares) capacity[s.node] += s.gpus;
-
-    const built = buildAllocationModel(problem, { bids, leases: part.leases, nodeInScope: part.nodeInScope, capacity }, warm, warmPreempted);
-    const outcome = await backend.solve({ model: built.model, deadline: partDeadline, start: built.start, seed });
-    proven &&= outcome.status === 'optimal' && !built.pruned && !part.split && bids.length === part.bids.length;
-    if (!outcome.colValue) return;
-    // Between the await and here nothing else runs, so the part's gangs are still where `warm` says.
-    const solved = built.decode(outcome.colValue);
-    const mark = state.mark();
-    const before = state.score;
-    for (const a of warm) state.unplace(a.bid);
-    for (const l of part.leases) if (state.kept[l]) state.dropLease(l);
-    const displaced = new Set(solved.preempted);
-    for (const l of part.leases) if (!displaced.has(l)) state.keepLease(l);
-    for (const a of solved.assignments) state.place(a);
-    if (state.score > before + 1e-9) improved = true;
-    else state.rollback(mark);
-    state.commit();
+    const prepared = preparePart(problem, state, parts[i]);
+    const outcome = await backend.solve({ model: prepared.built.model, deadline: partDeadline, start: prepared.built.start, seed });
+    proven &&= outcome.status === 'optimal' && !prepared.built.pruned && !parts[i].split && prepared.whole;
+    if (outcome.colValue && applyPart(problem, state, parts[i], prepared.built.decode(outcome.colValue))) improved = true;
   };
   const lane = async (): Promise<void> => {
     while (next < parts.length) {
@@ -82,4 +119,52 @@ export async function improveByParts(problem: RoundProblem, start: Allocation, b
   };
   await Promise.all(Array.from({ length: Math.min(lanes, parts.length) }, lane));
   return { allocation: state.toAllocation(), parts: parts.length, proven, improved };
+}
+
+/** Parts solved on other threads while this one does something else (see partsAside). */
+export interface PartsAside {
+  readonly parts: number;
+  /** Resolves with each part's answer, once every part's solve has returned. */
+  readonly answers: Promise<readonly { readonly part: Part; readonly solved: Allocation | null }[]>;
+}
+
+/**
+ * Sends every part's MIP, built from `start`, to `backend` at once, for threads that solve
+ * while the calling thread runs the local search (which blocks it: nothing here can run until
+ * the search returns). Parts are dealt to `backend.concurrency` lanes, biggest first to the
+ * least loaded, and each lane's parts share its time up to `deadline` in proportion to size,
+ * so a thread that queues several parts works through them without the calling thread.
+ */
+export function partsAside(problem: RoundProblem, start: Allocation, backend: SolverBackend, deadline: number, seed: number): PartsAside {
+  const state = new AllocationState(problem, start);
+  const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
+  const parts = decompose(problem, seed, placedOn);
+  const lanes = Math.max(1, Math.floor(backend.concurrency ?? 1));
+  const size = (p: Part) => p.bids.length + p.leases.length + p.nodeCount;
+  const load = new Array<number>(lanes).fill(0);
+  const laneOf = parts.map(() => 0);
+  [...parts.keys()].sort((a, b) => size(parts[b]) - size(parts[a]) || a - b).forEach((i) => {
+    const l = load.indexOf(Math.min(...load));
+    laneOf[i] = l;
+    load[l] += size(parts[i]);
+  });
+  const now = Date.now();
+  const done = new Array<number>(lanes).fill(0);
+  const answers = parts.map((part, i) => {
+    const prepared = preparePart(problem, state, part);
+    done[laneOf[i]] += size(part);
+    const partDeadline = now + (deadline - now) * (done[laneOf[i]] / load[laneOf[i]]);
+    return backend
+      .solve({ model: prepared.built.model, deadline: partDeadline, start: prepared.built.start, seed, lane: laneOf[i] })
+      .then((outcome) => ({ part, solved: outcome.colValue ? prepared.built.decode(outcome.colValue) : null }));
+  });
+  return { parts: parts.length, answers: Promise.all(answers) };
+}
+
+/** Puts each part's answer into `current` where it fits and does better (applyPart). */
+export function mergeParts(problem: RoundProblem, current: Allocation, answers: readonly { readonly part: Part; readonly solved: Allocation | null }[]): { allocation: Allocation; improved: boolean } {
+  const state = new AllocationState(problem, current);
+  let improved = false;
+  for (const { part, solved } of answers) if (solved && applyPart(problem, state, part, solved)) improved = true;
+  return { allocation: state.toAllocation(), improved };
 }

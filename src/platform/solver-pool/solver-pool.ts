@@ -32,10 +32,17 @@ export interface SolverPoolOptions {
   readonly workerUrl?: URL;
 }
 
+interface Outstanding {
+  readonly done: (outcome: SolveOutcome) => void;
+  readonly deadline: number;
+}
+
 interface Slot {
   worker: Worker;
   ready: boolean;
-  busy: { readonly id: number; readonly done: (outcome: SolveOutcome) => void; readonly timer: NodeJS.Timeout } | null;
+  /** Solves sent to the thread and not yet answered, in the order it runs them. */
+  readonly outstanding: Map<number, Outstanding>;
+  timer: NodeJS.Timeout | null;
 }
 
 const NONE: SolveOutcome = { status: 'none', colValue: null, objective: null, bound: null, rowDual: null };
@@ -79,37 +86,70 @@ export class SolverPool implements SolverBackend {
   }
 
   solve(request: SolveRequest): Promise<SolveOutcome> {
-    const slot = this.closed ? undefined : this.slots.find((s) => s.ready && !s.busy);
-    if (!slot) return this.inline.solve(request);
+    const slot = this.slotFor(request) ?? this.slots.find((s) => s.ready && s.outstanding.size === 0);
+    return slot ? this.send(slot, request) : this.inline.solve(request);
+  }
+
+  /**
+   * The pool without the calling thread: for solves sent while the calling thread is busy with
+   * other work (partsAside). Requests queue on the threads (a lane's on one thread); with no
+   * thread ready they answer "no solution" at once.
+   */
+  get threadsOnly(): SolverBackend {
+    return {
+      name: this.name,
+      concurrency: Math.max(1, this.slots.length),
+      solve: (request) => {
+        const ready = this.slots.filter((s) => s.ready);
+        const slot = this.slotFor(request) ?? ready.sort((a, b) => a.outstanding.size - b.outstanding.size)[0];
+        return slot ? this.send(slot, request) : Promise.resolve(NONE);
+      },
+    };
+  }
+
+  /** The thread of the request's lane, when it has one and that thread is ready. */
+  private slotFor(request: SolveRequest): Slot | undefined {
+    if (this.closed || request.lane === undefined || this.slots.length === 0) return undefined;
+    const slot = this.slots[request.lane % this.slots.length];
+    return slot.ready ? slot : undefined;
+  }
+
+  private send(slot: Slot, request: SolveRequest): Promise<SolveOutcome> {
     const id = this.nextId++;
     return new Promise<SolveOutcome>((resolve) => {
-      const overrun = Math.max(0, request.deadline - Date.now()) + this.graceMs;
-      const timer = setTimeout(() => this.replace(slot), overrun);
-      timer.unref();
-      slot.busy = { id, done: resolve, timer };
+      slot.outstanding.set(id, { done: resolve, deadline: request.deadline });
+      this.arm(slot);
       // An idle thread does not keep the process alive; one with a solve out must.
       slot.worker.ref();
       slot.worker.postMessage({ id, request } satisfies SolveMessage);
     });
   }
 
+  /** The thread runs its solves one after another, each to its own deadline: past the last one and the grace, it is stuck. */
+  private arm(slot: Slot): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    const last = Math.max(...[...slot.outstanding.values()].map((o) => o.deadline));
+    slot.timer = setTimeout(() => this.replace(slot), Math.max(0, last - Date.now()) + this.graceMs);
+    slot.timer.unref();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const slots = this.slots.splice(0);
-    for (const slot of slots) this.finish(slot, NONE);
+    for (const slot of slots) this.failAll(slot);
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
   private spawn(): Slot {
     const worker = new Worker(fileURLToPath(this.workerUrl), { workerData: { compilation: this.compilation } satisfies SolverThreadData });
     worker.unref();
-    const slot: Slot = { worker, ready: false, busy: null };
+    const slot: Slot = { worker, ready: false, outstanding: new Map(), timer: null };
     worker.on('message', (message: SolvedMessage | typeof SOLVER_READY) => {
       if (message === SOLVER_READY) slot.ready = true;
-      else if (slot.busy?.id === message.id) this.finish(slot, message.outcome ?? NONE);
+      else this.answer(slot, message.id, message.outcome ?? NONE);
     });
     const lost = () => {
-      this.finish(slot, NONE);
+      this.failAll(slot);
       const at = this.slots.indexOf(slot);
       if (at >= 0 && !this.closed) this.slots[at] = this.spawn();
     };
@@ -118,18 +158,25 @@ export class SolverPool implements SolverBackend {
     return slot;
   }
 
-  private finish(slot: Slot, outcome: SolveOutcome): void {
-    const busy = slot.busy;
-    if (!busy) return;
-    slot.busy = null;
-    slot.worker.unref();
-    clearTimeout(busy.timer);
-    busy.done(outcome);
+  private answer(slot: Slot, id: number, outcome: SolveOutcome): void {
+    const waiting = slot.outstanding.get(id);
+    if (!waiting) return;
+    slot.outstanding.delete(id);
+    if (slot.outstanding.size === 0) {
+      if (slot.timer) clearTimeout(slot.timer);
+      slot.timer = null;
+      slot.worker.unref();
+    }
+    waiting.done(outcome);
   }
 
-  /** A thread past its deadline and grace: its solve gets nothing, and a fresh thread replaces it. */
+  private failAll(slot: Slot): void {
+    for (const id of [...slot.outstanding.keys()]) this.answer(slot, id, NONE);
+  }
+
+  /** A thread past its deadlines and grace: its solves get nothing, and a fresh thread replaces it. */
   private replace(slot: Slot): void {
-    this.finish(slot, NONE);
+    this.failAll(slot);
     slot.ready = false;
     void slot.worker.terminate();
   }

@@ -23,6 +23,8 @@ describe('node health and fencing', () => {
   const heartbeat = (body: object) => t.http().post('/v1/agent/heartbeat').set(auth(agents.apiKey)).send(body);
   const nodeView = async (externalId: string) =>
     (await t.http().get('/v1/nodes').set(auth(agents.apiKey))).body.nodes.find((n: { externalId: string }) => n.externalId === externalId);
+  const freeGpus = async (region: string) =>
+    (await t.http().get('/v1/market/prices').set(auth(tenant.apiKey))).body.pools.find((p: { region: string }) => p.region === region).freeGpus as number;
   const bid = async (region: string, overrides: Record<string, unknown> = {}) => {
     const response = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ regions: [region], ...overrides }));
     expect(response.status, JSON.stringify(response.body)).toBe(201);
@@ -96,6 +98,7 @@ describe('node health and fencing', () => {
     // A heartbeat without gpus leaves the availability as it was.
     expect((await heartbeat({ node: 'ecc-1' })).status).toBe(200);
     expect((await nodeView('ecc-1')).unavailableGpus).toEqual([{ index: 3, reason: 'ecc' }]);
+    expect(await freeGpus('ecc')).toBe(7);
 
     const whole = await bid('ecc', { gpus: 8 });
     await heartbeat({ node: 'ecc-1' });
@@ -114,6 +117,7 @@ describe('node health and fencing', () => {
 
     expect((await heartbeat({ node: 'ecc-1', gpus: gpus(null) })).status).toBe(200);
     expect((await nodeView('ecc-1')).unavailableGpus).toEqual([]);
+    expect(await freeGpus('ecc')).toBe(8);
   });
 
   it('fences a node whose agent goes silent: its lease fails as node_unreachable at the last heartbeat, its bid reopens, and the node takes work again once heard from', async () => {
@@ -169,13 +173,15 @@ describe('node health and fencing', () => {
     // A terminate is queued for the agent, so a node that comes back stops what it still runs.
     expect(await q(`SELECT type FROM orders WHERE lease_id = $1 AND type = 'terminate'`, [lease.id])).toHaveLength(1);
 
-    // The unreachable node gets nothing new.
+    // The unreachable node gets nothing new, and the market shows none of its GPUs free.
+    expect(await freeGpus('fence')).toBe(0);
     expect((await round())?.placements).toBe(0);
     expect((await leaseOf(bidId)).id).toBe(lease.id);
 
     // The agent comes back: the node is ok again, takes the terminate of the old lease, and the bid is placed on it.
     expect((await heartbeat({ node: 'fence-1' })).status).toBe(200);
     expect((await nodeView('fence-1')).health).toBe('ok');
+    expect(await freeGpus('fence')).toBe(8);
     await takeOrders('fence-1', 'terminate', lease.id);
     await heartbeat({ node: 'fence-1' });
     expect((await round())?.placements).toBe(1);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { STOP_UNCONFIRMED } from './held-gpus.js';
+import { STOP_UNCONFIRMED, UNSELLABLE_GPUS } from './held-gpus.js';
 
 /** Who is asking, as the read side needs it: admin and finance see everything. */
 export type ReadScope = { readonly kind: 'all' } | { readonly kind: 'tenant'; readonly id: string } | { readonly kind: 'provider'; readonly id: string };
@@ -196,7 +196,7 @@ export class MarketReadRepository {
           ORDER BY pp.gpu_model, pp.region, pp.period_start DESC
        ), supply AS (
          SELECT n.gpu_model, n.region, sum(n.gpus)::int AS supply,
-                sum(GREATEST(n.gpus - COALESCE(h.gpus, 0), 0))::int AS free, min(n.reserve_price)::text AS floor
+                sum(GREATEST(n.gpus - COALESCE(h.gpus, 0) - ${UNSELLABLE_GPUS}, 0))::int AS free, min(n.reserve_price)::text AS floor
            FROM nodes n LEFT JOIN (${HELD_PER_NODE}) h ON h.node_id = n.id
           WHERE n.state = 'active' AND ${model('n')}
           GROUP BY n.gpu_model, n.region

@@ -55,10 +55,12 @@ describe('gpumarket tenant commands', () => {
     expect(await main(['bid', '--gpus', '8', '--offer', 'H100-SXM-80GB=2.5', '--runtime', '4h', '--contiguity', 'any'])).toBe(2);
     expect(await main(['bids', '--colour'])).toBe(2);
     expect(await main(['quote', '--gpus', '8', '--runtime', '4h'])).toBe(2);
+    expect(await main(['bid', 'show', 'b-1', '--gpus', '8'])).toBe(2);
     const text = err.join('');
     expect(text).toMatch(/gpumarket bid: --contiguity any: expected one of node, nvlink, block, none/);
     expect(text).toMatch(/gpumarket bids: Unknown option '--colour'/);
     expect(text).toMatch(/gpumarket quote: missing --offer/);
+    expect(text).toMatch(/gpumarket bid: bid show takes no --gpus/);
   });
 
   it('exits 2 saying how to configure when there is no URL or key', async () => {

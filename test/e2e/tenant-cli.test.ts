@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterRegistry } from '../../src/modules/dispatch/adapter-registry.service.js';
 import { SimulatedAdapter } from '../../src/modules/dispatch/adapters/simulated.adapter.js';
 import { RoundService } from '../../src/modules/market/round.service.js';
-import { createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
+import { auth, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { buildService } from '../support/service-process.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { past, until } from '../support/until.js';
 
 /**
  * The tenant CLI as a user runs it: the built `gpumarket` (dist/cli/main.js) as its own process,
@@ -127,10 +128,24 @@ describe('gpumarket tenant CLI against a running service', () => {
     expect(leases.code, leases.stderr).toBe(0);
     expect(leases.stdout).toMatch(new RegExp(`\\s${winner}\\s+(allocated|running)\\s+H100-SXM-80GB\\s+8\\s`));
 
-    const charges = await cli(['charges', '--from', '30d', '--json']);
+    // The simulated fleet starts the lease; the next round settles its running time so far.
+    let startedAt = '';
+    await until('the lease to run', async () => {
+      startedAt = (await t.http().get('/v1/leases?state=running').set(auth(tenantKey))).body.leases[0]?.startedAt ?? '';
+      return startedAt !== '';
+    });
+    // Settlement charges whole seconds: wait until the lease has run at least one.
+    await past(startedAt, 1100);
+    await t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2036, 0, 1, 0, 1)) });
+    const charges = await cli(['charges', '--json']);
     expect(charges.code, charges.stderr).toBe(0);
-    expect(JSON.parse(charges.stdout).totals).toMatchObject({ charges: expect.any(String), count: expect.any(Number) });
-    expect((await cli(['charges'])).stdout).toMatch(/^total charges \S+ over \d+ entries/m);
+    const ledger = JSON.parse(charges.stdout);
+    expect(ledger.entries.length).toBeGreaterThan(0);
+    expect(ledger.entries[0]).toMatchObject({ bidId: winner, gpus: 8 });
+    const table = await cli(['charges', '--from', '30d']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(new RegExp(`\\s${ledger.entries[0].leaseId}\\s+H100-SXM-80GB\\s+eu-west\\s+8\\s+\\S+\\s+${ledger.entries[0].charge.replace('.', '\\.')}\\n`));
+    expect(table.stdout).toContain(`total charges ${ledger.totals.charges} over ${ledger.totals.count} entries`);
   });
 
   it('cancels a bid, and a second cancel is refused with exit 3', async () => {

@@ -36,6 +36,8 @@ export const bidCommand = tenantCommand<BidFlags & { 'idempotency-key'?: string 
   async (context) => {
     if (context.positionals[0] === 'show') {
       const [, id] = expectPositionals(context.positionals, ['show', 'BID_ID']);
+      const stray = Object.keys(context.values).filter((name) => name !== 'json');
+      if (stray.length > 0) throw new UsageError(`bid show takes no --${stray[0]}`);
       const { body } = await (await context.client()).get<BidView>(`/v1/bids/${encodeURIComponent(id!)}`);
       context.output(body, () => bidDetail(body));
       return;

@@ -108,18 +108,22 @@ export class NodeAgent {
 
   private async heartbeats(): Promise<void> {
     const seconds = this.options.heartbeatSeconds ?? 15;
-    await this.ready;
+    const aborted = new Promise<void>((resolve) => this.abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+    // The first heartbeat follows the registration (the market would not know the node before).
+    await Promise.race([this.ready, aborted]);
     while (!this.abort.signal.aborted && this.heartbeatsSupported) {
       await this.heartbeat();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, seconds * 1000);
-        const early = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        this.wake.heartbeat = early;
-        this.abort.signal.addEventListener('abort', early, { once: true });
-      });
+      // The next one after the interval, or at once when the GPUs' availability changed.
+      await Promise.race([
+        aborted,
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, seconds * 1000);
+          this.wake.heartbeat = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }),
+      ]);
     }
   }
 

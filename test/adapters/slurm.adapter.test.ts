@@ -85,6 +85,8 @@ describe('slurm adapter on a real controller', () => {
         pending = await fleet.adapter.status(waiting.leaseId, handle);
       }
       expect(pending).toMatchObject({ state: 'pending', waitingReason: 'Resources', message: 'slurm PENDING: Resources' });
+      // What the market marks unavailable on the node while the provider's own job holds it.
+      expect(Object.fromEntries(await (fleet.adapter as SlurmAdapter).foreignGpuUse())).toEqual({ [cluster.node]: cluster.gpus });
       slurm('scancel', [foreign]);
       expect(await waitForState(fleet, waiting, handle, ['completed'])).toMatchObject({ exitCode: 0 });
     } finally {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseSlurmNodes, planImport } from './slurm-capacity.js';
+import { foreignGpuUse, parseSlurmNodes, planImport } from './slurm-capacity.js';
+import { expandHostlist, fromSqueue, gpusOfGres } from './slurm-json.js';
 
 // Lines as `scontrol -o show node` prints them (Slurm 22.05), trimmed of fields the import ignores.
 const OUTPUT = [
@@ -31,5 +32,22 @@ describe('slurm capacity import', () => {
   it('uses an operator-given model name for a gres type the table does not know', () => {
     const plan = planImport(parseSlurmNodes(OUTPUT), { region: 'r', block: 'b', reservePrice: '1', models: { mi300x: 'MI300X-192GB' }, partitions: ['gpu'] });
     expect(plan.nodes.map((n) => n.gpuModel)).toContain('MI300X-192GB');
+  });
+
+  it("counts the GPUs the provider's own running jobs hold per node, not the market's and not pending ones", () => {
+    const jobs = [
+      { job_id: 1, name: 'train-llm', job_state: 'RUNNING', nodes: 'gpu-node-[1-2]', gres_detail: ['gpu:h100:8(IDX:0-7)', 'gpu:h100:4(IDX:0-3)'] },
+      { job_id: 2, name: 'gpumarket-lease-1', job_state: ['RUNNING'], nodes: 'gpu-node-3', gres_detail: ['gpu:h100:8(IDX:0-7)'] },
+      { job_id: 3, name: 'eval', job_state: ['PENDING'], nodes: '', gres_detail: [] },
+      { job_id: 4, name: 'notebook', job_state: ['RUNNING'], nodes: 'gpu-node-2', gres_detail: ['gpu:2(IDX:6-7)'] },
+    ].map(fromSqueue).filter((job) => job !== undefined);
+    expect(Object.fromEntries(foreignGpuUse(jobs))).toEqual({ 'gpu-node-1': 8, 'gpu-node-2': 6 });
+  });
+
+  it('expands hostlists and reads GPU counts from gres strings', () => {
+    expect(expandHostlist('gpu-[01-03,7],cpu-a')).toEqual(['gpu-01', 'gpu-02', 'gpu-03', 'gpu-7', 'cpu-a']);
+    expect(gpusOfGres('gpu:h100:8(IDX:0-7)')).toBe(8);
+    expect(gpusOfGres('gpu:a100:2(IDX:0-1),shard:4')).toBe(2);
+    expect(gpusOfGres('(null)')).toBe(0);
   });
 });

@@ -1,6 +1,9 @@
 import { catalogueNameForGresType } from '../gpu-model-names.js';
 import type { NodeRegistration } from '../nvidia-agent/agent-protocol.js';
 import type { SlurmCli } from './slurm-cli.js';
+import { isFinal, isPending } from './slurm-job-status.js';
+import { expandHostlist, type SlurmJob } from './slurm-json.js';
+import { JOB_NAME_PREFIX } from './slurm-submission.js';
 
 /**
  * Capacity import: reads the cluster's nodes and GPU gres from the controller and turns them into
@@ -87,4 +90,23 @@ export function planImport(nodes: readonly SlurmNode[], options: ImportOptions):
     }
   }
   return plan;
+}
+
+/**
+ * GPUs that jobs other than the market's hold, by node: the provider's own users' running jobs
+ * (names not starting with the market's prefix). While they run, the market cannot have those
+ * GPUs: its leases there pend on `Resources`. The market marks them unavailable on the node, so
+ * that it stops selling them and a lease placed there before is not counted as started.
+ */
+export function foreignGpuUse(jobs: readonly SlurmJob[]): Map<string, number> {
+  const use = new Map<string, number>();
+  for (const job of jobs) {
+    if (job.name.startsWith(JOB_NAME_PREFIX) || isPending(job) || isFinal(job) || !job.gpusPerNode || !job.nodes) continue;
+    const nodes = expandHostlist(job.nodes);
+    job.gpusPerNode.forEach((gpus, index) => {
+      const node = nodes[index];
+      if (node && gpus > 0) use.set(node, (use.get(node) ?? 0) + gpus);
+    });
+  }
+  return use;
 }

@@ -30,6 +30,11 @@ export interface SlurmJob {
   readonly exitTrusted: boolean;
   readonly comment?: string;
   readonly nodes?: string;
+  /**
+   * GPUs the job holds on each of its nodes, in the order of `nodes` (squeue's `gres_detail`,
+   * "gpu:h100:8(IDX:0-7)"); absent when the job holds none or the release does not say.
+   */
+  readonly gpusPerNode?: readonly number[];
   /** Which tool reported it: squeue (the controller's live view) or sacct (accounting). */
   readonly source: 'squeue' | 'sacct';
 }
@@ -114,10 +119,12 @@ export function fromSqueue(raw: Json): SlurmJob | undefined {
   const comment = text(raw.comment);
   const nodes = text(raw.nodes);
   const reason = reasonOf(raw.state_reason);
+  const gpusPerNode = Array.isArray(raw.gres_detail) ? raw.gres_detail.map((entry) => gpusOfGres(text(entry) ?? '')) : [];
   return {
     jobId: String(jobId),
     name: text(raw.name) ?? '',
     states: states(raw.job_state),
+    ...(gpusPerNode.some((gpus) => gpus > 0) ? { gpusPerNode } : {}),
     ...(reason ? { reason } : {}),
     ...(exit.exitCode !== undefined ? { exitCode: exit.exitCode } : {}),
     ...(exit.signal !== undefined ? { signal: exit.signal } : {}),
@@ -151,6 +158,42 @@ export function fromSacct(raw: Json): SlurmJob | undefined {
     ...(nodes && nodes !== 'None assigned' ? { nodes } : {}),
     source: 'sacct',
   };
+}
+
+/** GPUs in one node's gres string: "gpu:h100:8(IDX:0-7)", "gpu:8", "gpu:a100:2(IDX:0-1),shard:4". */
+export function gpusOfGres(gres: string): number {
+  let total = 0;
+  for (const entry of gres.replace(/\([^)]*\)/g, '').split(',')) {
+    const parts = entry.split(':');
+    const count = Number(parts.at(-1));
+    if (parts[0] === 'gpu' && parts.length >= 2 && Number.isInteger(count)) total += count;
+  }
+  return total;
+}
+
+/** Expands a Slurm hostlist ("gpu-[1-3,7],cpu-a") into node names. */
+export function expandHostlist(hostlist: string): string[] {
+  const names: string[] = [];
+  // Split at commas outside brackets.
+  for (const part of hostlist.match(/[^,[]+(?:\[[^\]]*\][^,[]*)*/g) ?? []) {
+    const match = /^([^[]*)\[([^\]]*)\](.*)$/.exec(part);
+    if (!match) {
+      names.push(part);
+      continue;
+    }
+    const [, prefix, ranges, suffix] = match;
+    for (const range of ranges!.split(',')) {
+      const [from, to] = range.split('-');
+      if (to === undefined) {
+        names.push(...expandHostlist(`${prefix}${from}${suffix}`));
+        continue;
+      }
+      for (let index = Number(from); index <= Number(to); index += 1) {
+        names.push(...expandHostlist(`${prefix}${String(index).padStart(from!.length, '0')}${suffix}`));
+      }
+    }
+  }
+  return names;
 }
 
 export interface SlurmJsonAnswer {

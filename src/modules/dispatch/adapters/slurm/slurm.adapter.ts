@@ -10,6 +10,7 @@ import {
   type StopOrder,
   type WorkloadStatus,
 } from '../provider-adapter.js';
+import { foreignGpuUse } from './slurm-capacity.js';
 import { SlurmCli, isAccountingDisabled, isJobGone, type SlurmCliOptions } from './slurm-cli.js';
 import { STOP_COMMENT_PREFIX, isFinal, isPending, toWorkloadStatus } from './slurm-job-status.js';
 import { parseJobsDocument, type SlurmJob } from './slurm-json.js';
@@ -104,6 +105,14 @@ export class SlurmAdapter implements ProviderAdapter {
       }
     }
     return answers;
+  }
+
+  /**
+   * GPUs the provider's own (non-market) running jobs hold, by node name: the market reports
+   * them unavailable on those nodes while they are held (see foreignGpuUse).
+   */
+  async foreignGpuUse(): Promise<Map<string, number>> {
+    return foreignGpuUse(await this.query('squeue', ['--json', '--states=RUNNING']));
   }
 
   /** Cancels pending hard-stop timers (the jobs keep their state in slurmctld). */

@@ -1,17 +1,17 @@
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../platform/config/config.js';
+import { configHelp } from '../platform/config/config-docs.js';
 import { DataDirInUseError } from '../platform/database/embedded-postgres.js';
 import { createServer } from '../server.js';
 
 export const usage = `usage: gpumarket serve [--port N]
 
-Starts the HTTP API. Configuration comes from the environment (see docs/operations.md):
-PORT, DATABASE_URL (unset: embedded PostgreSQL in DATA_DIR), REDIS_URL (unset: in-process jobs),
-ADMIN_API_KEY (unset: one is generated at first start and printed once), ROUND_PERIOD_SECONDS,
-MARKET_FEE_PERCENT, PREEMPTION_NOTICE_SECONDS, MIN_HOLD_SECONDS, DATA_DIR, LOG_LEVEL,
-WEBHOOK_SECRET_KEY (unset: generated into DATA_DIR on the embedded database, else webhooks are
-off), WEBHOOK_ALLOW_PRIVATE_TARGETS and the other WEBHOOK_* settings.
+Starts the HTTP API. Configuration comes from the environment, read and checked at start-up
+(a bad value stops the process with exit code 78, naming the variable). Every variable, with its
+default where it has one (docs/operations.md has the same list):
+
+${configHelp()}
 `;
 
 const DRAIN_MS = 10_000;

@@ -110,17 +110,37 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** A variable as the reader met it: the schema that `serve --help` and docs/operations.md show. */
+export interface VariableUse {
+  readonly name: string;
+  /** What it is when unset, as an operator would write it; 'unset' when unset means off or generated. */
+  readonly default: string;
+  /** The values it accepts. */
+  readonly rule: string;
+}
+
+/**
+ * Reads variables and records each one it is asked for, with its default and rule, so that the
+ * one list of variables is the code that reads them. Describing (`describing`), it reads an
+ * empty environment and lets every optional section through, so that every variable is met.
+ */
 class Reader {
   readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
+  readonly uses: VariableUse[] = [];
+  constructor(
+    private readonly env: Env,
+    private readonly describing = false,
+  ) {}
 
-  private raw(name: string): string | undefined {
+  private raw(name: string, fallback: string | number | null, rule: string): string | undefined {
+    if (!this.uses.some((u) => u.name === name)) this.uses.push({ name, default: fallback === null ? 'unset' : String(fallback), rule });
+    if (this.describing) return undefined;
     const value = this.env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {
-    const text = this.raw(name);
+    const text = this.raw(name, fallback, `whole number, ${min}-${max}`);
     if (text === undefined) return fallback;
     const value = /^\d+$/.test(text) ? Number(text) : NaN;
     if (!Number.isSafeInteger(value) || value < min || value > max) {
@@ -131,7 +151,7 @@ class Reader {
   }
 
   decimal(name: string, fallback: string, min: number, max: number): string {
-    const text = this.raw(name);
+    const text = this.raw(name, fallback, `decimal, ${min}-${max}, at most 4 decimals`);
     if (text === undefined) return fallback;
     if (!/^\d+(\.\d{1,4})?$/.test(text) || Number(text) < min || Number(text) > max) {
       this.problems.push(`${name}=${JSON.stringify(text)}: must be a decimal from ${min} to ${max} with at most 4 decimals`);
@@ -141,7 +161,7 @@ class Reader {
   }
 
   url(name: string, protocols: readonly string[]): string | null {
-    const text = this.raw(name);
+    const text = this.raw(name, null, `URL, ${protocols.map((p) => `${p}//`).join(' or ')}`);
     if (text === undefined) return null;
     let parsed: URL | undefined;
     try {
@@ -157,7 +177,7 @@ class Reader {
   }
 
   secret(name: string, minLength: number): string | null {
-    const text = this.raw(name);
+    const text = this.raw(name, null, `secret, at least ${minLength} characters`);
     if (text === undefined) return null;
     if (text.length < minLength) {
       this.problems.push(`${name}: must be at least ${minLength} characters`);
@@ -168,7 +188,7 @@ class Reader {
 
   /** A 256-bit key: 64 hex digits, or base64 / base64url of 32 bytes. */
   key256(name: string): Buffer | null {
-    const text = this.raw(name);
+    const text = this.raw(name, null, '32 bytes: 64 hex digits or base64');
     if (text === undefined) return null;
     const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : null;
     if (key === null || key.length !== 32) {
@@ -179,7 +199,7 @@ class Reader {
   }
 
   choice<T extends string>(name: string, fallback: T, choices: readonly T[]): T {
-    const text = this.raw(name);
+    const text = this.raw(name, fallback, choices.join(', '));
     if (text === undefined) return fallback;
     if (!choices.includes(text as T)) {
       this.problems.push(`${name}=${JSON.stringify(text)}: must be one of ${choices.join(', ')}`);
@@ -189,7 +209,7 @@ class Reader {
   }
 
   identifier(name: string, fallback: string): string {
-    const text = this.raw(name);
+    const text = this.raw(name, fallback, "1-64 letters, digits, ':', '_', '-'");
     if (text === undefined) return fallback;
     if (!/^[A-Za-z0-9:_-]{1,64}$/.test(text)) {
       this.problems.push(`${name}=${JSON.stringify(text)}: must be 1-64 letters, digits, ':', '_' or '-'`);
@@ -200,7 +220,8 @@ class Reader {
 
   /** An existing file or directory; undefined when unset. */
   existingPath(name: string, kind: 'file' | 'directory', cwd: string, mustContain?: string): string | undefined {
-    const text = this.raw(name);
+    const text = this.raw(name, null, `path of an existing ${kind}${mustContain ? ` holding ${mustContain}` : ''}`);
+    if (this.describing) return `<${name}>`;
     if (text === undefined) return undefined;
     const path = isAbsolute(text) ? text : resolve(cwd, text);
     const found = existsSync(path) && (kind === 'file' ? statSync(path).isFile() : statSync(path).isDirectory());
@@ -213,7 +234,8 @@ class Reader {
 
   /** A Slurm partition or account name, a Kubernetes namespace: a plain name. */
   name(name: string): string | undefined {
-    const text = this.raw(name);
+    const text = this.raw(name, null, "1-63 letters, digits, '.', '_', '-'");
+    if (this.describing) return `<${name}>`;
     if (text === undefined) return undefined;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(text)) {
       this.problems.push(`${name}=${JSON.stringify(text)}: must be 1-63 letters, digits, '.', '_' or '-'`);
@@ -223,7 +245,7 @@ class Reader {
   }
 
   path(name: string, fallback: string, cwd: string): string {
-    const text = this.raw(name) ?? fallback;
+    const text = this.raw(name, fallback, 'path, relative to the working directory or absolute') ?? fallback;
     return isAbsolute(text) ? text : resolve(cwd, text);
   }
 }
@@ -231,6 +253,19 @@ class Reader {
 /** Reads and validates the configuration; throws ConfigError listing every bad variable. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
   const read = new Reader(env);
+  const config = readConfig(read, cwd);
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}
+
+/** Every variable the configuration reads, in the order it reads them, with default and rule. */
+export function configVariables(): VariableUse[] {
+  const read = new Reader({}, true);
+  readConfig(read, '.');
+  return read.uses;
+}
+
+function readConfig(read: Reader, cwd: string): AppConfig {
   const config: AppConfig = {
     port: read.integer('PORT', 3000, 0, 65535),
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
@@ -260,7 +295,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     kubernetes: kubernetesConfig(read, cwd),
     webhooks: webhookConfig(read),
   };
-  if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }
 

@@ -75,28 +75,28 @@ export class LeaseSyncService {
 
   /**
    * Allocated leases past the start timeout that the polling above does not ask about: those of
-   * pushing adapters (an agent that never reported its workload running) and those whose place
-   * order has not succeeded yet (still retrying).
+   * pushing adapters whose place orders all succeeded (an agent that accepted the order and never
+   * reported the workload running). A place order still retrying is left to its retries and
+   * dead letter (docs/operations.md, "Orders that fail for good"), so no lease is failed while
+   * its placement is in flight.
    */
   private async timeOutUnpolled(at: Date): Promise<number> {
     const timeout = this.config.placementStartTimeoutSeconds;
-    const rows: Array<{ id: string; place_state: string | null }> = await this.transactions.run((m) =>
+    const rows: Array<{ id: string }> = await this.transactions.run((m) =>
       m.query(
-        `SELECT l.id, (SELECT string_agg(DISTINCT o.state, ',') FROM orders o WHERE o.lease_id = l.id AND o.type = 'place') AS place_state
-           FROM leases l
+        `SELECT l.id FROM leases l
           WHERE l.state = 'allocated' AND l.allocated_at <= $1::timestamptz - make_interval(secs => $2::int)
+            AND EXISTS (SELECT 1 FROM orders o WHERE o.lease_id = l.id AND o.type = 'place')
             AND NOT EXISTS (SELECT 1 FROM orders o JOIN providers p ON p.id = o.provider_id
-                             WHERE o.lease_id = l.id AND o.type = 'place' AND o.state = 'done' AND o.handle IS NOT NULL
-                               AND p.adapter = ANY($3::text[]))
+                             WHERE o.lease_id = l.id AND o.type = 'place' AND (o.state <> 'done' OR p.adapter = ANY($3::text[])))
           ORDER BY l.allocated_at LIMIT 1000`,
         [at, timeout, POLLED],
       ),
     );
     let changed = 0;
     for (const row of rows) {
-      const detail = row.place_state === 'done' ? undefined : `place order ${row.place_state ?? 'missing'}`;
       try {
-        changed += Number(await this.timeOut(row.id, startTimeoutReason(timeout, detail, detail ? undefined : 'not reported running'), at));
+        changed += Number(await this.timeOut(row.id, startTimeoutReason(timeout, undefined, 'not reported running'), at));
       } catch (error) {
         this.logger.warn(`start timeout of lease ${row.id}: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -86,4 +86,10 @@ describe('slurm status queries', () => {
     expect(await adapter.place(order)).toEqual({ handle: '106' });
     expect(calls().some((call) => call.startsWith('sbatch'))).toBe(false);
   });
+
+  it('takes squeue\'s "Invalid job id" in its JSON errors as "not listed" and asks accounting', async () => {
+    writeFileSync(join(bin, 'squeue.json'), JSON.stringify({ jobs: [], errors: [{ description: 'Invalid job id specified', error_number: 2017, error: 'Invalid job id specified', source: 'slurm_load_job()' }] }));
+    answer('sacct', v41.SACCT as { jobs: unknown[] }, [107]);
+    expect(await new SlurmAdapter({ binDir: bin }).status('l-err', '107')).toMatchObject({ state: 'failed', exitCode: 3, message: expect.stringMatching(/accounting/) });
+  });
 });

@@ -208,8 +208,9 @@ export class SlurmAdapter implements ProviderAdapter {
     try {
       jobs = await this.query('squeue', ['--json', '--states=all', `--jobs=${ids.join(',')}`]);
     } catch (error) {
-      // A single unknown id makes squeue fail instead of listing nothing.
-      if (isJobGone(error)) return new Map();
+      // A single unknown id makes squeue fail instead of listing nothing: on its exit status
+      // (text), or in the JSON's errors list (23.02 and later).
+      if (isJobGone(error) || (error instanceof AdapterError && /Invalid job id/i.test(error.message))) return new Map();
       throw error;
     }
     // Slurm 22.05 ignores squeue's filters with --json and lists every job: filter here.

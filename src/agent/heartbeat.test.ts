@@ -21,6 +21,7 @@ class MarketStub {
   registrations = 0;
   polls = 0;
   mode: Mode = 'ok';
+  askInterval = 15;
   private orders: AgentOrder[] = [];
   private readonly server = createServer((request, response) => void this.route(request, response));
   url = '';
@@ -64,7 +65,7 @@ class MarketStub {
       if (this.mode === 'route-missing') return reply(404, { error: 'route_not_found', message: 'no such route' });
       this.heartbeats.push(JSON.parse(body) as MarketStub['heartbeats'][number]);
       if (this.mode === 'unknown-node') return reply(404, { error: 'node_not_found', message: 'no node gpu-hb' });
-      return reply(200, { heartbeatIntervalSeconds: 15, unreachableAfterSeconds: 45 });
+      return reply(200, { heartbeatIntervalSeconds: this.askInterval, unreachableAfterSeconds: 45 });
     }
     if (request.method === 'POST' && url.pathname.startsWith('/v1/leases/')) return reply(200, {});
     return reply(404, { error: 'route_not_found', message: 'no such route' });
@@ -93,9 +94,10 @@ let stub: MarketStub;
 let agent: NodeAgent;
 const lines: string[] = [];
 
-async function startAgent(readGpus: () => Promise<GpuReading[]>, mode: Mode = 'ok'): Promise<void> {
+async function startAgent(readGpus: () => Promise<GpuReading[]>, mode: Mode = 'ok', heartbeatSeconds = 0.2, askInterval = 15): Promise<void> {
   stub = new MarketStub();
   stub.mode = mode;
+  stub.askInterval = askInterval;
   await stub.start();
   agent = new NodeAgent({
     client: new MarketClient(stub.url, 'hb-key'),
@@ -104,7 +106,7 @@ async function startAgent(readGpus: () => Promise<GpuReading[]>, mode: Mode = 'o
     gpus: uuids.map((uuid, index) => ({ index, uuid })),
     nvlinkIslands: [[0, 1, 2, 3, 4, 5, 6, 7]],
     stateDir: mkdtempSync(join(tmpdir(), 'gpumarket-hb-')),
-    heartbeatSeconds: 0.2,
+    heartbeatSeconds,
     gpuScanSeconds: 0.1,
     readGpus,
     pollWaitSeconds: 1,
@@ -170,6 +172,11 @@ describe('agent heartbeats and GPU health', () => {
     readings = new Error('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver');
     await until(() => lines.some((line) => line.includes('keeping the last one')), 'the failed reading');
     expect(agent.gpuHealth().filter((gpu) => !gpu.available)).toEqual([{ index: 5, uuid: uuids[5], available: false, reason: 'vanished' }]);
+  });
+
+  it('beats as often as the market asks when that is more often than configured', async () => {
+    await startAgent(async () => healthy(), 'ok', 60, 0.05);
+    await until(() => stub.heartbeats.length >= 4, 'beats at the asked interval', 3_000);
   });
 
   it('falls back to polling only when the market has no heartbeat route', async () => {

@@ -86,6 +86,14 @@ export class NodeAgent {
   /** Adopts the workloads of the state file, then polls and monitors until stop(). */
   start(): void {
     this.leases = this.store.load();
+    const foreign = [...this.leases.values()].filter((lease) => !lease.ended && (lease.runtime ?? 'process') !== this.runtime.kind);
+    if (foreign.length > 0) {
+      // This runtime could neither see nor stop them; their GPUs would be handed out twice.
+      throw new Error(
+        `the state file holds ${foreign.length} running lease(s) of the ${foreign[0]!.runtime ?? 'process'} runtime; ` +
+          `start the agent with --runtime ${foreign[0]!.runtime ?? 'process'} until they end`,
+      );
+    }
     if (this.leases.size > 0) this.log(`re-adopted ${this.leases.size} lease(s) from the state file`);
     this.monitor = setInterval(() => void this.tick(), this.options.monitorIntervalMs ?? 500);
     this.pollLoop = this.poll();
@@ -107,12 +115,14 @@ export class NodeAgent {
   }
 
   private async heartbeats(): Promise<void> {
-    const seconds = this.options.heartbeatSeconds ?? 15;
+    let seconds = this.options.heartbeatSeconds ?? 15;
     const aborted = new Promise<void>((resolve) => this.abort.signal.addEventListener('abort', () => resolve(), { once: true }));
     // The first heartbeat follows the registration (the market would not know the node before).
     await Promise.race([this.ready, aborted]);
     while (!this.abort.signal.aborted && this.heartbeatsSupported) {
-      await this.heartbeat();
+      const asked = await this.heartbeat();
+      // The market may ask for more frequent beats (its fencing delay is shorter); never fewer.
+      if (asked !== undefined && asked > 0 && asked < seconds) seconds = asked;
       // The next one after the interval, or at once when the GPUs' availability changed.
       await Promise.race([
         aborted,
@@ -127,23 +137,26 @@ export class NodeAgent {
     }
   }
 
-  private async heartbeat(): Promise<void> {
+  /** Sends one heartbeat; the interval the market asks for, when it answered. */
+  private async heartbeat(): Promise<number | undefined> {
     const gpus = this.health.map(({ index, uuid, available, reason }) => ({ index, uuid, available, ...(reason ? { reason } : {}) }));
     try {
-      await this.options.client.heartbeat(this.node, gpus.length > 0 ? gpus : undefined, this.abort.signal);
+      const answer = await this.options.client.heartbeat(this.node, gpus.length > 0 ? gpus : undefined, this.abort.signal);
+      return typeof answer.heartbeatIntervalSeconds === 'number' ? answer.heartbeatIntervalSeconds : undefined;
     } catch (error) {
-      if (this.abort.signal.aborted) return;
+      if (this.abort.signal.aborted) return undefined;
       if (error instanceof MarketHttpError && error.status === 404) {
         if (error.routeMissing) {
           // An older market: polling for orders keeps the node alive there.
           this.heartbeatsSupported = false;
           this.log('the market has no heartbeat endpoint; relying on order polling only');
-          return;
+          return undefined;
         }
         // The market does not know the node (its database was reset): register again.
         this.needsResync = true;
       }
       this.log(`heartbeat failed (${(error as Error).message})`);
+      return undefined;
     }
   }
 

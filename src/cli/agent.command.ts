@@ -123,7 +123,12 @@ export async function runAgent(argv: string[], stop: AbortSignal): Promise<numbe
     process.stderr.write(`gpumarket agent: ${(error as Error).message}\n`);
     return 1;
   }
-  agent.start();
+  try {
+    agent.start();
+  } catch (error) {
+    process.stderr.write(`gpumarket agent: ${(error as Error).message}\n`);
+    return 1;
+  }
   await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
   await agent.stop();
   return 0;

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAgentArgs, runAgent } from '../../src/cli/agent.command.js';
+import { parseAgentArgs, runAgent, usage } from '../../src/cli/agent.command.js';
 import { InMemoryAgentOrderQueue } from '../../src/modules/dispatch/adapters/nvidia-agent/in-memory-agent-order-queue.js';
 import { AgentMarketServer } from './support/agent-market-server.js';
 import { FAKE_NVIDIA_SMI, NVIDIA_SMI_FIXTURES } from './support/agent-fleet.js';
@@ -39,6 +39,29 @@ describe('gpumarket agent command', () => {
     expect(parseAgentArgs(['--market', 'http://m', '--region', 'r', '--block', 'b', '--reserve-price', '1.23456'], { GPUMARKET_PROVIDER_KEY: 'k' })).toMatch(/--reserve-price/);
     expect(parseAgentArgs(['--market', 'http://m', '--region', 'r', '--block', 'b', '--reserve-price', '1'], {})).toMatch(/--key/);
     expect(parseAgentArgs(['--market', 'not a url', '--key', 'k', '--region', 'r', '--block', 'b', '--reserve-price', '1'], {})).toMatch(/--market/);
+  });
+
+  it('takes --runtime process|docker|podman and the heartbeat and scan intervals, naming a bad flag', () => {
+    const base = ['--market', 'http://m', '--key', 'k', '--region', 'r', '--block', 'b', '--reserve-price', '1'];
+    expect(usage).toContain('--runtime process|docker|podman');
+    expect(parseAgentArgs([...base, '--runtime', 'lxc'], {})).toMatch(/--runtime/);
+    expect(parseAgentArgs([...base, '--heartbeat-seconds', '0'], {})).toMatch(/--heartbeat-seconds/);
+    expect(parseAgentArgs([...base, '--gpu-scan-seconds', 'often'], {})).toMatch(/--gpu-scan-seconds/);
+    expect(parseAgentArgs([...base, '--workload-user', 'Root!'], {})).toMatch(/--workload-user/);
+    const config = parseAgentArgs([...base, '--runtime', 'podman', '--network', 'gpumarket', '--heartbeat-seconds', '10'], {});
+    expect(config).toMatchObject({ runtime: 'podman', containerNetwork: 'gpumarket', heartbeatSeconds: 10, gpuScanSeconds: 60 });
+    // Without --runtime the agent picks docker or podman when the node has one, else process.
+    expect(parseAgentArgs(base, {})).toMatchObject({ runtime: 'auto' });
+    // An agent that can switch users runs workloads as per-slot users by default.
+    const root = process.getuid?.() === 0;
+    expect(parseAgentArgs(base, {})).toMatchObject({ workloadUser: root ? 'gpumarket' : undefined });
+  });
+
+  it('removes the key from its own environment at start', async () => {
+    process.env.GPUMARKET_PROVIDER_KEY = 'cli-key';
+    await runAgent(['--market', server.url, '--region', 'r', '--block', 'b', '--reserve-price', '1', '--nvidia-smi', '/nonexistent/nvidia-smi',
+      '--state-dir', mkdtempSync(join(tmpdir(), 'gpumarket-agent-cli-'))], AbortSignal.abort());
+    expect(process.env.GPUMARKET_PROVIDER_KEY).toBeUndefined();
   });
 
   it('exits 1 with the reason when nvidia-smi is missing', async () => {

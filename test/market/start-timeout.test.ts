@@ -25,7 +25,7 @@ class PendingFleet extends ScriptedFleet {
     const status = await super.status(leaseId, handle, context);
     const reason = this.pending.get(this.leaseBids.get(leaseId) ?? '');
     if (reason === undefined || status.state !== 'running') return status;
-    return { state: 'pending', message: `waiting: ${reason}`, waitingReason: reason } as WorkloadStatus;
+    return { state: 'pending', message: `waiting: ${reason}`, waitingReason: reason };
   }
 }
 

@@ -60,9 +60,7 @@ export class LeaseSyncService {
         const status = await adapter.status(row.lease_id, row.handle, { stopRequested: row.stop_requested });
         const timeout = this.config.placementStartTimeoutSeconds;
         if (row.lease_state === 'allocated' && ['pending', 'unknown'].includes(status.state) && startTimedOut(row.allocated_at, at, timeout)) {
-          // Until every adapter declares it (provider-adapter.ts), the platform's reason is read defensively.
-          const waitingReason = (status as { waitingReason?: string }).waitingReason ?? status.message;
-          changed += Number(await this.timeOut(row.lease_id, startTimeoutReason(timeout, waitingReason, status.state), at));
+          changed += Number(await this.timeOut(row.lease_id, startTimeoutReason(timeout, status.waitingReason ?? status.message, status.state), at));
           continue;
         }
         changed += Number(await this.apply(row.lease_id, status, at));

@@ -61,7 +61,7 @@ export class AgentAckDto {
   @MaxLength(500)
   handle?: string;
 
-  @ApiPropertyOptional({ example: [0, 1], description: 'the GPU indices (nvidia-smi order) the workload got' })
+  @ApiPropertyOptional({ type: 'integer', isArray: true, example: [0, 1], description: 'the GPU indices (nvidia-smi order) the workload got' })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(1024)

@@ -25,13 +25,16 @@ export const MAX_BID_GPUS = 4096;
 export const MAX_RUNTIME_SECONDS = 30 * 86_400;
 export const MAX_OFFER_PRICE = '10000';
 
+/** How OpenAPI shows a price per GPU-hour: an exact decimal string, never a binary float. */
+export const MONEY = { type: 'string', pattern: '^\\d+(\\.\\d{1,4})?$' } as const;
+
 export class OfferDto {
   @ApiProperty({ example: 'H100-SXM-80GB' })
   @IsString()
   @Length(1, 64)
   gpuModel: string;
 
-  @ApiProperty({ example: '2.50', description: 'limit price per GPU-hour: decimal string or number, at most 4 decimals' })
+  @ApiProperty({ ...MONEY, example: '2.50', description: 'limit price per GPU-hour: a decimal string with at most 4 decimals (a JSON number is also accepted)' })
   @IsPrice({ exclusiveMin: '0', max: MAX_OFFER_PRICE })
   maxPrice: string | number;
 }
@@ -70,7 +73,7 @@ export class WorkloadDto {
 }
 
 export class CreateBidDto {
-  @ApiProperty({ example: 8, description: 'gang size: all GPUs of one model, placed all-or-nothing' })
+  @ApiProperty({ type: 'integer', example: 8, description: 'gang size: all GPUs of one model, placed all-or-nothing' })
   @IsInt()
   @Min(1)
   @Max(MAX_BID_GPUS)
@@ -94,7 +97,7 @@ export class CreateBidDto {
   @IsBoolean()
   preemptible: boolean;
 
-  @ApiProperty({ example: 14_400 })
+  @ApiProperty({ type: 'integer', example: 14_400 })
   @IsInt()
   @Min(60)
   @Max(MAX_RUNTIME_SECONDS)
@@ -125,7 +128,7 @@ export class CreateBidDto {
   @Matches(LABEL, { each: true, message: 'each compliance tag must be a label (letters, digits, . _ : / -)' })
   compliance?: string[];
 
-  @ApiPropertyOptional({ example: 80 })
+  @ApiPropertyOptional({ type: 'integer', example: 80 })
   @IsOmittable()
   @IsInt()
   @Min(0)
@@ -145,7 +148,7 @@ export class ListBidsQueryDto {
   @IsIn(BID_STATUSES as BidStatus[])
   status?: BidStatus;
 
-  @ApiPropertyOptional({ example: 50, description: '1-200, default 50' })
+  @ApiPropertyOptional({ type: 'integer', example: 50, description: '1-200, default 50' })
   @IsOmittable()
   @Type(() => Number)
   @IsInt()
@@ -162,7 +165,7 @@ export class ListBidsQueryDto {
 
 export class OfferViewDto {
   @ApiProperty() gpuModel: string;
-  @ApiProperty({ example: '2.50' }) maxPrice: string;
+  @ApiProperty({ ...MONEY, example: '2.50' }) maxPrice: string;
 }
 
 export class WindowViewDto {
@@ -175,7 +178,7 @@ export class BidLeaseDto {
   @ApiProperty() roundId: string;
   @ApiProperty() state: string;
   @ApiProperty() gpuModel: string;
-  @ApiProperty() gpus: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
   @ApiProperty() allocatedAt: string;
   @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) endedAt: string | null;
@@ -186,16 +189,16 @@ export class BidDto {
   @ApiProperty() id: string;
   @ApiProperty() tenantId: string;
   @ApiProperty({ enum: BID_STATUSES }) status: BidStatus;
-  @ApiProperty() gpus: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
   @ApiProperty({ type: [OfferViewDto] }) offers: OfferViewDto[];
   @ApiProperty({ enum: CONTIGUITIES }) contiguity: Contiguity;
   @ApiProperty() preemptible: boolean;
-  @ApiProperty() runtimeSeconds: number;
-  @ApiProperty() remainingSeconds: number;
+  @ApiProperty({ type: 'integer' }) runtimeSeconds: number;
+  @ApiProperty({ type: 'integer' }) remainingSeconds: number;
   @ApiProperty({ type: WindowViewDto, nullable: true }) window: WindowViewDto | null;
   @ApiProperty({ type: [String] }) regions: string[];
   @ApiProperty({ type: [String] }) compliance: string[];
-  @ApiProperty() minGpuMemoryGb: number;
+  @ApiProperty({ type: 'integer' }) minGpuMemoryGb: number;
   @ApiProperty({ type: WorkloadDto }) workload: WorkloadDto;
   @ApiProperty({ nullable: true, type: String }) lastLossReason: string | null;
   @ApiPropertyOptional({ type: [BidLeaseDto], description: 'the leases the bid has won, oldest first (GET /v1/bids/:id only)' })

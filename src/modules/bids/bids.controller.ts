@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, Roles } from '../auth/auth.decorators.js';
 import type { Principal } from '../auth/principal.js';
@@ -16,6 +16,8 @@ export class BidsController {
   /** 201 with a new bid; 200 with the earlier bid when the Idempotency-Key repeats the same request. */
   @Post()
   @ApiHeader({ name: 'Idempotency-Key', required: false })
+  @ApiCreatedResponse({ type: BidDto })
+  @ApiOkResponse({ type: BidDto, description: 'the earlier bid, when the Idempotency-Key repeats the same request' })
   async submit(
     @CurrentPrincipal() principal: Principal,
     @Body() body: CreateBidDto,
@@ -28,17 +30,20 @@ export class BidsController {
   }
 
   @Get()
+  @ApiOkResponse({ type: BidPageDto })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListBidsQueryDto): Promise<BidPageDto> {
     return this.bids.list(principal.tenantId!, query);
   }
 
   @Get(':id')
+  @ApiOkResponse({ type: BidDto })
   get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BidDto> {
     return this.bids.get(principal.tenantId!, id);
   }
 
   /** Cancels the bid; 409 when it has already finished. */
   @Delete(':id')
+  @ApiOkResponse({ type: BidDto })
   cancel(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BidDto> {
     return this.bids.cancel(principal.tenantId!, id);
   }

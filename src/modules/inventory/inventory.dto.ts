@@ -96,7 +96,7 @@ export class NodeInputDto {
   @Matches(LABEL, { each: true, message: 'each compliance tag must be a label (letters, digits, . _ : / -)' })
   compliance?: string[];
 
-  @ApiProperty({ example: '1.80', description: 'the provider\'s ask per GPU-hour (decimal string or number, at most 4 decimals)' })
+  @ApiProperty({ type: 'string', pattern: '^\\d+(\\.\\d{1,4})?$', example: '1.80', description: 'the provider\'s ask per GPU-hour: a decimal string with at most 4 decimals (a JSON number is also accepted)' })
   @IsPrice({ min: '0', max: MAX_RESERVE_PRICE })
   reservePrice: string | number;
 }
@@ -119,7 +119,7 @@ export class PatchNodeDto {
   @IsIn(NODE_STATES as NodeState[])
   state?: NodeState;
 
-  @ApiPropertyOptional({ example: '2.10' })
+  @ApiPropertyOptional({ type: 'string', pattern: '^\\d+(\\.\\d{1,4})?$', example: '2.10' })
   @IsOmittable()
   @IsPrice({ min: '0', max: MAX_RESERVE_PRICE })
   reservePrice?: string | number;
@@ -141,7 +141,7 @@ export class NodeDto {
   @ApiProperty() block: string;
   @ApiProperty() nvlinkDomain: string;
   @ApiProperty({ type: [String] }) compliance: string[];
-  @ApiProperty({ example: '1.80' }) reservePrice: string;
+  @ApiProperty({ type: 'string', pattern: '^\\d+(\\.\\d{1,4})?$', example: '1.80' }) reservePrice: string;
   @ApiProperty({ enum: NODE_STATES }) state: NodeState;
   @ApiProperty({
     enum: NODE_HEALTHS,

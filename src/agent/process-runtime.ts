@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LeaseRecord } from './agent-state-store.js';
 import { killCgroup, LeaseCgroups, removeCgroup } from './lease-cgroup.js';
-import { listProcesses, leaseProcesses, readStat, type LeaseTracking } from './process-tree.js';
+import { listProcesses, leaseProcesses, readStat, type LeaseTracking, type ProcessInfo } from './process-tree.js';
 import type { LeaseSpec, StartedLease, WorkloadRuntime } from './runtime.js';
 import { WorkloadRunner, type WorkloadCheck } from './workload-runner.js';
 import type { WorkloadUsers } from './workload-users.js';
@@ -30,6 +30,7 @@ export class ProcessRuntime implements WorkloadRuntime {
   readonly kind = 'process' as const;
   private readonly runner: WorkloadRunner;
   private readonly tracking = new Map<string, LeaseTracking>();
+  private listing?: { at: number; processes: ProcessInfo[] };
 
   constructor(private readonly options: ProcessRuntimeOptions) {
     this.runner = new WorkloadRunner(options.workloadsDir);
@@ -78,7 +79,7 @@ export class ProcessRuntime implements WorkloadRuntime {
   async check(lease: LeaseRecord): Promise<WorkloadCheck> {
     const check = this.runner.check(lease);
     // Keep learning the lease's descendants while they are attached, so an escape is still found.
-    if (!check.ended) leaseProcesses(this.track(lease), listProcesses());
+    if (!check.ended) leaseProcesses(this.track(lease), this.processes(), { byMarker: false });
     return check;
   }
 
@@ -101,6 +102,13 @@ export class ProcessRuntime implements WorkloadRuntime {
     if (lease.scratch) rmSync(lease.scratch, { recursive: true, force: true });
     this.tracking.delete(lease.leaseId);
     return true;
+  }
+
+  /** One /proc listing serves every lease of a monitor tick. */
+  private processes(): ProcessInfo[] {
+    const now = Date.now();
+    if (!this.listing || now - this.listing.at > 50) this.listing = { at: now, processes: listProcesses() };
+    return this.listing.processes;
   }
 
   private track(lease: LeaseRecord): LeaseTracking {

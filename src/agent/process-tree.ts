@@ -79,7 +79,12 @@ export interface LeaseTracking {
  * The live processes of a lease in `processes` (zombies excluded: they hold nothing and cannot be
  * killed), and adds them to `tracking.known` so that a later escape from the group is still seen.
  */
-export function leaseProcesses(tracking: LeaseTracking, processes: readonly ProcessInfo[], self = process.pid): ProcessInfo[] {
+export function leaseProcesses(
+  tracking: LeaseTracking,
+  processes: readonly ProcessInfo[],
+  options: { readonly byMarker?: boolean; readonly self?: number } = {},
+): ProcessInfo[] {
+  const self = options.self ?? process.pid;
   const byPid = new Map(processes.map((info) => [info.pid, info]));
   const members = new Map<number, ProcessInfo>();
   const add = (info: ProcessInfo | undefined) => {
@@ -89,8 +94,11 @@ export function leaseProcesses(tracking: LeaseTracking, processes: readonly Proc
     if (info.pgid === tracking.pid || tracking.known.has(`${info.pid}:${info.start}`)) add(info);
   }
   for (const pid of cgroupMembers(tracking.cgroupProcs)) add(byPid.get(pid));
-  for (const info of processes) {
-    if (!members.has(info.pid) && !info.zombie && environValue(info.pid, LEASE_MARKER) === tracking.leaseId) add(info);
+  // Reading every process's environment is the expensive part: done when stopping, not on every tick.
+  if (options.byMarker !== false) {
+    for (const info of processes) {
+      if (!members.has(info.pid) && !info.zombie && environValue(info.pid, LEASE_MARKER) === tracking.leaseId) add(info);
+    }
   }
   // Descendants of members, however far they moved from the group (parents that still live).
   let grew = true;

@@ -68,7 +68,9 @@ export class InProcessJobQueue implements JobQueue {
         this.pendingIds.add(key);
         this.run(name, payload, 1, key, slot);
       }
-      this.schedule(() => tick(slot + everyMs), Math.max(0, slot + everyMs - Date.now()));
+      // After a stall (a suspended laptop) the next tick is the latest multiple due, not each one.
+      const next = Math.max(slot + everyMs, Math.floor(Date.now() / everyMs) * everyMs);
+      this.schedule(() => tick(next), Math.max(0, next - Date.now()));
     };
     const first = Math.floor(Date.now() / everyMs) * everyMs + everyMs;
     this.schedule(() => tick(first), first - Date.now());

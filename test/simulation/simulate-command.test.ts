@@ -47,17 +47,17 @@ describe('gpumarket simulate', () => {
     expect(code).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.scenario).toMatchObject({ name: 'five-tenants', seed: 3, hours: 1, periodSeconds: 60, rounds: 60 });
-    expect(report.baselines.map((b: { baseline: string }) => b.baseline)).toEqual(['dedicated', 'fifo', 'market']);
+    expect(report.baselines.map((b: { baseline: string }) => b.baseline)).toEqual(['dedicated', 'fifo', 'priority', 'market']);
     // The books balance to the micro-unit: charges + uplift = payouts + fees, for every baseline.
     const micros = (x: string) => BigInt(x.replace('.', ''));
     for (const b of report.baselines) {
       expect(b.reconciliation.balanced).toBe(true);
       expect(micros(b.charges) + micros(b.uplift)).toBe(micros(b.payouts) + micros(b.fees));
     }
-    const [dedicated, fifo, market] = report.baselines;
+    const [dedicated, fifo, priority, market] = report.baselines;
     // Only the market has node prices, uplift and paradoxical rejections.
-    expect([dedicated.uplift, fifo.uplift]).toEqual(['0.000000', '0.000000']);
-    expect([dedicated.paradoxicalRejections, fifo.paradoxicalRejections]).toEqual([null, null]);
+    expect([dedicated.uplift, fifo.uplift, priority.uplift]).toEqual(['0.000000', '0.000000', '0.000000']);
+    expect([dedicated.paradoxicalRejections, fifo.paradoxicalRejections, priority.paradoxicalRejections]).toEqual([null, null, null]);
     expect(market.paradoxicalRejections.count).toBeLessThanOrEqual(market.paradoxicalRejections.losers);
     expect(market.upliftShareOfCharges).toBeGreaterThanOrEqual(0);
     expect(report.clearing.unitPriceMismatches).toBe(0);

@@ -112,7 +112,7 @@ describe('capacity', () => {
     // (A and C), one late job already breaks the p95, and C is known to be late once it has waited
     // more than 60 s: at the 180 s round, round 3.
     const w = tiny();
-    const target = { p95WaitNowSeconds: 60, deadlineHitRate: 1, gpuHoursServed: 12 };
+    const target = { p95WaitNowSeconds: 60, p99WaitNowSeconds: 60, deadlineHitRate: 1, gpuHoursServed: 12, completionRate: 1 };
     const run = await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes), { stop: targetStopRule(w, target) });
     expect(run.stoppedAt).toBe(3);
     // Two nodes serve everyone at once: the rule never fires and the run ends at the horizon.
@@ -124,13 +124,13 @@ describe('capacity', () => {
 
   it('bisects the fleet size, reuses the fleet already run and never probes one fleet twice', async () => {
     const base = [node('n1'), node('n2'), node('n3'), node('n4')];
-    const metricsFor = (gpus: number) => ({ p95WaitNowSeconds: gpus >= 24 ? 0 : 3600, deadlineHitRate: 1, gpuHoursServed: 10 }) as never;
+    const metricsFor = (gpus: number) => ({ p95WaitNowSeconds: gpus >= 24 ? 0 : 3600, p99WaitNowSeconds: gpus >= 24 ? 0 : 3600, deadlineHitRate: 1, gpuHoursServed: 10, completionRate: 1 }) as never;
     const probed: number[] = [];
     const evaluate = async (nodes: typeof base): Promise<ProbeRun> => {
       probed.push(nodes.length * 8);
       return { metrics: metricsFor(nodes.length * 8), stoppedAtHour: null };
     };
-    const target = { p95WaitNowSeconds: 60, deadlineHitRate: 1, gpuHoursServed: 10 };
+    const target = { p95WaitNowSeconds: 60, p99WaitNowSeconds: 60, deadlineHitRate: 1, gpuHoursServed: 10, completionRate: 1 };
     // The scenario's own 32 GPUs (factor 1) met the target, so the search starts below it.
     const result = await searchCapacity(base, evaluate, target, { low: 0.25, high: 2, steps: 4 }, { factor: 1, metrics: metricsFor(32) });
     expect(result.gpus).toBe(24);

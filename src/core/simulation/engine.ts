@@ -34,10 +34,14 @@ export interface SimRun {
   readonly preemptions: Int32Array;
   /** Leases that won their place back during their notice. */
   readonly winBacks: number;
-  /** GPU-seconds each job ran inside the horizon. */
+  /** GPU-seconds each job ran, until the run ended (the horizon, or the end of the drain after it). */
   readonly gpuSeconds: Float64Array;
-  /** Wall-clock seconds each job ran (not GPU-weighted) inside the horizon. */
+  /** Wall-clock seconds each job ran (not GPU-weighted), until the run ended. */
   readonly runSeconds: Float64Array;
+  /** Every stretch a lease ran: its job, start and end (virtual seconds), GPUs and limit (the value it bid for that model). */
+  readonly intervals: readonly RunInterval[];
+  /** Where the run ended: the horizon, or later when it drained past it (see SimulateOptions.drain). */
+  readonly endSeconds: number;
   readonly meter: SettlementMeter;
   /** When each flexibility class ran and what it paid, by UTC hour of day (floating point: for charts and diagnosis, not for money). */
   readonly usageByHour: ReadonlyMap<FlexibilityClass, ClassUsage>;
@@ -61,6 +65,23 @@ export interface SimRun {
   readonly roundsAtTimeLimit: number[];
   /** Set when a stop rule ended the run early: the round at which it stopped. */
   readonly stoppedAt: number | null;
+}
+
+export interface RunInterval {
+  readonly jobIndex: number;
+  readonly start: number;
+  readonly end: number;
+  readonly gpus: number;
+  readonly limit: Money;
+}
+
+/**
+ * The last deadline of any windowed job: a run that drains goes on past its horizon (no new
+ * arrivals) until then, so every windowed bid's deadline falls inside the run and a deadline
+ * hit is measured over all of them, not only those due before the horizon.
+ */
+export function lastDeadline(workload: Pick<Workload, 'jobs' | 'horizonSeconds'>): number {
+  return workload.jobs.reduce((m, j) => Math.max(m, j.window?.deadline ?? 0), workload.horizonSeconds);
 }
 
 export interface RunPricing {
@@ -87,6 +108,12 @@ export interface SimulateOptions {
   readonly nodeOwner?: readonly (string | null)[] | null;
   /** Checked after every round; true ends the run (its figures are then partial). */
   readonly stop?: (progress: RoundProgress) => boolean;
+  /**
+   * Go on past the horizon, without new arrivals, until the last deadline has passed (or
+   * nothing is left to run), so every windowed bid has its whole window. Default true; figures
+   * "inside the horizon" (utilisation, GPU-hours served) are still cut at the horizon.
+   */
+  readonly drain?: boolean;
 }
 
 export interface RoundProgress {
@@ -118,6 +145,8 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
   const preemptions = new Int32Array(n);
   const gpuSeconds = new Float64Array(n);
   const runSeconds = new Float64Array(n);
+  const intervals: RunInterval[] = [];
+  const end = options.drain === false ? horizon : lastDeadline(workload);
   const capacity = Int32Array.from(nodes, (x) => x.gpus - x.unavailableGpus);
   /** Capacity minus allocated and running leases: a lease in its notice has handed its GPUs on. */
   const committedFree = Int32Array.from(capacity);
@@ -164,6 +193,7 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
   };
   const credit = (rec: LeaseRecord, until: number) => {
     const ran = ranSeconds(rec.lease, until);
+    if (ran > 0) intervals.push({ jobIndex: rec.jobIndex, start: rec.lease.startedAt!, end: rec.lease.startedAt! + ran, gpus: rec.job.gpus, limit: rec.limit });
     gpuSeconds[rec.jobIndex] += ran * rec.job.gpus;
     runSeconds[rec.jobIndex] += ran;
     return ran;
@@ -338,7 +368,11 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     }
   };
 
-  for (let round = 0, now = 0; now < horizon; round++, now += period) {
+  let lastNow = 0;
+  for (let round = 0, now = 0; now < end; round++, now += period) {
+    // Past the horizon nothing arrives: once nothing waits or runs, no later round can change anything.
+    if (now >= horizon && nextArrival >= n && open.length === 0 && live.size === 0) break;
+    lastNow = now;
     processClock(now);
     if (round > 0) settle(now - period, now);
     while (nextArrival < n && jobs[nextArrival].arrival <= now) open.push(nextArrival++);
@@ -403,11 +437,12 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
       break;
     }
   }
+  let endSeconds = Math.min(end, lastNow + period);
   if (stoppedAt === null) {
-    const lastRound = Math.ceil(horizon / period) * period;
-    processClock(horizon);
-    settle(lastRound - period, horizon);
-    for (const rec of live.values()) credit(rec, horizon);
+    endSeconds = Math.max(horizon, Math.min(end, lastNow + period));
+    processClock(endSeconds);
+    settle(lastNow, endSeconds);
+    for (const rec of live.values()) credit(rec, endSeconds);
   }
   return {
     scheduler: scheduler.name,
@@ -424,6 +459,8 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     winBacks,
     gpuSeconds,
     runSeconds,
+    intervals,
+    endSeconds,
     meter,
     usageByHour,
     series,

@@ -205,10 +205,29 @@ describe('pooling, end to end (hand-checked)', () => {
     // a uses 8 GPUs for the first hour, b for the second; the shared fleet offered has 2 nodes.
     const w = workload([node('n1'), node('n2')], [job('a1', 'a', 0, 8, 3600), job('b1', 'b', 3600, 8, 3600)], 3 * 3600);
     const { report } = await runSimulation(w, { seed: 1, clear: clearRound, clearOptions: options, capacitySteps: 3 });
-    expect(report.claims.pooling).toEqual({ dedicatedGpus: 16, marketGpus: 8, saving: 0.5, atLeast20Percent: true });
-    expect(report.baselines.map((b) => b.capacityNeededGpus)).toEqual([16, 8, 8]);
-    const market = report.baselines[2];
+    // Fleet size in money too: 8 GPUs at 1.00 $/h reserve against dedicated's 16.
+    expect(report.claims.pooling).toEqual({
+      dedicatedGpus: 16,
+      marketGpus: 8,
+      saving: 0.5,
+      atLeast20Percent: true,
+      dedicatedCostPerHour: 16,
+      marketCostPerHour: 8,
+      costSaving: 0.5,
+    });
+    expect(report.baselines.map((b) => b.baseline)).toEqual(['dedicated', 'fifo', 'priority', 'market']);
+    expect(report.baselines.map((b) => b.capacityNeededGpus)).toEqual([16, 8, 8, 8]);
+    const market = report.baselines[3];
     expect(market.p95WaitNowSeconds).toBe(0);
     expect(market.gpuHoursServed).toBe(16);
+    // Every shared baseline ran in full on the scenario's 16 GPUs and on the 8 each needs; each
+    // delivers both jobs on time: 2 x 8 GPU-hours x 5.00 = 80.
+    expect(report.equalFleet.map((f) => [f.gpus, f.sizedFor])).toEqual([
+      [8, ['fifo', 'priority', 'market']],
+      [16, []],
+    ]);
+    for (const fleet of report.equalFleet) for (const b of fleet.baselines) expect(b.valueDelivered).toBe('80.000000');
+    expect(report.claims.value).toEqual({ atScenarioFleet: 1, atPrioritySizedFleet: 1, atLeast20PercentMore: false });
+    expect(report.verdict.find((v) => v.goal.startsWith('Pooling'))).toMatchObject({ measured: '8.00 / 16.00 = 50.0%', met: true });
   });
 });

@@ -6,7 +6,9 @@ import { FLEXIBILITY_CLASSES, flexibilityClass, type FlexibilityClass, type Work
 export interface BaselineMetrics {
   readonly baseline: string;
   readonly gpus: number;
-  /** GPU-seconds run / (GPUs x horizon). */
+  /** The fleet's size in money: sum over its GPUs of the reserve price per hour (6 decimals). */
+  readonly fleetCostPerHour: string;
+  /** GPU-seconds run inside the horizon / (GPUs x horizon). */
   readonly utilisation: number;
   readonly gpuHoursServed: number;
   readonly gpuHoursDemanded: number;
@@ -14,15 +16,36 @@ export interface BaselineMetrics {
   readonly jobsCompleted: number;
   readonly jobsExpired: number;
   readonly jobsNeverStarted: number;
-  /** Waits are first start - arrival; a job not started by the end counts with the wait it had so far. */
+  /** jobsCompleted / jobs. */
+  readonly completionRate: number;
+  /** Waits are first start - arrival; a job not started by the end of the run counts with the wait it had then. */
   readonly meanWaitSeconds: number;
   readonly p95WaitSeconds: number;
+  /** The same over jobs without a window ("now" work). */
   readonly p95WaitNowSeconds: number;
-  /** Windowed jobs whose deadline falls inside the horizon that completed by it; null when none. */
+  readonly p99WaitNowSeconds: number;
+  readonly maxWaitNowSeconds: number;
+  /**
+   * Over every windowed job: those that completed by their deadline / all of them. The run
+   * drains past the horizon until the last deadline (engine `drain`), so no deadline is left
+   * out; a job still open when its deadline passed is a miss. Null when there are none.
+   */
   readonly deadlineHitRate: number | null;
+  /** Windowed jobs (all of them: every deadline falls inside the drained run). */
   readonly windowedJobsDue: number;
+  readonly deadlineHits: number;
   readonly preemptions: number;
+  /** Preemptions / hours run by preemptible jobs (the only ones that can be preempted). */
+  readonly preemptionsPerPreemptibleJobHour: number;
+  /** Preemptions / hours run by all jobs: the definition before 7 Dec 2026, kept for comparison only. */
   readonly preemptionsPerJobHour: number;
+  /**
+   * Value delivered: sum over jobs of their limit (the value they bid for the model they ran on)
+   * x GPU-hours run inside their window (windowed jobs), or x all GPU-hours they ran when their
+   * wait was no longer than `valueWaitTargetSeconds` (jobs without a window); null until a
+   * target is given. `surplus` = value - charges (what tenants gained over what they paid).
+   */
+  readonly value: { readonly waitTargetSeconds: number; readonly delivered: string; readonly surplus: string; readonly byClass: Readonly<Record<FlexibilityClass, string>> } | null;
   /** Mean charged to tenants per GPU-hour run (charges / GPU-hours, uplift not included), by flexibility class; null where the class ran nothing. */
   readonly pricePerGpuHour: Readonly<Record<FlexibilityClass, string | null>>;
   /**
@@ -93,7 +116,8 @@ const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b
 function reservedSpend(workload: Workload, run: SimRun): { byJob: Money[]; byTenant: Map<string, Money> } {
   const byJob = workload.jobs.map(() => ZERO);
   const byTenant = new Map<string, Money>();
-  const hours = new Money(run.horizonSeconds).dividedBy(3600);
+  // Held for the whole run, drain included: the reservation lasts as long as its work does.
+  const hours = new Money(run.endSeconds).dividedBy(3600);
   run.nodes.forEach((node, i) => {
     const owner = run.nodeOwner?.[i];
     if (!owner) return;
@@ -109,11 +133,34 @@ function reservedSpend(workload: Workload, run: SimRun): { byJob: Money[]; byTen
   return { byJob, byTenant };
 }
 
-export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics {
+/**
+ * Value delivered (see BaselineMetrics.value): each stretch a job ran, at its lease's limit,
+ * counted where it lies inside the job's window, or, for work without a window, in full when the
+ * job's first wait was within `waitTarget`.
+ */
+export function valueDelivered(workload: Workload, run: SimRun, waitTarget: number): { total: Money; byClass: Map<FlexibilityClass, Money> } {
+  const byClass = new Map<FlexibilityClass, Money>();
+  let total = ZERO;
+  for (const iv of run.intervals) {
+    const job = workload.jobs[iv.jobIndex];
+    let seconds = iv.end - iv.start;
+    if (job.window) seconds = Math.max(0, Math.min(iv.end, job.window.deadline) - Math.max(iv.start, job.window.notBefore));
+    else if (!(run.firstStart[iv.jobIndex] - job.arrival <= waitTarget)) seconds = 0;
+    if (seconds <= 0) continue;
+    const v = iv.limit.times(iv.gpus * seconds).dividedBy(3600);
+    total = total.plus(v);
+    const c = flexibilityClass(job);
+    byClass.set(c, (byClass.get(c) ?? ZERO).plus(v));
+  }
+  return { total, byClass };
+}
+
+export function computeMetrics(workload: Workload, run: SimRun, valueWaitTargetSeconds: number | null = null): BaselineMetrics {
   const { jobs } = workload;
   const horizon = run.horizonSeconds;
   const waits: number[] = [];
   const nowWaits: number[] = [];
+  let preemptibleSeconds = 0;
   let completed = 0;
   let expired = 0;
   let neverStarted = 0;
@@ -123,21 +170,23 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
   let preemptions = 0;
   jobs.forEach((job, i) => {
     const started = !Number.isNaN(run.firstStart[i]);
-    const wait = (started ? run.firstStart[i] : horizon) - job.arrival;
+    const wait = (started ? run.firstStart[i] : run.endSeconds) - job.arrival;
     waits.push(wait);
     if (!job.window) nowWaits.push(wait);
     if (!started) neverStarted++;
     if (run.outcome[i] === 'completed') completed++;
     if (run.outcome[i] === 'expired') expired++;
-    if (job.window && job.window.deadline <= horizon) {
+    if (job.window) {
       due++;
       if (run.outcome[i] === 'completed' && run.completedAt[i] <= job.window.deadline) hits++;
     }
     jobSeconds += run.runSeconds[i];
+    if (job.preemptible) preemptibleSeconds += run.runSeconds[i];
     preemptions += run.preemptions[i];
   });
   const gpus = run.nodes.reduce((a, n) => a + n.gpus - n.unavailableGpus, 0);
-  const served = run.gpuSeconds.reduce((a, b) => a + b, 0);
+  const served = run.intervals.reduce((a, iv) => a + iv.gpus * Math.max(0, Math.min(iv.end, horizon) - iv.start), 0);
+  const fleetCost = run.nodes.reduce((a, n) => a.plus(n.reservePrice.times(n.gpus - n.unavailableGpus)), ZERO);
   const demanded = jobs.reduce((a, j) => a + j.gpus * Math.max(0, Math.min(j.runtimeSeconds, horizon - j.arrival)), 0);
 
   const spendByClass = new Map<FlexibilityClass, Money>();
@@ -205,9 +254,20 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
   const solve = run.solveMs;
   const paradox = run.pricing;
   const paradoxCount = paradox ? Object.values(paradox.paradoxicallyRejected).reduce((a, b) => a + b, 0) : 0;
+  let value: BaselineMetrics['value'] = null;
+  if (valueWaitTargetSeconds !== null) {
+    const v = valueDelivered(workload, run, valueWaitTargetSeconds);
+    value = {
+      waitTargetSeconds: valueWaitTargetSeconds,
+      delivered: v.total.toFixed(6),
+      surplus: v.total.minus(charges).toFixed(6),
+      byClass: Object.fromEntries(FLEXIBILITY_CLASSES.map((c) => [c, (v.byClass.get(c) ?? ZERO).toFixed(6)])) as Record<FlexibilityClass, string>,
+    };
+  }
   return {
     baseline: run.scheduler,
     gpus,
+    fleetCostPerHour: fleetCost.toFixed(6),
     utilisation: gpus > 0 ? served / (gpus * horizon) : 0,
     gpuHoursServed: served / 3600,
     gpuHoursDemanded: demanded / 3600,
@@ -215,13 +275,19 @@ export function computeMetrics(workload: Workload, run: SimRun): BaselineMetrics
     jobsCompleted: completed,
     jobsExpired: expired,
     jobsNeverStarted: neverStarted,
+    completionRate: jobs.length > 0 ? completed / jobs.length : 1,
     meanWaitSeconds: mean(waits),
     p95WaitSeconds: quantile(waits, 0.95),
     p95WaitNowSeconds: quantile(nowWaits, 0.95),
+    p99WaitNowSeconds: quantile(nowWaits, 0.99),
+    maxWaitNowSeconds: nowWaits.reduce((a, b) => Math.max(a, b), 0),
     deadlineHitRate: due > 0 ? hits / due : null,
     windowedJobsDue: due,
+    deadlineHits: hits,
     preemptions,
+    preemptionsPerPreemptibleJobHour: preemptibleSeconds > 0 ? preemptions / (preemptibleSeconds / 3600) : 0,
     preemptionsPerJobHour: jobSeconds > 0 ? preemptions / (jobSeconds / 3600) : 0,
+    value,
     pricePerGpuHour,
     byClass,
     expiredByClass,

@@ -1,5 +1,5 @@
 import { formatPrice, Money } from '../money/money.js';
-import type { CapacityProbe, CapacityResult, ServiceTarget } from './capacity.js';
+import { targetChecks, type CapacityProbe, type CapacityResult, type ServiceTarget, type TargetCheck } from './capacity.js';
 import type { SimRun } from './engine.js';
 import type { ClearOptionsLike } from './market-scheduler.js';
 import type { BaselineMetrics } from './metrics.js';
@@ -30,10 +30,45 @@ export interface SimulationReport {
     readonly byClass: Readonly<Record<string, { jobs: number; gpuHours: number }>>;
   };
   readonly serviceTarget: ServiceTarget;
-  readonly baselines: readonly (BaselineMetrics & { capacityNeededGpus: number | null; capacityProbes: readonly CapacityProbe[] })[];
+  /** How limits were drawn: by flexibility class, or one distribution for every class (the scenario's `identicalLimits`). */
+  readonly limits: 'by-class' | 'identical';
+  /** Each goal with its target, what was measured and whether it was met; report.html opens with it. */
+  readonly verdict: readonly VerdictRow[];
+  readonly baselines: readonly (BaselineMetrics & {
+    capacityNeededGpus: number | null;
+    /** The same fleet in money: GPUs x reserve per hour (dedicated: what it owns). */
+    capacityNeededCostPerHour: number | null;
+    capacityProbes: readonly CapacityProbe[];
+    /** This run (the scenario's fleet; dedicated: its own) against each part of the service target. */
+    targetChecks: readonly TargetCheck[];
+  })[];
+  /**
+   * Every shared baseline run in full on the same fleets: the scenario's, the one each baseline
+   * needs for the service target (`sizedFor`), and with `--equal-fleets visited` every size the
+   * capacity searches probed. Fleet size in $/h at the reserve.
+   */
+  readonly equalFleet: readonly {
+    readonly gpus: number;
+    readonly factor: number;
+    readonly costPerHour: number;
+    readonly sizedFor: readonly string[];
+    readonly baselines: readonly FleetFigures[];
+  }[];
+  /** Series of each shared baseline on the fleet it needs for the service target (the charts of the sized fleets). */
+  readonly sizedSeries: Readonly<Record<string, { gpus: number; costPerHour: number; hours: readonly number[]; utilisation: readonly (number | null)[]; queue: readonly (number | null)[] }>>;
   readonly claims: {
-    readonly pooling: { dedicatedGpus: number; marketGpus: number | null; saving: number | null; atLeast20Percent: boolean | null };
-    readonly flexibility: { preemptibleWindow: string | null; fixedNow: string | null; ratio: number | null; atLeast5x: boolean | null };
+    readonly pooling: {
+      dedicatedGpus: number;
+      marketGpus: number | null;
+      saving: number | null;
+      atLeast20Percent: boolean | null;
+      dedicatedCostPerHour: number;
+      marketCostPerHour: number | null;
+      costSaving: number | null;
+    };
+    readonly flexibility: { preemptibleWindow: string | null; fixedNow: string | null; ratio: number | null; atLeast5x: boolean | null; ratioAtMarketSizedFleet: number | null };
+    /** Value delivered by the market / by the priority queue, at the scenario's fleet and at the priority queue's sized fleet. */
+    readonly value: { atScenarioFleet: number | null; atPrioritySizedFleet: number | null; atLeast20PercentMore: boolean | null };
   };
   readonly clearing: {
     readonly options: ClearOptionsLike;
@@ -78,6 +113,85 @@ export interface SimulationReport {
     readonly vwap: Readonly<Record<string, readonly (number | null)[]>>;
   };
   readonly timings: Readonly<Record<string, number>>;
+}
+
+export interface VerdictRow {
+  readonly goal: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean | null;
+}
+
+/** One baseline's figures on one fleet (equal-fleet comparison). */
+export interface FleetFigures {
+  readonly baseline: string;
+  readonly gpus: number;
+  readonly fleetCostPerHour: string;
+  readonly meetsTarget: boolean;
+  readonly utilisation: number;
+  readonly gpuHoursServed: number;
+  readonly p95WaitNowSeconds: number;
+  readonly p99WaitNowSeconds: number;
+  readonly maxWaitNowSeconds: number;
+  readonly completionRate: number;
+  readonly deadlineHitRate: number | null;
+  readonly deadlineHits: number;
+  readonly windowedJobsDue: number;
+  readonly jobsExpired: number;
+  readonly preemptions: number;
+  readonly preemptionsPerPreemptibleJobHour: number;
+  readonly valueDelivered: string | null;
+  readonly surplus: string | null;
+  readonly charges: string;
+  readonly uplift: string;
+  readonly fees: string;
+  readonly payouts: string;
+  readonly pricePerGpuHour: BaselineMetrics['pricePerGpuHour'];
+  /** fixed + now / preemptible + window price per GPU-hour. */
+  readonly flexibilityRatio: number | null;
+}
+
+export function flexibilityRatio(m: Pick<BaselineMetrics, 'pricePerGpuHour'>): number | null {
+  const flexible = m.pricePerGpuHour.preemptible_window;
+  const fixedNow = m.pricePerGpuHour.fixed_now;
+  return flexible && fixedNow && !new Money(flexible).isZero() ? round(new Money(fixedNow).dividedBy(flexible).toNumber(), 3) : null;
+}
+
+export function fleetFigures(m: BaselineMetrics, meets: boolean): FleetFigures {
+  return {
+    baseline: m.baseline,
+    gpus: m.gpus,
+    fleetCostPerHour: m.fleetCostPerHour,
+    meetsTarget: meets,
+    utilisation: round(m.utilisation),
+    gpuHoursServed: round(m.gpuHoursServed, 3),
+    p95WaitNowSeconds: m.p95WaitNowSeconds,
+    p99WaitNowSeconds: m.p99WaitNowSeconds,
+    maxWaitNowSeconds: m.maxWaitNowSeconds,
+    completionRate: round(m.completionRate),
+    deadlineHitRate: m.deadlineHitRate === null ? null : round(m.deadlineHitRate),
+    deadlineHits: m.deadlineHits,
+    windowedJobsDue: m.windowedJobsDue,
+    jobsExpired: m.jobsExpired,
+    preemptions: m.preemptions,
+    preemptionsPerPreemptibleJobHour: round(m.preemptionsPerPreemptibleJobHour),
+    valueDelivered: m.value?.delivered ?? null,
+    surplus: m.value?.surplus ?? null,
+    charges: m.charges,
+    uplift: m.uplift,
+    fees: m.fees,
+    payouts: m.payouts,
+    pricePerGpuHour: m.pricePerGpuHour,
+    flexibilityRatio: flexibilityRatio(m),
+  };
+}
+
+/** Input for one fleet of the equal-fleet comparison (run-simulation.ts FleetRun, by baseline). */
+export interface FleetInput {
+  readonly factor: number;
+  readonly gpus: number;
+  readonly costPerHour: number;
+  readonly runs: ReadonlyMap<string, { readonly run: SimRun; readonly metrics: BaselineMetrics; readonly meetsTarget: boolean }>;
 }
 
 export interface PoolPriceSummary {
@@ -185,6 +299,8 @@ export function buildReport(
     clearOptions: ClearOptionsLike;
     target: ServiceTarget;
     baselines: readonly { run: SimRun; metrics: BaselineMetrics; capacity: CapacityResult | null }[];
+    dedicatedCostPerHour: number;
+    fleets: readonly FleetInput[];
     clearing: {
       status: Record<string, number>;
       losses: Record<string, number>;
@@ -213,12 +329,86 @@ export function buildReport(
     }
     return out;
   };
-  const [dedicated, , market] = input.baselines;
+  const dedicated = input.baselines[0];
+  const byName = (name: string) => input.baselines.find((b) => b.run.scheduler === name);
+  const market = byName('market')!;
   const marketGpus = market.capacity?.gpus ?? null;
   const dedicatedGpus = dedicated.metrics.gpus;
   const flexible = market.metrics.pricePerGpuHour.preemptible_window;
   const fixedNow = market.metrics.pricePerGpuHour.fixed_now;
-  const ratio = flexible && fixedNow && !new Money(flexible).isZero() ? round(new Money(fixedNow).dividedBy(flexible).toNumber(), 3) : null;
+  const ratio = flexibilityRatio(market.metrics);
+  const sizedFleet = (name: string) => {
+    const gpus = byName(name)?.capacity?.gpus;
+    return gpus == null ? null : (input.fleets.find((f) => f.gpus === gpus) ?? null);
+  };
+  const marketSized = sizedFleet('market');
+  const marketCostPerHour = marketSized?.costPerHour ?? null;
+  const ratioAtSized = marketSized ? flexibilityRatio(marketSized.runs.get('market')!.metrics) : null;
+  const valueRatio = (fleet: FleetInput | null | undefined) => {
+    const m = fleet?.runs.get('market')?.metrics.value;
+    const p = fleet?.runs.get('priority')?.metrics.value;
+    return m && p && new Money(p.delivered).greaterThan(0) ? round(new Money(m.delivered).dividedBy(p.delivered).toNumber(), 4) : null;
+  };
+  const scenarioFleet = input.fleets.find((f) => f.factor === 1);
+  const valueAtScenario = valueRatio(scenarioFleet);
+  const valueAtPrioritySized = valueRatio(sizedFleet('priority'));
+  const limits = workload.limits ?? 'by-class';
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+  const times = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(2)}x`);
+  const verdict: VerdictRow[] = [
+    {
+      goal: 'Pooling: fleet cost the market needs for the service target, against dedicated reservations ($/h at reserve)',
+      target: '<= 80% of dedicated',
+      measured: marketCostPerHour === null ? 'target not met on any fleet probed' : `${marketCostPerHour.toFixed(2)} / ${input.dedicatedCostPerHour.toFixed(2)} = ${pct(marketCostPerHour / input.dedicatedCostPerHour)}`,
+      met: marketCostPerHour === null ? false : marketCostPerHour <= 0.8 * input.dedicatedCostPerHour,
+    },
+    {
+      goal: "Value delivered, market / priority queue, on the scenario's fleet",
+      target: '>= 1.20x',
+      measured: times(valueAtScenario),
+      met: valueAtScenario === null ? null : valueAtScenario >= 1.2,
+    },
+    {
+      goal: "Value delivered, market / priority queue, on the priority queue's sized fleet",
+      target: '>= 1.20x',
+      measured: times(valueAtPrioritySized),
+      met: valueAtPrioritySized === null ? null : valueAtPrioritySized >= 1.2,
+    },
+    {
+      goal: `Flexibility ratio (fixed + now / preemptible + window, $ per GPU-hour), limits ${limits === 'identical' ? 'identical for every class' : 'drawn by class'}, scenario's fleet`,
+      target: '>= 5x',
+      measured: times(ratio),
+      met: ratio === null ? null : ratio >= 5,
+    },
+    {
+      goal: "The same, on the market's sized fleet",
+      target: '>= 5x',
+      measured: times(ratioAtSized),
+      met: ratioAtSized === null ? null : ratioAtSized >= 5,
+    },
+    ...input.baselines.slice(1).map((b) => {
+      const fleet = sizedFleet(b.run.scheduler);
+      return {
+        goal: `${b.run.scheduler}: a fleet that meets the service target (p95 and p99 wait, completion, deadlines, GPU-hours)`,
+        target: '<= dedicated fleet',
+        measured: fleet ? `${fleet.gpus} GPUs, ${fleet.costPerHour.toFixed(2)} $/h` : 'none found',
+        met: fleet !== null,
+      };
+    }),
+  ];
+  const sizedSeries: Record<string, SimulationReport['sizedSeries'][string]> = {};
+  for (const b of input.baselines.slice(1)) {
+    const fleet = sizedFleet(b.run.scheduler);
+    const run = fleet?.runs.get(b.run.scheduler)?.run;
+    if (!fleet || !run) continue;
+    sizedSeries[b.run.scheduler] = {
+      gpus: fleet.gpus,
+      costPerHour: round(fleet.costPerHour, 2),
+      hours: downsample(run.series.t.map((t) => t / 3600), MAX_POINTS) as number[],
+      utilisation: downsample(run.series.busyGpus.map((x) => x / Math.max(1, fleet.gpus)), MAX_POINTS),
+      queue: downsample(run.series.queue, MAX_POINTS),
+    };
+  }
   const first = input.baselines[0].run.series;
   const prices: Record<string, (number | null)[]> = {};
   for (const [key, values] of market.run.series.prices) prices[key.replace('\u0000', '/')] = downsample(values, MAX_POINTS);
@@ -234,7 +424,7 @@ export function buildReport(
       epoch: workload.epoch,
       hours: round(workload.horizonSeconds / 3600, 3),
       periodSeconds: params.periodSeconds,
-      rounds: first.t.length,
+      rounds: Math.ceil(workload.horizonSeconds / params.periodSeconds),
       feePercent: params.feePercent.toFixed(),
       preemptionPenalty: params.preemptionPenalty.toFixed(),
       minHoldSeconds: params.minHoldSeconds,
@@ -249,6 +439,8 @@ export function buildReport(
       byClass: Object.fromEntries(Object.entries(tally(flexibilityClass)).sort(([a], [b]) => FLEXIBILITY_CLASSES.indexOf(a as never) - FLEXIBILITY_CLASSES.indexOf(b as never))),
     },
     serviceTarget: input.target,
+    limits,
+    verdict,
     baselines: input.baselines.map((b) => ({
       ...b.metrics,
       utilisation: round(b.metrics.utilisation),
@@ -256,6 +448,8 @@ export function buildReport(
       gpuHoursDemanded: round(b.metrics.gpuHoursDemanded, 3),
       meanWaitSeconds: round(b.metrics.meanWaitSeconds, 1),
       preemptionsPerJobHour: round(b.metrics.preemptionsPerJobHour),
+      preemptionsPerPreemptibleJobHour: round(b.metrics.preemptionsPerPreemptibleJobHour),
+      completionRate: round(b.metrics.completionRate),
       deadlineHitRate: b.metrics.deadlineHitRate === null ? null : round(b.metrics.deadlineHitRate),
       solveMs: { mean: round(b.metrics.solveMs.mean, 2), p95: round(b.metrics.solveMs.p95, 2), max: round(b.metrics.solveMs.max, 2) },
       byClass:
@@ -277,6 +471,13 @@ export function buildReport(
         share: b.metrics.paradoxicalRejections.share === null ? null : round(b.metrics.paradoxicalRejections.share, 6),
       },
       capacityNeededGpus: b.capacity?.gpus ?? null,
+      capacityNeededCostPerHour:
+        b === dedicated ? round(input.dedicatedCostPerHour, 6) : (() => {
+          const gpus = b.capacity?.gpus;
+          const fleet = gpus == null ? undefined : input.fleets.find((f) => f.gpus === gpus);
+          return fleet ? round(fleet.costPerHour, 6) : null;
+        })(),
+      targetChecks: targetChecks(b.metrics, input.target),
       capacityProbes: b.capacity?.probes.map((p) => ({ ...p, factor: round(p.factor) })) ?? [],
     })),
     claims: {
@@ -285,9 +486,25 @@ export function buildReport(
         marketGpus,
         saving: marketGpus === null ? null : round(1 - marketGpus / dedicatedGpus),
         atLeast20Percent: marketGpus === null ? null : marketGpus <= 0.8 * dedicatedGpus,
+        dedicatedCostPerHour: round(input.dedicatedCostPerHour, 6),
+        marketCostPerHour: marketCostPerHour === null ? null : round(marketCostPerHour, 6),
+        costSaving: marketCostPerHour === null ? null : round(1 - marketCostPerHour / input.dedicatedCostPerHour),
       },
-      flexibility: { preemptibleWindow: flexible, fixedNow, ratio, atLeast5x: ratio === null ? null : ratio >= 5 },
+      flexibility: { preemptibleWindow: flexible, fixedNow, ratio, atLeast5x: ratio === null ? null : ratio >= 5, ratioAtMarketSizedFleet: ratioAtSized },
+      value: {
+        atScenarioFleet: valueAtScenario,
+        atPrioritySizedFleet: valueAtPrioritySized,
+        atLeast20PercentMore: valueAtScenario === null ? null : valueAtScenario >= 1.2,
+      },
     },
+    equalFleet: input.fleets.map((f) => ({
+      gpus: f.gpus,
+      factor: round(f.factor),
+      costPerHour: round(f.costPerHour, 6),
+      sizedFor: input.baselines.slice(1).filter((b) => b.capacity?.gpus === f.gpus).map((b) => b.run.scheduler),
+      baselines: [...f.runs.values()].map((r) => fleetFigures(r.metrics, r.meetsTarget)),
+    })),
+    sizedSeries,
     clearing: {
       options: input.clearOptions,
       ...input.clearing,

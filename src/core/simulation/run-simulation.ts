@@ -1,4 +1,17 @@
-import { dedicatedFleet, meanLoadFactor, searchCapacity, serviceTarget, targetStopRule, totalGpus, type CapacityResult, type ProbeRun } from './capacity.js';
+import {
+  dedicatedFleet,
+  fleetCostPerHour,
+  meanLoadFactor,
+  meetsTarget,
+  scaleFleet,
+  searchCapacity,
+  serviceTarget,
+  targetStopRule,
+  totalGpus,
+  type CapacityResult,
+  type ProbeRun,
+} from './capacity.js';
+import { PriorityScheduler } from './priority-scheduler.js';
 import { simulate, type SimRun } from './engine.js';
 import { FirstFitScheduler } from './first-fit-scheduler.js';
 import { MarketScheduler, type ClearOptionsLike, type ClearRound } from './market-scheduler.js';
@@ -25,8 +38,26 @@ export interface SimulationOptions {
   readonly clearOptions: ClearOptionsLike;
   /** Bisection steps for the capacity search (0: no search, capacity is reported only for dedicated). */
   readonly capacitySteps: number;
+  /**
+   * Which fleets every shared baseline is run on in full, for the equal-fleet comparison:
+   * `sized` (default) the scenario's fleet and the fleet each baseline needs for the service
+   * target; `visited` also every fleet size the capacity searches probed.
+   */
+  readonly equalFleets?: 'sized' | 'visited';
   readonly log?: (line: string) => void;
 }
+
+/** One shared baseline run in full on one fleet: the figures the equal-fleet comparison reads. */
+export interface FleetRun {
+  readonly factor: number;
+  readonly gpus: number;
+  readonly costPerHour: number;
+  readonly run: SimRun;
+  readonly metrics: BaselineMetrics;
+  readonly meetsTarget: boolean;
+}
+
+const SHARED = ['fifo', 'priority', 'market'] as const;
 
 export interface BaselineRun {
   readonly run: SimRun;
@@ -62,37 +93,61 @@ export async function runSimulation(
     return out;
   };
 
+  const notice = workload.params.preemptionNoticeSeconds;
+  const schedulerFor = (name: (typeof SHARED)[number], nodes: readonly MarketNode[], forProbe: boolean): Scheduler =>
+    name === 'fifo' ? new FirstFitScheduler('fifo', 'list', nodes) : name === 'priority' ? new PriorityScheduler(nodes, notice) : forProbe ? probeMarket() : market();
+
   const dedicated = dedicatedFleet(workload);
   const dedicatedRun = await timed('dedicated', () =>
     simulate(workload, dedicated.nodes, new FirstFitScheduler('dedicated', 'reserved', dedicated.nodes, dedicated.owner), { nodeOwner: dedicated.owner }),
   );
-  const fifoRun = await timed('fifo', () => simulate(workload, workload.nodes, new FirstFitScheduler('fifo', 'list', workload.nodes)));
+  const target = serviceTarget(computeMetrics(workload, dedicatedRun), workload.params.periodSeconds);
+  // Value counts work without a window only where it started within the service target's p95 wait.
+  const measure = (run: SimRun) => computeMetrics(workload, run, target.p95WaitNowSeconds);
+  const dedicatedMetrics = measure(dedicatedRun);
   const marketScheduler = market();
-  const marketRun = await timed('market', () => simulate(workload, workload.nodes, marketScheduler));
-  const dedicatedMetrics = computeMetrics(workload, dedicatedRun);
-  const fifoMetrics = computeMetrics(workload, fifoRun);
-  const marketMetrics = computeMetrics(workload, marketRun);
-  const target = serviceTarget(dedicatedMetrics, workload.params.periodSeconds);
+  const own = new Map<string, { run: SimRun; metrics: BaselineMetrics }>();
+  for (const name of SHARED) {
+    const run = await timed(name, () => simulate(workload, workload.nodes, name === 'market' ? marketScheduler : schedulerFor(name, workload.nodes, false)));
+    own.set(name, { run, metrics: measure(run) });
+  }
 
-  let fifoCapacity: CapacityResult | null = null;
-  let marketCapacity: CapacityResult | null = null;
+  const capacity = new Map<string, CapacityResult | null>(SHARED.map((n) => [n, null]));
+  const base = workload.nodes;
   if (options.capacitySteps > 0) {
-    const base = workload.nodes;
     const high = Math.max(1, totalGpus(dedicated.nodes) / Math.max(1, totalGpus(base)));
     const bounds = { low: Math.min(high, meanLoadFactor(workload, base)), high, steps: options.capacitySteps };
     const stop = () => targetStopRule(workload, target);
     const probeRun = async (nodes: MarketNode[], scheduler: Scheduler): Promise<ProbeRun> => {
       const run = await simulate(workload, nodes, scheduler, { stop: stop() });
-      return run.stoppedAt === null
-        ? { metrics: computeMetrics(workload, run), stoppedAtHour: null }
-        : { metrics: null, stoppedAtHour: (run.stoppedAt * workload.params.periodSeconds) / 3600 };
+      return run.stoppedAt === null ? { metrics: measure(run), stoppedAtHour: null } : { metrics: null, stoppedAtHour: (run.stoppedAt * workload.params.periodSeconds) / 3600 };
     };
-    fifoCapacity = await timed('capacity:fifo', () =>
-      searchCapacity(base, (nodes) => probeRun(nodes, new FirstFitScheduler('fifo', 'list', nodes)), target, bounds, { factor: 1, metrics: fifoMetrics }),
-    );
-    marketCapacity = await timed('capacity:market', () =>
-      searchCapacity(base, (nodes) => probeRun(nodes, probeMarket()), target, bounds, { factor: 1, metrics: marketMetrics }),
-    );
+    for (const name of SHARED) {
+      const result = await timed(`capacity:${name}`, () =>
+        searchCapacity(base, (nodes) => probeRun(nodes, schedulerFor(name, nodes, true)), target, bounds, { factor: 1, metrics: own.get(name)!.metrics }),
+      );
+      capacity.set(name, result);
+    }
+  }
+
+  // Equal fleets: every shared baseline in full on the scenario's fleet and on each sized one (and, if asked, on every probed one).
+  const factors = new Map<number, number>([[totalGpus(base), 1]]);
+  for (const result of capacity.values()) {
+    if (result?.factor != null) factors.set(totalGpus(scaleFleet(base, result.factor)), result.factor);
+    if (options.equalFleets === 'visited') for (const p of result?.probes ?? []) if (!factors.has(p.gpus)) factors.set(p.gpus, p.factor);
+  }
+  const fleets: { factor: number; gpus: number; costPerHour: number; runs: Map<string, FleetRun> }[] = [];
+  for (const [gpus, factor] of [...factors].sort((a, b) => a[0] - b[0])) {
+    const nodes = factor === 1 ? base : scaleFleet(base, factor);
+    const costPerHour = fleetCostPerHour(nodes);
+    const runs = new Map<string, FleetRun>();
+    for (const name of SHARED) {
+      const known = factor === 1 ? own.get(name)! : null;
+      const run = known?.run ?? (await timed(`fleet:${gpus}:${name}`, () => simulate(workload, nodes, schedulerFor(name, nodes, true))));
+      const metrics = known?.metrics ?? measure(run);
+      runs.set(name, { factor, gpus, costPerHour, run, metrics, meetsTarget: meetsTarget(metrics, target) });
+    }
+    fleets.push({ factor, gpus, costPerHour, runs });
   }
   timings.total = Math.round(performance.now() - wallStart);
   const report = buildReport(workload, {
@@ -100,10 +155,11 @@ export async function runSimulation(
     clearOptions: options.clearOptions,
     target,
     baselines: [
-      { run: dedicatedRun, metrics: dedicatedMetrics, capacity: { gpus: totalGpus(dedicated.nodes), probes: [] } },
-      { run: fifoRun, metrics: fifoMetrics, capacity: fifoCapacity },
-      { run: marketRun, metrics: marketMetrics, capacity: marketCapacity },
+      { run: dedicatedRun, metrics: dedicatedMetrics, capacity: { gpus: totalGpus(dedicated.nodes), factor: null, probes: [] } },
+      ...SHARED.map((name) => ({ ...own.get(name)!, capacity: capacity.get(name)! })),
     ],
+    dedicatedCostPerHour: fleetCostPerHour(dedicated.nodes),
+    fleets,
     clearing: {
       status: Object.fromEntries(marketScheduler.statusCounts),
       losses: Object.fromEntries(marketScheduler.lossCounts),

@@ -47,4 +47,6 @@ export interface Workload {
   readonly params: MarketParams;
   /** How values, windows and anything else the source lacked were synthesised. */
   readonly notes: readonly string[];
+  /** Limits drawn per flexibility class (default), or from one distribution for every class (flexibility measured from the market alone). */
+  readonly limits?: 'by-class' | 'identical';
 }

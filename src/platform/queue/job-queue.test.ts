@@ -154,3 +154,25 @@ describe('bullmq repeat', () => {
     }
   });
 });
+
+describe.each(drivers)('%s repeat', (_name, create) => {
+  it('runs at the multiples of the period and tells each run the multiple it stands for', async () => {
+    const queue = create(`t-${randomUUID()}`);
+    const runs: Array<{ scheduledAt?: number; ranAt: number }> = [];
+    try {
+      queue.handle('round.clear', async (_payload, context) => void runs.push({ scheduledAt: context.scheduledAt, ranAt: Date.now() }));
+      await queue.repeat('round.clear', 300, {});
+      await queue.start();
+      await until(() => runs.length >= 3);
+    } finally {
+      await queue.close();
+    }
+    for (const run of runs) {
+      expect(run.scheduledAt! % 300).toBe(0);
+      // Never before its instant by more than clock jitter, and never labelled by a later one.
+      expect(run.ranAt).toBeGreaterThanOrEqual(run.scheduledAt! - 50);
+    }
+    const slots = runs.map((r) => r.scheduledAt!);
+    expect(new Set(slots).size).toBe(slots.length);
+  });
+});

@@ -206,11 +206,93 @@ describe('finance reports against a hand-computed market', () => {
     ]);
   });
 
+  it('gives revenue per tenant with payouts and fees, the take rate, and the totals of one pool', async () => {
+    const byTenant = await get(`/v1/reports/revenue?${JAN}&groupBy=tenant`);
+    expect(byTenant.status, JSON.stringify(byTenant.body)).toBe(200);
+    expect(byTenant.body.rows).toEqual([
+      // acme: E1 + E2 + E5 + E6 (8 GPUs x (3600 + 3600 + 1200 + 1800) s); beta: E3 + E4.
+      {
+        tenantId: f.tenants.acme, tenantName: 'acme', gpuHours: '22.666667', charges: '63.466667', uplift: '1.200000', payouts: '58.200000',
+        fees: '6.466667', netFees: '5.266667', entries: 4,
+      },
+      {
+        tenantId: f.tenants.beta, tenantName: 'beta', gpuHours: '4.222222', charges: '11.288889', uplift: '0.000000', payouts: '10.160000',
+        fees: '1.128889', netFees: '1.128889', entries: 2,
+      },
+    ]);
+    // Net fees 6.395556 over charges 74.755556: the market keeps 8.5553% of what tenants pay.
+    expect(byTenant.body.takeRate).toBe('0.085553');
+    const csv = parse((await get(`/v1/reports/revenue?${JAN}&groupBy=tenant&format=csv`)).text, { columns: true }) as Array<Record<string, string>>;
+    expect(csv.map((r) => [r.tenantName, r.charges, r.payouts, r.fees])).toEqual([
+      ['acme', '63.466667', '58.200000', '6.466667'],
+      ['beta', '11.288889', '10.160000', '1.128889'],
+    ]);
+
+    const a100 = await get(`/v1/reports/revenue?${JAN}&groupBy=provider&gpuModel=${A100}&region=us-east`);
+    expect(a100.body.rows).toEqual([expect.objectContaining({ providerId: f.providers.p2, charges: '2.400000', payouts: '2.160000', fees: '0.240000', entries: 1 })]);
+    expect(a100.body.totals).toMatchObject({ gpuHours: '2.000000', charges: '2.400000', entries: 1 });
+    expect(a100.body.takeRate).toBe('0.100000');
+    expect((await get(`/v1/reports/revenue?${JAN}&gpuModel=${A100}&region=nowhere`)).body.takeRate).toBeNull();
+    const bad = await get(`/v1/reports/revenue?${JAN}&groupBy=customer`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.details).toEqual([expect.objectContaining({ field: 'groupBy' })]);
+  });
+
+  it('gives per pool the index now and a day before, the price to win now as a quote gives it, GPU-hours and preemptions per preemptible GPU-hour', async () => {
+    const range = 'from=2030-01-01T00:00:00Z&to=2030-01-02T12:00:00Z';
+    const response = await get(`/v1/reports/pools?${range}`);
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    // The latest node prices are r5's: n3 at 4.00 is the cheapest free H100 in eu-west, n2 at 0.953125 the only A100.
+    expect(response.body.rows).toEqual([
+      // A100: last priced by r2 (01:00), which was also in force 24 h before 2030-01-02T12:00. E3: 4 GPUs x 1800 s.
+      {
+        gpuModel: A100, region: 'us-east', roundId: f.rounds.r2, periodStart: '2030-01-01T01:00:00.000Z', index: '1.20', nodePrices: { min: '1.20', median: '1.20', max: '1.20' },
+        indexDayAgo: '1.20', change24h: '0.00', changePercent24h: '0.00', priceToWin: '0.953125', priceToWinReason: null,
+        gpuHours: '2.000000', preemptibleGpuHours: '0.000000', preemptions: 0, preemptionsPerPreemptibleGpuHour: null,
+      },
+      // H100: r5's 4.00 now; 24 h earlier r3's 2.50 was in force (the abandoned round's 99.00 never was): +1.50, +60%.
+      // E1 + E2 + E4 + E5 + E6: 8 GPUs x (3600 + 3600 + 1000 + 1200 + 1800) s = 24.888889 GPU-hours.
+      {
+        gpuModel: H100, region: 'eu-west', roundId: f.rounds.r5, periodStart: '2030-01-02T00:00:00.000Z', index: '4.00', nodePrices: { min: '4.00', median: '4.00', max: '4.50' },
+        indexDayAgo: '2.50', change24h: '1.50', changePercent24h: '60.00', priceToWin: '4.000000', priceToWinReason: null,
+        gpuHours: '24.888889', preemptibleGpuHours: '0.000000', preemptions: 0, preemptionsPerPreemptibleGpuHour: null,
+      },
+    ]);
+    // The same figure a tenant's quote for the most flexible 1-GPU bid gives.
+    const quote = await t.http().post('/v1/quotes').set(auth(tenantKey)).send({
+      gpus: 1, offers: [{ gpuModel: H100, maxPrice: '10000' }], contiguity: 'none', preemptible: false, runtimeSeconds: 3600, regions: ['eu-west'], workload: { command: ['true'] },
+    });
+    expect(quote.status, JSON.stringify(quote.body)).toBe(200);
+    const option = quote.body.offers[0].options.find((o: { contiguity: string; preemptible: boolean; timing: string }) => o.contiguity === 'none' && !o.preemptible && o.timing === 'now');
+    expect(option.priceToWin).toBe('4.000000');
+
+    // A pool filter; before any round the pool has no index and no change.
+    expect((await get(`/v1/reports/pools?${range}&gpuModel=${A100}`)).body.rows.map((r: { gpuModel: string }) => r.gpuModel)).toEqual([A100]);
+    const early = (await get(`/v1/reports/pools?from=2029-12-31T00:00:00Z&to=2030-01-01T00:00:00Z&region=us-east`)).body.rows;
+    expect(early).toEqual([]);
+    const csv = parse((await get(`/v1/reports/pools?${range}&format=csv`)).text, { columns: true }) as Array<Record<string, string>>;
+    expect(csv.map((r) => [r.gpuModel, r.index, r.nodePriceMax, r.change24h, r.changePercent24h, r.priceToWin, r.preemptionsPerPreemptibleGpuHour])).toEqual([
+      [A100, '1.20', '1.20', '0.00', '0.00', '0.953125', ''],
+      [H100, '4.00', '4.50', '1.50', '60.00', '4.000000', ''],
+    ]);
+    expect((await get(`/v1/reports/pools?${range}`, tenantKey)).status).toBe(403);
+  });
+
+  it('names the tenants, providers and nodes behind the ids of a round audit', async () => {
+    const audit = (await get(`/v1/reports/rounds/${f.rounds.r5}/audit`)).body;
+    expect(audit.names).toEqual({
+      tenants: { [f.tenants.acme]: 'acme', [f.tenants.beta]: 'beta' },
+      providers: { [f.providers.p1]: 'p1', [f.providers.p2]: 'p2' },
+      nodes: { [f.nodes.n1]: 'n1', [f.nodes.n3]: 'n3' },
+    });
+  });
+
   it('describes every report in the OpenAPI document, and not the dashboard page', async () => {
     const paths = Object.keys((await t.http().get('/docs/openapi.json')).body.paths);
     expect(paths.filter((p) => p.startsWith('/v1/reports/')).sort()).toEqual([
       '/v1/reports/clearing-prices',
       '/v1/reports/node-prices',
+      '/v1/reports/pools',
       '/v1/reports/reconciliation',
       '/v1/reports/revenue',
       '/v1/reports/rounds/{id}/audit',
@@ -364,7 +446,7 @@ describe('finance reports against a hand-computed market', () => {
     expect(await rules('from=2030-01-01T00:00:00Z&to=2030-02-10T00:00:01Z')).toEqual(['to:max_span']);
     expect((await get('/v1/reports/revenue?from=2030-01-01T00:00:00Z&to=2030-02-10T00:00:00Z')).status).toBe(200);
     expect(await rules('from=yesterday')).toEqual(['from:is_instant']);
-    expect(await rules('groupBy=tenant')).toEqual(['groupBy:is_in']);
+    expect(await rules('groupBy=customer')).toEqual(['groupBy:is_in']);
     expect(await rules('format=xml')).toEqual(['format:is_in']);
     expect(await rules('limit=5')).toEqual(['limit:unknown_field']);
     expect((await get('/v1/reports/clearing-prices?bucket=5m')).status).toBe(400);

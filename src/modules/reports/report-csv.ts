@@ -2,6 +2,7 @@ import { stringify } from 'csv-stringify/sync';
 import type {
   ClearingPricesReportDto,
   NodePricesReportDto,
+  PoolSummaryReportDto,
   ReconciliationReportDto,
   RevenueReportDto,
   RoundAuditDto,
@@ -58,7 +59,7 @@ export function utilizationCsv(report: UtilizationReportDto): CsvTable {
 }
 
 const LEDGER_COLUMNS = ['gpuHours', 'charges', 'uplift', 'payouts', 'fees', 'netFees', 'entries'];
-const GROUP_COLUMNS = { provider: ['providerId', 'providerName'], pool: ['gpuModel', 'region'], day: ['day'] };
+const GROUP_COLUMNS = { provider: ['providerId', 'providerName'], tenant: ['tenantId', 'tenantName'], pool: ['gpuModel', 'region'], day: ['day'] };
 
 export function revenueCsv(report: RevenueReportDto): CsvTable {
   return { columns: [...GROUP_COLUMNS[report.groupBy], ...LEDGER_COLUMNS], rows: report.rows };
@@ -77,6 +78,16 @@ export function reconciliationCsv(report: ReconciliationReportDto): CsvTable {
       ...report.breaks.map(({ link: _link, seq: _seq, ...row }) => ({ scope: 'round', ...row })),
       { scope: 'total', ...report.totals },
     ],
+  };
+}
+
+export function poolSummaryCsv(report: PoolSummaryReportDto): CsvTable {
+  return {
+    columns: [
+      'gpuModel', 'region', 'roundId', 'periodStart', 'index', 'nodePriceMin', 'nodePriceMedian', 'nodePriceMax', 'indexDayAgo', 'change24h',
+      'changePercent24h', 'priceToWin', 'priceToWinReason', 'gpuHours', 'preemptibleGpuHours', 'preemptions', 'preemptionsPerPreemptibleGpuHour',
+    ],
+    rows: report.rows.map(({ nodePrices, ...row }) => ({ ...row, nodePriceMin: nodePrices.min, nodePriceMedian: nodePrices.median, nodePriceMax: nodePrices.max })),
   };
 }
 

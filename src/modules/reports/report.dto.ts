@@ -8,7 +8,7 @@ import type { RevenueGroup } from './reports.repository.js';
 
 export const FORMATS = ['json', 'csv'] as const;
 export type ReportFormat = (typeof FORMATS)[number];
-export const REVENUE_GROUPS: readonly RevenueGroup[] = ['provider', 'pool', 'day'];
+export const REVENUE_GROUPS: readonly RevenueGroup[] = ['provider', 'tenant', 'pool', 'day'];
 export const NODE_PRICES_DEFAULT_LIMIT = 1000;
 export const NODE_PRICES_MAX_LIMIT = 10_000;
 
@@ -48,7 +48,20 @@ export class BucketedQueryDto extends ReportRangeQueryDto {
   region?: string;
 }
 
-export class RevenueQueryDto extends ReportRangeQueryDto {
+/** A pool filter for the reports that sum the ledger: one GPU model, one region, or one pool. */
+export class PoolFilterQueryDto extends ReportRangeQueryDto {
+  @ApiPropertyOptional({ example: 'H100-SXM-80GB' })
+  @IsOptional()
+  @Matches(LABEL)
+  gpuModel?: string;
+
+  @ApiPropertyOptional({ example: 'eu-west' })
+  @IsOptional()
+  @Matches(LABEL)
+  region?: string;
+}
+
+export class RevenueQueryDto extends PoolFilterQueryDto {
   @ApiPropertyOptional({ enum: REVENUE_GROUPS, description: 'default day' })
   @IsOptional()
   @IsIn(REVENUE_GROUPS)
@@ -112,6 +125,8 @@ export class LedgerFiguresDto {
 export class RevenueRowDto extends LedgerFiguresDto {
   @ApiPropertyOptional() providerId?: string;
   @ApiPropertyOptional() providerName?: string;
+  @ApiPropertyOptional() tenantId?: string;
+  @ApiPropertyOptional() tenantName?: string;
   @ApiPropertyOptional() gpuModel?: string;
   @ApiPropertyOptional() region?: string;
   @ApiPropertyOptional({ description: 'UTC day' }) day?: string;
@@ -121,6 +136,13 @@ export class RevenueReportDto extends ReportRangeDto {
   @ApiProperty({ enum: REVENUE_GROUPS }) groupBy: RevenueGroup;
   @ApiProperty({ type: [RevenueRowDto] }) rows: RevenueRowDto[];
   @ApiProperty({ type: LedgerFiguresDto }) totals: LedgerFiguresDto;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '0.085556',
+    description: "the market's take rate over the whole range: totals.netFees / totals.charges (1 - payouts / charges), six places; null when nothing was charged",
+  })
+  takeRate: string | null;
 }
 
 export class TenantChargeRowDto {
@@ -241,8 +263,18 @@ export class AuditLoserDto {
   @ApiProperty() offers: Array<{ gpuModel: string; maxPrice: string }>;
 }
 
+export class AuditNamesDto {
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: 'tenant id to name, for every tenant the audit names' })
+  tenants: Record<string, string>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: 'provider id to name' })
+  providers: Record<string, string>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: "node id to its provider's own name for it (externalId)" })
+  nodes: Record<string, string>;
+}
+
 export class RoundAuditDto {
   @ApiProperty({ type: RoundSummaryDto }) round: RoundSummaryDto;
+  @ApiProperty({ type: AuditNamesDto, description: 'the names behind the ids below (a tenant, provider or node deleted since is absent)' }) names: AuditNamesDto;
   @ApiProperty({ type: [AuditPoolDto] }) pools: AuditPoolDto[];
   @ApiProperty({ description: 'GPUs asked for by all bids of the round, each counted once' }) demandGpus: number;
   @ApiProperty({ type: [AuditWinnerDto] }) winners: AuditWinnerDto[];
@@ -301,4 +333,40 @@ export class NodePriceRowDto {
 export class NodePricesReportDto extends ReportRangeDto {
   @ApiProperty({ type: [NodePriceRowDto] }) rows: NodePriceRowDto[];
   @ApiProperty({ nullable: true, type: String, description: 'pass as `cursor` for the next page; null on the last page' }) nextCursor: string | null;
+}
+
+export class PoolSummaryQueryDto extends PoolFilterQueryDto {}
+
+export class PoolSummaryRowDto {
+  @ApiProperty() gpuModel: string;
+  @ApiProperty() region: string;
+  @ApiProperty({ nullable: true, type: String, description: 'the latest committed round before `to` that priced the pool' }) roundId: string | null;
+  @ApiProperty({ nullable: true, type: String }) periodStart: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2.10', description: "the pool index in that round: the lowest price among the pool's nodes with a contestable GPU" })
+  index: string | null;
+  @ApiProperty({ type: NodePriceBandDto, description: "that round's node prices on the pool: lowest, median (lower), highest" }) nodePrices: NodePriceBandDto;
+  @ApiProperty({ nullable: true, type: String, description: 'the index in force 24 hours before `to` (the latest committed round that started before then); null when the pool was not priced yet' })
+  indexDayAgo: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '0.25', description: 'index - indexDayAgo, exact; null when either is missing' }) change24h: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '13.64', description: 'change24h / indexDayAgo x 100, two places; null when either is missing or indexDayAgo is 0' })
+  changePercent24h: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '2.10',
+    description:
+      'the lowest limit per GPU-hour a 1-GPU bid (contiguity none, this region) would win with now, from the latest node prices and the GPUs held now: the `priceToWin` of POST /v1/quotes; null when it could not be placed (see priceToWinReason). Always now, whatever the range',
+  })
+  priceToWin: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'why priceToWin is null: no_matching_nodes or no_capacity_for_contiguity (no free or displaceable GPU now)' })
+  priceToWinReason: string | null;
+  @ApiProperty({ example: '12.000000', description: 'GPU-hours charged on the pool in the range (ledger entries ending in it)' }) gpuHours: string;
+  @ApiProperty({ example: '4.000000', description: 'of those, GPU-hours of preemptible leases' }) preemptibleGpuHours: string;
+  @ApiProperty({ description: 'preemption notices given in the range to leases on the pool (a lease that won its GPUs back still counts)' }) preemptions: number;
+  @ApiProperty({ nullable: true, type: String, example: '0.250000', description: 'preemptions / preemptibleGpuHours, six places; null when no preemptible GPU-hour was charged' })
+  preemptionsPerPreemptibleGpuHour: string | null;
+}
+
+export class PoolSummaryReportDto extends ReportRangeDto {
+  @ApiProperty({ type: [PoolSummaryRowDto] }) rows: PoolSummaryRowDto[];
 }

@@ -7,6 +7,7 @@ import {
   clearingPricesCsv,
   type CsvTable,
   nodePricesCsv,
+  poolSummaryCsv,
   reconciliationCsv,
   revenueCsv,
   roundAuditCsv,
@@ -19,6 +20,8 @@ import {
   ClearingPricesReportDto,
   NodePricesQueryDto,
   NodePricesReportDto,
+  PoolSummaryQueryDto,
+  PoolSummaryReportDto,
   ReconciliationReportDto,
   ReportFormatQueryDto,
   ReportRangeQueryDto,
@@ -57,8 +60,18 @@ export class ReportsController {
     return reply(request, response, query.format, 'clearing-prices', await this.reports.clearingPrices(query), clearingPricesCsv);
   }
 
+  @Get('pools')
+  @ApiOperation({
+    summary:
+      "Per pool: the index and node-price band of the latest round, its 24 h change, the price a 1-GPU bid must offer to win now, GPU-hours, and preemptions per preemptible GPU-hour in the range",
+  })
+  @ApiOkResponse({ type: PoolSummaryReportDto })
+  async pools(@Query() query: PoolSummaryQueryDto, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
+    return reply(request, response, query.format, 'pools', await this.reports.poolSummary(query), poolSummaryCsv);
+  }
+
   @Get('revenue')
-  @ApiOperation({ summary: 'GPU-hours, charges, uplift, payouts, fees and net fees per provider, pool or UTC day' })
+  @ApiOperation({ summary: 'GPU-hours, charges, uplift, payouts, fees and net fees per provider, tenant, pool or UTC day (optionally of one GPU model or region), with totals and the take rate' })
   @ApiOkResponse({ type: RevenueReportDto })
   async revenue(@Query() query: RevenueQueryDto, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
     return reply(request, response, query.format, 'revenue', await this.reports.revenue(query), revenueCsv);

@@ -46,8 +46,8 @@ export interface LedgerSumRow {
   entries: number;
 }
 
-export type RevenueGroup = 'provider' | 'pool' | 'day';
-export type RevenueRow = LedgerSumRow & { providerId?: string; providerName?: string; gpuModel?: string; region?: string; day?: Date };
+export type RevenueGroup = 'provider' | 'tenant' | 'pool' | 'day';
+export type RevenueRow = LedgerSumRow & { providerId?: string; providerName?: string; tenantId?: string; tenantName?: string; gpuModel?: string; region?: string; day?: Date };
 export type TenantChargeRow = LedgerSumRow & { tenantId: string; tenantName: string; gpuModel: string; region: string };
 export type RoundBreakRow = LedgerSumRow & { roundId: string | null; seq: string | null };
 
@@ -101,6 +101,35 @@ export interface NodePriceFilter {
   readonly region?: string;
 }
 
+/** One pool's index now and a day before, and how often its preemptible GPUs were preempted in a range. */
+export interface PoolSummaryRow {
+  gpuModel: string;
+  region: string;
+  /** The latest committed round before `to` that priced the pool. */
+  roundId: string | null;
+  periodStart: Date | null;
+  price: string | null;
+  bandMin: string | null;
+  bandMedian: string | null;
+  bandMax: string | null;
+  /** The index in force 24 hours before that: the latest committed round before `to` - 24 h. */
+  dayAgoRoundId: string | null;
+  dayAgoPeriodStart: Date | null;
+  dayAgoPrice: string | null;
+  /** Ledger GPU-seconds in [from, to): all, and those of preemptible leases. */
+  gpuSeconds: string;
+  preemptibleGpuSeconds: string;
+  /** Preemption notices given in [from, to) to leases on the pool. */
+  preemptions: number;
+}
+
+/** Names behind the ids a round audit shows. */
+export interface NameRow {
+  kind: 'tenant' | 'provider' | 'node';
+  id: string;
+  name: string;
+}
+
 export interface NodePriceRow {
   roundId: string;
   periodStart: Date;
@@ -121,10 +150,10 @@ const LEDGER_SUMS = `
   COALESCE(sum(e.uplift), 0)::text AS uplift, COALESCE(sum(e.payout), 0)::text AS payouts, COALESCE(sum(e.fee), 0)::text AS fees,
   count(e.id)::int AS entries`;
 
-function poolWhere(filter: PoolFilter, params: unknown[]): string {
+function poolWhere(filter: PoolFilter, params: unknown[], alias = 'pp'): string {
   let where = '';
-  if (filter.gpuModel !== undefined) where += ` AND pp.gpu_model = $${params.push(filter.gpuModel)}`;
-  if (filter.region !== undefined) where += ` AND pp.region = $${params.push(filter.region)}`;
+  if (filter.gpuModel !== undefined) where += ` AND ${alias}.gpu_model = $${params.push(filter.gpuModel)}`;
+  if (filter.region !== undefined) where += ` AND ${alias}.region = $${params.push(filter.region)}`;
   return where;
 }
 
@@ -166,17 +195,19 @@ export class ReportsRepository {
     );
   }
 
-  async revenue(from: Date, to: Date, groupBy: RevenueGroup): Promise<RevenueRow[]> {
+  async revenue(from: Date, to: Date, groupBy: RevenueGroup, filter: PoolFilter = {}): Promise<RevenueRow[]> {
     const groups: Record<RevenueGroup, { select: string; join: string; group: string }> = {
       provider: { select: `e.provider_id AS "providerId", p.name AS "providerName"`, join: 'JOIN providers p ON p.id = e.provider_id', group: 'e.provider_id, p.name ORDER BY p.name, e.provider_id' },
+      tenant: { select: `e.tenant_id AS "tenantId", t.name AS "tenantName"`, join: 'JOIN tenants t ON t.id = e.tenant_id', group: 'e.tenant_id, t.name ORDER BY t.name, e.tenant_id' },
       pool: { select: `e.gpu_model AS "gpuModel", e.region`, join: '', group: 'e.gpu_model, e.region ORDER BY e.gpu_model, e.region' },
       day: { select: `date_bin(INTERVAL '1 day', e.period_end, ${EPOCH}) AS day`, join: '', group: '1 ORDER BY 1' },
     };
     const g = groups[groupBy];
+    const params: unknown[] = [from, to];
     return this.dataSource.query(
       `SELECT ${g.select}, ${LEDGER_SUMS} FROM ledger_entries e ${g.join}
-        WHERE e.period_end >= $1 AND e.period_end < $2 GROUP BY ${g.group}`,
-      [from, to],
+        WHERE e.period_end >= $1 AND e.period_end < $2 ${poolWhere(filter, params, 'e')} GROUP BY ${g.group}`,
+      params,
     );
   }
 
@@ -190,9 +221,75 @@ export class ReportsRepository {
     );
   }
 
-  async ledgerTotals(from: Date, to: Date): Promise<LedgerSumRow> {
-    const [row] = await this.dataSource.query(`SELECT ${LEDGER_SUMS} FROM ledger_entries e WHERE e.period_end >= $1 AND e.period_end < $2`, [from, to]);
+  async ledgerTotals(from: Date, to: Date, filter: PoolFilter = {}): Promise<LedgerSumRow> {
+    const params: unknown[] = [from, to];
+    const [row] = await this.dataSource.query(
+      `SELECT ${LEDGER_SUMS} FROM ledger_entries e WHERE e.period_end >= $1 AND e.period_end < $2 ${poolWhere(filter, params, 'e')}`,
+      params,
+    );
     return row;
+  }
+
+  /**
+   * Every pool that was priced before `to` or traded in [from, to): its index and band in the
+   * latest committed round before `to`, the index in force 24 hours earlier, its GPU-seconds
+   * (all, and preemptible leases') and the preemption notices its leases got in the range. A
+   * lease on nodes of two regions counts once in each.
+   */
+  async poolSummary(from: Date, to: Date, filter: PoolFilter): Promise<PoolSummaryRow[]> {
+    const params: unknown[] = [from, to];
+    const pools = poolWhere(filter, params, 'x');
+    return this.dataSource.query(
+      `WITH latest AS (
+         SELECT DISTINCT ON (pp.gpu_model, pp.region) pp.gpu_model, pp.region, pp.round_id, pp.period_start, pp.price,
+                pp.min_node_price, pp.median_node_price, pp.max_node_price
+           FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed'
+          WHERE pp.period_start < $2
+          ORDER BY pp.gpu_model, pp.region, pp.period_start DESC
+       ), day_ago AS (
+         SELECT DISTINCT ON (pp.gpu_model, pp.region) pp.gpu_model, pp.region, pp.round_id, pp.period_start, pp.price
+           FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed'
+          WHERE pp.period_start < $2::timestamptz - INTERVAL '24 hours'
+          ORDER BY pp.gpu_model, pp.region, pp.period_start DESC
+       ), used AS (
+         SELECT e.gpu_model, e.region, sum(e.seconds::bigint * e.gpus) AS gpu_seconds,
+                COALESCE(sum(e.seconds::bigint * e.gpus) FILTER (WHERE l.preemptible), 0) AS preemptible_gpu_seconds
+           FROM ledger_entries e JOIN leases l ON l.id = e.lease_id
+          WHERE e.period_end >= $1 AND e.period_end < $2
+          GROUP BY e.gpu_model, e.region
+       ), preempted AS (
+         SELECT l.gpu_model, ln.region, count(DISTINCT me.id)::int AS notices
+           FROM market_events me JOIN leases l ON l.id = me.subject_id
+           JOIN (SELECT DISTINCT lease_id, region FROM lease_nodes) ln ON ln.lease_id = l.id
+          WHERE me.type = 'lease.preemption_notice' AND me.created_at >= $1 AND me.created_at < $2
+          GROUP BY l.gpu_model, ln.region
+       ), x AS (
+         SELECT gpu_model, region FROM latest UNION SELECT gpu_model, region FROM used UNION SELECT gpu_model, region FROM preempted
+       )
+       SELECT x.gpu_model AS "gpuModel", x.region, latest.round_id AS "roundId", latest.period_start AS "periodStart", latest.price::text AS price,
+              latest.min_node_price::text AS "bandMin", latest.median_node_price::text AS "bandMedian", latest.max_node_price::text AS "bandMax",
+              day_ago.round_id AS "dayAgoRoundId", day_ago.period_start AS "dayAgoPeriodStart", day_ago.price::text AS "dayAgoPrice",
+              COALESCE(used.gpu_seconds, 0)::text AS "gpuSeconds", COALESCE(used.preemptible_gpu_seconds, 0)::text AS "preemptibleGpuSeconds",
+              COALESCE(preempted.notices, 0) AS preemptions
+         FROM x
+         LEFT JOIN latest USING (gpu_model, region)
+         LEFT JOIN day_ago USING (gpu_model, region)
+         LEFT JOIN used USING (gpu_model, region)
+         LEFT JOIN preempted USING (gpu_model, region)
+        WHERE true ${pools}
+        ORDER BY x.gpu_model, x.region`,
+      params,
+    );
+  }
+
+  /** The names of the tenants, providers and nodes (their provider's own name for them) behind a set of ids. */
+  async names(ids: { tenants: string[]; providers: string[]; nodes: string[] }): Promise<NameRow[]> {
+    return this.dataSource.query(
+      `SELECT 'tenant' AS kind, id::text AS id, name FROM tenants WHERE id = ANY($1::uuid[])
+       UNION ALL SELECT 'provider', id::text, name FROM providers WHERE id = ANY($2::uuid[])
+       UNION ALL SELECT 'node', id::text, external_id FROM nodes WHERE id = ANY($3::uuid[])`,
+      [ids.tenants, ids.providers, ids.nodes],
+    );
   }
 
   /** Sums per round whose entries do not balance (entries settled outside a round have no round). */

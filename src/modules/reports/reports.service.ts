@@ -1,19 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { indexChange, perGpuHour } from '../../core/finance/pool-figures.js';
 import { amountText, gpuHoursOf, netFeesOf, optionalPriceText, priceText, ratioOf, reconcile, rentOf, volumeWeightedPrice } from '../../core/finance/report-figures.js';
 import { BUCKET_SECONDS, resolveRange, type Bucket, type ReportRange } from '../../core/finance/report-range.js';
 import { demandPerPool } from '../../core/finance/round-demand.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { AuthError, AuthErrorCode, ValidationFailedError } from '../../platform/errors/app-error.js';
+import { MAX_OFFER_PRICE } from '../bids/bid.dto.js';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../../platform/http/keyset-cursor.js';
 import type { Principal } from '../auth/principal.js';
 import { MarketReadService } from '../market/market-read.service.js';
+import { QuotesService } from '../quotes/quotes.service.js';
 import {
   NODE_PRICES_DEFAULT_LIMIT,
   type BucketedQueryDto,
   type ClearingPricesReportDto,
   type NodePricesQueryDto,
   type NodePricesReportDto,
+  type PoolSummaryQueryDto,
+  type PoolSummaryReportDto,
   type ReconciliationReportDto,
   type ReportRangeQueryDto,
   type RevenueQueryDto,
@@ -41,6 +46,7 @@ export class ReportsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly reports: ReportsRepository,
     private readonly market: MarketReadService,
+    private readonly quotes: QuotesService,
   ) {}
 
   private range(query: ReportRangeQueryDto, bucket?: Bucket): ReportRange {
@@ -109,19 +115,85 @@ export class ReportsService {
   async revenue(query: RevenueQueryDto): Promise<RevenueReportDto> {
     const groupBy = query.groupBy ?? 'day';
     const { from, to } = this.range(query);
-    const [rows, totals] = await Promise.all([this.reports.revenue(from, to, groupBy), this.reports.ledgerTotals(from, to)]);
+    const pool = { gpuModel: query.gpuModel, region: query.region };
+    const [rows, totals] = await Promise.all([this.reports.revenue(from, to, groupBy, pool), this.reports.ledgerTotals(from, to, pool)]);
+    const figures = ledgerFigures(totals);
     return {
       from: from.toISOString(),
       to: to.toISOString(),
       groupBy,
       rows: rows.map((r) => ({
         ...(groupBy === 'provider' ? { providerId: r.providerId, providerName: r.providerName } : {}),
+        ...(groupBy === 'tenant' ? { tenantId: r.tenantId, tenantName: r.tenantName } : {}),
         ...(groupBy === 'pool' ? { gpuModel: r.gpuModel, region: r.region } : {}),
         ...(groupBy === 'day' ? { day: r.day!.toISOString().slice(0, 10) } : {}),
         ...ledgerFigures(r),
       })),
-      totals: ledgerFigures(totals),
+      totals: figures,
+      takeRate: ratioOf(figures.netFees, totals.charges),
     };
+  }
+
+  /**
+   * Per pool: the index and band now (the latest committed round before `to`) and its 24 h
+   * change, what a 1-GPU bid would have to offer to win now (the quotes' own computation, so the
+   * dashboard and POST /v1/quotes never disagree), and how often preemptible leases there were
+   * preempted per GPU-hour they ran in the range.
+   */
+  async poolSummary(query: PoolSummaryQueryDto): Promise<PoolSummaryReportDto> {
+    const { from, to } = this.range(query);
+    const rows = await this.reports.poolSummary(from, to, { gpuModel: query.gpuModel, region: query.region });
+    const toWin = await Promise.all(rows.map((r) => this.priceToWinNow(r.gpuModel, r.region)));
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      rows: rows.map((r, i) => {
+        const change = indexChange(r.price, r.dayAgoPrice);
+        return {
+          gpuModel: r.gpuModel,
+          region: r.region,
+          roundId: r.roundId,
+          periodStart: r.periodStart?.toISOString() ?? null,
+          index: optionalPriceText(r.price),
+          nodePrices: { min: optionalPriceText(r.bandMin), median: optionalPriceText(r.bandMedian), max: optionalPriceText(r.bandMax) },
+          indexDayAgo: optionalPriceText(r.dayAgoPrice),
+          change24h: change.change,
+          changePercent24h: change.percent,
+          priceToWin: toWin[i].priceToWin,
+          priceToWinReason: toWin[i].reason,
+          gpuHours: gpuHoursOf(r.gpuSeconds),
+          preemptibleGpuHours: gpuHoursOf(r.preemptibleGpuSeconds),
+          preemptions: r.preemptions,
+          preemptionsPerPreemptibleGpuHour: perGpuHour(r.preemptions, r.preemptibleGpuSeconds),
+        };
+      }),
+    };
+  }
+
+  /**
+   * A quote for the most flexible bid on one pool: 1 GPU, no contiguity, not preemptible (a
+   * preemptible bid wins at the same price), with the highest limit a bid may carry so that the
+   * quote reports the price to win rather than a loss to the limit. A model since removed from
+   * the catalogue cannot be quoted: its price to win is null.
+   */
+  private async priceToWinNow(gpuModel: string, region: string): Promise<{ priceToWin: string | null; reason: string | null }> {
+    try {
+      const quote = await this.quotes.quote({
+        gpus: 1,
+        offers: [{ gpuModel, maxPrice: MAX_OFFER_PRICE }],
+        contiguity: 'none',
+        preemptible: false,
+        runtimeSeconds: 3600,
+        regions: [region],
+        // A quote runs nothing: a bid needs a workload to be valid, and none changes its price.
+        workload: { command: ['true'] },
+      });
+      const option = quote.offers[0].options.find((o) => o.contiguity === 'none' && !o.preemptible && o.timing === 'now');
+      return { priceToWin: option?.priceToWin ?? null, reason: option?.priceToWin ? null : (option?.reason ?? null) };
+    } catch (error) {
+      if (error instanceof ValidationFailedError) return { priceToWin: null, reason: 'not_quotable' };
+      throw error;
+    }
   }
 
   async tenantCharges(query: ReportRangeQueryDto): Promise<TenantChargesReportDto> {
@@ -176,8 +248,15 @@ export class ReportsService {
     );
     const marginal = new Map(prices.map((p) => [`${p.gpuModel}\u0000${p.region}`, p]));
     const { prices: _prices, timings: _timings, stats: _stats, ...summary } = round;
+    const names = await this.reports.names({
+      tenants: [...new Set([...winners.map((w) => w.tenantId), ...losers.map((l) => l.tenantId), ...prices.flatMap((p) => (p.marginalTenantId ? [p.marginalTenantId] : []))])],
+      providers: [...new Set(winners.flatMap((w) => (w.nodes ?? []).map((n) => n.providerId)))],
+      nodes: [...new Set(winners.flatMap((w) => (w.nodes ?? []).map((n) => n.nodeId)))],
+    });
+    const named = (kind: 'tenant' | 'provider' | 'node') => Object.fromEntries(names.filter((n) => n.kind === kind).map((n) => [n.id, n.name]));
     return {
       round: summary,
+      names: { tenants: named('tenant'), providers: named('provider'), nodes: named('node') },
       pools: round.prices.map((p, i) => {
         const m = marginal.get(`${p.gpuModel}\u0000${p.region}`);
         return {

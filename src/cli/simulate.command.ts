@@ -7,11 +7,16 @@ import type { ClearOptionsLike } from '../core/simulation/market-scheduler.js';
 import { runSimulation, SIMULATION_DEFAULTS } from '../core/simulation/run-simulation.js';
 import { warmUpHighs } from '../core/solvers/highs-backend.js';
 import type { Workload } from '../core/simulation/workload.js';
-import { loadWorkload, REPO_ROOT } from '../simulation/load-workload.js';
+import { loadWorkload, REPO_ROOT, TRACE_SCENARIOS } from '../simulation/load-workload.js';
 import { renderReportHtml, summaryText } from '../simulation/report-html.js';
 
-export const usage = `usage: gpumarket simulate --scenario <name|file> [--seed N] [--hours H] [--out DIR]
-  --scenario        a name in scenarios/ (five-tenants, diurnal, ...), a scenario JSON file, or "trace"
+/** What `gpumarket simulate` runs without --scenario (or, with --pods-file/--nodes-file, the trace). */
+export const DEFAULT_SCENARIO = 'five-tenants';
+
+export const usage = `usage: gpumarket simulate [--scenario <name|file|trace>] [--seed N] [--hours H] [--out DIR]
+  --scenario        a name in scenarios/ (five-tenants, diurnal, diurnal-identical-limits, ...), a
+                    scenario JSON file, or "trace" (default: ${DEFAULT_SCENARIO}; "trace" when a
+                    --pods-file or --nodes-file is given)
   --seed N          random seed (default 1); same seed, same report
   --hours H         simulated hours (default: the scenario's; for the trace: the whole trace)
   --out DIR         where report.json and report.html go (default artifacts/simulation/<scenario>)
@@ -22,7 +27,13 @@ export const usage = `usage: gpumarket simulate --scenario <name|file> [--seed N
                     and the report lists any that do
   --capacity-steps N bisection steps of the capacity search (default 5; 0 turns it off)
   --trace-dir DIR   trace directory (default ../shared/traces/alibaba-gpu-2023 from the repo root)
-  --trace-start S   trace second at which the replay starts (default 0)`;
+  --trace-start S   trace second at which the replay starts (default 0)
+  --pods-file FILE  a pods file in the Alibaba trace format, relative to the working directory
+                    (replaces the trace directory's first pods*.csv)
+  --nodes-file FILE a nodes file in the same format, relative to the working directory
+                    (replaces the trace directory's nodes.csv)
+  --equal-fleets M  fleets every shared baseline runs on in full: sized (default: the scenario's
+                    and the one each baseline needs) or visited (also every size probed)`;
 
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: Object.fromEntries(
-        ['scenario', 'seed', 'hours', 'out', 'period', 'solver', 'time-limit-ms', 'capacity-steps', 'trace-dir', 'trace-start'].map((k) => [k, { type: 'string' as const }]),
+        ['scenario', 'seed', 'hours', 'out', 'period', 'solver', 'time-limit-ms', 'capacity-steps', 'trace-dir', 'trace-start', 'pods-file', 'nodes-file', 'equal-fleets'].map((k) => [k, { type: 'string' as const }]),
       ),
       strict: true,
     }).values as Record<string, string | undefined>;
@@ -41,8 +52,19 @@ export async function run(argv: string[]): Promise<number> {
   }
   const numeric = ['seed', 'hours', 'period', 'time-limit-ms', 'capacity-steps', 'trace-start'];
   const bad = numeric.find((k) => values[k] !== undefined && !(Number(values[k]) >= 0));
-  if (!values.scenario || bad) {
-    process.stderr.write(`${bad ? `--${bad} must be a non-negative number\n` : '--scenario is required\n'}${usage}\n`);
+  if (bad) {
+    process.stderr.write(`--${bad} must be a non-negative number\n${usage}\n`);
+    return 2;
+  }
+  const fromFiles = values['pods-file'] !== undefined || values['nodes-file'] !== undefined;
+  const scenario = values.scenario ?? (fromFiles ? 'trace' : DEFAULT_SCENARIO);
+  if (fromFiles && !TRACE_SCENARIOS.includes(scenario)) {
+    process.stderr.write(`--pods-file and --nodes-file replay a trace: use them without --scenario or with --scenario trace\n`);
+    return 2;
+  }
+  const equalFleets = values['equal-fleets'] ?? 'sized';
+  if (equalFleets !== 'sized' && equalFleets !== 'visited') {
+    process.stderr.write(`--equal-fleets must be sized or visited\n`);
     return 2;
   }
   const solver = (values.solver ?? 'auto') as NonNullable<ClearOptionsLike['solver']>;
@@ -54,7 +76,10 @@ export async function run(argv: string[]): Promise<number> {
   let workload: Workload;
   try {
     workload = await loadWorkload({
-      scenario: values.scenario,
+      scenario,
+      // Files named on the command line are where the user is, not where the repository is.
+      podsFile: values['pods-file'] === undefined ? undefined : resolve(values['pods-file']),
+      nodesFile: values['nodes-file'] === undefined ? undefined : resolve(values['nodes-file']),
       seed,
       hours: values.hours === undefined ? undefined : Number(values.hours),
       periodSeconds: values.period === undefined ? undefined : Number(values.period),
@@ -74,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
     clear: clearRound,
     clearOptions: { solver, timeLimitMs: Number(values['time-limit-ms'] ?? SIMULATION_DEFAULTS.timeLimitMs), deterministic: true },
     capacitySteps: Number(values['capacity-steps'] ?? SIMULATION_DEFAULTS.capacitySteps),
+    equalFleets,
     log: (line) => process.stderr.write(`  ${line}\n`),
   });
   await mkdir(out, { recursive: true });

@@ -6,7 +6,7 @@ import { toMoney } from '../core/money/money.js';
 import { generateWorkload, validateScenario } from '../core/simulation/scenario-generator.js';
 import { traceWorkload } from '../core/simulation/trace-model.js';
 import type { Workload } from '../core/simulation/workload.js';
-import { readTraceDirectory } from './trace-reader.js';
+import { parseTraceNodes, parseTracePods, readTraceDirectory } from './trace-reader.js';
 
 /** The nearest folder above this module with a package.json: the repo root from src/ or dist/. */
 function findRepoRoot(): string {
@@ -29,6 +29,9 @@ export interface WorkloadRequest {
   /** Relative paths resolve against the repo root. */
   readonly traceDir?: string;
   readonly traceStart?: number;
+  /** A nodes file and a pods file in the trace format, each replacing the trace directory's (absolute paths: the CLI resolves them against the working directory). */
+  readonly nodesFile?: string;
+  readonly podsFile?: string;
 }
 
 export class WorkloadNotFoundError extends Error {}
@@ -36,7 +39,12 @@ export class WorkloadNotFoundError extends Error {}
 export async function loadWorkload(request: WorkloadRequest): Promise<Workload> {
   const { scenario, seed, hours, periodSeconds } = request;
   if (TRACE_SCENARIOS.includes(scenario)) {
-    const trace = await readTraceDirectory(resolve(REPO_ROOT, request.traceDir ?? TRACE_DEFAULT_DIR));
+    const dir = resolve(REPO_ROOT, request.traceDir ?? TRACE_DEFAULT_DIR);
+    const fromDir = request.nodesFile && request.podsFile ? null : await readTraceDirectory(dir);
+    const trace = {
+      nodes: request.nodesFile ? parseTraceNodes(await readFile(request.nodesFile, 'utf8'), request.nodesFile) : fromDir!.nodes,
+      pods: request.podsFile ? parseTracePods(await readFile(request.podsFile, 'utf8'), request.podsFile) : fromDir!.pods,
+    };
     const windowStart = request.traceStart ?? 0;
     const lastEvent = trace.pods.reduce((m, p) => Math.max(m, p.creationTime, p.deletionTime ?? 0), 0);
     return traceWorkload(trace.nodes, trace.pods, {

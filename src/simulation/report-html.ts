@@ -12,7 +12,10 @@ const PAD = { left: 56, right: 150, top: 24, bottom: 32 };
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(3));
 
-export function lineChart(title: string, xs: readonly number[], series: Readonly<Record<string, readonly (number | null)[]>>, yLabel: string): string {
+/** Hours from the epoch as a UTC date and time ("01-05 14:00"). */
+const utc = (epochIso: string, hours: number) => new Date(Date.parse(epochIso) + hours * 3_600_000).toISOString().slice(5, 16).replace('T', ' ');
+
+export function lineChart(title: string, xs: readonly number[], series: Readonly<Record<string, readonly (number | null)[]>>, yLabel: string, epochIso?: string): string {
   const values = Object.values(series).flatMap((s) => s.filter((v): v is number => v !== null));
   const yMax = Math.max(1e-9, ...values) * 1.05;
   const xMin = xs[0] ?? 0;
@@ -33,9 +36,9 @@ export function lineChart(title: string, xs: readonly number[], series: Readonly
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
     const y = yMax * f;
     const x = xMin + (xMax - xMin) * f;
-    return `<text x="${PAD.left - 4}" y="${py(y) + 4}" font-size="10" text-anchor="end">${fmt(y)}</text><line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/><text x="${px(x)}" y="${H - PAD.bottom + 14}" font-size="10" text-anchor="middle">${fmt(x)}</text>`;
+    return `<text x="${PAD.left - 4}" y="${py(y) + 4}" font-size="10" text-anchor="end">${fmt(y)}</text><line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/><text x="${px(x)}" y="${H - PAD.bottom + 14}" font-size="10" text-anchor="middle">${epochIso ? utc(epochIso, x) : fmt(x)}</text>`;
   });
-  return `<h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${ticks.join('')}${lines.join('')}<text x="${PAD.left}" y="${H - 4}" font-size="10">hours</text><text x="4" y="12" font-size="10">${esc(yLabel)}</text></svg>`;
+  return `<h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${ticks.join('')}${lines.join('')}<text x="${PAD.left}" y="${H - 4}" font-size="10">${epochIso ? 'time (UTC)' : 'hours'}</text><text x="4" y="12" font-size="10">${esc(yLabel)}</text></svg>`;
 }
 
 export function barChart(title: string, groups: Readonly<Record<string, Readonly<Record<string, number>>>>, unit: string): string {
@@ -72,6 +75,13 @@ const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}
 /** A share small enough to matter in thousandths of a percent (uplift should be rare). */
 const pct3 = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(3)}%`);
 const mins = (s: number) => `${(s / 60).toFixed(1)} min`;
+/** Money to 2 decimals, from an exact decimal string (rounded half-up on the text, no binary float). */
+const money2 = (x: string | number) => {
+  const [whole, frac = ''] = String(x).split('.');
+  const cents = BigInt(whole.replace('-', '') + (frac + '00').slice(0, 2)) + ((frac + '000')[2] >= '5' ? 1n : 0n);
+  const sign = whole.startsWith('-') && cents > 0n ? '-' : '';
+  return `${sign}${cents / 100n}.${String(cents % 100n).padStart(2, '0')}`;
+};
 const fmtLimit = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(4));
 
 export function summaryRows(report: SimulationReport): string[][] {
@@ -90,8 +100,12 @@ export function summaryRows(report: SimulationReport): string[][] {
     row('mean wait', (b) => mins(b.meanWaitSeconds)),
     row('p95 wait', (b) => mins(b.p95WaitSeconds)),
     row('p95 wait (no window)', (b) => mins(b.p95WaitNowSeconds)),
-    row('deadline hit rate', (b) => pct(b.deadlineHitRate)),
-    row('preemptions / job-hour', (b) => b.preemptionsPerJobHour.toFixed(4)),
+    row('p99 wait (no window)', (b) => mins(b.p99WaitNowSeconds)),
+    row('longest wait (no window)', (b) => mins(b.maxWaitNowSeconds)),
+    row('deadline hits / windowed jobs', (b) => `${b.deadlineHits}/${b.windowedJobsDue} (${pct(b.deadlineHitRate)})`),
+    row('preemptions / preemptible job-hour', (b) => b.preemptionsPerPreemptibleJobHour.toFixed(4)),
+    row('value delivered $', (b) => (b.value ? money2(b.value.delivered) : 'n/a')),
+    row('tenant surplus $ (value - charges)', (b) => (b.value ? money2(b.value.surplus) : 'n/a')),
     row('$/GPU-h preemptible+window', (b) => b.pricePerGpuHour.preemptible_window ?? 'n/a'),
     row('$/GPU-h preemptible+now', (b) => b.pricePerGpuHour.preemptible_now ?? 'n/a'),
     row('$/GPU-h fixed+window', (b) => b.pricePerGpuHour.fixed_window ?? 'n/a'),
@@ -107,7 +121,9 @@ export function summaryRows(report: SimulationReport): string[][] {
     row('charges + uplift = payouts + fees', (b) => (b.reconciliation.balanced ? `${b.reconciliation.chargesPlusUplift} = ${b.reconciliation.payoutsPlusFees}` : `${b.reconciliation.chargesPlusUplift} != ${b.reconciliation.payoutsPlusFees}`)),
     row('uplift / charges', (b) => pct3(b.upliftShareOfCharges)),
     row('paradoxical rejections / losers', (b) => (b.paradoxicalRejections ? `${b.paradoxicalRejections.count}/${b.paradoxicalRejections.losers} (${pct3(b.paradoxicalRejections.share)})` : 'n/a')),
+    row('fleet $/h at reserve', (b) => money2(b.fleetCostPerHour)),
     row('GPUs needed at same service', (b) => (b.capacityNeededGpus === null ? 'not searched' : String(b.capacityNeededGpus))),
+    row('  that fleet in $/h at reserve', (b) => (b.capacityNeededCostPerHour === null ? 'n/a' : b.capacityNeededCostPerHour.toFixed(2))),
   ];
 }
 
@@ -126,6 +142,7 @@ export function summaryText(report: SimulationReport): string {
     `flexibility: fixed+now pays ${flexibility.fixedNow ?? 'n/a'} vs preemptible+window ${flexibility.preemptibleWindow ?? 'n/a'} per GPU-hour` +
       (flexibility.ratio === null ? '' : ` (${flexibility.ratio}x; goal >= 5x: ${flexibility.atLeast5x ? 'met' : 'NOT met'})`),
   );
+  lines.push('', 'verdict:', ...report.verdict.map((v) => `  ${v.met === null ? 'n/a    ' : v.met ? 'met    ' : 'NOT met'}  ${v.goal}: ${v.measured} (target ${v.target})`));
   const { roundsAtTimeLimit, probeRoundsAtTimeLimit, options } = report.clearing;
   if (roundsAtTimeLimit.count + probeRoundsAtTimeLimit > 0)
     lines.push(
@@ -149,6 +166,34 @@ export function summaryText(report: SimulationReport): string {
   if (report.clearing.unitPriceMismatches > 0)
     lines.push(`coherence: ${report.clearing.unitPriceMismatches} lease-rounds had a unit price from the core that differs from the settlement rule's (see report.json clearing.unitPriceMismatches)`);
   return lines.join('\n');
+}
+
+/** The page opens with the verdict: each goal, its target, what was measured, met or not. */
+function verdictSection(report: SimulationReport): string {
+  const rows = report.verdict.map(
+    (v) => `<tr><td>${esc(v.goal)}</td><td>${esc(v.target)}</td><td>${esc(v.measured)}</td><td>${v.met === null ? 'n/a' : v.met ? 'met' : '<b>not met</b>'}</td></tr>`,
+  );
+  const t = report.serviceTarget;
+  return `<h2>Verdict</h2><table><tr><th>goal</th><th>target</th><th>measured</th><th>met</th></tr>${rows.join('')}</table>
+<p>Service target (what dedicated reservations deliver): p95 wait without a window ${mins(t.p95WaitNowSeconds)}, p99 ${mins(t.p99WaitNowSeconds)}, jobs completed ${pct(t.completionRate)} (less 1 point), deadline hit rate ${pct(t.deadlineHitRate)} (less 1 point), GPU-hours served in the horizon ${t.gpuHoursServed.toFixed(1)} (99% of it). Limits: ${report.limits === 'identical' ? 'one distribution for every class' : 'drawn by flexibility class'}.</p>`;
+}
+
+/** Every shared baseline on the same fleets; money to 2 decimals. */
+function equalFleetSection(report: SimulationReport): string {
+  const head =
+    '<tr><th>fleet</th><th>baseline</th><th>meets target</th><th>value delivered $</th><th>surplus $</th><th>p95 / p99 wait (no window)</th><th>deadline hits</th><th>preemptions / preemptible job-h</th><th>$/GPU-h fixed+now / preempt.+window</th><th>charges $</th><th>uplift $</th><th>payouts $</th><th>fees $</th></tr>';
+  const rows = report.equalFleet.flatMap((f) =>
+    f.baselines.map(
+      (b) =>
+        `<tr><td>${f.gpus} GPUs, ${f.costPerHour.toFixed(2)} $/h${f.sizedFor.length ? ` (sized for ${esc(f.sizedFor.join(', '))})` : ''}</td><td>${esc(b.baseline)}</td><td>${b.meetsTarget ? 'yes' : 'no'}</td><td>${b.valueDelivered === null ? 'n/a' : money2(b.valueDelivered)}</td><td>${b.surplus === null ? 'n/a' : money2(b.surplus)}</td><td>${mins(b.p95WaitNowSeconds)} / ${mins(b.p99WaitNowSeconds)}</td><td>${b.deadlineHits}/${b.windowedJobsDue}</td><td>${b.preemptionsPerPreemptibleJobHour.toFixed(4)}</td><td>${b.pricePerGpuHour.fixed_now ? money2(b.pricePerGpuHour.fixed_now) : 'n/a'} / ${b.pricePerGpuHour.preemptible_window ? money2(b.pricePerGpuHour.preemptible_window) : 'n/a'}</td><td>${money2(b.charges)}</td><td>${money2(b.uplift)}</td><td>${money2(b.payouts)}</td><td>${money2(b.fees)}</td></tr>`,
+    ),
+  );
+  const sized = Object.entries(report.sizedSeries);
+  const charts = sized.length
+    ? `${lineChart('GPU utilisation on each baseline\'s sized fleet', sized[0][1].hours, Object.fromEntries(sized.map(([n, v]) => [`${n} (${v.gpus} GPUs, ${v.costPerHour.toFixed(2)} $/h)`, v.utilisation])), 'share busy', report.scenario.epoch)}
+${lineChart('Queue length on each baseline\'s sized fleet (bids waiting)', sized[0][1].hours, Object.fromEntries(sized.map(([n, v]) => [`${n} (${v.gpus} GPUs)`, v.queue])), 'bids', report.scenario.epoch)}`
+    : '<p>No sized fleet: the capacity search was off or found none.</p>';
+  return `<h2>Every shared baseline on the same fleets</h2><table>${head}${rows.join('')}</table>${charts}`;
 }
 
 /** Every price figure's definition, next to the figures (report.json carries the same under prices.definitions). */
@@ -179,13 +224,16 @@ export function renderReportHtml(report: SimulationReport): string {
 <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}td:first-child,th:first-child{text-align:left}li{font-size:13px}</style></head><body>
 <h1>Simulation: ${esc(s.name)}</h1><p>${esc(s.description)}</p>
 <p>seed ${s.seed}, ${s.hours} h, ${s.rounds} rounds of ${s.periodSeconds} s, fee ${esc(s.feePercent)}%, ${report.fleet.gpus} GPUs in the shared fleet, ${report.demand.jobs} jobs (${report.demand.gpuHours} GPU-hours).</p>
+${verdictSection(report)}
+${equalFleetSection(report)}
+<h2>On the scenario's fleet (dedicated: its own)</h2>
 ${table(report)}
 <h2>Assumptions</h2><ul>${report.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
-${lineChart('Clearing price per pool: the pool index (market, $/GPU-hour)', report.series.hours, report.series.prices, '$/GPU-h')}
-${lineChart('VWAP of unit prices paid per pool (market, $/GPU-hour)', report.series.hours, report.series.vwap, '$/GPU-h')}
+${lineChart('Clearing price per pool: the pool index (market, $/GPU-hour)', report.series.hours, report.series.prices, '$/GPU-h', s.epoch)}
+${lineChart('VWAP of unit prices paid per pool (market, $/GPU-hour)', report.series.hours, report.series.vwap, '$/GPU-h', s.epoch)}
 ${priceSection(report)}
-${lineChart('GPU utilisation', report.series.hours, report.series.utilisation, 'share busy')}
-${lineChart('Queue length (bids waiting)', report.series.hours, report.series.queue, 'bids')}
+${lineChart('GPU utilisation', report.series.hours, report.series.utilisation, 'share busy', s.epoch)}
+${lineChart('Queue length (bids waiting)', report.series.hours, report.series.queue, 'bids', s.epoch)}
 ${barChart('Spend per tenant', spend, '$')}
 ${hourTable(report)}
 </body></html>

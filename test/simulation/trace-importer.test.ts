@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Money, toMoney } from '../../src/core/money/money.js';
-import { TRACE_GPU_MODELS, traceWorkload } from '../../src/core/simulation/trace-model.js';
+import { TRACE_GPU_MODELS, TRACE_LIST_PRICES, traceWorkload } from '../../src/core/simulation/trace-model.js';
 import { parseTracePods, readTraceDirectory, TraceFormatError } from '../../src/simulation/trace-reader.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -44,19 +44,27 @@ describe('trace importer (Alibaba GPU trace format)', () => {
     expect(w.notes.join(' ')).toMatch(/multiplier drawn uniformly per QoS/);
   });
 
-  it('synthesises values from the model reserve and the QoS class, reproducibly', async () => {
+  it('synthesises one value per pod from public list prices and the QoS class, reproducibly, so any-model work is not pulled to the dearest GPU', async () => {
     const trace = await readTraceDirectory(join(here, 'fixtures/mini-trace'));
     const a = traceWorkload(trace.nodes, trace.pods, { seed: 7, windowStart: 0, hours: 3, params });
     const b = traceWorkload(trace.nodes, trace.pods, { seed: 7, windowStart: 0, hours: 3, params });
     expect(a.jobs).toEqual(b.jobs);
     const gang = a.jobs.find((j) => j.id === 'pod-gang')!;
-    const ratio = gang.offers[0].maxPrice.dividedBy(new Money(TRACE_GPU_MODELS.V100M32.reserve)).toNumber();
-    expect(ratio).toBeGreaterThanOrEqual(3); // Guaranteed: 3-5x the reserve
-    expect(ratio).toBeLessThanOrEqual(5);
+    const ratio = gang.offers[0].maxPrice.dividedBy(new Money(TRACE_LIST_PRICES.V100M32)).toNumber(); // the one model it accepts that the fleet has
+    expect(ratio).toBeGreaterThanOrEqual(1.2); // Guaranteed: 1.2-1.6x the list price
+    expect(ratio).toBeLessThanOrEqual(1.6);
     const be = a.jobs.find((j) => j.id === 'pod-share')!;
-    const beRatio = be.offers[0].maxPrice.dividedBy(new Money(TRACE_GPU_MODELS.T4.reserve)).toNumber();
-    expect(beRatio).toBeGreaterThanOrEqual(1.1);
-    expect(beRatio).toBeLessThanOrEqual(1.6);
+    const beRatio = be.offers[0].maxPrice.dividedBy(new Money(TRACE_LIST_PRICES.T4)).toNumber();
+    expect(beRatio).toBeGreaterThanOrEqual(0.75);
+    expect(beRatio).toBeLessThanOrEqual(0.95);
+    // A pod that accepts any model values every model alike, at the cheapest model's list price x
+    // its multiplier (LS: 1.0-1.4): the T4 comes first and nothing rewards the dearer V100.
+    const any = a.jobs.find((j) => j.id === 'pod-old')!;
+    expect(any.offers.map((o) => o.gpuModel)).toEqual(['T4', 'V100M32']);
+    expect(any.offers[0].maxPrice.equals(any.offers[1].maxPrice)).toBe(true);
+    const anyRatio = any.offers[0].maxPrice.dividedBy(new Money(TRACE_LIST_PRICES.T4)).toNumber();
+    expect(anyRatio).toBeGreaterThanOrEqual(1.0);
+    expect(anyRatio).toBeLessThanOrEqual(1.4);
   });
 
   it('names the file, line and column of a malformed value', () => {

@@ -409,11 +409,13 @@ export function buildReport(
       queue: downsample(run.series.queue, MAX_POINTS),
     };
   }
-  const first = input.baselines[0].run.series;
+  // Runs drain past the horizon for as long as each needs: pad the shorter series so the buckets line up.
+  const first = input.baselines.reduce((a, b) => (b.run.series.t.length > a.run.series.t.length ? b : a)).run.series;
+  const padded = (values: readonly number[]) => (values.length < first.t.length ? [...values, ...new Array<number>(first.t.length - values.length).fill(NaN)] : values);
   const prices: Record<string, (number | null)[]> = {};
-  for (const [key, values] of market.run.series.prices) prices[key.replace('\u0000', '/')] = downsample(values, MAX_POINTS);
+  for (const [key, values] of market.run.series.prices) prices[key.replace('\u0000', '/')] = downsample(padded(values), MAX_POINTS);
   const vwap: Record<string, (number | null)[]> = {};
-  for (const [key, values] of market.run.series.vwap) vwap[key.replace('\u0000', '/')] = downsampleWeighted(values, market.run.series.soldGpus.get(key) ?? [], MAX_POINTS);
+  for (const [key, values] of market.run.series.vwap) vwap[key.replace('\u0000', '/')] = downsampleWeighted(padded(values), padded(market.run.series.soldGpus.get(key) ?? []), MAX_POINTS);
   const gpusOf = (b: (typeof input.baselines)[number]) => Math.max(1, b.metrics.gpus);
   return {
     version: 1,
@@ -516,8 +518,8 @@ export function buildReport(
     marketByHour: byHour(market.run),
     series: {
       hours: downsample(first.t.map((t) => t / 3600), MAX_POINTS) as number[],
-      utilisation: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(b.run.series.busyGpus.map((x) => x / gpusOf(b)), MAX_POINTS)])),
-      queue: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(b.run.series.queue, MAX_POINTS)])),
+      utilisation: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(padded(b.run.series.busyGpus.map((x) => x / gpusOf(b))), MAX_POINTS)])),
+      queue: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(padded(b.run.series.queue), MAX_POINTS)])),
       prices,
       vwap,
     },

@@ -76,7 +76,7 @@ function windowLength(rng: Rng, tenant: TenantSpec, runtimeSeconds: number): num
 }
 
 /** Non-homogeneous Poisson arrivals by thinning (Lewis-Shedler), one stream per tenant. */
-function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: number): SimJob[] {
+function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: number, identicalLimits?: Distribution): SimJob[] {
   const rng = Rng.stream(seed, `tenant:${tenant.name}`);
   const lambdaMax = maxRate(tenant) / HOUR;
   const jobs: SimJob[] = [];
@@ -92,9 +92,9 @@ function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: 
     const preemptible = rng.chance(tenant.preemptibleShare);
     const windowed = rng.chance(tenant.windowShare);
     const window = windowed ? { notBefore: arrival, deadline: arrival + windowLength(rng, tenant, runtimeSeconds) } : null;
-    const valueDist = preemptible
-      ? windowed ? tenant.value.preemptibleWindow : tenant.value.preemptibleNow
-      : windowed ? tenant.value.fixedWindow : tenant.value.fixedNow;
+    const valueDist =
+      identicalLimits ??
+      (preemptible ? (windowed ? tenant.value.preemptibleWindow : tenant.value.preemptibleNow) : windowed ? tenant.value.fixedWindow : tenant.value.fixedNow);
     const value = sample(rng, valueDist);
     jobs.push({
       id: `${tenant.name}-${String(jobs.length).padStart(6, '0')}`,
@@ -117,7 +117,7 @@ export function generateWorkload(spec: ScenarioSpec, seed: number, hours = spec.
   if (Number.isNaN(startMs)) throw new ScenarioError('start', 'must be an ISO-8601 time');
   const horizon = Math.round(hours * HOUR);
   const jobs = spec.tenants
-    .flatMap((tenant) => tenantJobs(tenant, seed, horizon, startMs))
+    .flatMap((tenant) => tenantJobs(tenant, seed, horizon, startMs, spec.identicalLimits))
     .sort((a, b) => a.arrival - b.arrival || (a.id < b.id ? -1 : 1));
   return {
     name: spec.name,
@@ -135,8 +135,11 @@ export function generateWorkload(spec: ScenarioSpec, seed: number, hours = spec.
       preemptionNoticeSeconds: spec.preemptionNoticeSeconds,
     },
     notes: [
-      `Synthetic scenario "${spec.name}", seed ${seed}: Poisson arrivals per tenant (thinning), values per GPU-hour drawn per flexibility class from the distributions in the scenario file.`,
+      spec.identicalLimits
+        ? `Synthetic scenario "${spec.name}", seed ${seed}: Poisson arrivals per tenant (thinning); limits per GPU-hour identical for every flexibility class, drawn from identicalLimits ${JSON.stringify(spec.identicalLimits)} (the tenants' per-class value distributions are not used), so any difference in what the classes pay comes from the market.`
+        : `Synthetic scenario "${spec.name}", seed ${seed}: Poisson arrivals per tenant (thinning), values per GPU-hour drawn per flexibility class from the distributions in the scenario file.`,
     ],
+    limits: spec.identicalLimits ? 'identical' : 'by-class',
   };
 }
 
@@ -160,6 +163,8 @@ export function validateScenario(input: unknown): ScenarioSpec {
   if (!(s.periodSeconds! > 0)) throw new ScenarioError('periodSeconds', 'must be positive');
   if (!Array.isArray(s.fleet) || s.fleet.length === 0) throw new ScenarioError('fleet', 'must list at least one pool');
   if (!Array.isArray(s.tenants) || s.tenants.length === 0) throw new ScenarioError('tenants', 'must list at least one tenant');
+  if (s.identicalLimits !== undefined && (typeof s.identicalLimits !== 'object' || s.identicalLimits === null || typeof s.identicalLimits.dist !== 'string'))
+    throw new ScenarioError('identicalLimits', 'must be a distribution ({"dist": ...})');
   const models = new Set(s.fleet.map((p) => p.gpuModel));
   s.fleet.forEach((p, i) => {
     if (!(p.nodes >= 0 && p.gpusPerNode > 0)) throw new ScenarioError(`fleet[${i}]`, 'nodes >= 0 and gpusPerNode > 0');

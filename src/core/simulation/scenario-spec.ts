@@ -75,4 +75,10 @@ export interface ScenarioSpec {
   readonly preemptionNoticeSeconds: number;
   readonly fleet: readonly PoolSpec[];
   readonly tenants: readonly TenantSpec[];
+  /**
+   * When set, every job's limit per GPU-hour (of its preferred model) is drawn from this one
+   * distribution whatever its flexibility class, instead of the tenant's per-class `value`:
+   * the flexibility ratio then measures what the market makes of flexibility alone.
+   */
+  readonly identicalLimits?: Distribution;
 }

@@ -39,12 +39,35 @@ export const TRACE_GPU_MODELS: Readonly<Record<string, { reserve: string; memory
 };
 const UNKNOWN_MODEL = { reserve: '0.50', memoryGb: 16 };
 
-/** Value per GPU-hour = reserve of the model x a multiplier drawn uniformly per QoS class. */
+/**
+ * Public on-demand list prices per GPU-hour (USD, 2025 price lists; a tenant's outside option):
+ * T4 0.35, P100 1.46, V100 16 GB 2.48 (Google Cloud, per attached GPU, us-central1); A10 1.01
+ * (AWS g5.xlarge); V100 32 GB 3.90 (AWS p3dn.24xlarge / 8). G2 and G3 are undisclosed: G2
+ * (32 GB) is priced as the V100 32 GB, G3 (80 GB) as an A100 80 GB, 5.12 (AWS p4de.24xlarge / 8).
+ */
+export const TRACE_LIST_PRICES: Readonly<Record<string, string>> = {
+  T4: '0.35',
+  P100: '1.46',
+  A10: '1.01',
+  V100M16: '2.48',
+  V100M32: '3.90',
+  G2: '3.90',
+  G3: '5.12',
+};
+const UNKNOWN_LIST_PRICE = '1.00';
+
+/**
+ * A pod values its work, not the hardware: value per GPU-hour = a multiplier drawn uniformly per
+ * QoS class x the list price of the cheapest model it accepts (by list price), the same for every
+ * model it accepts. So a pod that runs on any model is worth what the cheapest GPU costs
+ * elsewhere, and nothing sends it to the dearest GPU. The multipliers keep every value above the
+ * cheapest reserve (T4: 0.25 = 0.71 x its list price).
+ */
 export const TRACE_VALUE_MULTIPLIERS: Readonly<Record<string, { min: number; max: number; preemptible: boolean }>> = {
-  Guaranteed: { min: 3, max: 5, preemptible: false },
-  LS: { min: 2.5, max: 4, preemptible: false },
-  Burstable: { min: 1.5, max: 2.5, preemptible: true },
-  BE: { min: 1.1, max: 1.6, preemptible: true },
+  Guaranteed: { min: 1.2, max: 1.6, preemptible: false },
+  LS: { min: 1.0, max: 1.4, preemptible: false },
+  Burstable: { min: 0.85, max: 1.1, preemptible: true },
+  BE: { min: 0.75, max: 0.95, preemptible: true },
 };
 
 export interface TraceReplayOptions {
@@ -87,10 +110,11 @@ export function traceNodes(rows: readonly TraceNodeRow[], nodesPerBlock = 32, re
 function offersFor(pod: TracePodRow, models: readonly string[], multiplier: number): Offer[] {
   const listed = pod.gpuSpec.trim() === '' ? models : [...new Set(pod.gpuSpec.split('|').map((s) => s.trim()))].filter((m) => models.includes(m));
   const reserve = (m: string) => new Money((TRACE_GPU_MODELS[m] ?? UNKNOWN_MODEL).reserve);
+  const list = (m: string) => new Money(TRACE_LIST_PRICES[m] ?? UNKNOWN_LIST_PRICE);
+  if (listed.length === 0) return [];
+  const value = toMoney(listed.map(list).reduce((a, b) => (b.lessThan(a) ? b : a)).times(multiplier).toFixed(4));
   // Cheapest acceptable model first: what a cost-aware tenant prefers and what first-fit tries first.
-  return [...listed]
-    .sort((a, b) => reserve(a).comparedTo(reserve(b)) || (a < b ? -1 : 1))
-    .map((gpuModel) => ({ gpuModel, maxPrice: toMoney(reserve(gpuModel).times(multiplier).toFixed(4)) }));
+  return [...listed].sort((a, b) => reserve(a).comparedTo(reserve(b)) || (a < b ? -1 : 1)).map((gpuModel) => ({ gpuModel, maxPrice: value }));
 }
 
 export function traceWorkload(nodeRows: readonly TraceNodeRow[], podRows: readonly TracePodRow[], options: TraceReplayOptions): Workload {
@@ -150,7 +174,7 @@ export function traceWorkload(nodeRows: readonly TraceNodeRow[], podRows: readon
       `Supply: every node of nodes.csv (${nodes.length} nodes, ${nodes.reduce((a, n) => a + n.gpus, 0)} GPUs) in one region "${options.region ?? TRACE_REGION}", blocks of ${options.nodesPerBlock ?? 32} nodes per model; reserve prices per model assumed: ${Object.entries(TRACE_GPU_MODELS).map(([m, v]) => `${m} ${v.reserve}`).join(', ')} USD per GPU-hour.`,
       `Demand: pods with num_gpu >= 1 and a scheduled_time; arrival = creation_time, run time = deletion_time - creation_time; pods alive when the window opens join at second 0 with the run time they had left. Skipped: ${skipped.cpuOnly} CPU-only, ${skipped.neverScheduled} never scheduled (run time unknown), ${skipped.outside} outside the window, ${skipped.noModel} with no model in the fleet.`,
       `GPU-sharing pods (gpu_milli < 1000, ${skipped.shared} of them) take a whole GPU: the market sells whole GPUs.`,
-      `Values (not in the trace): per pod, value per GPU-hour = the model's reserve x a multiplier drawn uniformly per QoS (seeded by the pod name): ${Object.entries(TRACE_VALUE_MULTIPLIERS).map(([q, v]) => `${q} ${v.min}-${v.max}x${v.preemptible ? ' preemptible' : ''}`).join(', ')}. gpu_spec lists acceptable models (empty: any), offered cheapest first.`,
+      `Values (not in the trace): per pod, one value per GPU-hour for every model it accepts = the public on-demand list price of the cheapest model it accepts (${Object.entries(TRACE_LIST_PRICES).map(([m, v]) => `${m} ${v}`).join(', ')} USD per GPU-hour; G2 and G3 undisclosed, priced as V100 32 GB and A100 80 GB) x a multiplier drawn uniformly per QoS (seeded by the pod name): ${Object.entries(TRACE_VALUE_MULTIPLIERS).map(([q, v]) => `${q} ${v.min}-${v.max}x${v.preemptible ? ' preemptible' : ''}`).join(', ')}. gpu_spec lists acceptable models (empty: any), offered cheapest reserve first.`,
       'Tenants: the trace has no tenant ids, so each QoS class is treated as one tenant (for the dedicated baseline). No windows: the trace has no deadlines, so deadline hit rate does not apply.',
     ],
   };

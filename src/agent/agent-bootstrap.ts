@@ -71,7 +71,7 @@ export async function createNodeAgent(config: AgentConfig, log?: (line: string) 
     ...(config.compliance?.length ? { compliance: config.compliance } : {}),
   };
   say(`node ${externalId}: ${gpus.length} x ${first} -> ${gpuModel}`);
-  const runtime = await createRuntime(config, gpus.map((gpu) => gpu.uuid), say);
+  const runtime = await createRuntime(config, externalId, gpus.map((gpu) => gpu.uuid), say);
   return new NodeAgent({
     client: new MarketClient(config.marketUrl, config.key),
     registration,
@@ -89,7 +89,7 @@ export async function createNodeAgent(config: AgentConfig, log?: (line: string) 
   });
 }
 
-async function createRuntime(config: AgentConfig, uuids: readonly string[], say: (line: string) => void): Promise<WorkloadRuntime> {
+async function createRuntime(config: AgentConfig, node: string, uuids: readonly string[], say: (line: string) => void): Promise<WorkloadRuntime> {
   const scratchRoot = config.scratchDir ?? `${config.stateDir.replace(/\/+$/, '')}-scratch`;
   let users: WorkloadUsers | undefined;
   if (config.workloadUser) {
@@ -115,6 +115,7 @@ async function createRuntime(config: AgentConfig, uuids: readonly string[], say:
   }
   say(`runtime process: ${users ? `users ${users.base}-g<slot>` : 'same user'}, ${cgroups ? 'a cgroup v2 per lease' : 'no writable cgroup v2 (processes tracked through /proc)'}, scratch under ${scratchRoot}`);
   return new ProcessRuntime({
+    node,
     workloadsDir: `${config.stateDir}/workloads`,
     scratchRoot,
     users: users && setpriv ? { users, setpriv } : undefined,

@@ -16,6 +16,8 @@ export interface LeaseRecord {
   readonly exitFile: string;
   readonly logFile: string;
   readonly startedAt: number;
+  /** Start time of the wrapper (clock ticks after boot): tells its pid and group apart from a reuse. */
+  readonly pidStart?: string;
   /** Which runtime started it (absent in state files of older agents: process). */
   readonly runtime?: 'process' | 'docker' | 'podman';
   /** Container name (container runtimes). */

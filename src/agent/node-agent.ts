@@ -72,7 +72,12 @@ export class NodeAgent {
     chmodSync(options.stateDir, 0o700);
     this.runtime =
       options.runtime ??
-      new ProcessRuntime({ workloadsDir: `${options.stateDir}/workloads`, scratchRoot: `${options.stateDir}/scratch`, path: process.env.PATH ?? '/usr/bin:/bin' });
+      new ProcessRuntime({
+        node: options.registration.externalId,
+        workloadsDir: `${options.stateDir}/workloads`,
+        scratchRoot: `${options.stateDir}/scratch`,
+        path: process.env.PATH ?? '/usr/bin:/bin',
+      });
     this.health = (options.gpus ?? []).map((gpu) => ({ ...gpu, available: true }));
     this.store = new AgentStateStore(`${options.stateDir}/state.json`);
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} agent: ${line}\n`));
@@ -267,6 +272,7 @@ export class NodeAgent {
         logFile: started.logFile,
         startedAt: this.now(),
         runtime: this.runtime.kind,
+        ...(started.pidStart ? { pidStart: started.pidStart } : {}),
         ...(started.container ? { container: started.container } : {}),
         ...(started.scratch ? { scratch: started.scratch } : {}),
         ...(started.cgroupProcs ? { cgroupProcs: started.cgroupProcs } : {}),

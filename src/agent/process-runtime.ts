@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LeaseRecord } from './agent-state-store.js';
 import { killCgroup, LeaseCgroups, removeCgroup } from './lease-cgroup.js';
-import { listProcesses, leaseProcesses, readStat, type LeaseTracking, type ProcessInfo } from './process-tree.js';
+import { listProcesses, leaseProcesses, type LeaseTracking, type ProcessInfo } from './process-tree.js';
 import type { LeaseSpec, StartedLease, WorkloadRuntime } from './runtime.js';
 import { WorkloadRunner, type WorkloadCheck } from './workload-runner.js';
 import type { WorkloadUsers } from './workload-users.js';
@@ -15,6 +15,8 @@ import type { WorkloadUsers } from './workload-users.js';
  * GPU confinement is only CUDA_VISIBLE_DEVICES, which the workload can unset (docs/adapters.md).
  */
 export interface ProcessRuntimeOptions {
+  /** The agent's node name: part of the lease's marker and cgroup name. */
+  readonly node: string;
   /** Where the wrapper's exit and log files go (inside the agent's private state directory). */
   readonly workloadsDir: string;
   /** Parent of the per-lease scratch directories; must be traversable by the workload users. */
@@ -53,7 +55,7 @@ export class ProcessRuntime implements WorkloadRuntime {
     const slot = Math.min(...spec.gpus.map((gpu) => gpu.index));
     const user = this.options.users?.users.forSlot(slot);
     if (user) chownSync(scratch, user.uid, user.gid);
-    const cgroupProcs = this.options.cgroups?.create(key);
+    const cgroupProcs = this.options.cgroups?.create(`${safeName(this.options.node)}-${key}`);
     const env: Record<string, string> = {
       PATH: this.options.path,
       LANG: 'C.UTF-8',
@@ -66,6 +68,7 @@ export class ProcessRuntime implements WorkloadRuntime {
       NVIDIA_VISIBLE_DEVICES: spec.gpus.map((gpu) => gpu.uuid ?? String(gpu.index)).join(','),
       GPUMARKET_SCRATCH: scratch,
       // The marker by which escaped processes are found again; set last, the lease cannot override it.
+      GPUMARKET_NODE: this.options.node,
       GPUMARKET_LEASE_ID: spec.leaseId,
     };
     const started = this.runner.start(key, spec.command ?? [], env, {
@@ -114,16 +117,15 @@ export class ProcessRuntime implements WorkloadRuntime {
   private track(lease: LeaseRecord): LeaseTracking {
     let tracking = this.tracking.get(lease.leaseId);
     if (!tracking) {
-      tracking = { leaseId: lease.leaseId, pid: lease.pid, known: new Set([`${lease.pid}:${readStart(lease.pid)}`]), cgroupProcs: lease.cgroupProcs };
+      // Without a recorded start time (older state files) the wrapper is found through its group.
+      const known = new Set(lease.pidStart ? [`${lease.pid}:${lease.pidStart}`] : []);
+      tracking = { leaseId: lease.leaseId, node: this.options.node, pid: lease.pid, pidStart: lease.pidStart, known, cgroupProcs: lease.cgroupProcs };
       this.tracking.set(lease.leaseId, tracking);
     }
     return tracking;
   }
 }
 
-function readStart(pid: number): string {
-  return readStat(pid)?.start ?? '';
-}
 
 export function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, '_');

@@ -24,4 +24,13 @@ describe('finding the processes of a lease', () => {
     const zombie = { ...proc(9_000_005, WRAPPER, WRAPPER), zombie: true };
     expect(leaseProcesses(tracking, [reused, zombie], { byMarker: false })).toEqual([]);
   });
+
+  it('leaves alone a group whose number was reused after the lease died out', () => {
+    const tracking: LeaseTracking = { leaseId: 'lease-3', pid: WRAPPER, pidStart: 'ours', known: new Set() };
+    const stranger = [proc(WRAPPER, 1, WRAPPER, 'theirs'), proc(9_000_006, WRAPPER, WRAPPER)];
+    expect(leaseProcesses(tracking, stranger, { byMarker: false })).toEqual([]);
+    // While the wrapper with our start time lives, its group is ours.
+    const ours = [proc(WRAPPER, 1, WRAPPER, 'ours'), proc(9_000_007, 1, WRAPPER)];
+    expect(pids(leaseProcesses(tracking, ours, { byMarker: false }))).toEqual([WRAPPER, 9_000_007]);
+  });
 });

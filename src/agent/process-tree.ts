@@ -52,23 +52,32 @@ export function readStat(pid: number): ProcessInfo | undefined {
 
 /** The value of one variable in a process's environment, when we may read it (root, or same user). */
 export function environValue(pid: number, name: string): string | undefined {
-  try {
-    const prefix = `${name}=`;
-    const entry = readFileSync(`/proc/${pid}/environ`, 'utf8')
-      .split('\0')
-      .find((item) => item.startsWith(prefix));
-    return entry?.slice(prefix.length);
-  } catch {
-    return undefined;
-  }
+  return environValues(pid, [name])[0];
 }
 
+/** Values of several variables from one read of /proc/<pid>/environ (undefined where unreadable). */
+export function environValues(pid: number, names: readonly string[]): (string | undefined)[] {
+  let entries: string[];
+  try {
+    entries = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return names.map(() => undefined);
+  }
+  return names.map((name) => entries.find((item) => item.startsWith(`${name}=`))?.slice(name.length + 1));
+}
+
+/** The marker: a lease's processes carry its id and the agent's node name (two agents on one host may run parts of one lease). */
 export const LEASE_MARKER = 'GPUMARKET_LEASE_ID';
+export const NODE_MARKER = 'GPUMARKET_NODE';
 
 export interface LeaseTracking {
   readonly leaseId: string;
+  /** The agent's node name; marker matches need it too when given. */
+  readonly node?: string;
   /** The wrapper's pid, which is also the lease's process group id. */
   readonly pid: number;
+  /** The wrapper's start time, when known: a live process with that pid and another start is not ours. */
+  readonly pidStart?: string;
   /** `pid:start` of every process ever seen in the lease (kept across scans). */
   readonly known: Set<string>;
   /** cgroup.procs of the lease's cgroup, when it has one. */
@@ -90,14 +99,17 @@ export function leaseProcesses(
   const add = (info: ProcessInfo | undefined) => {
     if (info && !info.zombie && info.pid !== self) members.set(info.pid, info);
   };
+  const group = groupIsOurs(tracking, processes);
   for (const info of processes) {
-    if (info.pgid === tracking.pid || tracking.known.has(`${info.pid}:${info.start}`)) add(info);
+    if ((group && info.pgid === tracking.pid) || tracking.known.has(`${info.pid}:${info.start}`)) add(info);
   }
   for (const pid of cgroupMembers(tracking.cgroupProcs)) add(byPid.get(pid));
   // Reading every process's environment is the expensive part: done when stopping, not on every tick.
   if (options.byMarker !== false) {
     for (const info of processes) {
-      if (!members.has(info.pid) && !info.zombie && environValue(info.pid, LEASE_MARKER) === tracking.leaseId) add(info);
+      if (members.has(info.pid) || info.zombie) continue;
+      const [lease, node] = environValues(info.pid, [LEASE_MARKER, NODE_MARKER]);
+      if (lease === tracking.leaseId && (tracking.node === undefined || node === tracking.node)) add(info);
     }
   }
   // Descendants of members, however far they moved from the group (parents that still live).
@@ -113,6 +125,17 @@ export function leaseProcesses(
   }
   for (const info of members.values()) tracking.known.add(`${info.pid}:${info.start}`);
   return [...members.values()];
+}
+
+/**
+ * Whether processes in group `tracking.pid` are the lease's. The kernel does not reuse a number
+ * while a group of that id has members, so the group is ours unless the number now belongs to a
+ * different process (same pid, other start time): ours died out entirely and it was reused.
+ */
+export function groupIsOurs(tracking: LeaseTracking, processes: readonly ProcessInfo[]): boolean {
+  if (!tracking.pidStart) return true;
+  const holder = processes.find((info) => info.pid === tracking.pid);
+  return !holder || holder.start === tracking.pidStart;
 }
 
 function cgroupMembers(procsFile: string | undefined): number[] {

@@ -21,6 +21,7 @@ export interface LeaseSpec {
 
 export interface StartedLease {
   readonly pid: number;
+  readonly pidStart?: string;
   readonly exitFile: string;
   readonly logFile: string;
   readonly container?: string;

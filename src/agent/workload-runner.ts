@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listProcesses, leaseProcesses, type LeaseTracking, type ProcessInfo } from './process-tree.js';
+import { groupIsOurs, listProcesses, leaseProcesses, readStat, type LeaseTracking, type ProcessInfo } from './process-tree.js';
 
 /**
  * Starts workloads as detached process groups that outlive the agent, so that a restart of the
@@ -11,6 +11,8 @@ import { listProcesses, leaseProcesses, type LeaseTracking, type ProcessInfo } f
  */
 export interface StartedWorkload {
   readonly pid: number;
+  /** Start time of the wrapper (from /proc; undefined without /proc). */
+  readonly pidStart?: string;
   readonly exitFile: string;
   readonly logFile: string;
 }
@@ -68,7 +70,7 @@ export class WorkloadRunner {
       child.on('error', () => undefined);
       child.unref();
       this.children.set(child.pid, entry);
-      return { pid: child.pid, exitFile, logFile };
+      return { pid: child.pid, pidStart: readStat(child.pid)?.start, exitFile, logFile };
     } finally {
       closeSync(log);
     }
@@ -106,7 +108,7 @@ export class WorkloadRunner {
    * Returns the processes it found alive.
    */
   signalLease(tracking: LeaseTracking, signal: 'SIGTERM' | 'SIGKILL', processes: readonly ProcessInfo[] = listProcesses()): ProcessInfo[] {
-    this.signal(tracking.pid, signal);
+    if (groupIsOurs(tracking, processes)) this.signal(tracking.pid, signal);
     const found = leaseProcesses(tracking, processes);
     // The group signal reached the group's members already; a second SIGTERM would be a second notice.
     for (const info of found.filter((member) => member.pgid !== tracking.pid)) {

@@ -30,6 +30,8 @@ export interface ContainerRuntimeOptions {
   readonly cdi: boolean;
   /** Seconds a `run` (which may pull the image) may take. */
   readonly startTimeoutSeconds?: number;
+  /** A running container is inspected at most this often (each inspect is a CLI process); default 2000. */
+  readonly inspectIntervalMs?: number;
 }
 
 export function containerName(leaseId: string): string {
@@ -78,6 +80,7 @@ export function runArgs(
 export class ContainerRuntime implements WorkloadRuntime {
   readonly kind: ContainerCli;
   private readonly cli: string;
+  private readonly lastRunning = new Map<string, number>();
 
   constructor(private readonly options: ContainerRuntimeOptions) {
     this.kind = options.kind;
@@ -107,6 +110,15 @@ export class ContainerRuntime implements WorkloadRuntime {
 
   async check(lease: LeaseRecord): Promise<WorkloadCheck> {
     const name = lease.container ?? containerName(lease.leaseId);
+    const seen = this.lastRunning.get(name);
+    if (seen !== undefined && Date.now() - seen < (this.options.inspectIntervalMs ?? 2000)) return { ended: false };
+    const result = await this.inspect(name);
+    if (result.ended) this.lastRunning.delete(name);
+    else this.lastRunning.set(name, Date.now());
+    return result;
+  }
+
+  private async inspect(name: string): Promise<WorkloadCheck> {
     let stdout: string;
     try {
       stdout = await this.exec(['inspect', '--type', 'container', '--format', '{{json .State}}', name]);
@@ -124,13 +136,14 @@ export class ContainerRuntime implements WorkloadRuntime {
   }
 
   async stop(lease: LeaseRecord, graceSeconds: number): Promise<void> {
+    this.lastRunning.delete(lease.container ?? containerName(lease.leaseId));
     // The engine sends SIGTERM, waits the grace, then SIGKILLs: this call returns after both.
     await this.exec(['stop', '-t', String(Math.max(0, Math.round(graceSeconds))), lease.container ?? containerName(lease.leaseId)], (graceSeconds + 60) * 1000);
   }
 
   async kill(lease: LeaseRecord): Promise<void> {
     // `stop -t` kills at the end of the grace itself; this only acts when that did not happen.
-    const check = await this.check(lease);
+    const check = await this.inspect(lease.container ?? containerName(lease.leaseId));
     if (!check.ended) await this.exec(['kill', lease.container ?? containerName(lease.leaseId)]).catch(() => undefined);
   }
 

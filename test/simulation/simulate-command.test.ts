@@ -1,8 +1,11 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/simulate.command.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
 
 /** Runs the command as a user would, with stdout captured; returns the exit code and what it printed. */
 async function simulateCli(args: string[]): Promise<{ code: number; stdout: string }> {
@@ -76,6 +79,51 @@ describe('gpumarket simulate', () => {
     expect(stdout).toMatch(/books balance: charges \+ uplift [\d.]+ = payouts \+ fees [\d.]+/);
     expect(stdout).toMatch(/Paradoxically rejected \(lost though GPUs were priced below their limit\): \d+ of \d+ losing bid-rounds/);
     expect(html).toMatch(/GPU-hours run and mean price paid by UTC hour/);
+  });
+
+  it('runs the documented default scenario (five-tenants) when --scenario is omitted, and opens report.html with the verdict', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
+    const { code, stdout } = await simulateCli(['--hours', '1', '--out', out, '--capacity-steps', '0']);
+    expect(code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.scenario.name).toBe('five-tenants');
+    expect(report.verdict.map((v: { target: string }) => v.target)).toEqual(expect.arrayContaining(['<= 80% of dedicated', '>= 1.20x', '>= 5x']));
+    // Each shared baseline on the scenario's fleet, with the money to the micro-unit in report.json.
+    expect(report.equalFleet[0].baselines.map((b: { baseline: string }) => b.baseline)).toEqual(['fifo', 'priority', 'market']);
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    expect(html.indexOf('<h2>Verdict</h2>')).toBeLessThan(html.indexOf('Every shared baseline on the same fleets'));
+    expect(html).toMatch(/time \(UTC\)/);
+    expect(stdout).toMatch(/verdict:/);
+  });
+
+  it('replays a pods file and a nodes file named relative to the working directory', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
+    const dir = relative(process.cwd(), join(here, 'fixtures', 'mini-trace'));
+    const { code } = await simulateCli(['--pods-file', join(dir, 'pods-mini.csv'), '--nodes-file', join(dir, 'nodes.csv'), '--out', out, '--capacity-steps', '0', '--hours', '3']);
+    expect(code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.scenario.name).toBe('alibaba-gpu-2023');
+    expect(report.fleet.gpus).toBe(10); // node-a (2 T4) and node-b (8 V100M32); the CPU node is left out
+  });
+
+  it('names the missing columns of a pods file it cannot replay, and a pods file that does not exist', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
+    const pods = join(dir, 'pods.csv');
+    await writeFile(pods, 'name,num_gpu\np,1\n');
+    const errors: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(await run(['--pods-file', pods, '--nodes-file', join(here, 'fixtures', 'mini-trace', 'nodes.csv')])).toBe(2);
+      expect(await run(['--pods-file', join(dir, 'nope.csv')])).toBe(2);
+      expect(await run(['--scenario', 'diurnal', '--pods-file', pods])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    const text = errors.join('');
+    expect(text).toContain('missing column(s) gpu_milli, gpu_spec, qos, pod_phase, creation_time, deletion_time, scheduled_time');
+    expect(text).toContain('nope.csv');
+    expect(text).toMatch(/--pods-file and --nodes-file replay a trace/);
   });
 
   it('refuses an unknown scenario and a bad flag with exit code 2', async () => {

@@ -369,12 +369,16 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
   };
 
   let lastNow = 0;
+  let drained: number | null = null;
   for (let round = 0, now = 0; now < end; round++, now += period) {
-    // Past the horizon nothing arrives: once nothing waits or runs, no later round can change anything.
-    if (now >= horizon && nextArrival >= n && open.length === 0 && live.size === 0) break;
     lastNow = now;
     processClock(now);
     if (round > 0) settle(now - period, now);
+    // Past the horizon nothing arrives: once nothing waits or runs, no later round can change anything.
+    if (now >= horizon && nextArrival >= n && open.length === 0 && live.size === 0) {
+      drained = now;
+      break;
+    }
     while (nextArrival < n && jobs[nextArrival].arrival <= now) open.push(nextArrival++);
     const eligible: OpenJob[] = [];
     const stillOpen: number[] = [];
@@ -437,8 +441,8 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
       break;
     }
   }
-  let endSeconds = Math.min(end, lastNow + period);
-  if (stoppedAt === null) {
+  let endSeconds = drained ?? Math.min(end, lastNow + period);
+  if (stoppedAt === null && drained === null) {
     endSeconds = Math.max(horizon, Math.min(end, lastNow + period));
     processClock(endSeconds);
     settle(lastNow, endSeconds);

@@ -7,7 +7,7 @@ import { computeMetrics, valueDelivered } from './metrics.js';
 import { PriorityScheduler } from './priority-scheduler.js';
 import { job, node, workload } from './sim-fixtures.test-helpers.js';
 
-const fifo = (nodes: ReturnType<typeof node>[]) => new FirstFitScheduler('fifo', 'list', nodes);
+const fifo = (nodes: readonly ReturnType<typeof node>[]) => new FirstFitScheduler('fifo', 'list', nodes);
 
 describe('metric definitions (hand-computed tiny cases)', () => {
   it('counts preemptions per hour run by preemptible jobs, the only ones that can be preempted', async () => {

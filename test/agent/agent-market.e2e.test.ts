@@ -140,9 +140,10 @@ describe('an nvidia-agent provider in the running market', () => {
     // The probe logs its own death before the agent's monitor reaps it: wait for the agent's view.
     await until('the agent to record the workload as stopped', () => agent.snapshot().find((l) => l.leaseId === victim.id)?.ended !== undefined);
     expect(agent.snapshot().find((l) => l.leaseId === victim.id)?.ended?.state).toBe('stopped');
-    // The agent's "stopped" does not end the lease: the notice does.
+    // The agent's "stopped" ends the lease there: billed to the stop, not to the notice's end (docs/finance.md).
+    await until("the agent's report to end the lease", async () => (await leaseOf(lowBid)).state !== 'preempting');
     const noticed = await leaseOf(lowBid);
-    expect(noticed.state).toBe('preempting');
+    expect(noticed).toMatchObject({ state: 'preempted', end_reason: 'stopped_on_notice' });
     // The higher bid's workload is placed only once the notice ends (checked by the order's due
     // time, since on a slow machine the notice may already be over by now).
     const [place] = await t.dataSource.query(`SELECT o.not_before FROM orders o JOIN leases l ON l.id = o.lease_id WHERE l.bid_id = $1 AND o.type = 'place'`, [highBid]);

@@ -130,7 +130,7 @@ describe('market loop on real PostgreSQL with in-process jobs', () => {
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
     const ended = await leaseOf(bid.body.id);
-    expect(ended.state).toBe('completed');
+    expect(ended.state).toBe('cancelled');
     expect(ended.end_reason).toBe('cancelled');
     await until('the terminate order reaches the fleet', async () => fleet.signalsOf(lease.id).includes('SIGTERM'));
     const [charged] = await t.dataSource.query(`SELECT sum(seconds)::int AS seconds FROM ledger_entries WHERE lease_id = $1`, [lease.id]);

@@ -78,7 +78,7 @@ describe('a lease that wins its place back during its notice, and bids whose win
     const [event] = await q(`SELECT data FROM market_events WHERE type = 'lease.running' AND subject_id = $1 AND (data->>'wonBack')::boolean`, [lease.id]);
     expect(event.data).toMatchObject({ leaseId: lease.id, wonBack: true });
     // The successor never reaches the fleet: its place order, due at the notice's end, finds it ended.
-    expect((await leaseOf(displacing)).state).toBe('completed');
+    expect((await leaseOf(displacing)).state).toBe('cancelled');
     const [place] = await q(`SELECT id FROM orders WHERE lease_id = $1 AND type = 'place'`, [successor.id]);
     await t.app.get(OrderDispatchService).dispatch(place.id);
     expect((await q(`SELECT state FROM orders WHERE id = $1`, [place.id]))[0].state).toBe('withdrawn');

@@ -150,8 +150,12 @@ describe('orders that fail for good, and workloads that end badly', () => {
     fleet.restart();
     fleet.store.forget(lease.id);
     await sync();
-    expect((await leaseOf(victim)).state).toBe('preempting');
-    await past((await leaseOf(victim)).notice_ends_at);
+    // Gone after its notice's SIGTERM: the market stopped it, so the lease is preempted (not
+    // failed) there and then, billed to that stop rather than to the notice's end.
+    const stopped = await leaseOf(victim);
+    expect(stopped).toMatchObject({ id: lease.id, state: 'preempted', end_reason: 'stopped_on_notice' });
+    expect(new Date(stopped.ended_at).getTime()).toBeLessThan(new Date(stopped.notice_ends_at).getTime());
+    await past(stopped.notice_ends_at);
     await round();
     expect(await leaseOf(victim)).toMatchObject({ id: lease.id, state: 'preempted' });
     expect((await bidRow(victim)).status).toMatch(/open|allocated/);
@@ -189,7 +193,7 @@ describe('orders that fail for good, and workloads that end badly', () => {
     expect((await t.http().delete(`/v1/bids/${bidId}`).set(auth(tenant.apiKey))).status).toBe(200);
     await until('the terminate to be dead-lettered', async () => (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'terminate'`, [lease.id]))[0].state === 'failed');
     const stuck = await leaseOf(bidId);
-    expect(stuck).toMatchObject({ state: 'completed', end_reason: 'cancelled', stop_error: expect.stringMatching(/controller busy/) });
+    expect(stuck).toMatchObject({ state: 'cancelled', end_reason: 'cancelled', stop_error: expect.stringMatching(/controller busy/) });
     expect(stuck.stop_failed_at).not.toBeNull();
     expect(stuck.stop_confirmed_at).toBeNull();
     // Billing ended with the lease; the workload itself still runs on the provider.

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_LEASE_TIMING,
+  ENDED_LEASE_STATES,
+  LEASE_STATES,
+  LIVE_LEASE_STATES,
   dueEvent,
   newLease,
+  noticeStopEvent,
   ranSeconds,
   transition,
   type Lease,
@@ -23,7 +27,9 @@ const events: Record<LeaseEvent['type'], LeaseEvent> = {
   complete: { type: 'complete', at: 3700 },
   preempt: { type: 'preempt', at: 1000 },
   notice_elapsed: { type: 'notice_elapsed', at: 1120 },
+  stopped: { type: 'stopped', at: 1050 },
   win_back: { type: 'win_back', at: 1060 },
+  cancel: { type: 'cancel', at: 1010 },
   fail: { type: 'fail', at: 900, reason: 'adapter_error' },
 };
 
@@ -33,21 +39,27 @@ const table: [LeaseState, LeaseEvent['type'], LeaseState | null][] = [
   ['allocated', 'complete', null],
   ['allocated', 'preempt', null],
   ['allocated', 'notice_elapsed', null],
+  ['allocated', 'stopped', null],
   ['allocated', 'win_back', null],
+  ['allocated', 'cancel', 'cancelled'],
   ['allocated', 'fail', 'failed'],
   ['running', 'start', null],
   ['running', 'complete', 'completed'],
   ['running', 'preempt', 'preempting'],
   ['running', 'notice_elapsed', null],
+  ['running', 'stopped', null],
   ['running', 'win_back', null],
+  ['running', 'cancel', 'cancelled'],
   ['running', 'fail', 'failed'],
   ['preempting', 'start', null],
   ['preempting', 'complete', 'completed'],
   ['preempting', 'preempt', null],
   ['preempting', 'notice_elapsed', 'preempted'],
+  ['preempting', 'stopped', 'preempted'],
   ['preempting', 'win_back', 'running'],
+  ['preempting', 'cancel', 'cancelled'],
   ['preempting', 'fail', 'failed'],
-  ...(['completed', 'preempted', 'failed'] as const).flatMap((state) =>
+  ...ENDED_LEASE_STATES.flatMap((state) =>
     (Object.keys(events) as LeaseEvent['type'][]).map((e): [LeaseState, LeaseEvent['type'], null] => [state, e, null]),
   ),
 ];
@@ -118,6 +130,50 @@ describe('lease lifecycle transitions', () => {
     const failed = transition(inState('running'), events.fail);
     expect(failed.ok && failed.lease).toMatchObject({ state: 'failed', endedAt: 900, endReason: 'adapter_error' });
     if (failed.ok) expect(ranSeconds(failed.lease, 5000)).toBe(800);
+  });
+});
+
+describe('states', () => {
+  it('every state is live or ended, never both', () => {
+    expect([...LIVE_LEASE_STATES, ...ENDED_LEASE_STATES].sort()).toEqual([...LEASE_STATES].sort());
+  });
+
+  it('a cancelled lease ends cancelled at the cancel, and is terminal', () => {
+    const cancelled = transition(inState('running'), events.cancel);
+    expect(cancelled.ok && cancelled.lease).toMatchObject({ state: 'cancelled', endedAt: 1010, endReason: 'cancelled' });
+    if (cancelled.ok) expect(ranSeconds(cancelled.lease, 5000)).toBe(910);
+  });
+});
+
+describe('a stop confirmed during a notice', () => {
+  // Notice from 1000 to 1120 (inState: started at 100, run time 3600).
+  it('ends the lease preempted at the confirmed stop when it comes before the notice ends', () => {
+    const event = noticeStopEvent(inState('preempting'), 1041);
+    expect(event).toEqual({ type: 'stopped', at: 1041 });
+    const ended = transition(inState('preempting'), event!);
+    expect(ended.ok && ended.lease).toMatchObject({ state: 'preempted', endedAt: 1041, endReason: 'stopped_on_notice' });
+  });
+
+  it('ends it at the notice end when the stop is confirmed after it (the workload ignored the notice)', () => {
+    expect(noticeStopEvent(inState('preempting'), 1180)).toEqual({ type: 'notice_elapsed', at: 1120 });
+    const late = transition(inState('preempting'), { type: 'stopped', at: 1180 });
+    expect(late.ok && late.lease).toMatchObject({ state: 'preempted', endedAt: 1120, endReason: 'preempted' });
+  });
+
+  it('completes it when its run time ended before the stop', () => {
+    expect(noticeStopEvent(inState('preempting', { runtimeSeconds: 920 }), 1041)).toEqual({ type: 'complete', at: 1020, reason: 'runtime_reached' });
+  });
+
+  it('is nothing for a lease not in its notice', () => {
+    expect(noticeStopEvent(inState('running'), 1041)).toBeNull();
+  });
+
+  it('never bills past the notice end nor past the stop, whichever comes first', () => {
+    for (let at = 1000; at <= 1300; at += 7) {
+      const event = noticeStopEvent(inState('preempting'), at)!;
+      const ended = transition(inState('preempting'), event);
+      expect(ended.ok && ended.lease.endedAt).toBe(Math.min(at, 1120));
+    }
   });
 });
 

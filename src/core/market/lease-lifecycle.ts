@@ -4,14 +4,21 @@
  * protected one) is refused the same way everywhere, as data rather than an exception.
  *
  *   allocated -> running -> completed
- *                running -> preempting -> preempted
- *                           preempting -> running   (won its place back before the notice ended)
+ *                running -> preempting -> preempted   (the notice ended, or its workload stopped first)
+ *                           preempting -> running     (won its place back before the notice ended)
+ *   any live state (allocated, running, preempting) -> cancelled (the tenant cancelled its bid)
  *   any live state (allocated, running, preempting) -> failed
+ *
+ * `completed`, `cancelled`, `preempted` and `failed` are terminal: no event leaves them. The
+ * service's SQL and the API's enum take their state lists from the constants below.
  *
  * Times are seconds on one clock (Unix seconds in the service, virtual seconds in the simulator).
  */
-export type LeaseState = 'allocated' | 'running' | 'preempting' | 'completed' | 'preempted' | 'failed';
+export const LEASE_STATES = ['allocated', 'running', 'preempting', 'completed', 'cancelled', 'preempted', 'failed'] as const;
+export type LeaseState = (typeof LEASE_STATES)[number];
 export const LIVE_LEASE_STATES: readonly LeaseState[] = ['allocated', 'running', 'preempting'];
+/** States a lease never leaves: it has ended, and is billed up to its endedAt at most. */
+export const ENDED_LEASE_STATES: readonly LeaseState[] = ['completed', 'cancelled', 'preempted', 'failed'];
 
 export interface LeaseTimingParams {
   /** A started lease cannot be displaced before start + minHoldSeconds. */
@@ -37,14 +44,24 @@ export interface Lease {
   readonly endReason: LeaseEndReason | null;
 }
 
-export type LeaseEndReason = 'runtime_reached' | 'workload_ended' | 'preempted' | string;
+/**
+ * `stopped_on_notice`: preempted when its workload stopped on the notice's SIGTERM, before the
+ * notice ended (billed to that stop). `cancelled`: the tenant cancelled the bid.
+ */
+export type LeaseEndReason = 'runtime_reached' | 'workload_ended' | 'preempted' | 'stopped_on_notice' | 'cancelled' | string;
 
 export type LeaseEvent =
   | { readonly type: 'start'; readonly at: number }
   | { readonly type: 'complete'; readonly at: number; readonly reason?: 'runtime_reached' | 'workload_ended' }
   | { readonly type: 'preempt'; readonly at: number }
   | { readonly type: 'notice_elapsed'; readonly at: number }
+  /**
+   * Its provider confirmed that the workload stopped (stopped, failed or completed after the
+   * notice's SIGTERM), at `at`: the time the provider observed, else the time the market did.
+   */
+  | { readonly type: 'stopped'; readonly at: number }
   | { readonly type: 'win_back'; readonly at: number }
+  | { readonly type: 'cancel'; readonly at: number }
   | { readonly type: 'fail'; readonly at: number; readonly reason: string };
 
 export type LeaseTransitionErrorCode = 'illegal_transition' | 'not_preemptible' | 'protected' | 'notice_not_over';
@@ -81,14 +98,18 @@ export function newLease(input: {
   };
 }
 
-const ALLOWED: Readonly<Record<LeaseEvent['type'], readonly LeaseState[]>> = {
+/** The states each event may leave: the one table of legal transitions. */
+export const LEASE_EVENT_FROM: Readonly<Record<LeaseEvent['type'], readonly LeaseState[]>> = {
   start: ['allocated'],
   complete: ['running', 'preempting'],
   preempt: ['running'],
   notice_elapsed: ['preempting'],
+  stopped: ['preempting'],
   win_back: ['preempting'],
+  cancel: LIVE_LEASE_STATES,
   fail: LIVE_LEASE_STATES,
 };
+const ALLOWED = LEASE_EVENT_FROM;
 
 function refuse(lease: Lease, event: LeaseEvent, code: LeaseTransitionErrorCode, message: string): TransitionResult {
   return { ok: false, error: { code, from: lease.state, event: event.type, message } };
@@ -119,6 +140,13 @@ export function transition(
       if (lease.noticeEndsAt !== null && event.at < lease.noticeEndsAt)
         return refuse(lease, event, 'notice_not_over', `the notice runs until ${lease.noticeEndsAt}`);
       return end(lease, 'preempted', event.at, 'preempted');
+    case 'stopped': {
+      // Billed until the workload stopped or the notice ended, whichever came first.
+      const ends = lease.noticeEndsAt ?? event.at;
+      return event.at < ends ? end(lease, 'preempted', event.at, 'stopped_on_notice') : end(lease, 'preempted', ends, 'preempted');
+    }
+    case 'cancel':
+      return end(lease, 'cancelled', event.at, 'cancelled');
     case 'win_back':
       return { ok: true, lease: { ...lease, state: 'running', noticeEndsAt: null } };
     case 'fail':
@@ -154,4 +182,18 @@ export function dueEvent(lease: Lease, now: number): LeaseEvent | null {
   if (lease.state === 'preempting' && lease.noticeEndsAt !== null && lease.noticeEndsAt <= now)
     return { type: 'notice_elapsed', at: lease.noticeEndsAt };
   return null;
+}
+
+/**
+ * What a confirmed stop of a lease in its notice does, the stop seen at `stoppedAt`: the lease
+ * ends at the first of its run time's end (completed: the work was done), the stop, and the
+ * notice's end. A stop confirmed after the notice ended changes nothing that the notice's end
+ * did not (it ends there). Null for a lease not in its notice.
+ */
+export function noticeStopEvent(lease: Lease, stoppedAt: number): LeaseEvent | null {
+  if (lease.state !== 'preempting') return null;
+  const runtimeEnd = runtimeEndsAt(lease);
+  const noticeEnd = lease.noticeEndsAt ?? stoppedAt;
+  if (runtimeEnd !== null && runtimeEnd <= Math.min(stoppedAt, noticeEnd)) return { type: 'complete', at: runtimeEnd, reason: 'runtime_reached' };
+  return stoppedAt < noticeEnd ? { type: 'stopped', at: stoppedAt } : { type: 'notice_elapsed', at: noticeEnd };
 }

@@ -5,7 +5,8 @@
  * someone other than the market) is not, and the bid is reopened. What the market itself is
  * doing to the lease comes from its own records, never from an adapter's memory: a lease in its
  * notice, or one the market has ordered stopped, ends by the notice or the stop, so whatever its
- * workload does meanwhile changes nothing.
+ * workload does meanwhile changes only when it stops: a lease in its notice whose workload
+ * stopped is billed no further than the stop (lease-lifecycle.ts noticeStopEvent).
  */
 export type LiveLeaseState = 'allocated' | 'running' | 'preempting';
 
@@ -28,6 +29,12 @@ export type ReportOutcome =
    * back to the market with the run time it still needs.
    */
   | { readonly kind: 'preempted' }
+  /**
+   * The workload of a lease in its notice stopped (on the notice's SIGTERM, or killed, or gone):
+   * the lease ends preempted at the stop, or at the notice's end if that came first, and is
+   * billed to then (docs/finance.md, "Preemption notices").
+   */
+  | { readonly kind: 'notice_stopped' }
   /** The lease fails; `reopenBid` when the platform, not the tenant's workload, failed. */
   | { readonly kind: 'failed'; readonly reopenBid: boolean; readonly reason: 'workload_failed' | 'platform_failed' | 'workload_stopped' };
 
@@ -50,9 +57,9 @@ export function outcomeOfReport(lease: ReportedLease, report: WorkloadReport): R
       return { kind: 'completed' };
     case 'failed':
     case 'stopped': {
-      // In its notice the lease ends when the notice does (preempted, the bid reopened): a
-      // workload that exits on its SIGTERM, even non-zero, or vanishes after it, changes nothing.
-      if (lease.state === 'preempting') return { kind: 'none' };
+      // In its notice the lease is preempted whatever its workload does (the bid reopened); a
+      // workload that exits on its SIGTERM, even non-zero, or vanishes after it, ends it early.
+      if (lease.state === 'preempting') return { kind: 'notice_stopped' };
       // A lease that won its place back after its notice's SIGTERM went out: a workload that
       // stops on it, or is killed at the grace's end, has been preempted, by the market.
       if (lease.state === 'running' && lease.noticedRecently) return { kind: 'preempted' };

@@ -137,6 +137,9 @@ export class LeaseSyncService {
         }
         case 'preempted':
           return this.leaseState.preemptedByNotice(manager, leaseId, at);
+        case 'notice_stopped':
+          // The adapters give no time of their own for a stop: the market's observation is the stop.
+          return this.leaseState.stoppedInNotice(manager, leaseId, at, at);
         case 'failed': {
           const detail = status.message ?? (status.exitCode !== undefined ? `exit code ${status.exitCode}` : status.state);
           return this.leaseState.fail(manager, leaseId, at, `${outcome.reason}: ${detail}`, outcome.reopenBid, status.exitCode);

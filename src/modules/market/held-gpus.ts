@@ -4,7 +4,7 @@
  * still run on the provider's GPUs: they stay held, so no new lease is placed on them, until its
  * adapter confirms the workload is gone (docs/operations.md, "Orders that fail for good").
  */
-export const STOP_UNCONFIRMED = `(l.stop_failed_at IS NOT NULL AND l.stop_confirmed_at IS NULL AND l.state IN ('completed', 'preempted', 'failed'))`;
+export const STOP_UNCONFIRMED = `(l.stop_failed_at IS NOT NULL AND l.stop_confirmed_at IS NULL AND l.state IN ('completed', 'cancelled', 'preempted', 'failed'))`;
 
 /**
  * SQL for the GPUs of a node row `n` that no new lease can get beyond its leases' own: all of a

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { requeueFailedBid, requeuePreemptedBid } from '../../core/market/bid-window.js';
+import { LEASE_EVENT_FROM, LIVE_LEASE_STATES, noticeStopEvent, transition, type Lease, type LeaseState } from '../../core/market/lease-lifecycle.js';
 import type { LiveLeaseState, ReportedLease } from '../../core/market/workload-report.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
@@ -31,6 +32,27 @@ const LEASE_SELECT = `
     FROM leases l JOIN bids b ON b.id = l.bid_id`;
 
 const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+/** A SQL list of lease states, from the lifecycle's own tables (lease-lifecycle.ts). */
+const states = (list: readonly LeaseState[]): string => list.map((s) => `'${s}'`).join(', ');
+const LIVE = states(LIVE_LEASE_STATES);
+
+/** The lifecycle's view of a locked lease row, on a clock of (fractional) Unix seconds. */
+function lifecycleLease(row: LeaseRow): Lease {
+  const at = (date: Date | null) => (date === null ? null : date.getTime() / 1000);
+  return {
+    id: row.id,
+    bidId: row.bid_id,
+    state: row.state as LeaseState,
+    preemptible: row.preemptible,
+    runtimeSeconds: row.runtime_seconds,
+    allocatedAt: 0,
+    startedAt: at(row.started_at),
+    protectedUntil: null,
+    noticeEndsAt: at(row.notice_ends_at),
+    endedAt: null,
+    endReason: null,
+  };
+}
 /**
  * How long after a notice's grace a report of its workload stopping still counts as the notice's
  * doing: lease sync polls every few seconds, and an agent pushes within its next poll.
@@ -80,7 +102,7 @@ export class LeaseStateService {
 
   /** Run time reached or the workload ended by itself. */
   async complete(manager: EntityManager, leaseId: string, at: Date, reason: 'runtime_reached' | 'workload_ended', exitCode?: number): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('running', 'preempting')`, [leaseId]);
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.complete)})`, [leaseId]);
     if (!lease) return false;
     await this.end(manager, [lease], at, 'completed', reason, exitCode);
     await manager.query(`UPDATE bids SET status = 'completed', remaining_seconds = 0, updated_at = now() WHERE id = $1`, [lease.bid_id]);
@@ -110,7 +132,7 @@ export class LeaseStateService {
     exitCode?: number,
     options: { endedAt?: Date; terminate?: boolean } = {},
   ): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [leaseId]);
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.fail)})`, [leaseId]);
     if (!lease) return false;
     const endedAt = options.endedAt && options.endedAt < at ? options.endedAt : at;
     await this.end(manager, [lease], endedAt, 'failed', reason, exitCode);
@@ -155,7 +177,7 @@ export class LeaseStateService {
    * SIGTERM went out within the platform's grace plus NOTICE_REPORT_SLACK_SECONDS of `at`.
    */
   async reportable(manager: EntityManager, leaseId: string, at: Date): Promise<ReportedLease | null> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [leaseId]);
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${LIVE})`, [leaseId]);
     if (!lease) return null;
     const noticedRecently = await this.orders.noticeGraceOpen(manager, leaseId, at, NOTICE_REPORT_SLACK_SECONDS);
     return { state: lease.state as LiveLeaseState, noticedRecently };
@@ -209,11 +231,14 @@ export class LeaseStateService {
     return true;
   }
 
-  /** Cancellation by the tenant: stop the workload, settle up to now. */
+  /**
+   * Cancellation by the tenant: the lease ends `cancelled` now (charged up to now) and its
+   * workload gets a terminate order. No event: the tenant asked, and the API answered.
+   */
   async cancel(manager: EntityManager, bidId: string, at: Date): Promise<void> {
-    const leases = await this.lockLeases(manager, `l.bid_id = $1 AND l.state IN ('allocated', 'running', 'preempting')`, [bidId]);
+    const leases = await this.lockLeases(manager, `l.bid_id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.cancel)})`, [bidId]);
     if (leases.length === 0) return;
-    await this.end(manager, leases, at, 'completed', 'cancelled');
+    await this.end(manager, leases, at, 'cancelled', 'cancelled');
     await this.stopOrders(manager, leases, 'terminate', 0);
   }
 
@@ -240,6 +265,26 @@ export class LeaseStateService {
   }
 
   /**
+   * The provider confirmed that the workload of a lease in its notice stopped, at `stoppedAt`
+   * (what it observed, else when the market saw its status): billing ends at the first of the
+   * stop and the notice's end, or at its run time's end if that came first (completed), and the
+   * lease ends there, preempted, its bid back in the market with the run time it still needs.
+   * Ledger entries a round already wrote past that moment stay: nothing is reversed.
+   */
+  async stoppedInNotice(manager: EntityManager, leaseId: string, stoppedAt: Date, now: Date): Promise<boolean> {
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.stopped)})`, [leaseId]);
+    if (!lease) return false;
+    const current = lifecycleLease(lease);
+    const event = noticeStopEvent(current, stoppedAt.getTime() / 1000);
+    if (!event) return false;
+    if (event.type === 'complete') return this.complete(manager, leaseId, new Date(event.at * 1000), 'runtime_reached');
+    const next = transition(current, event);
+    if (!next.ok) return false;
+    await this.endPreempted(manager, lease, new Date(next.lease.endedAt! * 1000), now, next.lease.endReason!, stoppedAt);
+    return true;
+  }
+
+  /**
    * A lease that won its place back after its notice's SIGTERM went out, and whose workload then
    * stopped on it: preempted after all, at the moment the stop was seen, as if its notice had
    * ended then.
@@ -247,12 +292,15 @@ export class LeaseStateService {
   async preemptedByNotice(manager: EntityManager, leaseId: string, at: Date): Promise<boolean> {
     const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state = 'running'`, [leaseId]);
     if (!lease) return false;
-    await this.endPreempted(manager, lease, at, at, 'stopped_on_notice');
+    await this.endPreempted(manager, lease, at, at, 'stopped_on_notice', at);
     return true;
   }
 
-  /** Ends a lease as preempted at `endedAt` and sends its bid back with the run time it still needs. */
-  private async endPreempted(manager: EntityManager, lease: LeaseRow, endedAt: Date, now: Date, reason: string): Promise<void> {
+  /**
+   * Ends a lease as preempted at `endedAt` and sends its bid back with the run time it still needs.
+   * `workloadStoppedAt`: when its workload was confirmed stopped; null when the notice's end came first.
+   */
+  private async endPreempted(manager: EntityManager, lease: LeaseRow, endedAt: Date, now: Date, reason: string, workloadStoppedAt: Date | null = null): Promise<void> {
     await this.end(manager, [lease], endedAt, 'preempted', reason);
     await this.stopOrders(manager, [lease], 'terminate', 0);
     const outcome = requeuePreemptedBid(
@@ -268,7 +316,7 @@ export class LeaseStateService {
       `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
       [lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.state === 'expired' ? 'window_closed' : null],
     );
-    const events: MarketEvent[] = [{ tenantId: lease.tenant_id, type: 'lease.preempted', subjectId: lease.id, data: { leaseId: lease.id, bidId: lease.bid_id, endedAt: endedAt.toISOString(), bidStatus: outcome.state, remainingSeconds: outcome.remainingSeconds } }];
+    const events: MarketEvent[] = [{ tenantId: lease.tenant_id, type: 'lease.preempted', subjectId: lease.id, data: { leaseId: lease.id, bidId: lease.bid_id, reason, endedAt: endedAt.toISOString(), workloadStoppedAt: workloadStoppedAt?.toISOString() ?? null, bidStatus: outcome.state, remainingSeconds: outcome.remainingSeconds } }];
     if (outcome.state === 'expired') events.push({ tenantId: lease.tenant_id, type: 'bid.expired', subjectId: lease.bid_id, data: { bidId: lease.bid_id, reason: 'window_closed' } });
     await this.events.add(manager, events);
   }

@@ -1,10 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { LEASE_STATES, type LeaseState } from '../../core/market/lease-lifecycle.js';
 import { IsInstant } from '../../platform/http/validators.js';
 
-export const LEASE_STATES = ['allocated', 'running', 'preempting', 'completed', 'preempted', 'failed'] as const;
-export type LeaseState = (typeof LEASE_STATES)[number];
+// The lifecycle defines the states once; the API's enum is that list.
+export { LEASE_STATES, type LeaseState };
 export const REPORTED_STATES = ['running', 'completed', 'failed', 'stopped'] as const;
 
 export class PageQueryDto {
@@ -36,12 +37,12 @@ export class ListLeasesQueryDto extends PageQueryDto {
 }
 
 export class LedgerQueryDto {
-  @ApiPropertyOptional({ example: '2026-11-22T00:00:00Z', description: 'entries whose interval ends after this instant' })
+  @ApiPropertyOptional({ example: '2026-11-22T00:00:00Z', description: 'start, inclusive: entries whose interval ends at or after this instant (a range is [from, to), as in the reports)' })
   @IsOptional()
   @IsInstant()
   from?: string;
 
-  @ApiPropertyOptional({ example: '2026-11-23T00:00:00Z', description: 'entries whose interval ends at or before this instant' })
+  @ApiPropertyOptional({ example: '2026-11-23T00:00:00Z', description: 'end, exclusive: entries whose interval ends before this instant' })
   @IsOptional()
   @IsInstant()
   to?: string;
@@ -178,14 +179,21 @@ export class LeaseDto {
   @ApiProperty() gpus: number;
   @ApiProperty({ example: '2.50' }) limitPrice: string;
   @ApiProperty() preemptible: boolean;
-  @ApiProperty({ enum: LEASE_STATES }) state: string;
+  @ApiProperty({ enum: LEASE_STATES, description: 'allocated, running and preempting are live; completed, cancelled (the tenant cancelled its bid), preempted and failed are final' })
+  state: string;
   @ApiProperty() runtimeSeconds: number;
   @ApiProperty() allocatedAt: string;
   @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) protectedUntil: string | null;
   @ApiProperty({ nullable: true, type: String }) noticeEndsAt: string | null;
   @ApiProperty({ nullable: true, type: String }) endedAt: string | null;
-  @ApiProperty({ nullable: true, type: String, example: 'workload_ended' }) endReason: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: 'workload_ended',
+    description: 'runtime_reached, workload_ended, cancelled, preempted (its notice ended), stopped_on_notice (its workload stopped during its notice: billed to the stop), or a failure reason',
+  })
+  endReason: string | null;
   @ApiProperty({ nullable: true, type: Number }) exitCode: number | null;
   @ApiProperty({ nullable: true, type: String }) settledUntil: string | null;
   @ApiProperty({ nullable: true, type: LeaseStopFailureDto, description: 'set when the market failed to stop the workload (a dead-lettered terminate); null otherwise' })

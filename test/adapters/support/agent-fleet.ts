@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNodeAgent, type AgentConfig } from '../../../src/agent/agent-bootstrap.js';
+import { killCgroup, removeCgroup } from '../../../src/agent/lease-cgroup.js';
 import type { NodeAgent } from '../../../src/agent/node-agent.js';
 import { InMemoryAgentOrderQueue } from '../../../src/modules/dispatch/adapters/nvidia-agent/in-memory-agent-order-queue.js';
 import { AgentMarketServer } from './agent-market-server.js';
@@ -68,6 +69,11 @@ export class AgentTestRig {
         process.kill(-lease.pid, 'SIGKILL');
       } catch {
         // already gone
+      }
+      if (lease.cgroupProcs) {
+        killCgroup(lease.cgroupProcs);
+        // The cgroup can be removed once the kernel has taken its last process out.
+        for (let i = 0; i < 100 && !removeCgroup(lease.cgroupProcs); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
     await this.server.stop();

@@ -6,8 +6,10 @@ import { loadWorkload } from '../../src/simulation/load-workload.js';
 
 /**
  * bench:simulate: wall time of `gpumarket simulate` with its default options on the scenarios
- * the goals name (a simulated day of one-minute rounds; the full trace replay): three
- * baselines each and the capacity search, as the command runs by default. Printed
+ * the goals name (a simulated day of one-minute rounds; the full trace replay): four
+ * baselines each (dedicated, FIFO, the priority queue, the market), the capacity search for
+ * the three shared ones, and the equal-fleet runs (every shared baseline in full on each sized
+ * fleet), as the command runs by default. Runs drain past the horizon until the last deadline. Printed
  * as a table, with the machine's load average, since a shared machine slows every figure.
  */
 const { values } = parseArgs({
@@ -27,7 +29,9 @@ const cases = [
 const { loadavg } = await import('node:os');
 await warmUpHighs();
 const seed = Number(values.seed);
-const rows: string[][] = [['scenario', 'jobs', 'rounds', 'dedicated s', 'fifo s', 'market s', 'clear ms mean', 'clear ms p95', 'rounds at time limit', 'solver failures', 'capacity s', 'total s', 'load avg', 'goal']];
+const rows: string[][] = [
+  ['scenario', 'jobs', 'rounds', 'dedicated s', 'fifo s', 'priority s', 'market s', 'clear ms mean', 'clear ms p95', 'rounds at time limit', 'solver failures', 'capacity s', 'equal fleets s', 'total s', 'load avg', 'goal'],
+];
 for (const c of cases) {
   const workload = await loadWorkload({ scenario: c.scenario, seed });
   const capacitySteps = Number(values['capacity-steps'] ?? SIMULATION_DEFAULTS.capacitySteps);
@@ -40,20 +44,23 @@ for (const c of cases) {
   });
   const total = (performance.now() - started) / 1000;
   const t = report.timings;
-  const market = report.baselines[2];
+  const market = report.baselines.find((b) => b.baseline === 'market')!;
   const s = (ms: number | undefined) => ((ms ?? 0) / 1000).toFixed(1);
+  const summed = (prefix: string) => Object.entries(t).reduce((a, [k, v]) => (k.startsWith(prefix) ? a + v : a), 0);
   rows.push([
     c.scenario,
     String(workload.jobs.length),
     String(report.scenario.rounds),
     s(t.dedicated),
     s(t.fifo),
+    s(t.priority),
     s(t.market),
     market.solveMs.mean.toFixed(1),
     market.solveMs.p95.toFixed(1),
     String(report.clearing.roundsAtTimeLimit.count),
     String(report.clearing.failures.length),
-    capacitySteps > 0 ? s((t['capacity:fifo'] ?? 0) + (t['capacity:market'] ?? 0)) : 'off',
+    capacitySteps > 0 ? s(summed('capacity:')) : 'off',
+    s(summed('fleet:')),
     total.toFixed(1),
     loadavg()[0].toFixed(1),
     `< ${c.goalSeconds} s: ${total < c.goalSeconds ? 'met' : 'NOT met'}`,

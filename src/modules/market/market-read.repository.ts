@@ -227,12 +227,16 @@ export class MarketReadRepository {
     return rows[0] ?? null;
   }
 
-  /** Entries whose interval ends in (from, to], newest first, and totals over all of them. */
+  /**
+   * Entries whose interval ends in [from, to), newest first, and totals over all of them: the
+   * reports' convention (reports.repository.ts), so an entry ending on a boundary lands on the
+   * same side of it in both.
+   */
   async ledger(scope: ReadScope, range: { from?: Date; to?: Date }, limit: number): Promise<{ entries: LedgerRow[]; totals: LedgerTotalsRow }> {
     const params: unknown[] = [];
     let where = scopeFilter(scope, params, 'e.tenant_id', (p) => `e.provider_id = ${p}`);
-    if (range.from) where += ` AND e.period_end > $${params.push(range.from)}`;
-    if (range.to) where += ` AND e.period_end <= $${params.push(range.to)}`;
+    if (range.from) where += ` AND e.period_end >= $${params.push(range.from)}`;
+    if (range.to) where += ` AND e.period_end < $${params.push(range.to)}`;
     const [totals]: LedgerTotalsRow[] = await this.dataSource.query(
       `SELECT COALESCE(sum(e.charge), 0)::text AS charges, COALESCE(sum(e.uplift), 0)::text AS uplift, COALESCE(sum(e.fee), 0)::text AS fees,
               COALESCE(sum(e.payout), 0)::text AS payouts, count(*)::int AS count

@@ -386,6 +386,12 @@ export function buildReport(
       measured: times(ratioAtSized),
       met: ratioAtSized === null ? null : ratioAtSized >= 5,
     },
+    {
+      goal: "Preemptions per preemptible job-hour on the scenario's fleet, market / priority queue (no goal is stated for it; reported beside the others)",
+      target: 'n/a',
+      measured: `${(byName('market')?.metrics.preemptionsPerPreemptibleJobHour ?? 0).toFixed(4)} / ${(byName('priority')?.metrics.preemptionsPerPreemptibleJobHour ?? 0).toFixed(4)}`,
+      met: null,
+    },
     ...input.baselines.slice(1).map((b) => {
       const fleet = sizedFleet(b.run.scheduler);
       return {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { ClearingRunner } from './clearing-runner.service.js';
 import { LeaseStateService } from './lease-state.service.js';
 import { LedgerRepository } from './ledger.repository.js';
@@ -24,7 +25,7 @@ import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.j
     WebhookFanoutRepository,
     LeaseStateService,
     RoundCommitService,
-    { provide: ClearingRunner, useFactory: () => new ClearingRunner() },
+    { provide: ClearingRunner, useFactory: (config: AppConfig) => new ClearingRunner({ solverThreads: config.clearingSolverThreads }), inject: [APP_CONFIG] },
     RoundService,
     OutboxRelayService,
     RoundScheduler,

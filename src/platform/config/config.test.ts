@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
@@ -120,5 +123,20 @@ describe('loadConfig', () => {
   it('webhooks: refuses a previous key without a current one, and a retry cap below the base', () => {
     expect(() => loadConfig({ WEBHOOK_SECRET_KEY_PREVIOUS: 'ab'.repeat(32) })).toThrow(/WEBHOOK_SECRET_KEY_PREVIOUS/);
     expect(() => loadConfig({ WEBHOOK_RETRY_BASE_MS: '5000', WEBHOOK_RETRY_MAX_MS: '1000' })).toThrow(/WEBHOOK_RETRY_MAX_MS/);
+  });
+
+  it('passes the Slurm submission settings to the adapter, and stops naming the variable of a bad one', () => {
+    const bin = mkdtempSync(join(tmpdir(), 'slurm-bin-'));
+    writeFileSync(join(bin, 'sbatch'), '');
+    const config = loadConfig({ SLURM_BIN_DIR: bin, SLURM_QOS: 'market', SLURM_CPUS_PER_GPU: '12', SLURM_GRES_TYPES: 'H100-SXM-80GB=h100' });
+    expect(config.slurm).toMatchObject({ binDir: bin, qos: 'market', cpusPerGpu: 12, gresTypes: { 'H100-SXM-80GB': 'h100' } });
+    expect(() => loadConfig({ SLURM_BIN_DIR: bin, SLURM_CPUS_PER_GPU: 'twelve' })).toThrow(/SLURM_CPUS_PER_GPU/);
+    expect(() => loadConfig({ SLURM_BIN_DIR: bin, SLURM_WORK_DIR: 'relative/dir' })).toThrow(/SLURM_WORK_DIR/);
+  });
+
+  it('takes the clearing solver threads, 0 for none', () => {
+    expect(loadConfig({ CLEARING_SOLVER_THREADS: '0' }).clearingSolverThreads).toBe(0);
+    expect(loadConfig({}).clearingSolverThreads).toBeGreaterThanOrEqual(1);
+    expect(() => loadConfig({ CLEARING_SOLVER_THREADS: 'all' })).toThrow(/CLEARING_SOLVER_THREADS/);
   });
 });

@@ -1,5 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { readSlurmSettings, SLURM_SETTING_RULES, type SlurmSettings } from '../../modules/dispatch/adapters/slurm/slurm-settings.js';
 
 /**
  * The service's configuration, read once from the environment and validated before anything
@@ -23,6 +25,8 @@ export interface AppConfig {
   readonly preemptionPenalty: string;
   /** Hard budget of the clearing solver in one round. */
   readonly roundTimeLimitMs: number;
+  /** Worker threads solving the MIP phase's parts beside the clearing thread. */
+  readonly clearingSolverThreads: number;
   /** Namespace of the job queues in Redis (lets several markets, or test files, share one Redis). */
   readonly queuePrefix: string;
   /** Simulated fleets finish workloads this many times faster than the clock (demos). */
@@ -87,7 +91,7 @@ export interface WebhookConfig {
   readonly endpointConcurrency: number;
 }
 
-export interface SlurmConfig {
+export interface SlurmConfig extends SlurmSettings {
   /** Directory holding sbatch, squeue, scontrol and scancel. */
   readonly binDir: string;
   readonly partition?: string;
@@ -139,8 +143,9 @@ class Reader {
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }
 
-  integer(name: string, fallback: number, min: number, max: number): number {
-    const text = this.raw(name, fallback, `whole number, ${min}-${max}`);
+  /** `shownDefault`: the default as the docs state it, for one that depends on the host. */
+  integer(name: string, fallback: number, min: number, max: number, shownDefault?: string): number {
+    const text = this.raw(name, shownDefault ?? fallback, `whole number, ${min}-${max}`);
     if (text === undefined) return fallback;
     const value = /^\d+$/.test(text) ? Number(text) : NaN;
     if (!Number.isSafeInteger(value) || value < min || value > max) {
@@ -244,10 +249,20 @@ class Reader {
     return text;
   }
 
+  /** A variable checked by the code that uses it (read, recorded for the docs, passed on as is). */
+  text(name: string, rule: string): string | undefined {
+    return this.raw(name, null, rule);
+  }
+
   path(name: string, fallback: string, cwd: string): string {
     const text = this.raw(name, fallback, 'path, relative to the working directory or absolute') ?? fallback;
     return isAbsolute(text) ? text : resolve(cwd, text);
   }
+}
+
+/** One thread per core beside the clearing thread, which is a lane of its own. */
+function defaultSolverThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
 }
 
 /** Reads and validates the configuration; throws ConfigError listing every bad variable. */
@@ -278,6 +293,7 @@ function readConfig(read: Reader, cwd: string): AppConfig {
     dataDir: read.path('DATA_DIR', '.data', cwd),
     preemptionPenalty: read.decimal('PREEMPTION_PENALTY', '0.50', 0, 1_000_000),
     roundTimeLimitMs: read.integer('ROUND_TIME_LIMIT_MS', 10_000, 50, 600_000),
+    clearingSolverThreads: read.integer('CLEARING_SOLVER_THREADS', defaultSolverThreads(), 0, 256, 'cores - 1'),
     queuePrefix: read.identifier('QUEUE_PREFIX', 'gpumarket'),
     simulatedTimeScale: read.integer('SIMULATED_TIME_SCALE', 1, 1, 10_000),
     demoFleet: read.choice('DEMO_FLEET', 'auto', ['auto', 'true', 'false'] as const),
@@ -306,7 +322,11 @@ function slurmConfig(read: Reader, cwd: string): SlurmConfig | null {
   const partition = read.name('SLURM_PARTITION');
   const account = read.name('SLURM_ACCOUNT');
   const slurmConf = read.existingPath('SLURM_CONF', 'file', cwd);
-  return { binDir, ...(partition ? { partition } : {}), ...(account ? { account } : {}), ...(slurmConf ? { slurmConf } : {}) };
+  // Submission settings are checked by the adapter's own reader; the config records and passes them.
+  const env = Object.fromEntries(Object.entries(SLURM_SETTING_RULES).map(([name, rule]) => [name, read.text(name, rule)]));
+  const { settings, problems } = readSlurmSettings(env);
+  read.problems.push(...problems);
+  return { binDir, ...(partition ? { partition } : {}), ...(account ? { account } : {}), ...(slurmConf ? { slurmConf } : {}), ...settings };
 }
 
 function kubernetesConfig(read: Reader, cwd: string): KubernetesConfig | null {

@@ -17,6 +17,17 @@ import { settingsProblems, type SlurmSubmissionOptions } from './slurm-submissio
  */
 export type SlurmSettings = Pick<SlurmSubmissionOptions, 'qos' | 'reservation' | 'cpusPerGpu' | 'memPerGpu' | 'workDir' | 'gresTypes' | 'extraArgs'>;
 
+/** The variables readSlurmSettings reads, with the values each accepts (for serve --help and docs/operations.md). */
+export const SLURM_SETTING_RULES: Readonly<Record<string, string>> = {
+  SLURM_QOS: 'a Slurm QoS name',
+  SLURM_RESERVATION: 'a Slurm reservation name',
+  SLURM_CPUS_PER_GPU: 'positive whole number',
+  SLURM_MEM_PER_GPU: 'memory with a unit, e.g. 64G or 200000M',
+  SLURM_WORK_DIR: 'absolute path on storage the compute nodes share',
+  SLURM_GRES_TYPES: 'MODEL=type[,MODEL=type...]',
+  SLURM_EXTRA_ARGS: 'space-separated --flag[=value] words from the allow-list',
+};
+
 const VARIABLE_OF: Record<string, string> = {
   qos: 'SLURM_QOS',
   reservation: 'SLURM_RESERVATION',

@@ -124,4 +124,14 @@ describe('settleLeasePeriod', () => {
       }),
     );
   });
+
+  it("the billing example of docs/finance.md: a notice's last entry charges 3 s up to the confirmed stop, not 20 s to the notice's end", () => {
+    const at = (seconds: number) => settleLeasePeriod(usage({ limit: new Money('3.00'), shares: [{ gpus: 8, nodePrice: new Money('2.50') }], seconds }));
+    const round = at(840);
+    expect([round.charge, round.fee, round.payout].map((m) => m.toFixed(6))).toEqual(['4.666667', '0.466667', '4.200000']);
+    const toStop = at(3);
+    expect([toStop.charge, toStop.uplift, toStop.fee, toStop.payout].map((m) => m.toFixed(6))).toEqual(['0.016667', '0.000000', '0.001667', '0.015000']);
+    expect(toStop.charge.plus(toStop.uplift).equals(toStop.payout.plus(toStop.fee))).toBe(true);
+    expect(at(20).charge.minus(toStop.charge).toFixed(6)).toBe('0.094444');
+  });
 });

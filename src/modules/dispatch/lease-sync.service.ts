@@ -18,7 +18,9 @@ const POLLED: readonly AdapterKind[] = ['simulated', 'slurm', 'kubernetes'];
  * ended by itself, failed (the tenant's workload, or lost by the platform), or stopped. Reports
  * from pushing adapters (POST /v1/leases/:id/status) go through `apply` too. What the market
  * itself did to a lease (a stop ordered) comes from its orders table with every question, so
- * any process, freshly started or not, reads a workload the same way.
+ * any process, freshly started or not, reads a workload the same way. A workload confirmed
+ * stopped during its lease's notice ends the lease there, preempted, and billing with it
+ * (docs/finance.md, "What a lease is billed for").
  *
  * A lease not running PLACEMENT_START_TIMEOUT_SECONDS after its placement (a Slurm job pending
  * on Resources, a Pod in ImagePullBackOff, an agent that never started it) fails with

@@ -9,8 +9,12 @@ export type NodeHealth = 'ok' | 'unreachable' | 'never_seen';
 export const NODE_HEALTHS: readonly NodeHealth[] = ['ok', 'unreachable', 'never_seen'];
 
 /** Why the agent reports a GPU unusable; the market sells only the node's other GPUs. */
-export type GpuUnavailableReason = 'vanished' | 'ecc' | 'xid' | 'mig' | 'unhealthy';
-export const GPU_UNAVAILABLE_REASONS: readonly GpuUnavailableReason[] = ['vanished', 'ecc', 'xid', 'mig', 'unhealthy'];
+/** What an agent reports of a GPU it will not run work on. */
+export type AgentGpuReason = 'vanished' | 'ecc' | 'xid' | 'mig' | 'unhealthy';
+export const AGENT_GPU_REASONS: readonly AgentGpuReason[] = ['vanished', 'ecc', 'xid', 'mig', 'unhealthy'];
+/** `provider_jobs`: the provider's own jobs hold the GPU (read from the platform, e.g. Slurm). */
+export type GpuUnavailableReason = AgentGpuReason | 'provider_jobs';
+export const GPU_UNAVAILABLE_REASONS: readonly GpuUnavailableReason[] = [...AGENT_GPU_REASONS, 'provider_jobs'];
 
 export interface UnavailableGpu {
   readonly index: number;

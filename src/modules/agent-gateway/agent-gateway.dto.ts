@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { GPU_UNAVAILABLE_REASONS, type GpuUnavailableReason } from '../../core/market/node-health.js';
+import { AGENT_GPU_REASONS, type AgentGpuReason } from '../../core/market/node-health.js';
 import {
   ArrayMaxSize,
   IsArray,
@@ -94,10 +94,10 @@ export class HeartbeatGpuDto {
   @IsBoolean()
   available: boolean;
 
-  @ApiPropertyOptional({ enum: GPU_UNAVAILABLE_REASONS, description: 'why the GPU is unavailable; `unhealthy` when omitted' })
+  @ApiPropertyOptional({ enum: AGENT_GPU_REASONS, description: 'why the GPU is unavailable; `unhealthy` when omitted' })
   @IsOptional()
-  @IsIn(GPU_UNAVAILABLE_REASONS as GpuUnavailableReason[])
-  reason?: GpuUnavailableReason;
+  @IsIn(AGENT_GPU_REASONS as AgentGpuReason[])
+  reason?: AgentGpuReason;
 }
 
 export class AgentHeartbeatDto {

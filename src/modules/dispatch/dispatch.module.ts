@@ -7,6 +7,8 @@ import { AdapterRegistry } from './adapter-registry.service.js';
 import { LeaseSyncService } from './lease-sync.service.js';
 import { OrderDispatchService } from './order-dispatch.service.js';
 import { OrderSweeperService } from './order-sweeper.service.js';
+import { ProviderHoldsRepository } from './provider-holds.repository.js';
+import { ProviderHoldsService } from './provider-holds.service.js';
 
 const SYNC_EVERY_MS = 5_000;
 
@@ -34,7 +36,7 @@ class DispatchJobs implements OnModuleInit, OnApplicationBootstrap {
 
 @Module({
   imports: [MarketModule],
-  providers: [AdapterRegistry, OrderDispatchService, LeaseSyncService, OrderSweeperService, DispatchJobs],
-  exports: [AdapterRegistry, LeaseSyncService, OrderSweeperService],
+  providers: [AdapterRegistry, OrderDispatchService, LeaseSyncService, OrderSweeperService, ProviderHoldsRepository, ProviderHoldsService, DispatchJobs],
+  exports: [AdapterRegistry, LeaseSyncService, OrderSweeperService, ProviderHoldsService],
 })
 export class DispatchModule {}

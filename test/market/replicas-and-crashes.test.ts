@@ -193,7 +193,7 @@ describe('service processes on one PostgreSQL and Redis', () => {
     const completed = await sql.query(`SELECT count(*)::int AS n FROM leases WHERE state = 'completed' AND end_reason IN ('workload_ended', 'runtime_reached')`);
     expect(completed.rows[0].n).toBeGreaterThan(0);
     expect(await startedTwice()).toEqual([]);
-    const unbalanced = await sql.query(`SELECT count(*) AS n FROM ledger_entries WHERE charge <> payout + fee`);
+    const unbalanced = await sql.query(`SELECT count(*) AS n FROM ledger_entries WHERE charge + uplift <> payout + fee`);
     expect(Number(unbalanced.rows[0].n)).toBe(0);
     await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
   });

@@ -2,6 +2,7 @@ import { parseInstant, parseWholeNumber } from './tenant-args.js';
 import { expectPositionals, tenantCommand } from './tenant-command.js';
 import { UsageError } from './tenant-errors.js';
 import { chargesTable, type LeaseView, leasesTable, type LedgerView, type PoolView, pricesTable } from './tenant-tables.js';
+import { LEASE_STATES } from '../../core/market/lease-lifecycle.js';
 
 /** What the market shows a tenant: `prices`, `leases`, `charges`. See docs/cli.md. */
 
@@ -41,7 +42,6 @@ Each pool's (GPU model x region) index per GPU-hour from the latest committed ro
   },
 );
 
-const LEASE_STATES = ['allocated', 'running', 'preempting', 'completed', 'preempted', 'failed'];
 
 export const leasesCommand = tenantCommand<{ state?: string; 'needs-attention'?: boolean; limit?: string; cursor?: string }>(
   'leases',

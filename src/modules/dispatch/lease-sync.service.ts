@@ -8,7 +8,7 @@ import { LeaseStateService } from '../market/lease-state.service.js';
 import { stopRequestedSql } from '../market/orders.repository.js';
 import { OutboxRelayService } from '../market/outbox-relay.service.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
-import type { AdapterKind, WorkloadStatus } from './adapters/provider-adapter.js';
+import type { AdapterKind, StatusQuery, WorkloadStatus } from './adapters/provider-adapter.js';
 
 /** Adapters that report status only when asked; the agent pushes its own. */
 const POLLED: readonly AdapterKind[] = ['simulated', 'slurm', 'kubernetes'];
@@ -56,10 +56,11 @@ export class LeaseSyncService {
       ),
     );
     let changed = 0;
+    const statuses = await this.statuses(rows.map((r) => ({ providerId: r.provider_id, adapter: r.adapter, leaseId: r.lease_id, handle: r.handle, context: { stopRequested: r.stop_requested } })));
     for (const row of rows) {
       try {
-        const adapter = await this.adapters.forProvider(row.provider_id, row.adapter);
-        const status = await adapter.status(row.lease_id, row.handle, { stopRequested: row.stop_requested });
+        const status = statuses.get(`${row.provider_id}/${row.lease_id}`);
+        if (!status || status instanceof Error) throw status ?? new Error('the adapter gave no answer');
         const timeout = this.config.placementStartTimeoutSeconds;
         if (row.lease_state === 'allocated' && ['pending', 'unknown'].includes(status.state) && startTimedOut(row.allocated_at, at, timeout)) {
           changed += Number(await this.timeOut(row.lease_id, startTimeoutReason(timeout, status.waitingReason ?? status.message, status.state), at));
@@ -169,10 +170,11 @@ export class LeaseSyncService {
       ),
     );
     let changed = 0;
+    const statuses = await this.statuses(rows.map((r) => ({ providerId: r.provider_id, adapter: r.adapter, leaseId: r.lease_id, handle: r.handle, context: { stopRequested: true } })));
     for (const row of rows) {
       try {
-        const adapter = await this.adapters.forProvider(row.provider_id, row.adapter);
-        const status = await adapter.status(row.lease_id, row.handle, { stopRequested: true });
+        const status = statuses.get(`${row.provider_id}/${row.lease_id}`);
+        if (!status || status instanceof Error) throw status ?? new Error('the adapter gave no answer');
         if (['stopped', 'completed', 'failed'].includes(status.state)) {
           changed += Number(await this.transactions.run((m) => this.leaseState.confirmStopped(m, row.lease_id, at, status.state)));
           this.logger.log(`lease ${row.lease_id}: the workload the market failed to stop is gone (${status.state}); its GPUs are free`);
@@ -185,5 +187,38 @@ export class LeaseSyncService {
       }
     }
     return changed;
+  }
+
+  /**
+   * The status of each (provider, lease), keyed `provider/lease`: one query per provider where its
+   * adapter answers many at once (Slurm: one `squeue --jobs` list), else one per lease. A
+   * provider whose adapter cannot be had, or whose batch query fails, answers each of its
+   * leases with that error, so the others still sync.
+   */
+  private async statuses(queries: ReadonlyArray<StatusQuery & { providerId: string; adapter: AdapterKind }>): Promise<Map<string, WorkloadStatus | Error>> {
+    const answers = new Map<string, WorkloadStatus | Error>();
+    const byProvider = new Map<string, typeof queries[number][]>();
+    for (const q of queries) byProvider.set(q.providerId, [...(byProvider.get(q.providerId) ?? []), q]);
+    for (const [providerId, group] of byProvider) {
+      const key = (leaseId: string) => `${providerId}/${leaseId}`;
+      try {
+        const adapter = await this.adapters.forProvider(providerId, group[0].adapter);
+        if (adapter.statusMany) {
+          const many = await adapter.statusMany(group.map(({ leaseId, handle, context }) => ({ leaseId, handle, context })));
+          for (const q of group) answers.set(key(q.leaseId), many.get(q.leaseId) ?? new Error('the adapter gave no answer'));
+          continue;
+        }
+        for (const q of group) {
+          try {
+            answers.set(key(q.leaseId), await adapter.status(q.leaseId, q.handle, q.context));
+          } catch (error) {
+            answers.set(key(q.leaseId), error instanceof Error ? error : new Error(String(error)));
+          }
+        }
+      } catch (error) {
+        for (const q of group) answers.set(key(q.leaseId), error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    return answers;
   }
 }

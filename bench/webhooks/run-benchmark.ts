@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -27,11 +29,19 @@ const { values } = parseArgs({
     tenants: { type: 'string', default: '50' },
     rate: { type: 'string', default: '50', short: 'r' },
     concurrency: { type: 'string' },
+    // bullmq: BullMQ on Redis (production); in-process: the driver used when REDIS_URL is unset.
+    driver: { type: 'string', default: 'bullmq' },
+    // both, steady or burst: which shapes to run (burst alone for quick comparisons).
+    shape: { type: 'string', default: 'both' },
+    // A file to write a CPU profile of this process during the burst to (open it in Chrome's DevTools).
+    'cpu-profile': { type: 'string' },
     'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
   },
 });
 const EVENTS = Number(values.events);
+if (values.driver !== 'bullmq' && values.driver !== 'in-process') throw new Error('--driver is bullmq or in-process');
+if (!['both', 'steady', 'burst'].includes(values.shape!)) throw new Error('--shape is both, steady or burst');
 const RATE = Number(values.rate);
 const NAME = 'gpumarket_bench_webhooks';
 
@@ -58,7 +68,7 @@ const url = new URL(values['admin-url']);
 url.pathname = `/${NAME}`;
 const config = loadConfig({
   DATABASE_URL: url.toString(),
-  REDIS_URL: values['redis-url'],
+  ...(values.driver === 'bullmq' ? { REDIS_URL: values['redis-url'] } : {}),
   QUEUE_PREFIX: `bench-webhooks-${randomBytes(4).toString('hex')}`,
   ADMIN_API_KEY: randomBytes(24).toString('hex'),
   ROUND_PERIOD_SECONDS: '86400',
@@ -107,7 +117,7 @@ await waitForAll(warm, 30_000);
 // One event per commit, RATE commits a second.
 const steady = new Map<string, number>();
 const started = performance.now();
-for (let i = 0; i < EVENTS; i++) {
+for (let i = 0; i < (values.shape === 'burst' ? 0 : EVENTS); i++) {
   const due = started + (i * 1000) / RATE;
   const wait = due - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -118,25 +128,49 @@ for (let i = 0; i < EVENTS; i++) {
 }
 await waitForAll([...steady.keys()], 60_000);
 
+/**
+ * Transactions (an autocommit statement counts as one) committed in the bench's database so
+ * far: the database round trips a delivery costs, for the profile. PostgreSQL publishes a
+ * backend's counts within a second of its last transaction, hence the pause.
+ */
+async function transactionsCommitted(): Promise<number> {
+  await new Promise((r) => setTimeout(r, 1_500));
+  const rows: Array<{ n: string }> = await server.app.get(TransactionRunner).run((m) => m.query('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()'));
+  return Number(rows[0].n);
+}
+
 // All events in one commit.
+const transactionsBefore = await transactionsCommitted();
 const burst = new Map<string, number>();
-const burstIds = Array.from({ length: EVENTS }, (_, i) => `burst-${i}`);
+const profiler = values['cpu-profile'] ? new Session() : null;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
+const burstIds = Array.from({ length: values.shape === 'steady' ? 0 : EVENTS }, (_, i) => `burst-${i}`);
 await transactions.run((m) => events.add(m, burstIds.map(event)));
 const burstCommitted = performance.now();
 for (const id of burstIds) burst.set(id, burstCommitted);
 await relay.relay();
+// Where the burst's time goes: handing it to the queue, then the deliveries themselves.
+const relayMs = performance.now() - burstCommitted;
 await waitForAll(burstIds, 60_000);
+if (profiler) writeFileSync(values['cpu-profile']!, JSON.stringify((await profiler.post('Profiler.stop')).profile));
+const firstArrival = Math.min(...burstIds.map((id) => received.get(id) ?? Infinity)) - burstCommitted;
+const burstTransactions = burstIds.length > 0 ? (await transactionsCommitted()) - transactionsBefore - 2 : 0;
 
 const load = loadavg()[0].toFixed(1);
 process.stdout.write(
   [
-    `webhook commit-to-delivery latency, ms (BullMQ, ${tenantIds.length} tenants, WEBHOOK_CONCURRENCY ${config.webhooks.concurrency}; load average ${load})`,
+    `webhook commit-to-delivery latency, ms (${values.driver === 'bullmq' ? 'BullMQ' : 'in-process jobs'}, ${tenantIds.length} tenants, WEBHOOK_CONCURRENCY ${config.webhooks.concurrency}; load average ${load})`,
     '',
     '| events | committed | delivered | p50 | p90 | p99 | max |',
     '| --- | --- | --- | --- | --- | --- | --- |',
-    row(`one per commit, ${RATE}/s`, steady),
-    row('all in one commit', burst),
+    ...(steady.size > 0 ? [row(`one per commit, ${RATE}/s`, steady)] : []),
+    ...(burst.size > 0 ? [row('all in one commit', burst)] : []),
     '',
+    ...(burst.size > 0 ? [`burst: relayed to the queue ${Math.round(relayMs)} ms after the commit; first arrival at ${Math.round(firstArrival)} ms; ${(burstTransactions / burst.size).toFixed(1)} database transactions per delivery`, ''] : []),
   ].join('\n'),
 );
 await server.app.close();

@@ -49,7 +49,8 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
     await q(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() + interval '1 hour' WHERE event_id = $1`, [stillPending]);
     const relayed: Array<{ id: string }> = await q(`SELECT id FROM outbox WHERE relayed_at IS NOT NULL`);
     await q(`UPDATE outbox SET relayed_at = $1 WHERE relayed_at IS NOT NULL`, [ago(2)]);
-    expect(relayed.length).toBeGreaterThanOrEqual(5);
+    // One job for the endpoint's four deliveries of one commit, and one for the redelivery.
+    expect(relayed.length).toBeGreaterThanOrEqual(2);
     const [refused] = await q(`INSERT INTO outbox (job_name, payload, failed_at, error, created_at) VALUES ('lease.sync', '{}', $1, 'refused', $1) RETURNING id`, [ago(40)]);
     const [fresh] = await emit(t, [{ tenantId: tenant.id, type: 'bid.expired', data: { n: 5 } }]);
     await until('the fresh delivery', async () => (await q(`SELECT status FROM webhook_deliveries WHERE event_id = $1`, [fresh]))[0]?.status === 'succeeded');

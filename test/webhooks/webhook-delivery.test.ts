@@ -89,6 +89,33 @@ describe.each([
     ]);
   });
 
+  it("sends one commit's events to an endpoint as one job, and retries only the delivery that failed", async () => {
+    const owner = await createTenant(t, 'batched');
+    // The fourth event's first attempt fails; everything else is answered 200.
+    receiver.answer = (path, _count, body) => (path === '/batch' && body.data.n === 3 && !receiver.on('/batch').some((r) => r.body.data.n === 3) ? 500 : 200);
+    const hook = await registerWebhook(t, owner.apiKey, receiver.url('/batch'), ['bid.allocated']);
+    const eventIds = await emit(t, Array.from({ length: 10 }, (_, n) => ({ tenantId: owner.id, type: 'bid.allocated' as const, data: { n } })));
+    await until('all ten delivered', async () => (await deliveriesOf(t, owner.apiKey, hook.id)).filter((d) => d.status === 'succeeded').length === 10);
+
+    const requests = receiver.on('/batch');
+    expect(requests.map((r) => r.body.data.n as number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9]);
+    expect(requests.filter((r) => r.body.data.n === 3).map((r) => [r.status, r.headers['x-gpumarket-attempt']])).toEqual([
+      [500, '1'],
+      [200, '2'],
+    ]);
+    expect(requests.filter((r) => r.body.data.n !== 3).every((r) => r.status === 200 && r.headers['x-gpumarket-attempt'] === '1')).toBe(true);
+    const deliveries = await deliveriesOf(t, owner.apiKey, hook.id);
+    const failedOnce = deliveries.find((d) => d.eventId === eventIds[3])!;
+    expect(failedOnce).toMatchObject({ status: 'succeeded', attempts: 2, lastStatusCode: 200, lastError: null });
+    expect(deliveries.filter((d) => d !== failedOnce).every((d) => d.attempts === 1 && d.lastStatusCode === 200)).toBe(true);
+    expect((await delivery(owner.apiKey, failedOnce.id as string)).attemptLog.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 200]);
+    // The commit's ten deliveries were one job; the retry of the failed one was another.
+    const jobs = await t.dataSource.query(`SELECT job_id FROM outbox WHERE job_name = 'webhook.deliver' AND payload->>'deliveryId' = ANY($1::text[])`, [
+      deliveries.map((d) => d.id),
+    ]);
+    expect(jobs).toHaveLength(2);
+  });
+
   it('redelivers on request as a new delivery of the same event, and only for the tenant that owns it', async () => {
     const [hook] = (await t.http().get('/v1/webhooks').set(auth(tenant.apiKey))).body.webhooks.filter((w: { url: string }) => w.url.endsWith('/signed'));
     const [original] = await deliveriesOf(t, tenant.apiKey, hook.id);

@@ -67,34 +67,24 @@ const CLOCK_SLACK_SECONDS = 2;
 
 /**
  * A transaction-scoped advisory lock per endpoint: it serialises the taking of the endpoint's
- * deliveries, so that its attempts in flight are counted exactly.
+ * deliveries, so that whether the endpoint already has a batch in flight is known exactly.
  */
 const lockEndpointSql = (endpointId: string) => `pg_advisory_xact_lock(hashtextextended('gpumarket:webhook-endpoint:' || ${endpointId}::text, 0))`;
 
 /** Deliveries and their attempts. Tenant-facing reads are scoped to the tenant and its live endpoints. */
 @Injectable()
 export class WebhookDeliveriesRepository {
-  /** Whether the delivery is pending and not held: a read, before any lock is waited for. */
-  async isClaimable(manager: EntityManager, deliveryId: string): Promise<boolean> {
-    const rows: unknown[] = await manager.query(
-      `SELECT 1 FROM webhook_deliveries WHERE id = $1 AND status = 'pending' AND (locked_until IS NULL OR locked_until < now())`,
-      [deliveryId],
-    );
-    return rows.length > 0;
-  }
-
   /**
-   * Takes the lock of the endpoint of a pending delivery (in the caller's transaction); false,
-   * without locking anything, when the delivery is not pending or is held (the common case of a
-   * job whose delivery another worker's attempt already took).
+   * The endpoint of a delivery, whose lock is taken in the caller's transaction; null when the
+   * delivery is gone (retention). The delivery's own state does not matter: its job stands for
+   * every due delivery of the endpoint.
    */
-  async lockEndpointOf(manager: EntityManager, deliveryId: string): Promise<boolean> {
-    const rows: unknown[] = await manager.query(
-      `SELECT ${lockEndpointSql('endpoint_id')} FROM webhook_deliveries
-        WHERE id = $1 AND status = 'pending' AND (locked_until IS NULL OR locked_until < now())`,
+  async lockEndpointOf(manager: EntityManager, deliveryId: string): Promise<string | null> {
+    const rows: Array<{ endpointId: string }> = await manager.query(
+      `SELECT endpoint_id AS "endpointId", ${lockEndpointSql('endpoint_id')} FROM webhook_deliveries WHERE id = $1`,
       [deliveryId],
     );
-    return rows.length > 0;
+    return rows[0]?.endpointId ?? null;
   }
 
   async lockEndpoint(manager: EntityManager, endpointId: string): Promise<void> {
@@ -102,58 +92,71 @@ export class WebhookDeliveriesRepository {
   }
 
   /**
-   * Takes a pending, due delivery for one attempt, held for `lockSeconds` so that a duplicate
-   * job finds it taken; null when it is not there to take (done, failed, not due, held), or when
-   * its endpoint already has `perEndpoint` attempts in flight. Call it in a transaction holding
-   * the endpoint's lock (lockEndpointOf), so that the attempts in flight are counted exactly.
+   * Takes up to `limit` of the endpoint's due deliveries, longest due first, held for
+   * `lockSeconds` so that no other worker sends them; none when the endpoint already has a batch
+   * held (its holder takes these next, see WebhookDeliveryService). `own` is the delivery of the
+   * job that asks: a job may fire a little before the database's clock reaches its attempt's
+   * time, so it alone counts as due that early. Call it in a transaction holding the endpoint's
+   * lock (lockEndpointOf), so that "no batch held" is exact.
    */
-  async claim(manager: EntityManager, id: string, lockSeconds: number, perEndpoint: number): Promise<ClaimedDelivery | null> {
-    return this.take(manager, 'd.id = $1 AND d.next_attempt_at <= now() + make_interval(secs => $4)', [id, lockSeconds, perEndpoint, CLOCK_SLACK_SECONDS]);
-  }
-
-  /** The endpoint's delivery that has been due longest, taken as `claim` takes one (under lockEndpoint). */
-  async claimNextDue(manager: EntityManager, endpointId: string, lockSeconds: number, perEndpoint: number): Promise<ClaimedDelivery | null> {
-    return this.take(
+  async claimDue(
+    manager: EntityManager,
+    endpointId: string,
+    options: { own: string | null; limit: number; lockSeconds: number },
+  ): Promise<ClaimedDelivery[]> {
+    const rows = await updateReturning<ClaimedDelivery & { nextAttemptAt: Date }>(
       manager,
-      `d.id = (SELECT n.id FROM webhook_deliveries n
-                WHERE n.endpoint_id = $1 AND n.status = 'pending' AND n.next_attempt_at <= now()
-                  AND (n.locked_until IS NULL OR n.locked_until < now())
-                ORDER BY n.next_attempt_at LIMIT 1)`,
-      [endpointId, lockSeconds, perEndpoint],
-    );
-  }
-
-  private async take(manager: EntityManager, which: string, params: unknown[]): Promise<ClaimedDelivery | null> {
-    const rows = await updateReturning<ClaimedDelivery>(
-      manager,
-      `UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
+      `UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $3)
          FROM webhook_endpoints w, market_events e
-        WHERE ${which} AND w.id = d.endpoint_id AND e.id = d.event_id
-          AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
-          AND (SELECT count(*) FROM webhook_deliveries h WHERE h.endpoint_id = d.endpoint_id AND h.locked_until > now()) < $3
-       RETURNING d.id, d.endpoint_id AS "endpointId", d.attempts, d.created_at AS "createdAt", w.url,
+        WHERE d.id IN (SELECT n.id FROM webhook_deliveries n
+                        WHERE n.endpoint_id = $1 AND n.status = 'pending' AND (n.locked_until IS NULL OR n.locked_until < now())
+                          AND (n.next_attempt_at <= now() OR (n.id = $2::uuid AND n.next_attempt_at <= now() + make_interval(secs => $5)))
+                        ORDER BY n.next_attempt_at, n.created_at, n.id LIMIT $4)
+          AND w.id = d.endpoint_id AND e.id = d.event_id
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries h WHERE h.endpoint_id = $1 AND h.locked_until > now())
+       RETURNING d.id, d.endpoint_id AS "endpointId", d.attempts, d.created_at AS "createdAt", d.next_attempt_at AS "nextAttemptAt", w.url,
                  w.secret_sealed AS "secretSealed", w.previous_secret_sealed AS "previousSecretSealed",
                  w.previous_secret_expires_at AS "previousSecretExpiresAt", w.disabled_at AS "endpointDisabledAt",
                  w.deleted_at AS "endpointDeletedAt", e.id AS "eventId", e.type AS "eventType",
                  e.created_at AS "eventCreatedAt", e.data AS "eventData"`,
-      params,
+      [endpointId, options.own, options.lockSeconds, options.limit, CLOCK_SLACK_SECONDS],
     );
-    return rows[0] ?? null;
+    // RETURNING keeps no order: the batch goes out in the order the deliveries fell due.
+    const key = (r: ClaimedDelivery & { nextAttemptAt: Date }) => [r.nextAttemptAt.getTime(), r.createdAt.getTime(), r.id] as const;
+    return rows
+      .sort((a, b) => {
+        const [x, y] = [key(a), key(b)];
+        return x[0] - y[0] || x[1] - y[1] || (x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0);
+      })
+      .map(({ nextAttemptAt: _, ...delivery }) => delivery);
   }
 
-  /** A 2xx: done. The endpoint's failure streak ends. One statement, so no transaction is needed. */
-  async recordSuccess(manager: EntityManager, id: string, attempt: AttemptRecord): Promise<void> {
+  /**
+   * 2xx answers: done, each with its attempt logged, and the endpoints' failure streaks end.
+   * One statement for a whole batch, so no transaction is needed.
+   */
+  async recordSuccesses(manager: EntityManager, successes: ReadonlyArray<{ id: string; attempt: AttemptRecord }>): Promise<void> {
+    if (successes.length === 0) return;
     await manager.query(
-      `WITH done AS (
-         UPDATE webhook_deliveries SET status = 'succeeded', attempts = attempts + 1, last_attempt_at = $2, last_status_code = $3,
-                last_latency_ms = $4, last_error = NULL, delivered_at = clock_timestamp(), next_attempt_at = NULL, locked_until = NULL
-          WHERE id = $1 RETURNING id, endpoint_id, attempts
+      `WITH v AS (
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::int[]) AS v(id, started_at, status_code, latency_ms)
+       ), done AS (
+         UPDATE webhook_deliveries d SET status = 'succeeded', attempts = d.attempts + 1, last_attempt_at = v.started_at,
+                last_status_code = v.status_code, last_latency_ms = v.latency_ms, last_error = NULL, delivered_at = clock_timestamp(),
+                next_attempt_at = NULL, locked_until = NULL
+           FROM v WHERE d.id = v.id RETURNING d.id, d.endpoint_id, d.attempts, v.started_at, v.status_code, v.latency_ms
        ), logged AS (
-         INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms) SELECT id, attempts, $2, $3, $4 FROM done
+         INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms)
+         SELECT id, attempts, started_at, status_code, latency_ms FROM done
        )
        UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL
-        WHERE id = (SELECT endpoint_id FROM done) AND consecutive_failures > 0`,
-      [id, attempt.startedAt, attempt.statusCode, attempt.latencyMs],
+        WHERE id IN (SELECT endpoint_id FROM done) AND consecutive_failures > 0`,
+      [
+        successes.map((s) => s.id),
+        successes.map((s) => s.attempt.startedAt),
+        successes.map((s) => s.attempt.statusCode),
+        successes.map((s) => s.attempt.latencyMs),
+      ],
     );
   }
 
@@ -171,14 +174,6 @@ export class WebhookDeliveriesRepository {
       [id, attempt.startedAt, attempt.statusCode, attempt.latencyMs, attempt.error, nextAttemptAt, finalError ?? null],
     );
     return row.attempt;
-  }
-
-  /** Gives a delivery up without an attempt (its endpoint is gone or disabled). */
-  async abandon(manager: EntityManager, id: string, reason: string): Promise<void> {
-    await manager.query(
-      `UPDATE webhook_deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL, locked_until = NULL WHERE id = $1 AND status = 'pending'`,
-      [id, reason],
-    );
   }
 
   /** Gives up every pending delivery of an endpoint (disabled or deleted). */

@@ -12,16 +12,27 @@ import { deliveryJobId } from './webhook-fanout.repository.js';
 import { WebhookSecretsService } from './webhook-secrets.service.js';
 import { postWebhook } from './webhook-sender.js';
 import { signWebhook } from './webhook-signature.js';
-import { resolveTarget } from './webhook-targets.js';
+import { type ResolvedAddress, resolveTarget } from './webhook-targets.js';
 
 const MAX_ERROR_LENGTH = 500;
+/** A batch has at least this many deliveries, and this many per lane (attempt in flight). */
+const BATCH_MIN = 8;
+const BATCH_PER_LANE = 4;
+
+/** An endpoint's target, resolved and checked once per batch. */
+type Target = { readonly url: URL; readonly addresses: ResolvedAddress[] } | { readonly error: string };
 
 /**
- * The `webhook.deliver` job: one attempt of one delivery. The job queue's own retries are not
- * used (the policy is one try): a failed attempt schedules the next one itself, through the
- * outbox in the transaction that records the failure, with the jittered backoff of the core and
- * a window of WEBHOOK_RETRY_WINDOW_SECONDS. That works the same on BullMQ and on the in-process
- * queue, and a crash between recording and enqueueing loses nothing.
+ * The `webhook.deliver` job: the due deliveries of one endpoint, in batches. A job carries one
+ * delivery but stands for every due delivery of that delivery's endpoint (the fan-out enqueues
+ * one job per endpoint and commit). One batch per endpoint is in flight at a time, across
+ * replicas, and it sends at most WEBHOOK_ENDPOINT_CONCURRENCY attempts at once, so a slow or
+ * hanging endpoint holds one worker and other tenants' deliveries (preemption notices above
+ * all) do not wait behind it. The job queue's own retries are not used (the policy is one try):
+ * a failed attempt schedules the next one itself, through the outbox in the transaction that
+ * records the failure, with the jittered backoff of the core and a window of
+ * WEBHOOK_RETRY_WINDOW_SECONDS. That works the same on BullMQ and on the in-process queue, and
+ * a crash between recording and enqueueing loses nothing.
  */
 @Injectable()
 export class WebhookDeliveryService {
@@ -42,66 +53,104 @@ export class WebhookDeliveryService {
     return this.config.webhooks;
   }
 
+  /** At most this many deliveries per batch: WEBHOOK_ENDPOINT_CONCURRENCY lanes of a few each. */
+  private get batchSize(): number {
+    return Math.max(BATCH_MIN, this.settings.endpointConcurrency * BATCH_PER_LANE);
+  }
+
   /**
-   * Attempts the delivery, then the endpoint's other due deliveries one after another while
-   * there are any. A job whose endpoint already has WEBHOOK_ENDPOINT_CONCURRENCY attempts in
-   * flight does nothing: one of those takes its delivery next. So a slow or hanging endpoint
-   * holds at most that many workers, and other tenants' deliveries (preemption notices above
-   * all) do not wait behind it.
+   * Takes a batch of the endpoint's due deliveries, sends it, and takes the next while there
+   * are any. A job whose endpoint already has a batch in flight does nothing: that batch's
+   * holder takes the job's deliveries next, since both decide under the endpoint's lock.
    */
   async deliver(deliveryId: string): Promise<void> {
-    // Held for longer than an attempt can take; a worker that dies mid-attempt frees it by expiry.
-    const lockSeconds = Math.ceil(this.settings.timeoutMs / 1000) * 2 + 30;
-    const { endpointConcurrency } = this.settings;
-    // Most jobs of a burst find their delivery already taken by an attempt chained from another:
-    // one read tells, without a transaction or a wait on the endpoint's lock.
-    if (!(await this.deliveries.isClaimable(this.dataSource.manager, deliveryId))) return;
-    let delivery = await this.transactions.run(async (manager) =>
-      (await this.deliveries.lockEndpointOf(manager, deliveryId)) ? this.deliveries.claim(manager, deliveryId, lockSeconds, endpointConcurrency) : null,
-    );
-    while (delivery) {
-      await this.attemptAndRecord(delivery);
-      const { endpointId } = delivery;
-      delivery = await this.transactions.run(async (manager) => {
-        await this.deliveries.lockEndpoint(manager, endpointId);
-        return this.deliveries.claimNextDue(manager, endpointId, lockSeconds, endpointConcurrency);
+    const { timeoutMs, endpointConcurrency } = this.settings;
+    const limit = this.batchSize;
+    // Held for longer than the batch can take (its waves of attempts, and the name's lookup); a
+    // worker that dies mid-batch frees it by expiry.
+    const lockSeconds = Math.ceil(((Math.ceil(limit / endpointConcurrency) + 1) * timeoutMs) / 1000) + 30;
+    const first = await this.transactions.run(async (manager) => {
+      const endpointId = await this.deliveries.lockEndpointOf(manager, deliveryId);
+      return endpointId === null ? null : { endpointId, batch: await this.deliveries.claimDue(manager, endpointId, { own: deliveryId, limit, lockSeconds }) };
+    });
+    if (first === null) return;
+    let batch = first.batch;
+    while (batch.length > 0) {
+      await this.sendBatch(batch);
+      batch = await this.transactions.run(async (manager) => {
+        await this.deliveries.lockEndpoint(manager, first.endpointId);
+        return this.deliveries.claimDue(manager, first.endpointId, { own: null, limit, lockSeconds });
       });
     }
   }
 
-  private async attemptAndRecord(delivery: ClaimedDelivery): Promise<void> {
+  /**
+   * Sends a batch over at most WEBHOOK_ENDPOINT_CONCURRENCY lanes, in the order its deliveries
+   * fell due. Successes are recorded together, in one statement, at the end and before any
+   * failure (so the endpoint's failure streak follows the order of the attempts); each failure
+   * is recorded at once, in its own transaction, and if it disables the endpoint the rest of
+   * the batch is not sent (the disabling gave it up).
+   */
+  private async sendBatch(batch: readonly ClaimedDelivery[]): Promise<void> {
     const manager = this.dataSource.manager;
-    if (delivery.endpointDeletedAt || delivery.endpointDisabledAt) {
-      await this.deliveries.abandon(manager, delivery.id, delivery.endpointDeletedAt ? 'endpoint deleted' : 'endpoint disabled');
+    const [first] = batch;
+    if (first.endpointDeletedAt || first.endpointDisabledAt) {
+      await this.deliveries.abandonPending(manager, first.endpointId, first.endpointDeletedAt ? 'endpoint deleted' : 'endpoint disabled');
       return;
     }
-    const startedAt = new Date();
-    const outcome = await this.attempt(delivery, startedAt);
-    const record: AttemptRecord = { startedAt, ...outcome, error: outcome.error?.slice(0, MAX_ERROR_LENGTH) ?? null };
-    if (record.error === null) {
-      await this.deliveries.recordSuccess(manager, delivery.id, record);
-      return;
-    }
-    await this.transactions.run((m) => this.recordFailure(m, delivery, record));
-    await this.relay.relay();
+    const target = await this.resolve(first.url);
+    const succeeded: Array<{ id: string; attempt: AttemptRecord }> = [];
+    const flush = () => this.deliveries.recordSuccesses(manager, succeeded.splice(0));
+    let next = 0;
+    let stopped = false;
+    let failure: unknown = null;
+    const lane = async () => {
+      while (!stopped && next < batch.length) {
+        const delivery = batch[next++];
+        const startedAt = new Date();
+        const outcome = await this.attempt(delivery, target, startedAt);
+        const record: AttemptRecord = { startedAt, ...outcome, error: outcome.error?.slice(0, MAX_ERROR_LENGTH) ?? null };
+        if (record.error === null) {
+          succeeded.push({ id: delivery.id, attempt: record });
+          continue;
+        }
+        await flush();
+        if (await this.transactions.run((m) => this.recordFailure(m, delivery, record))) stopped = true;
+        await this.relay.relay();
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(this.settings.endpointConcurrency, batch.length) }, () =>
+        lane().catch((error: unknown) => {
+          // The rest of the batch stays held until its lock expires, then is taken again.
+          stopped = true;
+          failure ??= error;
+        }),
+      ),
+    );
+    await flush();
+    if (failure) throw failure;
   }
 
-  private async attempt(delivery: ClaimedDelivery, now: Date): Promise<Omit<AttemptRecord, 'startedAt'>> {
+  private async resolve(endpointUrl: string): Promise<Target> {
+    const url = new URL(endpointUrl);
+    try {
+      // Checked again for every batch, not only at registration: DNS may point elsewhere by
+      // now, and the connections go to exactly the addresses checked.
+      return { url, addresses: await resolveTarget(url, { allowPrivate: this.settings.allowPrivateTargets, timeoutMs: this.settings.timeoutMs }) };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  }
+
+  private async attempt(delivery: ClaimedDelivery, target: Target, now: Date): Promise<Omit<AttemptRecord, 'startedAt'>> {
     const failed = (error: string) => ({ statusCode: null, latencyMs: 0, error });
+    if ('error' in target) return failed(target.error);
     let secrets: string[];
     try {
       secrets = this.secrets.signingSecrets({ ...delivery, id: delivery.endpointId }, now);
     } catch (error) {
       return failed(`cannot sign: ${(error as Error).message}`);
-    }
-    const url = new URL(delivery.url);
-    let addresses;
-    try {
-      // Checked again here, not only at registration: DNS may point elsewhere by now, and the
-      // connection goes to exactly the addresses checked.
-      addresses = await resolveTarget(url, { allowPrivate: this.settings.allowPrivateTargets, timeoutMs: this.settings.timeoutMs });
-    } catch (error) {
-      return failed((error as Error).message);
     }
     const body = webhookBody({ id: delivery.eventId, type: delivery.eventType, createdAt: delivery.eventCreatedAt, data: delivery.eventData });
     const timestamp = Math.floor(now.getTime() / 1000);
@@ -113,11 +162,14 @@ export class WebhookDeliveryService {
       'x-gpumarket-attempt': String(delivery.attempts + 1),
       'x-gpumarket-signature': signWebhook(secrets, timestamp, body),
     };
-    return postWebhook(url, addresses, headers, body, this.settings.timeoutMs);
+    return postWebhook(target.url, target.addresses, headers, body, this.settings.timeoutMs);
   }
 
-  /** The attempt failed: count it on the endpoint, maybe disable the endpoint, retry or give up. */
-  private async recordFailure(manager: EntityManager, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
+  /**
+   * The attempt failed: count it on the endpoint, maybe disable the endpoint, retry or give up.
+   * True when the endpoint was disabled.
+   */
+  private async recordFailure(manager: EntityManager, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<boolean> {
     const now = Date.now();
     const streak = await this.endpoints.noteFailure(manager, delivery.endpointId, attempt.startedAt);
     const disable = shouldDisable(streak, now, { afterFailures: this.settings.disableAfterFailures, afterMs: this.settings.disableAfterSeconds * 1000 });
@@ -145,5 +197,6 @@ export class WebhookDeliveryService {
         { jobName: 'webhook.deliver', payload: { deliveryId: delivery.id }, jobId: deliveryJobId(delivery.id, attemptNumber + 1), deliverAt: nextAt },
       ]);
     }
+    return disable;
   }
 }

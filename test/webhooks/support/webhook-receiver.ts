@@ -22,7 +22,8 @@ export type Answer = number | 'hang';
  */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
-  answer: (path: string, count: number) => Answer = () => 200;
+  /** `count`: this request's number on its path, 1 for the first; `body`: the request's parsed body. */
+  answer: (path: string, count: number, body: ReceivedWebhook['body']) => Answer = () => 200;
   private server: Server | null = null;
   private port = 0;
 
@@ -32,7 +33,6 @@ export class WebhookReceiver {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const path = request.url ?? '/';
-        const answer = this.answer(path, this.received.filter((r) => r.path === path).length + 1);
         const rawBody = Buffer.concat(chunks).toString('utf8');
         let body: ReceivedWebhook['body'];
         try {
@@ -40,6 +40,7 @@ export class WebhookReceiver {
         } catch {
           body = { id: '', type: '', createdAt: '', data: {} };
         }
+        const answer = this.answer(path, this.received.filter((r) => r.path === path).length + 1, body);
         this.received.push({ path, headers: request.headers, rawBody, body, receivedAt: Date.now(), status: answer === 'hang' ? 0 : answer });
         if (answer !== 'hang') response.writeHead(answer, { 'content-type': 'text/plain' }).end('ok');
       });

@@ -65,6 +65,12 @@ describe('trace importer (Alibaba GPU trace format)', () => {
     const anyRatio = any.offers[0].maxPrice.dividedBy(new Money(TRACE_LIST_PRICES.T4)).toNumber();
     expect(anyRatio).toBeGreaterThanOrEqual(1.0);
     expect(anyRatio).toBeLessThanOrEqual(1.4);
+    // An 8-GPU pod that accepts any model cannot run on the 2-GPU T4 node: it is worth the list
+    // price of the cheapest model that can hold it (V100 32 GB), so it can pay that model's reserve.
+    const big = traceWorkload(trace.nodes, [{ ...trace.pods.find((p) => p.name === 'pod-old')!, name: 'pod-big', numGpu: 8 }], { seed: 7, windowStart: 0, hours: 3, params });
+    const bigRatio = big.jobs[0].offers[0].maxPrice.dividedBy(new Money(TRACE_LIST_PRICES.V100M32)).toNumber();
+    expect(bigRatio).toBeGreaterThanOrEqual(1.0);
+    expect(bigRatio).toBeLessThanOrEqual(1.4);
   });
 
   it('names the file, line and column of a malformed value', () => {

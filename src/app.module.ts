@@ -19,6 +19,7 @@ import { AgentGatewayModule } from './modules/agent-gateway/agent-gateway.module
 import { JobQueueModule } from './platform/queue/job-queue.module.js';
 import { WebhooksModule } from './modules/webhooks/webhooks.module.js';
 import { RetentionModule } from './modules/retention/retention.module.js';
+import { ServicesModule } from './modules/services/services.module.js';
 
 @Global()
 @Module({})
@@ -53,6 +54,7 @@ export class AppModule {
         AgentGatewayModule,
         WebhooksModule,
         RetentionModule,
+        ServicesModule,
       ],
     };
   }

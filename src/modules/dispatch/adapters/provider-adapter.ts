@@ -65,6 +65,13 @@ export interface WorkloadStatus {
    * `ErrImagePull`, `Unschedulable`). The start timeout names it when it gives up on the lease.
    */
   readonly waitingReason?: string;
+  /**
+   * For a workload that serves requests (a service's replica): where it serves, `host:port`, once
+   * its readiness path has answered 200. Absent until then, and for workloads that do not serve.
+   */
+  readonly endpoint?: string;
+  /** For a served workload the adapter runs itself: when (ms since the epoch) it started, first accepted a connection, got ready. */
+  readonly serving?: { readonly spawnedAt: number; readonly listeningAt?: number; readonly readyAt?: number };
 }
 
 export type FailureCause = 'workload' | 'platform';

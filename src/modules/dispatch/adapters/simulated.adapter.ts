@@ -1,3 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
 import {
   AdapterError,
   type GrantedNode,
@@ -49,6 +52,8 @@ export class SimulatedAdapter implements ProviderAdapter {
   private readonly seen = new Map<string, SimulatedWorkload>();
   /** How many workloads this instance started, per lease (an idempotent fleet never exceeds 1). */
   private readonly starts = new Map<string, number>();
+  /** Served workloads (a service's replicas) this instance runs as real local processes, per lease. */
+  private readonly served = new Map<string, ServedProcess>();
 
   constructor(options: SimulatedFleetOptions) {
     this.store = options.store ?? new MemorySimulatedFleetStore(options.nodes ?? []);
@@ -120,6 +125,9 @@ export class SimulatedAdapter implements ProviderAdapter {
     });
     this.seen.set(order.leaseId, workload);
     if (created) this.starts.set(order.leaseId, (this.starts.get(order.leaseId) ?? 0) + 1);
+    if (isServed(order.workload) && !this.served.has(order.leaseId) && workload.termAt === undefined) {
+      this.served.set(order.leaseId, await ServedProcess.start(order.workload));
+    }
     return { handle: workload.handle };
   }
 
@@ -141,6 +149,10 @@ export class SimulatedAdapter implements ProviderAdapter {
     }
     this.seen.set(leaseId, workload);
     const now = this.now();
+    // A served workload is a real process: it is running until it has exited, also after SIGTERM.
+    const served = this.served.get(leaseId);
+    if (served && now < workload.endsAt) return served.status(workload.termAt !== undefined);
+    if (served) served.signal('SIGKILL');
     const stoppedAt = stoppedAtOf(workload);
     if (stoppedAt !== undefined && stoppedAt <= now && stoppedAt < workload.endsAt) {
       return { state: 'stopped', message: `stopped by ${signals(workload, now).at(-1)}` };
@@ -166,6 +178,7 @@ export class SimulatedAdapter implements ProviderAdapter {
     }
     const stopped = await this.store.stop(order.leaseId, now, now + (order.graceSeconds * 1000) / this.timeScale);
     if (stopped) this.seen.set(order.leaseId, stopped);
+    this.served.get(order.leaseId)?.stop((order.graceSeconds * 1000) / this.timeScale, stopped?.ignoresTerm ?? false);
   }
 
   private takeInjectedFailure(operation: string, leaseId: string): void {
@@ -206,4 +219,131 @@ function freeGpus(nodes: ReadonlyMap<string, SimulatedNode>, live: readonly Simu
     throw AdapterError.retryable(`node ${granted.externalId} has ${free.length} free GPUs, ${granted.gpus} asked`);
   }
   return free.slice(0, granted.gpus);
+}
+
+/**
+ * Services (docs/services.md): a workload that carries GPUMARKET_SERVICE_PORT and a command runs
+ * as a real local process, so that a demo on the simulated fleet really serves requests. It gets
+ * a free local port in PORT (replicas share this host, so the service's declared port cannot be
+ * used as is), and its endpoint is reported once its readiness path (GPUMARKET_READINESS_PATH,
+ * default `/`) answers 200. Its life is this process's: a restarted market forgets it.
+ */
+export const SERVICE_PORT_ENV = 'GPUMARKET_SERVICE_PORT';
+export const SERVICE_READINESS_ENV = 'GPUMARKET_READINESS_PATH';
+const PROBE_EVERY_MS = 25;
+
+function isServed(workload: PlaceOrder['workload']): boolean {
+  return (workload.command?.length ?? 0) > 0 && workload.env?.[SERVICE_PORT_ENV] !== undefined;
+}
+
+/** Every served process of this Node process, so that none outlives it. */
+const LIVE_SERVED = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of LIVE_SERVED) killGroup(child, 'SIGKILL');
+});
+
+/** Stops every served process this Node process started (a closing app calls it). */
+export function stopServedProcesses(): void {
+  for (const child of LIVE_SERVED) killGroup(child, 'SIGKILL');
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+class ServedProcess {
+  private listeningAt?: number;
+  private readyAt?: number;
+  private exit?: { code: number | null; signal: NodeJS.Signals | null };
+  private killTimer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly port: number,
+    private readonly readinessPath: string,
+    private readonly spawnedAt: number,
+  ) {
+    LIVE_SERVED.add(child);
+    child.once('exit', (code, signal) => {
+      this.exit = { code, signal };
+      LIVE_SERVED.delete(child);
+      if (this.killTimer) clearTimeout(this.killTimer);
+    });
+    child.once('error', () => {
+      this.exit = { code: 127, signal: null };
+      LIVE_SERVED.delete(child);
+    });
+    this.probe();
+  }
+
+  static async start(workload: PlaceOrder['workload']): Promise<ServedProcess> {
+    const port = await freeLocalPort();
+    const [file, ...args] = workload.command!;
+    const readinessPath = workload.env?.[SERVICE_READINESS_ENV] ?? '/';
+    // Its own process group, so a stop reaches what it started too; no shell.
+    const child = spawn(file!, args, {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...workload.env, PORT: String(port) },
+      stdio: 'ignore',
+      detached: true,
+    });
+    child.unref();
+    return new ServedProcess(child, port, readinessPath.startsWith('/') ? readinessPath : `/${readinessPath}`, Date.now());
+  }
+
+  status(stopRequested: boolean): WorkloadStatus {
+    const serving = { spawnedAt: this.spawnedAt, listeningAt: this.listeningAt, readyAt: this.readyAt };
+    if (this.exit) {
+      // Stopped by the market: the caller's clock-derived answer (stopped) holds; else it ended on its own.
+      const code = this.exit.code ?? 128;
+      if (stopRequested) return { state: 'stopped', message: `served process ended after the market's stop (${this.exit.signal ?? code})`, serving };
+      return code === 0 ? { state: 'completed', exitCode: 0, serving } : { state: 'failed', exitCode: code, message: `served process exited with ${this.exit.signal ?? code}`, serving };
+    }
+    if (this.readyAt === undefined) return { state: 'running', message: 'starting: readiness path not yet 200', serving };
+    return stopRequested
+      ? { state: 'running', message: 'preemption notice: SIGTERM sent', serving }
+      : { state: 'running', endpoint: `127.0.0.1:${this.port}`, serving };
+  }
+
+  /** SIGTERM now (unless it ignores it), SIGKILL when the grace ends. */
+  stop(graceMs: number, ignoresTerm: boolean): void {
+    if (this.exit) return;
+    if (!ignoresTerm) killGroup(this.child, 'SIGTERM');
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.killTimer = setTimeout(() => killGroup(this.child, 'SIGKILL'), Math.max(0, graceMs));
+    this.killTimer.unref();
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    killGroup(this.child, signal);
+  }
+
+  /** Asks the readiness path until it answers 200 (or the process is gone). */
+  private probe(): void {
+    if (this.exit || this.readyAt !== undefined) return;
+    const request = httpRequest({ host: '127.0.0.1', port: this.port, path: this.readinessPath, method: 'GET', timeout: 1000, agent: false }, (response) => {
+      response.resume();
+      if (response.statusCode === 200) this.readyAt = Date.now();
+      else setTimeout(() => this.probe(), PROBE_EVERY_MS).unref();
+    });
+    request.once('socket', (socket) => socket.once('connect', () => (this.listeningAt ??= Date.now())));
+    request.once('timeout', () => request.destroy());
+    request.once('error', () => setTimeout(() => this.probe(), PROBE_EVERY_MS).unref());
+    request.end();
+  }
+}
+
+async function freeLocalPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
 }

@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { decide } from '../../core/services/autoscaler.js';
+import { BidError } from '../bids/bid.error.js';
+import { BidsService } from '../bids/bids.service.js';
+import { AdapterRegistry } from '../dispatch/adapter-registry.service.js';
+import { stopServedProcesses } from '../dispatch/adapters/simulated.adapter.js';
+import { RoundService } from '../market/round.service.js';
+import { isInvokePath, ServicesGateway } from './services-gateway.js';
+import { type ReplicaRow, type ServiceRow, ServicesRepository } from './services.repository.js';
+import { replicaBid } from './services.service.js';
+
+/** The autoscaler's tick. */
+export const TICK_MS = 1000;
+/** How often a service with a replica starting or requests held is looked at (readiness, fast path). */
+export const HOT_TICK_MS = 50;
+/** Fast rounds (the cold-start path) start at most this often. */
+export const FAST_ROUND_MIN_GAP_MS = 1000;
+const FINISHED_BIDS = new Set(['completed', 'cancelled', 'expired', 'failed']);
+const LIVE_LEASES = new Set(['allocated', 'running', 'preempting']);
+
+/**
+ * Keeps every service at the replica count its autoscaler wants. Each tick: sample the gateway,
+ * decide (src/core/services/autoscaler.ts), record a change with its inputs, then reconcile the
+ * replicas with the market: a missing replica becomes a new bid (through BidsService, as a
+ * tenant's bid would), a replica too many is drained (no new requests; its bid is cancelled once
+ * its in-flight requests finished), a noticed replica is replaced by a new bid at its notice,
+ * and a starting replica is routed to once its adapter reports its endpoint.
+ *
+ * The fast path: when a service adds a replica bid, the next round runs now instead of at its
+ * slot (docs/services.md, "The fast path").
+ *
+ * One market process runs the services it serves: the gateway's counts are this process's.
+ */
+@Injectable()
+export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Services');
+  private timers: NodeJS.Timeout[] = [];
+  private readonly work = new Map<string, Promise<void>>();
+  private readonly hot = new Set<string>();
+  private fastRound: Promise<void> | null = null;
+  private fastAgain = false;
+  private lastFastRoundAt = 0;
+  /** When the latest fast round began; replicas bid after it are not yet covered. */
+  private fastRoundCoveredUntil = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly repository: ServicesRepository,
+    private readonly gateway: ServicesGateway,
+    private readonly bids: BidsService,
+    private readonly rounds: RoundService,
+    private readonly adapters: AdapterRegistry,
+    private readonly httpHost: HttpAdapterHost,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.mountGateway();
+    this.gateway.onHeld = (serviceId) => {
+      this.hot.add(serviceId);
+      void this.reconcileById(serviceId);
+    };
+    this.timers.push(setInterval(() => void this.tick(), TICK_MS));
+    this.timers.push(setInterval(() => void this.hotTick(), HOT_TICK_MS));
+    for (const timer of this.timers) timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.gateway.close();
+    await Promise.allSettled([...this.work.values(), this.fastRound]);
+    stopServedProcesses();
+  }
+
+  /** Invoke paths go to the gateway before the API's router (and its body parser) sees them. */
+  private mountGateway(): void {
+    const server = this.httpHost.httpAdapter.getHttpServer() as Server;
+    const listeners = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+    server.removeAllListeners('request');
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      if (isInvokePath(request.url)) return void this.gateway.handle(request, response);
+      for (const listener of listeners) listener.call(server, request, response);
+    });
+  }
+
+  async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const services = await this.repository.live();
+      await Promise.all(services.map((service) => this.serialised(service.id, () => this.reconcile(service, true))));
+    } catch (error) {
+      this.logger.warn(`services tick: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private async hotTick(): Promise<void> {
+    if (this.stopped) return;
+    await Promise.all([...this.hot].map((id) => this.reconcileById(id)));
+  }
+
+  private reconcileById(serviceId: string): Promise<void> {
+    // A pass already running or waiting covers this call too.
+    if (this.work.has(serviceId)) return this.work.get(serviceId)!;
+    return this.serialised(serviceId, async () => {
+      const service = await this.repository.findById(serviceId);
+      if (service) await this.reconcile(service, false);
+    });
+  }
+
+  /** One pass per service at a time. */
+  private serialised(serviceId: string, pass: () => Promise<void>): Promise<void> {
+    const previous = this.work.get(serviceId) ?? Promise.resolve();
+    const next = previous
+      .then(pass)
+      .catch((error) => this.logger.warn(`service ${serviceId}: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        if (this.work.get(serviceId) === next) this.work.delete(serviceId);
+      });
+    this.work.set(serviceId, next);
+    return next;
+  }
+
+  private async reconcile(service: ServiceRow, sampled: boolean): Promise<void> {
+    if (this.stopped) return;
+    this.gateway.remember(service);
+    if (service.state === 'deleted') return;
+    const traffic = this.gateway.trafficOf(service.id);
+    const now = Date.now();
+    if (sampled) traffic.sample(now);
+
+    let desired = service.state === 'active' ? service.desiredReplicas : 0;
+    if (service.state === 'active') {
+      const decision = decide({
+        now,
+        policy: service,
+        samples: traffic.samples,
+        current: service.desiredReplicas,
+        pending: traffic.held.length,
+        lastRequestAt: traffic.lastRequestAt,
+        belowSince: traffic.belowSince,
+      });
+      traffic.belowSince = decision.belowSince;
+      if (decision.desired !== service.desiredReplicas) {
+        await this.repository.decide(service.id, service.desiredReplicas, decision.desired, decision.reason, decision.inputs);
+        desired = decision.desired;
+        this.gateway.remember({ ...service, desiredReplicas: desired });
+      }
+    }
+
+    const replicas = await this.repository.liveReplicas(service.id);
+    const states = new Map<string, ReplicaRow['state']>();
+    for (const replica of replicas) states.set(replica.id, await this.follow(service, replica, states));
+
+    // Replicas that count towards the desired number: not noticed, not draining.
+    const counted = replicas.filter((r) => ['bidding', 'starting', 'ready'].includes(states.get(r.id)!));
+    const ready = replicas.filter((r) => states.get(r.id) === 'ready');
+    let created = 0;
+    if (counted.length < desired) {
+      const used = new Set(counted.map((r) => r.rank));
+      const noticed = replicas.filter((r) => states.get(r.id) === 'noticed');
+      for (let rank = 1; created < desired - counted.length; rank += 1) {
+        if (used.has(rank)) continue;
+        await this.addReplica(service, rank, ready.length === 0, noticed.find((r) => r.rank === rank)?.id ?? null);
+        created += 1;
+      }
+    } else if (counted.length > desired) {
+      // The replica that serves least goes first: one still bidding, then starting, then the highest rank.
+      const order = { bidding: 0, starting: 1, ready: 2 } as Record<string, number>;
+      const surplus = [...counted]
+        .sort((a, b) => order[states.get(a.id)!]! - order[states.get(b.id)!]! || b.rank - a.rank)
+        .slice(0, counted.length - desired);
+      for (const replica of surplus) {
+        await this.repository.updateReplica(replica.id, { state: 'draining' });
+        states.set(replica.id, 'draining');
+      }
+    }
+
+    this.gateway.route(
+      service.id,
+      replicas.filter((r) => states.get(r.id) === 'ready' && r.endpoint).map((r) => ({ id: r.id, endpoint: r.endpoint! })),
+    );
+
+    // Drained replicas end once their last request finished.
+    for (const replica of replicas) {
+      if (states.get(replica.id) !== 'draining' || traffic.inFlightOn(replica.id) > 0) continue;
+      await this.cancelBid(service, replica);
+      await this.repository.updateReplica(replica.id, { state: 'ended', endReason: service.state === 'active' ? 'scaled_down' : 'service_deleted' });
+      states.set(replica.id, 'ended');
+    }
+
+    const starting = [...states.values()].some((s) => s === 'starting' || s === 'bidding');
+    if (starting || traffic.held.length > 0) this.hot.add(service.id);
+    else this.hot.delete(service.id);
+    // The fast path: a new replica bid (a scale-up, a start from zero, a replacement) is cleared
+    // now, not at the next slot; so is one the last fast round missed while requests are held.
+    const waiting = traffic.held.length > 0 && !traffic.hasRoutable();
+    const uncovered = replicas.some((r) => states.get(r.id) === 'bidding' && new Date(r.requestedAt).getTime() >= this.fastRoundCoveredUntil);
+    if (created > 0 || (waiting && uncovered)) this.requestFastRound();
+
+    if (service.state === 'deleting' && [...states.values()].every((s) => s === 'ended') && created === 0) {
+      await this.repository.markDeleted(service.id);
+      this.gateway.remember({ ...service, state: 'deleted' });
+      this.hot.delete(service.id);
+    }
+  }
+
+  /** Brings a replica's state in line with its bid and lease (and its adapter, once placed). */
+  private async follow(service: ServiceRow, replica: ReplicaRow, _states: Map<string, string>): Promise<ReplicaRow['state']> {
+    if (replica.bidId === null) {
+      // Its bid was not recorded (a crash between the two writes): the same key finds or makes it.
+      await this.submitBid(service, replica.id, replica.rank);
+      return 'bidding';
+    }
+    const leaseLive = replica.latestLeaseState !== null && LIVE_LEASES.has(replica.latestLeaseState);
+    switch (replica.state) {
+      case 'draining':
+        return 'draining';
+      case 'noticed': {
+        if (leaseLive && replica.latestLeaseState !== 'preempting') {
+          // It won its place back, but its replacement is bidding already: this one goes.
+          await this.repository.updateReplica(replica.id, { state: 'draining' });
+          return 'draining';
+        }
+        if (leaseLive) return 'noticed';
+        await this.cancelBid(service, replica);
+        await this.repository.updateReplica(replica.id, { state: 'ended', endReason: 'preempted' });
+        return 'ended';
+      }
+      default:
+        break;
+    }
+    if (!leaseLive) {
+      if (replica.bidStatus !== null && FINISHED_BIDS.has(replica.bidStatus)) {
+        await this.repository.updateReplica(replica.id, { state: 'ended', endReason: `bid_${replica.bidStatus}` });
+        return 'ended';
+      }
+      if (replica.state !== 'bidding') await this.repository.updateReplica(replica.id, { state: 'bidding', endpoint: null });
+      return 'bidding';
+    }
+    if (replica.latestLeaseState === 'preempting') {
+      await this.repository.updateReplica(replica.id, { state: 'noticed' });
+      return 'noticed';
+    }
+    if (replica.leaseId !== replica.latestLeaseId) {
+      await this.repository.updateReplica(replica.id, {
+        state: 'starting',
+        leaseId: replica.latestLeaseId,
+        allocatedAt: replica.latestLeaseAllocatedAt,
+        endpoint: null,
+        spawnedAt: null,
+        listeningAt: null,
+        readyAt: null,
+      });
+    }
+    return this.probe(replica);
+  }
+
+  /** Asks the lease's adapter whether its workload serves yet (and still does). */
+  private async probe(replica: ReplicaRow): Promise<'starting' | 'ready'> {
+    const leaseId = replica.latestLeaseId!;
+    const wasReady = replica.state === 'ready' && replica.leaseId === leaseId;
+    const placed = await this.repository.placeHandle(leaseId);
+    if (!placed) return 'starting';
+    const adapter = await this.adapters.forProvider(placed.providerId, placed.adapter);
+    const status = await adapter.status(leaseId, placed.handle);
+    if (status.state !== 'running' || !status.endpoint) {
+      if (wasReady) await this.repository.updateReplica(replica.id, { state: 'starting', endpoint: null });
+      return 'starting';
+    }
+    if (!wasReady || replica.endpoint !== status.endpoint) {
+      const at = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
+      await this.repository.updateReplica(replica.id, {
+        state: 'ready',
+        endpoint: status.endpoint,
+        spawnedAt: at(status.serving?.spawnedAt),
+        listeningAt: at(status.serving?.listeningAt),
+        readyAt: at(status.serving?.readyAt) ?? new Date(),
+      });
+      (replica as { endpoint: string | null }).endpoint = status.endpoint;
+    }
+    return 'ready';
+  }
+
+  private async addReplica(service: ServiceRow, rank: number, fromZero: boolean, replaces: string | null): Promise<void> {
+    const id = randomUUID();
+    await this.repository.insertReplica({ id, serviceId: service.id, rank, fromZero, replaces });
+    await this.submitBid(service, id, rank);
+  }
+
+  /** The replica's bid, through the bid code path: same validation, idempotency and money as a tenant's. */
+  private async submitBid(service: ServiceRow, replicaId: string, rank: number): Promise<void> {
+    try {
+      const { bid } = await this.bids.submit(service.tenantId, replicaBid(service, rank), `service-replica:${replicaId}`);
+      await this.repository.updateReplica(replicaId, { bidId: bid.id });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.warn(`service ${service.id}: the bid of replica ${rank} was refused: ${message}`);
+      await this.repository.updateReplica(replicaId, { state: 'ended', endReason: `bid_refused: ${message}`.slice(0, 500) });
+    }
+  }
+
+  private async cancelBid(service: ServiceRow, replica: ReplicaRow): Promise<void> {
+    if (!replica.bidId) return;
+    try {
+      await this.bids.cancel(service.tenantId, replica.bidId);
+    } catch (error) {
+      if (!(error instanceof BidError)) throw error; // already finished: nothing to cancel
+    }
+  }
+
+  /** Runs the next round now (one at a time, at most one per FAST_ROUND_MIN_GAP_MS). */
+  private requestFastRound(): void {
+    if (this.fastRound) {
+      this.fastAgain = true;
+      return;
+    }
+    this.fastRound = (async () => {
+      do {
+        this.fastAgain = false;
+        const wait = this.lastFastRoundAt + FAST_ROUND_MIN_GAP_MS - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (this.stopped) return;
+        const now = new Date();
+        this.lastFastRoundAt = now.getTime();
+        this.fastRoundCoveredUntil = now.getTime();
+        try {
+          await this.rounds.runRound({ now, periodStart: now });
+        } catch (error) {
+          this.logger.warn(`fast round: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        await Promise.all([...this.hot].map((id) => this.reconcileById(id)));
+      } while (this.fastAgain && !this.stopped);
+    })().finally(() => {
+      this.fastRound = null;
+    });
+  }
+}

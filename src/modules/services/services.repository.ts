@@ -1,0 +1,260 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AdapterKind } from '../dispatch/adapters/provider-adapter.js';
+
+export type ServiceState = 'active' | 'deleting' | 'deleted';
+export type ReplicaState = 'bidding' | 'starting' | 'ready' | 'noticed' | 'draining' | 'ended';
+
+export interface ReplicaSpec {
+  readonly gpus: number;
+  readonly offers: ReadonlyArray<{ gpuModel: string; maxPrice: string }>;
+  readonly contiguity: string;
+  readonly preemptible: boolean;
+  readonly regions: string[];
+  readonly compliance: string[];
+  readonly minGpuMemoryGb: number;
+}
+
+export interface ServiceWorkload {
+  readonly image?: string;
+  readonly command?: string[];
+  readonly port: number;
+  readonly readinessPath: string;
+  readonly env?: Record<string, string>;
+}
+
+export interface ScalingSettings {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly targetConcurrency: number;
+  readonly scaleDownDelaySeconds: number;
+  readonly scaleToZeroAfterSeconds: number;
+  readonly maxPendingRequests: number;
+  readonly pendingTimeoutSeconds: number;
+  readonly stableWindowSeconds: number;
+  readonly panicWindowSeconds: number;
+}
+
+export interface ServiceRow extends ScalingSettings {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly state: ServiceState;
+  readonly replica: ReplicaSpec;
+  readonly workload: ServiceWorkload;
+  readonly desiredReplicas: number;
+  readonly invokeKeyHash: string;
+  readonly invokeKeyPrefix: string;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** A replica with its bid's status and its bid's latest lease. */
+export interface ReplicaRow {
+  readonly id: string;
+  readonly serviceId: string;
+  readonly rank: number;
+  readonly bidId: string | null;
+  readonly leaseId: string | null;
+  readonly state: ReplicaState;
+  readonly endpoint: string | null;
+  readonly fromZero: boolean;
+  readonly requestedAt: Date;
+  readonly readyAt: Date | null;
+  readonly bidStatus: string | null;
+  readonly bidMaxPrice: string | null;
+  readonly latestLeaseId: string | null;
+  readonly latestLeaseState: string | null;
+  readonly latestLeaseAllocatedAt: Date | null;
+}
+
+export interface ReplicaTimes {
+  readonly allocatedAt?: Date | null;
+  readonly spawnedAt?: Date | null;
+  readonly listeningAt?: Date | null;
+  readonly readyAt?: Date | null;
+}
+
+export interface ColdStartRow {
+  readonly replicaId: string;
+  readonly fromZero: boolean;
+  readonly requestedAt: Date;
+  readonly allocatedAt: Date | null;
+  readonly spawnedAt: Date | null;
+  readonly listeningAt: Date | null;
+  readonly readyAt: Date;
+}
+
+export interface DecisionRow {
+  readonly decidedAt: Date;
+  readonly from: number;
+  readonly to: number;
+  readonly reason: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+export interface PlaceHandle {
+  readonly providerId: string;
+  readonly adapter: AdapterKind;
+  readonly handle: string;
+}
+
+const SELECT_SERVICE = `
+  SELECT id, tenant_id AS "tenantId", name, state, replica, workload, min_replicas AS "minReplicas", max_replicas AS "maxReplicas",
+         target_concurrency AS "targetConcurrency", scale_down_delay_seconds AS "scaleDownDelaySeconds",
+         scale_to_zero_after_seconds AS "scaleToZeroAfterSeconds", max_pending_requests AS "maxPendingRequests",
+         pending_timeout_seconds AS "pendingTimeoutSeconds", stable_window_seconds AS "stableWindowSeconds",
+         panic_window_seconds AS "panicWindowSeconds", desired_replicas AS "desiredReplicas",
+         invoke_key_hash AS "invokeKeyHash", invoke_key_prefix AS "invokeKeyPrefix", created_at AS "createdAt", updated_at AS "updatedAt"
+    FROM services`;
+
+const SETTING_COLUMNS: Record<keyof ScalingSettings, string> = {
+  minReplicas: 'min_replicas',
+  maxReplicas: 'max_replicas',
+  targetConcurrency: 'target_concurrency',
+  scaleDownDelaySeconds: 'scale_down_delay_seconds',
+  scaleToZeroAfterSeconds: 'scale_to_zero_after_seconds',
+  maxPendingRequests: 'max_pending_requests',
+  pendingTimeoutSeconds: 'pending_timeout_seconds',
+  stableWindowSeconds: 'stable_window_seconds',
+  panicWindowSeconds: 'panic_window_seconds',
+};
+
+@Injectable()
+export class ServicesRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Null when the tenant already has a live service of that name. */
+  async insert(row: Omit<ServiceRow, 'state' | 'desiredReplicas' | 'createdAt' | 'updatedAt'>): Promise<ServiceRow | null> {
+    const settings = Object.keys(SETTING_COLUMNS) as Array<keyof ScalingSettings>;
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `INSERT INTO services (id, tenant_id, name, replica, workload, invoke_key_hash, invoke_key_prefix, ${settings.map((k) => SETTING_COLUMNS[k]).join(', ')})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, ${settings.map((_, i) => `$${i + 8}`).join(', ')})
+       ON CONFLICT (tenant_id, name) WHERE state <> 'deleted' DO NOTHING RETURNING id`,
+      [row.id, row.tenantId, row.name, JSON.stringify(row.replica), JSON.stringify(row.workload), row.invokeKeyHash, row.invokeKeyPrefix, ...settings.map((k) => row[k])],
+    );
+    return rows[0] ? this.findById(row.id) : null;
+  }
+
+  async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<ServiceRow | null> {
+    const rows: ServiceRow[] = await manager.query(`${SELECT_SERVICE} WHERE id = $1`, [id]);
+    return rows[0] ?? null;
+  }
+
+  async findOwn(tenantId: string, id: string): Promise<ServiceRow | null> {
+    const rows: ServiceRow[] = await this.dataSource.query(`${SELECT_SERVICE} WHERE id = $1 AND tenant_id = $2 AND state <> 'deleted'`, [id, tenantId]);
+    return rows[0] ?? null;
+  }
+
+  list(tenantId: string): Promise<ServiceRow[]> {
+    return this.dataSource.query(`${SELECT_SERVICE} WHERE tenant_id = $1 AND state <> 'deleted' ORDER BY created_at, id`, [tenantId]);
+  }
+
+  /** Services the runner looks after: active ones, and deleting ones until their replicas have ended. */
+  live(): Promise<ServiceRow[]> {
+    return this.dataSource.query(`${SELECT_SERVICE} WHERE state <> 'deleted' ORDER BY id`);
+  }
+
+  async updateSettings(id: string, settings: Partial<ScalingSettings>): Promise<void> {
+    const keys = (Object.keys(settings) as Array<keyof ScalingSettings>).filter((k) => settings[k] !== undefined);
+    if (keys.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE services SET ${keys.map((k, i) => `${SETTING_COLUMNS[k]} = $${i + 2}`).join(', ')}, updated_at = now() WHERE id = $1`,
+      [id, ...keys.map((k) => settings[k])],
+    );
+  }
+
+  async markDeleting(id: string): Promise<void> {
+    await this.dataSource.query(`UPDATE services SET state = 'deleting', updated_at = now() WHERE id = $1 AND state = 'active'`, [id]);
+  }
+
+  async markDeleted(id: string): Promise<void> {
+    await this.dataSource.query(`UPDATE services SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state = 'deleting'`, [id]);
+  }
+
+  /** A change of the desired count and the decision behind it, together. */
+  async decide(serviceId: string, from: number, to: number, reason: string, inputs: object): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(`UPDATE services SET desired_replicas = $2, updated_at = now() WHERE id = $1`, [serviceId, to]);
+      await manager.query(
+        `INSERT INTO service_scaling_decisions (service_id, from_replicas, to_replicas, reason, inputs) VALUES ($1, $2, $3, $4, $5)`,
+        [serviceId, from, to, reason, JSON.stringify(inputs)],
+      );
+    });
+  }
+
+  async decisions(serviceId: string, limit: number): Promise<DecisionRow[]> {
+    return this.dataSource.query(
+      `SELECT decided_at AS "decidedAt", from_replicas AS "from", to_replicas AS "to", reason, inputs
+         FROM service_scaling_decisions WHERE service_id = $1 ORDER BY id DESC LIMIT $2`,
+      [serviceId, limit],
+    );
+  }
+
+  async insertReplica(replica: { id: string; serviceId: string; rank: number; fromZero: boolean; replaces: string | null }): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO service_replicas (id, service_id, rank, from_zero, replaces) VALUES ($1, $2, $3, $4, $5)`,
+      [replica.id, replica.serviceId, replica.rank, replica.fromZero, replica.replaces],
+    );
+  }
+
+  async updateReplica(
+    id: string,
+    change: { state?: ReplicaState; bidId?: string; leaseId?: string | null; endpoint?: string | null; endReason?: string } & ReplicaTimes,
+  ): Promise<void> {
+    const columns: Record<string, unknown> = {
+      state: change.state,
+      bid_id: change.bidId,
+      lease_id: change.leaseId,
+      endpoint: change.endpoint,
+      end_reason: change.endReason,
+      allocated_at: change.allocatedAt,
+      spawned_at: change.spawnedAt,
+      listening_at: change.listeningAt,
+      ready_at: change.readyAt,
+    };
+    const set = Object.entries(columns).filter(([, v]) => v !== undefined);
+    if (change.state === 'ended') set.push(['ended_at', new Date()]);
+    if (set.length === 0) return;
+    await this.dataSource.query(`UPDATE service_replicas SET ${set.map(([c], i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`, [
+      id,
+      ...set.map(([, v]) => v),
+    ]);
+  }
+
+  /** The replicas not yet ended, with their bid's status and latest lease. */
+  liveReplicas(serviceId: string): Promise<ReplicaRow[]> {
+    return this.dataSource.query(
+      `SELECT r.id, r.service_id AS "serviceId", r.rank, r.bid_id AS "bidId", r.lease_id AS "leaseId", r.state, r.endpoint,
+              r.from_zero AS "fromZero", r.requested_at AS "requestedAt", r.ready_at AS "readyAt",
+              b.status AS "bidStatus",
+              (SELECT o.max_price::text FROM bid_offers o WHERE o.bid_id = r.bid_id ORDER BY o.rank LIMIT 1) AS "bidMaxPrice",
+              l.id AS "latestLeaseId", l.state AS "latestLeaseState", l.allocated_at AS "latestLeaseAllocatedAt"
+         FROM service_replicas r
+         LEFT JOIN bids b ON b.id = r.bid_id
+         LEFT JOIN LATERAL (SELECT id, state, allocated_at FROM leases WHERE bid_id = r.bid_id ORDER BY allocated_at DESC, id DESC LIMIT 1) l ON true
+        WHERE r.service_id = $1 AND r.state <> 'ended'
+        ORDER BY r.rank, r.requested_at`,
+      [serviceId],
+    );
+  }
+
+  coldStarts(serviceId: string, limit: number): Promise<ColdStartRow[]> {
+    return this.dataSource.query(
+      `SELECT id AS "replicaId", from_zero AS "fromZero", requested_at AS "requestedAt", allocated_at AS "allocatedAt",
+              spawned_at AS "spawnedAt", listening_at AS "listeningAt", ready_at AS "readyAt"
+         FROM service_replicas WHERE service_id = $1 AND ready_at IS NOT NULL ORDER BY ready_at DESC LIMIT $2`,
+      [serviceId, limit],
+    );
+  }
+
+  /** Where a lease's workload was placed (its place order's provider and handle), once placed. */
+  async placeHandle(leaseId: string): Promise<PlaceHandle | null> {
+    const rows: PlaceHandle[] = await this.dataSource.query(
+      `SELECT o.provider_id AS "providerId", p.adapter, o.handle FROM orders o JOIN providers p ON p.id = o.provider_id
+        WHERE o.lease_id = $1 AND o.type = 'place' AND o.state = 'done' AND o.handle IS NOT NULL ORDER BY o.created_at LIMIT 1`,
+      [leaseId],
+    );
+    return rows[0] ?? null;
+  }
+}

@@ -178,6 +178,12 @@ export class ColdStartViewDto {
   @ApiProperty({ type: 'integer' }) totalMs: number;
 }
 
+export class ServiceTrafficViewDto {
+  @ApiProperty({ type: 'integer', description: 'requests authorised by the gateway' }) requests: number;
+  @ApiProperty({ type: 'integer', description: 'answered 503: the pending queue was full' }) rejected: number;
+  @ApiProperty({ type: 'integer', description: 'answered 504: no replica was ready within pendingTimeoutSeconds' }) timedOut: number;
+}
+
 export class ServiceDto {
   @ApiProperty() id: string;
   @ApiProperty() name: string;
@@ -197,6 +203,7 @@ export class ServiceDto {
   @ApiProperty({ type: 'integer' }) desiredReplicas: number;
   @ApiProperty({ type: 'integer' }) readyReplicas: number;
   @ApiProperty({ type: 'integer', description: 'requests held by this gateway now' }) pendingRequests: number;
+  @ApiProperty({ type: ServiceTrafficViewDto, description: 'counts of this market process since it started' }) traffic: ServiceTrafficViewDto;
   @ApiProperty() invokeKeyPrefix: string;
   @ApiPropertyOptional({ description: 'the per-service invoke key: shown once, in the answer to POST' }) invokeKey?: string;
   @ApiPropertyOptional({ type: [ServiceReplicaViewDto] }) replicas?: ServiceReplicaViewDto[];

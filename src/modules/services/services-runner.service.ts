@@ -152,7 +152,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
 
     const replicas = await this.repository.liveReplicas(service.id);
     const states = new Map<string, ReplicaRow['state']>();
-    for (const replica of replicas) states.set(replica.id, await this.follow(service, replica, states));
+    for (const replica of replicas) states.set(replica.id, await this.follow(service, replica, sampled));
 
     // Replicas that count towards the desired number: not noticed, not draining.
     const counted = replicas.filter((r) => ['bidding', 'starting', 'ready'].includes(states.get(r.id)!));
@@ -208,7 +208,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** Brings a replica's state in line with its bid and lease (and its adapter, once placed). */
-  private async follow(service: ServiceRow, replica: ReplicaRow, _states: Map<string, string>): Promise<ReplicaRow['state']> {
+  private async follow(service: ServiceRow, replica: ReplicaRow, sampled: boolean): Promise<ReplicaRow['state']> {
     if (replica.bidId === null) {
       // Its bid was not recorded (a crash between the two writes): the same key finds or makes it.
       await this.submitBid(service, replica.id, replica.rank);
@@ -255,6 +255,8 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
         readyAt: null,
       });
     }
+    // A ready replica is asked again once a tick; a starting one on every pass.
+    if (replica.state === 'ready' && replica.leaseId === replica.latestLeaseId && !sampled) return 'ready';
     return this.probe(replica);
   }
 

@@ -196,6 +196,7 @@ export class ServicesService {
       desiredReplicas: row.desiredReplicas,
       readyReplicas: traffic.routableIds().length,
       pendingRequests: traffic.held.length,
+      traffic: { requests: traffic.requests, rejected: traffic.rejected, timedOut: traffic.timedOut },
       invokeKeyPrefix: row.invokeKeyPrefix,
       createdAt: new Date(row.createdAt).toISOString(),
       updatedAt: new Date(row.updatedAt).toISOString(),

@@ -1,10 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { MarketEventsRepository, type MarketEvent } from '../../src/modules/market/market-events.repository.js';
 import { OutboxRelayService } from '../../src/modules/market/outbox-relay.service.js';
@@ -19,7 +18,8 @@ import { createServer } from '../../src/server.js';
  * on real PostgreSQL with BullMQ on the local Redis, as the service runs it: the event is
  * written through the market's events repository (which fans it out to deliveries and outbox
  * rows in the same transaction), the commit is followed by a relay (as a round and a status
- * report do), and the `webhook.deliver` workers sign and POST it to a receiver on 127.0.0.1.
+ * report do), and the `webhook.deliver` workers sign and POST it to a receiver on 127.0.0.1 (on
+ * a thread of its own, as a receiver is never in the service's process).
  * Two shapes of 1,000 events: one event per commit at a steady rate, and all of them in one
  * commit (a large round).
  */
@@ -45,19 +45,18 @@ if (!['both', 'steady', 'burst'].includes(values.shape!)) throw new Error('--sha
 const RATE = Number(values.rate);
 const NAME = 'gpumarket_bench_webhooks';
 
+// When each event's webhook arrived, on the monotonic clock that the receiver's thread shares.
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 const received = new Map<string, number>();
-const receiver = createHttpServer((request, response) => {
-  let body = '';
-  request.on('data', (chunk) => (body += chunk));
-  request.on('end', () => {
-    const at = performance.now();
-    const id = (JSON.parse(body) as { data: { n: string } }).data.n;
-    if (!received.has(id)) received.set(id, at);
-    response.writeHead(204).end();
+const receiver = new Worker(new URL('./receiver-worker.js', import.meta.url));
+const receiverPort = await new Promise<number>((resolve, reject) => {
+  receiver.on('message', (message: { port?: number; arrivals?: Array<[string, number]> }) => {
+    if (message.port) resolve(message.port);
+    for (const [id, at] of message.arrivals ?? []) if (!received.has(id)) received.set(id, at);
   });
+  receiver.once('error', reject);
 });
-await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+const receiverUrl = `http://127.0.0.1:${receiverPort}/hook`;
 
 const admin = new pg.Client({ connectionString: values['admin-url'] });
 await admin.connect();
@@ -123,7 +122,7 @@ for (let i = 0; i < (values.shape === 'burst' ? 0 : EVENTS); i++) {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   const id = `steady-${i}`;
   await transactions.run((m) => events.add(m, [event(id, i)]));
-  steady.set(id, performance.now());
+  steady.set(id, now());
   void relay.relay();
 }
 await waitForAll([...steady.keys()], 60_000);
@@ -150,12 +149,15 @@ if (profiler) {
 }
 const burstIds = Array.from({ length: values.shape === 'steady' ? 0 : EVENTS }, (_, i) => `burst-${i}`);
 await transactions.run((m) => events.add(m, burstIds.map(event)));
-const burstCommitted = performance.now();
+const burstCommitted = now();
+const cpuBefore = process.cpuUsage();
 for (const id of burstIds) burst.set(id, burstCommitted);
 await relay.relay();
 // Where the burst's time goes: handing it to the queue, then the deliveries themselves.
-const relayMs = performance.now() - burstCommitted;
+const relayMs = now() - burstCommitted;
 await waitForAll(burstIds, 60_000);
+const burstWallMs = now() - burstCommitted;
+const burstCpu = process.cpuUsage(cpuBefore);
 if (profiler) writeFileSync(values['cpu-profile']!, JSON.stringify((await profiler.post('Profiler.stop')).profile));
 const firstArrival = Math.min(...burstIds.map((id) => received.get(id) ?? Infinity)) - burstCommitted;
 const burstTransactions = burstIds.length > 0 ? (await transactionsCommitted()) - transactionsBefore - 2 : 0;
@@ -170,12 +172,11 @@ process.stdout.write(
     ...(steady.size > 0 ? [row(`one per commit, ${RATE}/s`, steady)] : []),
     ...(burst.size > 0 ? [row('all in one commit', burst)] : []),
     '',
-    ...(burst.size > 0 ? [`burst: relayed to the queue ${Math.round(relayMs)} ms after the commit; first arrival at ${Math.round(firstArrival)} ms; ${(burstTransactions / burst.size).toFixed(1)} database transactions per delivery`, ''] : []),
+    ...(burst.size > 0 ? [`burst: relayed to the queue ${Math.round(relayMs)} ms after the commit; first arrival at ${Math.round(firstArrival)} ms; ${(burstTransactions / burst.size).toFixed(1)} database transactions per delivery; this process used ${Math.round((burstCpu.user + burstCpu.system) / 1000)} ms of CPU (${Math.round(burstCpu.system / 1000)} in the kernel) in the ${Math.round(burstWallMs)} ms to the last arrival`, ''] : []),
   ].join('\n'),
 );
 await server.app.close();
-receiver.closeAllConnections();
-receiver.close();
+receiver.postMessage('close');
 const drop = new pg.Client({ connectionString: values['admin-url'] });
 await drop.connect();
 await drop.query(`DROP DATABASE IF EXISTS ${NAME} WITH (FORCE)`);

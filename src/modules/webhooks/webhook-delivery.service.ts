@@ -17,10 +17,13 @@ import { type ResolvedAddress, resolveTarget } from './webhook-targets.js';
 const MAX_ERROR_LENGTH = 500;
 /** A batch has at least this many deliveries, and this many per lane (attempt in flight). */
 const BATCH_MIN = 8;
-const BATCH_PER_LANE = 4;
+const BATCH_PER_LANE = 8;
 
 /** An endpoint's target, resolved and checked once per batch. */
 type Target = { readonly url: URL; readonly addresses: ResolvedAddress[] } | { readonly error: string };
+/** The secrets that sign an attempt made at `now`. */
+type Signer = ((now: Date) => string[]) | { readonly error: string };
+type Success = { readonly id: string; readonly attempt: AttemptRecord };
 
 /**
  * The `webhook.deliver` job: the due deliveries of one endpoint, in batches. A job carries one
@@ -69,38 +72,43 @@ export class WebhookDeliveryService {
     // Held for longer than the batch can take (its waves of attempts, and the name's lookup); a
     // worker that dies mid-batch frees it by expiry.
     const lockSeconds = Math.ceil(((Math.ceil(limit / endpointConcurrency) + 1) * timeoutMs) / 1000) + 30;
-    const first = await this.transactions.run(async (manager) => {
-      const endpointId = await this.deliveries.lockEndpointOf(manager, deliveryId);
-      return endpointId === null ? null : { endpointId, batch: await this.deliveries.claimDue(manager, endpointId, { own: deliveryId, limit, lockSeconds }) };
-    });
-    if (first === null) return;
-    let batch = first.batch;
-    while (batch.length > 0) {
-      await this.sendBatch(batch);
-      batch = await this.transactions.run(async (manager) => {
-        await this.deliveries.lockEndpoint(manager, first.endpointId);
-        return this.deliveries.claimDue(manager, first.endpointId, { own: null, limit, lockSeconds });
+    let endpointId: string | null = null;
+    let succeeded: Success[] = [];
+    for (;;) {
+      // The last batch's successes are recorded in the transaction that takes the next batch:
+      // they release the endpoint, so the claim must come after them, and one round trip fewer.
+      const batch: ClaimedDelivery[] = await this.transactions.run(async (manager) => {
+        await this.deliveries.recordSuccesses(manager, succeeded);
+        if (endpointId !== null) {
+          await this.deliveries.lockEndpoint(manager, endpointId);
+          return this.deliveries.claimDue(manager, endpointId, { own: null, limit, lockSeconds });
+        }
+        endpointId = await this.deliveries.lockEndpointOf(manager, deliveryId);
+        return endpointId === null ? [] : this.deliveries.claimDue(manager, endpointId, { own: deliveryId, limit, lockSeconds });
       });
+      if (batch.length === 0) return;
+      succeeded = await this.sendBatch(batch);
     }
   }
 
   /**
    * Sends a batch over at most WEBHOOK_ENDPOINT_CONCURRENCY lanes, in the order its deliveries
-   * fell due. Successes are recorded together, in one statement, at the end and before any
-   * failure (so the endpoint's failure streak follows the order of the attempts); each failure
-   * is recorded at once, in its own transaction, and if it disables the endpoint the rest of
-   * the batch is not sent (the disabling gave it up).
+   * fell due, and returns the successes not yet recorded. Successes are recorded together, in
+   * one statement, before any failure (so the endpoint's failure streak follows the order of
+   * the attempts) or by the caller after the batch; each failure is recorded at once, in its
+   * own transaction, and if it disables the endpoint the rest of the batch is not sent (the
+   * disabling gave it up).
    */
-  private async sendBatch(batch: readonly ClaimedDelivery[]): Promise<void> {
+  private async sendBatch(batch: readonly ClaimedDelivery[]): Promise<Success[]> {
     const manager = this.dataSource.manager;
     const [first] = batch;
     if (first.endpointDeletedAt || first.endpointDisabledAt) {
       await this.deliveries.abandonPending(manager, first.endpointId, first.endpointDeletedAt ? 'endpoint deleted' : 'endpoint disabled');
-      return;
+      return [];
     }
     const target = await this.resolve(first.url);
-    const succeeded: Array<{ id: string; attempt: AttemptRecord }> = [];
-    const flush = () => this.deliveries.recordSuccesses(manager, succeeded.splice(0));
+    const signer = this.signer(first);
+    const succeeded: Success[] = [];
     let next = 0;
     let stopped = false;
     let failure: unknown = null;
@@ -108,13 +116,13 @@ export class WebhookDeliveryService {
       while (!stopped && next < batch.length) {
         const delivery = batch[next++];
         const startedAt = new Date();
-        const outcome = await this.attempt(delivery, target, startedAt);
+        const outcome = await this.attempt(delivery, target, signer, startedAt);
         const record: AttemptRecord = { startedAt, ...outcome, error: outcome.error?.slice(0, MAX_ERROR_LENGTH) ?? null };
         if (record.error === null) {
           succeeded.push({ id: delivery.id, attempt: record });
           continue;
         }
-        await flush();
+        await this.deliveries.recordSuccesses(manager, succeeded.splice(0));
         if (await this.transactions.run((m) => this.recordFailure(m, delivery, record))) stopped = true;
         await this.relay.relay();
       }
@@ -128,8 +136,25 @@ export class WebhookDeliveryService {
         }),
       ),
     );
-    await flush();
-    if (failure) throw failure;
+    if (failure) {
+      await this.deliveries.recordSuccesses(manager, succeeded.splice(0));
+      throw failure;
+    }
+    return succeeded;
+  }
+
+  /**
+   * The batch's secrets, opened once (every delivery of a batch is to one endpoint); the
+   * previous secret still signs only the attempts made before its grace period ends.
+   */
+  private signer(endpoint: ClaimedDelivery): Signer {
+    try {
+      const secrets = this.secrets.signingSecrets({ ...endpoint, id: endpoint.endpointId }, new Date());
+      const expiresAt = endpoint.previousSecretExpiresAt;
+      return (now) => (secrets.length > 1 && expiresAt && expiresAt <= now ? secrets.slice(0, 1) : secrets);
+    } catch (error) {
+      return { error: `cannot sign: ${(error as Error).message}` };
+    }
   }
 
   private async resolve(endpointUrl: string): Promise<Target> {
@@ -143,15 +168,11 @@ export class WebhookDeliveryService {
     }
   }
 
-  private async attempt(delivery: ClaimedDelivery, target: Target, now: Date): Promise<Omit<AttemptRecord, 'startedAt'>> {
+  private async attempt(delivery: ClaimedDelivery, target: Target, signer: Signer, now: Date): Promise<Omit<AttemptRecord, 'startedAt'>> {
     const failed = (error: string) => ({ statusCode: null, latencyMs: 0, error });
+    if ('error' in signer) return failed(signer.error);
     if ('error' in target) return failed(target.error);
-    let secrets: string[];
-    try {
-      secrets = this.secrets.signingSecrets({ ...delivery, id: delivery.endpointId }, now);
-    } catch (error) {
-      return failed(`cannot sign: ${(error as Error).message}`);
-    }
+    const secrets = signer(now);
     const body = webhookBody({ id: delivery.eventId, type: delivery.eventType, createdAt: delivery.eventCreatedAt, data: delivery.eventData });
     const timestamp = Math.floor(now.getTime() / 1000);
     const headers = {

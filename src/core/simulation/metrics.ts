@@ -37,7 +37,7 @@ export interface BaselineMetrics {
   readonly preemptions: number;
   /** Preemptions / hours run by preemptible jobs (the only ones that can be preempted). */
   readonly preemptionsPerPreemptibleJobHour: number;
-  /** Preemptions / hours run by all jobs: the definition before 7 Dec 2026, kept for comparison only. */
+  /** Preemptions / hours run by all jobs: the definition before issue 18, kept for comparison only. */
   readonly preemptionsPerJobHour: number;
   /**
    * Value delivered: sum over jobs of their limit (the value they bid for the model they ran on)

@@ -171,8 +171,8 @@ export class ColdStartViewDto {
   @ApiProperty() replicaId: string;
   @ApiProperty() fromZero: boolean;
   @ApiProperty() requestedAt: string;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'bid created -> lease allocated' }) marketWaitMs: number | null;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'lease allocated -> process spawned' }) dispatchMs: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'replica bid recorded -> the round that placed it committed' }) marketWaitMs: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'round committed -> process spawned (outbox, queue, adapter)' }) dispatchMs: number | null;
   @ApiProperty({ type: 'integer', nullable: true, description: 'process spawned -> first connection accepted' }) processStartMs: number | null;
   @ApiProperty({ type: 'integer', nullable: true, description: 'first connection -> readiness path answered 200' }) readinessMs: number | null;
   @ApiProperty({ type: 'integer' }) totalMs: number;

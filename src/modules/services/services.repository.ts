@@ -232,7 +232,10 @@ export class ServicesRepository {
               l.id AS "latestLeaseId", l.state AS "latestLeaseState", l.allocated_at AS "latestLeaseAllocatedAt"
          FROM service_replicas r
          LEFT JOIN bids b ON b.id = r.bid_id
-         LEFT JOIN LATERAL (SELECT id, state, allocated_at FROM leases WHERE bid_id = r.bid_id ORDER BY allocated_at DESC, id DESC LIMIT 1) l ON true
+         -- When the lease's round committed: where a cold start's market wait ends.
+         LEFT JOIN LATERAL (SELECT le.id, le.state, COALESCE(ro.committed_at, le.allocated_at) AS allocated_at
+                              FROM leases le LEFT JOIN rounds ro ON ro.id = le.round_id
+                             WHERE le.bid_id = r.bid_id ORDER BY le.allocated_at DESC, le.id DESC LIMIT 1) l ON true
         WHERE r.service_id = $1 AND r.state <> 'ended'
         ORDER BY r.rank, r.requested_at`,
       [serviceId],

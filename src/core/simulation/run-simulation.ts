@@ -114,17 +114,22 @@ export async function runSimulation(
 
   const capacity = new Map<string, CapacityResult | null>(SHARED.map((n) => [n, null]));
   const base = workload.nodes;
+  // A probe that ran to the end is the full run on its fleet (its stop rule never fired): the
+  // equal-fleet comparison reuses it instead of replaying the same deterministic run again.
+  const fullRuns = new Map<string, SimRun>();
+  const fleetKey = (name: string, nodes: readonly MarketNode[]) => `${name}\u0000${nodes.map((n) => n.id).join(',')}`;
   if (options.capacitySteps > 0) {
     const high = Math.max(1, totalGpus(dedicated.nodes) / Math.max(1, totalGpus(base)));
     const bounds = { low: Math.min(high, meanLoadFactor(workload, base)), high, steps: options.capacitySteps };
     const stop = () => targetStopRule(workload, target);
-    const probeRun = async (nodes: MarketNode[], scheduler: Scheduler): Promise<ProbeRun> => {
+    const probeRun = async (name: string, nodes: MarketNode[], scheduler: Scheduler): Promise<ProbeRun> => {
       const run = await simulate(workload, nodes, scheduler, { stop: stop() });
+      if (run.stoppedAt === null) fullRuns.set(fleetKey(name, nodes), run);
       return run.stoppedAt === null ? { metrics: measure(run), stoppedAtHour: null } : { metrics: null, stoppedAtHour: (run.stoppedAt * workload.params.periodSeconds) / 3600 };
     };
     for (const name of SHARED) {
       const result = await timed(`capacity:${name}`, () =>
-        searchCapacity(base, (nodes) => probeRun(nodes, schedulerFor(name, nodes, true)), target, bounds, { factor: 1, metrics: own.get(name)!.metrics }),
+        searchCapacity(base, (nodes) => probeRun(name, nodes, schedulerFor(name, nodes, true)), target, bounds, { factor: 1, metrics: own.get(name)!.metrics }),
       );
       capacity.set(name, result);
     }
@@ -143,7 +148,8 @@ export async function runSimulation(
     const runs = new Map<string, FleetRun>();
     for (const name of SHARED) {
       const known = factor === 1 ? own.get(name)! : null;
-      const run = known?.run ?? (await timed(`fleet:${gpus}:${name}`, () => simulate(workload, nodes, schedulerFor(name, nodes, true))));
+      const probed = fullRuns.get(fleetKey(name, nodes));
+      const run = known?.run ?? probed ?? (await timed(`fleet:${gpus}:${name}`, () => simulate(workload, nodes, schedulerFor(name, nodes, true))));
       const metrics = known?.metrics ?? measure(run);
       runs.set(name, { factor, gpus, costPerHour, run, metrics, meetsTarget: meetsTarget(metrics, target) });
     }

@@ -114,6 +114,18 @@ describe('synthetic demand', () => {
     expect(nodes[3].reservePrice.toFixed(2)).toBe('0.30');
   });
 
+  it('draws every limit from identicalLimits when the scenario sets it, whatever the class, and says so', () => {
+    const byClass = generateWorkload(spec(), 4, 24);
+    const same = generateWorkload({ ...spec(), identicalLimits: { dist: 'const', value: 2.5 } }, 4, 24);
+    // The same jobs (arrivals, gangs, windows) with only their limits changed: 2.5 on the H100, 1.25 on the A100 (x 0.5).
+    expect(same.jobs.map((j) => [j.id, j.arrival, j.gpus, j.window])).toEqual(byClass.jobs.map((j) => [j.id, j.arrival, j.gpus, j.window]));
+    expect(new Set(same.jobs.map((j) => j.offers.map((o) => o.maxPrice.toFixed(2)).join('/')))).toEqual(new Set(['2.50/1.25']));
+    expect(new Set(byClass.jobs.map((j) => j.offers[0].maxPrice.toFixed(2))).size).toBeGreaterThan(3);
+    expect([byClass.limits, same.limits]).toEqual(['by-class', 'identical']);
+    expect(same.notes[0]).toMatch(/identical for every flexibility class/);
+    expect(() => validateScenario({ ...spec(), identicalLimits: 2.5 as never })).toThrow(/scenario\.identicalLimits: must be a distribution/);
+  });
+
   it('rejects a scenario whose tenant asks for a model the fleet lacks, naming the field', () => {
     const bad = spec([tenant({ models: [{ gpuModel: 'B200', valueFactor: 1 }] })]);
     expect(() => validateScenario(bad)).toThrow(ScenarioError);

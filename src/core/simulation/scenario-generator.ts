@@ -78,6 +78,9 @@ function windowLength(rng: Rng, tenant: TenantSpec, runtimeSeconds: number): num
 /** Non-homogeneous Poisson arrivals by thinning (Lewis-Shedler), one stream per tenant. */
 function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: number, identicalLimits?: Distribution): SimJob[] {
   const rng = Rng.stream(seed, `tenant:${tenant.name}`);
+  // Identical limits come from a stream of their own, after the class's draw as usual, so the
+  // jobs (arrivals, gangs, windows) are the same as without the setting, seed for seed.
+  const limitRng = identicalLimits ? Rng.stream(seed, `identical-limits:${tenant.name}`) : null;
   const lambdaMax = maxRate(tenant) / HOUR;
   const jobs: SimJob[] = [];
   if (lambdaMax <= 0) return jobs;
@@ -92,10 +95,9 @@ function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: 
     const preemptible = rng.chance(tenant.preemptibleShare);
     const windowed = rng.chance(tenant.windowShare);
     const window = windowed ? { notBefore: arrival, deadline: arrival + windowLength(rng, tenant, runtimeSeconds) } : null;
-    const valueDist =
-      identicalLimits ??
-      (preemptible ? (windowed ? tenant.value.preemptibleWindow : tenant.value.preemptibleNow) : windowed ? tenant.value.fixedWindow : tenant.value.fixedNow);
-    const value = sample(rng, valueDist);
+    const valueDist = preemptible ? (windowed ? tenant.value.preemptibleWindow : tenant.value.preemptibleNow) : windowed ? tenant.value.fixedWindow : tenant.value.fixedNow;
+    const classValue = sample(rng, valueDist);
+    const value = limitRng && identicalLimits ? sample(limitRng, identicalLimits) : classValue;
     jobs.push({
       id: `${tenant.name}-${String(jobs.length).padStart(6, '0')}`,
       tenant: tenant.name,

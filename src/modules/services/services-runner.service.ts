@@ -18,6 +18,12 @@ export const TICK_MS = 1000;
 export const HOT_TICK_MS = 50;
 /** Fast rounds (the cold-start path) start at most this often. */
 export const FAST_ROUND_MIN_GAP_MS = 1000;
+/**
+ * A replica whose lease has run this long without its adapter reporting an endpoint is given up:
+ * its bid is cancelled and a new replica bids (an adapter that reports no endpoints, a workload
+ * that never gets ready, a local process lost with the market process that started it).
+ */
+export const REPLICA_READY_TIMEOUT_SECONDS = 600;
 const FINISHED_BIDS = new Set(['completed', 'cancelled', 'expired', 'failed']);
 const LIVE_LEASES = new Set(['allocated', 'running', 'preempting']);
 
@@ -257,18 +263,26 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     }
     // A ready replica is asked again once a tick; a starting one on every pass.
     if (replica.state === 'ready' && replica.leaseId === replica.latestLeaseId && !sampled) return 'ready';
-    return this.probe(replica);
+    return this.probe(service, replica);
   }
 
   /** Asks the lease's adapter whether its workload serves yet (and still does). */
-  private async probe(replica: ReplicaRow): Promise<'starting' | 'ready'> {
+  private async probe(service: ServiceRow, replica: ReplicaRow): Promise<'starting' | 'ready' | 'ended'> {
     const leaseId = replica.latestLeaseId!;
     const wasReady = replica.state === 'ready' && replica.leaseId === leaseId;
     const placed = await this.repository.placeHandle(leaseId);
-    if (!placed) return 'starting';
+    const late = Date.now() - new Date(replica.latestLeaseAllocatedAt!).getTime() > REPLICA_READY_TIMEOUT_SECONDS * 1000;
+    const giveUp = async () => {
+      this.logger.warn(`service ${service.id}: replica ${replica.rank} not ready ${REPLICA_READY_TIMEOUT_SECONDS} s after its lease; replaced`);
+      await this.cancelBid(service, replica);
+      await this.repository.updateReplica(replica.id, { state: 'ended', endReason: 'not_ready_in_time' });
+      return 'ended' as const;
+    };
+    if (!placed) return late ? giveUp() : 'starting';
     const adapter = await this.adapters.forProvider(placed.providerId, placed.adapter);
     const status = await adapter.status(leaseId, placed.handle);
     if (status.state !== 'running' || !status.endpoint) {
+      if (late && !wasReady) return giveUp();
       if (wasReady) await this.repository.updateReplica(replica.id, { state: 'starting', endpoint: null });
       return 'starting';
     }

@@ -3,6 +3,20 @@ import { firstFit } from './first-fit-scheduler.js';
 import type { OpenJob, PlacementDecision, RoundDecision, Scheduler, SchedulerView, SeenLease, Share } from './scheduler.js';
 import type { SimJob } from './workload.js';
 
+/** Priority classes from the bid: higher runs first and may preempt lower preemptible work. */
+export const PRIORITY_CLASSES = { fixed_now: 2, fixed_window: 1, preemptible: 0 } as const;
+
+export function jobPriority(job: Pick<SimJob, 'preemptible' | 'window'>): number {
+  if (job.preemptible) return PRIORITY_CLASSES.preemptible;
+  return job.window ? PRIORITY_CLASSES.fixed_window : PRIORITY_CLASSES.fixed_now;
+}
+
+interface Reservation {
+  /** The earliest time the reserved GPUs are needed on this node. */
+  at: number;
+  gpus: number;
+}
+
 /**
  * A priority queue with preemption and backfill, as Kueue or Slurm (priority/multifactor with
  * PreemptType=preempt/qos and the backfill scheduler) run one shared pool, on the same fleet,
@@ -23,19 +37,6 @@ import type { SimJob } from './workload.js';
  * `--begin`/`--deadline` do (a job waits for its window to open and is dropped once it can no
  * longer finish in it). Users pay the nodes' reserve (list) price per GPU-hour run, as FIFO.
  */
-export const PRIORITY_CLASSES = { fixed_now: 2, fixed_window: 1, preemptible: 0 } as const;
-
-export function jobPriority(job: Pick<SimJob, 'preemptible' | 'window'>): number {
-  if (job.preemptible) return PRIORITY_CLASSES.preemptible;
-  return job.window ? PRIORITY_CLASSES.fixed_window : PRIORITY_CLASSES.fixed_now;
-}
-
-interface Reservation {
-  /** The earliest time the reserved GPUs are needed on this node. */
-  at: number;
-  gpus: number;
-}
-
 export class PriorityScheduler implements Scheduler {
   readonly name = 'priority';
   readonly charging = 'list' as const;

@@ -305,4 +305,19 @@ describe('a hanging endpoint does not hold up other tenants', () => {
     const deliveries = await deliveriesOf(t, slow.apiKey, slowHook.id);
     expect(deliveries.map((d) => d.lastError)).toEqual(Array(8).fill('no answer within 3000 ms'));
   }, 45_000);
+
+  it('has at most WEBHOOK_CONCURRENCY attempts in flight in the process, however many endpoints have batches', async () => {
+    receiver.answer = (path) => (path.startsWith('/stuck-') ? 'hang' : 200);
+    const paths = ['/stuck-a', '/stuck-b', '/stuck-c'];
+    for (const path of paths) {
+      const owner = await createTenant(t, `stuck${path}`);
+      await registerWebhook(t, owner.apiKey, receiver.url(path), ['lease.completed']);
+      await emit(t, [1, 2].map((n) => ({ tenantId: owner.id, type: 'lease.completed' as const, data: { n } })));
+    }
+    await until('all six attempted', () => paths.every((path) => receiver.on(path).length === 2), 20_000);
+    // Each attempt hangs until its 3 s timeout: four at once (WEBHOOK_CONCURRENCY), then the last two.
+    const starts = receiver.received.filter((r) => paths.includes(r.path)).map((r) => r.receivedAt).sort((a, b) => a - b);
+    expect(starts[3] - starts[0]).toBeLessThan(2_500);
+    expect(starts[4] - starts[0]).toBeGreaterThanOrEqual(2_800);
+  }, 30_000);
 });

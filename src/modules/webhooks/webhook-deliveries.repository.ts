@@ -160,6 +160,11 @@ export class WebhookDeliveriesRepository {
     );
   }
 
+  /** Lets go of deliveries a batch held but did not attempt, for the next claim to take. */
+  async release(manager: EntityManager, ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await manager.query(`UPDATE webhook_deliveries SET locked_until = NULL WHERE id = ANY($1::uuid[]) AND status = 'pending'`, [ids]);
+  }
+
   /** A failed attempt: pending again until `nextAttemptAt`, or failed for good when that is null. */
   async recordFailure(manager: EntityManager, id: string, attempt: AttemptRecord, nextAttemptAt: Date | null, finalError?: string): Promise<number> {
     const [row]: Array<{ attempt: number }> = await manager.query(

@@ -10,6 +10,7 @@ import { type AttemptRecord, type ClaimedDelivery, WebhookDeliveriesRepository }
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { deliveryJobId } from './webhook-fanout.repository.js';
 import { WebhookSecretsService } from './webhook-secrets.service.js';
+import { SendSlots } from './send-slots.js';
 import { postWebhook } from './webhook-sender.js';
 import { signWebhook } from './webhook-signature.js';
 import { type ResolvedAddress, resolveTarget } from './webhook-targets.js';
@@ -18,12 +19,16 @@ const MAX_ERROR_LENGTH = 500;
 /** A batch has at least this many deliveries, and this many per lane (attempt in flight). */
 const BATCH_MIN = 8;
 const BATCH_PER_LANE = 8;
+/** An attempt starts only if it can end this long before its batch's hold does. */
+const HOLD_MARGIN_MS = 10_000;
 
 /** An endpoint's target, resolved and checked once per batch. */
 type Target = { readonly url: URL; readonly addresses: ResolvedAddress[] } | { readonly error: string };
 /** The secrets that sign an attempt made at `now`. */
 type Signer = ((now: Date) => string[]) | { readonly error: string };
 type Success = { readonly id: string; readonly attempt: AttemptRecord };
+/** What a batch leaves to record: its successes, and the deliveries it did not attempt. */
+type BatchResult = { readonly succeeded: Success[]; readonly unsent: string[] };
 
 /**
  * The `webhook.deliver` job: the due deliveries of one endpoint, in batches. A job carries one
@@ -40,6 +45,8 @@ type Success = { readonly id: string; readonly attempt: AttemptRecord };
 @Injectable()
 export class WebhookDeliveryService {
   private readonly logger = new Logger('Webhooks');
+  /** WEBHOOK_CONCURRENCY attempts in flight per process, whatever lanes the batches open. */
+  private readonly slots: SendSlots;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -50,7 +57,9 @@ export class WebhookDeliveryService {
     private readonly secrets: WebhookSecretsService,
     private readonly outbox: OutboxRepository,
     private readonly relay: OutboxRelayService,
-  ) {}
+  ) {
+    this.slots = new SendSlots(config.webhooks.concurrency);
+  }
 
   private get settings() {
     return this.config.webhooks;
@@ -69,16 +78,18 @@ export class WebhookDeliveryService {
   async deliver(deliveryId: string): Promise<void> {
     const { timeoutMs, endpointConcurrency } = this.settings;
     const limit = this.batchSize;
-    // Held for longer than the batch can take (its waves of attempts, and the name's lookup); a
+    // Held for longer than the batch's waves of attempts and the name's lookup should take; a
     // worker that dies mid-batch frees it by expiry.
     const lockSeconds = Math.ceil(((Math.ceil(limit / endpointConcurrency) + 1) * timeoutMs) / 1000) + 30;
     let endpointId: string | null = null;
-    let succeeded: Success[] = [];
+    let last: BatchResult = { succeeded: [], unsent: [] };
     for (;;) {
-      // The last batch's successes are recorded in the transaction that takes the next batch:
-      // they release the endpoint, so the claim must come after them, and one round trip fewer.
+      const claimedAt = Date.now();
+      // The last batch's results are written in the transaction that takes the next batch: they
+      // free the endpoint, so they must come before the claim, and it saves a round trip.
       const batch: ClaimedDelivery[] = await this.transactions.run(async (manager) => {
-        await this.deliveries.recordSuccesses(manager, succeeded);
+        await this.deliveries.recordSuccesses(manager, last.succeeded);
+        await this.deliveries.release(manager, last.unsent);
         if (endpointId !== null) {
           await this.deliveries.lockEndpoint(manager, endpointId);
           return this.deliveries.claimDue(manager, endpointId, { own: null, limit, lockSeconds });
@@ -87,24 +98,26 @@ export class WebhookDeliveryService {
         return endpointId === null ? [] : this.deliveries.claimDue(manager, endpointId, { own: deliveryId, limit, lockSeconds });
       });
       if (batch.length === 0) return;
-      succeeded = await this.sendBatch(batch);
+      last = await this.sendBatch(batch, claimedAt + lockSeconds * 1000);
     }
   }
 
   /**
    * Sends a batch over at most WEBHOOK_ENDPOINT_CONCURRENCY lanes, in the order its deliveries
-   * fell due, and returns the successes not yet recorded. Successes are recorded together, in
+   * fell due, each attempt in one of the process's slots. Successes are recorded together, in
    * one statement, before any failure (so the endpoint's failure streak follows the order of
    * the attempts) or by the caller after the batch; each failure is recorded at once, in its
    * own transaction, and if it disables the endpoint the rest of the batch is not sent (the
-   * disabling gave it up).
+   * disabling gave it up). An attempt that could outlast the batch's hold (slots taken by slow
+   * endpoints) is not started: the caller releases it and takes it again with a fresh hold, so
+   * that no other worker sends it meanwhile.
    */
-  private async sendBatch(batch: readonly ClaimedDelivery[]): Promise<Success[]> {
+  private async sendBatch(batch: readonly ClaimedDelivery[], heldUntil: number): Promise<BatchResult> {
     const manager = this.dataSource.manager;
     const [first] = batch;
     if (first.endpointDeletedAt || first.endpointDisabledAt) {
       await this.deliveries.abandonPending(manager, first.endpointId, first.endpointDeletedAt ? 'endpoint deleted' : 'endpoint disabled');
-      return [];
+      return { succeeded: [], unsent: [] };
     }
     const target = await this.resolve(first.url);
     const signer = this.signer(first);
@@ -114,10 +127,15 @@ export class WebhookDeliveryService {
     let failure: unknown = null;
     const lane = async () => {
       while (!stopped && next < batch.length) {
-        const delivery = batch[next++];
-        const startedAt = new Date();
-        const outcome = await this.attempt(delivery, target, signer, startedAt);
-        const record: AttemptRecord = { startedAt, ...outcome, error: outcome.error?.slice(0, MAX_ERROR_LENGTH) ?? null };
+        const attempted = await this.slots.run(async () => {
+          if (stopped || next >= batch.length || Date.now() + this.settings.timeoutMs + HOLD_MARGIN_MS > heldUntil) return null;
+          const delivery = batch[next++];
+          const startedAt = new Date();
+          const outcome = await this.attempt(delivery, target, signer, startedAt);
+          return { delivery, record: { startedAt, ...outcome, error: outcome.error?.slice(0, MAX_ERROR_LENGTH) ?? null } as AttemptRecord };
+        });
+        if (attempted === null) return;
+        const { delivery, record } = attempted;
         if (record.error === null) {
           succeeded.push({ id: delivery.id, attempt: record });
           continue;
@@ -130,7 +148,7 @@ export class WebhookDeliveryService {
     await Promise.all(
       Array.from({ length: Math.min(this.settings.endpointConcurrency, batch.length) }, () =>
         lane().catch((error: unknown) => {
-          // The rest of the batch stays held until its lock expires, then is taken again.
+          // The rest of the batch stays held until its hold expires, then is taken again.
           stopped = true;
           failure ??= error;
         }),
@@ -140,7 +158,8 @@ export class WebhookDeliveryService {
       await this.deliveries.recordSuccesses(manager, succeeded.splice(0));
       throw failure;
     }
-    return succeeded;
+    // After a disabling the rest was given up already; releasing touches only pending rows.
+    return { succeeded, unsent: batch.slice(next).map((d) => d.id) };
   }
 
   /**

@@ -10,7 +10,7 @@
 //    start (-> first connection accepted), readiness (-> readiness path 200), route (-> answer).
 // 2. Gateway overhead: one ready replica; GET /work at a fixed rate (--rate per second, open
 //    loop, keep-alive) for --seconds, alternately straight to the replica and through the
-//    gateway, twice each; the difference of the percentiles is what the gateway adds.
+//    gateway, --rounds times each; the difference of the percentiles is what the gateway adds.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     cold: { type: 'string', default: '20' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
     port: { type: 'string', default: '3919' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
@@ -149,7 +150,9 @@ try {
     process.stdout.write(`\nfirst cold start of this process (clearing worker starting): ${response.status}, ${Date.now() - sentAt} ms\n`);
     await json('DELETE', `/v1/services/${svc.id}`, tenant.apiKey);
   }
-  const stages = { trigger: [], marketWait: [], dispatch: [], processStart: [], readiness: [], route: [], total: [], overhead: [] };
+  const db = new pg.Client({ connectionString: databaseUrl.toString() });
+  await db.connect();
+  const stages = { trigger: [], marketWait: [], dispatch: [], startSecond: [], processStart: [], readiness: [], route: [], total: [], overhead: [] };
   for (let i = 0; i < Number(values.cold); i += 1) {
     const svc = await json('POST', '/v1/services', tenant.apiKey, serviceBody(`cold-${i}`));
     const sentAt = Date.now();
@@ -168,14 +171,27 @@ try {
     stages.route.push(doneAt - readyAt);
     stages.total.push(doneAt - sentAt);
     stages.overhead.push(doneAt - sentAt - cold.processStartMs - cold.readinessMs);
+    const [{ wait }] = (
+      await db.query(
+        `SELECT extract(epoch FROM o.not_before - ro.committed_at) * 1000 AS wait FROM service_replicas r JOIN leases l ON l.bid_id = r.bid_id
+           JOIN rounds ro ON ro.id = l.round_id JOIN orders o ON o.lease_id = l.id AND o.type = 'place' WHERE r.service_id = $1`,
+        [svc.id],
+      )
+    ).rows;
+    stages.startSecond.push(Math.round(Number(wait)));
     await json('DELETE', `/v1/services/${svc.id}`, tenant.apiKey);
+    // Fast rounds start at least 1 s apart: each cold start here is measured on its own.
+    await sleep(1100);
   }
+  await db.end();
+  if (Number(values.cold) > 0) {
   process.stdout.write(`\ncold start from zero, ${values.cold} services, ms (fast rounds only; machine: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n\n`);
   process.stdout.write('| stage | p50 | p95 | max |\n| --- | --- | --- | --- |\n');
   const names = {
     trigger: 'request sent -> replica bid',
     marketWait: 'market wait (bid -> its round committed)',
     dispatch: 'dispatch (commit -> process spawned)',
+    startSecond: '  of which the place order waits for the lease\'s start second',
     processStart: 'process start (-> listening)',
     readiness: 'readiness (-> 200 on readinessPath)',
     route: 'route (ready -> answer received)',
@@ -185,6 +201,7 @@ try {
   for (const [key, label] of Object.entries(names)) {
     const s = sorted(stages[key]);
     process.stdout.write(`| ${label} | ${percentile(s, 50)} | ${percentile(s, 95)} | ${s.at(-1)} |\n`);
+  }
   }
 
   // 2. Gateway overhead on a ready replica.
@@ -204,7 +221,7 @@ try {
   process.stdout.write(`\nGET /work at ${rate}/s for ${seconds} s, ms (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n\n`);
   process.stdout.write('| run | path | answered | errors | p50 | p90 | p99 | max |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
   const results = { direct: [], gateway: [] };
-  for (let round = 1; round <= 2; round += 1) {
+  for (let round = 1; round <= Number(values.rounds); round += 1) {
     for (const [name, target] of [['direct', direct], ['gateway', gateway]]) {
       const r = await load(target.url, target.headers, rate, seconds);
       results[name].push(r);
@@ -212,7 +229,7 @@ try {
       process.stdout.write(`| ${round} | ${name} | ${l.length} | ${r.errors} | ${percentile(l, 50).toFixed(2)} | ${percentile(l, 90).toFixed(2)} | ${percentile(l, 99).toFixed(2)} | ${l.at(-1).toFixed(2)} |\n`);
     }
   }
-  for (let round = 0; round < 2; round += 1) {
+  for (let round = 0; round < Number(values.rounds); round += 1) {
     const d = results.direct[round].latencies;
     const g = results.gateway[round].latencies;
     process.stdout.write(`\nrun ${round + 1}: the gateway adds p50 ${(percentile(g, 50) - percentile(d, 50)).toFixed(2)} ms, p99 ${(percentile(g, 99) - percentile(d, 99)).toFixed(2)} ms`);

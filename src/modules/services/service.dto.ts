@@ -14,7 +14,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { CreateBidDto } from '../bids/bid.dto.js';
+import { CreateBidDto, MONEY } from '../bids/bid.dto.js';
 import { IsEnvMap, IsOmittable } from '../../platform/http/validators.js';
 
 export const MAX_SERVICE_REPLICAS = 64;
@@ -153,7 +153,7 @@ export class ServiceReplicaViewDto {
   @ApiProperty({ nullable: true, type: String }) leaseId: string | null;
   @ApiProperty({ nullable: true, type: String }) leaseState: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'host:port, once ready' }) endpoint: string | null;
-  @ApiProperty({ description: 'limit price per GPU-hour of this replica\'s first offer' }) maxPrice: string;
+  @ApiProperty({ ...MONEY, description: 'limit price per GPU-hour of this replica\'s first offer (src/core/services/replica-value.ts)' }) maxPrice: string;
   @ApiProperty({ type: 'integer' }) inFlight: number;
   @ApiProperty() requestedAt: string;
   @ApiProperty({ nullable: true, type: String }) readyAt: string | null;

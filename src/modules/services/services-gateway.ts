@@ -153,7 +153,10 @@ export class ServicesGateway {
       if (response.headersSent) return void response.destroy();
       // Nothing reached the replica and nothing was read of the body: the request may go to
       // another replica, or wait for one (a replica that just stopped, the one being replaced).
-      if (error.code === 'ECONNREFUSED' && !hasBody(request)) {
+      // A kept-alive connection the replica closed as the request went out (it is stopping) was
+      // reset before any answer: the request was not served, so it is sent again too.
+      const notServed = error.code === 'ECONNREFUSED' || (upstream.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE'));
+      if (notServed && !hasBody(request)) {
         traffic.unroute(replica.id);
         const service = this.services.get(serviceId);
         if (traffic.hasRoutable()) return this.forward(serviceId, traffic, request, response);

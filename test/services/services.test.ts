@@ -158,6 +158,9 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     }, 40_000, 200);
     view = await service(svc.id);
     expect(view.decisions[0].reason).toBe('scale_to_zero');
+    // No scale-up came back soon after a scale-down; money settled so far is an exact decimal.
+    expect(view.usage.flaps).toBe(0);
+    expect(view.usage.charged).toMatch(/^\d+\.\d{6}$/);
     expect(view.traffic).toMatchObject({ rejected: 0, timedOut: 0 });
     expect(view.decisions[0].inputs).toMatchObject({ want: 0, floor: 0 });
     await until('the replica processes to exit', () => [...pids].every((pid) => !alive(pid)), 10_000);

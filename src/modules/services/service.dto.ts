@@ -184,6 +184,12 @@ export class ServiceTrafficViewDto {
   @ApiProperty({ type: 'integer', description: 'answered 504: no replica was ready within pendingTimeoutSeconds' }) timedOut: number;
 }
 
+export class ServiceUsageDto {
+  @ApiProperty({ type: 'integer', description: 'GPU-seconds its replicas\' leases have been charged for so far' }) gpuSeconds: number;
+  @ApiProperty({ type: 'string', example: '1.234567', description: 'what they were charged, an exact decimal (settled up to each lease\'s last round)' }) charged: string;
+  @ApiProperty({ type: 'integer', description: 'scale-ups within twice the scale-down delay of a scale-down' }) flaps: number;
+}
+
 export class ServiceDto {
   @ApiProperty() id: string;
   @ApiProperty() name: string;
@@ -207,6 +213,7 @@ export class ServiceDto {
   @ApiProperty() invokeKeyPrefix: string;
   @ApiPropertyOptional({ description: 'the per-service invoke key: shown once, in the answer to POST' }) invokeKey?: string;
   @ApiPropertyOptional({ type: [ServiceReplicaViewDto] }) replicas?: ServiceReplicaViewDto[];
+  @ApiPropertyOptional({ type: ServiceUsageDto, description: 'GET /v1/services/:id only' }) usage?: ServiceUsageDto;
   @ApiPropertyOptional({ type: [ScalingDecisionViewDto] }) decisions?: ScalingDecisionViewDto[];
   @ApiPropertyOptional({ type: [ColdStartViewDto] }) coldStarts?: ColdStartViewDto[];
   @ApiProperty() createdAt: string;

@@ -251,6 +251,25 @@ export class ServicesRepository {
     );
   }
 
+  /**
+   * What the service's replicas have been charged so far (the ledger, settled up to each lease's
+   * last round), and its flaps: scale-ups that came within twice the scale-down delay of a
+   * scale-down (the thrash the delay is there to prevent).
+   */
+  async usage(serviceId: string, scaleDownDelaySeconds: number): Promise<{ gpuSeconds: number; charged: string; flaps: number }> {
+    const [row]: Array<{ gpuSeconds: string | null; charged: string | null; flaps: string }> = await this.dataSource.query(
+      `SELECT (SELECT sum(e.seconds::bigint * e.gpus) FROM ledger_entries e WHERE e.bid_id IN (SELECT bid_id FROM service_replicas WHERE service_id = $1 AND bid_id IS NOT NULL)) AS "gpuSeconds",
+              (SELECT sum(e.charge) FROM ledger_entries e WHERE e.bid_id IN (SELECT bid_id FROM service_replicas WHERE service_id = $1 AND bid_id IS NOT NULL))::text AS charged,
+              (SELECT count(*) FROM service_scaling_decisions up
+                WHERE up.service_id = $1 AND up.to_replicas > up.from_replicas
+                  AND EXISTS (SELECT 1 FROM service_scaling_decisions down
+                               WHERE down.service_id = $1 AND down.to_replicas < down.from_replicas AND down.id < up.id
+                                 AND down.decided_at >= up.decided_at - make_interval(secs => 2 * $2::double precision))) AS flaps`,
+      [serviceId, scaleDownDelaySeconds],
+    );
+    return { gpuSeconds: Number(row?.gpuSeconds ?? 0), charged: row?.charged ?? '0', flaps: Number(row?.flaps ?? 0) };
+  }
+
   /** Where a lease's workload was placed (its place order's provider and handle), once placed. */
   async placeHandle(leaseId: string): Promise<PlaceHandle | null> {
     const rows: PlaceHandle[] = await this.dataSource.query(

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { replicaOffers } from '../../core/services/replica-value.js';
-import { formatPrice, toMoney } from '../../core/money/money.js';
+import { formatAmount, formatPrice, toMoney } from '../../core/money/money.js';
 import { type FieldProblem, ValidationFailedError } from '../../platform/errors/app-error.js';
 import { MAX_RUNTIME_SECONDS, type CreateBidDto } from '../bids/bid.dto.js';
 import { BidsService } from '../bids/bids.service.js';
@@ -112,15 +112,17 @@ export class ServicesService {
   async get(tenantId: string, id: string, baseUrl: string): Promise<ServiceDto> {
     const row = await this.own(tenantId, id);
     const traffic = this.gateway.trafficOf(row.id);
-    const [replicas, decisions, coldStarts] = await Promise.all([
+    const [replicas, decisions, coldStarts, usage] = await Promise.all([
       this.repository.liveReplicas(row.id),
       this.repository.decisions(row.id, 20),
       this.repository.coldStarts(row.id, 20),
+      this.repository.usage(row.id, row.scaleDownDelaySeconds),
     ]);
     const ms = (from: Date | null, to: Date | null) => (from && to ? new Date(to).getTime() - new Date(from).getTime() : null);
     return {
       ...this.view(row, baseUrl),
       readyReplicas: replicas.filter((r) => r.state === 'ready').length,
+      usage: { gpuSeconds: usage.gpuSeconds, charged: formatAmount(toMoney(usage.charged)), flaps: usage.flaps },
       replicas: replicas.map((r) => ({
         id: r.id,
         rank: r.rank,

@@ -182,9 +182,17 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     expect(((await third.json()) as { error: string }).error).toBe('service_queue_full');
     const timedOut = await Promise.all(held);
     expect(timedOut.map((r) => r.status)).toEqual([504, 504]);
+    expect(((await timedOut[0]!.json()) as { error: string }).error).toBe('service_start_timeout');
+    // Deleting it answers what it holds at once, and what comes after.
+    const patched = await t.http().patch(`/v1/services/${svc.id}`).set(auth(tenant.apiKey)).send({ pendingTimeoutSeconds: 60 });
+    expect(patched.body.pendingTimeoutSeconds).toBe(60);
+    const waiting = invoke(svc, svc.invokeKey, '/work');
+    await until('a request held', async () => (await service(svc.id)).pendingRequests === 1);
     await t.http().delete(`/v1/services/${svc.id}`).set(auth(tenant.apiKey)).expect(200);
+    expect((await waiting).status).toBe(404);
     const gone = await invoke(svc, svc.invokeKey, '/work');
     expect(gone.status).toBe(404);
+    await until('the service deleted, its replica ended', async () => (await t.http().get(`/v1/services/${svc.id}`).set(auth(tenant.apiKey))).status === 404, 20_000, 200);
   }, 60_000);
 
   it('replaces a preempted replica by a new bid at its notice, without a failed request', async () => {

@@ -53,6 +53,12 @@ export class ServicesGateway {
 
   /** The service as the runner last read it (or as it was just written). */
   remember(service: ServiceRow): void {
+    // A service being deleted takes no more requests: the ones it holds are answered now.
+    const held = service.state === 'active' ? [] : [...(this.traffic.get(service.id)?.held ?? [])];
+    for (const entry of held) {
+      this.traffic.get(service.id)!.release(entry, Date.now());
+      fail(entry.response, 404, 'service_not_found', `service ${service.id} was deleted`, requestIdOf(entry.request));
+    }
     if (service.state === 'deleted') {
       this.services.delete(service.id);
       this.traffic.delete(service.id);

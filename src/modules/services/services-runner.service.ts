@@ -197,14 +197,16 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
       states.set(replica.id, 'ended');
     }
 
-    const starting = [...states.values()].some((s) => s === 'starting' || s === 'bidding');
-    if (starting || traffic.held.length > 0) this.hot.add(service.id);
-    else this.hot.delete(service.id);
     // The fast path: a new replica bid (a scale-up, a start from zero, a replacement) is cleared
     // now, not at the next slot; so is one the last fast round missed while requests are held.
     const waiting = traffic.held.length > 0 && !traffic.hasRoutable();
     const uncovered = replicas.some((r) => states.get(r.id) === 'bidding' && new Date(r.requestedAt).getTime() >= this.fastRoundCoveredUntil);
     if (created > 0 || (waiting && uncovered)) this.requestFastRound();
+    // Looked at every HOT_TICK_MS while something is about to change: a replica starting, requests
+    // held, a bid no round has seen yet. A bid that lost its round waits for the next tick.
+    const starting = [...states.values()].some((s) => s === 'starting');
+    if (starting || traffic.held.length > 0 || created > 0 || uncovered) this.hot.add(service.id);
+    else this.hot.delete(service.id);
 
     if (service.state === 'deleting' && [...states.values()].every((s) => s === 'ended') && created === 0) {
       await this.repository.markDeleted(service.id);

@@ -66,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   const usesParts = !values.deterministic && (values.solver ?? 'auto') !== 'greedy' && values.solver !== 'lp-solver';
   const pool = usesParts && threads > 0 ? new SolverPool({ threads, compilation: 'fast-start' }) : null;
   try {
-    return await clearFile(values.input, values.output, { timeLimitMs, solver: values.solver as ClearOptions['solver'], seed: values.seed === undefined ? undefined : Number(values.seed), deterministic: values.deterministic ?? false, partsSolver: pool ?? undefined, backgroundSolver: pool && pool.threads > 0 ? pool.threadsOnly : undefined });
+    return await clearFile(values.input, values.output, { timeLimitMs, solver: values.solver as ClearOptions['solver'], seed: values.seed === undefined ? undefined : Number(values.seed), deterministic: values.deterministic ?? false, partsSolver: pool ?? undefined });
   } finally {
     await pool?.close();
   }

@@ -24,7 +24,7 @@ parentPort?.on('message', (request: ClearRequest) => {
   void (async () => {
     await ready;
     try {
-      const result = await clearRound(parseSnapshot(request.snapshot), { ...request.options, partsSolver: pool ?? undefined, backgroundSolver: pool && pool.threads > 0 ? pool.threadsOnly : undefined });
+      const result = await clearRound(parseSnapshot(request.snapshot), { ...request.options, partsSolver: pool ?? undefined });
       parentPort!.postMessage({ id: request.id, result: serializeResult(result) } satisfies ClearReply);
     } catch (error) {
       parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies ClearReply);

@@ -195,6 +195,29 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     await until('the service deleted, its replica ended', async () => (await t.http().get(`/v1/services/${svc.id}`).set(auth(tenant.apiKey))).status === 404, 20_000, 200);
   }, 60_000);
 
+  it('ends a replica whose workload fails, answers the held request 504, and backs off before the next', async () => {
+    const created = await t
+      .http()
+      .post('/v1/services')
+      .set(auth(tenant.apiKey))
+      .send(serviceBody('broken', { minReplicas: 1, maxReplicas: 1, pendingTimeoutSeconds: 2, workload: { command: [process.execPath, '-e', 'process.exit(3)'], port: 8080 } }));
+    expect(created.status).toBe(201);
+    const svc = created.body;
+    const answer = await invoke(svc, svc.invokeKey, '/');
+    expect(answer.status).toBe(504);
+    const ended = async () =>
+      (await t.dataSource.query(`SELECT end_reason, requested_at, ended_at FROM service_replicas WHERE service_id = $1 ORDER BY requested_at`, [svc.id])) as Array<{
+        end_reason: string | null;
+        requested_at: Date;
+        ended_at: Date | null;
+      }>;
+    await until('two failed replicas', async () => (await ended()).filter((r) => r.end_reason === 'bid_failed').length >= 2, 40_000, 200);
+    const [first, second] = await ended();
+    // The second was asked for only after the first had failed, and 2 s later.
+    expect(second!.requested_at.getTime() - first!.ended_at!.getTime()).toBeGreaterThanOrEqual(2000);
+    await t.http().delete(`/v1/services/${svc.id}`).set(auth(tenant.apiKey)).expect(200);
+  }, 60_000);
+
   it('replaces a preempted replica by a new bid at its notice, without a failed request', async () => {
     const created = await t
       .http()

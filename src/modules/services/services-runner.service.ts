@@ -24,6 +24,8 @@ export const FAST_ROUND_MIN_GAP_MS = 1000;
  * that never gets ready, a local process lost with the market process that started it).
  */
 export const REPLICA_READY_TIMEOUT_SECONDS = 600;
+/** After a replica fails, the next waits 2^n s (n failures in a row), at most this long. */
+export const MAX_FAILURE_BACKOFF_SECONDS = 300;
 const FINISHED_BIDS = new Set(['completed', 'cancelled', 'expired', 'failed']);
 const LIVE_LEASES = new Set(['allocated', 'running', 'preempting']);
 
@@ -52,6 +54,8 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
   /** When the latest fast round began; replicas bid after it are not yet covered. */
   private fastRoundCoveredUntil = 0;
   private stopped = false;
+  /** Replicas that failed in a row, per service, and when the last did: a crash loop backs off. */
+  private readonly failures = new Map<string, { count: number; at: number }>();
 
   constructor(
     private readonly repository: ServicesRepository,
@@ -164,7 +168,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     const counted = replicas.filter((r) => ['bidding', 'starting', 'ready'].includes(states.get(r.id)!));
     const ready = replicas.filter((r) => states.get(r.id) === 'ready');
     let created = 0;
-    if (counted.length < desired) {
+    if (counted.length < desired && !this.backingOff(service.id, now)) {
       const used = new Set(counted.map((r) => r.rank));
       const noticed = replicas.filter((r) => states.get(r.id) === 'noticed');
       for (let rank = 1; created < desired - counted.length; rank += 1) {
@@ -243,6 +247,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     if (!leaseLive) {
       if (replica.bidStatus !== null && FINISHED_BIDS.has(replica.bidStatus)) {
         await this.repository.updateReplica(replica.id, { state: 'ended', endReason: `bid_${replica.bidStatus}` });
+        if (replica.bidStatus === 'failed') this.failed(service.id);
         return 'ended';
       }
       if (replica.state !== 'bidding') await this.repository.updateReplica(replica.id, { state: 'bidding', endpoint: null });
@@ -278,6 +283,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
       this.logger.warn(`service ${service.id}: replica ${replica.rank} not ready ${REPLICA_READY_TIMEOUT_SECONDS} s after its lease; replaced`);
       await this.cancelBid(service, replica);
       await this.repository.updateReplica(replica.id, { state: 'ended', endReason: 'not_ready_in_time' });
+      this.failed(service.id);
       return 'ended' as const;
     };
     if (!placed) return late ? giveUp() : 'starting';
@@ -298,8 +304,21 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
         readyAt: at(status.serving?.readyAt) ?? new Date(),
       });
       (replica as { endpoint: string | null }).endpoint = status.endpoint;
+      this.failures.delete(service.id);
     }
     return 'ready';
+  }
+
+  private failed(serviceId: string): void {
+    const previous = this.failures.get(serviceId);
+    this.failures.set(serviceId, { count: (previous?.count ?? 0) + 1, at: Date.now() });
+  }
+
+  /** A replica failed lately: the next one waits 2, 4, 8 ... s (at most MAX_FAILURE_BACKOFF_SECONDS). */
+  private backingOff(serviceId: string, now: number): boolean {
+    const failures = this.failures.get(serviceId);
+    if (!failures) return false;
+    return now - failures.at < Math.min(2 ** failures.count, MAX_FAILURE_BACKOFF_SECONDS) * 1000;
   }
 
   private async addReplica(service: ServiceRow, rank: number, fromZero: boolean, replaces: string | null): Promise<void> {
@@ -317,6 +336,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
       const message = error instanceof Error ? error.message : String(error);
       this.logger.warn(`service ${service.id}: the bid of replica ${rank} was refused: ${message}`);
       await this.repository.updateReplica(replicaId, { state: 'ended', endReason: `bid_refused: ${message}`.slice(0, 500) });
+      this.failed(service.id);
     }
   }
 

@@ -13,7 +13,8 @@ export interface JobCatalogue {
   /** Polls adapters for the status of live leases that do not push their status. */
   'lease.sync': Record<string, never>;
   /**
-   * One attempt of one webhook delivery. Retries are the handler's own (jittered backoff over
+   * An attempt of this webhook delivery and of its endpoint's other due deliveries, in batches
+   * (one job per endpoint and commit). Retries are the handler's own (jittered backoff over
    * hours, scheduled through the outbox), so the queue tries each job once.
    */
   'webhook.deliver': { deliveryId: string };

@@ -20,7 +20,9 @@ const server = createServer((request, response) => {
   const ms = Number(url.searchParams.get('ms') ?? 0);
   setTimeout(() => {
     response.writeHead(200, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ pid: process.pid, port, path: url.pathname, authorization: request.headers.authorization ?? null }));
+    response.end(
+      JSON.stringify({ pid: process.pid, port, path: url.pathname, authorization: request.headers.authorization ?? null, requestId: request.headers['x-request-id'] ?? null }),
+    );
   }, ms);
 });
 server.keepAliveTimeout = 5000;

@@ -95,9 +95,11 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     expect(unauthorised.status).toBe(401);
     const first = await invoke(svc, svc.invokeKey, '/work?ms=0');
     expect(first.status).toBe(200);
-    const body = (await first.json()) as { path: string; authorization: string | null };
+    const body = (await first.json()) as { path: string; authorization: string | null; requestId: string };
     expect(body.path).toBe('/work');
     expect(body.authorization).toBeNull(); // the caller's key stays at the gateway
+    // One request id, the same at the replica and in the answer.
+    expect(first.headers.get('x-request-id')).toBe(body.requestId);
     // The tenant's own API key works too; a body streams both ways.
     const echo = await invoke(svc, tenant.apiKey, '/echo', { method: 'POST', body: 'x'.repeat(100_000), headers: { 'content-type': 'text/plain' } });
     expect(echo.status).toBe(200);

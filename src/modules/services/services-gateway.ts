@@ -199,9 +199,16 @@ export class ServicesGateway {
   }
 }
 
+/** The caller's x-request-id if it is sane, else a new one: chosen once per request, sent on to the replica and back. */
+const REQUEST_IDS = new WeakMap<IncomingMessage, string>();
 function requestIdOf(request: IncomingMessage): string {
-  const given = request.headers['x-request-id'];
-  return typeof given === 'string' && /^[\x21-\x7e]{1,128}$/.test(given) ? given : randomUUID();
+  let id = REQUEST_IDS.get(request);
+  if (id === undefined) {
+    const given = request.headers['x-request-id'];
+    id = typeof given === 'string' && /^[\x21-\x7e]{1,128}$/.test(given) ? given : randomUUID();
+    REQUEST_IDS.set(request, id);
+  }
+  return id;
 }
 
 function hasBody(request: IncomingMessage): boolean {

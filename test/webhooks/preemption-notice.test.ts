@@ -65,7 +65,9 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
     const lowHook = (await t.http().get('/v1/webhooks').set(auth(low.apiKey))).body.webhooks[0];
     const types = (path: string) => receiver.on(path).map((r) => r.body.type);
 
-    const lowBid = (await t.http().post('/v1/bids').set(auth(low.apiKey)).send(bidBody({ preemptible: true, runtimeSeconds: 600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] }))).body;
+    // An hour at the fleet's 100x is 36 s: the workload must not end by itself inside its notice
+    // (a stop seen during a notice ends the lease there, docs/finance.md).
+    const lowBid = (await t.http().post('/v1/bids').set(auth(low.apiKey)).send(bidBody({ preemptible: true, runtimeSeconds: 3_600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] }))).body;
     await round();
     const lowLease = await leaseOf(lowBid.id);
     await until('the low bid placed on the fleet', async () => (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1`, [lowLease.id]))[0].state === 'done');

@@ -1,0 +1,45 @@
+import { availableParallelism, loadavg } from 'node:os';
+import { clearRound } from '../../src/core/clearing/clear-round.js';
+import { SolverPool } from '../../src/platform/solver-pool/solver-pool.js';
+import { generateContested } from './generate-contested.js';
+import { generateInstance } from './generate-instance.js';
+
+/**
+ * `node dist/bench/bench/clearing/lanes-probe.js [BUDGET_MS] [REPS]`: the 1,000 x 250 rounds of
+ * both shapes cleared alone, with the pool's threads as extra MIP lanes, and with the threads
+ * solving the parts while the search runs (backgroundSolver), in one process, interleaved.
+ */
+const budget = Number(process.argv[2] ?? 1000);
+const reps = Number(process.argv[3] ?? 3);
+const pool = new SolverPool({ threads: Math.max(1, availableParallelism() - 1) });
+await pool.ready();
+for (let i = 0; i < 2; i++) {
+  await clearRound(generateInstance(300, 100, 43), { timeLimitMs: 3_000 });
+  await clearRound(generateInstance(300, 100, 43), { timeLimitMs: 3_000, partsSolver: pool, backgroundSolver: pool.threadsOnly });
+}
+console.log(`cores ${availableParallelism()}, load ${loadavg()[0].toFixed(1)}, budget ${budget} ms`);
+console.log('| round | alone | pool lanes | threads beside the search |');
+console.log('| --- | --- | --- | --- |');
+const rounds = [
+  ['instance 42', generateInstance(1000, 250, 42)],
+  ['instance 7', generateInstance(1000, 250, 7)],
+  ['instance 1', generateInstance(1000, 250, 1)],
+  ['contested 1', generateContested(1000, 250, 1)],
+  ['contested 2', generateContested(1000, 250, 2)],
+  ['contested 3', generateContested(1000, 250, 3)],
+] as const;
+for (const [name, s] of rounds) {
+  const cells: string[][] = [[], [], []];
+  let ub = 0;
+  for (let rep = 0; rep < reps; rep++) {
+    const runs = [
+      await clearRound(s, { timeLimitMs: budget, seed: 42 }),
+      await clearRound(s, { timeLimitMs: budget, seed: 42, partsSolver: pool }),
+      await clearRound(s, { timeLimitMs: budget, seed: 42, partsSolver: pool, backgroundSolver: pool.threadsOnly }),
+    ];
+    ub = Number(runs[0].upperBound ?? 0);
+    runs.forEach((r, i) => cells[i].push(`${((100 * r.welfare.toNumber()) / Number(r.upperBound ?? ub)).toFixed(3)}% ${r.stats.solveMs} ms`));
+  }
+  console.log(`| ${name} | ${cells.map((c) => c.join(', ')).join(' | ')} |`);
+}
+await pool.close();

@@ -11,7 +11,7 @@ import { TenantsModule } from './modules/tenants/tenants.module.js';
 import { DemoModule } from './modules/demo/demo.module.js';
 import { DispatchModule } from './modules/dispatch/dispatch.module.js';
 import { MarketModule } from './modules/market/market.module.js';
-import { MarketApiModule } from './modules/market/market-api.module.js';
+import { MarketApiModule } from './modules/market-api/market-api.module.js';
 import { QuotesModule } from './modules/quotes/quotes.module.js';
 import { ReportsModule } from './modules/reports/reports.module.js';
 import { DashboardModule } from './modules/dashboard/dashboard.module.js';

@@ -3,7 +3,7 @@ import { Money } from '../../src/core/money/money.js';
 import { AdapterRegistry } from '../../src/modules/dispatch/adapter-registry.service.js';
 import { SimulatedAdapter } from '../../src/modules/dispatch/adapters/simulated.adapter.js';
 import { LeaseSyncService } from '../../src/modules/dispatch/lease-sync.service.js';
-import { OutboxRelayService } from '../../src/modules/market/outbox-relay.service.js';
+import { OutboxRelayService } from '../../src/platform/outbox/outbox-relay.service.js';
 import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';

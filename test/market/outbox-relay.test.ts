@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OutboxRelayService } from '../../src/modules/market/outbox-relay.service.js';
-import { OutboxRepository } from '../../src/modules/market/outbox.repository.js';
+import { OutboxRelayService } from '../../src/platform/outbox/outbox-relay.service.js';
+import { OutboxRepository } from '../../src/platform/outbox/outbox.repository.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

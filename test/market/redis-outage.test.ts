@@ -4,7 +4,7 @@ import { AdapterRegistry } from '../../src/modules/dispatch/adapter-registry.ser
 import { SimulatedAdapter } from '../../src/modules/dispatch/adapters/simulated.adapter.js';
 import { LeaseSyncService } from '../../src/modules/dispatch/lease-sync.service.js';
 import { OrderSweeperService } from '../../src/modules/dispatch/order-sweeper.service.js';
-import { OutboxRelayService } from '../../src/modules/market/outbox-relay.service.js';
+import { OutboxRelayService } from '../../src/platform/outbox/outbox-relay.service.js';
 import { RoundService } from '../../src/modules/market/round.service.js';
 import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../support/fixtures.js';
 import { redisAnswers, startRedis as start } from '../support/redis-server.js';

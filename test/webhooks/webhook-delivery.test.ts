@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MarketEventsRepository } from '../../src/modules/market/market-events.repository.js';
-import { OutboxRelayService } from '../../src/modules/market/outbox-relay.service.js';
+import { OutboxRelayService } from '../../src/platform/outbox/outbox-relay.service.js';
 import { WebhookSweeperService } from '../../src/modules/webhooks/webhook-sweeper.service.js';
 import { TransactionRunner } from '../../src/platform/database/transaction-runner.js';
 import { auth, createTenant } from '../support/fixtures.js';

@@ -5,7 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { IntervalTask } from '../../platform/timers/interval-task.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
-import { OutboxRelayService } from '../market/outbox-relay.service.js';
+import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { NodeHeartbeatsRepository } from './node-heartbeats.repository.js';
 
 /**

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { IsInstant, IsOmittable } from '../../platform/http/validators.js';
-import { PageQueryDto } from '../market/market-read.dto.js';
+import { PageQueryDto } from '../../platform/http/page-query.dto.js';
 import { API_KEY_ACTIONS, type ApiKeyAction } from './api-key-events.repository.js';
 import { ROLES, type Role } from './principal.js';
 

@@ -6,7 +6,7 @@ import { TransactionRunner } from '../../platform/database/transaction-runner.js
 import { STOP_UNCONFIRMED } from '../market/held-gpus.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
 import { stopRequestedSql } from '../market/orders.repository.js';
-import { OutboxRelayService } from '../market/outbox-relay.service.js';
+import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
 import type { AdapterKind, StatusQuery, WorkloadStatus } from './adapters/provider-adapter.js';
 

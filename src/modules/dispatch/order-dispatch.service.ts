@@ -4,7 +4,7 @@ import { TransactionRunner } from '../../platform/database/transaction-runner.js
 import { PermanentJobError } from '../../platform/queue/job-queue.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
 import { OrdersRepository, type OrderRow } from '../market/orders.repository.js';
-import { OutboxRelayService } from '../market/outbox-relay.service.js';
+import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
 import { AdapterError, type AdapterKind, type PlaceOrder } from './adapters/provider-adapter.js';
 

@@ -3,22 +3,8 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.js';
 
-export const MARKET_EVENT_TYPES = [
-  'bid.allocated',
-  'bid.expired',
-  'lease.running',
-  'lease.preemption_notice',
-  'lease.preempted',
-  'lease.completed',
-  'lease.failed',
-  /** An order to stop the lease's workload failed for good; it may still run (docs/operations.md). */
-  'lease.stop_failed',
-  /** The workload the market failed to stop is gone; its GPUs are free again. */
-  'lease.stop_confirmed',
-  'round.cleared',
-] as const;
-
-export type MarketEventType = (typeof MARKET_EVENT_TYPES)[number];
+export { MARKET_EVENT_TYPES, type MarketEventType } from '../../core/market/market-events.js';
+import type { MarketEventType } from '../../core/market/market-events.js';
 
 export interface MarketEvent {
   readonly tenantId: string;

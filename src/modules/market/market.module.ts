@@ -6,8 +6,7 @@ import { LedgerRepository } from './ledger.repository.js';
 import { MarketEventsRepository } from './market-events.repository.js';
 import { MarketSnapshotRepository } from './market-snapshot.repository.js';
 import { OrdersRepository } from './orders.repository.js';
-import { OutboxRelayService } from './outbox-relay.service.js';
-import { OutboxRepository } from './outbox.repository.js';
+import { OutboxModule } from '../../platform/outbox/outbox.module.js';
 import { RoundCommitService } from './round-commit.service.js';
 import { RoundScheduler } from './round.scheduler.js';
 import { RoundService } from './round.service.js';
@@ -15,21 +14,20 @@ import { RoundsRepository } from './rounds.repository.js';
 import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.js';
 
 @Module({
+  imports: [OutboxModule],
   providers: [
     RoundsRepository,
     MarketSnapshotRepository,
     LedgerRepository,
     OrdersRepository,
-    OutboxRepository,
     MarketEventsRepository,
     WebhookFanoutRepository,
     LeaseStateService,
     RoundCommitService,
     { provide: ClearingRunner, useFactory: (config: AppConfig) => new ClearingRunner({ solverThreads: config.clearingSolverThreads }), inject: [APP_CONFIG] },
     RoundService,
-    OutboxRelayService,
     RoundScheduler,
   ],
-  exports: [RoundService, LeaseStateService, OrdersRepository, OutboxRepository, OutboxRelayService, MarketEventsRepository, LedgerRepository],
+  exports: [OutboxModule, RoundService, LeaseStateService, OrdersRepository, MarketEventsRepository, LedgerRepository],
 })
 export class MarketModule {}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { OutboxRepository } from './outbox.repository.js';
+import { OutboxRepository } from '../../platform/outbox/outbox.repository.js';
 
 export type OrderType = 'place' | 'preempt' | 'terminate';
 export type OrderState = 'pending' | 'sent' | 'done' | 'failed' | 'withdrawn';

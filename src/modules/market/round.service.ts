@@ -12,7 +12,7 @@ import { TransactionRunner } from '../../platform/database/transaction-runner.js
 import { ClearingRunner } from './clearing-runner.service.js';
 import { LeaseStateService } from './lease-state.service.js';
 import { MarketSnapshotRepository } from './market-snapshot.repository.js';
-import { OutboxRelayService } from './outbox-relay.service.js';
+import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { RoundCommitService, type CommitCounts } from './round-commit.service.js';
 import { RoundsRepository, type ClaimedRound, type MissedSlots } from './rounds.repository.js';
 

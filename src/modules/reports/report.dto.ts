@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { BUCKETS, type Bucket } from '../../core/finance/report-range.js';
 import { IsInstant, LABEL } from '../../platform/http/validators.js';
-import { NodePriceBandDto, RoundSummaryDto } from '../market/market-read.dto.js';
+import { NodePriceBandDto, RoundSummaryDto } from '../market-api/market-read.dto.js';
 import type { RevenueGroup } from './reports.repository.js';
 
 export const FORMATS = ['json', 'csv'] as const;

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { BidsModule } from '../bids/bids.module.js';
-import { MarketApiModule } from '../market/market-api.module.js';
+import { MarketApiModule } from '../market-api/market-api.module.js';
 import { QuotesRepository } from '../quotes/quotes.repository.js';
 import { QuotesService } from '../quotes/quotes.service.js';
 import { ReportsController } from './reports.controller.js';

@@ -9,7 +9,7 @@ import { AuthError, AuthErrorCode, ValidationFailedError } from '../../platform/
 import { MAX_OFFER_PRICE } from '../bids/bid.dto.js';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../../platform/http/keyset-cursor.js';
 import type { Principal } from '../auth/principal.js';
-import { MarketReadService } from '../market/market-read.service.js';
+import { MarketReadService } from '../market-api/market-read.service.js';
 import { QuotesService } from '../quotes/quotes.service.js';
 import {
   NODE_PRICES_DEFAULT_LIMIT,

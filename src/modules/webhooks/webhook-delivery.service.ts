@@ -4,8 +4,8 @@ import { afterFailure, shouldDisable } from '../../core/webhooks/delivery-policy
 import { webhookBody } from '../../core/webhooks/webhook-message.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
-import { OutboxRelayService } from '../market/outbox-relay.service.js';
-import { OutboxRepository } from '../market/outbox.repository.js';
+import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
+import { OutboxRepository } from '../../platform/outbox/outbox.repository.js';
 import { SendSlots } from './send-slots.js';
 import { type AttemptRecord, type ClaimedDelivery, WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { OutboxRepository } from '../market/outbox.repository.js';
+import { OutboxRepository } from '../../platform/outbox/outbox.repository.js';
 
 export interface FannedOutEvent {
   readonly id: string;

@@ -3,8 +3,8 @@ import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { MAX_WEBHOOK_URL_LENGTH, type UrlProblem, webhookUrlProblem } from '../../core/webhooks/webhook-url.js';
 import { IsOmittable } from '../../platform/http/validators.js';
-import { MARKET_EVENT_TYPES, type MarketEventType } from '../market/market-events.repository.js';
-import { PageQueryDto } from '../market/market-read.dto.js';
+import { MARKET_EVENT_TYPES, type MarketEventType } from '../../core/market/market-events.js';
+import { PageQueryDto } from '../../platform/http/page-query.dto.js';
 import { DELIVERY_STATUSES, type DeliveryStatus } from './webhook-deliveries.repository.js';
 
 export const MAX_GRACE_SECONDS = 7 * 86_400;

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Module, type OnModuleInit } from '@nestjs/c
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
 import type { JobQueue } from '../../platform/queue/job-queue.js';
-import { MarketModule } from '../market/market.module.js';
+import { OutboxModule } from '../../platform/outbox/outbox.module.js';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookDeliveryService } from './webhook-delivery.service.js';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
@@ -30,7 +30,7 @@ class WebhookJobs implements OnModuleInit {
  * WebhookFanoutRepository, provided by MarketModule) and sent by the `webhook.deliver` job here.
  */
 @Module({
-  imports: [MarketModule],
+  imports: [OutboxModule],
   controllers: [WebhooksController],
   providers: [
     {

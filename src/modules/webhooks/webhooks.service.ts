@@ -5,8 +5,8 @@ import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { ValidationFailedError } from '../../platform/errors/app-error.js';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../../platform/http/keyset-cursor.js';
-import { OutboxRelayService } from '../market/outbox-relay.service.js';
-import { OutboxRepository } from '../market/outbox.repository.js';
+import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
+import { OutboxRepository } from '../../platform/outbox/outbox.repository.js';
 import type {
   CreateWebhookDto,
   ListDeliveriesQueryDto,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { MarketEventsRepository, type MarketEvent, type MarketEventType } from '../../../src/modules/market/market-events.repository.js';
-import { OutboxRelayService } from '../../../src/modules/market/outbox-relay.service.js';
+import { OutboxRelayService } from '../../../src/platform/outbox/outbox-relay.service.js';
 import { TransactionRunner } from '../../../src/platform/database/transaction-runner.js';
 import { auth } from '../../support/fixtures.js';
 import type { TestApp } from '../../support/test-app.js';

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { TransactionRunner } from '../../platform/database/transaction-runner.js';
-import { failpoint } from '../../platform/failpoint.js';
-import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
-import type { JobQueue } from '../../platform/queue/job-queue.js';
-import { IntervalTask } from '../../platform/timers/interval-task.js';
+import { TransactionRunner } from '../database/transaction-runner.js';
+import { failpoint } from '../failpoint.js';
+import { JOB_QUEUE } from '../queue/job-queue.module.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import { IntervalTask } from '../timers/interval-task.js';
 import { OutboxRepository, type PendingMessage } from './outbox.repository.js';
 
 const BATCH = 500;

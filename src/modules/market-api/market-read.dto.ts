@@ -2,27 +2,14 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { LEASE_STATES, type LeaseState } from '../../core/market/lease-lifecycle.js';
+import { PageQueryDto } from '../../platform/http/page-query.dto.js';
 import { IsInstant } from '../../platform/http/validators.js';
+
+export { PageQueryDto };
 
 // The lifecycle defines the states once; the API's enum is that list.
 export { LEASE_STATES, type LeaseState };
 export const REPORTED_STATES = ['running', 'completed', 'failed', 'stopped'] as const;
-
-export class PageQueryDto {
-  @ApiPropertyOptional({ example: 50, description: '1-200, default 50' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
-  cursor?: string;
-}
 
 export class ListLeasesQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: LEASE_STATES })

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { JobCatalogue, JobName } from '../../platform/queue/job-catalogue.js';
+import type { JobCatalogue, JobName } from '../queue/job-catalogue.js';
 
 export interface OutboxMessage<N extends JobName = JobName> {
   readonly jobName: N;

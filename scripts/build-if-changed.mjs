@@ -27,7 +27,9 @@ function newest(path) {
 
 function upToDate() {
   if (!existsSync(stamp) || !existsSync(entry)) return false;
-  const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'].map((p) => join(root, p)).filter(existsSync);
+  const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json']
+    .map((p) => join(root, p))
+    .filter(existsSync);
   return Math.max(...inputs.map(newest)) < statSync(stamp).mtimeMs;
 }
 
@@ -37,18 +39,33 @@ let tsc;
 try {
   tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
 } catch {
-  process.stderr.write('gpumarket: cannot build dist/: TypeScript is not installed (run `npm install` without --omit=dev)\n');
+  process.stderr.write(
+    'gpumarket: cannot build dist/: TypeScript is not installed (run `npm install` without --omit=dev)\n',
+  );
   process.exit(1);
 }
 const started = Date.now();
 process.stderr.write('gpumarket: dist/ is missing or older than the sources; building it ...\n');
 // Incremental: a rebuild after a small change re-checks only what the change can affect.
-const build = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--incremental', '--tsBuildInfoFile', join(root, 'dist', '.tsbuildinfo')], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const build = spawnSync(
+  process.execPath,
+  [
+    tsc,
+    '-p',
+    join(root, 'tsconfig.build.json'),
+    '--incremental',
+    '--tsBuildInfoFile',
+    join(root, 'dist', '.tsbuildinfo'),
+  ],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 if (build.status !== 0) {
-  process.stderr.write(`gpumarket: the build failed (tsc exit ${build.status ?? build.signal}); dist/ is not marked as built\n`);
+  process.stderr.write(
+    `gpumarket: the build failed (tsc exit ${build.status ?? build.signal}); dist/ is not marked as built\n`,
+  );
   process.exit(build.status || 1);
 }
 writeFileSync(stamp, `${new Date().toISOString()}\n`);

@@ -11,7 +11,9 @@ const path = join(root, 'docs/operations.md');
 const before = readFileSync(path, 'utf8');
 const after = withConfigTable(before);
 if (after !== before) writeFileSync(path, after);
-const undescribed = describeConfig().filter((v) => v.meaning === null).map((v) => v.name);
+const undescribed = describeConfig()
+  .filter((v) => v.meaning === null)
+  .map((v) => v.name);
 process.stdout.write(`docs/operations.md: ${after === before ? 'already up to date' : 'table regenerated'}\n`);
 if (undescribed.length > 0) {
   process.stderr.write(`no meaning yet in src/platform/config/config-docs.ts for: ${undescribed.join(', ')}\n`);

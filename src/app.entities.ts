@@ -6,4 +6,12 @@ import { ProviderEntity } from './modules/providers/provider.entity.js';
 import { TenantEntity } from './modules/tenants/tenant.entity.js';
 
 /** Every TypeORM entity of the service; a feature that adds a table adds its entity here. */
-export const ENTITIES = [ApiKeyEntity, TenantEntity, ProviderEntity, GpuModelEntity, NodeEntity, BidEntity, BidOfferEntity];
+export const ENTITIES = [
+  ApiKeyEntity,
+  TenantEntity,
+  ProviderEntity,
+  GpuModelEntity,
+  NodeEntity,
+  BidEntity,
+  BidOfferEntity,
+];

@@ -32,9 +32,13 @@ export async function createServer(config: AppConfig, options: { logger?: LogLev
   const database = await openDatabase(config, { entities: ENTITIES });
   let app: NestExpressApplication | undefined;
   try {
-    const levels = options.logger === false ? [] : (options.logger ?? LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1));
+    const levels =
+      options.logger === false ? [] : (options.logger ?? LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1));
     const logger = new AppLogger(config.logLevel === 'debug', levels);
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database), { logger, bodyParser: false });
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database), {
+      logger,
+      bodyParser: false,
+    });
     app.disable('x-powered-by');
     app.use(requestIdMiddleware);
     // Not strict: `null` or `"text"` as a body is answered "body must be an object" by the input
@@ -43,7 +47,9 @@ export async function createServer(config: AppConfig, options: { logger?: LogLev
     app.useBodyParser('json', { limit: '1mb', strict: false });
     app.use(inputGuardMiddleware);
     // Errors thrown by the body parser happen before Nest routes the request.
-    app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => respondWithError(error, request, response));
+    app.use((error: unknown, request: Request, response: Response, _next: NextFunction) =>
+      respondWithError(error, request, response),
+    );
     app.useGlobalPipes(new AppValidationPipe());
     app.useGlobalFilters(new AppExceptionFilter());
     const document = SwaggerModule.createDocument(

@@ -20,7 +20,10 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     // Connect the service to PostgreSQL through this Unix socket directory instead of TCP.
     'pg-socket': { type: 'string' },
-    'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    'admin-url': {
+      type: 'string',
+      default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+    },
   },
 });
 const seconds = Number(values.seconds);
@@ -99,7 +102,10 @@ server.on('exit', () => (exited = true));
 try {
   for (let i = 0; ; i++) {
     if (exited) throw new Error('the server exited during start-up');
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (i > 600) throw new Error('the server did not become healthy in 60 s');
     await new Promise((r) => setTimeout(r, 100));
@@ -118,9 +124,36 @@ try {
 
   const deadline = new Date(Date.now() + 48 * 3600_000).toISOString();
   const bodies = [
-    { gpus: 8, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.50' }, { gpuModel: 'A100-SXM-80GB', maxPrice: '1.40' }], contiguity: 'node', preemptible: false, runtimeSeconds: 3600, workload: { image: 'nvcr.io/nvidia/pytorch:24.10-py3', command: ['python', 'train.py'] } },
-    { gpus: 32, offers: [{ gpuModel: 'H200-SXM-141GB', maxPrice: '3.9' }], contiguity: 'block', preemptible: true, runtimeSeconds: 4 * 3600, window: { deadline }, regions: ['eu-west'], workload: { image: 'trainer:7', env: { EPOCHS: '3' } } },
-    { gpus: 1, offers: [{ gpuModel: 'L40S-48GB', maxPrice: 0.8 }], contiguity: 'none', preemptible: true, runtimeSeconds: 600, compliance: [], workload: { command: ['infer', '--batch', '64'] } },
+    {
+      gpus: 8,
+      offers: [
+        { gpuModel: 'H100-SXM-80GB', maxPrice: '2.50' },
+        { gpuModel: 'A100-SXM-80GB', maxPrice: '1.40' },
+      ],
+      contiguity: 'node',
+      preemptible: false,
+      runtimeSeconds: 3600,
+      workload: { image: 'nvcr.io/nvidia/pytorch:24.10-py3', command: ['python', 'train.py'] },
+    },
+    {
+      gpus: 32,
+      offers: [{ gpuModel: 'H200-SXM-141GB', maxPrice: '3.9' }],
+      contiguity: 'block',
+      preemptible: true,
+      runtimeSeconds: 4 * 3600,
+      window: { deadline },
+      regions: ['eu-west'],
+      workload: { image: 'trainer:7', env: { EPOCHS: '3' } },
+    },
+    {
+      gpus: 1,
+      offers: [{ gpuModel: 'L40S-48GB', maxPrice: 0.8 }],
+      contiguity: 'none',
+      preemptible: true,
+      runtimeSeconds: 600,
+      compliance: [],
+      workload: { command: ['infer', '--batch', '64'] },
+    },
   ].map((b) => JSON.stringify(b));
   let n = 0;
   const request = {
@@ -155,8 +188,14 @@ try {
 
   const written = bidsAfter - bidsBefore;
   const rows = [
-    ['duration', `${seconds} s, ${connections} connections, PostgreSQL over ${values['pg-socket'] ? 'a Unix socket' : 'TCP'}`],
-    ['bids stored', `${written} (2xx answered: ${result['2xx']}, non-2xx: ${result.non2xx}, errors: ${result.errors}, timeouts: ${result.timeouts})`],
+    [
+      'duration',
+      `${seconds} s, ${connections} connections, PostgreSQL over ${values['pg-socket'] ? 'a Unix socket' : 'TCP'}`,
+    ],
+    [
+      'bids stored',
+      `${written} (2xx answered: ${result['2xx']}, non-2xx: ${result.non2xx}, errors: ${result.errors}, timeouts: ${result.timeouts})`,
+    ],
     ['bids/s (stored / wall time)', (written / elapsed).toFixed(0)],
     ['latency p50', `${result.latency.p50} ms`],
     ['latency p90', `${result.latency.p90} ms`],
@@ -164,7 +203,13 @@ try {
     ['latency max', `${result.latency.max} ms`],
     ['service CPU', `${((serverCpu / elapsed) * 100).toFixed(0)}% of one core`],
     ['PostgreSQL CPU (its backends)', `${((postgresCpu / elapsed) * 100).toFixed(0)}% of one core`],
-    ['machine', `${(await import('node:os')).cpus().length} cores, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`],
+    [
+      'machine',
+      `${(await import('node:os')).cpus().length} cores, load average ${(await import('node:os'))
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stdout.write(`\nPOST /v1/bids on real PostgreSQL\n\n`);

@@ -34,7 +34,10 @@ export function greedyBaseline(snapshot: RoundSnapshot): { welfare: Money } {
   return { welfare: welfareOf(problem, greedyAllocate(problem)) };
 }
 
-export async function monolithicBaseline(snapshot: RoundSnapshot, timeLimitMs: number): Promise<{ welfare: Money | null; status: string }> {
+export async function monolithicBaseline(
+  snapshot: RoundSnapshot,
+  timeLimitMs: number,
+): Promise<{ welfare: Money | null; status: string }> {
   const deadline = Date.now() + timeLimitMs;
   const problem = buildRoundProblem(snapshot);
   const scope = {
@@ -54,7 +57,10 @@ export async function monolithicBaseline(snapshot: RoundSnapshot, timeLimitMs: n
  * packing and local search run to completion, with a long limit. `optimal` proves the
  * optimum of that model; the unpruned optimum lies between it and the LP bound.
  */
-export async function warmStartedOptimum(snapshot: RoundSnapshot, timeLimitMs: number): Promise<{ welfare: Money | null; status: string; start: Money }> {
+export async function warmStartedOptimum(
+  snapshot: RoundSnapshot,
+  timeLimitMs: number,
+): Promise<{ welfare: Money | null; status: string; start: Money }> {
   const problem = buildRoundProblem(snapshot);
   const backend = new HighsBackend();
   const relaxed = await upperBound(problem, backend, Date.now() + timeLimitMs);
@@ -66,7 +72,12 @@ export async function warmStartedOptimum(snapshot: RoundSnapshot, timeLimitMs: n
     nodeInScope: new Uint8Array(problem.nodes.length).fill(1),
   };
   const built = buildAllocationModel(problem, scope, start.assignments, start.preempted);
-  const outcome = await backend.solve({ model: built.model, deadline: Date.now() + timeLimitMs, start: built.start, relativeGap: 1e-6 });
+  const outcome = await backend.solve({
+    model: built.model,
+    deadline: Date.now() + timeLimitMs,
+    start: built.start,
+    relativeGap: 1e-6,
+  });
   const welfare = outcome.colValue ? welfareOf(problem, built.decode(outcome.colValue)) : null;
   return { welfare, status: outcome.status, start: welfareOf(problem, start) };
 }

@@ -70,7 +70,8 @@ export function generateContested(bidCount: number, nodeCount: number, seed: num
         gpuModel: node.gpuModel,
         value: Money.max(node.reservePrice, price(base * (1 + 0.8 * rnd()))),
         preemptible,
-        protectedUntil: preemptible && rnd() < 0.4 ? new Date(NOW + 60_000 * (1 + Math.floor(rnd() * 20))).toISOString() : null,
+        protectedUntil:
+          preemptible && rnd() < 0.4 ? new Date(NOW + 60_000 * (1 + Math.floor(rnd() * 20))).toISOString() : null,
         placement: [{ node: node.id, gpus }],
       });
     }
@@ -92,7 +93,8 @@ export function generateContested(bidCount: number, nodeCount: number, seed: num
       }
   const bids: OpenBid[] = drawn.map((gpus, i) => {
     const roll = rnd();
-    const contiguity: Contiguity = gpus === 64 ? 'block' : gpus <= 8 && roll < 0.55 ? 'node' : roll < 0.7 ? 'nvlink' : roll < 0.9 ? 'block' : 'none';
+    const contiguity: Contiguity =
+      gpus === 64 ? 'block' : gpus <= 8 && roll < 0.55 ? 'node' : roll < 0.7 ? 'nvlink' : roll < 0.9 ? 'block' : 'none';
     const first = pick(MODELS);
     const markup = 0.9 + 1.3 * rnd();
     const offers = [{ gpuModel: first.name, maxPrice: price(first.base * markup) }];
@@ -111,5 +113,14 @@ export function generateContested(bidCount: number, nodeCount: number, seed: num
       minGpuMemoryGb: 0,
     };
   });
-  return { version: 1, roundId: `contested-${bidCount}x${nodeCount}-${seed}`, now: new Date(NOW).toISOString(), periodSeconds: 60, params: { preemptionPenalty: new Money('0.50') }, nodes, leases, bids };
+  return {
+    version: 1,
+    roundId: `contested-${bidCount}x${nodeCount}-${seed}`,
+    now: new Date(NOW).toISOString(),
+    periodSeconds: 60,
+    params: { preemptionPenalty: new Money('0.50') },
+    nodes,
+    leases,
+    bids,
+  };
 }

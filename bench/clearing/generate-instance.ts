@@ -52,7 +52,11 @@ export function generateInstance(bidCount: number, nodeCount: number, seed: numb
         region,
         block: `${region}/${model.name}/b${Math.floor(nodes.length / (MODELS.length * REGIONS.length * 32))}`,
         nvlinkDomain: rack > 1 ? `rack-${i}` : id,
-        compliance: [...(provider >= 1 ? ['soc2'] : []), ...(provider === 2 ? ['hipaa'] : []), ...(region === 'eu-west' ? ['eu-residency'] : [])],
+        compliance: [
+          ...(provider >= 1 ? ['soc2'] : []),
+          ...(provider === 2 ? ['hipaa'] : []),
+          ...(region === 'eu-west' ? ['eu-residency'] : []),
+        ],
         reservePrice: price(model.base * [0.9, 1.0, 1.1][provider]),
       });
     }
@@ -72,7 +76,9 @@ export function generateInstance(bidCount: number, nodeCount: number, seed: numb
         gpuModel: node.gpuModel,
         value: Money.max(node.reservePrice, price(base * (0.9 + rnd()))),
         preemptible,
-        protectedUntil: preemptible ? new Date(NOW + (rnd() < 0.4 ? 1 : -1) * 60_000 * (1 + Math.floor(rnd() * 30))).toISOString() : null,
+        protectedUntil: preemptible
+          ? new Date(NOW + (rnd() < 0.4 ? 1 : -1) * 60_000 * (1 + Math.floor(rnd() * 30))).toISOString()
+          : null,
         placement: [{ node: node.id, gpus }],
       });
     }
@@ -82,13 +88,17 @@ export function generateInstance(bidCount: number, nodeCount: number, seed: numb
   for (let i = 0; i < bidCount; i++) {
     const gpus = pick(GANGS);
     const roll = rnd();
-    const contiguity: Contiguity = gpus <= 8 && roll < 0.6 ? 'node' : roll < 0.7 ? 'nvlink' : roll < 0.85 ? 'block' : 'none';
+    const contiguity: Contiguity =
+      gpus <= 8 && roll < 0.6 ? 'node' : roll < 0.7 ? 'nvlink' : roll < 0.85 ? 'block' : 'none';
     const first = Math.floor(rnd() * MODELS.length);
     const markup = 0.8 + 1.6 * rnd();
     const offers = [{ gpuModel: MODELS[first].name, maxPrice: price(MODELS[first].base * markup) }];
     if (rnd() < 0.4) {
       const second = (first + 1 + Math.floor(rnd() * (MODELS.length - 1))) % MODELS.length;
-      offers.push({ gpuModel: MODELS[second].name, maxPrice: price(MODELS[second].base * markup * (0.8 + 0.3 * rnd())) });
+      offers.push({
+        gpuModel: MODELS[second].name,
+        maxPrice: price(MODELS[second].base * markup * (0.8 + 0.3 * rnd())),
+      });
     }
     const regionRoll = rnd();
     bids.push({

@@ -15,7 +15,11 @@ const pool = new SolverPool({ threads: Math.max(1, availableParallelism() - 1) }
 await pool.ready();
 for (let i = 0; i < 2; i++) {
   await clearRound(generateInstance(300, 100, 43), { timeLimitMs: 3_000 });
-  await clearRound(generateInstance(300, 100, 43), { timeLimitMs: 3_000, partsSolver: pool, backgroundSolver: pool.threadsOnly });
+  await clearRound(generateInstance(300, 100, 43), {
+    timeLimitMs: 3_000,
+    partsSolver: pool,
+    backgroundSolver: pool.threadsOnly,
+  });
 }
 console.log(`cores ${availableParallelism()}, load ${loadavg()[0].toFixed(1)}, budget ${budget} ms`);
 console.log('| round | alone | pool lanes | threads beside the search |');
@@ -38,7 +42,9 @@ for (const [name, s] of rounds) {
       await clearRound(s, { timeLimitMs: budget, seed: 42, partsSolver: pool, backgroundSolver: pool.threadsOnly }),
     ];
     ub = Number(runs[0].upperBound ?? 0);
-    runs.forEach((r, i) => cells[i].push(`${((100 * r.welfare.toNumber()) / Number(r.upperBound ?? ub)).toFixed(3)}% ${r.stats.solveMs} ms`));
+    runs.forEach((r, i) =>
+      cells[i].push(`${((100 * r.welfare.toNumber()) / Number(r.upperBound ?? ub)).toFixed(3)}% ${r.stats.solveMs} ms`),
+    );
   }
   console.log(`| ${name} | ${cells.map((c) => c.join(', ')).join(' | ')} |`);
 }

@@ -30,7 +30,12 @@ export interface ParallelMeasure {
   mipPooledMs: number;
 }
 
-export async function measureParallel(snapshot: RoundSnapshot, budgetMs: number, threads: number, seed: number): Promise<ParallelMeasure> {
+export async function measureParallel(
+  snapshot: RoundSnapshot,
+  budgetMs: number,
+  threads: number,
+  seed: number,
+): Promise<ParallelMeasure> {
   const pool = new SolverPool({ threads });
   await pool.ready();
   const warm = snapshot;
@@ -46,7 +51,8 @@ export async function measureParallel(snapshot: RoundSnapshot, budgetMs: number,
   };
   const one = await timed(new HighsBackend());
   const pooled = await timed(pool);
-  const key = (a: typeof one.outcome.allocation) => JSON.stringify(a.assignments.map((x) => [x.bid, x.option, x.shares]).sort());
+  const key = (a: typeof one.outcome.allocation) =>
+    JSON.stringify(a.assignments.map((x) => [x.bid, x.option, x.shares]).sort());
 
   const alone = await clearRound(snapshot, { timeLimitMs: budgetMs, seed });
   const withPool = await clearRound(snapshot, { timeLimitMs: budgetMs, seed, partsSolver: pool });

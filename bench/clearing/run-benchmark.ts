@@ -56,13 +56,26 @@ function pricing(snapshot: RoundSnapshot, result: RoundResult): NonNullable<Meas
     uplift += k.uplift.toNumber() * gpusOf.get(k.leaseId)!;
   }
   const stats = result.stats.pricing as { method: string };
-  return { ms: result.stats.phases.price ?? 0, method: stats.method, paradoxical: result.paradoxicallyRejected.length, losers: result.losses.length, upliftShare: charges > 0 ? uplift / charges : 0 };
+  return {
+    ms: result.stats.phases.price ?? 0,
+    method: stats.method,
+    paradoxical: result.paradoxicallyRejected.length,
+    losers: result.losses.length,
+    upliftShare: charges > 0 ? uplift / charges : 0,
+  };
 }
 
-async function measure(row: number, method: string, seed: number, budgetMs?: number, shape = 'instance'): Promise<Measure> {
+async function measure(
+  row: number,
+  method: string,
+  seed: number,
+  budgetMs?: number,
+  shape = 'instance',
+): Promise<Measure> {
   const rows = shape === 'contested' ? CONTESTED : ROWS;
   const r = { ...rows[row], budgetMs: budgetMs ?? rows[row].budgetMs };
-  const snapshot = shape === 'contested' ? generateContested(r.bids, r.nodes, seed) : generateInstance(r.bids, r.nodes, seed);
+  const snapshot =
+    shape === 'contested' ? generateContested(r.bids, r.nodes, seed) : generateInstance(r.bids, r.nodes, seed);
   // A long-running service or simulator has compiled the solver long before; so does the bench.
   await clearRound(generateInstance(300, 100, SEED + 1), { timeLimitMs: 3_000 });
   await monolithicBaseline(generateInstance(300, 100, SEED + 1), 3_000);
@@ -87,7 +100,18 @@ async function measure(row: number, method: string, seed: number, budgetMs?: num
 }
 
 function child(row: number, method: string, seed = SEED, shape = 'instance'): Measure {
-  const args = ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--row', String(row), '--method', method, '--seed', String(seed), '--shape', shape];
+  const args = [
+    '--max-old-space-size=4096',
+    fileURLToPath(import.meta.url),
+    '--row',
+    String(row),
+    '--method',
+    method,
+    '--seed',
+    String(seed),
+    '--shape',
+    shape,
+  ];
   const text = execFileSync(process.execPath, args, { encoding: 'utf8' });
   return JSON.parse(text.trim().split('\n').pop()!) as Measure;
 }
@@ -98,7 +122,9 @@ function busyNeighbour(): ChildProcess {
 }
 
 function contestedTable(rows: readonly number[]): void {
-  console.log('\n| shape: contested (generate-contested.ts) | budget | seed | quiet: time, welfare / UB, peak RSS | busy neighbour: time, welfare / UB, peak RSS | greedy / UB | goal |');
+  console.log(
+    '\n| shape: contested (generate-contested.ts) | budget | seed | quiet: time, welfare / UB, peak RSS | busy neighbour: time, welfare / UB, peak RSS | greedy / UB | goal |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const i of rows) {
     const r = CONTESTED[i];
@@ -112,25 +138,37 @@ function contestedTable(rows: readonly number[]): void {
         neighbour.kill('SIGKILL');
       }
       const greedy = child(i, 'greedy', seed, 'contested');
-      const meets = (m: Measure) => m.ms < r.goalMs && !!m.upperBound && Number(m.welfare) / Number(m.upperBound) >= r.goalRatio && m.violations === 0 && m.maxRssMb < 1024;
-      const cell = (m: Measure) => `${m.ms} ms, ${pct(m.welfare, m.upperBound)}${m.upperBound ? '' : ' (no bound)'}${m.violations === 0 ? '' : ' INVALID'}, ${m.maxRssMb} MB`;
+      const meets = (m: Measure) =>
+        m.ms < r.goalMs &&
+        !!m.upperBound &&
+        Number(m.welfare) / Number(m.upperBound) >= r.goalRatio &&
+        m.violations === 0 &&
+        m.maxRssMb < 1024;
+      const cell = (m: Measure) =>
+        `${m.ms} ms, ${pct(m.welfare, m.upperBound)}${m.upperBound ? '' : ' (no bound)'}${m.violations === 0 ? '' : ' INVALID'}, ${m.maxRssMb} MB`;
       console.log(
         `| ${r.bids} x ${r.nodes} | ${r.budgetMs} ms | ${seed} | ${cell(quiet)} | ${cell(busy)} | ${pct(greedy.welfare, quiet.upperBound ?? busy.upperBound)} | ${meets(quiet) && meets(busy) ? 'met' : 'MISSED'} (< ${r.goalMs} ms, >= ${(r.goalRatio * 100).toFixed(1)}%, < 1 GB) |`,
       );
-      console.error(`contested row ${i} seed ${seed} phases: quiet ${JSON.stringify(quiet.phases)} busy ${JSON.stringify(busy.phases)}`);
+      console.error(
+        `contested row ${i} seed ${seed} phases: quiet ${JSON.stringify(quiet.phases)} busy ${JSON.stringify(busy.phases)}`,
+      );
     }
   }
 }
 
-const pct = (a: string | null | undefined, b: string | null | undefined) => (a && b ? `${((100 * Number(a)) / Number(b)).toFixed(3)}%` : 'n/a');
+const pct = (a: string | null | undefined, b: string | null | undefined) =>
+  a && b ? `${((100 * Number(a)) / Number(b)).toFixed(3)}%` : 'n/a';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--row') {
-    // `--row ROW --method ours|monolithic|greedy --seed SEED [--shape instance|contested] [--budget MS]`: one measure, as JSON.
+    // `--row ROW --method ours|monolithic|greedy --seed SEED [--shape instance|contested] [--budget MS]`: one
+    // measure, as JSON.
     const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
     const budget = option('--budget');
-    process.stdout.write(`${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5]), budget ? Number(budget) : undefined, option('--shape') ?? 'instance'))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(await measure(Number(args[1]), args[3], Number(args[5]), budget ? Number(budget) : undefined, option('--shape') ?? 'instance'))}\n`,
+    );
     return;
   }
   if (args[0] === '--parallel-row') {
@@ -151,7 +189,21 @@ async function main(): Promise<void> {
       ...CONTESTED_SEEDS.map((seed) => ['contested', 1_000, 250, seed, 3_000] as const),
     ] as const;
     for (const [shape, bids, nodes, seed, budget] of rounds) {
-      const text = execFileSync(process.execPath, ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--parallel-row', shape, String(bids), String(nodes), String(seed), String(budget), threads], { encoding: 'utf8' });
+      const text = execFileSync(
+        process.execPath,
+        [
+          '--max-old-space-size=4096',
+          fileURLToPath(import.meta.url),
+          '--parallel-row',
+          shape,
+          String(bids),
+          String(nodes),
+          String(seed),
+          String(budget),
+          threads,
+        ],
+        { encoding: 'utf8' },
+      );
       console.log(parallelRow(`${shape} ${bids} x ${nodes}`, seed, JSON.parse(text.trim().split('\n').pop()!)));
     }
     return;
@@ -167,11 +219,15 @@ async function main(): Promise<void> {
     const r = ROWS[row];
     const started = Date.now();
     const best = await warmStartedOptimum(generateInstance(r.bids, r.nodes, seed), seconds * 1000);
-    console.log(`${r.bids} x ${r.nodes}, seed ${seed}: HiGHS on the whole round, warm-started from ${best.start.toFixed(4)}: ${best.welfare?.toFixed(4) ?? 'none'} (${best.status}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `${r.bids} x ${r.nodes}, seed ${seed}: HiGHS on the whole round, warm-started from ${best.start.toFixed(4)}: ${best.welfare?.toFixed(4) ?? 'none'} (${best.status}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
     return;
   }
   const only = args[0] === '--rows' ? args[1].split(',').map(Number) : ROWS.map((_, i) => i);
-  console.log(`| bids x nodes (GPUs) | budget | ours: time | ours: welfare / upper bound | status | valid | peak RSS | prices: phase (share of time), paradoxical / losers, uplift / charges | HiGHS monolithic: time, welfare / UB | greedy: time, welfare / UB | ours, seeds ${MORE_SEEDS.join(' and ')}: time, welfare / UB | goal |`);
+  console.log(
+    `| bids x nodes (GPUs) | budget | ours: time | ours: welfare / upper bound | status | valid | peak RSS | prices: phase (share of time), paradoxical / losers, uplift / charges | HiGHS monolithic: time, welfare / UB | greedy: time, welfare / UB | ours, seeds ${MORE_SEEDS.join(' and ')}: time, welfare / UB | goal |`,
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const priced = (m: Measure) =>
     m.prices

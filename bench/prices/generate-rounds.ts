@@ -63,7 +63,11 @@ function fleet(nodeCount: number, rnd: () => number): MarketNode[] {
         region,
         block,
         nvlinkDomain: nvl ? `nvl-${rack}` : id,
-        compliance: [...(provider % 2 === 1 ? ['soc2'] : []), ...(provider === 3 ? ['hipaa'] : []), ...(region === 'eu-central' ? ['eu-residency'] : [])],
+        compliance: [
+          ...(provider % 2 === 1 ? ['soc2'] : []),
+          ...(provider === 3 ? ['hipaa'] : []),
+          ...(region === 'eu-central' ? ['eu-residency'] : []),
+        ],
         reservePrice: money(reserveBase * (0.95 + 0.1 * rnd())),
       });
     }
@@ -83,7 +87,8 @@ function bidsFor(count: number, rnd: () => number, prefix: string): OpenBid[] {
     const offers = [{ gpuModel: first.name, maxPrice: money(first.base * eagerness) }];
     if (rnd() < 0.35) {
       const second = MODELS[Math.floor(rnd() * MODELS.length)];
-      if (second !== first) offers.push({ gpuModel: second.name, maxPrice: money(second.base * eagerness * (0.85 + 0.2 * rnd())) });
+      if (second !== first)
+        offers.push({ gpuModel: second.name, maxPrice: money(second.base * eagerness * (0.85 + 0.2 * rnd())) });
     }
     const r = rnd();
     return {
@@ -117,12 +122,22 @@ export function drawnRound(bidCount: number, seed: number): RoundSnapshot {
         gpuModel: node.gpuModel,
         value: Money.max(node.reservePrice, money(base * (0.8 + 1.2 * rnd()))),
         preemptible,
-        protectedUntil: preemptible && rnd() < 0.4 ? new Date(NOW + 60_000 * (1 + Math.floor(rnd() * 20))).toISOString() : null,
+        protectedUntil:
+          preemptible && rnd() < 0.4 ? new Date(NOW + 60_000 * (1 + Math.floor(rnd() * 20))).toISOString() : null,
         placement: [{ node: node.id, gpus }],
       });
     }
   }
-  return { version: 1, roundId: `drawn-${bidCount}-${seed}`, now: new Date(NOW).toISOString(), periodSeconds: 60, params: { preemptionPenalty: new Money('0.40') }, nodes, leases, bids: bidsFor(bidCount, rnd, 'bid') };
+  return {
+    version: 1,
+    roundId: `drawn-${bidCount}-${seed}`,
+    now: new Date(NOW).toISOString(),
+    periodSeconds: 60,
+    params: { preemptionPenalty: new Money('0.40') },
+    nodes,
+    leases,
+    bids: bidsFor(bidCount, rnd, 'bid'),
+  };
 }
 
 /** The same round before any lease: the first round of a fresh market. */
@@ -135,7 +150,11 @@ export function freshRound(bidCount: number, seed: number): RoundSnapshot {
  * its winners run on as leases at the limits they won with (40% of them non-preemptible, the
  * rest past or inside their protected run), its losers bid again, and fresh bids arrive.
  */
-export function carryOver(previous: RoundSnapshot, placements: readonly { bidId: string; gpuModel: string; nodes: readonly { node: string; gpus: number }[] }[], seed: number): RoundSnapshot {
+export function carryOver(
+  previous: RoundSnapshot,
+  placements: readonly { bidId: string; gpuModel: string; nodes: readonly { node: string; gpus: number }[] }[],
+  seed: number,
+): RoundSnapshot {
   const rnd = rng(seed + 7919);
   const bids = new Map(previous.bids.map((b) => [b.id, b]));
   const leases: RunningLease[] = placements.map((p, i) => {
@@ -147,7 +166,8 @@ export function carryOver(previous: RoundSnapshot, placements: readonly { bidId:
       gpuModel: p.gpuModel,
       value: bid.offers.find((o) => o.gpuModel === p.gpuModel)!.maxPrice,
       preemptible,
-      protectedUntil: preemptible && rnd() < 0.5 ? new Date(NOW + 60_000 * (1 + Math.floor(rnd() * 9))).toISOString() : null,
+      protectedUntil:
+        preemptible && rnd() < 0.5 ? new Date(NOW + 60_000 * (1 + Math.floor(rnd() * 9))).toISOString() : null,
       placement: p.nodes,
     };
   });

@@ -33,9 +33,27 @@ interface Tally {
   levels: number;
 }
 
-const tally = (): Tally => ({ rounds: 0, invalid: 0, losers: 0, paradoxical: 0, charges: 0, upliftPlacements: 0, upliftKept: 0, reconciled: 0, priceMs: [], levels: 0 });
+const tally = (): Tally => ({
+  rounds: 0,
+  invalid: 0,
+  losers: 0,
+  paradoxical: 0,
+  charges: 0,
+  upliftPlacements: 0,
+  upliftKept: 0,
+  reconciled: 0,
+  priceMs: [],
+  levels: 0,
+});
 
-function record(t: Tally, s: RoundSnapshot, r: Pick<RoundResult, 'placements' | 'keptPrices' | 'nodePrices' | 'paradoxicallyRejected' | 'losses'> & Partial<RoundResult>, priceMs: number, method: string): void {
+function record(
+  t: Tally,
+  s: RoundSnapshot,
+  r: Pick<RoundResult, 'placements' | 'keptPrices' | 'nodePrices' | 'paradoxicallyRejected' | 'losses'> &
+    Partial<RoundResult>,
+  priceMs: number,
+  method: string,
+): void {
   t.rounds++;
   if (r.welfare) t.invalid += checkResult(s, r as RoundResult).length > 0 ? 1 : 0;
   t.losers += r.losses.length;
@@ -46,8 +64,20 @@ function record(t: Tally, s: RoundSnapshot, r: Pick<RoundResult, 'placements' | 
   const leases = new Map(s.leases.map((l) => [l.id, l]));
   const bids = new Map(s.bids.map((b) => [b.id, b]));
   const payers = [
-    ...r.placements.map((p) => ({ kind: 'placement', limit: bids.get(p.bidId)!.offers.find((o) => o.gpuModel === p.gpuModel)!.maxPrice, shares: p.nodes, unit: p.unitPrice, uplift: p.uplift })),
-    ...r.keptPrices.map((k) => ({ kind: 'kept', limit: leases.get(k.leaseId)!.value, shares: leases.get(k.leaseId)!.placement, unit: k.unitPrice, uplift: k.uplift })),
+    ...r.placements.map((p) => ({
+      kind: 'placement',
+      limit: bids.get(p.bidId)!.offers.find((o) => o.gpuModel === p.gpuModel)!.maxPrice,
+      shares: p.nodes,
+      unit: p.unitPrice,
+      uplift: p.uplift,
+    })),
+    ...r.keptPrices.map((k) => ({
+      kind: 'kept',
+      limit: leases.get(k.leaseId)!.value,
+      shares: leases.get(k.leaseId)!.placement,
+      unit: k.unitPrice,
+      uplift: k.uplift,
+    })),
   ];
   let charges = ZERO;
   let uplift = ZERO;
@@ -58,7 +88,13 @@ function record(t: Tally, s: RoundSnapshot, r: Pick<RoundResult, 'placements' | 
     t.charges += p.unit.toNumber() * gpus;
     if (p.kind === 'placement') t.upliftPlacements += p.uplift.toNumber() * gpus;
     else t.upliftKept += p.uplift.toNumber() * gpus;
-    const settled = settleLeasePeriod({ leaseId: 'x', limit: p.limit, shares: p.shares.map((x) => ({ gpus: x.gpus, nodePrice: price.get(x.node)! })), seconds: 60, feePercent: FEE });
+    const settled = settleLeasePeriod({
+      leaseId: 'x',
+      limit: p.limit,
+      shares: p.shares.map((x) => ({ gpus: x.gpus, nodePrice: price.get(x.node)! })),
+      seconds: 60,
+      feePercent: FEE,
+    });
     charges = charges.plus(settled.charge);
     uplift = uplift.plus(settled.uplift);
     fees = fees.plus(settled.fee);
@@ -73,10 +109,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 async function main(): Promise<void> {
   const envyArg = process.argv.indexOf('--envy');
   const weights = envyArg > 0 ? process.argv[envyArg + 1].split(',').map(Number) : [];
-  const sizes = process.argv.includes('--sizes') ? process.argv[process.argv.indexOf('--sizes') + 1].split(',').map(Number) : SIZES;
+  const sizes = process.argv.includes('--sizes')
+    ? process.argv[process.argv.indexOf('--sizes') + 1].split(',').map(Number)
+    : SIZES;
   const backend = new HighsBackend();
   await clearRound(drawnRound(100, 99), { timeLimitMs: 3_000 });
-  console.log('| leases | bids | rounds | valid (rules 1-8) | paradoxical / losers | uplift / charges (placements; kept leases) | reconciled exactly | price phase, median (max) | levels fallback |');
+  console.log(
+    '| leases | bids | rounds | valid (rules 1-8) | paradoxical / losers | uplift / charges (placements; kept leases) | reconciled exactly | price phase, median (max) | levels fallback |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const totals = { drawn: tally(), carried: tally() };
   const alternatives = new Map(weights.map((w) => [w, { drawn: tally(), carried: tally() }]));
@@ -85,7 +125,8 @@ async function main(): Promise<void> {
       const t = tally();
       for (const seed of SEEDS) {
         let s = kind === 'drawn' ? drawnRound(bids, seed) : freshRound(bids, seed);
-        if (kind === 'carried') s = carryOver(s, (await clearRound(s, { timeLimitMs: 5_000, deterministic: true })).placements, seed);
+        if (kind === 'carried')
+          s = carryOver(s, (await clearRound(s, { timeLimitMs: 5_000, deterministic: true })).placements, seed);
         const r = await clearRound(s, { timeLimitMs: 5_000, deterministic: true });
         const stats = r.stats.pricing as { method: string };
         for (const into of [t, totals[kind]]) record(into, s, r, r.stats.phases.price ?? 0, stats.method);
@@ -93,7 +134,19 @@ async function main(): Promise<void> {
           const started = Date.now();
           const p = await priceDecisions(s, r, { backend, deadline: Date.now() + 60_000, envyWeight: w });
           const placements = r.placements.map((x) => ({ ...x, ...p.placementPrices.get(x.bidId)! }));
-          record(alt[kind], s, { placements, keptPrices: p.keptPrices, nodePrices: p.nodePrices, paradoxicallyRejected: p.paradoxicallyRejected, losses: r.losses }, Date.now() - started, p.stats.method);
+          record(
+            alt[kind],
+            s,
+            {
+              placements,
+              keptPrices: p.keptPrices,
+              nodePrices: p.nodePrices,
+              paradoxicallyRejected: p.paradoxicallyRejected,
+              losses: r.losses,
+            },
+            Date.now() - started,
+            p.stats.method,
+          );
         }
       }
       const uplift = t.upliftPlacements + t.upliftKept;
@@ -104,7 +157,9 @@ async function main(): Promise<void> {
   }
   for (const kind of ['drawn', 'carried'] as const) {
     const t = totals[kind];
-    console.log(`| ${kind}, all | | ${t.rounds} | ${t.rounds - t.invalid} / ${t.rounds} | ${t.paradoxical} / ${t.losers} = ${pct(t.paradoxical, t.losers)} | ${pct(t.upliftPlacements + t.upliftKept, t.charges)} (${pct(t.upliftPlacements, t.charges)}; ${pct(t.upliftKept, t.charges)}) | ${t.reconciled} / ${t.rounds} | | ${t.levels} |`);
+    console.log(
+      `| ${kind}, all | | ${t.rounds} | ${t.rounds - t.invalid} / ${t.rounds} | ${t.paradoxical} / ${t.losers} = ${pct(t.paradoxical, t.losers)} | ${pct(t.upliftPlacements + t.upliftKept, t.charges)} (${pct(t.upliftPlacements, t.charges)}; ${pct(t.upliftKept, t.charges)}) | ${t.reconciled} / ${t.rounds} | | ${t.levels} |`,
+    );
   }
   if (alternatives.size > 0) {
     console.log('\n| envy weight | leases | paradoxical / losers | uplift / charges (placements; kept leases) |');
@@ -112,7 +167,9 @@ async function main(): Promise<void> {
     for (const [w, alt] of alternatives)
       for (const kind of ['drawn', 'carried'] as const) {
         const t = alt[kind];
-        console.log(`| ${w} | ${kind} | ${t.paradoxical} / ${t.losers} = ${pct(t.paradoxical, t.losers)} | ${pct(t.upliftPlacements + t.upliftKept, t.charges)} (${pct(t.upliftPlacements, t.charges)}; ${pct(t.upliftKept, t.charges)}) |`);
+        console.log(
+          `| ${w} | ${kind} | ${t.paradoxical} / ${t.losers} = ${pct(t.paradoxical, t.losers)} | ${pct(t.upliftPlacements + t.upliftKept, t.charges)} (${pct(t.upliftPlacements, t.charges)}; ${pct(t.upliftKept, t.charges)}) |`,
+        );
       }
   }
 }

@@ -71,14 +71,18 @@ export async function loadMarket(client: pg.Client, snapshot: RoundSnapshot): Pr
       bids.map((b) => b.minGpuMemoryGb),
     ],
   );
-  const offers = bids.flatMap((b) => b.offers.map((o, rank) => ({ bid: bidIds.get(b.id), rank, model: o.gpuModel, price: o.maxPrice.toFixed() })));
+  const offers = bids.flatMap((b) =>
+    b.offers.map((o, rank) => ({ bid: bidIds.get(b.id), rank, model: o.gpuModel, price: o.maxPrice.toFixed() })),
+  );
   await client.query(
     `INSERT INTO bid_offers (bid_id, rank, gpu_model, max_price) SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::numeric[])`,
     [offers.map((o) => o.bid), offers.map((o) => o.rank), offers.map((o) => o.model), offers.map((o) => o.price)],
   );
 
   if (snapshot.leases.length === 0) return;
-  const [{ id: roundId }] = (await client.query(`INSERT INTO rounds (period_start, state) VALUES ('2000-01-01', 'committed') RETURNING id`)).rows;
+  const [{ id: roundId }] = (
+    await client.query(`INSERT INTO rounds (period_start, state) VALUES ('2000-01-01', 'committed') RETURNING id`)
+  ).rows;
   const leaseIds = new Map(snapshot.leases.map((l) => [l.id, randomUUID()]));
   // The snapshot's clock is fixed; the database's is real: keep each protection's distance from now.
   const shift = Date.now() - Date.parse(snapshot.now);
@@ -101,7 +105,9 @@ export async function loadMarket(client: pg.Client, snapshot: RoundSnapshot): Pr
       snapshot.leases.map((l) => (l.protectedUntil ? new Date(Date.parse(l.protectedUntil) + shift) : null)),
     ],
   );
-  const shares = snapshot.leases.flatMap((l) => l.placement.map((p) => ({ lease: leaseIds.get(l.id), node: p.node, gpus: p.gpus, value: l.value.toFixed() })));
+  const shares = snapshot.leases.flatMap((l) =>
+    l.placement.map((p) => ({ lease: leaseIds.get(l.id), node: p.node, gpus: p.gpus, value: l.value.toFixed() })),
+  );
   const nodeById = new Map(snapshot.nodes.map((n) => [n.id, n]));
   await client.query(
     `INSERT INTO lease_nodes (lease_id, node_id, provider_id, region, gpus, unit_price)

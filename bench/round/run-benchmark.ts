@@ -17,7 +17,10 @@ import { loadMarket } from './load-market.js';
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1000x250,10000x1000' },
-    'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    'admin-url': {
+      type: 'string',
+      default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+    },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'time-limit-ms': { type: 'string', default: '5000' },
   },

@@ -27,7 +27,10 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     port: { type: 'string', default: '3919' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    'admin-url': {
+      type: 'string',
+      default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+    },
   },
 });
 const port = Number(values.port);
@@ -56,14 +59,20 @@ async function json(method, path, key, body) {
   return response.json();
 }
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+const percentile = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 const sorted = (values) => [...values].sort((a, b) => a - b);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function serviceBody(name, overrides = {}) {
   return {
     name,
-    replica: { gpus: 1, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }], contiguity: 'node', preemptible: false },
+    replica: {
+      gpus: 1,
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }],
+      contiguity: 'node',
+      preemptible: false,
+    },
     minReplicas: 0,
     maxReplicas: 1,
     pendingTimeoutSeconds: 60,
@@ -81,14 +90,17 @@ async function load(url, headers, rate, seconds) {
   const one = () =>
     new Promise((done) => {
       const started = process.hrtime.bigint();
-      const req = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, headers, agent }, (res) => {
-        res.resume();
-        res.once('end', () => {
-          if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-          else errors += 1;
-          done();
-        });
-      });
+      const req = httpRequest(
+        { host: target.hostname, port: target.port, path: target.pathname + target.search, headers, agent },
+        (res) => {
+          res.resume();
+          res.once('end', () => {
+            if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+            else errors += 1;
+            done();
+          });
+        },
+      );
       req.once('error', () => {
         errors += 1;
         done();
@@ -132,13 +144,26 @@ server.on('exit', () => (exited = true));
 try {
   for (let i = 0; ; i++) {
     if (exited) throw new Error('the server exited during start-up');
-    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 600) throw new Error('the server did not become healthy in 60 s');
     await sleep(100);
   }
   const tenant = await json('POST', '/v1/tenants', adminKey, { name: 'bench-tenant' });
   const provider = await json('POST', '/v1/providers', adminKey, { name: 'bench-provider', adapter: 'simulated' });
-  const nodes = Array.from({ length: 8 }, (_, i) => ({ externalId: `node-${i}`, gpuModel: 'H100-SXM-80GB', gpus: 8, region: 'eu-west', block: 'b1', reservePrice: '1.50' }));
+  const nodes = Array.from({ length: 8 }, (_, i) => ({
+    externalId: `node-${i}`,
+    gpuModel: 'H100-SXM-80GB',
+    gpus: 8,
+    region: 'eu-west',
+    block: 'b1',
+    reservePrice: '1.50',
+  }));
   await json('PUT', '/v1/nodes', provider.apiKey, { nodes });
 
   // 1. Cold starts. The first fast round of a fresh process also starts the clearing's worker
@@ -147,12 +172,24 @@ try {
     const svc = await json('POST', '/v1/services', tenant.apiKey, serviceBody('warm-up'));
     const sentAt = Date.now();
     const response = await fetch(`${svc.url}/work`, { headers: { Authorization: `Bearer ${svc.invokeKey}` } });
-    process.stdout.write(`\nfirst cold start of this process (clearing worker starting): ${response.status}, ${Date.now() - sentAt} ms\n`);
+    process.stdout.write(
+      `\nfirst cold start of this process (clearing worker starting): ${response.status}, ${Date.now() - sentAt} ms\n`,
+    );
     await json('DELETE', `/v1/services/${svc.id}`, tenant.apiKey);
   }
   const db = new pg.Client({ connectionString: databaseUrl.toString() });
   await db.connect();
-  const stages = { trigger: [], marketWait: [], dispatch: [], startSecond: [], processStart: [], readiness: [], route: [], total: [], overhead: [] };
+  const stages = {
+    trigger: [],
+    marketWait: [],
+    dispatch: [],
+    startSecond: [],
+    processStart: [],
+    readiness: [],
+    route: [],
+    total: [],
+    overhead: [],
+  };
   for (let i = 0; i < Number(values.cold); i += 1) {
     const svc = await json('POST', '/v1/services', tenant.apiKey, serviceBody(`cold-${i}`));
     const sentAt = Date.now();
@@ -185,23 +222,27 @@ try {
   }
   await db.end();
   if (Number(values.cold) > 0) {
-  process.stdout.write(`\ncold start from zero, ${values.cold} services, ms (fast rounds only; machine: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n\n`);
-  process.stdout.write('| stage | p50 | p95 | max |\n| --- | --- | --- | --- |\n');
-  const names = {
-    trigger: 'request sent -> replica bid',
-    marketWait: 'market wait (bid -> its round committed)',
-    dispatch: 'dispatch (commit -> process spawned)',
-    startSecond: '  of which the place order waits for the lease\'s start second',
-    processStart: 'process start (-> listening)',
-    readiness: 'readiness (-> 200 on readinessPath)',
-    route: 'route (ready -> answer received)',
-    total: 'total, first request',
-    overhead: 'market and gateway overhead (total - process start - readiness)',
-  };
-  for (const [key, label] of Object.entries(names)) {
-    const s = sorted(stages[key]);
-    process.stdout.write(`| ${label} | ${percentile(s, 50)} | ${percentile(s, 95)} | ${s.at(-1)} |\n`);
-  }
+    process.stdout.write(
+      `\ncold start from zero, ${values.cold} services, ms (fast rounds only; machine: ${cpus().length} cores, load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')})\n\n`,
+    );
+    process.stdout.write('| stage | p50 | p95 | max |\n| --- | --- | --- | --- |\n');
+    const names = {
+      trigger: 'request sent -> replica bid',
+      marketWait: 'market wait (bid -> its round committed)',
+      dispatch: 'dispatch (commit -> process spawned)',
+      startSecond: "  of which the place order waits for the lease's start second",
+      processStart: 'process start (-> listening)',
+      readiness: 'readiness (-> 200 on readinessPath)',
+      route: 'route (ready -> answer received)',
+      total: 'total, first request',
+      overhead: 'market and gateway overhead (total - process start - readiness)',
+    };
+    for (const [key, label] of Object.entries(names)) {
+      const s = sorted(stages[key]);
+      process.stdout.write(`| ${label} | ${percentile(s, 50)} | ${percentile(s, 95)} | ${s.at(-1)} |\n`);
+    }
   }
 
   // 2. Gateway overhead on a ready replica.
@@ -209,7 +250,9 @@ try {
   let endpoint = null;
   for (let i = 0; !endpoint; i++) {
     if (i > 600) throw new Error('no ready replica in 60 s');
-    endpoint = (await json('GET', `/v1/services/${svc.id}`, tenant.apiKey)).replicas.find((r) => r.state === 'ready')?.endpoint ?? null;
+    endpoint =
+      (await json('GET', `/v1/services/${svc.id}`, tenant.apiKey)).replicas.find((r) => r.state === 'ready')
+        ?.endpoint ?? null;
     await sleep(100);
   }
   const rate = Number(values.rate);
@@ -218,21 +261,34 @@ try {
   const gateway = { url: `${svc.url}/work`, headers: { Authorization: `Bearer ${svc.invokeKey}` } };
   await load(gateway.url, gateway.headers, rate, 2); // warm-up
   await load(direct.url, direct.headers, rate, 2);
-  process.stdout.write(`\nGET /work at ${rate}/s for ${seconds} s, ms (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n\n`);
-  process.stdout.write('| run | path | answered | errors | p50 | p90 | p99 | max |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
+  process.stdout.write(
+    `\nGET /work at ${rate}/s for ${seconds} s, ms (load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')})\n\n`,
+  );
+  process.stdout.write(
+    '| run | path | answered | errors | p50 | p90 | p99 | max |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n',
+  );
   const results = { direct: [], gateway: [] };
   for (let round = 1; round <= Number(values.rounds); round += 1) {
-    for (const [name, target] of [['direct', direct], ['gateway', gateway]]) {
+    for (const [name, target] of [
+      ['direct', direct],
+      ['gateway', gateway],
+    ]) {
       const r = await load(target.url, target.headers, rate, seconds);
       results[name].push(r);
       const l = r.latencies;
-      process.stdout.write(`| ${round} | ${name} | ${l.length} | ${r.errors} | ${percentile(l, 50).toFixed(2)} | ${percentile(l, 90).toFixed(2)} | ${percentile(l, 99).toFixed(2)} | ${l.at(-1).toFixed(2)} |\n`);
+      process.stdout.write(
+        `| ${round} | ${name} | ${l.length} | ${r.errors} | ${percentile(l, 50).toFixed(2)} | ${percentile(l, 90).toFixed(2)} | ${percentile(l, 99).toFixed(2)} | ${l.at(-1).toFixed(2)} |\n`,
+      );
     }
   }
   for (let round = 0; round < Number(values.rounds); round += 1) {
     const d = results.direct[round].latencies;
     const g = results.gateway[round].latencies;
-    process.stdout.write(`\nrun ${round + 1}: the gateway adds p50 ${(percentile(g, 50) - percentile(d, 50)).toFixed(2)} ms, p99 ${(percentile(g, 99) - percentile(d, 99)).toFixed(2)} ms`);
+    process.stdout.write(
+      `\nrun ${round + 1}: the gateway adds p50 ${(percentile(g, 50) - percentile(d, 50)).toFixed(2)} ms, p99 ${(percentile(g, 99) - percentile(d, 99)).toFixed(2)} ms`,
+    );
   }
   process.stdout.write('\n');
 } finally {

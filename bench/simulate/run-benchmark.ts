@@ -30,7 +30,24 @@ const { loadavg } = await import('node:os');
 await warmUpHighs();
 const seed = Number(values.seed);
 const rows: string[][] = [
-  ['scenario', 'jobs', 'rounds', 'dedicated s', 'fifo s', 'priority s', 'market s', 'clear ms mean', 'clear ms p95', 'rounds at time limit', 'solver failures', 'capacity s', 'equal fleets s', 'total s', 'load avg', 'goal'],
+  [
+    'scenario',
+    'jobs',
+    'rounds',
+    'dedicated s',
+    'fifo s',
+    'priority s',
+    'market s',
+    'clear ms mean',
+    'clear ms p95',
+    'rounds at time limit',
+    'solver failures',
+    'capacity s',
+    'equal fleets s',
+    'total s',
+    'load avg',
+    'goal',
+  ],
 ];
 for (const c of cases) {
   const workload = await loadWorkload({ scenario: c.scenario, seed });
@@ -69,4 +86,6 @@ for (const c of cases) {
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 const line = (r: string[]) => `| ${r.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
-process.stdout.write(`${[line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n')}\n`);
+process.stdout.write(
+  `${[line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n')}\n`,
+);

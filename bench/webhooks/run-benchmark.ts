@@ -35,7 +35,10 @@ const { values } = parseArgs({
     shape: { type: 'string', default: 'both' },
     // A file to write a CPU profile of this process during the burst to (open it in Chrome's DevTools).
     'cpu-profile': { type: 'string' },
-    'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    'admin-url': {
+      type: 'string',
+      default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+    },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
   },
 });
@@ -90,11 +93,17 @@ for (let i = 0; i < Number(values.tenants); i++) {
   tenantIds.push(tenant.id);
 }
 
-const event = (n: string, i: number): MarketEvent => ({ tenantId: tenantIds[i % tenantIds.length], type: 'lease.running', subjectId: randomUUID(), data: { n } });
+const event = (n: string, i: number): MarketEvent => ({
+  tenantId: tenantIds[i % tenantIds.length],
+  type: 'lease.running',
+  subjectId: randomUUID(),
+  data: { n },
+});
 
 async function waitForAll(ids: readonly string[], timeoutMs: number): Promise<void> {
   const started = Date.now();
-  while (ids.some((id) => !received.has(id)) && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 20));
+  while (ids.some((id) => !received.has(id)) && Date.now() - started < timeoutMs)
+    await new Promise((r) => setTimeout(r, 20));
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -102,7 +111,10 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 function row(shape: string, committedAt: Map<string, number>): string {
-  const latencies = [...committedAt].filter(([id]) => received.has(id)).map(([id, at]) => received.get(id)! - at).sort((a, b) => a - b);
+  const latencies = [...committedAt]
+    .filter(([id]) => received.has(id))
+    .map(([id, at]) => received.get(id)! - at)
+    .sort((a, b) => a - b);
   const ms = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)}`);
   return `| ${shape} | ${committedAt.size} | ${latencies.length} | ${ms(percentile(latencies, 50))} | ${ms(percentile(latencies, 90))} | ${ms(percentile(latencies, 99))} | ${ms(latencies.at(-1))} |`;
 }
@@ -134,7 +146,9 @@ await waitForAll([...steady.keys()], 60_000);
  */
 async function transactionsCommitted(): Promise<number> {
   await new Promise((r) => setTimeout(r, 1_500));
-  const rows: Array<{ n: string }> = await server.app.get(TransactionRunner).run((m) => m.query('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()'));
+  const rows: Array<{ n: string }> = await server.app
+    .get(TransactionRunner)
+    .run((m) => m.query('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()'));
   return Number(rows[0].n);
 }
 
@@ -172,7 +186,12 @@ process.stdout.write(
     ...(steady.size > 0 ? [row(`one per commit, ${RATE}/s`, steady)] : []),
     ...(burst.size > 0 ? [row('all in one commit', burst)] : []),
     '',
-    ...(burst.size > 0 ? [`burst: relayed to the queue ${Math.round(relayMs)} ms after the commit; first arrival at ${Math.round(firstArrival)} ms; ${(burstTransactions / burst.size).toFixed(1)} database transactions per delivery; this process used ${Math.round((burstCpu.user + burstCpu.system) / 1000)} ms of CPU (${Math.round(burstCpu.system / 1000)} in the kernel) in the ${Math.round(burstWallMs)} ms to the last arrival`, ''] : []),
+    ...(burst.size > 0
+      ? [
+          `burst: relayed to the queue ${Math.round(relayMs)} ms after the commit; first arrival at ${Math.round(firstArrival)} ms; ${(burstTransactions / burst.size).toFixed(1)} database transactions per delivery; this process used ${Math.round((burstCpu.user + burstCpu.system) / 1000)} ms of CPU (${Math.round(burstCpu.system / 1000)} in the kernel) in the ${Math.round(burstWallMs)} ms to the last arrival`,
+          '',
+        ]
+      : []),
   ].join('\n'),
 );
 await server.app.close();

@@ -71,7 +71,12 @@ export async function createNodeAgent(config: AgentConfig, log?: (line: string) 
     ...(config.compliance?.length ? { compliance: config.compliance } : {}),
   };
   say(`node ${externalId}: ${gpus.length} x ${first} -> ${gpuModel}`);
-  const runtime = await createRuntime(config, externalId, gpus.map((gpu) => gpu.uuid), say);
+  const runtime = await createRuntime(
+    config,
+    externalId,
+    gpus.map((gpu) => gpu.uuid),
+    say,
+  );
   return new NodeAgent({
     client: new MarketClient(config.marketUrl, config.key),
     registration,
@@ -89,31 +94,51 @@ export async function createNodeAgent(config: AgentConfig, log?: (line: string) 
   });
 }
 
-async function createRuntime(config: AgentConfig, node: string, uuids: readonly string[], say: (line: string) => void): Promise<WorkloadRuntime> {
+async function createRuntime(
+  config: AgentConfig,
+  node: string,
+  uuids: readonly string[],
+  say: (line: string) => void,
+): Promise<WorkloadRuntime> {
   const scratchRoot = config.scratchDir ?? `${config.stateDir.replace(/\/+$/, '')}-scratch`;
   let users: WorkloadUsers | undefined;
   if (config.workloadUser) {
-    if (!canSwitchUsers()) throw new Error(`--workload-user ${config.workloadUser} needs the agent to run as root (or with CAP_SETUID and CAP_SETGID)`);
+    if (!canSwitchUsers())
+      throw new Error(
+        `--workload-user ${config.workloadUser} needs the agent to run as root (or with CAP_SETUID and CAP_SETGID)`,
+      );
     users = new WorkloadUsers(config.workloadUser);
   }
   let kind = config.runtime ?? 'process';
   if (kind === 'auto') {
     kind = (await works('docker')) ? 'docker' : (await works('podman')) ? 'podman' : 'process';
-    if (kind === 'process') say('WARNING: neither docker nor podman works on this node; running workloads as processes (--runtime process, weaker isolation: docs/adapters.md)');
+    if (kind === 'process')
+      say(
+        'WARNING: neither docker nor podman works on this node; running workloads as processes (--runtime process, weaker isolation: docs/adapters.md)',
+      );
   }
   if (kind === 'docker' || kind === 'podman') {
     const cdi = kind === 'podman' || (await cdiAvailable(uuids));
-    if (kind === 'podman' && !(await cdiAvailable(uuids))) say('WARNING: nvidia-ctk cdi list does not list every GPU by UUID; run `nvidia-ctk cdi generate` or podman cannot pass GPUs');
-    say(`runtime ${kind}: GPUs by ${cdi ? 'CDI device' : '--gpus device='}, network ${config.containerNetwork ?? 'bridge'}${users ? `, users ${users.base}-g<slot>` : ''}`);
+    if (kind === 'podman' && !(await cdiAvailable(uuids)))
+      say(
+        'WARNING: nvidia-ctk cdi list does not list every GPU by UUID; run `nvidia-ctk cdi generate` or podman cannot pass GPUs',
+      );
+    say(
+      `runtime ${kind}: GPUs by ${cdi ? 'CDI device' : '--gpus device='}, network ${config.containerNetwork ?? 'bridge'}${users ? `, users ${users.base}-g<slot>` : ''}`,
+    );
     return new ContainerRuntime({ kind, scratchRoot, users, network: config.containerNetwork, cdi });
   }
   const setpriv = users ? findSetpriv() : undefined;
   if (users && !setpriv) throw new Error('--workload-user needs setpriv (util-linux) on the node');
   const cgroups = config.useCgroups === false ? undefined : LeaseCgroups.detect();
   if (!users) {
-    say('WARNING: workloads run as the agent\'s own user (the agent cannot switch users, or no --workload-user): a workload can read the agent\'s state, other workloads\' files and signal their processes');
+    say(
+      "WARNING: workloads run as the agent's own user (the agent cannot switch users, or no --workload-user): a workload can read the agent's state, other workloads' files and signal their processes",
+    );
   }
-  say(`runtime process: ${users ? `users ${users.base}-g<slot>` : 'same user'}, ${cgroups ? 'a cgroup v2 per lease' : 'no writable cgroup v2 (processes tracked through /proc)'}, scratch under ${scratchRoot}`);
+  say(
+    `runtime process: ${users ? `users ${users.base}-g<slot>` : 'same user'}, ${cgroups ? 'a cgroup v2 per lease' : 'no writable cgroup v2 (processes tracked through /proc)'}, scratch under ${scratchRoot}`,
+  );
   return new ProcessRuntime({
     node,
     workloadsDir: `${config.stateDir}/workloads`,

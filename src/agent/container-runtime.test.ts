@@ -14,7 +14,9 @@ import { parseGpuQuery } from './nvidia-smi-parser.js';
 // Container runtimes through their exact command lines: a fake docker/podman/nvidia-ctk on PATH
 // records every call and plays back container states (podman cannot start containers here).
 const FAKE = fileURLToPath(new URL('../../test/adapters/support/fake-container-cli.mjs', import.meta.url));
-const H100 = parseGpuQuery(readFileSync(new URL('../../test/adapters/fixtures/nvidia-smi/h100-8x.query-gpu.csv', import.meta.url), 'utf8'));
+const H100 = parseGpuQuery(
+  readFileSync(new URL('../../test/adapters/fixtures/nvidia-smi/h100-8x.query-gpu.csv', import.meta.url), 'utf8'),
+);
 const root = process.getuid?.() === 0;
 const bin = mkdtempSync(join(tmpdir(), 'gpumarket-fake-cli-'));
 const originalPath = process.env.PATH;
@@ -41,19 +43,43 @@ const spec = (env: Record<string, string> = {}) => ({
     { index: 3, uuid: 'GPU-bbb' },
   ],
 });
-const settings = { cdi: false, network: 'bridge', scratch: '/var/lib/gpumarket-scratch/lease-42', user: { uid: 998, gid: 997 } };
+const settings = {
+  cdi: false,
+  network: 'bridge',
+  scratch: '/var/lib/gpumarket-scratch/lease-42',
+  user: { uid: 998, gid: 997 },
+};
 
 describe('container command lines', () => {
   const tail = [
-    '--env', 'RUN_NAME=r1', '--env', 'GPUMARKET_LEASE_ID=lease-42', '--env', 'GPUMARKET_NODE=gpu-host-1',
-    '-v', '/var/lib/gpumarket-scratch/lease-42:/scratch', '--user', '998:997',
-    '--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--network', 'bridge',
+    '--env',
+    'RUN_NAME=r1',
+    '--env',
+    'GPUMARKET_LEASE_ID=lease-42',
+    '--env',
+    'GPUMARKET_NODE=gpu-host-1',
+    '-v',
+    '/var/lib/gpumarket-scratch/lease-42:/scratch',
+    '--user',
+    '998:997',
+    '--security-opt',
+    'no-new-privileges',
+    '--cap-drop',
+    'ALL',
+    '--network',
+    'bridge',
   ];
   const head = ['run', '-d', '--name', 'gpumarket-lease-42', '--label', 'gpumarket.lease=lease-42'];
   const image = ['ghcr.io/acme/train:1.2', 'python', 'train.py', '--epochs', '3'];
 
   it('docker without CDI passes the GPUs by UUID in one quoted --gpus device list', () => {
-    expect(runArgs(spec(), { kind: 'docker', ...settings })).toEqual([...head, '--gpus', '"device=GPU-aaa,GPU-bbb"', ...tail, ...image]);
+    expect(runArgs(spec(), { kind: 'docker', ...settings })).toEqual([
+      ...head,
+      '--gpus',
+      '"device=GPU-aaa,GPU-bbb"',
+      ...tail,
+      ...image,
+    ]);
   });
 
   it('docker with CDI and podman always pass one CDI device per GPU', () => {
@@ -64,7 +90,12 @@ describe('container command lines', () => {
 
   it('publishes PORT when the lease has one, on the configured network', () => {
     const args = runArgs(spec({ PORT: '8080' }), { kind: 'podman', ...settings, network: 'gpumarket' });
-    expect(args.slice(args.indexOf('--network'), args.indexOf('ghcr.io/acme/train:1.2'))).toEqual(['--network', 'gpumarket', '-p', '8080:8080']);
+    expect(args.slice(args.indexOf('--network'), args.indexOf('ghcr.io/acme/train:1.2'))).toEqual([
+      '--network',
+      'gpumarket',
+      '-p',
+      '8080:8080',
+    ]);
   });
 
   it('uses CDI for docker only when nvidia-ctk lists every GPU by UUID', () => {
@@ -77,7 +108,12 @@ describe('container command lines', () => {
 
 function calls(dir: string): string[][] {
   const file = join(dir, 'calls.jsonl');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string[]) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as string[])
+    : [];
 }
 
 async function until<T>(check: () => T | undefined, what: string, ms = 20_000): Promise<T> {
@@ -92,8 +128,14 @@ async function until<T>(check: () => T | undefined, what: string, ms = 20_000): 
 async function containerRig(kind: 'docker' | 'podman', cdi: boolean) {
   const fakeDir = mkdtempSync(join(tmpdir(), 'gpumarket-fake-engine-'));
   process.env.FAKE_CLI_DIR = fakeDir;
-  writeFileSync(join(fakeDir, 'cdi.txt'), cdi ? H100.map((gpu) => `nvidia.com/gpu=${gpu.uuid}`).join('\n') : 'nvidia.com/gpu=all\n');
-  const rig = new AgentTestRig(`ctr-${randomUUID().slice(0, 8)}`, 'h100-8x', { runtime: kind, ...(root ? { workloadUser: 'gpmtest' } : {}) });
+  writeFileSync(
+    join(fakeDir, 'cdi.txt'),
+    cdi ? H100.map((gpu) => `nvidia.com/gpu=${gpu.uuid}`).join('\n') : 'nvidia.com/gpu=all\n',
+  );
+  const rig = new AgentTestRig(`ctr-${randomUUID().slice(0, 8)}`, 'h100-8x', {
+    runtime: kind,
+    ...(root ? { workloadUser: 'gpmtest' } : {}),
+  });
   rigs.push(rig);
   await rig.server.start();
   await rig.startAgent();
@@ -108,7 +150,11 @@ function imageOrder(rig: AgentTestRig, gpus: number): PlaceOrder {
     tenantId: 'tenant-ctr',
     gpuModel: 'H100-SXM-80GB',
     nodes: [{ nodeId: 'node-1', externalId: rig.node, gpus }],
-    workload: { image: 'nvcr.io/nvidia/pytorch:24.05-py3', command: ['python', '-c', 'print(1)'], env: { RUN_NAME: 'r7' } },
+    workload: {
+      image: 'nvcr.io/nvidia/pytorch:24.05-py3',
+      command: ['python', '-c', 'print(1)'],
+      env: { RUN_NAME: 'r7' },
+    },
     runtimeSeconds: 60,
   };
 }
@@ -119,26 +165,72 @@ describe('container runtimes through the agent', () => {
     const order = imageOrder(rig, 2);
     const { handle } = await adapter.place(order);
     const name = containerName(order.leaseId);
-    await until(() => rig.server.reports.find((report) => report.leaseId === order.leaseId && report.state === 'running'), 'running');
+    await until(
+      () => rig.server.reports.find((report) => report.leaseId === order.leaseId && report.state === 'running'),
+      'running',
+    );
     const record = rig.agent!.snapshot().find((lease) => lease.leaseId === order.leaseId)!;
-    const user = root ? `${execFileSync('id', ['-u', 'gpmtest-g0'], { encoding: 'utf8' }).trim()}:${execFileSync('id', ['-g', 'gpmtest-g0'], { encoding: 'utf8' }).trim()}` : `${process.getuid!()}:${process.getgid!()}`;
-    const engine = calls(fakeDir).filter(([tool, command]) => tool === 'docker' && command !== 'inspect' && command !== 'version');
+    const user = root
+      ? `${execFileSync('id', ['-u', 'gpmtest-g0'], { encoding: 'utf8' }).trim()}:${execFileSync('id', ['-g', 'gpmtest-g0'], { encoding: 'utf8' }).trim()}`
+      : `${process.getuid!()}:${process.getgid!()}`;
+    const engine = calls(fakeDir).filter(
+      ([tool, command]) => tool === 'docker' && command !== 'inspect' && command !== 'version',
+    );
     expect(engine).toEqual([
       ['docker', 'rm', '-f', name],
       [
-        'docker', 'run', '-d', '--name', name, '--label', `gpumarket.lease=${order.leaseId}`,
-        '--device', `nvidia.com/gpu=${H100[0]!.uuid}`, '--device', `nvidia.com/gpu=${H100[1]!.uuid}`,
-        '--env', 'RUN_NAME=r7', '--env', `GPUMARKET_LEASE_ID=${order.leaseId}`, '--env', `GPUMARKET_NODE=${rig.node}`,
-        '-v', `${record.scratch}:/scratch`, '--user', user, '--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--network', 'bridge',
-        'nvcr.io/nvidia/pytorch:24.05-py3', 'python', '-c', 'print(1)',
+        'docker',
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--label',
+        `gpumarket.lease=${order.leaseId}`,
+        '--device',
+        `nvidia.com/gpu=${H100[0]!.uuid}`,
+        '--device',
+        `nvidia.com/gpu=${H100[1]!.uuid}`,
+        '--env',
+        'RUN_NAME=r7',
+        '--env',
+        `GPUMARKET_LEASE_ID=${order.leaseId}`,
+        '--env',
+        `GPUMARKET_NODE=${rig.node}`,
+        '-v',
+        `${record.scratch}:/scratch`,
+        '--user',
+        user,
+        '--security-opt',
+        'no-new-privileges',
+        '--cap-drop',
+        'ALL',
+        '--network',
+        'bridge',
+        'nvcr.io/nvidia/pytorch:24.05-py3',
+        'python',
+        '-c',
+        'print(1)',
       ],
     ]);
-    expect(calls(fakeDir)).toContainEqual(['docker', 'inspect', '--type', 'container', '--format', '{{json .State}}', name]);
+    expect(calls(fakeDir)).toContainEqual([
+      'docker',
+      'inspect',
+      '--type',
+      'container',
+      '--format',
+      '{{json .State}}',
+      name,
+    ]);
 
     await adapter.preempt({ leaseId: order.leaseId, handle, graceSeconds: 2 });
-    const end = await until(() => rig.server.reports.find((report) => report.leaseId === order.leaseId && report.state !== 'running'), 'the stop');
+    const end = await until(
+      () => rig.server.reports.find((report) => report.leaseId === order.leaseId && report.state !== 'running'),
+      'the stop',
+    );
     expect(end).toMatchObject({ state: 'stopped', exitCode: 143 });
-    const afterRun = calls(fakeDir).filter(([tool, command]) => tool === 'docker' && command !== 'inspect').slice(2);
+    const afterRun = calls(fakeDir)
+      .filter(([tool, command]) => tool === 'docker' && command !== 'inspect')
+      .slice(2);
     expect(afterRun).toEqual([
       ['docker', 'stop', '-t', '2', name],
       ['docker', 'rm', '-f', name],
@@ -151,7 +243,10 @@ describe('container runtimes through the agent', () => {
     const dockerOrder = imageOrder(docker.rig, 1);
     await docker.adapter.place(dockerOrder);
     const run = await until(() => calls(docker.fakeDir).find(([, command]) => command === 'run'), 'docker run');
-    expect(run.slice(run.indexOf('--gpus'), run.indexOf('--gpus') + 2)).toEqual(['--gpus', `"device=${H100[0]!.uuid}"`]);
+    expect(run.slice(run.indexOf('--gpus'), run.indexOf('--gpus') + 2)).toEqual([
+      '--gpus',
+      `"device=${H100[0]!.uuid}"`,
+    ]);
     // The fake engine's directory is per process: this agent must stop asking before the next one starts.
     await docker.rig.close();
 
@@ -159,12 +254,28 @@ describe('container runtimes through the agent', () => {
     const order = imageOrder(podman.rig, 1);
     await podman.adapter.place(order);
     const name = containerName(order.leaseId);
-    const podmanRun = await until(() => calls(podman.fakeDir).find(([tool, command]) => tool === 'podman' && command === 'run'), 'podman run');
-    expect(podmanRun.slice(podmanRun.indexOf('--device'), podmanRun.indexOf('--device') + 2)).toEqual(['--device', `nvidia.com/gpu=${H100[0]!.uuid}`]);
-    writeFileSync(join(podman.fakeDir, `${name}.json`), JSON.stringify({ Status: 'exited', Running: false, ExitCode: 3 }));
-    const end = await until(() => podman.rig.server.reports.find((report) => report.leaseId === order.leaseId && report.state !== 'running'), 'the exit');
+    const podmanRun = await until(
+      () => calls(podman.fakeDir).find(([tool, command]) => tool === 'podman' && command === 'run'),
+      'podman run',
+    );
+    expect(podmanRun.slice(podmanRun.indexOf('--device'), podmanRun.indexOf('--device') + 2)).toEqual([
+      '--device',
+      `nvidia.com/gpu=${H100[0]!.uuid}`,
+    ]);
+    writeFileSync(
+      join(podman.fakeDir, `${name}.json`),
+      JSON.stringify({ Status: 'exited', Running: false, ExitCode: 3 }),
+    );
+    const end = await until(
+      () => podman.rig.server.reports.find((report) => report.leaseId === order.leaseId && report.state !== 'running'),
+      'the exit',
+    );
     expect(end).toMatchObject({ state: 'failed', exitCode: 3 });
-    expect(calls(podman.fakeDir).filter(([tool, command]) => tool === 'podman' && command !== 'inspect').at(-1)).toEqual(['podman', 'rm', '-f', name]);
+    expect(
+      calls(podman.fakeDir)
+        .filter(([tool, command]) => tool === 'podman' && command !== 'inspect')
+        .at(-1),
+    ).toEqual(['podman', 'rm', '-f', name]);
   });
 
   it('refuses a command without an image under a container runtime, and an image under the process runtime, permanently', async () => {
@@ -175,6 +286,8 @@ describe('container runtimes through the agent', () => {
     rigs.push(processRig);
     await processRig.server.start();
     await processRig.startAgent();
-    await expect(new NvidiaAgentAdapter(processRig.queue, { ackTimeoutMs: 10_000 }).place(imageOrder(processRig, 1))).rejects.toThrow(/--runtime docker or podman/);
+    await expect(
+      new NvidiaAgentAdapter(processRig.queue, { ackTimeoutMs: 10_000 }).place(imageOrder(processRig, 1)),
+    ).rejects.toThrow(/--runtime docker or podman/);
   });
 });

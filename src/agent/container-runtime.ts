@@ -41,7 +41,13 @@ export function containerName(leaseId: string): string {
 /** The exact argv after the CLI name for starting a lease's container. */
 export function runArgs(
   spec: LeaseSpec,
-  options: { readonly kind: ContainerCli; readonly cdi: boolean; readonly network: string; readonly scratch: string; readonly user: { uid: number; gid: number } },
+  options: {
+    readonly kind: ContainerCli;
+    readonly cdi: boolean;
+    readonly network: string;
+    readonly scratch: string;
+    readonly user: { uid: number; gid: number };
+  },
 ): string[] {
   if (!spec.image) throw new Error('workload.image is missing');
   const ids = spec.gpus.map((gpu) => gpu.uuid ?? String(gpu.index));
@@ -90,7 +96,8 @@ export class ContainerRuntime implements WorkloadRuntime {
 
   refusal(spec: LeaseSpec): string | undefined {
     if (!spec.image) return `the ${this.kind} runtime runs container images; workload.image is missing`;
-    if (spec.env.PORT !== undefined && !/^\d{1,5}$/.test(spec.env.PORT)) return 'workload.env.PORT must be a port number';
+    if (spec.env.PORT !== undefined && !/^\d{1,5}$/.test(spec.env.PORT))
+      return 'workload.env.PORT must be a port number';
     return undefined;
   }
 
@@ -103,7 +110,13 @@ export class ContainerRuntime implements WorkloadRuntime {
     if (this.options.users) chownSync(scratch, user.uid, user.gid);
     // A container of the same name is left from an earlier attempt of this lease: replace it.
     await this.exec(['rm', '-f', name]).catch(() => undefined);
-    const args = runArgs(spec, { kind: this.kind, cdi: this.options.cdi, network: this.options.network ?? 'bridge', scratch, user });
+    const args = runArgs(spec, {
+      kind: this.kind,
+      cdi: this.options.cdi,
+      network: this.options.network ?? 'bridge',
+      scratch,
+      user,
+    });
     await this.exec(args, (this.options.startTimeoutSeconds ?? 600) * 1000);
     return { pid: 0, exitFile: '', logFile: `${this.cli} logs ${name}`, container: name, scratch };
   }
@@ -130,7 +143,9 @@ export class ContainerRuntime implements WorkloadRuntime {
     const state = JSON.parse(stdout) as { Status?: string; ExitCode?: number; OOMKilled?: boolean };
     const status = (state.Status ?? '').toLowerCase();
     if (status === 'exited' || status === 'dead' || status === 'stopped') {
-      return state.OOMKilled ? { ended: true, signal: 'SIGKILL (out of memory)' } : { ended: true, exitCode: state.ExitCode ?? undefined };
+      return state.OOMKilled
+        ? { ended: true, signal: 'SIGKILL (out of memory)' }
+        : { ended: true, exitCode: state.ExitCode ?? undefined };
     }
     return { ended: false };
   }
@@ -138,7 +153,10 @@ export class ContainerRuntime implements WorkloadRuntime {
   async stop(lease: LeaseRecord, graceSeconds: number): Promise<void> {
     this.lastRunning.delete(lease.container ?? containerName(lease.leaseId));
     // The engine sends SIGTERM, waits the grace, then SIGKILLs: this call returns after both.
-    await this.exec(['stop', '-t', String(Math.max(0, Math.round(graceSeconds))), lease.container ?? containerName(lease.leaseId)], (graceSeconds + 60) * 1000);
+    await this.exec(
+      ['stop', '-t', String(Math.max(0, Math.round(graceSeconds))), lease.container ?? containerName(lease.leaseId)],
+      (graceSeconds + 60) * 1000,
+    );
   }
 
   async kill(lease: LeaseRecord): Promise<void> {

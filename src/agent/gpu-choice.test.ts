@@ -9,7 +9,11 @@ describe('choosing GPUs for a workload', () => {
   });
 
   it('keeps a gang inside the NVLink island that fits it most tightly', () => {
-    const islands = [[0, 1, 2, 3], [4, 5], [6, 7]];
+    const islands = [
+      [0, 1, 2, 3],
+      [4, 5],
+      [6, 7],
+    ];
     expect(chooseGpus(eight, islands, new Set([6]), 2)).toEqual({ kind: 'ok', gpus: [4, 5] });
     expect(chooseGpus(eight, islands, new Set(), 3)).toEqual({ kind: 'ok', gpus: [0, 1, 2] });
   });

@@ -16,7 +16,10 @@ import { gpuHealthReader } from './nvidia-smi.js';
 type Mode = 'ok' | 'route-missing' | 'unknown-node';
 
 class MarketStub {
-  readonly heartbeats: Array<{ node: string; gpus?: Array<{ index: number; uuid: string; available: boolean; reason?: string }> }> = [];
+  readonly heartbeats: Array<{
+    node: string;
+    gpus?: Array<{ index: number; uuid: string; available: boolean; reason?: string }>;
+  }> = [];
   readonly acks = new Map<string, AgentAck>();
   registrations = 0;
   polls = 0;
@@ -88,20 +91,33 @@ async function until<T>(check: () => T | undefined | false, what: string, ms = 1
 }
 
 const uuids = Array.from({ length: 8 }, (_, index) => `GPU-0000000${index}-aaaa-4bbb-8ccc-dddddddddddd`);
-const healthy = (): GpuReading[] => uuids.map((uuid, index) => ({ index, uuid, migEnabled: false, uncorrectableEcc: 0, pendingRetirement: false }));
+const healthy = (): GpuReading[] =>
+  uuids.map((uuid, index) => ({ index, uuid, migEnabled: false, uncorrectableEcc: 0, pendingRetirement: false }));
 
 let stub: MarketStub;
 let agent: NodeAgent;
 const lines: string[] = [];
 
-async function startAgent(readGpus: () => Promise<GpuReading[]>, mode: Mode = 'ok', heartbeatSeconds = 0.2, askInterval = 15): Promise<void> {
+async function startAgent(
+  readGpus: () => Promise<GpuReading[]>,
+  mode: Mode = 'ok',
+  heartbeatSeconds = 0.2,
+  askInterval = 15,
+): Promise<void> {
   stub = new MarketStub();
   stub.mode = mode;
   stub.askInterval = askInterval;
   await stub.start();
   agent = new NodeAgent({
     client: new MarketClient(stub.url, 'hb-key'),
-    registration: { externalId: 'gpu-hb', gpuModel: 'H100-SXM-80GB', gpus: 8, region: 'r', block: 'b', reservePrice: '1' },
+    registration: {
+      externalId: 'gpu-hb',
+      gpuModel: 'H100-SXM-80GB',
+      gpus: 8,
+      region: 'r',
+      block: 'b',
+      reservePrice: '1',
+    },
     gpuIndices: [0, 1, 2, 3, 4, 5, 6, 7],
     gpus: uuids.map((uuid, index) => ({ index, uuid })),
     nvlinkIslands: [[0, 1, 2, 3, 4, 5, 6, 7]],
@@ -144,19 +160,33 @@ describe('agent heartbeats and GPU health', () => {
     let readings = healthy();
     await startAgent(async () => readings);
     await until(() => stub.heartbeats.length >= 2, 'two heartbeats');
-    expect(stub.heartbeats[0]).toEqual({ node: 'gpu-hb', gpus: uuids.map((uuid, index) => ({ index, uuid, available: true })) });
+    expect(stub.heartbeats[0]).toEqual({
+      node: 'gpu-hb',
+      gpus: uuids.map((uuid, index) => ({ index, uuid, available: true })),
+    });
 
-    readings = healthy().map((gpu) => (gpu.index === 3 ? { ...gpu, migEnabled: true } : gpu.index === 6 ? { ...gpu, uncorrectableEcc: 1 } : gpu));
-    const reported = await until(() => stub.heartbeats.find((beat) => beat.gpus?.some((gpu) => !gpu.available)), 'a heartbeat with unavailable GPUs');
+    readings = healthy().map((gpu) =>
+      gpu.index === 3 ? { ...gpu, migEnabled: true } : gpu.index === 6 ? { ...gpu, uncorrectableEcc: 1 } : gpu,
+    );
+    const reported = await until(
+      () => stub.heartbeats.find((beat) => beat.gpus?.some((gpu) => !gpu.available)),
+      'a heartbeat with unavailable GPUs',
+    );
     expect(reported.gpus!.filter((gpu) => !gpu.available)).toEqual([
       { index: 3, uuid: uuids[3], available: false, reason: 'mig' },
       { index: 6, uuid: uuids[6], available: false, reason: 'ecc' },
     ]);
 
     stub.send(placeOrder('too-many', 7));
-    expect(await until(() => stub.acks.get('too-many'), 'the refusal')).toEqual({ ok: false, error: { kind: 'retryable', message: '6 of 8 GPUs are free; 7 were granted' } });
+    expect(await until(() => stub.acks.get('too-many'), 'the refusal')).toEqual({
+      ok: false,
+      error: { kind: 'retryable', message: '6 of 8 GPUs are free; 7 were granted' },
+    });
     stub.send(placeOrder('fits', 6));
-    expect(await until(() => stub.acks.get('fits'), 'the ack')).toMatchObject({ ok: true, gpuIndices: [0, 1, 2, 4, 5, 7] });
+    expect(await until(() => stub.acks.get('fits'), 'the ack')).toMatchObject({
+      ok: true,
+      gpuIndices: [0, 1, 2, 4, 5, 7],
+    });
     await agent.stop();
     for (const lease of agent.snapshot()) process.kill(-lease.pid, 'SIGKILL');
   });
@@ -171,7 +201,9 @@ describe('agent heartbeats and GPU health', () => {
     await until(() => agent.gpuHealth().some((gpu) => gpu.reason === 'vanished'), 'the vanished GPU');
     readings = new Error('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver');
     await until(() => lines.some((line) => line.includes('keeping the last one')), 'the failed reading');
-    expect(agent.gpuHealth().filter((gpu) => !gpu.available)).toEqual([{ index: 5, uuid: uuids[5], available: false, reason: 'vanished' }]);
+    expect(agent.gpuHealth().filter((gpu) => !gpu.available)).toEqual([
+      { index: 5, uuid: uuids[5], available: false, reason: 'vanished' },
+    ]);
   });
 
   it('beats as often as the market asks when that is more often than configured', async () => {
@@ -219,7 +251,9 @@ describe('reading GPU health with nvidia-smi', () => {
     );
     chmodSync(script, 0o755);
     const read = gpuHealthReader(script);
-    expect(await read()).toEqual([{ index: 0, uuid: 'GPU-x', migEnabled: false, uncorrectableEcc: 0, pendingRetirement: true }]);
+    expect(await read()).toEqual([
+      { index: 0, uuid: 'GPU-x', migEnabled: false, uncorrectableEcc: 0, pendingRetirement: true },
+    ]);
     await read();
     const { readFileSync } = await import('node:fs');
     // Once dropped, it stays dropped: the second reading asks once.

@@ -80,8 +80,17 @@ export class MarketClient {
   }
 
   /** POST /v1/agent/heartbeat; `gpus` undefined leaves the market's view of the GPUs unchanged. */
-  async heartbeat(node: string, gpus: readonly HeartbeatGpu[] | undefined, signal?: AbortSignal): Promise<HeartbeatAnswer> {
-    return this.request<HeartbeatAnswer>('POST', '/v1/agent/heartbeat', { node, ...(gpus ? { gpus } : {}) }, { signal });
+  async heartbeat(
+    node: string,
+    gpus: readonly HeartbeatGpu[] | undefined,
+    signal?: AbortSignal,
+  ): Promise<HeartbeatAnswer> {
+    return this.request<HeartbeatAnswer>(
+      'POST',
+      '/v1/agent/heartbeat',
+      { node, ...(gpus ? { gpus } : {}) },
+      { signal },
+    );
   }
 
   async leasesOnNode(node: string): Promise<MarketLeaseView[]> {

@@ -1,6 +1,11 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentAck, AgentOrder, NodeRegistration, ReportedState } from '../modules/dispatch/adapters/nvidia-agent/agent-protocol.js';
+import type {
+  AgentAck,
+  AgentOrder,
+  NodeRegistration,
+  ReportedState,
+} from '../modules/dispatch/adapters/nvidia-agent/agent-protocol.js';
 import { AgentStateStore, type LeaseRecord } from './agent-state-store.js';
 import { chooseGpus } from './gpu-choice.js';
 import { gpuAvailability, type GpuAvailability, type GpuReading } from './gpu-health.js';
@@ -91,7 +96,9 @@ export class NodeAgent {
   /** Adopts the workloads of the state file, then polls and monitors until stop(). */
   start(): void {
     this.leases = this.store.load();
-    const foreign = [...this.leases.values()].filter((lease) => !lease.ended && (lease.runtime ?? 'process') !== this.runtime.kind);
+    const foreign = [...this.leases.values()].filter(
+      (lease) => !lease.ended && (lease.runtime ?? 'process') !== this.runtime.kind,
+    );
     if (foreign.length > 0) {
       // This runtime could neither see nor stop them; their GPUs would be handed out twice.
       throw new Error(
@@ -121,7 +128,9 @@ export class NodeAgent {
 
   private async heartbeats(): Promise<void> {
     let seconds = this.options.heartbeatSeconds ?? 15;
-    const aborted = new Promise<void>((resolve) => this.abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const aborted = new Promise<void>((resolve) =>
+      this.abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     // The first heartbeat follows the registration (the market would not know the node before).
     await Promise.race([this.ready, aborted]);
     while (!this.abort.signal.aborted && this.heartbeatsSupported) {
@@ -144,9 +153,18 @@ export class NodeAgent {
 
   /** Sends one heartbeat; the interval the market asks for, when it answered. */
   private async heartbeat(): Promise<number | undefined> {
-    const gpus = this.health.map(({ index, uuid, available, reason }) => ({ index, uuid, available, ...(reason ? { reason } : {}) }));
+    const gpus = this.health.map(({ index, uuid, available, reason }) => ({
+      index,
+      uuid,
+      available,
+      ...(reason ? { reason } : {}),
+    }));
     try {
-      const answer = await this.options.client.heartbeat(this.node, gpus.length > 0 ? gpus : undefined, this.abort.signal);
+      const answer = await this.options.client.heartbeat(
+        this.node,
+        gpus.length > 0 ? gpus : undefined,
+        this.abort.signal,
+      );
       return typeof answer.heartbeatIntervalSeconds === 'number' ? answer.heartbeatIntervalSeconds : undefined;
     } catch (error) {
       if (this.abort.signal.aborted) return undefined;
@@ -185,7 +203,11 @@ export class NodeAgent {
       return;
     }
     const next = gpuAvailability(this.options.gpus ?? [], readings);
-    const describe = (list: GpuAvailability[]) => list.filter((gpu) => !gpu.available).map((gpu) => `${gpu.index}:${gpu.reason}`).join(' ');
+    const describe = (list: GpuAvailability[]) =>
+      list
+        .filter((gpu) => !gpu.available)
+        .map((gpu) => `${gpu.index}:${gpu.reason}`)
+        .join(' ');
     if (describe(next) !== describe(this.health)) {
       this.log(`GPU availability changed: unavailable now [${describe(next)}], before [${describe(this.health)}]`);
       this.health = next;
@@ -205,7 +227,11 @@ export class NodeAgent {
     while (!this.abort.signal.aborted) {
       try {
         if (this.needsResync) await this.resync();
-        const orders = await this.options.client.pullOrders(this.node, this.options.pollWaitSeconds ?? 25, this.abort.signal);
+        const orders = await this.options.client.pullOrders(
+          this.node,
+          this.options.pollWaitSeconds ?? 25,
+          this.abort.signal,
+        );
         for (const order of orders) await this.handle(order);
         backoffMs = 250;
       } catch (error) {
@@ -251,18 +277,34 @@ export class NodeAgent {
     const place = order.place;
     const mine = place?.nodes.find((node) => node.externalId === this.node);
     if (!place || !mine) return refuse('permanent', `place order ${order.id} grants nothing on node ${this.node}`);
-    const env: Record<string, string> = { ...place.workload.env, GPUMARKET_LEASE_ID: order.leaseId, GPUMARKET_NODE: this.node };
-    const probe = { leaseId: order.leaseId, node: this.node, image: place.workload.image, command: place.workload.command, env, gpus: [] };
+    const env: Record<string, string> = {
+      ...place.workload.env,
+      GPUMARKET_LEASE_ID: order.leaseId,
+      GPUMARKET_NODE: this.node,
+    };
+    const probe = {
+      leaseId: order.leaseId,
+      node: this.node,
+      image: place.workload.image,
+      command: place.workload.command,
+      env,
+      gpus: [],
+    };
     const refusal = this.runtime.refusal(probe);
     if (refusal) return refuse('permanent', refusal);
-    const busy = new Set([...this.leases.values()].filter((lease) => !lease.ended).flatMap((lease) => lease.gpuIndices));
+    const busy = new Set(
+      [...this.leases.values()].filter((lease) => !lease.ended).flatMap((lease) => lease.gpuIndices),
+    );
     // A GPU reported unavailable (vanished, ECC, MIG...) is never handed out.
     for (const gpu of this.health) if (!gpu.available) busy.add(gpu.index);
     const choice = chooseGpus(this.options.gpuIndices, this.options.nvlinkIslands, busy, mine.gpus);
     if (choice.kind !== 'ok') return refuse(choice.kind, choice.message);
     const uuids = new Map((this.options.gpus ?? []).map((gpu) => [gpu.index, gpu.uuid]));
     try {
-      const started = await this.runtime.start({ ...probe, gpus: choice.gpus.map((index) => ({ index, uuid: uuids.get(index) })) });
+      const started = await this.runtime.start({
+        ...probe,
+        gpus: choice.gpus.map((index) => ({ index, uuid: uuids.get(index) })),
+      });
       const record: LeaseRecord = {
         leaseId: order.leaseId,
         handle: `${this.node}/${order.leaseId}`,
@@ -278,7 +320,9 @@ export class NodeAgent {
         ...(started.cgroupProcs ? { cgroupProcs: started.cgroupProcs } : {}),
       };
       this.leases.set(order.leaseId, record);
-      this.log(`lease ${order.leaseId}: started ${started.container ?? `pid ${started.pid}`} on GPUs ${choice.gpus.join(',')}`);
+      this.log(
+        `lease ${order.leaseId}: started ${started.container ?? `pid ${started.pid}`} on GPUs ${choice.gpus.join(',')}`,
+      );
       return { ok: true, handle: record.handle, gpuIndices: record.gpuIndices };
     } catch (error) {
       return refuse('permanent', `could not start the workload: ${(error as Error).message}`);
@@ -290,10 +334,17 @@ export class NodeAgent {
     if (!lease || lease.ended || lease.stop) return { ok: true, handle: lease?.handle };
     const now = this.now();
     const grace = Math.max(0, order.graceSeconds ?? 0);
-    lease.stop = { reason: order.type === 'preempt' ? 'preempt' : 'terminate', termAt: now, killAt: now + grace * 1000, killSent: grace === 0 };
+    lease.stop = {
+      reason: order.type === 'preempt' ? 'preempt' : 'terminate',
+      termAt: now,
+      killAt: now + grace * 1000,
+      killSent: grace === 0,
+    };
     this.log(`lease ${order.leaseId}: ${order.type}, ${grace > 0 ? `SIGTERM, SIGKILL in ${grace} s` : 'SIGKILL'}`);
     // A container stop waits out the grace; the order is acknowledged without waiting for it.
-    this.runtime.stop(lease, grace).catch((error: unknown) => this.log(`lease ${order.leaseId}: stop failed (${(error as Error).message})`));
+    this.runtime
+      .stop(lease, grace)
+      .catch((error: unknown) => this.log(`lease ${order.leaseId}: stop failed (${(error as Error).message})`));
     return { ok: true, handle: lease.handle, gpuIndices: lease.gpuIndices };
   }
 
@@ -373,8 +424,15 @@ function refuse(kind: 'retryable' | 'permanent', message: string): AgentAck {
   return { ok: false, error: { kind, message } };
 }
 
-function endedState(lease: LeaseRecord, exitCode: number | undefined, signal: string | undefined, at: number): LeaseRecord['ended'] {
-  const how = signal ? `ended by ${signal === 'unknown' ? 'a signal (agent was not running)' : signal}` : `exited ${exitCode}`;
+function endedState(
+  lease: LeaseRecord,
+  exitCode: number | undefined,
+  signal: string | undefined,
+  at: number,
+): LeaseRecord['ended'] {
+  const how = signal
+    ? `ended by ${signal === 'unknown' ? 'a signal (agent was not running)' : signal}`
+    : `exited ${exitCode}`;
   if (lease.stop) return { state: 'stopped', exitCode, message: `${lease.stop.reason}: ${how}`, at };
   if (exitCode === 0) return { state: 'completed', exitCode: 0, at };
   return { state: 'failed', exitCode, message: how, at };

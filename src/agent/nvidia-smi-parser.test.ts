@@ -5,13 +5,19 @@ import { gpuAvailability } from './gpu-health.js';
 import { catalogueNameForGpu } from './gpu-names.js';
 import { nvlinkIslands, parseGpuHealth, parseGpuQuery, parseTopology } from './nvidia-smi-parser.js';
 
-const fixture = (name: string) => readFileSync(new URL(`../../test/adapters/fixtures/nvidia-smi/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string) =>
+  readFileSync(new URL(`../../test/adapters/fixtures/nvidia-smi/${name}`, import.meta.url), 'utf8');
 
 describe('nvidia-smi GPU query', () => {
   it('reads index, uuid, name and memory of every GPU of an 8x H100 node', () => {
     const gpus = parseGpuQuery(fixture('h100-8x.query-gpu.csv'));
     expect(gpus).toHaveLength(8);
-    expect(gpus[0]).toEqual({ index: 0, uuid: 'GPU-6e1c4f0b-3a42-9d1e-5c7b-2f8a9e0d4b11', name: 'NVIDIA H100 80GB HBM3', memoryMiB: 81559 });
+    expect(gpus[0]).toEqual({
+      index: 0,
+      uuid: 'GPU-6e1c4f0b-3a42-9d1e-5c7b-2f8a9e0d4b11',
+      name: 'NVIDIA H100 80GB HBM3',
+      memoryMiB: 81559,
+    });
     expect(gpus.map((gpu) => gpu.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
@@ -21,7 +27,9 @@ describe('nvidia-smi GPU query', () => {
   });
 
   it('reads [N/A] and [Not Supported] as no value, skips empty lines and ignores extra trailing fields', () => {
-    expect(parseGpuQuery('\n0, GPU-a, NVIDIA GH200 480GB, [N/A]\n\n1, GPU-b, NVIDIA GH200 480GB, [Not Supported], 5\n')).toEqual([
+    expect(
+      parseGpuQuery('\n0, GPU-a, NVIDIA GH200 480GB, [N/A]\n\n1, GPU-b, NVIDIA GH200 480GB, [Not Supported], 5\n'),
+    ).toEqual([
       { index: 0, uuid: 'GPU-a', name: 'NVIDIA GH200 480GB' },
       { index: 1, uuid: 'GPU-b', name: 'NVIDIA GH200 480GB' },
     ]);
@@ -76,9 +84,13 @@ describe('nvidia-smi GPU health', () => {
   const discovered = parseGpuQuery(fixture('h100-8x.query-gpu.csv'));
 
   it('sees every GPU of a healthy node as available', () => {
-    expect(gpuAvailability(discovered, parseGpuHealth(fixture('h100-8x.health.csv'))).every((gpu) => gpu.available)).toBe(true);
+    expect(
+      gpuAvailability(discovered, parseGpuHealth(fixture('h100-8x.health.csv'))).every((gpu) => gpu.available),
+    ).toBe(true);
     const l40s = parseGpuQuery(fixture('l40s-4x.query-gpu.csv'));
-    expect(gpuAvailability(l40s, parseGpuHealth(fixture('l40s-4x.health.csv'))).every((gpu) => gpu.available)).toBe(true);
+    expect(gpuAvailability(l40s, parseGpuHealth(fixture('l40s-4x.health.csv'))).every((gpu) => gpu.available)).toBe(
+      true,
+    );
   });
 
   it('marks uncorrectable ECC, MIG mode, pending row remapping and a vanished GPU unavailable, by column name', () => {
@@ -124,8 +136,12 @@ describe('nvidia-smi topo -m', () => {
   });
 
   it('finds NVLink pairs on a node where only some GPUs are bridged', () => {
-    const text = '\tGPU0\tGPU1\tGPU2\tGPU3\tCPU Affinity\n' +
+    const text =
+      '\tGPU0\tGPU1\tGPU2\tGPU3\tCPU Affinity\n' +
       'GPU0\t X \tNV4\tSYS\tSYS\t0-15\nGPU1\tNV4\t X \tSYS\tSYS\t0-15\nGPU2\tSYS\tSYS\t X \tNV4\t16-31\nGPU3\tSYS\tSYS\tNV4\t X \t16-31\n';
-    expect(nvlinkIslands(parseTopology(text))).toEqual([[0, 1], [2, 3]]);
+    expect(nvlinkIslands(parseTopology(text))).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
   });
 });

@@ -13,7 +13,8 @@ export interface GpuInfo {
 }
 
 /** nvidia-smi's ways of saying "no value": `[N/A]`, `N/A`, `[Not Supported]`, `[Unknown Error]`... */
-const NO_VALUE = /^\[?(N\/A|Not Supported|Unknown Error|Insufficient Permissions|GPU requires reset|Not Available)\]?$/i;
+const NO_VALUE =
+  /^\[?(N\/A|Not Supported|Unknown Error|Insufficient Permissions|GPU requires reset|Not Available)\]?$/i;
 
 function value(field: string | undefined): string | undefined {
   const trimmed = field?.trim() ?? '';
@@ -30,12 +31,15 @@ export function parseGpuQuery(output: string): GpuInfo[] {
       // Names never contain commas; CSV quoting is not used by nvidia-smi for these fields.
       // Extra trailing fields (a newer nvidia-smi, a wrapper script) are ignored.
       const fields = line.split(',').map((field) => field.trim());
-      if (fields.length < 4) throw new Error(`nvidia-smi line ${row + 1}: expected 4 fields, got ${JSON.stringify(line)}`);
+      if (fields.length < 4)
+        throw new Error(`nvidia-smi line ${row + 1}: expected 4 fields, got ${JSON.stringify(line)}`);
       const [index, uuid, name, memory] = fields as [string, string, string, string];
-      if (!/^\d+$/.test(index)) throw new Error(`nvidia-smi line ${row + 1}: index ${JSON.stringify(index)} is not a number`);
+      if (!/^\d+$/.test(index))
+        throw new Error(`nvidia-smi line ${row + 1}: index ${JSON.stringify(index)} is not a number`);
       if (!value(uuid)) throw new Error(`nvidia-smi line ${row + 1}: no uuid`);
       const mib = value(memory);
-      if (mib !== undefined && !/^\d+$/.test(mib)) throw new Error(`nvidia-smi line ${row + 1}: memory ${JSON.stringify(memory)} is not MiB`);
+      if (mib !== undefined && !/^\d+$/.test(mib))
+        throw new Error(`nvidia-smi line ${row + 1}: memory ${JSON.stringify(memory)} is not MiB`);
       return { index: Number(index), uuid, name, ...(mib !== undefined ? { memoryMiB: Number(mib) } : {}) };
     });
 }
@@ -45,18 +49,28 @@ export function parseGpuQuery(output: string): GpuInfo[] {
  * found by name, so fields the driver refused (and the agent dropped) or added are harmless.
  */
 export function parseGpuHealth(output: string): GpuReading[] {
-  const lines = output.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const lines = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   if (lines.length === 0) return [];
   // Header cells carry units even with nounits: "memory.total [MiB]".
-  const header = lines[0]!.split(',').map((cell) => cell.trim().replace(/\s*\[[^\]]*\]$/, '').toLowerCase());
+  const header = lines[0]!.split(',').map((cell) =>
+    cell
+      .trim()
+      .replace(/\s*\[[^\]]*\]$/, '')
+      .toLowerCase(),
+  );
   const column = (name: string) => header.indexOf(name);
-  if (column('index') < 0 || column('uuid') < 0) throw new Error('nvidia-smi health query: the header has no index or uuid column');
+  if (column('index') < 0 || column('uuid') < 0)
+    throw new Error('nvidia-smi health query: the header has no index or uuid column');
   return lines.slice(1).map((line, row) => {
     const cells = line.split(',');
     const cell = (name: string) => (column(name) < 0 ? undefined : value(cells[column(name)]));
     const index = cell('index');
     const uuid = cell('uuid');
-    if (!index || !/^\d+$/.test(index) || !uuid) throw new Error(`nvidia-smi health line ${row + 1}: no index or uuid in ${JSON.stringify(line)}`);
+    if (!index || !/^\d+$/.test(index) || !uuid)
+      throw new Error(`nvidia-smi health line ${row + 1}: no index or uuid in ${JSON.stringify(line)}`);
     const count = (name: string) => {
       const text = cell(name);
       return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
@@ -75,7 +89,8 @@ export function parseGpuHealth(output: string): GpuReading[] {
 }
 
 /** How two GPUs are connected, from the `nvidia-smi topo -m` matrix. */
-export type GpuLink = { readonly kind: 'nvlink'; readonly links: number } | { readonly kind: 'pcie'; readonly path: string };
+export type GpuLink =
+  { readonly kind: 'nvlink'; readonly links: number } | { readonly kind: 'pcie'; readonly path: string };
 
 export interface GpuTopology {
   /** GPU indices in matrix order. */

@@ -14,7 +14,10 @@ import { environValue, listProcesses } from './process-tree.js';
 // for the provider's key. Run as root (as in CI and this sandbox) every assertion runs; as another
 // user the agent cannot switch users and the cross-tenant assertions are skipped with a reason.
 const root = process.getuid?.() === 0;
-if (!root) console.warn('process-isolation.test: not running as root; the agent cannot switch users, cross-tenant assertions are skipped');
+if (!root)
+  console.warn(
+    'process-isolation.test: not running as root; the agent cannot switch users, cross-tenant assertions are skipped',
+  );
 
 const rigs: AgentTestRig[] = [];
 const decoys: ChildProcess[] = [];
@@ -25,7 +28,10 @@ afterAll(async () => {
 });
 
 async function startRig(settings: ConstructorParameters<typeof AgentTestRig>[2] = {}): Promise<AgentTestRig> {
-  const rig = new AgentTestRig(`iso-${randomUUID().slice(0, 8)}`, 'h100-8x', { ...(root ? { workloadUser: 'gpmtest' } : {}), ...settings });
+  const rig = new AgentTestRig(`iso-${randomUUID().slice(0, 8)}`, 'h100-8x', {
+    ...(root ? { workloadUser: 'gpmtest' } : {}),
+    ...settings,
+  });
   rigs.push(rig);
   await rig.server.start();
   await rig.startAgent();
@@ -81,13 +87,19 @@ describe('process runtime isolation', () => {
     const keyFile = join(secrets, 'provider.key');
     writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
     // The agent reads its key the way the command does, and the env variable is gone afterwards.
-    const config = parseAgentArgs(['--market', 'http://m', '--key-file', keyFile, '--region', 'r', '--block', 'b', '--reserve-price', '1'], {});
+    const config = parseAgentArgs(
+      ['--market', 'http://m', '--key-file', keyFile, '--region', 'r', '--block', 'b', '--reserve-price', '1'],
+      {},
+    );
     expect(typeof config === 'object' && config.key).toBe(key);
     // A process started the careless way, with the key in its initial environment: /proc/<pid>/environ
     // keeps it for the process's life even after the agent deletes it from process.env. Only the
     // agent's own user may read that file.
     // As the same user a workload could read it; that case is the loud start-up warning, not a test.
-    const started = spawn('sleep', ['120'], { env: { PATH: process.env.PATH, GPUMARKET_PROVIDER_KEY: root ? key : 'none' }, stdio: 'ignore' });
+    const started = spawn('sleep', ['120'], {
+      env: { PATH: process.env.PATH, GPUMARKET_PROVIDER_KEY: root ? key : 'none' },
+      stdio: 'ignore',
+    });
     decoys.push(started);
     const rig = await startRig({ key });
     const probe = [
@@ -112,7 +124,10 @@ describe('process runtime isolation', () => {
     const adapter = new NvidiaAgentAdapter(rig.queue, { ackTimeoutMs: 10_000 });
     const lease = order(rig, 1, probe);
     await adapter.place(lease);
-    const log = await until(() => (field(logOf(rig, lease.leaseId), 'done') ? logOf(rig, lease.leaseId) : undefined), 'the probe');
+    const log = await until(
+      () => (field(logOf(rig, lease.leaseId), 'done') ? logOf(rig, lease.leaseId) : undefined),
+      'the probe',
+    );
     expect(field(log, 'control')).toBe('1');
     expect(field(log, 'ownenv')).toBe('0');
     expect(field(log, 'found')?.trim()).toBe('');
@@ -128,49 +143,69 @@ describe('process runtime isolation', () => {
   it.each([
     ['a cgroup per lease', true],
     ['/proc tracking only', false],
-  ])('the setsid escape (%s): after a stop no process of the lease survives, and only then is it reported stopped', async (_name, useCgroups) => {
-    const rig = await startRig({ useCgroups });
-    const adapter = new NvidiaAgentAdapter(rig.queue, { ackTimeoutMs: 10_000 });
-    const lease = order(rig, 2, [
-      '/bin/sh',
-      '-c',
-      `setsid sh -c 'trap "" TERM; echo escaped=$$; sleep 1000' & echo main=$$; wait`,
-    ]);
-    const { handle } = await adapter.place(lease);
-    const escaped = Number(await until(() => field(logOf(rig, lease.leaseId), 'escaped'), 'the escaped shell'));
-    expect(alive(escaped)).toBe(true);
-    // It really left the lease's process group and session.
-    const wrapper = rig.agent!.snapshot().find((entry) => entry.leaseId === lease.leaseId)!.pid;
-    expect(listProcesses().find((info) => info.pid === escaped)!.pgid).not.toBe(wrapper);
+  ])(
+    'the setsid escape (%s): after a stop no process of the lease survives, and only then is it reported stopped',
+    async (_name, useCgroups) => {
+      const rig = await startRig({ useCgroups });
+      const adapter = new NvidiaAgentAdapter(rig.queue, { ackTimeoutMs: 10_000 });
+      const lease = order(rig, 2, [
+        '/bin/sh',
+        '-c',
+        `setsid sh -c 'trap "" TERM; echo escaped=$$; sleep 1000' & echo main=$$; wait`,
+      ]);
+      const { handle } = await adapter.place(lease);
+      const escaped = Number(await until(() => field(logOf(rig, lease.leaseId), 'escaped'), 'the escaped shell'));
+      expect(alive(escaped)).toBe(true);
+      // It really left the lease's process group and session.
+      const wrapper = rig.agent!.snapshot().find((entry) => entry.leaseId === lease.leaseId)!.pid;
+      expect(listProcesses().find((info) => info.pid === escaped)!.pgid).not.toBe(wrapper);
 
-    await adapter.preempt({ leaseId: lease.leaseId, handle, graceSeconds: 1 });
-    const report = await until(() => rig.server.reports.find((entry) => entry.leaseId === lease.leaseId && entry.state !== 'running'), 'the stop report');
-    expect(report.state).toBe('stopped');
-    expect(alive(escaped)).toBe(false);
-    expect(processesMarked(lease.leaseId)).toEqual([]);
-    const record = rig.agent!.snapshot().find((entry) => entry.leaseId === lease.leaseId)!;
-    expect(record.ended?.state).toBe('stopped');
-    expect(existsSync(record.scratch!)).toBe(false);
-  });
+      await adapter.preempt({ leaseId: lease.leaseId, handle, graceSeconds: 1 });
+      const report = await until(
+        () => rig.server.reports.find((entry) => entry.leaseId === lease.leaseId && entry.state !== 'running'),
+        'the stop report',
+      );
+      expect(report.state).toBe('stopped');
+      expect(alive(escaped)).toBe(false);
+      expect(processesMarked(lease.leaseId)).toEqual([]);
+      const record = rig.agent!.snapshot().find((entry) => entry.leaseId === lease.leaseId)!;
+      expect(record.ended?.state).toBe('stopped');
+      expect(existsSync(record.scratch!)).toBe(false);
+    },
+  );
 
   it('kills what a workload left running when it exits by itself, before its GPUs are free', async () => {
     const rig = await startRig();
     const adapter = new NvidiaAgentAdapter(rig.queue, { ackTimeoutMs: 10_000 });
-    const lease = order(rig, 1, ['/bin/sh', '-c', `setsid sh -c 'trap "" TERM HUP; echo escaped=$$; sleep 1000' & sleep 0.2; exit 0`]);
+    const lease = order(rig, 1, [
+      '/bin/sh',
+      '-c',
+      `setsid sh -c 'trap "" TERM HUP; echo escaped=$$; sleep 1000' & sleep 0.2; exit 0`,
+    ]);
     await adapter.place(lease);
     const escaped = Number(await until(() => field(logOf(rig, lease.leaseId), 'escaped'), 'the escaped shell'));
-    const report = await until(() => rig.server.reports.find((entry) => entry.leaseId === lease.leaseId && entry.state !== 'running'), 'the end report');
+    const report = await until(
+      () => rig.server.reports.find((entry) => entry.leaseId === lease.leaseId && entry.state !== 'running'),
+      'the end report',
+    );
     expect(report).toMatchObject({ state: 'completed', exitCode: 0 });
     expect(alive(escaped)).toBe(false);
     expect(processesMarked(lease.leaseId)).toEqual([]);
   });
 
-  it("gives each lease its own user and a 0700 scratch directory: another tenant cannot read it or signal its processes", async () => {
+  it('gives each lease its own user and a 0700 scratch directory: another tenant cannot read it or signal its processes', async () => {
     const rig = await startRig();
     const adapter = new NvidiaAgentAdapter(rig.queue, { ackTimeoutMs: 10_000 });
-    const victim = order(rig, 1, ['/bin/sh', '-c', 'echo "$HOME" > /dev/null; echo secret > "$HOME/secret"; echo pid=$$; echo home=$HOME; exec sleep 1000']);
+    const victim = order(rig, 1, [
+      '/bin/sh',
+      '-c',
+      'echo "$HOME" > /dev/null; echo secret > "$HOME/secret"; echo pid=$$; echo home=$HOME; exec sleep 1000',
+    ]);
     await adapter.place(victim);
-    const victimLog = await until(() => (field(logOf(rig, victim.leaseId), 'home') ? logOf(rig, victim.leaseId) : undefined), 'the victim');
+    const victimLog = await until(
+      () => (field(logOf(rig, victim.leaseId), 'home') ? logOf(rig, victim.leaseId) : undefined),
+      'the victim',
+    );
     const home = field(victimLog, 'home')!;
     const pid = field(victimLog, 'pid')!;
     const record = rig.agent!.snapshot().find((entry) => entry.leaseId === victim.leaseId)!;
@@ -196,8 +231,17 @@ describe('process runtime isolation', () => {
       ].join('; '),
     ]);
     await adapter.place(attacker);
-    const log = await until(() => (field(logOf(rig, attacker.leaseId), 'done') ? logOf(rig, attacker.leaseId) : undefined), 'the attacker');
-    expect({ read: field(log, 'read'), list: field(log, 'list'), signal: field(log, 'signal'), state: field(log, 'state'), log: field(log, 'log') }).toEqual({
+    const log = await until(
+      () => (field(logOf(rig, attacker.leaseId), 'done') ? logOf(rig, attacker.leaseId) : undefined),
+      'the attacker',
+    );
+    expect({
+      read: field(log, 'read'),
+      list: field(log, 'list'),
+      signal: field(log, 'signal'),
+      state: field(log, 'state'),
+      log: field(log, 'log'),
+    }).toEqual({
       read: 'no',
       list: 'no',
       signal: 'no',
@@ -216,7 +260,28 @@ describe('the agent command and its key', () => {
     const file = join(dir, 'key');
     writeFileSync(file, '');
     chmodSync(file, 0o600);
-    expect(parseAgentArgs(['--market', 'http://m', '--key-file', file, '--region', 'r', '--block', 'b', '--reserve-price', '1'], {})).toMatch(/--key-file.*empty/);
-    expect(parseAgentArgs(['--market', 'http://m', '--key-file', join(dir, 'none'), '--region', 'r', '--block', 'b', '--reserve-price', '1'], {})).toMatch(/--key-file.*ENOENT/);
+    expect(
+      parseAgentArgs(
+        ['--market', 'http://m', '--key-file', file, '--region', 'r', '--block', 'b', '--reserve-price', '1'],
+        {},
+      ),
+    ).toMatch(/--key-file.*empty/);
+    expect(
+      parseAgentArgs(
+        [
+          '--market',
+          'http://m',
+          '--key-file',
+          join(dir, 'none'),
+          '--region',
+          'r',
+          '--block',
+          'b',
+          '--reserve-price',
+          '1',
+        ],
+        {},
+      ),
+    ).toMatch(/--key-file.*ENOENT/);
   });
 });

@@ -42,7 +42,8 @@ export class ProcessRuntime implements WorkloadRuntime {
   }
 
   refusal(spec: LeaseSpec): string | undefined {
-    if (spec.image) return 'the process runtime runs commands, not container images (start the agent with --runtime docker or podman)';
+    if (spec.image)
+      return 'the process runtime runs commands, not container images (start the agent with --runtime docker or podman)';
     if (!spec.command?.length) return 'workload.command is empty';
     return undefined;
   }
@@ -74,7 +75,8 @@ export class ProcessRuntime implements WorkloadRuntime {
     const started = this.runner.start(key, spec.command ?? [], env, {
       cwd: scratch,
       cgroupProcs,
-      user: user && this.options.users ? { uid: user.uid, gid: user.gid, setpriv: this.options.users.setpriv } : undefined,
+      user:
+        user && this.options.users ? { uid: user.uid, gid: user.gid, setpriv: this.options.users.setpriv } : undefined,
     });
     return { ...started, scratch, cgroupProcs };
   }
@@ -119,13 +121,19 @@ export class ProcessRuntime implements WorkloadRuntime {
     if (!tracking) {
       // Without a recorded start time (older state files) the wrapper is found through its group.
       const known = new Set(lease.pidStart ? [`${lease.pid}:${lease.pidStart}`] : []);
-      tracking = { leaseId: lease.leaseId, node: this.options.node, pid: lease.pid, pidStart: lease.pidStart, known, cgroupProcs: lease.cgroupProcs };
+      tracking = {
+        leaseId: lease.leaseId,
+        node: this.options.node,
+        pid: lease.pid,
+        pidStart: lease.pidStart,
+        known,
+        cgroupProcs: lease.cgroupProcs,
+      };
       this.tracking.set(lease.leaseId, tracking);
     }
     return tracking;
   }
 }
-
 
 export function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, '_');

@@ -3,14 +3,25 @@ import { leaseProcesses, type LeaseTracking, type ProcessInfo } from './process-
 
 // Pids above the kernel's pid_max: no /proc entry exists for them, so only the listing given counts.
 const WRAPPER = 9_000_001;
-const proc = (pid: number, ppid: number, pgid: number, start = `s${pid}`): ProcessInfo => ({ pid, ppid, pgid, start, zombie: false });
+const proc = (pid: number, ppid: number, pgid: number, start = `s${pid}`): ProcessInfo => ({
+  pid,
+  ppid,
+  pgid,
+  start,
+  zombie: false,
+});
 const pids = (found: ProcessInfo[]) => found.map((info) => info.pid).sort((a, b) => a - b);
 
 describe('finding the processes of a lease', () => {
   it('keeps a process that left the group (setsid) and lost its parent, by what it saw before', () => {
     const tracking: LeaseTracking = { leaseId: 'lease-1', pid: WRAPPER, known: new Set() };
     const unrelated = proc(9_000_100, 1, 9_000_100);
-    const first = [proc(WRAPPER, 1, WRAPPER), proc(9_000_002, WRAPPER, WRAPPER), proc(9_000_003, 9_000_002, 9_000_003), unrelated];
+    const first = [
+      proc(WRAPPER, 1, WRAPPER),
+      proc(9_000_002, WRAPPER, WRAPPER),
+      proc(9_000_003, 9_000_002, 9_000_003),
+      unrelated,
+    ];
     expect(pids(leaseProcesses(tracking, first, { byMarker: false }))).toEqual([WRAPPER, 9_000_002, 9_000_003]);
 
     // The group is gone; the escaped shell was re-parented to PID 1 and started a child since.

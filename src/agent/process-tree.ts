@@ -66,7 +66,10 @@ export function environValues(pid: number, names: readonly string[]): (string | 
   return names.map((name) => entries.find((item) => item.startsWith(`${name}=`))?.slice(name.length + 1));
 }
 
-/** The marker: a lease's processes carry its id and the agent's node name (two agents on one host may run parts of one lease). */
+/**
+ * The marker: a lease's processes carry its id and the agent's node name (two agents on one host may run parts of one
+ * lease).
+ */
 export const LEASE_MARKER = 'GPUMARKET_LEASE_ID';
 export const NODE_MARKER = 'GPUMARKET_NODE';
 

@@ -37,7 +37,8 @@ describe('workload runner', () => {
     const runner = new WorkloadRunner(folder);
     const childFile = join(folder, 'child.pid');
     const workload = runner.start('lease-b', ['/bin/sh', '-c', `sleep 60 & echo $! > ${childFile}; wait`], env);
-    for (let i = 0; i < 100 && !readFileSafe(childFile); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 100 && !readFileSafe(childFile); i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     const child = Number(readFileSafe(childFile));
     runner.signal(workload.pid, 'SIGTERM');
     expect(await ended(runner, workload)).toEqual({ ended: true, exitCode: 143 });

@@ -1,7 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { groupIsOurs, listProcesses, leaseProcesses, readStat, type LeaseTracking, type ProcessInfo } from './process-tree.js';
+import {
+  groupIsOurs,
+  listProcesses,
+  leaseProcesses,
+  readStat,
+  type LeaseTracking,
+  type ProcessInfo,
+} from './process-tree.js';
 
 /**
  * Starts workloads as detached process groups that outlive the agent, so that a restart of the
@@ -18,8 +25,7 @@ export interface StartedWorkload {
 }
 
 export type WorkloadCheck =
-  | { readonly ended: false }
-  | { readonly ended: true; readonly exitCode?: number; readonly signal?: string };
+  { readonly ended: false } | { readonly ended: true; readonly exitCode?: number; readonly signal?: string };
 
 export interface StartOptions {
   /** Run the workload (not the wrapper) as this user, through setpriv at this path. */
@@ -40,20 +46,35 @@ const WRAPPER =
   '"$@"; code=$?; printf "%s" "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"';
 
 export class WorkloadRunner {
-  private readonly children = new Map<number, { child: ChildProcess; exit?: { code: number | null; signal: string | null } }>();
+  private readonly children = new Map<
+    number,
+    { child: ChildProcess; exit?: { code: number | null; signal: string | null } }
+  >();
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
   }
 
-  start(name: string, command: readonly string[], env: Record<string, string>, options: StartOptions = {}): StartedWorkload {
+  start(
+    name: string,
+    command: readonly string[],
+    env: Record<string, string>,
+    options: StartOptions = {},
+  ): StartedWorkload {
     const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
     const exitFile = join(this.dir, `${safe}.exit`);
     const logFile = join(this.dir, `${safe}.log`);
     const log = openSync(logFile, 'a');
     try {
       const drop = options.user
-        ? [options.user.setpriv, `--reuid=${options.user.uid}`, `--regid=${options.user.gid}`, '--clear-groups', '--no-new-privs', '--']
+        ? [
+            options.user.setpriv,
+            `--reuid=${options.user.uid}`,
+            `--regid=${options.user.gid}`,
+            '--clear-groups',
+            '--no-new-privs',
+            '--',
+          ]
         : [];
       const child = spawn('/bin/sh', ['-c', WRAPPER, exitFile, options.cgroupProcs ?? '-', ...drop, ...command], {
         env,
@@ -84,7 +105,9 @@ export class WorkloadRunner {
     if (own) {
       if (!own.exit) return { ended: false };
       // The wrapper was killed (SIGKILL to the group) before it could write the exit file.
-      return own.exit.signal ? { ended: true, signal: own.exit.signal } : { ended: true, exitCode: own.exit.code ?? undefined };
+      return own.exit.signal
+        ? { ended: true, signal: own.exit.signal }
+        : { ended: true, exitCode: own.exit.code ?? undefined };
     }
     if (isOurProcess(workload.pid, workload.exitFile)) return { ended: false };
     // Not alive and no exit file: killed with the wrapper, or the machine rebooted.
@@ -107,7 +130,11 @@ export class WorkloadRunner {
    * (setsid, double fork) but is still found by ancestry, marker variable or cgroup.
    * Returns the processes it found alive.
    */
-  signalLease(tracking: LeaseTracking, signal: 'SIGTERM' | 'SIGKILL', processes: readonly ProcessInfo[] = listProcesses()): ProcessInfo[] {
+  signalLease(
+    tracking: LeaseTracking,
+    signal: 'SIGTERM' | 'SIGKILL',
+    processes: readonly ProcessInfo[] = listProcesses(),
+  ): ProcessInfo[] {
     if (groupIsOurs(tracking, processes)) this.signal(tracking.pid, signal);
     const found = leaseProcesses(tracking, processes);
     // The group signal reached the group's members already; a second SIGTERM would be a second notice.

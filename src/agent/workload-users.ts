@@ -21,7 +21,9 @@ const CAP_SETUID = 7n;
 export function canSwitchUsers(): boolean {
   if (process.getuid?.() === 0) return true;
   try {
-    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((entry) => entry.startsWith('CapEff:'));
+    const line = readFileSync('/proc/self/status', 'utf8')
+      .split('\n')
+      .find((entry) => entry.startsWith('CapEff:'));
     const caps = BigInt(`0x${line?.split(/\s+/)[1] ?? '0'}`);
     return ((caps >> CAP_SETUID) & 1n) === 1n && ((caps >> CAP_SETGID) & 1n) === 1n;
   } catch {
@@ -38,7 +40,8 @@ export class WorkloadUsers {
   private readonly cache = new Map<number, WorkloadUser>();
 
   constructor(readonly base: string) {
-    if (!/^[a-z_][a-z0-9_-]{0,20}$/.test(base)) throw new Error(`workload user "${base}" is not a valid user name prefix`);
+    if (!/^[a-z_][a-z0-9_-]{0,20}$/.test(base))
+      throw new Error(`workload user "${base}" is not a valid user name prefix`);
   }
 
   forSlot(slot: number): WorkloadUser {
@@ -48,9 +51,22 @@ export class WorkloadUsers {
     let user = lookUp(name);
     if (!user) {
       try {
-        execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name], {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
+        execFileSync(
+          'useradd',
+          [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            name,
+          ],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
       } catch (error) {
         // Another agent (or test) may have created it at the same moment: look again before failing.
         if (!lookUp(name)) throw new Error(`could not create workload user ${name}: ${(error as Error).message}`);
@@ -58,7 +74,8 @@ export class WorkloadUsers {
       user = lookUp(name);
     }
     if (!user) throw new Error(`workload user ${name} does not exist and could not be created`);
-    if (user.uid === 0 || user.gid === 0) throw new Error(`workload user ${name} is root; refusing to run workloads as root`);
+    if (user.uid === 0 || user.gid === 0)
+      throw new Error(`workload user ${name} is root; refusing to run workloads as root`);
     this.cache.set(slot, user);
     return user;
   }
@@ -66,7 +83,10 @@ export class WorkloadUsers {
 
 function lookUp(name: string): WorkloadUser | undefined {
   try {
-    const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const line = execFileSync('getent', ['passwd', name], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     const [, , uid, gid] = line.split(':');
     if (!uid || !gid) return undefined;
     return { name, uid: Number(uid), gid: Number(gid) };

@@ -71,17 +71,22 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   } catch {
     return '--market must be a URL';
   }
-  if (!/^\d+(\.\d{1,4})?$/.test(values['reserve-price']!)) return '--reserve-price must be a decimal with at most 4 decimals';
+  if (!/^\d+(\.\d{1,4})?$/.test(values['reserve-price']!))
+    return '--reserve-price must be a decimal with at most 4 decimals';
   const waitSeconds = values['wait-seconds'] === undefined ? 25 : Number(values['wait-seconds']);
-  if (!Number.isInteger(waitSeconds) || waitSeconds < 1 || waitSeconds > 60) return '--wait-seconds must be an integer from 1 to 60';
+  if (!Number.isInteger(waitSeconds) || waitSeconds < 1 || waitSeconds > 60)
+    return '--wait-seconds must be an integer from 1 to 60';
   const runtime = values.runtime ?? 'auto';
   if (!['auto', 'process', 'docker', 'podman'].includes(runtime)) return '--runtime must be process, docker or podman';
   const heartbeatSeconds = values['heartbeat-seconds'] === undefined ? 15 : Number(values['heartbeat-seconds']);
-  if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 1 || heartbeatSeconds > 300) return '--heartbeat-seconds must be an integer from 1 to 300';
+  if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 1 || heartbeatSeconds > 300)
+    return '--heartbeat-seconds must be an integer from 1 to 300';
   const gpuScanSeconds = values['gpu-scan-seconds'] === undefined ? 60 : Number(values['gpu-scan-seconds']);
-  if (!Number.isInteger(gpuScanSeconds) || gpuScanSeconds < 5 || gpuScanSeconds > 3600) return '--gpu-scan-seconds must be an integer from 5 to 3600';
+  if (!Number.isInteger(gpuScanSeconds) || gpuScanSeconds < 5 || gpuScanSeconds > 3600)
+    return '--gpu-scan-seconds must be an integer from 5 to 3600';
   const workloadUser = values['workload-user'] ?? (canSwitchUsers() ? 'gpumarket' : undefined);
-  if (workloadUser !== undefined && !/^[a-z_][a-z0-9_-]{0,20}$/.test(workloadUser)) return '--workload-user must be a user name prefix (a-z, 0-9, _ and -, at most 21 characters)';
+  if (workloadUser !== undefined && !/^[a-z_][a-z0-9_-]{0,20}$/.test(workloadUser))
+    return '--workload-user must be a user name prefix (a-z, 0-9, _ and -, at most 21 characters)';
   return {
     marketUrl: values.market!,
     key,
@@ -92,7 +97,10 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     nvidiaSmi: values['nvidia-smi'] ?? env.GPUMARKET_NVIDIA_SMI ?? 'nvidia-smi',
     gpuModel: values['gpu-model'],
     nvlinkDomain: values['nvlink-domain'],
-    compliance: values.compliance?.split(',').map((tag) => tag.trim()).filter((tag) => tag !== ''),
+    compliance: values.compliance
+      ?.split(',')
+      .map((tag) => tag.trim())
+      .filter((tag) => tag !== ''),
     stateDir: values['state-dir'] ?? '/var/lib/gpumarket-agent',
     pollWaitSeconds: waitSeconds,
     runtime: runtime as AgentConfig['runtime'],
@@ -129,7 +137,9 @@ export async function runAgent(argv: string[], stop: AbortSignal): Promise<numbe
     process.stderr.write(`gpumarket agent: ${(error as Error).message}\n`);
     return 1;
   }
-  await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
+  await new Promise<void>((resolve) =>
+    stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true }),
+  );
   await agent.stop();
   return 0;
 }

@@ -33,7 +33,11 @@ describe('gpumarket clear', () => {
     expect(written.prices.every((p: { price: string }) => /^\d+\.\d{6}$/.test(p.price))).toBe(true);
     // Rule 8's fields (round-files.md, "Prices in the result"): every node priced, every payer's unit price and uplift.
     expect(written.nodePrices.map((n: { node: string }) => n.node)).toEqual(['n-1', 'n-2']);
-    expect(written.placements.every((p: { unitPrice: string; uplift: string }) => /^\d+\.\d{6}$/.test(p.unitPrice) && /^\d+\.\d{6}$/.test(p.uplift))).toBe(true);
+    expect(
+      written.placements.every(
+        (p: { unitPrice: string; uplift: string }) => /^\d+\.\d{6}$/.test(p.unitPrice) && /^\d+\.\d{6}$/.test(p.uplift),
+      ),
+    ).toBe(true);
     expect(written.keptPrices.map((k: { leaseId: string }) => k.leaseId)).toEqual(written.kept);
     expect(written.paradoxicallyRejected).toEqual([]);
     const s = parseSnapshot(roundFile());
@@ -76,7 +80,18 @@ describe('gpumarket clear', () => {
     process.stderr.write = ((chunk: string) => (stderr.push(String(chunk)), true)) as typeof process.stderr.write;
     try {
       expect(await run(['--input', input, '--output', join(dir, 'never.json'), '--threads', 'many'])).toBe(2);
-      expect(await run(['--input', input, '--output', join(dir, 'threads-0.json'), '--threads', '0', '--time-limit-ms', '5000'])).toBe(0);
+      expect(
+        await run([
+          '--input',
+          input,
+          '--output',
+          join(dir, 'threads-0.json'),
+          '--threads',
+          '0',
+          '--time-limit-ms',
+          '5000',
+        ]),
+      ).toBe(0);
     } finally {
       process.stderr.write = write;
     }

@@ -17,7 +17,8 @@ import { defaultSolverThreads, SolverPool } from '../platform/solver-pool/solver
  */
 const SOLVERS = ['auto', 'highs', 'lp-solver', 'greedy'] as const;
 
-export const usage = 'usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic] [--threads N]\n';
+export const usage =
+  'usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic] [--threads N]\n';
 
 export async function run(argv: string[]): Promise<number> {
   // One round under a short limit: compile HiGHS for a fast start, and start now, while the
@@ -66,7 +67,13 @@ export async function run(argv: string[]): Promise<number> {
   const usesParts = !values.deterministic && (values.solver ?? 'auto') !== 'greedy' && values.solver !== 'lp-solver';
   const pool = usesParts && threads > 0 ? new SolverPool({ threads, compilation: 'fast-start' }) : null;
   try {
-    return await clearFile(values.input, values.output, { timeLimitMs, solver: values.solver as ClearOptions['solver'], seed: values.seed === undefined ? undefined : Number(values.seed), deterministic: values.deterministic ?? false, partsSolver: pool ?? undefined });
+    return await clearFile(values.input, values.output, {
+      timeLimitMs,
+      solver: values.solver as ClearOptions['solver'],
+      seed: values.seed === undefined ? undefined : Number(values.seed),
+      deterministic: values.deterministic ?? false,
+      partsSolver: pool ?? undefined,
+    });
   } finally {
     await pool?.close();
   }
@@ -96,6 +103,8 @@ async function clearFile(input: string, output: string, options: ClearOptions): 
     process.stderr.write(`gpumarket clear: the result breaks its validity rules:\n${violations.join('\n')}\n`);
     return 1;
   }
-  process.stderr.write(`cleared ${snapshot.roundId}: ${result.status}, welfare ${result.welfare.toFixed(4)}, ${result.placements.length} placements, ${result.stats.solveMs} ms\n`);
+  process.stderr.write(
+    `cleared ${snapshot.roundId}: ${result.status}, welfare ${result.welfare.toFixed(4)}, ${result.placements.length} placements, ${result.stats.solveMs} ms\n`,
+  );
   return 0;
 }

@@ -52,7 +52,9 @@ describe('gpumarket tenant commands', () => {
   it('exits 2 naming a bad flag before reading any configuration', async () => {
     const { err } = capture();
     process.env.GPUMARKET_CONFIG = '/nonexistent/gpumarket.json';
-    expect(await main(['bid', '--gpus', '8', '--offer', 'H100-SXM-80GB=2.5', '--runtime', '4h', '--contiguity', 'any'])).toBe(2);
+    expect(
+      await main(['bid', '--gpus', '8', '--offer', 'H100-SXM-80GB=2.5', '--runtime', '4h', '--contiguity', 'any']),
+    ).toBe(2);
     expect(await main(['bids', '--colour'])).toBe(2);
     expect(await main(['quote', '--gpus', '8', '--runtime', '4h'])).toBe(2);
     expect(await main(['bid', 'show', 'b-1', '--gpus', '8'])).toBe(2);

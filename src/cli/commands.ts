@@ -7,20 +7,53 @@
 export type CommandModule = { run(argv: string[]): Promise<number>; readonly usage: string };
 
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  agent: { summary: 'run on a GPU node: register its GPUs, run the market\'s orders (docs/adapters.md)', load: () => import('./agent.command.js') },
-  provider: { summary: 'provider tools: import-slurm registers a Slurm cluster\'s GPU nodes', load: () => import('./provider.command.js') },
-  clear: { summary: 'clear one round snapshot file offline (docs/round-files.md)', load: () => import('./clear.command.js') },
-  simulate: { summary: 'replay demand through the market and its baselines in virtual time', load: () => import('./simulate.command.js') },
-  serve: { summary: 'run the HTTP API (embedded PostgreSQL when DATABASE_URL is unset)', load: () => import('./serve.command.js') },
+  agent: {
+    summary: "run on a GPU node: register its GPUs, run the market's orders (docs/adapters.md)",
+    load: () => import('./agent.command.js'),
+  },
+  provider: {
+    summary: "provider tools: import-slurm registers a Slurm cluster's GPU nodes",
+    load: () => import('./provider.command.js'),
+  },
+  clear: {
+    summary: 'clear one round snapshot file offline (docs/round-files.md)',
+    load: () => import('./clear.command.js'),
+  },
+  simulate: {
+    summary: 'replay demand through the market and its baselines in virtual time',
+    load: () => import('./simulate.command.js'),
+  },
+  serve: {
+    summary: 'run the HTTP API (embedded PostgreSQL when DATABASE_URL is unset)',
+    load: () => import('./serve.command.js'),
+  },
   // The tenant's commands (docs/cli.md): they talk to a running service over its REST API.
-  login: { summary: 'save the service URL and your API key (~/.config/gpumarket/config.json, mode 0600)', load: async () => (await import('./tenant/login.command.js')).loginCommand },
-  bid: { summary: 'submit a bid for a GPU gang, or `bid show ID`', load: async () => (await import('./tenant/bid.command.js')).bidCommand },
+  login: {
+    summary: 'save the service URL and your API key (~/.config/gpumarket/config.json, mode 0600)',
+    load: async () => (await import('./tenant/login.command.js')).loginCommand,
+  },
+  bid: {
+    summary: 'submit a bid for a GPU gang, or `bid show ID`',
+    load: async () => (await import('./tenant/bid.command.js')).bidCommand,
+  },
   bids: { summary: 'list your bids', load: async () => (await import('./tenant/bid.command.js')).bidsCommand },
   cancel: { summary: 'cancel a bid', load: async () => (await import('./tenant/bid.command.js')).cancelCommand },
-  quote: { summary: "what every option of a bid costs to win now (nothing is stored)", load: async () => (await import('./tenant/bid.command.js')).quoteCommand },
-  prices: { summary: 'each pool\'s price index and node-price band', load: async () => (await import('./tenant/market.command.js')).pricesCommand },
-  leases: { summary: 'your leases: what your bids won', load: async () => (await import('./tenant/market.command.js')).leasesCommand },
-  charges: { summary: 'your charges and their total over a range', load: async () => (await import('./tenant/market.command.js')).chargesCommand },
+  quote: {
+    summary: 'what every option of a bid costs to win now (nothing is stored)',
+    load: async () => (await import('./tenant/bid.command.js')).quoteCommand,
+  },
+  prices: {
+    summary: "each pool's price index and node-price band",
+    load: async () => (await import('./tenant/market.command.js')).pricesCommand,
+  },
+  leases: {
+    summary: 'your leases: what your bids won',
+    load: async () => (await import('./tenant/market.command.js')).leasesCommand,
+  },
+  charges: {
+    summary: 'your charges and their total over a range',
+    load: async () => (await import('./tenant/market.command.js')).chargesCommand,
+  },
 };
 
 /** `--help` or `-h` among the options, that is before a `--` that ends them. */

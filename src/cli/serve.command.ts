@@ -32,7 +32,10 @@ function drainHttp(http: Server): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     process.stdout.write(usage);
     return 0;
@@ -47,7 +50,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  if (config.databaseUrl === null) process.stdout.write(`gpumarket: DATABASE_URL is not set; using the embedded PostgreSQL in ${config.dataDir}\n`);
+  if (config.databaseUrl === null)
+    process.stdout.write(`gpumarket: DATABASE_URL is not set; using the embedded PostgreSQL in ${config.dataDir}\n`);
   let server;
   try {
     server = await createServer(config);

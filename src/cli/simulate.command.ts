@@ -35,14 +35,27 @@ export const usage = `usage: gpumarket simulate [--scenario <name|file|trace>] [
   --equal-fleets M  fleets every shared baseline runs on in full: sized (default: the scenario's
                     and the one each baseline needs) or visited (also every size probed)`;
 
-
 export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | undefined>;
   try {
     values = parseArgs({
       args: argv,
       options: Object.fromEntries(
-        ['scenario', 'seed', 'hours', 'out', 'period', 'solver', 'time-limit-ms', 'capacity-steps', 'trace-dir', 'trace-start', 'pods-file', 'nodes-file', 'equal-fleets'].map((k) => [k, { type: 'string' as const }]),
+        [
+          'scenario',
+          'seed',
+          'hours',
+          'out',
+          'period',
+          'solver',
+          'time-limit-ms',
+          'capacity-steps',
+          'trace-dir',
+          'trace-start',
+          'pods-file',
+          'nodes-file',
+          'equal-fleets',
+        ].map((k) => [k, { type: 'string' as const }]),
       ),
       strict: true,
     }).values as Record<string, string | undefined>;
@@ -59,7 +72,9 @@ export async function run(argv: string[]): Promise<number> {
   const fromFiles = values['pods-file'] !== undefined || values['nodes-file'] !== undefined;
   const scenario = values.scenario ?? (fromFiles ? 'trace' : DEFAULT_SCENARIO);
   if (fromFiles && !TRACE_SCENARIOS.includes(scenario)) {
-    process.stderr.write(`--pods-file and --nodes-file replay a trace: use them without --scenario or with --scenario trace\n`);
+    process.stderr.write(
+      `--pods-file and --nodes-file replay a trace: use them without --scenario or with --scenario trace\n`,
+    );
     return 2;
   }
   const equalFleets = values['equal-fleets'] ?? 'sized';
@@ -90,14 +105,24 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`simulate: ${(error as Error).message}\n`);
     return 2;
   }
-  const out = values.out ? (isAbsolute(values.out) ? values.out : resolve(values.out)) : resolve(REPO_ROOT, 'artifacts', 'simulation', workload.name);
-  process.stderr.write(`simulate: ${workload.name}, ${workload.jobs.length} jobs, ${workload.nodes.length} nodes, ${(workload.horizonSeconds / 3600).toFixed(1)} h in ${workload.params.periodSeconds} s rounds\n`);
+  const out = values.out
+    ? isAbsolute(values.out)
+      ? values.out
+      : resolve(values.out)
+    : resolve(REPO_ROOT, 'artifacts', 'simulation', workload.name);
+  process.stderr.write(
+    `simulate: ${workload.name}, ${workload.jobs.length} jobs, ${workload.nodes.length} nodes, ${(workload.horizonSeconds / 3600).toFixed(1)} h in ${workload.params.periodSeconds} s rounds\n`,
+  );
   // Compiles HiGHS before the first round, so compilation never eats that round's time limit.
   if (solver === 'auto' || solver === 'highs') await warmUpHighs();
   const { report, failedRounds } = await runSimulation(workload, {
     seed,
     clear: clearRound,
-    clearOptions: { solver, timeLimitMs: Number(values['time-limit-ms'] ?? SIMULATION_DEFAULTS.timeLimitMs), deterministic: true },
+    clearOptions: {
+      solver,
+      timeLimitMs: Number(values['time-limit-ms'] ?? SIMULATION_DEFAULTS.timeLimitMs),
+      deterministic: true,
+    },
     capacitySteps: Number(values['capacity-steps'] ?? SIMULATION_DEFAULTS.capacitySteps),
     equalFleets,
     log: (line) => process.stderr.write(`  ${line}\n`),
@@ -108,8 +133,12 @@ export async function run(argv: string[]): Promise<number> {
   for (const snapshot of failedRounds) {
     const file = join(out, `failed-${snapshot.roundId}.json`);
     await writeFile(file, `${JSON.stringify(serializeSnapshot(snapshot), null, 2)}\n`);
-    process.stderr.write(`simulate: the ${solver} solver failed on ${snapshot.roundId} (cleared again in greedy mode); snapshot: ${file}\n`);
+    process.stderr.write(
+      `simulate: the ${solver} solver failed on ${snapshot.roundId} (cleared again in greedy mode); snapshot: ${file}\n`,
+    );
   }
-  process.stdout.write(`${summaryText(report)}\n\nwrote ${join(out, 'report.json')} and report.html (${report.timings.total} ms)\n`);
+  process.stdout.write(
+    `${summaryText(report)}\n\nwrote ${join(out, 'report.json')} and report.html (${report.timings.total} ms)\n`,
+  );
   return 0;
 }

@@ -29,7 +29,10 @@ export interface WorkloadRequest {
   /** Relative paths resolve against the repo root. */
   readonly traceDir?: string;
   readonly traceStart?: number;
-  /** A nodes file and a pods file in the trace format, each replacing the trace directory's (absolute paths: the CLI resolves them against the working directory). */
+  /**
+   * A nodes file and a pods file in the trace format, each replacing the trace directory's (absolute paths: the CLI
+   * resolves them against the working directory).
+   */
   readonly nodesFile?: string;
   readonly podsFile?: string;
 }
@@ -42,8 +45,12 @@ export async function loadWorkload(request: WorkloadRequest): Promise<Workload> 
     const dir = resolve(REPO_ROOT, request.traceDir ?? TRACE_DEFAULT_DIR);
     const fromDir = request.nodesFile && request.podsFile ? null : await readTraceDirectory(dir);
     const trace = {
-      nodes: request.nodesFile ? parseTraceNodes(await readFile(request.nodesFile, 'utf8'), request.nodesFile) : fromDir!.nodes,
-      pods: request.podsFile ? parseTracePods(await readFile(request.podsFile, 'utf8'), request.podsFile) : fromDir!.pods,
+      nodes: request.nodesFile
+        ? parseTraceNodes(await readFile(request.nodesFile, 'utf8'), request.nodesFile)
+        : fromDir!.nodes,
+      pods: request.podsFile
+        ? parseTracePods(await readFile(request.podsFile, 'utf8'), request.podsFile)
+        : fromDir!.pods,
     };
     const windowStart = request.traceStart ?? 0;
     const lastEvent = trace.pods.reduce((m, p) => Math.max(m, p.creationTime, p.deletionTime ?? 0), 0);

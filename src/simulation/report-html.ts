@@ -4,7 +4,18 @@ import type { SimulationReport } from '../core/simulation/report-model.js';
  * report.html: one self-contained page (inline SVG, no scripts, no CDN) so it opens from a CI
  * artefact or an e-mail attachment the same as from disk.
  */
-const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const COLOURS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
 const W = 860;
 const H = 260;
 const PAD = { left: 56, right: 150, top: 24, bottom: 32 };
@@ -13,9 +24,16 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(3));
 
 /** Hours from the epoch as a UTC date and time ("01-05 14:00"). */
-const utc = (epochIso: string, hours: number) => new Date(Date.parse(epochIso) + hours * 3_600_000).toISOString().slice(5, 16).replace('T', ' ');
+const utc = (epochIso: string, hours: number) =>
+  new Date(Date.parse(epochIso) + hours * 3_600_000).toISOString().slice(5, 16).replace('T', ' ');
 
-export function lineChart(title: string, xs: readonly number[], series: Readonly<Record<string, readonly (number | null)[]>>, yLabel: string, epochIso?: string): string {
+export function lineChart(
+  title: string,
+  xs: readonly number[],
+  series: Readonly<Record<string, readonly (number | null)[]>>,
+  yLabel: string,
+  epochIso?: string,
+): string {
   const values = Object.values(series).flatMap((s) => s.filter((v): v is number => v !== null));
   const yMax = Math.max(1e-9, ...values) * 1.05;
   const xMin = xs[0] ?? 0;
@@ -41,7 +59,11 @@ export function lineChart(title: string, xs: readonly number[], series: Readonly
   return `<h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${ticks.join('')}${lines.join('')}<text x="${PAD.left}" y="${H - 4}" font-size="10">${epochIso ? 'time (UTC)' : 'hours'}</text><text x="4" y="12" font-size="10">${esc(yLabel)}</text></svg>`;
 }
 
-export function barChart(title: string, groups: Readonly<Record<string, Readonly<Record<string, number>>>>, unit: string): string {
+export function barChart(
+  title: string,
+  groups: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  unit: string,
+): string {
   const tenants = [...new Set(Object.values(groups).flatMap((g) => Object.keys(g)))];
   const names = Object.keys(groups);
   const max = Math.max(1e-9, ...Object.values(groups).flatMap((g) => Object.values(g)));
@@ -55,7 +77,9 @@ export function barChart(title: string, groups: Readonly<Record<string, Readonly
     names.forEach((name, k) => {
       const v = groups[name][tenant] ?? 0;
       const w = (v / max) * (width - 260);
-      bars.push(`<rect x="130" y="${y}" width="${w.toFixed(1)}" height="${rowH - 3}" fill="${COLOURS[k % COLOURS.length]}"/><text x="${134 + w}" y="${y + rowH - 5}" font-size="10">${esc(name)} ${fmt(v)} ${esc(unit)}</text>`);
+      bars.push(
+        `<rect x="130" y="${y}" width="${w.toFixed(1)}" height="${rowH - 3}" fill="${COLOURS[k % COLOURS.length]}"/><text x="${134 + w}" y="${y + rowH - 5}" font-size="10">${esc(name)} ${fmt(v)} ${esc(unit)}</text>`,
+      );
       y += rowH;
     });
     y += 10;
@@ -86,7 +110,10 @@ const fmtLimit = (x: number | null | undefined) => (x === null || x === undefine
 
 export function summaryRows(report: SimulationReport): string[][] {
   const header = ['metric', ...report.baselines.map((b) => b.baseline)];
-  const row = (name: string, f: (b: SimulationReport['baselines'][number]) => string) => [name, ...report.baselines.map(f)];
+  const row = (name: string, f: (b: SimulationReport['baselines'][number]) => string) => [
+    name,
+    ...report.baselines.map(f),
+  ];
   return [
     header,
     row('GPUs', (b) => String(b.gpus)),
@@ -118,19 +145,33 @@ export function summaryRows(report: SimulationReport): string[][] {
     row('uplift $ (paid by the market)', (b) => b.uplift),
     row('provider payouts $', (b) => b.payouts),
     row('platform fees $', (b) => b.fees),
-    row('charges + uplift = payouts + fees', (b) => (b.reconciliation.balanced ? `${b.reconciliation.chargesPlusUplift} = ${b.reconciliation.payoutsPlusFees}` : `${b.reconciliation.chargesPlusUplift} != ${b.reconciliation.payoutsPlusFees}`)),
+    row('charges + uplift = payouts + fees', (b) =>
+      b.reconciliation.balanced
+        ? `${b.reconciliation.chargesPlusUplift} = ${b.reconciliation.payoutsPlusFees}`
+        : `${b.reconciliation.chargesPlusUplift} != ${b.reconciliation.payoutsPlusFees}`,
+    ),
     row('uplift / charges', (b) => pct3(b.upliftShareOfCharges)),
-    row('paradoxical rejections / losers', (b) => (b.paradoxicalRejections ? `${b.paradoxicalRejections.count}/${b.paradoxicalRejections.losers} (${pct3(b.paradoxicalRejections.share)})` : 'n/a')),
+    row('paradoxical rejections / losers', (b) =>
+      b.paradoxicalRejections
+        ? `${b.paradoxicalRejections.count}/${b.paradoxicalRejections.losers} (${pct3(b.paradoxicalRejections.share)})`
+        : 'n/a',
+    ),
     row('fleet $/h at reserve', (b) => money2(b.fleetCostPerHour)),
-    row('GPUs needed at same service', (b) => (b.capacityNeededGpus === null ? 'not searched' : String(b.capacityNeededGpus))),
-    row('  that fleet in $/h at reserve', (b) => (b.capacityNeededCostPerHour === null ? 'n/a' : b.capacityNeededCostPerHour.toFixed(2))),
+    row('GPUs needed at same service', (b) =>
+      b.capacityNeededGpus === null ? 'not searched' : String(b.capacityNeededGpus),
+    ),
+    row('  that fleet in $/h at reserve', (b) =>
+      b.capacityNeededCostPerHour === null ? 'n/a' : b.capacityNeededCostPerHour.toFixed(2),
+    ),
   ];
 }
 
 export function summaryText(report: SimulationReport): string {
   const rows = summaryRows(report);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  const lines = rows.map((r) =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '),
+  );
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const { pooling, flexibility } = report.claims;
   lines.push(
@@ -140,9 +181,18 @@ export function summaryText(report: SimulationReport): string {
         ? ''
         : ` (${Math.abs(pooling.saving * 100).toFixed(1)}% ${pooling.saving >= 0 ? 'fewer' : 'more'}; goal >= 20% fewer: ${pooling.atLeast20Percent ? 'met' : 'NOT met'})`),
     `flexibility: fixed+now pays ${flexibility.fixedNow ?? 'n/a'} vs preemptible+window ${flexibility.preemptibleWindow ?? 'n/a'} per GPU-hour` +
-      (flexibility.ratio === null ? '' : ` (${flexibility.ratio}x; goal >= 5x: ${flexibility.atLeast5x ? 'met' : 'NOT met'})`),
+      (flexibility.ratio === null
+        ? ''
+        : ` (${flexibility.ratio}x; goal >= 5x: ${flexibility.atLeast5x ? 'met' : 'NOT met'})`),
   );
-  lines.push('', 'verdict:', ...report.verdict.map((v) => `  ${v.met === null ? 'n/a    ' : v.met ? 'met    ' : 'NOT met'}  ${v.goal}: ${v.measured} (target ${v.target})`));
+  lines.push(
+    '',
+    'verdict:',
+    ...report.verdict.map(
+      (v) =>
+        `  ${v.met === null ? 'n/a    ' : v.met ? 'met    ' : 'NOT met'}  ${v.goal}: ${v.measured} (target ${v.target})`,
+    ),
+  );
   const { roundsAtTimeLimit, probeRoundsAtTimeLimit, options } = report.clearing;
   if (roundsAtTimeLimit.count + probeRoundsAtTimeLimit > 0)
     lines.push(
@@ -164,14 +214,17 @@ export function summaryText(report: SimulationReport): string {
     );
   }
   if (report.clearing.unitPriceMismatches > 0)
-    lines.push(`coherence: ${report.clearing.unitPriceMismatches} lease-rounds had a unit price from the core that differs from the settlement rule's (see report.json clearing.unitPriceMismatches)`);
+    lines.push(
+      `coherence: ${report.clearing.unitPriceMismatches} lease-rounds had a unit price from the core that differs from the settlement rule's (see report.json clearing.unitPriceMismatches)`,
+    );
   return lines.join('\n');
 }
 
 /** The page opens with the verdict: each goal, its target, what was measured, met or not. */
 function verdictSection(report: SimulationReport): string {
   const rows = report.verdict.map(
-    (v) => `<tr><td>${esc(v.goal)}</td><td>${esc(v.target)}</td><td>${esc(v.measured)}</td><td>${v.met === null ? 'n/a' : v.met ? 'met' : '<b>not met</b>'}</td></tr>`,
+    (v) =>
+      `<tr><td>${esc(v.goal)}</td><td>${esc(v.target)}</td><td>${esc(v.measured)}</td><td>${v.met === null ? 'n/a' : v.met ? 'met' : '<b>not met</b>'}</td></tr>`,
   );
   const t = report.serviceTarget;
   return `<h2>Verdict</h2><table><tr><th>goal</th><th>target</th><th>measured</th><th>met</th></tr>${rows.join('')}</table>
@@ -190,8 +243,8 @@ function equalFleetSection(report: SimulationReport): string {
   );
   const sized = Object.entries(report.sizedSeries);
   const charts = sized.length
-    ? `${lineChart('GPU utilisation on each baseline\'s sized fleet', sized[0][1].hours, Object.fromEntries(sized.map(([n, v]) => [`${n} (${v.gpus} GPUs, ${v.costPerHour.toFixed(2)} $/h)`, v.utilisation])), 'share busy', report.scenario.epoch)}
-${lineChart('Queue length on each baseline\'s sized fleet (bids waiting)', sized[0][1].hours, Object.fromEntries(sized.map(([n, v]) => [`${n} (${v.gpus} GPUs)`, v.queue])), 'bids', report.scenario.epoch)}`
+    ? `${lineChart("GPU utilisation on each baseline's sized fleet", sized[0][1].hours, Object.fromEntries(sized.map(([n, v]) => [`${n} (${v.gpus} GPUs, ${v.costPerHour.toFixed(2)} $/h)`, v.utilisation])), 'share busy', report.scenario.epoch)}
+${lineChart("Queue length on each baseline's sized fleet (bids waiting)", sized[0][1].hours, Object.fromEntries(sized.map(([n, v]) => [`${n} (${v.gpus} GPUs)`, v.queue])), 'bids', report.scenario.epoch)}`
     : '<p>No sized fleet: the capacity search was off or found none.</p>';
   return `<h2>Every shared baseline on the same fleets</h2><table>${head}${rows.join('')}</table>${charts}`;
 }
@@ -200,8 +253,12 @@ ${lineChart('Queue length on each baseline\'s sized fleet (bids waiting)', sized
 function priceSection(report: SimulationReport): string {
   const pools = report.prices.pools;
   const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(4));
-  const head = '<tr><th>pool</th><th>mean index $/GPU-h</th><th>min</th><th>max</th><th>VWAP paid $/GPU-h</th><th>GPU-hours sold</th></tr>';
-  const rows = pools.map((p) => `<tr><td>${esc(p.pool)}</td><td>${f(p.meanIndex)}</td><td>${f(p.minIndex)}</td><td>${f(p.maxIndex)}</td><td>${f(p.vwap)}</td><td>${p.soldGpuHours.toFixed(1)}</td></tr>`);
+  const head =
+    '<tr><th>pool</th><th>mean index $/GPU-h</th><th>min</th><th>max</th><th>VWAP paid $/GPU-h</th><th>GPU-hours sold</th></tr>';
+  const rows = pools.map(
+    (p) =>
+      `<tr><td>${esc(p.pool)}</td><td>${f(p.meanIndex)}</td><td>${f(p.minIndex)}</td><td>${f(p.maxIndex)}</td><td>${f(p.vwap)}</td><td>${p.soldGpuHours.toFixed(1)}</td></tr>`,
+  );
   const defs = Object.entries(report.prices.definitions).map(([k, v]) => `<li><b>${esc(k)}</b>: ${esc(v)}</li>`);
   return `<h2>Market prices per pool, and what the price figures mean</h2><table>${head}${rows.join('')}</table><ul>${defs.join('')}</ul>`;
 }
@@ -212,13 +269,19 @@ function hourTable(report: SimulationReport): string {
   const classes = Object.keys(gpuHours);
   const head = `<tr><th>UTC hour</th>${classes.map((c) => `<th>${esc(c)} GPU-h</th><th>$/GPU-h</th>`).join('')}</tr>`;
   const rows = hourUtc.map(
-    (h, i) => `<tr><td>${h}</td>${classes.map((c) => `<td>${gpuHours[c][i].toFixed(0)}</td><td>${pricePerGpuHour[c][i]?.toFixed(2) ?? ''}</td>`).join('')}</tr>`,
+    (h, i) =>
+      `<tr><td>${h}</td>${classes.map((c) => `<td>${gpuHours[c][i].toFixed(0)}</td><td>${pricePerGpuHour[c][i]?.toFixed(2) ?? ''}</td>`).join('')}</tr>`,
   );
   return `<h2>Market: GPU-hours run and mean price paid by UTC hour of day</h2><table>${head}${rows.join('')}</table>`;
 }
 
 export function renderReportHtml(report: SimulationReport): string {
-  const spend = Object.fromEntries(report.baselines.map((b) => [b.baseline, Object.fromEntries(Object.entries(b.spendByTenant).map(([t, v]) => [t, Number(v)]))]));
+  const spend = Object.fromEntries(
+    report.baselines.map((b) => [
+      b.baseline,
+      Object.fromEntries(Object.entries(b.spendByTenant).map(([t, v]) => [t, Number(v)])),
+    ]),
+  );
   const s = report.scenario;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gpumarket simulation: ${esc(s.name)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}td:first-child,th:first-child{text-align:left}li{font-size:13px}</style></head><body>

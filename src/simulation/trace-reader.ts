@@ -10,20 +10,32 @@ import type { TraceNodeRow, TracePodRow } from '../core/simulation/trace-model.j
 export class TraceFormatError extends Error {}
 
 const NODE_COLUMNS = ['sn', 'gpu', 'model'];
-const POD_COLUMNS = ['name', 'num_gpu', 'gpu_milli', 'gpu_spec', 'qos', 'pod_phase', 'creation_time', 'deletion_time', 'scheduled_time'];
+const POD_COLUMNS = [
+  'name',
+  'num_gpu',
+  'gpu_milli',
+  'gpu_spec',
+  'qos',
+  'pod_phase',
+  'creation_time',
+  'deletion_time',
+  'scheduled_time',
+];
 
 function records(text: string, file: string, required: readonly string[]): Record<string, string>[] {
   const rows = parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[];
   const header = rows.length > 0 ? Object.keys(rows[0]) : [];
   const missing = required.filter((c) => !header.includes(c));
-  if (rows.length > 0 && missing.length > 0) throw new TraceFormatError(`${file}: missing column(s) ${missing.join(', ')}`);
+  if (rows.length > 0 && missing.length > 0)
+    throw new TraceFormatError(`${file}: missing column(s) ${missing.join(', ')}`);
   return rows;
 }
 
 function integer(value: string, file: string, line: number, column: string, optional = false): number | null {
   if (value === '' && optional) return null;
   const n = Number(value);
-  if (value === '' || !Number.isFinite(n)) throw new TraceFormatError(`${file}:${line}: ${column} must be a number, got "${value}"`);
+  if (value === '' || !Number.isFinite(n))
+    throw new TraceFormatError(`${file}:${line}: ${column} must be a number, got "${value}"`);
   return n;
 }
 
@@ -50,9 +62,15 @@ export function parseTracePods(text: string, file = 'pods.csv'): TracePodRow[] {
 }
 
 /** nodes.csv plus the first pods*.csv in the directory. */
-export async function readTraceDirectory(dir: string, podsFile?: string): Promise<{ nodes: TraceNodeRow[]; pods: TracePodRow[] }> {
+export async function readTraceDirectory(
+  dir: string,
+  podsFile?: string,
+): Promise<{ nodes: TraceNodeRow[]; pods: TracePodRow[] }> {
   const pods = podsFile ?? (await readdir(dir)).filter((f) => f.startsWith('pods') && f.endsWith('.csv')).sort()[0];
   if (!pods) throw new TraceFormatError(`${dir}: no pods*.csv file`);
-  const [nodeText, podText] = await Promise.all([readFile(join(dir, 'nodes.csv'), 'utf8'), readFile(join(dir, pods), 'utf8')]);
+  const [nodeText, podText] = await Promise.all([
+    readFile(join(dir, 'nodes.csv'), 'utf8'),
+    readFile(join(dir, pods), 'utf8'),
+  ]);
   return { nodes: parseTraceNodes(nodeText, 'nodes.csv'), pods: parseTracePods(podText, pods) };
 }

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterError } from '../../src/modules/dispatch/adapters/provider-adapter.js';
-import { KubernetesAdapter, remainingGrace } from '../../src/modules/dispatch/adapters/kubernetes/kubernetes.adapter.js';
+import {
+  KubernetesAdapter,
+  remainingGrace,
+} from '../../src/modules/dispatch/adapters/kubernetes/kubernetes.adapter.js';
 import { adapterContract, contractOrder, waitForState, type ContractFleet } from './contract/adapter-contract.js';
 import { FakeKubeApiServer } from './support/fake-kube-api-server.js';
 import { probeCommand, readProbeLog } from './support/probe-log.js';
@@ -34,7 +37,8 @@ function kubeConfig(token = 'test-token'): KubeConfig {
 }
 
 function kubeFleet(): ContractFleet & { adapter: KubernetesAdapter } {
-  const instance = () => new KubernetesAdapter({ kubeConfig: kubeConfig(), namespace: 'gpu-leases', noticeSeconds: 120 });
+  const instance = () =>
+    new KubernetesAdapter({ kubeConfig: kubeConfig(), namespace: 'gpu-leases', noticeSeconds: 120 });
   return {
     adapter: instance(),
     fresh: instance,
@@ -87,10 +91,15 @@ describe('kubernetes adapter', () => {
     // A second preemption with a longer grace changes nothing: the API only ever shortens it.
     await fleet.fresh().preempt({ leaseId: order.leaseId, handle, graceSeconds: 90 });
     expect((await fleet.adapter.podsOfLease(order.leaseId))[0]!.metadata!.deletionGracePeriodSeconds).toBe(45);
-    expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({ state: 'running', message: expect.stringMatching(/terminating/) });
+    expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({
+      state: 'running',
+      message: expect.stringMatching(/terminating/),
+    });
     // Terminating during the notice shortens the grace: the pod is gone long before 45 s.
     await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
-    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe('stopped');
+    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe(
+      'stopped',
+    );
   });
 
   it('reports a pod the kubelet rejected for lack of GPUs as failed with the reason, not lost', async () => {
@@ -108,7 +117,9 @@ describe('kubernetes adapter', () => {
   it('turns API server overload into a retryable error and bad credentials into a permanent one', async () => {
     const fleet = kubeFleet();
     api.failNext = 1;
-    const busy = await fleet.adapter.place(contractOrder(fleet, 1, { kind: 'run', seconds: 1 })).catch((e: unknown) => e);
+    const busy = await fleet.adapter
+      .place(contractOrder(fleet, 1, { kind: 'run', seconds: 1 }))
+      .catch((e: unknown) => e);
     expect((busy as AdapterError).kind).toBe('retryable');
     const stranger = new KubernetesAdapter({ kubeConfig: kubeConfig('wrong-token'), namespace: 'gpu-leases' });
     const denied = await stranger.place(contractOrder(fleet, 1, { kind: 'run', seconds: 1 })).catch((e: unknown) => e);
@@ -133,26 +144,41 @@ describe('kubernetes adapter', () => {
     await kubectl.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
     await new Promise((resolve) => setTimeout(resolve, 300));
     while ((await fleet.adapter.podsOfLease(order.leaseId)).length > 0) await fleet.pass(100);
-    expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({ state: 'failed', cause: 'platform', message: expect.stringMatching(/vanished/) });
+    expect(await fleet.adapter.status(order.leaseId, handle)).toMatchObject({
+      state: 'failed',
+      cause: 'platform',
+      message: expect.stringMatching(/vanished/),
+    });
     // Had the market ordered the stop, any instance reads the same absence as stopped.
-    expect(await fleet.fresh().status(order.leaseId, handle, { stopRequested: true })).toMatchObject({ state: 'stopped' });
+    expect(await fleet.fresh().status(order.leaseId, handle, { stopRequested: true })).toMatchObject({
+      state: 'stopped',
+    });
   });
 
-  it('reports a pod whose image cannot be pulled as pending, with the kubelet\'s reason for the start timeout', async () => {
+  it("reports a pod whose image cannot be pulled as pending, with the kubelet's reason for the start timeout", async () => {
     const fleet = kubeFleet();
     const order = contractOrder(fleet, 1, { kind: 'run', seconds: 30 });
     api.unpullableImages.add('registry.example/missing:1');
-    const { handle } = await fleet.adapter.place({ ...order, workload: { ...order.workload, image: 'registry.example/missing:1' } });
+    const { handle } = await fleet.adapter.place({
+      ...order,
+      workload: { ...order.workload, image: 'registry.example/missing:1' },
+    });
     let status = await fleet.adapter.status(order.leaseId, handle);
     while (status.waitingReason !== 'ImagePullBackOff') {
       expect(status.state).toBe('pending');
       await fleet.pass(50);
       status = await fleet.adapter.status(order.leaseId, handle);
     }
-    expect(status).toMatchObject({ state: 'pending', waitingReason: 'ImagePullBackOff', message: expect.stringMatching(/registry.example\/missing:1/) });
+    expect(status).toMatchObject({
+      state: 'pending',
+      waitingReason: 'ImagePullBackOff',
+      message: expect.stringMatching(/registry.example\/missing:1/),
+    });
     // The start timeout then stops it: a pending pod that never started goes at once.
     await fleet.adapter.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
-    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe('stopped');
+    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe(
+      'stopped',
+    );
   });
 
   it('stops with a grace of at least 1 s, so that the pod stays visible until its containers have ended', async () => {
@@ -165,7 +191,9 @@ describe('kubernetes adapter', () => {
     // Still listed (terminating) right after the delete; a grace of 0 would have removed it from
     // the API while the kubelet was still killing the process.
     expect(pod?.metadata?.deletionGracePeriodSeconds).toBe(1);
-    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe('stopped');
+    expect((await waitForState(fleet, order, handle, ['stopped', 'failed'], { stopRequested: true })).state).toBe(
+      'stopped',
+    );
     expect((await fleet.observe(order.leaseId)).alive ?? false).toBe(false);
   });
 });

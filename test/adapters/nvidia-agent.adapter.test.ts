@@ -124,7 +124,10 @@ describe('gpumarket agent across restarts', () => {
       process.kill(-victim.pid, 'SIGKILL');
       await new Promise((resolve) => setTimeout(resolve, 1500));
       await local.startAgent();
-      expect(await waitForState(fleet, quick, a.handle, ['completed', 'failed'])).toMatchObject({ state: 'failed', exitCode: 4 });
+      expect(await waitForState(fleet, quick, a.handle, ['completed', 'failed'])).toMatchObject({
+        state: 'failed',
+        exitCode: 4,
+      });
       const lost = await waitForState(fleet, killed, b.handle, ['completed', 'failed', 'stopped']);
       expect(lost.state).toBe('failed');
       expect(lost.message).toMatch(/agent was not running/);
@@ -151,9 +154,14 @@ describe('gpumarket agent across restarts', () => {
       await new Promise((resolve) => setTimeout(resolve, 2500));
       await local.server.start();
 
-      expect(await waitForState(fleet, order, handle, ['completed', 'failed'])).toMatchObject({ state: 'completed', exitCode: 0 });
+      expect(await waitForState(fleet, order, handle, ['completed', 'failed'])).toMatchObject({
+        state: 'completed',
+        exitCode: 0,
+      });
       await until(() => local.server.reports.some((report) => report.leaseId === 'lease-phantom'));
-      expect(local.server.reports.find((report) => report.leaseId === 'lease-phantom')).toMatchObject({ state: 'failed' });
+      expect(local.server.reports.find((report) => report.leaseId === 'lease-phantom')).toMatchObject({
+        state: 'failed',
+      });
       expect(readProbeLog(join(logs, `${order.leaseId}.jsonl`)).starts).toBe(1);
     } finally {
       await local.close();
@@ -190,9 +198,16 @@ describe('nvidia-agent adapter over several nodes', () => {
     const { createNodeAgent } = await import('../../src/agent/agent-bootstrap.js');
     const second = await createNodeAgent(
       {
-        marketUrl: local.server.url, key: 'gpm_provider_test_key', region: 'eu-west', block: 'ib-leaf-1', reservePrice: '1.80',
-        externalId: 'gpu-host-7', nvidiaSmi: FAKE_NVIDIA_SMI,
-        stateDir: mkdtempSync(join(tmpdir(), 'gpumarket-agent-')), pollWaitSeconds: 2, monitorIntervalMs: 100,
+        marketUrl: local.server.url,
+        key: 'gpm_provider_test_key',
+        region: 'eu-west',
+        block: 'ib-leaf-1',
+        reservePrice: '1.80',
+        externalId: 'gpu-host-7',
+        nvidiaSmi: FAKE_NVIDIA_SMI,
+        stateDir: mkdtempSync(join(tmpdir(), 'gpumarket-agent-')),
+        pollWaitSeconds: 2,
+        monitorIntervalMs: 100,
       },
       () => undefined,
     );
@@ -202,12 +217,18 @@ describe('nvidia-agent adapter over several nodes', () => {
       await second.ready;
       const fleet = agentFleet(local);
       const base = contractOrder(fleet, 8, { kind: 'exit', code: 0, afterSeconds: 1 });
-      const order = { ...base, nodes: [base.nodes[0]!, { ...base.nodes[0]!, nodeId: 'node-7', externalId: 'gpu-host-7', gpus: 4 }] };
+      const order = {
+        ...base,
+        nodes: [base.nodes[0]!, { ...base.nodes[0]!, nodeId: 'node-7', externalId: 'gpu-host-7', gpus: 4 }],
+      };
       const { handle } = await fleet.adapter.place(order);
       expect(await waitForState(fleet, order, handle, ['completed', 'failed'])).toMatchObject({ state: 'completed' });
       const seen = readProbeLog(join(logs, `${order.leaseId}.jsonl`));
       expect(seen.starts).toBe(2);
-      expect(seen.placements.map((p) => [p.externalId, p.gpuIndices.length]).sort()).toEqual([['gpu-host-6', 8], ['gpu-host-7', 4]]);
+      expect(seen.placements.map((p) => [p.externalId, p.gpuIndices.length]).sort()).toEqual([
+        ['gpu-host-6', 8],
+        ['gpu-host-7', 4],
+      ]);
     } finally {
       await second.stop();
       await local.close();

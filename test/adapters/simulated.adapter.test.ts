@@ -4,11 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITIES } from '../../src/app.entities.js';
 import { PgSimulatedFleetStore } from '../../src/modules/dispatch/adapters/pg-simulated-fleet-store.js';
 import { AdapterError } from '../../src/modules/dispatch/adapters/provider-adapter.js';
-import { MemorySimulatedFleetStore, type SimulatedFleetStore } from '../../src/modules/dispatch/adapters/simulated-fleet-store.js';
+import {
+  MemorySimulatedFleetStore,
+  type SimulatedFleetStore,
+} from '../../src/modules/dispatch/adapters/simulated-fleet-store.js';
 import { SimulatedAdapter } from '../../src/modules/dispatch/adapters/simulated.adapter.js';
 import { createDataSource } from '../../src/platform/database/database.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
-import { adapterContract, contractOrder, waitForState, type ContractFleet } from './contract/adapter-contract.js';
+import { adapterContract, contractOrder, type ContractFleet } from './contract/adapter-contract.js';
 
 interface FleetBacking {
   readonly store: SimulatedFleetStore;
@@ -49,8 +52,13 @@ function simulatedFleet(
     async observe(leaseId) {
       await adapter.workloadOf(leaseId);
       return {
-        starts: backing.countStarts ? await backing.countStarts(leaseId) : instances.reduce((sum, a) => sum + a.startsOf(leaseId), 0),
-        placements: (adapter.placementOf(leaseId) ?? []).map((p) => ({ externalId: p.externalId, gpuIndices: [...p.gpuIndices] })),
+        starts: backing.countStarts
+          ? await backing.countStarts(leaseId)
+          : instances.reduce((sum, a) => sum + a.startsOf(leaseId), 0),
+        placements: (adapter.placementOf(leaseId) ?? []).map((p) => ({
+          externalId: p.externalId,
+          gpuIndices: [...p.gpuIndices],
+        })),
         signals: [...adapter.signalsOf(leaseId)],
       };
     },
@@ -84,7 +92,9 @@ afterAll(async () => {
 function pgBacking(): FleetBacking {
   const providerId = randomUUID();
   const ready = (async () => {
-    await dataSource!.query(`INSERT INTO providers (id, name, adapter) VALUES ($1, 'contract', 'simulated')`, [providerId]);
+    await dataSource!.query(`INSERT INTO providers (id, name, adapter) VALUES ($1, 'contract', 'simulated')`, [
+      providerId,
+    ]);
     await dataSource!.query(
       `INSERT INTO nodes (id, provider_id, external_id, gpu_model, gpus, region, block, nvlink_domain, reserve_price)
        VALUES ($1, $2, 'sim-node-1', 'H100-SXM-80GB', 8, 'eu-west', 'b1', 'sim-node-1', 1.5)`,
@@ -103,11 +113,17 @@ function pgBacking(): FleetBacking {
     },
     async countStarts(leaseId) {
       await ready;
-      const [row] = await dataSource!.query(`SELECT count(*)::int AS n FROM simulated_workloads WHERE provider_id = $1 AND lease_id = $2`, [providerId, leaseId]);
+      const [row] = await dataSource!.query(
+        `SELECT count(*)::int AS n FROM simulated_workloads WHERE provider_id = $1 AND lease_id = $2`,
+        [providerId, leaseId],
+      );
       return row.n;
     },
     async forget(leaseId) {
-      await dataSource!.query(`DELETE FROM simulated_workloads WHERE provider_id = $1 AND lease_id = $2`, [providerId, leaseId]);
+      await dataSource!.query(`DELETE FROM simulated_workloads WHERE provider_id = $1 AND lease_id = $2`, [
+        providerId,
+        leaseId,
+      ]);
     },
   };
 }

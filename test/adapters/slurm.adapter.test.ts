@@ -72,7 +72,13 @@ describe('slurm adapter on a real controller', () => {
     // A job of the provider's own users, not the market's, takes every GPU of the node.
     const slurm = (tool: string, args: string[]) =>
       execFileSync(tool, args, { env: { ...process.env, SLURM_CONF: cluster.slurmConf }, encoding: 'utf8' }).trim();
-    const foreign = slurm('sbatch', ['--parsable', `--gres=gpu:h100:${cluster.gpus}`, `--nodelist=${cluster.node}`, '--output=/dev/null', '--wrap=sleep 120']);
+    const foreign = slurm('sbatch', [
+      '--parsable',
+      `--gres=gpu:h100:${cluster.gpus}`,
+      `--nodelist=${cluster.node}`,
+      '--output=/dev/null',
+      '--wrap=sleep 120',
+    ]);
     try {
       while (!/RUNNING/.test(slurm('squeue', ['-h', '-j', foreign, '-o', '%T']))) await fleet.pass(100);
       const waiting = contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 });
@@ -84,9 +90,15 @@ describe('slurm adapter on a real controller', () => {
         await fleet.pass(100);
         pending = await fleet.adapter.status(waiting.leaseId, handle);
       }
-      expect(pending).toMatchObject({ state: 'pending', waitingReason: 'Resources', message: 'slurm PENDING: Resources' });
+      expect(pending).toMatchObject({
+        state: 'pending',
+        waitingReason: 'Resources',
+        message: 'slurm PENDING: Resources',
+      });
       // What the market marks unavailable on the node while the provider's own job holds it.
-      expect(Object.fromEntries(await (fleet.adapter as SlurmAdapter).foreignGpuUse())).toEqual({ [cluster.node]: cluster.gpus });
+      expect(Object.fromEntries(await (fleet.adapter as SlurmAdapter).foreignGpuUse())).toEqual({
+        [cluster.node]: cluster.gpus,
+      });
       slurm('scancel', [foreign]);
       expect(await waitForState(fleet, waiting, handle, ['completed'])).toMatchObject({ exitCode: 0 });
     } finally {
@@ -97,7 +109,10 @@ describe('slurm adapter on a real controller', () => {
   it("writes the job's output into the lease's own work directory, not the market's", async () => {
     const fleet = slurmFleet();
     const order = contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 });
-    const { handle } = await fleet.adapter.place({ ...order, workload: { command: ['/bin/sh', '-c', 'pwd; echo to-stderr >&2'] } });
+    const { handle } = await fleet.adapter.place({
+      ...order,
+      workload: { command: ['/bin/sh', '-c', 'pwd; echo to-stderr >&2'] },
+    });
     await waitForState(fleet, order, handle, ['completed']);
     const dir = join(logs, order.leaseId);
     expect(readFileSync(join(dir, `slurm-${handle}.out`), 'utf8').trim()).toBe(dir);
@@ -109,14 +124,21 @@ describe('slurm adapter on a real controller', () => {
     const fleet = slurmFleet();
     const orders = [1, 2].map(() => contractOrder(fleet, 1, { kind: 'exit', code: 0, afterSeconds: 0 }));
     const handles = await Promise.all(orders.map((order) => fleet.adapter.place(order)));
-    for (const [index, order] of orders.entries()) await waitForState(fleet, order, handles[index]!.handle, ['completed']);
+    for (const [index, order] of orders.entries())
+      await waitForState(fleet, order, handles[index]!.handle, ['completed']);
     const adapter = fleet.adapter as SlurmAdapter;
     const answers = await adapter.statusMany([
       ...orders.map((order, index) => ({ leaseId: order.leaseId, handle: handles[index]!.handle })),
       { leaseId: 'lease-never-placed', handle: '987655' },
     ]);
-    expect(orders.map((order) => answers.get(order.leaseId))).toEqual([{ state: 'completed', exitCode: 0 }, { state: 'completed', exitCode: 0 }]);
-    expect(answers.get('lease-never-placed')).toMatchObject({ state: 'failed', message: expect.stringMatching(/vanished/) });
+    expect(orders.map((order) => answers.get(order.leaseId))).toEqual([
+      { state: 'completed', exitCode: 0 },
+      { state: 'completed', exitCode: 0 },
+    ]);
+    expect(answers.get('lease-never-placed')).toMatchObject({
+      state: 'failed',
+      message: expect.stringMatching(/vanished/),
+    });
   });
 
   it('reports a job the controller no longer knows as failed, naming it vanished', async () => {
@@ -158,12 +180,30 @@ describe('gpumarket provider import-slurm', () => {
     await market.start();
     try {
       const code = await providerCommand([
-        'import-slurm', '--slurm-conf', cluster.slurmConf, '--region', 'eu-west', '--block', 'ib-leaf-2',
-        '--reserve-price', '2.40', '--market', market.url, '--key', 'provider-key',
+        'import-slurm',
+        '--slurm-conf',
+        cluster.slurmConf,
+        '--region',
+        'eu-west',
+        '--block',
+        'ib-leaf-2',
+        '--reserve-price',
+        '2.40',
+        '--market',
+        market.url,
+        '--key',
+        'provider-key',
       ]);
       expect(code).toBe(0);
       expect(market.registrations).toEqual([
-        { externalId: cluster.node, gpuModel: 'H100-SXM-80GB', gpus: cluster.gpus, region: 'eu-west', block: 'ib-leaf-2', reservePrice: '2.40' },
+        {
+          externalId: cluster.node,
+          gpuModel: 'H100-SXM-80GB',
+          gpus: cluster.gpus,
+          region: 'eu-west',
+          block: 'ib-leaf-2',
+          reservePrice: '2.40',
+        },
       ]);
     } finally {
       await market.stop();

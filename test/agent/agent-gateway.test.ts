@@ -22,7 +22,8 @@ describe('agent endpoints', () => {
   let period = 0;
   const round = () => rounds.runRound({ periodStart: new Date(Date.UTC(2032, 0, 1) + 60_000 * period++) });
   const pull = (key: string, query: string) => t.http().get(`/v1/agent/orders?${query}`).set(auth(key));
-  const leaseOf = async (bidId: string) => (await t.dataSource.query(`SELECT * FROM leases WHERE bid_id = $1`, [bidId]))[0];
+  const leaseOf = async (bidId: string) =>
+    (await t.dataSource.query(`SELECT * FROM leases WHERE bid_id = $1`, [bidId]))[0];
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -35,8 +36,12 @@ describe('agent endpoints', () => {
   });
   afterAll(async () => t?.close());
 
-  it("answers 404 for a node of another provider, or one nobody registered", async () => {
-    for (const path of ['/v1/agent/orders?node=other-a&waitSeconds=0', '/v1/agent/leases?node=other-a', '/v1/agent/leases?node=nobody']) {
+  it('answers 404 for a node of another provider, or one nobody registered', async () => {
+    for (const path of [
+      '/v1/agent/orders?node=other-a&waitSeconds=0',
+      '/v1/agent/leases?node=other-a',
+      '/v1/agent/leases?node=nobody',
+    ]) {
       const response = await t.http().get(path).set(auth(agents.apiKey));
       expect(response.status, path).toBe(404);
       expect(response.body.error).toBe('node_not_found');
@@ -44,7 +49,12 @@ describe('agent endpoints', () => {
   });
 
   it('refuses a waitSeconds outside 0-30 and a missing node with 400 naming the field', async () => {
-    for (const [query, field] of [['node=agent-a&waitSeconds=31', 'waitSeconds'], ['node=agent-a&waitSeconds=-1', 'waitSeconds'], ['node=agent-a&waitSeconds=1.5', 'waitSeconds'], ['waitSeconds=1', 'node']]) {
+    for (const [query, field] of [
+      ['node=agent-a&waitSeconds=31', 'waitSeconds'],
+      ['node=agent-a&waitSeconds=-1', 'waitSeconds'],
+      ['node=agent-a&waitSeconds=1.5', 'waitSeconds'],
+      ['waitSeconds=1', 'node'],
+    ]) {
       const response = await pull(agents.apiKey, query!);
       expect(response.status, query).toBe(400);
       expect(response.body.details.map((d: { field: string }) => d.field)).toContain(field);
@@ -64,10 +74,17 @@ describe('agent endpoints', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
   });
 
-  it('validates acknowledgements and answers 404 for an order that is not the provider\'s', async () => {
+  it("validates acknowledgements and answers 404 for an order that is not the provider's", async () => {
     const registry = t.app.get(AdapterRegistry);
-    const theirs = await registry.agentQueue(others.id).enqueue('other-a', { type: 'terminate', leaseId: 'lease-x', graceSeconds: 0 });
-    const ack = (key: string, id: string, body: unknown) => t.http().post(`/v1/agent/orders/${id}/ack`).set(auth(key)).send(body as object);
+    const theirs = await registry
+      .agentQueue(others.id)
+      .enqueue('other-a', { type: 'terminate', leaseId: 'lease-x', graceSeconds: 0 });
+    const ack = (key: string, id: string, body: unknown) =>
+      t
+        .http()
+        .post(`/v1/agent/orders/${id}/ack`)
+        .set(auth(key))
+        .send(body as object);
     expect((await ack(agents.apiKey, theirs.id, { ok: true })).status).toBe(404);
     expect((await ack(agents.apiKey, 'not-a-uuid', { ok: true })).body.error).toBe('agent_order_not_found');
     const bad: Array<[unknown, string]> = [
@@ -80,33 +97,60 @@ describe('agent endpoints', () => {
     for (const [body, field] of bad) {
       const response = await ack(others.apiKey, theirs.id, body);
       expect(response.status, JSON.stringify(body)).toBe(400);
-      expect(response.body.details.map((d: { field: string }) => d.field), JSON.stringify(body)).toContain(field);
+      expect(
+        response.body.details.map((d: { field: string }) => d.field),
+        JSON.stringify(body),
+      ).toContain(field);
     }
-    expect((await ack(others.apiKey, theirs.id, { ok: false, error: { kind: 'permanent', message: 'no such lease' } })).status).toBe(204);
-    expect(await registry.agentQueue(others.id).awaitAck(theirs.id, 0)).toEqual({ ok: false, error: { kind: 'permanent', message: 'no such lease' } });
+    expect(
+      (await ack(others.apiKey, theirs.id, { ok: false, error: { kind: 'permanent', message: 'no such lease' } }))
+        .status,
+    ).toBe(204);
+    expect(await registry.agentQueue(others.id).awaitAck(theirs.id, 0)).toEqual({
+      ok: false,
+      error: { kind: 'permanent', message: 'no such lease' },
+    });
   });
 
   it('answers any acknowledgement body and any query string with 2xx or 4xx, never 5xx', async () => {
-    const order = await t.app.get(AdapterRegistry).agentQueue(agents.id).enqueue('fuzz-node', { type: 'terminate', leaseId: 'lease-fuzz', graceSeconds: 0 });
+    const order = await t.app
+      .get(AdapterRegistry)
+      .agentQueue(agents.id)
+      .enqueue('fuzz-node', { type: 'terminate', leaseId: 'lease-fuzz', graceSeconds: 0 });
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), async (body) => {
-        const response = await t.http().post(`/v1/agent/orders/${order.id}/ack`).set(auth(agents.apiKey)).set('Content-Type', 'application/json').send(JSON.stringify(body));
+        const response = await t
+          .http()
+          .post(`/v1/agent/orders/${order.id}/ack`)
+          .set(auth(agents.apiKey))
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify(body));
         expect(response.status).toBeLessThan(500);
       }),
       { numRuns: 60 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.constantFrom('node', 'waitSeconds', 'x'), fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 2 }))), async (query) => {
-        const response = await t.http().get('/v1/agent/orders').query(query).set(auth(agents.apiKey));
-        expect(response.status).toBeLessThan(500);
-      }),
+      fc.asyncProperty(
+        fc.dictionary(
+          fc.constantFrom('node', 'waitSeconds', 'x'),
+          fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 2 })),
+        ),
+        async (query) => {
+          const response = await t.http().get('/v1/agent/orders').query(query).set(auth(agents.apiKey));
+          expect(response.status).toBeLessThan(500);
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
-  it('moves a lease over two agent nodes only by both nodes\' reports: running when both run, completed when both complete', async () => {
+  it("moves a lease over two agent nodes only by both nodes' reports: running when both run, completed when both complete", async () => {
     const bidId = (
-      await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ gpus: 16, contiguity: 'block', runtimeSeconds: 60, workload: { command: ['/bin/true'] } }))
+      await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(tenant.apiKey))
+        .send(bidBody({ gpus: 16, contiguity: 'block', runtimeSeconds: 60, workload: { command: ['/bin/true'] } }))
     ).body.id;
     expect((await round())?.placements).toBe(1);
     const lease = await leaseOf(bidId);
@@ -116,11 +160,21 @@ describe('agent endpoints', () => {
       const response = await pull(agents.apiKey, `node=${name}&waitSeconds=10`);
       expect(response.status).toBe(200);
       received[name] = response.body.orders;
-      expect(received[name]!.map((o) => [o.type, o.leaseId, o.place?.nodes.map((n) => n.externalId)])).toEqual([['place', lease.id, [name]]]);
-      const ack = await t.http().post(`/v1/agent/orders/${received[name]![0]!.id}/ack`).set(auth(agents.apiKey)).send({ ok: true, handle: `${name}/x`, gpuIndices: [0, 1, 2, 3, 4, 5, 6, 7] });
+      expect(received[name]!.map((o) => [o.type, o.leaseId, o.place?.nodes.map((n) => n.externalId)])).toEqual([
+        ['place', lease.id, [name]],
+      ]);
+      const ack = await t
+        .http()
+        .post(`/v1/agent/orders/${received[name]![0]!.id}/ack`)
+        .set(auth(agents.apiKey))
+        .send({ ok: true, handle: `${name}/x`, gpuIndices: [0, 1, 2, 3, 4, 5, 6, 7] });
       expect(ack.status).toBe(204);
     }
-    await until('the place order done', async () => (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1`, [lease.id]))[0].state === 'done');
+    await until(
+      'the place order done',
+      async () =>
+        (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1`, [lease.id]))[0].state === 'done',
+    );
     expect((await pull(agents.apiKey, 'node=agent-a&waitSeconds=0')).body.orders).toEqual([]);
     const leases = await t.http().get('/v1/agent/leases?node=agent-b').set(auth(agents.apiKey));
     expect(leases.body).toEqual({ leases: [{ leaseId: lease.id, state: 'running' }] });
@@ -136,10 +190,16 @@ describe('agent endpoints', () => {
     expect((await t.http().get('/v1/agent/leases?node=agent-a').set(auth(agents.apiKey))).body).toEqual({ leases: [] });
   });
 
-  it('fails a lease at once when its provider\'s adapter is not configured, naming the variable to set', async () => {
+  it("fails a lease at once when its provider's adapter is not configured, naming the variable to set", async () => {
     const slurm = await createProvider(t, 'slurm-cluster', 'slurm');
     await putNodes(t, slurm.apiKey, [node('slurm-1', { region: 'ap-south' })]);
-    const bidId = (await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ gpus: 8, regions: ['ap-south'] }))).body.id;
+    const bidId = (
+      await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(tenant.apiKey))
+        .send(bidBody({ gpus: 8, regions: ['ap-south'] }))
+    ).body.id;
     await round();
     await until('the lease to fail', async () => (await leaseOf(bidId))?.state === 'failed', 8_000);
     expect((await leaseOf(bidId)).end_reason).toMatch(/SLURM_BIN_DIR/);
@@ -165,7 +225,12 @@ describe('adapters built from configuration', () => {
   });
 
   it('builds the slurm and kubernetes adapters of configured clusters', async () => {
-    const config = loadConfig({ SLURM_BIN_DIR: dir, SLURM_PARTITION: 'gpu', KUBE_NAMESPACE: 'leases', KUBECONFIG: kubeconfig });
+    const config = loadConfig({
+      SLURM_BIN_DIR: dir,
+      SLURM_PARTITION: 'gpu',
+      KUBE_NAMESPACE: 'leases',
+      KUBECONFIG: kubeconfig,
+    });
     expect(config.slurm).toEqual({ binDir: dir, partition: 'gpu' });
     expect(config.kubernetes).toEqual({ namespace: 'leases', kubeconfig });
     const registry = new AdapterRegistry(undefined as never, config);

@@ -32,7 +32,9 @@ describe('an nvidia-agent provider in the running market', () => {
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body.id as string;
   };
-  const probe = (name: string, behaviour: Parameters<typeof probeCommand>[1]) => ({ command: probeCommand(join(logs, `${name}.jsonl`), behaviour) });
+  const probe = (name: string, behaviour: Parameters<typeof probeCommand>[1]) => ({
+    command: probeCommand(join(logs, `${name}.jsonl`), behaviour),
+  });
 
   beforeAll(async () => {
     t = await createTestApp({ MIN_HOLD_SECONDS: '1', PREEMPTION_NOTICE_SECONDS: '2' });
@@ -75,8 +77,17 @@ describe('an nvidia-agent provider in the running market', () => {
   });
 
   it('registers the node the agent discovered through PUT /v1/nodes', async () => {
-    const [node] = await t.dataSource.query(`SELECT gpu_model, gpus, region, block, reserve_price::text FROM nodes WHERE external_id = $1`, [NODE]);
-    expect(node).toEqual({ gpu_model: 'H100-SXM-80GB', gpus: 8, region: 'eu-west', block: 'ib-leaf-1', reserve_price: '1.8000' });
+    const [node] = await t.dataSource.query(
+      `SELECT gpu_model, gpus, region, block, reserve_price::text FROM nodes WHERE external_id = $1`,
+      [NODE],
+    );
+    expect(node).toEqual({
+      gpu_model: 'H100-SXM-80GB',
+      gpus: 8,
+      region: 'eu-west',
+      block: 'ib-leaf-1',
+      reserve_price: '1.8000',
+    });
   });
 
   it('runs a winning bid as a child process on the granted GPUs and completes the lease when it exits', async () => {
@@ -102,9 +113,17 @@ describe('an nvidia-agent provider in the running market', () => {
     const ended = await leaseOf(bidId);
     expect(ended).toMatchObject({ state: 'completed', end_reason: 'workload_ended', exit_code: 0 });
     expect(ended.started_at).not.toBeNull();
-    const events = await t.dataSource.query(`SELECT type FROM market_events WHERE subject_id = $1 ORDER BY created_at`, [lease.id]);
-    expect(events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['lease.running', 'lease.completed']));
-    const [order] = await t.dataSource.query(`SELECT state, handle FROM orders WHERE lease_id = $1 AND type = 'place'`, [lease.id]);
+    const events = await t.dataSource.query(
+      `SELECT type FROM market_events WHERE subject_id = $1 ORDER BY created_at`,
+      [lease.id],
+    );
+    expect(events.map((e: { type: string }) => e.type)).toEqual(
+      expect.arrayContaining(['lease.running', 'lease.completed']),
+    );
+    const [order] = await t.dataSource.query(
+      `SELECT state, handle FROM orders WHERE lease_id = $1 AND type = 'place'`,
+      [lease.id],
+    );
     expect(order).toEqual({ state: 'done', handle: `agent:${NODE}` });
     const bidRow = (await t.http().get(`/v1/bids/${bidId}`).set(auth(tenant.apiKey))).body;
     expect(bidRow.status).toBe('completed');
@@ -138,7 +157,10 @@ describe('an nvidia-agent provider in the running market', () => {
       return seen.signals.includes('SIGTERM') && seen.alive === false;
     });
     // The probe logs its own death before the agent's monitor reaps it: wait for the agent's view.
-    await until('the agent to record the workload as stopped', () => agent.snapshot().find((l) => l.leaseId === victim.id)?.ended !== undefined);
+    await until(
+      'the agent to record the workload as stopped',
+      () => agent.snapshot().find((l) => l.leaseId === victim.id)?.ended !== undefined,
+    );
     expect(agent.snapshot().find((l) => l.leaseId === victim.id)?.ended?.state).toBe('stopped');
     // The agent's "stopped" ends the lease there: billed to the stop, not to the notice's end (docs/finance.md).
     await until("the agent's report to end the lease", async () => (await leaseOf(lowBid)).state !== 'preempting');
@@ -146,9 +168,13 @@ describe('an nvidia-agent provider in the running market', () => {
     expect(noticed).toMatchObject({ state: 'preempted', end_reason: 'stopped_on_notice' });
     // The higher bid's workload is placed only once the notice ends (checked by the order's due
     // time, since on a slow machine the notice may already be over by now).
-    const [place] = await t.dataSource.query(`SELECT o.not_before FROM orders o JOIN leases l ON l.id = o.lease_id WHERE l.bid_id = $1 AND o.type = 'place'`, [highBid]);
+    const [place] = await t.dataSource.query(
+      `SELECT o.not_before FROM orders o JOIN leases l ON l.id = o.lease_id WHERE l.bid_id = $1 AND o.type = 'place'`,
+      [highBid],
+    );
     expect(new Date(place.not_before).getTime()).toBeGreaterThanOrEqual(new Date(noticed.notice_ends_at).getTime());
-    if (Date.now() < new Date(noticed.notice_ends_at).getTime()) expect(readProbeLog(join(logs, 'winner.jsonl')).starts).toBe(0);
+    if (Date.now() < new Date(noticed.notice_ends_at).getTime())
+      expect(readProbeLog(join(logs, 'winner.jsonl')).starts).toBe(0);
 
     await past(noticed.notice_ends_at);
     await round();

@@ -147,7 +147,8 @@ export function agentOrderQueueContract(name: string, open: () => Promise<QueueU
     it('lists the leases placed on a node that have not reported an end', async () => {
       const n = await fresh();
       const [running, reported, ended, refused, unacked] = [lease(), lease(), lease(), lease(), lease()];
-      for (const id of [running, reported, ended, refused, unacked]) await queue.enqueue(n, { type: 'place', leaseId: id, place: place(id, n) });
+      for (const id of [running, reported, ended, refused, unacked])
+        await queue.enqueue(n, { type: 'place', leaseId: id, place: place(id, n) });
       const orders = await queue.pull(n, 0);
       const idOf = (leaseId: string) => orders.find((o) => o.leaseId === leaseId)!.id;
       for (const id of [running, reported, ended]) await queue.acknowledge(idOf(id), { ok: true });

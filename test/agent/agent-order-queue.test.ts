@@ -20,7 +20,9 @@ async function replica(): Promise<DataSource> {
 }
 
 async function createProvider(source: DataSource): Promise<string> {
-  const [row] = await source.query(`INSERT INTO providers (name, adapter) VALUES ('agents', 'nvidia-agent') RETURNING id`);
+  const [row] = await source.query(
+    `INSERT INTO providers (name, adapter) VALUES ('agents', 'nvidia-agent') RETURNING id`,
+  );
   return row.id;
 }
 
@@ -95,7 +97,9 @@ describe('PostgreSQL agent order queue across providers and replicas', () => {
     const queues = [new PgAgentOrderQueue(a, providerId), new PgAgentOrderQueue(b, providerId)];
     for (let i = 0; i < 10; i += 1) {
       const leaseId = `lease-race-${i}`;
-      const orders = await Promise.all(queues.flatMap((q) => [q, q].map((x) => x.enqueue('gpu-x', { type: 'preempt', leaseId, graceSeconds: 1 }))));
+      const orders = await Promise.all(
+        queues.flatMap((q) => [q, q].map((x) => x.enqueue('gpu-x', { type: 'preempt', leaseId, graceSeconds: 1 }))),
+      );
       expect(new Set(orders.map((o) => o.id)).size).toBe(1);
     }
     expect(await queues[0]!.pull('gpu-x', 0)).toHaveLength(10);

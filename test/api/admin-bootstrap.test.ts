@@ -13,9 +13,18 @@ afterAll(async () => {
 });
 
 function boot(env: Record<string, string> = {}): Promise<Server> {
-  return createServer(loadConfig({ DATABASE_URL: database.url, ROUND_PERIOD_SECONDS: '86400', DEMO_FLEET: 'false', API_KEY_CACHE_SECONDS: '0', ...env }), {
-    logger: false,
-  });
+  return createServer(
+    loadConfig({
+      DATABASE_URL: database.url,
+      ROUND_PERIOD_SECONDS: '86400',
+      DEMO_FLEET: 'false',
+      API_KEY_CACHE_SECONDS: '0',
+      ...env,
+    }),
+    {
+      logger: false,
+    },
+  );
 }
 
 async function status(server: Server, key: string): Promise<number> {

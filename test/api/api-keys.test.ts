@@ -25,7 +25,14 @@ beforeAll(async () => {
   acme = await createTenant(t, 'acme');
   beta = await createTenant(t, 'beta');
   north = await createProvider(t, 'north');
-  financeKey = (await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'finance', name: 'finance team' }).expect(201)).body.apiKey;
+  financeKey = (
+    await t
+      .http()
+      .post('/v1/api-keys')
+      .set(auth(t.adminKey))
+      .send({ role: 'finance', name: 'finance team' })
+      .expect(201)
+  ).body.apiKey;
 });
 afterAll(async () => {
   await t?.close();
@@ -44,7 +51,11 @@ async function detail(id: string): Promise<Key> {
 }
 
 async function statusWith(key: string, app: { getHttpServer(): unknown } = t.app): Promise<number> {
-  return (await request(app.getHttpServer() as Parameters<typeof request>[0]).get('/v1/gpu-models').set(auth(key))).status;
+  return (
+    await request(app.getHttpServer() as Parameters<typeof request>[0])
+      .get('/v1/gpu-models')
+      .set(auth(key))
+  ).status;
 }
 
 async function auditOf(keyId: string): Promise<Key[]> {
@@ -79,7 +90,9 @@ describe('creating and listing keys', () => {
     const text = JSON.stringify(list.body);
     expect(text).not.toContain(created.apiKey);
     expect(text).not.toContain(hashApiKey(created.apiKey));
-    expect(JSON.stringify((await t.http().get(`/v1/api-keys/${created.id}`).set(auth(t.adminKey))).body)).not.toContain(created.apiKey);
+    expect(JSON.stringify((await t.http().get(`/v1/api-keys/${created.id}`).set(auth(t.adminKey))).body)).not.toContain(
+      created.apiKey,
+    );
   });
 
   it('lets a tenant issue and list its own keys only', async () => {
@@ -117,10 +130,16 @@ describe('creating and listing keys', () => {
     const first = await t.http().get('/v1/api-keys?limit=2').set(auth(t.adminKey)).expect(200);
     expect(first.body.apiKeys).toHaveLength(2);
     expect(first.body.nextCursor).toEqual(expect.any(String));
-    const second = await t.http().get(`/v1/api-keys?limit=2&cursor=${first.body.nextCursor}`).set(auth(t.adminKey)).expect(200);
+    const second = await t
+      .http()
+      .get(`/v1/api-keys?limit=2&cursor=${first.body.nextCursor}`)
+      .set(auth(t.adminKey))
+      .expect(200);
     const firstIds = first.body.apiKeys.map((k: Key) => k.id);
     expect(second.body.apiKeys.some((k: Key) => firstIds.includes(k.id))).toBe(false);
-    expect(Date.parse(second.body.apiKeys[0].createdAt)).toBeLessThanOrEqual(Date.parse(first.body.apiKeys[1].createdAt));
+    expect(Date.parse(second.body.apiKeys[0].createdAt)).toBeLessThanOrEqual(
+      Date.parse(first.body.apiKeys[1].createdAt),
+    );
   });
 
   it.each([
@@ -128,8 +147,18 @@ describe('creating and listing keys', () => {
     ['the reserved name', { role: 'admin', name: 'ADMIN_API_KEY' }, 'name', 'reserved'],
     ['an unknown role', { role: 'root', name: 'x' }, 'role', 'is_in'],
     ['no role from admin', { name: 'x' }, 'role', 'required'],
-    ['an expiry without a timezone', { role: 'finance', name: 'x', expiresAt: '2030-01-01T00:00:00' }, 'expiresAt', 'is_instant'],
-    ['an expiry in the past', { role: 'finance', name: 'x', expiresAt: '2020-01-01T00:00:00Z' }, 'expiresAt', 'in_past'],
+    [
+      'an expiry without a timezone',
+      { role: 'finance', name: 'x', expiresAt: '2030-01-01T00:00:00' },
+      'expiresAt',
+      'is_instant',
+    ],
+    [
+      'an expiry in the past',
+      { role: 'finance', name: 'x', expiresAt: '2020-01-01T00:00:00Z' },
+      'expiresAt',
+      'in_past',
+    ],
     ['an unknown field', { role: 'finance', name: 'x', secret: 'mine' }, 'secret', 'unknown_field'],
   ])('refuses %s with 400 naming the field and rule', async (_what, body, field, rule) => {
     const response = await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send(body);
@@ -189,13 +218,27 @@ describe('revoking', () => {
     await t.http().delete(`/v1/api-keys/${key.id}`).set(auth(t.adminKey)).expect(204);
     const events = await auditOf(key.id);
     expect(events.map((e) => e.action).sort()).toEqual(['created', 'revoked']);
-    const acmeKeyId = (await t.http().get('/v1/api-keys').set(auth(acme.apiKey))).body.apiKeys.find((k: Key) => k.name === 'acme (first key)').id;
-    expect(events.find((e) => e.action === 'revoked')).toMatchObject({ actorKeyId: acmeKeyId, actorRole: 'tenant', tenantId: acme.id, keyName: 'to revoke' });
+    const acmeKeyId = (await t.http().get('/v1/api-keys').set(auth(acme.apiKey))).body.apiKeys.find(
+      (k: Key) => k.name === 'acme (first key)',
+    ).id;
+    expect(events.find((e) => e.action === 'revoked')).toMatchObject({
+      actorKeyId: acmeKeyId,
+      actorRole: 'tenant',
+      tenantId: acme.id,
+      keyName: 'to revoke',
+    });
   });
 
   it('stops a key on another replica within API_KEY_CACHE_SECONDS', async () => {
     const replica = await createServer(
-      loadConfig({ DATABASE_URL: t.database.url, ADMIN_API_KEY: t.adminKey, LOG_LEVEL: 'error', ROUND_PERIOD_SECONDS: '86400', QUEUE_PREFIX: `test-${t.database.name}`, API_KEY_CACHE_SECONDS: String(CACHE_SECONDS) }),
+      loadConfig({
+        DATABASE_URL: t.database.url,
+        ADMIN_API_KEY: t.adminKey,
+        LOG_LEVEL: 'error',
+        ROUND_PERIOD_SECONDS: '86400',
+        QUEUE_PREFIX: `test-${t.database.name}`,
+        API_KEY_CACHE_SECONDS: String(CACHE_SECONDS),
+      }),
       { logger: ['error'] },
     );
     try {
@@ -203,7 +246,11 @@ describe('revoking', () => {
       expect(await statusWith(key.apiKey, replica.app)).toBe(200); // cached on the replica
       await t.http().delete(`/v1/api-keys/${key.id}`).set(auth(t.adminKey)).expect(204);
       const revokedAt = Date.now();
-      await until('the other replica refuses the revoked key', async () => (await statusWith(key.apiKey, replica.app)) === 401, CACHE_SECONDS * 1000 + 5000);
+      await until(
+        'the other replica refuses the revoked key',
+        async () => (await statusWith(key.apiKey, replica.app)) === 401,
+        CACHE_SECONDS * 1000 + 5000,
+      );
       // The cache time, plus the time a poll takes on a busy machine.
       expect(Date.now() - revokedAt).toBeLessThanOrEqual(CACHE_SECONDS * 1000 + 2000);
     } finally {
@@ -215,7 +262,9 @@ describe('revoking', () => {
     const list = await t.http().get('/v1/api-keys?role=admin').set(auth(t.adminKey)).expect(200);
     const config = list.body.apiKeys.find((k: Key) => k.name === 'ADMIN_API_KEY');
     for (const path of [`/v1/api-keys/${config.id}`, `/v1/api-keys/${config.id}/rotate`]) {
-      const response = path.endsWith('rotate') ? await t.http().post(path).set(auth(t.adminKey)) : await t.http().delete(path).set(auth(t.adminKey));
+      const response = path.endsWith('rotate')
+        ? await t.http().post(path).set(auth(t.adminKey))
+        : await t.http().delete(path).set(auth(t.adminKey));
       expect(response.status).toBe(409);
       expect(response.body.error).toBe('api_key_from_config');
     }
@@ -229,33 +278,60 @@ describe('rotating', () => {
     const old = await createKey(acme.apiKey, { name: 'nightly', expiresAt });
     const rotated = await t.http().post(`/v1/api-keys/${old.id}/rotate`).set(auth(acme.apiKey));
     expect(rotated.status).toBe(201);
-    expect(rotated.body).toMatchObject({ name: 'nightly', role: 'tenant', tenantId: acme.id, expiresAt, status: 'active', replaces: old.id, apiKey: expect.stringMatching(/^gm_/) });
+    expect(rotated.body).toMatchObject({
+      name: 'nightly',
+      role: 'tenant',
+      tenantId: acme.id,
+      expiresAt,
+      status: 'active',
+      replaces: old.id,
+      apiKey: expect.stringMatching(/^gm_/),
+    });
     expect(rotated.body.id).not.toBe(old.id);
     expect(await statusWith(rotated.body.apiKey)).toBe(200);
     expect(await statusWith(old.apiKey)).toBe(401);
-    expect(await detail(old.id)).toMatchObject({ status: 'revoked', replacedBy: rotated.body.id, revokedAt: rotated.body.previousKeyStopsAt });
+    expect(await detail(old.id)).toMatchObject({
+      status: 'revoked',
+      replacedBy: rotated.body.id,
+      revokedAt: rotated.body.previousKeyStopsAt,
+    });
 
     const again = await t.http().post(`/v1/api-keys/${old.id}/rotate`).set(auth(acme.apiKey));
     expect(again.status).toBe(409);
     expect(again.body.error).toBe('api_key_revoked');
 
     const oldEvents = await auditOf(old.id);
-    expect(oldEvents.find((e) => e.action === 'rotated')).toMatchObject({ relatedKeyId: rotated.body.id, actorRole: 'tenant', details: { graceSeconds: 0 } });
+    expect(oldEvents.find((e) => e.action === 'rotated')).toMatchObject({
+      relatedKeyId: rotated.body.id,
+      actorRole: 'tenant',
+      details: { graceSeconds: 0 },
+    });
     const newEvents = await auditOf(rotated.body.id);
-    expect(newEvents).toEqual([expect.objectContaining({ action: 'created', relatedKeyId: old.id, actorRole: 'tenant' })]);
+    expect(newEvents).toEqual([
+      expect.objectContaining({ action: 'created', relatedKeyId: old.id, actorRole: 'tenant' }),
+    ]);
   });
 
   it('lets the old key work until a grace period ends, and rotates a key only once', async () => {
     const old = await createKey(t.adminKey, { role: 'tenant', name: 'graceful', tenantId: beta.id });
     const before = Date.now();
-    const rotated = await t.http().post(`/v1/api-keys/${old.id}/rotate?graceSeconds=3600`).set(auth(t.adminKey)).expect(201);
+    const rotated = await t
+      .http()
+      .post(`/v1/api-keys/${old.id}/rotate?graceSeconds=3600`)
+      .set(auth(t.adminKey))
+      .expect(201);
     const stops = Date.parse(rotated.body.previousKeyStopsAt);
     expect(stops).toBeGreaterThanOrEqual(before + 3_600_000 - 5_000);
     expect(stops).toBeLessThanOrEqual(Date.now() + 3_600_000 + 5_000);
     expect(rotated.body.expiresAt).toBeNull();
     expect(await statusWith(old.apiKey)).toBe(200);
     expect(await statusWith(rotated.body.apiKey)).toBe(200);
-    expect(await detail(old.id)).toMatchObject({ status: 'active', replacedBy: rotated.body.id, expiresAt: rotated.body.previousKeyStopsAt, revokedAt: null });
+    expect(await detail(old.id)).toMatchObject({
+      status: 'active',
+      replacedBy: rotated.body.id,
+      expiresAt: rotated.body.previousKeyStopsAt,
+      revokedAt: null,
+    });
 
     const twice = await t.http().post(`/v1/api-keys/${old.id}/rotate`).set(auth(t.adminKey));
     expect(twice.status).toBe(409);
@@ -277,12 +353,21 @@ describe('rotating', () => {
 describe('expiry and last use', () => {
   it('refuses an expired key at its expiry, although the key is cached for longer', async () => {
     const expiresAt = new Date(Date.now() + 1500);
-    const key = await createKey(t.adminKey, { role: 'tenant', name: 'short-lived', tenantId: acme.id, expiresAt: expiresAt.toISOString() });
+    const key = await createKey(t.adminKey, {
+      role: 'tenant',
+      name: 'short-lived',
+      tenantId: acme.id,
+      expiresAt: expiresAt.toISOString(),
+    });
     expect(await statusWith(key.apiKey)).toBe(200); // now cached for a minute, far longer than it lives
     await until('the expired key is refused', async () => (await statusWith(key.apiKey)) === 401, 15_000);
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt.getTime() - 50);
     expect((await detail(key.id)).status).toBe('expired');
-    const expired = await t.http().get(`/v1/api-keys?status=expired&tenantId=${acme.id}`).set(auth(t.adminKey)).expect(200);
+    const expired = await t
+      .http()
+      .get(`/v1/api-keys?status=expired&tenantId=${acme.id}`)
+      .set(auth(t.adminKey))
+      .expect(200);
     expect(expired.body.apiKeys.map((k: Key) => k.id)).toContain(key.id);
     const rotation = await t.http().post(`/v1/api-keys/${key.id}/rotate`).set(auth(t.adminKey));
     expect(rotation.body.error).toBe('api_key_expired');
@@ -295,7 +380,9 @@ describe('expiry and last use', () => {
     const first = (await detail(key.id)).lastUsedAt;
     expect(Date.parse(first)).toBeGreaterThanOrEqual(Date.parse(key.createdAt));
     for (let i = 0; i < 5; i += 1) expect(await statusWith(key.apiKey)).toBe(200);
-    const [row] = await t.dataSource.query('SELECT last_used_at, xmin::text AS version FROM api_keys WHERE id = $1', [key.id]);
+    const [row] = await t.dataSource.query('SELECT last_used_at, xmin::text AS version FROM api_keys WHERE id = $1', [
+      key.id,
+    ]);
     expect(row.last_used_at.toISOString()).toBe(first);
     for (let i = 0; i < 5; i += 1) expect(await statusWith(key.apiKey)).toBe(200);
     const [after] = await t.dataSource.query('SELECT xmin::text AS version FROM api_keys WHERE id = $1', [key.id]);
@@ -309,7 +396,11 @@ describe('the audit trail', () => {
     const rotated = (await t.http().post(`/v1/api-keys/${key.id}/rotate`).set(auth(north.apiKey)).expect(201)).body;
     await t.http().delete(`/v1/api-keys/${rotated.id}`).set(auth(t.adminKey)).expect(204);
 
-    const trail = await t.http().get(`/v1/api-keys/audit?providerId=${north.id}&limit=200`).set(auth(financeKey)).expect(200);
+    const trail = await t
+      .http()
+      .get(`/v1/api-keys/audit?providerId=${north.id}&limit=200`)
+      .set(auth(financeKey))
+      .expect(200);
     const mine = trail.body.events.filter((e: Key) => e.keyId === key.id || e.keyId === rotated.id);
     expect(mine.map((e: Key) => `${e.keyId === key.id ? 'old' : 'new'}:${e.action}:${e.actorRole}`).sort()).toEqual([
       'new:created:provider',
@@ -318,20 +409,36 @@ describe('the audit trail', () => {
       'old:rotated:provider',
     ]);
     for (const event of mine) {
-      expect(event).toMatchObject({ id: expect.any(String), providerId: north.id, actorKeyId: expect.any(String), createdAt: expect.any(String) });
+      expect(event).toMatchObject({
+        id: expect.any(String),
+        providerId: north.id,
+        actorKeyId: expect.any(String),
+        createdAt: expect.any(String),
+      });
     }
     const text = JSON.stringify(trail.body);
     expect(text).not.toContain(rotated.apiKey);
     expect(text).not.toContain(hashApiKey(rotated.apiKey));
 
-    const revocations = await t.http().get(`/v1/api-keys/audit?action=revoked&keyId=${rotated.id}`).set(auth(t.adminKey)).expect(200);
+    const revocations = await t
+      .http()
+      .get(`/v1/api-keys/audit?action=revoked&keyId=${rotated.id}`)
+      .set(auth(t.adminKey))
+      .expect(200);
     expect(revocations.body.events).toHaveLength(1);
     expect(revocations.body.events[0].actorName).toBe('ADMIN_API_KEY');
   });
 
   it("records a new tenant's first key as created by the service", async () => {
-    const events = await t.http().get(`/v1/api-keys/audit?tenantId=${beta.id}&action=created`).set(auth(t.adminKey)).expect(200);
-    expect(events.body.events.find((e: Key) => e.keyName === 'beta (first key)')).toMatchObject({ actorKeyId: null, actorRole: null });
+    const events = await t
+      .http()
+      .get(`/v1/api-keys/audit?tenantId=${beta.id}&action=created`)
+      .set(auth(t.adminKey))
+      .expect(200);
+    expect(events.body.events.find((e: Key) => e.keyName === 'beta (first key)')).toMatchObject({
+      actorKeyId: null,
+      actorRole: null,
+    });
   });
 });
 
@@ -348,11 +455,20 @@ describe('secrets in logs', () => {
     const secrets: string[] = [];
     try {
       replica = await createServer(
-        loadConfig({ DATABASE_URL: t.database.url, ADMIN_API_KEY: t.adminKey, LOG_LEVEL: 'debug', ROUND_PERIOD_SECONDS: '86400', QUEUE_PREFIX: `test-${t.database.name}-logs` }),
+        loadConfig({
+          DATABASE_URL: t.database.url,
+          ADMIN_API_KEY: t.adminKey,
+          LOG_LEVEL: 'debug',
+          ROUND_PERIOD_SECONDS: '86400',
+          QUEUE_PREFIX: `test-${t.database.name}-logs`,
+        }),
       );
       const http = () => request(replica!.app.getHttpServer());
       const created = await http().post('/v1/api-keys').set(auth(acme.apiKey)).send({ name: 'logged' }).expect(201);
-      const rotated = await http().post(`/v1/api-keys/${created.body.id}/rotate?graceSeconds=60`).set(auth(acme.apiKey)).expect(201);
+      const rotated = await http()
+        .post(`/v1/api-keys/${created.body.id}/rotate?graceSeconds=60`)
+        .set(auth(acme.apiKey))
+        .expect(201);
       await http().get('/v1/api-keys').set(auth(rotated.body.apiKey)).expect(200);
       await http().delete(`/v1/api-keys/${rotated.body.id}`).set(auth(t.adminKey)).expect(204);
       await http().get('/v1/api-keys').set(auth(rotated.body.apiKey)).expect(401);
@@ -375,13 +491,27 @@ describe('the last admin key', () => {
   it('cannot be revoked, so that admin is never locked out', async () => {
     const own = await createTestApp({ API_KEY_CACHE_SECONDS: '0' });
     try {
-      const second = (await own.http().post('/v1/api-keys').set(auth(own.adminKey)).send({ role: 'admin', name: 'second admin' }).expect(201)).body;
+      const second = (
+        await own
+          .http()
+          .post('/v1/api-keys')
+          .set(auth(own.adminKey))
+          .send({ role: 'admin', name: 'second admin' })
+          .expect(201)
+      ).body;
       // Only the second key is left usable besides ADMIN_API_KEY's, which the API never revokes.
       await own.dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE name = 'ADMIN_API_KEY'`);
       const response = await own.http().delete(`/v1/api-keys/${second.id}`).set(auth(second.apiKey));
       expect(response.status).toBe(409);
       expect(response.body.error).toBe('last_admin_key');
-      const third = (await own.http().post('/v1/api-keys').set(auth(second.apiKey)).send({ role: 'admin', name: 'third admin' }).expect(201)).body;
+      const third = (
+        await own
+          .http()
+          .post('/v1/api-keys')
+          .set(auth(second.apiKey))
+          .send({ role: 'admin', name: 'third admin' })
+          .expect(201)
+      ).body;
       await own.http().delete(`/v1/api-keys/${second.id}`).set(auth(third.apiKey)).expect(204);
     } finally {
       await own.close();
@@ -392,7 +522,9 @@ describe('the last admin key', () => {
 describe('OpenAPI', () => {
   it('documents every key route', async () => {
     const document = (await t.http().get('/docs/openapi.json').expect(200)).body;
-    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/api-keys', '/v1/api-keys/audit', '/v1/api-keys/{id}', '/v1/api-keys/{id}/rotate']));
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/v1/api-keys', '/v1/api-keys/audit', '/v1/api-keys/{id}', '/v1/api-keys/{id}/rotate']),
+    );
     expect(document.paths['/v1/api-keys'].get).toBeDefined();
     expect(document.paths['/v1/api-keys/{id}'].delete).toBeDefined();
   });

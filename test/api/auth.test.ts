@@ -23,24 +23,36 @@ describe('API keys', () => {
     expect(response.body.error).toBe('api_key_missing');
   });
 
-  it.each([['an unknown key', 'Bearer gm_nope'], ['a malformed header', 'Token abc'], ['an empty bearer', 'Bearer ']])(
-    'answers %s with 401',
-    async (_what, header) => {
-      const response = await t.http().get('/v1/gpu-models').set('Authorization', header);
-      expect(response.status).toBe(401);
-      expect(response.body.error).toBe('api_key_invalid');
-    },
-  );
+  it.each([
+    ['an unknown key', 'Bearer gm_nope'],
+    ['a malformed header', 'Token abc'],
+    ['an empty bearer', 'Bearer '],
+  ])('answers %s with 401', async (_what, header) => {
+    const response = await t.http().get('/v1/gpu-models').set('Authorization', header);
+    expect(response.status).toBe(401);
+    expect(response.body.error).toBe('api_key_invalid');
+  });
 
   it('stores keys only as hashes', async () => {
-    const rows: Array<{ key_hash: string }> = await t.dataSource.query('SELECT key_hash FROM api_keys WHERE tenant_id = $1', [tenant.id]);
+    const rows: Array<{ key_hash: string }> = await t.dataSource.query(
+      'SELECT key_hash FROM api_keys WHERE tenant_id = $1',
+      [tenant.id],
+    );
     expect(rows).toEqual([{ key_hash: hashApiKey(tenant.apiKey) }]);
-    const plain = await t.dataSource.query(`SELECT count(*)::int AS n FROM api_keys WHERE key_hash = $1 OR key_prefix = $1`, [tenant.apiKey]);
+    const plain = await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM api_keys WHERE key_hash = $1 OR key_prefix = $1`,
+      [tenant.apiKey],
+    );
     expect(plain[0].n).toBe(0);
   });
 
   it('stops accepting a revoked key', async () => {
-    const extra = await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'tenant', name: 'ci', tenantId: tenant.id }).expect(201);
+    const extra = await t
+      .http()
+      .post('/v1/api-keys')
+      .set(auth(t.adminKey))
+      .send({ role: 'tenant', name: 'ci', tenantId: tenant.id })
+      .expect(201);
     await t.http().get('/v1/bids').set(auth(extra.body.apiKey)).expect(200);
     await t.dataSource.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [extra.body.id]);
     expect((await t.http().get('/v1/bids').set(auth(extra.body.apiKey))).status).toBe(401);
@@ -68,15 +80,31 @@ describe('roles', () => {
   });
 
   it('lets admin create finance keys that read all nodes but cannot change anything', async () => {
-    const created = await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'finance', name: 'finance team' });
+    const created = await t
+      .http()
+      .post('/v1/api-keys')
+      .set(auth(t.adminKey))
+      .send({ role: 'finance', name: 'finance team' });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ role: 'finance', name: 'finance team', apiKey: expect.stringMatching(/^gm_/) });
+    expect(created.body).toMatchObject({
+      role: 'finance',
+      name: 'finance team',
+      apiKey: expect.stringMatching(/^gm_/),
+    });
     const finance = created.body.apiKey;
     await putNodes(t, provider.apiKey, [node('fin-visible')]);
     const nodes = await t.http().get('/v1/nodes').set(auth(finance)).expect(200);
     expect(nodes.body.nodes.map((n: { externalId: string }) => n.externalId)).toContain('fin-visible');
     expect((await t.http().post('/v1/tenants').set(auth(finance)).send({ name: 'x' })).status).toBe(403);
-    expect((await t.http().put('/v1/nodes').set(auth(finance)).send({ nodes: [node('y')] })).status).toBe(403);
+    expect(
+      (
+        await t
+          .http()
+          .put('/v1/nodes')
+          .set(auth(finance))
+          .send({ nodes: [node('y')] })
+      ).status,
+    ).toBe(403);
   });
 
   it('validates key requests: a tenant key needs an existing tenant', async () => {
@@ -88,7 +116,11 @@ describe('roles', () => {
       .set(auth(t.adminKey))
       .send({ role: 'tenant', name: 'x', tenantId: '00000000-0000-4000-8000-000000000000' });
     expect(unknown.body.details).toContainEqual(expect.objectContaining({ field: 'tenantId', rule: 'exists' }));
-    const stray = await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'finance', name: 'x', tenantId: tenant.id });
+    const stray = await t
+      .http()
+      .post('/v1/api-keys')
+      .set(auth(t.adminKey))
+      .send({ role: 'finance', name: 'x', tenantId: tenant.id });
     expect(stray.body.details).toContainEqual(expect.objectContaining({ field: 'tenantId', rule: 'not_allowed' }));
   });
 });
@@ -104,9 +136,18 @@ describe('tenants and providers', () => {
   });
 
   it('creates a provider for a known adapter only', async () => {
-    const created = await t.http().post('/v1/providers').set(auth(t.adminKey)).send({ name: 'k8s-west', adapter: 'kubernetes' });
+    const created = await t
+      .http()
+      .post('/v1/providers')
+      .set(auth(t.adminKey))
+      .send({ name: 'k8s-west', adapter: 'kubernetes' });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: expect.any(String), name: 'k8s-west', adapter: 'kubernetes', apiKey: expect.stringMatching(/^gm_/) });
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      name: 'k8s-west',
+      adapter: 'kubernetes',
+      apiKey: expect.stringMatching(/^gm_/),
+    });
     const bad = await t.http().post('/v1/providers').set(auth(t.adminKey)).send({ name: 'x', adapter: 'ssh' });
     expect(bad.body.details).toContainEqual(expect.objectContaining({ field: 'adapter', rule: 'is_in' }));
   });

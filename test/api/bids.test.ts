@@ -26,7 +26,10 @@ describe('submitting a bid', () => {
     const deadline = new Date(Date.now() + 24 * 3_600_000).toISOString();
     const body = bidBody({
       gpus: 4,
-      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.10' }, { gpuModel: 'A100-SXM-80GB', maxPrice: 1.2 }],
+      offers: [
+        { gpuModel: 'H100-SXM-80GB', maxPrice: '3.10' },
+        { gpuModel: 'A100-SXM-80GB', maxPrice: 1.2 },
+      ],
       preemptible: true,
       runtimeSeconds: 4 * 3600,
       window: { notBefore: '2026-01-01T00:00:00+01:00', deadline },
@@ -42,7 +45,10 @@ describe('submitting a bid', () => {
       tenantId: tenant.id,
       status: 'open',
       gpus: 4,
-      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.10' }, { gpuModel: 'A100-SXM-80GB', maxPrice: '1.20' }],
+      offers: [
+        { gpuModel: 'H100-SXM-80GB', maxPrice: '3.10' },
+        { gpuModel: 'A100-SXM-80GB', maxPrice: '1.20' },
+      ],
       contiguity: 'node',
       preemptible: true,
       runtimeSeconds: 14_400,
@@ -62,7 +68,9 @@ describe('submitting a bid', () => {
 
   it('stores prices exactly as numeric', async () => {
     const created = await submit(tenant.apiKey, bidBody({ offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '0.1' }] }));
-    const rows = await t.dataSource.query('SELECT max_price::text AS p FROM bid_offers WHERE bid_id = $1', [created.body.id]);
+    const rows = await t.dataSource.query('SELECT max_price::text AS p FROM bid_offers WHERE bid_id = $1', [
+      created.body.id,
+    ]);
     expect(rows[0].p).toBe('0.1000');
   });
 });
@@ -70,17 +78,30 @@ describe('submitting a bid', () => {
 describe('idempotency', () => {
   it('creates exactly one bid for 20 concurrent submissions with one key, and answers each with it', async () => {
     const body = bidBody({ gpus: 2 });
-    const responses = await Promise.all(Array.from({ length: 20 }, () => submit(tenant.apiKey, body, 'concurrent-key-1')));
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => submit(tenant.apiKey, body, 'concurrent-key-1')),
+    );
     expect(responses.map((r) => r.status).every((s) => s === 200 || s === 201)).toBe(true);
     expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
-    const rows = await t.dataSource.query('SELECT count(*)::int AS n FROM bids WHERE tenant_id = $1 AND idempotency_key = $2', [tenant.id, 'concurrent-key-1']);
+    const rows = await t.dataSource.query(
+      'SELECT count(*)::int AS n FROM bids WHERE tenant_id = $1 AND idempotency_key = $2',
+      [tenant.id, 'concurrent-key-1'],
+    );
     expect(rows[0].n).toBe(1);
   });
 
   it('treats the same request written differently (key order, price as number) as the same', async () => {
-    const first = await submit(tenant.apiKey, bidBody({ offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.50' }] }), 'same-key-2');
-    const again = await submit(tenant.apiKey, { workload: bidBody().workload, ...bidBody({ offers: [{ maxPrice: 2.5, gpuModel: 'H100-SXM-80GB' }] }) }, 'same-key-2');
+    const first = await submit(
+      tenant.apiKey,
+      bidBody({ offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.50' }] }),
+      'same-key-2',
+    );
+    const again = await submit(
+      tenant.apiKey,
+      { workload: bidBody().workload, ...bidBody({ offers: [{ maxPrice: 2.5, gpuModel: 'H100-SXM-80GB' }] }) },
+      'same-key-2',
+    );
     expect(first.status).toBe(201);
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
@@ -124,7 +145,7 @@ describe('idempotency', () => {
 });
 
 describe('listing bids', () => {
-  it('pages through only the tenant\'s own bids, newest first, without gaps or repeats', async () => {
+  it("pages through only the tenant's own bids, newest first, without gaps or repeats", async () => {
     const t2 = await createTenant(t, 'pager');
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) ids.push((await submit(t2.apiKey, bidBody({ gpus: i + 1 }))).body.id);
@@ -132,7 +153,10 @@ describe('listing bids', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { status: number; body: { bids: Array<{ id: string; tenantId: string }>; nextCursor: string | null } } = await t
+      const page: {
+        status: number;
+        body: { bids: Array<{ id: string; tenantId: string }>; nextCursor: string | null };
+      } = await t
         .http()
         .get('/v1/bids')
         .query({ limit: 3, ...(cursor ? { cursor } : {}) })
@@ -171,7 +195,7 @@ describe('listing bids', () => {
   });
 });
 
-describe('other tenants\' bids', () => {
+describe("other tenants' bids", () => {
   it('answer 404 to GET and DELETE, exactly like a bid that does not exist, and stay unchanged', async () => {
     const theirs = (await submit(rival.apiKey, bidBody())).body.id;
     const get = await t.http().get(`/v1/bids/${theirs}`).set(auth(tenant.apiKey));

@@ -38,7 +38,11 @@ describe('GET /health', () => {
     const health = new HealthService(t.dataSource, database, { ...t.config, redisUrl: 'redis://127.0.0.1:1' });
     try {
       const report = await health.check();
-      expect(report).toMatchObject({ status: 'degraded', database: { status: 'up' }, redis: { status: 'down', error: expect.any(String) } });
+      expect(report).toMatchObject({
+        status: 'degraded',
+        database: { status: 'up' },
+        redis: { status: 'down', error: expect.any(String) },
+      });
     } finally {
       await health.onApplicationShutdown();
     }
@@ -50,7 +54,9 @@ describe('OpenAPI', () => {
     const t = apps[0] ?? (await app());
     const spec = await t.http().get('/docs/openapi.json');
     expect(spec.status).toBe(200);
-    expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(['/v1/bids', '/v1/bids/{id}', '/v1/nodes', '/v1/tenants']));
+    expect(Object.keys(spec.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/bids', '/v1/bids/{id}', '/v1/nodes', '/v1/tenants']),
+    );
     const ui = await t.http().get('/docs');
     expect(ui.status).toBe(200);
     expect(ui.text).toContain('swagger');

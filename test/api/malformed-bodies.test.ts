@@ -26,14 +26,16 @@ function mutated(valid: Record<string, unknown>) {
     if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
   };
   walk(valid, []);
-  return fc.tuple(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.option(fc.jsonValue(), { nil: undefined })).map(([path, value]) => {
-    const copy = structuredClone(valid);
-    let target = copy as Record<string, unknown>;
-    for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
-    if (value === undefined) delete target[path[path.length - 1]];
-    else target[path[path.length - 1]] = value;
-    return copy;
-  });
+  return fc
+    .tuple(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.option(fc.jsonValue(), { nil: undefined }))
+    .map(([path, value]) => {
+      const copy = structuredClone(valid);
+      let target = copy as Record<string, unknown>;
+      for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
+      if (value === undefined) delete target[path[path.length - 1]];
+      else target[path[path.length - 1]] = value;
+      return copy;
+    });
 }
 
 const valid = bidBody({
@@ -48,7 +50,11 @@ describe('no malformed body gets a 5xx', () => {
   it('POST /v1/bids answers every mutation of a valid bid with 2xx or 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(mutated(valid), async (body) => {
-        const response = await t.http().post('/v1/bids').set(auth(tenantKey)).send(body as object);
+        const response = await t
+          .http()
+          .post('/v1/bids')
+          .set(auth(tenantKey))
+          .send(body as object);
         expect(response.status, JSON.stringify({ body, answer: response.body })).toBeLessThan(500);
       }),
       { numRuns: 150 },
@@ -58,7 +64,12 @@ describe('no malformed body gets a 5xx', () => {
   it('POST /v1/bids answers arbitrary JSON with 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), async (body) => {
-        const response = await t.http().post('/v1/bids').set(auth(tenantKey)).set('Content-Type', 'application/json').send(JSON.stringify(body));
+        const response = await t
+          .http()
+          .post('/v1/bids')
+          .set(auth(tenantKey))
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify(body));
         expect(response.status, JSON.stringify(body)).toBeGreaterThanOrEqual(400);
         expect(response.status).toBeLessThan(500);
       }),
@@ -68,15 +79,26 @@ describe('no malformed body gets a 5xx', () => {
 
   it('PUT /v1/nodes and PATCH /v1/nodes/:id answer every mutation with 2xx or 4xx', async () => {
     await fc.assert(
-      fc.asyncProperty(mutated({ nodes: [node('fuzz-a', { nvlinkDomain: 'r1', compliance: ['soc2'] })] }), async (body) => {
-        const response = await t.http().put('/v1/nodes').set(auth(providerKey)).send(body as object);
-        expect(response.status, JSON.stringify({ body, answer: response.body })).toBeLessThan(500);
-      }),
+      fc.asyncProperty(
+        mutated({ nodes: [node('fuzz-a', { nvlinkDomain: 'r1', compliance: ['soc2'] })] }),
+        async (body) => {
+          const response = await t
+            .http()
+            .put('/v1/nodes')
+            .set(auth(providerKey))
+            .send(body as object);
+          expect(response.status, JSON.stringify({ body, answer: response.body })).toBeLessThan(500);
+        },
+      ),
       { numRuns: 100 },
     );
     await fc.assert(
       fc.asyncProperty(mutated({ state: 'active', reservePrice: '1.50' }), async (body) => {
-        const response = await t.http().patch(`/v1/nodes/${nodeId}`).set(auth(providerKey)).send(body as object);
+        const response = await t
+          .http()
+          .patch(`/v1/nodes/${nodeId}`)
+          .set(auth(providerKey))
+          .send(body as object);
         expect(response.status, JSON.stringify({ body, answer: response.body })).toBeLessThan(500);
       }),
       { numRuns: 50 },
@@ -85,10 +107,13 @@ describe('no malformed body gets a 5xx', () => {
 
   it('GET /v1/bids answers arbitrary query strings with 2xx or 4xx', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.constantFrom('status', 'limit', 'cursor', 'x'), fc.string({ maxLength: 40 })), async (query) => {
-        const response = await t.http().get('/v1/bids').query(query).set(auth(tenantKey));
-        expect(response.status, JSON.stringify({ query, answer: response.body })).toBeLessThan(500);
-      }),
+      fc.asyncProperty(
+        fc.dictionary(fc.constantFrom('status', 'limit', 'cursor', 'x'), fc.string({ maxLength: 40 })),
+        async (query) => {
+          const response = await t.http().get('/v1/bids').query(query).set(auth(tenantKey));
+          expect(response.status, JSON.stringify({ query, answer: response.body })).toBeLessThan(500);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -33,15 +33,28 @@ describe('PUT /v1/nodes (bulk upsert by externalId)', () => {
       state: 'active',
     });
     expect(nodes[0].nvlinkDomain).toBe(nodes[0].id);
-    expect(nodes[1]).toMatchObject({ externalId: 'n-2', gpuMemoryGb: 141, nvlinkDomain: 'rack-7', reservePrice: '2.1234' });
+    expect(nodes[1]).toMatchObject({
+      externalId: 'n-2',
+      gpuMemoryGb: 141,
+      nvlinkDomain: 'rack-7',
+      reservePrice: '2.1234',
+    });
   });
 
   it('updates an existing node in place: same id, new fields, state kept', async () => {
     const [first] = await putNodes(t, provider.apiKey, [node('n-upd', { gpus: 4 })]);
     await t.http().patch(`/v1/nodes/${first.id}`).set(auth(provider.apiKey)).send({ state: 'draining' }).expect(200);
-    const [again] = await putNodes(t, provider.apiKey, [node('n-upd', { gpus: 8, region: 'us-east', reservePrice: '3' })]);
+    const [again] = await putNodes(t, provider.apiKey, [
+      node('n-upd', { gpus: 8, region: 'us-east', reservePrice: '3' }),
+    ]);
     expect(again.id).toBe(first.id);
-    expect(again).toMatchObject({ gpus: 8, region: 'us-east', reservePrice: '3.00', state: 'draining', nvlinkDomain: first.id });
+    expect(again).toMatchObject({
+      gpus: 8,
+      region: 'us-east',
+      reservePrice: '3.00',
+      state: 'draining',
+      nvlinkDomain: first.id,
+    });
     const rows = await t.dataSource.query(`SELECT count(*)::int AS n FROM nodes WHERE external_id = 'n-upd'`);
     expect(rows[0].n).toBe(1);
   });
@@ -65,7 +78,9 @@ describe('PUT /v1/nodes (bulk upsert by externalId)', () => {
         expect.objectContaining({ field: 'nodes[2].externalId', rule: 'unique' }),
       ]),
     );
-    const rows = await t.dataSource.query(`SELECT count(*)::int AS n FROM nodes WHERE external_id IN ('ok-1', 'bad-1')`);
+    const rows = await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM nodes WHERE external_id IN ('ok-1', 'bad-1')`,
+    );
     expect(rows[0].n).toBe(0);
   });
 
@@ -73,8 +88,18 @@ describe('PUT /v1/nodes (bulk upsert by externalId)', () => {
     ['no nodes', { nodes: [] }, 'nodes', 'array_min_size'],
     ['gpus zero', { nodes: [node('x', { gpus: 0 })] }, 'nodes[0].gpus', 'min'],
     ['gpus absurd', { nodes: [node('x', { gpus: 100_000 })] }, 'nodes[0].gpus', 'max'],
-    ['a negative reserve price', { nodes: [node('x', { reservePrice: '-0.5' })] }, 'nodes[0].reservePrice', 'price_min'],
-    ['a reserve price with 5 decimals', { nodes: [node('x', { reservePrice: '0.00001' })] }, 'nodes[0].reservePrice', 'max_decimals'],
+    [
+      'a negative reserve price',
+      { nodes: [node('x', { reservePrice: '-0.5' })] },
+      'nodes[0].reservePrice',
+      'price_min',
+    ],
+    [
+      'a reserve price with 5 decimals',
+      { nodes: [node('x', { reservePrice: '0.00001' })] },
+      'nodes[0].reservePrice',
+      'max_decimals',
+    ],
     ['an externalId with spaces', { nodes: [node('has space')] }, 'nodes[0].externalId', 'matches'],
     ['a missing region', { nodes: [node('x', { region: undefined })] }, 'nodes[0].region', 'is_string'],
     ['an unknown field', { nodes: [node('x', { owner: 'me' })] }, 'nodes[0].owner', 'unknown_field'],
@@ -102,12 +127,16 @@ describe('GET /v1/nodes', () => {
 describe('PATCH /v1/nodes/:id', () => {
   it('changes state and reserve price', async () => {
     const [n] = await putNodes(t, provider.apiKey, [node('patch-me')]);
-    const response = await t.http().patch(`/v1/nodes/${n.id}`).set(auth(provider.apiKey)).send({ state: 'down', reservePrice: '0.75' });
+    const response = await t
+      .http()
+      .patch(`/v1/nodes/${n.id}`)
+      .set(auth(provider.apiKey))
+      .send({ state: 'down', reservePrice: '0.75' });
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ id: n.id, state: 'down', reservePrice: '0.75' });
   });
 
-  it('lets admin change any provider\'s node', async () => {
+  it("lets admin change any provider's node", async () => {
     const [theirs] = await putNodes(t, other.apiKey, [node('admin-drains')]);
     const response = await t.http().patch(`/v1/nodes/${theirs.id}`).set(auth(t.adminKey)).send({ state: 'draining' });
     expect(response.status).toBe(200);
@@ -125,7 +154,9 @@ describe('PATCH /v1/nodes/:id', () => {
 
   it('answers an unknown or malformed id with 404', async () => {
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
-      expect((await t.http().patch(`/v1/nodes/${id}`).set(auth(provider.apiKey)).send({ state: 'down' })).status).toBe(404);
+      expect((await t.http().patch(`/v1/nodes/${id}`).set(auth(provider.apiKey)).send({ state: 'down' })).status).toBe(
+        404,
+      );
     }
   });
 
@@ -147,7 +178,10 @@ describe('GPU model catalogue', () => {
     const response = await t.http().get('/v1/gpu-models').set(auth(provider.apiKey)).expect(200);
     const names = response.body.map((m: { name: string }) => m.name);
     expect(names).toEqual(expect.arrayContaining(['H200-SXM-141GB', 'H100-SXM-80GB', 'A100-SXM-80GB', 'L40S-48GB']));
-    expect(response.body.find((m: { name: string }) => m.name === 'H200-SXM-141GB')).toMatchObject({ memoryGb: 141, memoryBandwidthTBs: 4.8 });
+    expect(response.body.find((m: { name: string }) => m.name === 'H200-SXM-141GB')).toMatchObject({
+      memoryGb: 141,
+      memoryBandwidthTBs: 4.8,
+    });
   });
 
   it('lets admin add a model that nodes can then use, and refuses a duplicate with 409', async () => {
@@ -161,9 +195,15 @@ describe('GPU model catalogue', () => {
   it('refuses models from non-admins and malformed models', async () => {
     const model = { name: 'X1', memoryGb: 10, bf16Tflops: 1, memoryBandwidthTBs: 1 };
     expect((await t.http().post('/v1/gpu-models').set(auth(provider.apiKey)).send(model)).status).toBe(403);
-    const bad = await t.http().post('/v1/gpu-models').set(auth(t.adminKey)).send({ ...model, memoryGb: -1, name: 'has space' });
+    const bad = await t
+      .http()
+      .post('/v1/gpu-models')
+      .set(auth(t.adminKey))
+      .send({ ...model, memoryGb: -1, name: 'has space' });
     expect(bad.status).toBe(400);
-    expect(bad.body.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(['memoryGb', 'name']));
+    expect(bad.body.details.map((d: { field: string }) => d.field)).toEqual(
+      expect.arrayContaining(['memoryGb', 'name']),
+    );
   });
 });
 
@@ -180,7 +220,9 @@ describe('inventory and bid contiguity', () => {
     };
     // No L40S node yet: the bound is an 8-GPU board.
     const refused = await t.http().post('/v1/bids').set(auth(tenant.body.apiKey)).send(bid);
-    expect(refused.body.details).toContainEqual(expect.objectContaining({ field: 'gpus', rule: 'contiguity_impossible' }));
+    expect(refused.body.details).toContainEqual(
+      expect.objectContaining({ field: 'gpus', rule: 'contiguity_impossible' }),
+    );
     await putNodes(t, provider.apiKey, [node('l40s-16', { gpuModel: 'L40S-48GB', gpus: 16 })]);
     expect((await t.http().post('/v1/bids').set(auth(tenant.body.apiKey)).send(bid)).status).toBe(201);
   });

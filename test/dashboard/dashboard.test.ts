@@ -51,7 +51,11 @@ const colouredPixels = (page: Page, chart: string) =>
     const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
     let count = 0;
     for (let i = 0; i < data.length; i += 4) {
-      if (data[i + 3] > 0 && Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 60) count++;
+      if (
+        data[i + 3] > 0 &&
+        Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 60
+      )
+        count++;
     }
     return count;
   }, chart);
@@ -71,7 +75,13 @@ describe('the finance dashboard in a real headless browser', () => {
     const provider = await createProvider(t, 'sim-provider');
     const a100 = node('a100-a', { gpuModel: A100, region: 'us-east', reservePrice: '0.90' });
     await putNodes(t, provider.apiKey, [node('h100-a', { reservePrice: '1.50' }), a100]);
-    const fleet = new SimulatedAdapter({ nodes: [{ externalId: 'h100-a', gpus: 8 }, { externalId: 'a100-a', gpus: 8 }], timeScale: 1 });
+    const fleet = new SimulatedAdapter({
+      nodes: [
+        { externalId: 'h100-a', gpus: 8 },
+        { externalId: 'a100-a', gpus: 8 },
+      ],
+      timeScale: 1,
+    });
     t.app.get(AdapterRegistry).use(provider.id, fleet);
     const rounds = t.app.get(RoundService);
     const sync = t.app.get(LeaseSyncService);
@@ -113,10 +123,16 @@ describe('the finance dashboard in a real headless browser', () => {
     await past(new Date(last), 1_100);
     await post(rival.apiKey, { gpus: 8, offers: [{ gpuModel: A100, maxPrice: '9.00' }] });
     await rounds.runRound({ periodStart: new Date(minute - 2 * 60_000) });
-    const [noticed] = await t.dataSource.query(`SELECT count(*)::int AS n FROM market_events WHERE type = 'lease.preemption_notice'`);
+    const [noticed] = await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM market_events WHERE type = 'lease.preemption_notice'`,
+    );
     expect(noticed.n, 'the preemptible A100 lease was displaced').toBe(1);
 
-    const finance = await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'finance', name: 'dashboard viewer' });
+    const finance = await t
+      .http()
+      .post('/v1/api-keys')
+      .set(auth(t.adminKey))
+      .send({ role: 'finance', name: 'dashboard viewer' });
     financeKey = finance.body.apiKey;
 
     await t.app.listen(0, '127.0.0.1');
@@ -127,7 +143,16 @@ describe('the finance dashboard in a real headless browser', () => {
       headless: true,
       acceptDownloads: true,
       viewport: { width: 1280, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 180_000);
 
@@ -137,9 +162,17 @@ describe('the finance dashboard in a real headless browser', () => {
     await t?.close();
   });
 
-  /** The ledger's own sums (everything the seeding wrote falls in the page's range), optionally of one pool or grouped. */
+  /**
+   * The ledger's own sums (everything the seeding wrote falls in the page's range), optionally of one pool or
+   * grouped.
+   */
   const ledger = async (where = 'true', params: unknown[] = []): Promise<LedgerSums> =>
-    (await t.dataSource.query(`SELECT ${SUMS} FROM ledger_entries e JOIN leases l ON l.id = e.lease_id WHERE ${where}`, params))[0];
+    (
+      await t.dataSource.query(
+        `SELECT ${SUMS} FROM ledger_entries e JOIN leases l ON l.id = e.lease_id WHERE ${where}`,
+        params,
+      )
+    )[0];
 
   const open = async () => {
     const page = await context.newPage();
@@ -164,7 +197,9 @@ describe('the finance dashboard in a real headless browser', () => {
   };
 
   const rowsOf = (page: Page, table: string) =>
-    page.$$eval(`${table} tbody tr`, (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+    page.$$eval(`${table} tbody tr`, (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())),
+    );
 
   it('loads offline against the running service, draws every chart in steps, shows the money, pools, providers and tenants from the ledger, opens a round audit with names and saves a screenshot', async () => {
     const { page, problems, outside } = await open();
@@ -183,12 +218,18 @@ describe('the finance dashboard in a real headless browser', () => {
         expect.stringContaining('GPU-hours sold'),
       ]),
     );
-    expect(await page.locator('section:has(#price-chart) h2').textContent()).toMatch(/Pool index.*in steps.*node-price band.*GPU-hours sold/);
+    expect(await page.locator('section:has(#price-chart) h2').textContent()).toMatch(
+      /Pool index.*in steps.*node-price band.*GPU-hours sold/,
+    );
 
     // Money over the range, from the ledger itself: cents shown, the exact figure in the title.
     const all = await ledger();
     expect(new Money(all.charges).greaterThan(0)).toBe(true);
-    const money = Object.fromEntries(await page.$$eval('#money dd', (dds) => dds.map((dd) => [dd.getAttribute("data-figure"), [dd.textContent, dd.getAttribute('title')]])));
+    const money = Object.fromEntries(
+      await page.$$eval('#money dd', (dds) =>
+        dds.map((dd) => [dd.getAttribute('data-figure'), [dd.textContent, dd.getAttribute('title')]]),
+      ),
+    );
     const netFees = new Money(all.fees).minus(all.uplift);
     expect(money.charges).toEqual([cents(all.charges), new Money(all.charges).toFixed(6)]);
     expect(money.payouts).toEqual([cents(all.payouts), new Money(all.payouts).toFixed(6)]);
@@ -205,11 +246,25 @@ describe('the finance dashboard in a real headless browser', () => {
     // Providers and tenants, each row from the ledger.
     const provider = await ledger(`e.provider_id = (SELECT id FROM providers WHERE name = 'sim-provider')`);
     expect(await rowsOf(page, '#providers')).toEqual([
-      ['sim-provider', cents(gpuHours(provider.gpuSeconds)), cents(provider.charges), cents(provider.uplift), cents(provider.fees), cents(provider.payouts)],
+      [
+        'sim-provider',
+        cents(gpuHours(provider.gpuSeconds)),
+        cents(provider.charges),
+        cents(provider.uplift),
+        cents(provider.fees),
+        cents(provider.payouts),
+      ],
     ]);
     const tenantRow = async (name: string) => {
       const sums = await ledger(`e.tenant_id = (SELECT id FROM tenants WHERE name = $1)`, [name]);
-      return [name, cents(gpuHours(sums.gpuSeconds)), cents(sums.charges), cents(sums.uplift), cents(sums.fees), cents(new Money(sums.fees).minus(sums.uplift))];
+      return [
+        name,
+        cents(gpuHours(sums.gpuSeconds)),
+        cents(sums.charges),
+        cents(sums.uplift),
+        cents(sums.fees),
+        cents(new Money(sums.fees).minus(sums.uplift)),
+      ];
     };
     expect(await rowsOf(page, '#tenants')).toEqual([await tenantRow('dash-tenant'), await tenantRow('rival-lab')]);
 
@@ -217,7 +272,10 @@ describe('the finance dashboard in a real headless browser', () => {
     // preemptions per preemptible GPU-hour from the events and the ledger.
     const pools = await rowsOf(page, '#pools');
     expect(pools.map((r) => r[0])).toEqual([`${A100} · us-east`, `${H100} · eu-west`]);
-    for (const [i, [gpuModel, region]] of [[A100, 'us-east'], [H100, 'eu-west']].entries()) {
+    for (const [i, [gpuModel, region]] of [
+      [A100, 'us-east'],
+      [H100, 'eu-west'],
+    ].entries()) {
       const prices = await t.dataSource.query(
         `SELECT pp.price::text AS price, pp.min_node_price::text AS min, pp.median_node_price::text AS median, pp.max_node_price::text AS max, pp.period_start
            FROM pool_prices pp JOIN rounds r ON r.id = pp.round_id AND r.state = 'committed'
@@ -229,10 +287,23 @@ describe('the finance dashboard in a real headless browser', () => {
       const change = new Money(now.price).minus(dayAgo.price);
       const pct = change.times(100).dividedBy(dayAgo.price).toDecimalPlaces(2, Money.ROUND_HALF_EVEN).toFixed(2);
       const sign = (text: string) => (change.isZero() ? text : change.isPositive() ? `+${text}` : text);
-      const quote = await t.http().post('/v1/quotes').set(auth(tenantKey)).send({
-        gpus: 1, offers: [{ gpuModel, maxPrice: '10000' }], contiguity: 'none', preemptible: false, runtimeSeconds: 3600, regions: [region], workload: { command: ['true'] },
-      });
-      const option = quote.body.offers[0].options.find((o: { contiguity: string; preemptible: boolean; timing: string }) => o.contiguity === 'none' && !o.preemptible && o.timing === 'now');
+      const quote = await t
+        .http()
+        .post('/v1/quotes')
+        .set(auth(tenantKey))
+        .send({
+          gpus: 1,
+          offers: [{ gpuModel, maxPrice: '10000' }],
+          contiguity: 'none',
+          preemptible: false,
+          runtimeSeconds: 3600,
+          regions: [region],
+          workload: { command: ['true'] },
+        });
+      const option = quote.body.offers[0].options.find(
+        (o: { contiguity: string; preemptible: boolean; timing: string }) =>
+          o.contiguity === 'none' && !o.preemptible && o.timing === 'now',
+      );
       const pool = await ledger('e.gpu_model = $1 AND e.region = $2', [gpuModel, region]);
       const preemptible = await ledger('e.gpu_model = $1 AND e.region = $2 AND l.preemptible', [gpuModel, region]);
       const [events] = await t.dataSource.query(
@@ -240,12 +311,16 @@ describe('the finance dashboard in a real headless browser', () => {
           WHERE me.type = 'lease.preemption_notice' AND l.gpu_model = $1 AND EXISTS (SELECT 1 FROM lease_nodes ln WHERE ln.lease_id = l.id AND ln.region = $2)`,
         [gpuModel, region],
       );
-      const rate = new Money(preemptible.gpuSeconds).isZero() ? '—' : ratio6(new Money(events.n).times(3600).dividedBy(preemptible.gpuSeconds)).toFixed(6);
+      const rate = new Money(preemptible.gpuSeconds).isZero()
+        ? '—'
+        : ratio6(new Money(events.n).times(3600).dividedBy(preemptible.gpuSeconds)).toFixed(6);
       expect(pools[i], gpuModel).toEqual([
         `${gpuModel} · ${region}`,
         new Money(now.price).toFixed(Math.max(2, new Money(now.price).decimalPlaces())),
         `${sign(change.toFixed(2))} (${sign(pct)} %)`,
-        [now.min, now.median, now.max].map((v) => new Money(v).toFixed(Math.max(2, new Money(v).decimalPlaces()))).join(' / '),
+        [now.min, now.median, now.max]
+          .map((v) => new Money(v).toFixed(Math.max(2, new Money(v).decimalPlaces())))
+          .join(' / '),
         // A pool with no GPU free or displaceable now says why it has no price to win.
         option.priceToWin ?? option.reason,
         cents(gpuHours(pool.gpuSeconds)),
@@ -282,13 +357,21 @@ describe('the finance dashboard in a real headless browser', () => {
     expect(await page.locator('#audit-pools tbody tr').count()).toBe(2);
     expect(await page.locator('#audit-winners tbody tr').count()).toBe(2);
     const roundList = (await t.http().get('/v1/rounds?limit=20').set(auth(financeKey))).body.rounds;
-    const firstRound = roundList.find((r: { periodStart: string }) => r.periodStart.replace('T', ' ').slice(0, 19) === firstPeriod);
+    const firstRound = roundList.find(
+      (r: { periodStart: string }) => r.periodStart.replace('T', ' ').slice(0, 19) === firstPeriod,
+    );
     const audit = (await t.http().get(`/v1/reports/rounds/${firstRound.id}/audit`).set(auth(financeKey))).body;
-    const roundPrices = await t.dataSource.query(`SELECT gpu_model, region, price::text AS price FROM pool_prices WHERE round_id = $1`, [firstRound.id]);
+    const roundPrices = await t.dataSource.query(
+      `SELECT gpu_model, region, price::text AS price FROM pool_prices WHERE round_id = $1`,
+      [firstRound.id],
+    );
     const poolRows = await rowsOf(page, '#audit-pools');
     for (const pool of audit.pools) {
       const row = poolRows.find((r) => r[0] === `${pool.gpuModel} · ${pool.region}`)!;
-      expect(new Money(row[1]).equals(roundPrices.find((p: { gpu_model: string }) => p.gpu_model === pool.gpuModel).price), `${pool.gpuModel} index of that round`).toBe(true);
+      expect(
+        new Money(row[1]).equals(roundPrices.find((p: { gpu_model: string }) => p.gpu_model === pool.gpuModel).price),
+        `${pool.gpuModel} index of that round`,
+      ).toBe(true);
       expect(row[2]).toBe(`${pool.nodePrices.min} / ${pool.nodePrices.median} / ${pool.nodePrices.max}`);
     }
     const winnerRows = await rowsOf(page, '#audit-winners');
@@ -300,8 +383,17 @@ describe('the finance dashboard in a real headless browser', () => {
         [firstRound.id, winner.nodes[0].nodeId],
       );
       const tenantName = winner.gpuModel === H100 ? 'rival-lab' : 'dash-tenant';
-      expect(row.slice(0, 6)).toEqual([tenantName, winner.gpuModel, String(winner.gpus), winner.limitPrice, winner.unitPrice, winner.uplift]);
-      expect(row[6]).toBe(`${np.external_id} of sim-provider: ${winner.nodes[0].gpus} at ${winner.nodes[0].roundNodePrice}`);
+      expect(row.slice(0, 6)).toEqual([
+        tenantName,
+        winner.gpuModel,
+        String(winner.gpus),
+        winner.limitPrice,
+        winner.unitPrice,
+        winner.uplift,
+      ]);
+      expect(row[6]).toBe(
+        `${np.external_id} of sim-provider: ${winner.nodes[0].gpus} at ${winner.nodes[0].roundNodePrice}`,
+      );
       expect(new Money(winner.nodes[0].roundNodePrice).equals(np.price)).toBe(true);
     }
     expect(await page.textContent('#audit-summary')).toMatch(/2 winner\(s\), 1 loser\(s\)/);

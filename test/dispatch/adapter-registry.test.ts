@@ -37,7 +37,10 @@ describe('adapter registry', () => {
       if (calls === 1) throw new Error('controller unreachable');
       return new SimulatedAdapter({ nodes: [] });
     });
-    const first = await Promise.allSettled([adapters.forProvider('p-1', 'slurm'), adapters.forProvider('p-1', 'slurm')]);
+    const first = await Promise.allSettled([
+      adapters.forProvider('p-1', 'slurm'),
+      adapters.forProvider('p-1', 'slurm'),
+    ]);
     expect(first.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(calls).toBe(1);
     const adapter = await adapters.forProvider('p-1', 'slurm');
@@ -55,7 +58,11 @@ describe('a provider whose simulated fleet the registry builds (the demo)', () =
 
   it('runs every lease of the first round, however many orders reach the fleet at once', async () => {
     const provider = await createProvider(t, 'demo-fleet');
-    await putNodes(t, provider.apiKey, Array.from({ length: 5 }, (_, i) => node(`demo-${i}`)));
+    await putNodes(
+      t,
+      provider.apiKey,
+      Array.from({ length: 5 }, (_, i) => node(`demo-${i}`)),
+    );
     const tenant = await createTenant(t);
     const bids: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -65,11 +72,15 @@ describe('a provider whose simulated fleet the registry builds (the demo)', () =
     const summary = await t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2033, 0, 1)) });
     expect(summary?.placements).toBe(5);
     await until('every place order handled', async () => {
-      const [row] = await t.dataSource.query(`SELECT count(*)::int AS n FROM orders WHERE type = 'place' AND state IN ('pending', 'sent')`);
+      const [row] = await t.dataSource.query(
+        `SELECT count(*)::int AS n FROM orders WHERE type = 'place' AND state IN ('pending', 'sent')`,
+      );
       return row.n === 0;
     });
     await t.app.get(LeaseSyncService).syncAll();
-    const leases = await t.dataSource.query(`SELECT state, end_reason FROM leases WHERE bid_id = ANY($1::uuid[])`, [bids]);
+    const leases = await t.dataSource.query(`SELECT state, end_reason FROM leases WHERE bid_id = ANY($1::uuid[])`, [
+      bids,
+    ]);
     expect(leases).toEqual(Array.from({ length: 5 }, () => ({ state: 'running', end_reason: null })));
   });
 });

@@ -60,18 +60,31 @@ describe('lease sync with a batch-answering adapter', () => {
     await putNodes(t, slurm.apiKey, [node('sync-1', { region: 'sync', gpus: 8 })]);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const response = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ regions: ['sync'], gpus: 2, contiguity: 'node', workload: { command: ['sleep', '600'] } }));
+      const response = await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(tenant.apiKey))
+        .send(bidBody({ regions: ['sync'], gpus: 2, contiguity: 'node', workload: { command: ['sleep', '600'] } }));
       expect(response.status, JSON.stringify(response.body)).toBe(201);
       ids.push(response.body.id);
     }
     await t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2037, 0, 1)) });
-    const placed = async () => (await t.dataSource.query(`SELECT count(*)::int AS n FROM orders WHERE type = 'place' AND state = 'done' AND handle IS NOT NULL`))[0].n as number;
+    const placed = async () =>
+      (
+        await t.dataSource.query(
+          `SELECT count(*)::int AS n FROM orders WHERE type = 'place' AND state = 'done' AND handle IS NOT NULL`,
+        )
+      )[0].n as number;
     await until('three placed jobs', async () => (await placed()) === 3);
 
     writeFileSync(join(bin, 'calls.log'), '');
     await t.app.get(LeaseSyncService).syncAll();
-    // The service's own periodic sync may run beside this one: every status query, whichever ran it, lists all three jobs.
-    const squeues = readFileSync(join(bin, 'calls.log'), 'utf8').trim().split('\n').filter((line) => line.startsWith('squeue') && line.includes('--jobs='));
+    // The service's own periodic sync may run beside this one: every status query, whichever ran it, lists all three
+    // jobs.
+    const squeues = readFileSync(join(bin, 'calls.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('squeue') && line.includes('--jobs='));
     expect(squeues.length).toBeGreaterThanOrEqual(1);
     for (const line of squeues) expect(line).toMatch(/^squeue --json --states=all --jobs=\d+,\d+,\d+$/);
     const states = await t.dataSource.query(`SELECT state FROM leases WHERE bid_id = ANY($1::uuid[])`, [ids]);

@@ -36,7 +36,10 @@ afterAll(async () => {
 async function call(base: string, method: string, path: string, key?: string, body?: unknown) {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    headers: {
+      ...(key ? { Authorization: `Bearer ${key}` } : {}),
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
@@ -53,18 +56,37 @@ describe('quickstart on the embedded database', () => {
     expect(first.generatedAdminKey).toMatch(/^gm_/);
     adminKey = first.generatedAdminKey!;
 
-    expect((await call(base, 'GET', '/health')).body).toMatchObject({ status: 'ok', database: { status: 'up', embedded: true } });
+    expect((await call(base, 'GET', '/health')).body).toMatchObject({
+      status: 'ok',
+      database: { status: 'up', embedded: true },
+    });
     const tenant = await call(base, 'POST', '/v1/tenants', adminKey, { name: 'acme' });
     expect(tenant.status).toBe(201);
     tenantKey = tenant.body.apiKey;
     const provider = await call(base, 'POST', '/v1/providers', adminKey, { name: 'north', adapter: 'simulated' });
     expect(provider.status).toBe(201);
     const nodes = await call(base, 'PUT', '/v1/nodes', provider.body.apiKey, {
-      nodes: [{ externalId: 'gpu-01', gpuModel: 'H100-SXM-80GB', gpus: 8, region: 'eu-west', block: 'b1', reservePrice: '1.80' }],
+      nodes: [
+        {
+          externalId: 'gpu-01',
+          gpuModel: 'H100-SXM-80GB',
+          gpus: 8,
+          region: 'eu-west',
+          block: 'b1',
+          reservePrice: '1.80',
+        },
+      ],
     });
     expect(nodes.status).toBe(200);
 
-    const bid = { gpus: 8, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.50' }], contiguity: 'node', preemptible: false, runtimeSeconds: 3600, workload: { image: 'x' } };
+    const bid = {
+      gpus: 8,
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.50' }],
+      contiguity: 'node',
+      preemptible: false,
+      runtimeSeconds: 3600,
+      workload: { image: 'x' },
+    };
     const submitted = await fetch(`${base}/v1/bids`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${tenantKey}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'qs-1' },
@@ -82,7 +104,9 @@ describe('quickstart on the embedded database', () => {
   it('keeps data and the admin key across a restart, and generates no second key', async () => {
     const { server: second, base } = await start();
     expect(second.generatedAdminKey).toBeNull();
-    expect((await call(base, 'GET', '/v1/tenants', adminKey)).body.map((t: { name: string }) => t.name)).toContain('acme');
+    expect((await call(base, 'GET', '/v1/tenants', adminKey)).body.map((t: { name: string }) => t.name)).toContain(
+      'acme',
+    );
     const bid = await call(base, 'GET', `/v1/bids/${bidId}`, tenantKey);
     expect(bid).toMatchObject({ status: 200, body: { status: 'cancelled' } });
     await stop();

@@ -32,12 +32,20 @@ let tenantKey: string;
 let home: string;
 
 /** Asynchronous on purpose: the service answers from this same process while the CLI runs. */
-function cli(args: string[], env: Record<string, string> = { GPUMARKET_URL: url, GPUMARKET_KEY: tenantKey }): Promise<Run> {
+function cli(
+  args: string[],
+  env: Record<string, string> = { GPUMARKET_URL: url, GPUMARKET_KEY: tenantKey },
+): Promise<Run> {
   return new Promise((done) => {
-    execFile(process.execPath, [ENTRY, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      done({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [ENTRY, ...args],
+      { env: { PATH: process.env.PATH ?? '', HOME: home, ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -48,8 +56,19 @@ beforeAll(async () => {
   await t.app.listen(0, '127.0.0.1');
   url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
   const provider = await createProvider(t, 'cli-provider');
-  await putNodes(t, provider.apiKey, [node('cli-1', { reservePrice: '1.50' }), node('cli-2', { reservePrice: '1.80' })]);
-  t.app.get(AdapterRegistry).use(provider.id, new SimulatedAdapter({ nodes: [{ externalId: 'cli-1', gpus: 8 }, { externalId: 'cli-2', gpus: 8 }] }));
+  await putNodes(t, provider.apiKey, [
+    node('cli-1', { reservePrice: '1.50' }),
+    node('cli-2', { reservePrice: '1.80' }),
+  ]);
+  t.app.get(AdapterRegistry).use(
+    provider.id,
+    new SimulatedAdapter({
+      nodes: [
+        { externalId: 'cli-1', gpus: 8 },
+        { externalId: 'cli-2', gpus: 8 },
+      ],
+    }),
+  );
   tenantKey = (await createTenant(t, 'cli-tenant')).apiKey;
 });
 
@@ -70,11 +89,32 @@ describe('gpumarket tenant CLI against a running service', () => {
     expect(json.code, json.stderr).toBe(0);
     const quote = JSON.parse(json.stdout);
     expect(quote.offers[0].options).toHaveLength(8);
-    expect(quote.offers[0].options.find((o: { requested: boolean }) => o.requested)).toMatchObject({ priceToWin: '1.500000', cost: '24.000000', wouldWin: true });
+    expect(quote.offers[0].options.find((o: { requested: boolean }) => o.requested)).toMatchObject({
+      priceToWin: '1.500000',
+      cost: '24.000000',
+      wouldWin: true,
+    });
   });
 
   it('submits a bid with an idempotency key it prints, and a retry with that key makes no second bid', async () => {
-    const submitted = await cli(['bid', '--gpus', '8', '--offer', 'H100-SXM-80GB=2.50', '--runtime', '90m', '--deadline', '24h', '--env', 'EPOCHS=3', '--', 'python', 'train.py', '--name', 'a b']);
+    const submitted = await cli([
+      'bid',
+      '--gpus',
+      '8',
+      '--offer',
+      'H100-SXM-80GB=2.50',
+      '--runtime',
+      '90m',
+      '--deadline',
+      '24h',
+      '--env',
+      'EPOCHS=3',
+      '--',
+      'python',
+      'train.py',
+      '--name',
+      'a b',
+    ]);
     expect(submitted.code, submitted.stderr).toBe(0);
     const key = /idempotency key: (\S+)/.exec(submitted.stdout)?.[1];
     expect(key).toMatch(UUID);
@@ -82,26 +122,80 @@ describe('gpumarket tenant CLI against a running service', () => {
     expect(submitted.stdout).toMatch(/^status:\s+open$/m);
     expect(submitted.stdout).toMatch(/^command:\s+python train.py --name a b$/m);
 
-    const again = await cli(['bid', '--gpus', '8', '--offer', 'H100-SXM-80GB=2.50', '--runtime', '90m', '--image', 'pytorch:24.10', '--idempotency-key', key!, '--json']);
+    const again = await cli([
+      'bid',
+      '--gpus',
+      '8',
+      '--offer',
+      'H100-SXM-80GB=2.50',
+      '--runtime',
+      '90m',
+      '--image',
+      'pytorch:24.10',
+      '--idempotency-key',
+      key!,
+      '--json',
+    ]);
     // Same key, different body: the API refuses rather than guess.
     expect(again.code).toBe(3);
     expect(again.stderr).toMatch(/409 idempotency_key_reused/);
 
-    const json = await cli(['bid', '--gpus', '4', '--offer', 'H100-SXM-80GB=1.00', '--runtime', '1h', '--preemptible', '--command', 'nvidia-smi -L', '--idempotency-key', 'cli-e2e-1', '--json']);
+    const json = await cli([
+      'bid',
+      '--gpus',
+      '4',
+      '--offer',
+      'H100-SXM-80GB=1.00',
+      '--runtime',
+      '1h',
+      '--preemptible',
+      '--command',
+      'nvidia-smi -L',
+      '--idempotency-key',
+      'cli-e2e-1',
+      '--json',
+    ]);
     expect(json.code, json.stderr).toBe(0);
     const bid = JSON.parse(json.stdout);
-    expect(bid).toMatchObject({ status: 'open', gpus: 4, preemptible: true, runtimeSeconds: 3600, idempotencyKey: 'cli-e2e-1', offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '1.00' }] });
+    expect(bid).toMatchObject({
+      status: 'open',
+      gpus: 4,
+      preemptible: true,
+      runtimeSeconds: 3600,
+      idempotencyKey: 'cli-e2e-1',
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '1.00' }],
+    });
     expect(json.stderr).toContain('idempotency key: cli-e2e-1');
-    const replay = await cli(['bid', '--gpus', '4', '--offer', 'H100-SXM-80GB=1.00', '--runtime', '1h', '--preemptible', '--command', 'nvidia-smi -L', '--idempotency-key', 'cli-e2e-1', '--json']);
+    const replay = await cli([
+      'bid',
+      '--gpus',
+      '4',
+      '--offer',
+      'H100-SXM-80GB=1.00',
+      '--runtime',
+      '1h',
+      '--preemptible',
+      '--command',
+      'nvidia-smi -L',
+      '--idempotency-key',
+      'cli-e2e-1',
+      '--json',
+    ]);
     expect(replay.code).toBe(0);
     expect(JSON.parse(replay.stdout).id).toBe(bid.id);
     expect(replay.stderr).toContain(`this idempotency key already submitted bid ${bid.id}; no new bid was made`);
 
     const listed = await cli(['bids', '--json']);
-    expect(JSON.parse(listed.stdout).bids.map((b: { id: string }) => b.id).sort()).toEqual([winner, bid.id].sort());
+    expect(
+      JSON.parse(listed.stdout)
+        .bids.map((b: { id: string }) => b.id)
+        .sort(),
+    ).toEqual([winner, bid.id].sort());
     const table = await cli(['bids', '--status', 'open']);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(new RegExp(`^${winner}\\s+open\\s+8\\s+H100-SXM-80GB<=2\\.50\\s+node\\s+no\\s+1h30m`, 'm'));
+    expect(table.stdout).toMatch(
+      new RegExp(`^${winner}\\s+open\\s+8\\s+H100-SXM-80GB<=2\\.50\\s+node\\s+no\\s+1h30m`, 'm'),
+    );
   });
 
   it('shows a bid with the lease it won, the pool prices with their band, the leases and the charges', async () => {
@@ -118,10 +212,21 @@ describe('gpumarket tenant CLI against a running service', () => {
     const prices = await cli(['prices', '--json']);
     expect(prices.code, prices.stderr).toBe(0);
     const pool = JSON.parse(prices.stdout).pools[0];
-    expect(pool).toMatchObject({ gpuModel: 'H100-SXM-80GB', region: 'eu-west', roundId: round!.roundId, supplyGpus: 16, freeGpus: 8 });
+    expect(pool).toMatchObject({
+      gpuModel: 'H100-SXM-80GB',
+      region: 'eu-west',
+      roundId: round!.roundId,
+      supplyGpus: 16,
+      freeGpus: 8,
+    });
     expect(pool.nodePrices).toEqual({ min: expect.any(String), median: expect.any(String), max: expect.any(String) });
     const pricesTable = await cli(['prices', '--region', 'eu-west']);
-    expect(pricesTable.stdout).toMatch(new RegExp(`^H100-SXM-80GB\\s+eu-west\\s+${pool.price.replace('.', '\\.')}\\s+${pool.nodePrices.min.replace('.', '\\.')} / `, 'm'));
+    expect(pricesTable.stdout).toMatch(
+      new RegExp(
+        `^H100-SXM-80GB\\s+eu-west\\s+${pool.price.replace('.', '\\.')}\\s+${pool.nodePrices.min.replace('.', '\\.')} / `,
+        'm',
+      ),
+    );
     expect((await cli(['prices', '--region', 'nowhere'])).stdout).toBe('no pools\n');
 
     const leases = await cli(['leases']);
@@ -144,12 +249,31 @@ describe('gpumarket tenant CLI against a running service', () => {
     expect(ledger.entries[0]).toMatchObject({ bidId: winner, gpus: 8 });
     const table = await cli(['charges', '--from', '30d']);
     expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(new RegExp(`\\s${ledger.entries[0].leaseId}\\s+H100-SXM-80GB\\s+eu-west\\s+8\\s+\\S+\\s+${ledger.entries[0].charge.replace('.', '\\.')}\\n`));
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `\\s${ledger.entries[0].leaseId}\\s+H100-SXM-80GB\\s+eu-west\\s+8\\s+\\S+\\s+${ledger.entries[0].charge.replace('.', '\\.')}\\n`,
+      ),
+    );
     expect(table.stdout).toContain(`total charges ${ledger.totals.charges} over ${ledger.totals.count} entries`);
   });
 
   it('cancels a bid, and a second cancel is refused with exit 3', async () => {
-    const created = JSON.parse((await cli(['bid', '--gpus', '1', '--offer', 'H100-SXM-80GB=1.00', '--runtime', '1h', '--image', 'busybox', '--json'])).stdout);
+    const created = JSON.parse(
+      (
+        await cli([
+          'bid',
+          '--gpus',
+          '1',
+          '--offer',
+          'H100-SXM-80GB=1.00',
+          '--runtime',
+          '1h',
+          '--image',
+          'busybox',
+          '--json',
+        ])
+      ).stdout,
+    );
     const cancelled = await cli(['cancel', created.id]);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect(cancelled.stdout).toBe(`cancelled bid ${created.id}: status cancelled\n`);
@@ -159,7 +283,17 @@ describe('gpumarket tenant CLI against a running service', () => {
   });
 
   it("exits 3 naming the API's field and rule when it refuses a bid, 5 for an unknown bid, 4 for a bad key", async () => {
-    const refused = await cli(['bid', '--gpus', '0', '--offer', 'H100-SXM-80GB=2.123456', '--runtime', '1h', '--image', 'busybox']);
+    const refused = await cli([
+      'bid',
+      '--gpus',
+      '0',
+      '--offer',
+      'H100-SXM-80GB=2.123456',
+      '--runtime',
+      '1h',
+      '--image',
+      'busybox',
+    ]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/the API answered 400 validation_failed/);
     expect(refused.stderr).toMatch(/field gpus: rule min/);
@@ -187,9 +321,13 @@ describe('gpumarket tenant CLI against a running service', () => {
     await chmod(config, 0o644);
     const refused = await cli(['bids'], { GPUMARKET_CONFIG: config });
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain(`${config} has mode 0644: it holds an API key, so it must be readable by its owner only (chmod 600 ${config})`);
+    expect(refused.stderr).toContain(
+      `${config} has mode 0644: it holds an API key, so it must be readable by its owner only (chmod 600 ${config})`,
+    );
 
-    const wrong = await cli(['login', '--url', url, '--key', 'not-a-key'], { GPUMARKET_CONFIG: join(home, 'other.json') });
+    const wrong = await cli(['login', '--url', url, '--key', 'not-a-key'], {
+      GPUMARKET_CONFIG: join(home, 'other.json'),
+    });
     expect(wrong.code).toBe(4);
   });
 });

@@ -13,7 +13,11 @@ const WORKER = pathToFileURL(join(resolve(import.meta.dirname, '../..'), 'dist/m
 const small = () =>
   snapshot({
     nodes: [node('h', { compliance: ['hipaa'], reserve: '1.10' }), node('n', { reserve: '1.20' })],
-    bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 8, { H100: '3.00' }, { contiguity: 'node', compliance: ['hipaa'] }), bid('y', 4, { H100: '2.00' })],
+    bids: [
+      bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }),
+      bid('z', 8, { H100: '3.00' }, { contiguity: 'node', compliance: ['hipaa'] }),
+      bid('y', 4, { H100: '2.00' }),
+    ],
   });
 
 describe('ClearingRunner: rounds clear on a worker thread', () => {
@@ -34,7 +38,9 @@ describe('ClearingRunner: rounds clear on a worker thread', () => {
     expect(threaded.status).toBe('optimal');
     expect(threaded.welfare.toFixed(4)).toBe(inline.welfare.toFixed(4));
     expect(threaded.placements).toEqual(inline.placements);
-    expect(threaded.prices.map((p) => [p.gpuModel, p.region, p.price.toFixed(4), p.marginalBidId])).toEqual(inline.prices.map((p) => [p.gpuModel, p.region, p.price.toFixed(4), p.marginalBidId]));
+    expect(threaded.prices.map((p) => [p.gpuModel, p.region, p.price.toFixed(4), p.marginalBidId])).toEqual(
+      inline.prices.map((p) => [p.gpuModel, p.region, p.price.toFixed(4), p.marginalBidId]),
+    );
     expect(threaded.losses).toEqual(inline.losses);
   });
 

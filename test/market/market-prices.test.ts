@@ -18,7 +18,13 @@ describe('GET /v1/market/prices: the marginal bid and its price', () => {
   it("shows the price, the bid that set it and that bid's limit in the pool's model, and no free GPUs", async () => {
     const tenant = await createTenant(t);
     const submit = async (offers: Array<{ gpuModel: string; maxPrice: string }>) =>
-      (await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ gpus: 4, offers }))).body.id as string;
+      (
+        await t
+          .http()
+          .post('/v1/bids')
+          .set(auth(tenant.apiKey))
+          .send(bidBody({ gpus: 4, offers }))
+      ).body.id as string;
     await submit([{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }]);
     await submit([{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.80' }]);
     // Turned away for lack of GPUs: its H100 offer sets the price; its A100 offer has nothing to do with it.
@@ -46,7 +52,9 @@ describe('GET /v1/market/prices: the marginal bid and its price', () => {
       },
     ]);
     const detail = await t.http().get(`/v1/rounds/${round!.roundId}`).set(auth(tenant.apiKey));
-    expect(detail.body.prices).toEqual([expect.objectContaining({ price: '2.20', marginalBidId: marginal, marginalBidPrice: '2.20' })]);
+    expect(detail.body.prices).toEqual([
+      expect.objectContaining({ price: '2.20', marginalBidId: marginal, marginalBidPrice: '2.20' }),
+    ]);
   });
 
   it('documents marginalBidPrice in the OpenAPI document', async () => {

@@ -17,16 +17,26 @@ describe('node health and fencing', () => {
   let tenant: { id: string; apiKey: string };
   let simulated: { id: string; apiKey: string };
   let period = 0;
-  const round = () => t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2036, 0, 1) + 60_000 * period++) });
+  const round = () =>
+    t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2036, 0, 1) + 60_000 * period++) });
   const q = async (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
-  const leaseOf = async (bidId: string) => (await q(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
+  const leaseOf = async (bidId: string) =>
+    (await q(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
   const heartbeat = (body: object) => t.http().post('/v1/agent/heartbeat').set(auth(agents.apiKey)).send(body);
   const nodeView = async (externalId: string) =>
-    (await t.http().get('/v1/nodes').set(auth(agents.apiKey))).body.nodes.find((n: { externalId: string }) => n.externalId === externalId);
+    (await t.http().get('/v1/nodes').set(auth(agents.apiKey))).body.nodes.find(
+      (n: { externalId: string }) => n.externalId === externalId,
+    );
   const freeGpus = async (region: string) =>
-    (await t.http().get('/v1/market/prices').set(auth(tenant.apiKey))).body.pools.find((p: { region: string }) => p.region === region).freeGpus as number;
+    (await t.http().get('/v1/market/prices').set(auth(tenant.apiKey))).body.pools.find(
+      (p: { region: string }) => p.region === region,
+    ).freeGpus as number;
   const bid = async (region: string, overrides: Record<string, unknown> = {}) => {
-    const response = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ regions: [region], ...overrides }));
+    const response = await t
+      .http()
+      .post('/v1/bids')
+      .set(auth(tenant.apiKey))
+      .send(bidBody({ regions: [region], ...overrides }));
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body.id as string;
   };
@@ -38,7 +48,11 @@ describe('node health and fencing', () => {
       expect(response.status).toBe(200);
       const orders = (response.body.orders as AgentOrder[]).filter((o) => o.type === type && o.leaseId === leaseId);
       for (const order of orders) {
-        const ack = await t.http().post(`/v1/agent/orders/${order.id}/ack`).set(auth(agents.apiKey)).send({ ok: true, handle: `${externalId}/${leaseId}`, gpuIndices: [0, 1, 2, 3, 4, 5, 6, 7] });
+        const ack = await t
+          .http()
+          .post(`/v1/agent/orders/${order.id}/ack`)
+          .set(auth(agents.apiKey))
+          .send({ ok: true, handle: `${externalId}/${leaseId}`, gpuIndices: [0, 1, 2, 3, 4, 5, 6, 7] });
         expect(ack.status).toBe(204);
       }
       return orders.length > 0;
@@ -49,7 +63,11 @@ describe('node health and fencing', () => {
     t = await createTestApp({ HEARTBEAT_UNREACHABLE_SECONDS: '4', MIN_HOLD_SECONDS: '1' });
     agents = await createProvider(t, 'agents', 'nvidia-agent');
     tenant = await createTenant(t);
-    await putNodes(t, agents.apiKey, [node('fence-1', { region: 'fence' }), node('ecc-1', { region: 'ecc' }), node('quiet-1', { region: 'quiet' })]);
+    await putNodes(t, agents.apiKey, [
+      node('fence-1', { region: 'fence' }),
+      node('ecc-1', { region: 'ecc' }),
+      node('quiet-1', { region: 'quiet' }),
+    ]);
     simulated = await createProvider(t, 'simulated-fleet');
     await putNodes(t, simulated.apiKey, [node('sim-1', { region: 'sim' })]);
   });
@@ -65,8 +83,26 @@ describe('node health and fencing', () => {
     expect(unknown.body.error).toBe('node_not_found');
 
     const bad: Array<[object, string]> = [
-      [{ node: 'quiet-1', gpus: [{ index: 0, available: true }, { index: 8, available: false, reason: 'ecc' }] }, 'gpus[1].index'],
-      [{ node: 'quiet-1', gpus: [{ index: 2, available: true }, { index: 2, available: false }] }, 'gpus[1].index'],
+      [
+        {
+          node: 'quiet-1',
+          gpus: [
+            { index: 0, available: true },
+            { index: 8, available: false, reason: 'ecc' },
+          ],
+        },
+        'gpus[1].index',
+      ],
+      [
+        {
+          node: 'quiet-1',
+          gpus: [
+            { index: 2, available: true },
+            { index: 2, available: false },
+          ],
+        },
+        'gpus[1].index',
+      ],
       [{ node: 'quiet-1', gpus: [{ index: 0, available: false, reason: 'melted' }] }, 'gpus.0.reason'],
       [{ node: 'quiet-1', gpus: [{ index: 0 }] }, 'gpus.0.available'],
       [{ gpus: [] }, 'node'],
@@ -75,10 +111,17 @@ describe('node health and fencing', () => {
       const response = await heartbeat(body);
       expect(response.status, JSON.stringify(body)).toBe(400);
       const fields = response.body.details.map((d: { field: string }) => d.field);
-      expect(fields.some((f: string) => f === field || f.replace(/\[(\d+)\]/g, '.$1') === field.replace(/\[(\d+)\]/g, '.$1')), `${JSON.stringify(body)}: ${fields}`).toBe(true);
+      expect(
+        fields.some(
+          (f: string) => f === field || f.replace(/\[(\d+)\]/g, '.$1') === field.replace(/\[(\d+)\]/g, '.$1'),
+        ),
+        `${JSON.stringify(body)}: ${fields}`,
+      ).toBe(true);
     }
     // A tenant key is not an agent.
-    expect((await t.http().post('/v1/agent/heartbeat').set(auth(tenant.apiKey)).send({ node: 'quiet-1' })).status).toBe(403);
+    expect((await t.http().post('/v1/agent/heartbeat').set(auth(tenant.apiKey)).send({ node: 'quiet-1' })).status).toBe(
+      403,
+    );
   });
 
   it('shows never_seen for a node no agent reported from, and ok with the last heartbeat once one does', async () => {
@@ -93,7 +136,11 @@ describe('node health and fencing', () => {
 
   it('sells one GPU fewer on a node whose agent reports a GPU unavailable, and all again once it recovers', async () => {
     const gpus = (unavailable: number | null) =>
-      Array.from({ length: 8 }, (_, index) => (index === unavailable ? { index, uuid: `GPU-${index}`, available: false, reason: 'ecc' } : { index, uuid: `GPU-${index}`, available: true }));
+      Array.from({ length: 8 }, (_, index) =>
+        index === unavailable
+          ? { index, uuid: `GPU-${index}`, available: false, reason: 'ecc' }
+          : { index, uuid: `GPU-${index}`, available: true },
+      );
     expect((await heartbeat({ node: 'ecc-1', gpus: gpus(3) })).status).toBe(200);
     // A heartbeat without gpus leaves the availability as it was.
     expect((await heartbeat({ node: 'ecc-1' })).status).toBe(200);
@@ -133,8 +180,16 @@ describe('node health and fencing', () => {
     expect((await round())?.placements).toBe(1);
     const lease = await leaseOf(bidId);
     await takeOrders('fence-1', 'place', lease.id);
-    await until('the place order done', async () => (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [lease.id]))[0].state === 'done');
-    const running = await t.http().post(`/v1/leases/${lease.id}/status`).set(auth(agents.apiKey)).send({ state: 'running', node: 'fence-1' });
+    await until(
+      'the place order done',
+      async () =>
+        (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [lease.id]))[0].state === 'done',
+    );
+    const running = await t
+      .http()
+      .post(`/v1/leases/${lease.id}/status`)
+      .set(auth(agents.apiKey))
+      .send({ state: 'running', node: 'fence-1' });
     expect(running.body.state).toBe('running');
     await new Promise((r) => setTimeout(r, 1_200)); // one second of run time to bill
     expect((await nodeView('fence-1')).health).toBe('ok');
@@ -142,7 +197,9 @@ describe('node health and fencing', () => {
     // The agent dies.
     beating = false;
     await beats;
-    const [{ last_heartbeat_at: lastHeartbeat }] = await q(`SELECT last_heartbeat_at FROM nodes WHERE external_id = 'fence-1'`);
+    const [{ last_heartbeat_at: lastHeartbeat }] = await q(
+      `SELECT last_heartbeat_at FROM nodes WHERE external_id = 'fence-1'`,
+    );
     const silentSince = Date.now();
     // A round while the node is silent, past a whole second of run time after its last heartbeat
     // but not yet fenced, charges nothing past the last heartbeat.
@@ -157,7 +214,10 @@ describe('node health and fencing', () => {
     expect(failed.end_reason).toMatch(/^node_unreachable: no heartbeat from node fence-1 since /);
     expect(failed.ended_at.getTime()).toBe(lastHeartbeat.getTime());
     // Billed up to the last heartbeat and not a second more.
-    const [billed] = await q(`SELECT coalesce(sum(seconds), 0)::int AS seconds, max(period_end) AS until FROM ledger_entries WHERE lease_id = $1`, [lease.id]);
+    const [billed] = await q(
+      `SELECT coalesce(sum(seconds), 0)::int AS seconds, max(period_end) AS until FROM ledger_entries WHERE lease_id = $1`,
+      [lease.id],
+    );
     expect(billed.seconds).toBe(Math.floor((lastHeartbeat.getTime() - failed.started_at.getTime()) / 1000));
     expect(billed.seconds).toBeGreaterThan(0);
     expect(billed.until.getTime()).toBeLessThanOrEqual(lastHeartbeat.getTime());
@@ -166,8 +226,15 @@ describe('node health and fencing', () => {
     expect(bidRow.status).toBe('open');
     expect(3600 - bidRow.remaining_seconds - billed.seconds).toBeGreaterThanOrEqual(0);
     expect(3600 - bidRow.remaining_seconds - billed.seconds).toBeLessThanOrEqual(1);
-    const [event] = await q(`SELECT data FROM market_events WHERE type = 'lease.failed' AND subject_id = $1`, [lease.id]);
-    expect(event.data).toMatchObject({ reason: failed.end_reason, bidReopened: true, bidStatus: 'open', endedAt: lastHeartbeat.toISOString() });
+    const [event] = await q(`SELECT data FROM market_events WHERE type = 'lease.failed' AND subject_id = $1`, [
+      lease.id,
+    ]);
+    expect(event.data).toMatchObject({
+      reason: failed.end_reason,
+      bidReopened: true,
+      bidStatus: 'open',
+      endedAt: lastHeartbeat.toISOString(),
+    });
     const view = await t.http().get(`/v1/leases/${lease.id}`).set(auth(tenant.apiKey));
     expect(view.body).toMatchObject({ state: 'failed', endReason: failed.end_reason });
     // A terminate is queued for the agent, so a node that comes back stops what it still runs.

@@ -16,14 +16,25 @@ import { past, until } from '../support/until.js';
 describe('node prices in the market loop: preemption, a repriced kept lease with uplift, exact settlement', () => {
   let t: TestApp;
   let period = 0;
-  const round = () => t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2037, 0, 1) + 60_000 * period++) });
+  const round = () =>
+    t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2037, 0, 1) + 60_000 * period++) });
   const q = (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
-  const leaseOf = async (bidId: string) => (await q(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
+  const leaseOf = async (bidId: string) =>
+    (await q(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
   const shareOf = async (bidId: string) =>
-    (await q(`SELECT unit_price::text, node_price::text, uplift::text FROM lease_nodes WHERE lease_id = $1`, [(await leaseOf(bidId)).id]))[0];
+    (
+      await q(`SELECT unit_price::text, node_price::text, uplift::text FROM lease_nodes WHERE lease_id = $1`, [
+        (await leaseOf(bidId)).id,
+      ])
+    )[0];
 
   beforeAll(async () => {
-    t = await createTestApp({ MIN_HOLD_SECONDS: '1', PREEMPTION_NOTICE_SECONDS: '5', MARKET_FEE_PERCENT: '10', PREEMPTION_PENALTY: '0.50' });
+    t = await createTestApp({
+      MIN_HOLD_SECONDS: '1',
+      PREEMPTION_NOTICE_SECONDS: '5',
+      MARKET_FEE_PERCENT: '10',
+      PREEMPTION_PENALTY: '0.50',
+    });
   });
   afterAll(async () => t?.close());
 
@@ -33,7 +44,11 @@ describe('node prices in the market loop: preemption, a repriced kept lease with
     t.app.get(AdapterRegistry).use(provider.id, new SimulatedAdapter({ nodes: [{ externalId: 'n-1', gpus: 8 }] }));
     const tenant = await createTenant(t, 'buyers');
     const bid = async (overrides: Record<string, unknown>) => {
-      const response = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ gpus: 4, runtimeSeconds: 3600, ...overrides }));
+      const response = await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(tenant.apiKey))
+        .send(bidBody({ gpus: 4, runtimeSeconds: 3600, ...overrides }));
       expect(response.status, JSON.stringify(response.body)).toBe(201);
       return response.body.id as string;
     };
@@ -61,14 +76,25 @@ describe('node prices in the market loop: preemption, a repriced kept lease with
     const detail = await t.http().get(`/v1/rounds/${second!.roundId}`).set(auth(t.adminKey));
     // Keeping the 2.40 bid out of the node's 4 contestable GPUs needs 2.40; nothing less supports the round.
     expect(detail.body.prices).toEqual([
-      expect.objectContaining({ price: '2.40', marginalBidId: waiting, marginalBidPrice: '2.40', nodePrices: { min: '2.40', median: '2.40', max: '2.40' } }),
+      expect.objectContaining({
+        price: '2.40',
+        marginalBidId: waiting,
+        marginalBidPrice: '2.40',
+        nodePrices: { min: '2.40', median: '2.40', max: '2.40' },
+      }),
     ]);
-    expect(await q(`SELECT price::text FROM node_prices WHERE round_id = $1`, [second!.roundId])).toEqual([{ price: '2.400000' }]);
+    expect(await q(`SELECT price::text FROM node_prices WHERE round_id = $1`, [second!.roundId])).toEqual([
+      { price: '2.400000' },
+    ]);
     expect(await shareOf(rich)).toEqual({ unit_price: '2.400000', node_price: '2.400000', uplift: '0.000000' });
     // The non-preemptible lease keeps its GPUs and pays its limit; the market pays the rest to the provider.
     expect(await shareOf(keeper)).toEqual({ unit_price: '1.600000', node_price: '2.400000', uplift: '0.800000' });
-    const [cleared] = await q(`SELECT data FROM market_events WHERE type = 'round.cleared' AND subject_id = $1`, [second!.roundId]);
-    expect(cleared.data.won).toEqual([expect.objectContaining({ bidId: rich, unitPrice: '2.400000', uplift: '0.000000' })]);
+    const [cleared] = await q(`SELECT data FROM market_events WHERE type = 'round.cleared' AND subject_id = $1`, [
+      second!.roundId,
+    ]);
+    expect(cleared.data.won).toEqual([
+      expect.objectContaining({ bidId: rich, unitPrice: '2.400000', uplift: '0.000000' }),
+    ]);
     expect(cleared.data.lost).toEqual([{ bidId: waiting, reason: 'outbid' }]);
 
     // Round 3 settles the period since round 2 at those prices.
@@ -84,7 +110,12 @@ describe('node prices in the market loop: preemption, a repriced kept lease with
     const hours = new Money(row.seconds).dividedBy(3600);
     const gross = new Money('2.40').times(4).times(hours).toDecimalPlaces(6);
     const charge = new Money('1.60').times(4).times(hours).toDecimalPlaces(6);
-    expect(row).toMatchObject({ unit_price: '1.600000', node_price: '2.400000', charge: charge.toFixed(6), uplift: gross.minus(charge).toFixed(6) });
+    expect(row).toMatchObject({
+      unit_price: '1.600000',
+      node_price: '2.400000',
+      charge: charge.toFixed(6),
+      uplift: gross.minus(charge).toFixed(6),
+    });
     expect(row.fee).toBe(gross.times('0.10').toDecimalPlaces(6).toFixed(6));
     expect(new Money(row.payout).plus(row.fee).equals(gross)).toBe(true);
 
@@ -93,10 +124,13 @@ describe('node prices in the market loop: preemption, a repriced kept lease with
       `SELECT round_id, sum(charge)::text AS c, sum(uplift)::text AS u, sum(fee)::text AS f, sum(payout)::text AS p FROM ledger_entries GROUP BY round_id`,
     );
     expect(perRound.length).toBeGreaterThan(0);
-    for (const r of perRound) expect(new Money(r.c).plus(r.u).equals(new Money(r.p).plus(r.f)), JSON.stringify(r)).toBe(true);
+    for (const r of perRound)
+      expect(new Money(r.c).plus(r.u).equals(new Money(r.p).plus(r.f)), JSON.stringify(r)).toBe(true);
     const books = await t.http().get('/v1/ledger').set(auth(t.adminKey));
     const totals = books.body.totals;
     expect(new Money(totals.uplift).greaterThan(0)).toBe(true);
-    expect(new Money(totals.charges).plus(totals.uplift).equals(new Money(totals.payouts).plus(totals.fees))).toBe(true);
+    expect(new Money(totals.charges).plus(totals.uplift).equals(new Money(totals.payouts).plus(totals.fees))).toBe(
+      true,
+    );
   });
 });

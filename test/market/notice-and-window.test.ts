@@ -13,11 +13,14 @@ import { TransactionRunner } from '../../src/platform/database/transaction-runne
 describe('a lease that wins its place back during its notice, and bids whose window closes', () => {
   let t: TestApp;
   let period = 0;
-  const round = (now?: Date) => t.app.get(RoundService).runRound({ now, periodStart: new Date(Date.UTC(2036, 0, 1) + 60_000 * period++) });
+  const round = (now?: Date) =>
+    t.app.get(RoundService).runRound({ now, periodStart: new Date(Date.UTC(2036, 0, 1) + 60_000 * period++) });
   const sync = () => t.app.get(LeaseSyncService).syncAll();
   const q = (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
-  const leaseOf = async (bidId: string) => (await q(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
-  const bidRow = async (bidId: string) => (await q(`SELECT status, remaining_seconds, last_loss_reason FROM bids WHERE id = $1`, [bidId]))[0];
+  const leaseOf = async (bidId: string) =>
+    (await q(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
+  const bidRow = async (bidId: string) =>
+    (await q(`SELECT status, remaining_seconds, last_loss_reason FROM bids WHERE id = $1`, [bidId]))[0];
 
   async function fleetIn(region: string): Promise<ScriptedFleet> {
     const provider = await createProvider(t, `provider-${region}`);
@@ -27,12 +30,21 @@ describe('a lease that wins its place back during its notice, and bids whose win
     return fleet;
   }
   async function bid(key: string, region: string, overrides: Record<string, unknown>): Promise<string> {
-    const response = await t.http().post('/v1/bids').set(auth(key)).send(bidBody({ regions: [region], ...overrides }));
+    const response = await t
+      .http()
+      .post('/v1/bids')
+      .set(auth(key))
+      .send(bidBody({ regions: [region], ...overrides }));
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body.id;
   }
   async function running(bidId: string): Promise<void> {
-    await until('the place order done', async () => (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [(await leaseOf(bidId)).id]))[0]?.state === 'done');
+    await until(
+      'the place order done',
+      async () =>
+        (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [(await leaseOf(bidId)).id]))[0]
+          ?.state === 'done',
+    );
     await sync();
     expect((await leaseOf(bidId)).state).toBe('running');
   }
@@ -46,7 +58,11 @@ describe('a lease that wins its place back during its notice, and bids whose win
     const fleet = await fleetIn('winback');
     const low = await createTenant(t, 'low');
     const high = await createTenant(t, 'high');
-    const victim = await bid(low.apiKey, 'winback', { preemptible: true, runtimeSeconds: 3600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] });
+    const victim = await bid(low.apiKey, 'winback', {
+      preemptible: true,
+      runtimeSeconds: 3600,
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }],
+    });
     // Its workload checkpoints on SIGTERM and keeps running until the platform's grace ends.
     fleet.ignoringTerm.add(victim);
     await round();
@@ -54,11 +70,14 @@ describe('a lease that wins its place back during its notice, and bids whose win
     const lease = await leaseOf(victim);
     await past(lease.protected_until);
 
-    const displacing = await bid(high.apiKey, 'winback', { runtimeSeconds: 600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }] });
+    const displacing = await bid(high.apiKey, 'winback', {
+      runtimeSeconds: 600,
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }],
+    });
     expect((await round())?.preemptions).toBe(1);
     const noticed = await leaseOf(victim);
     expect(noticed.state).toBe('preempting');
-    await until('the notice\'s SIGTERM', async () => (await fleet.workload(lease.id))?.termAt !== undefined);
+    await until("the notice's SIGTERM", async () => (await fleet.workload(lease.id))?.termAt !== undefined);
     const successor = await leaseOf(displacing);
     expect(successor.state).toBe('allocated');
 
@@ -70,12 +89,17 @@ describe('a lease that wins its place back during its notice, and bids whose win
     const back = await leaseOf(victim);
     expect(back).toMatchObject({ id: lease.id, state: 'running', notice_ends_at: null });
     expect((await bidRow(victim)).status).toBe('running');
-    const stops = await q(`SELECT type, state FROM orders WHERE lease_id = $1 AND type <> 'place' ORDER BY type`, [lease.id]);
+    const stops = await q(`SELECT type, state FROM orders WHERE lease_id = $1 AND type <> 'place' ORDER BY type`, [
+      lease.id,
+    ]);
     expect(stops).toEqual([
       { type: 'preempt', state: 'done' },
       { type: 'terminate', state: 'withdrawn' },
     ]);
-    const [event] = await q(`SELECT data FROM market_events WHERE type = 'lease.running' AND subject_id = $1 AND (data->>'wonBack')::boolean`, [lease.id]);
+    const [event] = await q(
+      `SELECT data FROM market_events WHERE type = 'lease.running' AND subject_id = $1 AND (data->>'wonBack')::boolean`,
+      [lease.id],
+    );
     expect(event.data).toMatchObject({ leaseId: lease.id, wonBack: true });
     // The successor never reaches the fleet: its place order, due at the notice's end, finds it ended.
     expect((await leaseOf(displacing)).state).toBe('cancelled');
@@ -95,7 +119,8 @@ describe('a lease that wins its place back during its notice, and bids whose win
 
     // A stop reported within the notice's grace (plus the time a report takes) is the notice's
     // doing; an hour later it would be the workload's own.
-    const asReportedAt = (at: Date) => t.app.get(TransactionRunner).run((m) => t.app.get(LeaseStateService).reportable(m, lease.id, at));
+    const asReportedAt = (at: Date) =>
+      t.app.get(TransactionRunner).run((m) => t.app.get(LeaseStateService).reportable(m, lease.id, at));
     expect(await asReportedAt(new Date())).toEqual({ state: 'running', noticedRecently: true });
     expect(await asReportedAt(new Date(Date.now() + 3_600_000))).toEqual({ state: 'running', noticedRecently: false });
 
@@ -111,8 +136,14 @@ describe('a lease that wins its place back during its notice, and bids whose win
     const reopened = await bidRow(victim);
     expect(reopened.status).toBe('open');
     expect(reopened.remaining_seconds).toBeLessThan(3600);
-    const [preempted] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [lease.id]);
-    expect(preempted.data).toMatchObject({ leaseId: lease.id, bidStatus: 'open', endedAt: new Date(ended.ended_at).toISOString() });
+    const [preempted] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [
+      lease.id,
+    ]);
+    expect(preempted.data).toMatchObject({
+      leaseId: lease.id,
+      bidStatus: 'open',
+      endedAt: new Date(ended.ended_at).toISOString(),
+    });
     expect(await q(`SELECT id FROM leases WHERE bid_id = $1 AND state = 'failed'`, [victim])).toEqual([]);
   });
 
@@ -120,7 +151,11 @@ describe('a lease that wins its place back during its notice, and bids whose win
     const tenant = await createTenant(t, 'deadline');
     // No node has this model: the bid loses every round until its window closes.
     const deadline = new Date(Date.now() + 75_000);
-    const bidId = await bid(tenant.apiKey, 'nowhere', { runtimeSeconds: 60, window: { deadline: deadline.toISOString() }, offers: [{ gpuModel: 'A100-SXM-40GB', maxPrice: '3.00' }] });
+    const bidId = await bid(tenant.apiKey, 'nowhere', {
+      runtimeSeconds: 60,
+      window: { deadline: deadline.toISOString() },
+      offers: [{ gpuModel: 'A100-SXM-40GB', maxPrice: '3.00' }],
+    });
     const first = await round();
     expect(first?.expired).toBe(0);
     expect(await bidRow(bidId)).toMatchObject({ status: 'open', last_loss_reason: 'no_matching_nodes' });
@@ -149,18 +184,31 @@ describe('a lease that wins its place back during its notice, and bids whose win
     await round();
     await running(victim);
     await new Promise((r) => setTimeout(r, 1_100));
-    await bid(tenant.apiKey, 'late', { runtimeSeconds: 600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }] });
+    await bid(tenant.apiKey, 'late', {
+      runtimeSeconds: 600,
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }],
+    });
     expect((await round())?.preemptions).toBe(1);
     const lease = await leaseOf(victim);
-    await until('the notice\'s SIGTERM', async () => (await fleet.workload(lease.id))?.termAt !== undefined);
+    await until("the notice's SIGTERM", async () => (await fleet.workload(lease.id))?.termAt !== undefined);
 
     // The round after the notice ends runs a minute later: what is left no longer fits.
     await round(new Date(new Date(lease.notice_ends_at).getTime() + 60_000));
     expect(await leaseOf(victim)).toMatchObject({ id: lease.id, state: 'preempted' });
-    const ran = Math.floor(new Date(lease.notice_ends_at).getTime() / 1000) - Math.floor(new Date(lease.started_at).getTime() / 1000);
-    expect(await bidRow(victim)).toEqual({ status: 'expired', last_loss_reason: 'window_closed', remaining_seconds: 600 - ran });
-    const [preempted] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [lease.id]);
+    const ran =
+      Math.floor(new Date(lease.notice_ends_at).getTime() / 1000) -
+      Math.floor(new Date(lease.started_at).getTime() / 1000);
+    expect(await bidRow(victim)).toEqual({
+      status: 'expired',
+      last_loss_reason: 'window_closed',
+      remaining_seconds: 600 - ran,
+    });
+    const [preempted] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [
+      lease.id,
+    ]);
     expect(preempted.data).toMatchObject({ bidStatus: 'expired' });
-    expect(await q(`SELECT data FROM market_events WHERE type = 'bid.expired' AND subject_id = $1`, [victim])).toEqual([{ data: { bidId: victim, reason: 'window_closed' } }]);
+    expect(await q(`SELECT data FROM market_events WHERE type = 'bid.expired' AND subject_id = $1`, [victim])).toEqual([
+      { data: { bidId: victim, reason: 'window_closed' } },
+    ]);
   });
 });

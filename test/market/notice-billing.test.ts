@@ -19,10 +19,12 @@ describe('billing of a preemption notice', () => {
   let t: TestApp;
   let financeKey: string;
   let period = 0;
-  const round = () => t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2037, 0, 1) + 60_000 * period++) });
+  const round = () =>
+    t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2037, 0, 1) + 60_000 * period++) });
   const sync = () => t.app.get(LeaseSyncService).syncAll();
   const q = (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
-  const leaseOf = async (bidId: string) => (await q(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at LIMIT 1`, [bidId]))[0];
+  const leaseOf = async (bidId: string) =>
+    (await q(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at LIMIT 1`, [bidId]))[0];
   const billing = async (leaseId: string) =>
     (
       await q(
@@ -33,7 +35,11 @@ describe('billing of a preemption notice', () => {
     )[0] as { from: Date; until: Date; seconds: number; entries: number };
 
   beforeAll(async () => {
-    t = await createTestApp({ MIN_HOLD_SECONDS: '1', PREEMPTION_NOTICE_SECONDS: String(NOTICE_SECONDS), MARKET_FEE_PERCENT: '10' });
+    t = await createTestApp({
+      MIN_HOLD_SECONDS: '1',
+      PREEMPTION_NOTICE_SECONDS: String(NOTICE_SECONDS),
+      MARKET_FEE_PERCENT: '10',
+    });
     const finance = await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'finance', name: 'books' });
     financeKey = finance.body.apiKey;
   });
@@ -48,15 +54,27 @@ describe('billing of a preemption notice', () => {
     const low = await createTenant(t, `low-${region}`);
     const high = await createTenant(t, `high-${region}`);
     const submit = async (key: string, body: Record<string, unknown>) => {
-      const response = await t.http().post('/v1/bids').set(auth(key)).send(bidBody({ gpus: 8, regions: [region], ...body }));
+      const response = await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(key))
+        .send(bidBody({ gpus: 8, regions: [region], ...body }));
       expect(response.status, JSON.stringify(response.body)).toBe(201);
       return response.body.id as string;
     };
-    const victim = await submit(low.apiKey, { preemptible: true, runtimeSeconds: 3600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] });
+    const victim = await submit(low.apiKey, {
+      preemptible: true,
+      runtimeSeconds: 3600,
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }],
+    });
     if (ignoresNotice) fleet.ignoringTerm.add(victim);
     await round();
     const lease = await leaseOf(victim);
-    await until('the place order done', async () => (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [lease.id]))[0]?.state === 'done');
+    await until(
+      'the place order done',
+      async () =>
+        (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [lease.id]))[0]?.state === 'done',
+    );
     await sync();
     await past((await leaseOf(victim)).protected_until);
     await submit(high.apiKey, { runtimeSeconds: 600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }] });
@@ -97,14 +115,29 @@ describe('billing of a preemption notice', () => {
     expect(endedAt - new Date(billed.until).getTime()).toBeLessThan(1_000);
     expect(new Date(billed.until).getTime()).toBeLessThan(noticeEnds - 1_000);
 
-    // The bid is back in the market with the run time it still needs, and the tenant is told when the lease ended and why.
+    // The bid is back in the market with the run time it still needs, and the tenant is told when the lease ended and
+    // why.
     const [bid] = await q(`SELECT status, remaining_seconds FROM bids WHERE id = $1`, [victim]);
     expect(bid.status).toBe('open');
-    expect(bid.remaining_seconds).toBe(3600 - (Math.floor(endedAt / 1000) - Math.floor(new Date(lease.started_at).getTime() / 1000)));
-    const [event] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [lease.id]);
-    expect(event.data).toMatchObject({ leaseId: lease.id, reason: 'stopped_on_notice', endedAt: new Date(endedAt).toISOString(), workloadStoppedAt: new Date(endedAt).toISOString(), bidStatus: 'open' });
+    expect(bid.remaining_seconds).toBe(
+      3600 - (Math.floor(endedAt / 1000) - Math.floor(new Date(lease.started_at).getTime() / 1000)),
+    );
+    const [event] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [
+      lease.id,
+    ]);
+    expect(event.data).toMatchObject({
+      leaseId: lease.id,
+      reason: 'stopped_on_notice',
+      endedAt: new Date(endedAt).toISOString(),
+      workloadStoppedAt: new Date(endedAt).toISOString(),
+      bidStatus: 'open',
+    });
     const shown = await t.http().get(`/v1/leases/${lease.id}`).set(auth(tenant.apiKey));
-    expect(shown.body).toMatchObject({ state: 'preempted', endReason: 'stopped_on_notice', endedAt: new Date(endedAt).toISOString() });
+    expect(shown.body).toMatchObject({
+      state: 'preempted',
+      endReason: 'stopped_on_notice',
+      endedAt: new Date(endedAt).toISOString(),
+    });
 
     // Nothing more is charged for it, at the end of the notice or after.
     await past(lease.notice_ends_at);
@@ -132,13 +165,17 @@ describe('billing of a preemption notice', () => {
     expect(new Date(billed.from).getTime()).toBe(new Date(lease.started_at).getTime());
     expect(billed.seconds).toBe(Math.floor((noticeEnds - new Date(lease.started_at).getTime()) / 1000));
     expect(billed.seconds * 1000).toBe(new Date(billed.until).getTime() - new Date(billed.from).getTime());
-    const [event] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [lease.id]);
+    const [event] = await q(`SELECT data FROM market_events WHERE type = 'lease.preempted' AND subject_id = $1`, [
+      lease.id,
+    ]);
     expect(event.data).toMatchObject({ reason: 'preempted', endedAt: new Date(noticeEnds).toISOString() });
 
     // The ledger API and the reconciliation agree to the micro-unit.
     const ledger = await t.http().get('/v1/ledger?limit=5000').set(auth(financeKey));
     expect(ledger.status).toBe(200);
-    const [sums] = await q(`SELECT sum(charge)::numeric(20,6)::text AS charges, count(*)::int AS n FROM ledger_entries`);
+    const [sums] = await q(
+      `SELECT sum(charge)::numeric(20,6)::text AS charges, count(*)::int AS n FROM ledger_entries`,
+    );
     expect(ledger.body.totals).toMatchObject({ charges: sums.charges, count: sums.n });
     await reconciles();
   }, 60_000);

@@ -23,9 +23,10 @@ describe('outbox relay on BullMQ', () => {
       ]),
     );
     await t.app.get(OutboxRelayService).relay();
-    const rows: Array<{ job_id: string; relayed: boolean; failed: boolean; error: string | null }> = await t.dataSource.query(
-      `SELECT job_id, relayed_at IS NOT NULL AS relayed, failed_at IS NOT NULL AS failed, error FROM outbox WHERE job_id LIKE 'relay%' ORDER BY id`,
-    );
+    const rows: Array<{ job_id: string; relayed: boolean; failed: boolean; error: string | null }> =
+      await t.dataSource.query(
+        `SELECT job_id, relayed_at IS NOT NULL AS relayed, failed_at IS NOT NULL AS failed, error FROM outbox WHERE job_id LIKE 'relay%' ORDER BY id`,
+      );
     expect(rows.map((r) => [r.job_id, r.relayed, r.failed])).toEqual([
       ['relay-test-before', true, false],
       ['relay:bad', false, true],
@@ -33,7 +34,9 @@ describe('outbox relay on BullMQ', () => {
     ]);
     expect(rows[1].error).toEqual(expect.any(String));
     // Nothing is left waiting behind it, and later rows go through as usual.
-    await t.dataSource.transaction((m) => outbox.add(m, [{ jobName: 'lease.sync', payload: {}, jobId: 'relay-test-later' }]));
+    await t.dataSource.transaction((m) =>
+      outbox.add(m, [{ jobName: 'lease.sync', payload: {}, jobId: 'relay-test-later' }]),
+    );
     await t.app.get(OutboxRelayService).relay();
     await t.dataSource.transaction(async (m) => expect(await outbox.pendingCount(m)).toBe(0));
   });

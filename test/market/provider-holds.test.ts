@@ -20,12 +20,27 @@ describe("GPUs held by a provider's own Slurm jobs", () => {
   const running = (jobs: Array<{ name: string; nodes: string; gres: string }>) =>
     writeFileSync(
       join(bin, 'squeue.json'),
-      JSON.stringify({ jobs: jobs.map((j, i) => ({ job_id: 100 + i, name: j.name, job_state: ['RUNNING'], nodes: j.nodes, gres_detail: [j.gres] })) }),
+      JSON.stringify({
+        jobs: jobs.map((j, i) => ({
+          job_id: 100 + i,
+          name: j.name,
+          job_state: ['RUNNING'],
+          nodes: j.nodes,
+          gres_detail: [j.gres],
+        })),
+      }),
     );
   const unavailable = async (externalId: string) =>
-    ((await t.http().get('/v1/nodes').set(auth(slurm.apiKey))).body.nodes as Array<{ externalId: string; unavailableGpus: Array<{ index: number; reason: string }> }>).find((n) => n.externalId === externalId)!
-      .unavailableGpus;
-  const freeGpus = async () => (await t.http().get('/v1/market/prices').set(auth(tenant.apiKey))).body.pools.find((p: { region: string }) => p.region === 'hpc').freeGpus as number;
+    (
+      (await t.http().get('/v1/nodes').set(auth(slurm.apiKey))).body.nodes as Array<{
+        externalId: string;
+        unavailableGpus: Array<{ index: number; reason: string }>;
+      }>
+    ).find((n) => n.externalId === externalId)!.unavailableGpus;
+  const freeGpus = async () =>
+    (await t.http().get('/v1/market/prices').set(auth(tenant.apiKey))).body.pools.find(
+      (p: { region: string }) => p.region === 'hpc',
+    ).freeGpus as number;
 
   beforeAll(async () => {
     bin = mkdtempSync(join(tmpdir(), 'gpumarket-holds-'));
@@ -43,7 +58,7 @@ describe("GPUs held by a provider's own Slurm jobs", () => {
     rmSync(bin, { recursive: true, force: true });
   });
 
-  it('marks the GPUs of running jobs not the market\'s as unavailable, and frees them when the jobs end', async () => {
+  it("marks the GPUs of running jobs not the market's as unavailable, and frees them when the jobs end", async () => {
     const holds = t.app.get(ProviderHoldsService);
     expect(await freeGpus()).toBe(16);
     running([

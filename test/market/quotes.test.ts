@@ -18,7 +18,12 @@ const pick = (options: Option[], contiguity: string, preemptible: boolean, timin
   options.find((o) => o.contiguity === contiguity && o.preemptible === preemptible && o.timing === timing)!;
 /** The options' prices in a compact table: "tier/p|n/timing" -> priceToWin, unitPrice, wouldWin, reason. */
 const table = (options: Option[]) =>
-  Object.fromEntries(options.map((o) => [`${o.contiguity}/${o.preemptible ? 'p' : 'n'}/${o.timing}`, [o.priceToWin, o.unitPrice, o.wouldWin, o.reason]]));
+  Object.fromEntries(
+    options.map((o) => [
+      `${o.contiguity}/${o.preemptible ? 'p' : 'n'}/${o.timing}`,
+      [o.priceToWin, o.unitPrice, o.wouldWin, o.reason],
+    ]),
+  );
 
 describe('POST /v1/quotes before any round has priced a node', () => {
   let t: TestApp;
@@ -27,21 +32,50 @@ describe('POST /v1/quotes before any round has priced a node', () => {
     t = await createTestApp();
     const provider = await createProvider(t, 'fresh');
     tenant = await createTenant(t, 'early');
-    await putNodes(t, provider.apiKey, [node('f-1', { reservePrice: '1.20' }), node('f-2', { reservePrice: '0.90', gpus: 4 })]);
+    await putNodes(t, provider.apiKey, [
+      node('f-1', { reservePrice: '1.20' }),
+      node('f-2', { reservePrice: '0.90', gpus: 4 }),
+    ]);
   });
   afterAll(async () => t?.close());
 
   it('prices every node at its reserve and says so', async () => {
-    const response = await t.http().post('/v1/quotes').set(auth(tenant.apiKey)).send(bidBody({ gpus: 8, contiguity: 'node', window: window(), offers: [{ gpuModel: H100, maxPrice: '2.00' }] }));
+    const response = await t
+      .http()
+      .post('/v1/quotes')
+      .set(auth(tenant.apiKey))
+      .send(bidBody({ gpus: 8, contiguity: 'node', window: window(), offers: [{ gpuModel: H100, maxPrice: '2.00' }] }));
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     expect(response.body).toMatchObject({ gpus: 8, contiguity: 'node', preemptible: false, wouldWinNow: true });
-    expect(response.body.prices).toEqual({ basis: 'reserves', roundId: null, periodStart: null, preemptionPenalty: '0.50', historyRounds: 0 });
+    expect(response.body.prices).toEqual({
+      basis: 'reserves',
+      roundId: null,
+      periodStart: null,
+      preemptionPenalty: '0.50',
+      historyRounds: 0,
+    });
     const [offer] = response.body.offers;
     expect(offer.options).toHaveLength(16);
     // An 8-GPU gang fits only f-1 on one node; anywhere, it takes f-2's 4 GPUs at 0.90 and 4 of f-1's at 1.20.
-    expect(pick(offer.options, 'node', false)).toMatchObject({ priceToWin: '1.200000', unitPrice: '1.200000', cost: '9.600000', basis: 'reserves', requested: false });
-    expect(pick(offer.options, 'node', false, 'window')).toMatchObject({ priceToWin: '1.200000', basis: 'reserves', requested: true, history: { rounds: 0, available: 0 } });
-    expect(pick(offer.options, 'none', false)).toMatchObject({ priceToWin: '1.200000', unitPrice: '1.050000', wouldWin: true, placement: { regions: ['eu-west'], nodes: 2, displacesGpus: 0 } });
+    expect(pick(offer.options, 'node', false)).toMatchObject({
+      priceToWin: '1.200000',
+      unitPrice: '1.200000',
+      cost: '9.600000',
+      basis: 'reserves',
+      requested: false,
+    });
+    expect(pick(offer.options, 'node', false, 'window')).toMatchObject({
+      priceToWin: '1.200000',
+      basis: 'reserves',
+      requested: true,
+      history: { rounds: 0, available: 0 },
+    });
+    expect(pick(offer.options, 'none', false)).toMatchObject({
+      priceToWin: '1.200000',
+      unitPrice: '1.050000',
+      wouldWin: true,
+      placement: { regions: ['eu-west'], nodes: 2, displacesGpus: 0 },
+    });
   });
 });
 
@@ -50,7 +84,8 @@ describe('POST /v1/quotes on real PostgreSQL, from node prices', () => {
   let tenant: { id: string; apiKey: string };
   let provider: { id: string; apiKey: string };
   const ids = new Map<string, string>();
-  const quote = (body: Record<string, unknown>, key = tenant.apiKey) => t.http().post('/v1/quotes').set(auth(key)).send(bidBody(body));
+  const quote = (body: Record<string, unknown>, key = tenant.apiKey) =>
+    t.http().post('/v1/quotes').set(auth(key)).send(bidBody(body));
 
   async function round(at: number, prices: Record<string, string> | null): Promise<string> {
     const [r] = await t.dataSource.query(
@@ -66,14 +101,35 @@ describe('POST /v1/quotes on real PostgreSQL, from node prices', () => {
     return r.id;
   }
 
-  async function lease(roundId: string, name: string, gpus: number, over: { preemptible: boolean; state: string; protectedUntil?: Date; endedAt?: Date }): Promise<void> {
-    const bid = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ gpus, offers: [{ gpuModel: H100, maxPrice: '9.00' }] }));
+  async function lease(
+    roundId: string,
+    name: string,
+    gpus: number,
+    over: { preemptible: boolean; state: string; protectedUntil?: Date; endedAt?: Date },
+  ): Promise<void> {
+    const bid = await t
+      .http()
+      .post('/v1/bids')
+      .set(auth(tenant.apiKey))
+      .send(bidBody({ gpus, offers: [{ gpuModel: H100, maxPrice: '9.00' }] }));
     expect(bid.status, JSON.stringify(bid.body)).toBe(201);
     const id = randomUUID();
     await t.dataSource.query(
       `INSERT INTO leases (id, bid_id, tenant_id, round_id, gpu_model, gpus, limit_price, preemptible, state, runtime_seconds, allocated_at, protected_until, ended_at)
        VALUES ($1, $2, $3, $4, $5, $6, 9, $7, $8, 86400, $9, $10, $11)`,
-      [id, bid.body.id, tenant.id, roundId, H100, gpus, over.preemptible, over.state, new Date(T - 30 * HOUR), over.protectedUntil ?? null, over.endedAt ?? null],
+      [
+        id,
+        bid.body.id,
+        tenant.id,
+        roundId,
+        H100,
+        gpus,
+        over.preemptible,
+        over.state,
+        new Date(T - 30 * HOUR),
+        over.protectedUntil ?? null,
+        over.endedAt ?? null,
+      ],
     );
     await t.dataSource.query(
       `INSERT INTO lease_nodes (lease_id, node_id, provider_id, region, gpus, unit_price, node_price)
@@ -112,10 +168,27 @@ describe('POST /v1/quotes on real PostgreSQL, from node prices', () => {
   afterAll(async () => t?.close());
 
   it('prices every tier from the latest node prices: flexibility is cheaper, displacing costs the penalty', async () => {
-    const response = await quote({ gpus: 8, contiguity: 'block', runtimeSeconds: 7200, regions: ['eu-west'], offers: [{ gpuModel: H100, maxPrice: '1.58' }] });
+    const response = await quote({
+      gpus: 8,
+      contiguity: 'block',
+      runtimeSeconds: 7200,
+      regions: ['eu-west'],
+      offers: [{ gpuModel: H100, maxPrice: '1.58' }],
+    });
     expect(response.status, JSON.stringify(response.body)).toBe(200);
-    expect(response.body).toMatchObject({ gpus: 8, runtimeSeconds: 7200, contiguity: 'block', preemptible: false, wouldWinNow: true });
-    expect(response.body.prices).toMatchObject({ basis: 'node_prices', periodStart: new Date(T).toISOString(), preemptionPenalty: '0.50', historyRounds: 0 });
+    expect(response.body).toMatchObject({
+      gpus: 8,
+      runtimeSeconds: 7200,
+      contiguity: 'block',
+      preemptible: false,
+      wouldWinNow: true,
+    });
+    expect(response.body.prices).toMatchObject({
+      basis: 'node_prices',
+      periodStart: new Date(T).toISOString(),
+      preemptionPenalty: '0.50',
+      historyRounds: 0,
+    });
     const [offer] = response.body.offers;
     expect(offer).toMatchObject({ gpuModel: H100, maxPrice: '1.58', wouldWinNow: true });
     // n1: 8 to displace at 1.20 + 0.50; n2: 4 free at 1.40; n3: 8 free at 1.60.
@@ -153,12 +226,24 @@ describe('POST /v1/quotes on real PostgreSQL, from node prices', () => {
     expect(pick(offer.options, 'block', true)).toMatchObject({
       requested: false,
       priceToWin: '1.550000',
-      preemption: { protectedSeconds: t.config.minHoldSeconds, noticeSeconds: t.config.preemptionNoticeSeconds, displacedByDemandAbove: '2.080000' },
+      preemption: {
+        protectedSeconds: t.config.minHoldSeconds,
+        noticeSeconds: t.config.preemptionNoticeSeconds,
+        displacedByDemandAbove: '2.080000',
+      },
     });
   });
 
   it('estimates a window from the last 24 h of node prices and occupancy: the 25th percentile, never above now', async () => {
-    const response = await quote({ gpus: 8, contiguity: 'none', preemptible: true, window: window(), runtimeSeconds: 3600, regions: ['eu-west'], offers: [{ gpuModel: H100, maxPrice: '1.58' }] });
+    const response = await quote({
+      gpus: 8,
+      contiguity: 'none',
+      preemptible: true,
+      window: window(),
+      runtimeSeconds: 3600,
+      regions: ['eu-west'],
+      offers: [{ gpuModel: H100, maxPrice: '1.58' }],
+    });
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     expect(response.body.prices.historyRounds).toBe(3);
     const [offer] = response.body.offers;
@@ -184,7 +269,12 @@ describe('POST /v1/quotes on real PostgreSQL, from node prices', () => {
       history: { rounds: 3, available: 3 },
       placement: { nodes: 2, displacesGpus: 4 },
     });
-    expect(pick(offer.options, 'none', true)).toMatchObject({ requested: false, priceToWin: '1.500000', basis: 'node_prices', history: null });
+    expect(pick(offer.options, 'none', true)).toMatchObject({
+      requested: false,
+      priceToWin: '1.500000',
+      basis: 'node_prices',
+      history: null,
+    });
     expect(offer.wouldWinNow).toBe(true);
   });
 
@@ -194,19 +284,41 @@ describe('POST /v1/quotes on real PostgreSQL, from node prices', () => {
       contiguity: 'none',
       compliance: ['soc2'],
       window: window(),
-      offers: [{ gpuModel: H100, maxPrice: '1.40' }, { gpuModel: 'A100-SXM-80GB', maxPrice: '5.00' }],
+      offers: [
+        { gpuModel: H100, maxPrice: '1.40' },
+        { gpuModel: 'A100-SXM-80GB', maxPrice: '5.00' },
+      ],
     });
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     const [h100, a100] = response.body.offers;
     // s1 asks 1.50: below its reserve, every tier; and a window does not lower a reserve.
-    expect(pick(h100.options, 'node', false)).toMatchObject({ priceToWin: '1.500000', wouldWin: false, reason: 'below_reserve' });
-    expect(pick(h100.options, 'none', true, 'window')).toMatchObject({ priceToWin: '1.500000', wouldWin: false, reason: 'below_reserve', basis: 'node_prices' });
+    expect(pick(h100.options, 'node', false)).toMatchObject({
+      priceToWin: '1.500000',
+      wouldWin: false,
+      reason: 'below_reserve',
+    });
+    expect(pick(h100.options, 'none', true, 'window')).toMatchObject({
+      priceToWin: '1.500000',
+      wouldWin: false,
+      reason: 'below_reserve',
+      basis: 'node_prices',
+    });
     expect(h100.wouldWinNow).toBe(false);
-    expect(a100.options.every((o: Option) => o.reason === 'no_matching_nodes' && o.priceToWin === null && o.cost === null && o.placement === null)).toBe(true);
+    expect(
+      a100.options.every(
+        (o: Option) =>
+          o.reason === 'no_matching_nodes' && o.priceToWin === null && o.cost === null && o.placement === null,
+      ),
+    ).toBe(true);
     expect(response.body.wouldWinNow).toBe(false);
 
     // 16 GPUs: no node or NVLink domain has them (the bid itself, `none`, is valid); b1 has 4 free + 8 to displace.
-    const big = await quote({ gpus: 16, contiguity: 'none', regions: ['eu-west'], offers: [{ gpuModel: H100, maxPrice: '5.00' }] });
+    const big = await quote({
+      gpus: 16,
+      contiguity: 'none',
+      regions: ['eu-west'],
+      offers: [{ gpuModel: H100, maxPrice: '5.00' }],
+    });
     const tiers = table(big.body.offers[0].options);
     expect(tiers['node/n/now']).toEqual([null, null, false, 'no_capacity_for_contiguity']);
     expect(tiers['nvlink/n/now']).toEqual([null, null, false, 'no_capacity_for_contiguity']);
@@ -222,7 +334,9 @@ describe('POST /v1/quotes on real PostgreSQL, from node prices', () => {
     expect(zero.body.details[0].field).toBe('gpus');
     const unknown = await quote({ offers: [{ gpuModel: 'Z9000', maxPrice: '1.00' }] });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.details).toEqual([expect.objectContaining({ field: 'offers[0].gpuModel', rule: 'unknown_gpu_model' })]);
+    expect(unknown.body.details).toEqual([
+      expect.objectContaining({ field: 'offers[0].gpuModel', rule: 'unknown_gpu_model' }),
+    ]);
     const tooBig = await quote({ gpus: 16, contiguity: 'node' });
     expect(tooBig.body.details).toEqual([expect.objectContaining({ field: 'gpus', rule: 'contiguity_impossible' })]);
     const extra = await quote({ colour: 'blue' });
@@ -236,7 +350,12 @@ describe('POST /v1/quotes on real PostgreSQL, from node prices', () => {
   it('documents the options in the OpenAPI document', async () => {
     const schemas = (await t.http().get('/docs/openapi.json')).body.components.schemas;
     expect(schemas.QuoteOptionDto.properties.priceToWin).toMatchObject({ type: 'string', nullable: true });
-    expect(schemas.QuoteOptionDto.properties.reason.enum).toEqual(['no_matching_nodes', 'no_capacity_for_contiguity', 'below_reserve', 'above_limit']);
+    expect(schemas.QuoteOptionDto.properties.reason.enum).toEqual([
+      'no_matching_nodes',
+      'no_capacity_for_contiguity',
+      'below_reserve',
+      'above_limit',
+    ]);
     expect(schemas.OfferQuoteDto.properties.options).toMatchObject({ type: 'array' });
   });
 });
@@ -266,7 +385,11 @@ describe('POST /v1/quotes over a long history', () => {
   afterAll(async () => t?.close());
 
   it('looks at 96 rounds, evenly spread over the day, and takes their 25th percentile', async () => {
-    const response = await t.http().post('/v1/quotes').set(auth(tenant.apiKey)).send(bidBody({ gpus: 1, contiguity: 'node', window: window(), offers: [{ gpuModel: H100, maxPrice: '2.00' }] }));
+    const response = await t
+      .http()
+      .post('/v1/quotes')
+      .set(auth(tenant.apiKey))
+      .send(bidBody({ gpus: 1, contiguity: 'node', window: window(), offers: [{ gpuModel: H100, maxPrice: '2.00' }] }));
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     expect(response.body.prices.historyRounds).toBe(96);
     const option = pick(response.body.offers[0].options, 'node', false, 'window');
@@ -274,7 +397,10 @@ describe('POST /v1/quotes over a long history', () => {
     // Round k back from the latest (k = 0..299) is kept when floor(96 k / 300) steps: k = ceil(300 j / 96), j = 0..95.
     // The 25th percentile of 96 is the 24th cheapest, j = 72: k = 225, price 1.299 - 0.225.
     expect(option.priceToWin).toBe('1.074000');
-    expect(pick(response.body.offers[0].options, 'node', false)).toMatchObject({ priceToWin: '1.299000', basis: 'node_prices' });
+    expect(pick(response.body.offers[0].options, 'node', false)).toMatchObject({
+      priceToWin: '1.299000',
+      basis: 'node_prices',
+    });
   });
 });
 
@@ -309,11 +435,17 @@ describe('POST /v1/quotes against real rounds', () => {
     const [holder] = await t.dataSource.query(`SELECT protected_until FROM leases`);
     await past(holder.protected_until);
 
-    const quote = (body: Record<string, unknown>) => t.http().post('/v1/quotes').set(auth(tenants[1].apiKey)).send(bidBody(body));
+    const quote = (body: Record<string, unknown>) =>
+      t.http().post('/v1/quotes').set(auth(tenants[1].apiKey)).send(bidBody(body));
     // r-1 kept 4 GPUs idle, so its rent is 0: the four free GPUs sell at its reserve.
     const small = await quote({ gpus: 4, offers: [{ gpuModel: H100, maxPrice: '1.10' }] });
     expect(small.body.prices).toMatchObject({ basis: 'node_prices', roundId: first!.roundId });
-    expect(pick(small.body.offers[0].options, 'node', false)).toMatchObject({ priceToWin: '1.000000', unitPrice: '1.000000', wouldWin: true, priceIsFloor: false });
+    expect(pick(small.body.offers[0].options, 'node', false)).toMatchObject({
+      priceToWin: '1.000000',
+      unitPrice: '1.000000',
+      wouldWin: true,
+      priceIsFloor: false,
+    });
     // Eight need the holder's four too: 4 x 1.00 + 4 x (1.00 + 0.50) -> 1.25, a floor.
     const big = await quote({ gpus: 8, offers: [{ gpuModel: H100, maxPrice: '1.30' }] });
     expect(pick(big.body.offers[0].options, 'node', false)).toMatchObject({
@@ -337,6 +469,9 @@ describe('POST /v1/quotes against real rounds', () => {
     // Now the asker's lease is not preemptible: no 8 GPUs of r-1 are for sale at any price.
     const after = await quote({ gpus: 8, offers: [{ gpuModel: H100, maxPrice: '9.00' }] });
     expect(after.body.prices.roundId).toBe(second!.roundId);
-    expect(pick(after.body.offers[0].options, 'node', false)).toMatchObject({ priceToWin: null, reason: 'no_capacity_for_contiguity' });
+    expect(pick(after.body.offers[0].options, 'node', false)).toMatchObject({
+      priceToWin: null,
+      reason: 'no_capacity_for_contiguity',
+    });
   });
 });

@@ -20,7 +20,8 @@ describe('cancelled leases and range boundaries', () => {
   let bidId: string;
   let leaseId: string;
   let period = 0;
-  const round = () => t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2038, 0, 1) + 60_000 * period++) });
+  const round = () =>
+    t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2038, 0, 1) + 60_000 * period++) });
   const sync = () => t.app.get(LeaseSyncService).syncAll();
   const q = (sql: string, params: unknown[] = []) => t.dataSource.query(sql, params);
   const get = (path: string, key: string) => t.http().get(path).set(auth(key));
@@ -33,15 +34,24 @@ describe('cancelled leases and range boundaries', () => {
     fleet = new ScriptedFleet([{ externalId: 'n-1', gpus: 8 }]);
     t.app.get(AdapterRegistry).use(provider.id, fleet);
     tenant = await createTenant(t, 'tenant');
-    financeKey = (await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'finance', name: 'books' })).body.apiKey;
+    financeKey = (await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'finance', name: 'books' }))
+      .body.apiKey;
 
     // A lease charged by two rounds, then cancelled: three ledger entries with known ends.
-    const created = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ gpus: 8, regions: ['eu-west'], runtimeSeconds: 3600 }));
+    const created = await t
+      .http()
+      .post('/v1/bids')
+      .set(auth(tenant.apiKey))
+      .send(bidBody({ gpus: 8, regions: ['eu-west'], runtimeSeconds: 3600 }));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     bidId = created.body.id;
     await round();
     [{ id: leaseId }] = await q(`SELECT id FROM leases WHERE bid_id = $1`, [bidId]);
-    await until('the place order done', async () => (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [leaseId]))[0]?.state === 'done');
+    await until(
+      'the place order done',
+      async () =>
+        (await q(`SELECT state FROM orders WHERE lease_id = $1 AND type = 'place'`, [leaseId]))[0]?.state === 'done',
+    );
     await sync();
     await tick();
     await round();
@@ -58,7 +68,12 @@ describe('cancelled leases and range boundaries', () => {
     expect(new Date(lease.ended_at).getTime() - new Date(lease.settled_until).getTime()).toBeLessThan(1_000);
 
     const shown = await get(`/v1/leases/${leaseId}`, tenant.apiKey);
-    expect(shown.body).toMatchObject({ id: leaseId, state: 'cancelled', endReason: 'cancelled', endedAt: new Date(lease.ended_at).toISOString() });
+    expect(shown.body).toMatchObject({
+      id: leaseId,
+      state: 'cancelled',
+      endReason: 'cancelled',
+      endedAt: new Date(lease.ended_at).toISOString(),
+    });
     const cancelled = await get('/v1/leases?state=cancelled', tenant.apiKey);
     expect(cancelled.body.leases.map((l: { id: string }) => l.id)).toEqual([leaseId]);
     expect((await get('/v1/leases?state=completed', tenant.apiKey)).body.leases).toEqual([]);
@@ -68,28 +83,56 @@ describe('cancelled leases and range boundaries', () => {
     const openapi = await t.http().get('/docs/openapi.json');
     expect(openapi.status).toBe(200);
     const leaseSchema = openapi.body.components.schemas.LeaseDto;
-    expect(leaseSchema.properties.state.enum).toEqual(['allocated', 'running', 'preempting', 'completed', 'cancelled', 'preempted', 'failed']);
+    expect(leaseSchema.properties.state.enum).toEqual([
+      'allocated',
+      'running',
+      'preempting',
+      'completed',
+      'cancelled',
+      'preempted',
+      'failed',
+    ]);
   });
 
   it('keeps a cancelled lease ended: its stopped workload, later rounds and syncs change nothing and charge nothing', async () => {
-    const before = await q(`SELECT count(*)::int AS n, max(period_end) AS until FROM ledger_entries WHERE lease_id = $1`, [leaseId]);
-    await until('the terminate order reaches the workload', async () => (await fleet.workload(leaseId))?.termAt !== undefined);
+    const before = await q(
+      `SELECT count(*)::int AS n, max(period_end) AS until FROM ledger_entries WHERE lease_id = $1`,
+      [leaseId],
+    );
+    await until(
+      'the terminate order reaches the workload',
+      async () => (await fleet.workload(leaseId))?.termAt !== undefined,
+    );
     fleet.clockOffsetMs = 60_000;
     await sync();
     await tick();
     await round();
     const [lease] = await q(`SELECT state, end_reason FROM leases WHERE id = $1`, [leaseId]);
     expect(lease).toEqual({ state: 'cancelled', end_reason: 'cancelled' });
-    expect(await q(`SELECT count(*)::int AS n, max(period_end) AS until FROM ledger_entries WHERE lease_id = $1`, [leaseId])).toEqual(before);
-    expect(await q(`SELECT type FROM market_events WHERE subject_id = $1 AND type IN ('lease.failed', 'lease.preempted', 'lease.completed')`, [leaseId])).toEqual([]);
+    expect(
+      await q(`SELECT count(*)::int AS n, max(period_end) AS until FROM ledger_entries WHERE lease_id = $1`, [leaseId]),
+    ).toEqual(before);
+    expect(
+      await q(
+        `SELECT type FROM market_events WHERE subject_id = $1 AND type IN ('lease.failed', 'lease.preempted', 'lease.completed')`,
+        [leaseId],
+      ),
+    ).toEqual([]);
     // Its GPUs are free: a new bid is placed on the node.
-    const next = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ gpus: 8, regions: ['eu-west'], runtimeSeconds: 60 }));
+    const next = await t
+      .http()
+      .post('/v1/bids')
+      .set(auth(tenant.apiKey))
+      .send(bidBody({ gpus: 8, regions: ['eu-west'], runtimeSeconds: 60 }));
     expect((await round())?.placements).toBe(1);
     expect((await q(`SELECT state FROM leases WHERE bid_id = $1`, [next.body.id]))[0].state).toBe('allocated');
   });
 
   it('puts an entry that ends exactly on a boundary after it, in the ledger API and in the reports alike', async () => {
-    const entries: Array<{ id: string; period_end: Date }> = await q(`SELECT id::text AS id, period_end FROM ledger_entries WHERE lease_id = $1 ORDER BY period_end`, [leaseId]);
+    const entries: Array<{ id: string; period_end: Date }> = await q(
+      `SELECT id::text AS id, period_end FROM ledger_entries WHERE lease_id = $1 ORDER BY period_end`,
+      [leaseId],
+    );
     expect(entries.length).toBe(3);
     // The boundary: the end of the middle entry (a round's settlement).
     const boundary = new Date(entries[1].period_end);
@@ -113,7 +156,12 @@ describe('cancelled leases and range boundaries', () => {
     ] as const) {
       const report = await get(`/v1/reports/revenue?from=${from}&to=${to}&groupBy=tenant`, financeKey);
       expect(report.status, JSON.stringify(report.body)).toBe(200);
-      expect(report.body.totals).toMatchObject({ entries: ledger.totals.count, charges: ledger.totals.charges, payouts: ledger.totals.payouts, fees: ledger.totals.fees });
+      expect(report.body.totals).toMatchObject({
+        entries: ledger.totals.count,
+        charges: ledger.totals.charges,
+        payouts: ledger.totals.payouts,
+        fees: ledger.totals.fees,
+      });
     }
     // Together the two halves are the whole range.
     const whole = await get(`/v1/ledger?from=${hourBefore}&to=${hourAfter}`, financeKey);

@@ -49,10 +49,22 @@ describe('market read API on real PostgreSQL', () => {
       expect(response.status, JSON.stringify(response.body)).toBe(201);
       return response.body.id as string;
     };
-    aliceBid = await submit(alice.apiKey, { gpus: 4, regions: ['eu-west'], offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }] });
-    bobBid = await submit(bob.apiKey, { gpus: 4, regions: ['us-east'], offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.50' }] });
+    aliceBid = await submit(alice.apiKey, {
+      gpus: 4,
+      regions: ['eu-west'],
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }],
+    });
+    bobBid = await submit(bob.apiKey, {
+      gpus: 4,
+      regions: ['us-east'],
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.50' }],
+    });
     // Below every reserve: it cannot win anywhere.
-    lowBid = await submit(alice.apiKey, { gpus: 1, contiguity: 'none', offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '1.00' }] });
+    lowBid = await submit(alice.apiKey, {
+      gpus: 1,
+      contiguity: 'none',
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '1.00' }],
+    });
     const first = await round();
     expect(first?.placements).toBe(2);
     firstRoundId = first!.roundId;
@@ -71,17 +83,33 @@ describe('market read API on real PostgreSQL', () => {
     expect(r.openBids).toBe(3);
     expect(r.prices).toEqual([
       {
-        gpuModel: 'H100-SXM-80GB', region: 'eu-west', price: '1.50', marginalBidId: null, marginalBidPrice: null, supplyGpus: 8, soldGpus: 4,
-        nodePrices: { min: '1.50', median: '1.50', max: '1.50' }, chargeVwap: '1.50',
+        gpuModel: 'H100-SXM-80GB',
+        region: 'eu-west',
+        price: '1.50',
+        marginalBidId: null,
+        marginalBidPrice: null,
+        supplyGpus: 8,
+        soldGpus: 4,
+        nodePrices: { min: '1.50', median: '1.50', max: '1.50' },
+        chargeVwap: '1.50',
       },
       {
-        gpuModel: 'H100-SXM-80GB', region: 'us-east', price: '2.00', marginalBidId: null, marginalBidPrice: null, supplyGpus: 8, soldGpus: 4,
-        nodePrices: { min: '2.00', median: '2.00', max: '2.00' }, chargeVwap: '2.00',
+        gpuModel: 'H100-SXM-80GB',
+        region: 'us-east',
+        price: '2.00',
+        marginalBidId: null,
+        marginalBidPrice: null,
+        supplyGpus: 8,
+        soldGpus: 4,
+        nodePrices: { min: '2.00', median: '2.00', max: '2.00' },
+        chargeVwap: '2.00',
       },
     ]);
     // Welfare per hour: alice (3.00 - 1.50) x 4 + bob (2.50 - 2.00) x 4 = 8.
     expect(new Money(r.welfare).equals(8)).toBe(true);
-    const [row] = await t.dataSource.query(`SELECT welfare::text, upper_bound::text FROM rounds WHERE id = $1`, [firstRoundId]);
+    const [row] = await t.dataSource.query(`SELECT welfare::text, upper_bound::text FROM rounds WHERE id = $1`, [
+      firstRoundId,
+    ]);
     if (row.upper_bound === null) expect(r.gap).toBeNull();
     else expect(r.gap).toBe(new Money(row.upper_bound).minus(row.welfare).dividedBy(row.upper_bound).toFixed(6));
     expect(r.timings).toHaveProperty('clear');
@@ -106,7 +134,13 @@ describe('market read API on real PostgreSQL', () => {
     const response = await get('/v1/market/prices', providerB.apiKey);
     expect(response.status).toBe(200);
     const eu = response.body.pools.find((p: { region: string }) => p.region === 'eu-west');
-    expect(eu).toMatchObject({ gpuModel: 'H100-SXM-80GB', price: '1.50', supplyGpus: 8, freeGpus: 4, reserveFloor: '1.50' });
+    expect(eu).toMatchObject({
+      gpuModel: 'H100-SXM-80GB',
+      price: '1.50',
+      supplyGpus: 8,
+      freeGpus: 4,
+      reserveFloor: '1.50',
+    });
     const us = response.body.pools.find((p: { region: string }) => p.region === 'us-east');
     expect(us).toMatchObject({ price: '2.00', supplyGpus: 8, freeGpus: 4 });
   });
@@ -125,8 +159,24 @@ describe('market read API on real PostgreSQL', () => {
 
     const detail = await get(`/v1/leases/${aliceLease.id}`, alice.apiKey);
     expect(detail.status).toBe(200);
-    expect(detail.body).toMatchObject({ bidId: aliceBid, gpus: 4, limitPrice: '3.00', state: 'allocated', endReason: null });
-    expect(detail.body.nodes).toEqual([expect.objectContaining({ providerId: providerA.id, externalId: 'a-1', region: 'eu-west', gpus: 4, unitPrice: '1.50', nodePrice: '1.50', uplift: '0.00' })]);
+    expect(detail.body).toMatchObject({
+      bidId: aliceBid,
+      gpus: 4,
+      limitPrice: '3.00',
+      state: 'allocated',
+      endReason: null,
+    });
+    expect(detail.body.nodes).toEqual([
+      expect.objectContaining({
+        providerId: providerA.id,
+        externalId: 'a-1',
+        region: 'eu-west',
+        gpus: 4,
+        unitPrice: '1.50',
+        nodePrice: '1.50',
+        uplift: '0.00',
+      }),
+    ]);
     expect((await get(`/v1/leases/${aliceLease.id}`, bob.apiKey)).status).toBe(404);
     expect((await get(`/v1/leases/${aliceLease.id}`, providerB.apiKey)).status).toBe(404);
     expect((await get('/v1/leases/not-a-uuid', alice.apiKey)).status).toBe(404);
@@ -134,23 +184,47 @@ describe('market read API on real PostgreSQL', () => {
   });
 
   it("takes a provider's status reports only for leases on its nodes and applies them to the lease", async () => {
-    const wrongProvider = await t.http().post(`/v1/leases/${aliceLease.id}/status`).set(auth(providerB.apiKey)).send({ state: 'running' });
+    const wrongProvider = await t
+      .http()
+      .post(`/v1/leases/${aliceLease.id}/status`)
+      .set(auth(providerB.apiKey))
+      .send({ state: 'running' });
     expect(wrongProvider.status).toBe(404);
-    const tenant = await t.http().post(`/v1/leases/${aliceLease.id}/status`).set(auth(alice.apiKey)).send({ state: 'running' });
+    const tenant = await t
+      .http()
+      .post(`/v1/leases/${aliceLease.id}/status`)
+      .set(auth(alice.apiKey))
+      .send({ state: 'running' });
     expect(tenant.status).toBe(403);
-    const bad = await t.http().post(`/v1/leases/${aliceLease.id}/status`).set(auth(providerA.apiKey)).send({ state: 'exploded' });
+    const bad = await t
+      .http()
+      .post(`/v1/leases/${aliceLease.id}/status`)
+      .set(auth(providerA.apiKey))
+      .send({ state: 'exploded' });
     expect(bad.status).toBe(400);
     expect(bad.body.details[0].field).toBe('state');
 
-    const running = await t.http().post(`/v1/leases/${aliceLease.id}/status`).set(auth(providerA.apiKey)).send({ state: 'running' });
+    const running = await t
+      .http()
+      .post(`/v1/leases/${aliceLease.id}/status`)
+      .set(auth(providerA.apiKey))
+      .send({ state: 'running' });
     expect(running.status).toBe(200);
     expect(running.body.state).toBe('running');
     expect(running.body.startedAt).not.toBeNull();
-    const bobRunning = await t.http().post(`/v1/leases/${bobLease.id}/status`).set(auth(providerB.apiKey)).send({ state: 'running' });
+    const bobRunning = await t
+      .http()
+      .post(`/v1/leases/${bobLease.id}/status`)
+      .set(auth(providerB.apiKey))
+      .send({ state: 'running' });
     expect(bobRunning.body.state).toBe('running');
 
     await new Promise((r) => setTimeout(r, 2_100));
-    const done = await t.http().post(`/v1/leases/${aliceLease.id}/status`).set(auth(providerA.apiKey)).send({ state: 'completed', exitCode: 0 });
+    const done = await t
+      .http()
+      .post(`/v1/leases/${aliceLease.id}/status`)
+      .set(auth(providerA.apiKey))
+      .send({ state: 'completed', exitCode: 0 });
     expect(done.status).toBe(200);
     expect(done.body).toMatchObject({ state: 'completed', endReason: 'workload_ended', exitCode: 0 });
     const completed = await get('/v1/leases?state=completed', alice.apiKey);
@@ -162,7 +236,9 @@ describe('market read API on real PostgreSQL', () => {
 
   it('shows a bid with the leases it won and why a losing bid lost', async () => {
     const won = await get(`/v1/bids/${aliceBid}`, alice.apiKey);
-    expect(won.body.leases).toEqual([expect.objectContaining({ id: aliceLease.id, state: 'completed', gpus: 4, endReason: 'workload_ended' })]);
+    expect(won.body.leases).toEqual([
+      expect.objectContaining({ id: aliceLease.id, state: 'completed', gpus: 4, endReason: 'workload_ended' }),
+    ]);
     const lost = await get(`/v1/bids/${lowBid}`, alice.apiKey);
     expect(lost.body.leases).toEqual([]);
     expect(lost.body.lastLossReason).toBe('below_reserve');
@@ -188,19 +264,42 @@ describe('market read API on real PostgreSQL', () => {
       fees = fees.plus(e.fee);
     }
     expect(mine.body.entries.reduce((s: number, e: { seconds: number }) => s + e.seconds, 0)).toBeGreaterThanOrEqual(2);
-    expect(mine.body.totals).toMatchObject({ charges: charges.toFixed(6), fees: fees.toFixed(6), payouts: charges.minus(fees).toFixed(6) });
+    expect(mine.body.totals).toMatchObject({
+      charges: charges.toFixed(6),
+      fees: fees.toFixed(6),
+      payouts: charges.minus(fees).toFixed(6),
+    });
 
     const payouts = await get('/v1/ledger', providerB.apiKey);
     expect(payouts.body.entries.length).toBeGreaterThan(0);
-    expect(payouts.body.entries.every((e: { providerId: string; tenantId: string }) => e.providerId === providerB.id && e.tenantId === bob.id)).toBe(true);
+    expect(
+      payouts.body.entries.every(
+        (e: { providerId: string; tenantId: string }) => e.providerId === providerB.id && e.tenantId === bob.id,
+      ),
+    ).toBe(true);
 
     const books = await get('/v1/ledger', financeKey);
-    const [db] = await t.dataSource.query(`SELECT sum(charge)::text AS c, sum(fee)::text AS f, sum(payout)::text AS p, sum(uplift)::text AS u, count(*)::int AS n FROM ledger_entries`);
-    expect(books.body.totals).toEqual({ charges: new Money(db.c).toFixed(6), uplift: new Money(db.u).toFixed(6), fees: new Money(db.f).toFixed(6), payouts: new Money(db.p).toFixed(6), count: db.n });
-    expect(new Money(books.body.totals.charges).equals(new Money(mine.body.totals.charges).plus(payouts.body.totals.charges))).toBe(true);
+    const [db] = await t.dataSource.query(
+      `SELECT sum(charge)::text AS c, sum(fee)::text AS f, sum(payout)::text AS p, sum(uplift)::text AS u, count(*)::int AS n FROM ledger_entries`,
+    );
+    expect(books.body.totals).toEqual({
+      charges: new Money(db.c).toFixed(6),
+      uplift: new Money(db.u).toFixed(6),
+      fees: new Money(db.f).toFixed(6),
+      payouts: new Money(db.p).toFixed(6),
+      count: db.n,
+    });
+    expect(
+      new Money(books.body.totals.charges).equals(
+        new Money(mine.body.totals.charges).plus(payouts.body.totals.charges),
+      ),
+    ).toBe(true);
 
     const empty = await get('/v1/ledger?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z', financeKey);
-    expect(empty.body).toMatchObject({ entries: [], totals: { charges: '0.000000', uplift: '0.000000', fees: '0.000000', payouts: '0.000000', count: 0 } });
+    expect(empty.body).toMatchObject({
+      entries: [],
+      totals: { charges: '0.000000', uplift: '0.000000', fees: '0.000000', payouts: '0.000000', count: 0 },
+    });
   });
 
   it('rejects a ledger range whose end is not after its start, naming the field', async () => {

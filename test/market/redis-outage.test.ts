@@ -41,19 +41,32 @@ describe('Redis stopped for 30 s and restarted empty', () => {
     const fleet = new SimulatedAdapter({ nodes: [{ externalId: 'out-a', gpus: 8 }] });
     t.app.get(AdapterRegistry).use(provider.id, fleet);
     const tenant = await createTenant(t);
-    const leaseOf = async (bidId: string) => (await t.dataSource.query('SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1', [bidId]))[0];
+    const leaseOf = async (bidId: string) =>
+      (await t.dataSource.query('SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1', [bidId]))[0];
 
-    const low = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ preemptible: true, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] }));
+    const low = await t
+      .http()
+      .post('/v1/bids')
+      .set(auth(tenant.apiKey))
+      .send(bidBody({ preemptible: true, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] }));
     await round();
     const lowLease = await leaseOf(low.body.id);
     await until('the first placement through BullMQ', async () => fleet.placementOf(lowLease.id) !== undefined);
-    await until('its order done', async () => (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1`, [lowLease.id]))[0].state === 'done');
+    await until(
+      'its order done',
+      async () =>
+        (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1`, [lowLease.id]))[0].state === 'done',
+    );
     await t.app.get(LeaseSyncService).syncAll();
     await new Promise((r) => setTimeout(r, 1_100));
 
     // The displacing round relays the notice and a place order delayed until the notice ends;
     // Redis then stops before the delayed job is due, and comes back empty.
-    const high = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }] }));
+    const high = await t
+      .http()
+      .post('/v1/bids')
+      .set(auth(tenant.apiKey))
+      .send(bidBody({ offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '6.00' }] }));
     await round();
     const highLease = await leaseOf(high.body.id);
     await until('the SIGTERM of the notice', async () => fleet.signalsOf(lowLease.id).includes('SIGTERM'));
@@ -64,14 +77,20 @@ describe('Redis stopped for 30 s and restarted empty', () => {
     await round(); // the notice has ended: preempted, a terminate order goes to the outbox
     const pending = await t.dataSource.query('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL');
     await t.app.get(OutboxRelayService).relay();
-    expect((await t.dataSource.query('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL'))[0].n).toBe(pending[0].n);
+    expect((await t.dataSource.query('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL'))[0].n).toBe(
+      pending[0].n,
+    );
     expect(pending[0].n).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 27_000));
     expect(fleet.placementOf(highLease.id)).toBeUndefined();
 
     redis = startRedis();
     await until('redis to restart', redisUp);
-    await until('the outbox to drain', async () => (await t.dataSource.query('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL'))[0].n === 0);
+    await until(
+      'the outbox to drain',
+      async () =>
+        (await t.dataSource.query('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL'))[0].n === 0,
+    );
     expect(await t.app.get(OrderSweeperService).sweep()).toBeGreaterThanOrEqual(1);
     await until('the lost placement to be delivered', async () => fleet.placementOf(highLease.id) !== undefined);
     await until('every order handled', async () => {

@@ -68,7 +68,10 @@ async function overbookedNodes(): Promise<unknown[]> {
 
 /** GPUs that two live workloads of the simulated fleet (what the adapter actually started) share now. */
 async function sharedFleetGpus(): Promise<string[]> {
-  const { rows } = await sql.query<{ lease_id: string; placements: Array<{ externalId: string; gpuIndices: number[] }> }>(`
+  const { rows } = await sql.query<{
+    lease_id: string;
+    placements: Array<{ externalId: string; gpuIndices: number[] }>;
+  }>(`
     SELECT lease_id, placements FROM simulated_workloads
      WHERE now() < LEAST(ends_at, CASE WHEN ignores_term THEN kill_at ELSE term_at END, 'infinity')`);
   const owner = new Map<string, string>();
@@ -87,8 +90,14 @@ async function sharedFleetGpus(): Promise<string[]> {
 function watchGpus(): () => unknown[] {
   const problems: unknown[] = [];
   const timer = setInterval(() => {
-    void overbookedNodes().then((rows) => problems.push(...rows), () => {});
-    void sharedFleetGpus().then((rows) => problems.push(...rows), () => {});
+    void overbookedNodes().then(
+      (rows) => problems.push(...rows),
+      () => {},
+    );
+    void sharedFleetGpus().then(
+      (rows) => problems.push(...rows),
+      () => {},
+    );
   }, 150);
   return () => {
     clearInterval(timer);
@@ -102,7 +111,11 @@ async function failedLeases(): Promise<unknown[]> {
 
 /** Workloads the fleet started more than once for one lease (the adapter must place once). */
 async function startedTwice(): Promise<unknown[]> {
-  return (await sql.query(`SELECT lease_id, count(*)::int AS n FROM simulated_workloads GROUP BY provider_id, lease_id HAVING count(*) > 1`)).rows;
+  return (
+    await sql.query(
+      `SELECT lease_id, count(*)::int AS n FROM simulated_workloads GROUP BY provider_id, lease_id HAVING count(*) > 1`,
+    )
+  ).rows;
 }
 
 async function committedRounds(): Promise<number> {
@@ -161,123 +174,174 @@ afterAll(async () => {
 });
 
 describe('service processes on one PostgreSQL and Redis', () => {
-  it('two replicas clear one round per period, never give a GPU twice, and keep each other\'s simulated leases running', { timeout: 90_000 }, async () => {
-    const before = await committedRounds();
-    const [a, b] = await Promise.all([start(), start()]);
-    const startedAt = Date.now();
-    const stopWatching = watchGpus();
-    let problems: unknown[];
-    try {
-      await submitWave(a.base, 15);
-      await new Promise((r) => setTimeout(r, 4_000));
-      await submitWave(b.base, 15);
-      await new Promise((r) => setTimeout(r, 8_000));
-    } finally {
-      problems = stopWatching();
-    }
-    const elapsedPeriods = (Date.now() - startedAt) / 2_000;
-    const rounds = (await committedRounds()) - before;
-    expect(problems).toEqual([]);
-    expect(await overbookedNodes()).toEqual([]);
-    // One round per 2-second period, not one per replica per period. (period_start is unique, so
-    // the count, not a search for two rounds of one period, is what shows it.)
-    expect(rounds).toBeGreaterThanOrEqual(Math.floor(elapsedPeriods) - 2);
-    expect(rounds).toBeLessThanOrEqual(Math.ceil(elapsedPeriods) + 1);
-    // Both replicas cut time into the same periods.
-    const misaligned = await sql.query(`SELECT period_start FROM rounds WHERE (extract(epoch FROM period_start) * 1000)::bigint % 2000 <> 0`);
-    expect(misaligned.rows).toEqual([]);
-    const leased = await sql.query(`SELECT count(*) AS n FROM leases`);
-    expect(Number(leased.rows[0].n)).toBeGreaterThan(5);
-    // Either replica dispatches and polls any lease: the simulated fleet is one fleet for both.
-    expect(await failedLeases()).toEqual([]);
-    const completed = await sql.query(`SELECT count(*)::int AS n FROM leases WHERE state = 'completed' AND end_reason IN ('workload_ended', 'runtime_reached')`);
-    expect(completed.rows[0].n).toBeGreaterThan(0);
-    expect(await startedTwice()).toEqual([]);
-    const unbalanced = await sql.query(`SELECT count(*) AS n FROM ledger_entries WHERE charge + uplift <> payout + fee`);
-    expect(Number(unbalanced.rows[0].n)).toBe(0);
-    await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
-  });
+  it(
+    "two replicas clear one round per period, never give a GPU twice, and keep each other's simulated leases running",
+    { timeout: 90_000 },
+    async () => {
+      const before = await committedRounds();
+      const [a, b] = await Promise.all([start(), start()]);
+      const startedAt = Date.now();
+      const stopWatching = watchGpus();
+      let problems: unknown[];
+      try {
+        await submitWave(a.base, 15);
+        await new Promise((r) => setTimeout(r, 4_000));
+        await submitWave(b.base, 15);
+        await new Promise((r) => setTimeout(r, 8_000));
+      } finally {
+        problems = stopWatching();
+      }
+      const elapsedPeriods = (Date.now() - startedAt) / 2_000;
+      const rounds = (await committedRounds()) - before;
+      expect(problems).toEqual([]);
+      expect(await overbookedNodes()).toEqual([]);
+      // One round per 2-second period, not one per replica per period. (period_start is unique, so
+      // the count, not a search for two rounds of one period, is what shows it.)
+      expect(rounds).toBeGreaterThanOrEqual(Math.floor(elapsedPeriods) - 2);
+      expect(rounds).toBeLessThanOrEqual(Math.ceil(elapsedPeriods) + 1);
+      // Both replicas cut time into the same periods.
+      const misaligned = await sql.query(
+        `SELECT period_start FROM rounds WHERE (extract(epoch FROM period_start) * 1000)::bigint % 2000 <> 0`,
+      );
+      expect(misaligned.rows).toEqual([]);
+      const leased = await sql.query(`SELECT count(*) AS n FROM leases`);
+      expect(Number(leased.rows[0].n)).toBeGreaterThan(5);
+      // Either replica dispatches and polls any lease: the simulated fleet is one fleet for both.
+      expect(await failedLeases()).toEqual([]);
+      const completed = await sql.query(
+        `SELECT count(*)::int AS n FROM leases WHERE state = 'completed' AND end_reason IN ('workload_ended', 'runtime_reached')`,
+      );
+      expect(completed.rows[0].n).toBeGreaterThan(0);
+      expect(await startedTwice()).toEqual([]);
+      const unbalanced = await sql.query(
+        `SELECT count(*) AS n FROM ledger_entries WHERE charge + uplift <> payout + fee`,
+      );
+      expect(Number(unbalanced.rows[0].n)).toBe(0);
+      await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
+    },
+  );
 
-  it('a restarted service keeps the simulated leases the killed one placed running, and they complete', { timeout: 90_000 }, async () => {
-    const first = await start();
-    const leasesBefore = new Set((await sql.query(`SELECT id FROM leases`)).rows.map((r) => r.id));
-    await submitWave(first.base, 10);
-    const runningNow = async () =>
-      (await sql.query(`SELECT id FROM leases WHERE state = 'running'`)).rows.map((r) => r.id as string).filter((id) => !leasesBefore.has(id));
-    await waitFor('leases of the first process to run', async () => (await runningNow()).length >= 3);
-    const placedByFirst = await runningNow();
-    expect(await first.kill('SIGKILL')).toBe('SIGKILL');
+  it(
+    'a restarted service keeps the simulated leases the killed one placed running, and they complete',
+    { timeout: 90_000 },
+    async () => {
+      const first = await start();
+      const leasesBefore = new Set((await sql.query(`SELECT id FROM leases`)).rows.map((r) => r.id));
+      await submitWave(first.base, 10);
+      const runningNow = async () =>
+        (await sql.query(`SELECT id FROM leases WHERE state = 'running'`)).rows
+          .map((r) => r.id as string)
+          .filter((id) => !leasesBefore.has(id));
+      await waitFor('leases of the first process to run', async () => (await runningNow()).length >= 3);
+      const placedByFirst = await runningNow();
+      expect(await first.kill('SIGKILL')).toBe('SIGKILL');
 
-    const second = await start();
-    const stopWatching = watchGpus();
-    try {
-      await waitFor('the first process\'s leases to complete', async () => {
-        const { rows } = await sql.query(`SELECT count(*)::int AS n FROM leases WHERE id = ANY($1::uuid[]) AND state IN ('running', 'preempting', 'allocated')`, [placedByFirst]);
-        return rows[0].n === 0;
-      }, 60_000);
-    } finally {
-      expect(stopWatching()).toEqual([]);
-    }
-    const ended = await sql.query(`SELECT state, count(*)::int AS n FROM leases WHERE id = ANY($1::uuid[]) GROUP BY state`, [placedByFirst]);
-    expect(ended.rows.map((r) => r.state).sort()).not.toContain('failed');
-    expect(await failedLeases()).toEqual([]);
-    expect(await startedTwice()).toEqual([]);
-    await second.kill('SIGTERM');
-  });
+      const second = await start();
+      const stopWatching = watchGpus();
+      try {
+        await waitFor(
+          "the first process's leases to complete",
+          async () => {
+            const { rows } = await sql.query(
+              `SELECT count(*)::int AS n FROM leases WHERE id = ANY($1::uuid[]) AND state IN ('running', 'preempting', 'allocated')`,
+              [placedByFirst],
+            );
+            return rows[0].n === 0;
+          },
+          60_000,
+        );
+      } finally {
+        expect(stopWatching()).toEqual([]);
+      }
+      const ended = await sql.query(
+        `SELECT state, count(*)::int AS n FROM leases WHERE id = ANY($1::uuid[]) GROUP BY state`,
+        [placedByFirst],
+      );
+      expect(ended.rows.map((r) => r.state).sort()).not.toContain('failed');
+      expect(await failedLeases()).toEqual([]);
+      expect(await startedTwice()).toEqual([]);
+      await second.kill('SIGTERM');
+    },
+  );
 
-  it('a process killed inside a round commit loses the whole round and the next round proceeds', { timeout: 90_000 }, async () => {
-    await submitWave(REDIS_URL ? (await start()).base : '', 0);
-    const service = running.at(-1)!;
-    await submitWave(service.base, 10);
-    await service.kill('SIGTERM');
-    const leasesBefore = Number((await sql.query('SELECT count(*) AS n FROM leases')).rows[0].n);
-    const roundsBefore = await committedRounds();
+  it(
+    'a process killed inside a round commit loses the whole round and the next round proceeds',
+    { timeout: 90_000 },
+    async () => {
+      await submitWave(REDIS_URL ? (await start()).base : '', 0);
+      const service = running.at(-1)!;
+      await submitWave(service.base, 10);
+      await service.kill('SIGTERM');
+      const leasesBefore = Number((await sql.query('SELECT count(*) AS n FROM leases')).rows[0].n);
+      const roundsBefore = await committedRounds();
 
-    const doomed = await start({ GPUMARKET_FAILPOINT: 'round.commit' });
-    expect(await doomed.exited).toBe('SIGKILL');
-    // The killed transaction left nothing: no committed round, no new lease, the claim still open.
-    expect(await committedRounds()).toBe(roundsBefore);
-    expect(Number((await sql.query('SELECT count(*) AS n FROM leases')).rows[0].n)).toBe(leasesBefore);
-    expect(Number((await sql.query(`SELECT count(*) AS n FROM rounds WHERE state = 'clearing'`)).rows[0].n)).toBeGreaterThanOrEqual(1);
+      const doomed = await start({ GPUMARKET_FAILPOINT: 'round.commit' });
+      expect(await doomed.exited).toBe('SIGKILL');
+      // The killed transaction left nothing: no committed round, no new lease, the claim still open.
+      expect(await committedRounds()).toBe(roundsBefore);
+      expect(Number((await sql.query('SELECT count(*) AS n FROM leases')).rows[0].n)).toBe(leasesBefore);
+      expect(
+        Number((await sql.query(`SELECT count(*) AS n FROM rounds WHERE state = 'clearing'`)).rows[0].n),
+      ).toBeGreaterThanOrEqual(1);
 
-    const next = await start();
-    await waitFor('a round committed after the crash', async () => (await committedRounds()) > roundsBefore);
-    expect(await overbookedNodes()).toEqual([]);
-    await next.kill('SIGTERM');
-  });
+      const next = await start();
+      await waitFor('a round committed after the crash', async () => (await committedRounds()) > roundsBefore);
+      expect(await overbookedNodes()).toEqual([]);
+      await next.kill('SIGTERM');
+    },
+  );
 
-  it('a process killed inside the outbox relay loses no order and starts no order twice', { timeout: 90_000 }, async () => {
-    const feeder = await start({ ROUND_PERIOD_SECONDS: '3600' });
-    // Fresh nodes: the leases of the tests before may still fill the fleet, and the doomed
-    // process dies only once a round gives it orders to relay.
-    const fresh = Array.from({ length: 2 }, (_, i) => ({ externalId: `relay-${i}`, gpuModel: 'H100-SXM-80GB', gpus: 8, region: 'us-east', block: 'b-relay', reservePrice: '1.00' }));
-    await call(feeder.base, 'PUT', '/v1/nodes', providerKey, { nodes: fresh });
-    await submitWave(feeder.base, 10);
-    await feeder.kill('SIGTERM');
-    const doomed = await start({ GPUMARKET_FAILPOINT: 'outbox.relay' });
-    expect(await doomed.exited).toBe('SIGKILL');
-    const next = await start();
-    await waitFor('every order due by now to be handled', async () => {
-      const { rows } = await sql.query(`SELECT count(*) AS n FROM orders WHERE state IN ('pending', 'sent') AND not_before < now() - interval '25 seconds'`);
-      const { rows: outbox } = await sql.query(`SELECT count(*) AS n FROM outbox WHERE relayed_at IS NULL AND deliver_at < now() - interval '5 seconds'`);
-      return Number(rows[0].n) === 0 && Number(outbox[0].n) === 0;
-    }, 60_000);
-    const failed = await sql.query(`SELECT type, last_error FROM orders WHERE state = 'failed'`);
-    expect(failed.rows).toEqual([]);
-    // What the fleet actually started: one workload per lease whose place order was carried out
-    // (with the handle the market recorded), none for a lease whose order never was, none twice.
-    // The relayed-twice job and the sweeper's re-enqueue are what could start a second one.
-    expect(await startedTwice()).toEqual([]);
-    const mismatched = await sql.query(`
+  it(
+    'a process killed inside the outbox relay loses no order and starts no order twice',
+    { timeout: 90_000 },
+    async () => {
+      const feeder = await start({ ROUND_PERIOD_SECONDS: '3600' });
+      // Fresh nodes: the leases of the tests before may still fill the fleet, and the doomed
+      // process dies only once a round gives it orders to relay.
+      const fresh = Array.from({ length: 2 }, (_, i) => ({
+        externalId: `relay-${i}`,
+        gpuModel: 'H100-SXM-80GB',
+        gpus: 8,
+        region: 'us-east',
+        block: 'b-relay',
+        reservePrice: '1.00',
+      }));
+      await call(feeder.base, 'PUT', '/v1/nodes', providerKey, { nodes: fresh });
+      await submitWave(feeder.base, 10);
+      await feeder.kill('SIGTERM');
+      const doomed = await start({ GPUMARKET_FAILPOINT: 'outbox.relay' });
+      expect(await doomed.exited).toBe('SIGKILL');
+      const next = await start();
+      await waitFor(
+        'every order due by now to be handled',
+        async () => {
+          const { rows } = await sql.query(
+            `SELECT count(*) AS n FROM orders WHERE state IN ('pending', 'sent') AND not_before < now() - interval '25 seconds'`,
+          );
+          const { rows: outbox } = await sql.query(
+            `SELECT count(*) AS n FROM outbox WHERE relayed_at IS NULL AND deliver_at < now() - interval '5 seconds'`,
+          );
+          return Number(rows[0].n) === 0 && Number(outbox[0].n) === 0;
+        },
+        60_000,
+      );
+      const failed = await sql.query(`SELECT type, last_error FROM orders WHERE state = 'failed'`);
+      expect(failed.rows).toEqual([]);
+      // What the fleet actually started: one workload per lease whose place order was carried out
+      // (with the handle the market recorded), none for a lease whose order never was, none twice.
+      // The relayed-twice job and the sweeper's re-enqueue are what could start a second one.
+      expect(await startedTwice()).toEqual([]);
+      const mismatched = await sql.query(`
       SELECT o.lease_id, o.state, o.handle, w.handle AS started FROM orders o
         LEFT JOIN simulated_workloads w ON w.provider_id = o.provider_id AND w.lease_id = o.lease_id::text
        WHERE o.type = 'place' AND ((o.state = 'done') <> (w.id IS NOT NULL) OR o.handle IS DISTINCT FROM w.handle)
          AND o.state IN ('done', 'withdrawn', 'failed')`);
-    expect(mismatched.rows).toEqual([]);
-    const started = await sql.query(`SELECT count(*)::int AS n FROM simulated_workloads`);
-    expect(started.rows[0].n).toBeGreaterThan(0);
-    expect(await overbookedNodes()).toEqual([]);
-    expect(await sharedFleetGpus()).toEqual([]);
-    await next.kill('SIGTERM');
-  });
+      expect(mismatched.rows).toEqual([]);
+      const started = await sql.query(`SELECT count(*)::int AS n FROM simulated_workloads`);
+      expect(started.rows[0].n).toBeGreaterThan(0);
+      expect(await overbookedNodes()).toEqual([]);
+      expect(await sharedFleetGpus()).toEqual([]);
+      await next.kill('SIGTERM');
+    },
+  );
 });

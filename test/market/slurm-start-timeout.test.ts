@@ -20,7 +20,8 @@ import { until } from '../support/until.js';
 describe('start timeout on a real Slurm controller', () => {
   let cluster: SlurmTestCluster;
   let t: TestApp;
-  const slurm = (tool: string, args: string[]) => execFileSync(tool, args, { env: { ...process.env, SLURM_CONF: cluster.slurmConf }, encoding: 'utf8' }).trim();
+  const slurm = (tool: string, args: string[]) =>
+    execFileSync(tool, args, { env: { ...process.env, SLURM_CONF: cluster.slurmConf }, encoding: 'utf8' }).trim();
 
   beforeAll(async () => {
     cluster = await startSlurmTestCluster();
@@ -39,31 +40,63 @@ describe('start timeout on a real Slurm controller', () => {
     await cluster?.stop();
   });
 
-  it('fails a lease pending behind the provider\'s own job with its Slurm reason, then stops selling the held node', async () => {
+  it("fails a lease pending behind the provider's own job with its Slurm reason, then stops selling the held node", async () => {
     const provider = await createProvider(t, 'hpc', 'slurm');
     const tenant = await createTenant(t);
     await putNodes(t, provider.apiKey, [node(cluster.node, { region: 'slurm-real', gpus: cluster.gpus })]);
-    const foreign = slurm('sbatch', ['--parsable', `--gres=gpu:h100:${cluster.gpus}`, `--nodelist=${cluster.node}`, '--output=/dev/null', '--wrap=sleep 300']);
+    const foreign = slurm('sbatch', [
+      '--parsable',
+      `--gres=gpu:h100:${cluster.gpus}`,
+      `--nodelist=${cluster.node}`,
+      '--output=/dev/null',
+      '--wrap=sleep 300',
+    ]);
     try {
-      await until('the provider\'s own job runs', async () => slurm('squeue', ['-h', '-j', foreign, '-o', '%T']) === 'RUNNING');
-      const response = await t.http().post('/v1/bids').set(auth(tenant.apiKey)).send(bidBody({ regions: ['slurm-real'], gpus: 2, contiguity: 'node', workload: { command: ['sleep', '60'] } }));
+      await until(
+        "the provider's own job runs",
+        async () => slurm('squeue', ['-h', '-j', foreign, '-o', '%T']) === 'RUNNING',
+      );
+      const response = await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(tenant.apiKey))
+        .send(
+          bidBody({ regions: ['slurm-real'], gpus: 2, contiguity: 'node', workload: { command: ['sleep', '60'] } }),
+        );
       expect(response.status, JSON.stringify(response.body)).toBe(201);
       const bidId = response.body.id as string;
       await t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2038, 0, 1)) });
-      const lease = async () => (await t.dataSource.query(`SELECT id, state, end_reason FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
+      const lease = async () =>
+        (
+          await t.dataSource.query(
+            `SELECT id, state, end_reason FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`,
+            [bidId],
+          )
+        )[0];
       expect((await lease()).state).toBe('allocated');
 
       const sync = t.app.get(LeaseSyncService);
       await until('the start timeout', async () => (await sync.syncAll(), (await lease()).state === 'failed'), 90_000);
       const failed = await lease();
       expect(failed.end_reason).toMatch(/^start_timeout: not running \d+ s after placement: Resources/);
-      expect((await t.dataSource.query(`SELECT count(*)::int AS n FROM ledger_entries WHERE lease_id = $1`, [failed.id]))[0].n).toBe(0);
+      expect(
+        (await t.dataSource.query(`SELECT count(*)::int AS n FROM ledger_entries WHERE lease_id = $1`, [failed.id]))[0]
+          .n,
+      ).toBe(0);
       expect((await t.dataSource.query(`SELECT status FROM bids WHERE id = $1`, [bidId]))[0].status).toBe('open');
       // Its pending job is gone from the controller.
-      await until('the pending job cancelled', async () => !slurm('squeue', ['-h', '-o', '%j']).split('\n').some((name) => name.startsWith('gpumarket-')));
+      await until(
+        'the pending job cancelled',
+        async () =>
+          !slurm('squeue', ['-h', '-o', '%j'])
+            .split('\n')
+            .some((name) => name.startsWith('gpumarket-')),
+      );
 
       await t.app.get(ProviderHoldsService).refresh();
-      const nodes = (await t.http().get('/v1/nodes').set(auth(provider.apiKey))).body.nodes as Array<{ unavailableGpus: unknown[] }>;
+      const nodes = (await t.http().get('/v1/nodes').set(auth(provider.apiKey))).body.nodes as Array<{
+        unavailableGpus: unknown[];
+      }>;
       expect(nodes[0].unavailableGpus).toHaveLength(cluster.gpus);
       await t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2038, 0, 1, 0, 1)) });
       expect((await lease()).id).toBe(failed.id);

@@ -14,7 +14,10 @@ let project: string;
 
 /** Runs the script as `npm start` does; says whether it built (it reports a build on stderr). */
 function builds(): boolean {
-  const run = spawnSync(process.execPath, [join(project, 'scripts/build-if-changed.mjs')], { cwd: project, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [join(project, 'scripts/build-if-changed.mjs')], {
+    cwd: project,
+    encoding: 'utf8',
+  });
   if (run.status !== 0) throw new Error(`build-if-changed failed: ${run.stderr}`);
   return run.stderr.includes('built dist/');
 }
@@ -29,8 +32,18 @@ beforeAll(() => {
   cpSync(join(ROOT, 'scripts/build-if-changed.mjs'), join(project, 'scripts/build-if-changed.mjs'));
   symlinkSync(join(ROOT, 'node_modules/typescript'), join(project, 'node_modules/typescript'));
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'probe', type: 'module' }));
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', strict: true, types: [] } }));
-  writeFileSync(join(project, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { rootDir: 'src', outDir: 'dist' }, include: ['src'] }));
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', strict: true, types: [] } }),
+  );
+  writeFileSync(
+    join(project, 'tsconfig.build.json'),
+    JSON.stringify({
+      extends: './tsconfig.json',
+      compilerOptions: { rootDir: 'src', outDir: 'dist' },
+      include: ['src'],
+    }),
+  );
   writeFileSync(join(project, 'src/cli/main.ts'), `import { greet } from './greet.js';\nconsole.log(greet());\n`);
   writeFileSync(join(project, 'src/cli/greet.ts'), `export const greet = () => 'hello';\n`);
 });

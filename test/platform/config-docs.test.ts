@@ -15,13 +15,24 @@ describe('configuration variables', () => {
   it('meets every variable that config.ts reads, including those of optional sections', () => {
     const source = readFileSync(join(ROOT, 'src/platform/config/config.ts'), 'utf8');
     // Variables read by name in config.ts, and the Slurm submission settings it reads from their own list.
-    const named = [...[...source.matchAll(/read\.\w+\(\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!), ...Object.keys(SLURM_SETTING_RULES)];
+    const named = [
+      ...[...source.matchAll(/read\.\w+\(\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
+      ...Object.keys(SLURM_SETTING_RULES),
+    ];
     expect(named.length).toBeGreaterThanOrEqual(40);
-    expect(configVariables().map((v) => v.name).sort()).toEqual([...new Set(named)].sort());
+    expect(
+      configVariables()
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual([...new Set(named)].sort());
   });
 
   it('gives every variable a meaning, and no meaning outlives its variable', () => {
-    expect(describeConfig().filter((v) => !v.meaning).map((v) => v.name)).toEqual([]);
+    expect(
+      describeConfig()
+        .filter((v) => !v.meaning)
+        .map((v) => v.name),
+    ).toEqual([]);
     expect(staleMeanings()).toEqual([]);
   });
 
@@ -37,8 +48,14 @@ describe('configuration variables', () => {
 
   it('docs/operations.md holds exactly the generated table (npm run docs:config rewrites it)', () => {
     const document = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
-    expect(withConfigTable(document) === document, 'docs/operations.md is out of date: run npm run docs:config').toBe(true);
+    expect(withConfigTable(document) === document, 'docs/operations.md is out of date: run npm run docs:config').toBe(
+      true,
+    );
     for (const variable of configVariables()) expect(document).toContain(`| \`${variable.name}\` |`);
-    expect(configTable().split('\n').filter((l) => l.startsWith('| `'))).toHaveLength(configVariables().length);
+    expect(
+      configTable()
+        .split('\n')
+        .filter((l) => l.startsWith('| `')),
+    ).toHaveLength(configVariables().length);
   });
 });

@@ -20,7 +20,8 @@ let redis: ChildProcess | undefined;
 
 describe('job schedules when Redis loses its data', () => {
   let t: TestApp;
-  const committed = async (): Promise<number> => (await t.dataSource.query(`SELECT count(*)::int AS n FROM rounds WHERE state = 'committed'`))[0].n;
+  const committed = async (): Promise<number> =>
+    (await t.dataSource.query(`SELECT count(*)::int AS n FROM rounds WHERE state = 'committed'`))[0].n;
   const roundsResume = async (what: string) => {
     const before = await committed();
     await until(`rounds to resume after ${what}`, async () => (await committed()) >= before + 2, 25_000);
@@ -49,12 +50,16 @@ describe('job schedules when Redis loses its data', () => {
     await roundsResume('FLUSHALL');
   });
 
-  it('re-creates the schedules when Redis restarts empty, without a restart of the service', { timeout: 60_000 }, async () => {
-    redis!.kill('SIGKILL');
-    await until('redis to stop', async () => !(await redisAnswers()));
-    await new Promise((r) => setTimeout(r, 2_000));
-    redis = startRedis();
-    await until('redis to restart', redisAnswers);
-    await roundsResume('an empty restart');
-  });
+  it(
+    're-creates the schedules when Redis restarts empty, without a restart of the service',
+    { timeout: 60_000 },
+    async () => {
+      redis!.kill('SIGKILL');
+      await until('redis to stop', async () => !(await redisAnswers()));
+      await new Promise((r) => setTimeout(r, 2_000));
+      redis = startRedis();
+      await until('redis to restart', redisAnswers);
+      await roundsResume('an empty restart');
+    },
+  );
 });

@@ -27,7 +27,9 @@ describe('migrations', () => {
     const config = loadConfig({ DATABASE_URL: urlFor(name), ADMIN_API_KEY: 'x'.repeat(32) });
     const replicas = await Promise.all([1, 2, 3].map(() => openDatabase(config, { entities: ENTITIES })));
     try {
-      const applied: Array<{ name: string; n: number }> = await replicas[0].dataSource.query('SELECT name, count(*)::int AS n FROM migrations GROUP BY name');
+      const applied: Array<{ name: string; n: number }> = await replicas[0].dataSource.query(
+        'SELECT name, count(*)::int AS n FROM migrations GROUP BY name',
+      );
       expect(applied.length).toBeGreaterThan(5);
       expect(applied.every((m) => m.n === 1)).toBe(true);
     } finally {

@@ -26,17 +26,23 @@ function check(value: unknown, schema: Schema, at: string, schemas: Record<strin
     object: (v) => typeof v === 'object' && !Array.isArray(v),
   };
   if (type && is[type] && !is[type](value)) return [`${at}: ${JSON.stringify(value)} is not ${type}`];
-  if (schema.enum && !schema.enum.includes(value)) problems.push(`${at}: ${JSON.stringify(value)} not in ${schema.enum.join(', ')}`);
-  if (schema.pattern && typeof value === 'string' && !new RegExp(schema.pattern).test(value)) problems.push(`${at}: ${value} does not match ${schema.pattern}`);
-  if (schema.format === 'date-time' && typeof value === 'string' && Number.isNaN(Date.parse(value))) problems.push(`${at}: ${value} is not a date-time`);
+  if (schema.enum && !schema.enum.includes(value))
+    problems.push(`${at}: ${JSON.stringify(value)} not in ${schema.enum.join(', ')}`);
+  if (schema.pattern && typeof value === 'string' && !new RegExp(schema.pattern).test(value))
+    problems.push(`${at}: ${value} does not match ${schema.pattern}`);
+  if (schema.format === 'date-time' && typeof value === 'string' && Number.isNaN(Date.parse(value)))
+    problems.push(`${at}: ${value} is not a date-time`);
   if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) problems.push(`${at}: ${value} < ${schema.minimum}`);
     if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${at}: ${value} > ${schema.maximum}`);
   }
-  if (Array.isArray(value) && schema.items) value.forEach((item, i) => problems.push(...check(item, schema.items, `${at}[${i}]`, schemas)));
+  if (Array.isArray(value) && schema.items)
+    value.forEach((item, i) => problems.push(...check(item, schema.items, `${at}[${i}]`, schemas)));
   if (type === 'object' && value && typeof value === 'object' && !Array.isArray(value)) {
     for (const [key, item] of Object.entries(value)) {
-      const property = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+      const property =
+        schema.properties?.[key] ??
+        (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
       if (property) problems.push(...check(item, property, `${at}.${key}`, schemas));
     }
   }
@@ -65,7 +71,10 @@ describe('the OpenAPI document', () => {
       ['PatchNodeDto', 'reservePrice'],
       ['NodeDto', 'reservePrice'],
     ] as const)
-      expect(schemas[schema]?.properties?.[property], `${schema}.${property}`).toMatchObject({ type: 'string', pattern: MONEY_PATTERN });
+      expect(schemas[schema]?.properties?.[property], `${schema}.${property}`).toMatchObject({
+        type: 'string',
+        pattern: MONEY_PATTERN,
+      });
     // No price anywhere in the document is a number or an untyped object.
     const prices = Object.entries(schemas).flatMap(([name, schema]) =>
       Object.entries(schema.properties ?? {})
@@ -76,25 +85,41 @@ describe('the OpenAPI document', () => {
     expect(prices.filter(([, type]) => type !== 'string')).toEqual([]);
   });
 
-  it('types counts as integers: a bid\'s GPUs, run times and memory, and the GPU indices an agent reports', () => {
-    for (const name of ['BidDto', 'CreateBidDto', 'BidLeaseDto', 'OfferDto', 'OfferViewDto', 'WindowDto', 'WorkloadDto'])
+  it("types counts as integers: a bid's GPUs, run times and memory, and the GPU indices an agent reports", () => {
+    for (const name of [
+      'BidDto',
+      'CreateBidDto',
+      'BidLeaseDto',
+      'OfferDto',
+      'OfferViewDto',
+      'WindowDto',
+      'WorkloadDto',
+    ])
       for (const [property, value] of Object.entries(schemas[name]?.properties ?? {}))
         expect((value as Schema).type, `${name}.${property}`).not.toBe('number');
     expect(schemas.CreateBidDto!.properties.gpus.type).toBe('integer');
     expect(schemas.CreateBidDto!.properties.runtimeSeconds.type).toBe('integer');
     expect(schemas.BidDto!.properties.remainingSeconds.type).toBe('integer');
-    const gpuIndices = Object.values(schemas).map((s) => s.properties?.gpuIndices).filter(Boolean);
+    const gpuIndices = Object.values(schemas)
+      .map((s) => s.properties?.gpuIndices)
+      .filter(Boolean);
     expect(gpuIndices.length).toBeGreaterThan(0);
     for (const property of gpuIndices) expect(property).toMatchObject({ type: 'array', items: { type: 'integer' } });
   });
 
   it('documents every route the service registers', () => {
     const express = t.app.getHttpAdapter().getInstance();
-    const stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> = (express.router ?? express._router).stack;
+    const stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> = (
+      express.router ?? express._router
+    ).stack;
     const registered = stack
       // The document itself, and the dashboard's HTML pages (not API: @ApiExcludeController).
       .filter((layer) => layer.route && !/^\/(docs|dashboard)\b/.test(layer.route.path))
-      .flatMap((layer) => Object.keys(layer.route!.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`));
+      .flatMap((layer) =>
+        Object.keys(layer.route!.methods).map(
+          (method) => `${method.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`,
+        ),
+      );
     const documented = Object.entries(document.paths as Record<string, Schema>).flatMap(([path, operations]) =>
       Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
     );
@@ -116,7 +141,14 @@ describe('the OpenAPI document', () => {
         for (const parameter of (operation as Schema).parameters ?? [])
           if (parameter.example !== undefined || parameter.schema?.example !== undefined) {
             examples++;
-            problems.push(...check(parameter.example ?? parameter.schema.example, parameter.schema ?? {}, `${method} ${path} ?${parameter.name}`, schemas));
+            problems.push(
+              ...check(
+                parameter.example ?? parameter.schema.example,
+                parameter.schema ?? {},
+                `${method} ${path} ?${parameter.name}`,
+                schemas,
+              ),
+            );
           }
     expect(examples).toBeGreaterThan(20);
     expect(problems).toEqual([]);

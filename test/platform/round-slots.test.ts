@@ -20,7 +20,10 @@ interface SlotRow {
 }
 
 /** Each slot from the first round to the last, with its rounds and the misses that cover it. */
-async function slotsOf(query: (text: string) => Promise<Array<Record<string, any>>>, periodMs: number): Promise<SlotRow[]> {
+async function slotsOf(
+  query: (text: string) => Promise<Array<Record<string, any>>>,
+  periodMs: number,
+): Promise<SlotRow[]> {
   const rounds = await query(`SELECT (extract(epoch FROM period_start) * 1000)::bigint AS at FROM rounds`);
   const misses = await query(
     `SELECT (extract(epoch FROM first_slot) * 1000)::bigint AS first, (extract(epoch FROM last_slot) * 1000)::bigint AS last, reason FROM missed_round_slots`,
@@ -61,7 +64,10 @@ describe('round slots, in the service', () => {
   });
 
   it('records the slots nobody ran and a slot whose job came after the next slot began, and never runs a slot twice', async () => {
-    const at = (k: number, lateMs = 0) => ({ scheduledAt: base + k * PERIOD_MS - 63, now: new Date(base + k * PERIOD_MS + lateMs) });
+    const at = (k: number, lateMs = 0) => ({
+      scheduledAt: base + k * PERIOD_MS - 63,
+      now: new Date(base + k * PERIOD_MS + lateMs),
+    });
     const run = (k: number, lateMs = 0) => rounds.runScheduled(at(k, lateMs).scheduledAt, at(k, lateMs).now);
 
     const first = await run(0);
@@ -77,7 +83,15 @@ describe('round slots, in the service', () => {
 
     const rows = (await slotsOf(query, PERIOD_MS)).filter((r) => r.slot >= base);
     expect(unaccounted(rows)).toEqual([]);
-    expect(rows.map((r) => (r.rounds ? 'round' : r.missed[0]))).toEqual(['round', 'not_run', 'not_run', 'not_run', 'round', 'late', 'round']);
+    expect(rows.map((r) => (r.rounds ? 'round' : r.missed[0]))).toEqual([
+      'round',
+      'not_run',
+      'not_run',
+      'not_run',
+      'round',
+      'late',
+      'round',
+    ]);
     const missed = await rounds.missedSlots(10);
     expect(missed.map((m) => [m.firstSlot.getTime(), m.slots, m.reason])).toEqual([
       [base + 5 * PERIOD_MS, 1, 'late'],
@@ -90,7 +104,9 @@ describe('round slots, in the service', () => {
     const now = new Date(scheduledAt + 5);
     const results = await Promise.all([rounds.runScheduled(scheduledAt, now), rounds.runScheduled(scheduledAt, now)]);
     expect(results.filter((r) => r !== null)).toHaveLength(1);
-    const rows = await query(`SELECT count(*)::int AS n FROM rounds WHERE period_start = '${new Date(scheduledAt).toISOString()}'`);
+    const rows = await query(
+      `SELECT count(*)::int AS n FROM rounds WHERE period_start = '${new Date(scheduledAt).toISOString()}'`,
+    );
     expect(rows[0]!.n).toBe(1);
   });
 });
@@ -126,12 +142,19 @@ describe('round slots, in service processes', () => {
   const latestAccounted = async () =>
     Number(
       (
-        await query(`SELECT (extract(epoch FROM GREATEST((SELECT max(period_start) FROM rounds), (SELECT max(last_slot) FROM missed_round_slots))) * 1000)::bigint AS at`)
+        await query(
+          `SELECT (extract(epoch FROM GREATEST((SELECT max(period_start) FROM rounds), (SELECT max(last_slot) FROM missed_round_slots))) * 1000)::bigint AS at`,
+        )
       )[0]!.at ?? 0,
     );
   /** Waits until the schedule has accounted for every slot up to `until` (a wall-clock instant). */
   const waitThrough = (at: number) =>
-    until(`the slots up to ${new Date(at).toISOString()}`, async () => (await latestAccounted()) >= Math.floor(at / PERIOD_MS) * PERIOD_MS, PHASE_MS + 30_000, 200);
+    until(
+      `the slots up to ${new Date(at).toISOString()}`,
+      async () => (await latestAccounted()) >= Math.floor(at / PERIOD_MS) * PERIOD_MS,
+      PHASE_MS + 30_000,
+      200,
+    );
 
   beforeAll(async () => {
     buildService();
@@ -145,35 +168,48 @@ describe('round slots, in service processes', () => {
     await database?.drop();
   });
 
-  it('one replica, then a stop, then two replicas: a round for every slot while a process runs, the stop recorded as missed, no slot twice', { timeout: 3 * PHASE_MS + 120_000 }, async () => {
-    const one = await start();
-    const firstStarted = Date.now();
-    await waitThrough(firstStarted + PHASE_MS);
-    const healthyOne = (await slotsOf(query, PERIOD_MS)).filter((r) => r.slot >= firstStarted);
-    expect(healthyOne.length).toBeGreaterThanOrEqual(Math.floor(PHASE_MS / PERIOD_MS) - 1);
-    expect(healthyOne.filter((r) => r.rounds !== 1)).toEqual([]);
+  it(
+    'one replica, then a stop, then two replicas: a round for every slot while a process runs, the stop recorded as missed, no slot twice',
+    { timeout: 3 * PHASE_MS + 120_000 },
+    async () => {
+      const one = await start();
+      const firstStarted = Date.now();
+      await waitThrough(firstStarted + PHASE_MS);
+      const healthyOne = (await slotsOf(query, PERIOD_MS)).filter((r) => r.slot >= firstStarted);
+      expect(healthyOne.length).toBeGreaterThanOrEqual(Math.floor(PHASE_MS / PERIOD_MS) - 1);
+      expect(healthyOne.filter((r) => r.rounds !== 1)).toEqual([]);
 
-    // Down for at least two whole slots: their rounds cannot run, and must be recorded.
-    await one.kill('SIGKILL');
-    const stoppedAt = Date.now();
-    await until('two slots to pass with no service', () => Date.now() >= stoppedAt + 2.5 * PERIOD_MS, 10 * PERIOD_MS, 100);
+      // Down for at least two whole slots: their rounds cannot run, and must be recorded.
+      await one.kill('SIGKILL');
+      const stoppedAt = Date.now();
+      await until(
+        'two slots to pass with no service',
+        () => Date.now() >= stoppedAt + 2.5 * PERIOD_MS,
+        10 * PERIOD_MS,
+        100,
+      );
 
-    const [a, b] = await Promise.all([start(), start()]);
-    const secondStarted = Date.now();
-    await waitThrough(secondStarted + PHASE_MS);
-    await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
+      const [a, b] = await Promise.all([start(), start()]);
+      const secondStarted = Date.now();
+      await waitThrough(secondStarted + PHASE_MS);
+      await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
 
-    const rows = await slotsOf(query, PERIOD_MS);
-    expect(unaccounted(rows)).toEqual([]);
-    // Labels are multiples of the period, not the instants jobs ran at.
-    expect(await query(`SELECT period_start FROM rounds WHERE (extract(epoch FROM period_start) * 1000)::bigint % ${PERIOD_MS} <> 0`)).toEqual([]);
-    // While the service was away, some slot was recorded missed and no round ran.
-    const whileDown = rows.filter((r) => r.slot > stoppedAt && r.slot + PERIOD_MS < secondStarted);
-    expect(whileDown.length).toBeGreaterThanOrEqual(1);
-    expect(whileDown.filter((r) => r.rounds > 0 || r.missed.length !== 1)).toEqual([]);
-    // Once both replicas run (after the first slot they found), every slot has a round.
-    const healthyTwo = rows.filter((r) => r.slot > secondStarted + PERIOD_MS);
-    expect(healthyTwo.length).toBeGreaterThanOrEqual(Math.floor(PHASE_MS / PERIOD_MS) - 2);
-    expect(healthyTwo.filter((r) => r.rounds !== 1)).toEqual([]);
-  });
+      const rows = await slotsOf(query, PERIOD_MS);
+      expect(unaccounted(rows)).toEqual([]);
+      // Labels are multiples of the period, not the instants jobs ran at.
+      expect(
+        await query(
+          `SELECT period_start FROM rounds WHERE (extract(epoch FROM period_start) * 1000)::bigint % ${PERIOD_MS} <> 0`,
+        ),
+      ).toEqual([]);
+      // While the service was away, some slot was recorded missed and no round ran.
+      const whileDown = rows.filter((r) => r.slot > stoppedAt && r.slot + PERIOD_MS < secondStarted);
+      expect(whileDown.length).toBeGreaterThanOrEqual(1);
+      expect(whileDown.filter((r) => r.rounds > 0 || r.missed.length !== 1)).toEqual([]);
+      // Once both replicas run (after the first slot they found), every slot has a round.
+      const healthyTwo = rows.filter((r) => r.slot > secondStarted + PERIOD_MS);
+      expect(healthyTwo.length).toBeGreaterThanOrEqual(Math.floor(PHASE_MS / PERIOD_MS) - 2);
+      expect(healthyTwo.filter((r) => r.rounds !== 1)).toEqual([]);
+    },
+  );
 });

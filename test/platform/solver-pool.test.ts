@@ -9,7 +9,9 @@ import { ModelBuilder } from '../../src/core/solvers/solver-port.js';
 import { SolverPool } from '../../src/platform/solver-pool/solver-pool.js';
 import { buildService } from '../support/service-process.js';
 
-const WORKER = pathToFileURL(join(resolve(import.meta.dirname, '../..'), 'dist/platform/solver-pool/solver-pool.worker.js'));
+const WORKER = pathToFileURL(
+  join(resolve(import.meta.dirname, '../..'), 'dist/platform/solver-pool/solver-pool.worker.js'),
+);
 
 /** A knapsack: maximise sum v_i x_i with sum w_i x_i <= capacity, x binary. */
 function knapsack(values: number[], weights: number[], capacity: number) {
@@ -30,7 +32,11 @@ describe('SolverPool: HiGHS on worker threads', () => {
   afterAll(() => pool.close());
 
   it('solves several models at once, each as the calling thread would', async () => {
-    const models = [knapsack([10, 13, 7, 8], [5, 6, 3, 4], 10), knapsack([4, 5, 6], [1, 2, 3], 4), knapsack([9, 9, 9], [4, 4, 4], 8)];
+    const models = [
+      knapsack([10, 13, 7, 8], [5, 6, 3, 4], 10),
+      knapsack([4, 5, 6], [1, 2, 3], 4),
+      knapsack([9, 9, 9], [4, 4, 4], 8),
+    ];
     const deadline = Date.now() + 30_000;
     const pooled = await Promise.all(models.map((model) => pool.solve({ model, deadline })));
     const inline = new HighsBackend();
@@ -50,7 +56,11 @@ describe('SolverPool: HiGHS on worker threads', () => {
   it('solves the MIP phase of a round, whose result is valid and no worse than the greedy', async () => {
     const s = mediumRound(2);
     let sent = 0;
-    const counted = { name: pool.name, concurrency: pool.concurrency, solve: (request: Parameters<SolverPool['solve']>[0]) => (sent++, pool.solve(request)) };
+    const counted = {
+      name: pool.name,
+      concurrency: pool.concurrency,
+      solve: (request: Parameters<SolverPool['solve']>[0]) => (sent++, pool.solve(request)),
+    };
     const result = await clearRound(s, { timeLimitMs: 20_000, partsSolver: counted });
     expect(result.stats.parts).toBeGreaterThan(0);
     expect(sent).toBe(result.stats.parts);

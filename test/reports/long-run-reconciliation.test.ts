@@ -22,16 +22,27 @@ describe('reconciliation after a long simulated market run', () => {
   let financeKey: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ ROUND_PERIOD_SECONDS: '60', MIN_HOLD_SECONDS: '120', PREEMPTION_NOTICE_SECONDS: '60', MARKET_FEE_PERCENT: '7.5' });
+    t = await createTestApp({
+      ROUND_PERIOD_SECONDS: '60',
+      MIN_HOLD_SECONDS: '120',
+      PREEMPTION_NOTICE_SECONDS: '60',
+      MARKET_FEE_PERCENT: '7.5',
+    });
     let clock = START;
     const fleetOf = async (name: string, nodes: Array<Record<string, unknown>>) => {
       const provider = await createProvider(t, name);
       await putNodes(t, provider.apiKey, nodes);
-      const fleet = new SimulatedAdapter({ nodes: nodes.map((n) => ({ externalId: n.externalId as string, gpus: n.gpus as number })), now: () => clock });
+      const fleet = new SimulatedAdapter({
+        nodes: nodes.map((n) => ({ externalId: n.externalId as string, gpus: n.gpus as number })),
+        now: () => clock,
+      });
       t.app.get(AdapterRegistry).use(provider.id, fleet);
     };
     await fleetOf('north', [node('n-h1', { reservePrice: '1.50' }), node('n-h2', { reservePrice: '1.75' })]);
-    await fleetOf('south', [node('s-a1', { gpuModel: 'A100-SXM-80GB', region: 'us-east', reservePrice: '0.90' }), node('s-h1', { reservePrice: '1.60', gpus: 4 })]);
+    await fleetOf('south', [
+      node('s-a1', { gpuModel: 'A100-SXM-80GB', region: 'us-east', reservePrice: '0.90' }),
+      node('s-h1', { reservePrice: '1.60', gpus: 4 }),
+    ]);
     const tenants = await Promise.all(['ada', 'bo', 'cy', 'di'].map((name) => createTenant(t, name)));
     const rng = Rng.seeded(7);
     const pick = <T>(values: readonly T[]) => values[Math.floor(rng.next() * values.length)];
@@ -42,20 +53,37 @@ describe('reconciliation after a long simulated market run', () => {
       for (let b = Math.floor(rng.next() * 3); b > 0; b--) {
         const model = pick(['H100-SXM-80GB', 'A100-SXM-80GB']);
         const maxPrice = (model === 'H100-SXM-80GB' ? rng.uniform(1.2, 6) : rng.uniform(0.7, 3)).toFixed(2);
-        const response = await t.http().post('/v1/bids').set(auth(pick(tenants).apiKey)).send(
-          bidBody({ gpus: pick([1, 2, 4, 8]), contiguity: 'none', preemptible: rng.next() < 0.5, runtimeSeconds: pick([120, 300, 900, 1800]), offers: [{ gpuModel: model, maxPrice }] }),
-        );
+        const response = await t
+          .http()
+          .post('/v1/bids')
+          .set(auth(pick(tenants).apiKey))
+          .send(
+            bidBody({
+              gpus: pick([1, 2, 4, 8]),
+              contiguity: 'none',
+              preemptible: rng.next() < 0.5,
+              runtimeSeconds: pick([120, 300, 900, 1800]),
+              offers: [{ gpuModel: model, maxPrice }],
+            }),
+          );
         expect(response.status, JSON.stringify(response.body)).toBe(201);
       }
       clock = START + k * PERIOD_MS + 1_500;
       await rounds.runRound({ now: new Date(clock), periodStart: new Date(START + k * PERIOD_MS) });
       await until(`round ${k}'s orders to reach the fleets`, async () => {
-        const [open] = await t.dataSource.query(`SELECT count(*)::int AS n FROM orders WHERE state IN ('pending', 'sent') AND not_before <= $1`, [new Date(clock)]);
+        const [open] = await t.dataSource.query(
+          `SELECT count(*)::int AS n FROM orders WHERE state IN ('pending', 'sent') AND not_before <= $1`,
+          [new Date(clock)],
+        );
         return open.n === 0;
       });
       await sync.syncAll(new Date(clock));
     }
-    const finance = await t.http().post('/v1/api-keys').set(auth(t.adminKey)).send({ role: 'finance', name: 'auditor' });
+    const finance = await t
+      .http()
+      .post('/v1/api-keys')
+      .set(auth(t.adminKey))
+      .send({ role: 'finance', name: 'auditor' });
     financeKey = finance.body.apiKey;
   }, 240_000);
   afterAll(async () => t?.close());
@@ -92,7 +120,10 @@ describe('reconciliation after a long simulated market run', () => {
     );
     expect(unbalanced).toEqual([]);
     // The same total as the ledger API, reached by a different query.
-    const ledger = await t.http().get(`/v1/ledger?from=2020-12-31T00:00:00Z&to=2021-01-02T00:00:00Z&limit=1`).set(auth(financeKey));
+    const ledger = await t
+      .http()
+      .get(`/v1/ledger?from=2020-12-31T00:00:00Z&to=2021-01-02T00:00:00Z&limit=1`)
+      .set(auth(financeKey));
     expect(ledger.body.totals).toMatchObject({
       charges: reconciliation.totals.charges,
       uplift: reconciliation.totals.uplift,
@@ -115,7 +146,9 @@ describe('reconciliation after a long simulated market run', () => {
     for (const groupBy of ['day', 'provider', 'pool']) {
       const grouped = await report(`revenue?${RANGE}&groupBy=${groupBy}`);
       const drift = total(grouped.rows, 'gpuHours').minus(grouped.totals.gpuHours).abs();
-      expect(drift.lessThanOrEqualTo(new Money('0.0000005').times(grouped.rows.length)), `${groupBy} gpuHours`).toBe(true);
+      expect(drift.lessThanOrEqualTo(new Money('0.0000005').times(grouped.rows.length)), `${groupBy} gpuHours`).toBe(
+        true,
+      );
     }
     expect(total(byDay.rows, 'charges').toFixed(6)).toBe(byDay.totals.charges);
     const tenants = await report(`tenant-charges?${RANGE}`);
@@ -129,14 +162,24 @@ describe('reconciliation after a long simulated market run', () => {
     const utilization = await report(`utilization?${RANGE}&bucket=1h`);
     expect(prices.rows.length).toBeGreaterThan(0);
     expect(total(prices.rows, 'gpuHours').toFixed(6)).toBe(total(utilization.rows, 'soldGpuHours').toFixed(6));
-    for (const row of utilization.rows) expect(new Money(row.soldGpuHours).lessThanOrEqualTo(row.availableGpuHours)).toBe(true);
+    for (const row of utilization.rows)
+      expect(new Money(row.soldGpuHours).lessThanOrEqualTo(row.availableGpuHours)).toBe(true);
     for (const row of prices.rows) {
-      expect(new Money(row.low).lessThanOrEqualTo(row.open) && new Money(row.open).lessThanOrEqualTo(row.high)).toBe(true);
-      expect(new Money(row.low).lessThanOrEqualTo(row.close) && new Money(row.close).lessThanOrEqualTo(row.high)).toBe(true);
+      expect(new Money(row.low).lessThanOrEqualTo(row.open) && new Money(row.open).lessThanOrEqualTo(row.high)).toBe(
+        true,
+      );
+      expect(new Money(row.low).lessThanOrEqualTo(row.close) && new Money(row.close).lessThanOrEqualTo(row.high)).toBe(
+        true,
+      );
       // The index is a node price, so it lies in the band; the median of medians too.
       const band = row.nodePrices;
-      expect(new Money(band.min).lessThanOrEqualTo(row.low) && new Money(row.high).lessThanOrEqualTo(band.max), JSON.stringify(row)).toBe(true);
-      expect(new Money(band.min).lessThanOrEqualTo(band.median) && new Money(band.median).lessThanOrEqualTo(band.max)).toBe(true);
+      expect(
+        new Money(band.min).lessThanOrEqualTo(row.low) && new Money(row.high).lessThanOrEqualTo(band.max),
+        JSON.stringify(row),
+      ).toBe(true);
+      expect(
+        new Money(band.min).lessThanOrEqualTo(band.median) && new Money(band.median).lessThanOrEqualTo(band.max),
+      ).toBe(true);
       // A lease pays at most the mean of its nodes' prices (less when its limit caps it), so never above the band
       // (each GPU model here sits in one region, so no lease averages the prices of two pools).
       if (row.vwap !== null) expect(new Money(row.vwap).lessThanOrEqualTo(band.max), JSON.stringify(row)).toBe(true);
@@ -155,13 +198,19 @@ describe('reconciliation after a long simulated market run', () => {
       const key = `${row.gpuModel}/${row.region}/${row.periodStart.slice(0, 13)}`;
       const seen = band.get(key);
       const price = new Money(row.price);
-      band.set(key, { min: seen && seen.min.lessThan(price) ? seen.min : price, max: seen && seen.max.greaterThan(price) ? seen.max : price });
+      band.set(key, {
+        min: seen && seen.min.lessThan(price) ? seen.min : price,
+        max: seen && seen.max.greaterThan(price) ? seen.max : price,
+      });
     }
     const prices = await report(`clearing-prices?${RANGE}&bucket=1h`);
     for (const row of prices.rows) {
       const seen = band.get(`${row.gpuModel}/${row.region}/${row.bucketStart.slice(0, 13)}`);
       expect(seen, JSON.stringify(row)).toBeDefined();
-      expect([seen!.min.toFixed(6), seen!.max.toFixed(6)]).toEqual([new Money(row.nodePrices.min).toFixed(6), new Money(row.nodePrices.max).toFixed(6)]);
+      expect([seen!.min.toFixed(6), seen!.max.toFixed(6)]).toEqual([
+        new Money(row.nodePrices.min).toFixed(6),
+        new Money(row.nodePrices.max).toFixed(6),
+      ]);
     }
   });
 });

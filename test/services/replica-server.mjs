@@ -21,7 +21,13 @@ const server = createServer((request, response) => {
   setTimeout(() => {
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end(
-      JSON.stringify({ pid: process.pid, port, path: url.pathname, authorization: request.headers.authorization ?? null, requestId: request.headers['x-request-id'] ?? null }),
+      JSON.stringify({
+        pid: process.pid,
+        port,
+        path: url.pathname,
+        authorization: request.headers.authorization ?? null,
+        requestId: request.headers['x-request-id'] ?? null,
+      }),
     );
   }, ms);
 });

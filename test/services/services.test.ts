@@ -11,10 +11,20 @@ import { past, until } from '../support/until.js';
 const REPLICA = resolve(import.meta.dirname, 'replica-server.mjs');
 
 /** A service body: one 1-GPU replica running the test's replica server; override any field. */
-function serviceBody(name: string, overrides: Record<string, unknown> = {}, env: Record<string, string> = {}): Record<string, unknown> {
+function serviceBody(
+  name: string,
+  overrides: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): Record<string, unknown> {
   return {
     name,
-    replica: { gpus: 1, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }], contiguity: 'node', preemptible: false, regions: ['eu-west', 'us-east'] },
+    replica: {
+      gpus: 1,
+      offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }],
+      contiguity: 'node',
+      preemptible: false,
+      regions: ['eu-west', 'us-east'],
+    },
     minReplicas: 0,
     maxReplicas: 3,
     targetConcurrency: 1,
@@ -43,7 +53,10 @@ describe('elastic services on real processes and real PostgreSQL', () => {
   let tenant: { id: string; apiKey: string };
   const service = async (id: string) => (await t.http().get(`/v1/services/${id}`).set(auth(tenant.apiKey))).body;
   const invoke = (svc: { id: string }, key: string, path: string, init: RequestInit = {}) =>
-    fetch(`${base}/v1/services/${svc.id}/invoke${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers ?? {}) } });
+    fetch(`${base}/v1/services/${svc.id}/invoke${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${key}`, ...(init.headers ?? {}) },
+    });
 
   beforeAll(async () => {
     t = await createTestApp({ MIN_HOLD_SECONDS: '1', PREEMPTION_NOTICE_SECONDS: '5' });
@@ -66,18 +79,43 @@ describe('elastic services on real processes and real PostgreSQL', () => {
       .http()
       .post('/v1/services')
       .set(auth(tenant.apiKey))
-      .send(serviceBody('bad', { minReplicas: 3, maxReplicas: 2, replica: { gpus: 1, offers: [{ gpuModel: 'NOPE', maxPrice: '1.00001' }], contiguity: 'node', preemptible: false } }));
+      .send(
+        serviceBody('bad', {
+          minReplicas: 3,
+          maxReplicas: 2,
+          replica: {
+            gpus: 1,
+            offers: [{ gpuModel: 'NOPE', maxPrice: '1.00001' }],
+            contiguity: 'node',
+            preemptible: false,
+          },
+        }),
+      );
     expect(bad.status).toBe(400);
     const fields = bad.body.details.map((d: { field: string; rule: string }) => `${d.field}:${d.rule}`);
-    expect(fields.some((f: string) => f.startsWith('replica.offers.0.maxPrice') || f.startsWith('replica.offers[0].maxPrice'))).toBe(true);
-    const order = await t.http().post('/v1/services').set(auth(tenant.apiKey)).send(serviceBody('bad', { minReplicas: 3, maxReplicas: 2 }));
+    expect(
+      fields.some(
+        (f: string) => f.startsWith('replica.offers.0.maxPrice') || f.startsWith('replica.offers[0].maxPrice'),
+      ),
+    ).toBe(true);
+    const order = await t
+      .http()
+      .post('/v1/services')
+      .set(auth(tenant.apiKey))
+      .send(serviceBody('bad', { minReplicas: 3, maxReplicas: 2 }));
     expect(order.status).toBe(400);
-    expect(order.body.details).toContainEqual(expect.objectContaining({ field: 'maxReplicas', rule: 'at_least_min_replicas' }));
+    expect(order.body.details).toContainEqual(
+      expect.objectContaining({ field: 'maxReplicas', rule: 'at_least_min_replicas' }),
+    );
     const model = await t
       .http()
       .post('/v1/services')
       .set(auth(tenant.apiKey))
-      .send(serviceBody('bad', { replica: { gpus: 1, offers: [{ gpuModel: 'NOPE', maxPrice: '1' }], contiguity: 'node', preemptible: false } }));
+      .send(
+        serviceBody('bad', {
+          replica: { gpus: 1, offers: [{ gpuModel: 'NOPE', maxPrice: '1' }], contiguity: 'node', preemptible: false },
+        }),
+      );
     expect(model.status).toBe(400);
     expect(model.body.details[0].field).toMatch(/^replica\.offers/);
   });
@@ -101,7 +139,11 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     // One request id, the same at the replica and in the answer.
     expect(first.headers.get('x-request-id')).toBe(body.requestId);
     // The tenant's own API key works too; a body streams both ways.
-    const echo = await invoke(svc, tenant.apiKey, '/echo', { method: 'POST', body: 'x'.repeat(100_000), headers: { 'content-type': 'text/plain' } });
+    const echo = await invoke(svc, tenant.apiKey, '/echo', {
+      method: 'POST',
+      body: 'x'.repeat(100_000),
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(echo.status).toBe(200);
     expect((await echo.text()).length).toBe(100_000);
     let view = await service(svc.id);
@@ -109,7 +151,14 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     expect(view.coldStarts[0]).toMatchObject({ fromZero: true });
     expect(view.coldStarts[0].marketWaitMs).toBeGreaterThanOrEqual(0);
     expect(view.decisions.at(-1)).toMatchObject({ from: 0, to: 1, reason: 'scale_from_zero' });
-    expect(view.replicas).toEqual([expect.objectContaining({ state: 'ready', rank: 1, endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/), leaseState: expect.any(String) })]);
+    expect(view.replicas).toEqual([
+      expect.objectContaining({
+        state: 'ready',
+        rank: 1,
+        endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+        leaseState: expect.any(String),
+      }),
+    ]);
 
     // Load: three callers, each keeping one 300 ms request in flight: three replicas.
     let running = true;
@@ -128,36 +177,54 @@ describe('elastic services on real processes and real PostgreSQL', () => {
       await Promise.all(callers);
     };
     try {
-    await until('three ready replicas', async () => (await service(svc.id)).replicas.filter((r: { state: string }) => r.state === 'ready').length === 3, 30_000, 200);
-    view = await service(svc.id);
-    expect(view.desiredReplicas).toBe(3);
-    // Replica k bids less than replica k-1: the market keeps the ones worth their price.
-    expect(view.replicas.map((r: { rank: number; maxPrice: string }) => [r.rank, r.maxPrice])).toEqual([
-      [1, '3.00'],
-      [2, '2.70'],
-      [3, '2.43'],
-    ]);
-    await until('all three replicas to serve', () => pids.size >= 3, 10_000);
-    // Less load: one caller. The service steps down to one replica, and no request is lost on the way.
-    running = false;
-    await Promise.all(callers);
-    running = true;
-    callers.splice(0, callers.length, caller());
-    await until('one replica left', async () => {
-      const v = await service(svc.id);
-      return v.desiredReplicas === 1 && v.replicas.length === 1;
-    }, 30_000, 200);
+      await until(
+        'three ready replicas',
+        async () => (await service(svc.id)).replicas.filter((r: { state: string }) => r.state === 'ready').length === 3,
+        30_000,
+        200,
+      );
+      view = await service(svc.id);
+      expect(view.desiredReplicas).toBe(3);
+      // Replica k bids less than replica k-1: the market keeps the ones worth their price.
+      expect(view.replicas.map((r: { rank: number; maxPrice: string }) => [r.rank, r.maxPrice])).toEqual([
+        [1, '3.00'],
+        [2, '2.70'],
+        [3, '2.43'],
+      ]);
+      await until('all three replicas to serve', () => pids.size >= 3, 10_000);
+      // Less load: one caller. The service steps down to one replica, and no request is lost on the way.
+      running = false;
+      await Promise.all(callers);
+      running = true;
+      callers.splice(0, callers.length, caller());
+      await until(
+        'one replica left',
+        async () => {
+          const v = await service(svc.id);
+          return v.desiredReplicas === 1 && v.replicas.length === 1;
+        },
+        30_000,
+        200,
+      );
     } finally {
       await stop();
     }
     expect(failures).toEqual([]);
-    expect((await service(svc.id)).decisions.slice(0, 2).map((d: { reason: string }) => d.reason)).toEqual(['scale_down', 'scale_down']);
+    expect((await service(svc.id)).decisions.slice(0, 2).map((d: { reason: string }) => d.reason)).toEqual([
+      'scale_down',
+      'scale_down',
+    ]);
 
     // Idle: one step at a time, then to zero; every replica's process is gone.
-    await until('the service back at zero', async () => {
-      const v = await service(svc.id);
-      return v.desiredReplicas === 0 && v.replicas.length === 0;
-    }, 40_000, 200);
+    await until(
+      'the service back at zero',
+      async () => {
+        const v = await service(svc.id);
+        return v.desiredReplicas === 0 && v.replicas.length === 0;
+      },
+      40_000,
+      200,
+    );
     view = await service(svc.id);
     expect(view.decisions[0].reason).toBe('scale_to_zero');
     // No scale-up came back soon after a scale-down; money settled so far is an exact decimal.
@@ -173,7 +240,13 @@ describe('elastic services on real processes and real PostgreSQL', () => {
       .http()
       .post('/v1/services')
       .set(auth(tenant.apiKey))
-      .send(serviceBody('slow', { maxPendingRequests: 2, pendingTimeoutSeconds: 1, maxReplicas: 1 }, { READY_DELAY_MS: '4000' }));
+      .send(
+        serviceBody(
+          'slow',
+          { maxPendingRequests: 2, pendingTimeoutSeconds: 1, maxReplicas: 1 },
+          { READY_DELAY_MS: '4000' },
+        ),
+      );
     expect(created.status).toBe(201);
     const svc = created.body;
     const held = [invoke(svc, svc.invokeKey, '/work'), invoke(svc, svc.invokeKey, '/work')];
@@ -186,7 +259,11 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     expect(timedOut.map((r) => r.status)).toEqual([504, 504]);
     expect(((await timedOut[0]!.json()) as { error: string }).error).toBe('service_start_timeout');
     // Deleting it answers what it holds at once, and what comes after.
-    const patched = await t.http().patch(`/v1/services/${svc.id}`).set(auth(tenant.apiKey)).send({ pendingTimeoutSeconds: 60 });
+    const patched = await t
+      .http()
+      .patch(`/v1/services/${svc.id}`)
+      .set(auth(tenant.apiKey))
+      .send({ pendingTimeoutSeconds: 60 });
     expect(patched.body.pendingTimeoutSeconds).toBe(60);
     const waiting = invoke(svc, svc.invokeKey, '/work');
     await until('a request held', async () => (await service(svc.id)).pendingRequests === 1);
@@ -194,7 +271,12 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     expect((await waiting).status).toBe(404);
     const gone = await invoke(svc, svc.invokeKey, '/work');
     expect(gone.status).toBe(404);
-    await until('the service deleted, its replica ended', async () => (await t.http().get(`/v1/services/${svc.id}`).set(auth(tenant.apiKey))).status === 404, 20_000, 200);
+    await until(
+      'the service deleted, its replica ended',
+      async () => (await t.http().get(`/v1/services/${svc.id}`).set(auth(tenant.apiKey))).status === 404,
+      20_000,
+      200,
+    );
   }, 60_000);
 
   it('ends a replica whose workload fails, answers the held request 504, and backs off before the next', async () => {
@@ -202,18 +284,33 @@ describe('elastic services on real processes and real PostgreSQL', () => {
       .http()
       .post('/v1/services')
       .set(auth(tenant.apiKey))
-      .send(serviceBody('broken', { minReplicas: 1, maxReplicas: 1, pendingTimeoutSeconds: 2, workload: { command: [process.execPath, '-e', 'process.exit(3)'], port: 8080 } }));
+      .send(
+        serviceBody('broken', {
+          minReplicas: 1,
+          maxReplicas: 1,
+          pendingTimeoutSeconds: 2,
+          workload: { command: [process.execPath, '-e', 'process.exit(3)'], port: 8080 },
+        }),
+      );
     expect(created.status).toBe(201);
     const svc = created.body;
     const answer = await invoke(svc, svc.invokeKey, '/');
     expect(answer.status).toBe(504);
     const ended = async () =>
-      (await t.dataSource.query(`SELECT end_reason, requested_at, ended_at FROM service_replicas WHERE service_id = $1 ORDER BY requested_at`, [svc.id])) as Array<{
+      (await t.dataSource.query(
+        `SELECT end_reason, requested_at, ended_at FROM service_replicas WHERE service_id = $1 ORDER BY requested_at`,
+        [svc.id],
+      )) as Array<{
         end_reason: string | null;
         requested_at: Date;
         ended_at: Date | null;
       }>;
-    await until('two failed replicas', async () => (await ended()).filter((r) => r.end_reason === 'bid_failed').length >= 2, 40_000, 200);
+    await until(
+      'two failed replicas',
+      async () => (await ended()).filter((r) => r.end_reason === 'bid_failed').length >= 2,
+      40_000,
+      200,
+    );
     const [first, second] = await ended();
     // The second was asked for only after the first had failed, and 2 s later.
     expect(second!.requested_at.getTime() - first!.ended_at!.getTime()).toBeGreaterThanOrEqual(2000);
@@ -229,7 +326,13 @@ describe('elastic services on real processes and real PostgreSQL', () => {
         serviceBody('spot', {
           minReplicas: 1,
           maxReplicas: 1,
-          replica: { gpus: 1, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }], contiguity: 'node', preemptible: true, regions: ['ap-south', 'sa-east'] },
+          replica: {
+            gpus: 1,
+            offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '3.00' }],
+            contiguity: 'node',
+            preemptible: true,
+            regions: ['ap-south', 'sa-east'],
+          },
         }),
       );
     expect(created.status).toBe(201);
@@ -243,9 +346,15 @@ describe('elastic services on real processes and real PostgreSQL', () => {
       [svc.id],
     );
     await t.app.get(LeaseSyncService).syncAll();
-    await until('the replica lease running', async () => (await t.dataSource.query(`SELECT state FROM leases WHERE id = $1`, [leaseId]))[0].state === 'running');
+    await until(
+      'the replica lease running',
+      async () =>
+        (await t.dataSource.query(`SELECT state FROM leases WHERE id = $1`, [leaseId]))[0].state === 'running',
+    );
     // Protection counts from the start of its run.
-    await past((await t.dataSource.query(`SELECT protected_until FROM leases WHERE id = $1`, [leaseId]))[0].protected_until);
+    await past(
+      (await t.dataSource.query(`SELECT protected_until FROM leases WHERE id = $1`, [leaseId]))[0].protected_until,
+    );
 
     let running = true;
     const failures: string[] = [];
@@ -259,23 +368,38 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     };
     const callers = [caller(), caller()];
     try {
-    // Another tenant takes the whole node the replica runs on.
-    const other = await createTenant(t, 'big-spender');
-    const blocker = await t
-      .http()
-      .post('/v1/bids')
-      .set(auth(other.apiKey))
-      .send({ gpus: 8, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '9.00' }], contiguity: 'node', preemptible: false, runtimeSeconds: 3600, regions: [region], workload: { image: 'x' } });
-    expect(blocker.status).toBe(201);
-    const round = await t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2031, 0, 1)) });
-    expect(round?.preemptions).toBe(1);
+      // Another tenant takes the whole node the replica runs on.
+      const other = await createTenant(t, 'big-spender');
+      const blocker = await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(other.apiKey))
+        .send({
+          gpus: 8,
+          offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '9.00' }],
+          contiguity: 'node',
+          preemptible: false,
+          runtimeSeconds: 3600,
+          regions: [region],
+          workload: { image: 'x' },
+        });
+      expect(blocker.status).toBe(201);
+      const round = await t.app.get(RoundService).runRound({ periodStart: new Date(Date.UTC(2031, 0, 1)) });
+      expect(round?.preemptions).toBe(1);
 
-    await until('a replacement ready on the other node', async () => {
-      const v = await service(svc.id);
-      return v.replicas.some((r: { state: string; leaseId: string }) => r.state === 'ready' && r.leaseId !== leaseId);
-    }, 30_000, 100);
-    const before = served;
-    await until('requests served by the replacement', () => served >= before + 5, 10_000);
+      await until(
+        'a replacement ready on the other node',
+        async () => {
+          const v = await service(svc.id);
+          return v.replicas.some(
+            (r: { state: string; leaseId: string }) => r.state === 'ready' && r.leaseId !== leaseId,
+          );
+        },
+        30_000,
+        100,
+      );
+      const before = served;
+      await until('requests served by the replacement', () => served >= before + 5, 10_000);
     } finally {
       running = false;
       await Promise.all(callers);

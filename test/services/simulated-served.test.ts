@@ -1,7 +1,12 @@
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkloadStatus } from '../../src/modules/dispatch/adapters/provider-adapter.js';
-import { SERVICE_PORT_ENV, SERVICE_READINESS_ENV, SimulatedAdapter, stopServedProcesses } from '../../src/modules/dispatch/adapters/simulated.adapter.js';
+import {
+  SERVICE_PORT_ENV,
+  SERVICE_READINESS_ENV,
+  SimulatedAdapter,
+  stopServedProcesses,
+} from '../../src/modules/dispatch/adapters/simulated.adapter.js';
 import { until } from '../support/until.js';
 
 const REPLICA = resolve(import.meta.dirname, 'replica-server.mjs');
@@ -41,7 +46,11 @@ describe('the simulated fleet runs a served workload as a real process', () => {
     await fleet.preempt({ leaseId: 'l1', handle, graceSeconds: 30 });
     // Running, without an endpoint, until the process has exited (it finishes what it serves).
     expect(await fleet.status('l1', handle)).toMatchObject({ state: expect.stringMatching(/running|stopped/) });
-    await until('the process to stop on SIGTERM', async () => (await fleet.status('l1', handle)).state === 'stopped', 10_000);
+    await until(
+      'the process to stop on SIGTERM',
+      async () => (await fleet.status('l1', handle)).state === 'stopped',
+      10_000,
+    );
   });
 
   it('fails the lease when the process exits by itself with an error', async () => {
@@ -53,7 +62,10 @@ describe('the simulated fleet runs a served workload as a real process', () => {
 
   it('leaves a workload without the service variables to the clock, as before', async () => {
     const fleet = new SimulatedAdapter({ nodes: [{ externalId: 'sim-a', gpus: 8 }] });
-    const { handle } = await fleet.place({ ...order('l3', ['python', 'train.py']), workload: { command: ['python', 'train.py'] } });
+    const { handle } = await fleet.place({
+      ...order('l3', ['python', 'train.py']),
+      workload: { command: ['python', 'train.py'] },
+    });
     expect(await fleet.status('l3', handle)).toEqual({ state: 'running' });
   });
 });

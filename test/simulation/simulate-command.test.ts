@@ -28,7 +28,18 @@ describe('gpumarket simulate', () => {
   it('is deterministic: the command run twice with one seed writes the same report.json (all but wall-clock timings)', async () => {
     const once = async (seed: number) => {
       const out = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
-      const { code } = await simulateCli(['--scenario', 'five-tenants', '--hours', '1', '--seed', String(seed), '--out', out, '--capacity-steps', '2']);
+      const { code } = await simulateCli([
+        '--scenario',
+        'five-tenants',
+        '--hours',
+        '1',
+        '--seed',
+        String(seed),
+        '--out',
+        out,
+        '--capacity-steps',
+        '2',
+      ]);
       expect(code).toBe(0);
       const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
       expect(report.clearing.roundsAtTimeLimit.count).toBe(0);
@@ -39,18 +50,38 @@ describe('gpumarket simulate', () => {
     };
     const a = await once(11);
     expect(a.demand.jobs).toBeGreaterThan(50);
-    expect(a.baselines.map((b: { capacityProbes: unknown[] }) => b.capacityProbes.length).slice(1)).not.toEqual([0, 0, 0]);
+    expect(a.baselines.map((b: { capacityProbes: unknown[] }) => b.capacityProbes.length).slice(1)).not.toEqual([
+      0, 0, 0,
+    ]);
     expect(await once(11)).toEqual(a);
     expect((await once(12)).demand).not.toEqual(a.demand);
   });
 
   it('writes report.json, a self-contained report.html and a summary table', async () => {
     const out = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
-    const { code, stdout } = await simulateCli(['--scenario', 'five-tenants', '--hours', '1', '--seed', '3', '--out', out, '--capacity-steps', '0', '--time-limit-ms', '2000']);
+    const { code, stdout } = await simulateCli([
+      '--scenario',
+      'five-tenants',
+      '--hours',
+      '1',
+      '--seed',
+      '3',
+      '--out',
+      out,
+      '--capacity-steps',
+      '0',
+      '--time-limit-ms',
+      '2000',
+    ]);
     expect(code).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.scenario).toMatchObject({ name: 'five-tenants', seed: 3, hours: 1, periodSeconds: 60, rounds: 60 });
-    expect(report.baselines.map((b: { baseline: string }) => b.baseline)).toEqual(['dedicated', 'fifo', 'priority', 'market']);
+    expect(report.baselines.map((b: { baseline: string }) => b.baseline)).toEqual([
+      'dedicated',
+      'fifo',
+      'priority',
+      'market',
+    ]);
     // The books balance to the micro-unit: charges + uplift = payouts + fees, for every baseline.
     const micros = (x: string) => BigInt(x.replace('.', ''));
     for (const b of report.baselines) {
@@ -60,16 +91,29 @@ describe('gpumarket simulate', () => {
     const [dedicated, fifo, priority, market] = report.baselines;
     // Only the market has node prices, uplift and paradoxical rejections.
     expect([dedicated.uplift, fifo.uplift, priority.uplift]).toEqual(['0.000000', '0.000000', '0.000000']);
-    expect([dedicated.paradoxicalRejections, fifo.paradoxicalRejections, priority.paradoxicalRejections]).toEqual([null, null, null]);
+    expect([dedicated.paradoxicalRejections, fifo.paradoxicalRejections, priority.paradoxicalRejections]).toEqual([
+      null,
+      null,
+      null,
+    ]);
     expect(market.paradoxicalRejections.count).toBeLessThanOrEqual(market.paradoxicalRejections.losers);
     expect(market.upliftShareOfCharges).toBeGreaterThanOrEqual(0);
     expect(report.clearing.unitPriceMismatches).toBe(0);
     // The price series is the pool index; each pool's summary says what its figures mean.
     expect(Object.keys(report.series.prices)).toEqual(report.prices.pools.map((p: { pool: string }) => p.pool));
-    expect(Object.keys(report.prices.definitions)).toEqual(expect.arrayContaining(['poolIndex', 'vwap', 'uplift', 'reconciliation', 'paradoxicalRejections']));
+    expect(Object.keys(report.prices.definitions)).toEqual(
+      expect.arrayContaining(['poolIndex', 'vwap', 'uplift', 'reconciliation', 'paradoxicalRejections']),
+    );
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html.match(/<svg/g)).toHaveLength(5);
-    for (const title of ['Clearing price per pool: the pool index', 'VWAP of unit prices paid', 'GPU utilisation', 'Queue length', 'Spend per tenant']) expect(html).toContain(title);
+    for (const title of [
+      'Clearing price per pool: the pool index',
+      'VWAP of unit prices paid',
+      'GPU utilisation',
+      'Queue length',
+      'Spend per tenant',
+    ])
+      expect(html).toContain(title);
     expect(html).toContain('charges + uplift = payouts + fees');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
     expect(stdout).toMatch(/GPU utilisation/);
@@ -77,7 +121,9 @@ describe('gpumarket simulate', () => {
     expect(stdout).toMatch(/reproducibility: no clearing round reached its time limit/);
     expect(stdout).toMatch(/uplift \$ \(paid by the market\)/);
     expect(stdout).toMatch(/books balance: charges \+ uplift [\d.]+ = payouts \+ fees [\d.]+/);
-    expect(stdout).toMatch(/Paradoxically rejected \(lost though GPUs were priced below their limit\): \d+ of \d+ losing bid-rounds/);
+    expect(stdout).toMatch(
+      /Paradoxically rejected \(lost though GPUs were priced below their limit\): \d+ of \d+ losing bid-rounds/,
+    );
     expect(html).toMatch(/GPU-hours run and mean price paid by UTC hour/);
   });
 
@@ -87,9 +133,15 @@ describe('gpumarket simulate', () => {
     expect(code).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.scenario.name).toBe('five-tenants');
-    expect(report.verdict.map((v: { target: string }) => v.target)).toEqual(expect.arrayContaining(['<= 80% of dedicated', '>= 1.20x', '>= 5x']));
+    expect(report.verdict.map((v: { target: string }) => v.target)).toEqual(
+      expect.arrayContaining(['<= 80% of dedicated', '>= 1.20x', '>= 5x']),
+    );
     // Each shared baseline on the scenario's fleet, with the money to the micro-unit in report.json.
-    expect(report.equalFleet[0].baselines.map((b: { baseline: string }) => b.baseline)).toEqual(['fifo', 'priority', 'market']);
+    expect(report.equalFleet[0].baselines.map((b: { baseline: string }) => b.baseline)).toEqual([
+      'fifo',
+      'priority',
+      'market',
+    ]);
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html.indexOf('<h2>Verdict</h2>')).toBeLessThan(html.indexOf('Every shared baseline on the same fleets'));
     expect(html).toMatch(/time \(UTC\)/);
@@ -99,7 +151,18 @@ describe('gpumarket simulate', () => {
   it('replays a pods file and a nodes file named relative to the working directory', async () => {
     const out = await mkdtemp(join(tmpdir(), 'gpumarket-sim-'));
     const dir = relative(process.cwd(), join(here, 'fixtures', 'mini-trace'));
-    const { code } = await simulateCli(['--pods-file', join(dir, 'pods-mini.csv'), '--nodes-file', join(dir, 'nodes.csv'), '--out', out, '--capacity-steps', '0', '--hours', '3']);
+    const { code } = await simulateCli([
+      '--pods-file',
+      join(dir, 'pods-mini.csv'),
+      '--nodes-file',
+      join(dir, 'nodes.csv'),
+      '--out',
+      out,
+      '--capacity-steps',
+      '0',
+      '--hours',
+      '3',
+    ]);
     expect(code).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.scenario.name).toBe('alibaba-gpu-2023');
@@ -114,14 +177,18 @@ describe('gpumarket simulate', () => {
     const write = process.stderr.write.bind(process.stderr);
     process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
     try {
-      expect(await run(['--pods-file', pods, '--nodes-file', join(here, 'fixtures', 'mini-trace', 'nodes.csv')])).toBe(2);
+      expect(await run(['--pods-file', pods, '--nodes-file', join(here, 'fixtures', 'mini-trace', 'nodes.csv')])).toBe(
+        2,
+      );
       expect(await run(['--pods-file', join(dir, 'nope.csv')])).toBe(2);
       expect(await run(['--scenario', 'diurnal', '--pods-file', pods])).toBe(2);
     } finally {
       process.stderr.write = write;
     }
     const text = errors.join('');
-    expect(text).toContain('missing column(s) gpu_milli, gpu_spec, qos, pod_phase, creation_time, deletion_time, scheduled_time');
+    expect(text).toContain(
+      'missing column(s) gpu_milli, gpu_spec, qos, pod_phase, creation_time, deletion_time, scheduled_time',
+    );
     expect(text).toContain('nope.csv');
     expect(text).toMatch(/--pods-file and --nodes-file replay a trace/);
   });

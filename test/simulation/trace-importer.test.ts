@@ -6,7 +6,13 @@ import { TRACE_GPU_MODELS, TRACE_LIST_PRICES, traceWorkload } from '../../src/co
 import { parseTracePods, readTraceDirectory, TraceFormatError } from '../../src/simulation/trace-reader.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const params = { periodSeconds: 60, feePercent: toMoney(10), preemptionPenalty: toMoney('0.05'), minHoldSeconds: 600, preemptionNoticeSeconds: 120 };
+const params = {
+  periodSeconds: 60,
+  feePercent: toMoney(10),
+  preemptionPenalty: toMoney('0.05'),
+  minHoldSeconds: 600,
+  preemptionNoticeSeconds: 120,
+};
 
 describe('trace importer (Alibaba GPU trace format)', () => {
   it('reads nodes.csv and the pods file of a trace directory', async () => {
@@ -17,7 +23,11 @@ describe('trace importer (Alibaba GPU trace format)', () => {
       ['node-c', 0, 'CPU'],
     ]);
     expect(trace.pods).toHaveLength(7);
-    expect(trace.pods.find((p) => p.name === 'pod-pending')).toMatchObject({ scheduledTime: null, deletionTime: 9000, qos: 'BE' });
+    expect(trace.pods.find((p) => p.name === 'pod-pending')).toMatchObject({
+      scheduledTime: null,
+      deletionTime: 9000,
+      qos: 'BE',
+    });
   });
 
   it('maps supply and demand with a replay window', async () => {
@@ -33,10 +43,22 @@ describe('trace importer (Alibaba GPU trace format)', () => {
     // a model the fleet lacks (P100) cannot run and is left out too.
     expect([...byId.keys()].sort()).toEqual(['pod-gang', 'pod-old', 'pod-share']);
     // Alive when the window opens: joins at 0 with the run time it had left.
-    expect(byId.get('pod-old')).toMatchObject({ arrival: 0, runtimeSeconds: 4000, preemptible: false, tenant: 'LS', gpus: 1 });
+    expect(byId.get('pod-old')).toMatchObject({
+      arrival: 0,
+      runtimeSeconds: 4000,
+      preemptible: false,
+      tenant: 'LS',
+      gpus: 1,
+    });
     // gpu_spec lists acceptable models; V100M16 is not in this fleet.
     expect(byId.get('pod-gang')!.offers.map((o) => o.gpuModel)).toEqual(['V100M32']);
-    expect(byId.get('pod-gang')).toMatchObject({ arrival: 1000, runtimeSeconds: 7200, gpus: 8, preemptible: false, contiguity: 'node' });
+    expect(byId.get('pod-gang')).toMatchObject({
+      arrival: 1000,
+      runtimeSeconds: 7200,
+      gpus: 8,
+      preemptible: false,
+      contiguity: 'node',
+    });
     // A GPU-sharing pod takes a whole GPU; BE is preemptible.
     expect(byId.get('pod-share')).toMatchObject({ gpus: 1, preemptible: true, arrival: 500, runtimeSeconds: 300 });
     // An empty gpu_spec accepts every model, cheapest first.
@@ -50,7 +72,8 @@ describe('trace importer (Alibaba GPU trace format)', () => {
     const b = traceWorkload(trace.nodes, trace.pods, { seed: 7, windowStart: 0, hours: 3, params });
     expect(a.jobs).toEqual(b.jobs);
     const gang = a.jobs.find((j) => j.id === 'pod-gang')!;
-    const ratio = gang.offers[0].maxPrice.dividedBy(new Money(TRACE_LIST_PRICES.V100M32)).toNumber(); // the one model it accepts that the fleet has
+    // the one model it accepts that the fleet has
+    const ratio = gang.offers[0].maxPrice.dividedBy(new Money(TRACE_LIST_PRICES.V100M32)).toNumber();
     expect(ratio).toBeGreaterThanOrEqual(1.2); // Guaranteed: 1.2-1.6x the list price
     expect(ratio).toBeLessThanOrEqual(1.6);
     const be = a.jobs.find((j) => j.id === 'pod-share')!;
@@ -67,14 +90,19 @@ describe('trace importer (Alibaba GPU trace format)', () => {
     expect(anyRatio).toBeLessThanOrEqual(1.4);
     // An 8-GPU pod that accepts any model cannot run on the 2-GPU T4 node: it is worth the list
     // price of the cheapest model that can hold it (V100 32 GB), so it can pay that model's reserve.
-    const big = traceWorkload(trace.nodes, [{ ...trace.pods.find((p) => p.name === 'pod-old')!, name: 'pod-big', numGpu: 8 }], { seed: 7, windowStart: 0, hours: 3, params });
+    const big = traceWorkload(
+      trace.nodes,
+      [{ ...trace.pods.find((p) => p.name === 'pod-old')!, name: 'pod-big', numGpu: 8 }],
+      { seed: 7, windowStart: 0, hours: 3, params },
+    );
     const bigRatio = big.jobs[0].offers[0].maxPrice.dividedBy(new Money(TRACE_LIST_PRICES.V100M32)).toNumber();
     expect(bigRatio).toBeGreaterThanOrEqual(1.0);
     expect(bigRatio).toBeLessThanOrEqual(1.4);
   });
 
   it('names the file, line and column of a malformed value', () => {
-    const text = 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\np,1,1,x,0,,LS,Running,0,1,0\n';
+    const text =
+      'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\np,1,1,x,0,,LS,Running,0,1,0\n';
     expect(() => parseTracePods(text, 'pods.csv')).toThrow('pods.csv:2: num_gpu must be a number, got "x"');
   });
 
@@ -83,7 +111,9 @@ describe('trace importer (Alibaba GPU trace format)', () => {
   });
 
   it('imports the shipped Alibaba trace: 1,213 GPU nodes and 8,152 pods', async () => {
-    const trace = await readTraceDirectory(fileURLToPath(new URL('../../../shared/traces/alibaba-gpu-2023', import.meta.url)));
+    const trace = await readTraceDirectory(
+      fileURLToPath(new URL('../../../shared/traces/alibaba-gpu-2023', import.meta.url)),
+    );
     expect(trace.nodes).toHaveLength(1213);
     expect(trace.pods).toHaveLength(8152);
     const w = traceWorkload(trace.nodes, trace.pods, { seed: 1, windowStart: 0, hours: 3584, params });

@@ -9,17 +9,33 @@ export async function createTenant(t: TestApp, name = 'tenant'): Promise<{ id: s
   return response.body;
 }
 
-export async function createProvider(t: TestApp, name = 'provider', adapter = 'simulated'): Promise<{ id: string; apiKey: string }> {
+export async function createProvider(
+  t: TestApp,
+  name = 'provider',
+  adapter = 'simulated',
+): Promise<{ id: string; apiKey: string }> {
   const response = await t.http().post('/v1/providers').set(auth(t.adminKey)).send({ name, adapter });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   return response.body;
 }
 
 export function node(externalId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { externalId, gpuModel: 'H100-SXM-80GB', gpus: 8, region: 'eu-west', block: 'b1', reservePrice: '1.50', ...overrides };
+  return {
+    externalId,
+    gpuModel: 'H100-SXM-80GB',
+    gpus: 8,
+    region: 'eu-west',
+    block: 'b1',
+    reservePrice: '1.50',
+    ...overrides,
+  };
 }
 
-export async function putNodes(t: TestApp, providerKey: string, nodes: Record<string, unknown>[]): Promise<Array<Record<string, unknown>>> {
+export async function putNodes(
+  t: TestApp,
+  providerKey: string,
+  nodes: Record<string, unknown>[],
+): Promise<Array<Record<string, unknown>>> {
   const response = await t.http().put('/v1/nodes').set(auth(providerKey)).send({ nodes });
   expect(response.status, JSON.stringify(response.body)).toBe(200);
   return response.body.nodes;

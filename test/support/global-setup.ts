@@ -35,11 +35,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
   try {
-    const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${DATABASE_PREFIX}%`]);
-    const stale = rows.map((r) => r.datname).filter((name) => {
-      const owner = runIdOf(name);
-      return owner !== null && (owner === runId || !isAlive(owner));
-    });
+    const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+      `${DATABASE_PREFIX}%`,
+    ]);
+    const stale = rows
+      .map((r) => r.datname)
+      .filter((name) => {
+        const owner = runIdOf(name);
+        return owner !== null && (owner === runId || !isAlive(owner));
+      });
     await dropDatabases(admin, stale);
     await admin.query(`CREATE DATABASE "${template}"`);
   } finally {
@@ -59,8 +63,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
     await client.connect();
     try {
-      const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${DATABASE_PREFIX}${runId}\\_%`]);
-      await dropDatabases(client, rows.map((r) => r.datname));
+      const { rows } = await client.query<{ datname: string }>(
+        'SELECT datname FROM pg_database WHERE datname LIKE $1',
+        [`${DATABASE_PREFIX}${runId}\\_%`],
+      );
+      await dropDatabases(
+        client,
+        rows.map((r) => r.datname),
+      );
     } finally {
       await client.end();
     }

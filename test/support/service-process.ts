@@ -23,7 +23,11 @@ function newestSource(dir: string): number {
 export function buildService(): void {
   const built = existsSync(ENTRY) ? statSync(ENTRY).mtimeMs : 0;
   if (built > newestSource(join(ROOT, 'src'))) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
+    { stdio: 'inherit' },
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -51,7 +55,14 @@ export async function startService(env: Record<string, string>): Promise<Service
   const port = await freePort();
   const child = spawn(process.execPath, [ENTRY, 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), LOG_LEVEL: 'warn', DEMO_FLEET: 'false', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      DEMO_FLEET: 'false',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -78,7 +89,10 @@ export async function startService(env: Record<string, string>): Promise<Service
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       // A process that does not stop is a bug a test should show, with what the process said.
-      const slow = setTimeout(() => console.log(`service pid ${child.pid} still alive 15 s after ${signal}:\n${output.slice(-5000)}`), 15_000);
+      const slow = setTimeout(
+        () => console.log(`service pid ${child.pid} still alive 15 s after ${signal}:\n${output.slice(-5000)}`),
+        15_000,
+      );
       const how = await exited;
       clearTimeout(slow);
       return how;

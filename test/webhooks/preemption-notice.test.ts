@@ -13,7 +13,16 @@ import { past } from '../support/until.js';
 const NOTICE_SECONDS = 3;
 /** The displacing round's clearing takes this long, as a big round's does (10 s budget by default). */
 const SLOW_CLEAR_MS = 1_500;
-const ALL_EVENTS = ['bid.allocated', 'bid.expired', 'lease.running', 'lease.preemption_notice', 'lease.preempted', 'lease.completed', 'lease.failed', 'round.cleared'] as const;
+const ALL_EVENTS = [
+  'bid.allocated',
+  'bid.expired',
+  'lease.running',
+  'lease.preemption_notice',
+  'lease.preempted',
+  'lease.completed',
+  'lease.failed',
+  'round.cleared',
+] as const;
 
 describe('preemption notice by webhook, on the market loop with BullMQ and a simulated fleet', () => {
   let t: TestApp;
@@ -35,7 +44,8 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
       runner.clear = clear;
     });
   };
-  const leaseOf = async (bidId: string) => (await t.dataSource.query(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
+  const leaseOf = async (bidId: string) =>
+    (await t.dataSource.query(`SELECT * FROM leases WHERE bid_id = $1 ORDER BY created_at DESC LIMIT 1`, [bidId]))[0];
 
   beforeAll(async () => {
     t = await createTestApp({
@@ -67,15 +77,39 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
 
     // An hour at the fleet's 100x is 36 s: the workload must not end by itself inside its notice
     // (a stop seen during a notice ends the lease there, docs/finance.md).
-    const lowBid = (await t.http().post('/v1/bids').set(auth(low.apiKey)).send(bidBody({ preemptible: true, runtimeSeconds: 3_600, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }] }))).body;
+    const lowBid = (
+      await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(low.apiKey))
+        .send(
+          bidBody({
+            preemptible: true,
+            runtimeSeconds: 3_600,
+            offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '2.00' }],
+          }),
+        )
+    ).body;
     await round();
     const lowLease = await leaseOf(lowBid.id);
-    await until('the low bid placed on the fleet', async () => (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1`, [lowLease.id]))[0].state === 'done');
+    await until(
+      'the low bid placed on the fleet',
+      async () =>
+        (await t.dataSource.query(`SELECT state FROM orders WHERE lease_id = $1`, [lowLease.id]))[0].state === 'done',
+    );
     await sync.syncAll();
-    await until('the low tenant told of its allocation and its running lease', () => ['bid.allocated', 'round.cleared', 'lease.running'].every((type) => types('/low').includes(type)));
+    await until('the low tenant told of its allocation and its running lease', () =>
+      ['bid.allocated', 'round.cleared', 'lease.running'].every((type) => types('/low').includes(type)),
+    );
 
     await past((await leaseOf(lowBid.id)).protected_until);
-    const highBid = (await t.http().post('/v1/bids').set(auth(high.apiKey)).send(bidBody({ runtimeSeconds: 300, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '5.00' }] }))).body;
+    const highBid = (
+      await t
+        .http()
+        .post('/v1/bids')
+        .set(auth(high.apiKey))
+        .send(bidBody({ runtimeSeconds: 300, offers: [{ gpuModel: 'H100-SXM-80GB', maxPrice: '5.00' }] }))
+    ).body;
     // The displacing round clears slowly: the notice period must still count from its commit.
     const roundStarted = Date.now();
     const displacing = await slowRound();
@@ -86,7 +120,12 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
     const notice = receiver.on('/low').find((r) => r.body.type === 'lease.preemption_notice')!;
     const noticed = await leaseOf(lowBid.id);
     const stopAt = new Date(noticed.notice_ends_at).getTime();
-    expect(notice.body.data).toEqual({ leaseId: lowLease.id, bidId: lowBid.id, stopAt: new Date(stopAt).toISOString(), noticeSeconds: NOTICE_SECONDS });
+    expect(notice.body.data).toEqual({
+      leaseId: lowLease.id,
+      bidId: lowBid.id,
+      stopAt: new Date(stopAt).toISOString(),
+      noticeSeconds: NOTICE_SECONDS,
+    });
     // From before the commit (the clearing's end) to the receiver: under a second.
     expect(notice.receivedAt - clearedAt).toBeLessThan(1_000);
     // The notice period runs from the commit, rounded up to whole seconds: the slow clearing
@@ -95,11 +134,20 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
     expect(stopAt - notice.receivedAt).toBeGreaterThan((NOTICE_SECONDS - 1) * 1_000);
     // Nothing has stopped the workload yet: the lease is under notice and its terminate order waits for stopAt.
     expect(noticed.state).toBe('preempting');
-    const [terminate] = await t.dataSource.query(`SELECT state, not_before FROM orders WHERE lease_id = $1 AND type = 'terminate'`, [lowLease.id]);
+    const [terminate] = await t.dataSource.query(
+      `SELECT state, not_before FROM orders WHERE lease_id = $1 AND type = 'terminate'`,
+      [lowLease.id],
+    );
     expect(terminate.state).toBe('pending');
     expect(new Date(terminate.not_before).getTime()).toBe(stopAt);
-    await until('the notice logged as delivered', async () => (await deliveriesOf(t, low.apiKey, lowHook.id)).some((d) => d.eventType === 'lease.preemption_notice' && d.status === 'succeeded'));
-    const logged = (await deliveriesOf(t, low.apiKey, lowHook.id)).find((d) => d.eventType === 'lease.preemption_notice')!;
+    await until('the notice logged as delivered', async () =>
+      (await deliveriesOf(t, low.apiKey, lowHook.id)).some(
+        (d) => d.eventType === 'lease.preemption_notice' && d.status === 'succeeded',
+      ),
+    );
+    const logged = (await deliveriesOf(t, low.apiKey, lowHook.id)).find(
+      (d) => d.eventType === 'lease.preemption_notice',
+    )!;
     expect(Date.parse(logged.deliveredAt as string) - Date.parse(logged.createdAt as string)).toBeLessThan(1_000);
 
     // The notice ends while the next round clears (it starts half a second before): the round
@@ -111,12 +159,29 @@ describe('preemption notice by webhook, on the market loop with BullMQ and a sim
     expect(stopped.state).toBe('preempted');
     expect(notice.receivedAt).toBeLessThan(new Date(stopped.ended_at).getTime());
     await until('the preempted event', () => types('/low').includes('lease.preempted'));
-    expect(receiver.on('/low').find((r) => r.body.type === 'lease.preempted')!.body.data).toMatchObject({ leaseId: lowLease.id, endedAt: new Date(stopAt).toISOString(), bidStatus: 'open' });
+    expect(receiver.on('/low').find((r) => r.body.type === 'lease.preempted')!.body.data).toMatchObject({
+      leaseId: lowLease.id,
+      endedAt: new Date(stopAt).toISOString(),
+      bidStatus: 'open',
+    });
 
     // Each tenant's deliveries concern its own bids only, round.cleared included.
-    await until('the high tenant told of its allocation', () => types('/high').includes('bid.allocated') && types('/high').includes('round.cleared'));
-    expect(receiver.on('/high').map((r) => r.rawBody).join()).not.toContain(lowBid.id);
-    expect(receiver.on('/low').map((r) => r.rawBody).join()).not.toContain(highBid.id);
+    await until(
+      'the high tenant told of its allocation',
+      () => types('/high').includes('bid.allocated') && types('/high').includes('round.cleared'),
+    );
+    expect(
+      receiver
+        .on('/high')
+        .map((r) => r.rawBody)
+        .join(),
+    ).not.toContain(lowBid.id);
+    expect(
+      receiver
+        .on('/low')
+        .map((r) => r.rawBody)
+        .join(),
+    ).not.toContain(highBid.id);
     const cleared = receiver.on('/high').find((r) => r.body.type === 'round.cleared')!;
     expect(cleared.body.data.won).toEqual([expect.objectContaining({ bidId: highBid.id })]);
     expect(cleared.body.data.lost).toEqual([]);

@@ -21,7 +21,14 @@ describe('changing WEBHOOK_SECRET_KEY', () => {
   /** The service as `gpumarket serve` starts it, on the same database each time. */
   async function start(env: Record<string, string>): Promise<TestApp & { server: Server }> {
     const adminKey = `test-admin-${randomBytes(16).toString('hex')}`;
-    const config = loadConfig({ DATABASE_URL: database.url, ADMIN_API_KEY: adminKey, LOG_LEVEL: 'error', ROUND_PERIOD_SECONDS: '86400', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true', ...env });
+    const config = loadConfig({
+      DATABASE_URL: database.url,
+      ADMIN_API_KEY: adminKey,
+      LOG_LEVEL: 'error',
+      ROUND_PERIOD_SECONDS: '86400',
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+      ...env,
+    });
     const server = await createServer(config, { logger: ['error'] });
     return {
       server,
@@ -48,8 +55,14 @@ describe('changing WEBHOOK_SECRET_KEY', () => {
     const rotated = await before.http().post(`/v1/webhooks/${hook.id}/rotate-secret`).set(auth(tenant.apiKey));
     await before.close();
 
-    const during = await start({ WEBHOOK_SECRET_KEY: newKey.toString('hex'), WEBHOOK_SECRET_KEY_PREVIOUS: oldKey.toString('base64') });
-    const [row] = await during.dataSource.query('SELECT secret_sealed, previous_secret_sealed FROM webhook_endpoints WHERE id = $1', [hook.id]);
+    const during = await start({
+      WEBHOOK_SECRET_KEY: newKey.toString('hex'),
+      WEBHOOK_SECRET_KEY_PREVIOUS: oldKey.toString('base64'),
+    });
+    const [row] = await during.dataSource.query(
+      'SELECT secret_sealed, previous_secret_sealed FROM webhook_endpoints WHERE id = $1',
+      [hook.id],
+    );
     expect(row.secret_sealed.split('.')[1]).toBe(keyIdOf(newKey));
     expect(row.previous_secret_sealed.split('.')[1]).toBe(keyIdOf(newKey));
     await during.close();

@@ -5,7 +5,13 @@ import { WebhookSweeperService } from '../../src/modules/webhooks/webhook-sweepe
 import { TransactionRunner } from '../../src/platform/database/transaction-runner.js';
 import { auth, createTenant } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-import { deliveriesOf, documentedRecipe, emit, registerWebhook, type VerifySignature } from './support/webhook-fixtures.js';
+import {
+  deliveriesOf,
+  documentedRecipe,
+  emit,
+  registerWebhook,
+  type VerifySignature,
+} from './support/webhook-fixtures.js';
 import { until, WEBHOOK_TEST_ENV, WebhookReceiver } from './support/webhook-receiver.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -19,10 +25,16 @@ describe.each([
   let verify: VerifySignature;
   let tenant: { id: string; apiKey: string };
   let other: { id: string; apiKey: string };
-  const delivery = async (key: string, id: string) => (await t.http().get(`/v1/webhooks/deliveries/${id}`).set(auth(key))).body;
+  const delivery = async (key: string, id: string) =>
+    (await t.http().get(`/v1/webhooks/deliveries/${id}`).set(auth(key))).body;
 
   beforeAll(async () => {
-    t = await createTestApp({ ...WEBHOOK_TEST_ENV, ...env, WEBHOOK_DISABLE_AFTER_FAILURES: '5', WEBHOOK_DISABLE_AFTER_SECONDS: '0' });
+    t = await createTestApp({
+      ...WEBHOOK_TEST_ENV,
+      ...env,
+      WEBHOOK_DISABLE_AFTER_FAILURES: '5',
+      WEBHOOK_DISABLE_AFTER_SECONDS: '0',
+    });
     receiver = await new WebhookReceiver().start();
     verify = await documentedRecipe();
     tenant = await createTenant(t, 'listener');
@@ -35,7 +47,9 @@ describe.each([
 
   it('delivers a signed event that the documented recipe verifies, and logs it', async () => {
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/signed'), ['bid.expired']);
-    const [eventId] = await emit(t, [{ tenantId: tenant.id, type: 'bid.expired', data: { bidId: 'b-1', reason: 'window_closed' } }]);
+    const [eventId] = await emit(t, [
+      { tenantId: tenant.id, type: 'bid.expired', data: { bidId: 'b-1', reason: 'window_closed' } },
+    ]);
     await until('the delivery', () => receiver.on('/signed').length === 1);
     const [request] = receiver.on('/signed');
     const signature = request.headers['x-gpumarket-signature'] as string;
@@ -44,12 +58,32 @@ describe.each([
     expect(verify(request.rawBody, signature, ['whsec_not-the-secret'])).toBe(false);
     expect(verify(request.rawBody.replace('b-1', 'b-2'), signature, [hook.secret])).toBe(false);
     expect(verify(request.rawBody, signature, [hook.secret], 300, Date.now() + 600_000)).toBe(false);
-    expect(request.body).toEqual({ id: eventId, type: 'bid.expired', createdAt: expect.any(String), data: { bidId: 'b-1', reason: 'window_closed' } });
-    expect(request.headers).toMatchObject({ 'content-type': 'application/json', 'x-gpumarket-event': 'bid.expired', 'x-gpumarket-attempt': '1' });
+    expect(request.body).toEqual({
+      id: eventId,
+      type: 'bid.expired',
+      createdAt: expect.any(String),
+      data: { bidId: 'b-1', reason: 'window_closed' },
+    });
+    expect(request.headers).toMatchObject({
+      'content-type': 'application/json',
+      'x-gpumarket-event': 'bid.expired',
+      'x-gpumarket-attempt': '1',
+    });
 
-    await until('the delivery recorded', async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'succeeded');
+    await until(
+      'the delivery recorded',
+      async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'succeeded',
+    );
     const [logged] = await deliveriesOf(t, tenant.apiKey, hook.id);
-    expect(logged).toMatchObject({ id: request.headers['x-gpumarket-delivery'], eventId, eventType: 'bid.expired', attempts: 1, lastStatusCode: 200, lastError: null, nextAttemptAt: null });
+    expect(logged).toMatchObject({
+      id: request.headers['x-gpumarket-delivery'],
+      eventId,
+      eventType: 'bid.expired',
+      attempts: 1,
+      lastStatusCode: 200,
+      lastError: null,
+      nextAttemptAt: null,
+    });
     expect(logged.lastLatencyMs).toEqual(expect.any(Number));
     expect(Date.parse(logged.deliveredAt as string)).toBeGreaterThanOrEqual(Date.parse(logged.createdAt as string));
   });
@@ -58,17 +92,27 @@ describe.each([
     receiver.answer = (path, count) => (path === '/flaky' && count <= 3 ? 500 : 200);
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/flaky'), ['lease.completed']);
     await emit(t, [{ tenantId: tenant.id, type: 'lease.completed', data: { leaseId: 'l-1' } }]);
-    await until('the fourth attempt to succeed', async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'succeeded');
+    await until(
+      'the fourth attempt to succeed',
+      async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'succeeded',
+    );
     await new Promise((r) => setTimeout(r, 500)); // nothing more may arrive
     const requests = receiver.on('/flaky');
     expect(requests.map((r) => r.status)).toEqual([500, 500, 500, 200]);
     expect(new Set(requests.map((r) => r.headers['x-gpumarket-delivery'])).size).toBe(1);
     expect(requests.map((r) => r.headers['x-gpumarket-attempt'])).toEqual(['1', '2', '3', '4']);
-    for (let i = 1; i < requests.length; i++) expect(requests[i].receivedAt - requests[i - 1].receivedAt).toBeGreaterThanOrEqual(30); // backed off
+    for (let i = 1; i < requests.length; i++)
+      expect(requests[i].receivedAt - requests[i - 1].receivedAt).toBeGreaterThanOrEqual(30); // backed off
     const [logged] = await deliveriesOf(t, tenant.apiKey, hook.id);
     expect(logged).toMatchObject({ status: 'succeeded', attempts: 4, lastStatusCode: 200 });
     const detail = await delivery(tenant.apiKey, logged.id as string);
-    expect(detail.attemptLog.map((a: { attempt: number; statusCode: number; error: string | null }) => [a.attempt, a.statusCode, a.error])).toEqual([
+    expect(
+      detail.attemptLog.map((a: { attempt: number; statusCode: number; error: string | null }) => [
+        a.attempt,
+        a.statusCode,
+        a.error,
+      ]),
+    ).toEqual([
       [1, 500, 'HTTP 500'],
       [2, 500, 'HTTP 500'],
       [3, 500, 'HTTP 500'],
@@ -80,7 +124,10 @@ describe.each([
     receiver.answer = (path, count) => (path === '/slow' && count === 1 ? 'hang' : 200);
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/slow'), ['lease.failed']);
     await emit(t, [{ tenantId: tenant.id, type: 'lease.failed', data: { leaseId: 'l-2' } }]);
-    await until('the retry to succeed', async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'succeeded');
+    await until(
+      'the retry to succeed',
+      async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'succeeded',
+    );
     const [logged] = await deliveriesOf(t, tenant.apiKey, hook.id);
     const detail = await delivery(tenant.apiKey, logged.id as string);
     expect(detail.attemptLog).toEqual([
@@ -92,32 +139,56 @@ describe.each([
   it("sends one commit's events to an endpoint as one job, and retries only the delivery that failed", async () => {
     const owner = await createTenant(t, 'batched');
     // The fourth event's first attempt fails; everything else is answered 200.
-    receiver.answer = (path, _count, body) => (path === '/batch' && body.data.n === 3 && !receiver.on('/batch').some((r) => r.body.data.n === 3) ? 500 : 200);
+    receiver.answer = (path, _count, body) =>
+      path === '/batch' && body.data.n === 3 && !receiver.on('/batch').some((r) => r.body.data.n === 3) ? 500 : 200;
     const hook = await registerWebhook(t, owner.apiKey, receiver.url('/batch'), ['bid.allocated']);
-    const eventIds = await emit(t, Array.from({ length: 10 }, (_, n) => ({ tenantId: owner.id, type: 'bid.allocated' as const, data: { n } })));
-    await until('all ten delivered', async () => (await deliveriesOf(t, owner.apiKey, hook.id)).filter((d) => d.status === 'succeeded').length === 10);
+    const eventIds = await emit(
+      t,
+      Array.from({ length: 10 }, (_, n) => ({ tenantId: owner.id, type: 'bid.allocated' as const, data: { n } })),
+    );
+    await until(
+      'all ten delivered',
+      async () => (await deliveriesOf(t, owner.apiKey, hook.id)).filter((d) => d.status === 'succeeded').length === 10,
+    );
 
     const requests = receiver.on('/batch');
-    expect(requests.map((r) => r.body.data.n as number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9]);
-    expect(requests.filter((r) => r.body.data.n === 3).map((r) => [r.status, r.headers['x-gpumarket-attempt']])).toEqual([
+    expect(requests.map((r) => r.body.data.n as number).sort((a, b) => a - b)).toEqual([
+      0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9,
+    ]);
+    expect(
+      requests.filter((r) => r.body.data.n === 3).map((r) => [r.status, r.headers['x-gpumarket-attempt']]),
+    ).toEqual([
       [500, '1'],
       [200, '2'],
     ]);
-    expect(requests.filter((r) => r.body.data.n !== 3).every((r) => r.status === 200 && r.headers['x-gpumarket-attempt'] === '1')).toBe(true);
+    expect(
+      requests
+        .filter((r) => r.body.data.n !== 3)
+        .every((r) => r.status === 200 && r.headers['x-gpumarket-attempt'] === '1'),
+    ).toBe(true);
     const deliveries = await deliveriesOf(t, owner.apiKey, hook.id);
     const failedOnce = deliveries.find((d) => d.eventId === eventIds[3])!;
     expect(failedOnce).toMatchObject({ status: 'succeeded', attempts: 2, lastStatusCode: 200, lastError: null });
-    expect(deliveries.filter((d) => d !== failedOnce).every((d) => d.attempts === 1 && d.lastStatusCode === 200)).toBe(true);
-    expect((await delivery(owner.apiKey, failedOnce.id as string)).attemptLog.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 200]);
+    expect(deliveries.filter((d) => d !== failedOnce).every((d) => d.attempts === 1 && d.lastStatusCode === 200)).toBe(
+      true,
+    );
+    expect(
+      (await delivery(owner.apiKey, failedOnce.id as string)).attemptLog.map(
+        (a: { statusCode: number }) => a.statusCode,
+      ),
+    ).toEqual([500, 200]);
     // The commit's ten deliveries were one job; the retry of the failed one was another.
-    const jobs = await t.dataSource.query(`SELECT job_id FROM outbox WHERE job_name = 'webhook.deliver' AND payload->>'deliveryId' = ANY($1::text[])`, [
-      deliveries.map((d) => d.id),
-    ]);
+    const jobs = await t.dataSource.query(
+      `SELECT job_id FROM outbox WHERE job_name = 'webhook.deliver' AND payload->>'deliveryId' = ANY($1::text[])`,
+      [deliveries.map((d) => d.id)],
+    );
     expect(jobs).toHaveLength(2);
   });
 
   it('redelivers on request as a new delivery of the same event, and only for the tenant that owns it', async () => {
-    const [hook] = (await t.http().get('/v1/webhooks').set(auth(tenant.apiKey))).body.webhooks.filter((w: { url: string }) => w.url.endsWith('/signed'));
+    const [hook] = (await t.http().get('/v1/webhooks').set(auth(tenant.apiKey))).body.webhooks.filter(
+      (w: { url: string }) => w.url.endsWith('/signed'),
+    );
     const [original] = await deliveriesOf(t, tenant.apiKey, hook.id);
     for (const response of [
       await t.http().post(`/v1/webhooks/deliveries/${original.id}/redeliver`).set(auth(other.apiKey)),
@@ -128,34 +199,56 @@ describe.each([
     }
     const again = await t.http().post(`/v1/webhooks/deliveries/${original.id}/redeliver`).set(auth(tenant.apiKey));
     expect(again.status).toBe(202);
-    expect(again.body).toMatchObject({ status: 'pending', redeliveryOf: original.id, eventId: original.eventId, attempts: 0 });
+    expect(again.body).toMatchObject({
+      status: 'pending',
+      redeliveryOf: original.id,
+      eventId: original.eventId,
+      attempts: 0,
+    });
     await until('the redelivery', () => receiver.on('/signed').length === 2);
     const [first, second] = receiver.on('/signed');
     expect(second.rawBody).toBe(first.rawBody);
     expect(second.headers['x-gpumarket-delivery']).toBe(again.body.id);
     expect(second.headers['x-gpumarket-delivery']).not.toBe(first.headers['x-gpumarket-delivery']);
-    await until('the redelivery recorded', async () => (await delivery(tenant.apiKey, again.body.id)).status === 'succeeded');
+    await until(
+      'the redelivery recorded',
+      async () => (await delivery(tenant.apiKey, again.body.id)).status === 'succeeded',
+    );
     expect((await delivery(tenant.apiKey, original.id as string)).attempts).toBe(1);
   });
 
   it("never sends a tenant another tenant's events", async () => {
     const mine = await registerWebhook(t, tenant.apiKey, receiver.url('/mine'), ['bid.allocated', 'round.cleared']);
     const theirs = await registerWebhook(t, other.apiKey, receiver.url('/theirs'), ['bid.allocated', 'round.cleared']);
-    const events = [tenant, other, tenant, other, other].map((owner, i) => ({ tenantId: owner.id, type: 'bid.allocated' as const, data: { owner: owner.id, n: i } }));
+    const events = [tenant, other, tenant, other, other].map((owner, i) => ({
+      tenantId: owner.id,
+      type: 'bid.allocated' as const,
+      data: { owner: owner.id, n: i },
+    }));
     await emit(t, events);
     await until('both tenants served', () => receiver.on('/mine').length === 2 && receiver.on('/theirs').length === 3);
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.on('/mine').map((r) => r.body.data.owner)).toEqual([tenant.id, tenant.id]);
     expect(receiver.on('/theirs').map((r) => r.body.data.owner)).toEqual([other.id, other.id, other.id]);
-    expect(receiver.on('/theirs').every((r) => verify(r.rawBody, r.headers['x-gpumarket-signature'] as string, [theirs.secret]))).toBe(true);
-    expect(receiver.on('/theirs').some((r) => verify(r.rawBody, r.headers['x-gpumarket-signature'] as string, [mine.secret]))).toBe(false);
+    expect(
+      receiver
+        .on('/theirs')
+        .every((r) => verify(r.rawBody, r.headers['x-gpumarket-signature'] as string, [theirs.secret])),
+    ).toBe(true);
+    expect(
+      receiver
+        .on('/theirs')
+        .some((r) => verify(r.rawBody, r.headers['x-gpumarket-signature'] as string, [mine.secret])),
+    ).toBe(false);
   });
 
   it('sends nothing for a change that rolls back', async () => {
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/rolled-back'), ['bid.expired']);
     await expect(
       t.app.get(TransactionRunner).run(async (manager) => {
-        await t.app.get(MarketEventsRepository).add(manager, [{ tenantId: tenant.id, type: 'bid.expired', subjectId: hook.id, data: {} }]);
+        await t.app
+          .get(MarketEventsRepository)
+          .add(manager, [{ tenantId: tenant.id, type: 'bid.expired', subjectId: hook.id, data: {} }]);
         throw new Error('the change failed');
       }),
     ).rejects.toThrow('the change failed');
@@ -170,8 +263,12 @@ describe.each([
     const hook = await registerWebhook(t, owner.apiKey, receiver.url('/lost-job'), ['bid.expired']);
     // The outbox row is marked relayed but never reaches the queue, as when Redis restarts empty.
     await t.app.get(TransactionRunner).run(async (manager) => {
-      await t.app.get(MarketEventsRepository).add(manager, [{ tenantId: owner.id, type: 'bid.expired', subjectId: hook.id, data: {} }]);
-      await manager.query(`UPDATE outbox SET relayed_at = now() WHERE job_name = 'webhook.deliver' AND relayed_at IS NULL`);
+      await t.app
+        .get(MarketEventsRepository)
+        .add(manager, [{ tenantId: owner.id, type: 'bid.expired', subjectId: hook.id, data: {} }]);
+      await manager.query(
+        `UPDATE outbox SET relayed_at = now() WHERE job_name = 'webhook.deliver' AND relayed_at IS NULL`,
+      );
     });
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.on('/lost-job')).toEqual([]);
@@ -181,7 +278,10 @@ describe.each([
 
   it('signs with both secrets during a rotation grace period, and with the new one only after it', async () => {
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/rotated'), ['lease.running']);
-    const rotated = await t.http().post(`/v1/webhooks/${hook.id}/rotate-secret?graceSeconds=2`).set(auth(tenant.apiKey));
+    const rotated = await t
+      .http()
+      .post(`/v1/webhooks/${hook.id}/rotate-secret?graceSeconds=2`)
+      .set(auth(tenant.apiKey));
     expect(rotated.status).toBe(200);
     await emit(t, [{ tenantId: tenant.id, type: 'lease.running', data: { leaseId: 'l-3' } }]);
     await until('the delivery in the grace period', () => receiver.on('/rotated').length === 1);
@@ -191,7 +291,11 @@ describe.each([
     expect(verify(during.rawBody, duringSignature, [rotated.body.secret])).toBe(true);
     expect(verify(during.rawBody, duringSignature, [hook.secret])).toBe(true);
 
-    await until('the grace period to end', () => Date.now() > Date.parse(rotated.body.previousSecretExpiresAt) + 100, 5_000);
+    await until(
+      'the grace period to end',
+      () => Date.now() > Date.parse(rotated.body.previousSecretExpiresAt) + 100,
+      5_000,
+    );
     await emit(t, [{ tenantId: tenant.id, type: 'lease.running', data: { leaseId: 'l-4' } }]);
     await until('the delivery after the grace period', () => receiver.on('/rotated').length === 2);
     const after = receiver.on('/rotated')[1];
@@ -199,7 +303,9 @@ describe.each([
     expect(afterSignature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     expect(verify(after.rawBody, afterSignature, [rotated.body.secret])).toBe(true);
     expect(verify(after.rawBody, afterSignature, [hook.secret])).toBe(false);
-    expect((await t.http().get(`/v1/webhooks/${hook.id}`).set(auth(tenant.apiKey))).body.previousSecretExpiresAt).toBeNull();
+    expect(
+      (await t.http().get(`/v1/webhooks/${hook.id}`).set(auth(tenant.apiKey))).body.previousSecretExpiresAt,
+    ).toBeNull();
   });
 
   it('disables an endpoint after sustained failures, says why, and resumes once re-enabled', async () => {
@@ -207,7 +313,10 @@ describe.each([
     receiver.answer = (path) => (path === '/broken' && !healthy ? 503 : 200);
     const hook = await registerWebhook(t, tenant.apiKey, receiver.url('/broken'), ['lease.preempted']);
     await emit(t, [{ tenantId: tenant.id, type: 'lease.preempted', data: { leaseId: 'l-5' } }]);
-    await until('the endpoint disabled', async () => (await t.http().get(`/v1/webhooks/${hook.id}`).set(auth(tenant.apiKey))).body.enabled === false);
+    await until(
+      'the endpoint disabled',
+      async () => (await t.http().get(`/v1/webhooks/${hook.id}`).set(auth(tenant.apiKey))).body.enabled === false,
+    );
     const disabled = (await t.http().get(`/v1/webhooks/${hook.id}`).set(auth(tenant.apiKey))).body;
     expect(disabled.disabledAt).not.toBeNull();
     expect(disabled.disabledReason).toMatch(/^5 failed attempts in a row since .*; the last: HTTP 503$/);
@@ -219,13 +328,17 @@ describe.each([
     // While disabled: no deliveries, and no redelivery.
     await emit(t, [{ tenantId: tenant.id, type: 'lease.preempted', data: { leaseId: 'l-6' } }]);
     expect(await deliveriesOf(t, tenant.apiKey, hook.id)).toHaveLength(1);
-    expect((await t.http().post(`/v1/webhooks/deliveries/${given.id}/redeliver`).set(auth(tenant.apiKey))).status).toBe(409);
+    expect((await t.http().post(`/v1/webhooks/deliveries/${given.id}/redeliver`).set(auth(tenant.apiKey))).status).toBe(
+      409,
+    );
 
     healthy = true;
     const enabled = await t.http().patch(`/v1/webhooks/${hook.id}`).set(auth(tenant.apiKey)).send({ enabled: true });
     expect(enabled.body).toMatchObject({ enabled: true, disabledAt: null, disabledReason: null });
     await emit(t, [{ tenantId: tenant.id, type: 'lease.preempted', data: { leaseId: 'l-7' } }]);
-    await until('a delivery after re-enabling', () => receiver.on('/broken').some((r) => r.status === 200 && r.body.data.leaseId === 'l-7'));
+    await until('a delivery after re-enabling', () =>
+      receiver.on('/broken').some((r) => r.status === 200 && r.body.data.leaseId === 'l-7'),
+    );
   });
 });
 
@@ -235,7 +348,13 @@ describe('webhook targets checked again at delivery', () => {
 
   beforeAll(async () => {
     // Private targets refused, as in production; a retry window of one second.
-    t = await createTestApp({ WEBHOOK_SECRET_KEY: 'ef'.repeat(32), WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_RETRY_MAX_MS: '200', WEBHOOK_RETRY_WINDOW_SECONDS: '1', REDIS_URL });
+    t = await createTestApp({
+      WEBHOOK_SECRET_KEY: 'ef'.repeat(32),
+      WEBHOOK_RETRY_BASE_MS: '100',
+      WEBHOOK_RETRY_MAX_MS: '200',
+      WEBHOOK_RETRY_WINDOW_SECONDS: '1',
+      REDIS_URL,
+    });
     receiver = await new WebhookReceiver().start();
   });
   afterAll(async () => {
@@ -247,13 +366,22 @@ describe('webhook targets checked again at delivery', () => {
     const tenant = await createTenant(t, 'rebound');
     const hook = await registerWebhook(t, tenant.apiKey, 'https://93.184.215.14/hook', ['bid.expired']);
     // What a DNS change after registration amounts to: the endpoint now leads to this host.
-    await t.dataSource.query('UPDATE webhook_endpoints SET url = $2 WHERE id = $1', [hook.id, receiver.url('/internal')]);
+    await t.dataSource.query('UPDATE webhook_endpoints SET url = $2 WHERE id = $1', [
+      hook.id,
+      receiver.url('/internal'),
+    ]);
     await emit(t, [{ tenantId: tenant.id, type: 'bid.expired', data: {} }]);
-    await until('the delivery given up', async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'failed', 10_000);
+    await until(
+      'the delivery given up',
+      async () => (await deliveriesOf(t, tenant.apiKey, hook.id))[0]?.status === 'failed',
+      10_000,
+    );
     expect(receiver.received).toEqual([]);
     const [given] = await deliveriesOf(t, tenant.apiKey, hook.id);
     expect(given.attempts).toBeGreaterThanOrEqual(2);
-    expect(given.lastError).toMatch(/127\.0\.0\.1 is a private, loopback, link-local or reserved address.*gave up after \d+ attempts over 1 s/);
+    expect(given.lastError).toMatch(
+      /127\.0\.0\.1 is a private, loopback, link-local or reserved address.*gave up after \d+ attempts over 1 s/,
+    );
     const detail = (await t.http().get(`/v1/webhooks/deliveries/${given.id}`).set(auth(tenant.apiKey))).body;
     expect(detail.attemptLog.every((a: { statusCode: number | null }) => a.statusCode === null)).toBe(true);
   });
@@ -287,7 +415,10 @@ describe('a hanging endpoint does not hold up other tenants', () => {
     const quick = await createTenant(t, 'quick');
     const slowHook = await registerWebhook(t, slow.apiKey, receiver.url('/hanging'), ['lease.completed']);
     await registerWebhook(t, quick.apiKey, receiver.url('/quick'), ['lease.preemption_notice']);
-    await emit(t, Array.from({ length: 8 }, (_, i) => ({ tenantId: slow.id, type: 'lease.completed' as const, data: { n: i } })));
+    await emit(
+      t,
+      Array.from({ length: 8 }, (_, i) => ({ tenantId: slow.id, type: 'lease.completed' as const, data: { n: i } })),
+    );
     await until('the hanging endpoint to hold its attempts', () => receiver.on('/hanging').length >= 2);
     await new Promise((r) => setTimeout(r, 300)); // every worker has had the chance to take a job by now
 
@@ -301,7 +432,11 @@ describe('a hanging endpoint does not hold up other tenants', () => {
     await until('the backlog attempted', () => receiver.on('/hanging').length === 8, 20_000);
     const starts = receiver.on('/hanging').map((r) => r.receivedAt - receiver.on('/hanging')[0].receivedAt);
     for (let wave = 1; wave < 4; wave++) expect(starts[wave * 2]).toBeGreaterThanOrEqual(wave * 3_000 - 200);
-    await until('the last wave timed out', async () => (await deliveriesOf(t, slow.apiKey, slowHook.id)).every((d) => d.attempts === 1), 10_000);
+    await until(
+      'the last wave timed out',
+      async () => (await deliveriesOf(t, slow.apiKey, slowHook.id)).every((d) => d.attempts === 1),
+      10_000,
+    );
     const deliveries = await deliveriesOf(t, slow.apiKey, slowHook.id);
     expect(deliveries.map((d) => d.lastError)).toEqual(Array(8).fill('no answer within 3000 ms'));
   }, 45_000);
@@ -312,11 +447,17 @@ describe('a hanging endpoint does not hold up other tenants', () => {
     for (const path of paths) {
       const owner = await createTenant(t, `stuck${path}`);
       await registerWebhook(t, owner.apiKey, receiver.url(path), ['lease.completed']);
-      await emit(t, [1, 2].map((n) => ({ tenantId: owner.id, type: 'lease.completed' as const, data: { n } })));
+      await emit(
+        t,
+        [1, 2].map((n) => ({ tenantId: owner.id, type: 'lease.completed' as const, data: { n } })),
+      );
     }
     await until('all six attempted', () => paths.every((path) => receiver.on(path).length === 2), 20_000);
     // Each attempt hangs until its 3 s timeout: four at once (WEBHOOK_CONCURRENCY), then the last two.
-    const starts = receiver.received.filter((r) => paths.includes(r.path)).map((r) => r.receivedAt).sort((a, b) => a - b);
+    const starts = receiver.received
+      .filter((r) => paths.includes(r.path))
+      .map((r) => r.receivedAt)
+      .sort((a, b) => a - b);
     expect(starts[3] - starts[0]).toBeLessThan(2_500);
     expect(starts[4] - starts[0]).toBeGreaterThanOrEqual(2_800);
   }, 30_000);

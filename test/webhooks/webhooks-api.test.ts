@@ -19,13 +19,23 @@ beforeAll(async () => {
 afterAll(async () => t?.close());
 
 const register = (key: string, body: object) => t.http().post('/v1/webhooks').set(auth(key)).send(body);
-const problems = (response: { body: { details?: Array<{ field: string; rule: string }> } }) => (response.body.details ?? []).map((d) => `${d.field}:${d.rule}`);
+const problems = (response: { body: { details?: Array<{ field: string; rule: string }> } }) =>
+  (response.body.details ?? []).map((d) => `${d.field}:${d.rule}`);
 
 describe('registering and reading webhooks', () => {
   it('returns the secret once, never again, and stores it only encrypted', async () => {
-    const created = await register(tenant.apiKey, { url: PUBLIC_URL, events: ['lease.preemption_notice', 'lease.completed'] });
+    const created = await register(tenant.apiKey, {
+      url: PUBLIC_URL,
+      events: ['lease.preemption_notice', 'lease.completed'],
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    expect(created.body).toMatchObject({ url: PUBLIC_URL, events: ['lease.preemption_notice', 'lease.completed'], enabled: true, disabledAt: null, disabledReason: null });
+    expect(created.body).toMatchObject({
+      url: PUBLIC_URL,
+      events: ['lease.preemption_notice', 'lease.completed'],
+      enabled: true,
+      disabledAt: null,
+      disabledReason: null,
+    });
     expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
 
     const listed = await t.http().get('/v1/webhooks').set(auth(tenant.apiKey));
@@ -35,7 +45,9 @@ describe('registering and reading webhooks', () => {
     const one = await t.http().get(`/v1/webhooks/${created.body.id}`).set(auth(tenant.apiKey));
     expect(one.body).not.toHaveProperty('secret');
 
-    const [row] = await t.dataSource.query('SELECT secret_sealed FROM webhook_endpoints WHERE id = $1', [created.body.id]);
+    const [row] = await t.dataSource.query('SELECT secret_sealed FROM webhook_endpoints WHERE id = $1', [
+      created.body.id,
+    ]);
     expect(row.secret_sealed).toMatch(/^v1\./);
     expect(row.secret_sealed).not.toContain(created.body.secret.slice(6));
     const dump = JSON.stringify(await t.dataSource.query('SELECT * FROM webhook_endpoints'));
@@ -46,8 +58,16 @@ describe('registering and reading webhooks', () => {
     ['a URL that does not parse', { url: 'not a url', events: ['bid.allocated'] }, 'url:is_url'],
     ['a scheme other than http(s)', { url: 'ftp://93.184.215.14/x', events: ['bid.allocated'] }, 'url:url_scheme'],
     ['a javascript: URL', { url: 'javascript:alert(1)', events: ['bid.allocated'] }, 'url:url_scheme'],
-    ['credentials in the URL', { url: 'https://user:pw@93.184.215.14/', events: ['bid.allocated'] }, 'url:url_credentials'],
-    ['a URL that is too long', { url: `https://93.184.215.14/${'a'.repeat(2048)}`, events: ['bid.allocated'] }, 'url:max_length'],
+    [
+      'credentials in the URL',
+      { url: 'https://user:pw@93.184.215.14/', events: ['bid.allocated'] },
+      'url:url_credentials',
+    ],
+    [
+      'a URL that is too long',
+      { url: `https://93.184.215.14/${'a'.repeat(2048)}`, events: ['bid.allocated'] },
+      'url:max_length',
+    ],
     ['no url', { events: ['bid.allocated'] }, 'url:is_string'],
     ['an empty events list', { url: PUBLIC_URL, events: [] }, 'events:array_min_size'],
     ['an unknown event type', { url: PUBLIC_URL, events: ['bid.won'] }, 'events:is_in'],
@@ -82,14 +102,21 @@ describe('registering and reading webhooks', () => {
   });
 
   it('refuses a host that does not resolve', async () => {
-    const response = await register(tenant.apiKey, { url: 'https://no-such-host.invalid/hook', events: ['bid.allocated'] });
+    const response = await register(tenant.apiKey, {
+      url: 'https://no-such-host.invalid/hook',
+      events: ['bid.allocated'],
+    });
     expect(response.status).toBe(400);
     expect(problems(response)).toEqual(['url:unresolvable_host']);
   });
 
   it('refuses a change of URL to a private target too', async () => {
     const created = await register(tenant.apiKey, { url: PUBLIC_URL, events: ['bid.allocated'] });
-    const response = await t.http().patch(`/v1/webhooks/${created.body.id}`).set(auth(tenant.apiKey)).send({ url: 'http://127.0.0.1/' });
+    const response = await t
+      .http()
+      .patch(`/v1/webhooks/${created.body.id}`)
+      .set(auth(tenant.apiKey))
+      .send({ url: 'http://127.0.0.1/' });
     expect(response.status).toBe(400);
     expect(problems(response)).toEqual(['url:private_target']);
     await t.http().delete(`/v1/webhooks/${created.body.id}`).set(auth(tenant.apiKey)).expect(204);
@@ -97,11 +124,15 @@ describe('registering and reading webhooks', () => {
 
   it('no malformed body gets a 5xx', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.constantFrom('url', 'events', 'enabled', 'x'), fc.jsonValue(), { maxKeys: 3 }), async (body) => {
-        const response = await register(other.apiKey, body);
-        expect(response.status, JSON.stringify({ body, answer: response.body })).toBeLessThan(500);
-        if (response.status === 201) await t.http().delete(`/v1/webhooks/${response.body.id}`).set(auth(other.apiKey));
-      }),
+      fc.asyncProperty(
+        fc.dictionary(fc.constantFrom('url', 'events', 'enabled', 'x'), fc.jsonValue(), { maxKeys: 3 }),
+        async (body) => {
+          const response = await register(other.apiKey, body);
+          expect(response.status, JSON.stringify({ body, answer: response.body })).toBeLessThan(500);
+          if (response.status === 201)
+            await t.http().delete(`/v1/webhooks/${response.body.id}`).set(auth(other.apiKey));
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -111,13 +142,24 @@ describe('changing, disabling, rotating and deleting', () => {
   it('disables and re-enables an endpoint on request', async () => {
     const created = await register(tenant.apiKey, { url: PUBLIC_URL, events: ['bid.allocated'] });
     const id = created.body.id;
-    expect((await t.http().patch(`/v1/webhooks/${id}`).set(auth(tenant.apiKey)).send({})).body.details).toEqual([expect.objectContaining({ rule: 'at_least_one' })]);
+    expect((await t.http().patch(`/v1/webhooks/${id}`).set(auth(tenant.apiKey)).send({})).body.details).toEqual([
+      expect.objectContaining({ rule: 'at_least_one' }),
+    ]);
     const off = await t.http().patch(`/v1/webhooks/${id}`).set(auth(tenant.apiKey)).send({ enabled: false });
     expect(off.status).toBe(200);
     expect(off.body).toMatchObject({ enabled: false, disabledReason: 'disabled by the tenant' });
     expect(off.body.disabledAt).not.toBeNull();
-    const on = await t.http().patch(`/v1/webhooks/${id}`).set(auth(tenant.apiKey)).send({ enabled: true, events: ['bid.expired', 'round.cleared'] });
-    expect(on.body).toMatchObject({ enabled: true, disabledAt: null, disabledReason: null, events: ['bid.expired', 'round.cleared'] });
+    const on = await t
+      .http()
+      .patch(`/v1/webhooks/${id}`)
+      .set(auth(tenant.apiKey))
+      .send({ enabled: true, events: ['bid.expired', 'round.cleared'] });
+    expect(on.body).toMatchObject({
+      enabled: true,
+      disabledAt: null,
+      disabledReason: null,
+      events: ['bid.expired', 'round.cleared'],
+    });
     await t.http().delete(`/v1/webhooks/${id}`).set(auth(tenant.apiKey)).expect(204);
   });
 
@@ -145,14 +187,19 @@ describe('changing, disabling, rotating and deleting', () => {
     await t.http().delete(`/v1/webhooks/${created.body.id}`).set(auth(tenant.apiKey)).expect(204);
     await t.http().get(`/v1/webhooks/${created.body.id}`).set(auth(tenant.apiKey)).expect(404);
     await t.http().delete(`/v1/webhooks/${created.body.id}`).set(auth(tenant.apiKey)).expect(404);
-    const [row] = await t.dataSource.query('SELECT secret_sealed, deleted_at FROM webhook_endpoints WHERE id = $1', [created.body.id]);
+    const [row] = await t.dataSource.query('SELECT secret_sealed, deleted_at FROM webhook_endpoints WHERE id = $1', [
+      created.body.id,
+    ]);
     expect(row.secret_sealed).toBeNull();
     expect(row.deleted_at).not.toBeNull();
   });
 
   it(`allows at most ${MAX_WEBHOOKS_PER_TENANT} endpoints per tenant`, async () => {
     const limited = await createTenant(t, 'limited');
-    for (let i = 0; i < MAX_WEBHOOKS_PER_TENANT; i++) expect((await register(limited.apiKey, { url: `${PUBLIC_URL}/${i}`, events: ['bid.allocated'] })).status).toBe(201);
+    for (let i = 0; i < MAX_WEBHOOKS_PER_TENANT; i++)
+      expect((await register(limited.apiKey, { url: `${PUBLIC_URL}/${i}`, events: ['bid.allocated'] })).status).toBe(
+        201,
+      );
     const over = await register(limited.apiKey, { url: PUBLIC_URL, events: ['bid.allocated'] });
     expect(over.status).toBe(409);
     expect(over.body.error).toBe('webhook_limit_reached');
@@ -188,9 +235,13 @@ describe('who may call', () => {
       expect(response.body.error).toBe('webhook_not_found');
     }
     expect((await as(tenant.apiKey).get()).body.enabled).toBe(true);
-    expect((await t.http().get('/v1/webhooks').set(auth(other.apiKey))).body.webhooks.map((w: { id: string }) => w.id)).not.toContain(id);
+    expect(
+      (await t.http().get('/v1/webhooks').set(auth(other.apiKey))).body.webhooks.map((w: { id: string }) => w.id),
+    ).not.toContain(id);
     expect((await t.http().get('/v1/webhooks/not-a-uuid').set(auth(tenant.apiKey))).status).toBe(404);
-    expect((await t.http().get('/v1/webhooks/deliveries/not-a-uuid').set(auth(tenant.apiKey))).body.error).toBe('webhook_delivery_not_found');
+    expect((await t.http().get('/v1/webhooks/deliveries/not-a-uuid').set(auth(tenant.apiKey))).body.error).toBe(
+      'webhook_delivery_not_found',
+    );
     await as(tenant.apiKey).remove().expect(204);
   });
 
@@ -198,7 +249,10 @@ describe('who may call', () => {
     const mine = await register(tenant.apiKey, { url: PUBLIC_URL, events: ['bid.allocated'] });
     const page = await t.http().get(`/v1/webhooks/${mine.body.id}/deliveries`).set(auth(tenant.apiKey));
     expect(page.body).toEqual({ deliveries: [], nextCursor: null });
-    const bad = await t.http().get(`/v1/webhooks/${mine.body.id}/deliveries?status=lost&limit=0&cursor=x`).set(auth(tenant.apiKey));
+    const bad = await t
+      .http()
+      .get(`/v1/webhooks/${mine.body.id}/deliveries?status=lost&limit=0&cursor=x`)
+      .set(auth(tenant.apiKey));
     expect(bad.status).toBe(400);
     expect(problems(bad)).toEqual(expect.arrayContaining(['status:is_in', 'limit:min']));
     await t.http().delete(`/v1/webhooks/${mine.body.id}`).set(auth(tenant.apiKey)).expect(204);
@@ -224,7 +278,11 @@ describe('without WEBHOOK_SECRET_KEY on an operator database', () => {
     const bare = await createTestApp();
     try {
       const someone = await createTenant(bare, 'someone');
-      const response = await bare.http().post('/v1/webhooks').set(auth(someone.apiKey)).send({ url: PUBLIC_URL, events: ['bid.allocated'] });
+      const response = await bare
+        .http()
+        .post('/v1/webhooks')
+        .set(auth(someone.apiKey))
+        .send({ url: PUBLIC_URL, events: ['bid.allocated'] });
       expect(response.status).toBe(503);
       expect(response.body.error).toBe('webhooks_not_configured');
       expect(response.body.message).toContain('WEBHOOK_SECRET_KEY');

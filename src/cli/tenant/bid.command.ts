@@ -42,7 +42,10 @@ export const bidCommand = tenantCommand<BidFlags & { 'idempotency-key'?: string 
       context.output(body, () => bidDetail(body));
       return;
     }
-    if (context.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(context.positionals[0])} (did you mean 'bid show ID'?)`);
+    if (context.positionals.length > 0)
+      throw new UsageError(
+        `unexpected argument ${JSON.stringify(context.positionals[0])} (did you mean 'bid show ID'?)`,
+      );
     const request = bidBodyFromFlags(context.values, context.rest, context.now);
     const key = context.values['idempotency-key'] ?? randomUUID();
     const client = await context.client();
@@ -82,7 +85,10 @@ Lists your bids, newest first (GET /v1/bids).
       }
       page = { bids, nextCursor: null };
     }
-    context.output(page, () => bidsTable(page.bids) + (page.nextCursor ? `more: gpumarket bids --cursor ${page.nextCursor}\n` : ''));
+    context.output(
+      page,
+      () => bidsTable(page.bids) + (page.nextCursor ? `more: gpumarket bids --cursor ${page.nextCursor}\n` : ''),
+    );
   },
 );
 

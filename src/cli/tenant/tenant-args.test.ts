@@ -82,9 +82,23 @@ describe('tenant CLI flags', () => {
 
   it('defaults to node contiguity, not preemptible, no window, an empty workload; --window-deadline is --deadline', () => {
     const minimal = bidBodyFromFlags({ gpus: '1', offer: ['L4=0.5'], runtime: '90m' }, [], now);
-    expect(minimal).toEqual({ gpus: 1, offers: [{ gpuModel: 'L4', maxPrice: '0.5' }], contiguity: 'node', preemptible: false, runtimeSeconds: 5400, workload: {} });
-    const windowed = bidBodyFromFlags({ gpus: '1', offer: ['L4=0.5'], runtime: '1', 'window-deadline': '2d', command: 'nvidia-smi -L' }, [], now);
-    expect(windowed).toMatchObject({ window: { deadline: '2026-12-08T12:00:00.000Z' }, workload: { command: ['nvidia-smi', '-L'] } });
+    expect(minimal).toEqual({
+      gpus: 1,
+      offers: [{ gpuModel: 'L4', maxPrice: '0.5' }],
+      contiguity: 'node',
+      preemptible: false,
+      runtimeSeconds: 5400,
+      workload: {},
+    });
+    const windowed = bidBodyFromFlags(
+      { gpus: '1', offer: ['L4=0.5'], runtime: '1', 'window-deadline': '2d', command: 'nvidia-smi -L' },
+      [],
+      now,
+    );
+    expect(windowed).toMatchObject({
+      window: { deadline: '2026-12-08T12:00:00.000Z' },
+      workload: { command: ['nvidia-smi', '-L'] },
+    });
   });
 
   it('names every missing or malformed flag before anything is sent', () => {
@@ -92,9 +106,15 @@ describe('tenant CLI flags', () => {
     expect(() => bidBodyFromFlags({ gpus: '8', offer: ['X=1'], runtime: '1h', contiguity: 'any' }, [], now)).toThrow(
       '--contiguity any: expected one of node, nvlink, block, none',
     );
-    expect(() => bidBodyFromFlags({ gpus: 'eight', offer: ['X=1'], runtime: '1h' }, [], now)).toThrow('--gpus eight: expected a whole number');
-    expect(() => bidBodyFromFlags({ gpus: '8', offer: ['X=1'], runtime: '1h', 'not-before': '1h' }, [], now)).toThrow('--not-before needs --deadline');
-    expect(() => bidBodyFromFlags({ gpus: '8', offer: ['X=1'], runtime: '1h', command: 'a' }, ['b'], now)).toThrow(/either with --command or after --/);
+    expect(() => bidBodyFromFlags({ gpus: 'eight', offer: ['X=1'], runtime: '1h' }, [], now)).toThrow(
+      '--gpus eight: expected a whole number',
+    );
+    expect(() => bidBodyFromFlags({ gpus: '8', offer: ['X=1'], runtime: '1h', 'not-before': '1h' }, [], now)).toThrow(
+      '--not-before needs --deadline',
+    );
+    expect(() => bidBodyFromFlags({ gpus: '8', offer: ['X=1'], runtime: '1h', command: 'a' }, ['b'], now)).toThrow(
+      /either with --command or after --/,
+    );
   });
 });
 

@@ -25,9 +25,12 @@ export function parseDuration(text: string, flag: string): number {
     return Number(scaled / unit);
   }
   const match = DURATION.exec(value);
-  if (!match || value === '') throw new UsageError(`${flag} ${text}: expected hours (4, 1.5) or a duration like 4h, 90m, 1h30m, 2d`);
+  if (!match || value === '')
+    throw new UsageError(`${flag} ${text}: expected hours (4, 1.5) or a duration like 4h, 90m, 1h30m, 2d`);
   const [, d, h, m, s] = match;
-  return Number(d ?? 0) * UNIT_SECONDS.d + Number(h ?? 0) * UNIT_SECONDS.h + Number(m ?? 0) * UNIT_SECONDS.m + Number(s ?? 0);
+  return (
+    Number(d ?? 0) * UNIT_SECONDS.d + Number(h ?? 0) * UNIT_SECONDS.h + Number(m ?? 0) * UNIT_SECONDS.m + Number(s ?? 0)
+  );
 }
 
 /**
@@ -44,7 +47,9 @@ export function parseInstant(text: string, flag: string, now: Date, direction: 1
   if (value === 'now') return now.toISOString();
   const relative = value.replace(/^[+]/, '');
   if (!/[dhms]$/.test(relative) || !DURATION.test(relative)) {
-    throw new UsageError(`${flag} ${text}: expected an ISO 8601 instant (2026-12-07T10:00:00Z) or a duration like 24h, 90m, 2d`);
+    throw new UsageError(
+      `${flag} ${text}: expected an ISO 8601 instant (2026-12-07T10:00:00Z) or a duration like 24h, 90m, 2d`,
+    );
   }
   return new Date(now.getTime() + direction * parseDuration(relative, flag) * 1000).toISOString();
 }
@@ -61,7 +66,9 @@ export function parseOffer(text: string): { gpuModel: string; maxPrice: string }
   const gpuModel = at > 0 ? text.slice(0, at).trim() : '';
   const maxPrice = at > 0 ? text.slice(at + 1).trim() : '';
   if (!gpuModel || !/^\d+(\.\d+)?$/.test(maxPrice)) {
-    throw new UsageError(`--offer ${text}: expected MODEL=PRICE with a decimal price per GPU-hour, e.g. H100-SXM-80GB=2.50`);
+    throw new UsageError(
+      `--offer ${text}: expected MODEL=PRICE with a decimal price per GPU-hour, e.g. H100-SXM-80GB=2.50`,
+    );
   }
   return { gpuModel, maxPrice };
 }
@@ -126,12 +133,18 @@ export function bidBodyFromFlags(flags: BidFlags, argvCommand: readonly string[]
   if (!(CONTIGUITY_VALUES as readonly string[]).includes(contiguity)) {
     throw new UsageError(`--contiguity ${contiguity}: expected one of ${CONTIGUITY_VALUES.join(', ')}`);
   }
-  if (flags.deadline !== undefined && flags['window-deadline'] !== undefined && flags.deadline !== flags['window-deadline']) {
+  if (
+    flags.deadline !== undefined &&
+    flags['window-deadline'] !== undefined &&
+    flags.deadline !== flags['window-deadline']
+  ) {
     throw new UsageError('--deadline and --window-deadline are the same flag; give it once');
   }
   const deadline = flags.deadline ?? flags['window-deadline'];
-  if (flags['not-before'] !== undefined && deadline === undefined) throw new UsageError('--not-before needs --deadline');
-  if (flags.command !== undefined && argvCommand.length > 0) throw new UsageError('give the command either with --command or after --, not both');
+  if (flags['not-before'] !== undefined && deadline === undefined)
+    throw new UsageError('--not-before needs --deadline');
+  if (flags.command !== undefined && argvCommand.length > 0)
+    throw new UsageError('give the command either with --command or after --, not both');
 
   const body: Record<string, unknown> = {
     gpus: parseWholeNumber(flags.gpus!, '--gpus'),
@@ -147,7 +160,8 @@ export function bidBodyFromFlags(flags: BidFlags, argvCommand: readonly string[]
   }
   if (flags.region?.length) body.regions = flags.region;
   if (flags.compliance?.length) body.compliance = flags.compliance;
-  if (flags['min-gpu-memory'] !== undefined) body.minGpuMemoryGb = parseWholeNumber(flags['min-gpu-memory'], '--min-gpu-memory');
+  if (flags['min-gpu-memory'] !== undefined)
+    body.minGpuMemoryGb = parseWholeNumber(flags['min-gpu-memory'], '--min-gpu-memory');
   const workload: Record<string, unknown> = {};
   if (flags.image !== undefined) workload.image = flags.image;
   const command = flags.command !== undefined ? flags.command.trim().split(/\s+/).filter(Boolean) : [...argvCommand];

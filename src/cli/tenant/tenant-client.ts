@@ -33,12 +33,20 @@ export class TenantClient {
     return this.request<T>('DELETE', path, {});
   }
 
-  async request<T>(method: string, path: string, options: { query?: Query; body?: unknown; headers?: Record<string, string> }): Promise<ApiResponse<T>> {
+  async request<T>(
+    method: string,
+    path: string,
+    options: { query?: Query; body?: unknown; headers?: Record<string, string> },
+  ): Promise<ApiResponse<T>> {
     const url = new URL(this.config.url + path);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${this.config.key}`, ...options.headers };
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      Authorization: `Bearer ${this.config.key}`,
+      ...options.headers,
+    };
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     let response: Response;
     try {
@@ -58,7 +66,8 @@ export class TenantClient {
     } catch {
       // Not JSON (a proxy's HTML page): keep the text for the message.
     }
-    if (response.status >= 400) throw new ApiError(response.status, typeof body === 'object' ? body : { message: String(body).slice(0, 500) });
+    if (response.status >= 400)
+      throw new ApiError(response.status, typeof body === 'object' ? body : { message: String(body).slice(0, 500) });
     return { status: response.status, body: body as T };
   }
 }
@@ -67,6 +76,7 @@ export class TenantClient {
 function reasonOf(error: unknown): string {
   if (error instanceof Error && error.name === 'TimeoutError') return `no answer in ${REQUEST_TIMEOUT_MS / 1000} s`;
   const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
-  if (cause?.code) return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? ` (${cause.message})` : ''}`;
+  if (cause?.code)
+    return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? ` (${cause.message})` : ''}`;
   return cause?.message ?? (error instanceof Error ? error.message : String(error));
 }

@@ -49,7 +49,12 @@ export function tenantCommand<V>(
       try {
         let parsed;
         try {
-          parsed = parseArgs({ args: before, options: { ...options, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+          parsed = parseArgs({
+            args: before,
+            options: { ...options, json: { type: 'boolean' } },
+            allowPositionals: true,
+            strict: true,
+          });
         } catch (error) {
           throw new UsageError((error as Error).message);
         }
@@ -86,6 +91,7 @@ export function tenantCommand<V>(
 /** Exactly `count` positional arguments, named in the message when missing. */
 export function expectPositionals(positionals: readonly string[], names: readonly string[]): string[] {
   if (positionals.length < names.length) throw new UsageError(`missing ${names.slice(positionals.length).join(', ')}`);
-  if (positionals.length > names.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[names.length])}`);
+  if (positionals.length > names.length)
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[names.length])}`);
   return [...positionals];
 }

@@ -18,7 +18,10 @@ describe('tenant CLI configuration', () => {
     await writeConfigFile(path, { url: 'http://localhost:3000', key: 'gm_secret' });
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ url: 'http://localhost:3000', key: 'gm_secret' });
-    expect(await loadTenantConfig({ GPUMARKET_CONFIG: path })).toEqual({ url: 'http://localhost:3000', key: 'gm_secret' });
+    expect(await loadTenantConfig({ GPUMARKET_CONFIG: path })).toEqual({
+      url: 'http://localhost:3000',
+      key: 'gm_secret',
+    });
   });
 
   it('tightens an existing file that was readable by others when it rewrites it', async () => {
@@ -32,20 +35,33 @@ describe('tenant CLI configuration', () => {
     const path = join(await dir(), 'config.json');
     await writeFile(path, JSON.stringify({ url: 'http://a', key: 'k' }));
     await chmod(path, 0o644);
-    await expect(loadTenantConfig({ GPUMARKET_CONFIG: path })).rejects.toThrow(`${path} has mode 0644: it holds an API key, so it must be readable by its owner only (chmod 600 ${path})`);
+    await expect(loadTenantConfig({ GPUMARKET_CONFIG: path })).rejects.toThrow(
+      `${path} has mode 0644: it holds an API key, so it must be readable by its owner only (chmod 600 ${path})`,
+    );
   });
 
   it('lets GPUMARKET_URL and GPUMARKET_KEY win over the file, each on its own', async () => {
     const path = join(await dir(), 'config.json');
     await writeConfigFile(path, { url: 'http://file', key: 'file-key' });
-    expect(await loadTenantConfig({ GPUMARKET_CONFIG: path, GPUMARKET_KEY: 'env-key' })).toEqual({ url: 'http://file', key: 'env-key' });
-    expect(await loadTenantConfig({ GPUMARKET_CONFIG: '/nonexistent', GPUMARKET_URL: 'http://env/', GPUMARKET_KEY: 'k' })).toEqual({ url: 'http://env', key: 'k' });
+    expect(await loadTenantConfig({ GPUMARKET_CONFIG: path, GPUMARKET_KEY: 'env-key' })).toEqual({
+      url: 'http://file',
+      key: 'env-key',
+    });
+    expect(
+      await loadTenantConfig({ GPUMARKET_CONFIG: '/nonexistent', GPUMARKET_URL: 'http://env/', GPUMARKET_KEY: 'k' }),
+    ).toEqual({ url: 'http://env', key: 'k' });
   });
 
   it('names what is missing when there is neither variable nor file', async () => {
     const home = await dir();
-    await expect(loadTenantConfig({ HOME: home })).rejects.toThrow(/no GPUMARKET_URL or GPUMARKET_KEY: set GPUMARKET_URL and GPUMARKET_KEY, or run 'gpumarket login/);
-    await expect(loadTenantConfig({ GPUMARKET_CONFIG: join(home, 'none.json') })).rejects.toThrow(/GPUMARKET_CONFIG names .* which does not exist/);
-    await expect(loadTenantConfig({ HOME: home, GPUMARKET_URL: 'ftp://x', GPUMARKET_KEY: 'k' })).rejects.toThrow(/GPUMARKET_URL "ftp:\/\/x" must be http or https/);
+    await expect(loadTenantConfig({ HOME: home })).rejects.toThrow(
+      /no GPUMARKET_URL or GPUMARKET_KEY: set GPUMARKET_URL and GPUMARKET_KEY, or run 'gpumarket login/,
+    );
+    await expect(loadTenantConfig({ GPUMARKET_CONFIG: join(home, 'none.json') })).rejects.toThrow(
+      /GPUMARKET_CONFIG names .* which does not exist/,
+    );
+    await expect(loadTenantConfig({ HOME: home, GPUMARKET_URL: 'ftp://x', GPUMARKET_KEY: 'k' })).rejects.toThrow(
+      /GPUMARKET_URL "ftp:\/\/x" must be http or https/,
+    );
   });
 });

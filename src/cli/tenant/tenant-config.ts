@@ -30,7 +30,9 @@ export async function readConfigFile(path: string): Promise<Partial<TenantConfig
   }
   if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
-    throw new UsageError(`${path} has mode ${mode}: it holds an API key, so it must be readable by its owner only (chmod 600 ${path})`);
+    throw new UsageError(
+      `${path} has mode ${mode}: it holds an API key, so it must be readable by its owner only (chmod 600 ${path})`,
+    );
   }
   let parsed: unknown;
   try {
@@ -38,7 +40,8 @@ export async function readConfigFile(path: string): Promise<Partial<TenantConfig
   } catch (error) {
     throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${path} must hold a JSON object {"url", "key"}`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`${path} must hold a JSON object {"url", "key"}`);
   const { url, key } = parsed as Record<string, unknown>;
   if (url !== undefined && typeof url !== 'string') throw new UsageError(`${path}: "url" must be a string`);
   if (key !== undefined && typeof key !== 'string') throw new UsageError(`${path}: "key" must be a string`);
@@ -53,7 +56,8 @@ export function normaliseUrl(url: string, source: string): string {
   } catch {
     throw new UsageError(`${source} ${JSON.stringify(url)} is not a URL (expected e.g. http://localhost:3000)`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`${source} ${JSON.stringify(url)} must be http or https`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new UsageError(`${source} ${JSON.stringify(url)} must be http or https`);
   return url.replace(/\/+$/, '');
 }
 
@@ -67,13 +71,16 @@ export async function loadTenantConfig(env: NodeJS.ProcessEnv = process.env): Pr
   const path = configPath(env);
   if (!url || !key) {
     const file = await readConfigFile(path);
-    if (file === null && env.GPUMARKET_CONFIG) throw new UsageError(`GPUMARKET_CONFIG names ${path}, which does not exist`);
+    if (file === null && env.GPUMARKET_CONFIG)
+      throw new UsageError(`GPUMARKET_CONFIG names ${path}, which does not exist`);
     url ??= file?.url;
     key ??= file?.key;
   }
   const missing = [!url && 'GPUMARKET_URL', !key && 'GPUMARKET_KEY'].filter(Boolean);
   if (missing.length > 0) {
-    throw new UsageError(`no ${missing.join(' or ')}: set ${missing.join(' and ')}, or run 'gpumarket login --url URL --key KEY' (writes ${path})`);
+    throw new UsageError(
+      `no ${missing.join(' or ')}: set ${missing.join(' and ')}, or run 'gpumarket login --url URL --key KEY' (writes ${path})`,
+    );
   }
   return { url: normaliseUrl(url!, env.GPUMARKET_URL ? 'GPUMARKET_URL' : `"url" in ${path}`), key: key! };
 }

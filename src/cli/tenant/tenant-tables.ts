@@ -34,7 +34,12 @@ export function formatDuration(seconds: number): string {
   if (seconds === 0) return '0s';
   const parts: string[] = [];
   let rest = seconds;
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const count = Math.floor(rest / size);
     if (count > 0) parts.push(`${count}${unit}`);
     rest -= count * size;
@@ -49,7 +54,8 @@ export function formatInstant(value: string | null | undefined): string {
   return Number.isNaN(ms) ? value : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-const dash = (value: string | number | null | undefined) => (value === null || value === undefined || value === '' ? '-' : String(value));
+const dash = (value: string | number | null | undefined) =>
+  value === null || value === undefined || value === '' ? '-' : String(value);
 const yesNo = (value: boolean) => (value ? 'yes' : 'no');
 
 export interface BidView {
@@ -70,7 +76,16 @@ export interface BidView {
   idempotencyKey: string | null;
   createdAt: string;
   updatedAt: string;
-  leases?: Array<{ id: string; state: string; gpuModel: string; gpus: number; allocatedAt: string; startedAt: string | null; endedAt: string | null; endReason: string | null }>;
+  leases?: Array<{
+    id: string;
+    state: string;
+    gpuModel: string;
+    gpus: number;
+    allocatedAt: string;
+    startedAt: string | null;
+    endedAt: string | null;
+    endReason: string | null;
+  }>;
 }
 
 const offersText = (bid: BidView) => bid.offers.map((o) => `${o.gpuModel}<=${o.maxPrice}`).join(' ');
@@ -177,7 +192,11 @@ export function quoteTables(quote: QuoteView): string {
           { title: 'CONTIGUITY', value: (o) => o.contiguity },
           { title: 'PREEMPTIBLE', value: (o) => yesNo(o.preemptible) },
           { title: 'WHEN', value: (o) => o.timing },
-          { title: 'PRICE TO WIN', value: (o) => (o.priceToWin === null ? '-' : `${o.priceIsFloor ? '>=' : ''}${o.priceToWin}`), right: true },
+          {
+            title: 'PRICE TO WIN',
+            value: (o) => (o.priceToWin === null ? '-' : `${o.priceIsFloor ? '>=' : ''}${o.priceToWin}`),
+            right: true,
+          },
           { title: 'UNIT PRICE', value: (o) => dash(o.unitPrice), right: true },
           { title: 'COST', value: (o) => dash(o.cost), right: true },
           { title: 'WINS', value: (o) => yesNo(o.wouldWin) },
@@ -206,7 +225,10 @@ export interface PoolView {
 
 export function pricesTable(pools: readonly PoolView[]): string {
   if (pools.length === 0) return 'no pools\n';
-  const band = (p: PoolView) => (p.nodePrices && p.nodePrices.min !== null ? `${p.nodePrices.min} / ${p.nodePrices.median} / ${p.nodePrices.max}` : '-');
+  const band = (p: PoolView) =>
+    p.nodePrices && p.nodePrices.min !== null
+      ? `${p.nodePrices.min} / ${p.nodePrices.median} / ${p.nodePrices.max}`
+      : '-';
   return renderTable<PoolView>(
     [
       { title: 'MODEL', value: (p) => p.gpuModel },
@@ -261,13 +283,23 @@ export function leasesTable(leases: readonly LeaseView[]): string {
 export interface LedgerView {
   from: string | null;
   to: string | null;
-  entries: Array<{ leaseId: string; gpuModel: string; region: string; periodStart: string; periodEnd: string; gpus: number; unitPrice: string; charge: string }>;
+  entries: Array<{
+    leaseId: string;
+    gpuModel: string;
+    region: string;
+    periodStart: string;
+    periodEnd: string;
+    gpus: number;
+    unitPrice: string;
+    charge: string;
+  }>;
   totals: { charges: string; count: number };
 }
 
 export function chargesTable(ledger: LedgerView): string {
   const range = `${ledger.from ? formatInstant(ledger.from) : 'the beginning'} to ${ledger.to ? formatInstant(ledger.to) : 'now'}`;
-  const shown = ledger.entries.length < ledger.totals.count ? ` (newest ${ledger.entries.length} shown; --limit for more)` : '';
+  const shown =
+    ledger.entries.length < ledger.totals.count ? ` (newest ${ledger.entries.length} shown; --limit for more)` : '';
   const summary = `total charges ${ledger.totals.charges} over ${ledger.totals.count} entries, ${range}${shown}\n`;
   if (ledger.entries.length === 0) return summary;
   return (

@@ -72,7 +72,12 @@ function scopedGroups(problem: RoundProblem, groups: readonly Group[], scope: Mo
   return out;
 }
 
-export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, warm: readonly Assignment[], warmPreempted: readonly number[] = []): AllocationModel {
+export function buildAllocationModel(
+  problem: RoundProblem,
+  scope: ModelScope,
+  warm: readonly Assignment[],
+  warmPreempted: readonly number[] = [],
+): AllocationModel {
   const m = new ModelBuilder();
   const nodeRow = new Map<number, number>();
   problem.nodes.forEach((n) => {
@@ -80,7 +85,13 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
   });
   const leaseCols = scope.leases.map((l) => {
     const lease = problem.flexibleLeases[l];
-    return m.addCol(lease.keepGain, 1, true, lease.shares.map((s) => nodeRow.get(s.node)!), lease.shares.map((s) => s.gpus));
+    return m.addCol(
+      lease.keepGain,
+      1,
+      true,
+      lease.shares.map((s) => nodeRow.get(s.node)!),
+      lease.shares.map((s) => s.gpus),
+    );
   });
 
   const warmByBid = new Map(warm.map((a) => [a.bid, a]));
@@ -97,7 +108,8 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
     const w = warmByBid.get(b);
     const chosen = options.map((option, o) => {
       const all = scopedGroups(problem, option.groups, scope, bid.gpus);
-      const warmKey = w && w.option === o ? contiguityGroupKey(problem.nodes[w.shares[0].node].node, bid.contiguity) : undefined;
+      const warmKey =
+        w && w.option === o ? contiguityGroupKey(problem.nodes[w.shares[0].node].node, bid.contiguity) : undefined;
       const groups = pruneGroups(all, b, warmKey);
       if (groups.length < all.length) pruned = true;
       return { option, o, groups, warmKey };
@@ -112,7 +124,13 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
         let flowRow = -1;
         if (group.nodes.length === 1) {
           node = group.nodes[0];
-          col = m.addCol((option.value - problem.nodes[node].reserve) * bid.gpus, 1, true, [nodeRow.get(node)!, ...bidRow], [bid.gpus, 1]);
+          col = m.addCol(
+            (option.value - problem.nodes[node].reserve) * bid.gpus,
+            1,
+            true,
+            [nodeRow.get(node)!, ...bidRow],
+            [bid.gpus, 1],
+          );
         } else {
           const key = `${option.eligibilityKey}#${group.key}`;
           let flow = flowRows.get(key);
@@ -122,7 +140,16 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
             flowNodes.set(flow.row, flow.nodes);
             startFlows[flow.row] = [];
             for (const n of group.nodes)
-              flowCol.set(`${flow.row}:${n}`, m.addCol(-problem.nodes[n].reserve, capacityOf(problem, scope, n), true, [nodeRow.get(n)!, flow.row], [1, -1]));
+              flowCol.set(
+                `${flow.row}:${n}`,
+                m.addCol(
+                  -problem.nodes[n].reserve,
+                  capacityOf(problem, scope, n),
+                  true,
+                  [nodeRow.get(n)!, flow.row],
+                  [1, -1],
+                ),
+              );
           }
           flowRow = flow.row;
           col = m.addCol(option.value * bid.gpus, 1, true, [flowRow, ...bidRow], [bid.gpus, 1]);
@@ -155,7 +182,12 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
       const byFlow = new Map<number, BidColumn[]>();
       for (const c of bidCols) {
         if (colValue[c.col] < 0.5) continue;
-        if (c.node >= 0) assignments.push({ bid: c.bid, option: c.option, shares: [{ node: c.node, gpus: problem.bids[c.bid].bid.gpus }] });
+        if (c.node >= 0)
+          assignments.push({
+            bid: c.bid,
+            option: c.option,
+            shares: [{ node: c.node, gpus: problem.bids[c.bid].bid.gpus }],
+          });
         else {
           const list = byFlow.get(c.flowRow);
           if (list) list.push(c);
@@ -163,8 +195,11 @@ export function buildAllocationModel(problem: RoundProblem, scope: ModelScope, w
         }
       }
       for (const [row, selected] of byFlow) {
-        const supply = flowNodes.get(row)!.map((n) => ({ node: n, gpus: Math.round(colValue[flowCol.get(`${row}:${n}`)!]) }));
-        for (const c of selected) assignments.push({ bid: c.bid, option: c.option, shares: take(supply, problem.bids[c.bid].bid.gpus) });
+        const supply = flowNodes
+          .get(row)!
+          .map((n) => ({ node: n, gpus: Math.round(colValue[flowCol.get(`${row}:${n}`)!]) }));
+        for (const c of selected)
+          assignments.push({ bid: c.bid, option: c.option, shares: take(supply, problem.bids[c.bid].bid.gpus) });
       }
       return { assignments, preempted };
     },
@@ -185,4 +220,3 @@ function take(supply: { node: number; gpus: number }[], gpus: number): NodeGpus[
   if (gpus !== 0) throw new Error('allocation model: flow columns do not cover the selected gangs');
   return shares;
 }
-

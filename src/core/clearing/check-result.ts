@@ -8,7 +8,10 @@ import { checkPrices } from './check-prices.js';
  * (value - node reserve) x GPUs, minus the preemption penalty x GPUs of every preempted lease.
  * Unknown ids are skipped here; checkResult reports them.
  */
-export function recomputeWelfare(snapshot: RoundSnapshot, result: Pick<CheckedResult, 'placements' | 'kept' | 'preempted'>): Money {
+export function recomputeWelfare(
+  snapshot: RoundSnapshot,
+  result: Pick<CheckedResult, 'placements' | 'kept' | 'preempted'>,
+): Money {
   const nodes = new Map(snapshot.nodes.map((n) => [n.id, n]));
   const bids = new Map(snapshot.bids.map((b) => [b.id, b]));
   const leases = new Map(snapshot.leases.map((l) => [l.id, l]));
@@ -50,27 +53,41 @@ function checkPlacement(p: Placement, bids: Map<string, OpenBid>, nodes: Map<str
       out.push(`rule 2: bid ${p.bidId} placed on unknown node ${s.node}`);
       continue;
     }
-    if (!Number.isInteger(s.gpus) || s.gpus <= 0) out.push(`rule 2: bid ${p.bidId} has a share of ${s.gpus} GPUs on ${s.node}`);
-    if (node.gpuModel !== p.gpuModel) out.push(`rule 2: bid ${p.bidId} placed on ${s.node}, a ${node.gpuModel}, as ${p.gpuModel}`);
-    else if (!meetsHardConstraints(node, bid, offer)) out.push(`rule 3: node ${s.node} breaks a hard constraint of bid ${p.bidId}`);
-    if (node.reservePrice.greaterThan(offer.maxPrice)) out.push(`rule 6: bid ${p.bidId} placed on ${s.node} whose reserve is above its maxPrice`);
+    if (!Number.isInteger(s.gpus) || s.gpus <= 0)
+      out.push(`rule 2: bid ${p.bidId} has a share of ${s.gpus} GPUs on ${s.node}`);
+    if (node.gpuModel !== p.gpuModel)
+      out.push(`rule 2: bid ${p.bidId} placed on ${s.node}, a ${node.gpuModel}, as ${p.gpuModel}`);
+    else if (!meetsHardConstraints(node, bid, offer))
+      out.push(`rule 3: node ${s.node} breaks a hard constraint of bid ${p.bidId}`);
+    if (node.reservePrice.greaterThan(offer.maxPrice))
+      out.push(`rule 6: bid ${p.bidId} placed on ${s.node} whose reserve is above its maxPrice`);
     groups.add(contiguityGroupKey(node, bid.contiguity));
   }
-  if (new Set(p.nodes.map((s) => s.node)).size !== p.nodes.length) out.push(`rule 2: bid ${p.bidId} names a node twice`);
-  if (bid.contiguity !== 'none' && groups.size > 1) out.push(`rule 4: bid ${p.bidId} (${bid.contiguity}) spans ${groups.size} groups`);
+  if (new Set(p.nodes.map((s) => s.node)).size !== p.nodes.length)
+    out.push(`rule 2: bid ${p.bidId} names a node twice`);
+  if (bid.contiguity !== 'none' && groups.size > 1)
+    out.push(`rule 4: bid ${p.bidId} (${bid.contiguity}) spans ${groups.size} groups`);
 }
 
 /**
- * The eight validity rules of docs/round-files.md (rule 8, prices, in check-prices.ts), plus the bookkeeping they rest on (every
+ * The eight validity rules of docs/round-files.md (rule 8, prices, in check-prices.ts), plus the bookkeeping they
+ * rest on (every
  * lease in exactly one of kept/preempted). Returns one line per violation; empty means valid.
  * Tests, benchmarks and the simulator all use this one checker.
  */
-export interface CheckedResult extends Pick<RoundResult, 'kept' | 'preempted' | 'welfare'>, Partial<Pick<RoundResult, 'prices' | 'nodePrices' | 'keptPrices'>> {
+export interface CheckedResult
+  extends
+    Pick<RoundResult, 'kept' | 'preempted' | 'welfare'>,
+    Partial<Pick<RoundResult, 'prices' | 'nodePrices' | 'keptPrices'>> {
   readonly placements: readonly (Placement & Partial<Pick<PricedPlacement, 'unitPrice' | 'uplift'>>)[];
 }
 
 /** `prices: false` checks an allocation alone (rules 1-7), for phases that do not price. */
-export function checkResult(snapshot: RoundSnapshot, result: CheckedResult, options: { prices?: boolean } = {}): string[] {
+export function checkResult(
+  snapshot: RoundSnapshot,
+  result: CheckedResult,
+  options: { prices?: boolean } = {},
+): string[] {
   const out: string[] = [];
   const nodes = new Map(snapshot.nodes.map((n) => [n.id, n]));
   const bids = new Map(snapshot.bids.map((b) => [b.id, b]));
@@ -102,9 +119,11 @@ export function checkResult(snapshot: RoundSnapshot, result: CheckedResult, opti
   }
 
   const welfare = recomputeWelfare(snapshot, result);
-  if (!welfare.equals(result.welfare)) out.push(`rule 7: welfare is ${result.welfare.toFixed()}, recomputed ${welfare.toFixed()}`);
+  if (!welfare.equals(result.welfare))
+    out.push(`rule 7: welfare is ${result.welfare.toFixed()}, recomputed ${welfare.toFixed()}`);
   if (options.prices === false) return out;
-  if (result.prices && result.nodePrices) out.push(...checkPrices(snapshot, { ...result, prices: result.prices, nodePrices: result.nodePrices }));
+  if (result.prices && result.nodePrices)
+    out.push(...checkPrices(snapshot, { ...result, prices: result.prices, nodePrices: result.nodePrices }));
   else out.push('rule 8: the result has no node prices');
   return out;
 }

@@ -24,7 +24,10 @@ describe('clearRound on random small rounds (fast-check)', () => {
   it('javascript-lp-solver, an independent backend, agrees with HiGHS on the welfare', async () => {
     await fc.assert(
       fc.asyncProperty(roundArbitrary, async (s) => {
-        const [highs, lpSolver] = await Promise.all([clearRound(s, { solver: 'highs' }), clearRound(s, { solver: 'lp-solver' })]);
+        const [highs, lpSolver] = await Promise.all([
+          clearRound(s, { solver: 'highs' }),
+          clearRound(s, { solver: 'lp-solver' }),
+        ]);
         expect(checkResult(s, lpSolver)).toEqual([]);
         expect(lpSolver.welfare.toFixed(4)).toBe(highs.welfare.toFixed(4));
       }),

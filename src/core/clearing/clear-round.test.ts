@@ -14,7 +14,8 @@ async function clear(s: RoundSnapshot, solver: 'highs' | 'lp-solver' = 'highs'):
 
 const placementOf = (r: RoundResult, id: string) => r.placements.find((p) => p.bidId === id);
 const lossOf = (r: RoundResult, id: string) => r.losses.find((l) => l.bidId === id)?.reason;
-const priceOf = (r: RoundResult, gpuModel = 'H100', region = 'us-east') => r.prices.find((p) => p.gpuModel === gpuModel && p.region === region)!;
+const priceOf = (r: RoundResult, gpuModel = 'H100', region = 'us-east') =>
+  r.prices.find((p) => p.gpuModel === gpuModel && p.region === region)!;
 
 describe('clearRound: contiguity', () => {
   const cases = [
@@ -27,7 +28,11 @@ describe('clearRound: contiguity', () => {
     },
     {
       name: 'nvlink: a 16-GPU gang stays inside one NVLink domain',
-      nodes: [node('a', { nvlinkDomain: 'rack-1', block: 'b' }), node('b', { nvlinkDomain: 'rack-1', block: 'b', reserve: '1.40' }), node('c', { nvlinkDomain: 'rack-2', block: 'b' })],
+      nodes: [
+        node('a', { nvlinkDomain: 'rack-1', block: 'b' }),
+        node('b', { nvlinkDomain: 'rack-1', block: 'b', reserve: '1.40' }),
+        node('c', { nvlinkDomain: 'rack-2', block: 'b' }),
+      ],
       contiguity: 'nvlink' as const,
       gpus: 16,
       expectNodes: ['a', 'b'],
@@ -49,20 +54,32 @@ describe('clearRound: contiguity', () => {
   ];
   for (const c of cases)
     it(c.name, async () => {
-      const r = await clear(snapshot({ nodes: c.nodes, bids: [bid('x', c.gpus, { H100: '3.00' }, { contiguity: c.contiguity })] }));
-      expect(placementOf(r, 'x')?.nodes.map((s) => s.node).sort()).toEqual(c.expectNodes);
+      const r = await clear(
+        snapshot({ nodes: c.nodes, bids: [bid('x', c.gpus, { H100: '3.00' }, { contiguity: c.contiguity })] }),
+      );
+      expect(
+        placementOf(r, 'x')
+          ?.nodes.map((s) => s.node)
+          .sort(),
+      ).toEqual(c.expectNodes);
     });
 
   it('a small none gang still wins when a bigger one with the same constraints cannot fit', async () => {
     // The candidate groups are memoised per eligibility; the gang size must be part of that key.
-    const s = snapshot({ nodes: [node('a'), node('b')], bids: [bid('big', 64, { H100: '3.00' }), bid('small', 4, { H100: '2.00' })] });
+    const s = snapshot({
+      nodes: [node('a'), node('b')],
+      bids: [bid('big', 64, { H100: '3.00' }), bid('small', 4, { H100: '2.00' })],
+    });
     const r = await clear(s);
     expect(r.placements.map((p) => p.bidId)).toEqual(['small']);
     expect(lossOf(r, 'big')).toBe('no_capacity_for_contiguity');
   });
 
   it('a gang no group can hold loses with no_capacity_for_contiguity', async () => {
-    const s = snapshot({ nodes: [node('a', { block: 'b1' }), node('b', { block: 'b2' })], bids: [bid('x', 16, { H100: '3.00' }, { contiguity: 'block' })] });
+    const s = snapshot({
+      nodes: [node('a', { block: 'b1' }), node('b', { block: 'b2' })],
+      bids: [bid('x', 16, { H100: '3.00' }, { contiguity: 'block' })],
+    });
     expect(lossOf(await clear(s), 'x')).toBe('no_capacity_for_contiguity');
   });
 });
@@ -79,7 +96,10 @@ describe('clearRound: offers, reserves and hard constraints', () => {
   });
 
   it('reserves: no placement where the node asks more than the offer, and the loss says so', async () => {
-    const s = snapshot({ nodes: [node('a', { reserve: '2.00' })], bids: [bid('low', 1, { H100: '1.99' }), bid('wrong', 1, { L40S: '9.00' })] });
+    const s = snapshot({
+      nodes: [node('a', { reserve: '2.00' })],
+      bids: [bid('low', 1, { H100: '1.99' }), bid('wrong', 1, { L40S: '9.00' })],
+    });
     const r = await clear(s);
     expect(r.placements).toEqual([]);
     expect(lossOf(r, 'low')).toBe('below_reserve');
@@ -89,7 +109,10 @@ describe('clearRound: offers, reserves and hard constraints', () => {
   it('hard constraints: region, compliance and memory exclude nodes', async () => {
     const s = snapshot({
       nodes: [node('eu', { region: 'eu-west', compliance: ['soc2'] }), node('us', { gpuMemoryGb: 40 })],
-      bids: [bid('x', 2, { H100: '3.00' }, { regions: ['eu-west'], compliance: ['soc2'], minGpuMemoryGb: 80 }), bid('y', 2, { H100: '3.00' }, { compliance: ['hipaa'] })],
+      bids: [
+        bid('x', 2, { H100: '3.00' }, { regions: ['eu-west'], compliance: ['soc2'], minGpuMemoryGb: 80 }),
+        bid('y', 2, { H100: '3.00' }, { compliance: ['hipaa'] }),
+      ],
     });
     const r = await clear(s);
     expect(placementOf(r, 'x')?.nodes).toEqual([{ node: 'eu', gpus: 2 }]);
@@ -100,20 +123,32 @@ describe('clearRound: offers, reserves and hard constraints', () => {
 describe('clearRound: leases and preemption', () => {
   const eightGpuNode = [node('a')];
   it('a non-preemptible lease is kept even against a far higher bid', async () => {
-    const s = snapshot({ nodes: eightGpuNode, leases: [lease('l', { a: 8 }, '1.10', { preemptible: false })], bids: [bid('x', 8, { H100: '9.00' }, { contiguity: 'node' })] });
+    const s = snapshot({
+      nodes: eightGpuNode,
+      leases: [lease('l', { a: 8 }, '1.10', { preemptible: false })],
+      bids: [bid('x', 8, { H100: '9.00' }, { contiguity: 'node' })],
+    });
     const r = await clear(s);
     expect(r.kept).toEqual(['l']);
     expect(lossOf(r, 'x')).toBe('no_capacity_for_contiguity');
   });
 
   it('a preemptible lease inside its protected run is kept', async () => {
-    const s = snapshot({ nodes: eightGpuNode, leases: [lease('l', { a: 8 }, '1.10', { protectedUntil: '2026-11-21T10:05:00Z' })], bids: [bid('x', 8, { H100: '9.00' })] });
+    const s = snapshot({
+      nodes: eightGpuNode,
+      leases: [lease('l', { a: 8 }, '1.10', { protectedUntil: '2026-11-21T10:05:00Z' })],
+      bids: [bid('x', 8, { H100: '9.00' })],
+    });
     expect((await clear(s)).kept).toEqual(['l']);
   });
 
   it('preemption that pays: displacing gains more than the penalty', async () => {
     // Bid surplus (3.00-1.00)x8 = 16 > lease surplus (1.50-1.00)x8 + penalty 0.50x8 = 8.
-    const s = snapshot({ nodes: eightGpuNode, leases: [lease('l', { a: 8 }, '1.50')], bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' })] });
+    const s = snapshot({
+      nodes: eightGpuNode,
+      leases: [lease('l', { a: 8 }, '1.50')],
+      bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' })],
+    });
     const r = await clear(s);
     expect(r.preempted).toEqual(['l']);
     expect(placementOf(r, 'x')).toBeDefined();
@@ -122,7 +157,11 @@ describe('clearRound: leases and preemption', () => {
 
   it('preemption that does not clear the penalty leaves the lease running', async () => {
     // Bid surplus (1.90-1.00)x8 = 7.2 < 8: displacing would lower welfare.
-    const s = snapshot({ nodes: eightGpuNode, leases: [lease('l', { a: 8 }, '1.50')], bids: [bid('x', 8, { H100: '1.90' }, { contiguity: 'node' })] });
+    const s = snapshot({
+      nodes: eightGpuNode,
+      leases: [lease('l', { a: 8 }, '1.50')],
+      bids: [bid('x', 8, { H100: '1.90' }, { contiguity: 'node' })],
+    });
     const r = await clear(s);
     expect(r.kept).toEqual(['l']);
     expect(lossOf(r, 'x')).toBe('outbid');
@@ -150,7 +189,14 @@ describe('clearRound: prices (market.md section 5a)', () => {
   });
 
   it('an idle pool is priced at its cheapest reserve, with no marginal bid', async () => {
-    const s = snapshot({ nodes: [node('a', { reserve: '1.20' }), node('b', { reserve: '1.10' }), node('c', { reserve: '0.90', region: 'eu' })], bids: [bid('x', 4, { H100: '3.00' }, { regions: ['us-east'] })] });
+    const s = snapshot({
+      nodes: [
+        node('a', { reserve: '1.20' }),
+        node('b', { reserve: '1.10' }),
+        node('c', { reserve: '0.90', region: 'eu' }),
+      ],
+      bids: [bid('x', 4, { H100: '3.00' }, { regions: ['us-east'] })],
+    });
     const r = await clear(s);
     expect(priceOf(r)).toMatchObject({ marginalBidId: null });
     expect(priceOf(r).price.toFixed(2)).toBe('1.10');
@@ -160,7 +206,15 @@ describe('clearRound: prices (market.md section 5a)', () => {
   });
 
   it('a full node is priced at the best value it turned away, which is recorded, and every winner pays it', async () => {
-    const s = snapshot({ nodes: [node('a')], bids: [bid('b1', 4, { H100: '3.00' }), bid('b2', 4, { H100: '2.50' }), bid('b3', 4, { H100: '2.00' }), bid('b4', 4, { H100: '1.50' })] });
+    const s = snapshot({
+      nodes: [node('a')],
+      bids: [
+        bid('b1', 4, { H100: '3.00' }),
+        bid('b2', 4, { H100: '2.50' }),
+        bid('b3', 4, { H100: '2.00' }),
+        bid('b4', 4, { H100: '1.50' }),
+      ],
+    });
     const r = await clear(s);
     expect(r.placements.map((p) => [p.bidId, p.unitPrice.toFixed(2)]).sort()).toEqual([
       ['b1', '2.00'],
@@ -173,7 +227,10 @@ describe('clearRound: prices (market.md section 5a)', () => {
 
   it('a winner whose limit is below its node price pays its limit, and the difference is uplift', async () => {
     // A (6 GPUs) + C (2) beat B (4) + C. Keeping B out needs 2.80 on the node; C bid 1.50.
-    const s = snapshot({ nodes: [node('a')], bids: [bid('A', 6, { H100: '3.00' }), bid('B', 4, { H100: '2.80' }), bid('C', 2, { H100: '1.50' })] });
+    const s = snapshot({
+      nodes: [node('a')],
+      bids: [bid('A', 6, { H100: '3.00' }), bid('B', 4, { H100: '2.80' }), bid('C', 2, { H100: '1.50' })],
+    });
     const r = await clear(s);
     expect(r.placements.map((p) => p.bidId).sort()).toEqual(['A', 'C']);
     expect(nodePrice(r, 'a')).toBe('2.80');
@@ -185,7 +242,10 @@ describe('clearRound: prices (market.md section 5a)', () => {
   it('a soc2-only bid waiting for a protected soc2 node raises that node, not the rest of the pool', async () => {
     const s = snapshot({
       nodes: [node('soc', { compliance: ['soc2'] }), node('plain-1'), node('plain-2')],
-      leases: [lease('held', { soc: 8 }, '3.00', { protectedUntil: '2026-11-21T11:00:00Z' }), lease('busy', { 'plain-1': 4 }, '1.50')],
+      leases: [
+        lease('held', { soc: 8 }, '3.00', { protectedUntil: '2026-11-21T11:00:00Z' }),
+        lease('busy', { 'plain-1': 4 }, '1.50'),
+      ],
       bids: [bid('needs-soc2', 1, { H100: '2.60' }, { compliance: ['soc2'] }), bid('anywhere', 2, { H100: '1.40' })],
     });
     const r = await clear(s);
@@ -201,7 +261,11 @@ describe('clearRound: prices (market.md section 5a)', () => {
   it('a soc2-only bid outbid on the soc2 node pays soc2 rent there; the plain nodes stay at their reserve', async () => {
     const s = snapshot({
       nodes: [node('soc', { compliance: ['soc2'] }), node('plain-1'), node('plain-2')],
-      bids: [bid('soc-winner', 8, { H100: '3.00' }, { compliance: ['soc2'], contiguity: 'node' }), bid('soc-loser', 1, { H100: '2.60' }, { compliance: ['soc2'] }), bid('anywhere', 2, { H100: '1.40' })],
+      bids: [
+        bid('soc-winner', 8, { H100: '3.00' }, { compliance: ['soc2'], contiguity: 'node' }),
+        bid('soc-loser', 1, { H100: '2.60' }, { compliance: ['soc2'] }),
+        bid('anywhere', 2, { H100: '1.40' }),
+      ],
     });
     const r = await clear(s);
     expect(placementOf(r, 'soc-winner')?.nodes).toEqual([{ node: 'soc', gpus: 8 }]);
@@ -209,15 +273,28 @@ describe('clearRound: prices (market.md section 5a)', () => {
     expect(nodePrice(r, 'soc')).toBe('2.60');
     expect(nodePrice(r, 'plain-1')).toBe('1.00');
     expect(nodePrice(r, 'plain-2')).toBe('1.00');
-    expect(priceOf(r)).toMatchObject({ price: new Money('1.00'), maxNodePrice: new Money('2.60'), marginalBidId: null });
+    expect(priceOf(r)).toMatchObject({
+      price: new Money('1.00'),
+      maxNodePrice: new Money('2.60'),
+      marginalBidId: null,
+    });
     expect(placementOf(r, 'anywhere')?.unitPrice.toFixed(2)).toBe('1.00');
   });
 
   it('a block gang turned away is kept out at the lowest block rents its winners can afford; the other block is unmoved', async () => {
     const us = { regions: ['us-east'] };
     const s = snapshot({
-      nodes: [node('a1', { block: 'A' }), node('a2', { block: 'A', reserve: '1.40' }), node('b1', { block: 'B', region: 'eu' }), node('b2', { block: 'B', region: 'eu' })],
-      bids: [bid('rich', 8, { H100: '3.00' }, { contiguity: 'node', ...us }), bid('poor', 8, { H100: '2.00' }, { contiguity: 'node', ...us }), bid('gang', 16, { H100: '2.30' }, { contiguity: 'block', ...us })],
+      nodes: [
+        node('a1', { block: 'A' }),
+        node('a2', { block: 'A', reserve: '1.40' }),
+        node('b1', { block: 'B', region: 'eu' }),
+        node('b2', { block: 'B', region: 'eu' }),
+      ],
+      bids: [
+        bid('rich', 8, { H100: '3.00' }, { contiguity: 'node', ...us }),
+        bid('poor', 8, { H100: '2.00' }, { contiguity: 'node', ...us }),
+        bid('gang', 16, { H100: '2.30' }, { contiguity: 'block', ...us }),
+      ],
     });
     const r = await clear(s);
     expect(lossOf(r, 'gang')).toBe('outbid');
@@ -238,9 +315,17 @@ describe('clearRound: prices (market.md section 5a)', () => {
 describe('clearRound: solvers', () => {
   it('javascript-lp-solver and HiGHS reach the same welfare on a small round', async () => {
     const s = snapshot({
-      nodes: [node('a'), node('b', { reserve: '1.30', block: 'block-a' }), node('c', { gpuModel: 'A100', reserve: '0.70' })],
+      nodes: [
+        node('a'),
+        node('b', { reserve: '1.30', block: 'block-a' }),
+        node('c', { gpuModel: 'A100', reserve: '0.70' }),
+      ],
       leases: [lease('l', { a: 3 }, '1.60')],
-      bids: [bid('x', 8, { H100: '2.50', A100: '1.40' }, { contiguity: 'block' }), bid('y', 6, { H100: '2.20' }, { contiguity: 'node' }), bid('z', 4, { A100: '1.10' })],
+      bids: [
+        bid('x', 8, { H100: '2.50', A100: '1.40' }, { contiguity: 'block' }),
+        bid('y', 6, { H100: '2.20' }, { contiguity: 'node' }),
+        bid('z', 4, { A100: '1.10' }),
+      ],
     });
     const [highs, lpSolver] = [await clear(s, 'highs'), await clear(s, 'lp-solver')];
     expect(highs.status).toBe('optimal');
@@ -260,7 +345,10 @@ describe('clearRound: packing', () => {
     // Same value, same size: the greedy takes x first and puts it on the cheapest node, h.
     const s = snapshot({
       nodes: [node('h', { compliance: ['hipaa'], reserve: '1.10' }), node('n', { reserve: '1.20' })],
-      bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 8, { H100: '3.00' }, { contiguity: 'node', compliance: ['hipaa'] })],
+      bids: [
+        bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }),
+        bid('z', 8, { H100: '3.00' }, { contiguity: 'node', compliance: ['hipaa'] }),
+      ],
     });
     const r = await clear(s);
     expect((r.stats.heuristicWelfare as number).toFixed(2)).toBe('15.20');

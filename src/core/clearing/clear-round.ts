@@ -1,6 +1,12 @@
 import { Money } from '../money/money.js';
 import type { Loss, PricedPlacement, RoundResult, RoundSnapshot, RoundStatus } from '../market/types.js';
-import { allocationScore, densityOrder, freeWithAllLeases, greedyAllocate, greedyFill } from '../solvers/greedy-heuristic.js';
+import {
+  allocationScore,
+  densityOrder,
+  freeWithAllLeases,
+  greedyAllocate,
+  greedyFill,
+} from '../solvers/greedy-heuristic.js';
 import type { Allocation } from '../solvers/greedy-heuristic.js';
 import { HighsBackend, highsModule } from '../solvers/highs-backend.js';
 import { improveLocally } from '../solvers/local-search.js';
@@ -75,17 +81,31 @@ class PhaseClock {
 }
 
 /** The final greedy pass: leftover bids into leftover capacity, so seams between parts cost little. */
-function fillLeftovers(problem: RoundProblem, allocation: Allocation): { allocation: Allocation; free: Int32Array; added: number } {
+function fillLeftovers(
+  problem: RoundProblem,
+  allocation: Allocation,
+): { allocation: Allocation; free: Int32Array; added: number } {
   const free = freeWithAllLeases(problem);
   for (const l of allocation.preempted) for (const s of problem.flexibleLeases[l].shares) free[s.node] += s.gpus;
   for (const a of allocation.assignments) for (const s of a.shares) free[s.node] -= s.gpus;
   const placed = new Set(allocation.assignments.map((a) => a.bid));
   const rest = problem.bids.filter((b) => b.options.length > 0 && !placed.has(b.index)).map((b) => b.index);
   const added = greedyFill(problem, densityOrder(problem, rest), free);
-  return { allocation: { assignments: [...allocation.assignments, ...added], preempted: allocation.preempted }, free, added: added.length };
+  return {
+    allocation: { assignments: [...allocation.assignments, ...added], preempted: allocation.preempted },
+    free,
+    added: added.length,
+  };
 }
 
-function toResult(problem: RoundProblem, allocation: Allocation, prices: RoundPrices): Pick<RoundResult, 'placements' | 'kept' | 'preempted' | 'losses' | 'prices' | 'nodePrices' | 'keptPrices' | 'paradoxicallyRejected'> {
+function toResult(
+  problem: RoundProblem,
+  allocation: Allocation,
+  prices: RoundPrices,
+): Pick<
+  RoundResult,
+  'placements' | 'kept' | 'preempted' | 'losses' | 'prices' | 'nodePrices' | 'keptPrices' | 'paradoxicallyRejected'
+> {
   const { snapshot } = problem;
   const byBid = new Map(allocation.assignments.map((a) => [a.bid, a]));
   const placements: PricedPlacement[] = [];
@@ -98,7 +118,12 @@ function toResult(problem: RoundProblem, allocation: Allocation, prices: RoundPr
     }
     const shares = [...a.shares].sort((x, y) => x.node - y.node);
     const priced = prices.placementPrices.get(b.bid.id)!;
-    placements.push({ bidId: b.bid.id, gpuModel: b.options[a.option].gpuModel, nodes: shares.map((s) => ({ node: problem.nodes[s.node].node.id, gpus: s.gpus })), ...priced });
+    placements.push({
+      bidId: b.bid.id,
+      gpuModel: b.options[a.option].gpuModel,
+      nodes: shares.map((s) => ({ node: problem.nodes[s.node].node.id, gpus: s.gpus })),
+      ...priced,
+    });
   }
   const displaced = new Set(allocation.preempted.map((l) => problem.flexibleLeases[l].lease.id));
   return {
@@ -127,7 +152,8 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   const work = started + limit * (1 - TAIL_SHARE);
   const seed = options.seed ?? 0;
   const deterministic = options.deterministic ?? false;
-  const share = (fraction: number) => (deterministic ? deadline : Date.now() + Math.max(0, work - Date.now()) * fraction);
+  const share = (fraction: number) =>
+    deterministic ? deadline : Date.now() + Math.max(0, work - Date.now()) * fraction;
   const clock = new PhaseClock();
   // HiGHS compiles on V8's background threads while the candidates and the greedy run.
   if (options.solver !== 'greedy' && options.solver !== 'lp-solver') void highsModule().catch(() => undefined);
@@ -141,8 +167,11 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
 
   let bound: number | null = null;
   let boundComplete = false;
-  const better = (candidate: Allocation) => allocationScore(problem, candidate) > allocationScore(problem, allocation) + 1e-9;
-  const meetsBound = () => bound !== null && allocationScore(problem, allocation) + keptWelfare(problem) >= bound - 1e-6 * Math.max(1, Math.abs(bound));
+  const better = (candidate: Allocation) =>
+    allocationScore(problem, candidate) > allocationScore(problem, allocation) + 1e-9;
+  const meetsBound = () =>
+    bound !== null &&
+    allocationScore(problem, allocation) + keptWelfare(problem) >= bound - 1e-6 * Math.max(1, Math.abs(bound));
   if (backend && hasDecisions) {
     const relaxed = await upperBound(problem, backend, share(BOUND_SHARE));
     clock.lap('bound');
@@ -162,7 +191,10 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   let parts = 0;
   if (hasDecisions && !meetsBound()) {
     // Other threads solve the parts from the packing's allocation while this one searches.
-    const aside = options.backgroundSolver && mipWorthIt ? partsAside(problem, allocation, options.backgroundSolver, work, seed) : null;
+    const aside =
+      options.backgroundSolver && mipWorthIt
+        ? partsAside(problem, allocation, options.backgroundSolver, work, seed)
+        : null;
     // The MIP runs only with MIN_MIP_MS left after the search's share: when it would not, the
     // search keeps the whole remainder instead of leaving it idle (at 1 s, a third of the round).
     const mipWillRun = mipWorthIt && !aside && (work - Date.now()) * (1 - SEARCH_SHARE) >= minMipMs;
@@ -198,7 +230,8 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
   const welfare = recomputeWelfare(snapshot, decided);
   // Proven optimal: every part solved to optimality unsplit and unpruned, or welfare meeting the LP bound.
   const reachesBound = bound !== null && welfare.toNumber() >= bound - 1e-6 * Math.max(1, Math.abs(bound));
-  const status: RoundStatus = backend && ((proven && filled.added === 0) || reachesBound) ? 'optimal' : bound !== null ? 'feasible' : 'heuristic';
+  const status: RoundStatus =
+    backend && ((proven && filled.added === 0) || reachesBound) ? 'optimal' : bound !== null ? 'feasible' : 'heuristic';
   // The bound is rounded up to whole ten-thousandths so it stays a bound in exact decimal.
   const upper = bound === null ? null : Money.max(welfare, new Money(bound).toDecimalPlaces(4, Money.ROUND_CEIL));
   return {

@@ -56,9 +56,16 @@ function components(problem: RoundProblem): number[] {
       unionAll(uf, o.eligible);
     }
     // The offers of one bid are exclusive of each other, which ties their pools together.
-    unionAll(uf, b.options.map((o) => o.eligible[0]));
+    unionAll(
+      uf,
+      b.options.map((o) => o.eligible[0]),
+    );
   }
-  for (const l of problem.flexibleLeases) unionAll(uf, l.shares.map((s) => s.node));
+  for (const l of problem.flexibleLeases)
+    unionAll(
+      uf,
+      l.shares.map((s) => s.node),
+    );
   return problem.nodes.map((n) => uf.find(n.index));
 }
 
@@ -73,13 +80,24 @@ function units(problem: RoundProblem, nodes: readonly number[]): number[][] {
       if (f === undefined) first.set(key, n);
       else uf.union(f, n);
     }
-  for (const l of problem.flexibleLeases) unionAll(uf, l.shares.map((s) => s.node));
+  for (const l of problem.flexibleLeases)
+    unionAll(
+      uf,
+      l.shares.map((s) => s.node),
+    );
   const byRoot = new Map<number, number[]>();
   for (const n of nodes) push(byRoot, uf.find(n), n);
   return [...byRoot.values()];
 }
 
-function split(problem: RoundProblem, nodes: number[], bids: number[], leases: number[], seed: number, placedOn: Int32Array): Part[] {
+function split(
+  problem: RoundProblem,
+  nodes: number[],
+  bids: number[],
+  leases: number[],
+  seed: number,
+  placedOn: Int32Array,
+): Part[] {
   const k = Math.max(Math.ceil(bids.length / MAX_PART_BIDS), Math.ceil(nodes.length / MAX_PART_NODES));
   if (k <= 1) return [makePart(problem, nodes, bids, leases, false)];
   const capacity = (ns: number[]) => ns.reduce((t, n) => t + problem.nodes[n].capacity, 0);
@@ -130,14 +148,19 @@ function makePart(problem: RoundProblem, nodes: number[], bids: number[], leases
 }
 
 /** Parts to solve, each a self-contained MIP. `placedOn`: a node of each bid's warm-start placement, or -1. */
-export function decompose(problem: RoundProblem, seed: number, placedOn: Int32Array = new Int32Array(problem.bids.length).fill(-1)): Part[] {
+export function decompose(
+  problem: RoundProblem,
+  seed: number,
+  placedOn: Int32Array = new Int32Array(problem.bids.length).fill(-1),
+): Part[] {
   const root = components(problem);
   const nodes = new Map<number, number[]>();
   for (const n of problem.nodes) push(nodes, root[n.index], n.index);
   const bids = new Map<number, number[]>();
-  for (const b of problem.bids) if (b.options.length > 0) {
-    push(bids, root[b.options[0].eligible[0]], b.index);
-  }
+  for (const b of problem.bids)
+    if (b.options.length > 0) {
+      push(bids, root[b.options[0].eligible[0]], b.index);
+    }
   const leases = new Map<number, number[]>();
   for (const l of problem.flexibleLeases) {
     push(leases, root[l.shares[0].node], l.index);

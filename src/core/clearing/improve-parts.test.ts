@@ -17,15 +17,24 @@ describe('improveByParts', () => {
       nodes,
       bids: [
         bid('wide', 24, { H100: '4.00' }, { contiguity: 'none' }),
-        ...Array.from({ length: 20 }, (_, i) => bid(`small${i}`, 8, { H100: (2 + i / 10).toFixed(2) }, { contiguity: 'node' })),
+        ...Array.from({ length: 20 }, (_, i) =>
+          bid(`small${i}`, 8, { H100: (2 + i / 10).toFixed(2) }, { contiguity: 'node' }),
+        ),
       ],
     });
     const problem = buildRoundProblem(s);
     const wide = problem.bids.find((b) => b.bid.id === 'wide')!.index;
     const spread = [0, 33, 66];
-    const start: Allocation = { assignments: [{ bid: wide, option: 0, shares: spread.map((n) => ({ node: n, gpus: 8 })) }], preempted: [] };
+    const start: Allocation = {
+      assignments: [{ bid: wide, option: 0, shares: spread.map((n) => ({ node: n, gpus: 8 })) }],
+      preempted: [],
+    };
 
-    const parts = decompose(problem, 0, Int32Array.from(problem.bids, (b) => (b.index === wide ? 0 : -1)));
+    const parts = decompose(
+      problem,
+      0,
+      Int32Array.from(problem.bids, (b) => (b.index === wide ? 0 : -1)),
+    );
     const partOf = (n: number) => parts.findIndex((p) => p.nodeInScope[n]);
     expect(parts.length).toBeGreaterThan(1);
     expect(new Set(start.assignments[0].shares.map((x) => partOf(x.node))).size).toBeGreaterThan(1);
@@ -45,7 +54,14 @@ describe('improveByParts on a backend that solves several parts at once', () => 
     const nodes = Array.from({ length: 200 }, (_, i) => node(`n${i}`, { block: `b${i % 20}` }));
     const s = snapshot({
       nodes,
-      bids: Array.from({ length: 700 }, (_, i) => bid(`b${i}`, 1 + (i % 8), { H100: (2 + (i % 17) / 10).toFixed(2) }, { contiguity: i % 3 === 0 ? 'node' : 'none' })),
+      bids: Array.from({ length: 700 }, (_, i) =>
+        bid(
+          `b${i}`,
+          1 + (i % 8),
+          { H100: (2 + (i % 17) / 10).toFixed(2) },
+          { contiguity: i % 3 === 0 ? 'node' : 'none' },
+        ),
+      ),
     });
     const problem = buildRoundProblem(s);
     const start: Allocation = { assignments: [], preempted: [] };
@@ -82,7 +98,14 @@ describe('parts solved aside and merged into the search result', () => {
     const nodes = Array.from({ length: 60 }, (_, i) => node(`n${i}`, { block: `b${i % 6}` }));
     return snapshot({
       nodes,
-      bids: Array.from({ length: 260 }, (_, i) => bid(`b${i}`, 1 + (i % 8), { H100: (2 + (i % 13) / 10).toFixed(2) }, { contiguity: i % 4 === 0 ? 'node' : i % 4 === 1 ? 'block' : 'none' })),
+      bids: Array.from({ length: 260 }, (_, i) =>
+        bid(
+          `b${i}`,
+          1 + (i % 8),
+          { H100: (2 + (i % 13) / 10).toFixed(2) },
+          { contiguity: i % 4 === 0 ? 'node' : i % 4 === 1 ? 'block' : 'none' },
+        ),
+      ),
     });
   };
 
@@ -98,7 +121,9 @@ describe('parts solved aside and merged into the search result', () => {
     expect(allocationScore(problem, merged.allocation)).toBeGreaterThan(0);
     const greedy = greedyAllocate(problem);
     const intoGreedy = mergeParts(problem, greedy, answers);
-    expect(allocationScore(problem, intoGreedy.allocation)).toBeGreaterThanOrEqual(allocationScore(problem, greedy) - 1e-9);
+    expect(allocationScore(problem, intoGreedy.allocation)).toBeGreaterThanOrEqual(
+      allocationScore(problem, greedy) - 1e-9,
+    );
     // No node holds more than it has.
     const used = new Int32Array(problem.nodes.length);
     for (const a of intoGreedy.allocation.assignments) for (const s of a.shares) used[s.node] += s.gpus;
@@ -109,7 +134,10 @@ describe('parts solved aside and merged into the search result', () => {
     const nodes = Array.from({ length: 100 }, (_, i) => node(`n${i}`, { block: `b${i}` }));
     const s = snapshot({
       nodes,
-      bids: [bid('wide', 16, { H100: '4.00' }, { contiguity: 'none' }), ...Array.from({ length: 20 }, (_, i) => bid(`small${i}`, 8, { H100: '3.00' }, { contiguity: 'node' }))],
+      bids: [
+        bid('wide', 16, { H100: '4.00' }, { contiguity: 'none' }),
+        ...Array.from({ length: 20 }, (_, i) => bid(`small${i}`, 8, { H100: '3.00' }, { contiguity: 'node' })),
+      ],
     });
     const problem = buildRoundProblem(s);
     const parts = decompose(problem, 0);
@@ -119,8 +147,23 @@ describe('parts solved aside and merged into the search result', () => {
     const wide = problem.bids.find((b) => b.bid.id === 'wide')!.index;
     const small = first.bids.find((b) => b !== wide)!;
     // The search left a gang across both parts on a node the first part's answer wants whole.
-    const current: Allocation = { assignments: [{ bid: wide, option: 0, shares: [{ node: inFirst, gpus: 8 }, { node: inSecond, gpus: 8 }] }], preempted: [] };
-    const answer: Allocation = { assignments: [{ bid: small, option: 0, shares: [{ node: inFirst, gpus: 8 }] }], preempted: [] };
+    const current: Allocation = {
+      assignments: [
+        {
+          bid: wide,
+          option: 0,
+          shares: [
+            { node: inFirst, gpus: 8 },
+            { node: inSecond, gpus: 8 },
+          ],
+        },
+      ],
+      preempted: [],
+    };
+    const answer: Allocation = {
+      assignments: [{ bid: small, option: 0, shares: [{ node: inFirst, gpus: 8 }] }],
+      preempted: [],
+    };
     const merged = mergeParts(problem, current, [{ part: first, solved: answer }]);
     expect(merged.improved).toBe(false);
     expect(merged.allocation.assignments).toEqual(current.assignments);
@@ -134,7 +177,14 @@ describe('parts solved aside and merged into the search result', () => {
     const highs = new HighsBackend();
     let sent = 0;
     // Solves what it is sent whenever this thread is free, with time of its own.
-    const background = { name: 'highs', concurrency: 2, solve: (request: Parameters<HighsBackend['solve']>[0]) => (sent++, highs.solve({ ...request, deadline: Date.now() + 5_000 })) };
+    const background = {
+      name: 'highs',
+      concurrency: 2,
+      solve: (request: Parameters<HighsBackend['solve']>[0]) => (
+        sent++,
+        highs.solve({ ...request, deadline: Date.now() + 5_000 })
+      ),
+    };
     const result = await clearRound(s, { timeLimitMs: 3_000, backgroundSolver: background });
     expect(checkResult(s, result)).toEqual([]);
     expect(result.welfare.toNumber()).toBeGreaterThanOrEqual(Number(result.stats.heuristicWelfare) - 1e-6);

@@ -42,12 +42,19 @@ function preparePart(problem: RoundProblem, state: AllocationState, part: Part):
     if (part.nodeInScope[n.index]) capacity[n.index] = state.free[n.index];
   });
   for (const a of warm) for (const s of a.shares) capacity[s.node] += s.gpus;
-  for (const l of part.leases) if (state.kept[l]) for (const s of problem.flexibleLeases[l].shares) capacity[s.node] += s.gpus;
-  const built = buildAllocationModel(problem, { bids, leases: part.leases, nodeInScope: part.nodeInScope, capacity }, warm, warmPreempted);
+  for (const l of part.leases)
+    if (state.kept[l]) for (const s of problem.flexibleLeases[l].shares) capacity[s.node] += s.gpus;
+  const built = buildAllocationModel(
+    problem,
+    { bids, leases: part.leases, nodeInScope: part.nodeInScope, capacity },
+    warm,
+    warmPreempted,
+  );
   return { part, built, warm, whole: bids.length === part.bids.length };
 }
 
-const fits = (state: AllocationState, shares: readonly { node: number; gpus: number }[]) => shares.every((s) => state.free[s.node] >= s.gpus);
+const fits = (state: AllocationState, shares: readonly { node: number; gpus: number }[]) =>
+  shares.every((s) => state.free[s.node] >= s.gpus);
 
 /**
  * Puts a part's solved allocation in place of what `state` has in the part, if it fits and
@@ -84,7 +91,13 @@ function applyPart(problem: RoundProblem, state: AllocationState, part: Part, so
   return false;
 }
 
-export async function improveByParts(problem: RoundProblem, start: Allocation, backend: SolverBackend, deadline: number, seed: number): Promise<PartsOutcome> {
+export async function improveByParts(
+  problem: RoundProblem,
+  start: Allocation,
+  backend: SolverBackend,
+  deadline: number,
+  seed: number,
+): Promise<PartsOutcome> {
   const state = new AllocationState(problem, start);
   const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
   const parts = decompose(problem, seed, placedOn);
@@ -99,12 +112,21 @@ export async function improveByParts(problem: RoundProblem, start: Allocation, b
   // sees the same GPUs it would see after them, and answers apply in any order.
   const solvePart = async (i: number): Promise<void> => {
     // A lane's share of what is left: the part's size over the work the lanes still share.
-    const partDeadline = Math.min(deadline, Date.now() + Math.max(0, deadline - Date.now()) * Math.min(1, (lanes * sizes[i]) / remaining));
+    const partDeadline = Math.min(
+      deadline,
+      Date.now() + Math.max(0, deadline - Date.now()) * Math.min(1, (lanes * sizes[i]) / remaining),
+    );
     remaining -= sizes[i];
     const prepared = preparePart(problem, state, parts[i]);
-    const outcome = await backend.solve({ model: prepared.built.model, deadline: partDeadline, start: prepared.built.start, seed });
+    const outcome = await backend.solve({
+      model: prepared.built.model,
+      deadline: partDeadline,
+      start: prepared.built.start,
+      seed,
+    });
     proven &&= outcome.status === 'optimal' && !prepared.built.pruned && !parts[i].split && prepared.whole;
-    if (outcome.colValue && applyPart(problem, state, parts[i], prepared.built.decode(outcome.colValue))) improved = true;
+    if (outcome.colValue && applyPart(problem, state, parts[i], prepared.built.decode(outcome.colValue)))
+      improved = true;
   };
   const lane = async (): Promise<void> => {
     while (next < parts.length) {
@@ -135,7 +157,13 @@ export interface PartsAside {
  * least loaded, and each lane's parts share its time up to `deadline` in proportion to size,
  * so a thread that queues several parts works through them without the calling thread.
  */
-export function partsAside(problem: RoundProblem, start: Allocation, backend: SolverBackend, deadline: number, seed: number): PartsAside {
+export function partsAside(
+  problem: RoundProblem,
+  start: Allocation,
+  backend: SolverBackend,
+  deadline: number,
+  seed: number,
+): PartsAside {
   const state = new AllocationState(problem, start);
   const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
   const parts = decompose(problem, seed, placedOn);
@@ -143,11 +171,13 @@ export function partsAside(problem: RoundProblem, start: Allocation, backend: So
   const size = (p: Part) => p.bids.length + p.leases.length + p.nodeCount;
   const load = new Array<number>(lanes).fill(0);
   const laneOf = parts.map(() => 0);
-  [...parts.keys()].sort((a, b) => size(parts[b]) - size(parts[a]) || a - b).forEach((i) => {
-    const l = load.indexOf(Math.min(...load));
-    laneOf[i] = l;
-    load[l] += size(parts[i]);
-  });
+  [...parts.keys()]
+    .sort((a, b) => size(parts[b]) - size(parts[a]) || a - b)
+    .forEach((i) => {
+      const l = load.indexOf(Math.min(...load));
+      laneOf[i] = l;
+      load[l] += size(parts[i]);
+    });
   const now = Date.now();
   const done = new Array<number>(lanes).fill(0);
   const answers = parts.map((part, i) => {
@@ -155,14 +185,24 @@ export function partsAside(problem: RoundProblem, start: Allocation, backend: So
     done[laneOf[i]] += size(part);
     const partDeadline = now + (deadline - now) * (done[laneOf[i]] / load[laneOf[i]]);
     return backend
-      .solve({ model: prepared.built.model, deadline: partDeadline, start: prepared.built.start, seed, lane: laneOf[i] })
+      .solve({
+        model: prepared.built.model,
+        deadline: partDeadline,
+        start: prepared.built.start,
+        seed,
+        lane: laneOf[i],
+      })
       .then((outcome) => ({ part, solved: outcome.colValue ? prepared.built.decode(outcome.colValue) : null }));
   });
   return { parts: parts.length, answers: Promise.all(answers) };
 }
 
 /** Puts each part's answer into `current` where it fits and does better (applyPart). */
-export function mergeParts(problem: RoundProblem, current: Allocation, answers: readonly { readonly part: Part; readonly solved: Allocation | null }[]): { allocation: Allocation; improved: boolean } {
+export function mergeParts(
+  problem: RoundProblem,
+  current: Allocation,
+  answers: readonly { readonly part: Part; readonly solved: Allocation | null }[],
+): { allocation: Allocation; improved: boolean } {
   const state = new AllocationState(problem, current);
   let improved = false;
   for (const { part, solved } of answers) if (solved && applyPart(problem, state, part, solved)) improved = true;

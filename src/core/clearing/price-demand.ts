@@ -139,15 +139,29 @@ function payersOf(problem: RoundProblem, allocation: Allocation): Payer[] {
   for (const a of allocation.assignments) {
     const b = problem.bids[a.bid];
     const shares = [...a.shares].sort((x, y) => x.node - y.node);
-    payers.push({ id: b.bid.id, kind: 'placement', value: toMicros(b.bid.offers[b.options[a.option].offerIndex].maxPrice), gpus: b.bid.gpus, shares });
+    payers.push({
+      id: b.bid.id,
+      kind: 'placement',
+      value: toMicros(b.bid.offers[b.options[a.option].offerIndex].maxPrice),
+      gpus: b.bid.gpus,
+      shares,
+    });
   }
   const displaced = new Set(allocation.preempted);
   const flexible = new Map(problem.flexibleLeases.map((l) => [l.lease.id, l]));
   for (const lease of problem.snapshot.leases) {
     const f = flexible.get(lease.id);
     if (f && displaced.has(f.index)) continue;
-    const shares = lease.placement.map((s) => ({ node: problem.nodeIndex.get(s.node)!, gpus: s.gpus })).sort((x, y) => x.node - y.node);
-    payers.push({ id: lease.id, kind: 'lease', value: toMicros(lease.value), gpus: shares.reduce((t, s) => t + s.gpus, 0), shares });
+    const shares = lease.placement
+      .map((s) => ({ node: problem.nodeIndex.get(s.node)!, gpus: s.gpus }))
+      .sort((x, y) => x.node - y.node);
+    payers.push({
+      id: lease.id,
+      kind: 'lease',
+      value: toMicros(lease.value),
+      gpus: shares.reduce((t, s) => t + s.gpus, 0),
+      shares,
+    });
   }
   return payers;
 }
@@ -189,34 +203,57 @@ interface Draft {
   readonly scarce: readonly number[];
 }
 
-function classesOf(problem: RoundProblem, allocation: Allocation, nodes: readonly NodeSupply[]): { classes: ContenderClass[]; scarce: (readonly number[])[] } {
+function classesOf(
+  problem: RoundProblem,
+  allocation: Allocation,
+  nodes: readonly NodeSupply[],
+): { classes: ContenderClass[]; scarce: (readonly number[])[] } {
   const alone = aloneIn(problem);
   const placed = new Set(allocation.assignments.map((a) => a.bid));
   const byShape = new Map<string, Draft>();
   for (const b of problem.bids) {
     if (placed.has(b.index)) continue;
-    const offers = [...b.options.map((o) => ({ ...o, contested: o.groups as readonly NodeGroup[] })), ...b.blocked.map((o) => ({ ...o, contested: [] }))];
+    const offers = [
+      ...b.options.map((o) => ({ ...o, contested: o.groups as readonly NodeGroup[] })),
+      ...b.blocked.map((o) => ({ ...o, contested: [] })),
+    ];
     for (const offer of offers) {
       const value = toMicros(b.bid.offers[offer.offerIndex].maxPrice);
       const shape = `${offer.eligibilityKey}|${b.bid.contiguity}|${b.bid.gpus}`;
       let c = byShape.get(shape);
       if (!c) {
         const { contiguity, gpus } = b.bid;
-        const single = (n: number) => contiguity === 'node' || (contiguity === 'none' ? offer.eligible.length === 1 : alone[contiguity][n] === 1);
-        const scarce = offer.eligible.filter((n) => nodes[n].usable >= gpus && nodes[n].usable > nodes[n].contestable && single(n));
+        const single = (n: number) =>
+          contiguity === 'node' || (contiguity === 'none' ? offer.eligible.length === 1 : alone[contiguity][n] === 1);
+        const scarce = offer.eligible.filter(
+          (n) => nodes[n].usable >= gpus && nodes[n].usable > nodes[n].contestable && single(n),
+        );
         byShape.set(shape, (c = { gpus, best: { id: b.bid.id, value }, bids: [], contested: offer.contested, scarce }));
-      } else if (value > c.best.value || (value === c.best.value && b.bid.id < c.best.id)) c.best = { id: b.bid.id, value };
+      } else if (value > c.best.value || (value === c.best.value && b.bid.id < c.best.id))
+        c.best = { id: b.bid.id, value };
       c.bids.push({ id: b.bid.id, value, gpuModel: b.bid.offers[offer.offerIndex].gpuModel });
     }
   }
   const drafts = [...byShape.values()];
-  const classes: ContenderClass[] = drafts.map((c) => ({ kind: 'bid', gpus: c.gpus, best: c.best, bids: c.bids, contested: c.contested }));
+  const classes: ContenderClass[] = drafts.map((c) => ({
+    kind: 'bid',
+    gpus: c.gpus,
+    best: c.best,
+    bids: c.bids,
+    contested: c.contested,
+  }));
   const scarce = drafts.map((c) => c.scarce);
   // A displaced lease could only have kept its own GPUs, which are free to take now (no penalty).
   for (const l of allocation.preempted) {
     const lease = problem.flexibleLeases[l];
     const own = { nodes: lease.shares.map((s) => s.node), exact: lease.shares.map((s) => s.gpus) };
-    classes.push({ kind: 'lease', gpus: lease.gpus, best: { id: lease.lease.bidId, value: toMicros(lease.lease.value) }, bids: [], contested: [own] });
+    classes.push({
+      kind: 'lease',
+      gpus: lease.gpus,
+      best: { id: lease.lease.bidId, value: toMicros(lease.lease.value) },
+      bids: [],
+      contested: [own],
+    });
   }
   return { classes, scarce };
 }
@@ -242,7 +279,13 @@ export function buildPricingDemand(problem: RoundProblem, allocation: Allocation
   const { classes, scarce } = classesOf(problem, allocation, nodes);
   const floors: (NodeFloors | null)[] = nodes.map(() => null);
   const groups: GroupDemand[] = [];
-  const floor = (kind: DemandKind, node: number, gpus: number, free: number, bids: readonly { id: string; value: number }[]) => {
+  const floor = (
+    kind: DemandKind,
+    node: number,
+    gpus: number,
+    free: number,
+    bids: readonly { id: string; value: number }[],
+  ) => {
     // A node with an idle GPU has rent 0 whatever the demand: a floor there can only be unmet
     // (the paradoxical check reads the classes, not the floors).
     if (nodes[node].idle) return;
@@ -254,9 +297,13 @@ export function buildPricingDemand(problem: RoundProblem, allocation: Allocation
     }
   };
   classes.forEach((c, index) => {
-    const top = c.bids.length > 0 ? [...c.bids].sort((a, b) => b.value - a.value || (a.id < b.id ? -1 : 1)).slice(0, FLOORS_PER_CLASS) : [c.best];
+    const top =
+      c.bids.length > 0
+        ? [...c.bids].sort((a, b) => b.value - a.value || (a.id < b.id ? -1 : 1)).slice(0, FLOORS_PER_CLASS)
+        : [c.best];
     for (const group of c.contested) {
-      if (group.nodes.length > 1) groups.push({ kind: 'contested', contender: index, nodes: group.nodes, exact: group.exact });
+      if (group.nodes.length > 1)
+        groups.push({ kind: 'contested', contender: index, nodes: group.nodes, exact: group.exact });
       else floor('contested', group.nodes[0], c.gpus, offered(group, 0, nodes).free, top);
     }
     // Scarcity only from one-node groups: demand for several nodes at once adds little here and would double the LP.

@@ -20,7 +20,15 @@ import { offered, type GroupDemand, type NodeGroup, type NodeSupply, type Pricin
  * What the `gpus` cheapest GPUs of a group cost at these prices, plus the penalty for leased
  * ones; with `level`, as if every node that may carry rent were raised to at least that level.
  */
-export function groupCost(group: NodeGroup, gpus: number, price: ArrayLike<number>, penalty: number, nodes: readonly NodeSupply[], level = 0, rentFree?: (node: number) => boolean): number {
+export function groupCost(
+  group: NodeGroup,
+  gpus: number,
+  price: ArrayLike<number>,
+  penalty: number,
+  nodes: readonly NodeSupply[],
+  level = 0,
+  rentFree?: (node: number) => boolean,
+): number {
   const count = group.nodes.length;
   if (count === 1) {
     // One node (most groups): its free GPUs first, then the leased ones at the penalty more.
@@ -63,7 +71,15 @@ let packed = new Float64Array(256);
  * already do, null when no level up to `value` itself would (idle GPUs at their reserve let
  * the class in).
  */
-export function fillLevel(price: ArrayLike<number>, group: NodeGroup, gpus: number, value: number, penalty: number, nodes: readonly NodeSupply[], rentFree: (node: number) => boolean): number | null {
+export function fillLevel(
+  price: ArrayLike<number>,
+  group: NodeGroup,
+  gpus: number,
+  value: number,
+  penalty: number,
+  nodes: readonly NodeSupply[],
+  rentFree: (node: number) => boolean,
+): number | null {
   const target = value * gpus;
   if (groupCost(group, gpus, price, penalty, nodes) >= target) return 0;
   if (groupCost(group, gpus, price, penalty, nodes, value, rentFree) < target) return null;
@@ -78,7 +94,12 @@ export function fillLevel(price: ArrayLike<number>, group: NodeGroup, gpus: numb
 }
 
 /** Raises the group's rent-carrying nodes below `level` to it. */
-export function raiseTo(price: Float64Array, group: NodeGroup, level: number, rentFree: (node: number) => boolean): void {
+export function raiseTo(
+  price: Float64Array,
+  group: NodeGroup,
+  level: number,
+  rentFree: (node: number) => boolean,
+): void {
   for (const n of group.nodes) if (!rentFree(n) && price[n] < level) price[n] = level;
 }
 
@@ -90,7 +111,8 @@ export function envyFreePrices(demand: PricingDemand): Float64Array {
   const rentFree = (n: number) => nodes[n].idle;
   // Contested demand only: without an LP to weigh them, scarcity floors would charge fixed leases uplift.
   demand.floors.forEach((f, n) => {
-    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].micros > price[n]) price[n] = f.contested[0].micros;
+    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].micros > price[n])
+      price[n] = f.contested[0].micros;
   });
   const levels: [GroupDemand, number][] = [];
   for (const g of demand.groups) {

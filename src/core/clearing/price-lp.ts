@@ -55,7 +55,10 @@ export interface LpPrices {
 const toUnits = (micros: number) => micros / MICROS_PER_UNIT;
 /** Floors are kept per node and kind: contested ones at even keys, scarcity ones at odd. */
 const floorKey = (node: number, kind: DemandKind) => 2 * node + (kind === 'scarcity' ? 1 : 0);
-const byText = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+const byText =
+  <T>(key: (x: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
 /** A sparse LP assembled row by row, handed to the solver port column-wise. */
 class SparseLp {
@@ -121,13 +124,21 @@ export async function lowestSupportingPrices(
   const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   const floors = Float64Array.from(nodes, (n) => n.reserve);
   demand.floors.forEach((f, n) => {
-    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].micros > floors[n]) floors[n] = f.contested[0].micros;
+    if (f && f.contested.length > 0 && !rentFree(n) && f.contested[0].micros > floors[n])
+      floors[n] = f.contested[0].micros;
   });
-  // Groups the contested floors alone keep out need no rows: rents only fall below those where a floor costs envy already.
+  // Groups the contested floors alone keep out need no rows: rents only fall below those where a floor costs envy
+  // already.
   const keyOf = new Map<GroupDemand, string>();
   for (const g of demand.groups)
-    if (groupCost(g, classes[g.contender].gpus, floors, penalty, nodes) < classes[g.contender].best.value * classes[g.contender].gpus)
-      keyOf.set(g, `${g.kind}|${classes[g.contender].best.id}|${nodeIds[g.nodes.reduce((low, n) => Math.min(low, n), Infinity)]}`);
+    if (
+      groupCost(g, classes[g.contender].gpus, floors, penalty, nodes) <
+      classes[g.contender].best.value * classes[g.contender].gpus
+    )
+      keyOf.set(
+        g,
+        `${g.kind}|${classes[g.contender].best.id}|${nodeIds[g.nodes.reduce((low, n) => Math.min(low, n), Infinity)]}`,
+      );
   const groups = [...keyOf.keys()].sort(byText((g) => keyOf.get(g)!));
 
   const contested = new Set<number>();
@@ -143,10 +154,16 @@ export async function lowestSupportingPrices(
   const floorsOf = new Map<number, [number, number][]>();
   demand.floors.forEach((f, n) => {
     if (!f || rentFree(n)) return;
-    for (const kind of ['contested', 'scarcity'] as const) if (f[kind].length > 0) floorsOf.set(floorKey(n, kind), f[kind].map((x) => [x.micros, x.weight]));
+    for (const kind of ['contested', 'scarcity'] as const)
+      if (f[kind].length > 0)
+        floorsOf.set(
+          floorKey(n, kind),
+          f[kind].map((x) => [x.micros, x.weight]),
+        );
   });
   const included = new Map([...floorsOf].map(([key, list]) => [key, Math.min(BOUND_ROWS_PER_NODE, list.length)]));
-  // Scarcity floors are meant to be undercut where holders cannot pay: only contested ones are added as prices dip below them.
+  // Scarcity floors are meant to be undercut where holders cannot pay: only contested ones are added as prices dip
+  // below them.
   const expandable = [...floorsOf].filter(([key]) => key % 2 === 0);
 
   const column = new Set(columns);
@@ -158,7 +175,8 @@ export async function lowestSupportingPrices(
     if (f) ceiling[n] = Math.max(ceiling[n], f.contested[0]?.micros ?? 0, f.scarcity[0]?.micros ?? 0);
   });
   const payers = new Set<Payer>();
-  const affords = (p: Payer, price: ArrayLike<number>) => p.shares.reduce((t, s) => t + s.gpus * price[s.node], 0) <= p.value * p.gpus;
+  const affords = (p: Payer, price: ArrayLike<number>) =>
+    p.shares.reduce((t, s) => t + s.gpus * price[s.node], 0) <= p.value * p.gpus;
 
   let price: Float64Array | null = null;
   let anchor: Float64Array | null = null;
@@ -180,7 +198,9 @@ export async function lowestSupportingPrices(
     const outcome = await backend.solve({ model: lp.build(), relax: true, deadline });
     if (outcome.status !== 'optimal' || !outcome.colValue) break;
     price = reserves();
-    columns.forEach((n, k) => (price![n] = nodes[n].reserve + Math.max(0, Math.round(outcome.colValue![k] * MICROS_PER_UNIT))));
+    columns.forEach(
+      (n, k) => (price![n] = nodes[n].reserve + Math.max(0, Math.round(outcome.colValue![k] * MICROS_PER_UNIT))),
+    );
     // Floors left out that these prices fall below, and payers they charge above their value:
     // the next LP weighs them too.
     let added = false;
@@ -210,7 +230,12 @@ export async function lowestSupportingPrices(
  * scarcity demand would raise, that demand's best floor as far as the node's poorest payer can
  * pay, so that a gang holding two such nodes is charged evenly on both.
  */
-function anchors(demand: PricingDemand, floors: Float64Array, groups: readonly GroupDemand[], rentFree: (n: number) => boolean): Float64Array {
+function anchors(
+  demand: PricingDemand,
+  floors: Float64Array,
+  groups: readonly GroupDemand[],
+  rentFree: (n: number) => boolean,
+): Float64Array {
   const anchor = Float64Array.from(floors);
   const reserves = Float64Array.from(demand.nodes, (n) => n.reserve);
   for (const g of groups) {
@@ -223,8 +248,10 @@ function anchors(demand: PricingDemand, floors: Float64Array, groups: readonly G
     if (f && f.scarcity.length > 0) scarce.set(n, f.scarcity[0].micros);
   });
   const poorest = new Map<number, number>();
-  for (const p of demand.payers) for (const s of p.shares) poorest.set(s.node, Math.min(poorest.get(s.node) ?? Infinity, p.value));
-  for (const [node, floor] of scarce) anchor[node] = Math.max(anchor[node], Math.min(floor, poorest.get(node) ?? floor));
+  for (const p of demand.payers)
+    for (const s of p.shares) poorest.set(s.node, Math.min(poorest.get(s.node) ?? Infinity, p.value));
+  for (const [node, floor] of scarce)
+    anchor[node] = Math.max(anchor[node], Math.min(floor, poorest.get(node) ?? floor));
   return anchor;
 }
 
@@ -246,7 +273,11 @@ function buildModel(
     const above = lp.col(-LEVEL_WEIGHT * nodes[n].usable);
     const below = lp.col(-LEVEL_WEIGHT * nodes[n].usable);
     const level = toUnits(levels[n] - nodes[n].reserve);
-    lp.row(level, level, [[rent.get(n)!, 1], [above, -1], [below, 1]]);
+    lp.row(level, level, [
+      [rent.get(n)!, 1],
+      [above, -1],
+      [below, 1],
+    ]);
   }
 
   const weightOf = (kind: DemandKind) => (kind === 'contested' ? envyWeight : SCARCITY_WEIGHT);
@@ -254,7 +285,10 @@ function buildModel(
     for (const kind of ['contested', 'scarcity'] as const)
       for (const [price, weight] of (floorsOf.get(floorKey(n, kind)) ?? []).slice(0, included.get(floorKey(n, kind)))) {
         const envy = lp.col(-weightOf(kind));
-        lp.row(weight * toUnits(price - nodes[n].reserve), Infinity, [[rent.get(n)!, weight], [envy, 1]]);
+        lp.row(weight * toUnits(price - nodes[n].reserve), Infinity, [
+          [rent.get(n)!, weight],
+          [envy, 1],
+        ]);
       }
 
   // A payer should afford its nodes. Payers on one node with the same value are one row (the
@@ -281,19 +315,34 @@ function buildModel(
     const c = classes[g.contender];
     const level = lp.col(0);
     const envy = lp.col(-weightOf(g.kind));
-    const main: [number, number][] = [[level, c.gpus], [envy, 1]];
+    const main: [number, number][] = [
+      [level, c.gpus],
+      [envy, 1],
+    ];
     const order = g.nodes.map((_, k) => k).sort(byText((k) => nodeIds[g.nodes[k]]));
     for (const k of order) {
       const node = g.nodes[k];
       const { free, leased } = offered(g, k, nodes);
-      for (const [count, extra] of [[free, 0], [leased, penalty]] as const) {
+      for (const [count, extra] of [
+        [free, 0],
+        [leased, penalty],
+      ] as const) {
         if (count === 0) continue;
         const short = lp.col(0);
         main.push([short, -count]);
         const r = rent.get(node);
         const base = toUnits(nodes[node].reserve + extra);
-        if (r === undefined) lp.row(-base, Infinity, [[short, 1], [level, -1]]);
-        else lp.row(-base, Infinity, [[short, 1], [level, -1], [r, 1]]);
+        if (r === undefined)
+          lp.row(-base, Infinity, [
+            [short, 1],
+            [level, -1],
+          ]);
+        else
+          lp.row(-base, Infinity, [
+            [short, 1],
+            [level, -1],
+            [r, 1],
+          ]);
       }
     }
     lp.row(toUnits(c.best.value * c.gpus), Infinity, main);

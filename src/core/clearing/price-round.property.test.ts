@@ -38,7 +38,10 @@ function enviousBids(s: RoundSnapshot, r: Pick<RoundResult, 'placements' | 'kept
         const key = contiguityGroupKey(n, bid.contiguity);
         const held = leased.get(n.id) ?? 0;
         const levels = groups.get(key) ?? groups.set(key, []).get(key)!;
-        levels.push({ cost: price.get(n.id)!, count: contestable - held }, { cost: price.get(n.id)!.plus(s.params.preemptionPenalty), count: held });
+        levels.push(
+          { cost: price.get(n.id)!, count: contestable - held },
+          { cost: price.get(n.id)!.plus(s.params.preemptionPenalty), count: held },
+        );
       }
       return [...groups.values()].some((levels) => {
         if (levels.reduce((t, l) => t + l.count, 0) < bid.gpus) return false;
@@ -69,7 +72,8 @@ const permute = <T>(xs: readonly T[], seed: number): T[] => {
 };
 
 const backend = new HighsBackend();
-const price = (s: RoundSnapshot, r: Pick<RoundResult, 'placements' | 'preempted'>) => priceDecisions(s, r, { backend, deadline: Date.now() + 60_000 });
+const price = (s: RoundSnapshot, r: Pick<RoundResult, 'placements' | 'preempted'>) =>
+  priceDecisions(s, r, { backend, deadline: Date.now() + 60_000 });
 const byNode = (p: RoundPrices) => Object.fromEntries(p.nodePrices.map((n) => [n.node, n.price.toFixed()]));
 
 describe('node prices on random rounds (fast-check)', () => {
@@ -88,7 +92,12 @@ describe('node prices on random rounds (fast-check)', () => {
     for (const seed of [1, 2, 3]) {
       const s = mediumRound(seed);
       const r = await clearRound(s, { deterministic: true });
-      const shuffled: RoundSnapshot = { ...s, nodes: permute(s.nodes, seed), bids: permute(s.bids, seed + 10), leases: permute(s.leases, seed + 20) };
+      const shuffled: RoundSnapshot = {
+        ...s,
+        nodes: permute(s.nodes, seed),
+        bids: permute(s.bids, seed + 10),
+        leases: permute(s.leases, seed + 20),
+      };
       const [a, b] = [await price(s, r), await price(shuffled, r)];
       expect(byNode(b)).toEqual(byNode(a));
       expect(b.pools).toEqual(a.pools);
@@ -103,7 +112,8 @@ describe('node prices on random rounds (fast-check)', () => {
         const r = await clearRound(s, { timeLimitMs: 20_000 });
         const kept: RoundSnapshot = { ...s, bids: s.bids.filter((b) => r.placements.some((p) => p.bidId === b.id)) };
         const prices = await price(kept, { placements: r.placements, preempted: [] });
-        for (const n of prices.nodePrices) expect(n.price.toFixed()).toBe(s.nodes.find((x) => x.id === n.node)!.reservePrice.toFixed());
+        for (const n of prices.nodePrices)
+          expect(n.price.toFixed()).toBe(s.nodes.find((x) => x.id === n.node)!.reservePrice.toFixed());
       }),
       { numRuns: 100, seed: 11 },
     );
@@ -112,16 +122,24 @@ describe('node prices on random rounds (fast-check)', () => {
   it('never fall when a higher competing bid joins the losers, where demand sits on single nodes', async () => {
     // The lowest rents over groups of several nodes are not monotone node by node (see the
     // next test); node by node they are, whatever the payers around them.
-    const oneNode = roundArbitrary.map((s) => ({ ...s, bids: s.bids.map((b) => ({ ...b, contiguity: 'node' as const })) }));
+    const oneNode = roundArbitrary.map((s) => ({
+      ...s,
+      bids: s.bids.map((b) => ({ ...b, contiguity: 'node' as const })),
+    }));
     await fc.assert(
       fc.asyncProperty(oneNode, fc.integer({ min: 1, max: 300 }), async (s, raise) => {
         const r = await clearRound(s, { timeLimitMs: 20_000 });
         const loser = s.bids.find((b) => !r.placements.some((p) => p.bidId === b.id));
         if (!loser) return;
-        const rival = { ...loser, id: 'zz-rival', offers: loser.offers.map((o) => ({ ...o, maxPrice: o.maxPrice.plus(new Money(raise).dividedBy(100)) })) };
+        const rival = {
+          ...loser,
+          id: 'zz-rival',
+          offers: loser.offers.map((o) => ({ ...o, maxPrice: o.maxPrice.plus(new Money(raise).dividedBy(100)) })),
+        };
         const before = byNode(await price(s, r));
         const after = byNode(await price({ ...s, bids: [...s.bids, rival] }, r));
-        for (const [node, p] of Object.entries(before)) expect(new Money(after[node]).greaterThanOrEqualTo(p)).toBe(true);
+        for (const [node, p] of Object.entries(before))
+          expect(new Money(after[node]).greaterThanOrEqualTo(p)).toBe(true);
       }),
       { numRuns: 200, seed: 5 },
     );
@@ -133,11 +151,17 @@ describe('node prices on random rounds (fast-check)', () => {
         const r = await clearRound(s, { timeLimitMs: 20_000 });
         const loser = s.bids.find((b) => !r.placements.some((p) => p.bidId === b.id));
         if (!loser) return;
-        const rival = { ...loser, id: 'zz-rival', offers: loser.offers.map((o) => ({ ...o, maxPrice: o.maxPrice.plus(new Money(raise).dividedBy(100)) })) };
-        const levels = (snapshot: RoundSnapshot) => priceDecisions(snapshot, r, { backend: null, deadline: Date.now() + 60_000 });
+        const rival = {
+          ...loser,
+          id: 'zz-rival',
+          offers: loser.offers.map((o) => ({ ...o, maxPrice: o.maxPrice.plus(new Money(raise).dividedBy(100)) })),
+        };
+        const levels = (snapshot: RoundSnapshot) =>
+          priceDecisions(snapshot, r, { backend: null, deadline: Date.now() + 60_000 });
         const before = byNode(await levels(s));
         const after = byNode(await levels({ ...s, bids: [...s.bids, rival] }));
-        for (const [node, p] of Object.entries(before)) expect(new Money(after[node]).greaterThanOrEqualTo(p)).toBe(true);
+        for (const [node, p] of Object.entries(before))
+          expect(new Money(after[node]).greaterThanOrEqualTo(p)).toBe(true);
       }),
       { numRuns: 200, seed: 6 },
     );
@@ -149,7 +173,11 @@ describe('node prices on random rounds (fast-check)', () => {
     // the lowest rents lower b (total rent stays 24.00 per hour). docs/clearing.md says so.
     const s = snapshot({
       nodes: [node('a', { block: 'B', compliance: ['soc2'] }), node('b', { block: 'B' })],
-      bids: [bid('wa', 8, { H100: '5.00' }, { contiguity: 'node', compliance: ['soc2'] }), bid('wb', 8, { H100: '5.00' }, { contiguity: 'node' }), bid('gang', 16, { H100: '2.50' }, { contiguity: 'block' })],
+      bids: [
+        bid('wa', 8, { H100: '5.00' }, { contiguity: 'node', compliance: ['soc2'] }),
+        bid('wb', 8, { H100: '5.00' }, { contiguity: 'node' }),
+        bid('gang', 16, { H100: '2.50' }, { contiguity: 'block' }),
+      ],
     });
     const r = await clearRound(s, { deterministic: true });
     expect(r.placements.map((p) => p.bidId).sort()).toEqual(['wa', 'wb']);

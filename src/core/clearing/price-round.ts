@@ -1,6 +1,13 @@
 import { fromMicros, meanHalfEven } from '../money/micros.js';
 import { poolKey } from '../market/types.js';
-import type { KeptPrice, NodePrice, ParadoxicalRejection, Placement, PoolPrice, RoundSnapshot } from '../market/types.js';
+import type {
+  KeptPrice,
+  NodePrice,
+  ParadoxicalRejection,
+  Placement,
+  PoolPrice,
+  RoundSnapshot,
+} from '../market/types.js';
 import type { Money } from '../money/money.js';
 import type { Allocation } from '../solvers/greedy-heuristic.js';
 import type { SolverBackend } from '../solvers/solver-port.js';
@@ -47,14 +54,20 @@ export async function priceDecisions(
     const b = bidIndex.get(p.bidId);
     const option = b?.options.findIndex((o) => o.gpuModel === p.gpuModel) ?? -1;
     if (!b || option < 0) throw new RangeError(`placement of ${p.bidId} on ${p.gpuModel} is not one of its candidates`);
-    return { bid: b.index, option, shares: p.nodes.map((s) => ({ node: problem.nodeIndex.get(s.node)!, gpus: s.gpus })) };
+    return {
+      bid: b.index,
+      option,
+      shares: p.nodes.map((s) => ({ node: problem.nodeIndex.get(s.node)!, gpus: s.gpus })),
+    };
   });
   const displaced = new Set(decisions.preempted);
   const preempted = problem.flexibleLeases.filter((l) => displaced.has(l.lease.id)).map((l) => l.index);
   return priceRound(problem, { assignments, preempted }, options);
 }
 
-/** LP rounding leaves prices a micro-unit or two off the rows they meet; closer than this is a rounding, not a choice. */
+/**
+ * LP rounding leaves prices a micro-unit or two off the rows they meet; closer than this is a rounding, not a choice.
+ */
 const ROUNDING_MICROS = 2;
 
 export interface PriceOptions {
@@ -64,20 +77,43 @@ export interface PriceOptions {
   readonly envyWeight?: number;
 }
 
-export async function priceRound(problem: RoundProblem, allocation: Allocation, options: PriceOptions): Promise<RoundPrices> {
+export async function priceRound(
+  problem: RoundProblem,
+  allocation: Allocation,
+  options: PriceOptions,
+): Promise<RoundPrices> {
   const demand = buildPricingDemand(problem, allocation);
   // Nothing turned away and nothing displaced: every rent is 0, the lowest there is.
-  if (demand.floors.every((f) => f === null) && demand.groups.length === 0) return describe(problem, demand, Float64Array.from(demand.nodes, (n) => n.reserve), { method: 'lp', lpRounds: 0, lpRows: 0 });
+  if (demand.floors.every((f) => f === null) && demand.groups.length === 0)
+    return describe(
+      problem,
+      demand,
+      Float64Array.from(demand.nodes, (n) => n.reserve),
+      { method: 'lp', lpRounds: 0, lpRows: 0 },
+    );
   const levels = () => envyFreePrices(demand);
   if (!options.backend) return describe(problem, demand, levels(), { method: 'levels', fallback: 'no_solver' });
   const nodeIds = problem.nodes.map((n) => n.node.id);
   try {
     const lp = await lowestSupportingPrices(demand, nodeIds, options.backend, options.deadline, options.envyWeight);
-    if (!lp.solved) return describe(problem, demand, lp.price, { method: 'levels', fallback: Date.now() >= options.deadline ? 'deadline' : 'lp_unsolved', lpRounds: lp.rounds, lpRows: lp.rows });
-    return describe(problem, demand, repairRounding(demand, lp.price), { method: 'lp', lpRounds: lp.rounds, lpRows: lp.rows });
+    if (!lp.solved)
+      return describe(problem, demand, lp.price, {
+        method: 'levels',
+        fallback: Date.now() >= options.deadline ? 'deadline' : 'lp_unsolved',
+        lpRounds: lp.rounds,
+        lpRows: lp.rows,
+      });
+    return describe(problem, demand, repairRounding(demand, lp.price), {
+      method: 'lp',
+      lpRounds: lp.rounds,
+      lpRows: lp.rows,
+    });
   } catch (error) {
     // The levels are valid prices too: a solver failure costs minimality, never the round.
-    return describe(problem, demand, levels(), { method: 'levels', fallback: `lp_failed: ${error instanceof Error ? error.message : String(error)}` });
+    return describe(problem, demand, levels(), {
+      method: 'levels',
+      fallback: `lp_failed: ${error instanceof Error ? error.message : String(error)}`,
+    });
   }
 }
 
@@ -87,7 +123,8 @@ function repairRounding(demand: PricingDemand, price: Float64Array): Float64Arra
   const rentFree = (n: number) => nodes[n].idle || nodes[n].usable === 0;
   demand.floors.forEach((f, n) => {
     if (!f || rentFree(n)) return;
-    for (const floor of f.contested) if (price[n] < floor.micros && floor.micros - price[n] <= ROUNDING_MICROS) price[n] = floor.micros;
+    for (const floor of f.contested)
+      if (price[n] < floor.micros && floor.micros - price[n] <= ROUNDING_MICROS) price[n] = floor.micros;
   });
   for (const g of demand.groups) {
     if (g.kind !== 'contested') continue;
@@ -141,15 +178,22 @@ function describe(problem: RoundProblem, demand: PricingDemand, price: Float64Ar
  * pool), the node-price band, the VWAP of what placements and kept leases pay there, and the
  * contender that set the index node's price, when one did.
  */
-function poolIndices(problem: RoundProblem, demand: PricingDemand, price: Float64Array, paid: ReadonlyMap<number, { micros: number; gpus: number }>): PoolPrice[] {
+function poolIndices(
+  problem: RoundProblem,
+  demand: PricingDemand,
+  price: Float64Array,
+  paid: ReadonlyMap<number, { micros: number; gpus: number }>,
+): PoolPrice[] {
   const pools = new Map<string, { gpuModel: string; region: string; nodes: number[] }>();
   problem.nodes.forEach((n, i) => {
     const key = poolKey(n.node.gpuModel, n.node.region);
-    const pool = pools.get(key) ?? pools.set(key, { gpuModel: n.node.gpuModel, region: n.node.region, nodes: [] }).get(key)!;
+    const pool =
+      pools.get(key) ?? pools.set(key, { gpuModel: n.node.gpuModel, region: n.node.region, nodes: [] }).get(key)!;
     pool.nodes.push(i);
   });
   const id = (i: number) => problem.nodes[i].node.id;
-  const cheapest = (list: number[]) => list.reduce((best, i) => (price[i] < price[best] || (price[i] === price[best] && id(i) < id(best)) ? i : best));
+  const cheapest = (list: number[]) =>
+    list.reduce((best, i) => (price[i] < price[best] || (price[i] === price[best] && id(i) < id(best)) ? i : best));
   const indexNodes = new Map(
     [...pools.values()].map((pool) => {
       const priced = pool.nodes.filter((i) => demand.nodes[i].usable > 0);
@@ -159,7 +203,17 @@ function poolIndices(problem: RoundProblem, demand: PricingDemand, price: Float6
   );
   const setters = marginalSetters(demand, price, new Set(indexNodes.values()));
   return [...pools.values()]
-    .sort((a, b) => (a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : a.region < b.region ? -1 : a.region > b.region ? 1 : 0))
+    .sort((a, b) =>
+      a.gpuModel < b.gpuModel
+        ? -1
+        : a.gpuModel > b.gpuModel
+          ? 1
+          : a.region < b.region
+            ? -1
+            : a.region > b.region
+              ? 1
+              : 0,
+    )
     .map((pool) => {
       const priced = pool.nodes.filter((i) => demand.nodes[i].usable > 0);
       const indexNode = indexNodes.get(pool)!;
@@ -184,8 +238,15 @@ function poolIndices(problem: RoundProblem, demand: PricingDemand, price: Float6
     });
 }
 
-/** Per index node whose price is above its reserve: the best contender whose demand is met there with no room to spare. */
-function marginalSetters(demand: PricingDemand, price: Float64Array, indexNodes: ReadonlySet<number>): Map<number, string> {
+/**
+ * Per index node whose price is above its reserve: the best contender whose demand is met there with no room to
+ * spare.
+ */
+function marginalSetters(
+  demand: PricingDemand,
+  price: Float64Array,
+  indexNodes: ReadonlySet<number>,
+): Map<number, string> {
   const { nodes, classes, penalty } = demand;
   const best = new Map<number, { value: number; id: string }>();
   const offer = (node: number, c: { value: number; id: string }) => {
@@ -193,11 +254,14 @@ function marginalSetters(demand: PricingDemand, price: Float64Array, indexNodes:
     const current = best.get(node);
     if (!current || c.value > current.value || (c.value === current.value && c.id < current.id)) best.set(node, c);
   };
-  for (const n of indexNodes) for (const f of [...(demand.floors[n]?.contested ?? []), ...(demand.floors[n]?.scarcity ?? [])]) if (f.micros === price[n]) offer(n, f);
+  for (const n of indexNodes)
+    for (const f of [...(demand.floors[n]?.contested ?? []), ...(demand.floors[n]?.scarcity ?? [])])
+      if (f.micros === price[n]) offer(n, f);
   for (const g of demand.groups) {
     if (!g.nodes.some((n) => indexNodes.has(n) && price[n] > nodes[n].reserve)) continue;
     const c = classes[g.contender];
-    if (groupCost(g, c.gpus, price, penalty, nodes) - c.best.value * c.gpus < c.gpus) for (const n of g.nodes) offer(n, c.best);
+    if (groupCost(g, c.gpus, price, penalty, nodes) - c.best.value * c.gpus < c.gpus)
+      for (const n of g.nodes) offer(n, c.best);
   }
   return new Map([...best].map(([node, c]) => [node, c.id]));
 }
@@ -224,10 +288,17 @@ function paradoxical(demand: PricingDemand, price: Float64Array): ParadoxicalRej
     for (const bid of c.bids) {
       if (bid.value * c.gpus <= cheapest) continue;
       const unstoppable = groupCost(group, c.gpus, price, penalty, nodes, bid.value, rentFree) < bid.value * c.gpus;
-      out.push({ bidId: bid.id, gpuModel: bid.gpuModel, reason: unstoppable ? 'idle_gpus' : 'indivisible', cheapestPrice: fromMicros(Math.floor(cheapest / c.gpus)) });
+      out.push({
+        bidId: bid.id,
+        gpuModel: bid.gpuModel,
+        reason: unstoppable ? 'idle_gpus' : 'indivisible',
+        cheapestPrice: fromMicros(Math.floor(cheapest / c.gpus)),
+      });
     }
   }
   // A bid with two offers can be paradoxical on both: list it once, under its first.
-  out.sort((a, b) => (a.bidId < b.bidId ? -1 : a.bidId > b.bidId ? 1 : a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : 0));
+  out.sort((a, b) =>
+    a.bidId < b.bidId ? -1 : a.bidId > b.bidId ? 1 : a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : 0,
+  );
   return out.filter((p, i) => i === 0 || out[i - 1].bidId !== p.bidId);
 }

@@ -105,7 +105,11 @@ class CandidateIndex {
   }
 
   /** The prefix of a matching list whose reserve is within the offer's limit (rule 6). */
-  withinReserve(key: string, list: number[], maxPrice: OpenBid['offers'][number]['maxPrice']): { key: string; list: number[] } {
+  withinReserve(
+    key: string,
+    list: number[],
+    maxPrice: OpenBid['offers'][number]['maxPrice'],
+  ): { key: string; list: number[] } {
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {
@@ -119,7 +123,9 @@ class CandidateIndex {
     return { key: cutKey, list: cut };
   }
 
-  /** Contiguity groups of the eligible nodes that fit the gang: in capacity after fixed leases, or in all usable GPUs. */
+  /**
+   * Contiguity groups of the eligible nodes that fit the gang: in capacity after fixed leases, or in all usable GPUs.
+   */
   groups(key: string, eligible: readonly number[], contiguity: Contiguity, gpus: number, usable = false): Group[] {
     // The gang size is part of the key for every contiguity: which groups fit depends on it.
     const cacheKey = `${key}|${contiguity}|${gpus}|${usable ? 'u' : 'c'}`;
@@ -148,7 +154,12 @@ export function buildRoundProblem(snapshot: RoundSnapshot): RoundProblem {
   const nodeIndex = new Map(snapshot.nodes.map((n, i) => [n.id, i]));
   const fixed = snapshot.leases.filter((l) => isFixedLease(l, snapshot.now));
   const capacity = capacities(snapshot, nodeIndex, fixed);
-  const nodes: ProblemNode[] = snapshot.nodes.map((node, index) => ({ index, node, reserve: node.reservePrice.toNumber(), capacity: capacity[index] }));
+  const nodes: ProblemNode[] = snapshot.nodes.map((node, index) => ({
+    index,
+    node,
+    reserve: node.reservePrice.toNumber(),
+    capacity: capacity[index],
+  }));
   const penalty = snapshot.params.preemptionPenalty.toNumber();
 
   const flexibleLeases: FlexibleLease[] = snapshot.leases
@@ -176,14 +187,23 @@ export function buildRoundProblem(snapshot: RoundSnapshot): RoundProblem {
       stage = Math.max(stage, 2);
       const groups = index.groups(eligible.key, eligible.list, bid.contiguity, bid.gpus);
       if (groups.length === 0) {
-        if (index.groups(eligible.key, eligible.list, bid.contiguity, bid.gpus, true).length > 0) blocked.push({ offerIndex, eligibilityKey: eligible.key, eligible: eligible.list });
+        if (index.groups(eligible.key, eligible.list, bid.contiguity, bid.gpus, true).length > 0)
+          blocked.push({ offerIndex, eligibilityKey: eligible.key, eligible: eligible.list });
         return;
       }
       stage = 3;
       candidateCount += groups.length;
-      options.push({ offerIndex, gpuModel: offer.gpuModel, value: offer.maxPrice.toNumber(), eligibilityKey: eligible.key, eligible: eligible.list, groups });
+      options.push({
+        offerIndex,
+        gpuModel: offer.gpuModel,
+        value: offer.maxPrice.toNumber(),
+        eligibilityKey: eligible.key,
+        eligible: eligible.list,
+        groups,
+      });
     });
-    const loss: LossReason | null = stage === 3 ? null : (['no_matching_nodes', 'below_reserve', 'no_capacity_for_contiguity'] as const)[stage];
+    const loss: LossReason | null =
+      stage === 3 ? null : (['no_matching_nodes', 'below_reserve', 'no_capacity_for_contiguity'] as const)[stage];
     return { index: bidIndex, bid, options, blocked, loss };
   });
 

@@ -35,7 +35,8 @@ function fail(path: string, rule: string): never {
 
 function object(value: unknown, path: string, allowed: readonly string[]): Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, 'must be an object');
-  for (const key of Object.keys(value)) if (!allowed.includes(key)) fail(`${path}.${key}`.replace(/^\./, ''), 'unknown field');
+  for (const key of Object.keys(value))
+    if (!allowed.includes(key)) fail(`${path}.${key}`.replace(/^\./, ''), 'unknown field');
   return value as Json;
 }
 
@@ -86,7 +87,19 @@ function uniqueIds<T extends { id: string }>(items: T[], path: string): void {
 }
 
 function parseNode(value: unknown, p: string): MarketNode {
-  const o = object(value, p, ['id', 'provider', 'gpuModel', 'gpuMemoryGb', 'gpus', 'unavailableGpus', 'region', 'block', 'nvlinkDomain', 'compliance', 'reservePrice']);
+  const o = object(value, p, [
+    'id',
+    'provider',
+    'gpuModel',
+    'gpuMemoryGb',
+    'gpus',
+    'unavailableGpus',
+    'region',
+    'block',
+    'nvlinkDomain',
+    'compliance',
+    'reservePrice',
+  ]);
   const id = text(o.id, `${p}.id`);
   const gpus = count(o.gpus, `${p}.gpus`, 1, 1024);
   return {
@@ -121,7 +134,8 @@ function parseLease(value: unknown, p: string, nodes: Map<string, MarketNode>): 
   const gpuModel = text(o.gpuModel, `${p}.gpuModel`);
   const placement = parseShares(o.placement, `${p}.placement`, nodes);
   placement.forEach((s, i) => {
-    if (nodes.get(s.node)!.gpuModel !== gpuModel) fail(`${p}.placement[${i}].node`, `node "${s.node}" is not a ${gpuModel}`);
+    if (nodes.get(s.node)!.gpuModel !== gpuModel)
+      fail(`${p}.placement[${i}].node`, `node "${s.node}" is not a ${gpuModel}`);
   });
   return {
     id: text(o.id, `${p}.id`),
@@ -129,7 +143,10 @@ function parseLease(value: unknown, p: string, nodes: Map<string, MarketNode>): 
     gpuModel,
     value: price(o.value, `${p}.value`),
     preemptible: o.preemptible,
-    protectedUntil: o.protectedUntil === undefined || o.protectedUntil === null ? null : instant(o.protectedUntil, `${p}.protectedUntil`),
+    protectedUntil:
+      o.protectedUntil === undefined || o.protectedUntil === null
+        ? null
+        : instant(o.protectedUntil, `${p}.protectedUntil`),
     placement,
   };
 }
@@ -140,13 +157,24 @@ function parseOffer(value: unknown, p: string): Offer {
 }
 
 function parseBid(value: unknown, p: string): OpenBid {
-  const o = object(value, p, ['id', 'gpus', 'contiguity', 'preemptible', 'offers', 'regions', 'compliance', 'minGpuMemoryGb']);
-  if (!CONTIGUITIES.includes(o.contiguity as Contiguity)) fail(`${p}.contiguity`, `must be one of ${CONTIGUITIES.join(', ')}`);
+  const o = object(value, p, [
+    'id',
+    'gpus',
+    'contiguity',
+    'preemptible',
+    'offers',
+    'regions',
+    'compliance',
+    'minGpuMemoryGb',
+  ]);
+  if (!CONTIGUITIES.includes(o.contiguity as Contiguity))
+    fail(`${p}.contiguity`, `must be one of ${CONTIGUITIES.join(', ')}`);
   if (o.preemptible !== undefined && typeof o.preemptible !== 'boolean') fail(`${p}.preemptible`, 'must be a boolean');
   const offers = array(o.offers, `${p}.offers`).map((v, i) => parseOffer(v, `${p}.offers[${i}]`));
   if (offers.length === 0) fail(`${p}.offers`, 'must not be empty');
   offers.forEach((offer, i) => {
-    if (offers.findIndex((other) => other.gpuModel === offer.gpuModel) !== i) fail(`${p}.offers[${i}].gpuModel`, 'duplicate gpuModel');
+    if (offers.findIndex((other) => other.gpuModel === offer.gpuModel) !== i)
+      fail(`${p}.offers[${i}].gpuModel`, 'duplicate gpuModel');
   });
   return {
     id: text(o.id, `${p}.id`),
@@ -174,7 +202,10 @@ function leasesFit(leases: readonly RunningLease[], nodes: ReadonlyMap<string, M
       h.gpus += share.gpus;
       h.leases.push(lease.id);
       if (h.gpus > usableGpus(node))
-        fail(`leases[${i}].placement[${k}].gpus`, `leases ${h.leases.join(', ')} hold ${h.gpus} GPUs of node "${node.id}", which has ${usableGpus(node)} usable`);
+        fail(
+          `leases[${i}].placement[${k}].gpus`,
+          `leases ${h.leases.join(', ')} hold ${h.gpus} GPUs of node "${node.id}", which has ${usableGpus(node)} usable`,
+        );
     });
   });
 }
@@ -200,7 +231,12 @@ export function parseSnapshot(json: unknown): RoundSnapshot {
     roundId: text(o.roundId, 'roundId'),
     now,
     periodSeconds: o.periodSeconds === undefined ? 60 : count(o.periodSeconds, 'periodSeconds', 1, 86_400),
-    params: { preemptionPenalty: params.preemptionPenalty === undefined ? parsePrice(0) : price(params.preemptionPenalty, 'params.preemptionPenalty') },
+    params: {
+      preemptionPenalty:
+        params.preemptionPenalty === undefined
+          ? parsePrice(0)
+          : price(params.preemptionPenalty, 'params.preemptionPenalty'),
+    },
     nodes,
     leases,
     bids,
@@ -214,7 +250,10 @@ export function serializeSnapshot(snapshot: RoundSnapshot): object {
     params: { preemptionPenalty: formatPrice(snapshot.params.preemptionPenalty) },
     nodes: snapshot.nodes.map((n) => ({ ...n, reservePrice: formatPrice(n.reservePrice) })),
     leases: snapshot.leases.map((l) => ({ ...l, value: formatPrice(l.value) })),
-    bids: snapshot.bids.map((b) => ({ ...b, offers: b.offers.map((f) => ({ gpuModel: f.gpuModel, maxPrice: formatPrice(f.maxPrice) })) })),
+    bids: snapshot.bids.map((b) => ({
+      ...b,
+      offers: b.offers.map((f) => ({ gpuModel: f.gpuModel, maxPrice: formatPrice(f.maxPrice) })),
+    })),
   };
 }
 
@@ -225,7 +264,10 @@ function amount(value: Money): string {
 
 const rate = (value: Money) => formatRate(toMicros(value));
 
-/** The result as a round file: money as decimal strings (rates with six places); `losses` and `stats.phases` are extras. */
+/**
+ * The result as a round file: money as decimal strings (rates with six places); `losses` and `stats.phases` are
+ * extras.
+ */
 export function serializeResult(result: RoundResult) {
   return {
     version: 1 as const,
@@ -254,8 +296,17 @@ export function serializeResult(result: RoundResult) {
       soldGpus: p.soldGpus,
     })),
     nodePrices: result.nodePrices.map((n) => ({ node: n.node, price: rate(n.price) })),
-    keptPrices: result.keptPrices.map((k) => ({ leaseId: k.leaseId, unitPrice: rate(k.unitPrice), uplift: rate(k.uplift) })),
-    paradoxicallyRejected: result.paradoxicallyRejected.map((p) => ({ bidId: p.bidId, gpuModel: p.gpuModel, reason: p.reason, cheapestPrice: rate(p.cheapestPrice) })),
+    keptPrices: result.keptPrices.map((k) => ({
+      leaseId: k.leaseId,
+      unitPrice: rate(k.unitPrice),
+      uplift: rate(k.uplift),
+    })),
+    paradoxicallyRejected: result.paradoxicallyRejected.map((p) => ({
+      bidId: p.bidId,
+      gpuModel: p.gpuModel,
+      reason: p.reason,
+      cheapestPrice: rate(p.cheapestPrice),
+    })),
     losses: result.losses.map((l) => ({ bidId: l.bidId, reason: l.reason })),
     stats: result.stats,
   };
@@ -285,7 +336,11 @@ export function readResult(json: ReturnType<typeof serializeResult>): RoundResul
       vwap: p.vwap === null ? null : money(p.vwap),
     })),
     nodePrices: json.nodePrices.map((n) => ({ node: n.node, price: money(n.price) })),
-    keptPrices: json.keptPrices.map((k) => ({ leaseId: k.leaseId, unitPrice: money(k.unitPrice), uplift: money(k.uplift) })),
+    keptPrices: json.keptPrices.map((k) => ({
+      leaseId: k.leaseId,
+      unitPrice: money(k.unitPrice),
+      uplift: money(k.uplift),
+    })),
     paradoxicallyRejected: json.paradoxicallyRejected.map((p) => ({ ...p, cheapestPrice: money(p.cheapestPrice) })),
     losses: json.losses,
     stats: json.stats,

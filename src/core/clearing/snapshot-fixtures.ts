@@ -7,7 +7,10 @@ import type { Contiguity, MarketNode, OpenBid, RoundSnapshot, RunningLease } fro
  */
 export const NOW = '2026-11-21T10:00:00Z';
 
-export function node(id: string, over: Partial<Omit<MarketNode, 'reservePrice'>> & { reserve?: string } = {}): MarketNode {
+export function node(
+  id: string,
+  over: Partial<Omit<MarketNode, 'reservePrice'>> & { reserve?: string } = {},
+): MarketNode {
   const { reserve, ...rest } = over;
   return {
     id,
@@ -25,7 +28,12 @@ export function node(id: string, over: Partial<Omit<MarketNode, 'reservePrice'>>
   };
 }
 
-export function bid(id: string, gpus: number, offers: Record<string, string>, over: Partial<Omit<OpenBid, 'offers'>> = {}): OpenBid {
+export function bid(
+  id: string,
+  gpus: number,
+  offers: Record<string, string>,
+  over: Partial<Omit<OpenBid, 'offers'>> = {},
+): OpenBid {
   return {
     id,
     gpus,
@@ -39,7 +47,12 @@ export function bid(id: string, gpus: number, offers: Record<string, string>, ov
   };
 }
 
-export function lease(id: string, placement: Record<string, number>, value: string, over: Partial<Omit<RunningLease, 'value' | 'placement'>> = {}): RunningLease {
+export function lease(
+  id: string,
+  placement: Record<string, number>,
+  value: string,
+  over: Partial<Omit<RunningLease, 'value' | 'placement'>> = {},
+): RunningLease {
   return {
     id,
     bidId: `bid-of-${id}`,
@@ -52,7 +65,12 @@ export function lease(id: string, placement: Record<string, number>, value: stri
   };
 }
 
-export function snapshot(parts: { nodes: MarketNode[]; bids?: OpenBid[]; leases?: RunningLease[]; penalty?: string }): RoundSnapshot {
+export function snapshot(parts: {
+  nodes: MarketNode[];
+  bids?: OpenBid[];
+  leases?: RunningLease[];
+  penalty?: string;
+}): RoundSnapshot {
   return {
     version: 1,
     roundId: 'r-test',

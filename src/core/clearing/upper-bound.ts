@@ -90,7 +90,11 @@ function classify(problem: RoundProblem): Classes {
 function firstOffers(problem: RoundProblem): Uint8Array[] {
   const active = problem.bids.map((b) => new Uint8Array(b.options.length));
   const offers: { bid: number; option: number; density: number }[] = [];
-  problem.bids.forEach((b) => b.options.forEach((o, k) => offers.push({ bid: b.index, option: k, density: o.value - problem.nodes[o.eligible[0]].reserve })));
+  problem.bids.forEach((b) =>
+    b.options.forEach((o, k) =>
+      offers.push({ bid: b.index, option: k, density: o.value - problem.nodes[o.eligible[0]].reserve }),
+    ),
+  );
   offers.sort((x, y) => y.density - x.density || x.bid - y.bid || x.option - y.option);
   const supply = problem.nodes.reduce((t, n) => t + n.capacity, 0);
   let asked = 0;
@@ -114,7 +118,13 @@ interface Restricted {
 }
 
 /** The LP over the active offers (all flexible leases always in). */
-async function solveRestricted(problem: RoundProblem, classes: Classes, active: readonly Uint8Array[], backend: SolverBackend, deadline: number): Promise<Restricted> {
+async function solveRestricted(
+  problem: RoundProblem,
+  classes: Classes,
+  active: readonly Uint8Array[],
+  backend: SolverBackend,
+  deadline: number,
+): Promise<Restricted> {
   const classCount = classes.nodes.length;
   const used = new Uint8Array(classCount);
   active.forEach((options, b) => options.forEach((on, k) => (on ? (used[classes.of[b][k]] = 1) : undefined)));
@@ -144,12 +154,22 @@ async function solveRestricted(problem: RoundProblem, classes: Classes, active: 
     const on = active[i].reduce((t, v) => t + v, 0);
     if (on > 1) bidRow[i] = m.addRow(-Infinity, 1);
     const extra = bidRow[i] >= 0 ? [bidRow[i]] : [];
-    return Int32Array.from(b.options, (option, o) => (active[i][o] ? m.addCol(option.value * b.bid.gpus, 1, false, [classRow[classes.of[i][o]], ...extra], [b.bid.gpus, 1]) : -1));
+    return Int32Array.from(b.options, (option, o) =>
+      active[i][o]
+        ? m.addCol(option.value * b.bid.gpus, 1, false, [classRow[classes.of[i][o]], ...extra], [b.bid.gpus, 1])
+        : -1,
+    );
   });
   const leaseCols = problem.flexibleLeases.map((lease) => {
     const perAtom = new Map<number, number>();
     for (const s of lease.shares) perAtom.set(atomOf[s.node], (perAtom.get(atomOf[s.node]) ?? 0) + s.gpus);
-    return m.addCol(lease.keepGain, 1, false, [...perAtom.keys()].map((a) => atomRow[a]), [...perAtom.values()]);
+    return m.addCol(
+      lease.keepGain,
+      1,
+      false,
+      [...perAtom.keys()].map((a) => atomRow[a]),
+      [...perAtom.values()],
+    );
   });
   atoms.forEach((atom, a) => {
     for (const c of atom.classes) m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]);
@@ -163,7 +183,12 @@ async function solveRestricted(problem: RoundProblem, classes: Classes, active: 
  * > 0. A class in the LP has its row's dual as price; a class not in it would get the cheapest
  * reserve plus GPU dual among its nodes, the highest price that keeps its flows dual-feasible.
  */
-function pricedIn(problem: RoundProblem, classes: Classes, active: Uint8Array[], lp: Restricted): { added: number; lagrangianBound: number } {
+function pricedIn(
+  problem: RoundProblem,
+  classes: Classes,
+  active: Uint8Array[],
+  lp: Restricted,
+): { added: number; lagrangianBound: number } {
   const dual = lp.outcome.rowDual!;
   const price = new Float64Array(classes.nodes.length).fill(NaN);
   const classPrice = (c: number) => {
@@ -171,7 +196,8 @@ function pricedIn(problem: RoundProblem, classes: Classes, active: Uint8Array[],
       if (lp.classRow[c] >= 0) price[c] = dual[lp.classRow[c]];
       else {
         let cheapest = Infinity;
-        for (const n of classes.nodes[c]) cheapest = Math.min(cheapest, problem.nodes[n].reserve + dual[lp.atomRow[lp.atomOf[n]]]);
+        for (const n of classes.nodes[c])
+          cheapest = Math.min(cheapest, problem.nodes[n].reserve + dual[lp.atomRow[lp.atomOf[n]]]);
         price[c] = cheapest;
       }
     }
@@ -191,7 +217,8 @@ function pricedIn(problem: RoundProblem, classes: Classes, active: Uint8Array[],
       if (gain > bestGain) bestGain = gain;
       if (active[i][o]) return void activeCount++;
       const reduced = gain - bidDual;
-      if (reduced > PRICE_TOLERANCE * Math.max(1, option.value * b.bid.gpus)) gains.push({ bid: i, option: o, perGpu: reduced / b.bid.gpus });
+      if (reduced > PRICE_TOLERANCE * Math.max(1, option.value * b.bid.gpus))
+        gains.push({ bid: i, option: o, perGpu: reduced / b.bid.gpus });
     });
     lagrangianBound += bestGain;
   });
@@ -208,7 +235,11 @@ function pricedIn(problem: RoundProblem, classes: Classes, active: Uint8Array[],
   return { added: taken.length, lagrangianBound };
 }
 
-export async function upperBound(problem: RoundProblem, backend: SolverBackend, deadline: number): Promise<RelaxedSolution | null> {
+export async function upperBound(
+  problem: RoundProblem,
+  backend: SolverBackend,
+  deadline: number,
+): Promise<RelaxedSolution | null> {
   const classes = classify(problem);
   const active = firstOffers(problem);
   let complete = active.every((options) => options.every((on) => on === 1));

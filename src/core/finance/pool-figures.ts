@@ -24,7 +24,13 @@ export function indexChange(now: string | null, before: string | null): IndexCha
   const change = toMoney(now).minus(base);
   return {
     change: formatPrice(change),
-    percent: base.isZero() ? null : change.times(100).dividedBy(base).toDecimalPlaces(PERCENT_DECIMALS, Decimal.ROUND_HALF_EVEN).toFixed(PERCENT_DECIMALS),
+    percent: base.isZero()
+      ? null
+      : change
+          .times(100)
+          .dividedBy(base)
+          .toDecimalPlaces(PERCENT_DECIMALS, Decimal.ROUND_HALF_EVEN)
+          .toFixed(PERCENT_DECIMALS),
   };
 }
 
@@ -32,5 +38,9 @@ export function indexChange(now: string | null, before: string | null): IndexCha
 export function perGpuHour(count: number, gpuSeconds: string): string | null {
   const seconds = toMoney(gpuSeconds);
   if (seconds.isZero()) return null;
-  return toMoney(count).times(3600).dividedBy(seconds).toDecimalPlaces(RATIO_DECIMALS, Decimal.ROUND_HALF_EVEN).toFixed(RATIO_DECIMALS);
+  return toMoney(count)
+    .times(3600)
+    .dividedBy(seconds)
+    .toDecimalPlaces(RATIO_DECIMALS, Decimal.ROUND_HALF_EVEN)
+    .toFixed(RATIO_DECIMALS);
 }

@@ -34,7 +34,10 @@ describe('volumeWeightedPrice', () => {
   });
 
   it('lies between the lowest and highest price traded', () => {
-    const trade = fc.record({ price: fc.integer({ min: 0, max: 10_000_000 }), volume: fc.integer({ min: 1, max: 4096 }) });
+    const trade = fc.record({
+      price: fc.integer({ min: 0, max: 10_000_000 }),
+      volume: fc.integer({ min: 1, max: 4096 }),
+    });
     fc.assert(
       fc.property(fc.array(trade, { minLength: 1, maxLength: 30 }), (trades) => {
         const prices = trades.map((t) => new Money(t.price).dividedBy(1_000_000));
@@ -77,11 +80,16 @@ describe('reconcile', () => {
 
   it('balances when charges plus uplift are payouts plus fees', () => {
     // A lease capped at 2.00 on a node priced 2.50, 8 GPUs for an hour, fee 10% of the gross 20.
-    expect(reconcile({ charges: '16.000000', uplift: '4.000000', payouts: '18.000000', fees: '2.000000' })).toMatchObject({ difference: '0.000000', balanced: true });
+    expect(
+      reconcile({ charges: '16.000000', uplift: '4.000000', payouts: '18.000000', fees: '2.000000' }),
+    ).toMatchObject({ difference: '0.000000', balanced: true });
   });
 
   it('does not balance a ledger that leaves the uplift out', () => {
-    expect(reconcile({ charges: '16.000000', uplift: '0', payouts: '18.000000', fees: '2.000000' })).toMatchObject({ difference: '-4.000000', balanced: false });
+    expect(reconcile({ charges: '16.000000', uplift: '0', payouts: '18.000000', fees: '2.000000' })).toMatchObject({
+      difference: '-4.000000',
+      balanced: false,
+    });
   });
 
   it('reports the exact difference when a micro-unit is missing, unrounded', () => {
@@ -92,7 +100,11 @@ describe('reconcile', () => {
   });
 
   it('balances whenever every entry does, whatever its split (property)', () => {
-    const entry = fc.record({ gross: fc.integer({ min: 0, max: 10 ** 12 }), upliftShare: fc.integer({ min: 0, max: 100 }), feePercent: fc.integer({ min: 0, max: 100 }) });
+    const entry = fc.record({
+      gross: fc.integer({ min: 0, max: 10 ** 12 }),
+      upliftShare: fc.integer({ min: 0, max: 100 }),
+      feePercent: fc.integer({ min: 0, max: 100 }),
+    });
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 40 }), (entries) => {
         // In micro-units: gross = charge + uplift = payout + fee, each entry on its own.
@@ -101,8 +113,12 @@ describe('reconcile', () => {
           const fee = Math.floor((e.gross * e.feePercent) / 100);
           return { charge: e.gross - uplift, uplift, fee, payout: e.gross - fee };
         });
-        const total = (key: 'charge' | 'uplift' | 'fee' | 'payout') => new Money(rows.reduce((t, r) => t + r[key], 0)).dividedBy(1_000_000);
-        expect(reconcile({ charges: total('charge'), uplift: total('uplift'), payouts: total('payout'), fees: total('fee') }).balanced).toBe(true);
+        const total = (key: 'charge' | 'uplift' | 'fee' | 'payout') =>
+          new Money(rows.reduce((t, r) => t + r[key], 0)).dividedBy(1_000_000);
+        expect(
+          reconcile({ charges: total('charge'), uplift: total('uplift'), payouts: total('payout'), fees: total('fee') })
+            .balanced,
+        ).toBe(true);
       }),
     );
   });

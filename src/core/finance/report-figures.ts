@@ -26,14 +26,19 @@ export function gpuHoursOf(gpuSeconds: Exact): string {
 export function volumeWeightedPrice(priceTimesVolume: Exact, volume: Exact): string | null {
   const total = toMoney(volume);
   if (total.isZero()) return null;
-  return formatPrice(toMoney(priceTimesVolume).dividedBy(total).toDecimalPlaces(RATE_DECIMALS, Decimal.ROUND_HALF_EVEN));
+  return formatPrice(
+    toMoney(priceTimesVolume).dividedBy(total).toDecimalPlaces(RATE_DECIMALS, Decimal.ROUND_HALF_EVEN),
+  );
 }
 
 /** Part over whole, RATIO_DECIMALS places; null when the whole is zero (nothing was on offer). */
 export function ratioOf(part: Exact, whole: Exact): string | null {
   const total = toMoney(whole);
   if (total.isZero()) return null;
-  return toMoney(part).dividedBy(total).toDecimalPlaces(RATIO_DECIMALS, Decimal.ROUND_HALF_EVEN).toFixed(RATIO_DECIMALS);
+  return toMoney(part)
+    .dividedBy(total)
+    .toDecimalPlaces(RATIO_DECIMALS, Decimal.ROUND_HALF_EVEN)
+    .toFixed(RATIO_DECIMALS);
 }
 
 /** A price column of the database (numeric) in the API's price format. */

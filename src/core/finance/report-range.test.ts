@@ -38,14 +38,18 @@ describe('resolveRange', () => {
   });
 
   it('accepts a span of exactly the limit', () => {
-    expect(resolveRange({ from: at('2026-11-01T00:00:00Z'), to: at('2026-11-08T00:00:00Z') }, now, 7).problems).toEqual([]);
+    expect(resolveRange({ from: at('2026-11-01T00:00:00Z'), to: at('2026-11-08T00:00:00Z') }, now, 7).problems).toEqual(
+      [],
+    );
   });
 
   it('refuses minute buckets over a range that would hold more than the bucket limit, and accepts hours over it', () => {
     const from = at('2026-11-01T00:00:00Z');
     const to = new Date(from.getTime() + (MAX_BUCKETS + 1) * 60_000);
     expect(resolveRange({ from, to, bucket: '1m' }, now, 31).problems.map((p) => p.rule)).toEqual(['too_many_buckets']);
-    expect(resolveRange({ from, to: new Date(from.getTime() + MAX_BUCKETS * 60_000), bucket: '1m' }, now, 31).problems).toEqual([]);
+    expect(
+      resolveRange({ from, to: new Date(from.getTime() + MAX_BUCKETS * 60_000), bucket: '1m' }, now, 31).problems,
+    ).toEqual([]);
     expect(resolveRange({ from, to, bucket: '1h' }, now, 31).problems).toEqual([]);
   });
 });

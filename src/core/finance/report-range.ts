@@ -47,9 +47,16 @@ export function resolveRange(
   else if (span > maxSpanDays * DAY_MS) {
     problems.push({ field: 'to', rule: 'max_span', message: `the range may span at most ${maxSpanDays} days` });
   } else if (input.bucket !== undefined) {
-    const buckets = (bucketStart(new Date(to.getTime() - 1), input.bucket).getTime() - bucketStart(from, input.bucket).getTime()) / (BUCKET_SECONDS[input.bucket] * 1000) + 1;
+    const buckets =
+      (bucketStart(new Date(to.getTime() - 1), input.bucket).getTime() - bucketStart(from, input.bucket).getTime()) /
+        (BUCKET_SECONDS[input.bucket] * 1000) +
+      1;
     if (buckets > MAX_BUCKETS) {
-      problems.push({ field: 'bucket', rule: 'too_many_buckets', message: `${buckets} buckets of ${input.bucket}; at most ${MAX_BUCKETS}: choose a larger bucket or a shorter range` });
+      problems.push({
+        field: 'bucket',
+        rule: 'too_many_buckets',
+        message: `${buckets} buckets of ${input.bucket}; at most ${MAX_BUCKETS}: choose a larger bucket or a shorter range`,
+      });
     }
   }
   return { range: { from, to }, problems };

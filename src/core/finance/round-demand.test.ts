@@ -28,10 +28,14 @@ describe('demandPerPool', () => {
       { bidId: 'w', gpuModel: H100, region: 'eu-west', gpus: 8 },
       { bidId: 'w', gpuModel: H100, region: 'eu-west', gpus: 8 },
     ];
-    expect(demandPerPool(pools.slice(0, 1), placed, [])).toEqual([{ gpuModel: H100, region: 'eu-west', demandGpus: 16, wonGpus: 16, lostGpus: 0, bids: 1 }]);
+    expect(demandPerPool(pools.slice(0, 1), placed, [])).toEqual([
+      { gpuModel: H100, region: 'eu-west', demandGpus: 16, wonGpus: 16, lostGpus: 0, bids: 1 },
+    ]);
   });
 
   it('has no demand in a pool no bid accepts', () => {
-    expect(demandPerPool(pools.slice(2), [], [{ bidId: 'l', gpus: 8, gpuModels: [H100], regions: [] }])[0].demandGpus).toBe(0);
+    expect(
+      demandPerPool(pools.slice(2), [], [{ bidId: 'l', gpus: 8, gpuModels: [H100], regions: [] }])[0].demandGpus,
+    ).toBe(0);
   });
 });

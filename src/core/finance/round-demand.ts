@@ -39,12 +39,23 @@ export function accepts(bid: LosingBid, pool: DemandPool): boolean {
   return bid.gpuModels.includes(pool.gpuModel) && (bid.regions.length === 0 || bid.regions.includes(pool.region));
 }
 
-export function demandPerPool(pools: readonly DemandPool[], placed: readonly PlacedShare[], losers: readonly LosingBid[]): PoolDemand[] {
+export function demandPerPool(
+  pools: readonly DemandPool[],
+  placed: readonly PlacedShare[],
+  losers: readonly LosingBid[],
+): PoolDemand[] {
   return pools.map((pool) => {
     const here = placed.filter((s) => key(s.gpuModel, s.region) === key(pool.gpuModel, pool.region));
     const wonGpus = here.reduce((total, s) => total + s.gpus, 0);
     const eligible = losers.filter((bid) => accepts(bid, pool));
     const lostGpus = eligible.reduce((total, bid) => total + bid.gpus, 0);
-    return { gpuModel: pool.gpuModel, region: pool.region, demandGpus: wonGpus + lostGpus, wonGpus, lostGpus, bids: new Set(here.map((s) => s.bidId)).size + eligible.length };
+    return {
+      gpuModel: pool.gpuModel,
+      region: pool.region,
+      demandGpus: wonGpus + lostGpus,
+      wonGpus,
+      lostGpus,
+      bids: new Set(here.map((s) => s.bidId)).size + eligible.length,
+    };
   });
 }

@@ -18,7 +18,8 @@ export type WindowCheck =
 export function checkWindow(window: BidWindow | null | undefined, remainingSeconds: number, now: number): WindowCheck {
   if (!window) return { eligible: true };
   // Checked before not_yet_open so that a window too short for its run time is closed at once.
-  if (Math.max(now, window.notBefore) + remainingSeconds > window.deadline) return { eligible: false, reason: 'window_closed' };
+  if (Math.max(now, window.notBefore) + remainingSeconds > window.deadline)
+    return { eligible: false, reason: 'window_closed' };
   if (now < window.notBefore) return { eligible: false, reason: 'not_yet_open' };
   return { eligible: true };
 }
@@ -41,7 +42,11 @@ export type RequeueOutcome =
 
 export class RequeueError extends Error {
   constructor(readonly code: 'not_preemptible' | 'negative_run_time') {
-    super(code === 'not_preemptible' ? 'a non-preemptible bid cannot be requeued after preemption' : 'ran seconds must be >= 0');
+    super(
+      code === 'not_preemptible'
+        ? 'a non-preemptible bid cannot be requeued after preemption'
+        : 'ran seconds must be >= 0',
+    );
   }
 }
 
@@ -56,7 +61,8 @@ export function requeuePreemptedBid(bid: RequeuableBid, ranSeconds: number, now:
   const remainingSeconds = Math.max(0, bid.remainingSeconds - ranSeconds);
   if (remainingSeconds === 0) return { state: 'completed', remainingSeconds: 0 };
   const check = checkWindow(bid.window, remainingSeconds, now);
-  if (!check.eligible && check.reason === 'window_closed') return { state: 'expired', reason: 'window_closed', remainingSeconds };
+  if (!check.eligible && check.reason === 'window_closed')
+    return { state: 'expired', reason: 'window_closed', remainingSeconds };
   return { state: 'open', remainingSeconds };
 }
 
@@ -83,6 +89,7 @@ export function requeueFailedBid(
   if (remainingSeconds === 0) return { state: 'completed', remainingSeconds: 0 };
   if (failures >= maxFailures) return { state: 'failed', reason: 'too_many_failures', remainingSeconds };
   const check = checkWindow(bid.window, remainingSeconds, now);
-  if (!check.eligible && check.reason === 'window_closed') return { state: 'expired', reason: 'window_closed', remainingSeconds };
+  if (!check.eligible && check.reason === 'window_closed')
+    return { state: 'expired', reason: 'window_closed', remainingSeconds };
   return { state: 'open', remainingSeconds };
 }

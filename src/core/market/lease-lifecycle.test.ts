@@ -87,7 +87,14 @@ describe('lease lifecycle transitions', () => {
   });
 
   it('keeps a protection promised at allocation when it runs past start + minHoldSeconds, as the service does', () => {
-    const promised = newLease({ id: 'l-2', bidId: 'b-2', preemptible: true, runtimeSeconds: 3600, allocatedAt: 900, protectedUntil: 2000 });
+    const promised = newLease({
+      id: 'l-2',
+      bidId: 'b-2',
+      preemptible: true,
+      runtimeSeconds: 3600,
+      allocatedAt: 900,
+      protectedUntil: 2000,
+    });
     expect(promised.protectedUntil).toBe(2000);
     const started = transition(promised, { type: 'start', at: 1000 });
     expect(started.ok && started.lease.protectedUntil).toBe(2000);
@@ -96,7 +103,10 @@ describe('lease lifecycle transitions', () => {
   });
 
   it('refuses to preempt a non-preemptible lease, protected or not', () => {
-    const result = transition(inState('running', { preemptible: false, protectedUntil: 0 }), { type: 'preempt', at: 5000 });
+    const result = transition(inState('running', { preemptible: false, protectedUntil: 0 }), {
+      type: 'preempt',
+      at: 5000,
+    });
     expect(result.ok ? null : result.error.code).toBe('not_preemptible');
   });
 
@@ -140,7 +150,11 @@ describe('states', () => {
 
   it('a cancelled lease ends cancelled at the cancel, and is terminal', () => {
     const cancelled = transition(inState('running'), events.cancel);
-    expect(cancelled.ok && cancelled.lease).toMatchObject({ state: 'cancelled', endedAt: 1010, endReason: 'cancelled' });
+    expect(cancelled.ok && cancelled.lease).toMatchObject({
+      state: 'cancelled',
+      endedAt: 1010,
+      endReason: 'cancelled',
+    });
     if (cancelled.ok) expect(ranSeconds(cancelled.lease, 5000)).toBe(910);
   });
 });
@@ -151,7 +165,11 @@ describe('a stop confirmed during a notice', () => {
     const event = noticeStopEvent(inState('preempting'), 1041);
     expect(event).toEqual({ type: 'stopped', at: 1041 });
     const ended = transition(inState('preempting'), event!);
-    expect(ended.ok && ended.lease).toMatchObject({ state: 'preempted', endedAt: 1041, endReason: 'stopped_on_notice' });
+    expect(ended.ok && ended.lease).toMatchObject({
+      state: 'preempted',
+      endedAt: 1041,
+      endReason: 'stopped_on_notice',
+    });
   });
 
   it('ends it at the notice end when the stop is confirmed after it (the workload ignored the notice)', () => {
@@ -161,7 +179,11 @@ describe('a stop confirmed during a notice', () => {
   });
 
   it('completes it when its run time ended before the stop', () => {
-    expect(noticeStopEvent(inState('preempting', { runtimeSeconds: 920 }), 1041)).toEqual({ type: 'complete', at: 1020, reason: 'runtime_reached' });
+    expect(noticeStopEvent(inState('preempting', { runtimeSeconds: 920 }), 1041)).toEqual({
+      type: 'complete',
+      at: 1020,
+      reason: 'runtime_reached',
+    });
   });
 
   it('is nothing for a lease not in its notice', () => {

@@ -14,7 +14,15 @@
  *
  * Times are seconds on one clock (Unix seconds in the service, virtual seconds in the simulator).
  */
-export const LEASE_STATES = ['allocated', 'running', 'preempting', 'completed', 'cancelled', 'preempted', 'failed'] as const;
+export const LEASE_STATES = [
+  'allocated',
+  'running',
+  'preempting',
+  'completed',
+  'cancelled',
+  'preempted',
+  'failed',
+] as const;
 export type LeaseState = (typeof LEASE_STATES)[number];
 export const LIVE_LEASE_STATES: readonly LeaseState[] = ['allocated', 'running', 'preempting'];
 /** States a lease never leaves: it has ended, and is billed up to its endedAt at most. */
@@ -48,7 +56,8 @@ export interface Lease {
  * `stopped_on_notice`: preempted when its workload stopped on the notice's SIGTERM, before the
  * notice ended (billed to that stop). `cancelled`: the tenant cancelled the bid.
  */
-export type LeaseEndReason = 'runtime_reached' | 'workload_ended' | 'preempted' | 'stopped_on_notice' | 'cancelled' | string;
+export type LeaseEndReason =
+  'runtime_reached' | 'workload_ended' | 'preempted' | 'stopped_on_notice' | 'cancelled' | string;
 
 export type LeaseEvent =
   | { readonly type: 'start'; readonly at: number }
@@ -74,8 +83,7 @@ export interface LeaseTransitionError {
 }
 
 export type TransitionResult =
-  | { readonly ok: true; readonly lease: Lease }
-  | { readonly ok: false; readonly error: LeaseTransitionError };
+  { readonly ok: true; readonly lease: Lease } | { readonly ok: false; readonly error: LeaseTransitionError };
 
 export function newLease(input: {
   id: string;
@@ -127,7 +135,12 @@ export function transition(
       // Never shortens a protection promised at allocation (the service's GREATEST(protected_until, start + hold)).
       return {
         ok: true,
-        lease: { ...lease, state: 'running', startedAt: event.at, protectedUntil: Math.max(lease.protectedUntil ?? -Infinity, event.at + params.minHoldSeconds) },
+        lease: {
+          ...lease,
+          state: 'running',
+          startedAt: event.at,
+          protectedUntil: Math.max(lease.protectedUntil ?? -Infinity, event.at + params.minHoldSeconds),
+        },
       };
     case 'complete':
       return end(lease, 'completed', event.at, event.reason ?? 'runtime_reached');
@@ -135,7 +148,10 @@ export function transition(
       if (!lease.preemptible) return refuse(lease, event, 'not_preemptible', 'the lease is not preemptible');
       if (lease.protectedUntil !== null && event.at < lease.protectedUntil)
         return refuse(lease, event, 'protected', `the lease is protected until ${lease.protectedUntil}`);
-      return { ok: true, lease: { ...lease, state: 'preempting', noticeEndsAt: event.at + params.preemptionNoticeSeconds } };
+      return {
+        ok: true,
+        lease: { ...lease, state: 'preempting', noticeEndsAt: event.at + params.preemptionNoticeSeconds },
+      };
     case 'notice_elapsed':
       if (lease.noticeEndsAt !== null && event.at < lease.noticeEndsAt)
         return refuse(lease, event, 'notice_not_over', `the notice runs until ${lease.noticeEndsAt}`);
@@ -143,7 +159,9 @@ export function transition(
     case 'stopped': {
       // Billed until the workload stopped or the notice ended, whichever came first.
       const ends = lease.noticeEndsAt ?? event.at;
-      return event.at < ends ? end(lease, 'preempted', event.at, 'stopped_on_notice') : end(lease, 'preempted', ends, 'preempted');
+      return event.at < ends
+        ? end(lease, 'preempted', event.at, 'stopped_on_notice')
+        : end(lease, 'preempted', ends, 'preempted');
     }
     case 'cancel':
       return end(lease, 'cancelled', event.at, 'cancelled');
@@ -194,6 +212,7 @@ export function noticeStopEvent(lease: Lease, stoppedAt: number): LeaseEvent | n
   if (lease.state !== 'preempting') return null;
   const runtimeEnd = runtimeEndsAt(lease);
   const noticeEnd = lease.noticeEndsAt ?? stoppedAt;
-  if (runtimeEnd !== null && runtimeEnd <= Math.min(stoppedAt, noticeEnd)) return { type: 'complete', at: runtimeEnd, reason: 'runtime_reached' };
+  if (runtimeEnd !== null && runtimeEnd <= Math.min(stoppedAt, noticeEnd))
+    return { type: 'complete', at: runtimeEnd, reason: 'runtime_reached' };
   return stoppedAt < noticeEnd ? { type: 'stopped', at: stoppedAt } : { type: 'notice_elapsed', at: noticeEnd };
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { blockedGpus, fencedLeaseEnd, heartbeatIntervalSeconds, nodeHealth, startTimedOut, startTimeoutReason } from './node-health.js';
+import {
+  blockedGpus,
+  fencedLeaseEnd,
+  heartbeatIntervalSeconds,
+  nodeHealth,
+  startTimedOut,
+  startTimeoutReason,
+} from './node-health.js';
 
 const at = (s: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, s));
 
@@ -47,8 +54,12 @@ describe('start timeout', () => {
   });
 
   it("names the platform's own reason when it gave one", () => {
-    expect(startTimeoutReason(600, 'Resources', 'pending')).toBe('start_timeout: not running 600 s after placement: Resources');
-    expect(startTimeoutReason(600, undefined, 'pending')).toBe('start_timeout: not running 600 s after placement (workload pending)');
+    expect(startTimeoutReason(600, 'Resources', 'pending')).toBe(
+      'start_timeout: not running 600 s after placement: Resources',
+    );
+    expect(startTimeoutReason(600, undefined, 'pending')).toBe(
+      'start_timeout: not running 600 s after placement (workload pending)',
+    );
     expect(startTimeoutReason(600, '  ', undefined)).toBe('start_timeout: not running 600 s after placement');
   });
 });

@@ -33,7 +33,12 @@ export function heartbeatIntervalSeconds(unreachableAfterSeconds: number): numbe
  * `unreachable` once `unreachableAfterSeconds` have passed since the last heartbeat, or while the
  * node stays fenced (a fenced node is ok again only when a heartbeat clears the fence).
  */
-export function nodeHealth(lastHeartbeatAt: Date | null, now: Date, unreachableAfterSeconds: number, fenced = false): NodeHealth {
+export function nodeHealth(
+  lastHeartbeatAt: Date | null,
+  now: Date,
+  unreachableAfterSeconds: number,
+  fenced = false,
+): NodeHealth {
   if (lastHeartbeatAt === null) return 'never_seen';
   if (fenced) return 'unreachable';
   return now.getTime() - lastHeartbeatAt.getTime() >= unreachableAfterSeconds * 1000 ? 'unreachable' : 'ok';
@@ -55,7 +60,13 @@ export function fencedLeaseEnd(lastHeartbeatAt: Date, startedAt: Date | null, no
  * to stop plus those the agent reported unusable. Never more than the GPUs no lease uses, so a
  * lease on an unusable GPU keeps its place until it ends.
  */
-export function blockedGpus(node: { gpus: number; usedByLeases: number; sellable: boolean; stuck: number; unusable: number }): number {
+export function blockedGpus(node: {
+  gpus: number;
+  usedByLeases: number;
+  sellable: boolean;
+  stuck: number;
+  unusable: number;
+}): number {
   const free = Math.max(0, node.gpus - node.usedByLeases);
   const blocked = node.sellable ? node.stuck + node.unusable : node.gpus;
   return Math.max(0, Math.min(blocked, free));
@@ -67,7 +78,11 @@ export function startTimedOut(allocatedAt: Date, now: Date, timeoutSeconds: numb
 }
 
 /** The lease's end reason for a start timeout: the platform's own word for the wait when it gave one. */
-export function startTimeoutReason(timeoutSeconds: number, waitingReason: string | undefined, state: string | undefined): string {
+export function startTimeoutReason(
+  timeoutSeconds: number,
+  waitingReason: string | undefined,
+  state: string | undefined,
+): string {
   const why = waitingReason?.trim() ? `: ${waitingReason.trim()}` : state ? ` (workload ${state})` : '';
   return `start_timeout: not running ${timeoutSeconds} s after placement${why}`;
 }

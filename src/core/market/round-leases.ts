@@ -26,14 +26,21 @@ export interface RoundLease<L> {
  * `leases` in allocation order (oldest first); `nodeGpus`: each node's GPU count; `held`: GPUs
  * per node that something outside the leases still holds (a workload the market failed to stop).
  */
-export function leasesSeenByRound<L extends RoundLeaseCandidate>(leases: readonly L[], nodeGpus: ReadonlyMap<string, number>, held: ReadonlyMap<string, number> = new Map()): RoundLease<L>[] {
+export function leasesSeenByRound<L extends RoundLeaseCandidate>(
+  leases: readonly L[],
+  nodeGpus: ReadonlyMap<string, number>,
+  held: ReadonlyMap<string, number> = new Map(),
+): RoundLease<L>[] {
   const used = new Map<string, number>();
   for (const lease of leases)
-    if (lease.state !== 'preempting') for (const s of lease.shares) used.set(s.nodeId, (used.get(s.nodeId) ?? 0) + s.gpus);
+    if (lease.state !== 'preempting')
+      for (const s of lease.shares) used.set(s.nodeId, (used.get(s.nodeId) ?? 0) + s.gpus);
   const seen: RoundLease<L>[] = [];
   for (const lease of leases) {
     if (lease.state === 'preempting') {
-      const fits = lease.shares.every((s) => (used.get(s.nodeId) ?? 0) + (held.get(s.nodeId) ?? 0) + s.gpus <= (nodeGpus.get(s.nodeId) ?? 0));
+      const fits = lease.shares.every(
+        (s) => (used.get(s.nodeId) ?? 0) + (held.get(s.nodeId) ?? 0) + s.gpus <= (nodeGpus.get(s.nodeId) ?? 0),
+      );
       if (!fits) continue;
       for (const s of lease.shares) used.set(s.nodeId, (used.get(s.nodeId) ?? 0) + s.gpus);
     }

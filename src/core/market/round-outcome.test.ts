@@ -34,7 +34,17 @@ function input(leases: LiveLease[], over: Partial<RoundResult>): RoundOutcomeInp
     result: result(over),
     nodes: [node('a')],
     leases,
-    bids: new Map([['b', { id: 'b', preemptible: false, remainingSeconds: 3600, offers: [{ gpuModel: 'H100', maxPrice: new Money('3.00') }] }]]),
+    bids: new Map([
+      [
+        'b',
+        {
+          id: 'b',
+          preemptible: false,
+          remainingSeconds: 3600,
+          offers: [{ gpuModel: 'H100', maxPrice: new Money('3.00') }],
+        },
+      ],
+    ]),
     preemptionNoticeSeconds: 120,
     minHoldSeconds: 600,
     newId: () => `new-${n++}`,
@@ -42,11 +52,26 @@ function input(leases: LiveLease[], over: Partial<RoundResult>): RoundOutcomeInp
 }
 
 const onA = { nodeId: 'a', gpus: 8 };
-const placeB = { placements: [{ bidId: 'b', gpuModel: 'H100', nodes: [{ node: 'a', gpus: 8 }], unitPrice: new Money('2.00'), uplift: new Money(0) }] };
+const placeB = {
+  placements: [
+    {
+      bidId: 'b',
+      gpuModel: 'H100',
+      nodes: [{ node: 'a', gpus: 8 }],
+      unitPrice: new Money('2.00'),
+      uplift: new Money(0),
+    },
+  ],
+};
 
 describe('planRoundOutcome', () => {
   it('gives a displaced running lease its notice and starts the new lease when the notice ends', () => {
-    const out = planRoundOutcome(input([{ id: 'old', state: 'running', limitPrice: new Money('1.50'), shares: [onA] }], { ...placeB, preempted: ['old'] }));
+    const out = planRoundOutcome(
+      input([{ id: 'old', state: 'running', limitPrice: new Money('1.50'), shares: [onA] }], {
+        ...placeB,
+        preempted: ['old'],
+      }),
+    );
     expect(out.notices).toEqual([{ leaseId: 'old', noticeEndsAt: NOW + 120 }]);
     expect(out.newLeases[0]).toMatchObject({ bidId: 'b', startAfter: NOW + 120, protectedUntil: NOW + 120 + 600 });
     expect(out.newLeases[0].shares[0].nodePrice.toFixed(2)).toBe('2.00');
@@ -54,16 +79,40 @@ describe('planRoundOutcome', () => {
   });
 
   it('starts a new lease no sooner than the notice of a lease already in its notice, displaced again, ends', () => {
-    const noticed: LiveLease = { id: 'old', state: 'preempting', noticeEndsAt: NOW + 45, limitPrice: new Money('1.50'), shares: [onA] };
+    const noticed: LiveLease = {
+      id: 'old',
+      state: 'preempting',
+      noticeEndsAt: NOW + 45,
+      limitPrice: new Money('1.50'),
+      shares: [onA],
+    };
     const out = planRoundOutcome(input([noticed], { ...placeB, preempted: ['old'] }));
     expect(out.notices).toEqual([]);
     expect(out.newLeases[0].startAfter).toBe(NOW + 45);
   });
 
   it('a lease in its notice that the round keeps wins its place back and is priced again', () => {
-    const noticed: LiveLease = { id: 'old', state: 'preempting', noticeEndsAt: NOW + 45, limitPrice: new Money('1.50'), shares: [onA] };
-    const out = planRoundOutcome(input([noticed], { kept: ['old'], keptPrices: [{ leaseId: 'old', unitPrice: new Money('1.50'), uplift: new Money('0.50') }] }));
+    const noticed: LiveLease = {
+      id: 'old',
+      state: 'preempting',
+      noticeEndsAt: NOW + 45,
+      limitPrice: new Money('1.50'),
+      shares: [onA],
+    };
+    const out = planRoundOutcome(
+      input([noticed], {
+        kept: ['old'],
+        keptPrices: [{ leaseId: 'old', unitPrice: new Money('1.50'), uplift: new Money('0.50') }],
+      }),
+    );
     expect(out.winBacks).toEqual(['old']);
-    expect(out.repricing).toEqual([{ leaseId: 'old', shares: [expect.objectContaining({ nodeId: 'a', gpus: 8, nodePrice: new Money('2.00') })], unitPrice: new Money('1.50'), uplift: new Money('0.50') }]);
+    expect(out.repricing).toEqual([
+      {
+        leaseId: 'old',
+        shares: [expect.objectContaining({ nodeId: 'a', gpus: 8, nodePrice: new Money('2.00') })],
+        unitPrice: new Money('1.50'),
+        uplift: new Money('0.50'),
+      },
+    ]);
   });
 });

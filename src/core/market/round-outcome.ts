@@ -90,7 +90,13 @@ export function planRoundOutcome(input: RoundOutcomeInput): RoundOutcome {
     shares.map((share) => {
       const node = nodes.get(share.nodeId);
       if (!node) throw new Error(`lease share on unknown node ${share.nodeId}`);
-      return { nodeId: share.nodeId, gpus: share.gpus, region: node.region, provider: node.provider, nodePrice: nodePrices.get(share.nodeId) ?? node.reservePrice };
+      return {
+        nodeId: share.nodeId,
+        gpus: share.gpus,
+        region: node.region,
+        provider: node.provider,
+        nodePrice: nodePrices.get(share.nodeId) ?? node.reservePrice,
+      };
     });
   const keptPrices = new Map(input.result.keptPrices.map((k) => [k.leaseId, k]));
 
@@ -106,8 +112,13 @@ export function planRoundOutcome(input: RoundOutcomeInput): RoundOutcome {
     if (lease.state === 'running') notices.push({ leaseId, noticeEndsAt: input.now + input.preemptionNoticeSeconds });
     // A lease already in its notice (offered again and not kept) frees its GPUs when that notice ends.
     const freeAt =
-      lease.state === 'running' ? input.now + input.preemptionNoticeSeconds : lease.state === 'preempting' ? Math.max(input.now, lease.noticeEndsAt ?? input.now) : input.now;
-    for (const share of lease.shares) nodeFreeAt.set(share.nodeId, Math.max(nodeFreeAt.get(share.nodeId) ?? input.now, freeAt));
+      lease.state === 'running'
+        ? input.now + input.preemptionNoticeSeconds
+        : lease.state === 'preempting'
+          ? Math.max(input.now, lease.noticeEndsAt ?? input.now)
+          : input.now;
+    for (const share of lease.shares)
+      nodeFreeAt.set(share.nodeId, Math.max(nodeFreeAt.get(share.nodeId) ?? input.now, freeAt));
   }
   for (const leaseId of input.result.kept) if (leases.get(leaseId)?.state === 'preempting') winBacks.push(leaseId);
 

@@ -36,7 +36,11 @@ export type ReportOutcome =
    */
   | { readonly kind: 'notice_stopped' }
   /** The lease fails; `reopenBid` when the platform, not the tenant's workload, failed. */
-  | { readonly kind: 'failed'; readonly reopenBid: boolean; readonly reason: 'workload_failed' | 'platform_failed' | 'workload_stopped' };
+  | {
+      readonly kind: 'failed';
+      readonly reopenBid: boolean;
+      readonly reason: 'workload_failed' | 'platform_failed' | 'workload_stopped';
+    };
 
 export interface ReportedLease {
   readonly state: LiveLeaseState;

@@ -51,7 +51,10 @@ describe('allocate', () => {
         fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 12 }),
         (micros, weights) => {
           const total = new Money(micros).dividedBy(1_000_000);
-          const parts = allocate(total, weights.map((w) => new Money(w)));
+          const parts = allocate(
+            total,
+            weights.map((w) => new Money(w)),
+          );
           expect(sum(parts).equals(total)).toBe(true);
           for (const p of parts) expect(p.isNegative()).toBe(false);
         },

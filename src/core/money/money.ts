@@ -28,7 +28,8 @@ export class MoneyFormatError extends Error {
 export function toMoney(input: string | number | Decimal): Money {
   if (Decimal.isDecimal(input)) return new Money(input as Decimal);
   const text = typeof input === 'number' ? (Number.isFinite(input) ? String(input) : 'NaN') : input.trim();
-  if (!DECIMAL_TEXT.test(text)) throw new MoneyFormatError('not_a_decimal', `"${String(input)}" is not a decimal number`);
+  if (!DECIMAL_TEXT.test(text))
+    throw new MoneyFormatError('not_a_decimal', `"${String(input)}" is not a decimal number`);
   return new Money(text);
 }
 

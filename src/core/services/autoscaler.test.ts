@@ -19,7 +19,11 @@ function flat(concurrency: number, seconds = 60, endAgo = 0): ConcurrencySample[
 
 /** Constant `base` for 60 s, with the last `seconds` at `burst`. */
 function burst(base: number, burstLevel: number, seconds: number): ConcurrencySample[] {
-  return Array.from({ length: 60 }, (_, i) => ({ at: NOW - i * 1000, seconds: 1, concurrency: i < seconds ? burstLevel : base }));
+  return Array.from({ length: 60 }, (_, i) => ({
+    at: NOW - i * 1000,
+    seconds: 1,
+    concurrency: i < seconds ? burstLevel : base,
+  }));
 }
 
 describe('windowMean', () => {
@@ -42,7 +46,17 @@ describe('decide', () => {
     ['held requests beyond the target start more', [], 0, 5, 0, null, {}, 3, 'scale_from_zero'],
     ['steady load at the target keeps the count', flat(4), 2, 0, 0, null, {}, 2, 'steady'],
     ['stable load above the target scales up at once', flat(6), 2, 0, 0, null, {}, 3, 'scale_up'],
-    ['a burst twice the count in the panic window scales up at once', burst(2, 8, 6), 1, 0, 0, null, {}, 4, 'panic_scale_up'],
+    [
+      'a burst twice the count in the panic window scales up at once',
+      burst(2, 8, 6),
+      1,
+      0,
+      0,
+      null,
+      {},
+      4,
+      'panic_scale_up',
+    ],
     ['a burst below twice the count waits for the stable window', burst(2, 5, 6), 2, 0, 0, null, {}, 2, 'steady'],
     ['never above the maximum', flat(40), 2, 0, 0, null, {}, 5, 'scale_up'],
     ['raised to the minimum', [], 0, 0, null, null, { minReplicas: 2 }, 2, 'raise_to_min'],
@@ -67,22 +81,52 @@ describe('decide', () => {
   });
 
   it('starts the scale-down delay when load first drops, and restarts it after each step', () => {
-    const input = { now: NOW, policy, samples: flat(0.5), current: 3, pending: 0, lastRequestAt: NOW, belowSince: null };
+    const input = {
+      now: NOW,
+      policy,
+      samples: flat(0.5),
+      current: 3,
+      pending: 0,
+      lastRequestAt: NOW,
+      belowSince: null,
+    };
     const first = decide(input);
     expect(first).toMatchObject({ desired: 3, belowSince: NOW });
     const later = decide({ ...input, now: NOW + 30_000, samples: flat(0.5, 60, -30), belowSince: first.belowSince });
     expect(later).toMatchObject({ desired: 2, reason: 'scale_down', belowSince: NOW + 30_000 });
-    const next = decide({ ...input, now: NOW + 40_000, samples: flat(0.5, 60, -40), current: 2, belowSince: later.belowSince });
+    const next = decide({
+      ...input,
+      now: NOW + 40_000,
+      samples: flat(0.5, 60, -40),
+      current: 2,
+      belowSince: later.belowSince,
+    });
     expect(next).toMatchObject({ desired: 2, reason: 'steady' });
   });
 
   it('forgets the delay when load comes back', () => {
-    const decision = decide({ now: NOW, policy, samples: flat(4), current: 2, pending: 0, lastRequestAt: NOW, belowSince: NOW - 20_000 });
+    const decision = decide({
+      now: NOW,
+      policy,
+      samples: flat(4),
+      current: 2,
+      pending: 0,
+      lastRequestAt: NOW,
+      belowSince: NOW - 20_000,
+    });
     expect(decision.belowSince).toBeNull();
   });
 
   it('records the inputs it decided on', () => {
-    const decision = decide({ now: NOW, policy, samples: flat(6), current: 2, pending: 1, lastRequestAt: NOW - 2000, belowSince: null });
+    const decision = decide({
+      now: NOW,
+      policy,
+      samples: flat(6),
+      current: 2,
+      pending: 1,
+      lastRequestAt: NOW - 2000,
+      belowSince: null,
+    });
     expect(decision.inputs).toEqual({
       stableConcurrency: 6,
       panicConcurrency: 6,

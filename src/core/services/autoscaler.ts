@@ -102,7 +102,10 @@ export function decide(input: AutoscalerInput): ScalingDecision {
   const panicConcurrency = windowMean(input.samples, now, policy.panicWindowSeconds);
   const stableWant = replicasFor(stableConcurrency, policy.targetConcurrency);
   // Held requests count now: they are demand the samples may not have seen yet.
-  const panicWant = Math.max(replicasFor(panicConcurrency, policy.targetConcurrency), replicasFor(pending, policy.targetConcurrency));
+  const panicWant = Math.max(
+    replicasFor(panicConcurrency, policy.targetConcurrency),
+    replicasFor(pending, policy.targetConcurrency),
+  );
   const panic = current === 0 ? panicWant > 0 : panicWant >= 2 * current;
   const idleSeconds = input.lastRequestAt === null ? null : (now - input.lastRequestAt) / 1000;
   const recentlyUsed = idleSeconds !== null && idleSeconds < policy.scaleToZeroAfterSeconds;
@@ -121,10 +124,13 @@ export function decide(input: AutoscalerInput): ScalingDecision {
     belowForSeconds,
   });
 
-  if (current < policy.minReplicas) return { desired: want, reason: 'raise_to_min', inputs: inputs(null), belowSince: null };
-  if (current > policy.maxReplicas) return { desired: policy.maxReplicas, reason: 'lower_to_max', inputs: inputs(null), belowSince: null };
+  if (current < policy.minReplicas)
+    return { desired: want, reason: 'raise_to_min', inputs: inputs(null), belowSince: null };
+  if (current > policy.maxReplicas)
+    return { desired: policy.maxReplicas, reason: 'lower_to_max', inputs: inputs(null), belowSince: null };
   if (want > current) {
-    const reason: ScalingReason = current === 0 ? 'scale_from_zero' : panic && panicWant > stableWant ? 'panic_scale_up' : 'scale_up';
+    const reason: ScalingReason =
+      current === 0 ? 'scale_from_zero' : panic && panicWant > stableWant ? 'panic_scale_up' : 'scale_up';
     return { desired: want, reason, inputs: inputs(null), belowSince: null };
   }
   if (want === current) return { desired: current, reason: 'steady', inputs: inputs(null), belowSince: null };
@@ -135,7 +141,12 @@ export function decide(input: AutoscalerInput): ScalingDecision {
   const toZero = current === 1 && want === 0;
   if (toZero || belowForSeconds >= policy.scaleDownDelaySeconds) {
     // The next step waits a whole delay again.
-    return { desired: current - 1, reason: toZero ? 'scale_to_zero' : 'scale_down', inputs: inputs(round3(belowForSeconds)), belowSince: current - 1 > want ? now : null };
+    return {
+      desired: current - 1,
+      reason: toZero ? 'scale_to_zero' : 'scale_down',
+      inputs: inputs(round3(belowForSeconds)),
+      belowSince: current - 1 > want ? now : null,
+    };
   }
   return { desired: current, reason: 'steady', inputs: inputs(round3(belowForSeconds)), belowSince };
 }

@@ -29,7 +29,16 @@ describe('replicaPrice', () => {
   });
 
   it('scales every offer of the XOR bundle by the same factor', () => {
-    expect(replicaOffers([{ gpuModel: 'H100', maxPrice: '2' }, { gpuModel: 'A100', maxPrice: '1' }], 2, 0)).toEqual([
+    expect(
+      replicaOffers(
+        [
+          { gpuModel: 'H100', maxPrice: '2' },
+          { gpuModel: 'A100', maxPrice: '1' },
+        ],
+        2,
+        0,
+      ),
+    ).toEqual([
       { gpuModel: 'H100', maxPrice: '1.8' },
       { gpuModel: 'A100', maxPrice: '0.9' },
     ]);

@@ -17,7 +17,9 @@ const SMALLEST = new Money(1).dividedBy(10 ** PRICE_DECIMALS);
 export function replicaPrice(maxPrice: MoneyValue, rank: number, minReplicas: number): MoneyValue {
   if (!Number.isInteger(rank) || rank < 1) throw new Error(`replica rank must be a positive integer, got ${rank}`);
   const steps = Math.max(0, rank - Math.max(minReplicas, 1));
-  const value = new Money(maxPrice).times(REPLICA_VALUE_DECAY.pow(steps)).toDecimalPlaces(PRICE_DECIMALS, Money.ROUND_DOWN);
+  const value = new Money(maxPrice)
+    .times(REPLICA_VALUE_DECAY.pow(steps))
+    .toDecimalPlaces(PRICE_DECIMALS, Money.ROUND_DOWN);
   return value.lessThan(SMALLEST) ? SMALLEST : value;
 }
 
@@ -27,5 +29,8 @@ export function replicaOffers(
   rank: number,
   minReplicas: number,
 ): Array<{ gpuModel: string; maxPrice: string }> {
-  return offers.map((o) => ({ gpuModel: o.gpuModel, maxPrice: replicaPrice(new Money(o.maxPrice), rank, minReplicas).toFixed() }));
+  return offers.map((o) => ({
+    gpuModel: o.gpuModel,
+    maxPrice: replicaPrice(new Money(o.maxPrice), rank, minReplicas).toFixed(),
+  }));
 }

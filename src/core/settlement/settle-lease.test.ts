@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Money, sum } from '../money/money.js';
-import { SettlementInputError, leaseUnitPrice, settleLeasePeriod, settlePeriod, type LeasePeriodUsage } from './settle-lease.js';
+import {
+  SettlementInputError,
+  leaseUnitPrice,
+  settleLeasePeriod,
+  settlePeriod,
+  type LeasePeriodUsage,
+} from './settle-lease.js';
 
 const usage = (over: Partial<LeasePeriodUsage> = {}): LeasePeriodUsage => ({
   leaseId: 'l-1',
@@ -18,7 +24,10 @@ const limit = fc.integer({ min: 0, max: 1_000_000 }).map((n) => new Money(n).div
 const usageArb = fc.record({
   leaseId: fc.constant('l'),
   limit,
-  shares: fc.array(fc.record({ gpus: fc.integer({ min: 1, max: 64 }), nodePrice: rate }), { minLength: 1, maxLength: 6 }),
+  shares: fc.array(fc.record({ gpus: fc.integer({ min: 1, max: 64 }), nodePrice: rate }), {
+    minLength: 1,
+    maxLength: 6,
+  }),
   seconds: fc.integer({ min: 0, max: 3600 }),
   feePercent: fc.integer({ min: 0, max: 10_000 }).map((n) => new Money(n).dividedBy(100)),
 });
@@ -35,7 +44,15 @@ describe('settleLeasePeriod', () => {
   });
 
   it('a lease over nodes of different prices pays each node its price: the mean, with no uplift', () => {
-    const s = settleLeasePeriod(usage({ shares: [{ gpus: 4, nodePrice: new Money('2.00') }, { gpus: 4, nodePrice: new Money('3.00') }], seconds: 3600 }));
+    const s = settleLeasePeriod(
+      usage({
+        shares: [
+          { gpus: 4, nodePrice: new Money('2.00') },
+          { gpus: 4, nodePrice: new Money('3.00') },
+        ],
+        seconds: 3600,
+      }),
+    );
     expect(s.unitPrice.toFixed(2)).toBe('2.50');
     expect(s.shares.map((x) => [x.charge.toFixed(2), x.uplift.toFixed(2), x.payout.toFixed(2)])).toEqual([
       ['8.00', '0.00', '7.20'],
@@ -44,7 +61,14 @@ describe('settleLeasePeriod', () => {
   });
 
   it('never charges more than the limit: the rest of the node price is uplift, and the provider still earns its node price', () => {
-    const s = settleLeasePeriod(usage({ limit: new Money('1.50'), shares: [{ gpus: 2, nodePrice: new Money('5.00') }], seconds: 3600, feePercent: new Money(10) }));
+    const s = settleLeasePeriod(
+      usage({
+        limit: new Money('1.50'),
+        shares: [{ gpus: 2, nodePrice: new Money('5.00') }],
+        seconds: 3600,
+        feePercent: new Money(10),
+      }),
+    );
     expect(s.unitPrice.toFixed(2)).toBe('1.50');
     expect(s.upliftRate.toFixed(2)).toBe('3.50');
     expect(s.charge.toFixed(6)).toBe('3.000000');
@@ -54,7 +78,17 @@ describe('settleLeasePeriod', () => {
   });
 
   it('splits a capped lease uplift over its nodes in proportion to what each earned', () => {
-    const s = settleLeasePeriod(usage({ limit: new Money('2.00'), shares: [{ gpus: 1, nodePrice: new Money('3.00') }, { gpus: 1, nodePrice: new Money('1.00') }, { gpus: 2, nodePrice: new Money('4.00') }], seconds: 3600 }));
+    const s = settleLeasePeriod(
+      usage({
+        limit: new Money('2.00'),
+        shares: [
+          { gpus: 1, nodePrice: new Money('3.00') },
+          { gpus: 1, nodePrice: new Money('1.00') },
+          { gpus: 2, nodePrice: new Money('4.00') },
+        ],
+        seconds: 3600,
+      }),
+    );
     // mean = (3 + 1 + 8) / 4 = 3.00; the lease pays 2.00 x 4 = 8.00 of the 12.00 earned: uplift 4.00.
     expect(s.charge.toFixed(2)).toBe('8.00');
     expect(s.shares.map((x) => x.uplift.toFixed(6))).toEqual(['1.000000', '0.333333', '2.666667']);
@@ -62,15 +96,29 @@ describe('settleLeasePeriod', () => {
 
   it('rounds half to even at six decimals', () => {
     // 0.0009 x 1 x 2 / 3600 = 0.0000005 exactly: a tie, goes to the even 0.000000
-    expect(settleLeasePeriod(usage({ shares: [{ gpus: 1, nodePrice: new Money('0.0009') }], seconds: 2 })).charge.toFixed(6)).toBe('0.000000');
+    expect(
+      settleLeasePeriod(usage({ shares: [{ gpus: 1, nodePrice: new Money('0.0009') }], seconds: 2 })).charge.toFixed(6),
+    ).toBe('0.000000');
     // 0.0027 x 1 x 2 / 3600 = 0.0000015: ties to 0.000002
-    expect(settleLeasePeriod(usage({ shares: [{ gpus: 1, nodePrice: new Money('0.0027') }], seconds: 2 })).charge.toFixed(6)).toBe('0.000002');
+    expect(
+      settleLeasePeriod(usage({ shares: [{ gpus: 1, nodePrice: new Money('0.0027') }], seconds: 2 })).charge.toFixed(6),
+    ).toBe('0.000002');
   });
 
   it('the unit price is the capped mean rounded half-even to six places (round-files.md)', () => {
     // (2.000001 + 2.000002) / 2 = 2.0000015: ties to the even 2.000002.
-    expect(leaseUnitPrice(new Money(9), [{ gpus: 1, nodePrice: new Money('2.000001') }, { gpus: 1, nodePrice: new Money('2.000002') }]).unitPrice.toFixed(6)).toBe('2.000002');
-    expect(leaseUnitPrice(new Money('1.9'), [{ gpus: 1, nodePrice: new Money('2.000001') }, { gpus: 1, nodePrice: new Money('2.000002') }])).toEqual({ unitPrice: new Money('1.9'), uplift: new Money('0.100002') });
+    expect(
+      leaseUnitPrice(new Money(9), [
+        { gpus: 1, nodePrice: new Money('2.000001') },
+        { gpus: 1, nodePrice: new Money('2.000002') },
+      ]).unitPrice.toFixed(6),
+    ).toBe('2.000002');
+    expect(
+      leaseUnitPrice(new Money('1.9'), [
+        { gpus: 1, nodePrice: new Money('2.000001') },
+        { gpus: 1, nodePrice: new Money('2.000002') },
+      ]),
+    ).toEqual({ unitPrice: new Money('1.9'), uplift: new Money('0.100002') });
   });
 
   it('charges nothing for a lease that did not run in the period', () => {
@@ -126,11 +174,23 @@ describe('settleLeasePeriod', () => {
   });
 
   it("the billing example of docs/finance.md: a notice's last entry charges 3 s up to the confirmed stop, not 20 s to the notice's end", () => {
-    const at = (seconds: number) => settleLeasePeriod(usage({ limit: new Money('3.00'), shares: [{ gpus: 8, nodePrice: new Money('2.50') }], seconds }));
+    const at = (seconds: number) =>
+      settleLeasePeriod(
+        usage({ limit: new Money('3.00'), shares: [{ gpus: 8, nodePrice: new Money('2.50') }], seconds }),
+      );
     const round = at(840);
-    expect([round.charge, round.fee, round.payout].map((m) => m.toFixed(6))).toEqual(['4.666667', '0.466667', '4.200000']);
+    expect([round.charge, round.fee, round.payout].map((m) => m.toFixed(6))).toEqual([
+      '4.666667',
+      '0.466667',
+      '4.200000',
+    ]);
     const toStop = at(3);
-    expect([toStop.charge, toStop.uplift, toStop.fee, toStop.payout].map((m) => m.toFixed(6))).toEqual(['0.016667', '0.000000', '0.001667', '0.015000']);
+    expect([toStop.charge, toStop.uplift, toStop.fee, toStop.payout].map((m) => m.toFixed(6))).toEqual([
+      '0.016667',
+      '0.000000',
+      '0.001667',
+      '0.015000',
+    ]);
     expect(toStop.charge.plus(toStop.uplift).equals(toStop.payout.plus(toStop.fee))).toBe(true);
     expect(at(20).charge.minus(toStop.charge).toFixed(6)).toBe('0.094444');
   });

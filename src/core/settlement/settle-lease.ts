@@ -72,12 +72,15 @@ const HUNDRED = new Money(100);
 function validate(usage: LeasePeriodUsage): void {
   if (usage.shares.length === 0) throw new SettlementInputError('shares', 'a lease has at least one share');
   for (const s of usage.shares) {
-    if (!Number.isInteger(s.gpus) || s.gpus <= 0) throw new SettlementInputError('shares', 'gpus must be a positive integer');
+    if (!Number.isInteger(s.gpus) || s.gpus <= 0)
+      throw new SettlementInputError('shares', 'gpus must be a positive integer');
     if (s.nodePrice.isNegative()) throw new SettlementInputError('shares', 'nodePrice must not be negative');
   }
-  if (!Number.isFinite(usage.seconds) || usage.seconds < 0) throw new SettlementInputError('seconds', 'seconds must be a non-negative finite number');
+  if (!Number.isFinite(usage.seconds) || usage.seconds < 0)
+    throw new SettlementInputError('seconds', 'seconds must be a non-negative finite number');
   if (usage.limit.isNegative()) throw new SettlementInputError('limit', 'limit must not be negative');
-  if (usage.feePercent.isNegative() || usage.feePercent.greaterThan(HUNDRED)) throw new SettlementInputError('feePercent', 'feePercent must be within 0..100');
+  if (usage.feePercent.isNegative() || usage.feePercent.greaterThan(HUNDRED))
+    throw new SettlementInputError('feePercent', 'feePercent must be within 0..100');
 }
 
 const ledger = (value: Money) => value.toDecimalPlaces(LEDGER_DECIMALS, Decimal.ROUND_HALF_EVEN);
@@ -112,7 +115,14 @@ export function settleLeasePeriod(usage: LeasePeriodUsage): LeasePeriodSettlemen
   }
   const shares = usage.shares.map((s, i): ShareSettlement => {
     const fee = ledger(gross[i].times(usage.feePercent).dividedBy(HUNDRED));
-    return { gpuSeconds: s.gpus * usage.seconds, gross: gross[i], charge: gross[i].minus(uplifts[i]), uplift: uplifts[i], fee, payout: gross[i].minus(fee) };
+    return {
+      gpuSeconds: s.gpus * usage.seconds,
+      gross: gross[i],
+      charge: gross[i].minus(uplifts[i]),
+      uplift: uplifts[i],
+      fee,
+      payout: gross[i].minus(fee),
+    };
   });
   return {
     leaseId: usage.leaseId,

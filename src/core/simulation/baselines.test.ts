@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Money } from '../money/money.js';
-import { dedicatedFleet, meetsTarget, peakDemand, scaleFleet, searchCapacity, serviceTarget, targetStopRule, type ProbeRun } from './capacity.js';
+import {
+  dedicatedFleet,
+  meetsTarget,
+  peakDemand,
+  scaleFleet,
+  searchCapacity,
+  serviceTarget,
+  targetStopRule,
+  type ProbeRun,
+} from './capacity.js';
 import { simulate } from './engine.js';
 import { FirstFitScheduler } from './first-fit-scheduler.js';
 import { computeMetrics } from './metrics.js';
@@ -11,7 +20,11 @@ import { job, node, workload } from './sim-fixtures.test-helpers.js';
 const tiny = () =>
   workload(
     [node('n1')],
-    [job('A', 't1', 0, 8, 3600), job('B', 't2', 30, 4, 1800, { window: { notBefore: 30, deadline: 3630 } }), job('C', 't2', 60, 4, 1800)],
+    [
+      job('A', 't1', 0, 8, 3600),
+      job('B', 't2', 30, 4, 1800, { window: { notBefore: 30, deadline: 3630 } }),
+      job('C', 't2', 60, 4, 1800),
+    ],
     3 * 3600,
   );
 
@@ -42,14 +55,22 @@ describe('FIFO shared pool (hand-checked)', () => {
   });
 
   it('passes over a gang that does not fit so that a smaller job behind it can start', async () => {
-    const w = workload([node('n1')], [job('A', 't', 0, 4, 3600), job('big', 't', 10, 8, 600), job('small', 't', 20, 4, 600)], 7200);
+    const w = workload(
+      [node('n1')],
+      [job('A', 't', 0, 4, 3600), job('big', 't', 10, 8, 600), job('small', 't', 20, 4, 600)],
+      7200,
+    );
     const run = await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes));
     expect(Array.from(run.firstStart)).toEqual([0, 3600, 60]);
   });
 
   it('never splits a node-contiguous gang across nodes, and does split a block gang', async () => {
     const nodes = [node('n1', 4), node('n2', 4)];
-    const w = workload(nodes, [job('node-gang', 't', 0, 8, 600), job('block-gang', 't', 0, 8, 600, { contiguity: 'block' })], 3600);
+    const w = workload(
+      nodes,
+      [job('node-gang', 't', 0, 8, 600), job('block-gang', 't', 0, 8, 600, { contiguity: 'block' })],
+      3600,
+    );
     const run = await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes));
     expect(run.outcome).toEqual(['waiting', 'completed']);
   });
@@ -58,7 +79,12 @@ describe('FIFO shared pool (hand-checked)', () => {
 describe('dedicated reservations (hand-checked)', () => {
   it("sizes each tenant's own nodes for its own peak", () => {
     const w = tiny();
-    expect(peakDemand(w.jobs.filter((j) => j.tenant === 't2'), w.horizonSeconds).get('H100')).toBe(8);
+    expect(
+      peakDemand(
+        w.jobs.filter((j) => j.tenant === 't2'),
+        w.horizonSeconds,
+      ).get('H100'),
+    ).toBe(8);
     const fleet = dedicatedFleet(w);
     expect(fleet.owner).toEqual(['t1', 't2']);
     expect(fleet.nodes.map((n) => n.gpus)).toEqual([8, 8]);
@@ -67,7 +93,12 @@ describe('dedicated reservations (hand-checked)', () => {
   it('runs every job at its first round on its own tenant nodes and charges owned capacity whether used or not', async () => {
     const w = tiny();
     const fleet = dedicatedFleet(w);
-    const run = await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), { nodeOwner: fleet.owner });
+    const run = await simulate(
+      w,
+      fleet.nodes,
+      new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner),
+      { nodeOwner: fleet.owner },
+    );
     expect(Array.from(run.firstStart)).toEqual([0, 60, 60]);
     const m = computeMetrics(w, run);
     expect(m.gpus).toBe(16);
@@ -97,7 +128,12 @@ describe('capacity', () => {
   it('holds a shared fleet to the dedicated service level: p95 wait of work without a window, deadlines, GPU-hours', async () => {
     const w = tiny();
     const fleet = dedicatedFleet(w);
-    const dedicated = computeMetrics(w, await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), { nodeOwner: fleet.owner }));
+    const dedicated = computeMetrics(
+      w,
+      await simulate(w, fleet.nodes, new FirstFitScheduler('dedicated', 'reserved', fleet.nodes, fleet.owner), {
+        nodeOwner: fleet.owner,
+      }),
+    );
     const target = serviceTarget(dedicated, 60);
     expect(target.p95WaitNowSeconds).toBe(60);
     const fifo = computeMetrics(w, await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes)));
@@ -112,27 +148,56 @@ describe('capacity', () => {
     // (A and C), one late job already breaks the p95, and C is known to be late once it has waited
     // more than 60 s: at the 180 s round, round 3.
     const w = tiny();
-    const target = { p95WaitNowSeconds: 60, p99WaitNowSeconds: 60, deadlineHitRate: 1, gpuHoursServed: 12, completionRate: 1 };
-    const run = await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes), { stop: targetStopRule(w, target) });
+    const target = {
+      p95WaitNowSeconds: 60,
+      p99WaitNowSeconds: 60,
+      deadlineHitRate: 1,
+      gpuHoursServed: 12,
+      completionRate: 1,
+    };
+    const run = await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes), {
+      stop: targetStopRule(w, target),
+    });
     expect(run.stoppedAt).toBe(3);
     // Two nodes serve everyone at once: the rule never fires and the run ends at the horizon.
     const two = [node('n1'), node('n2')];
-    const full = await simulate(w, two, new FirstFitScheduler('fifo', 'list', two), { stop: targetStopRule(w, target) });
+    const full = await simulate(w, two, new FirstFitScheduler('fifo', 'list', two), {
+      stop: targetStopRule(w, target),
+    });
     expect(full.stoppedAt).toBeNull();
     expect(meetsTarget(computeMetrics(w, full), target)).toBe(true);
   });
 
   it('bisects the fleet size, reuses the fleet already run and never probes one fleet twice', async () => {
     const base = [node('n1'), node('n2'), node('n3'), node('n4')];
-    const metricsFor = (gpus: number) => ({ p95WaitNowSeconds: gpus >= 24 ? 0 : 3600, p99WaitNowSeconds: gpus >= 24 ? 0 : 3600, deadlineHitRate: 1, gpuHoursServed: 10, completionRate: 1 }) as never;
+    const metricsFor = (gpus: number) =>
+      ({
+        p95WaitNowSeconds: gpus >= 24 ? 0 : 3600,
+        p99WaitNowSeconds: gpus >= 24 ? 0 : 3600,
+        deadlineHitRate: 1,
+        gpuHoursServed: 10,
+        completionRate: 1,
+      }) as never;
     const probed: number[] = [];
     const evaluate = async (nodes: typeof base): Promise<ProbeRun> => {
       probed.push(nodes.length * 8);
       return { metrics: metricsFor(nodes.length * 8), stoppedAtHour: null };
     };
-    const target = { p95WaitNowSeconds: 60, p99WaitNowSeconds: 60, deadlineHitRate: 1, gpuHoursServed: 10, completionRate: 1 };
+    const target = {
+      p95WaitNowSeconds: 60,
+      p99WaitNowSeconds: 60,
+      deadlineHitRate: 1,
+      gpuHoursServed: 10,
+      completionRate: 1,
+    };
     // The scenario's own 32 GPUs (factor 1) met the target, so the search starts below it.
-    const result = await searchCapacity(base, evaluate, target, { low: 0.25, high: 2, steps: 4 }, { factor: 1, metrics: metricsFor(32) });
+    const result = await searchCapacity(
+      base,
+      evaluate,
+      target,
+      { low: 0.25, high: 2, steps: 4 },
+      { factor: 1, metrics: metricsFor(32) },
+    );
     expect(result.gpus).toBe(24);
     expect(probed).toEqual([16, 24]);
     expect(result.probes.map((p) => [p.gpus, p.met])).toEqual([

@@ -29,8 +29,15 @@ export function largestNodes(nodes: readonly MarketNode[]): Map<string, number> 
   return out;
 }
 
-/** Peak GPUs in use per model if every job ran the moment it arrived, on `modelOf(job)` (default: its preferred model). */
-export function peakDemand(jobs: readonly SimJob[], horizon: number, modelOf: (job: SimJob) => string | null = (j) => j.offers[0].gpuModel): Map<string, number> {
+/**
+ * Peak GPUs in use per model if every job ran the moment it arrived, on `modelOf(job)` (default: its preferred
+ * model).
+ */
+export function peakDemand(
+  jobs: readonly SimJob[],
+  horizon: number,
+  modelOf: (job: SimJob) => string | null = (j) => j.offers[0].gpuModel,
+): Map<string, number> {
   const events = new Map<string, [number, number][]>();
   for (const job of jobs) {
     const model = modelOf(job);
@@ -99,7 +106,11 @@ export function scaleFleet(nodes: readonly MarketNode[], factor: number): Market
     const want = Math.max(1, Math.ceil(group.length * factor - 1e-9));
     for (let k = 0; k < want; k++) {
       const template = group[Math.min(k, group.length - 1)];
-      out.push(k < group.length ? template : clone(template, `${template.id}-x${k}`, `${template.block}-x${Math.floor(k / 16)}`));
+      out.push(
+        k < group.length
+          ? template
+          : clone(template, `${template.id}-x${k}`, `${template.block}-x${Math.floor(k / 16)}`),
+      );
     }
   }
   return out;
@@ -108,7 +119,8 @@ export function scaleFleet(nodes: readonly MarketNode[], factor: number): Market
 export const totalGpus = (nodes: readonly MarketNode[]) => nodes.reduce((a, n) => a + n.gpus - n.unavailableGpus, 0);
 
 /** The fleet's size in money: GPUs x reserve price per hour, summed. */
-export const fleetCostPerHour = (nodes: readonly MarketNode[]) => nodes.reduce((a, n) => a + (n.gpus - n.unavailableGpus) * n.reservePrice.toNumber(), 0);
+export const fleetCostPerHour = (nodes: readonly MarketNode[]) =>
+  nodes.reduce((a, n) => a + (n.gpus - n.unavailableGpus) * n.reservePrice.toNumber(), 0);
 
 /** "The same demand at the same wait", as measured on the dedicated baseline. */
 export interface ServiceTarget {
@@ -145,13 +157,38 @@ export interface TargetCheck {
  */
 export function targetChecks(m: BaselineMetrics, target: ServiceTarget): TargetCheck[] {
   const checks: TargetCheck[] = [
-    { goal: 'p95 wait without a window (s) <=', target: target.p95WaitNowSeconds, measured: m.p95WaitNowSeconds, met: m.p95WaitNowSeconds <= target.p95WaitNowSeconds },
-    { goal: 'p99 wait without a window (s) <=', target: target.p99WaitNowSeconds, measured: m.p99WaitNowSeconds, met: m.p99WaitNowSeconds <= target.p99WaitNowSeconds },
-    { goal: 'jobs completed >=', target: target.completionRate - 0.01, measured: m.completionRate, met: m.completionRate >= target.completionRate - 0.01 - 1e-12 },
-    { goal: 'GPU-hours served in the horizon >=', target: 0.99 * target.gpuHoursServed, measured: m.gpuHoursServed, met: m.gpuHoursServed >= 0.99 * target.gpuHoursServed },
+    {
+      goal: 'p95 wait without a window (s) <=',
+      target: target.p95WaitNowSeconds,
+      measured: m.p95WaitNowSeconds,
+      met: m.p95WaitNowSeconds <= target.p95WaitNowSeconds,
+    },
+    {
+      goal: 'p99 wait without a window (s) <=',
+      target: target.p99WaitNowSeconds,
+      measured: m.p99WaitNowSeconds,
+      met: m.p99WaitNowSeconds <= target.p99WaitNowSeconds,
+    },
+    {
+      goal: 'jobs completed >=',
+      target: target.completionRate - 0.01,
+      measured: m.completionRate,
+      met: m.completionRate >= target.completionRate - 0.01 - 1e-12,
+    },
+    {
+      goal: 'GPU-hours served in the horizon >=',
+      target: 0.99 * target.gpuHoursServed,
+      measured: m.gpuHoursServed,
+      met: m.gpuHoursServed >= 0.99 * target.gpuHoursServed,
+    },
   ];
   if (target.deadlineHitRate !== null)
-    checks.push({ goal: 'deadline hit rate >=', target: target.deadlineHitRate - 0.01, measured: m.deadlineHitRate, met: (m.deadlineHitRate ?? 1) >= target.deadlineHitRate - 0.01 - 1e-12 });
+    checks.push({
+      goal: 'deadline hit rate >=',
+      target: target.deadlineHitRate - 0.01,
+      measured: m.deadlineHitRate,
+      met: (m.deadlineHitRate ?? 1) >= target.deadlineHitRate - 0.01 - 1e-12,
+    });
   return checks;
 }
 
@@ -164,7 +201,10 @@ export function meetsTarget(m: BaselineMetrics, target: ServiceTarget): boolean 
  * there (with 5% slack for the work the target lets run past the end).
  */
 export function meanLoadFactor(workload: Workload, base: readonly MarketNode[]): number {
-  const gpuSeconds = workload.jobs.reduce((a, j) => a + j.gpus * Math.max(0, Math.min(j.runtimeSeconds, workload.horizonSeconds - j.arrival)), 0);
+  const gpuSeconds = workload.jobs.reduce(
+    (a, j) => a + j.gpus * Math.max(0, Math.min(j.runtimeSeconds, workload.horizonSeconds - j.arrival)),
+    0,
+  );
   return Math.max(1e-3, (0.95 * gpuSeconds) / workload.horizonSeconds / Math.max(1, totalGpus(base)));
 }
 
@@ -186,18 +226,22 @@ export function targetStopRule(workload: Workload, target: ServiceTarget): (prog
     .map((j, i) => i)
     .filter((i) => jobs[i].window)
     .sort((a, b) => jobs[a].window!.deadline - jobs[b].window!.deadline);
-  const missesAllowed = target.deadlineHitRate === null ? Infinity : due.length * (1.01 - target.deadlineHitRate) + 1e-9;
+  const missesAllowed =
+    target.deadlineHitRate === null ? Infinity : due.length * (1.01 - target.deadlineHitRate) + 1e-9;
   let nextNow = 0;
   let nextDue = 0;
   let nextNow99 = 0;
   let late = 0;
   let late99 = 0;
   let misses = 0;
-  const isLate = (i: number, limit: number, firstStart: Float64Array) => Number.isNaN(firstStart[i]) || firstStart[i] - jobs[i].arrival > limit;
+  const isLate = (i: number, limit: number, firstStart: Float64Array) =>
+    Number.isNaN(firstStart[i]) || firstStart[i] - jobs[i].arrival > limit;
   return ({ now: t, firstStart, completedAt }) => {
     // Jobs are in arrival order; one whose target wait has run out is decided either way.
-    while (nextNow < now.length && t - jobs[now[nextNow]].arrival > target.p95WaitNowSeconds) if (isLate(now[nextNow++], target.p95WaitNowSeconds, firstStart)) late++;
-    while (nextNow99 < now.length && t - jobs[now[nextNow99]].arrival > target.p99WaitNowSeconds) if (isLate(now[nextNow99++], target.p99WaitNowSeconds, firstStart)) late99++;
+    while (nextNow < now.length && t - jobs[now[nextNow]].arrival > target.p95WaitNowSeconds)
+      if (isLate(now[nextNow++], target.p95WaitNowSeconds, firstStart)) late++;
+    while (nextNow99 < now.length && t - jobs[now[nextNow99]].arrival > target.p99WaitNowSeconds)
+      if (isLate(now[nextNow99++], target.p99WaitNowSeconds, firstStart)) late99++;
     while (nextDue < due.length && jobs[due[nextDue]].window!.deadline < t) {
       const i = due[nextDue++];
       if (!(completedAt[i] <= jobs[i].window!.deadline)) misses++;
@@ -210,7 +254,10 @@ export interface CapacityProbe {
   readonly factor: number;
   readonly gpus: number;
   readonly met: boolean;
-  /** Hours into the run at which the probe stopped because the target could no longer be met; null if it ran to the end. */
+  /**
+   * Hours into the run at which the probe stopped because the target could no longer be met; null if it ran to the
+   * end.
+   */
   readonly stoppedAtHour: number | null;
 }
 
@@ -223,13 +270,16 @@ export interface CapacityResult {
 }
 
 /** A probe's verdict: the full run's metrics, or the hour at which it stopped as a sure miss. */
-export type ProbeRun = { readonly metrics: BaselineMetrics; readonly stoppedAtHour: null } | { readonly metrics: null; readonly stoppedAtHour: number };
+export type ProbeRun =
+  | { readonly metrics: BaselineMetrics; readonly stoppedAtHour: null }
+  | { readonly metrics: null; readonly stoppedAtHour: number };
 
 /**
  * Bisection on the scale of the shared fleet, assuming more GPUs never hurt the service level.
  * Midpoints are geometric, so the answer is found to a relative precision whether the fleet
  * is a tenth or a hundredth of the one given: `steps` probes, each halving the interval's
- * log-width; the upper bound itself is probed last, and only if no probe below it met the target. `known` is a fleet already run (the scenario's own), which
+ * log-width; the upper bound itself is probed last, and only if no probe below it met the target. `known` is a fleet
+ * already run (the scenario's own), which
  * narrows the interval for free; factors that round to a fleet already probed are not run again.
  */
 export async function searchCapacity(
@@ -248,7 +298,7 @@ export async function searchCapacity(
     const gpus = totalGpus(scaleFleet(base, known.factor));
     const met = meetsTarget(known.metrics, target);
     verdicts.set(gpus, met);
-    if (met) (high = known.factor), (best = gpus), (bestFactor = known.factor);
+    if (met) ((high = known.factor), (best = gpus), (bestFactor = known.factor));
     else low = known.factor;
   }
   const probe = async (factor: number) => {
@@ -261,7 +311,7 @@ export async function searchCapacity(
       verdicts.set(gpus, met);
       probes.push({ factor, gpus, met, stoppedAtHour: run.stoppedAtHour });
     }
-    if (met && gpus < (best ?? Infinity)) (best = gpus), (bestFactor = factor);
+    if (met && gpus < (best ?? Infinity)) ((best = gpus), (bestFactor = factor));
     return met;
   };
   // The upper bound is probed only if nothing below it meets the target: when something does,

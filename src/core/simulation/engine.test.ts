@@ -20,21 +20,37 @@ class ScriptedScheduler implements Scheduler {
   decide(view: SchedulerView): RoundDecision {
     this.views.push(view);
     const d = this.script(view);
-    return { placements: d.placements ?? [], preempt: d.preempt ?? [], repricing: d.repricing, prices: d.prices ?? new Map([[poolKey('H100', 'r'), new Money('2.00')]]), solveMs: 0 };
+    return {
+      placements: d.placements ?? [],
+      preempt: d.preempt ?? [],
+      repricing: d.repricing,
+      prices: d.prices ?? new Map([[poolKey('H100', 'r'), new Money('2.00')]]),
+      solveMs: 0,
+    };
   }
 }
 
-const whole = (jobIndex: number, limit = '5.00') => ({ jobIndex, gpuModel: 'H100', shares: [{ node: 0, gpus: 8 }], limit: new Money(limit) });
+const whole = (jobIndex: number, limit = '5.00') => ({
+  jobIndex,
+  gpuModel: 'H100',
+  shares: [{ node: 0, gpus: 8 }],
+  limit: new Money(limit),
+});
 
 describe('simulator engine: lease lifecycle in virtual time', () => {
   it('gives a preempted lease its notice, hands its GPUs over when the notice ends and requeues its remaining run time', async () => {
     // P (preemptible, 1 h) starts at 0; F (fixed) arrives at 600 and takes the node at 660 once P is
     // past its 600 s protection. P stops at 660 + 120 = 780, F starts then; P comes back with 3600 - 780 s.
-    const w = workload([node('n1')], [job('P', 't', 0, 8, 3600, { preemptible: true }), job('F', 't', 600, 8, 1200)], 4 * 3600);
+    const w = workload(
+      [node('n1')],
+      [job('P', 't', 0, 8, 3600, { preemptible: true }), job('F', 't', 600, 8, 1200)],
+      4 * 3600,
+    );
     const scheduler = new ScriptedScheduler((view) => {
       if (view.now === 0) return { placements: [whole(0, '1.00')] };
       if (view.now === 660) return { preempt: [view.leases[0].record.id], placements: [whole(1)] };
-      if (view.now >= 780 + 1200 && view.open.length > 0 && view.leases.length === 0) return { placements: [whole(0, '1.00')] };
+      if (view.now >= 780 + 1200 && view.open.length > 0 && view.leases.length === 0)
+        return { placements: [whole(0, '1.00')] };
       return {};
     });
     const run = await simulate(w, w.nodes, scheduler);
@@ -53,7 +69,20 @@ describe('simulator engine: lease lifecycle in virtual time', () => {
 
   it('pays providers the node price, charges each lease at most its limit for the seconds it ran, and reconciles with uplift', async () => {
     const w = workload([node('n1')], [job('cheap', 't', 0, 4, 90), job('rich', 't', 0, 4, 120)], 600);
-    const run = await simulate(w, w.nodes, new ScriptedScheduler((view) => (view.now === 0 ? { placements: [{ ...whole(0, '1.00'), shares: [{ node: 0, gpus: 4 }] }, { ...whole(1), shares: [{ node: 0, gpus: 4 }] }] } : {})));
+    const run = await simulate(
+      w,
+      w.nodes,
+      new ScriptedScheduler((view) =>
+        view.now === 0
+          ? {
+              placements: [
+                { ...whole(0, '1.00'), shares: [{ node: 0, gpus: 4 }] },
+                { ...whole(1), shares: [{ node: 0, gpus: 4 }] },
+              ],
+            }
+          : {},
+      ),
+    );
     const m = computeMetrics(w, run);
     // Without repricing the node is priced at its pool's 2.00. cheap (limit 1.00) pays its limit
     // for 4 GPUs x 90 s: 0.066667 + 0.033333 = 0.1; rich pays 2.00 for 4 x 120 s: 2 x 0.133333.
@@ -71,7 +100,11 @@ describe('simulator engine: lease lifecycle in virtual time', () => {
   it("settles the round's node prices per share: a lease whose limit is below its mean node price pays its limit, the providers their prices", async () => {
     // G spans two 4-GPU nodes priced 3.00 and 1.50 (mean 2.25) with a 2.00 limit: it pays 2.00
     // and the market pays 0.25 per GPU-hour of uplift. H (4 GPUs on n1, limit 5.00) pays n1's 3.00.
-    const w = workload([node('n1', 8), node('n2', 4)], [job('G', 'a', 0, 8, 3600, { contiguity: 'block' }), job('H', 'b', 0, 4, 3600)], 3600);
+    const w = workload(
+      [node('n1', 8), node('n2', 4)],
+      [job('G', 'a', 0, 8, 3600, { contiguity: 'block' }), job('H', 'b', 0, 4, 3600)],
+      3600,
+    );
     const nodePrices = [new Money('3.00'), new Money('1.50')];
     const run = await simulate(
       w,
@@ -80,8 +113,23 @@ describe('simulator engine: lease lifecycle in virtual time', () => {
         view.now === 0
           ? {
               placements: [
-                { jobIndex: 0, gpuModel: 'H100', shares: [{ node: 0, gpus: 4 }, { node: 1, gpus: 4 }], limit: new Money('2.00'), leaseId: 'g' },
-                { jobIndex: 1, gpuModel: 'H100', shares: [{ node: 0, gpus: 4 }], limit: new Money('5.00'), leaseId: 'h' },
+                {
+                  jobIndex: 0,
+                  gpuModel: 'H100',
+                  shares: [
+                    { node: 0, gpus: 4 },
+                    { node: 1, gpus: 4 },
+                  ],
+                  limit: new Money('2.00'),
+                  leaseId: 'g',
+                },
+                {
+                  jobIndex: 1,
+                  gpuModel: 'H100',
+                  shares: [{ node: 0, gpus: 4 }],
+                  limit: new Money('5.00'),
+                  leaseId: 'h',
+                },
               ],
               repricing: new Map([
                 ['g', { nodePrices, unitPrice: new Money('2.00'), uplift: new Money('0.25') }],
@@ -119,6 +167,8 @@ describe('simulator engine: lease lifecycle in virtual time', () => {
 
   it('refuses a decision that over-allocates a node', async () => {
     const w = workload([node('n1')], [job('A', 't', 0, 8, 60), job('B', 't', 0, 8, 60)], 120);
-    await expect(simulate(w, w.nodes, new ScriptedScheduler((v) => (v.now === 0 ? { placements: [whole(0), whole(1)] } : {})))).rejects.toThrow(/over-allocated/);
+    await expect(
+      simulate(w, w.nodes, new ScriptedScheduler((v) => (v.now === 0 ? { placements: [whole(0), whole(1)] } : {}))),
+    ).rejects.toThrow(/over-allocated/);
   });
 });

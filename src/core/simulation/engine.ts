@@ -5,7 +5,15 @@ import { leasesSeenByRound } from '../market/round-leases.js';
 import { poolKey, type MarketNode } from '../market/types.js';
 import { leaseUnitPrice } from '../settlement/settle-lease.js';
 import { SettlementMeter } from './settlement-meter.js';
-import type { LeasePricing, LeaseRecord, OpenJob, RoundDecision, RoundLeasePrice, Scheduler, Share } from './scheduler.js';
+import type {
+  LeasePricing,
+  LeaseRecord,
+  OpenJob,
+  RoundDecision,
+  RoundLeasePrice,
+  Scheduler,
+  Share,
+} from './scheduler.js';
 import { flexibilityClass, type FlexibilityClass, type Workload } from './workload.js';
 
 /**
@@ -38,12 +46,18 @@ export interface SimRun {
   readonly gpuSeconds: Float64Array;
   /** Wall-clock seconds each job ran (not GPU-weighted), until the run ended. */
   readonly runSeconds: Float64Array;
-  /** Every stretch a lease ran: its job, start and end (virtual seconds), GPUs and limit (the value it bid for that model). */
+  /**
+   * Every stretch a lease ran: its job, start and end (virtual seconds), GPUs and limit (the value it bid for that
+   * model).
+   */
   readonly intervals: readonly RunInterval[];
   /** Where the run ended: the horizon, or later when it drained past it (see SimulateOptions.drain). */
   readonly endSeconds: number;
   readonly meter: SettlementMeter;
-  /** When each flexibility class ran and what it paid, by UTC hour of day (floating point: for charts and diagnosis, not for money). */
+  /**
+   * When each flexibility class ran and what it paid, by UTC hour of day (floating point: for charts and diagnosis,
+   * not for money).
+   */
   readonly usageByHour: ReadonlyMap<FlexibilityClass, ClassUsage>;
   /**
    * Per round: time, busy GPUs, bids waiting; per pool (poolKey), the pool index (the published
@@ -130,11 +144,19 @@ function push(series: Map<string, number[]>, key: string, value: number, missing
   values.push(value);
 }
 
-export async function simulate(workload: Workload, nodes: readonly MarketNode[], scheduler: Scheduler, options: SimulateOptions = {}): Promise<SimRun> {
+export async function simulate(
+  workload: Workload,
+  nodes: readonly MarketNode[],
+  scheduler: Scheduler,
+  options: SimulateOptions = {},
+): Promise<SimRun> {
   const { jobs, horizonSeconds: horizon } = workload;
   const { periodSeconds: period } = workload.params;
   const nodeOwner = options.nodeOwner ?? null;
-  const timing = { minHoldSeconds: workload.params.minHoldSeconds, preemptionNoticeSeconds: workload.params.preemptionNoticeSeconds };
+  const timing = {
+    minHoldSeconds: workload.params.minHoldSeconds,
+    preemptionNoticeSeconds: workload.params.preemptionNoticeSeconds,
+  };
   const epochMs = Date.parse(workload.epoch);
   const n = jobs.length;
   const remaining = Float64Array.from(jobs, (j) => j.runtimeSeconds);
@@ -162,7 +184,12 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     vwap: new Map<string, number[]>(),
     soldGpus: new Map<string, number[]>(),
   };
-  let runPricing: { losers: number; paradoxicallyRejected: Record<string, number>; unitPriceMismatches: number; methods: Record<string, number> } | null = null;
+  let runPricing: {
+    losers: number;
+    paradoxicallyRejected: Record<string, number>;
+    unitPriceMismatches: number;
+    methods: Record<string, number>;
+  } | null = null;
   const solveMs: number[] = [];
   const roundsAtTimeLimit: number[] = [];
   let winBacks = 0;
@@ -193,7 +220,14 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
   };
   const credit = (rec: LeaseRecord, until: number) => {
     const ran = ranSeconds(rec.lease, until);
-    if (ran > 0) intervals.push({ jobIndex: rec.jobIndex, start: rec.lease.startedAt!, end: rec.lease.startedAt! + ran, gpus: rec.job.gpus, limit: rec.limit });
+    if (ran > 0)
+      intervals.push({
+        jobIndex: rec.jobIndex,
+        start: rec.lease.startedAt!,
+        end: rec.lease.startedAt! + ran,
+        gpus: rec.job.gpus,
+        limit: rec.limit,
+      });
     gpuSeconds[rec.jobIndex] += ran * rec.job.gpus;
     runSeconds[rec.jobIndex] += ran;
     return ran;
@@ -201,7 +235,10 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
   /** The settlement memo's key: the shares' (node price, GPUs) and the cap. */
   const pricingKey = (shares: readonly Share[], nodePrices: readonly Money[], cap: Money) =>
     `${shares.map((s, k) => `${nodePrices[k].toString()}x${s.gpus}`).join(',')}|${cap.toString()}`;
-  /** A lease's prices for a period: its shares' node prices, capped at `cap` (the lease-level rule of settle-lease.ts). */
+  /**
+   * A lease's prices for a period: its shares' node prices, capped at `cap` (the lease-level rule of
+   * settle-lease.ts).
+   */
   const leasePricing = (rec: Pick<LeaseRecord, 'shares'>, nodePrices: readonly Money[], cap: Money): LeasePricing => {
     const { unitPrice, uplift } = leaseUnitPrice(
       cap,
@@ -250,14 +287,22 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
       outcome[j] = 'completed';
       return;
     }
-    const next = requeuePreemptedBid({ preemptible: true, remainingSeconds: remaining[j], window: rec.job.window }, ran, event.at);
+    const next = requeuePreemptedBid(
+      { preemptible: true, remainingSeconds: remaining[j], window: rec.job.window },
+      ran,
+      event.at,
+    );
     remaining[j] = next.remainingSeconds;
-    if (next.state === 'completed') (outcome[j] = 'completed'), (completedAt[j] = event.at);
-    else if (next.state === 'expired' && scheduler.honoursDeadlines) (outcome[j] = 'expired'), (remainingAtEnd[j] = next.remainingSeconds);
-    else (outcome[j] = 'waiting'), open.push(j);
+    if (next.state === 'completed') ((outcome[j] = 'completed'), (completedAt[j] = event.at));
+    else if (next.state === 'expired' && scheduler.honoursDeadlines)
+      ((outcome[j] = 'expired'), (remainingAtEnd[j] = next.remainingSeconds));
+    else ((outcome[j] = 'waiting'), open.push(j));
   };
 
-  /** Lease events due by `now`, in time order; an allocated lease starts at max(startAfter, the moment its GPUs come free). */
+  /**
+   * Lease events due by `now`, in time order; an allocated lease starts at max(startAfter, the moment its GPUs come
+   * free).
+   */
   const processClock = (now: number) => {
     const due: { rec: LeaseRecord; event: LeaseEvent }[] = [];
     for (const rec of live.values()) {
@@ -294,7 +339,12 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     if (!u)
       usageByHour.set(
         c,
-        (u = { gpuSeconds: new Float64Array(24), spend: new Float64Array(24), limitSpend: new Float64Array(24), atReserveGpuSeconds: new Float64Array(24) }),
+        (u = {
+          gpuSeconds: new Float64Array(24),
+          spend: new Float64Array(24),
+          limitSpend: new Float64Array(24),
+          atReserveGpuSeconds: new Float64Array(24),
+        }),
       );
     const unit = pricing.unitPrice.toNumber();
     const limit = rec.limit.toNumber();
@@ -339,7 +389,8 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
     }
     const placed = new Set<number>();
     for (const p of decision.placements) {
-      if (!fits(p.shares, committedFree)) throw new Error(`simulator: ${scheduler.name} over-allocated a node for job ${jobs[p.jobIndex].id}`);
+      if (!fits(p.shares, committedFree))
+        throw new Error(`simulator: ${scheduler.name} over-allocated a node for job ${jobs[p.jobIndex].id}`);
       take(p.shares, committedFree, 1);
       const job = jobs[p.jobIndex];
       const id = p.leaseId ?? `l-${++leaseSeq}`;
@@ -347,7 +398,14 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
         id,
         jobIndex: p.jobIndex,
         job,
-        lease: newLease({ id, bidId: job.id, preemptible: job.preemptible, runtimeSeconds: remaining[p.jobIndex], allocatedAt: now, protectedUntil: p.protectedUntil }),
+        lease: newLease({
+          id,
+          bidId: job.id,
+          preemptible: job.preemptible,
+          runtimeSeconds: remaining[p.jobIndex],
+          allocatedAt: now,
+          protectedUntil: p.protectedUntil,
+        }),
         shares: p.shares,
         nodeShares: p.shares.map((x) => ({ nodeId: nodes[x.node].id, gpus: x.gpus })),
         gpuModel: p.gpuModel,
@@ -388,7 +446,7 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
       if (check.eligible || (!scheduler.honoursDeadlines && now >= (job.window?.notBefore ?? 0))) {
         eligible.push({ index: j, job, remainingSeconds: remaining[j] });
         stillOpen.push(j);
-      } else if (check.reason === 'window_closed') (outcome[j] = 'expired'), (remainingAtEnd[j] = remaining[j]);
+      } else if (check.reason === 'window_closed') ((outcome[j] = 'expired'), (remainingAtEnd[j] = remaining[j]));
       else stillOpen.push(j);
     }
     open = stillOpen;
@@ -426,7 +484,8 @@ export async function simulate(workload: Workload, nodes: readonly MarketNode[],
       const p = decision.pricing;
       runPricing ??= { losers: 0, paradoxicallyRejected: {}, unitPriceMismatches: 0, methods: {} };
       runPricing.losers += p.losers;
-      for (const [reason, count] of Object.entries(p.paradoxicallyRejected)) runPricing.paradoxicallyRejected[reason] = (runPricing.paradoxicallyRejected[reason] ?? 0) + count;
+      for (const [reason, count] of Object.entries(p.paradoxicallyRejected))
+        runPricing.paradoxicallyRejected[reason] = (runPricing.paradoxicallyRejected[reason] ?? 0) + count;
       runPricing.unitPriceMismatches += p.unitPriceMismatches;
       if (p.method) runPricing.methods[p.method] = (runPricing.methods[p.method] ?? 0) + 1;
       for (const [key, v] of p.vwap) {

@@ -75,7 +75,8 @@ export function firstFit(
     for (const i of candidates) if (free[i] >= gpus) return [{ node: i, gpus }];
     return null;
   }
-  const groupOf = (i: number) => (contiguity === 'nvlink' ? nodes[i].nvlinkDomain : contiguity === 'block' ? nodes[i].block : '');
+  const groupOf = (i: number) =>
+    contiguity === 'nvlink' ? nodes[i].nvlinkDomain : contiguity === 'block' ? nodes[i].block : '';
   const totals = new Map<string, number>();
   for (const i of candidates) {
     if (free[i] <= 0) continue;

@@ -14,7 +14,13 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
     // F: non-preemptible, 8 GPUs, 30 min, bids 5.00, arrives at 900 (P is protected until 600).
     const w = workload(
       [node('n1')],
-      [job('P', 'flex', 0, 8, 7200, { preemptible: true, offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }] }), job('F', 'now', 900, 8, 1800)],
+      [
+        job('P', 'flex', 0, 8, 7200, {
+          preemptible: true,
+          offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }],
+        }),
+        job('F', 'now', 900, 8, 1800),
+      ],
       4 * 3600,
     );
     const scheduler = new MarketScheduler(clearRound, w.params, options, Date.parse(w.epoch));
@@ -47,7 +53,10 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
     const w = workload(
       [node('n1')],
       [
-        job('P', 'flex', 0, 4, 7200, { preemptible: true, offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }] }),
+        job('P', 'flex', 0, 4, 7200, {
+          preemptible: true,
+          offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }],
+        }),
         job('Q', 'now', 0, 4, 660),
         job('F', 'now', 600, 4, 1800),
       ],
@@ -69,7 +78,11 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
       [node('n1')],
       [
         job('hog', 'a', 0, 8, 4 * 3600),
-        job('late', 'b', 0, 8, 1800, { preemptible: true, window: { notBefore: 0, deadline: 3600 }, offers: [{ gpuModel: 'H100', maxPrice: new Money('1.50') }] }),
+        job('late', 'b', 0, 8, 1800, {
+          preemptible: true,
+          window: { notBefore: 0, deadline: 3600 },
+          offers: [{ gpuModel: 'H100', maxPrice: new Money('1.50') }],
+        }),
       ],
       2 * 3600,
     );
@@ -81,7 +94,11 @@ describe('market baseline through the real clearing core (hand-checked)', () => 
   });
 
   it('does not place a bid below the reserve, and charges nothing for it', async () => {
-    const w = workload([node('n1')], [job('low', 'a', 0, 1, 600, { offers: [{ gpuModel: 'H100', maxPrice: new Money('0.50') }] })], 3600);
+    const w = workload(
+      [node('n1')],
+      [job('low', 'a', 0, 1, 600, { offers: [{ gpuModel: 'H100', maxPrice: new Money('0.50') }] })],
+      3600,
+    );
     const run = await simulate(w, w.nodes, new MarketScheduler(clearRound, w.params, options, Date.parse(w.epoch)));
     expect(run.outcome).toEqual(['waiting']);
     expect(computeMetrics(w, run).charges).toBe('0.000000');
@@ -101,7 +118,10 @@ describe('node prices, uplift and paradoxical rejections (hand-checked)', () => 
     const w = workload(
       [node('n1', 4), node('n2', 4)],
       [
-        job('G', 'gang', 0, 8, 1800, { contiguity: 'block', offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }] }),
+        job('G', 'gang', 0, 8, 1800, {
+          contiguity: 'block',
+          offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }],
+        }),
         job('S', 'single', 0, 1, 600, { offers: [{ gpuModel: 'H100', maxPrice: new Money('3.00') }] }),
       ],
       3600,
@@ -131,7 +151,10 @@ describe('node prices, uplift and paradoxical rejections (hand-checked)', () => 
     expect(m.reconciliation.balanced).toBe(true);
     expect(m.reconciliation.chargesPlusUplift).toBe(new Money('8.166651').plus(m.uplift).toFixed(6));
     // S lost every round until G ended (30 bid-rounds); the core's list, counted once per round.
-    expect(m.paradoxicalRejections).toMatchObject({ losers: 30, count: new Set(round0.paradoxicallyRejected.map((p) => p.bidId)).size });
+    expect(m.paradoxicalRejections).toMatchObject({
+      losers: 30,
+      count: new Set(round0.paradoxicallyRejected.map((p) => p.bidId)).size,
+    });
   });
 
   it('counts the bids the core lists as paradoxically rejected, once per bid and round, over the losers', async () => {
@@ -164,7 +187,11 @@ describe('flexible work and the price it pays (hand-checked)', () => {
       [
         job('F', 'a', 0, 8, 3600, { offers: [{ gpuModel: 'H100', maxPrice: new Money('3.00') }] }),
         job('G', 'a', 0, 8, 1800, { offers: [{ gpuModel: 'H100', maxPrice: new Money('2.00') }] }),
-        job('W', 'b', 0, 8, 1800, { preemptible: true, window: { notBefore: 0, deadline: 3 * 3600 }, offers: [{ gpuModel: 'H100', maxPrice: new Money('0.50') }] }),
+        job('W', 'b', 0, 8, 1800, {
+          preemptible: true,
+          window: { notBefore: 0, deadline: 3 * 3600 },
+          offers: [{ gpuModel: 'H100', maxPrice: new Money('0.50') }],
+        }),
       ],
       3 * 3600,
     );
@@ -228,6 +255,9 @@ describe('pooling, end to end (hand-checked)', () => {
     ]);
     for (const fleet of report.equalFleet) for (const b of fleet.baselines) expect(b.valueDelivered).toBe('80.000000');
     expect(report.claims.value).toEqual({ atScenarioFleet: 1, atPrioritySizedFleet: 1, atLeast20PercentMore: false });
-    expect(report.verdict.find((v) => v.goal.startsWith('Pooling'))).toMatchObject({ measured: '8.00 / 16.00 = 50.0%', met: true });
+    expect(report.verdict.find((v) => v.goal.startsWith('Pooling'))).toMatchObject({
+      measured: '8.00 / 16.00 = 50.0%',
+      met: true,
+    });
   });
 });

@@ -3,7 +3,14 @@ import { poolKey, type OpenBid, type RoundResult, type RoundSnapshot, type Runni
 import type { MarketParams } from './workload.js';
 import { planRoundOutcome, type BidTerms, type LiveLease } from '../market/round-outcome.js';
 import { leaseUnitPrice } from '../settlement/settle-lease.js';
-import type { PlacementDecision, RoundDecision, RoundLeasePrice, RoundPricing, Scheduler, SchedulerView } from './scheduler.js';
+import type {
+  PlacementDecision,
+  RoundDecision,
+  RoundLeasePrice,
+  RoundPricing,
+  Scheduler,
+  SchedulerView,
+} from './scheduler.js';
 
 export interface ClearOptionsLike {
   readonly timeLimitMs?: number;
@@ -52,7 +59,11 @@ export class MarketScheduler implements Scheduler {
       return await this.clear(snapshot, this.options);
     } catch (error) {
       if (this.options.solver === 'greedy') throw error;
-      this.failures.push({ roundId: snapshot.roundId, message: error instanceof Error ? error.message : String(error), snapshot });
+      this.failures.push({
+        roundId: snapshot.roundId,
+        message: error instanceof Error ? error.message : String(error),
+        snapshot,
+      });
       return this.clear(snapshot, { ...this.options, solver: 'greedy' });
     }
   }
@@ -114,7 +125,10 @@ export class MarketScheduler implements Scheduler {
         shares: rec.nodeShares,
       })),
       bids: new Map(
-        view.open.map((o): [string, BidTerms] => [o.job.id, { id: o.job.id, preemptible: o.job.preemptible, remainingSeconds: o.remainingSeconds, offers: o.job.offers }]),
+        view.open.map((o): [string, BidTerms] => [
+          o.job.id,
+          { id: o.job.id, preemptible: o.job.preemptible, remainingSeconds: o.remainingSeconds, offers: o.job.offers },
+        ]),
       ),
       preemptionNoticeSeconds: this.params.preemptionNoticeSeconds,
       minHoldSeconds: this.params.minHoldSeconds,
@@ -144,7 +158,11 @@ export class MarketScheduler implements Scheduler {
         const rule = leaseUnitPrice(limit, r.shares);
         if (!rule.unitPrice.equals(r.unitPrice) || !rule.uplift.equals(r.uplift)) unitPriceMismatches++;
       }
-      repricing.set(r.leaseId, { nodePrices: r.shares.map((s) => s.nodePrice), unitPrice: r.unitPrice, uplift: r.uplift });
+      repricing.set(r.leaseId, {
+        nodePrices: r.shares.map((s) => s.nodePrice),
+        unitPrice: r.unitPrice,
+        uplift: r.uplift,
+      });
     }
     const paradox = new Map<string, string>();
     for (const p of result.paradoxicallyRejected) if (!paradox.has(p.bidId)) paradox.set(p.bidId, p.reason);

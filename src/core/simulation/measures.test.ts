@@ -12,7 +12,11 @@ const fifo = (nodes: readonly ReturnType<typeof node>[]) => new FirstFitSchedule
 describe('metric definitions (hand-computed tiny cases)', () => {
   it('counts preemptions per hour run by preemptible jobs, the only ones that can be preempted', async () => {
     // P (preemptible, 2 h) is preempted once by F (fixed, 600 s): P runs 7200 s in all, F 600 s.
-    const w = workload([node('n1')], [job('P', 't', 0, 8, 7200, { preemptible: true }), job('F', 't', 900, 8, 600)], 4 * 3600);
+    const w = workload(
+      [node('n1')],
+      [job('P', 't', 0, 8, 7200, { preemptible: true }), job('F', 't', 900, 8, 600)],
+      4 * 3600,
+    );
     const run = await simulate(w, w.nodes, new PriorityScheduler(w.nodes, 120));
     const m = computeMetrics(w, run);
     expect(m.preemptions).toBe(1);
@@ -54,14 +58,26 @@ describe('metric definitions (hand-computed tiny cases)', () => {
     // quantile q of 20 waits is the ceil(20 q)-th smallest: p95 the 19th (0), p99 the 20th (600).
     expect([m.p95WaitNowSeconds, m.p99WaitNowSeconds, m.maxWaitNowSeconds]).toEqual([0, 600, 600]);
     expect(m.completionRate).toBe(1);
-    const target = { p95WaitNowSeconds: 60, p99WaitNowSeconds: 60, deadlineHitRate: null, gpuHoursServed: m.gpuHoursServed, completionRate: 1 };
+    const target = {
+      p95WaitNowSeconds: 60,
+      p99WaitNowSeconds: 60,
+      deadlineHitRate: null,
+      gpuHoursServed: m.gpuHoursServed,
+      completionRate: 1,
+    };
     expect(targetChecks(m, target).map((c) => [c.goal, c.met])).toEqual([
       ['p95 wait without a window (s) <=', true],
       ['p99 wait without a window (s) <=', false],
       ['jobs completed >=', true],
       ['GPU-hours served in the horizon >=', true],
     ]);
-    expect(serviceTarget(m, 60)).toEqual({ p95WaitNowSeconds: 60, p99WaitNowSeconds: 600, deadlineHitRate: null, gpuHoursServed: m.gpuHoursServed, completionRate: 1 });
+    expect(serviceTarget(m, 60)).toEqual({
+      p95WaitNowSeconds: 60,
+      p99WaitNowSeconds: 600,
+      deadlineHitRate: null,
+      gpuHoursServed: m.gpuHoursServed,
+      completionRate: 1,
+    });
   });
 
   it('values work done inside its window, or without a window when it waited no longer than the target, and surplus = value - charges', async () => {
@@ -86,20 +102,34 @@ describe('metric definitions (hand-computed tiny cases)', () => {
     expect(valueDelivered(w, run, 3600).total.toFixed(2)).toBe('36.00');
   });
 
-  it('shapes dedicated nodes by each tenant\'s own gangs: an 8-GPU gang is never sized onto 2-GPU nodes', () => {
-    const fleet = [node('t4-small', 2, { gpuModel: 'T4' }), node('t4-big', 8, { gpuModel: 'T4' }), node('v100', 8, { gpuModel: 'V100' })];
+  it("shapes dedicated nodes by each tenant's own gangs: an 8-GPU gang is never sized onto 2-GPU nodes", () => {
+    const fleet = [
+      node('t4-small', 2, { gpuModel: 'T4' }),
+      node('t4-big', 8, { gpuModel: 'T4' }),
+      node('v100', 8, { gpuModel: 'V100' }),
+    ];
     const t4 = { offers: [{ gpuModel: 'T4', maxPrice: new Money('1') }] };
     // Tenant a runs 1-GPU jobs only: its T4 nodes are the 2-GPU shape. Tenant b has an 8-GPU gang
     // that accepts the T4 first: it gets 8-GPU T4 nodes. Tenant c's 8-GPU gang accepts T4 then V100.
-    const w = workload(fleet, [
-      job('a1', 'a', 0, 1, 600, t4),
-      job('a2', 'a', 0, 1, 600, t4),
-      job('a3', 'a', 0, 1, 600, t4),
-      job('b1', 'b', 0, 8, 600, t4),
-      job('c1', 'c', 0, 8, 600, { offers: [{ gpuModel: 'T4', maxPrice: new Money('1') }, { gpuModel: 'V100', maxPrice: new Money('2') }] }),
-    ], 3600);
+    const w = workload(
+      fleet,
+      [
+        job('a1', 'a', 0, 1, 600, t4),
+        job('a2', 'a', 0, 1, 600, t4),
+        job('a3', 'a', 0, 1, 600, t4),
+        job('b1', 'b', 0, 8, 600, t4),
+        job('c1', 'c', 0, 8, 600, {
+          offers: [
+            { gpuModel: 'T4', maxPrice: new Money('1') },
+            { gpuModel: 'V100', maxPrice: new Money('2') },
+          ],
+        }),
+      ],
+      3600,
+    );
     const d = dedicatedFleet(w);
-    const shape = (tenant: string) => d.nodes.filter((_, i) => d.owner[i] === tenant).map((n) => `${n.gpuModel}x${n.gpus}`);
+    const shape = (tenant: string) =>
+      d.nodes.filter((_, i) => d.owner[i] === tenant).map((n) => `${n.gpuModel}x${n.gpus}`);
     expect(shape('a')).toEqual(['T4x2', 'T4x2']);
     expect(shape('b')).toEqual(['T4x8']);
     expect(shape('c')).toEqual(['T4x8']);

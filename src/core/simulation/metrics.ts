@@ -45,8 +45,16 @@ export interface BaselineMetrics {
    * wait was no longer than `valueWaitTargetSeconds` (jobs without a window); null until a
    * target is given. `surplus` = value - charges (what tenants gained over what they paid).
    */
-  readonly value: { readonly waitTargetSeconds: number; readonly delivered: string; readonly surplus: string; readonly byClass: Readonly<Record<FlexibilityClass, string>> } | null;
-  /** Mean charged to tenants per GPU-hour run (charges / GPU-hours, uplift not included), by flexibility class; null where the class ran nothing. */
+  readonly value: {
+    readonly waitTargetSeconds: number;
+    readonly delivered: string;
+    readonly surplus: string;
+    readonly byClass: Readonly<Record<FlexibilityClass, string>>;
+  } | null;
+  /**
+   * Mean charged to tenants per GPU-hour run (charges / GPU-hours, uplift not included), by flexibility class; null
+   * where the class ran nothing.
+   */
   readonly pricePerGpuHour: Readonly<Record<FlexibilityClass, string | null>>;
   /**
    * Per flexibility class, for baselines charged per period: the mean limit of the leases that
@@ -55,7 +63,10 @@ export interface BaselineMetrics {
    * charges. Null for reservations.
    */
   readonly byClass: Readonly<Record<FlexibilityClass, ClassFigures>> | null;
-  /** Jobs whose window closed before they could finish, by flexibility class, and how many of them had run and been preempted. */
+  /**
+   * Jobs whose window closed before they could finish, by flexibility class, and how many of them had run and been
+   * preempted.
+   */
   readonly expiredByClass: Readonly<Record<FlexibilityClass, number>>;
   readonly expiredAfterPreemption: number;
   readonly spendByTenant: Readonly<Record<string, string>>;
@@ -72,7 +83,11 @@ export interface BaselineMetrics {
   /** What providers received: their gross less the fee. */
   readonly payouts: string;
   /** The books balance: charges + uplift = payouts + fees, summed exactly in micro-units. */
-  readonly reconciliation: { readonly chargesPlusUplift: string; readonly payoutsPlusFees: string; readonly balanced: boolean };
+  readonly reconciliation: {
+    readonly chargesPlusUplift: string;
+    readonly payoutsPlusFees: string;
+    readonly balanced: boolean;
+  };
   /** uplift / charges; null when nothing was charged. */
   readonly upliftShareOfCharges: number | null;
   /**
@@ -112,7 +127,10 @@ const ratio = (a: bigint, b: bigint) => new Money(a.toString()).dividedBy(b.toSt
 
 const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
 
-/** Dedicated capacity is paid for whether it is used or not: its cost is spread over the jobs that used it, by GPU-seconds. */
+/**
+ * Dedicated capacity is paid for whether it is used or not: its cost is spread over the jobs that used it, by
+ * GPU-seconds.
+ */
 function reservedSpend(workload: Workload, run: SimRun): { byJob: Money[]; byTenant: Map<string, Money> } {
   const byJob = workload.jobs.map(() => ZERO);
   const byTenant = new Map<string, Money>();
@@ -125,9 +143,14 @@ function reservedSpend(workload: Workload, run: SimRun): { byJob: Money[]; byTen
     byTenant.set(owner, (byTenant.get(owner) ?? ZERO).plus(cost));
   });
   for (const [tenant, cost] of byTenant) {
-    const users = workload.jobs.map((j, i) => i).filter((i) => workload.jobs[i].tenant === tenant && run.gpuSeconds[i] > 0);
+    const users = workload.jobs
+      .map((j, i) => i)
+      .filter((i) => workload.jobs[i].tenant === tenant && run.gpuSeconds[i] > 0);
     if (users.length === 0) continue;
-    const parts = allocate(cost, users.map((i) => new Money(run.gpuSeconds[i])));
+    const parts = allocate(
+      cost,
+      users.map((i) => new Money(run.gpuSeconds[i])),
+    );
     users.forEach((i, k) => (byJob[i] = parts[k]));
   }
   return { byJob, byTenant };
@@ -138,13 +161,18 @@ function reservedSpend(workload: Workload, run: SimRun): { byJob: Money[]; byTen
  * counted where it lies inside the job's window, or, for work without a window, in full when the
  * job's first wait was within `waitTarget`.
  */
-export function valueDelivered(workload: Workload, run: SimRun, waitTarget: number): { total: Money; byClass: Map<FlexibilityClass, Money> } {
+export function valueDelivered(
+  workload: Workload,
+  run: SimRun,
+  waitTarget: number,
+): { total: Money; byClass: Map<FlexibilityClass, Money> } {
   const byClass = new Map<FlexibilityClass, Money>();
   let total = ZERO;
   for (const iv of run.intervals) {
     const job = workload.jobs[iv.jobIndex];
     let seconds = iv.end - iv.start;
-    if (job.window) seconds = Math.max(0, Math.min(iv.end, job.window.deadline) - Math.max(iv.start, job.window.notBefore));
+    if (job.window)
+      seconds = Math.max(0, Math.min(iv.end, job.window.deadline) - Math.max(iv.start, job.window.notBefore));
     else if (!(run.firstStart[iv.jobIndex] - job.arrival <= waitTarget)) seconds = 0;
     if (seconds <= 0) continue;
     const v = iv.limit.times(iv.gpus * seconds).dividedBy(3600);
@@ -155,7 +183,11 @@ export function valueDelivered(workload: Workload, run: SimRun, waitTarget: numb
   return { total, byClass };
 }
 
-export function computeMetrics(workload: Workload, run: SimRun, valueWaitTargetSeconds: number | null = null): BaselineMetrics {
+export function computeMetrics(
+  workload: Workload,
+  run: SimRun,
+  valueWaitTargetSeconds: number | null = null,
+): BaselineMetrics {
   const { jobs } = workload;
   const horizon = run.horizonSeconds;
   const waits: number[] = [];
@@ -261,7 +293,10 @@ export function computeMetrics(workload: Workload, run: SimRun, valueWaitTargetS
       waitTargetSeconds: valueWaitTargetSeconds,
       delivered: v.total.toFixed(6),
       surplus: v.total.minus(charges).toFixed(6),
-      byClass: Object.fromEntries(FLEXIBILITY_CLASSES.map((c) => [c, (v.byClass.get(c) ?? ZERO).toFixed(6)])) as Record<FlexibilityClass, string>,
+      byClass: Object.fromEntries(FLEXIBILITY_CLASSES.map((c) => [c, (v.byClass.get(c) ?? ZERO).toFixed(6)])) as Record<
+        FlexibilityClass,
+        string
+      >,
     };
   }
   return {

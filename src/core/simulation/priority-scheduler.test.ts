@@ -8,19 +8,34 @@ import type { SimJob } from './workload.js';
 
 const wide = { notBefore: 0, deadline: 100_000 };
 const fixedNow = (id: string, arrival: number, gpus: number, runtime: number) => job(id, 't', arrival, gpus, runtime);
-const fixedWindow = (id: string, arrival: number, gpus: number, runtime: number) => job(id, 't', arrival, gpus, runtime, { window: wide });
-const preemptible = (id: string, arrival: number, gpus: number, runtime: number) => job(id, 't', arrival, gpus, runtime, { preemptible: true, window: wide });
+const fixedWindow = (id: string, arrival: number, gpus: number, runtime: number) =>
+  job(id, 't', arrival, gpus, runtime, { window: wide });
+const preemptible = (id: string, arrival: number, gpus: number, runtime: number) =>
+  job(id, 't', arrival, gpus, runtime, { preemptible: true, window: wide });
 
 async function runPriority(jobs: SimJob[], nodes = [node('n1')], hours = 6) {
   const w = workload(nodes, jobs, hours * 3600);
   const run = await simulate(w, w.nodes, new PriorityScheduler(w.nodes, w.params.preemptionNoticeSeconds));
   const at = (id: string) => jobs.findIndex((j) => j.id === id);
-  return { w, run, start: (id: string) => run.firstStart[at(id)], done: (id: string) => run.completedAt[at(id)], preempted: (id: string) => run.preemptions[at(id)] };
+  return {
+    w,
+    run,
+    start: (id: string) => run.firstStart[at(id)],
+    done: (id: string) => run.completedAt[at(id)],
+    preempted: (id: string) => run.preemptions[at(id)],
+  };
 }
 
 describe('priority queue with preemption and backfill (Kueue / Slurm rules, hand-checked on one 8-GPU node)', () => {
   it('ranks fixed work that must run now over fixed windowed work over preemptible work', () => {
-    expect([fixedNow('a', 0, 1, 1), fixedWindow('b', 0, 1, 1), preemptible('c', 0, 1, 1), job('d', 't', 0, 1, 1, { preemptible: true })].map(jobPriority)).toEqual([2, 1, 0, 0]);
+    expect(
+      [
+        fixedNow('a', 0, 1, 1),
+        fixedWindow('b', 0, 1, 1),
+        preemptible('c', 0, 1, 1),
+        job('d', 't', 0, 1, 1, { preemptible: true }),
+      ].map(jobPriority),
+    ).toEqual([2, 1, 0, 0]);
   });
 
   // Each row: jobs (all whole-node gangs unless stated), then the start second of each, and who was preempted.
@@ -65,7 +80,12 @@ describe('priority queue with preemption and backfill (Kueue / Slurm rules, hand
       // A holds 6 GPUs until 3600; H (8 GPUs) is blocked and holds a reservation for 3600. L (2 GPUs
       // for 2 h) would still run then, so it must wait; S (2 GPUs for 30 min) ends by 3600: backfilled.
       name: 'backfill: a small job that ends before the head job can start runs now; one that would delay it waits',
-      jobs: [fixedNow('A', 0, 6, 3600), fixedNow('H', 60, 8, 600), fixedNow('L', 60, 2, 7200), fixedNow('S', 60, 2, 1800)],
+      jobs: [
+        fixedNow('A', 0, 6, 3600),
+        fixedNow('H', 60, 8, 600),
+        fixedNow('L', 60, 2, 7200),
+        fixedNow('S', 60, 2, 1800),
+      ],
       starts: { A: 0, S: 60, H: 3600, L: 4200 },
       preempted: { A: 0, H: 0, L: 0, S: 0 },
     },
@@ -85,7 +105,12 @@ describe('priority queue with preemption and backfill (Kueue / Slurm rules, hand
   });
 
   it('FIFO first-fit on the same demand starts the long small job at once and delays the big one (what backfill prevents)', async () => {
-    const jobs = [fixedNow('A', 0, 6, 3600), fixedNow('H', 60, 8, 600), fixedNow('L', 60, 2, 7200), fixedNow('S', 60, 2, 1800)];
+    const jobs = [
+      fixedNow('A', 0, 6, 3600),
+      fixedNow('H', 60, 8, 600),
+      fixedNow('L', 60, 2, 7200),
+      fixedNow('S', 60, 2, 1800),
+    ];
     const w = workload([node('n1')], jobs, 6 * 3600);
     const run = await simulate(w, w.nodes, new FirstFitScheduler('fifo', 'list', w.nodes));
     // L takes the 2 free GPUs at 60; S gets A's when it ends at 3600; H waits for L until 7260.

@@ -1,6 +1,14 @@
 import type { MarketNode } from '../market/types.js';
 import { firstFit } from './first-fit-scheduler.js';
-import type { OpenJob, PlacementDecision, RoundDecision, Scheduler, SchedulerView, SeenLease, Share } from './scheduler.js';
+import type {
+  OpenJob,
+  PlacementDecision,
+  RoundDecision,
+  Scheduler,
+  SchedulerView,
+  SeenLease,
+  Share,
+} from './scheduler.js';
 import type { SimJob } from './workload.js';
 
 /** Priority classes from the bid: higher runs first and may preempt lower preemptible work. */
@@ -55,7 +63,8 @@ export class PriorityScheduler implements Scheduler {
     if (!list) {
       list = [];
       this.nodes.forEach((node, i) => {
-        if (node.gpuModel === gpuModel && (job.regions.length === 0 || job.regions.includes(node.region))) list!.push(i);
+        if (node.gpuModel === gpuModel && (job.regions.length === 0 || job.regions.includes(node.region)))
+          list!.push(i);
       });
       this.candidates.set(key, list);
     }
@@ -70,12 +79,16 @@ export class PriorityScheduler implements Scheduler {
     const preempt: string[] = [];
     const chosen = new Set<string>();
     // Leases holding committed GPUs (allocated or running) and when they will give them back.
-    const holding = view.leases.filter((l) => l.record.lease.state === 'running' || l.record.lease.state === 'allocated');
+    const holding = view.leases.filter(
+      (l) => l.record.lease.state === 'running' || l.record.lease.state === 'allocated',
+    );
     const releaseAt = (l: SeenLease) => {
       const lease = l.record.lease;
       return (lease.startedAt ?? Math.max(now, l.record.startAfter)) + lease.runtimeSeconds;
     };
-    const releases: { at: number; shares: readonly Share[] }[] = holding.map((l) => ({ at: releaseAt(l), shares: l.record.shares })).sort((a, b) => a.at - b.at);
+    const releases: { at: number; shares: readonly Share[] }[] = holding
+      .map((l) => ({ at: releaseAt(l), shares: l.record.shares }))
+      .sort((a, b) => a.at - b.at);
     /** Free GPUs on each node a job ending at `end` may use now without delaying a reservation. */
     const usable = (end: number): Int32Array => {
       if (reservations.size === 0) return free;
@@ -91,7 +104,9 @@ export class PriorityScheduler implements Scheduler {
       }
       return out;
     };
-    const queue = [...view.open].sort((a, b) => jobPriority(b.job) - jobPriority(a.job) || a.job.arrival - b.job.arrival || a.index - b.index);
+    const queue = [...view.open].sort(
+      (a, b) => jobPriority(b.job) - jobPriority(a.job) || a.job.arrival - b.job.arrival || a.index - b.index,
+    );
     for (const open of queue) {
       const { job } = open;
       const end = now + open.remainingSeconds;
@@ -113,10 +128,14 @@ export class PriorityScheduler implements Scheduler {
     return { placements, preempt, prices: null, solveMs: 0 };
   }
 
-  private placeNow({ index, job }: OpenJob, room: Int32Array): { placement: PlacementDecision; victims: string[] } | null {
+  private placeNow(
+    { index, job }: OpenJob,
+    room: Int32Array,
+  ): { placement: PlacementDecision; victims: string[] } | null {
     for (const offer of job.offers) {
       const shares = firstFit(job.gpus, job.contiguity, this.nodesFor(job, offer.gpuModel), this.nodes, room);
-      if (shares) return { placement: { jobIndex: index, gpuModel: offer.gpuModel, shares, limit: offer.maxPrice }, victims: [] };
+      if (shares)
+        return { placement: { jobIndex: index, gpuModel: offer.gpuModel, shares, limit: offer.maxPrice }, victims: [] };
     }
     return null;
   }
@@ -140,7 +159,12 @@ export class PriorityScheduler implements Scheduler {
           l.protectedUntil !== null &&
           l.protectedUntil <= now,
       )
-      .sort((a, b) => jobPriority(a.record.job) - jobPriority(b.record.job) || (b.record.lease.startedAt ?? 0) - (a.record.lease.startedAt ?? 0) || (a.record.id < b.record.id ? -1 : 1));
+      .sort(
+        (a, b) =>
+          jobPriority(a.record.job) - jobPriority(b.record.job) ||
+          (b.record.lease.startedAt ?? 0) - (a.record.lease.startedAt ?? 0) ||
+          (a.record.id < b.record.id ? -1 : 1),
+      );
     if (victims.length === 0) return null;
     const withVictims = Int32Array.from(room);
     for (const v of victims) for (const s of v.record.shares) withVictims[s.node] += s.gpus;
@@ -160,7 +184,13 @@ export class PriorityScheduler implements Scheduler {
         if (extra[share.node] < share.gpus) return null;
       }
       return {
-        placement: { jobIndex: index, gpuModel: offer.gpuModel, shares, limit: offer.maxPrice, startAfter: now + this.noticeSeconds },
+        placement: {
+          jobIndex: index,
+          gpuModel: offer.gpuModel,
+          shares,
+          limit: offer.maxPrice,
+          startAfter: now + this.noticeSeconds,
+        },
         victims: picked,
       };
     }
@@ -168,7 +198,12 @@ export class PriorityScheduler implements Scheduler {
   }
 
   /** The earliest time the job's gang fits as leases end, and the nodes it takes then: held for it from now on. */
-  private reserve(job: SimJob, releases: readonly { at: number; shares: readonly Share[] }[], free: Int32Array, reservations: Map<number, Reservation>): void {
+  private reserve(
+    job: SimJob,
+    releases: readonly { at: number; shares: readonly Share[] }[],
+    free: Int32Array,
+    reservations: Map<number, Reservation>,
+  ): void {
     const avail = Int32Array.from(free);
     for (const [i, r] of reservations) avail[i] -= r.gpus;
     for (const rel of releases) {
@@ -178,7 +213,10 @@ export class PriorityScheduler implements Scheduler {
         if (!shares) continue;
         for (const s of shares) {
           const r = reservations.get(s.node);
-          reservations.set(s.node, r ? { at: Math.min(r.at, rel.at), gpus: r.gpus + s.gpus } : { at: rel.at, gpus: s.gpus });
+          reservations.set(
+            s.node,
+            r ? { at: Math.min(r.at, rel.at), gpus: r.gpus + s.gpus } : { at: rel.at, gpus: s.gpus },
+          );
         }
         return;
       }

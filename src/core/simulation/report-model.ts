@@ -1,5 +1,11 @@
 import { formatPrice } from '../money/money.js';
-import { targetChecks, type CapacityProbe, type CapacityResult, type ServiceTarget, type TargetCheck } from './capacity.js';
+import {
+  targetChecks,
+  type CapacityProbe,
+  type CapacityResult,
+  type ServiceTarget,
+  type TargetCheck,
+} from './capacity.js';
 import { buildVerdict, fleetFigures, type FleetFigures, type FleetInput, type VerdictRow } from './report-verdict.js';
 import type { SimRun } from './engine.js';
 import type { ClearOptionsLike } from './market-scheduler.js';
@@ -23,7 +29,10 @@ export interface SimulationReport {
     readonly preemptionNoticeSeconds: number;
   };
   readonly notes: readonly string[];
-  readonly fleet: { readonly gpus: number; readonly pools: readonly { gpuModel: string; region: string; nodes: number; gpus: number; reservePrice: string }[] };
+  readonly fleet: {
+    readonly gpus: number;
+    readonly pools: readonly { gpuModel: string; region: string; nodes: number; gpus: number; reservePrice: string }[];
+  };
   readonly demand: {
     readonly jobs: number;
     readonly gpuHours: number;
@@ -31,7 +40,10 @@ export interface SimulationReport {
     readonly byClass: Readonly<Record<string, { jobs: number; gpuHours: number }>>;
   };
   readonly serviceTarget: ServiceTarget;
-  /** How limits were drawn: by flexibility class, or one distribution for every class (the scenario's `identicalLimits`). */
+  /**
+   * How limits were drawn: by flexibility class, or one distribution for every class (the scenario's
+   * `identicalLimits`).
+   */
   readonly limits: 'by-class' | 'identical';
   /** Each goal with its target, what was measured and whether it was met; report.html opens with it. */
   readonly verdict: readonly VerdictRow[];
@@ -56,7 +68,18 @@ export interface SimulationReport {
     readonly baselines: readonly FleetFigures[];
   }[];
   /** Series of each shared baseline on the fleet it needs for the service target (the charts of the sized fleets). */
-  readonly sizedSeries: Readonly<Record<string, { gpus: number; costPerHour: number; hours: readonly number[]; utilisation: readonly (number | null)[]; queue: readonly (number | null)[] }>>;
+  readonly sizedSeries: Readonly<
+    Record<
+      string,
+      {
+        gpus: number;
+        costPerHour: number;
+        hours: readonly number[];
+        utilisation: readonly (number | null)[];
+        queue: readonly (number | null)[];
+      }
+    >
+  >;
   readonly claims: {
     readonly pooling: {
       dedicatedGpus: number;
@@ -67,9 +90,22 @@ export interface SimulationReport {
       marketCostPerHour: number | null;
       costSaving: number | null;
     };
-    readonly flexibility: { preemptibleWindow: string | null; fixedNow: string | null; ratio: number | null; atLeast5x: boolean | null; ratioAtMarketSizedFleet: number | null };
-    /** Value delivered by the market / by the priority queue, at the scenario's fleet and at the priority queue's sized fleet. */
-    readonly value: { atScenarioFleet: number | null; atPrioritySizedFleet: number | null; atLeast20PercentMore: boolean | null };
+    readonly flexibility: {
+      preemptibleWindow: string | null;
+      fixedNow: string | null;
+      ratio: number | null;
+      atLeast5x: boolean | null;
+      ratioAtMarketSizedFleet: number | null;
+    };
+    /**
+     * Value delivered by the market / by the priority queue, at the scenario's fleet and at the priority queue's
+     * sized fleet.
+     */
+    readonly value: {
+      atScenarioFleet: number | null;
+      atPrioritySizedFleet: number | null;
+      atLeast20PercentMore: boolean | null;
+    };
   };
   readonly clearing: {
     readonly options: ClearOptionsLike;
@@ -83,13 +119,19 @@ export interface SimulationReport {
      * the run is reproducible.
      */
     readonly roundsAtTimeLimit: { readonly count: number; readonly first: readonly string[] };
-    /** The same, summed over the market's capacity-search probes: where non-zero, the capacity found can differ on a rerun. */
+    /**
+     * The same, summed over the market's capacity-search probes: where non-zero, the capacity found can differ on a
+     * rerun.
+     */
     readonly probeRoundsAtTimeLimit: number;
     /** Leases that won their place back during a preemption notice. */
     readonly winBacks: number;
     /** Market rounds by how the core priced them (`lp`: lowest supporting prices; `levels`: its fallback). */
     readonly pricingMethods: Readonly<Record<string, number>>;
-    /** Lease-rounds whose unit price from the core differs from the settlement rule's (settle-lease.ts leaseUnitPrice): 0 when coherent. */
+    /**
+     * Lease-rounds whose unit price from the core differs from the settlement rule's (settle-lease.ts
+     * leaseUnitPrice): 0 when coherent.
+     */
     readonly unitPriceMismatches: number;
   };
   /** The market's prices per pool over the run, with what each figure means (`definitions`). */
@@ -129,16 +171,23 @@ export interface PoolPriceSummary {
 
 /** What the price figures of a report mean, written next to them in report.json and report.html. */
 export const PRICE_DEFINITIONS: Readonly<Record<string, string>> = {
-  nodePrice: "Each round prices every node per GPU-hour: its reserve plus the scarcity rent of its GPUs that round (market.md section 5a). Providers earn their node's price (less the fee) for every GPU-hour sold.",
-  poolIndex: 'The published clearing price of a pool (GPU model / region): the lowest node price among its nodes with a contestable GPU, else the lowest of the pool; what the most flexible 1-GPU bid pays there. The price series and meanIndex/minIndex/maxIndex are this index.',
+  nodePrice:
+    "Each round prices every node per GPU-hour: its reserve plus the scarcity rent of its GPUs that round (market.md section 5a). Providers earn their node's price (less the fee) for every GPU-hour sold.",
+  poolIndex:
+    'The published clearing price of a pool (GPU model / region): the lowest node price among its nodes with a contestable GPU, else the lowest of the pool; what the most flexible 1-GPU bid pays there. The price series and meanIndex/minIndex/maxIndex are this index.',
   vwap: "Volume-weighted mean unit price actually paid on a pool's nodes by placements and kept leases (weighted by GPUs, and over the run by GPUs x rounds), beside the index.",
-  unitPrice: "What a lease pays per GPU-hour: min(its limit, the GPU-weighted mean of its nodes' prices), repriced every round; for FIFO each node's reserve (no cap binds); for dedicated, reservations charge owned capacity instead.",
-  charges: 'What tenants paid: per lease and period, each node its price for the GPU-seconds run, unless the limit is below the mean node price, then the limit; six decimals, half-even (src/core/settlement/settle-lease.ts).',
-  uplift: "What the market paid providers beyond the charges where a lease's limit capped its price: the providers still get the node prices. upliftShareOfCharges = uplift / charges.",
+  unitPrice:
+    "What a lease pays per GPU-hour: min(its limit, the GPU-weighted mean of its nodes' prices), repriced every round; for FIFO each node's reserve (no cap binds); for dedicated, reservations charge owned capacity instead.",
+  charges:
+    'What tenants paid: per lease and period, each node its price for the GPU-seconds run, unless the limit is below the mean node price, then the limit; six decimals, half-even (src/core/settlement/settle-lease.ts).',
+  uplift:
+    "What the market paid providers beyond the charges where a lease's limit capped its price: the providers still get the node prices. upliftShareOfCharges = uplift / charges.",
   fees: "The platform's fee: feePercent of the providers' gross (charges + uplift), per share, six decimals, half-even.",
   payouts: 'What providers received: gross - fee.',
-  reconciliation: 'charges + uplift = payouts + fees, exactly: every amount is summed in whole micro-units (bigint), and `balanced` says whether the two sides are equal.',
-  paradoxicalRejections: "Per baseline with prices: losers = bid-rounds lost (each losing bid once per round); count = those the core listed as paradoxically rejected (they could take GPUs below their limit at the round's node prices and still lost: `indivisible` because a gang or contiguity made the allocation unpriceable without charging a winner above its limit, `idle_gpus` because GPUs priced at their reserve stayed idle); share = count / losers.",
+  reconciliation:
+    'charges + uplift = payouts + fees, exactly: every amount is summed in whole micro-units (bigint), and `balanced` says whether the two sides are equal.',
+  paradoxicalRejections:
+    "Per baseline with prices: losers = bid-rounds lost (each losing bid once per round); count = those the core listed as paradoxically rejected (they could take GPUs below their limit at the round's node prices and still lost: `indivisible` because a gang or contiguity made the allocation unpriceable without charging a winner above its limit, `idle_gpus` because GPUs priced at their reserve stayed idle); share = count / losers.",
   pricePerGpuHour: 'Charges / GPU-hours run, by flexibility class (uplift not included).',
   reserveShare: "Share of a class's GPU-hours run on nodes priced exactly at their reserve (no rent that round).",
 };
@@ -154,8 +203,12 @@ function byHour(run: SimRun): SimulationReport['marketByHour'] {
     const u = run.usageByHour.get(c);
     if (!u) continue;
     gpuHours[c] = hourUtc.map((h) => round(u.gpuSeconds[h] / 3600, 2));
-    pricePerGpuHour[c] = hourUtc.map((h) => (u.gpuSeconds[h] > 0 ? round((u.spend[h] * 3600) / u.gpuSeconds[h]) : null));
-    reserveShare[c] = hourUtc.map((h) => (u.gpuSeconds[h] > 0 ? round(u.atReserveGpuSeconds[h] / u.gpuSeconds[h], 3) : null));
+    pricePerGpuHour[c] = hourUtc.map((h) =>
+      u.gpuSeconds[h] > 0 ? round((u.spend[h] * 3600) / u.gpuSeconds[h]) : null,
+    );
+    reserveShare[c] = hourUtc.map((h) =>
+      u.gpuSeconds[h] > 0 ? round(u.atReserveGpuSeconds[h] / u.gpuSeconds[h], 3) : null,
+    );
   }
   return { hourUtc, gpuHours, pricePerGpuHour, reserveShare };
 }
@@ -234,10 +287,19 @@ export function buildReport(
   },
 ): SimulationReport {
   const { params } = workload;
-  const pools = new Map<string, { gpuModel: string; region: string; nodes: number; gpus: number; reservePrice: string }>();
+  const pools = new Map<
+    string,
+    { gpuModel: string; region: string; nodes: number; gpus: number; reservePrice: string }
+  >();
   for (const node of workload.nodes) {
     const key = `${node.gpuModel}/${node.region}`;
-    const pool = pools.get(key) ?? { gpuModel: node.gpuModel, region: node.region, nodes: 0, gpus: 0, reservePrice: formatPrice(node.reservePrice) };
+    const pool = pools.get(key) ?? {
+      gpuModel: node.gpuModel,
+      region: node.region,
+      nodes: 0,
+      gpus: 0,
+      reservePrice: formatPrice(node.reservePrice),
+    };
     pool.nodes++;
     pool.gpus += node.gpus;
     pools.set(key, pool);
@@ -258,7 +320,12 @@ export function buildReport(
   const dedicatedGpus = dedicated.metrics.gpus;
   const flexible = market.metrics.pricePerGpuHour.preemptible_window;
   const fixedNow = market.metrics.pricePerGpuHour.fixed_now;
-  const v = buildVerdict({ baselines: input.baselines, fleets: input.fleets, dedicatedCostPerHour: input.dedicatedCostPerHour, limits: workload.limits ?? 'by-class' });
+  const v = buildVerdict({
+    baselines: input.baselines,
+    fleets: input.fleets,
+    dedicatedCostPerHour: input.dedicatedCostPerHour,
+    limits: workload.limits ?? 'by-class',
+  });
   const { sizedFleet, marketCostPerHour, ratioAtSized, valueAtScenario, valueAtPrioritySized } = v;
   const { ratio, rows: verdict } = v;
   const limits = workload.limits ?? 'by-class';
@@ -270,18 +337,33 @@ export function buildReport(
     sizedSeries[b.run.scheduler] = {
       gpus: fleet.gpus,
       costPerHour: round(fleet.costPerHour, 2),
-      hours: downsample(run.series.t.map((t) => t / 3600), MAX_POINTS) as number[],
-      utilisation: downsample(run.series.busyGpus.map((x) => x / Math.max(1, fleet.gpus)), MAX_POINTS),
+      hours: downsample(
+        run.series.t.map((t) => t / 3600),
+        MAX_POINTS,
+      ) as number[],
+      utilisation: downsample(
+        run.series.busyGpus.map((x) => x / Math.max(1, fleet.gpus)),
+        MAX_POINTS,
+      ),
       queue: downsample(run.series.queue, MAX_POINTS),
     };
   }
   // Runs drain past the horizon for as long as each needs: pad the shorter series so the buckets line up.
   const first = input.baselines.reduce((a, b) => (b.run.series.t.length > a.run.series.t.length ? b : a)).run.series;
-  const padded = (values: readonly number[]) => (values.length < first.t.length ? [...values, ...new Array<number>(first.t.length - values.length).fill(NaN)] : values);
+  const padded = (values: readonly number[]) =>
+    values.length < first.t.length
+      ? [...values, ...new Array<number>(first.t.length - values.length).fill(NaN)]
+      : values;
   const prices: Record<string, (number | null)[]> = {};
-  for (const [key, values] of market.run.series.prices) prices[key.replace('\u0000', '/')] = downsample(padded(values), MAX_POINTS);
+  for (const [key, values] of market.run.series.prices)
+    prices[key.replace('\u0000', '/')] = downsample(padded(values), MAX_POINTS);
   const vwap: Record<string, (number | null)[]> = {};
-  for (const [key, values] of market.run.series.vwap) vwap[key.replace('\u0000', '/')] = downsampleWeighted(padded(values), padded(market.run.series.soldGpus.get(key) ?? []), MAX_POINTS);
+  for (const [key, values] of market.run.series.vwap)
+    vwap[key.replace('\u0000', '/')] = downsampleWeighted(
+      padded(values),
+      padded(market.run.series.soldGpus.get(key) ?? []),
+      MAX_POINTS,
+    );
   const gpusOf = (b: (typeof input.baselines)[number]) => Math.max(1, b.metrics.gpus);
   return {
     version: 1,
@@ -302,9 +384,16 @@ export function buildReport(
     fleet: { gpus: workload.nodes.reduce((a, n) => a + n.gpus, 0), pools: [...pools.values()] },
     demand: {
       jobs: workload.jobs.length,
-      gpuHours: round(workload.jobs.reduce((a, j) => a + (j.gpus * j.runtimeSeconds) / 3600, 0), 3),
+      gpuHours: round(
+        workload.jobs.reduce((a, j) => a + (j.gpus * j.runtimeSeconds) / 3600, 0),
+        3,
+      ),
       byTenant: tally((j) => j.tenant),
-      byClass: Object.fromEntries(Object.entries(tally(flexibilityClass)).sort(([a], [b]) => FLEXIBILITY_CLASSES.indexOf(a as never) - FLEXIBILITY_CLASSES.indexOf(b as never))),
+      byClass: Object.fromEntries(
+        Object.entries(tally(flexibilityClass)).sort(
+          ([a], [b]) => FLEXIBILITY_CLASSES.indexOf(a as never) - FLEXIBILITY_CLASSES.indexOf(b as never),
+        ),
+      ),
     },
     serviceTarget: input.target,
     limits,
@@ -319,7 +408,11 @@ export function buildReport(
       preemptionsPerPreemptibleJobHour: round(b.metrics.preemptionsPerPreemptibleJobHour),
       completionRate: round(b.metrics.completionRate),
       deadlineHitRate: b.metrics.deadlineHitRate === null ? null : round(b.metrics.deadlineHitRate),
-      solveMs: { mean: round(b.metrics.solveMs.mean, 2), p95: round(b.metrics.solveMs.p95, 2), max: round(b.metrics.solveMs.max, 2) },
+      solveMs: {
+        mean: round(b.metrics.solveMs.mean, 2),
+        p95: round(b.metrics.solveMs.p95, 2),
+        max: round(b.metrics.solveMs.max, 2),
+      },
       byClass:
         b.metrics.byClass &&
         (Object.fromEntries(
@@ -340,11 +433,13 @@ export function buildReport(
       },
       capacityNeededGpus: b.capacity?.gpus ?? null,
       capacityNeededCostPerHour:
-        b === dedicated ? round(input.dedicatedCostPerHour, 6) : (() => {
-          const gpus = b.capacity?.gpus;
-          const fleet = gpus == null ? undefined : input.fleets.find((f) => f.gpus === gpus);
-          return fleet ? round(fleet.costPerHour, 6) : null;
-        })(),
+        b === dedicated
+          ? round(input.dedicatedCostPerHour, 6)
+          : (() => {
+              const gpus = b.capacity?.gpus;
+              const fleet = gpus == null ? undefined : input.fleets.find((f) => f.gpus === gpus);
+              return fleet ? round(fleet.costPerHour, 6) : null;
+            })(),
       targetChecks: targetChecks(b.metrics, input.target),
       capacityProbes: b.capacity?.probes.map((p) => ({ ...p, factor: round(p.factor) })) ?? [],
     })),
@@ -358,7 +453,13 @@ export function buildReport(
         marketCostPerHour: marketCostPerHour === null ? null : round(marketCostPerHour, 6),
         costSaving: marketCostPerHour === null ? null : round(1 - marketCostPerHour / input.dedicatedCostPerHour),
       },
-      flexibility: { preemptibleWindow: flexible, fixedNow, ratio, atLeast5x: ratio === null ? null : ratio >= 5, ratioAtMarketSizedFleet: ratioAtSized },
+      flexibility: {
+        preemptibleWindow: flexible,
+        fixedNow,
+        ratio,
+        atLeast5x: ratio === null ? null : ratio >= 5,
+        ratioAtMarketSizedFleet: ratioAtSized,
+      },
       value: {
         atScenarioFleet: valueAtScenario,
         atPrioritySizedFleet: valueAtPrioritySized,
@@ -369,7 +470,10 @@ export function buildReport(
       gpus: f.gpus,
       factor: round(f.factor),
       costPerHour: round(f.costPerHour, 6),
-      sizedFor: input.baselines.slice(1).filter((b) => b.capacity?.gpus === f.gpus).map((b) => b.run.scheduler),
+      sizedFor: input.baselines
+        .slice(1)
+        .filter((b) => b.capacity?.gpus === f.gpus)
+        .map((b) => b.run.scheduler),
       baselines: [...f.runs.values()].map((r) => fleetFigures(r.metrics, r.meetsTarget)),
     })),
     sizedSeries,
@@ -383,9 +487,19 @@ export function buildReport(
     prices: { definitions: PRICE_DEFINITIONS, pools: poolSummaries(market.run) },
     marketByHour: byHour(market.run),
     series: {
-      hours: downsample(first.t.map((t) => t / 3600), MAX_POINTS) as number[],
-      utilisation: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(padded(b.run.series.busyGpus.map((x) => x / gpusOf(b))), MAX_POINTS)])),
-      queue: Object.fromEntries(input.baselines.map((b) => [b.run.scheduler, downsample(padded(b.run.series.queue), MAX_POINTS)])),
+      hours: downsample(
+        first.t.map((t) => t / 3600),
+        MAX_POINTS,
+      ) as number[],
+      utilisation: Object.fromEntries(
+        input.baselines.map((b) => [
+          b.run.scheduler,
+          downsample(padded(b.run.series.busyGpus.map((x) => x / gpusOf(b))), MAX_POINTS),
+        ]),
+      ),
+      queue: Object.fromEntries(
+        input.baselines.map((b) => [b.run.scheduler, downsample(padded(b.run.series.queue), MAX_POINTS)]),
+      ),
       prices,
       vwap,
     },

@@ -48,7 +48,9 @@ export interface FleetFigures {
 export function flexibilityRatio(m: Pick<BaselineMetrics, 'pricePerGpuHour'>): number | null {
   const flexible = m.pricePerGpuHour.preemptible_window;
   const fixedNow = m.pricePerGpuHour.fixed_now;
-  return flexible && fixedNow && !new Money(flexible).isZero() ? round(new Money(fixedNow).dividedBy(flexible).toNumber(), 3) : null;
+  return flexible && fixedNow && !new Money(flexible).isZero()
+    ? round(new Money(fixedNow).dividedBy(flexible).toNumber(), 3)
+    : null;
 }
 
 export function fleetFigures(m: BaselineMetrics, meets: boolean): FleetFigures {
@@ -85,7 +87,10 @@ export interface FleetInput {
   readonly factor: number;
   readonly gpus: number;
   readonly costPerHour: number;
-  readonly runs: ReadonlyMap<string, { readonly run: SimRun; readonly metrics: BaselineMetrics; readonly meetsTarget: boolean }>;
+  readonly runs: ReadonlyMap<
+    string,
+    { readonly run: SimRun; readonly metrics: BaselineMetrics; readonly meetsTarget: boolean }
+  >;
 }
 
 export interface VerdictInput {
@@ -97,7 +102,10 @@ export interface VerdictInput {
 
 export interface Verdict {
   readonly rows: VerdictRow[];
-  /** The fleet a baseline needs for the service target, as run in the equal-fleet comparison; null when none was found. */
+  /**
+   * The fleet a baseline needs for the service target, as run in the equal-fleet comparison; null when none was
+   * found.
+   */
   readonly sizedFleet: (name: string) => FleetInput | null;
   readonly marketCostPerHour: number | null;
   readonly ratio: number | null;
@@ -121,7 +129,9 @@ export function buildVerdict(input: VerdictInput): Verdict {
   const valueRatio = (fleet: FleetInput | null | undefined) => {
     const m = fleet?.runs.get('market')?.metrics.value;
     const p = fleet?.runs.get('priority')?.metrics.value;
-    return m && p && new Money(p.delivered).greaterThan(0) ? round(new Money(m.delivered).dividedBy(p.delivered).toNumber(), 4) : null;
+    return m && p && new Money(p.delivered).greaterThan(0)
+      ? round(new Money(m.delivered).dividedBy(p.delivered).toNumber(), 4)
+      : null;
   };
   const scenarioFleet = input.fleets.find((f) => f.factor === 1);
   const valueAtScenario = valueRatio(scenarioFleet);
@@ -132,7 +142,10 @@ export function buildVerdict(input: VerdictInput): Verdict {
     {
       goal: 'Pooling: fleet cost the market needs for the service target, against dedicated reservations ($/h at reserve)',
       target: '<= 80% of dedicated',
-      measured: marketCostPerHour === null ? 'target not met on any fleet probed' : `${marketCostPerHour.toFixed(2)} / ${input.dedicatedCostPerHour.toFixed(2)} = ${pct(marketCostPerHour / input.dedicatedCostPerHour)}`,
+      measured:
+        marketCostPerHour === null
+          ? 'target not met on any fleet probed'
+          : `${marketCostPerHour.toFixed(2)} / ${input.dedicatedCostPerHour.toFixed(2)} = ${pct(marketCostPerHour / input.dedicatedCostPerHour)}`,
       met: marketCostPerHour === null ? false : marketCostPerHour <= 0.8 * input.dedicatedCostPerHour,
     },
     {

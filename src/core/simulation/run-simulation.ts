@@ -79,7 +79,8 @@ export async function runSimulation(
   const wallStart = performance.now();
   const timings: Record<string, number> = {};
   const probeSchedulers: MarketScheduler[] = [];
-  const market = () => new MarketScheduler(options.clear, workload.params, { ...options.clearOptions, seed: options.seed }, epochMs);
+  const market = () =>
+    new MarketScheduler(options.clear, workload.params, { ...options.clearOptions, seed: options.seed }, epochMs);
   const probeMarket = () => {
     const scheduler = market();
     probeSchedulers.push(scheduler);
@@ -95,11 +96,22 @@ export async function runSimulation(
 
   const notice = workload.params.preemptionNoticeSeconds;
   const schedulerFor = (name: (typeof SHARED)[number], nodes: readonly MarketNode[], forProbe: boolean): Scheduler =>
-    name === 'fifo' ? new FirstFitScheduler('fifo', 'list', nodes) : name === 'priority' ? new PriorityScheduler(nodes, notice) : forProbe ? probeMarket() : market();
+    name === 'fifo'
+      ? new FirstFitScheduler('fifo', 'list', nodes)
+      : name === 'priority'
+        ? new PriorityScheduler(nodes, notice)
+        : forProbe
+          ? probeMarket()
+          : market();
 
   const dedicated = dedicatedFleet(workload);
   const dedicatedRun = await timed('dedicated', () =>
-    simulate(workload, dedicated.nodes, new FirstFitScheduler('dedicated', 'reserved', dedicated.nodes, dedicated.owner), { nodeOwner: dedicated.owner }),
+    simulate(
+      workload,
+      dedicated.nodes,
+      new FirstFitScheduler('dedicated', 'reserved', dedicated.nodes, dedicated.owner),
+      { nodeOwner: dedicated.owner },
+    ),
   );
   const target = serviceTarget(computeMetrics(workload, dedicatedRun), workload.params.periodSeconds);
   // Value counts work without a window only where it started within the service target's p95 wait.
@@ -108,7 +120,13 @@ export async function runSimulation(
   const marketScheduler = market();
   const own = new Map<string, { run: SimRun; metrics: BaselineMetrics }>();
   for (const name of SHARED) {
-    const run = await timed(name, () => simulate(workload, workload.nodes, name === 'market' ? marketScheduler : schedulerFor(name, workload.nodes, false)));
+    const run = await timed(name, () =>
+      simulate(
+        workload,
+        workload.nodes,
+        name === 'market' ? marketScheduler : schedulerFor(name, workload.nodes, false),
+      ),
+    );
     own.set(name, { run, metrics: measure(run) });
   }
 
@@ -125,21 +143,28 @@ export async function runSimulation(
     const probeRun = async (name: string, nodes: MarketNode[], scheduler: Scheduler): Promise<ProbeRun> => {
       const run = await simulate(workload, nodes, scheduler, { stop: stop() });
       if (run.stoppedAt === null) fullRuns.set(fleetKey(name, nodes), run);
-      return run.stoppedAt === null ? { metrics: measure(run), stoppedAtHour: null } : { metrics: null, stoppedAtHour: (run.stoppedAt * workload.params.periodSeconds) / 3600 };
+      return run.stoppedAt === null
+        ? { metrics: measure(run), stoppedAtHour: null }
+        : { metrics: null, stoppedAtHour: (run.stoppedAt * workload.params.periodSeconds) / 3600 };
     };
     for (const name of SHARED) {
       const result = await timed(`capacity:${name}`, () =>
-        searchCapacity(base, (nodes) => probeRun(name, nodes, schedulerFor(name, nodes, true)), target, bounds, { factor: 1, metrics: own.get(name)!.metrics }),
+        searchCapacity(base, (nodes) => probeRun(name, nodes, schedulerFor(name, nodes, true)), target, bounds, {
+          factor: 1,
+          metrics: own.get(name)!.metrics,
+        }),
       );
       capacity.set(name, result);
     }
   }
 
-  // Equal fleets: every shared baseline in full on the scenario's fleet and on each sized one (and, if asked, on every probed one).
+  // Equal fleets: every shared baseline in full on the scenario's fleet and on each sized one (and, if asked, on
+  // every probed one).
   const factors = new Map<number, number>([[totalGpus(base), 1]]);
   for (const result of capacity.values()) {
     if (result?.factor != null) factors.set(totalGpus(scaleFleet(base, result.factor)), result.factor);
-    if (options.equalFleets === 'visited') for (const p of result?.probes ?? []) if (!factors.has(p.gpus)) factors.set(p.gpus, p.factor);
+    if (options.equalFleets === 'visited')
+      for (const p of result?.probes ?? []) if (!factors.has(p.gpus)) factors.set(p.gpus, p.factor);
   }
   const fleets: { factor: number; gpus: number; costPerHour: number; runs: Map<string, FleetRun> }[] = [];
   for (const [gpus, factor] of [...factors].sort((a, b) => a[0] - b[0])) {
@@ -149,7 +174,10 @@ export async function runSimulation(
     for (const name of SHARED) {
       const known = factor === 1 ? own.get(name)! : null;
       const probed = fullRuns.get(fleetKey(name, nodes));
-      const run = known?.run ?? probed ?? (await timed(`fleet:${gpus}:${name}`, () => simulate(workload, nodes, schedulerFor(name, nodes, true))));
+      const run =
+        known?.run ??
+        probed ??
+        (await timed(`fleet:${gpus}:${name}`, () => simulate(workload, nodes, schedulerFor(name, nodes, true))));
       const metrics = known?.metrics ?? measure(run);
       runs.set(name, { factor, gpus, costPerHour, run, metrics, meetsTarget: meetsTarget(metrics, target) });
     }
@@ -161,7 +189,11 @@ export async function runSimulation(
     clearOptions: options.clearOptions,
     target,
     baselines: [
-      { run: dedicatedRun, metrics: dedicatedMetrics, capacity: { gpus: totalGpus(dedicated.nodes), factor: null, probes: [] } },
+      {
+        run: dedicatedRun,
+        metrics: dedicatedMetrics,
+        capacity: { gpus: totalGpus(dedicated.nodes), factor: null, probes: [] },
+      },
       ...SHARED.map((name) => ({ ...own.get(name)!, capacity: capacity.get(name)! })),
     ],
     dedicatedCostPerHour: fleetCostPerHour(dedicated.nodes),
@@ -170,7 +202,10 @@ export async function runSimulation(
       status: Object.fromEntries(marketScheduler.statusCounts),
       losses: Object.fromEntries(marketScheduler.lossCounts),
       failures: marketScheduler.failures.map((f) => ({ roundId: f.roundId, message: f.message })),
-      roundsAtTimeLimit: { count: marketScheduler.roundsAtTimeLimit.length, first: marketScheduler.roundsAtTimeLimit.slice(0, 20) },
+      roundsAtTimeLimit: {
+        count: marketScheduler.roundsAtTimeLimit.length,
+        first: marketScheduler.roundsAtTimeLimit.slice(0, 20),
+      },
       probeRoundsAtTimeLimit: probeSchedulers.reduce((t, p) => t + p.roundsAtTimeLimit.length, 0),
     },
     timings,

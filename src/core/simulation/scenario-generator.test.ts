@@ -36,8 +36,26 @@ const spec = (tenants: TenantSpec[] = [tenant()]): ScenarioSpec => ({
   minHoldSeconds: 600,
   preemptionNoticeSeconds: 120,
   fleet: [
-    { gpuModel: 'H100', gpuMemoryGb: 80, region: 'r', provider: 'p', nodes: 3, gpusPerNode: 8, nodesPerBlock: 2, reservePrice: '0.50' },
-    { gpuModel: 'A100', gpuMemoryGb: 80, region: 'r', provider: 'p', nodes: 1, gpusPerNode: 8, nodesPerBlock: 2, reservePrice: '0.30' },
+    {
+      gpuModel: 'H100',
+      gpuMemoryGb: 80,
+      region: 'r',
+      provider: 'p',
+      nodes: 3,
+      gpusPerNode: 8,
+      nodesPerBlock: 2,
+      reservePrice: '0.50',
+    },
+    {
+      gpuModel: 'A100',
+      gpuMemoryGb: 80,
+      region: 'r',
+      provider: 'p',
+      nodes: 1,
+      gpusPerNode: 8,
+      nodesPerBlock: 2,
+      reservePrice: '0.30',
+    },
   ],
   tenants,
 });
@@ -65,7 +83,11 @@ describe('synthetic demand', () => {
 
   it('applies weekend factors and bursts to the arrival rate', () => {
     const start = Date.parse('2026-01-05T00:00:00Z'); // a Monday
-    const t = tenant({ diurnal: undefined, weekly: { weekendFactor: 0.25 }, bursts: [{ atHour: 2, hours: 1, factor: 6 }] });
+    const t = tenant({
+      diurnal: undefined,
+      weekly: { weekendFactor: 0.25 },
+      bursts: [{ atHour: 2, hours: 1, factor: 6 }],
+    });
     expect(arrivalRate(t, 0, start)).toBe(30);
     expect(arrivalRate(t, 2.5 * 3600, start)).toBe(180);
     expect(arrivalRate(t, 5 * 24 * 3600 + 10, start)).toBe(7.5); // Saturday
@@ -94,7 +116,10 @@ describe('synthetic demand', () => {
   });
 
   it('gives windows of a stated length in hours ("4 hours within the next 24"), never shorter than the run time', () => {
-    const jobs = generateWorkload(spec([tenant({ windowShare: 1, windowSlack: undefined, windowHours: { dist: 'uniform', min: 2, max: 3 } })]), 4).jobs;
+    const jobs = generateWorkload(
+      spec([tenant({ windowShare: 1, windowSlack: undefined, windowHours: { dist: 'uniform', min: 2, max: 3 } })]),
+      4,
+    ).jobs;
     let longRuns = 0;
     for (const j of jobs) {
       const length = j.window!.deadline - j.window!.notBefore;
@@ -105,7 +130,9 @@ describe('synthetic demand', () => {
       } else (longRuns++, expect(length).toBeGreaterThanOrEqual(j.runtimeSeconds));
     }
     expect(longRuns).toBeGreaterThan(0);
-    expect(() => validateScenario(spec([tenant({ windowSlack: undefined })]))).toThrow(/tenants\[0\]: windowShare > 0 needs windowSlack or windowHours/);
+    expect(() => validateScenario(spec([tenant({ windowSlack: undefined })]))).toThrow(
+      /tenants\[0\]: windowShare > 0 needs windowSlack or windowHours/,
+    );
   });
 
   it('builds the fleet with nodes grouped into blocks', () => {
@@ -117,13 +144,20 @@ describe('synthetic demand', () => {
   it('draws every limit from identicalLimits when the scenario sets it, whatever the class, and says so', () => {
     const byClass = generateWorkload(spec(), 4, 24);
     const same = generateWorkload({ ...spec(), identicalLimits: { dist: 'const', value: 2.5 } }, 4, 24);
-    // The same jobs (arrivals, gangs, windows) with only their limits changed: 2.5 on the H100, 1.25 on the A100 (x 0.5).
-    expect(same.jobs.map((j) => [j.id, j.arrival, j.gpus, j.window])).toEqual(byClass.jobs.map((j) => [j.id, j.arrival, j.gpus, j.window]));
-    expect(new Set(same.jobs.map((j) => j.offers.map((o) => o.maxPrice.toFixed(2)).join('/')))).toEqual(new Set(['2.50/1.25']));
+    // The same jobs (arrivals, gangs, windows) with only their limits changed: 2.5 on the H100, 1.25 on the A100 (x
+    // 0.5).
+    expect(same.jobs.map((j) => [j.id, j.arrival, j.gpus, j.window])).toEqual(
+      byClass.jobs.map((j) => [j.id, j.arrival, j.gpus, j.window]),
+    );
+    expect(new Set(same.jobs.map((j) => j.offers.map((o) => o.maxPrice.toFixed(2)).join('/')))).toEqual(
+      new Set(['2.50/1.25']),
+    );
     expect(new Set(byClass.jobs.map((j) => j.offers[0].maxPrice.toFixed(2))).size).toBeGreaterThan(3);
     expect([byClass.limits, same.limits]).toEqual(['by-class', 'identical']);
     expect(same.notes[0]).toMatch(/identical for every flexibility class/);
-    expect(() => validateScenario({ ...spec(), identicalLimits: 2.5 as never })).toThrow(/scenario\.identicalLimits: must be a distribution/);
+    expect(() => validateScenario({ ...spec(), identicalLimits: 2.5 as never })).toThrow(
+      /scenario\.identicalLimits: must be a distribution/,
+    );
   });
 
   it('rejects a scenario whose tenant asks for a model the fleet lacks, naming the field', () => {

@@ -52,10 +52,12 @@ export function arrivalRate(tenant: TenantSpec, t: number, startMs: number): num
   const at = new Date(startMs + t * 1000);
   const hour = at.getUTCHours() + at.getUTCMinutes() / 60;
   let rate = tenant.jobsPerHour;
-  if (tenant.diurnal) rate *= 1 + tenant.diurnal.amplitude * Math.cos((2 * Math.PI * (hour - tenant.diurnal.peakHour)) / 24);
+  if (tenant.diurnal)
+    rate *= 1 + tenant.diurnal.amplitude * Math.cos((2 * Math.PI * (hour - tenant.diurnal.peakHour)) / 24);
   const day = at.getUTCDay();
   if (tenant.weekly && (day === 0 || day === 6)) rate *= tenant.weekly.weekendFactor;
-  for (const burst of tenant.bursts ?? []) if (t >= burst.atHour * HOUR && t < (burst.atHour + burst.hours) * HOUR) rate *= burst.factor;
+  for (const burst of tenant.bursts ?? [])
+    if (t >= burst.atHour * HOUR && t < (burst.atHour + burst.hours) * HOUR) rate *= burst.factor;
   return Math.max(0, rate);
 }
 
@@ -76,7 +78,13 @@ function windowLength(rng: Rng, tenant: TenantSpec, runtimeSeconds: number): num
 }
 
 /** Non-homogeneous Poisson arrivals by thinning (Lewis-Shedler), one stream per tenant. */
-function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: number, identicalLimits?: Distribution): SimJob[] {
+function tenantJobs(
+  tenant: TenantSpec,
+  seed: number,
+  horizon: number,
+  startMs: number,
+  identicalLimits?: Distribution,
+): SimJob[] {
   const rng = Rng.stream(seed, `tenant:${tenant.name}`);
   // Identical limits come from a stream of their own, after the class's draw as usual, so the
   // jobs (arrivals, gangs, windows) are the same as without the setting, seed for seed.
@@ -94,8 +102,16 @@ function tenantJobs(tenant: TenantSpec, seed: number, horizon: number, startMs: 
     const runtimeSeconds = Math.max(60, Math.round(sample(rng, tenant.runtimeMinutes) * 60));
     const preemptible = rng.chance(tenant.preemptibleShare);
     const windowed = rng.chance(tenant.windowShare);
-    const window = windowed ? { notBefore: arrival, deadline: arrival + windowLength(rng, tenant, runtimeSeconds) } : null;
-    const valueDist = preemptible ? (windowed ? tenant.value.preemptibleWindow : tenant.value.preemptibleNow) : windowed ? tenant.value.fixedWindow : tenant.value.fixedNow;
+    const window = windowed
+      ? { notBefore: arrival, deadline: arrival + windowLength(rng, tenant, runtimeSeconds) }
+      : null;
+    const valueDist = preemptible
+      ? windowed
+        ? tenant.value.preemptibleWindow
+        : tenant.value.preemptibleNow
+      : windowed
+        ? tenant.value.fixedWindow
+        : tenant.value.fixedNow;
     const classValue = sample(rng, valueDist);
     const value = limitRng && identicalLimits ? sample(limitRng, identicalLimits) : classValue;
     jobs.push({
@@ -161,11 +177,16 @@ export function validateScenario(input: unknown): ScenarioSpec {
   for (const field of ['name', 'start', 'feePercent', 'preemptionPenalty'] as const)
     if (typeof s[field] !== 'string') throw new ScenarioError(field, 'must be a string');
   for (const field of ['hours', 'periodSeconds', 'minHoldSeconds', 'preemptionNoticeSeconds'] as const)
-    if (typeof s[field] !== 'number' || !(s[field] >= 0)) throw new ScenarioError(field, 'must be a non-negative number');
+    if (typeof s[field] !== 'number' || !(s[field] >= 0))
+      throw new ScenarioError(field, 'must be a non-negative number');
   if (!(s.periodSeconds! > 0)) throw new ScenarioError('periodSeconds', 'must be positive');
   if (!Array.isArray(s.fleet) || s.fleet.length === 0) throw new ScenarioError('fleet', 'must list at least one pool');
-  if (!Array.isArray(s.tenants) || s.tenants.length === 0) throw new ScenarioError('tenants', 'must list at least one tenant');
-  if (s.identicalLimits !== undefined && (typeof s.identicalLimits !== 'object' || s.identicalLimits === null || typeof s.identicalLimits.dist !== 'string'))
+  if (!Array.isArray(s.tenants) || s.tenants.length === 0)
+    throw new ScenarioError('tenants', 'must list at least one tenant');
+  if (
+    s.identicalLimits !== undefined &&
+    (typeof s.identicalLimits !== 'object' || s.identicalLimits === null || typeof s.identicalLimits.dist !== 'string')
+  )
     throw new ScenarioError('identicalLimits', 'must be a distribution ({"dist": ...})');
   const models = new Set(s.fleet.map((p) => p.gpuModel));
   s.fleet.forEach((p, i) => {
@@ -174,8 +195,10 @@ export function validateScenario(input: unknown): ScenarioSpec {
   });
   s.tenants.forEach((t, i) => {
     if (!t.models?.length) throw new ScenarioError(`tenants[${i}].models`, 'must list at least one model');
-    for (const m of t.models) if (!models.has(m.gpuModel)) throw new ScenarioError(`tenants[${i}].models`, `unknown gpuModel ${m.gpuModel}`);
-    if (t.windowShare > 0 && !t.windowSlack && !t.windowHours) throw new ScenarioError(`tenants[${i}]`, 'windowShare > 0 needs windowSlack or windowHours');
+    for (const m of t.models)
+      if (!models.has(m.gpuModel)) throw new ScenarioError(`tenants[${i}].models`, `unknown gpuModel ${m.gpuModel}`);
+    if (t.windowShare > 0 && !t.windowSlack && !t.windowHours)
+      throw new ScenarioError(`tenants[${i}]`, 'windowShare > 0 needs windowSlack or windowHours');
     for (const k of ['fixedNow', 'fixedWindow', 'preemptibleNow', 'preemptibleWindow'] as const)
       if (!t.value?.[k]) throw new ScenarioError(`tenants[${i}].value.${k}`, 'is required');
   });

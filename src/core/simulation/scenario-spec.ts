@@ -6,7 +6,13 @@ export type Distribution =
   | { readonly dist: 'const'; readonly value: number }
   | { readonly dist: 'uniform'; readonly min: number; readonly max: number }
   | { readonly dist: 'exponential'; readonly mean: number; readonly min?: number; readonly max?: number }
-  | { readonly dist: 'lognormal'; readonly median: number; readonly sigma: number; readonly min?: number; readonly max?: number }
+  | {
+      readonly dist: 'lognormal';
+      readonly median: number;
+      readonly sigma: number;
+      readonly min?: number;
+      readonly max?: number;
+    }
   | { readonly dist: 'choice'; readonly values: readonly number[]; readonly weights?: readonly number[] };
 
 export interface PoolSpec {
@@ -42,7 +48,10 @@ export interface TenantSpec {
   readonly runtimeMinutes: Distribution;
   readonly preemptibleShare: number;
   readonly windowShare: number;
-  /** Window length as a multiple of the run time (>= 1). One of windowSlack and windowHours is needed when windowShare > 0. */
+  /**
+   * Window length as a multiple of the run time (>= 1). One of windowSlack and windowHours is needed when windowShare
+   * > 0.
+   */
   readonly windowSlack?: Distribution;
   /**
    * Window length in hours from arrival, whatever the run time ("4 hours within the next 24"),

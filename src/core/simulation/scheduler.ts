@@ -41,7 +41,9 @@ export interface LeaseRecord {
 export interface LeasePricing {
   /** Per share, in the lease's share order: the node's price per GPU-hour. */
   readonly nodePrices: readonly Money[];
-  /** The tenant never pays more per GPU-hour: the lease's limit (market), the dearest node price (list: no cap binds). */
+  /**
+   * The tenant never pays more per GPU-hour: the lease's limit (market), the dearest node price (list: no cap binds).
+   */
   readonly cap: Money;
   /** min(cap, mean node price), per GPU-hour, six decimals. */
   readonly unitPrice: Money;
@@ -65,9 +67,15 @@ export interface RoundPricing {
   readonly losers: number;
   /** Losing bids listed as paradoxically rejected, each once, by reason. */
   readonly paradoxicallyRejected: Readonly<Record<string, number>>;
-  /** Per pool (poolKey): the GPU-weighted mean unit price of the placements and kept leases on its nodes, and their GPUs. */
+  /**
+   * Per pool (poolKey): the GPU-weighted mean unit price of the placements and kept leases on its nodes, and their
+   * GPUs.
+   */
   readonly vwap: ReadonlyMap<string, { readonly price: Money | null; readonly soldGpus: number }>;
-  /** The round's unit prices that differ from the settlement rule's (leaseUnitPrice of the lease's limit and node prices): 0 when the core is coherent. */
+  /**
+   * The round's unit prices that differ from the settlement rule's (leaseUnitPrice of the lease's limit and node
+   * prices): 0 when the core is coherent.
+   */
   readonly unitPriceMismatches: number;
   /** How the core priced the round (stats.pricing.method), when it says. */
   readonly method: string | null;
@@ -78,7 +86,10 @@ export interface SchedulerView {
   readonly nowIso: string;
   readonly roundIndex: number;
   readonly nodes: readonly MarketNode[];
-  /** GPUs per node not promised to an allocated or running lease. A preempting lease's GPUs are already promised to its successor. */
+  /**
+   * GPUs per node not promised to an allocated or running lease. A preempting lease's GPUs are already promised to
+   * its successor.
+   */
   readonly free: Int32Array;
   /** Eligible bids, in arrival order. */
   readonly open: readonly OpenJob[];

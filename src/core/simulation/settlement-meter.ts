@@ -61,7 +61,12 @@ export class SettlementMeter {
         seconds,
         feePercent: this.feePercent,
       });
-      settled = { charge: toMicros(s.charge), uplift: toMicros(s.uplift), fee: toMicros(s.fee), payout: toMicros(s.payout) };
+      settled = {
+        charge: toMicros(s.charge),
+        uplift: toMicros(s.uplift),
+        fee: toMicros(s.fee),
+        payout: toMicros(s.payout),
+      };
       this.memo.set(key, settled);
     }
     this.entries++;

@@ -20,7 +20,14 @@ export function node(id: string, gpus = 8, over: Partial<MarketNode> = {}): Mark
   };
 }
 
-export function job(id: string, tenant: string, arrival: number, gpus: number, runtimeSeconds: number, over: Partial<SimJob> = {}): SimJob {
+export function job(
+  id: string,
+  tenant: string,
+  arrival: number,
+  gpus: number,
+  runtimeSeconds: number,
+  over: Partial<SimJob> = {},
+): SimJob {
   return {
     id,
     tenant,
@@ -36,7 +43,12 @@ export function job(id: string, tenant: string, arrival: number, gpus: number, r
   };
 }
 
-export function workload(nodes: MarketNode[], jobs: SimJob[], horizonSeconds: number, over: Partial<Workload> = {}): Workload {
+export function workload(
+  nodes: MarketNode[],
+  jobs: SimJob[],
+  horizonSeconds: number,
+  over: Partial<Workload> = {},
+): Workload {
   return {
     name: 'tiny',
     description: 'hand-checked',
@@ -45,7 +57,13 @@ export function workload(nodes: MarketNode[], jobs: SimJob[], horizonSeconds: nu
     nodes,
     jobs,
     tenants: [...new Set(jobs.map((j) => j.tenant))],
-    params: { periodSeconds: 60, feePercent: toMoney(10), preemptionPenalty: toMoney('0.05'), minHoldSeconds: 600, preemptionNoticeSeconds: 120 },
+    params: {
+      periodSeconds: 60,
+      feePercent: toMoney(10),
+      preemptionPenalty: toMoney('0.05'),
+      minHoldSeconds: 600,
+      preemptionNoticeSeconds: 120,
+    },
     notes: [],
     ...over,
   };

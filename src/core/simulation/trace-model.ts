@@ -108,20 +108,40 @@ export function traceNodes(rows: readonly TraceNodeRow[], nodesPerBlock = 32, re
     });
 }
 
-function offersFor(pod: TracePodRow, models: readonly string[], multiplier: number, largestNode: ReadonlyMap<string, number>): Offer[] {
-  const listed = pod.gpuSpec.trim() === '' ? models : [...new Set(pod.gpuSpec.split('|').map((s) => s.trim()))].filter((m) => models.includes(m));
+function offersFor(
+  pod: TracePodRow,
+  models: readonly string[],
+  multiplier: number,
+  largestNode: ReadonlyMap<string, number>,
+): Offer[] {
+  const listed =
+    pod.gpuSpec.trim() === ''
+      ? models
+      : [...new Set(pod.gpuSpec.split('|').map((s) => s.trim()))].filter((m) => models.includes(m));
   const reserve = (m: string) => new Money((TRACE_GPU_MODELS[m] ?? UNKNOWN_MODEL).reserve);
   const list = (m: string) => new Money(TRACE_LIST_PRICES[m] ?? UNKNOWN_LIST_PRICE);
   if (listed.length === 0) return [];
   // The cheapest model that can hold the gang on one node (pods are node-contiguous): an 8-GPU
   // pod is not valued at the price of a model whose nodes have 2 GPUs.
   const holding = listed.filter((m) => (largestNode.get(m) ?? 0) >= pod.numGpu);
-  const value = toMoney((holding.length > 0 ? holding : listed).map(list).reduce((a, b) => (b.lessThan(a) ? b : a)).times(multiplier).toFixed(4));
+  const value = toMoney(
+    (holding.length > 0 ? holding : listed)
+      .map(list)
+      .reduce((a, b) => (b.lessThan(a) ? b : a))
+      .times(multiplier)
+      .toFixed(4),
+  );
   // Cheapest acceptable model first: what a cost-aware tenant prefers and what first-fit tries first.
-  return [...listed].sort((a, b) => reserve(a).comparedTo(reserve(b)) || (a < b ? -1 : 1)).map((gpuModel) => ({ gpuModel, maxPrice: value }));
+  return [...listed]
+    .sort((a, b) => reserve(a).comparedTo(reserve(b)) || (a < b ? -1 : 1))
+    .map((gpuModel) => ({ gpuModel, maxPrice: value }));
 }
 
-export function traceWorkload(nodeRows: readonly TraceNodeRow[], podRows: readonly TracePodRow[], options: TraceReplayOptions): Workload {
+export function traceWorkload(
+  nodeRows: readonly TraceNodeRow[],
+  podRows: readonly TracePodRow[],
+  options: TraceReplayOptions,
+): Workload {
   const nodes = traceNodes(nodeRows, options.nodesPerBlock, options.region);
   const models = [...new Set(nodes.map((n) => n.gpuModel))].sort();
   const largestNode = new Map<string, number>();
@@ -177,10 +197,24 @@ export function traceWorkload(nodeRows: readonly TraceNodeRow[], podRows: readon
     tenants,
     params: options.params,
     notes: [
-      `Supply: every node of nodes.csv (${nodes.length} nodes, ${nodes.reduce((a, n) => a + n.gpus, 0)} GPUs) in one region "${options.region ?? TRACE_REGION}", blocks of ${options.nodesPerBlock ?? 32} nodes per model; reserve prices per model assumed: ${Object.entries(TRACE_GPU_MODELS).map(([m, v]) => `${m} ${v.reserve}`).join(', ')} USD per GPU-hour.`,
+      `Supply: every node of nodes.csv (${nodes.length} nodes, ${nodes.reduce((a, n) => a + n.gpus, 0)} GPUs) in one region "${options.region ?? TRACE_REGION}", blocks of ${options.nodesPerBlock ?? 32} nodes per model; reserve prices per model assumed: ${Object.entries(
+        TRACE_GPU_MODELS,
+      )
+        .map(([m, v]) => `${m} ${v.reserve}`)
+        .join(', ')} USD per GPU-hour.`,
       `Demand: pods with num_gpu >= 1 and a scheduled_time; arrival = creation_time, run time = deletion_time - creation_time; pods alive when the window opens join at second 0 with the run time they had left. Skipped: ${skipped.cpuOnly} CPU-only, ${skipped.neverScheduled} never scheduled (run time unknown), ${skipped.outside} outside the window, ${skipped.noModel} with no model in the fleet.`,
       `GPU-sharing pods (gpu_milli < 1000, ${skipped.shared} of them) take a whole GPU: the market sells whole GPUs.`,
-      `Values (not in the trace): per pod, one value per GPU-hour for every model it accepts = the public on-demand list price of the cheapest model it accepts that has a node big enough for the pod (${Object.entries(TRACE_LIST_PRICES).map(([m, v]) => `${m} ${v}`).join(', ')} USD per GPU-hour; G2 and G3 undisclosed, priced as V100 32 GB and A100 80 GB) x a multiplier drawn uniformly per QoS (seeded by the pod name): ${Object.entries(TRACE_VALUE_MULTIPLIERS).map(([q, v]) => `${q} ${v.min}-${v.max}x${v.preemptible ? ' preemptible' : ''}`).join(', ')}. gpu_spec lists acceptable models (empty: any), offered cheapest reserve first.`,
+      `Values (not in the trace): per pod, one value per GPU-hour for every model it accepts = the public on-demand list price of the cheapest model it accepts that has a node big enough for the pod (${Object.entries(
+        TRACE_LIST_PRICES,
+      )
+        .map(([m, v]) => `${m} ${v}`)
+        .join(
+          ', ',
+        )} USD per GPU-hour; G2 and G3 undisclosed, priced as V100 32 GB and A100 80 GB) x a multiplier drawn uniformly per QoS (seeded by the pod name): ${Object.entries(
+        TRACE_VALUE_MULTIPLIERS,
+      )
+        .map(([q, v]) => `${q} ${v.min}-${v.max}x${v.preemptible ? ' preemptible' : ''}`)
+        .join(', ')}. gpu_spec lists acceptable models (empty: any), offered cheapest reserve first.`,
       'Tenants: the trace has no tenant ids, so each QoS class is treated as one tenant (for the dedicated baseline). No windows: the trace has no deadlines, so deadline hit rate does not apply.',
     ],
   };

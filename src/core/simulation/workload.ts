@@ -21,7 +21,12 @@ export interface SimJob {
 }
 
 export type FlexibilityClass = 'preemptible_window' | 'preemptible_now' | 'fixed_window' | 'fixed_now';
-export const FLEXIBILITY_CLASSES: readonly FlexibilityClass[] = ['preemptible_window', 'preemptible_now', 'fixed_window', 'fixed_now'];
+export const FLEXIBILITY_CLASSES: readonly FlexibilityClass[] = [
+  'preemptible_window',
+  'preemptible_now',
+  'fixed_window',
+  'fixed_now',
+];
 
 export function flexibilityClass(job: Pick<SimJob, 'preemptible' | 'window'>): FlexibilityClass {
   return `${job.preemptible ? 'preemptible' : 'fixed'}_${job.window ? 'window' : 'now'}` as FlexibilityClass;
@@ -47,6 +52,9 @@ export interface Workload {
   readonly params: MarketParams;
   /** How values, windows and anything else the source lacked were synthesised. */
   readonly notes: readonly string[];
-  /** Limits drawn per flexibility class (default), or from one distribution for every class (flexibility measured from the market alone). */
+  /**
+   * Limits drawn per flexibility class (default), or from one distribution for every class (flexibility measured from
+   * the market alone).
+   */
   readonly limits?: 'by-class' | 'identical';
 }

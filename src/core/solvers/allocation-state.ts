@@ -6,7 +6,11 @@ import type { Allocation, Assignment, NodeGpus } from './greedy-heuristic.js';
  * and which kept leases sit on each node. Every change goes through a journal so that a move
  * can be tried, measured and rolled back exactly.
  */
-type Undo = { kind: 'unplace'; bid: number } | { kind: 'place'; assignment: Assignment } | { kind: 'keep'; lease: number } | { kind: 'drop'; lease: number };
+type Undo =
+  | { kind: 'unplace'; bid: number }
+  | { kind: 'place'; assignment: Assignment }
+  | { kind: 'keep'; lease: number }
+  | { kind: 'drop'; lease: number };
 
 export class AllocationState {
   readonly free: Int32Array;
@@ -115,7 +119,13 @@ export class AllocationState {
    * nodes. `price` ranks nodes (the reserve by default); among equal prices fragments go first,
    * so whole nodes stay whole for gangs that need them.
    */
-  fill(group: Group, gpus: number, whole: boolean, avoid?: (node: number) => boolean, price?: (node: number) => number): { cost: number; shares: NodeGpus[]; leftover: number } | null {
+  fill(
+    group: Group,
+    gpus: number,
+    whole: boolean,
+    avoid?: (node: number) => boolean,
+    price?: (node: number) => number,
+  ): { cost: number; shares: NodeGpus[]; leftover: number } | null {
     const { free } = this;
     const cost = price ?? ((n: number) => this.problem.nodes[n].reserve);
     if (whole) {
@@ -146,7 +156,11 @@ export class AllocationState {
   }
 
   /** The most valuable placement of a bid over its options and groups, or null. */
-  bestPlacement(bid: number, avoid?: (node: number) => boolean, within?: (option: BidOption, group: Group) => boolean): Assignment | null {
+  bestPlacement(
+    bid: number,
+    avoid?: (node: number) => boolean,
+    within?: (option: BidOption, group: Group) => boolean,
+  ): Assignment | null {
     const { bid: b, options } = this.problem.bids[bid];
     const whole = b.contiguity === 'node';
     let best: Assignment | null = null;

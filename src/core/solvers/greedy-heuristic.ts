@@ -31,7 +31,13 @@ export function freeWithAllLeases(problem: RoundProblem): Int32Array {
 }
 
 /** Cheapest way to fit `gpus` into one group given free capacity; null when it does not fit. */
-function fillGroup(problem: RoundProblem, group: Group, gpus: number, free: Int32Array, whole: boolean): { cost: number; shares: NodeGpus[]; leftover: number } | null {
+function fillGroup(
+  problem: RoundProblem,
+  group: Group,
+  gpus: number,
+  free: Int32Array,
+  whole: boolean,
+): { cost: number; shares: NodeGpus[]; leftover: number } | null {
   if (whole) {
     // One node: the cheapest that fits, best fit among equally cheap ones to keep big holes.
     const node = group.nodes[0];
@@ -56,14 +62,26 @@ function fillGroup(problem: RoundProblem, group: Group, gpus: number, free: Int3
 }
 
 /** The best placement of one option, or null. Groups are scanned cheapest-first. */
-export function placeOption(problem: RoundProblem, option: BidOption, gpus: number, free: Int32Array, contiguity: string, allowed?: (group: Group) => boolean): { surplus: number; shares: NodeGpus[] } | null {
+export function placeOption(
+  problem: RoundProblem,
+  option: BidOption,
+  gpus: number,
+  free: Int32Array,
+  contiguity: string,
+  allowed?: (group: Group) => boolean,
+): { surplus: number; shares: NodeGpus[] } | null {
   let best: { cost: number; shares: NodeGpus[]; leftover: number } | null = null;
   const whole = contiguity === 'node';
   for (const group of option.groups) {
     if (allowed && !allowed(group)) continue;
     const fill = fillGroup(problem, group, gpus, free, whole);
     if (!fill) continue;
-    if (!best || fill.cost < best.cost - 1e-9 || (Math.abs(fill.cost - best.cost) <= 1e-9 && fill.leftover < best.leftover)) best = fill;
+    if (
+      !best ||
+      fill.cost < best.cost - 1e-9 ||
+      (Math.abs(fill.cost - best.cost) <= 1e-9 && fill.leftover < best.leftover)
+    )
+      best = fill;
   }
   return best ? { surplus: option.value * gpus - best.cost, shares: best.shares } : null;
 }
@@ -76,18 +94,26 @@ export function densityOrder(problem: RoundProblem, bids: readonly number[]): nu
     for (const o of problem.bids[b].options) best = Math.max(best, o.value - problem.nodes[o.eligible[0]].reserve);
     density[b] = best;
   }
-  return [...bids].sort((a, b) => density[b] - density[a] || problem.bids[b].bid.gpus - problem.bids[a].bid.gpus || a - b);
+  return [...bids].sort(
+    (a, b) => density[b] - density[a] || problem.bids[b].bid.gpus - problem.bids[a].bid.gpus || a - b,
+  );
 }
 
 /** Places bids in order into `free` (mutated); returns the assignments made. */
-export function greedyFill(problem: RoundProblem, order: readonly number[], free: Int32Array, allowed?: (group: Group) => boolean): Assignment[] {
+export function greedyFill(
+  problem: RoundProblem,
+  order: readonly number[],
+  free: Int32Array,
+  allowed?: (group: Group) => boolean,
+): Assignment[] {
   const out: Assignment[] = [];
   for (const b of order) {
     const { bid, options } = problem.bids[b];
     let chosen: { option: number; surplus: number; shares: NodeGpus[] } | null = null;
     options.forEach((option, o) => {
       const placed = placeOption(problem, option, bid.gpus, free, bid.contiguity, allowed);
-      if (placed && placed.surplus >= 0 && (!chosen || placed.surplus > chosen.surplus + 1e-9)) chosen = { option: o, ...placed };
+      if (placed && placed.surplus >= 0 && (!chosen || placed.surplus > chosen.surplus + 1e-9))
+        chosen = { option: o, ...placed };
     });
     if (!chosen) continue;
     const { option, shares } = chosen as { option: number; shares: NodeGpus[] };
@@ -105,8 +131,11 @@ export function greedyFill(problem: RoundProblem, order: readonly number[], free
 function greedyWithPreemption(problem: RoundProblem, bids: readonly number[]): Allocation {
   const free = Int32Array.from(problem.nodes, (n) => n.capacity);
   const order = densityOrder(problem, bids);
-  const leases = [...problem.flexibleLeases].sort((a, b) => b.keepGain / b.gpus - a.keepGain / a.gpus || a.index - b.index);
-  const density = (b: number) => Math.max(...problem.bids[b].options.map((o) => o.value - problem.nodes[o.eligible[0]].reserve));
+  const leases = [...problem.flexibleLeases].sort(
+    (a, b) => b.keepGain / b.gpus - a.keepGain / a.gpus || a.index - b.index,
+  );
+  const density = (b: number) =>
+    Math.max(...problem.bids[b].options.map((o) => o.value - problem.nodes[o.eligible[0]].reserve));
   const assignments: Assignment[] = [];
   const preempted: number[] = [];
   let next = 0;
@@ -117,7 +146,8 @@ function greedyWithPreemption(problem: RoundProblem, bids: readonly number[]): A
   };
   for (const lease of leases) {
     placeBidsDenserThan(lease.keepGain / lease.gpus);
-    if (lease.keepGain >= 0 && lease.shares.every((s) => free[s.node] >= s.gpus)) for (const s of lease.shares) free[s.node] -= s.gpus;
+    if (lease.keepGain >= 0 && lease.shares.every((s) => free[s.node] >= s.gpus))
+      for (const s of lease.shares) free[s.node] -= s.gpus;
     else preempted.push(lease.index);
   }
   placeBidsDenserThan(-Infinity);
@@ -127,7 +157,10 @@ function greedyWithPreemption(problem: RoundProblem, bids: readonly number[]): A
 /** The better of the greedy that keeps every lease and the one that may displace some. */
 export function greedyAllocate(problem: RoundProblem): Allocation {
   const all = problem.bids.filter((b) => b.options.length > 0).map((b) => b.index);
-  const keepAll: Allocation = { assignments: greedyFill(problem, densityOrder(problem, all), freeWithAllLeases(problem)), preempted: [] };
+  const keepAll: Allocation = {
+    assignments: greedyFill(problem, densityOrder(problem, all), freeWithAllLeases(problem)),
+    preempted: [],
+  };
   if (problem.flexibleLeases.length === 0) return keepAll;
   const displacing = greedyWithPreemption(problem, all);
   return allocationScore(problem, displacing) > allocationScore(problem, keepAll) + 1e-9 ? displacing : keepAll;

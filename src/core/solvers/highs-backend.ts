@@ -64,9 +64,17 @@ export function highsReady(): boolean {
 export async function warmUpHighs(): Promise<void> {
   const backend = new HighsBackend();
   const model = {
-    numCols: 2, numRows: 1, colCost: Float64Array.of(3, 2), colLower: new Float64Array(2), colUpper: Float64Array.of(1, 1),
-    integer: Uint8Array.of(1, 1), rowLower: Float64Array.of(-Infinity), rowUpper: Float64Array.of(1.5),
-    starts: Int32Array.of(0, 1, 2), indices: Int32Array.of(0, 0), values: Float64Array.of(1, 1),
+    numCols: 2,
+    numRows: 1,
+    colCost: Float64Array.of(3, 2),
+    colLower: new Float64Array(2),
+    colUpper: Float64Array.of(1, 1),
+    integer: Uint8Array.of(1, 1),
+    rowLower: Float64Array.of(-Infinity),
+    rowUpper: Float64Array.of(1.5),
+    starts: Int32Array.of(0, 1, 2),
+    indices: Int32Array.of(0, 0),
+    values: Float64Array.of(1, 1),
   };
   await backend.solve({ model, deadline: Date.now() + 60_000 });
   await backend.solve({ model, relax: true, deadline: Date.now() + 60_000 });
@@ -101,7 +109,14 @@ export class HighsBackend implements SolverBackend {
       colUpper: model.colUpper,
       rowLower: model.rowLower,
       rowUpper: model.rowUpper,
-      matrix: { format: 'csc', numRows: model.numRows, numCols: model.numCols, starts: model.starts, indices: model.indices, values: model.values },
+      matrix: {
+        format: 'csc',
+        numRows: model.numRows,
+        numCols: model.numCols,
+        starts: model.starts,
+        indices: model.indices,
+        values: model.values,
+      },
       ...(request.relax ? {} : { integrality: Int32Array.from(model.integer) }),
     });
     try {
@@ -124,7 +139,11 @@ export class HighsBackend implements SolverBackend {
         return undefined;
       };
       const types = highs.constants.callbackType;
-      handle.run({ [types.mipInterrupt]: stopAtDeadline, [types.simplexInterrupt]: stopAtDeadline, [types.ipmInterrupt]: stopAtDeadline });
+      handle.run({
+        [types.mipInterrupt]: stopAtDeadline,
+        [types.simplexInterrupt]: stopAtDeadline,
+        [types.ipmInterrupt]: stopAtDeadline,
+      });
       const status = handle.getModelStatus();
       const primal = handle.info.get('primal_solution_status') === highs.constants.solutionStatus.feasible;
       const optimal = status === highs.constants.modelStatus.optimal;

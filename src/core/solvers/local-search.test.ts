@@ -15,7 +15,11 @@ const far = () => Date.now() + 60_000;
 
 function at(problem: RoundProblem, bidId: string, shares: Record<string, number>, option = 0): Assignment {
   const b = problem.bids.find((x) => x.bid.id === bidId)!;
-  return { bid: b.index, option, shares: Object.entries(shares).map(([id, gpus]) => ({ node: problem.nodeIndex.get(id)!, gpus })) };
+  return {
+    bid: b.index,
+    option,
+    shares: Object.entries(shares).map(([id, gpus]) => ({ node: problem.nodeIndex.get(id)!, gpus })),
+  };
 }
 
 /** The allocation as a round result, so that the round files' validity rules can judge it. */
@@ -26,7 +30,11 @@ function validityErrors(s: RoundSnapshot, problem: RoundProblem, allocation: All
     gpuModel: problem.bids[a.bid].options[a.option].gpuModel,
     nodes: a.shares.map((x) => ({ node: problem.nodes[x.node].node.id, gpus: x.gpus })),
   }));
-  const decided = { placements, kept: s.leases.filter((l) => !displaced.has(l.id)).map((l) => l.id), preempted: [...displaced] };
+  const decided = {
+    placements,
+    kept: s.leases.filter((l) => !displaced.has(l.id)).map((l) => l.id),
+    preempted: [...displaced],
+  };
   return checkResult(s, { ...decided, welfare: recomputeWelfare(s, decided) }, { prices: false });
 }
 
@@ -35,8 +43,16 @@ const placedIds = (problem: RoundProblem, a: Allocation) => a.assignments.map((x
 describe('improveLocally: ejection chains', () => {
   it('moves small gangs off an NVLink rack so that a 16-GPU gang that needs the rack can run', () => {
     const s = snapshot({
-      nodes: [node('a', { nvlinkDomain: 'rack', block: 'b' }), node('b', { nvlinkDomain: 'rack', block: 'b' }), node('c', { block: 'b', reserve: '1.10' })],
-      bids: [bid('x', 4, { H100: '3.00' }, { contiguity: 'node' }), bid('y', 4, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 16, { H100: '2.50' }, { contiguity: 'nvlink' })],
+      nodes: [
+        node('a', { nvlinkDomain: 'rack', block: 'b' }),
+        node('b', { nvlinkDomain: 'rack', block: 'b' }),
+        node('c', { block: 'b', reserve: '1.10' }),
+      ],
+      bids: [
+        bid('x', 4, { H100: '3.00' }, { contiguity: 'node' }),
+        bid('y', 4, { H100: '3.00' }, { contiguity: 'node' }),
+        bid('z', 16, { H100: '2.50' }, { contiguity: 'nvlink' }),
+      ],
     });
     const problem = buildRoundProblem(s);
     const start: Allocation = { assignments: [at(problem, 'x', { a: 4 }), at(problem, 'y', { b: 4 })], preempted: [] };
@@ -64,7 +80,11 @@ describe('improveLocally: ejection chains', () => {
   it('displaces nothing and drops nothing when that would lower welfare', () => {
     const s = snapshot({
       nodes: [node('a', { nvlinkDomain: 'rack', block: 'b' }), node('b', { nvlinkDomain: 'rack', block: 'b' })],
-      bids: [bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }), bid('y', 8, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 16, { H100: '1.90' }, { contiguity: 'nvlink' })],
+      bids: [
+        bid('x', 8, { H100: '3.00' }, { contiguity: 'node' }),
+        bid('y', 8, { H100: '3.00' }, { contiguity: 'node' }),
+        bid('z', 16, { H100: '1.90' }, { contiguity: 'nvlink' }),
+      ],
     });
     const problem = buildRoundProblem(s);
     const start: Allocation = { assignments: [at(problem, 'x', { a: 8 }), at(problem, 'y', { b: 8 })], preempted: [] };
@@ -90,7 +110,10 @@ describe('improveLocally: ejection chains', () => {
       ],
     });
     const problem = buildRoundProblem(s);
-    const start: Allocation = { assignments: [at(problem, 'y', { a: 8, b: 8 }), at(problem, 'w', { c: 4 }), at(problem, 'v', { d: 4 })], preempted: [] };
+    const start: Allocation = {
+      assignments: [at(problem, 'y', { a: 8, b: 8 }), at(problem, 'w', { c: 4 }), at(problem, 'v', { d: 4 })],
+      preempted: [],
+    };
     const shallow = improveLocally(problem, start, { deadline: far(), depth: 1 });
     const deep = improveLocally(problem, start, { deadline: far(), depth: 2 });
     expect(placedIds(problem, shallow)).toEqual(['v', 'w', 'y']);
@@ -131,14 +154,20 @@ describe('AllocationState', () => {
     const s = mediumRound(5);
     const problem = buildRoundProblem(s);
     const state = new AllocationState(problem, greedyAllocate(problem));
-    const before = { free: [...state.free], score: state.score, placed: JSON.stringify(state.placed), kept: [...state.kept] };
+    const before = {
+      free: [...state.free],
+      score: state.score,
+      placed: JSON.stringify(state.placed),
+      kept: [...state.kept],
+    };
     const mark = state.mark();
     state.placed.forEach((a, b) => (a && b % 2 === 0 ? state.unplace(b) : undefined));
     state.kept.forEach((k, l) => (k ? state.dropLease(l) : state.keepLease(l)));
-    for (const b of problem.bids) if (!state.placed[b.index]) {
-      const a = state.bestPlacement(b.index);
-      if (a) state.place(a);
-    }
+    for (const b of problem.bids)
+      if (!state.placed[b.index]) {
+        const a = state.bestPlacement(b.index);
+        if (a) state.place(a);
+      }
     state.rollback(mark);
     expect([...state.free]).toEqual(before.free);
     expect(state.score).toBeCloseTo(before.score, 9);

@@ -47,7 +47,9 @@ class Search {
   ) {
     this.state = new AllocationState(problem, start);
     this.locked = new Uint16Array(problem.nodes.length);
-    this.density = Float64Array.from(problem.bids, (b) => Math.max(0, ...b.options.map((o) => o.value - problem.nodes[o.eligible[0]].reserve)));
+    this.density = Float64Array.from(problem.bids, (b) =>
+      Math.max(0, ...b.options.map((o) => o.value - problem.nodes[o.eligible[0]].reserve)),
+    );
   }
 
   /** Gangs and kept leases on `nodes`, cheapest surplus per GPU first. */
@@ -60,8 +62,14 @@ class Search {
       for (const l of s.leasesOn[n]) if (s.kept[l]) leases.add(l);
     }
     const out: Occupant[] = [];
-    for (const b of bids) out.push({ bid: b, lease: -1, rank: s.surplus(s.placed[b]!) / this.problem.bids[b].bid.gpus });
-    for (const l of leases) out.push({ bid: -1, lease: l, rank: this.problem.flexibleLeases[l].keepGain / this.problem.flexibleLeases[l].gpus });
+    for (const b of bids)
+      out.push({ bid: b, lease: -1, rank: s.surplus(s.placed[b]!) / this.problem.bids[b].bid.gpus });
+    for (const l of leases)
+      out.push({
+        bid: -1,
+        lease: l,
+        rank: this.problem.flexibleLeases[l].keepGain / this.problem.flexibleLeases[l].gpus,
+      });
     return out.sort((x, y) => x.rank - y.rank || x.bid - y.bid || x.lease - y.lease);
   }
 
@@ -127,7 +135,10 @@ class Search {
         const ceiling = (options[o].value - this.problem.nodes[groups[g].nodes[0]].reserve) * b.gpus;
         if (ceiling <= bestGain) continue;
         const mark = s.mark();
-        if (this.putInto(bid, o, groups[g], depth, () => ceiling + (s.score - base) > bestGain) && s.score - base > bestGain) {
+        if (
+          this.putInto(bid, o, groups[g], depth, () => ceiling + (s.score - base) > bestGain) &&
+          s.score - base > bestGain
+        ) {
           bestGain = s.score - base;
           bestTry = [o, g];
         }
@@ -192,8 +203,11 @@ class Search {
     const items: { bid: number; lease: number; key: number }[] = [];
     // Shallow sweeps go densest first; deep ones spend their effort where the most welfare is at stake.
     const key = (perGpu: number, gpus: number) => (depth > 1 ? perGpu * gpus : perGpu);
-    for (const b of this.problem.bids) if (b.options.length > 0 && !s.placed[b.index]) items.push({ bid: b.index, lease: -1, key: key(this.density[b.index], b.bid.gpus) });
-    for (const l of this.problem.flexibleLeases) if (!s.kept[l.index]) items.push({ bid: -1, lease: l.index, key: key(l.keepGain / l.gpus, l.gpus) });
+    for (const b of this.problem.bids)
+      if (b.options.length > 0 && !s.placed[b.index])
+        items.push({ bid: b.index, lease: -1, key: key(this.density[b.index], b.bid.gpus) });
+    for (const l of this.problem.flexibleLeases)
+      if (!s.kept[l.index]) items.push({ bid: -1, lease: l.index, key: key(l.keepGain / l.gpus, l.gpus) });
     items.sort((x, y) => y.key - x.key || x.bid - y.bid || x.lease - y.lease);
     for (const item of items.slice(0, limit)) {
       if (Date.now() >= this.deadline) break;

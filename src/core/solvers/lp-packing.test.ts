@@ -17,8 +17,16 @@ const relax = async (s: Parameters<typeof buildRoundProblem>[0]) => {
 describe('lpPacking', () => {
   it('places the biggest gangs first, so an NVLink rack goes to the gang that needs all of it', async () => {
     const s = snapshot({
-      nodes: [node('a', { nvlinkDomain: 'rack', block: 'b' }), node('b', { nvlinkDomain: 'rack', block: 'b' }), node('c', { block: 'b', reserve: '1.20' })],
-      bids: [bid('x', 4, { H100: '3.00' }, { contiguity: 'node' }), bid('y', 4, { H100: '3.00' }, { contiguity: 'node' }), bid('z', 16, { H100: '2.00' }, { contiguity: 'nvlink' })],
+      nodes: [
+        node('a', { nvlinkDomain: 'rack', block: 'b' }),
+        node('b', { nvlinkDomain: 'rack', block: 'b' }),
+        node('c', { block: 'b', reserve: '1.20' }),
+      ],
+      bids: [
+        bid('x', 4, { H100: '3.00' }, { contiguity: 'node' }),
+        bid('y', 4, { H100: '3.00' }, { contiguity: 'node' }),
+        bid('z', 16, { H100: '2.00' }, { contiguity: 'nvlink' }),
+      ],
     });
     const { problem, relaxed } = await relax(s);
     const packed = lpPacking(problem, relaxed);
@@ -28,7 +36,9 @@ describe('lpPacking', () => {
   it('is at least as good as the greedy on a mid-sized round', async () => {
     for (const seed of [1, 2, 3]) {
       const { problem, relaxed } = await relax(mediumRound(seed));
-      expect(allocationScore(problem, lpPacking(problem, relaxed))).toBeGreaterThanOrEqual(allocationScore(problem, greedyAllocate(problem)));
+      expect(allocationScore(problem, lpPacking(problem, relaxed))).toBeGreaterThanOrEqual(
+        allocationScore(problem, greedyAllocate(problem)),
+      );
     }
   });
 });

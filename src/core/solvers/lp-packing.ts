@@ -2,7 +2,7 @@ import type { RoundProblem } from '../clearing/round-problem.js';
 import type { RelaxedSolution } from '../clearing/upper-bound.js';
 import { AllocationState } from './allocation-state.js';
 import { densityOrder } from './greedy-heuristic.js';
-import type { Allocation, Assignment } from './greedy-heuristic.js';
+import type { Allocation } from './greedy-heuristic.js';
 
 /**
  * Rounds the LP relaxation into an allocation. The LP picks nearly every winner outright (on
@@ -15,9 +15,13 @@ import type { Allocation, Assignment } from './greedy-heuristic.js';
 const STRICTNESS = { node: 0, nvlink: 1, block: 2, none: 3 } as const;
 
 export function lpPacking(problem: RoundProblem, relaxed: RelaxedSolution): Allocation {
-  const state = new AllocationState(problem, { assignments: [], preempted: problem.flexibleLeases.map((l) => l.index) });
+  const state = new AllocationState(problem, {
+    assignments: [],
+    preempted: problem.flexibleLeases.map((l) => l.index),
+  });
   const fits = (l: number) => problem.flexibleLeases[l].shares.every((s) => state.free[s.node] >= s.gpus);
-  for (const l of problem.flexibleLeases) if (relaxed.keep[l.index] >= 0.5 && l.keepGain >= 0 && fits(l.index)) state.keepLease(l.index);
+  for (const l of problem.flexibleLeases)
+    if (relaxed.keep[l.index] >= 0.5 && l.keepGain >= 0 && fits(l.index)) state.keepLease(l.index);
 
   const weight = (b: number) => relaxed.bidOptions[b].reduce((t, v) => t + v, 0);
   const live = problem.bids.filter((b) => b.options.length > 0).map((b) => b.index);
@@ -30,7 +34,9 @@ export function lpPacking(problem: RoundProblem, relaxed: RelaxedSolution): Allo
 
   // Each chosen gang takes the LP's favourite option first, on its cheapest fitting group.
   const placeChosen = (b: number): boolean => {
-    const order = problem.bids[b].options.map((_, o) => o).sort((x, y) => relaxed.bidOptions[b][y] - relaxed.bidOptions[b][x] || x - y);
+    const order = problem.bids[b].options
+      .map((_, o) => o)
+      .sort((x, y) => relaxed.bidOptions[b][y] - relaxed.bidOptions[b][x] || x - y);
     for (const o of order) {
       const a = state.bestPlacement(b, undefined, (option) => option === problem.bids[b].options[o]);
       if (!a) continue;
@@ -41,11 +47,15 @@ export function lpPacking(problem: RoundProblem, relaxed: RelaxedSolution): Allo
   };
   const placed = new Set(chosen.filter(placeChosen));
 
-  for (const b of densityOrder(problem, live.filter((b) => !placed.has(b)))) {
+  for (const b of densityOrder(
+    problem,
+    live.filter((b) => !placed.has(b)),
+  )) {
     const a = state.bestPlacement(b);
     if (a) state.place(a);
   }
-  for (const l of problem.flexibleLeases) if (!state.kept[l.index] && l.keepGain >= 0 && fits(l.index)) state.keepLease(l.index);
+  for (const l of problem.flexibleLeases)
+    if (!state.kept[l.index] && l.keepGain >= 0 && fits(l.index)) state.keepLease(l.index);
   state.commit();
   return state.toAllocation();
 }

@@ -26,7 +26,8 @@ export class LpSolverBackend implements SolverBackend {
     const ints: Record<string, 1> = {};
     for (let j = 0; j < model.numCols; j++) {
       const coefficients: Record<string, number> = { welfare: model.colCost[j] };
-      for (let k = model.starts[j]; k < model.starts[j + 1]; k++) coefficients[`r${model.indices[k]}`] = model.values[k];
+      for (let k = model.starts[j]; k < model.starts[j + 1]; k++)
+        coefficients[`r${model.indices[k]}`] = model.values[k];
       if (Number.isFinite(model.colUpper[j])) {
         coefficients[`u${j}`] = 1;
         constraints[`u${j}`] = { max: model.colUpper[j] };
@@ -35,7 +36,14 @@ export class LpSolverBackend implements SolverBackend {
       if (model.integer[j] && !request.relax) ints[`c${j}`] = 1;
     }
     const timeout = Math.max(1, request.deadline - Date.now());
-    const result = solver.Solve({ optimize: 'welfare', opType: 'max', constraints, variables, ints, options: { timeout, tolerance: 0 } }) as SolveResult;
+    const result = solver.Solve({
+      optimize: 'welfare',
+      opType: 'max',
+      constraints,
+      variables,
+      ints,
+      options: { timeout, tolerance: 0 },
+    }) as SolveResult;
     if (!result.feasible) return { status: 'none', colValue: null, objective: null, bound: null, rowDual: null };
     const colValue = new Float64Array(model.numCols);
     for (let j = 0; j < model.numCols; j++) {
@@ -44,6 +52,12 @@ export class LpSolverBackend implements SolverBackend {
     }
     const timedOut = Date.now() >= request.deadline;
     const objective = colValue.reduce((t, v, j) => t + v * model.colCost[j], 0);
-    return { status: timedOut ? 'feasible' : 'optimal', colValue, objective, bound: timedOut ? null : objective, rowDual: null };
+    return {
+      status: timedOut ? 'feasible' : 'optimal',
+      colValue,
+      objective,
+      bound: timedOut ? null : objective,
+      rowDual: null,
+    };
   }
 }

@@ -79,7 +79,13 @@ export class ModelBuilder {
   }
 
   /** Entries must name distinct rows. */
-  addCol(cost: number, upper: number, integer: boolean, rows: readonly number[], coefficients: readonly number[]): number {
+  addCol(
+    cost: number,
+    upper: number,
+    integer: boolean,
+    rows: readonly number[],
+    coefficients: readonly number[],
+  ): number {
     this.colCost.push(cost);
     this.colUpper.push(upper);
     this.integer.push(integer ? 1 : 0);

@@ -19,12 +19,16 @@ describe('retryDelayMs', () => {
 
   it('stays within the jitter band around the capped exponential, whatever the random draw', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 200 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (failures, draw) => {
-        const nominal = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(failures - 1, 40));
-        const delay = retryDelayMs(failures, policy, () => draw);
-        expect(delay).toBeGreaterThanOrEqual(Math.floor(nominal * (1 - JITTER)));
-        expect(delay).toBeLessThanOrEqual(Math.ceil(nominal * (1 + JITTER)));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (failures, draw) => {
+          const nominal = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(failures - 1, 40));
+          const delay = retryDelayMs(failures, policy, () => draw);
+          expect(delay).toBeGreaterThanOrEqual(Math.floor(nominal * (1 - JITTER)));
+          expect(delay).toBeLessThanOrEqual(Math.ceil(nominal * (1 + JITTER)));
+        },
+      ),
     );
   });
 
@@ -37,29 +41,42 @@ describe('retryDelayMs', () => {
 
 describe('afterFailure', () => {
   it('schedules the next attempt while the window is open', () => {
-    expect(afterFailure({ now: 1_000, createdAt: 0, failedAttempts: 1 }, policy, middle)).toEqual({ kind: 'retry', at: 6_000 });
+    expect(afterFailure({ now: 1_000, createdAt: 0, failedAttempts: 1 }, policy, middle)).toEqual({
+      kind: 'retry',
+      at: 6_000,
+    });
   });
 
   it('pulls the last retry in to the end of the window', () => {
     const createdAt = 0;
     const now = policy.windowMs - 60_000;
-    expect(afterFailure({ now, createdAt, failedAttempts: 20 }, policy, middle)).toEqual({ kind: 'retry', at: policy.windowMs });
+    expect(afterFailure({ now, createdAt, failedAttempts: 20 }, policy, middle)).toEqual({
+      kind: 'retry',
+      at: policy.windowMs,
+    });
   });
 
   it('gives up once the window is over', () => {
-    expect(afterFailure({ now: policy.windowMs, createdAt: 0, failedAttempts: 30 }, policy, middle)).toEqual({ kind: 'give_up' });
+    expect(afterFailure({ now: policy.windowMs, createdAt: 0, failedAttempts: 30 }, policy, middle)).toEqual({
+      kind: 'give_up',
+    });
   });
 
   it('never schedules past the window and always moves forward', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: policy.windowMs - 1 }), fc.integer({ min: 1, max: 100 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (now, failures, draw) => {
-        const step = afterFailure({ now, createdAt: 0, failedAttempts: failures }, policy, () => draw);
-        expect(step.kind).toBe('retry');
-        if (step.kind === 'retry') {
-          expect(step.at).toBeGreaterThan(now);
-          expect(step.at).toBeLessThanOrEqual(policy.windowMs);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: policy.windowMs - 1 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (now, failures, draw) => {
+          const step = afterFailure({ now, createdAt: 0, failedAttempts: failures }, policy, () => draw);
+          expect(step.kind).toBe('retry');
+          if (step.kind === 'retry') {
+            expect(step.at).toBeGreaterThan(now);
+            expect(step.at).toBeLessThanOrEqual(policy.windowMs);
+          }
+        },
+      ),
     );
   });
 

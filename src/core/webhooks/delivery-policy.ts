@@ -27,7 +27,11 @@ export const JITTER = 0.25;
  * exponential, multiplied by a jitter factor so that the deliveries of one outage do not all come
  * back in the same instant. `random` returns a number in [0, 1).
  */
-export function retryDelayMs(failedAttempts: number, policy: Pick<RetryPolicy, 'baseMs' | 'maxMs'>, random: () => number): number {
+export function retryDelayMs(
+  failedAttempts: number,
+  policy: Pick<RetryPolicy, 'baseMs' | 'maxMs'>,
+  random: () => number,
+): number {
   const exponent = Math.min(Math.max(0, failedAttempts - 1), 40);
   const delay = Math.min(policy.maxMs, policy.baseMs * 2 ** exponent);
   return Math.max(1, Math.round(delay * (1 - JITTER + 2 * JITTER * random())));
@@ -40,7 +44,11 @@ export type NextStep = { readonly kind: 'retry'; readonly at: number } | { reado
  * that started at `createdAt` is over. The last retry is pulled in to the end of the window
  * rather than dropped, so a receiver that recovers late in the window still gets the event.
  */
-export function afterFailure(input: { now: number; createdAt: number; failedAttempts: number }, policy: RetryPolicy, random: () => number): NextStep {
+export function afterFailure(
+  input: { now: number; createdAt: number; failedAttempts: number },
+  policy: RetryPolicy,
+  random: () => number,
+): NextStep {
   const deadline = input.createdAt + policy.windowMs;
   if (input.now >= deadline) return { kind: 'give_up' };
   return { kind: 'retry', at: Math.min(input.now + retryDelayMs(input.failedAttempts, policy, random), deadline) };

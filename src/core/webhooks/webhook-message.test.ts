@@ -3,7 +3,12 @@ import { signatureHeader, signedContent, webhookBody } from './webhook-message.j
 
 describe('webhook message', () => {
   it('writes the body with id, type, createdAt and data, in that order', () => {
-    const body = webhookBody({ id: 'e1', type: 'bid.expired', createdAt: new Date('2026-11-22T10:00:00Z'), data: { bidId: 'b1' } });
+    const body = webhookBody({
+      id: 'e1',
+      type: 'bid.expired',
+      createdAt: new Date('2026-11-22T10:00:00Z'),
+      data: { bidId: 'b1' },
+    });
     expect(body).toBe('{"id":"e1","type":"bid.expired","createdAt":"2026-11-22T10:00:00.000Z","data":{"bidId":"b1"}}');
   });
 

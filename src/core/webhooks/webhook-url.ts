@@ -13,8 +13,10 @@ export function webhookUrlProblem(text: string): UrlProblem | null {
   } catch {
     return { rule: 'is_url', message: 'url must be an absolute URL, e.g. https://hooks.example.com/gpumarket' };
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { rule: 'url_scheme', message: 'url must start with https:// or http://' };
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return { rule: 'url_scheme', message: 'url must start with https:// or http://' };
   // Credentials in a URL would be stored and shown in the clear; the signature is the authentication.
-  if (url.username !== '' || url.password !== '') return { rule: 'url_credentials', message: 'url must not contain a user name or password' };
+  if (url.username !== '' || url.password !== '')
+    return { rule: 'url_credentials', message: 'url must not contain a user name or password' };
   return null;
 }

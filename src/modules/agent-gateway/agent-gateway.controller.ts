@@ -4,7 +4,13 @@ import type { Response } from 'express';
 import type { AgentLeasesResponse, PullOrdersResponse } from '../dispatch/adapters/nvidia-agent/agent-protocol.js';
 import { CurrentPrincipal, Roles } from '../auth/auth.decorators.js';
 import type { Principal } from '../auth/principal.js';
-import { AgentAckDto, AgentHeartbeatDto, AgentHeartbeatResponseDto, AgentNodeQueryDto, AgentOrdersQueryDto } from './agent-gateway.dto.js';
+import {
+  AgentAckDto,
+  AgentHeartbeatDto,
+  AgentHeartbeatResponseDto,
+  AgentNodeQueryDto,
+  AgentOrdersQueryDto,
+} from './agent-gateway.dto.js';
 import { AgentGatewayService } from './agent-gateway.service.js';
 
 @ApiTags('agent')
@@ -15,7 +21,9 @@ export class AgentGatewayController {
   constructor(private readonly gateway: AgentGatewayService) {}
 
   @Get('orders')
-  @ApiOperation({ summary: "Long poll for the node's unacknowledged orders, oldest first; [] when none came within waitSeconds" })
+  @ApiOperation({
+    summary: "Long poll for the node's unacknowledged orders, oldest first; [] when none came within waitSeconds",
+  })
   orders(
     @CurrentPrincipal() principal: Principal,
     @Query() query: AgentOrdersQueryDto,
@@ -31,15 +39,25 @@ export class AgentGatewayController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Accept or refuse an order; the first acknowledgement of an order wins' })
   @ApiNoContentResponse()
-  acknowledge(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: AgentAckDto): Promise<void> {
+  acknowledge(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: AgentAckDto,
+  ): Promise<void> {
     return this.gateway.acknowledge(principal.providerId!, id, body);
   }
 
   @Post('heartbeat')
   @HttpCode(200)
-  @ApiOperation({ summary: "The node is alive, and which of its GPUs are usable; a node silent for HEARTBEAT_UNREACHABLE_SECONDS is fenced" })
+  @ApiOperation({
+    summary:
+      'The node is alive, and which of its GPUs are usable; a node silent for HEARTBEAT_UNREACHABLE_SECONDS is fenced',
+  })
   @ApiOkResponse({ type: AgentHeartbeatResponseDto })
-  heartbeat(@CurrentPrincipal() principal: Principal, @Body() body: AgentHeartbeatDto): Promise<AgentHeartbeatResponseDto> {
+  heartbeat(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: AgentHeartbeatDto,
+  ): Promise<AgentHeartbeatResponseDto> {
     return this.gateway.heartbeat(principal.providerId!, body);
   }
 

@@ -30,7 +30,10 @@ export class AgentNodeQueryDto {
 }
 
 export class AgentOrdersQueryDto extends AgentNodeQueryDto {
-  @ApiPropertyOptional({ example: 25, description: `0-${MAX_WAIT_SECONDS}, default 0: seconds to wait for an order when none is queued` })
+  @ApiPropertyOptional({
+    example: 25,
+    description: `0-${MAX_WAIT_SECONDS}, default 0: seconds to wait for an order when none is queued`,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -61,7 +64,12 @@ export class AgentAckDto {
   @MaxLength(500)
   handle?: string;
 
-  @ApiPropertyOptional({ type: 'integer', isArray: true, example: [0, 1], description: 'the GPU indices (nvidia-smi order) the workload got' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    isArray: true,
+    example: [0, 1],
+    description: 'the GPU indices (nvidia-smi order) the workload got',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(1024)
@@ -123,6 +131,9 @@ export class AgentHeartbeatResponseDto {
   @ApiProperty({ example: 15, description: 'how often the market wants a heartbeat' })
   heartbeatIntervalSeconds: number;
 
-  @ApiProperty({ example: 45, description: 'after this long without a heartbeat or order poll the node is fenced (HEARTBEAT_UNREACHABLE_SECONDS)' })
+  @ApiProperty({
+    example: 45,
+    description: 'after this long without a heartbeat or order poll the node is fenced (HEARTBEAT_UNREACHABLE_SECONDS)',
+  })
   unreachableAfterSeconds: number;
 }

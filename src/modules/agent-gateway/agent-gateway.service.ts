@@ -3,7 +3,11 @@ import { heartbeatIntervalSeconds, type UnavailableGpu } from '../../core/market
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { type FieldProblem, ValidationFailedError } from '../../platform/errors/app-error.js';
 import { AdapterRegistry } from '../dispatch/adapter-registry.service.js';
-import type { AgentAck, AgentLeasesResponse, PullOrdersResponse } from '../dispatch/adapters/nvidia-agent/agent-protocol.js';
+import type {
+  AgentAck,
+  AgentLeasesResponse,
+  PullOrdersResponse,
+} from '../dispatch/adapters/nvidia-agent/agent-protocol.js';
 import type { PgAgentOrderQueue } from '../dispatch/adapters/nvidia-agent/pg-agent-order-queue.js';
 import type { AgentAckDto, AgentHeartbeatDto, AgentHeartbeatResponseDto } from './agent-gateway.dto.js';
 import { AgentGatewayError, AgentGatewayErrorCode } from './agent-gateway.error.js';
@@ -52,14 +56,24 @@ export class AgentGatewayService implements OnApplicationShutdown {
       const seen = new Set<number>();
       body.gpus.forEach((gpu, i) => {
         if (gpu.index >= node.gpus) {
-          problems.push({ field: `gpus[${i}].index`, rule: 'below_node_gpus', message: `index ${gpu.index}: node ${body.node} has ${node.gpus} GPUs (0-${node.gpus - 1})` });
+          problems.push({
+            field: `gpus[${i}].index`,
+            rule: 'below_node_gpus',
+            message: `index ${gpu.index}: node ${body.node} has ${node.gpus} GPUs (0-${node.gpus - 1})`,
+          });
         } else if (seen.has(gpu.index)) {
-          problems.push({ field: `gpus[${i}].index`, rule: 'unique', message: `GPU ${gpu.index} appears more than once` });
+          problems.push({
+            field: `gpus[${i}].index`,
+            rule: 'unique',
+            message: `GPU ${gpu.index} appears more than once`,
+          });
         }
         seen.add(gpu.index);
       });
       if (problems.length > 0) throw new ValidationFailedError(problems);
-      unavailable = body.gpus.filter((g) => !g.available).map((g) => ({ index: g.index, reason: g.reason ?? 'unhealthy' }));
+      unavailable = body.gpus
+        .filter((g) => !g.available)
+        .map((g) => ({ index: g.index, reason: g.reason ?? 'unhealthy' }));
     }
     await this.beat(providerId, body.node, unavailable);
     const unreachableAfterSeconds = this.config.heartbeatUnreachableSeconds;
@@ -72,7 +86,11 @@ export class AgentGatewayService implements OnApplicationShutdown {
       throw new AgentGatewayError(AgentGatewayErrorCode.OrderNotFound, `no agent order ${orderId}`);
     }
     const ack: AgentAck = body.ok
-      ? { ok: true, ...(body.handle !== undefined ? { handle: body.handle } : {}), ...(body.gpuIndices ? { gpuIndices: body.gpuIndices } : {}) }
+      ? {
+          ok: true,
+          ...(body.handle !== undefined ? { handle: body.handle } : {}),
+          ...(body.gpuIndices ? { gpuIndices: body.gpuIndices } : {}),
+        }
       : { ok: false, error: { kind: body.error!.kind, message: body.error!.message } };
     await queue.acknowledge(orderId, ack);
   }
@@ -85,11 +103,15 @@ export class AgentGatewayService implements OnApplicationShutdown {
   private async beat(providerId: string, node: string, unavailable?: readonly UnavailableGpu[]): Promise<void> {
     const result = await this.heartbeats.beat(providerId, node, unavailable);
     if (!result) throw this.unknownNode(node);
-    if (result.wasFenced) this.logger.log(`node ${node} is heard from again after it was fenced: it takes placements again`);
+    if (result.wasFenced)
+      this.logger.log(`node ${node} is heard from again after it was fenced: it takes placements again`);
   }
 
   private unknownNode(node: string): AgentGatewayError {
-    return new AgentGatewayError(AgentGatewayErrorCode.NodeNotFound, `no node ${node} is registered with this provider`);
+    return new AgentGatewayError(
+      AgentGatewayErrorCode.NodeNotFound,
+      `no node ${node} is registered with this provider`,
+    );
   }
 
   private async nodeQueue(providerId: string, node: string): Promise<PgAgentOrderQueue> {

@@ -20,7 +20,10 @@ export class AgentStatusService {
 
   /** Records the report and returns the lease's aggregate status; null for providers without agents. */
   async record(providerId: string, leaseId: string, report: StatusReport): Promise<WorkloadStatus | null> {
-    const [provider]: Array<{ adapter: string }> = await this.dataSource.query('SELECT adapter FROM providers WHERE id = $1', [providerId]);
+    const [provider]: Array<{ adapter: string }> = await this.dataSource.query(
+      'SELECT adapter FROM providers WHERE id = $1',
+      [providerId],
+    );
     if (provider?.adapter !== 'nvidia-agent') return null;
     const nodes: string[] = (
       await this.dataSource.query(
@@ -31,10 +34,14 @@ export class AgentStatusService {
     ).map((row: { external_id: string }) => row.external_id);
     const node = report.node ?? (nodes.length === 1 ? nodes[0] : undefined);
     if (node === undefined) {
-      throw new ValidationFailedError([{ field: 'node', rule: 'required', message: 'node is required for a lease on several nodes' }]);
+      throw new ValidationFailedError([
+        { field: 'node', rule: 'required', message: 'node is required for a lease on several nodes' },
+      ]);
     }
     if (!nodes.includes(node)) {
-      throw new ValidationFailedError([{ field: 'node', rule: 'lease_node', message: `node ${node} holds no part of lease ${leaseId}` }]);
+      throw new ValidationFailedError([
+        { field: 'node', rule: 'lease_node', message: `node ${node} holds no part of lease ${leaseId}` },
+      ]);
     }
     await this.registry.agentQueue(providerId).recordStatus(leaseId, node, { ...report, node });
     const adapter = await this.registry.forProvider(providerId, 'nvidia-agent');

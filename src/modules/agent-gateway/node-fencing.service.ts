@@ -69,7 +69,9 @@ export class NodeFencingService implements OnApplicationBootstrap, OnApplication
         terminate: true,
       });
     }
-    this.logger.warn(`node ${node.externalId} (${nodeId}) unreachable: silent since ${node.lastHeartbeatAt.toISOString()}; ${leases.length} lease(s) failed`);
+    this.logger.warn(
+      `node ${node.externalId} (${nodeId}) unreachable: silent since ${node.lastHeartbeatAt.toISOString()}; ${leases.length} lease(s) failed`,
+    );
     return true;
   }
 }

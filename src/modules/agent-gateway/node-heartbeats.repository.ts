@@ -36,7 +36,11 @@ export class NodeHeartbeatsRepository {
    * are replaced when the agent listed its GPUs (`undefined`: left as they were). Null when the
    * provider has no such node; else whether the node had been fenced.
    */
-  async beat(providerId: string, externalId: string, unavailable?: readonly UnavailableGpu[]): Promise<{ wasFenced: boolean } | null> {
+  async beat(
+    providerId: string,
+    externalId: string,
+    unavailable?: readonly UnavailableGpu[],
+  ): Promise<{ wasFenced: boolean } | null> {
     const [rows]: [Array<{ was_fenced: boolean }>, number] = await this.dataSource.query(
       `UPDATE nodes n SET last_heartbeat_at = now(), unreachable_since = NULL,
               unavailable_gpus = COALESCE($3::jsonb, n.unavailable_gpus)
@@ -65,7 +69,11 @@ export class NodeHeartbeatsRepository {
    * Locks the node for fencing if it is still silent: a heartbeat that committed meanwhile wins,
    * and one arriving now waits for the fence and then lifts it.
    */
-  async lockSilent(manager: EntityManager, nodeId: string, unreachableAfterSeconds: number): Promise<SilentNode | null> {
+  async lockSilent(
+    manager: EntityManager,
+    nodeId: string,
+    unreachableAfterSeconds: number,
+  ): Promise<SilentNode | null> {
     const rows: SilentNode[] = await manager.query(
       `SELECT id, external_id AS "externalId", last_heartbeat_at AS "lastHeartbeatAt", now() AS now FROM nodes
         WHERE id = $1 AND last_heartbeat_at IS NOT NULL AND unreachable_since IS NULL

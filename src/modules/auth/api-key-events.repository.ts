@@ -45,20 +45,33 @@ export class ApiKeyEventsRepository {
     for (const event of events) {
       await manager.query(
         `INSERT INTO api_key_events (key_id, action, actor_key_id, actor_role, related_key_id, details) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
-        [event.keyId, event.action, event.actor?.keyId ?? null, event.actor?.role ?? null, event.relatedKeyId ?? null, JSON.stringify(event.details ?? {})],
+        [
+          event.keyId,
+          event.action,
+          event.actor?.keyId ?? null,
+          event.actor?.role ?? null,
+          event.relatedKeyId ?? null,
+          JSON.stringify(event.details ?? {}),
+        ],
       );
     }
   }
 
   /** Newest first, keyset-paged by (created_at, id). */
-  async page(manager: EntityManager, filter: ApiKeyEventFilter, limit: number, after?: { time: string; id: string }): Promise<ApiKeyEventRow[]> {
+  async page(
+    manager: EntityManager,
+    filter: ApiKeyEventFilter,
+    limit: number,
+    after?: { time: string; id: string },
+  ): Promise<ApiKeyEventRow[]> {
     const params: unknown[] = [];
     const where = ['true'];
     if (filter.keyId !== undefined) where.push(`e.key_id = $${params.push(filter.keyId)}`);
     if (filter.tenantId !== undefined) where.push(`k.tenant_id = $${params.push(filter.tenantId)}`);
     if (filter.providerId !== undefined) where.push(`k.provider_id = $${params.push(filter.providerId)}`);
     if (filter.action !== undefined) where.push(`e.action = $${params.push(filter.action)}`);
-    if (after) where.push(`(e.created_at, e.id) < ($${params.push(after.time)}::timestamptz, $${params.push(after.id)}::uuid)`);
+    if (after)
+      where.push(`(e.created_at, e.id) < ($${params.push(after.time)}::timestamptz, $${params.push(after.id)}::uuid)`);
     return manager.query(
       `SELECT e.id, e.key_id AS "keyId", k.name AS "keyName", k.role AS "keyRole", k.tenant_id AS "tenantId", k.provider_id AS "providerId",
               e.action, e.actor_key_id AS "actorKeyId", e.actor_role AS "actorRole", a.name AS "actorName",

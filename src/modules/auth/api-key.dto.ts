@@ -15,7 +15,8 @@ export const API_KEY_STATUSES: readonly ApiKeyStatus[] = ['active', 'expired', '
 export class CreateApiKeyDto {
   @ApiPropertyOptional({
     enum: ROLES,
-    description: "required for admin callers (tenant and provider keys also need tenantId / providerId); a tenant or provider key issues keys of its own role only, for itself, and may leave it out",
+    description:
+      'required for admin callers (tenant and provider keys also need tenantId / providerId); a tenant or provider key issues keys of its own role only, for itself, and may leave it out',
   })
   @IsOmittable()
   @IsIn(ROLES as Role[])
@@ -26,17 +27,26 @@ export class CreateApiKeyDto {
   @Length(1, 200)
   name: string;
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'admin: the tenant of a tenant key; a tenant may name only itself' })
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'admin: the tenant of a tenant key; a tenant may name only itself',
+  })
   @IsOmittable()
   @IsUUID()
   tenantId?: string;
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'admin: the provider of a provider key; a provider may name only itself' })
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'admin: the provider of a provider key; a provider may name only itself',
+  })
   @IsOmittable()
   @IsUUID()
   providerId?: string;
 
-  @ApiPropertyOptional({ example: '2027-01-01T00:00:00Z', description: 'when the key stops working; in the future; omitted: never' })
+  @ApiPropertyOptional({
+    example: '2027-01-01T00:00:00Z',
+    description: 'when the key stops working; in the future; omitted: never',
+  })
   @IsOmittable()
   @IsInstant()
   expiresAt?: string;
@@ -65,7 +75,10 @@ export class ListApiKeysQueryDto extends PageQueryDto {
 }
 
 export class RotateApiKeyQueryDto {
-  @ApiPropertyOptional({ example: 3600, description: `how long the old key keeps working, 0-${MAX_KEY_GRACE_SECONDS} s; default 0: revoked at once` })
+  @ApiPropertyOptional({
+    example: 3600,
+    description: `how long the old key keeps working, 0-${MAX_KEY_GRACE_SECONDS} s; default 0: revoked at once`,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -100,16 +113,33 @@ export class ApiKeyDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
   @ApiProperty({ enum: ROLES }) role: Role;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the tenant a tenant key acts for' }) tenantId: string | null;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the provider a provider key acts for' }) providerId: string | null;
-  @ApiProperty({ example: 'gm_Xk3v9Qa', description: 'the first characters of the key, to recognise it; the rest is never shown again' }) prefix: string;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the tenant a tenant key acts for' })
+  tenantId: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the provider a provider key acts for' })
+  providerId: string | null;
+  @ApiProperty({
+    example: 'gm_Xk3v9Qa',
+    description: 'the first characters of the key, to recognise it; the rest is never shown again',
+  })
+  prefix: string;
   @ApiProperty({ enum: API_KEY_STATUSES }) status: ApiKeyStatus;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) expiresAt: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
-  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'accurate to about a minute (written at most once a minute per key)' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'accurate to about a minute (written at most once a minute per key)',
+  })
   lastUsedAt: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) revokedAt: string | null;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the key that replaced this one when it was rotated' }) replacedBy: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'uuid',
+    description: 'the key that replaced this one when it was rotated',
+  })
+  replacedBy: string | null;
 }
 
 export class ApiKeyCreatedDto extends ApiKeyDto {
@@ -118,7 +148,11 @@ export class ApiKeyCreatedDto extends ApiKeyDto {
 
 export class ApiKeyRotatedDto extends ApiKeyCreatedDto {
   @ApiProperty({ format: 'uuid', description: 'the key this one replaces' }) replaces: string;
-  @ApiProperty({ format: 'date-time', description: 'when the replaced key stops working: now, or after the grace period' }) previousKeyStopsAt: string;
+  @ApiProperty({
+    format: 'date-time',
+    description: 'when the replaced key stops working: now, or after the grace period',
+  })
+  previousKeyStopsAt: string;
 }
 
 export class ApiKeyPageDto {
@@ -134,13 +168,28 @@ export class ApiKeyEventDto {
   @ApiProperty({ enum: ROLES }) keyRole: Role;
   @ApiProperty({ nullable: true, type: String, format: 'uuid' }) tenantId: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'uuid' }) providerId: string | null;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the key that made the change; null: the service itself (start-up, a new tenant\'s or provider\'s first key)' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'uuid',
+    description:
+      "the key that made the change; null: the service itself (start-up, a new tenant's or provider's first key)",
+  })
   actorKeyId: string | null;
   @ApiProperty({ nullable: true, enum: ROLES }) actorRole: Role | null;
   @ApiProperty({ nullable: true, type: String }) actorName: string | null;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: "rotated: the new key; a rotation's created: the key it replaces" })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'uuid',
+    description: "rotated: the new key; a rotation's created: the key it replaces",
+  })
   relatedKeyId: string | null;
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'created: name, role, owner, expiresAt; rotated: graceSeconds, previousKeyStopsAt' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'created: name, role, owner, expiresAt; rotated: graceSeconds, previousKeyStopsAt',
+  })
   details: Record<string, unknown>;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
 }

@@ -70,20 +70,34 @@ export class ApiKeyRepository {
     const [row]: ApiKeyRow[] = await manager.query(
       `INSERT INTO api_keys AS k (key_hash, key_prefix, role, name, tenant_id, provider_id, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-      [key.keyHash, key.keyPrefix, key.role, key.name, key.tenantId ?? null, key.providerId ?? null, key.expiresAt ?? null],
+      [
+        key.keyHash,
+        key.keyPrefix,
+        key.role,
+        key.name,
+        key.tenantId ?? null,
+        key.providerId ?? null,
+        key.expiresAt ?? null,
+      ],
     );
     return row;
   }
 
   /** The key with this hash if it is neither revoked nor expired. */
   async findUsableByHash(keyHash: string): Promise<UsableKey | null> {
-    const rows: Array<Pick<ApiKeyRow, 'id' | 'role' | 'tenantId' | 'providerId' | 'expiresAt'>> = await this.dataSource.query(
-      `SELECT k.id, k.role, k.tenant_id AS "tenantId", k.provider_id AS "providerId", k.expires_at AS "expiresAt"
+    const rows: Array<Pick<ApiKeyRow, 'id' | 'role' | 'tenantId' | 'providerId' | 'expiresAt'>> =
+      await this.dataSource.query(
+        `SELECT k.id, k.role, k.tenant_id AS "tenantId", k.provider_id AS "providerId", k.expires_at AS "expiresAt"
          FROM api_keys k WHERE k.key_hash = $1 AND ${USABLE}`,
-      [keyHash],
-    );
+        [keyHash],
+      );
     const row = rows[0];
-    return row ? { principal: { keyId: row.id, role: row.role, tenantId: row.tenantId, providerId: row.providerId }, expiresAt: row.expiresAt } : null;
+    return row
+      ? {
+          principal: { keyId: row.id, role: row.role, tenantId: row.tenantId, providerId: row.providerId },
+          expiresAt: row.expiresAt,
+        }
+      : null;
   }
 
   /** Any key with this hash, usable or not. */
@@ -93,12 +107,18 @@ export class ApiKeyRepository {
   }
 
   async countActiveAdmins(manager: EntityManager = this.dataSource.manager): Promise<number> {
-    const [row]: Array<{ n: number }> = await manager.query(`SELECT count(*)::int AS n FROM api_keys k WHERE k.role = 'admin' AND ${USABLE}`);
+    const [row]: Array<{ n: number }> = await manager.query(
+      `SELECT count(*)::int AS n FROM api_keys k WHERE k.role = 'admin' AND ${USABLE}`,
+    );
     return row.n;
   }
 
   /** Revokes the admin keys with this name except the one with `keepHash`; returns the ids revoked. */
-  async revokeNamedExcept(name: string, keepHash: string, manager: EntityManager = this.dataSource.manager): Promise<string[]> {
+  async revokeNamedExcept(
+    name: string,
+    keepHash: string,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<string[]> {
     const rows = await updateReturning<{ id: string }>(
       manager,
       `UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND role = 'admin' AND key_hash <> $2 AND revoked_at IS NULL RETURNING id`,
@@ -107,7 +127,11 @@ export class ApiKeyRepository {
     return rows.map((r) => r.id);
   }
 
-  async ownerExists(kind: 'tenant' | 'provider', id: string, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
+  async ownerExists(
+    kind: 'tenant' | 'provider',
+    id: string,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<boolean> {
     const table = kind === 'tenant' ? 'tenants' : 'providers';
     const rows: unknown[] = await manager.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id]);
     return rows.length > 0;
@@ -127,12 +151,21 @@ export class ApiKeyRepository {
     const params: unknown[] = [id];
     const where = ['k.id = $1'];
     scoped(where, params, scope);
-    const rows: ApiKeyRow[] = await manager.query(`SELECT ${COLUMNS} FROM api_keys k WHERE ${where.join(' AND ')}${lock ? ' FOR UPDATE' : ''}`, params);
+    const rows: ApiKeyRow[] = await manager.query(
+      `SELECT ${COLUMNS} FROM api_keys k WHERE ${where.join(' AND ')}${lock ? ' FOR UPDATE' : ''}`,
+      params,
+    );
     return rows[0] ?? null;
   }
 
   /** Newest first, keyset-paged by (created_at, id). */
-  async page(manager: EntityManager, scope: KeyScope, filter: KeyFilter, limit: number, after?: { time: string; id: string }): Promise<ApiKeyRow[]> {
+  async page(
+    manager: EntityManager,
+    scope: KeyScope,
+    filter: KeyFilter,
+    limit: number,
+    after?: { time: string; id: string },
+  ): Promise<ApiKeyRow[]> {
     const params: unknown[] = [];
     const where = ['true'];
     // Both apply: a tenant asking for another tenant's keys finds none, as if it had none.
@@ -142,7 +175,8 @@ export class ApiKeyRepository {
     if (filter.status === 'active') where.push(USABLE);
     if (filter.status === 'revoked') where.push('k.revoked_at IS NOT NULL');
     if (filter.status === 'expired') where.push('k.revoked_at IS NULL AND k.expires_at <= now()');
-    if (after) where.push(`(k.created_at, k.id) < ($${params.push(after.time)}::timestamptz, $${params.push(after.id)}::uuid)`);
+    if (after)
+      where.push(`(k.created_at, k.id) < ($${params.push(after.time)}::timestamptz, $${params.push(after.id)}::uuid)`);
     return manager.query(
       `SELECT ${COLUMNS} FROM api_keys k WHERE ${where.join(' AND ')} ORDER BY k.created_at DESC, k.id DESC LIMIT $${params.push(limit)}`,
       params,

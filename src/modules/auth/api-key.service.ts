@@ -57,11 +57,21 @@ export class ApiKeyService {
    * Mints a key and records its creation. `actor` is the caller's key, null when the service
    * itself issues it (the first admin key, a new tenant's or provider's first key).
    */
-  async issue(input: KeyToIssue, manager?: EntityManager, actor: Principal | null = null, relatedKeyId: string | null = null): Promise<IssuedKey> {
+  async issue(
+    input: KeyToIssue,
+    manager?: EntityManager,
+    actor: Principal | null = null,
+    relatedKeyId: string | null = null,
+  ): Promise<IssuedKey> {
     const apiKey = `gm_${randomBytes(32).toString('base64url')}`;
     const work = async (m: EntityManager) => {
-      const row = await this.keys.insert({ ...input, keyHash: hashApiKey(apiKey), keyPrefix: apiKey.slice(0, KEY_PREFIX_LENGTH) }, m);
-      await this.events.add(m, [{ keyId: row.id, action: 'created', actor, relatedKeyId, details: creationDetails(row) }]);
+      const row = await this.keys.insert(
+        { ...input, keyHash: hashApiKey(apiKey), keyPrefix: apiKey.slice(0, KEY_PREFIX_LENGTH) },
+        m,
+      );
+      await this.events.add(m, [
+        { keyId: row.id, action: 'created', actor, relatedKeyId, details: creationDetails(row) },
+      ]);
       return row;
     };
     const row = manager ? await work(manager) : await this.transactions.run(work);
@@ -101,7 +111,9 @@ export class ApiKeyService {
       await this.keys.touchLastUsed(keyId, LAST_USED_INTERVAL_MS / 1000);
     } catch (error) {
       this.lastUsed.release(keyId);
-      this.logger.warn(`could not record the use of API key ${keyId}: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.warn(
+        `could not record the use of API key ${keyId}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 
@@ -123,13 +135,28 @@ export class ApiKeyService {
           throw new Error('ADMIN_API_KEY is a key that has been revoked or replaced before; set a new value');
         }
         if (!existing) {
-          const row = await this.keys.insert({ keyHash: hash, keyPrefix: fromEnv.slice(0, KEY_PREFIX_LENGTH), role: 'admin', name: ENV_ADMIN_KEY_NAME }, manager);
-          await this.events.add(manager, [{ keyId: row.id, action: 'created', actor: null, details: { ...creationDetails(row), source: ENV_ADMIN_KEY_NAME } }]);
+          const row = await this.keys.insert(
+            { keyHash: hash, keyPrefix: fromEnv.slice(0, KEY_PREFIX_LENGTH), role: 'admin', name: ENV_ADMIN_KEY_NAME },
+            manager,
+          );
+          await this.events.add(manager, [
+            {
+              keyId: row.id,
+              action: 'created',
+              actor: null,
+              details: { ...creationDetails(row), source: ENV_ADMIN_KEY_NAME },
+            },
+          ]);
         }
         const revoked = await this.keys.revokeNamedExcept(ENV_ADMIN_KEY_NAME, hash, manager);
         await this.events.add(
           manager,
-          revoked.map((keyId) => ({ keyId, action: 'revoked' as const, actor: null, details: { reason: `${ENV_ADMIN_KEY_NAME} changed` } })),
+          revoked.map((keyId) => ({
+            keyId,
+            action: 'revoked' as const,
+            actor: null,
+            details: { reason: `${ENV_ADMIN_KEY_NAME} changed` },
+          })),
         );
         return null;
       }
@@ -143,5 +170,11 @@ export class ApiKeyService {
 
 /** What a creation's audit row says about the key (never its secret or hash). */
 function creationDetails(row: ApiKeyRow): Record<string, unknown> {
-  return { name: row.name, role: row.role, tenantId: row.tenantId, providerId: row.providerId, expiresAt: row.expiresAt?.toISOString() ?? null };
+  return {
+    name: row.name,
+    role: row.role,
+    tenantId: row.tenantId,
+    providerId: row.providerId,
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+  };
 }

@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import {
   ApiKeyAuditQueryDto,
   ApiKeyCreatedDto,
@@ -53,16 +60,25 @@ export class ApiKeysController {
 
   @Delete(':id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Revokes the key: refused from now on here, within API_KEY_CACHE_SECONDS on other replicas' })
+  @ApiOperation({
+    summary: 'Revokes the key: refused from now on here, within API_KEY_CACHE_SECONDS on other replicas',
+  })
   @ApiNoContentResponse()
   revoke(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
     return this.apiKeys.revoke(principal, id);
   }
 
   @Post(':id/rotate')
-  @ApiOperation({ summary: 'A new key with the same name, role, owner and expiry; the old one is revoked at once or after graceSeconds' })
+  @ApiOperation({
+    summary:
+      'A new key with the same name, role, owner and expiry; the old one is revoked at once or after graceSeconds',
+  })
   @ApiCreatedResponse({ type: ApiKeyRotatedDto })
-  rotate(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: RotateApiKeyQueryDto): Promise<ApiKeyRotatedDto> {
+  rotate(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Query() query: RotateApiKeyQueryDto,
+  ): Promise<ApiKeyRotatedDto> {
     return this.apiKeys.rotate(principal, id, query);
   }
 }

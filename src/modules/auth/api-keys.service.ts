@@ -88,7 +88,10 @@ export class ApiKeysService {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     const now = Date.now();
-    return { apiKeys: page.map((r) => toApiKeyDto(r, now)), nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.id) : null };
+    return {
+      apiKeys: page.map((r) => toApiKeyDto(r, now)),
+      nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.id) : null,
+    };
   }
 
   async get(principal: Principal, id: string): Promise<ApiKeyDto> {
@@ -98,9 +101,17 @@ export class ApiKeysService {
   async create(principal: Principal, body: CreateApiKeyDto): Promise<ApiKeyCreatedDto> {
     const request = await this.checkCreate(principal, body);
     const issued = await this.transactions.run(async (manager) => {
-      const owner = request.tenantId !== null ? (['tenant', request.tenantId] as const) : request.providerId !== null ? (['provider', request.providerId] as const) : null;
+      const owner =
+        request.tenantId !== null
+          ? (['tenant', request.tenantId] as const)
+          : request.providerId !== null
+            ? (['provider', request.providerId] as const)
+            : null;
       if (owner && (await this.keys.countUsableOfOwnerForUpdate(manager, owner[0], owner[1])) >= MAX_KEYS_PER_OWNER) {
-        throw new ApiKeyError(ApiKeyErrorCode.LimitReached, `a ${owner[0]} holds at most ${MAX_KEYS_PER_OWNER} usable keys; revoke one first`);
+        throw new ApiKeyError(
+          ApiKeyErrorCode.LimitReached,
+          `a ${owner[0]} holds at most ${MAX_KEYS_PER_OWNER} usable keys; revoke one first`,
+        );
       }
       return this.apiKeys.issue(request, manager, principal);
     });
@@ -117,7 +128,10 @@ export class ApiKeysService {
         // Two admins revoking the last two admin keys at once must not both succeed.
         await advisoryXactLock(manager, 'gpumarket:admin-keys');
         if ((await this.keys.countActiveAdmins(manager)) <= 1) {
-          throw new ApiKeyError(ApiKeyErrorCode.LastAdminKey, 'this is the last usable admin key; create another admin key first');
+          throw new ApiKeyError(
+            ApiKeyErrorCode.LastAdminKey,
+            'this is the last usable admin key; create another admin key first',
+          );
         }
       }
       const revoked = await this.keys.revoke(manager, key.id);
@@ -136,11 +150,23 @@ export class ApiKeysService {
     const { issued, old } = await this.transactions.run(async (manager) => {
       const key = await this.key(manager, principal, id, true);
       this.refuseConfigKey(key, 'rotate');
-      if (key.revokedAt !== null) throw new ApiKeyError(ApiKeyErrorCode.Revoked, `API key ${key.id} is revoked; create a new key instead`);
-      if (key.replacedBy !== null) throw new ApiKeyError(ApiKeyErrorCode.AlreadyRotated, `API key ${key.id} was already replaced by ${key.replacedBy}; rotate that one`);
-      if (statusOf(key, Date.now()) === 'expired') throw new ApiKeyError(ApiKeyErrorCode.Expired, `API key ${key.id} has expired; create a new key instead`);
+      if (key.revokedAt !== null)
+        throw new ApiKeyError(ApiKeyErrorCode.Revoked, `API key ${key.id} is revoked; create a new key instead`);
+      if (key.replacedBy !== null)
+        throw new ApiKeyError(
+          ApiKeyErrorCode.AlreadyRotated,
+          `API key ${key.id} was already replaced by ${key.replacedBy}; rotate that one`,
+        );
+      if (statusOf(key, Date.now()) === 'expired')
+        throw new ApiKeyError(ApiKeyErrorCode.Expired, `API key ${key.id} has expired; create a new key instead`);
       const issued = await this.apiKeys.issue(
-        { role: key.role, name: key.name, tenantId: key.tenantId, providerId: key.providerId, expiresAt: key.expiresAt },
+        {
+          role: key.role,
+          name: key.name,
+          tenantId: key.tenantId,
+          providerId: key.providerId,
+          expiresAt: key.expiresAt,
+        },
         manager,
         principal,
         key.id,
@@ -148,12 +174,23 @@ export class ApiKeysService {
       const old = await this.keys.markReplaced(manager, key.id, issued.id, grace);
       const stopsAt = old.revokedAt ?? old.expiresAt!;
       await this.events.add(manager, [
-        { keyId: key.id, action: 'rotated', actor: principal, relatedKeyId: issued.id, details: { graceSeconds: grace, previousKeyStopsAt: stopsAt.toISOString() } },
+        {
+          keyId: key.id,
+          action: 'rotated',
+          actor: principal,
+          relatedKeyId: issued.id,
+          details: { graceSeconds: grace, previousKeyStopsAt: stopsAt.toISOString() },
+        },
       ]);
       return { issued, old: { ...old, stopsAt } };
     });
     this.apiKeys.forget(old.keyHash);
-    return { ...toApiKeyDto(issued.row), apiKey: issued.apiKey, replaces: old.id, previousKeyStopsAt: old.stopsAt.toISOString() };
+    return {
+      ...toApiKeyDto(issued.row),
+      apiKey: issued.apiKey,
+      replaces: old.id,
+      previousKeyStopsAt: old.stopsAt.toISOString(),
+    };
   }
 
   async audit(query: ApiKeyAuditQueryDto): Promise<ApiKeyEventPageDto> {
@@ -172,9 +209,15 @@ export class ApiKeysService {
   /** Field checks that need the caller or the database; a tenant or provider asks for its own keys only. */
   private async checkCreate(principal: Principal, body: CreateApiKeyDto): Promise<KeyRequest> {
     const problems: FieldProblem[] = [];
-    if (body.name === ENV_ADMIN_KEY_NAME) problems.push({ field: 'name', rule: 'reserved', message: `${ENV_ADMIN_KEY_NAME} is the name of the key that variable sets` });
+    if (body.name === ENV_ADMIN_KEY_NAME)
+      problems.push({
+        field: 'name',
+        rule: 'reserved',
+        message: `${ENV_ADMIN_KEY_NAME} is the name of the key that variable sets`,
+      });
     const expiresAt = body.expiresAt === undefined ? null : new Date(body.expiresAt);
-    if (expiresAt !== null && expiresAt.getTime() <= Date.now()) problems.push({ field: 'expiresAt', rule: 'in_past', message: 'expiresAt must be in the future' });
+    if (expiresAt !== null && expiresAt.getTime() <= Date.now())
+      problems.push({ field: 'expiresAt', rule: 'in_past', message: 'expiresAt must be in the future' });
     let role: Role;
     if (principal.role === 'admin') {
       if (body.role === undefined) problems.push({ field: 'role', rule: 'required', message: 'role is required' });
@@ -182,9 +225,12 @@ export class ApiKeysService {
       for (const kind of ['tenant', 'provider'] as const) {
         const field = kind === 'tenant' ? 'tenantId' : 'providerId';
         const id = body[field];
-        if (role === kind && id === undefined) problems.push({ field, rule: 'required', message: `${field} is required for a ${kind} key` });
-        if (role !== kind && id !== undefined) problems.push({ field, rule: 'not_allowed', message: `${field} is only for ${kind} keys` });
-        if (role === kind && id !== undefined && !(await this.keys.ownerExists(kind, id))) problems.push({ field, rule: 'exists', message: `no ${kind} ${id}` });
+        if (role === kind && id === undefined)
+          problems.push({ field, rule: 'required', message: `${field} is required for a ${kind} key` });
+        if (role !== kind && id !== undefined)
+          problems.push({ field, rule: 'not_allowed', message: `${field} is only for ${kind} keys` });
+        if (role === kind && id !== undefined && !(await this.keys.ownerExists(kind, id)))
+          problems.push({ field, rule: 'exists', message: `no ${kind} ${id}` });
       }
     } else {
       role = principal.role;
@@ -202,13 +248,19 @@ export class ApiKeysService {
       }
     }
     if (problems.length > 0) throw new ValidationFailedError(problems);
-    const owned = principal.role === 'admin' ? body : { tenantId: principal.tenantId ?? undefined, providerId: principal.providerId ?? undefined };
+    const owned =
+      principal.role === 'admin'
+        ? body
+        : { tenantId: principal.tenantId ?? undefined, providerId: principal.providerId ?? undefined };
     return { role, name: body.name, tenantId: owned.tenantId ?? null, providerId: owned.providerId ?? null, expiresAt };
   }
 
   private refuseConfigKey(key: ApiKeyRow, what: 'revoke' | 'rotate'): void {
     if (isFromConfig(key)) {
-      throw new ApiKeyError(ApiKeyErrorCode.FromConfig, `this key is set by ${ENV_ADMIN_KEY_NAME}; to ${what} it, change the variable and restart`);
+      throw new ApiKeyError(
+        ApiKeyErrorCode.FromConfig,
+        `this key is set by ${ENV_ADMIN_KEY_NAME}; to ${what} it, change the variable and restart`,
+      );
     }
   }
 

@@ -10,7 +10,13 @@ import { ApiKeysService } from './api-keys.service.js';
 @Global()
 @Module({
   controllers: [ApiKeysController],
-  providers: [ApiKeyRepository, ApiKeyEventsRepository, ApiKeyService, ApiKeysService, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+  providers: [
+    ApiKeyRepository,
+    ApiKeyEventsRepository,
+    ApiKeyService,
+    ApiKeysService,
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+  ],
   exports: [ApiKeyService],
 })
 export class AuthModule {}

@@ -24,9 +24,17 @@ export function checkBid(bid: CreateBidDto, context: BidContext): FieldProblem[]
   const seen = new Set<string>();
   bid.offers.forEach((offer, i) => {
     if (!context.gpuMemoryGb.has(offer.gpuModel)) {
-      problems.push({ field: `offers[${i}].gpuModel`, rule: 'unknown_gpu_model', message: `unknown GPU model ${offer.gpuModel}; see GET /v1/gpu-models` });
+      problems.push({
+        field: `offers[${i}].gpuModel`,
+        rule: 'unknown_gpu_model',
+        message: `unknown GPU model ${offer.gpuModel}; see GET /v1/gpu-models`,
+      });
     } else if (seen.has(offer.gpuModel)) {
-      problems.push({ field: `offers[${i}].gpuModel`, rule: 'unique', message: `${offer.gpuModel} is offered more than once` });
+      problems.push({
+        field: `offers[${i}].gpuModel`,
+        rule: 'unique',
+        message: `${offer.gpuModel} is offered more than once`,
+      });
     }
     seen.add(offer.gpuModel);
   });
@@ -34,7 +42,11 @@ export function checkBid(bid: CreateBidDto, context: BidContext): FieldProblem[]
   const minMemory = bid.minGpuMemoryGb ?? 0;
   const known = bid.offers.filter((o) => context.gpuMemoryGb.has(o.gpuModel));
   if (known.length > 0 && minMemory > 0 && known.every((o) => context.gpuMemoryGb.get(o.gpuModel)! < minMemory)) {
-    problems.push({ field: 'minGpuMemoryGb', rule: 'no_offer_qualifies', message: `no offered GPU model has ${minMemory} GB or more` });
+    problems.push({
+      field: 'minGpuMemoryGb',
+      rule: 'no_offer_qualifies',
+      message: `no offered GPU model has ${minMemory} GB or more`,
+    });
   }
 
   const limit = gangLimit(bid.contiguity, context.largest);
@@ -59,7 +71,11 @@ function gangLimit(contiguity: Contiguity, largest: BidContext['largest']): numb
   return null;
 }
 
-function checkWindow(window: { notBefore?: string; deadline: string }, runtimeSeconds: number, now: Date): FieldProblem[] {
+function checkWindow(
+  window: { notBefore?: string; deadline: string },
+  runtimeSeconds: number,
+  now: Date,
+): FieldProblem[] {
   const deadline = Date.parse(window.deadline);
   const notBefore = window.notBefore === undefined ? now.getTime() : Date.parse(window.notBefore);
   if (deadline <= now.getTime()) {
@@ -69,10 +85,22 @@ function checkWindow(window: { notBefore?: string; deadline: string }, runtimeSe
     return [{ field: 'window.deadline', rule: 'after_not_before', message: 'deadline must be after notBefore' }];
   }
   if (deadline - notBefore < runtimeSeconds * 1000) {
-    return [{ field: 'window', rule: 'window_too_short', message: `the window is shorter than runtimeSeconds (${runtimeSeconds} s)` }];
+    return [
+      {
+        field: 'window',
+        rule: 'window_too_short',
+        message: `the window is shorter than runtimeSeconds (${runtimeSeconds} s)`,
+      },
+    ];
   }
   if (deadline - Math.max(notBefore, now.getTime()) < runtimeSeconds * 1000) {
-    return [{ field: 'window.deadline', rule: 'too_soon', message: `from now, the run time no longer fits before the deadline` }];
+    return [
+      {
+        field: 'window.deadline',
+        rule: 'too_soon',
+        message: `from now, the run time no longer fits before the deadline`,
+      },
+    ];
   }
   if (deadline - now.getTime() > MAX_WINDOW_DAYS * 86_400_000) {
     return [{ field: 'window.deadline', rule: 'too_far', message: `deadline must be within ${MAX_WINDOW_DAYS} days` }];

@@ -34,7 +34,11 @@ export class OfferDto {
   @Length(1, 64)
   gpuModel: string;
 
-  @ApiProperty({ ...MONEY, example: '2.50', description: 'limit price per GPU-hour: a decimal string with at most 4 decimals (a JSON number is also accepted)' })
+  @ApiProperty({
+    ...MONEY,
+    example: '2.50',
+    description: 'limit price per GPU-hour: a decimal string with at most 4 decimals (a JSON number is also accepted)',
+  })
   @IsPrice({ exclusiveMin: '0', max: MAX_OFFER_PRICE })
   maxPrice: string | number;
 }
@@ -79,7 +83,10 @@ export class CreateBidDto {
   @Max(MAX_BID_GPUS)
   gpus: number;
 
-  @ApiProperty({ type: [OfferDto], description: 'acceptable GPU models, each with its limit price; at most one is used' })
+  @ApiProperty({
+    type: [OfferDto],
+    description: 'acceptable GPU models, each with its limit price; at most one is used',
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(16)
@@ -201,7 +208,10 @@ export class BidDto {
   @ApiProperty({ type: 'integer' }) minGpuMemoryGb: number;
   @ApiProperty({ type: WorkloadDto }) workload: WorkloadDto;
   @ApiProperty({ nullable: true, type: String }) lastLossReason: string | null;
-  @ApiPropertyOptional({ type: [BidLeaseDto], description: 'the leases the bid has won, oldest first (GET /v1/bids/:id only)' })
+  @ApiPropertyOptional({
+    type: [BidLeaseDto],
+    description: 'the leases the bid has won, oldest first (GET /v1/bids/:id only)',
+  })
   leases?: BidLeaseDto[];
   @ApiProperty({ nullable: true, type: String }) idempotencyKey: string | null;
   @ApiProperty() createdAt: string;
@@ -210,6 +220,10 @@ export class BidDto {
 
 export class BidPageDto {
   @ApiProperty({ type: [BidDto] }) bids: BidDto[];
-  @ApiProperty({ nullable: true, type: String, description: 'pass as ?cursor= for the next page; null on the last page' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'pass as ?cursor= for the next page; null on the last page',
+  })
   nextCursor: string | null;
 }

@@ -1,8 +1,25 @@
-import { Column, CreateDateColumn, Entity, OneToMany, ManyToOne, JoinColumn, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  OneToMany,
+  ManyToOne,
+  JoinColumn,
+  PrimaryColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 import type { Contiguity, LossReason } from '../../core/market/types.js';
 
 export type BidStatus = 'open' | 'allocated' | 'running' | 'completed' | 'cancelled' | 'expired' | 'failed';
-export const BID_STATUSES: readonly BidStatus[] = ['open', 'allocated', 'running', 'completed', 'cancelled', 'expired', 'failed'];
+export const BID_STATUSES: readonly BidStatus[] = [
+  'open',
+  'allocated',
+  'running',
+  'completed',
+  'cancelled',
+  'expired',
+  'failed',
+];
 /** A bid in one of these states is done: it can no longer be cancelled or change. */
 export const FINISHED_BID_STATUSES: readonly BidStatus[] = ['completed', 'cancelled', 'expired', 'failed'];
 

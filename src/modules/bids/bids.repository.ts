@@ -61,8 +61,13 @@ export class BidsRepository {
    * written and null is returned; a concurrent insert with the same key waits on the unique
    * index until the first commits, so exactly one bid is ever created per key.
    */
-  async insert(bid: NewBid, manager: EntityManager = this.dataSource.manager): Promise<{ createdAt: Date; updatedAt: Date } | null> {
-    const offers = JSON.stringify(bid.offers.map((o, rank) => ({ rank, gpu_model: o.gpuModel, max_price: o.maxPrice })));
+  async insert(
+    bid: NewBid,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<{ createdAt: Date; updatedAt: Date } | null> {
+    const offers = JSON.stringify(
+      bid.offers.map((o, rank) => ({ rank, gpu_model: o.gpuModel, max_price: o.maxPrice })),
+    );
     const rows: Array<{ createdAt: Date; updatedAt: Date }> = await this.queryPrepared(
       manager,
       'gpumarket_insert_bid_v1',
@@ -106,19 +111,32 @@ export class BidsRepository {
   private async queryPrepared<T>(manager: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
     const runner = manager.queryRunner ?? this.dataSource.createQueryRunner();
     try {
-      const client = (await runner.connect()) as { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }> };
+      const client = (await runner.connect()) as {
+        query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
+      };
       return (await client.query({ name, text, values })).rows;
     } finally {
       if (!manager.queryRunner) await runner.release();
     }
   }
 
-  async findByIdempotencyKey(tenantId: string, key: string, manager: EntityManager = this.dataSource.manager): Promise<BidRow | null> {
-    const rows: BidRow[] = await manager.query(`${SELECT_BID} WHERE b.tenant_id = $1 AND b.idempotency_key = $2`, [tenantId, key]);
+  async findByIdempotencyKey(
+    tenantId: string,
+    key: string,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<BidRow | null> {
+    const rows: BidRow[] = await manager.query(`${SELECT_BID} WHERE b.tenant_id = $1 AND b.idempotency_key = $2`, [
+      tenantId,
+      key,
+    ]);
     return rows[0] ?? null;
   }
 
-  async findOwn(tenantId: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<BidRow | null> {
+  async findOwn(
+    tenantId: string,
+    id: string,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<BidRow | null> {
     const rows: BidRow[] = await manager.query(`${SELECT_BID} WHERE b.id = $1 AND b.tenant_id = $2`, [id, tenantId]);
     return rows[0] ?? null;
   }
@@ -144,7 +162,10 @@ export class BidsRepository {
     if (options.after) {
       where += ` AND (b.created_at, b.id) < ($${params.push(options.after.createdAt)}::timestamptz, $${params.push(options.after.id)}::uuid)`;
     }
-    return this.dataSource.query(`${SELECT_BID} WHERE ${where} ORDER BY b.created_at DESC, b.id DESC LIMIT $${params.push(options.limit)}`, params);
+    return this.dataSource.query(
+      `${SELECT_BID} WHERE ${where} ORDER BY b.created_at DESC, b.id DESC LIMIT $${params.push(options.limit)}`,
+      params,
+    );
   }
 
   /** Marks the tenant's bid cancelled unless it is already finished; null when nothing changed. */

@@ -26,7 +26,9 @@ export function toBidDto(row: BidRow): BidDto {
     preemptible: row.preemptible,
     runtimeSeconds: row.runtimeSeconds,
     remainingSeconds: row.remainingSeconds,
-    window: row.deadline ? { notBefore: (row.notBefore ?? row.createdAt).toISOString(), deadline: row.deadline.toISOString() } : null,
+    window: row.deadline
+      ? { notBefore: (row.notBefore ?? row.createdAt).toISOString(), deadline: row.deadline.toISOString() }
+      : null,
     regions: row.regions,
     compliance: row.compliance,
     minGpuMemoryGb: row.minGpuMemoryGb,
@@ -51,7 +53,9 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -71,9 +75,19 @@ export class BidsService {
    * Validates and stores a bid. With an idempotency key, a repeat of the same request returns
    * the bid first created (`created: false`) and a different request under the same key is a conflict.
    */
-  async submit(tenantId: string, input: CreateBidDto, idempotencyKey?: string): Promise<{ bid: BidDto; created: boolean }> {
+  async submit(
+    tenantId: string,
+    input: CreateBidDto,
+    idempotencyKey?: string,
+  ): Promise<{ bid: BidDto; created: boolean }> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new ValidationFailedError([{ field: 'Idempotency-Key', rule: 'is_idempotency_key', message: 'Idempotency-Key must be 1-200 visible ASCII characters' }]);
+      throw new ValidationFailedError([
+        {
+          field: 'Idempotency-Key',
+          rule: 'is_idempotency_key',
+          message: 'Idempotency-Key must be 1-200 visible ASCII characters',
+        },
+      ]);
     }
     const offers = input.offers.map((o) => ({ gpuModel: o.gpuModel, maxPrice: toMoney(o.maxPrice).toFixed() }));
     const fields = {
@@ -93,7 +107,9 @@ export class BidsService {
     const requestHash =
       idempotencyKey === undefined
         ? null
-        : createHash('sha256').update(canonical({ ...fields, notBefore: input.window?.notBefore, deadline: input.window?.deadline })).digest('hex');
+        : createHash('sha256')
+            .update(canonical({ ...fields, notBefore: input.window?.notBefore, deadline: input.window?.deadline }))
+            .digest('hex');
     const bid: NewBid = { id: randomUUID(), tenantId, ...fields, idempotencyKey: idempotencyKey ?? null, requestHash };
 
     try {
@@ -101,7 +117,10 @@ export class BidsService {
     } catch (error) {
       // A retry of a bid accepted earlier gets that bid, even if it would no longer pass (its
       // deadline has come closer): only on this failure path does a keyed submission cost a lookup.
-      const replay = error instanceof ValidationFailedError && idempotencyKey !== undefined ? await this.replay(tenantId, idempotencyKey, requestHash!) : null;
+      const replay =
+        error instanceof ValidationFailedError && idempotencyKey !== undefined
+          ? await this.replay(tenantId, idempotencyKey, requestHash!)
+          : null;
       if (replay) return { bid: replay, created: false };
       throw error;
     }
@@ -109,7 +128,13 @@ export class BidsService {
     const inserted = await this.bids.insert(bid);
     if (inserted) {
       return {
-        bid: toBidDto({ ...bid, status: 'open', remainingSeconds: bid.runtimeSeconds, lastLossReason: null, ...inserted }),
+        bid: toBidDto({
+          ...bid,
+          status: 'open',
+          remainingSeconds: bid.runtimeSeconds,
+          lastLossReason: null,
+          ...inserted,
+        }),
         created: true,
       };
     }
@@ -128,12 +153,21 @@ export class BidsService {
     return toBidDto(existing);
   }
 
-  /** The rules a bid must meet beyond each field's own (also what a quote is held to); throws a 400 listing every problem. */
+  /**
+   * The rules a bid must meet beyond each field's own (also what a quote is held to); throws a 400 listing every
+   * problem.
+   */
   async check(input: CreateBidDto, now: Date = new Date()): Promise<void> {
     const models = await this.catalog.models();
     const needsInventory = input.contiguity === 'node' || input.contiguity === 'nvlink';
-    const largest = needsInventory ? await this.gangLimits.forModels(input.offers.map((o) => o.gpuModel)) : { node: null, nvlink: null };
-    const problems = checkBid(input, { now, gpuMemoryGb: new Map([...models].map(([name, m]) => [name, m.memoryGb])), largest });
+    const largest = needsInventory
+      ? await this.gangLimits.forModels(input.offers.map((o) => o.gpuModel))
+      : { node: null, nvlink: null };
+    const problems = checkBid(input, {
+      now,
+      gpuMemoryGb: new Map([...models].map(([name, m]) => [name, m.memoryGb])),
+      largest,
+    });
     if (problems.length > 0) throw new ValidationFailedError(problems);
   }
 

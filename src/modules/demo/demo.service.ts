@@ -43,10 +43,15 @@ export class DemoService implements OnApplicationBootstrap, OnApplicationShutdow
     if (n === 0) {
       const provider = await this.providers.create('demo-fleet', 'simulated');
       await this.nodes.upsert(provider.id, DEMO_FLEET);
-      this.logger.log(`seeded a simulated demo fleet: ${DEMO_FLEET.length} nodes, ${DEMO_FLEET.reduce((s, n) => s + n.gpus, 0)} GPUs (DEMO_FLEET=false turns this off)`);
+      this.logger.log(
+        `seeded a simulated demo fleet: ${DEMO_FLEET.length} nodes, ${DEMO_FLEET.reduce((s, n) => s + n.gpus, 0)} GPUs (DEMO_FLEET=false turns this off)`,
+      );
     }
     const tenantId = await this.demoTenant();
-    this.timer = setInterval(() => void this.submitDemand(tenantId).catch(() => {}), (this.config.roundPeriodSeconds * 1000) / 2);
+    this.timer = setInterval(
+      () => void this.submitDemand(tenantId).catch(() => {}),
+      (this.config.roundPeriodSeconds * 1000) / 2,
+    );
     this.timer.unref();
     await this.submitDemand(tenantId);
   }
@@ -56,7 +61,9 @@ export class DemoService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async demoTenant(): Promise<string> {
-    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM tenants WHERE name = $1 LIMIT 1', [DEMO_TENANT]);
+    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM tenants WHERE name = $1 LIMIT 1', [
+      DEMO_TENANT,
+    ]);
     return rows[0]?.id ?? (await this.tenants.create(DEMO_TENANT)).id;
   }
 

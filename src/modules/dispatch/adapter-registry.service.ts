@@ -23,18 +23,29 @@ export class AdapterRegistry {
   ) {
     // The fleet's workloads live in PostgreSQL, so restarts and replicas see one fleet; in demos
     // it runs faster than the clock (SIMULATED_TIME_SCALE).
-    this.factories.set('simulated', async (providerId) =>
-      new SimulatedAdapter({ store: new PgSimulatedFleetStore(this.dataSource, providerId), timeScale: this.config.simulatedTimeScale }),
+    this.factories.set(
+      'simulated',
+      async (providerId) =>
+        new SimulatedAdapter({
+          store: new PgSimulatedFleetStore(this.dataSource, providerId),
+          timeScale: this.config.simulatedTimeScale,
+        }),
     );
     this.factories.set('nvidia-agent', async (providerId) => new NvidiaAgentAdapter(this.agentQueue(providerId)));
     this.factories.set('slurm', async () => {
-      if (!this.config.slurm) throw AdapterError.permanent('no slurm adapter is configured on this service: set SLURM_BIN_DIR (and SLURM_PARTITION, SLURM_ACCOUNT, SLURM_CONF as needed)');
+      if (!this.config.slurm)
+        throw AdapterError.permanent(
+          'no slurm adapter is configured on this service: set SLURM_BIN_DIR (and SLURM_PARTITION, SLURM_ACCOUNT, SLURM_CONF as needed)',
+        );
       const { SlurmAdapter } = await import('./adapters/slurm/slurm.adapter.js');
       return new SlurmAdapter(this.config.slurm);
     });
     this.factories.set('kubernetes', async () => {
       const kube = this.config.kubernetes;
-      if (!kube) throw AdapterError.permanent('no kubernetes adapter is configured on this service: set KUBE_NAMESPACE (and KUBECONFIG unless it runs in the cluster)');
+      if (!kube)
+        throw AdapterError.permanent(
+          'no kubernetes adapter is configured on this service: set KUBE_NAMESPACE (and KUBECONFIG unless it runs in the cluster)',
+        );
       // Loaded on first use: the client library is large and most markets never need it.
       const [{ KubeConfig }, { KubernetesAdapter }] = await Promise.all([
         import('@kubernetes/client-node'),
@@ -43,7 +54,11 @@ export class AdapterRegistry {
       const kubeConfig = new KubeConfig();
       if (kube.kubeconfig) kubeConfig.loadFromFile(kube.kubeconfig);
       else kubeConfig.loadFromDefault();
-      return new KubernetesAdapter({ kubeConfig, namespace: kube.namespace, noticeSeconds: this.config.preemptionNoticeSeconds });
+      return new KubernetesAdapter({
+        kubeConfig,
+        namespace: kube.namespace,
+        noticeSeconds: this.config.preemptionNoticeSeconds,
+      });
     });
   }
 

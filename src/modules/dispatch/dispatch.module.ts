@@ -36,7 +36,15 @@ class DispatchJobs implements OnModuleInit, OnApplicationBootstrap {
 
 @Module({
   imports: [MarketModule],
-  providers: [AdapterRegistry, OrderDispatchService, LeaseSyncService, OrderSweeperService, ProviderHoldsRepository, ProviderHoldsService, DispatchJobs],
+  providers: [
+    AdapterRegistry,
+    OrderDispatchService,
+    LeaseSyncService,
+    OrderSweeperService,
+    ProviderHoldsRepository,
+    ProviderHoldsService,
+    DispatchJobs,
+  ],
   exports: [AdapterRegistry, LeaseSyncService, OrderSweeperService, ProviderHoldsService],
 })
 export class DispatchModule {}

@@ -45,7 +45,15 @@ export class LeaseSyncService {
   ) {}
 
   async syncAll(at: Date = new Date()): Promise<number> {
-    const rows: Array<{ lease_id: string; provider_id: string; adapter: AdapterKind; handle: string; stop_requested: boolean; lease_state: string; allocated_at: Date }> = await this.transactions.run((m) =>
+    const rows: Array<{
+      lease_id: string;
+      provider_id: string;
+      adapter: AdapterKind;
+      handle: string;
+      stop_requested: boolean;
+      lease_state: string;
+      allocated_at: Date;
+    }> = await this.transactions.run((m) =>
       m.query(
         `SELECT o.lease_id, o.provider_id, p.adapter, o.handle, l.state AS lease_state, l.allocated_at,
                 EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = o.lease_id AND ${stopRequestedSql('s')}) AS stop_requested
@@ -56,14 +64,32 @@ export class LeaseSyncService {
       ),
     );
     let changed = 0;
-    const statuses = await this.statuses(rows.map((r) => ({ providerId: r.provider_id, adapter: r.adapter, leaseId: r.lease_id, handle: r.handle, context: { stopRequested: r.stop_requested } })));
+    const statuses = await this.statuses(
+      rows.map((r) => ({
+        providerId: r.provider_id,
+        adapter: r.adapter,
+        leaseId: r.lease_id,
+        handle: r.handle,
+        context: { stopRequested: r.stop_requested },
+      })),
+    );
     for (const row of rows) {
       try {
         const status = statuses.get(`${row.provider_id}/${row.lease_id}`);
         if (!status || status instanceof Error) throw status ?? new Error('the adapter gave no answer');
         const timeout = this.config.placementStartTimeoutSeconds;
-        if (row.lease_state === 'allocated' && ['pending', 'unknown'].includes(status.state) && startTimedOut(row.allocated_at, at, timeout)) {
-          changed += Number(await this.timeOut(row.lease_id, startTimeoutReason(timeout, status.waitingReason ?? status.message, status.state), at));
+        if (
+          row.lease_state === 'allocated' &&
+          ['pending', 'unknown'].includes(status.state) &&
+          startTimedOut(row.allocated_at, at, timeout)
+        ) {
+          changed += Number(
+            await this.timeOut(
+              row.lease_id,
+              startTimeoutReason(timeout, status.waitingReason ?? status.message, status.state),
+              at,
+            ),
+          );
           continue;
         }
         changed += Number(await this.apply(row.lease_id, status, at));
@@ -97,7 +123,9 @@ export class LeaseSyncService {
     let changed = 0;
     for (const row of rows) {
       try {
-        changed += Number(await this.timeOut(row.id, startTimeoutReason(timeout, undefined, 'not reported running'), at));
+        changed += Number(
+          await this.timeOut(row.id, startTimeoutReason(timeout, undefined, 'not reported running'), at),
+        );
       } catch (error) {
         this.logger.warn(`start timeout of lease ${row.id}: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -106,7 +134,9 @@ export class LeaseSyncService {
   }
 
   private async timeOut(leaseId: string, reason: string, at: Date): Promise<boolean> {
-    const changed = await this.transactions.run((m) => this.leaseState.fail(m, leaseId, at, reason, true, undefined, { terminate: true }));
+    const changed = await this.transactions.run((m) =>
+      this.leaseState.fail(m, leaseId, at, reason, true, undefined, { terminate: true }),
+    );
     if (changed) {
       this.logger.warn(`lease ${leaseId}: ${reason}; its workload is terminated and its bid reopened`);
       await this.relay.relay();
@@ -144,8 +174,16 @@ export class LeaseSyncService {
           // The adapters give no time of their own for a stop: the market's observation is the stop.
           return this.leaseState.stoppedInNotice(manager, leaseId, at, at);
         case 'failed': {
-          const detail = status.message ?? (status.exitCode !== undefined ? `exit code ${status.exitCode}` : status.state);
-          return this.leaseState.fail(manager, leaseId, at, `${outcome.reason}: ${detail}`, outcome.reopenBid, status.exitCode);
+          const detail =
+            status.message ?? (status.exitCode !== undefined ? `exit code ${status.exitCode}` : status.state);
+          return this.leaseState.fail(
+            manager,
+            leaseId,
+            at,
+            `${outcome.reason}: ${detail}`,
+            outcome.reopenBid,
+            status.exitCode,
+          );
         }
         default:
           return false;
@@ -158,7 +196,13 @@ export class LeaseSyncService {
    * is gone, else orders the terminate again when the last stop order is STOP_RETRY_SECONDS old.
    */
   private async followUnstopped(at: Date): Promise<number> {
-    const rows: Array<{ lease_id: string; provider_id: string; adapter: AdapterKind; handle: string; retry_due: boolean }> = await this.transactions.run((m) =>
+    const rows: Array<{
+      lease_id: string;
+      provider_id: string;
+      adapter: AdapterKind;
+      handle: string;
+      retry_due: boolean;
+    }> = await this.transactions.run((m) =>
       m.query(
         `SELECT l.id AS lease_id, o.provider_id, p.adapter, o.handle,
                 NOT EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = l.id AND s.provider_id = o.provider_id AND s.type = 'terminate'
@@ -170,17 +214,33 @@ export class LeaseSyncService {
       ),
     );
     let changed = 0;
-    const statuses = await this.statuses(rows.map((r) => ({ providerId: r.provider_id, adapter: r.adapter, leaseId: r.lease_id, handle: r.handle, context: { stopRequested: true } })));
+    const statuses = await this.statuses(
+      rows.map((r) => ({
+        providerId: r.provider_id,
+        adapter: r.adapter,
+        leaseId: r.lease_id,
+        handle: r.handle,
+        context: { stopRequested: true },
+      })),
+    );
     for (const row of rows) {
       try {
         const status = statuses.get(`${row.provider_id}/${row.lease_id}`);
         if (!status || status instanceof Error) throw status ?? new Error('the adapter gave no answer');
         if (['stopped', 'completed', 'failed'].includes(status.state)) {
-          changed += Number(await this.transactions.run((m) => this.leaseState.confirmStopped(m, row.lease_id, at, status.state)));
-          this.logger.log(`lease ${row.lease_id}: the workload the market failed to stop is gone (${status.state}); its GPUs are free`);
+          changed += Number(
+            await this.transactions.run((m) => this.leaseState.confirmStopped(m, row.lease_id, at, status.state)),
+          );
+          this.logger.log(
+            `lease ${row.lease_id}: the workload the market failed to stop is gone (${status.state}); its GPUs are free`,
+          );
         } else if (row.retry_due) {
-          await this.transactions.run((m) => this.leaseState.stopOrders(m, [{ id: row.lease_id, provider_ids: [row.provider_id] }], 'terminate', 0));
-          this.logger.warn(`lease ${row.lease_id}: its workload still ${status.state} after a failed stop; terminate ordered again`);
+          await this.transactions.run((m) =>
+            this.leaseState.stopOrders(m, [{ id: row.lease_id, provider_ids: [row.provider_id] }], 'terminate', 0),
+          );
+          this.logger.warn(
+            `lease ${row.lease_id}: its workload still ${status.state} after a failed stop; terminate ordered again`,
+          );
         }
       } catch (error) {
         this.logger.warn(`stop of lease ${row.lease_id}: ${error instanceof Error ? error.message : String(error)}`);
@@ -195,17 +255,22 @@ export class LeaseSyncService {
    * provider whose adapter cannot be had, or whose batch query fails, answers each of its
    * leases with that error, so the others still sync.
    */
-  private async statuses(queries: ReadonlyArray<StatusQuery & { providerId: string; adapter: AdapterKind }>): Promise<Map<string, WorkloadStatus | Error>> {
+  private async statuses(
+    queries: ReadonlyArray<StatusQuery & { providerId: string; adapter: AdapterKind }>,
+  ): Promise<Map<string, WorkloadStatus | Error>> {
     const answers = new Map<string, WorkloadStatus | Error>();
-    const byProvider = new Map<string, typeof queries[number][]>();
+    const byProvider = new Map<string, (typeof queries)[number][]>();
     for (const q of queries) byProvider.set(q.providerId, [...(byProvider.get(q.providerId) ?? []), q]);
     for (const [providerId, group] of byProvider) {
       const key = (leaseId: string) => `${providerId}/${leaseId}`;
       try {
         const adapter = await this.adapters.forProvider(providerId, group[0].adapter);
         if (adapter.statusMany) {
-          const many = await adapter.statusMany(group.map(({ leaseId, handle, context }) => ({ leaseId, handle, context })));
-          for (const q of group) answers.set(key(q.leaseId), many.get(q.leaseId) ?? new Error('the adapter gave no answer'));
+          const many = await adapter.statusMany(
+            group.map(({ leaseId, handle, context }) => ({ leaseId, handle, context })),
+          );
+          for (const q of group)
+            answers.set(key(q.leaseId), many.get(q.leaseId) ?? new Error('the adapter gave no answer'));
           continue;
         }
         for (const q of group) {

@@ -45,13 +45,18 @@ export class OrderDispatchService {
     try {
       if (order.type === 'place') {
         const { handle } = await adapter.place(context.placeOrder);
-        await this.transactions.run((m) => this.orders.update(m, orderId, { state: 'done', handle, lastError: null, attempts: order.attempts + 1 }));
+        await this.transactions.run((m) =>
+          this.orders.update(m, orderId, { state: 'done', handle, lastError: null, attempts: order.attempts + 1 }),
+        );
         return;
       }
       if (context.handle === null) {
         // Never placed on this provider: nothing runs there, so there is nothing to stop.
         await this.transactions.run(async (m) => {
-          await m.query(`UPDATE orders SET state = 'withdrawn', updated_at = now() WHERE lease_id = $1 AND provider_id = $2 AND type = 'place' AND state IN ('pending', 'sent')`, [order.lease_id, order.provider_id]);
+          await m.query(
+            `UPDATE orders SET state = 'withdrawn', updated_at = now() WHERE lease_id = $1 AND provider_id = $2 AND type = 'place' AND state IN ('pending', 'sent')`,
+            [order.lease_id, order.provider_id],
+          );
           await this.orders.update(m, orderId, { state: 'done', attempts: order.attempts + 1 });
         });
         return;
@@ -59,10 +64,14 @@ export class OrderDispatchService {
       const stop = { leaseId: order.lease_id, handle: context.handle, graceSeconds: order.grace_seconds ?? 0 };
       if (order.type === 'preempt') await adapter.preempt(stop);
       else await adapter.terminate(stop);
-      await this.transactions.run((m) => this.orders.update(m, orderId, { state: 'done', lastError: null, attempts: order.attempts + 1 }));
+      await this.transactions.run((m) =>
+        this.orders.update(m, orderId, { state: 'done', lastError: null, attempts: order.attempts + 1 }),
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      await this.transactions.run((m) => this.orders.update(m, orderId, { lastError: message, attempts: order.attempts + 1 }));
+      await this.transactions.run((m) =>
+        this.orders.update(m, orderId, { lastError: message, attempts: order.attempts + 1 }),
+      );
       if (error instanceof AdapterError && error.kind === 'permanent') throw new PermanentJobError(message, error);
       throw error;
     }
@@ -86,11 +95,15 @@ export class OrderDispatchService {
         await this.leaseState.fail(manager, order.lease_id, now, `order_failed: ${message}`, true);
         return { order, held: false };
       }
-      return { order, held: (await this.leaseState.stopFailed(manager, order.lease_id, order.type, message, now)) === 'held' };
+      return {
+        order,
+        held: (await this.leaseState.stopFailed(manager, order.lease_id, order.type, message, now)) === 'held',
+      };
     });
     if (!outcome) return;
     const { order, held } = outcome;
-    if (order.type === 'place') this.logger.warn(`order ${orderId} (place lease ${order.lease_id}) dead-lettered: ${message}`);
+    if (order.type === 'place')
+      this.logger.warn(`order ${orderId} (place lease ${order.lease_id}) dead-lettered: ${message}`);
     else
       this.logger.error(
         `order ${orderId} (${order.type} lease ${order.lease_id}) dead-lettered: ${message}` +
@@ -104,8 +117,13 @@ export class OrderDispatchService {
     const order = await this.orders.lock(manager, orderId);
     if (!order || order.state === 'done' || order.state === 'withdrawn' || order.state === 'failed') return null;
     const [row]: Array<{
-      adapter: AdapterKind; lease_state: string; bid_id: string; tenant_id: string; gpu_model: string;
-      runtime_seconds: number; workload: PlaceOrder['workload'];
+      adapter: AdapterKind;
+      lease_state: string;
+      bid_id: string;
+      tenant_id: string;
+      gpu_model: string;
+      runtime_seconds: number;
+      workload: PlaceOrder['workload'];
     }> = await manager.query(
       `SELECT p.adapter, l.state AS lease_state, l.bid_id, l.tenant_id, l.gpu_model, l.runtime_seconds, b.workload
          FROM orders o JOIN providers p ON p.id = o.provider_id JOIN leases l ON l.id = o.lease_id JOIN bids b ON b.id = l.bid_id

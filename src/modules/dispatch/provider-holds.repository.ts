@@ -34,7 +34,10 @@ export class ProviderHoldsRepository {
   }
 
   async providersOf(adapter: string): Promise<string[]> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(`SELECT id FROM providers WHERE adapter = $1 ORDER BY id`, [adapter]);
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM providers WHERE adapter = $1 ORDER BY id`,
+      [adapter],
+    );
     return rows.map((r) => r.id);
   }
 }

@@ -9,7 +9,8 @@ interface SeesProviderJobs {
   foreignGpuUse(): Promise<Map<string, number>>;
 }
 
-const sees = (adapter: object): adapter is SeesProviderJobs => typeof (adapter as Partial<SeesProviderJobs>).foreignGpuUse === 'function';
+const sees = (adapter: object): adapter is SeesProviderJobs =>
+  typeof (adapter as Partial<SeesProviderJobs>).foreignGpuUse === 'function';
 
 /** Adapters whose platform also runs the provider's own jobs, and can say where. */
 const KINDS: readonly AdapterKind[] = ['slurm'];
@@ -49,7 +50,9 @@ export class ProviderHoldsService implements OnApplicationBootstrap, OnApplicati
           if (!sees(adapter)) continue;
           changed += await this.holds.replace(providerId, await adapter.foreignGpuUse());
         } catch (error) {
-          this.logger.warn(`provider ${providerId}: cannot read the GPUs its own jobs hold: ${error instanceof Error ? error.message : String(error)}`);
+          this.logger.warn(
+            `provider ${providerId}: cannot read the GPUs its own jobs hold: ${error instanceof Error ? error.message : String(error)}`,
+          );
         }
       }
     }

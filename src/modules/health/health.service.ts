@@ -31,7 +31,11 @@ async function probe(check: () => Promise<unknown>): Promise<Probe> {
     ]);
     return { status: 'up', latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
-    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: error instanceof Error ? error.message : String(error) };
+    return {
+      status: 'down',
+      latencyMs: Math.round(performance.now() - started),
+      error: error instanceof Error ? error.message : String(error),
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -47,7 +51,12 @@ export class HealthService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.redis = config.redisUrl
-      ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: PROBE_TIMEOUT_MS })
+      ? new Redis(config.redisUrl, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          connectTimeout: PROBE_TIMEOUT_MS,
+        })
       : null;
     // Connection errors are reported by the probe; without a listener ioredis would log each retry.
     this.redis?.on('error', () => undefined);
@@ -59,7 +68,11 @@ export class HealthService implements OnApplicationShutdown {
       this.redis ? probe(() => this.pingRedis(this.redis!)) : Promise.resolve(undefined),
     ]);
     const up = database.status === 'up' && (redis === undefined || redis.status === 'up');
-    return { status: up ? 'ok' : 'degraded', database: { ...database, embedded: this.database.embedded }, ...(redis ? { redis } : {}) };
+    return {
+      status: up ? 'ok' : 'degraded',
+      database: { ...database, embedded: this.database.embedded },
+      ...(redis ? { redis } : {}),
+    };
   }
 
   private async pingRedis(redis: Redis): Promise<void> {

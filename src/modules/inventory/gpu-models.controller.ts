@@ -23,6 +23,12 @@ export class GpuModelsController {
   @Post()
   @Roles('admin')
   async create(@Body() body: CreateGpuModelDto): Promise<GpuModelDto> {
-    return toDto(await this.catalog.add({ ...body, bf16Tflops: String(body.bf16Tflops), memoryBandwidthTBs: String(body.memoryBandwidthTBs) }));
+    return toDto(
+      await this.catalog.add({
+        ...body,
+        bf16Tflops: String(body.bf16Tflops),
+        memoryBandwidthTBs: String(body.memoryBandwidthTBs),
+      }),
+    );
   }
 }

@@ -15,7 +15,12 @@ export class GpuModelsRepository {
 
   async list(): Promise<GpuModel[]> {
     const rows = await this.dataSource.getRepository(GpuModelEntity).find({ order: { memoryGb: 'DESC', name: 'ASC' } });
-    return rows.map(({ name, memoryGb, bf16Tflops, memoryBandwidthTBs }) => ({ name, memoryGb, bf16Tflops, memoryBandwidthTBs }));
+    return rows.map(({ name, memoryGb, bf16Tflops, memoryBandwidthTBs }) => ({
+      name,
+      memoryGb,
+      bf16Tflops,
+      memoryBandwidthTBs,
+    }));
   }
 
   /** False when the name is taken. */

@@ -17,7 +17,12 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsOmittable, IsPrice, LABEL } from '../../platform/http/validators.js';
-import { GPU_UNAVAILABLE_REASONS, type GpuUnavailableReason, NODE_HEALTHS, type NodeHealth } from '../../core/market/node-health.js';
+import {
+  GPU_UNAVAILABLE_REASONS,
+  type GpuUnavailableReason,
+  NODE_HEALTHS,
+  type NodeHealth,
+} from '../../core/market/node-health.js';
 import { NODE_STATES, type NodeState } from './node.entity.js';
 
 export const MAX_NODE_GPUS = 64;
@@ -26,7 +31,9 @@ export const MAX_RESERVE_PRICE = '10000';
 export class CreateGpuModelDto {
   @ApiProperty({ example: 'GB200-NVL-186GB' })
   @IsString()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'name must be 1-64 letters, digits, dots, dashes or underscores' })
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    message: 'name must be 1-64 letters, digits, dots, dashes or underscores',
+  })
   name: string;
 
   @ApiProperty({ example: 186 })
@@ -56,7 +63,10 @@ export class GpuModelDto {
 }
 
 export class NodeInputDto {
-  @ApiProperty({ example: 'gpu-node-017', description: 'the provider\'s own name for the node (Slurm node, Kubernetes node, agent host)' })
+  @ApiProperty({
+    example: 'gpu-node-017',
+    description: "the provider's own name for the node (Slurm node, Kubernetes node, agent host)",
+  })
   @IsString()
   @Matches(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$/, { message: 'externalId must be 1-200 characters without spaces' })
   externalId: string;
@@ -81,7 +91,9 @@ export class NodeInputDto {
   @Matches(LABEL, { message: 'block must be a label (letters, digits, . _ : / -)' })
   block: string;
 
-  @ApiPropertyOptional({ description: 'shared by the nodes of one NVLink domain (an NVL72 rack); defaults to the node itself' })
+  @ApiPropertyOptional({
+    description: 'shared by the nodes of one NVLink domain (an NVL72 rack); defaults to the node itself',
+  })
   @IsOmittable()
   @IsString()
   @Matches(LABEL, { message: 'nvlinkDomain must be a label (letters, digits, . _ : / -)' })
@@ -96,7 +108,13 @@ export class NodeInputDto {
   @Matches(LABEL, { each: true, message: 'each compliance tag must be a label (letters, digits, . _ : / -)' })
   compliance?: string[];
 
-  @ApiProperty({ type: 'string', pattern: '^\\d+(\\.\\d{1,4})?$', example: '1.80', description: 'the provider\'s ask per GPU-hour: a decimal string with at most 4 decimals (a JSON number is also accepted)' })
+  @ApiProperty({
+    type: 'string',
+    pattern: '^\\d+(\\.\\d{1,4})?$',
+    example: '1.80',
+    description:
+      "the provider's ask per GPU-hour: a decimal string with at most 4 decimals (a JSON number is also accepted)",
+  })
   @IsPrice({ min: '0', max: MAX_RESERVE_PRICE })
   reservePrice: string | number;
 }
@@ -146,12 +164,20 @@ export class NodeDto {
   @ApiProperty({
     enum: NODE_HEALTHS,
     description:
-      'from the node agent\'s heartbeats: `ok`; `unreachable` (silent for HEARTBEAT_UNREACHABLE_SECONDS: fenced, takes no placements); `never_seen` (no agent ever reported: Slurm, Kubernetes and simulated fleets, never fenced)',
+      "from the node agent's heartbeats: `ok`; `unreachable` (silent for HEARTBEAT_UNREACHABLE_SECONDS: fenced, takes no placements); `never_seen` (no agent ever reported: Slurm, Kubernetes and simulated fleets, never fenced)",
   })
   health: NodeHealth;
-  @ApiProperty({ type: String, nullable: true, example: '2026-12-06T20:41:56.000Z', description: 'the last heartbeat or order poll of its agent' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '2026-12-06T20:41:56.000Z',
+    description: 'the last heartbeat or order poll of its agent',
+  })
   lastHeartbeatAt: string | null;
-  @ApiProperty({ type: () => [UnavailableGpuDto], description: 'GPUs the agent reported unusable; the market sells only the others' })
+  @ApiProperty({
+    type: () => [UnavailableGpuDto],
+    description: 'GPUs the agent reported unusable; the market sells only the others',
+  })
   unavailableGpus: UnavailableGpuDto[];
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;

@@ -30,7 +30,11 @@ export class NodesController {
   @Patch(':id')
   @ApiOkResponse({ type: NodeDto })
   @Roles('provider', 'admin')
-  patch(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: PatchNodeDto): Promise<NodeDto> {
+  patch(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: PatchNodeDto,
+  ): Promise<NodeDto> {
     return this.nodes.update(principal, id, body);
   }
 }

@@ -58,7 +58,11 @@ export class NodesRepository {
    * Inserts or updates the provider's nodes by externalId in one statement. The state of an
    * existing node is left alone (a re-registration does not revive a node marked down).
    */
-  async upsert(providerId: string, nodes: readonly NodeUpsert[], manager: EntityManager = this.dataSource.manager): Promise<NodeRow[]> {
+  async upsert(
+    providerId: string,
+    nodes: readonly NodeUpsert[],
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<NodeRow[]> {
     const payload = JSON.stringify(
       nodes.map((n, ordinal) => ({
         ordinal,

@@ -41,10 +41,18 @@ export class NodesService {
     const seen = new Set<string>();
     input.forEach((node, i) => {
       if (!models.has(node.gpuModel)) {
-        problems.push({ field: `nodes[${i}].gpuModel`, rule: 'unknown_gpu_model', message: `unknown GPU model ${node.gpuModel}; see GET /v1/gpu-models` });
+        problems.push({
+          field: `nodes[${i}].gpuModel`,
+          rule: 'unknown_gpu_model',
+          message: `unknown GPU model ${node.gpuModel}; see GET /v1/gpu-models`,
+        });
       }
       if (seen.has(node.externalId)) {
-        problems.push({ field: `nodes[${i}].externalId`, rule: 'unique', message: `externalId ${node.externalId} appears more than once` });
+        problems.push({
+          field: `nodes[${i}].externalId`,
+          rule: 'unique',
+          message: `externalId ${node.externalId} appears more than once`,
+        });
       }
       seen.add(node.externalId);
     });
@@ -75,7 +83,9 @@ export class NodesService {
 
   async update(principal: Principal, id: string, change: PatchNodeDto): Promise<NodeDto> {
     if (change.state === undefined && change.reservePrice === undefined) {
-      throw new ValidationFailedError([{ field: '(body)', rule: 'at_least_one', message: 'send state and/or reservePrice' }]);
+      throw new ValidationFailedError([
+        { field: '(body)', rule: 'at_least_one', message: 'send state and/or reservePrice' },
+      ]);
     }
     // Another provider's node answers exactly as a missing one, so ids leak nothing.
     const row = UUID.test(id)

@@ -12,7 +12,9 @@ export class LeasesController {
   constructor(private readonly reads: MarketReadService) {}
 
   @Get()
-  @ApiOperation({ summary: "Leases, newest first: a tenant's own, those on a provider's nodes, all for admin and finance" })
+  @ApiOperation({
+    summary: "Leases, newest first: a tenant's own, those on a provider's nodes, all for admin and finance",
+  })
   @ApiOkResponse({ type: LeasePageDto })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListLeasesQueryDto): Promise<LeasePageDto> {
     return this.reads.leases(principal, query);
@@ -28,9 +30,15 @@ export class LeasesController {
   @Post(':id/status')
   @HttpCode(200)
   @Roles('provider')
-  @ApiOperation({ summary: "A provider's report on the workload of a lease on its nodes (pushing adapters); 404 for other leases" })
+  @ApiOperation({
+    summary: "A provider's report on the workload of a lease on its nodes (pushing adapters); 404 for other leases",
+  })
   @ApiOkResponse({ type: LeaseDto })
-  report(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: LeaseStatusReportDto): Promise<LeaseDto> {
+  report(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: LeaseStatusReportDto,
+  ): Promise<LeaseDto> {
     return this.reads.report(principal, id, body);
   }
 }

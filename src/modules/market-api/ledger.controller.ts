@@ -12,7 +12,9 @@ export class LedgerController {
   constructor(private readonly reads: MarketReadService) {}
 
   @Get()
-  @ApiOperation({ summary: "Ledger entries and totals: a tenant's charges, a provider's payouts, everything for finance and admin" })
+  @ApiOperation({
+    summary: "Ledger entries and totals: a tenant's charges, a provider's payouts, everything for finance and admin",
+  })
   @ApiOkResponse({ type: LedgerDto })
   ledger(@CurrentPrincipal() principal: Principal, @Query() query: LedgerQueryDto): Promise<LedgerDto> {
     return this.reads.ledger(principal, query);

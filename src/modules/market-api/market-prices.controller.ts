@@ -10,7 +10,10 @@ export class MarketPricesController {
   constructor(private readonly reads: MarketReadService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Latest committed price per pool (gpuModel x region), its marginal bid, supply and free GPUs now (any role)' })
+  @ApiOperation({
+    summary:
+      'Latest committed price per pool (gpuModel x region), its marginal bid, supply and free GPUs now (any role)',
+  })
   @ApiOkResponse({ type: MarketPricesDto })
   prices(): Promise<MarketPricesDto> {
     return this.reads.prices();

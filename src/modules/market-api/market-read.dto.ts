@@ -17,24 +17,37 @@ export class ListLeasesQueryDto extends PageQueryDto {
   @IsIn(LEASE_STATES)
   state?: LeaseState;
 
-  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'true: only leases whose workload the market failed to stop and that still hold their GPUs' })
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    description: 'true: only leases whose workload the market failed to stop and that still hold their GPUs',
+  })
   @IsOptional()
   @IsIn(['true', 'false'])
   needsAttention?: 'true' | 'false';
 }
 
 export class LedgerQueryDto {
-  @ApiPropertyOptional({ example: '2026-11-22T00:00:00Z', description: 'start, inclusive: entries whose interval ends at or after this instant (a range is [from, to), as in the reports)' })
+  @ApiPropertyOptional({
+    example: '2026-11-22T00:00:00Z',
+    description:
+      'start, inclusive: entries whose interval ends at or after this instant (a range is [from, to), as in the reports)',
+  })
   @IsOptional()
   @IsInstant()
   from?: string;
 
-  @ApiPropertyOptional({ example: '2026-11-23T00:00:00Z', description: 'end, exclusive: entries whose interval ends before this instant' })
+  @ApiPropertyOptional({
+    example: '2026-11-23T00:00:00Z',
+    description: 'end, exclusive: entries whose interval ends before this instant',
+  })
   @IsOptional()
   @IsInstant()
   to?: string;
 
-  @ApiPropertyOptional({ example: 500, description: 'entries returned, newest first (1-5000, default 500); totals cover the whole range' })
+  @ApiPropertyOptional({
+    example: 500,
+    description: 'entries returned, newest first (1-5000, default 500); totals cover the whole range',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -61,7 +74,10 @@ export class LeaseStatusReportDto {
   @MaxLength(1000)
   message?: string;
 
-  @ApiPropertyOptional({ example: 'gpu-017', description: "the reporting node's externalId (node agents; required for a lease on several of its nodes)" })
+  @ApiPropertyOptional({
+    example: 'gpu-017',
+    description: "the reporting node's externalId (node agents; required for a lease on several of its nodes)",
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -77,15 +93,40 @@ export class NodePriceBandDto {
 export class PoolPriceDto {
   @ApiProperty({ example: 'H100-SXM-80GB' }) gpuModel: string;
   @ApiProperty({ example: 'eu-west' }) region: string;
-  @ApiProperty({ example: '2.35', description: "the pool index per GPU-hour: the lowest price among the pool's nodes with a contestable GPU (what the most flexible 1-GPU bid pays there)" })
+  @ApiProperty({
+    example: '2.35',
+    description:
+      "the pool index per GPU-hour: the lowest price among the pool's nodes with a contestable GPU (what the most flexible 1-GPU bid pays there)",
+  })
   price: string;
-  @ApiProperty({ nullable: true, type: String, description: "the losing bid or displaced lease that set the index node's price; null when its reserve did" }) marginalBidId: string | null;
-  @ApiProperty({ nullable: true, type: String, example: '2.35', description: "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve did" })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: "the losing bid or displaced lease that set the index node's price; null when its reserve did",
+  })
+  marginalBidId: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '2.35',
+    description:
+      "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve did",
+  })
   marginalBidPrice: string | null;
   @ApiProperty() supplyGpus: number;
   @ApiProperty() soldGpus: number;
-  @ApiProperty({ type: NodePriceBandDto, description: "lowest, median (lower) and highest node price of the pool's nodes this round" }) nodePrices: NodePriceBandDto;
-  @ApiProperty({ nullable: true, type: String, example: '2.41', description: 'GPU-weighted mean unit price that placements and kept leases on the pool pay this round; null when none' })
+  @ApiProperty({
+    type: NodePriceBandDto,
+    description: "lowest, median (lower) and highest node price of the pool's nodes this round",
+  })
+  nodePrices: NodePriceBandDto;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '2.41',
+    description:
+      'GPU-weighted mean unit price that placements and kept leases on the pool pay this round; null when none',
+  })
   chargeVwap: string | null;
 }
 
@@ -97,10 +138,16 @@ export class RoundSummaryDto {
   @ApiProperty() startedAt: string;
   @ApiProperty({ nullable: true, type: String }) committedAt: string | null;
   @ApiProperty({ nullable: true, type: String, example: 'highs' }) solver: string | null;
-  @ApiProperty({ nullable: true, type: String, enum: ['optimal', 'feasible', 'heuristic'] }) solverStatus: string | null;
+  @ApiProperty({ nullable: true, type: String, enum: ['optimal', 'feasible', 'heuristic'] }) solverStatus:
+    string | null;
   @ApiProperty({ nullable: true, type: String, description: 'welfare per hour, decimal' }) welfare: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'LP bound on welfare per hour, decimal' }) upperBound: string | null;
-  @ApiProperty({ nullable: true, type: String, description: '(upperBound - welfare) / upperBound to 6 places; null when no bound is known' })
+  @ApiProperty({ nullable: true, type: String, description: 'LP bound on welfare per hour, decimal' }) upperBound:
+    string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: '(upperBound - welfare) / upperBound to 6 places; null when no bound is known',
+  })
   gap: string | null;
   @ApiProperty() openBids: number;
   @ApiProperty() placements: number;
@@ -110,7 +157,8 @@ export class RoundSummaryDto {
 
 export class RoundDto extends RoundSummaryDto {
   @ApiProperty({ type: [PoolPriceDto] }) prices: PoolPriceDto[];
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'milliseconds per phase' }) timings: Record<string, number>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'milliseconds per phase' })
+  timings: Record<string, number>;
   @ApiProperty({ type: 'object', additionalProperties: true }) stats: Record<string, unknown>;
 }
 
@@ -122,16 +170,32 @@ export class RoundPageDto {
 export class MarketPriceDto {
   @ApiProperty() gpuModel: string;
   @ApiProperty() region: string;
-  @ApiProperty({ nullable: true, type: String, description: 'latest committed price per GPU-hour; null before the pool is first priced' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'latest committed price per GPU-hour; null before the pool is first priced',
+  })
   price: string | null;
   @ApiProperty({ nullable: true, type: String }) roundId: string | null;
   @ApiProperty({ nullable: true, type: String }) periodStart: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'the bid that set the latest price; null when a reserve did' }) marginalBidId: string | null;
-  @ApiProperty({ nullable: true, type: String, example: '2.35', description: "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve set the price" })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'the bid that set the latest price; null when a reserve did',
+  })
+  marginalBidId: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '2.35',
+    description:
+      "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve set the price",
+  })
   marginalBidPrice: string | null;
   @ApiProperty({ description: 'GPUs of active nodes now' }) supplyGpus: number;
   @ApiProperty({ description: 'GPUs of active nodes not held by an allocated or running lease' }) freeGpus: number;
-  @ApiProperty({ nullable: true, type: String, description: 'lowest reserve among active nodes' }) reserveFloor: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'lowest reserve among active nodes' }) reserveFloor:
+    string | null;
 }
 
 export class MarketPricesDto {
@@ -144,16 +208,34 @@ export class LeaseNodeDto {
   @ApiProperty() externalId: string;
   @ApiProperty() region: string;
   @ApiProperty() gpus: number;
-  @ApiProperty({ example: '2.35', description: "the lease's unit price per GPU-hour this period: min(its limit, GPU-weighted mean of its nodes' prices)" }) unitPrice: string;
-  @ApiProperty({ example: '2.35', description: "this node's price per GPU-hour this period: what its provider earns per GPU" }) nodePrice: string;
-  @ApiProperty({ example: '0', description: 'mean node price minus unit price, per GPU-hour: what the market pays the providers because the limit caps the lease' })
+  @ApiProperty({
+    example: '2.35',
+    description:
+      "the lease's unit price per GPU-hour this period: min(its limit, GPU-weighted mean of its nodes' prices)",
+  })
+  unitPrice: string;
+  @ApiProperty({
+    example: '2.35',
+    description: "this node's price per GPU-hour this period: what its provider earns per GPU",
+  })
+  nodePrice: string;
+  @ApiProperty({
+    example: '0',
+    description:
+      'mean node price minus unit price, per GPU-hour: what the market pays the providers because the limit caps the lease',
+  })
   uplift: string;
 }
 
 export class LeaseStopFailureDto {
   @ApiProperty({ description: 'when an order to stop the workload first failed for good' }) at: string;
-  @ApiProperty({ example: 'the agent on gpu-host-1 did not acknowledge the terminate order in 30000 ms' }) error: string;
-  @ApiProperty({ nullable: true, type: String, description: 'when the provider confirmed the workload is gone; until then its GPUs stay held' })
+  @ApiProperty({ example: 'the agent on gpu-host-1 did not acknowledge the terminate order in 30000 ms' })
+  error: string;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'when the provider confirmed the workload is gone; until then its GPUs stay held',
+  })
   confirmedAt: string | null;
 }
 
@@ -166,7 +248,11 @@ export class LeaseDto {
   @ApiProperty() gpus: number;
   @ApiProperty({ example: '2.50' }) limitPrice: string;
   @ApiProperty() preemptible: boolean;
-  @ApiProperty({ enum: LEASE_STATES, description: 'allocated, running and preempting are live; completed, cancelled (the tenant cancelled its bid), preempted and failed are final' })
+  @ApiProperty({
+    enum: LEASE_STATES,
+    description:
+      'allocated, running and preempting are live; completed, cancelled (the tenant cancelled its bid), preempted and failed are final',
+  })
   state: string;
   @ApiProperty() runtimeSeconds: number;
   @ApiProperty() allocatedAt: string;
@@ -178,12 +264,17 @@ export class LeaseDto {
     nullable: true,
     type: String,
     example: 'workload_ended',
-    description: 'runtime_reached, workload_ended, cancelled, preempted (its notice ended), stopped_on_notice (its workload stopped during its notice: billed to the stop), or a failure reason',
+    description:
+      'runtime_reached, workload_ended, cancelled, preempted (its notice ended), stopped_on_notice (its workload stopped during its notice: billed to the stop), or a failure reason',
   })
   endReason: string | null;
   @ApiProperty({ nullable: true, type: Number }) exitCode: number | null;
   @ApiProperty({ nullable: true, type: String }) settledUntil: string | null;
-  @ApiProperty({ nullable: true, type: LeaseStopFailureDto, description: 'set when the market failed to stop the workload (a dead-lettered terminate); null otherwise' })
+  @ApiProperty({
+    nullable: true,
+    type: LeaseStopFailureDto,
+    description: 'set when the market failed to stop the workload (a dead-lettered terminate); null otherwise',
+  })
   stopFailure: LeaseStopFailureDto | null;
   @ApiProperty({ type: [LeaseNodeDto] }) nodes: LeaseNodeDto[];
 }
@@ -207,12 +298,19 @@ export class LedgerEntryDto {
   @ApiProperty() periodEnd: string;
   @ApiProperty() seconds: number;
   @ApiProperty() gpus: number;
-  @ApiProperty({ example: '2.35', description: "the lease's unit price per GPU-hour for the interval" }) unitPrice: string;
+  @ApiProperty({ example: '2.35', description: "the lease's unit price per GPU-hour for the interval" })
+  unitPrice: string;
   @ApiProperty({ example: '2.35', description: "the node's price per GPU-hour for the interval" }) nodePrice: string;
   @ApiProperty({ example: '4.700000', description: 'what the tenant pays' }) charge: string;
-  @ApiProperty({ example: '0.000000', description: "what the market pays the provider because the lease's limit is below its nodes' mean price" }) uplift: string;
-  @ApiProperty({ example: '0.470000', description: "the platform's fee on the provider's gross (charge + uplift)" }) fee: string;
-  @ApiProperty({ example: '4.230000', description: 'what the provider receives: charge + uplift - fee' }) payout: string;
+  @ApiProperty({
+    example: '0.000000',
+    description: "what the market pays the provider because the lease's limit is below its nodes' mean price",
+  })
+  uplift: string;
+  @ApiProperty({ example: '0.470000', description: "the platform's fee on the provider's gross (charge + uplift)" })
+  fee: string;
+  @ApiProperty({ example: '4.230000', description: 'what the provider receives: charge + uplift - fee' })
+  payout: string;
 }
 
 export class LedgerTotalsDto {

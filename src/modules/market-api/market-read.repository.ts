@@ -3,7 +3,10 @@ import { DataSource } from 'typeorm';
 import { STOP_UNCONFIRMED, UNSELLABLE_GPUS } from '../market/held-gpus.js';
 
 /** Who is asking, as the read side needs it: admin and finance see everything. */
-export type ReadScope = { readonly kind: 'all' } | { readonly kind: 'tenant'; readonly id: string } | { readonly kind: 'provider'; readonly id: string };
+export type ReadScope =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'tenant'; readonly id: string }
+  | { readonly kind: 'provider'; readonly id: string };
 
 export interface RoundRow {
   id: string;
@@ -80,7 +83,16 @@ export interface LeaseRow {
   stopConfirmedAt: Date | null;
   createdAt: Date;
   cursorTime: string;
-  nodes: Array<{ nodeId: string; providerId: string; externalId: string; region: string; gpus: number; unitPrice: string; nodePrice: string; uplift: string }>;
+  nodes: Array<{
+    nodeId: string;
+    providerId: string;
+    externalId: string;
+    region: string;
+    gpus: number;
+    unitPrice: string;
+    nodePrice: string;
+    uplift: string;
+  }>;
 }
 
 export interface LedgerRow {
@@ -152,7 +164,12 @@ const LEASE_SELECT = `
             FROM lease_nodes ln JOIN nodes n ON n.id = ln.node_id WHERE ln.lease_id = l.id) AS nodes
     FROM leases l`;
 
-function scopeFilter(scope: ReadScope, params: unknown[], tenantColumn: string, providerClause: (p: string) => string): string {
+function scopeFilter(
+  scope: ReadScope,
+  params: unknown[],
+  tenantColumn: string,
+  providerClause: (p: string) => string,
+): string {
   if (scope.kind === 'tenant') return `${tenantColumn} = $${params.push(scope.id)}`;
   if (scope.kind === 'provider') return providerClause(`$${params.push(scope.id)}`);
   return 'TRUE';
@@ -167,7 +184,10 @@ export class MarketReadRepository {
   async roundsPage(limit: number, beforeSeq?: string): Promise<RoundRow[]> {
     const params: unknown[] = [limit];
     const where = beforeSeq === undefined ? 'TRUE' : `r.seq < $${params.push(beforeSeq)}::bigint`;
-    return this.dataSource.query(`SELECT ${ROUND_COLUMNS} FROM rounds r WHERE ${where} ORDER BY r.seq DESC LIMIT $1`, params);
+    return this.dataSource.query(
+      `SELECT ${ROUND_COLUMNS} FROM rounds r WHERE ${where} ORDER BY r.seq DESC LIMIT $1`,
+      params,
+    );
   }
 
   async round(id: string): Promise<RoundRow | null> {
@@ -176,7 +196,10 @@ export class MarketReadRepository {
   }
 
   async roundPrices(roundId: string): Promise<PoolPriceRow[]> {
-    return this.dataSource.query(`SELECT ${PRICE_COLUMNS} FROM pool_prices pp ${MARGINAL_JOINS} WHERE pp.round_id = $1 ORDER BY pp.gpu_model, pp.region`, [roundId]);
+    return this.dataSource.query(
+      `SELECT ${PRICE_COLUMNS} FROM pool_prices pp ${MARGINAL_JOINS} WHERE pp.round_id = $1 ORDER BY pp.gpu_model, pp.region`,
+      [roundId],
+    );
   }
 
   /**
@@ -211,18 +234,36 @@ export class MarketReadRepository {
   }
 
   /** Newest first; `after` is the (created_at as text, id) of the last lease of the previous page. */
-  async leasesPage(scope: ReadScope, options: { state?: string; needsAttention?: boolean; limit: number; after?: { time: string; id: string } }): Promise<LeaseRow[]> {
+  async leasesPage(
+    scope: ReadScope,
+    options: { state?: string; needsAttention?: boolean; limit: number; after?: { time: string; id: string } },
+  ): Promise<LeaseRow[]> {
     const params: unknown[] = [];
-    let where = scopeFilter(scope, params, 'l.tenant_id', (p) => `EXISTS (SELECT 1 FROM lease_nodes x WHERE x.lease_id = l.id AND x.provider_id = ${p})`);
+    let where = scopeFilter(
+      scope,
+      params,
+      'l.tenant_id',
+      (p) => `EXISTS (SELECT 1 FROM lease_nodes x WHERE x.lease_id = l.id AND x.provider_id = ${p})`,
+    );
     if (options.state) where += ` AND l.state = $${params.push(options.state)}`;
-    if (options.needsAttention !== undefined) where += options.needsAttention ? ` AND ${STOP_UNCONFIRMED}` : ` AND NOT ${STOP_UNCONFIRMED}`;
-    if (options.after) where += ` AND (l.created_at, l.id) < ($${params.push(options.after.time)}::timestamptz, $${params.push(options.after.id)}::uuid)`;
-    return this.dataSource.query(`${LEASE_SELECT} WHERE ${where} ORDER BY l.created_at DESC, l.id DESC LIMIT $${params.push(options.limit)}`, params);
+    if (options.needsAttention !== undefined)
+      where += options.needsAttention ? ` AND ${STOP_UNCONFIRMED}` : ` AND NOT ${STOP_UNCONFIRMED}`;
+    if (options.after)
+      where += ` AND (l.created_at, l.id) < ($${params.push(options.after.time)}::timestamptz, $${params.push(options.after.id)}::uuid)`;
+    return this.dataSource.query(
+      `${LEASE_SELECT} WHERE ${where} ORDER BY l.created_at DESC, l.id DESC LIMIT $${params.push(options.limit)}`,
+      params,
+    );
   }
 
   async lease(scope: ReadScope, id: string): Promise<LeaseRow | null> {
     const params: unknown[] = [id];
-    const where = scopeFilter(scope, params, 'l.tenant_id', (p) => `EXISTS (SELECT 1 FROM lease_nodes x WHERE x.lease_id = l.id AND x.provider_id = ${p})`);
+    const where = scopeFilter(
+      scope,
+      params,
+      'l.tenant_id',
+      (p) => `EXISTS (SELECT 1 FROM lease_nodes x WHERE x.lease_id = l.id AND x.provider_id = ${p})`,
+    );
     const rows: LeaseRow[] = await this.dataSource.query(`${LEASE_SELECT} WHERE l.id = $1 AND ${where}`, params);
     return rows[0] ?? null;
   }
@@ -232,7 +273,11 @@ export class MarketReadRepository {
    * reports' convention (reports.repository.ts), so an entry ending on a boundary lands on the
    * same side of it in both.
    */
-  async ledger(scope: ReadScope, range: { from?: Date; to?: Date }, limit: number): Promise<{ entries: LedgerRow[]; totals: LedgerTotalsRow }> {
+  async ledger(
+    scope: ReadScope,
+    range: { from?: Date; to?: Date },
+    limit: number,
+  ): Promise<{ entries: LedgerRow[]; totals: LedgerTotalsRow }> {
     const params: unknown[] = [];
     let where = scopeFilter(scope, params, 'e.tenant_id', (p) => `e.provider_id = ${p}`);
     if (range.from) where += ` AND e.period_end >= $${params.push(range.from)}`;

@@ -19,12 +19,21 @@ import type {
   RoundSummaryDto,
 } from './market-read.dto.js';
 import { MarketReadError, MarketReadErrorCode } from './market-read.error.js';
-import { type LeaseRow, MarketReadRepository, type PoolPriceRow, type ReadScope, type RoundRow } from './market-read.repository.js';
+import {
+  type LeaseRow,
+  MarketReadRepository,
+  type PoolPriceRow,
+  type ReadScope,
+  type RoundRow,
+} from './market-read.repository.js';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../../platform/http/keyset-cursor.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
-const badCursor = () => new ValidationFailedError([{ field: 'cursor', rule: 'is_cursor', message: 'cursor must be a nextCursor returned by this API' }]);
+const badCursor = () =>
+  new ValidationFailedError([
+    { field: 'cursor', rule: 'is_cursor', message: 'cursor must be a nextCursor returned by this API' },
+  ]);
 
 export function scopeOf(principal: Principal): ReadScope {
   if (principal.role === 'tenant') return { kind: 'tenant', id: principal.tenantId! };
@@ -69,7 +78,11 @@ function toPoolPrice(row: PoolPriceRow): PoolPriceDto {
     marginalBidPrice: row.marginalBidPrice === null ? null : formatPrice(toMoney(row.marginalBidPrice)),
     supplyGpus: row.supplyGpus,
     soldGpus: row.soldGpus,
-    nodePrices: { min: optionalPrice(row.minNodePrice), median: optionalPrice(row.medianNodePrice), max: optionalPrice(row.maxNodePrice) },
+    nodePrices: {
+      min: optionalPrice(row.minNodePrice),
+      median: optionalPrice(row.medianNodePrice),
+      max: optionalPrice(row.maxNodePrice),
+    },
     chargeVwap: optionalPrice(row.chargeVwap),
   };
 }
@@ -98,8 +111,15 @@ function toLeaseDto(row: LeaseRow, scope: ReadScope): LeaseDto {
     endReason: row.endReason,
     exitCode: row.exitCode,
     settledUntil: iso(row.settledUntil),
-    stopFailure: row.stopFailedAt ? { at: row.stopFailedAt.toISOString(), error: row.stopError ?? '', confirmedAt: iso(row.stopConfirmedAt) } : null,
-    nodes: nodes.map((n) => ({ ...n, unitPrice: formatPrice(toMoney(n.unitPrice)), nodePrice: formatPrice(toMoney(n.nodePrice)), uplift: formatPrice(toMoney(n.uplift)) })),
+    stopFailure: row.stopFailedAt
+      ? { at: row.stopFailedAt.toISOString(), error: row.stopError ?? '', confirmedAt: iso(row.stopConfirmedAt) }
+      : null,
+    nodes: nodes.map((n) => ({
+      ...n,
+      unitPrice: formatPrice(toMoney(n.unitPrice)),
+      nodePrice: formatPrice(toMoney(n.nodePrice)),
+      uplift: formatPrice(toMoney(n.uplift)),
+    })),
   };
 }
 
@@ -124,7 +144,10 @@ export class MarketReadService {
     }
     const rows = await this.reads.roundsPage(limit + 1, before);
     const page = rows.slice(0, limit);
-    return { rounds: page.map(toRoundSummary), nextCursor: rows.length > limit ? encode(page[page.length - 1].seq) : null };
+    return {
+      rounds: page.map(toRoundSummary),
+      nextCursor: rows.length > limit ? encode(page[page.length - 1].seq) : null,
+    };
   }
 
   async round(id: string): Promise<RoundDto> {
@@ -163,7 +186,10 @@ export class MarketReadService {
     const rows = await this.reads.leasesPage(scope, { state: query.state, needsAttention, limit: limit + 1, after });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return { leases: page.map((r) => toLeaseDto(r, scope)), nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.id) : null };
+    return {
+      leases: page.map((r) => toLeaseDto(r, scope)),
+      nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.id) : null,
+    };
   }
 
   async lease(principal: Principal, id: string): Promise<LeaseDto> {
@@ -180,7 +206,10 @@ export class MarketReadService {
   async report(principal: Principal, id: string, report: LeaseStatusReportDto): Promise<LeaseDto> {
     await this.lease(principal, id);
     const aggregate = await this.agentStatus.record(principal.providerId!, id, report);
-    await this.leaseSync.apply(id, aggregate ?? { state: report.state, exitCode: report.exitCode, message: report.message });
+    await this.leaseSync.apply(
+      id,
+      aggregate ?? { state: report.state, exitCode: report.exitCode, message: report.message },
+    );
     return this.lease(principal, id);
   }
 

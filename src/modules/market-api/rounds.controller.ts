@@ -17,7 +17,9 @@ export class RoundsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One round: prices per pool with the marginal bid, counts, welfare, bound, gap, solver, phase timings' })
+  @ApiOperation({
+    summary: 'One round: prices per pool with the marginal bid, counts, welfare, bound, gap, solver, phase timings',
+  })
   @ApiOkResponse({ type: RoundDto })
   get(@Param('id') id: string): Promise<RoundDto> {
     return this.reads.round(id);

@@ -9,7 +9,9 @@ export interface ClearRequest {
   readonly options: Pick<ClearOptions, 'timeLimitMs' | 'seed' | 'deterministic'>;
 }
 
-export type ClearReply = { readonly id: number; readonly result: ReturnType<typeof serializeResult> } | { readonly id: number; readonly error: string };
+export type ClearReply =
+  | { readonly id: number; readonly result: ReturnType<typeof serializeResult> }
+  | { readonly id: number; readonly error: string };
 
 /** Sent once by the thread, when HiGHS is compiled and it takes rounds. */
 export const READY = 'ready';

@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { clearRound } from '../../core/clearing/clear-round.js';
 import { readResult, serializeSnapshot } from '../../core/clearing/snapshot-file.js';
 import type { RoundResult, RoundSnapshot } from '../../core/market/types.js';
@@ -39,7 +45,10 @@ export class ClearingRunner implements OnApplicationBootstrap, BeforeApplication
   private closed = false;
   private ready: Promise<boolean> = Promise.resolve(false);
   private nextId = 1;
-  private readonly pending = new Map<number, { readonly worker: Worker; readonly done: (reply: ClearReply | 'died') => void }>();
+  private readonly pending = new Map<
+    number,
+    { readonly worker: Worker; readonly done: (reply: ClearReply | 'died') => void }
+  >();
 
   constructor(options: ClearingRunnerOptions = {}) {
     this.workerUrl = options.workerUrl ?? new URL('./clearing-worker.js', import.meta.url);
@@ -62,26 +71,43 @@ export class ClearingRunner implements OnApplicationBootstrap, BeforeApplication
     if (this.closed) return this.greedy(snapshot, timeLimitMs, 'the service is shutting down');
     const id = this.nextId++;
     const worker = this.thread();
-    const warm = await Promise.race([this.ready, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeLimitMs).unref())]);
+    const warm = await Promise.race([
+      this.ready,
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeLimitMs).unref()),
+    ]);
     if (!warm) {
-      this.logger.warn(`round ${snapshot.roundId}: the clearing thread is still compiling HiGHS; this round uses the greedy`);
+      this.logger.warn(
+        `round ${snapshot.roundId}: the clearing thread is still compiling HiGHS; this round uses the greedy`,
+      );
       return this.greedy(snapshot, timeLimitMs, 'the clearing thread was still starting');
     }
     const reply = await new Promise<ClearReply | 'timeout' | 'died'>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve('timeout');
-      }, timeLimitMs + this.grace(timeLimitMs));
+      const timer = setTimeout(
+        () => {
+          this.pending.delete(id);
+          resolve('timeout');
+        },
+        timeLimitMs + this.grace(timeLimitMs),
+      );
       const done = (r: ClearReply | 'died') => {
         clearTimeout(timer);
         this.pending.delete(id);
         resolve(r);
       };
       this.pending.set(id, { worker, done });
-      worker.postMessage({ id, snapshot: serializeSnapshot(snapshot), options: { timeLimitMs } } satisfies ClearRequest);
+      worker.postMessage({
+        id,
+        snapshot: serializeSnapshot(snapshot),
+        options: { timeLimitMs },
+      } satisfies ClearRequest);
     });
     if (reply !== 'timeout' && reply !== 'died' && 'result' in reply) return readResult(reply.result);
-    const why = reply === 'timeout' ? `ran ${timeLimitMs + this.grace(timeLimitMs)} ms, past its limit and grace` : reply === 'died' ? 'its thread died' : reply.error;
+    const why =
+      reply === 'timeout'
+        ? `ran ${timeLimitMs + this.grace(timeLimitMs)} ms, past its limit and grace`
+        : reply === 'died'
+          ? 'its thread died'
+          : reply.error;
     this.logger.error(`round ${snapshot.roundId}: clearing on its thread failed (${why}); this round uses the greedy`);
     if (reply === 'timeout') await this.stopThread();
     return this.greedy(snapshot, timeLimitMs, why);
@@ -108,7 +134,9 @@ export class ClearingRunner implements OnApplicationBootstrap, BeforeApplication
     const worker = new Worker(fileURLToPath(this.workerUrl), { workerData: { solverThreads: this.solverThreads } });
     worker.unref();
     this.ready = new Promise<boolean>((resolve) => {
-      worker.on('message', (message: ClearReply | typeof READY) => (message === READY ? resolve(true) : this.pending.get(message.id)?.done(message)));
+      worker.on('message', (message: ClearReply | typeof READY) =>
+        message === READY ? resolve(true) : this.pending.get(message.id)?.done(message),
+      );
       worker.once('exit', () => resolve(false));
     });
     const lost = (error?: unknown) => {

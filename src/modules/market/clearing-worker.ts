@@ -24,10 +24,16 @@ parentPort?.on('message', (request: ClearRequest) => {
   void (async () => {
     await ready;
     try {
-      const result = await clearRound(parseSnapshot(request.snapshot), { ...request.options, partsSolver: pool ?? undefined });
+      const result = await clearRound(parseSnapshot(request.snapshot), {
+        ...request.options,
+        partsSolver: pool ?? undefined,
+      });
       parentPort!.postMessage({ id: request.id, result: serializeResult(result) } satisfies ClearReply);
     } catch (error) {
-      parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies ClearReply);
+      parentPort!.postMessage({
+        id: request.id,
+        error: error instanceof Error ? error.message : String(error),
+      } satisfies ClearReply);
     }
   })();
 });

@@ -1,7 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { requeueFailedBid, requeuePreemptedBid } from '../../core/market/bid-window.js';
-import { LEASE_EVENT_FROM, LIVE_LEASE_STATES, noticeStopEvent, transition, type Lease, type LeaseState } from '../../core/market/lease-lifecycle.js';
+import {
+  LEASE_EVENT_FROM,
+  LIVE_LEASE_STATES,
+  noticeStopEvent,
+  transition,
+  type Lease,
+  type LeaseState,
+} from '../../core/market/lease-lifecycle.js';
 import type { LiveLeaseState, ReportedLease } from '../../core/market/workload-report.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
@@ -60,7 +67,9 @@ function lifecycleLease(row: LeaseRow): Lease {
 const NOTICE_REPORT_SLACK_SECONDS = 120;
 
 const windowOf = (lease: LeaseRow) =>
-  lease.deadline ? { notBefore: lease.not_before ? seconds(lease.not_before) : 0, deadline: seconds(lease.deadline) } : null;
+  lease.deadline
+    ? { notBefore: lease.not_before ? seconds(lease.not_before) : 0, deadline: seconds(lease.deadline) }
+    : null;
 
 /**
  * Every change of a lease's state after it was allocated: started by its adapter, completed,
@@ -95,18 +104,46 @@ export class LeaseStateService {
         WHERE id = $1`,
       [leaseId, at, this.config.minHoldSeconds],
     );
-    await manager.query(`UPDATE bids SET status = 'running', updated_at = now() WHERE id = $1 AND status = 'allocated'`, [lease.bid_id]);
-    await this.events.add(manager, [{ tenantId: lease.tenant_id, type: 'lease.running', subjectId: leaseId, data: { leaseId, bidId: lease.bid_id, startedAt: at.toISOString() } }]);
+    await manager.query(
+      `UPDATE bids SET status = 'running', updated_at = now() WHERE id = $1 AND status = 'allocated'`,
+      [lease.bid_id],
+    );
+    await this.events.add(manager, [
+      {
+        tenantId: lease.tenant_id,
+        type: 'lease.running',
+        subjectId: leaseId,
+        data: { leaseId, bidId: lease.bid_id, startedAt: at.toISOString() },
+      },
+    ]);
     return true;
   }
 
   /** Run time reached or the workload ended by itself. */
-  async complete(manager: EntityManager, leaseId: string, at: Date, reason: 'runtime_reached' | 'workload_ended', exitCode?: number): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.complete)})`, [leaseId]);
+  async complete(
+    manager: EntityManager,
+    leaseId: string,
+    at: Date,
+    reason: 'runtime_reached' | 'workload_ended',
+    exitCode?: number,
+  ): Promise<boolean> {
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.complete)})`, [
+      leaseId,
+    ]);
     if (!lease) return false;
     await this.end(manager, [lease], at, 'completed', reason, exitCode);
-    await manager.query(`UPDATE bids SET status = 'completed', remaining_seconds = 0, updated_at = now() WHERE id = $1`, [lease.bid_id]);
-    await this.events.add(manager, [{ tenantId: lease.tenant_id, type: 'lease.completed', subjectId: leaseId, data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, endedAt: at.toISOString() } }]);
+    await manager.query(
+      `UPDATE bids SET status = 'completed', remaining_seconds = 0, updated_at = now() WHERE id = $1`,
+      [lease.bid_id],
+    );
+    await this.events.add(manager, [
+      {
+        tenantId: lease.tenant_id,
+        type: 'lease.completed',
+        subjectId: leaseId,
+        data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, endedAt: at.toISOString() },
+      },
+    ]);
     if (reason === 'runtime_reached') await this.stopOrders(manager, [lease], 'terminate', 0);
     return true;
   }
@@ -132,7 +169,9 @@ export class LeaseStateService {
     exitCode?: number,
     options: { endedAt?: Date; terminate?: boolean } = {},
   ): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.fail)})`, [leaseId]);
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.fail)})`, [
+      leaseId,
+    ]);
     if (!lease) return false;
     const endedAt = options.endedAt && options.endedAt < at ? options.endedAt : at;
     await this.end(manager, [lease], endedAt, 'failed', reason, exitCode);
@@ -151,9 +190,17 @@ export class LeaseStateService {
         failures,
         this.config.maxPlatformFailuresPerBid,
       );
-      outcome = { state: next.state, remainingSeconds: next.remainingSeconds, lossReason: 'reason' in next ? next.reason : null };
+      outcome = {
+        state: next.state,
+        remainingSeconds: next.remainingSeconds,
+        lossReason: 'reason' in next ? next.reason : null,
+      };
     } else {
-      outcome = { state: 'failed', remainingSeconds: Math.max(0, lease.bid_remaining_seconds - ran), lossReason: 'workload_failed' };
+      outcome = {
+        state: 'failed',
+        remainingSeconds: Math.max(0, lease.bid_remaining_seconds - ran),
+        lossReason: 'workload_failed',
+      };
     }
     await manager.query(
       `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
@@ -164,10 +211,25 @@ export class LeaseStateService {
         tenantId: lease.tenant_id,
         type: 'lease.failed',
         subjectId: leaseId,
-        data: { leaseId, bidId: lease.bid_id, reason, exitCode: exitCode ?? null, endedAt: endedAt.toISOString(), bidReopened: outcome.state === 'open', bidStatus: outcome.state, bidReason: outcome.lossReason },
+        data: {
+          leaseId,
+          bidId: lease.bid_id,
+          reason,
+          exitCode: exitCode ?? null,
+          endedAt: endedAt.toISOString(),
+          bidReopened: outcome.state === 'open',
+          bidStatus: outcome.state,
+          bidReason: outcome.lossReason,
+        },
       },
     ];
-    if (outcome.state === 'expired') events.push({ tenantId: lease.tenant_id, type: 'bid.expired', subjectId: lease.bid_id, data: { bidId: lease.bid_id, reason: 'window_closed' } });
+    if (outcome.state === 'expired')
+      events.push({
+        tenantId: lease.tenant_id,
+        type: 'bid.expired',
+        subjectId: lease.bid_id,
+        data: { bidId: lease.bid_id, reason: 'window_closed' },
+      });
     await this.events.add(manager, events);
     return true;
   }
@@ -191,7 +253,13 @@ export class LeaseStateService {
    * terminate meanwhile), and the tenant and the operator are told. A lease that won its place
    * back and runs again needed no stop.
    */
-  async stopFailed(manager: EntityManager, leaseId: string, type: 'preempt' | 'terminate', message: string, at: Date): Promise<'held' | 'notified' | 'none'> {
+  async stopFailed(
+    manager: EntityManager,
+    leaseId: string,
+    type: 'preempt' | 'terminate',
+    message: string,
+    at: Date,
+  ): Promise<'held' | 'notified' | 'none'> {
     const [lease]: Array<{ id: string; bid_id: string; tenant_id: string; state: string }> = await manager.query(
       `SELECT id, bid_id, tenant_id, state FROM leases WHERE id = $1 FOR UPDATE`,
       [leaseId],
@@ -226,7 +294,12 @@ export class LeaseStateService {
     const row = rows[0];
     if (!row) return false;
     await this.events.add(manager, [
-      { tenantId: row.tenant_id, type: 'lease.stop_confirmed', subjectId: leaseId, data: { leaseId, bidId: row.bid_id, status: how, at: at.toISOString() } },
+      {
+        tenantId: row.tenant_id,
+        type: 'lease.stop_confirmed',
+        subjectId: leaseId,
+        data: { leaseId, bidId: row.bid_id, status: how, at: at.toISOString() },
+      },
     ]);
     return true;
   }
@@ -236,7 +309,9 @@ export class LeaseStateService {
    * workload gets a terminate order. No event: the tenant asked, and the API answered.
    */
   async cancel(manager: EntityManager, bidId: string, at: Date): Promise<void> {
-    const leases = await this.lockLeases(manager, `l.bid_id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.cancel)})`, [bidId]);
+    const leases = await this.lockLeases(manager, `l.bid_id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.cancel)})`, [
+      bidId,
+    ]);
     if (leases.length === 0) return;
     await this.end(manager, leases, at, 'cancelled', 'cancelled');
     await this.stopOrders(manager, leases, 'terminate', 0);
@@ -272,7 +347,9 @@ export class LeaseStateService {
    * Ledger entries a round already wrote past that moment stay: nothing is reversed.
    */
   async stoppedInNotice(manager: EntityManager, leaseId: string, stoppedAt: Date, now: Date): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.stopped)})`, [leaseId]);
+    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.stopped)})`, [
+      leaseId,
+    ]);
     if (!lease) return false;
     const current = lifecycleLease(lease);
     const event = noticeStopEvent(current, stoppedAt.getTime() / 1000);
@@ -280,7 +357,14 @@ export class LeaseStateService {
     if (event.type === 'complete') return this.complete(manager, leaseId, new Date(event.at * 1000), 'runtime_reached');
     const next = transition(current, event);
     if (!next.ok) return false;
-    await this.endPreempted(manager, lease, new Date(next.lease.endedAt! * 1000), now, next.lease.endReason!, stoppedAt);
+    await this.endPreempted(
+      manager,
+      lease,
+      new Date(next.lease.endedAt! * 1000),
+      now,
+      next.lease.endReason!,
+      stoppedAt,
+    );
     return true;
   }
 
@@ -300,7 +384,14 @@ export class LeaseStateService {
    * Ends a lease as preempted at `endedAt` and sends its bid back with the run time it still needs.
    * `workloadStoppedAt`: when its workload was confirmed stopped; null when the notice's end came first.
    */
-  private async endPreempted(manager: EntityManager, lease: LeaseRow, endedAt: Date, now: Date, reason: string, workloadStoppedAt: Date | null = null): Promise<void> {
+  private async endPreempted(
+    manager: EntityManager,
+    lease: LeaseRow,
+    endedAt: Date,
+    now: Date,
+    reason: string,
+    workloadStoppedAt: Date | null = null,
+  ): Promise<void> {
     await this.end(manager, [lease], endedAt, 'preempted', reason);
     await this.stopOrders(manager, [lease], 'terminate', 0);
     const outcome = requeuePreemptedBid(
@@ -316,12 +407,40 @@ export class LeaseStateService {
       `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
       [lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.state === 'expired' ? 'window_closed' : null],
     );
-    const events: MarketEvent[] = [{ tenantId: lease.tenant_id, type: 'lease.preempted', subjectId: lease.id, data: { leaseId: lease.id, bidId: lease.bid_id, reason, endedAt: endedAt.toISOString(), workloadStoppedAt: workloadStoppedAt?.toISOString() ?? null, bidStatus: outcome.state, remainingSeconds: outcome.remainingSeconds } }];
-    if (outcome.state === 'expired') events.push({ tenantId: lease.tenant_id, type: 'bid.expired', subjectId: lease.bid_id, data: { bidId: lease.bid_id, reason: 'window_closed' } });
+    const events: MarketEvent[] = [
+      {
+        tenantId: lease.tenant_id,
+        type: 'lease.preempted',
+        subjectId: lease.id,
+        data: {
+          leaseId: lease.id,
+          bidId: lease.bid_id,
+          reason,
+          endedAt: endedAt.toISOString(),
+          workloadStoppedAt: workloadStoppedAt?.toISOString() ?? null,
+          bidStatus: outcome.state,
+          remainingSeconds: outcome.remainingSeconds,
+        },
+      },
+    ];
+    if (outcome.state === 'expired')
+      events.push({
+        tenantId: lease.tenant_id,
+        type: 'bid.expired',
+        subjectId: lease.bid_id,
+        data: { bidId: lease.bid_id, reason: 'window_closed' },
+      });
     await this.events.add(manager, events);
   }
 
-  private async end(manager: EntityManager, leases: LeaseRow[], at: Date, state: string, reason: string, exitCode?: number): Promise<void> {
+  private async end(
+    manager: EntityManager,
+    leases: LeaseRow[],
+    at: Date,
+    state: string,
+    reason: string,
+    exitCode?: number,
+  ): Promise<void> {
     const ids = leases.map((l) => l.id);
     await this.ledger.settle(manager, ids, at, this.feePercent, null);
     await manager.query(
@@ -338,7 +457,13 @@ export class LeaseStateService {
     notBefore?: (lease: L) => Date,
   ): Promise<void> {
     const orders: NewOrder[] = leases.flatMap((l) =>
-      l.provider_ids.map((providerId) => ({ leaseId: l.id, providerId, type, graceSeconds, notBefore: notBefore?.(l) })),
+      l.provider_ids.map((providerId) => ({
+        leaseId: l.id,
+        providerId,
+        type,
+        graceSeconds,
+        notBefore: notBefore?.(l),
+      })),
     );
     await this.orders.create(manager, orders);
   }

@@ -54,8 +54,24 @@ export class LedgerRepository {
       [leaseIds, until, options.upToLastHeartbeat === true],
     );
     const columns: Record<string, unknown[]> = {
-      round: [], lease: [], bid: [], tenant: [], provider: [], node: [], model: [], region: [],
-      start: [], end: [], seconds: [], gpus: [], unit: [], nodePrice: [], charge: [], uplift: [], fee: [], payout: [],
+      round: [],
+      lease: [],
+      bid: [],
+      tenant: [],
+      provider: [],
+      node: [],
+      model: [],
+      region: [],
+      start: [],
+      end: [],
+      seconds: [],
+      gpus: [],
+      unit: [],
+      nodePrice: [],
+      charge: [],
+      uplift: [],
+      fee: [],
+      payout: [],
     };
     const advanced = new Map<string, Date>();
     const byLease = new Map<string, ShareRow[]>();
@@ -79,9 +95,24 @@ export class LedgerRepository {
       shares.forEach((row, i) => {
         const share = s.shares[i];
         const values = [
-          roundId, leaseId, row.bid_id, row.tenant_id, row.provider_id, row.node_id, row.gpu_model, row.region,
-          row.settled_until, end, seconds, row.gpus, s.unitPrice.toFixed(), row.node_price,
-          share.charge.toFixed(6), share.uplift.toFixed(6), share.fee.toFixed(6), share.payout.toFixed(6),
+          roundId,
+          leaseId,
+          row.bid_id,
+          row.tenant_id,
+          row.provider_id,
+          row.node_id,
+          row.gpu_model,
+          row.region,
+          row.settled_until,
+          end,
+          seconds,
+          row.gpus,
+          s.unitPrice.toFixed(),
+          row.node_price,
+          share.charge.toFixed(6),
+          share.uplift.toFixed(6),
+          share.fee.toFixed(6),
+          share.payout.toFixed(6),
         ];
         Object.values(columns).forEach((column, k) => column.push(values[k]));
       });

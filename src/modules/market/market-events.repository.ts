@@ -27,9 +27,18 @@ export class MarketEventsRepository {
     await manager.query(
       `INSERT INTO market_events (id, tenant_id, type, subject_id, data)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::jsonb[])`,
-      [ids, events.map((e) => e.tenantId), events.map((e) => e.type), events.map((e) => e.subjectId), events.map((e) => JSON.stringify(e.data))],
+      [
+        ids,
+        events.map((e) => e.tenantId),
+        events.map((e) => e.type),
+        events.map((e) => e.subjectId),
+        events.map((e) => JSON.stringify(e.data)),
+      ],
     );
-    await this.webhooks.fanOut(manager, events.map((e, i) => ({ id: ids[i], tenantId: e.tenantId, type: e.type })));
+    await this.webhooks.fanOut(
+      manager,
+      events.map((e, i) => ({ id: ids[i], tenantId: e.tenantId, type: e.type })),
+    );
     return ids;
   }
 }

@@ -117,7 +117,12 @@ export class MarketSnapshotRepository {
     const stuck = new Map(stuckRows.map((r) => [r.node_id, r.gpus]));
 
     const nodeGpus = new Map(nodeRows.map((n) => [n.id, n.gpus]));
-    const candidates = leaseRows.map((row) => ({ row, state: row.state, protectedUntil: null, shares: row.shares.map((s) => ({ nodeId: s.node_id, gpus: s.gpus })) }));
+    const candidates = leaseRows.map((row) => ({
+      row,
+      state: row.state,
+      protectedUntil: null,
+      shares: row.shares.map((s) => ({ nodeId: s.node_id, gpus: s.gpus })),
+    }));
     const used = new Map<string, number>();
     const liveLeases: LiveLease[] = [];
     const snapshotLeases: RunningLease[] = [];
@@ -172,7 +177,9 @@ export class MarketSnapshotRepository {
     const expiredBidIds: string[] = [];
     for (const row of bidRows) {
       const window =
-        row.deadline !== null ? { notBefore: toSeconds(row.not_before) ?? 0, deadline: toSeconds(row.deadline)! } : null;
+        row.deadline !== null
+          ? { notBefore: toSeconds(row.not_before) ?? 0, deadline: toSeconds(row.deadline)! }
+          : null;
       const check = checkWindow(window, row.remaining_seconds, nowSeconds);
       if (!check.eligible) {
         if (check.reason === 'window_closed') expiredBidIds.push(row.id);
@@ -190,7 +197,12 @@ export class MarketSnapshotRepository {
         compliance: row.compliance,
         minGpuMemoryGb: row.min_gpu_memory_gb,
       });
-      bidTerms.set(row.id, { id: row.id, preemptible: row.preemptible, remainingSeconds: row.remaining_seconds, offers });
+      bidTerms.set(row.id, {
+        id: row.id,
+        preemptible: row.preemptible,
+        remainingSeconds: row.remaining_seconds,
+        offers,
+      });
     }
     return { nodes, snapshotLeases, liveLeases, bids, bidTerms, expiredBidIds };
   }

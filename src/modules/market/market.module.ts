@@ -24,7 +24,11 @@ import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.j
     WebhookFanoutRepository,
     LeaseStateService,
     RoundCommitService,
-    { provide: ClearingRunner, useFactory: (config: AppConfig) => new ClearingRunner({ solverThreads: config.clearingSolverThreads }), inject: [APP_CONFIG] },
+    {
+      provide: ClearingRunner,
+      useFactory: (config: AppConfig) => new ClearingRunner({ solverThreads: config.clearingSolverThreads }),
+      inject: [APP_CONFIG],
+    },
     RoundService,
     RoundScheduler,
   ],

@@ -53,7 +53,12 @@ export class OrdersRepository {
     );
     await this.outbox.add(
       manager,
-      ids.map((orderId, i) => ({ jobName: 'order.dispatch', payload: { orderId }, jobId: orderId, deliverAt: orders[i].notBefore })),
+      ids.map((orderId, i) => ({
+        jobName: 'order.dispatch',
+        payload: { orderId },
+        jobId: orderId,
+        deliverAt: orders[i].notBefore,
+      })),
     );
     return ids;
   }
@@ -72,7 +77,14 @@ export class OrdersRepository {
       `UPDATE orders SET state = COALESCE($2, state), handle = COALESCE($3, handle),
               last_error = CASE WHEN $5 THEN $4 ELSE last_error END, attempts = COALESCE($6, attempts), updated_at = now()
         WHERE id = $1`,
-      [orderId, changes.state ?? null, changes.handle ?? null, changes.lastError ?? null, changes.lastError !== undefined, changes.attempts ?? null],
+      [
+        orderId,
+        changes.state ?? null,
+        changes.handle ?? null,
+        changes.lastError ?? null,
+        changes.lastError !== undefined,
+        changes.attempts ?? null,
+      ],
     );
   }
 

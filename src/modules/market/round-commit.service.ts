@@ -42,7 +42,13 @@ export class RoundCommitService {
     manager: EntityManager,
     round: ClaimedRound,
     now: Date,
-    input: { result: RoundResult; outcome: RoundOutcome; nodes: readonly MarketNode[]; expiredBidIds: readonly string[]; openBids: number },
+    input: {
+      result: RoundResult;
+      outcome: RoundOutcome;
+      nodes: readonly MarketNode[];
+      expiredBidIds: readonly string[];
+      openBids: number;
+    },
   ): Promise<CommitCounts> {
     const { result, outcome } = input;
     const events: MarketEvent[] = [];
@@ -53,14 +59,35 @@ export class RoundCommitService {
         WHERE id = ANY($1::uuid[]) AND status = 'open' RETURNING id, tenant_id`,
       [input.expiredBidIds],
     );
-    for (const bid of expired) events.push({ tenantId: bid.tenant_id, type: 'bid.expired', subjectId: bid.id, data: { bidId: bid.id, reason: 'window_closed' } });
+    for (const bid of expired)
+      events.push({
+        tenantId: bid.tenant_id,
+        type: 'bid.expired',
+        subjectId: bid.id,
+        data: { bidId: bid.id, reason: 'window_closed' },
+      });
 
     // Settle the period that just ended at the prices that held during it, before repricing.
-    const running: Array<{ id: string }> = await manager.query(`SELECT id FROM leases WHERE state IN ('running', 'preempting')`);
-    await this.ledger.settle(manager, running.map((r) => r.id), now, toMoney(this.config.marketFeePercent), round.id, { upToLastHeartbeat: true });
+    const running: Array<{ id: string }> = await manager.query(
+      `SELECT id FROM leases WHERE state IN ('running', 'preempting')`,
+    );
+    await this.ledger.settle(
+      manager,
+      running.map((r) => r.id),
+      now,
+      toMoney(this.config.marketFeePercent),
+      round.id,
+      { upToLastHeartbeat: true },
+    );
 
     const noticeEnds = new Map(outcome.notices.map((n) => [n.leaseId, n.noticeEndsAt]));
-    const noticed = await updateReturning<{ id: string; bid_id: string; tenant_id: string; notice_ends_at: Date; provider_ids: string[] }>(
+    const noticed = await updateReturning<{
+      id: string;
+      bid_id: string;
+      tenant_id: string;
+      notice_ends_at: Date;
+      provider_ids: string[];
+    }>(
       manager,
       `UPDATE leases l SET state = 'preempting', notice_ends_at = v.ends, updated_at = now()
          FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, ends)
@@ -77,15 +104,27 @@ export class RoundCommitService {
         tenantId: lease.tenant_id,
         type: 'lease.preemption_notice',
         subjectId: lease.id,
-        data: { leaseId: lease.id, bidId: lease.bid_id, stopAt: lease.notice_ends_at.toISOString(), noticeSeconds: this.config.preemptionNoticeSeconds },
+        data: {
+          leaseId: lease.id,
+          bidId: lease.bid_id,
+          stopAt: lease.notice_ends_at.toISOString(),
+          noticeSeconds: this.config.preemptionNoticeSeconds,
+        },
       });
 
     const used = await this.usedGpus(manager);
-    const nodeState = await this.nodeStates(manager, input.nodes.map((n) => n.id));
+    const nodeState = await this.nodeStates(
+      manager,
+      input.nodes.map((n) => n.id),
+    );
     const fits = (shares: ReadonlyArray<{ nodeId: string; gpus: number }>, needActive: boolean) =>
       shares.every((s) => {
         const node = nodeState.get(s.nodeId);
-        return node !== undefined && (!needActive || node.state === 'active') && (used.get(s.nodeId) ?? 0) + s.gpus <= node.gpus;
+        return (
+          node !== undefined &&
+          (!needActive || node.state === 'active') &&
+          (used.get(s.nodeId) ?? 0) + s.gpus <= node.gpus
+        );
       });
     const take = (shares: ReadonlyArray<{ nodeId: string; gpus: number }>) => {
       for (const s of shares) used.set(s.nodeId, (used.get(s.nodeId) ?? 0) + s.gpus);
@@ -104,7 +143,12 @@ export class RoundCommitService {
       if (!rows[0]) continue;
       take(shares);
       wonBack.push(leaseId);
-      events.push({ tenantId: rows[0].tenant_id, type: 'lease.running', subjectId: leaseId, data: { leaseId, bidId: rows[0].bid_id, wonBack: true } });
+      events.push({
+        tenantId: rows[0].tenant_id,
+        type: 'lease.running',
+        subjectId: leaseId,
+        data: { leaseId, bidId: rows[0].bid_id, wonBack: true },
+      });
     }
     await this.orders.withdrawPendingStops(manager, wonBack);
 
@@ -126,13 +170,22 @@ export class RoundCommitService {
         tenantId,
         type: 'bid.allocated',
         subjectId: lease.bidId,
-        data: { bidId: lease.bidId, leaseId: lease.id, gpuModel: lease.gpuModel, gpus: lease.gpus, nodes: lease.shares.map((s) => ({ node: s.nodeId, gpus: s.gpus })), startAfter: new Date(lease.startAfter * 1000).toISOString() },
+        data: {
+          bidId: lease.bidId,
+          leaseId: lease.id,
+          gpuModel: lease.gpuModel,
+          gpus: lease.gpus,
+          nodes: lease.shares.map((s) => ({ node: s.nodeId, gpus: s.gpus })),
+          startAfter: new Date(lease.startAfter * 1000).toISOString(),
+        },
       });
     }
 
     // Rows of dropped placements do not exist, so their repricing matches nothing.
     const live = outcome.repricing;
-    const shares = live.flatMap((r) => r.shares.map((share) => ({ lease: r.leaseId, share, unit: r.unitPrice, uplift: r.uplift })));
+    const shares = live.flatMap((r) =>
+      r.shares.map((share) => ({ lease: r.leaseId, share, unit: r.unitPrice, uplift: r.uplift })),
+    );
     await manager.query(
       `UPDATE lease_nodes ln SET unit_price = v.unit, node_price = v.node_price, uplift = v.uplift
          FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::numeric[], $5::numeric[]) AS v(lease, node, unit, node_price, uplift)
@@ -158,7 +211,12 @@ export class RoundCommitService {
     await this.rounds.saveNodePrices(manager, round, result.nodePrices, input.nodes);
     events.push(...(await this.roundCleared(manager, round, placed, outcome.losses, result.paradoxicallyRejected)));
     await this.events.add(manager, events);
-    return { openBids: input.openBids, placements: placed.length, preemptions: noticed.length, expired: expired.length };
+    return {
+      openBids: input.openBids,
+      placements: placed.length,
+      preemptions: noticed.length,
+      expired: expired.length,
+    };
   }
 
   /** `round.cleared` for every tenant with a bid in the round: its own outcome only. */
@@ -171,10 +229,14 @@ export class RoundCommitService {
   ): Promise<MarketEvent[]> {
     const bidIds = [...placed.map((l) => l.bidId), ...losses.map((l) => l.bidId)];
     if (bidIds.length === 0) return [];
-    const owners: Array<{ id: string; tenant_id: string }> = await manager.query('SELECT id, tenant_id FROM bids WHERE id = ANY($1::uuid[])', [bidIds]);
+    const owners: Array<{ id: string; tenant_id: string }> = await manager.query(
+      'SELECT id, tenant_id FROM bids WHERE id = ANY($1::uuid[])',
+      [bidIds],
+    );
     const tenantOf = new Map(owners.map((o) => [o.id, o.tenant_id]));
     const byTenant = new Map<string, { won: unknown[]; lost: unknown[] }>();
-    const entry = (tenantId: string) => byTenant.get(tenantId) ?? byTenant.set(tenantId, { won: [], lost: [] }).get(tenantId)!;
+    const entry = (tenantId: string) =>
+      byTenant.get(tenantId) ?? byTenant.set(tenantId, { won: [], lost: [] }).get(tenantId)!;
     for (const lease of placed)
       entry(tenantOf.get(lease.bidId)!).won.push({
         bidId: lease.bidId,
@@ -192,7 +254,15 @@ export class RoundCommitService {
       entry(tenantOf.get(loss.bidId)!).lost.push({
         bidId: loss.bidId,
         reason: loss.reason,
-        ...(p ? { paradoxicallyRejected: { reason: p.reason, gpuModel: p.gpuModel, cheapestPrice: formatRate(toMicros(p.cheapestPrice)) } } : {}),
+        ...(p
+          ? {
+              paradoxicallyRejected: {
+                reason: p.reason,
+                gpuModel: p.gpuModel,
+                cheapestPrice: formatRate(toMicros(p.cheapestPrice)),
+              },
+            }
+          : {}),
       });
     }
     return [...byTenant].map(([tenantId, outcome]) => ({
@@ -203,7 +273,13 @@ export class RoundCommitService {
     }));
   }
 
-  private async insertLeases(manager: EntityManager, round: ClaimedRound, now: Date, leases: RoundOutcome['newLeases'], tenantOf: Map<string, string>): Promise<void> {
+  private async insertLeases(
+    manager: EntityManager,
+    round: ClaimedRound,
+    now: Date,
+    leases: RoundOutcome['newLeases'],
+    tenantOf: Map<string, string>,
+  ): Promise<void> {
     if (leases.length === 0) return;
     await manager.query(
       `INSERT INTO leases (id, bid_id, tenant_id, round_id, gpu_model, gpus, limit_price, preemptible, runtime_seconds, allocated_at, protected_until)
@@ -239,11 +315,19 @@ export class RoundCommitService {
         shares.map((s) => s.price.uplift.toFixed()),
       ],
     );
-    await manager.query(`UPDATE bids SET status = 'allocated', last_loss_reason = NULL, updated_at = now() WHERE id = ANY($1::uuid[])`, [leases.map((l) => l.bidId)]);
+    await manager.query(
+      `UPDATE bids SET status = 'allocated', last_loss_reason = NULL, updated_at = now() WHERE id = ANY($1::uuid[])`,
+      [leases.map((l) => l.bidId)],
+    );
     await this.orders.create(
       manager,
       leases.flatMap((l) =>
-        [...new Set(l.shares.map((s) => s.provider))].map((providerId) => ({ leaseId: l.id, providerId, type: 'place' as const, notBefore: new Date(l.startAfter * 1000) })),
+        [...new Set(l.shares.map((s) => s.provider))].map((providerId) => ({
+          leaseId: l.id,
+          providerId,
+          type: 'place' as const,
+          notBefore: new Date(l.startAfter * 1000),
+        })),
       ),
     );
   }
@@ -256,7 +340,10 @@ export class RoundCommitService {
     return new Map(rows.map((r) => [r.node_id, r.gpus]));
   }
 
-  private async nodeStates(manager: EntityManager, nodeIds: string[]): Promise<Map<string, { gpus: number; state: string }>> {
+  private async nodeStates(
+    manager: EntityManager,
+    nodeIds: string[],
+  ): Promise<Map<string, { gpus: number; state: string }>> {
     // Capacity left for leases: GPUs a workload the market failed to stop may hold are not.
     const rows: Array<{ id: string; gpus: number; state: string }> = await manager.query(
       `SELECT n.id, n.gpus - COALESCE((SELECT sum(ln.gpus) FROM lease_nodes ln JOIN leases l ON l.id = ln.lease_id

@@ -70,7 +70,9 @@ export class RoundService {
     try {
       return await this.clearing.clear(snapshot, timeLimitMs);
     } catch (error) {
-      this.logger.error(`clearing failed (${error instanceof Error ? error.message : String(error)}); this round uses the heuristic`);
+      this.logger.error(
+        `clearing failed (${error instanceof Error ? error.message : String(error)}); this round uses the heuristic`,
+      );
       return clearRound(snapshot, { timeLimitMs, solver: 'greedy' });
     }
   }
@@ -123,7 +125,9 @@ export class RoundService {
     if (!round) return null;
     try {
       await timed('due', () => this.transactions.run((m) => this.leaseState.applyDue(m, now)));
-      const state = await timed('snapshot', () => this.transactions.run((m) => this.snapshots.load(m, now), 'REPEATABLE READ'));
+      const state = await timed('snapshot', () =>
+        this.transactions.run((m) => this.snapshots.load(m, now), 'REPEATABLE READ'),
+      );
       const snapshot: RoundSnapshot = {
         version: 1,
         roundId: round.id,
@@ -139,7 +143,8 @@ export class RoundService {
       const counts = await timed('commit', () =>
         this.transactions.run(async (manager) => {
           await advisoryXactLock(manager, ROUND_COMMIT_LOCK);
-          if (!(await this.rounds.lockForCommit(manager, round.id))) throw new Error(`round ${round.id} was abandoned before its commit`);
+          if (!(await this.rounds.lockForCommit(manager, round.id)))
+            throw new Error(`round ${round.id} was abandoned before its commit`);
           // Notices, start times and protection count from the commit, on the round's clock, and
           // not from the round's start: clearing may take its whole budget (10 s by default),
           // and a displaced tenant is owed the full notice period from the moment it is told.

@@ -62,7 +62,13 @@ export class RoundsRepository {
    * got no round: they are recorded as missed (`not_run`). A slot whose job comes once the next
    * slot has begun is recorded as missed (`late`) rather than cleared a period late.
    */
-  async claimSlot(manager: EntityManager, slot: Date, periodSeconds: number, now: Date, staleAfterSeconds: number): Promise<SlotClaim> {
+  async claimSlot(
+    manager: EntityManager,
+    slot: Date,
+    periodSeconds: number,
+    now: Date,
+    staleAfterSeconds: number,
+  ): Promise<SlotClaim> {
     await manager.query(
       `UPDATE rounds SET state = 'abandoned' WHERE state = 'clearing' AND started_at < now() - make_interval(secs => $1)`,
       [staleAfterSeconds],
@@ -81,7 +87,13 @@ export class RoundsRepository {
     if (state!.previous) {
       const unaccounted = Math.ceil((slot.getTime() - new Date(state!.previous).getTime()) / periodMs) - 1;
       if (unaccounted >= 1) {
-        const gap = await this.recordMissed(manager, new Date(slot.getTime() - unaccounted * periodMs), unaccounted, periodSeconds, 'not_run');
+        const gap = await this.recordMissed(
+          manager,
+          new Date(slot.getTime() - unaccounted * periodMs),
+          unaccounted,
+          periodSeconds,
+          'not_run',
+        );
         if (gap) missed.push(gap);
       }
     }
@@ -125,7 +137,9 @@ export class RoundsRepository {
 
   /** Locks the round for its commit; false when it is no longer ours to commit. */
   async lockForCommit(manager: EntityManager, roundId: string): Promise<boolean> {
-    const rows: Array<{ state: string }> = await manager.query('SELECT state FROM rounds WHERE id = $1 FOR UPDATE', [roundId]);
+    const rows: Array<{ state: string }> = await manager.query('SELECT state FROM rounds WHERE id = $1 FOR UPDATE', [
+      roundId,
+    ]);
     return rows[0]?.state === 'clearing';
   }
 
@@ -133,7 +147,12 @@ export class RoundsRepository {
     await manager.query(`UPDATE rounds SET state = 'abandoned' WHERE id = $1 AND state = 'clearing'`, [roundId]);
   }
 
-  async savePrices(manager: EntityManager, round: ClaimedRound, prices: readonly PoolPrice[], volumes: readonly PoolVolume[]): Promise<void> {
+  async savePrices(
+    manager: EntityManager,
+    round: ClaimedRound,
+    prices: readonly PoolPrice[],
+    volumes: readonly PoolVolume[],
+  ): Promise<void> {
     if (prices.length === 0) return;
     const volume = new Map(volumes.map((v) => [`${v.gpuModel}\u0000${v.region}`, v]));
     await manager.query(
@@ -160,7 +179,12 @@ export class RoundsRepository {
   }
 
   /** Every priced node's price for the round, with what it was priced against (its reserve then). */
-  async saveNodePrices(manager: EntityManager, round: ClaimedRound, prices: readonly NodePrice[], nodes: readonly MarketNode[]): Promise<void> {
+  async saveNodePrices(
+    manager: EntityManager,
+    round: ClaimedRound,
+    prices: readonly NodePrice[],
+    nodes: readonly MarketNode[],
+  ): Promise<void> {
     const byId = new Map(nodes.map((n) => [n.id, n]));
     const rows = prices.filter((p) => byId.has(p.node)).map((p) => ({ price: p, node: byId.get(p.node)! }));
     if (rows.length === 0) return;
@@ -202,13 +226,21 @@ export class RoundsRepository {
         counts.preemptions,
         counts.expired,
         JSON.stringify(timings),
-        JSON.stringify({ candidates: result.stats.candidates, solveMs: result.stats.solveMs, pricing: result.stats.pricing, paradoxicallyRejected: result.paradoxicallyRejected.length }),
+        JSON.stringify({
+          candidates: result.stats.candidates,
+          solveMs: result.stats.solveMs,
+          pricing: result.stats.pricing,
+          paradoxicallyRejected: result.paradoxicallyRejected.length,
+        }),
       ],
     );
   }
 
   async saveTiming(manager: EntityManager, roundId: string, phase: string, ms: number): Promise<void> {
-    await manager.query(`UPDATE rounds SET timings = timings || jsonb_build_object($2::text, $3::numeric) WHERE id = $1`, [roundId, phase, ms]);
+    await manager.query(
+      `UPDATE rounds SET timings = timings || jsonb_build_object($2::text, $3::numeric) WHERE id = $1`,
+      [roundId, phase, ms],
+    );
   }
 }
 

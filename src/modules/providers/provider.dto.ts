@@ -8,7 +8,7 @@ export class CreateProviderDto {
   @Length(1, 200)
   name: string;
 
-  @ApiProperty({ enum: ADAPTER_KINDS, description: 'how the market launches work on this provider\'s fleet' })
+  @ApiProperty({ enum: ADAPTER_KINDS, description: "how the market launches work on this provider's fleet" })
   @IsIn(ADAPTER_KINDS as AdapterKind[])
   adapter: AdapterKind;
 }
@@ -17,7 +17,7 @@ export class ProviderCreatedDto {
   @ApiProperty() id: string;
   @ApiProperty() name: string;
   @ApiProperty({ enum: ADAPTER_KINDS }) adapter: AdapterKind;
-  @ApiProperty({ description: 'the provider\'s API key; shown once, only its hash is stored' }) apiKey: string;
+  @ApiProperty({ description: "the provider's API key; shown once, only its hash is stored" }) apiKey: string;
 }
 
 export class ProviderDto {

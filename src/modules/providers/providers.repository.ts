@@ -7,7 +7,11 @@ import { ProviderEntity } from './provider.entity.js';
 export class ProvidersRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  insert(name: string, adapter: AdapterKind, manager: EntityManager = this.dataSource.manager): Promise<ProviderEntity> {
+  insert(
+    name: string,
+    adapter: AdapterKind,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<ProviderEntity> {
     const repo = manager.getRepository(ProviderEntity);
     return repo.save(repo.create({ name, adapter }));
   }

@@ -17,12 +17,20 @@ export class ProvidersService {
   create(name: string, adapter: AdapterKind): Promise<ProviderCreatedDto> {
     return this.transactions.run(async (manager) => {
       const provider = await this.providers.insert(name, adapter, manager);
-      const key = await this.apiKeys.issue({ role: 'provider', name: `${name} (first key)`, providerId: provider.id }, manager);
+      const key = await this.apiKeys.issue(
+        { role: 'provider', name: `${name} (first key)`, providerId: provider.id },
+        manager,
+      );
       return { id: provider.id, name: provider.name, adapter: provider.adapter, apiKey: key.apiKey };
     });
   }
 
   async list(): Promise<ProviderDto[]> {
-    return (await this.providers.list()).map((p) => ({ id: p.id, name: p.name, adapter: p.adapter, createdAt: p.createdAt.toISOString() }));
+    return (await this.providers.list()).map((p) => ({
+      id: p.id,
+      name: p.name,
+      adapter: p.adapter,
+      createdAt: p.createdAt.toISOString(),
+    }));
   }
 }

@@ -66,7 +66,10 @@ export interface PricedOption {
    * the provider asks more than the limit).
    */
   readonly priceToWin: Money;
-  /** What the gang would pay there per GPU-hour: the GPU-weighted mean of its node prices (the penalty is no charge), half-even to six places. */
+  /**
+   * What the gang would pay there per GPU-hour: the GPU-weighted mean of its node prices (the penalty is no charge),
+   * half-even to six places.
+   */
   readonly unitPrice: Money;
   readonly take: readonly Take[];
   readonly wouldWin: boolean;
@@ -88,7 +91,8 @@ const microsOf = new WeakMap<Money, bigint>();
 function micros(value: Money): bigint {
   let scaled = microsOf.get(value);
   if (scaled === undefined) {
-    if (value.decimalPlaces() > RATE_PLACES) throw new RangeError(`${value.toFixed()} has more than ${RATE_PLACES} decimals`);
+    if (value.decimalPlaces() > RATE_PLACES)
+      throw new RangeError(`${value.toFixed()} has more than ${RATE_PLACES} decimals`);
     scaled = BigInt(value.toFixed(RATE_PLACES).replace('.', ''));
     microsOf.set(value, scaled);
   }
@@ -137,7 +141,10 @@ function levelsOf(n: QuoteNode, penalty: bigint, rank: number): Level[] {
 /** Cheapest first; ties by node id, then free before leased: deterministic. */
 function byCost(a: Level, b: Level): number {
   if (a.each !== b.each) return a.each < b.each ? -1 : 1;
-  return (a.node.node.id < b.node.node.id ? -1 : a.node.node.id > b.node.node.id ? 1 : 0) || Number(a.leased) - Number(b.leased);
+  return (
+    (a.node.node.id < b.node.node.id ? -1 : a.node.node.id > b.node.node.id ? 1 : 0) ||
+    Number(a.leased) - Number(b.leased)
+  );
 }
 
 interface GroupTake {
@@ -186,7 +193,10 @@ function beats(a: GroupTake, b: GroupTake | null): boolean {
   return b === null || a.cost < b.cost || (a.cost === b.cost && a.key < b.key);
 }
 
-/** The group whose cheapest `gpus` GPUs of nodes with reserve rank <= maxRank cost least (ties: the smaller key), or null. */
+/**
+ * The group whose cheapest `gpus` GPUs of nodes with reserve rank <= maxRank cost least (ties: the smaller key), or
+ * null.
+ */
 function cheapestGroup(groups: readonly [string, Level[]][], gpus: number, maxRank: number): GroupTake | null {
   let best: GroupTake | null = null;
   for (const [key, levels] of groups) {
@@ -223,7 +233,11 @@ export function priceOption(nodes: readonly QuoteNode[], request: OptionRequest,
  * with reserve <= r gives max(r, cost / gpus); the least of these is L (a higher r can only
  * help while r is below it).
  */
-export function priceTiers(nodes: readonly QuoteNode[], request: TierRequest, penalty: Money): Record<Contiguity, OptionPrice> {
+export function priceTiers(
+  nodes: readonly QuoteNode[],
+  request: TierRequest,
+  penalty: Money,
+): Record<Contiguity, OptionPrice> {
   const bid = asBid(request);
   const offer = bid.offers[0];
   const matching = nodes.filter((n) => meetsHardConstraints(n.node, bid, offer));
@@ -231,15 +245,23 @@ export function priceTiers(nodes: readonly QuoteNode[], request: TierRequest, pe
     const none: OptionPrice = { available: false, reason: 'no_matching_nodes' };
     return { node: none, nvlink: none, block: none, none };
   }
-  const reserves = [...new Set(matching.map((n) => micros(n.node.reservePrice)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const reserves = [...new Set(matching.map((n) => micros(n.node.reservePrice)))].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   const rank = new Map(reserves.map((r, i) => [r, i]));
   const extra = micros(penalty);
   const levels = matching.flatMap((n) => levelsOf(n, extra, rank.get(micros(n.node.reservePrice))!)).sort(byCost);
-  const tier = (contiguity: Contiguity) => priceTier(groupsOf(levels, request.gpus, contiguity), reserves, request.gpus, micros(request.limit));
+  const tier = (contiguity: Contiguity) =>
+    priceTier(groupsOf(levels, request.gpus, contiguity), reserves, request.gpus, micros(request.limit));
   return { node: tier('node'), nvlink: tier('nvlink'), block: tier('block'), none: tier('none') };
 }
 
-function priceTier(groups: readonly [string, Level[]][], reserves: readonly bigint[], gangSize: number, limit: bigint): OptionPrice {
+function priceTier(
+  groups: readonly [string, Level[]][],
+  reserves: readonly bigint[],
+  gangSize: number,
+  limit: bigint,
+): OptionPrice {
   const gpus = BigInt(gangSize);
   // Raising the threshold to reserve i changes only the groups with a node of that reserve, and
   // only makes them cheaper: the cheapest group so far stays a candidate.
@@ -269,7 +291,12 @@ function priceTier(groups: readonly [string, Level[]][], reserves: readonly bigi
     paid += level.price * BigInt(count);
     const seen = merged.get(level.node.node.id);
     const displaced = level.leased ? count : 0;
-    merged.set(level.node.node.id, seen ? { ...seen, gpus: seen.gpus + count, displaced: seen.displaced + displaced } : { node: level.node.node.id, region: level.node.node.region, gpus: count, displaced });
+    merged.set(
+      level.node.node.id,
+      seen
+        ? { ...seen, gpus: seen.gpus + count, displaced: seen.displaced + displaced }
+        : { node: level.node.node.id, region: level.node.node.region, gpus: count, displaced },
+    );
   }
   const wouldWin = limit >= best.price;
   let reason: PricedOption['reason'] = null;

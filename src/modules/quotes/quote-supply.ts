@@ -25,7 +25,10 @@ export interface SupplyLease {
   readonly shares: readonly { readonly nodeId: string; readonly gpus: number }[];
 }
 
-/** A node's price: the one given (latest round or a past one), never below the reserve it asks now; unpriced, its reserve (an idle node's rent is 0). */
+/**
+ * A node's price: the one given (latest round or a past one), never below the reserve it asks now; unpriced, its
+ * reserve (an idle node's rent is 0).
+ */
 export function nodePrice(node: MarketNode, price: Money | null): Money {
   return price === null ? node.reservePrice : maxMoney(price, node.reservePrice);
 }
@@ -37,14 +40,21 @@ export function nodePrice(node: MarketNode, price: Money | null): Money {
  * displaceable: it is unprotected); GPUs a workload the market failed to stop may hold are
  * unavailable.
  */
-export function supplyNow(nodes: readonly SupplyNode[], leases: readonly SupplyLease[], stuck: ReadonlyMap<string, number>, now: Date): QuoteNode[] {
+export function supplyNow(
+  nodes: readonly SupplyNode[],
+  leases: readonly SupplyLease[],
+  stuck: ReadonlyMap<string, number>,
+  now: Date,
+): QuoteNode[] {
   const nodeGpus = new Map(nodes.map((n) => [n.node.id, n.node.gpus]));
   const used = new Map<string, number>();
   const fixed = new Map<string, number>();
   const leased = new Map<string, number>();
   const add = (map: Map<string, number>, id: string, gpus: number) => map.set(id, (map.get(id) ?? 0) + gpus);
   for (const { lease } of leasesSeenByRound(leases, nodeGpus, stuck)) {
-    const isFixed = lease.state !== 'preempting' && (!lease.preemptible || (lease.protectedUntil !== null && lease.protectedUntil > now.getTime()));
+    const isFixed =
+      lease.state !== 'preempting' &&
+      (!lease.preemptible || (lease.protectedUntil !== null && lease.protectedUntil > now.getTime()));
     for (const s of lease.shares) {
       add(used, s.nodeId, s.gpus);
       add(isFixed ? fixed : leased, s.nodeId, s.gpus);
@@ -53,7 +63,10 @@ export function supplyNow(nodes: readonly SupplyNode[], leases: readonly SupplyL
   return nodes
     .filter((n) => n.active)
     .map((n) => {
-      const unavailableGpus = Math.max(0, Math.min(stuck.get(n.node.id) ?? 0, n.node.gpus - (used.get(n.node.id) ?? 0)));
+      const unavailableGpus = Math.max(
+        0,
+        Math.min(stuck.get(n.node.id) ?? 0, n.node.gpus - (used.get(n.node.id) ?? 0)),
+      );
       return {
         node: { ...n.node, unavailableGpus },
         price: nodePrice(n.node, n.latestPrice),
@@ -76,14 +89,23 @@ export interface PastNodePrice {
  * now) at that round's prices (never below today's reserve) and that round's occupancy. A node
  * that round did not price is left out of it. One list per round, in the order given.
  */
-export function supplyInRounds(nodes: readonly QuoteNode[], roundIds: readonly string[], past: readonly PastNodePrice[]): QuoteNode[][] {
+export function supplyInRounds(
+  nodes: readonly QuoteNode[],
+  roundIds: readonly string[],
+  past: readonly PastNodePrice[],
+): QuoteNode[][] {
   const byId = new Map(nodes.map((n) => [n.node.id, n]));
   const rounds = new Map(roundIds.map((id) => [id, [] as QuoteNode[]]));
   for (const p of past) {
     const now = byId.get(p.nodeId);
     const list = rounds.get(p.roundId);
     if (!now || !list) continue;
-    list.push({ node: { ...now.node, unavailableGpus: 0 }, price: nodePrice(now.node, p.price), fixedGpus: p.fixedGpus, leasedGpus: p.leasedGpus });
+    list.push({
+      node: { ...now.node, unavailableGpus: 0 },
+      price: nodePrice(now.node, p.price),
+      fixedGpus: p.fixedGpus,
+      leasedGpus: p.leasedGpus,
+    });
   }
   return roundIds.map((id) => rounds.get(id)!);
 }

@@ -13,7 +13,9 @@ export const WINDOW_QUANTILE = 0.25;
  */
 export function quantileOption(options: readonly PricedOption[], q: number): PricedOption {
   if (options.length === 0) throw new RangeError('quantile of no options');
-  const sorted = [...options].sort((a, b) => a.priceToWin.comparedTo(b.priceToWin) || a.unitPrice.comparedTo(b.unitPrice));
+  const sorted = [...options].sort(
+    (a, b) => a.priceToWin.comparedTo(b.priceToWin) || a.unitPrice.comparedTo(b.unitPrice),
+  );
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
 }
 
@@ -38,6 +40,7 @@ export function estimateWithinWindow(now: OptionPrice, past: readonly OptionPric
   const counts = { rounds: past.length, available: priced.length };
   if (priced.length === 0) return { option: now, from: 'now', ...counts };
   const typical = quantileOption(priced, WINDOW_QUANTILE);
-  if (now.available && now.priceToWin.lessThanOrEqualTo(typical.priceToWin)) return { option: now, from: 'now', ...counts };
+  if (now.available && now.priceToWin.lessThanOrEqualTo(typical.priceToWin))
+    return { option: now, from: 'now', ...counts };
   return { option: typical, from: 'history_p25', ...counts };
 }

@@ -61,7 +61,10 @@ export class QuotesRepository {
     return rows[0] ?? null;
   }
 
-  /** Every node of these models (leases of draining nodes still count in which leases a round sees), with its latest price. */
+  /**
+   * Every node of these models (leases of draining nodes still count in which leases a round sees), with its latest
+   * price.
+   */
   async nodes(models: readonly string[], roundId: string | null): Promise<QuoteNodeRow[]> {
     return this.dataSource.query(
       `SELECT n.id, n.provider_id AS "providerId", n.gpu_model AS "gpuModel", g.memory_gb AS "memoryGb", n.gpus, n.region, n.block,

@@ -40,7 +40,9 @@ export class QuotesService {
     const hasWindow = input.window !== undefined;
     const past = hasWindow && latest ? await this.history(nodes, latest.periodStart) : [];
 
-    const offers = input.offers.map((o) => this.quoteOffer(input, nodes, past, { gpuModel: o.gpuModel, limit: toMoney(o.maxPrice) }, penalty, basis));
+    const offers = input.offers.map((o) =>
+      this.quoteOffer(input, nodes, past, { gpuModel: o.gpuModel, limit: toMoney(o.maxPrice) }, penalty, basis),
+    );
     return {
       quotedAt: now.toISOString(),
       gpus: input.gpus,
@@ -91,8 +93,15 @@ export class QuotesService {
   private async history(nodes: QuoteNode[], until: Date): Promise<QuoteNode[][]> {
     const rounds = await this.repository.historyRounds(until, HISTORY_HOURS, MAX_HISTORY_ROUNDS);
     const roundIds = rounds.map((r) => r.id);
-    const rows = await this.repository.pastNodePrices(roundIds, nodes.map((n) => n.node.id));
-    return supplyInRounds(nodes, roundIds, rows.map((r) => ({ ...r, price: toMoney(r.price) })));
+    const rows = await this.repository.pastNodePrices(
+      roundIds,
+      nodes.map((n) => n.node.id),
+    );
+    return supplyInRounds(
+      nodes,
+      roundIds,
+      rows.map((r) => ({ ...r, price: toMoney(r.price) })),
+    );
   }
 
   private quoteOffer(
@@ -118,14 +127,27 @@ export class QuotesService {
     for (const contiguity of CONTIGUITIES) {
       // Whether the lease may be displaced later changes nothing about what wins a round.
       const now = tiersNow[contiguity];
-      const window = hasWindow ? estimateWithinWindow(now, tiersPast.map((tiers) => tiers[contiguity])) : null;
+      const window = hasWindow
+        ? estimateWithinWindow(
+            now,
+            tiersPast.map((tiers) => tiers[contiguity]),
+          )
+        : null;
       for (const preemptible of [false, true]) {
         const describe = { input, contiguity, preemptible, limit: offer.limit, penalty };
         options.push(this.option(describe, 'now', now, basis, null));
-        if (window) options.push(this.option(describe, 'window', window.option, window.from === 'now' ? basis : 'history_p25', { rounds: window.rounds, available: window.available }));
+        if (window)
+          options.push(
+            this.option(describe, 'window', window.option, window.from === 'now' ? basis : 'history_p25', {
+              rounds: window.rounds,
+              available: window.available,
+            }),
+          );
       }
     }
-    const asked = options.find((o) => o.contiguity === input.contiguity && o.preemptible === input.preemptible && o.timing === 'now')!;
+    const asked = options.find(
+      (o) => o.contiguity === input.contiguity && o.preemptible === input.preemptible && o.timing === 'now',
+    )!;
     return { gpuModel: offer.gpuModel, maxPrice: formatPrice(offer.limit), wouldWinNow: asked.wouldWin, options };
   }
 
@@ -136,7 +158,10 @@ export class QuotesService {
     basis: QuoteOptionDto['basis'],
     history: QuoteOptionDto['history'],
   ): QuoteOptionDto {
-    const requested = d.contiguity === d.input.contiguity && d.preemptible === d.input.preemptible && (timing === 'window') === (d.input.window !== undefined);
+    const requested =
+      d.contiguity === d.input.contiguity &&
+      d.preemptible === d.input.preemptible &&
+      (timing === 'window') === (d.input.window !== undefined);
     const preemption = d.preemptible
       ? {
           protectedSeconds: this.config.minHoldSeconds,
@@ -144,8 +169,26 @@ export class QuotesService {
           displacedByDemandAbove: formatRate(d.limit.plus(d.penalty)),
         }
       : null;
-    const common = { contiguity: d.contiguity, preemptible: d.preemptible, timing, requested, basis, history, preemption };
-    if (!price.available) return { ...common, priceToWin: null, unitPrice: null, cost: null, priceIsFloor: false, wouldWin: false, reason: price.reason, placement: null };
+    const common = {
+      contiguity: d.contiguity,
+      preemptible: d.preemptible,
+      timing,
+      requested,
+      basis,
+      history,
+      preemption,
+    };
+    if (!price.available)
+      return {
+        ...common,
+        priceToWin: null,
+        unitPrice: null,
+        cost: null,
+        priceIsFloor: false,
+        wouldWin: false,
+        reason: price.reason,
+        placement: null,
+      };
     const displacesGpus = price.take.reduce((total, t) => total + t.displaced, 0);
     return {
       ...common,

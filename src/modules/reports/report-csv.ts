@@ -32,7 +32,8 @@ export function toCsv(table: CsvTable): string {
     columns: [...table.columns],
     cast: {
       boolean: (value) => (value ? 'true' : 'false'),
-      string: (value, context) => (FREE_TEXT.has(String(context.column)) && FORMULA_START.test(value) ? `'${value}` : value),
+      string: (value, context) =>
+        FREE_TEXT.has(String(context.column)) && FORMULA_START.test(value) ? `'${value}` : value,
     },
   });
 }
@@ -40,8 +41,23 @@ export function toCsv(table: CsvTable): string {
 export function clearingPricesCsv(report: ClearingPricesReportDto): CsvTable {
   return {
     columns: [
-      'gpuModel', 'region', 'bucketStart', 'open', 'high', 'low', 'close', 'nodePriceMin', 'nodePriceMedian', 'nodePriceMax',
-      'vwap', 'paidGpuHours', 'gpuHours', 'rounds', 'closeRoundId', 'marginalBidId', 'marginalBidLimit',
+      'gpuModel',
+      'region',
+      'bucketStart',
+      'open',
+      'high',
+      'low',
+      'close',
+      'nodePriceMin',
+      'nodePriceMedian',
+      'nodePriceMax',
+      'vwap',
+      'paidGpuHours',
+      'gpuHours',
+      'rounds',
+      'closeRoundId',
+      'marginalBidId',
+      'marginalBidLimit',
     ],
     rows: report.rows.map(({ marginalBid, nodePrices, ...row }) => ({
       ...row,
@@ -55,18 +71,29 @@ export function clearingPricesCsv(report: ClearingPricesReportDto): CsvTable {
 }
 
 export function utilizationCsv(report: UtilizationReportDto): CsvTable {
-  return { columns: ['gpuModel', 'region', 'bucketStart', 'soldGpuHours', 'availableGpuHours', 'utilization'], rows: report.rows };
+  return {
+    columns: ['gpuModel', 'region', 'bucketStart', 'soldGpuHours', 'availableGpuHours', 'utilization'],
+    rows: report.rows,
+  };
 }
 
 const LEDGER_COLUMNS = ['gpuHours', 'charges', 'uplift', 'payouts', 'fees', 'netFees', 'entries'];
-const GROUP_COLUMNS = { provider: ['providerId', 'providerName'], tenant: ['tenantId', 'tenantName'], pool: ['gpuModel', 'region'], day: ['day'] };
+const GROUP_COLUMNS = {
+  provider: ['providerId', 'providerName'],
+  tenant: ['tenantId', 'tenantName'],
+  pool: ['gpuModel', 'region'],
+  day: ['day'],
+};
 
 export function revenueCsv(report: RevenueReportDto): CsvTable {
   return { columns: [...GROUP_COLUMNS[report.groupBy], ...LEDGER_COLUMNS], rows: report.rows };
 }
 
 export function tenantChargesCsv(report: TenantChargesReportDto): CsvTable {
-  return { columns: ['tenantId', 'tenantName', 'gpuModel', 'region', 'gpuHours', 'charges', 'uplift', 'entries'], rows: report.rows };
+  return {
+    columns: ['tenantId', 'tenantName', 'gpuModel', 'region', 'gpuHours', 'charges', 'uplift', 'entries'],
+    rows: report.rows,
+  };
 }
 
 /** Days, then each unbalanced round, then the total: `scope` says which a row is. */
@@ -84,19 +111,55 @@ export function reconciliationCsv(report: ReconciliationReportDto): CsvTable {
 export function poolSummaryCsv(report: PoolSummaryReportDto): CsvTable {
   return {
     columns: [
-      'gpuModel', 'region', 'roundId', 'periodStart', 'index', 'nodePriceMin', 'nodePriceMedian', 'nodePriceMax', 'indexDayAgo', 'change24h',
-      'changePercent24h', 'priceToWin', 'priceToWinReason', 'gpuHours', 'preemptibleGpuHours', 'preemptions', 'preemptionsPerPreemptibleGpuHour',
+      'gpuModel',
+      'region',
+      'roundId',
+      'periodStart',
+      'index',
+      'nodePriceMin',
+      'nodePriceMedian',
+      'nodePriceMax',
+      'indexDayAgo',
+      'change24h',
+      'changePercent24h',
+      'priceToWin',
+      'priceToWinReason',
+      'gpuHours',
+      'preemptibleGpuHours',
+      'preemptions',
+      'preemptionsPerPreemptibleGpuHour',
     ],
-    rows: report.rows.map(({ nodePrices, ...row }) => ({ ...row, nodePriceMin: nodePrices.min, nodePriceMedian: nodePrices.median, nodePriceMax: nodePrices.max })),
+    rows: report.rows.map(({ nodePrices, ...row }) => ({
+      ...row,
+      nodePriceMin: nodePrices.min,
+      nodePriceMedian: nodePrices.median,
+      nodePriceMax: nodePrices.max,
+    })),
   };
 }
 
-/** One row per bid of the round, winners first; a paradoxically rejected loser names why and what its GPUs would have cost. */
+/**
+ * One row per bid of the round, winners first; a paradoxically rejected loser names why and what its GPUs would have
+ * cost.
+ */
 export function roundAuditCsv(audit: RoundAuditDto): CsvTable {
   return {
     columns: [
-      'roundId', 'outcome', 'bidId', 'tenantId', 'gpus', 'reason', 'leaseId', 'gpuModel', 'limitPrice', 'unitPrice', 'uplift',
-      'paradoxicallyRejected', 'cheapestPrice', 'offers', 'regions',
+      'roundId',
+      'outcome',
+      'bidId',
+      'tenantId',
+      'gpus',
+      'reason',
+      'leaseId',
+      'gpuModel',
+      'limitPrice',
+      'unitPrice',
+      'uplift',
+      'paradoxicallyRejected',
+      'cheapestPrice',
+      'offers',
+      'regions',
     ],
     rows: [
       ...audit.winners.map((w) => ({
@@ -130,5 +193,19 @@ export function roundAuditCsv(audit: RoundAuditDto): CsvTable {
 }
 
 export function nodePricesCsv(report: NodePricesReportDto): CsvTable {
-  return { columns: ['roundId', 'periodStart', 'nodeId', 'externalId', 'providerId', 'gpuModel', 'region', 'reservePrice', 'price', 'rent'], rows: report.rows };
+  return {
+    columns: [
+      'roundId',
+      'periodStart',
+      'nodeId',
+      'externalId',
+      'providerId',
+      'gpuModel',
+      'region',
+      'reservePrice',
+      'price',
+      'rent',
+    ],
+    rows: report.rows,
+  };
 }

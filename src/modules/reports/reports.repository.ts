@@ -22,7 +22,10 @@ export interface PriceBucketRow {
   high: string;
   low: string;
   close: string;
-  /** The node-price band over the bucket: lowest node price, median of the rounds' medians, highest. Null only where no round has one. */
+  /**
+   * The node-price band over the bucket: lowest node price, median of the rounds' medians, highest. Null only where
+   * no round has one.
+   */
   bandMin: string | null;
   bandMedian: string | null;
   bandMax: string | null;
@@ -47,7 +50,15 @@ export interface LedgerSumRow {
 }
 
 export type RevenueGroup = 'provider' | 'tenant' | 'pool' | 'day';
-export type RevenueRow = LedgerSumRow & { providerId?: string; providerName?: string; tenantId?: string; tenantName?: string; gpuModel?: string; region?: string; day?: Date };
+export type RevenueRow = LedgerSumRow & {
+  providerId?: string;
+  providerName?: string;
+  tenantId?: string;
+  tenantName?: string;
+  gpuModel?: string;
+  region?: string;
+  day?: Date;
+};
 export type TenantChargeRow = LedgerSumRow & { tenantId: string; tenantName: string; gpuModel: string; region: string };
 export type RoundBreakRow = LedgerSumRow & { roundId: string | null; seq: string | null };
 
@@ -73,7 +84,16 @@ export interface AuditWinnerRow {
   roundUnitPrice: string | null;
   roundUplift: string | null;
   /** roundNodePrice: the node's price in this round (null once node prices are past retention). */
-  nodes: Array<{ nodeId: string; providerId: string; region: string; gpus: number; unitPrice: string; nodePrice: string; uplift: string; roundNodePrice: string | null }>;
+  nodes: Array<{
+    nodeId: string;
+    providerId: string;
+    region: string;
+    gpus: number;
+    unitPrice: string;
+    nodePrice: string;
+    uplift: string;
+    roundNodePrice: string | null;
+  }>;
 }
 
 export interface ParadoxRow {
@@ -197,9 +217,21 @@ export class ReportsRepository {
 
   async revenue(from: Date, to: Date, groupBy: RevenueGroup, filter: PoolFilter = {}): Promise<RevenueRow[]> {
     const groups: Record<RevenueGroup, { select: string; join: string; group: string }> = {
-      provider: { select: `e.provider_id AS "providerId", p.name AS "providerName"`, join: 'JOIN providers p ON p.id = e.provider_id', group: 'e.provider_id, p.name ORDER BY p.name, e.provider_id' },
-      tenant: { select: `e.tenant_id AS "tenantId", t.name AS "tenantName"`, join: 'JOIN tenants t ON t.id = e.tenant_id', group: 'e.tenant_id, t.name ORDER BY t.name, e.tenant_id' },
-      pool: { select: `e.gpu_model AS "gpuModel", e.region`, join: '', group: 'e.gpu_model, e.region ORDER BY e.gpu_model, e.region' },
+      provider: {
+        select: `e.provider_id AS "providerId", p.name AS "providerName"`,
+        join: 'JOIN providers p ON p.id = e.provider_id',
+        group: 'e.provider_id, p.name ORDER BY p.name, e.provider_id',
+      },
+      tenant: {
+        select: `e.tenant_id AS "tenantId", t.name AS "tenantName"`,
+        join: 'JOIN tenants t ON t.id = e.tenant_id',
+        group: 'e.tenant_id, t.name ORDER BY t.name, e.tenant_id',
+      },
+      pool: {
+        select: `e.gpu_model AS "gpuModel", e.region`,
+        join: '',
+        group: 'e.gpu_model, e.region ORDER BY e.gpu_model, e.region',
+      },
       day: { select: `date_bin(INTERVAL '1 day', e.period_end, ${EPOCH}) AS day`, join: '', group: '1 ORDER BY 1' },
     };
     const g = groups[groupBy];
@@ -368,14 +400,21 @@ export class ReportsRepository {
    * One page of committed rounds' node prices, oldest first by (period start, node id): the
    * keyset `after` is the last row of the previous page. Rows past RETENTION_DAYS are gone.
    */
-  async nodePrices(from: Date, to: Date, filter: NodePriceFilter, limit: number, after?: { time: string; id: string }): Promise<NodePriceRow[]> {
+  async nodePrices(
+    from: Date,
+    to: Date,
+    filter: NodePriceFilter,
+    limit: number,
+    after?: { time: string; id: string },
+  ): Promise<NodePriceRow[]> {
     const params: unknown[] = [from, to];
     let where = '';
     if (filter.providerId !== undefined) where += ` AND np.provider_id = $${params.push(filter.providerId)}`;
     if (filter.nodeId !== undefined) where += ` AND np.node_id = $${params.push(filter.nodeId)}`;
     if (filter.gpuModel !== undefined) where += ` AND np.gpu_model = $${params.push(filter.gpuModel)}`;
     if (filter.region !== undefined) where += ` AND np.region = $${params.push(filter.region)}`;
-    if (after) where += ` AND (np.period_start, np.node_id) > ($${params.push(after.time)}::timestamptz, $${params.push(after.id)}::uuid)`;
+    if (after)
+      where += ` AND (np.period_start, np.node_id) > ($${params.push(after.time)}::timestamptz, $${params.push(after.id)}::uuid)`;
     return this.dataSource.query(
       `SELECT np.round_id AS "roundId", np.period_start AS "periodStart", np.period_start::text AS "cursorTime", np.node_id AS "nodeId",
               n.external_id AS "externalId", np.provider_id AS "providerId", np.gpu_model AS "gpuModel", np.region,

@@ -1,6 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { indexChange, perGpuHour } from '../../core/finance/pool-figures.js';
-import { amountText, gpuHoursOf, netFeesOf, optionalPriceText, priceText, ratioOf, reconcile, rentOf, volumeWeightedPrice } from '../../core/finance/report-figures.js';
+import {
+  amountText,
+  gpuHoursOf,
+  netFeesOf,
+  optionalPriceText,
+  priceText,
+  ratioOf,
+  reconcile,
+  rentOf,
+  volumeWeightedPrice,
+} from '../../core/finance/report-figures.js';
 import { BUCKET_SECONDS, resolveRange, type Bucket, type ReportRange } from '../../core/finance/report-range.js';
 import { demandPerPool } from '../../core/finance/round-demand.js';
 import { toMoney } from '../../core/money/money.js';
@@ -51,7 +61,11 @@ export class ReportsService {
 
   private range(query: ReportRangeQueryDto, bucket?: Bucket): ReportRange {
     const { range, problems } = resolveRange(
-      { from: query.from === undefined ? undefined : new Date(query.from), to: query.to === undefined ? undefined : new Date(query.to), bucket },
+      {
+        from: query.from === undefined ? undefined : new Date(query.from),
+        to: query.to === undefined ? undefined : new Date(query.to),
+        bucket,
+      },
       new Date(),
       this.config.reportMaxSpanDays,
     );
@@ -67,7 +81,10 @@ export class ReportsService {
   async clearingPrices(query: BucketedQueryDto): Promise<ClearingPricesReportDto> {
     const bucket = query.bucket ?? '1h';
     const { from, to } = this.range(query, bucket);
-    const rows = await this.reports.priceBuckets(from, to, BUCKET_SECONDS[bucket], { gpuModel: query.gpuModel, region: query.region });
+    const rows = await this.reports.priceBuckets(from, to, BUCKET_SECONDS[bucket], {
+      gpuModel: query.gpuModel,
+      region: query.region,
+    });
     return {
       from: from.toISOString(),
       to: to.toISOString(),
@@ -81,13 +98,20 @@ export class ReportsService {
         high: priceText(r.high),
         low: priceText(r.low),
         close: priceText(r.close),
-        nodePrices: { min: optionalPriceText(r.bandMin), median: optionalPriceText(r.bandMedian), max: optionalPriceText(r.bandMax) },
+        nodePrices: {
+          min: optionalPriceText(r.bandMin),
+          median: optionalPriceText(r.bandMedian),
+          max: optionalPriceText(r.bandMax),
+        },
         vwap: r.paidGpus === null ? null : volumeWeightedPrice(r.chargeVolume ?? '0', r.paidGpus),
         paidGpuHours: this.periodGpuHours(r.paidGpus ?? '0'),
         gpuHours: this.periodGpuHours(r.soldGpus),
         rounds: r.rounds,
         closeRoundId: r.closeRoundId,
-        marginalBid: r.marginalBidId === null ? null : { id: r.marginalBidId, limit: r.marginalLimit === null ? null : priceText(r.marginalLimit) },
+        marginalBid:
+          r.marginalBidId === null
+            ? null
+            : { id: r.marginalBidId, limit: r.marginalLimit === null ? null : priceText(r.marginalLimit) },
       })),
     };
   }
@@ -95,7 +119,10 @@ export class ReportsService {
   async utilization(query: BucketedQueryDto): Promise<UtilizationReportDto> {
     const bucket = query.bucket ?? '1h';
     const { from, to } = this.range(query, bucket);
-    const rows = await this.reports.priceBuckets(from, to, BUCKET_SECONDS[bucket], { gpuModel: query.gpuModel, region: query.region });
+    const rows = await this.reports.priceBuckets(from, to, BUCKET_SECONDS[bucket], {
+      gpuModel: query.gpuModel,
+      region: query.region,
+    });
     return {
       from: from.toISOString(),
       to: to.toISOString(),
@@ -116,7 +143,10 @@ export class ReportsService {
     const groupBy = query.groupBy ?? 'day';
     const { from, to } = this.range(query);
     const pool = { gpuModel: query.gpuModel, region: query.region };
-    const [rows, totals] = await Promise.all([this.reports.revenue(from, to, groupBy, pool), this.reports.ledgerTotals(from, to, pool)]);
+    const [rows, totals] = await Promise.all([
+      this.reports.revenue(from, to, groupBy, pool),
+      this.reports.ledgerTotals(from, to, pool),
+    ]);
     const figures = ledgerFigures(totals);
     return {
       from: from.toISOString(),
@@ -155,7 +185,11 @@ export class ReportsService {
           roundId: r.roundId,
           periodStart: r.periodStart?.toISOString() ?? null,
           index: optionalPriceText(r.price),
-          nodePrices: { min: optionalPriceText(r.bandMin), median: optionalPriceText(r.bandMedian), max: optionalPriceText(r.bandMax) },
+          nodePrices: {
+            min: optionalPriceText(r.bandMin),
+            median: optionalPriceText(r.bandMedian),
+            max: optionalPriceText(r.bandMax),
+          },
           indexDayAgo: optionalPriceText(r.dayAgoPrice),
           change24h: change.change,
           changePercent24h: change.percent,
@@ -176,7 +210,10 @@ export class ReportsService {
    * quote reports the price to win rather than a loss to the limit. A model since removed from
    * the catalogue cannot be quoted: its price to win is null.
    */
-  private async priceToWinNow(gpuModel: string, region: string): Promise<{ priceToWin: string | null; reason: string | null }> {
+  private async priceToWinNow(
+    gpuModel: string,
+    region: string,
+  ): Promise<{ priceToWin: string | null; reason: string | null }> {
     try {
       const quote = await this.quotes.quote({
         gpus: 1,
@@ -188,7 +225,9 @@ export class ReportsService {
         // A quote runs nothing: a bid needs a workload to be valid, and none changes its price.
         workload: { command: ['true'] },
       });
-      const option = quote.offers[0].options.find((o) => o.contiguity === 'none' && !o.preemptible && o.timing === 'now');
+      const option = quote.offers[0].options.find(
+        (o) => o.contiguity === 'none' && !o.preemptible && o.timing === 'now',
+      );
       return { priceToWin: option?.priceToWin ?? null, reason: option?.priceToWin ? null : (option?.reason ?? null) };
     } catch (error) {
       if (error instanceof ValidationFailedError) return { priceToWin: null, reason: 'not_quotable' };
@@ -239,21 +278,39 @@ export class ReportsService {
 
   async roundAudit(id: string): Promise<RoundAuditDto> {
     const round = await this.market.round(id);
-    const [prices, winners, losers] = await Promise.all([this.reports.auditPrices(id), this.reports.auditWinners(id), this.reports.auditLosers(id)]);
-    const placed = winners.flatMap((w) => (w.nodes ?? []).map((n) => ({ bidId: w.bidId, gpuModel: w.gpuModel, region: n.region, gpus: n.gpus })));
+    const [prices, winners, losers] = await Promise.all([
+      this.reports.auditPrices(id),
+      this.reports.auditWinners(id),
+      this.reports.auditLosers(id),
+    ]);
+    const placed = winners.flatMap((w) =>
+      (w.nodes ?? []).map((n) => ({ bidId: w.bidId, gpuModel: w.gpuModel, region: n.region, gpus: n.gpus })),
+    );
     const demand = demandPerPool(
       round.prices,
       placed,
-      losers.map((l) => ({ bidId: l.bidId, gpus: l.gpus, gpuModels: (l.offers ?? []).map((o) => o.gpuModel), regions: l.regions })),
+      losers.map((l) => ({
+        bidId: l.bidId,
+        gpus: l.gpus,
+        gpuModels: (l.offers ?? []).map((o) => o.gpuModel),
+        regions: l.regions,
+      })),
     );
     const marginal = new Map(prices.map((p) => [`${p.gpuModel}\u0000${p.region}`, p]));
     const { prices: _prices, timings: _timings, stats: _stats, ...summary } = round;
     const names = await this.reports.names({
-      tenants: [...new Set([...winners.map((w) => w.tenantId), ...losers.map((l) => l.tenantId), ...prices.flatMap((p) => (p.marginalTenantId ? [p.marginalTenantId] : []))])],
+      tenants: [
+        ...new Set([
+          ...winners.map((w) => w.tenantId),
+          ...losers.map((l) => l.tenantId),
+          ...prices.flatMap((p) => (p.marginalTenantId ? [p.marginalTenantId] : [])),
+        ]),
+      ],
       providers: [...new Set(winners.flatMap((w) => (w.nodes ?? []).map((n) => n.providerId)))],
       nodes: [...new Set(winners.flatMap((w) => (w.nodes ?? []).map((n) => n.nodeId)))],
     });
-    const named = (kind: 'tenant' | 'provider' | 'node') => Object.fromEntries(names.filter((n) => n.kind === kind).map((n) => [n.id, n.name]));
+    const named = (kind: 'tenant' | 'provider' | 'node') =>
+      Object.fromEntries(names.filter((n) => n.kind === kind).map((n) => [n.id, n.name]));
     return {
       round: summary,
       names: { tenants: named('tenant'), providers: named('provider'), nodes: named('node') },
@@ -273,7 +330,12 @@ export class ReportsService {
           marginalBid:
             p.marginalBidId === null
               ? null
-              : { id: p.marginalBidId, kind: m?.marginalKind ?? null, tenantId: m?.marginalTenantId ?? null, limit: m?.marginalLimit ? priceText(m.marginalLimit) : null },
+              : {
+                  id: p.marginalBidId,
+                  kind: m?.marginalKind ?? null,
+                  tenantId: m?.marginalTenantId ?? null,
+                  limit: m?.marginalLimit ? priceText(m.marginalLimit) : null,
+                },
         };
       }),
       demandGpus: winners.reduce((t, w) => t + w.gpus, 0) + losers.reduce((t, l) => t + l.gpus, 0),
@@ -303,7 +365,9 @@ export class ReportsService {
         bidId: l.bidId,
         tenantId: l.tenantId,
         reason: l.reason,
-        paradoxicallyRejected: paradox ? { reason: paradox.reason, gpuModel: paradox.gpuModel, cheapestPrice: priceText(paradox.cheapestPrice) } : null,
+        paradoxicallyRejected: paradox
+          ? { reason: paradox.reason, gpuModel: paradox.gpuModel, cheapestPrice: priceText(paradox.cheapestPrice) }
+          : null,
         gpus: l.gpus,
         contiguity: l.contiguity,
         regions: l.regions,
@@ -327,7 +391,13 @@ export class ReportsService {
     }
     const limit = query.limit ?? NODE_PRICES_DEFAULT_LIMIT;
     const after = query.cursor === undefined ? undefined : decodeKeysetCursor(query.cursor);
-    const rows = await this.reports.nodePrices(from, to, { providerId, nodeId: query.node, gpuModel: query.gpuModel, region: query.region }, limit + 1, after);
+    const rows = await this.reports.nodePrices(
+      from,
+      to,
+      { providerId, nodeId: query.node, gpuModel: query.gpuModel, region: query.region },
+      limit + 1,
+      after,
+    );
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {

@@ -34,7 +34,10 @@ export interface RetentionCounts {
 export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Retention');
   private readonly task = new IntervalTask(
-    () => this.sweep().catch((error: unknown) => this.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`)),
+    () =>
+      this.sweep().catch((error: unknown) =>
+        this.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`),
+      ),
     SWEEP_EVERY_MS,
     // Soon after start too, so replicas restarted more often than hourly still sweep.
     FIRST_SWEEP_AFTER_MS,

@@ -21,7 +21,15 @@ export const MAX_SERVICE_REPLICAS = 64;
 const DAY = 86_400;
 
 /** What every replica bids: the fields and rules of a bid (POST /v1/bids), without run time, window or workload. */
-export class ReplicaSpecDto extends PickType(CreateBidDto, ['gpus', 'offers', 'contiguity', 'preemptible', 'regions', 'compliance', 'minGpuMemoryGb'] as const) {}
+export class ReplicaSpecDto extends PickType(CreateBidDto, [
+  'gpus',
+  'offers',
+  'contiguity',
+  'preemptible',
+  'regions',
+  'compliance',
+  'minGpuMemoryGb',
+] as const) {}
 
 export class ServiceWorkloadDto {
   @ApiPropertyOptional({ example: 'ghcr.io/acme/llm-server:1.4' })
@@ -39,7 +47,12 @@ export class ServiceWorkloadDto {
   @MaxLength(4096, { each: true })
   command?: string[];
 
-  @ApiProperty({ type: 'integer', example: 8080, description: 'the port the workload listens on; it is also told in PORT (on a shared host the platform may pick another and say so in PORT)' })
+  @ApiProperty({
+    type: 'integer',
+    example: 8080,
+    description:
+      'the port the workload listens on; it is also told in PORT (on a shared host the platform may pick another and say so in PORT)',
+  })
   @IsInt()
   @Min(1)
   @Max(65_535)
@@ -88,7 +101,10 @@ class ScalingFieldsDto {
   @Max(DAY)
   scaleDownDelaySeconds?: number;
 
-  @ApiPropertyOptional({ type: 'integer', description: 'seconds without requests before the last replica ends, default 600' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    description: 'seconds without requests before the last replica ends, default 600',
+  })
   @IsOmittable()
   @IsInt()
   @Min(0)
@@ -116,7 +132,10 @@ class ScalingFieldsDto {
   @Max(3600)
   stableWindowSeconds?: number;
 
-  @ApiPropertyOptional({ type: 'integer', description: 'the autoscaler panic window, seconds, at most the stable window, default 6' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    description: 'the autoscaler panic window, seconds, at most the stable window, default 6',
+  })
   @IsOmittable()
   @IsInt()
   @Min(1)
@@ -127,7 +146,9 @@ class ScalingFieldsDto {
 export class CreateServiceDto extends ScalingFieldsDto {
   @ApiProperty({ example: 'llm-chat' })
   @IsString()
-  @Matches(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'name must be 1-63 lowercase letters, digits and -, starting and ending with a letter or digit' })
+  @Matches(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
+    message: 'name must be 1-63 lowercase letters, digits and -, starting and ending with a letter or digit',
+  })
   name: string;
 
   @ApiProperty({ type: ReplicaSpecDto })
@@ -153,7 +174,11 @@ export class ServiceReplicaViewDto {
   @ApiProperty({ nullable: true, type: String }) leaseId: string | null;
   @ApiProperty({ nullable: true, type: String }) leaseState: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'host:port, once ready' }) endpoint: string | null;
-  @ApiProperty({ ...MONEY, description: 'limit price per GPU-hour of this replica\'s first offer (src/core/services/replica-value.ts)' }) maxPrice: string;
+  @ApiProperty({
+    ...MONEY,
+    description: "limit price per GPU-hour of this replica's first offer (src/core/services/replica-value.ts)",
+  })
+  maxPrice: string;
   @ApiProperty({ type: 'integer' }) inFlight: number;
   @ApiProperty() requestedAt: string;
   @ApiProperty({ nullable: true, type: String }) readyAt: string | null;
@@ -171,23 +196,43 @@ export class ColdStartViewDto {
   @ApiProperty() replicaId: string;
   @ApiProperty() fromZero: boolean;
   @ApiProperty() requestedAt: string;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'replica bid recorded -> the round that placed it committed' }) marketWaitMs: number | null;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'round committed -> process spawned (outbox, queue, adapter)' }) dispatchMs: number | null;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'process spawned -> first connection accepted' }) processStartMs: number | null;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'first connection -> readiness path answered 200' }) readinessMs: number | null;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'replica bid recorded -> the round that placed it committed',
+  })
+  marketWaitMs: number | null;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'round committed -> process spawned (outbox, queue, adapter)',
+  })
+  dispatchMs: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'process spawned -> first connection accepted' })
+  processStartMs: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'first connection -> readiness path answered 200' })
+  readinessMs: number | null;
   @ApiProperty({ type: 'integer' }) totalMs: number;
 }
 
 export class ServiceTrafficViewDto {
   @ApiProperty({ type: 'integer', description: 'requests authorised by the gateway' }) requests: number;
   @ApiProperty({ type: 'integer', description: 'answered 503: the pending queue was full' }) rejected: number;
-  @ApiProperty({ type: 'integer', description: 'answered 504: no replica was ready within pendingTimeoutSeconds' }) timedOut: number;
+  @ApiProperty({ type: 'integer', description: 'answered 504: no replica was ready within pendingTimeoutSeconds' })
+  timedOut: number;
 }
 
 export class ServiceUsageDto {
-  @ApiProperty({ type: 'integer', description: 'GPU-seconds its replicas\' leases have been charged for so far' }) gpuSeconds: number;
-  @ApiProperty({ type: 'string', example: '1.234567', description: 'what they were charged, an exact decimal (settled up to each lease\'s last round)' }) charged: string;
-  @ApiProperty({ type: 'integer', description: 'scale-ups within twice the scale-down delay of a scale-down' }) flaps: number;
+  @ApiProperty({ type: 'integer', description: "GPU-seconds its replicas' leases have been charged for so far" })
+  gpuSeconds: number;
+  @ApiProperty({
+    type: 'string',
+    example: '1.234567',
+    description: "what they were charged, an exact decimal (settled up to each lease's last round)",
+  })
+  charged: string;
+  @ApiProperty({ type: 'integer', description: 'scale-ups within twice the scale-down delay of a scale-down' })
+  flaps: number;
 }
 
 export class ServiceDto {
@@ -209,9 +254,11 @@ export class ServiceDto {
   @ApiProperty({ type: 'integer' }) desiredReplicas: number;
   @ApiProperty({ type: 'integer' }) readyReplicas: number;
   @ApiProperty({ type: 'integer', description: 'requests held by this gateway now' }) pendingRequests: number;
-  @ApiProperty({ type: ServiceTrafficViewDto, description: 'counts of this market process since it started' }) traffic: ServiceTrafficViewDto;
+  @ApiProperty({ type: ServiceTrafficViewDto, description: 'counts of this market process since it started' })
+  traffic: ServiceTrafficViewDto;
   @ApiProperty() invokeKeyPrefix: string;
-  @ApiPropertyOptional({ description: 'the per-service invoke key: shown once, in the answer to POST' }) invokeKey?: string;
+  @ApiPropertyOptional({ description: 'the per-service invoke key: shown once, in the answer to POST' })
+  invokeKey?: string;
   @ApiPropertyOptional({ type: [ServiceReplicaViewDto] }) replicas?: ServiceReplicaViewDto[];
   @ApiPropertyOptional({ type: ServiceUsageDto, description: 'GET /v1/services/:id only' }) usage?: ServiceUsageDto;
   @ApiPropertyOptional({ type: [ScalingDecisionViewDto] }) decisions?: ScalingDecisionViewDto[];

@@ -1,5 +1,12 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { Agent, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, request as httpRequest, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  request as httpRequest,
+  type ServerResponse,
+} from 'node:http';
 import { Injectable, Logger } from '@nestjs/common';
 import { ApiKeyService } from '../auth/api-key.service.js';
 import { ServicesRepository, type ServiceRow } from './services.repository.js';
@@ -8,8 +15,25 @@ import { type HeldRequest, type RoutableReplica, ServiceTraffic } from './servic
 const INVOKE_PATH = /^\/v1\/services\/([0-9a-fA-F-]{36})\/invoke(\/[^?]*)?(\?.*)?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Headers of one hop (RFC 9110 7.6.1) and the caller's credential: not passed on. */
-const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'host', 'authorization']);
-const NOT_RETURNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade']);
+const NOT_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+  'authorization',
+]);
+const NOT_RETURNED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'trailer',
+  'upgrade',
+]);
 /** What a 503 for a full queue tells the caller to wait, seconds. */
 export const RETRY_AFTER_SECONDS = 2;
 
@@ -83,17 +107,34 @@ export class ServicesGateway {
     try {
       const serviceId = match![1]!.toLowerCase();
       const service = UUID.test(serviceId) ? await this.lookup(serviceId) : null;
-      if (!service || service.state !== 'active') return fail(response, 404, 'service_not_found', `no service ${serviceId}`, requestId);
+      if (!service || service.state !== 'active')
+        return fail(response, 404, 'service_not_found', `no service ${serviceId}`, requestId);
       const allowed = await this.authorised(service, request.headers.authorization);
-      if (allowed === 'missing') return fail(response, 401, 'api_key_missing', 'send Authorization: Bearer <the tenant\'s API key or the service\'s invoke key>', requestId);
-      if (allowed === 'invalid') return fail(response, 401, 'api_key_invalid', 'the key is neither the service\'s invoke key nor an API key of its tenant', requestId);
+      if (allowed === 'missing')
+        return fail(
+          response,
+          401,
+          'api_key_missing',
+          "send Authorization: Bearer <the tenant's API key or the service's invoke key>",
+          requestId,
+        );
+      if (allowed === 'invalid')
+        return fail(
+          response,
+          401,
+          'api_key_invalid',
+          "the key is neither the service's invoke key nor an API key of its tenant",
+          requestId,
+        );
       const traffic = this.trafficOf(service.id);
       const now = Date.now();
       traffic.arrived(now);
       if (traffic.hasRoutable()) return this.forward(service.id, traffic, request, response);
       this.hold(service, traffic, request, response, requestId, now);
     } catch (error) {
-      this.logger.error(`request ${requestId} to a service failed: ${error instanceof Error ? error.stack : String(error)}`);
+      this.logger.error(
+        `request ${requestId} to a service failed: ${error instanceof Error ? error.stack : String(error)}`,
+      );
       if (!response.headersSent) fail(response, 500, 'internal_error', 'internal error', requestId);
       else response.destroy();
     }
@@ -110,10 +151,21 @@ export class ServicesGateway {
     this.agent.destroy();
   }
 
-  private hold(service: ServiceRow, traffic: ServiceTraffic, request: IncomingMessage, response: ServerResponse, requestId: string, now: number): void {
+  private hold(
+    service: ServiceRow,
+    traffic: ServiceTraffic,
+    request: IncomingMessage,
+    response: ServerResponse,
+    requestId: string,
+    now: number,
+  ): void {
     if (traffic.held.length >= service.maxPendingRequests) {
       traffic.rejected += 1;
-      return response503(response, 'service_queue_full', `no replica is ready and ${service.maxPendingRequests} requests are already held`);
+      return response503(
+        response,
+        'service_queue_full',
+        `no replica is ready and ${service.maxPendingRequests} requests are already held`,
+      );
     }
     const entry: HeldRequest = {
       request,
@@ -122,7 +174,13 @@ export class ServicesGateway {
       timer: setTimeout(() => {
         if (!traffic.release(entry, Date.now())) return;
         traffic.timedOut += 1;
-        fail(response, 504, 'service_start_timeout', `no replica was ready within ${service.pendingTimeoutSeconds} s`, requestId);
+        fail(
+          response,
+          504,
+          'service_start_timeout',
+          `no replica was ready within ${service.pendingTimeoutSeconds} s`,
+          requestId,
+        );
       }, service.pendingTimeoutSeconds * 1000),
     };
     traffic.hold(entry);
@@ -131,7 +189,12 @@ export class ServicesGateway {
     this.onHeld(service.id);
   }
 
-  private forward(serviceId: string, traffic: ServiceTraffic, request: IncomingMessage, response: ServerResponse): void {
+  private forward(
+    serviceId: string,
+    traffic: ServiceTraffic,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): void {
     const replica = traffic.pick()!;
     const [host, port] = splitEndpoint(replica.endpoint);
     const match = INVOKE_PATH.exec(request.url ?? '');
@@ -144,7 +207,14 @@ export class ServicesGateway {
       done = true;
       traffic.finished(replica.id, Date.now());
     };
-    const upstream = httpRequest({ host, port, method: request.method, path, headers: forwardedHeaders(request), agent: this.agent });
+    const upstream = httpRequest({
+      host,
+      port,
+      method: request.method,
+      path,
+      headers: forwardedHeaders(request),
+      agent: this.agent,
+    });
     upstream.once('response', (reply) => {
       response.writeHead(reply.statusCode ?? 502, returnedHeaders(reply.headers));
       reply.pipe(response);
@@ -161,14 +231,22 @@ export class ServicesGateway {
       // another replica, or wait for one (a replica that just stopped, the one being replaced).
       // A kept-alive connection the replica closed as the request went out (it is stopping) was
       // reset before any answer: the request was not served, so it is sent again too.
-      const notServed = error.code === 'ECONNREFUSED' || (upstream.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE'));
+      const notServed =
+        error.code === 'ECONNREFUSED' ||
+        (upstream.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE'));
       if (notServed && !hasBody(request)) {
         traffic.unroute(replica.id);
         const service = this.services.get(serviceId);
         if (traffic.hasRoutable()) return this.forward(serviceId, traffic, request, response);
         if (service) return this.hold(service, traffic, request, response, requestIdOf(request), Date.now());
       }
-      fail(response, 502, 'replica_unreachable', `replica ${replica.id} did not answer: ${error.code ?? error.message}`, requestIdOf(request));
+      fail(
+        response,
+        502,
+        'replica_unreachable',
+        `replica ${replica.id} did not answer: ${error.code ?? error.message}`,
+        requestIdOf(request),
+      );
     });
     // The caller went away mid-answer: stop the upstream request too.
     response.once('close', () => {
@@ -199,7 +277,9 @@ export class ServicesGateway {
   }
 }
 
-/** The caller's x-request-id if it is sane, else a new one: chosen once per request, sent on to the replica and back. */
+/**
+ * The caller's x-request-id if it is sane, else a new one: chosen once per request, sent on to the replica and back.
+ */
 const REQUEST_IDS = new WeakMap<IncomingMessage, string>();
 function requestIdOf(request: IncomingMessage): string {
   let id = REQUEST_IDS.get(request);
@@ -225,7 +305,8 @@ function forwardedHeaders(request: IncomingMessage): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
   const named = new Set(NOT_FORWARDED);
   for (const token of String(request.headers.connection ?? '').split(',')) named.add(token.trim().toLowerCase());
-  for (const [name, value] of Object.entries(request.headers)) if (!named.has(name) && value !== undefined) headers[name] = value;
+  for (const [name, value] of Object.entries(request.headers))
+    if (!named.has(name) && value !== undefined) headers[name] = value;
   const client = request.socket.remoteAddress ?? '';
   const prior = request.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
@@ -237,14 +318,18 @@ function forwardedHeaders(request: IncomingMessage): OutgoingHttpHeaders {
 
 function returnedHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (!NOT_RETURNED.has(name) && value !== undefined) out[name] = value;
+  for (const [name, value] of Object.entries(headers))
+    if (!NOT_RETURNED.has(name) && value !== undefined) out[name] = value;
   return out;
 }
 
 function fail(response: ServerResponse, status: number, code: string, message: string, requestId: string): void {
   if (response.headersSent || response.destroyed) return;
   const body = JSON.stringify({ error: code, message, requestId });
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
   response.end(body);
 }
 

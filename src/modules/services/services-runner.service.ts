@@ -125,7 +125,9 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     const previous = this.work.get(serviceId) ?? Promise.resolve();
     const next = previous
       .then(pass)
-      .catch((error) => this.logger.warn(`service ${serviceId}: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error) =>
+        this.logger.warn(`service ${serviceId}: ${error instanceof Error ? error.message : String(error)}`),
+      )
       .finally(() => {
         if (this.work.get(serviceId) === next) this.work.delete(serviceId);
       });
@@ -154,7 +156,13 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
       });
       traffic.belowSince = decision.belowSince;
       if (decision.desired !== service.desiredReplicas) {
-        await this.repository.decide(service.id, service.desiredReplicas, decision.desired, decision.reason, decision.inputs);
+        await this.repository.decide(
+          service.id,
+          service.desiredReplicas,
+          decision.desired,
+          decision.reason,
+          decision.inputs,
+        );
         desired = decision.desired;
         this.gateway.remember({ ...service, desiredReplicas: desired });
       }
@@ -190,21 +198,28 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
 
     this.gateway.route(
       service.id,
-      replicas.filter((r) => states.get(r.id) === 'ready' && r.endpoint).map((r) => ({ id: r.id, endpoint: r.endpoint! })),
+      replicas
+        .filter((r) => states.get(r.id) === 'ready' && r.endpoint)
+        .map((r) => ({ id: r.id, endpoint: r.endpoint! })),
     );
 
     // Drained replicas end once their last request finished.
     for (const replica of replicas) {
       if (states.get(replica.id) !== 'draining' || traffic.inFlightOn(replica.id) > 0) continue;
       await this.cancelBid(service, replica);
-      await this.repository.updateReplica(replica.id, { state: 'ended', endReason: service.state === 'active' ? 'scaled_down' : 'service_deleted' });
+      await this.repository.updateReplica(replica.id, {
+        state: 'ended',
+        endReason: service.state === 'active' ? 'scaled_down' : 'service_deleted',
+      });
       states.set(replica.id, 'ended');
     }
 
     // The fast path: a new replica bid (a scale-up, a start from zero, a replacement) is cleared
     // now, not at the next slot; so is one the last fast round missed while requests are held.
     const waiting = traffic.held.length > 0 && !traffic.hasRoutable();
-    const uncovered = replicas.some((r) => states.get(r.id) === 'bidding' && new Date(r.requestedAt).getTime() >= this.fastRoundCoveredUntil);
+    const uncovered = replicas.some(
+      (r) => states.get(r.id) === 'bidding' && new Date(r.requestedAt).getTime() >= this.fastRoundCoveredUntil,
+    );
     if (created > 0 || (waiting && uncovered)) this.requestFastRound();
     // Looked at every HOT_TICK_MS while something is about to change: a replica starting, requests
     // held, a bid no round has seen yet. A bid that lost its round waits for the next tick.
@@ -250,7 +265,8 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
         if (replica.bidStatus === 'failed') this.failed(service.id);
         return 'ended';
       }
-      if (replica.state !== 'bidding') await this.repository.updateReplica(replica.id, { state: 'bidding', endpoint: null });
+      if (replica.state !== 'bidding')
+        await this.repository.updateReplica(replica.id, { state: 'bidding', endpoint: null });
       return 'bidding';
     }
     if (replica.latestLeaseState === 'preempting') {
@@ -278,9 +294,12 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     const leaseId = replica.latestLeaseId!;
     const wasReady = replica.state === 'ready' && replica.leaseId === leaseId;
     const placed = await this.repository.placeHandle(leaseId);
-    const late = Date.now() - new Date(replica.latestLeaseAllocatedAt!).getTime() > REPLICA_READY_TIMEOUT_SECONDS * 1000;
+    const late =
+      Date.now() - new Date(replica.latestLeaseAllocatedAt!).getTime() > REPLICA_READY_TIMEOUT_SECONDS * 1000;
     const giveUp = async () => {
-      this.logger.warn(`service ${service.id}: replica ${replica.rank} not ready ${REPLICA_READY_TIMEOUT_SECONDS} s after its lease; replaced`);
+      this.logger.warn(
+        `service ${service.id}: replica ${replica.rank} not ready ${REPLICA_READY_TIMEOUT_SECONDS} s after its lease; replaced`,
+      );
       await this.cancelBid(service, replica);
       await this.repository.updateReplica(replica.id, { state: 'ended', endReason: 'not_ready_in_time' });
       this.failed(service.id);
@@ -321,7 +340,12 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     return now - failures.at < Math.min(2 ** failures.count, MAX_FAILURE_BACKOFF_SECONDS) * 1000;
   }
 
-  private async addReplica(service: ServiceRow, rank: number, fromZero: boolean, replaces: string | null): Promise<void> {
+  private async addReplica(
+    service: ServiceRow,
+    rank: number,
+    fromZero: boolean,
+    replaces: string | null,
+  ): Promise<void> {
     const id = randomUUID();
     await this.repository.insertReplica({ id, serviceId: service.id, rank, fromZero, replaces });
     await this.submitBid(service, id, rank);
@@ -330,12 +354,19 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
   /** The replica's bid, through the bid code path: same validation, idempotency and money as a tenant's. */
   private async submitBid(service: ServiceRow, replicaId: string, rank: number): Promise<void> {
     try {
-      const { bid } = await this.bids.submit(service.tenantId, replicaBid(service, rank), `service-replica:${replicaId}`);
+      const { bid } = await this.bids.submit(
+        service.tenantId,
+        replicaBid(service, rank),
+        `service-replica:${replicaId}`,
+      );
       await this.repository.updateReplica(replicaId, { bidId: bid.id });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.logger.warn(`service ${service.id}: the bid of replica ${rank} was refused: ${message}`);
-      await this.repository.updateReplica(replicaId, { state: 'ended', endReason: `bid_refused: ${message}`.slice(0, 500) });
+      await this.repository.updateReplica(replicaId, {
+        state: 'ended',
+        endReason: `bid_refused: ${message}`.slice(0, 500),
+      });
       this.failed(service.id);
     }
   }

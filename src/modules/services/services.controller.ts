@@ -21,7 +21,11 @@ export class ServicesController {
   /** 201 with the service, its url and (only here) its invoke key. */
   @Post()
   @ApiCreatedResponse({ type: ServiceDto })
-  create(@CurrentPrincipal() principal: Principal, @Body() body: CreateServiceDto, @Req() request: Request): Promise<ServiceDto> {
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: CreateServiceDto,
+    @Req() request: Request,
+  ): Promise<ServiceDto> {
     return this.services.create(principal.tenantId!, body, baseUrl(request));
   }
 
@@ -40,14 +44,23 @@ export class ServicesController {
 
   @Patch(':id')
   @ApiOkResponse({ type: ServiceDto })
-  update(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: UpdateServiceDto, @Req() request: Request): Promise<ServiceDto> {
+  update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: UpdateServiceDto,
+    @Req() request: Request,
+  ): Promise<ServiceDto> {
     return this.services.update(principal.tenantId!, id, body, baseUrl(request));
   }
 
   /** Stops taking requests; every replica drains (in-flight requests finish), then ends. */
   @Delete(':id')
   @ApiOkResponse({ type: ServiceDto })
-  remove(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Req() request: Request): Promise<ServiceDto> {
+  remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Req() request: Request,
+  ): Promise<ServiceDto> {
     return this.services.remove(principal.tenantId!, id, baseUrl(request));
   }
 }

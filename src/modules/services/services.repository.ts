@@ -125,13 +125,24 @@ export class ServicesRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Null when the tenant already has a live service of that name. */
-  async insert(row: Omit<ServiceRow, 'state' | 'desiredReplicas' | 'createdAt' | 'updatedAt'>): Promise<ServiceRow | null> {
+  async insert(
+    row: Omit<ServiceRow, 'state' | 'desiredReplicas' | 'createdAt' | 'updatedAt'>,
+  ): Promise<ServiceRow | null> {
     const settings = Object.keys(SETTING_COLUMNS) as Array<keyof ScalingSettings>;
     const rows: Array<{ id: string }> = await this.dataSource.query(
       `INSERT INTO services (id, tenant_id, name, replica, workload, invoke_key_hash, invoke_key_prefix, ${settings.map((k) => SETTING_COLUMNS[k]).join(', ')})
        VALUES ($1, $2, $3, $4, $5, $6, $7, ${settings.map((_, i) => `$${i + 8}`).join(', ')})
        ON CONFLICT (tenant_id, name) WHERE state <> 'deleted' DO NOTHING RETURNING id`,
-      [row.id, row.tenantId, row.name, JSON.stringify(row.replica), JSON.stringify(row.workload), row.invokeKeyHash, row.invokeKeyPrefix, ...settings.map((k) => row[k])],
+      [
+        row.id,
+        row.tenantId,
+        row.name,
+        JSON.stringify(row.replica),
+        JSON.stringify(row.workload),
+        row.invokeKeyHash,
+        row.invokeKeyPrefix,
+        ...settings.map((k) => row[k]),
+      ],
     );
     return rows[0] ? this.findById(row.id) : null;
   }
@@ -142,12 +153,18 @@ export class ServicesRepository {
   }
 
   async findOwn(tenantId: string, id: string): Promise<ServiceRow | null> {
-    const rows: ServiceRow[] = await this.dataSource.query(`${SELECT_SERVICE} WHERE id = $1 AND tenant_id = $2 AND state <> 'deleted'`, [id, tenantId]);
+    const rows: ServiceRow[] = await this.dataSource.query(
+      `${SELECT_SERVICE} WHERE id = $1 AND tenant_id = $2 AND state <> 'deleted'`,
+      [id, tenantId],
+    );
     return rows[0] ?? null;
   }
 
   list(tenantId: string): Promise<ServiceRow[]> {
-    return this.dataSource.query(`${SELECT_SERVICE} WHERE tenant_id = $1 AND state <> 'deleted' ORDER BY created_at, id`, [tenantId]);
+    return this.dataSource.query(
+      `${SELECT_SERVICE} WHERE tenant_id = $1 AND state <> 'deleted' ORDER BY created_at, id`,
+      [tenantId],
+    );
   }
 
   /** Services the runner looks after: active ones, and deleting ones until their replicas have ended. */
@@ -165,17 +182,26 @@ export class ServicesRepository {
   }
 
   async markDeleting(id: string): Promise<void> {
-    await this.dataSource.query(`UPDATE services SET state = 'deleting', updated_at = now() WHERE id = $1 AND state = 'active'`, [id]);
+    await this.dataSource.query(
+      `UPDATE services SET state = 'deleting', updated_at = now() WHERE id = $1 AND state = 'active'`,
+      [id],
+    );
   }
 
   async markDeleted(id: string): Promise<void> {
-    await this.dataSource.query(`UPDATE services SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state = 'deleting'`, [id]);
+    await this.dataSource.query(
+      `UPDATE services SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state = 'deleting'`,
+      [id],
+    );
   }
 
   /** A change of the desired count and the decision behind it, together. */
   async decide(serviceId: string, from: number, to: number, reason: string, inputs: object): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      await manager.query(`UPDATE services SET desired_replicas = $2, updated_at = now() WHERE id = $1`, [serviceId, to]);
+      await manager.query(`UPDATE services SET desired_replicas = $2, updated_at = now() WHERE id = $1`, [
+        serviceId,
+        to,
+      ]);
       await manager.query(
         `INSERT INTO service_scaling_decisions (service_id, from_replicas, to_replicas, reason, inputs) VALUES ($1, $2, $3, $4, $5)`,
         [serviceId, from, to, reason, JSON.stringify(inputs)],
@@ -191,7 +217,13 @@ export class ServicesRepository {
     );
   }
 
-  async insertReplica(replica: { id: string; serviceId: string; rank: number; fromZero: boolean; replaces: string | null }): Promise<void> {
+  async insertReplica(replica: {
+    id: string;
+    serviceId: string;
+    rank: number;
+    fromZero: boolean;
+    replaces: string | null;
+  }): Promise<void> {
     await this.dataSource.query(
       `INSERT INTO service_replicas (id, service_id, rank, from_zero, replaces) VALUES ($1, $2, $3, $4, $5)`,
       [replica.id, replica.serviceId, replica.rank, replica.fromZero, replica.replaces],
@@ -200,7 +232,13 @@ export class ServicesRepository {
 
   async updateReplica(
     id: string,
-    change: { state?: ReplicaState; bidId?: string; leaseId?: string | null; endpoint?: string | null; endReason?: string } & ReplicaTimes,
+    change: {
+      state?: ReplicaState;
+      bidId?: string;
+      leaseId?: string | null;
+      endpoint?: string | null;
+      endReason?: string;
+    } & ReplicaTimes,
   ): Promise<void> {
     const columns: Record<string, unknown> = {
       state: change.state,
@@ -216,10 +254,10 @@ export class ServicesRepository {
     const set = Object.entries(columns).filter(([, v]) => v !== undefined);
     if (change.state === 'ended') set.push(['ended_at', new Date()]);
     if (set.length === 0) return;
-    await this.dataSource.query(`UPDATE service_replicas SET ${set.map(([c], i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`, [
-      id,
-      ...set.map(([, v]) => v),
-    ]);
+    await this.dataSource.query(
+      `UPDATE service_replicas SET ${set.map(([c], i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`,
+      [id, ...set.map(([, v]) => v)],
+    );
   }
 
   /** The replicas not yet ended, with their bid's status and latest lease. */
@@ -256,17 +294,21 @@ export class ServicesRepository {
    * last round), and its flaps: scale-ups that came within twice the scale-down delay of a
    * scale-down (the thrash the delay is there to prevent).
    */
-  async usage(serviceId: string, scaleDownDelaySeconds: number): Promise<{ gpuSeconds: number; charged: string; flaps: number }> {
-    const [row]: Array<{ gpuSeconds: string | null; charged: string | null; flaps: string }> = await this.dataSource.query(
-      `SELECT (SELECT sum(e.seconds::bigint * e.gpus) FROM ledger_entries e WHERE e.bid_id IN (SELECT bid_id FROM service_replicas WHERE service_id = $1 AND bid_id IS NOT NULL)) AS "gpuSeconds",
+  async usage(
+    serviceId: string,
+    scaleDownDelaySeconds: number,
+  ): Promise<{ gpuSeconds: number; charged: string; flaps: number }> {
+    const [row]: Array<{ gpuSeconds: string | null; charged: string | null; flaps: string }> =
+      await this.dataSource.query(
+        `SELECT (SELECT sum(e.seconds::bigint * e.gpus) FROM ledger_entries e WHERE e.bid_id IN (SELECT bid_id FROM service_replicas WHERE service_id = $1 AND bid_id IS NOT NULL)) AS "gpuSeconds",
               (SELECT sum(e.charge) FROM ledger_entries e WHERE e.bid_id IN (SELECT bid_id FROM service_replicas WHERE service_id = $1 AND bid_id IS NOT NULL))::text AS charged,
               (SELECT count(*) FROM service_scaling_decisions up
                 WHERE up.service_id = $1 AND up.to_replicas > up.from_replicas
                   AND EXISTS (SELECT 1 FROM service_scaling_decisions down
                                WHERE down.service_id = $1 AND down.to_replicas < down.from_replicas AND down.id < up.id
                                  AND down.decided_at >= up.decided_at - make_interval(secs => 2 * $2::double precision))) AS flaps`,
-      [serviceId, scaleDownDelaySeconds],
-    );
+        [serviceId, scaleDownDelaySeconds],
+      );
     return { gpuSeconds: Number(row?.gpuSeconds ?? 0), charged: row?.charged ?? '0', flaps: Number(row?.flaps ?? 0) };
   }
 

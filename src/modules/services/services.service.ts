@@ -9,7 +9,13 @@ import { SERVICE_PORT_ENV, SERVICE_READINESS_ENV } from '../dispatch/adapters/si
 import type { CreateServiceDto, ServiceDto, UpdateServiceDto } from './service.dto.js';
 import { ServiceError, ServiceErrorCode } from './service.error.js';
 import { hashInvokeKey, ServicesGateway } from './services-gateway.js';
-import { type ReplicaSpec, type ScalingSettings, type ServiceRow, type ServiceWorkload, ServicesRepository } from './services.repository.js';
+import {
+  type ReplicaSpec,
+  type ScalingSettings,
+  type ServiceRow,
+  type ServiceWorkload,
+  ServicesRepository,
+} from './services.repository.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SERVICE_ID_ENV = 'GPUMARKET_SERVICE_ID';
@@ -27,7 +33,10 @@ export const SCALING_DEFAULTS: ScalingSettings = {
 };
 
 /** The bid of replica `rank`: the service's replica fields, its workload, the rank's value. */
-export function replicaBid(service: Pick<ServiceRow, 'id' | 'replica' | 'workload' | 'minReplicas'>, rank: number): CreateBidDto {
+export function replicaBid(
+  service: Pick<ServiceRow, 'id' | 'replica' | 'workload' | 'minReplicas'>,
+  rank: number,
+): CreateBidDto {
   const { replica, workload } = service;
   return {
     gpus: replica.gpus,
@@ -86,7 +95,9 @@ export class ServicesService {
       await this.bids.check(replicaBid({ id, replica, workload, minReplicas: settings.minReplicas }, 1));
     } catch (error) {
       if (!(error instanceof ValidationFailedError)) throw error;
-      problems.push(...error.details.map((p) => ({ ...p, field: p.field.startsWith('workload') ? p.field : `replica.${p.field}` })));
+      problems.push(
+        ...error.details.map((p) => ({ ...p, field: p.field.startsWith('workload') ? p.field : `replica.${p.field}` })),
+      );
     }
     if (problems.length > 0) throw new ValidationFailedError(problems);
     const invokeKey = `gms_${randomBytes(24).toString('base64url')}`;
@@ -100,7 +111,8 @@ export class ServicesService {
       invokeKeyHash: hashInvokeKey(invokeKey),
       invokeKeyPrefix: invokeKey.slice(0, 10),
     });
-    if (!row) throw new ServiceError(ServiceErrorCode.NameTaken, `this tenant already has a service named ${input.name}`);
+    if (!row)
+      throw new ServiceError(ServiceErrorCode.NameTaken, `this tenant already has a service named ${input.name}`);
     this.gateway.remember(row);
     return { ...this.view(row, baseUrl), invokeKey };
   }
@@ -118,7 +130,8 @@ export class ServicesService {
       this.repository.coldStarts(row.id, 20),
       this.repository.usage(row.id, row.scaleDownDelaySeconds),
     ]);
-    const ms = (from: Date | null, to: Date | null) => (from && to ? new Date(to).getTime() - new Date(from).getTime() : null);
+    const ms = (from: Date | null, to: Date | null) =>
+      from && to ? new Date(to).getTime() - new Date(from).getTime() : null;
     return {
       ...this.view(row, baseUrl),
       readyReplicas: replicas.filter((r) => r.state === 'ready').length,
@@ -131,12 +144,20 @@ export class ServicesService {
         leaseId: r.latestLeaseId,
         leaseState: r.latestLeaseState,
         endpoint: r.state === 'ready' ? r.endpoint : null,
-        maxPrice: formatPrice(toMoney(r.bidMaxPrice ?? replicaOffers(row.replica.offers, r.rank, row.minReplicas)[0]!.maxPrice)),
+        maxPrice: formatPrice(
+          toMoney(r.bidMaxPrice ?? replicaOffers(row.replica.offers, r.rank, row.minReplicas)[0]!.maxPrice),
+        ),
         inFlight: traffic.inFlightOn(r.id),
         requestedAt: new Date(r.requestedAt).toISOString(),
         readyAt: r.readyAt ? new Date(r.readyAt).toISOString() : null,
       })),
-      decisions: decisions.map((d) => ({ decidedAt: new Date(d.decidedAt).toISOString(), from: d.from, to: d.to, reason: d.reason, inputs: d.inputs })),
+      decisions: decisions.map((d) => ({
+        decidedAt: new Date(d.decidedAt).toISOString(),
+        from: d.from,
+        to: d.to,
+        reason: d.reason,
+        inputs: d.inputs,
+      })),
       coldStarts: coldStarts.map((c) => ({
         replicaId: c.replicaId,
         fromZero: c.fromZero,
@@ -184,8 +205,17 @@ export class ServicesService {
       name: row.name,
       url: `${baseUrl}/v1/services/${row.id}/invoke`,
       state: row.state,
-      replica: { ...row.replica, offers: row.replica.offers.map((o) => ({ gpuModel: o.gpuModel, maxPrice: formatPrice(toMoney(o.maxPrice)) })) },
-      workload: { image: workload.image, command: workload.command, port: workload.port, readinessPath: workload.readinessPath, env: workload.env },
+      replica: {
+        ...row.replica,
+        offers: row.replica.offers.map((o) => ({ gpuModel: o.gpuModel, maxPrice: formatPrice(toMoney(o.maxPrice)) })),
+      },
+      workload: {
+        image: workload.image,
+        command: workload.command,
+        port: workload.port,
+        readinessPath: workload.readinessPath,
+        env: workload.env,
+      },
       minReplicas: row.minReplicas,
       maxReplicas: row.maxReplicas,
       targetConcurrency: row.targetConcurrency,
@@ -217,18 +247,32 @@ function settingsOf(input: Partial<ScalingSettings>, base: Partial<ScalingSettin
 
 function checkSettings(s: ScalingSettings): FieldProblem[] {
   const problems: FieldProblem[] = [];
-  if (s.maxReplicas < s.minReplicas) problems.push({ field: 'maxReplicas', rule: 'at_least_min_replicas', message: 'maxReplicas must be at least minReplicas' });
+  if (s.maxReplicas < s.minReplicas)
+    problems.push({
+      field: 'maxReplicas',
+      rule: 'at_least_min_replicas',
+      message: 'maxReplicas must be at least minReplicas',
+    });
   if (s.panicWindowSeconds > s.stableWindowSeconds)
-    problems.push({ field: 'panicWindowSeconds', rule: 'at_most_stable_window', message: 'panicWindowSeconds must be at most stableWindowSeconds' });
+    problems.push({
+      field: 'panicWindowSeconds',
+      rule: 'at_most_stable_window',
+      message: 'panicWindowSeconds must be at most stableWindowSeconds',
+    });
   return problems;
 }
 
 function checkWorkload(workload: CreateServiceDto['workload']): FieldProblem[] {
   const problems: FieldProblem[] = [];
-  if (!workload.image && !workload.command) problems.push({ field: 'workload', rule: 'image_or_command', message: 'workload needs an image or a command' });
+  if (!workload.image && !workload.command)
+    problems.push({ field: 'workload', rule: 'image_or_command', message: 'workload needs an image or a command' });
   for (const name of Object.keys(workload.env ?? {})) {
     if (name === 'PORT' || name.startsWith('GPUMARKET_'))
-      problems.push({ field: `workload.env.${name}`, rule: 'reserved_name', message: `${name} is set by the platform (PORT and GPUMARKET_* are reserved)` });
+      problems.push({
+        field: `workload.env.${name}`,
+        rule: 'reserved_name',
+        message: `${name} is set by the platform (PORT and GPUMARKET_* are reserved)`,
+      });
   }
   return problems;
 }

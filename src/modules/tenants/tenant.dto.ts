@@ -11,7 +11,7 @@ export class CreateTenantDto {
 export class TenantCreatedDto {
   @ApiProperty() id: string;
   @ApiProperty() name: string;
-  @ApiProperty({ description: 'the tenant\'s API key; shown once, only its hash is stored' }) apiKey: string;
+  @ApiProperty({ description: "the tenant's API key; shown once, only its hash is stored" }) apiKey: string;
 }
 
 export class TenantDto {

@@ -16,7 +16,10 @@ export class TenantsService {
   create(name: string): Promise<TenantCreatedDto> {
     return this.transactions.run(async (manager) => {
       const tenant = await this.tenants.insert(name, manager);
-      const key = await this.apiKeys.issue({ role: 'tenant', name: `${name} (first key)`, tenantId: tenant.id }, manager);
+      const key = await this.apiKeys.issue(
+        { role: 'tenant', name: `${name} (first key)`, tenantId: tenant.id },
+        manager,
+      );
       return { id: tenant.id, name: tenant.name, apiKey: key.apiKey };
     });
   }

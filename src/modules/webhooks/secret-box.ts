@@ -22,7 +22,8 @@ export class SecretBox {
   private readonly keys = new Map<string, Buffer>();
 
   constructor(current: Buffer, previous: Buffer | null = null) {
-    if (current.length !== 32 || (previous && previous.length !== 32)) throw new SecretBoxError('AES-256-GCM keys are 32 bytes');
+    if (current.length !== 32 || (previous && previous.length !== 32))
+      throw new SecretBoxError('AES-256-GCM keys are 32 bytes');
     this.currentKeyId = keyIdOf(current);
     this.hasPreviousKey = previous !== null && !previous.equals(current);
     if (previous) this.keys.set(keyIdOf(previous), previous);
@@ -34,14 +35,23 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.currentKeyId)!, iv);
     cipher.setAAD(Buffer.from(context));
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, this.currentKeyId, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ciphertext.toString('base64url')].join('.');
+    return [
+      VERSION,
+      this.currentKeyId,
+      iv.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+      ciphertext.toString('base64url'),
+    ].join('.');
   }
 
   open(sealed: string, context: string): string {
     const [version, keyId, iv, tag, ciphertext] = sealed.split('.');
     if (version !== VERSION || ciphertext === undefined) throw new SecretBoxError('not a sealed secret');
     const key = this.keys.get(keyId);
-    if (!key) throw new SecretBoxError(`sealed under key ${keyId}, which is neither WEBHOOK_SECRET_KEY nor WEBHOOK_SECRET_KEY_PREVIOUS`);
+    if (!key)
+      throw new SecretBoxError(
+        `sealed under key ${keyId}, which is neither WEBHOOK_SECRET_KEY nor WEBHOOK_SECRET_KEY_PREVIOUS`,
+      );
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(context));

@@ -69,7 +69,8 @@ const CLOCK_SLACK_SECONDS = 2;
  * A transaction-scoped advisory lock per endpoint: it serialises the taking of the endpoint's
  * deliveries, so that whether the endpoint already has a batch in flight is known exactly.
  */
-const lockEndpointSql = (endpointId: string) => `pg_advisory_xact_lock(hashtextextended('gpumarket:webhook-endpoint:' || ${endpointId}::text, 0))`;
+const lockEndpointSql = (endpointId: string) =>
+  `pg_advisory_xact_lock(hashtextextended('gpumarket:webhook-endpoint:' || ${endpointId}::text, 0))`;
 
 /** Deliveries and their attempts. Tenant-facing reads are scoped to the tenant and its live endpoints. */
 @Injectable()
@@ -122,7 +123,8 @@ export class WebhookDeliveriesRepository {
       [endpointId, options.own, options.lockSeconds, options.limit, CLOCK_SLACK_SECONDS],
     );
     // RETURNING keeps no order: the batch goes out in the order the deliveries fell due.
-    const key = (r: ClaimedDelivery & { nextAttemptAt: Date }) => [r.nextAttemptAt.getTime(), r.createdAt.getTime(), r.id] as const;
+    const key = (r: ClaimedDelivery & { nextAttemptAt: Date }) =>
+      [r.nextAttemptAt.getTime(), r.createdAt.getTime(), r.id] as const;
     return rows
       .sort((a, b) => {
         const [x, y] = [key(a), key(b)];
@@ -135,7 +137,10 @@ export class WebhookDeliveriesRepository {
    * 2xx answers: done, each with its attempt logged, and the endpoints' failure streaks end.
    * One statement for a whole batch, so no transaction is needed.
    */
-  async recordSuccesses(manager: EntityManager, successes: ReadonlyArray<{ id: string; attempt: AttemptRecord }>): Promise<void> {
+  async recordSuccesses(
+    manager: EntityManager,
+    successes: ReadonlyArray<{ id: string; attempt: AttemptRecord }>,
+  ): Promise<void> {
     if (successes.length === 0) return;
     await manager.query(
       `WITH v AS (
@@ -162,11 +167,21 @@ export class WebhookDeliveriesRepository {
 
   /** Lets go of deliveries a batch held but did not attempt, for the next claim to take. */
   async release(manager: EntityManager, ids: readonly string[]): Promise<void> {
-    if (ids.length > 0) await manager.query(`UPDATE webhook_deliveries SET locked_until = NULL WHERE id = ANY($1::uuid[]) AND status = 'pending'`, [ids]);
+    if (ids.length > 0)
+      await manager.query(
+        `UPDATE webhook_deliveries SET locked_until = NULL WHERE id = ANY($1::uuid[]) AND status = 'pending'`,
+        [ids],
+      );
   }
 
   /** A failed attempt: pending again until `nextAttemptAt`, or failed for good when that is null. */
-  async recordFailure(manager: EntityManager, id: string, attempt: AttemptRecord, nextAttemptAt: Date | null, finalError?: string): Promise<number> {
+  async recordFailure(
+    manager: EntityManager,
+    id: string,
+    attempt: AttemptRecord,
+    nextAttemptAt: Date | null,
+    finalError?: string,
+  ): Promise<number> {
     const [row]: Array<{ attempt: number }> = await manager.query(
       `WITH tried AS (
          UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = $2, last_status_code = $3, last_latency_ms = $4,
@@ -199,7 +214,8 @@ export class WebhookDeliveriesRepository {
     const params: unknown[] = [endpointId, tenantId];
     let where = 'd.endpoint_id = $1 AND d.tenant_id = $2';
     if (options.status) where += ` AND d.status = $${params.push(options.status)}`;
-    if (options.after) where += ` AND (d.created_at, d.id) < ($${params.push(options.after.time)}::timestamptz, $${params.push(options.after.id)}::uuid)`;
+    if (options.after)
+      where += ` AND (d.created_at, d.id) < ($${params.push(options.after.time)}::timestamptz, $${params.push(options.after.id)}::uuid)`;
     return manager.query(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN market_events e ON e.id = d.event_id
         WHERE ${where} ORDER BY d.created_at DESC, d.id DESC LIMIT $${params.push(options.limit)}`,
@@ -239,7 +255,11 @@ export class WebhookDeliveriesRepository {
    * Pending deliveries overdue by `overdueSeconds` whose job is gone (Redis restarted empty, an
    * in-process queue restarted, a worker died mid-attempt): not held, and not waiting in the outbox.
    */
-  async overdue(manager: EntityManager, overdueSeconds: number, limit: number): Promise<Array<{ id: string; attempts: number }>> {
+  async overdue(
+    manager: EntityManager,
+    overdueSeconds: number,
+    limit: number,
+  ): Promise<Array<{ id: string; attempts: number }>> {
     return manager.query(
       `SELECT d.id, d.attempts FROM webhook_deliveries d
         WHERE d.status = 'pending' AND d.next_attempt_at < now() - make_interval(secs => $1)

@@ -7,7 +7,11 @@ import { TransactionRunner } from '../../platform/database/transaction-runner.js
 import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { OutboxRepository } from '../../platform/outbox/outbox.repository.js';
 import { SendSlots } from './send-slots.js';
-import { type AttemptRecord, type ClaimedDelivery, WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
+import {
+  type AttemptRecord,
+  type ClaimedDelivery,
+  WebhookDeliveriesRepository,
+} from './webhook-deliveries.repository.js';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { deliveryJobId } from './webhook-fanout.repository.js';
 import { WebhookSecretsService } from './webhook-secrets.service.js';
@@ -95,7 +99,9 @@ export class WebhookDeliveryService {
           return this.deliveries.claimDue(manager, endpointId, { own: null, limit, lockSeconds });
         }
         endpointId = await this.deliveries.lockEndpointOf(manager, deliveryId);
-        return endpointId === null ? [] : this.deliveries.claimDue(manager, endpointId, { own: deliveryId, limit, lockSeconds });
+        return endpointId === null
+          ? []
+          : this.deliveries.claimDue(manager, endpointId, { own: deliveryId, limit, lockSeconds });
       });
       if (batch.length === 0) return;
       last = await this.sendBatch(batch, claimedAt + lockSeconds * 1000);
@@ -116,7 +122,11 @@ export class WebhookDeliveryService {
     const manager = this.dataSource.manager;
     const [first] = batch;
     if (first.endpointDeletedAt || first.endpointDisabledAt) {
-      await this.deliveries.abandonPending(manager, first.endpointId, first.endpointDeletedAt ? 'endpoint deleted' : 'endpoint disabled');
+      await this.deliveries.abandonPending(
+        manager,
+        first.endpointId,
+        first.endpointDeletedAt ? 'endpoint deleted' : 'endpoint disabled',
+      );
       return { succeeded: [], unsent: [] };
     }
     const target = await this.resolve(first.url);
@@ -128,11 +138,19 @@ export class WebhookDeliveryService {
     const lane = async () => {
       while (!stopped && next < batch.length) {
         const attempted = await this.slots.run(async () => {
-          if (stopped || next >= batch.length || Date.now() + this.settings.timeoutMs + HOLD_MARGIN_MS > heldUntil) return null;
+          if (stopped || next >= batch.length || Date.now() + this.settings.timeoutMs + HOLD_MARGIN_MS > heldUntil)
+            return null;
           const delivery = batch[next++];
           const startedAt = new Date();
           const outcome = await this.attempt(delivery, target, signer, startedAt);
-          return { delivery, record: { startedAt, ...outcome, error: outcome.error?.slice(0, MAX_ERROR_LENGTH) ?? null } as AttemptRecord };
+          return {
+            delivery,
+            record: {
+              startedAt,
+              ...outcome,
+              error: outcome.error?.slice(0, MAX_ERROR_LENGTH) ?? null,
+            } as AttemptRecord,
+          };
         });
         if (attempted === null) return;
         const { delivery, record } = attempted;
@@ -181,18 +199,34 @@ export class WebhookDeliveryService {
     try {
       // Checked again for every batch, not only at registration: DNS may point elsewhere by
       // now, and the connections go to exactly the addresses checked.
-      return { url, addresses: await resolveTarget(url, { allowPrivate: this.settings.allowPrivateTargets, timeoutMs: this.settings.timeoutMs }) };
+      return {
+        url,
+        addresses: await resolveTarget(url, {
+          allowPrivate: this.settings.allowPrivateTargets,
+          timeoutMs: this.settings.timeoutMs,
+        }),
+      };
     } catch (error) {
       return { error: (error as Error).message };
     }
   }
 
-  private async attempt(delivery: ClaimedDelivery, target: Target, signer: Signer, now: Date): Promise<Omit<AttemptRecord, 'startedAt'>> {
+  private async attempt(
+    delivery: ClaimedDelivery,
+    target: Target,
+    signer: Signer,
+    now: Date,
+  ): Promise<Omit<AttemptRecord, 'startedAt'>> {
     const failed = (error: string) => ({ statusCode: null, latencyMs: 0, error });
     if ('error' in signer) return failed(signer.error);
     if ('error' in target) return failed(target.error);
     const secrets = signer(now);
-    const body = webhookBody({ id: delivery.eventId, type: delivery.eventType, createdAt: delivery.eventCreatedAt, data: delivery.eventData });
+    const body = webhookBody({
+      id: delivery.eventId,
+      type: delivery.eventType,
+      createdAt: delivery.eventCreatedAt,
+      data: delivery.eventData,
+    });
     const timestamp = Math.floor(now.getTime() / 1000);
     const headers = {
       'content-type': 'application/json',
@@ -209,15 +243,26 @@ export class WebhookDeliveryService {
    * The attempt failed: count it on the endpoint, maybe disable the endpoint, retry or give up.
    * True when the endpoint was disabled.
    */
-  private async recordFailure(manager: EntityManager, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<boolean> {
+  private async recordFailure(
+    manager: EntityManager,
+    delivery: ClaimedDelivery,
+    attempt: AttemptRecord,
+  ): Promise<boolean> {
     const now = Date.now();
     const streak = await this.endpoints.noteFailure(manager, delivery.endpointId, attempt.startedAt);
-    const disable = shouldDisable(streak, now, { afterFailures: this.settings.disableAfterFailures, afterMs: this.settings.disableAfterSeconds * 1000 });
+    const disable = shouldDisable(streak, now, {
+      afterFailures: this.settings.disableAfterFailures,
+      afterMs: this.settings.disableAfterSeconds * 1000,
+    });
     const next = disable
       ? ({ kind: 'give_up' } as const)
       : afterFailure(
           { now, createdAt: delivery.createdAt.getTime(), failedAttempts: delivery.attempts + 1 },
-          { baseMs: this.settings.retryBaseMs, maxMs: this.settings.retryMaxMs, windowMs: this.settings.retryWindowSeconds * 1000 },
+          {
+            baseMs: this.settings.retryBaseMs,
+            maxMs: this.settings.retryMaxMs,
+            windowMs: this.settings.retryWindowSeconds * 1000,
+          },
           Math.random,
         );
     const nextAt = next.kind === 'retry' ? new Date(next.at) : null;
@@ -225,16 +270,32 @@ export class WebhookDeliveryService {
     if (disable) {
       const reason = `${streak.failures} failed attempts in a row since ${new Date(streak.since).toISOString()}; the last: ${attempt.error}`;
       await this.endpoints.disable(manager, delivery.endpointId, reason);
-      await this.deliveries.abandonPending(manager, delivery.endpointId, `endpoint disabled: ${reason}`.slice(0, MAX_ERROR_LENGTH));
-      finalError = `${attempt.error}; endpoint disabled after ${streak.failures} failed attempts in a row`.slice(0, MAX_ERROR_LENGTH);
+      await this.deliveries.abandonPending(
+        manager,
+        delivery.endpointId,
+        `endpoint disabled: ${reason}`.slice(0, MAX_ERROR_LENGTH),
+      );
+      finalError = `${attempt.error}; endpoint disabled after ${streak.failures} failed attempts in a row`.slice(
+        0,
+        MAX_ERROR_LENGTH,
+      );
       this.logger.warn(`webhook ${delivery.endpointId} disabled: ${reason}`);
     } else if (nextAt === null) {
-      finalError = `${attempt.error}; gave up after ${delivery.attempts + 1} attempts over ${this.settings.retryWindowSeconds} s`.slice(0, MAX_ERROR_LENGTH);
+      finalError =
+        `${attempt.error}; gave up after ${delivery.attempts + 1} attempts over ${this.settings.retryWindowSeconds} s`.slice(
+          0,
+          MAX_ERROR_LENGTH,
+        );
     }
     const attemptNumber = await this.deliveries.recordFailure(manager, delivery.id, attempt, nextAt, finalError);
     if (nextAt) {
       await this.outbox.add(manager, [
-        { jobName: 'webhook.deliver', payload: { deliveryId: delivery.id }, jobId: deliveryJobId(delivery.id, attemptNumber + 1), deliverAt: nextAt },
+        {
+          jobName: 'webhook.deliver',
+          payload: { deliveryId: delivery.id },
+          jobId: deliveryJobId(delivery.id, attemptNumber + 1),
+          deliverAt: nextAt,
+        },
       ]);
     }
     return disable;

@@ -36,7 +36,10 @@ export class WebhookEndpointsRepository {
     return row.n;
   }
 
-  async insert(manager: EntityManager, row: { id: string; tenantId: string; url: string; events: readonly string[]; secretSealed: string }): Promise<EndpointRow> {
+  async insert(
+    manager: EntityManager,
+    row: { id: string; tenantId: string; url: string; events: readonly string[]; secretSealed: string },
+  ): Promise<EndpointRow> {
     const [created]: EndpointRow[] = await manager.query(
       `INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret_sealed) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
       [row.id, row.tenantId, row.url, row.events, row.secretSealed],
@@ -53,7 +56,10 @@ export class WebhookEndpointsRepository {
   }
 
   async list(manager: EntityManager, tenantId: string): Promise<EndpointRow[]> {
-    return manager.query(`SELECT ${COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`, [tenantId]);
+    return manager.query(
+      `SELECT ${COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
+      [tenantId],
+    );
   }
 
   /** Applies the given changes; enabling clears the disabled state and the failure streak. */
@@ -78,7 +84,13 @@ export class WebhookEndpointsRepository {
     return row;
   }
 
-  async rotate(manager: EntityManager, id: string, secretSealed: string, previousSealed: string | null, previousExpiresAt: Date | null): Promise<EndpointRow> {
+  async rotate(
+    manager: EntityManager,
+    id: string,
+    secretSealed: string,
+    previousSealed: string | null,
+    previousExpiresAt: Date | null,
+  ): Promise<EndpointRow> {
     const [row] = await updateReturning<EndpointRow>(
       manager,
       `UPDATE webhook_endpoints SET secret_sealed = $2, previous_secret_sealed = $3, previous_secret_expires_at = $4,
@@ -118,14 +130,25 @@ export class WebhookEndpointsRepository {
   }
 
   /** Every live endpoint's sealed secrets, for re-sealing under a new key. */
-  async sealedSecrets(manager: EntityManager): Promise<Array<{ id: string; secretSealed: string; previousSecretSealed: string | null }>> {
+  async sealedSecrets(
+    manager: EntityManager,
+  ): Promise<Array<{ id: string; secretSealed: string; previousSecretSealed: string | null }>> {
     return manager.query(
       `SELECT id, secret_sealed AS "secretSealed", previous_secret_sealed AS "previousSecretSealed"
          FROM webhook_endpoints WHERE deleted_at IS NULL ORDER BY id FOR UPDATE`,
     );
   }
 
-  async reseal(manager: EntityManager, id: string, secretSealed: string, previousSecretSealed: string | null): Promise<void> {
-    await manager.query('UPDATE webhook_endpoints SET secret_sealed = $2, previous_secret_sealed = $3 WHERE id = $1', [id, secretSealed, previousSecretSealed]);
+  async reseal(
+    manager: EntityManager,
+    id: string,
+    secretSealed: string,
+    previousSecretSealed: string | null,
+  ): Promise<void> {
+    await manager.query('UPDATE webhook_endpoints SET secret_sealed = $2, previous_secret_sealed = $3 WHERE id = $1', [
+      id,
+      secretSealed,
+      previousSecretSealed,
+    ]);
   }
 }

@@ -41,7 +41,11 @@ export class WebhookFanoutRepository {
     for (const d of deliveries) if (!firstOfEndpoint.has(d.endpointId)) firstOfEndpoint.set(d.endpointId, d.id);
     await this.outbox.add(
       manager,
-      [...firstOfEndpoint.values()].map((id) => ({ jobName: 'webhook.deliver' as const, payload: { deliveryId: id }, jobId: deliveryJobId(id, 1) })),
+      [...firstOfEndpoint.values()].map((id) => ({
+        jobName: 'webhook.deliver' as const,
+        payload: { deliveryId: id },
+        jobId: deliveryJobId(id, 1),
+      })),
     );
     return deliveries.length;
   }

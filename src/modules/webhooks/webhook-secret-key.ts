@@ -9,7 +9,8 @@ export const GENERATED_KEY_FILE = 'webhook-secret.key';
 
 function readKeyFile(path: string): Buffer {
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
-  if (key.length !== 32) throw new Error(`${path} must hold 64 hex digits (a 32-byte key); restore it or set WEBHOOK_SECRET_KEY`);
+  if (key.length !== 32)
+    throw new Error(`${path} must hold 64 hex digits (a 32-byte key); restore it or set WEBHOOK_SECRET_KEY`);
   return key;
 }
 
@@ -21,13 +22,19 @@ function readKeyFile(path: string): Buffer {
  * that WEBHOOK_SECRET_KEY later replaces still opens the secrets it sealed, which are then
  * re-sealed under the new key at start-up.
  */
-export function webhookSecretBox(config: AppConfig, logger: { log(message: string): void; warn(message: string): void }): SecretBox | null {
+export function webhookSecretBox(
+  config: AppConfig,
+  logger: { log(message: string): void; warn(message: string): void },
+): SecretBox | null {
   const { secretKey, previousSecretKey } = config.webhooks;
   const file = join(config.dataDir, GENERATED_KEY_FILE);
   const embedded = config.databaseUrl === null;
   if (secretKey) {
     const generated = embedded && !previousSecretKey && existsSync(file) ? readKeyFile(file) : null;
-    return new SecretBox(secretKey, previousSecretKey ?? (generated && !generated.equals(secretKey) ? generated : null));
+    return new SecretBox(
+      secretKey,
+      previousSecretKey ?? (generated && !generated.equals(secretKey) ? generated : null),
+    );
   }
   if (!embedded) {
     logger.warn('WEBHOOK_SECRET_KEY is not set: webhooks are unavailable until it is (see docs/operations.md)');

@@ -26,7 +26,11 @@ export class WebhookSecretsService implements OnApplicationBootstrap {
   ) {}
 
   private get sealer(): SecretBox {
-    if (!this.box) throw new WebhookError(WebhookErrorCode.NotConfigured, 'webhooks are not configured on this service: the operator must set WEBHOOK_SECRET_KEY');
+    if (!this.box)
+      throw new WebhookError(
+        WebhookErrorCode.NotConfigured,
+        'webhooks are not configured on this service: the operator must set WEBHOOK_SECRET_KEY',
+      );
     return this.box;
   }
 
@@ -53,7 +57,9 @@ export class WebhookSecretsService implements OnApplicationBootstrap {
       try {
         secrets.push(this.sealer.open(endpoint.previousSecretSealed, endpoint.id));
       } catch (error) {
-        this.logger.warn(`endpoint ${endpoint.id}: previous secret unreadable (${(error as Error).message}); signing with the current one only`);
+        this.logger.warn(
+          `endpoint ${endpoint.id}: previous secret unreadable (${(error as Error).message}); signing with the current one only`,
+        );
       }
     }
     return secrets;
@@ -85,6 +91,7 @@ export class WebhookSecretsService implements OnApplicationBootstrap {
       }
       return count;
     });
-    if (resealed > 0) this.logger.log(`re-sealed the secrets of ${resealed} webhook endpoint(s) under the current WEBHOOK_SECRET_KEY`);
+    if (resealed > 0)
+      this.logger.log(`re-sealed the secrets of ${resealed} webhook endpoint(s) under the current WEBHOOK_SECRET_KEY`);
   }
 }

@@ -31,14 +31,23 @@ describe('postWebhook against a local receiver', () => {
   it('connects to the pinned address, whatever the name, and keeps the Host of the URL', async () => {
     answer = (_req, respond) => respond(204);
     seen.length = 0;
-    const outcome = await postWebhook(new URL(`http://receiver.invalid:${port}/hooks?x=1`), pinned, { 'content-type': 'application/json' }, '{"a":1}', 2_000);
+    const outcome = await postWebhook(
+      new URL(`http://receiver.invalid:${port}/hooks?x=1`),
+      pinned,
+      { 'content-type': 'application/json' },
+      '{"a":1}',
+      2_000,
+    );
     expect(outcome).toMatchObject({ statusCode: 204, error: null });
     expect(seen).toEqual([{ host: `receiver.invalid:${port}`, body: '{"a":1}', path: '/hooks?x=1' }]);
   });
 
   it('reports a non-2xx answer as an error with its status', async () => {
     answer = (_req, respond) => respond(503);
-    expect(await postWebhook(new URL(`http://127.0.0.1:${port}/`), pinned, {}, '{}', 2_000)).toMatchObject({ statusCode: 503, error: 'HTTP 503' });
+    expect(await postWebhook(new URL(`http://127.0.0.1:${port}/`), pinned, {}, '{}', 2_000)).toMatchObject({
+      statusCode: 503,
+      error: 'HTTP 503',
+    });
   });
 
   it('does not follow a redirect', async () => {

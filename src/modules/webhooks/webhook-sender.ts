@@ -22,7 +22,11 @@ const AGENTS = {
 /** A lookup that answers only with the addresses already checked, so the socket goes there. */
 function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunction {
   return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, addresses.map((a) => ({ address: a.address, family: a.family })));
+    if (options?.all)
+      callback(
+        null,
+        addresses.map((a) => ({ address: a.address, family: a.family })),
+      );
     else callback(null, addresses[0].address, addresses[0].family);
   }) as LookupFunction;
 }

@@ -75,10 +75,14 @@ describe('resolveTarget', () => {
   });
 
   it('lets a public literal through and returns the address to connect to', async () => {
-    expect(await resolveTarget(new URL('https://93.184.215.14/hook'), { allowPrivate: false, timeoutMs: 2_000 })).toEqual([{ address: '93.184.215.14', family: 4 }]);
+    expect(
+      await resolveTarget(new URL('https://93.184.215.14/hook'), { allowPrivate: false, timeoutMs: 2_000 }),
+    ).toEqual([{ address: '93.184.215.14', family: 4 }]);
   });
 
   it('lets private targets through when they are allowed', async () => {
-    expect(await resolveTarget(new URL('http://127.0.0.1:9/'), { allowPrivate: true, timeoutMs: 2_000 })).toEqual([{ address: '127.0.0.1', family: 4 }]);
+    expect(await resolveTarget(new URL('http://127.0.0.1:9/'), { allowPrivate: true, timeoutMs: 2_000 })).toEqual([
+      { address: '127.0.0.1', family: 4 },
+    ]);
   });
 });

@@ -90,10 +90,15 @@ export function hostOf(url: URL): string {
  * public and one private address is refused: the connection could go to either). The caller
  * connects to exactly these addresses, so DNS cannot answer differently between check and use.
  */
-export async function resolveTarget(url: URL, options: { allowPrivate: boolean; timeoutMs: number }): Promise<ResolvedAddress[]> {
+export async function resolveTarget(
+  url: URL,
+  options: { allowPrivate: boolean; timeoutMs: number },
+): Promise<ResolvedAddress[]> {
   const host = hostOf(url);
   const literal = isIP(host);
-  const addresses = literal ? [{ address: host, family: literal as 4 | 6 }] : await resolveName(host, options.timeoutMs);
+  const addresses = literal
+    ? [{ address: host, family: literal as 4 | 6 }]
+    : await resolveName(host, options.timeoutMs);
   if (!options.allowPrivate) {
     const blocked = addresses.find((a) => isBlockedAddress(a.address));
     if (blocked) {

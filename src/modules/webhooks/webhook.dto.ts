@@ -1,6 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, registerDecorator } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  registerDecorator,
+} from 'class-validator';
 import { MAX_WEBHOOK_URL_LENGTH, type UrlProblem, webhookUrlProblem } from '../../core/webhooks/webhook-url.js';
 import { IsOmittable } from '../../platform/http/validators.js';
 import { MARKET_EVENT_TYPES, type MarketEventType } from '../../core/market/market-events.js';
@@ -9,7 +23,9 @@ import { DELIVERY_STATUSES, type DeliveryStatus } from './webhook-deliveries.rep
 
 export const MAX_GRACE_SECONDS = 7 * 86_400;
 
-/** One constraint per URL rule, so a bad URL reports exactly the rule it broke (is_url, url_scheme, url_credentials). */
+/**
+ * One constraint per URL rule, so a bad URL reports exactly the rule it broke (is_url, url_scheme, url_credentials).
+ */
 function IsWebhookUrl(): PropertyDecorator {
   const rules: Array<[string, UrlProblem['rule']]> = [
     ['isUrl', 'is_url'],
@@ -34,13 +50,21 @@ function IsWebhookUrl(): PropertyDecorator {
 const EVENTS_DESCRIPTION = 'event types to receive, 1-8 distinct';
 
 export class CreateWebhookDto {
-  @ApiProperty({ example: 'https://hooks.example.com/gpumarket', description: 'http(s) URL on a public address; redirects are not followed' })
+  @ApiProperty({
+    example: 'https://hooks.example.com/gpumarket',
+    description: 'http(s) URL on a public address; redirects are not followed',
+  })
   @IsString()
   @MaxLength(MAX_WEBHOOK_URL_LENGTH)
   @IsWebhookUrl()
   url: string;
 
-  @ApiProperty({ enum: MARKET_EVENT_TYPES, isArray: true, example: ['lease.preemption_notice', 'lease.completed'], description: EVENTS_DESCRIPTION })
+  @ApiProperty({
+    enum: MARKET_EVENT_TYPES,
+    isArray: true,
+    example: ['lease.preemption_notice', 'lease.completed'],
+    description: EVENTS_DESCRIPTION,
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MARKET_EVENT_TYPES.length)
@@ -66,14 +90,19 @@ export class UpdateWebhookDto {
   @IsIn(MARKET_EVENT_TYPES, { each: true })
   events?: MarketEventType[];
 
-  @ApiPropertyOptional({ description: 'true re-enables a disabled endpoint (and clears its failure streak); false disables it' })
+  @ApiPropertyOptional({
+    description: 'true re-enables a disabled endpoint (and clears its failure streak); false disables it',
+  })
   @IsOmittable()
   @IsBoolean()
   enabled?: boolean;
 }
 
 export class RotateSecretQueryDto {
-  @ApiPropertyOptional({ example: 3600, description: `how long the previous secret keeps signing, 0-${MAX_GRACE_SECONDS} s (default WEBHOOK_SECRET_GRACE_SECONDS); 0 retires it at once` })
+  @ApiPropertyOptional({
+    example: 3600,
+    description: `how long the previous secret keeps signing, 0-${MAX_GRACE_SECONDS} s (default WEBHOOK_SECRET_GRACE_SECONDS); 0 retires it at once`,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -93,12 +122,21 @@ export class WebhookDto {
   @ApiProperty() id: string;
   @ApiProperty() url: string;
   @ApiProperty({ enum: MARKET_EVENT_TYPES, isArray: true }) events: string[];
-  @ApiProperty({ description: 'false once disabled (by the tenant, or after failing for a long time)' }) enabled: boolean;
+  @ApiProperty({ description: 'false once disabled (by the tenant, or after failing for a long time)' })
+  enabled: boolean;
   @ApiProperty({ nullable: true, type: String }) disabledAt: string | null;
-  @ApiProperty({ nullable: true, type: String, example: '20 failed attempts in a row since 2026-11-20T09:00:00.000Z; the last: HTTP 503' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '20 failed attempts in a row since 2026-11-20T09:00:00.000Z; the last: HTTP 503',
+  })
   disabledReason: string | null;
   @ApiProperty({ nullable: true, type: String }) secretRotatedAt: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'until when the previous secret also signs; null when only the current one does' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'until when the previous secret also signs; null when only the current one does',
+  })
   previousSecretExpiresAt: string | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
@@ -115,24 +153,29 @@ export class WebhookListDto {
 export class WebhookSecretDto {
   @ApiProperty() id: string;
   @ApiProperty({ description: 'the new signing secret; shown once' }) secret: string;
-  @ApiProperty({ nullable: true, type: String, description: 'until when the previous secret also signs' }) previousSecretExpiresAt: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'until when the previous secret also signs' })
+  previousSecretExpiresAt: string | null;
 }
 
 export class WebhookDeliveryDto {
   @ApiProperty({ description: 'sent as X-Gpumarket-Delivery; the same in every attempt of this delivery' }) id: string;
   @ApiProperty() webhookId: string;
-  @ApiProperty({ description: 'the body\'s id: the same in every delivery and redelivery of the event' }) eventId: string;
+  @ApiProperty({ description: "the body's id: the same in every delivery and redelivery of the event" })
+  eventId: string;
   @ApiProperty({ enum: MARKET_EVENT_TYPES }) eventType: string;
-  @ApiProperty({ nullable: true, type: String, description: 'the delivery this one redelivers' }) redeliveryOf: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the delivery this one redelivers' }) redeliveryOf:
+    string | null;
   @ApiProperty({ enum: DELIVERY_STATUSES }) status: string;
   @ApiProperty() attempts: number;
   @ApiProperty({ nullable: true, type: Number }) lastStatusCode: number | null;
-  @ApiProperty({ nullable: true, type: Number, description: 'ms from request to answer in the last attempt' }) lastLatencyMs: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'ms from request to answer in the last attempt' })
+  lastLatencyMs: number | null;
   @ApiProperty({ nullable: true, type: String }) lastError: string | null;
   @ApiProperty({ nullable: true, type: String }) lastAttemptAt: string | null;
   @ApiProperty({ nullable: true, type: String }) nextAttemptAt: string | null;
   @ApiProperty({ description: 'when the delivery was written, at the commit of its event' }) createdAt: string;
-  @ApiProperty({ nullable: true, type: String, description: 'when the receiver answered 2xx' }) deliveredAt: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'when the receiver answered 2xx' }) deliveredAt:
+    string | null;
 }
 
 export class WebhookAttemptDto {

@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { CurrentPrincipal, Roles } from '../auth/auth.decorators.js';
 import type { Principal } from '../auth/principal.js';
 import {
@@ -25,7 +33,9 @@ export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Registers an endpoint for event types; the answer carries its signing secret, shown this once' })
+  @ApiOperation({
+    summary: 'Registers an endpoint for event types; the answer carries its signing secret, shown this once',
+  })
   @ApiCreatedResponse({ type: WebhookCreatedDto })
   register(@CurrentPrincipal() principal: Principal, @Body() body: CreateWebhookDto): Promise<WebhookCreatedDto> {
     return this.webhooks.register(principal.tenantId!, body);
@@ -62,7 +72,11 @@ export class WebhooksController {
   @Patch(':id')
   @ApiOperation({ summary: 'Changes the URL or event types; {"enabled": true} re-enables a disabled endpoint' })
   @ApiOkResponse({ type: WebhookDto })
-  update(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: UpdateWebhookDto): Promise<WebhookDto> {
+  update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: UpdateWebhookDto,
+  ): Promise<WebhookDto> {
     return this.webhooks.update(principal.tenantId!, id, body);
   }
 
@@ -76,16 +90,28 @@ export class WebhooksController {
 
   @Post(':id/rotate-secret')
   @HttpCode(200)
-  @ApiOperation({ summary: 'A new signing secret, shown once; the previous one also signs until the grace period ends' })
+  @ApiOperation({
+    summary: 'A new signing secret, shown once; the previous one also signs until the grace period ends',
+  })
   @ApiOkResponse({ type: WebhookSecretDto })
-  rotateSecret(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: RotateSecretQueryDto): Promise<WebhookSecretDto> {
+  rotateSecret(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Query() query: RotateSecretQueryDto,
+  ): Promise<WebhookSecretDto> {
     return this.webhooks.rotateSecret(principal.tenantId!, id, query);
   }
 
   @Get(':id/deliveries')
-  @ApiOperation({ summary: "The endpoint's deliveries, newest first: status, attempts, last response code, latency and error" })
+  @ApiOperation({
+    summary: "The endpoint's deliveries, newest first: status, attempts, last response code, latency and error",
+  })
   @ApiOkResponse({ type: WebhookDeliveryPageDto })
-  deliveries(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: ListDeliveriesQueryDto): Promise<WebhookDeliveryPageDto> {
+  deliveries(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Query() query: ListDeliveriesQueryDto,
+  ): Promise<WebhookDeliveryPageDto> {
     return this.webhooks.deliveryPage(principal.tenantId!, id, query);
   }
 }

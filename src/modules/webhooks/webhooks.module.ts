@@ -21,7 +21,9 @@ class WebhookJobs implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.queue.handle('webhook.deliver', ({ deliveryId }) => this.delivery.deliver(deliveryId), { concurrency: this.config.webhooks.concurrency });
+    this.queue.handle('webhook.deliver', ({ deliveryId }) => this.delivery.deliver(deliveryId), {
+      concurrency: this.config.webhooks.concurrency,
+    });
   }
 }
 

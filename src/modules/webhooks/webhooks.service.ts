@@ -88,7 +88,10 @@ export class WebhooksService {
     const { secret, sealed } = this.secrets.issue(id);
     const row = await this.transactions.run(async (manager) => {
       if ((await this.endpoints.countLiveForUpdate(manager, tenantId)) >= MAX_WEBHOOKS_PER_TENANT) {
-        throw new WebhookError(WebhookErrorCode.LimitReached, `a tenant has at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first`);
+        throw new WebhookError(
+          WebhookErrorCode.LimitReached,
+          `a tenant has at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first`,
+        );
       }
       return this.endpoints.insert(manager, { id, tenantId, url: body.url, events: body.events, secretSealed: sealed });
     });
@@ -106,7 +109,9 @@ export class WebhooksService {
 
   async update(tenantId: string, id: string, body: UpdateWebhookDto): Promise<WebhookDto> {
     if (body.url === undefined && body.events === undefined && body.enabled === undefined) {
-      throw new ValidationFailedError([{ field: '(body)', rule: 'at_least_one', message: 'send url, events and/or enabled' }]);
+      throw new ValidationFailedError([
+        { field: '(body)', rule: 'at_least_one', message: 'send url, events and/or enabled' },
+      ]);
     }
     // Another tenant's webhook is a 404 before anything about the body is said.
     await this.transactions.run((m) => this.endpoint(m, tenantId, id));
@@ -134,7 +139,13 @@ export class WebhooksService {
       const current = await this.endpoint(manager, tenantId, id, true);
       const issued = this.secrets.issue(id);
       const expires = grace > 0 ? new Date(Date.now() + grace * 1000) : null;
-      const rotated = await this.endpoints.rotate(manager, id, issued.sealed, expires ? current.secretSealed : null, expires);
+      const rotated = await this.endpoints.rotate(
+        manager,
+        id,
+        issued.sealed,
+        expires ? current.secretSealed : null,
+        expires,
+      );
       return { secret: issued.secret, row: rotated };
     });
     return { id, secret, previousSecretExpiresAt: toWebhookDto(row).previousSecretExpiresAt };
@@ -149,7 +160,10 @@ export class WebhooksService {
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return { deliveries: page.map(toDeliveryDto), nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.id) : null };
+    return {
+      deliveries: page.map(toDeliveryDto),
+      nextCursor: rows.length > limit ? encodeKeysetCursor(last.cursorTime, last.id) : null,
+    };
   }
 
   async delivery(tenantId: string, id: string): Promise<WebhookDeliveryDetailDto> {
@@ -158,7 +172,13 @@ export class WebhooksService {
       const attempts = await this.deliveries.attempts(manager, id);
       return {
         ...toDeliveryDto(row),
-        attemptLog: attempts.map((a) => ({ attempt: a.attempt, startedAt: a.startedAt.toISOString(), statusCode: a.statusCode, latencyMs: a.latencyMs, error: a.error })),
+        attemptLog: attempts.map((a) => ({
+          attempt: a.attempt,
+          startedAt: a.startedAt.toISOString(),
+          statusCode: a.statusCode,
+          latencyMs: a.latencyMs,
+          error: a.error,
+        })),
       };
     });
   }
@@ -169,9 +189,15 @@ export class WebhooksService {
     const row = await this.transactions.run(async (manager) => {
       const original = await this.findDelivery(manager, tenantId, id);
       const endpoint = await this.endpoint(manager, tenantId, original.webhookId, true);
-      if (endpoint.disabledAt) throw new WebhookError(WebhookErrorCode.Disabled, `webhook ${endpoint.id} is disabled; enable it first (PATCH {"enabled": true})`);
+      if (endpoint.disabledAt)
+        throw new WebhookError(
+          WebhookErrorCode.Disabled,
+          `webhook ${endpoint.id} is disabled; enable it first (PATCH {"enabled": true})`,
+        );
       await this.deliveries.insertRedelivery(manager, id, newId);
-      await this.outbox.add(manager, [{ jobName: 'webhook.deliver', payload: { deliveryId: newId }, jobId: deliveryJobId(newId, 1) }]);
+      await this.outbox.add(manager, [
+        { jobName: 'webhook.deliver', payload: { deliveryId: newId }, jobId: deliveryJobId(newId, 1) },
+      ]);
       return this.findDelivery(manager, tenantId, newId);
     });
     await this.relay.relay();
@@ -196,7 +222,8 @@ export class WebhooksService {
     try {
       await resolveTarget(new URL(url), { allowPrivate: false, timeoutMs: this.config.webhooks.timeoutMs });
     } catch (error) {
-      if (error instanceof TargetRefusedError) throw new ValidationFailedError([{ field: 'url', rule: error.rule, message: error.message }]);
+      if (error instanceof TargetRefusedError)
+        throw new ValidationFailedError([{ field: 'url', rule: error.rule, message: error.message }]);
       throw error;
     }
   }

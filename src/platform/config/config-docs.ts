@@ -10,53 +10,73 @@ const MEANINGS: Readonly<Record<string, string>> = {
   PORT: 'HTTP port',
   DATABASE_URL: '`postgresql://…`. Unset: embedded PostgreSQL (PGlite) in `DATA_DIR/postgres`',
   REDIS_URL: '`redis://…`. Unset: jobs run in-process through the same handlers BullMQ workers run',
-  ADMIN_API_KEY: 'at least 24 characters; this key is an admin key. Unset: one is generated at first start and printed once',
+  ADMIN_API_KEY:
+    'at least 24 characters; this key is an admin key. Unset: one is generated at first start and printed once',
   ROUND_PERIOD_SECONDS: 'period of the clearing round',
   MARKET_FEE_PERCENT: 'platform fee, 0-100, up to 4 decimals',
   PREEMPTION_NOTICE_SECONDS: 'notice a displaced lease gets',
   MIN_HOLD_SECONDS: 'protected minimum run of a lease',
   DATA_DIR: 'where the embedded database keeps its files',
-  API_KEY_CACHE_SECONDS: 'how long a resolved API key is cached: a key revoked or rotated through another replica still works here for at most this long (at once on the replica that revoked it; an expired key is refused from its expiry everywhere); 0 turns the cache off',
+  API_KEY_CACHE_SECONDS:
+    'how long a resolved API key is cached: a key revoked or rotated through another replica still works here for at most this long (at once on the replica that revoked it; an expired key is refused from its expiry everywhere); 0 turns the cache off',
   LOG_LEVEL: '`error`, `warn`, `log` or `debug`',
-  PREEMPTION_PENALTY: 'per GPU-hour, charged in the clearing objective for every GPU of a displaced lease (hysteresis: a preemption must gain more than this)',
-  CLEARING_SOLVER_THREADS: 'worker threads that solve the clearing\'s MIP parts beside the clearing thread (0: none): the clearing thread solves parts too, so the default uses every core',
-  ROUND_TIME_LIMIT_MS: 'the clearing solver\'s budget per round; never more than half the period',
+  PREEMPTION_PENALTY:
+    'per GPU-hour, charged in the clearing objective for every GPU of a displaced lease (hysteresis: a preemption must gain more than this)',
+  CLEARING_SOLVER_THREADS:
+    "worker threads that solve the clearing's MIP parts beside the clearing thread (0: none): the clearing thread solves parts too, so the default uses every core",
+  ROUND_TIME_LIMIT_MS: "the clearing solver's budget per round; never more than half the period",
   QUEUE_PREFIX: 'namespace of the job queues in Redis: several markets (or test runs) can share one Redis',
-  DEMO_FLEET: 'seed a simulated demo fleet and background demand: `auto` only on the embedded database, `true`, `false`',
+  DEMO_FLEET:
+    'seed a simulated demo fleet and background demand: `auto` only on the embedded database, `true`, `false`',
   SIMULATED_TIME_SCALE: 'simulated fleets finish workloads this many times faster than the clock (demos)',
   REPORT_MAX_SPAN_DAYS: 'the longest range a finance report may cover (1-3660)',
   ORDER_RETRY_ATTEMPTS: 'tries of an order to a provider adapter (the first included) before it is dead-lettered',
   ORDER_RETRY_BACKOFF_MS: 'first retry delay of an order; doubles on each further try',
-  MAX_PLATFORM_FAILURES_PER_BID: 'a bid whose leases failed for the platform\'s reasons this many times fails (`too_many_failures`) instead of reopening',
+  MAX_PLATFORM_FAILURES_PER_BID:
+    "a bid whose leases failed for the platform's reasons this many times fails (`too_many_failures`) instead of reopening",
   STOP_RETRY_SECONDS: 'how often the terminate of a workload the market failed to stop is sent again',
-  HEARTBEAT_UNREACHABLE_SECONDS: 'a node whose agent has been heard from is fenced after this long without a heartbeat or order poll (1-86400; agents are asked to beat every min(15, a third of it) seconds)',
-  PLACEMENT_START_TIMEOUT_SECONDS: 'a placed lease whose workload is not running this long after its placement fails with `start_timeout` (1-604800)',
-  RETENTION_DAYS: 'days finished webhook deliveries and tenants\' events are kept (0: forever); see Data retention',
-  SLURM_BIN_DIR: 'directory holding `sbatch`, `squeue`, `scontrol`, `scancel`; setting it enables providers with adapter `slurm`. Unset: their orders fail at once with a message naming this variable',
-  SLURM_PARTITION: 'partition the market\'s jobs go to (else the cluster\'s default)',
+  HEARTBEAT_UNREACHABLE_SECONDS:
+    'a node whose agent has been heard from is fenced after this long without a heartbeat or order poll (1-86400; agents are asked to beat every min(15, a third of it) seconds)',
+  PLACEMENT_START_TIMEOUT_SECONDS:
+    'a placed lease whose workload is not running this long after its placement fails with `start_timeout` (1-604800)',
+  RETENTION_DAYS: "days finished webhook deliveries and tenants' events are kept (0: forever); see Data retention",
+  SLURM_BIN_DIR:
+    'directory holding `sbatch`, `squeue`, `scontrol`, `scancel`; setting it enables providers with adapter `slurm`. Unset: their orders fail at once with a message naming this variable',
+  SLURM_PARTITION: "partition the market's jobs go to (else the cluster's default)",
   SLURM_ACCOUNT: 'account the jobs are charged to',
-  SLURM_CONF: 'the cluster\'s `slurm.conf` (else the host\'s default); checked only when `SLURM_BIN_DIR` is set',
-  SLURM_QOS: 'QoS of the market\'s jobs (`--qos`)',
+  SLURM_CONF: "the cluster's `slurm.conf` (else the host's default); checked only when `SLURM_BIN_DIR` is set",
+  SLURM_QOS: "QoS of the market's jobs (`--qos`)",
   SLURM_RESERVATION: 'reservation the jobs run in (`--reservation`)',
-  SLURM_CPUS_PER_GPU: 'CPUs per GPU (`--cpus-per-gpu`); unset: the cluster\'s default',
-  SLURM_MEM_PER_GPU: 'memory per GPU (`--mem-per-gpu`), e.g. `64G`; unset: the cluster\'s default',
-  SLURM_WORK_DIR: 'each lease runs in `<dir>/<lease id>`, with its output files there; on a multi-node cluster, storage the compute nodes share. Unset: the system temp directory',
-  SLURM_GRES_TYPES: 'GRES type per GPU model, e.g. `H100-SXM-80GB=h100,A100-SXM-80GB=a100` (`--gres=gpu:<type>:<n>`); unset: the node\'s own type name, else untyped',
-  SLURM_EXTRA_ARGS: 'further sbatch flags, each one `--flag[=value]` word from the allow-list in docs/adapters.md; flags the market sets itself are refused',
-  KUBE_NAMESPACE: 'namespace the lease Pods go to; setting it enables providers with adapter `kubernetes`. Unset: their orders fail at once naming this variable',
-  KUBECONFIG: 'one kubeconfig file for the Kubernetes adapter; unset: the in-cluster service account, else `~/.kube/config`. Checked only when `KUBE_NAMESPACE` is set',
-  WEBHOOK_SECRET_KEY: '32 bytes (64 hex digits, or base64) that encrypt webhook secrets at rest (AES-256-GCM). Unset: generated once into `DATA_DIR/webhook-secret.key` on the embedded database; with `DATABASE_URL`, the webhook API answers 503 until it is set. See [Webhooks](#webhooks)',
-  WEBHOOK_SECRET_KEY_PREVIOUS: 'the key before the last change of `WEBHOOK_SECRET_KEY`: secrets still under it are re-encrypted at start-up',
-  WEBHOOK_ALLOW_PRIVATE_TARGETS: '`true` lets webhooks go to private, loopback and link-local addresses (tests, a demo on one machine); never where tenants are not trusted',
-  WEBHOOK_TIMEOUT_MS: 'one delivery attempt\'s budget (connect, send, answer), 100-60000',
+  SLURM_CPUS_PER_GPU: "CPUs per GPU (`--cpus-per-gpu`); unset: the cluster's default",
+  SLURM_MEM_PER_GPU: "memory per GPU (`--mem-per-gpu`), e.g. `64G`; unset: the cluster's default",
+  SLURM_WORK_DIR:
+    'each lease runs in `<dir>/<lease id>`, with its output files there; on a multi-node cluster, storage the compute nodes share. Unset: the system temp directory',
+  SLURM_GRES_TYPES:
+    "GRES type per GPU model, e.g. `H100-SXM-80GB=h100,A100-SXM-80GB=a100` (`--gres=gpu:<type>:<n>`); unset: the node's own type name, else untyped",
+  SLURM_EXTRA_ARGS:
+    'further sbatch flags, each one `--flag[=value]` word from the allow-list in docs/adapters.md; flags the market sets itself are refused',
+  KUBE_NAMESPACE:
+    'namespace the lease Pods go to; setting it enables providers with adapter `kubernetes`. Unset: their orders fail at once naming this variable',
+  KUBECONFIG:
+    'one kubeconfig file for the Kubernetes adapter; unset: the in-cluster service account, else `~/.kube/config`. Checked only when `KUBE_NAMESPACE` is set',
+  WEBHOOK_SECRET_KEY:
+    '32 bytes (64 hex digits, or base64) that encrypt webhook secrets at rest (AES-256-GCM). Unset: generated once into `DATA_DIR/webhook-secret.key` on the embedded database; with `DATABASE_URL`, the webhook API answers 503 until it is set. See [Webhooks](#webhooks)',
+  WEBHOOK_SECRET_KEY_PREVIOUS:
+    'the key before the last change of `WEBHOOK_SECRET_KEY`: secrets still under it are re-encrypted at start-up',
+  WEBHOOK_ALLOW_PRIVATE_TARGETS:
+    '`true` lets webhooks go to private, loopback and link-local addresses (tests, a demo on one machine); never where tenants are not trusted',
+  WEBHOOK_TIMEOUT_MS: "one delivery attempt's budget (connect, send, answer), 100-60000",
   WEBHOOK_RETRY_BASE_MS: 'delay after the first failed attempt; doubles per attempt, with ±25% jitter',
   WEBHOOK_RETRY_MAX_MS: 'the longest delay between attempts (before jitter)',
-  WEBHOOK_RETRY_WINDOW_SECONDS: 'how long after its event a delivery is retried before it is marked failed (1 s-7 days)',
+  WEBHOOK_RETRY_WINDOW_SECONDS:
+    'how long after its event a delivery is retried before it is marked failed (1 s-7 days)',
   WEBHOOK_DISABLE_AFTER_FAILURES: 'an endpoint is disabled after this many failed attempts in a row ...',
   WEBHOOK_DISABLE_AFTER_SECONDS: '... spread over at least this long (3 days) with no success in between',
-  WEBHOOK_SECRET_GRACE_SECONDS: 'how long the previous secret also signs after a rotation (0-604800; a request may choose)',
+  WEBHOOK_SECRET_GRACE_SECONDS:
+    'how long the previous secret also signs after a rotation (0-604800; a request may choose)',
   WEBHOOK_CONCURRENCY: 'webhook deliveries one process sends at once',
-  WEBHOOK_ENDPOINT_CONCURRENCY: 'attempts in flight to one endpoint at once across all replicas, so a slow endpoint cannot take every worker',
+  WEBHOOK_ENDPOINT_CONCURRENCY:
+    'attempts in flight to one endpoint at once across all replicas, so a slow endpoint cannot take every worker',
 };
 
 export interface ConfigVariable {

@@ -113,7 +113,10 @@ describe('loadConfig', () => {
   it('webhooks: reads the key as hex or base64, the same 32 bytes either way', () => {
     const key = Buffer.alloc(32, 7);
     const hex = loadConfig({ WEBHOOK_SECRET_KEY: key.toString('hex'), WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' }).webhooks;
-    const base64 = loadConfig({ WEBHOOK_SECRET_KEY: key.toString('base64'), WEBHOOK_SECRET_KEY_PREVIOUS: Buffer.alloc(32, 8).toString('base64url') }).webhooks;
+    const base64 = loadConfig({
+      WEBHOOK_SECRET_KEY: key.toString('base64'),
+      WEBHOOK_SECRET_KEY_PREVIOUS: Buffer.alloc(32, 8).toString('base64url'),
+    }).webhooks;
     expect(hex.secretKey?.equals(key)).toBe(true);
     expect(hex.allowPrivateTargets).toBe(true);
     expect(base64.secretKey?.equals(key)).toBe(true);
@@ -122,14 +125,26 @@ describe('loadConfig', () => {
 
   it('webhooks: refuses a previous key without a current one, and a retry cap below the base', () => {
     expect(() => loadConfig({ WEBHOOK_SECRET_KEY_PREVIOUS: 'ab'.repeat(32) })).toThrow(/WEBHOOK_SECRET_KEY_PREVIOUS/);
-    expect(() => loadConfig({ WEBHOOK_RETRY_BASE_MS: '5000', WEBHOOK_RETRY_MAX_MS: '1000' })).toThrow(/WEBHOOK_RETRY_MAX_MS/);
+    expect(() => loadConfig({ WEBHOOK_RETRY_BASE_MS: '5000', WEBHOOK_RETRY_MAX_MS: '1000' })).toThrow(
+      /WEBHOOK_RETRY_MAX_MS/,
+    );
   });
 
   it('passes the Slurm submission settings to the adapter, and stops naming the variable of a bad one', () => {
     const bin = mkdtempSync(join(tmpdir(), 'slurm-bin-'));
     writeFileSync(join(bin, 'sbatch'), '');
-    const config = loadConfig({ SLURM_BIN_DIR: bin, SLURM_QOS: 'market', SLURM_CPUS_PER_GPU: '12', SLURM_GRES_TYPES: 'H100-SXM-80GB=h100' });
-    expect(config.slurm).toMatchObject({ binDir: bin, qos: 'market', cpusPerGpu: 12, gresTypes: { 'H100-SXM-80GB': 'h100' } });
+    const config = loadConfig({
+      SLURM_BIN_DIR: bin,
+      SLURM_QOS: 'market',
+      SLURM_CPUS_PER_GPU: '12',
+      SLURM_GRES_TYPES: 'H100-SXM-80GB=h100',
+    });
+    expect(config.slurm).toMatchObject({
+      binDir: bin,
+      qos: 'market',
+      cpusPerGpu: 12,
+      gresTypes: { 'H100-SXM-80GB': 'h100' },
+    });
     expect(() => loadConfig({ SLURM_BIN_DIR: bin, SLURM_CPUS_PER_GPU: 'twelve' })).toThrow(/SLURM_CPUS_PER_GPU/);
     expect(() => loadConfig({ SLURM_BIN_DIR: bin, SLURM_WORK_DIR: 'relative/dir' })).toThrow(/SLURM_WORK_DIR/);
   });

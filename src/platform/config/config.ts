@@ -1,7 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { readSlurmSettings, SLURM_SETTING_RULES, type SlurmSettings } from '../../modules/dispatch/adapters/slurm/slurm-settings.js';
+// The Slurm adapter's settings reader is pure and shared with the adapter, which checks the same
+// rules at construction; the config reads it so that a bad value stops the service at start.
+// eslint-disable-next-line no-restricted-imports
+import {
+  readSlurmSettings,
+  SLURM_SETTING_RULES,
+  type SlurmSettings,
+} from '../../modules/dispatch/adapters/slurm/slurm-settings.js';
 
 /**
  * The service's configuration, read once from the environment and validated before anything
@@ -137,7 +144,8 @@ class Reader {
   ) {}
 
   private raw(name: string, fallback: string | number | null, rule: string): string | undefined {
-    if (!this.uses.some((u) => u.name === name)) this.uses.push({ name, default: fallback === null ? 'unset' : String(fallback), rule });
+    if (!this.uses.some((u) => u.name === name))
+      this.uses.push({ name, default: fallback === null ? 'unset' : String(fallback), rule });
     if (this.describing) return undefined;
     const value = this.env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
@@ -159,7 +167,9 @@ class Reader {
     const text = this.raw(name, fallback, `decimal, ${min}-${max}, at most 4 decimals`);
     if (text === undefined) return fallback;
     if (!/^\d+(\.\d{1,4})?$/.test(text) || Number(text) < min || Number(text) > max) {
-      this.problems.push(`${name}=${JSON.stringify(text)}: must be a decimal from ${min} to ${max} with at most 4 decimals`);
+      this.problems.push(
+        `${name}=${JSON.stringify(text)}: must be a decimal from ${min} to ${max} with at most 4 decimals`,
+      );
       return fallback;
     }
     return text;
@@ -195,9 +205,15 @@ class Reader {
   key256(name: string): Buffer | null {
     const text = this.raw(name, null, '32 bytes: 64 hex digits or base64');
     if (text === undefined) return null;
-    const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : null;
+    const key = /^[0-9a-f]{64}$/i.test(text)
+      ? Buffer.from(text, 'hex')
+      : /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
+        ? Buffer.from(text, 'base64')
+        : null;
     if (key === null || key.length !== 32) {
-      this.problems.push(`${name}: must be 32 bytes written as 64 hex digits or in base64 (e.g. \`openssl rand -hex 32\`)`);
+      this.problems.push(
+        `${name}: must be 32 bytes written as 64 hex digits or in base64 (e.g. \`openssl rand -hex 32\`)`,
+      );
       return null;
     }
     return key;
@@ -231,7 +247,9 @@ class Reader {
     const path = isAbsolute(text) ? text : resolve(cwd, text);
     const found = existsSync(path) && (kind === 'file' ? statSync(path).isFile() : statSync(path).isDirectory());
     if (!found || (mustContain && !existsSync(join(path, mustContain)))) {
-      this.problems.push(`${name}=${JSON.stringify(text)}: must be an existing ${kind}${mustContain ? ` holding ${mustContain}` : ''}`);
+      this.problems.push(
+        `${name}=${JSON.stringify(text)}: must be an existing ${kind}${mustContain ? ` holding ${mustContain}` : ''}`,
+      );
       return undefined;
     }
     return path;
@@ -323,10 +341,18 @@ function slurmConfig(read: Reader, cwd: string): SlurmConfig | null {
   const account = read.name('SLURM_ACCOUNT');
   const slurmConf = read.existingPath('SLURM_CONF', 'file', cwd);
   // Submission settings are checked by the adapter's own reader; the config records and passes them.
-  const env = Object.fromEntries(Object.entries(SLURM_SETTING_RULES).map(([name, rule]) => [name, read.text(name, rule)]));
+  const env = Object.fromEntries(
+    Object.entries(SLURM_SETTING_RULES).map(([name, rule]) => [name, read.text(name, rule)]),
+  );
   const { settings, problems } = readSlurmSettings(env);
   read.problems.push(...problems);
-  return { binDir, ...(partition ? { partition } : {}), ...(account ? { account } : {}), ...(slurmConf ? { slurmConf } : {}), ...settings };
+  return {
+    binDir,
+    ...(partition ? { partition } : {}),
+    ...(account ? { account } : {}),
+    ...(slurmConf ? { slurmConf } : {}),
+    ...settings,
+  };
 }
 
 function kubernetesConfig(read: Reader, cwd: string): KubernetesConfig | null {
@@ -338,10 +364,12 @@ function kubernetesConfig(read: Reader, cwd: string): KubernetesConfig | null {
 function webhookConfig(read: Reader): WebhookConfig {
   const secretKey = read.key256('WEBHOOK_SECRET_KEY');
   const previousSecretKey = read.key256('WEBHOOK_SECRET_KEY_PREVIOUS');
-  if (previousSecretKey && !secretKey) read.problems.push('WEBHOOK_SECRET_KEY_PREVIOUS: needs WEBHOOK_SECRET_KEY, the key secrets are re-encrypted under');
+  if (previousSecretKey && !secretKey)
+    read.problems.push('WEBHOOK_SECRET_KEY_PREVIOUS: needs WEBHOOK_SECRET_KEY, the key secrets are re-encrypted under');
   const retryBaseMs = read.integer('WEBHOOK_RETRY_BASE_MS', 5_000, 10, 3_600_000);
   const retryMaxMs = read.integer('WEBHOOK_RETRY_MAX_MS', 3_600_000, 10, 86_400_000);
-  if (retryMaxMs < retryBaseMs) read.problems.push(`WEBHOOK_RETRY_MAX_MS=${retryMaxMs}: must be at least WEBHOOK_RETRY_BASE_MS (${retryBaseMs})`);
+  if (retryMaxMs < retryBaseMs)
+    read.problems.push(`WEBHOOK_RETRY_MAX_MS=${retryMaxMs}: must be at least WEBHOOK_RETRY_BASE_MS (${retryBaseMs})`);
   return {
     secretKey,
     previousSecretKey,

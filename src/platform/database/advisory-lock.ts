@@ -7,7 +7,10 @@ import type { EntityManager } from 'typeorm';
  */
 export async function tryAdvisoryXactLock(manager: EntityManager, name: string): Promise<boolean> {
   assertInTransaction(manager);
-  const rows: Array<{ locked: boolean }> = await manager.query('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', [name]);
+  const rows: Array<{ locked: boolean }> = await manager.query(
+    'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked',
+    [name],
+  );
   return rows[0]?.locked === true;
 }
 

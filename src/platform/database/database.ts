@@ -5,7 +5,6 @@ import { RedactingQueryLogger } from './query-logger.js';
 import { loadSqlMigrations } from './sql-migrations.js';
 import { join } from 'node:path';
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export type EntityList = ReadonlyArray<Function | EntitySchema>;
 
 export interface Database {

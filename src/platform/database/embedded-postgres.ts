@@ -35,7 +35,9 @@ async function claimDataDir(dataDir: string): Promise<string> {
   const pidFile = join(dataDir, 'gpumarket.pid');
   const owner = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-    throw new DataDirInUseError(`DATA_DIR ${dataDir} is in use by process ${owner}; stop it or set DATA_DIR or DATABASE_URL`);
+    throw new DataDirInUseError(
+      `DATA_DIR ${dataDir} is in use by process ${owner}; stop it or set DATA_DIR or DATABASE_URL`,
+    );
   }
   await writeFile(pidFile, String(process.pid));
   return pidFile;

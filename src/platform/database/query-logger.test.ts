@@ -12,9 +12,14 @@ function capture() {
 describe('RedactingQueryLogger', () => {
   it('logs a failed INSERT with its query and error, never its parameters', () => {
     const { lines, logger } = capture();
-    const error = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021', detail: `Key (key_hash)=(${HASH})` });
+    const error = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), {
+      code: '22021',
+      detail: `Key (key_hash)=(${HASH})`,
+    });
     logger.logQueryError(error, 'INSERT INTO "api_keys"("key_hash", "name") VALUES ($1, $2)', [HASH, 'ci\u0000']);
-    expect(lines).toEqual(['query failed (22021): invalid byte sequence for encoding "UTF8": 0x00 -- INSERT INTO "api_keys"("key_hash", "name") VALUES ($1, $2)']);
+    expect(lines).toEqual([
+      'query failed (22021): invalid byte sequence for encoding "UTF8": 0x00 -- INSERT INTO "api_keys"("key_hash", "name") VALUES ($1, $2)',
+    ]);
   });
 
   it('redacts a parameter that the database quotes in its message', () => {

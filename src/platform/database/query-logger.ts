@@ -51,7 +51,8 @@ export function redactParameters(text: string, parameters: unknown): string {
   if (!Array.isArray(parameters)) return text;
   const values: Array<{ text: string; placeholder: string }> = [];
   parameters.forEach((value, index) => {
-    for (const leaf of leavesOf(value)) if (leaf.length >= MIN_REDACTED_LENGTH) values.push({ text: leaf, placeholder: `$${index + 1}` });
+    for (const leaf of leavesOf(value))
+      if (leaf.length >= MIN_REDACTED_LENGTH) values.push({ text: leaf, placeholder: `$${index + 1}` });
   });
   // The longest first, so that a value containing another is redacted whole.
   values.sort((a, b) => b.text.length - a.text.length);
@@ -69,7 +70,12 @@ function leavesOf(value: unknown): string[] {
     if (typeof current === 'string') leaves.push(current);
     else if (typeof current === 'number' || typeof current === 'bigint') leaves.push(String(current));
     else if (Array.isArray(current)) for (const item of current) stack.push(item);
-    else if (current !== null && typeof current === 'object' && !Buffer.isBuffer(current) && !(current instanceof Date)) {
+    else if (
+      current !== null &&
+      typeof current === 'object' &&
+      !Buffer.isBuffer(current) &&
+      !(current instanceof Date)
+    ) {
       for (const item of Object.values(current)) stack.push(item);
     }
   }

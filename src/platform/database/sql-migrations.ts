@@ -30,7 +30,9 @@ function className(timestamp: string, name: string): string {
 }
 
 export function loadSqlMigrations(dir: string = MIGRATIONS_DIR): Array<new () => MigrationInterface> {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   return files.map((file) => {
     const match = FILE_NAME.exec(file);
     if (!match) throw new Error(`migration file ${file} must be named <13-digit timestamp>-<kebab-name>.sql`);

@@ -4,13 +4,7 @@
  * knows about HTTP.
  */
 export type ErrorCategory =
-  | 'invalid'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'too_large'
-  | 'unavailable';
+  'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unavailable';
 
 export abstract class AppError extends Error {
   abstract readonly category: ErrorCategory;
@@ -66,6 +60,10 @@ export class RequestError extends AppError {
   constructor(code: RequestErrorCode, message: string) {
     super(code, message);
     this.category =
-      code === RequestErrorCode.BodyTooLarge ? 'too_large' : code === RequestErrorCode.RouteNotFound ? 'not_found' : 'invalid';
+      code === RequestErrorCode.BodyTooLarge
+        ? 'too_large'
+        : code === RequestErrorCode.RouteNotFound
+          ? 'not_found'
+          : 'invalid';
   }
 }

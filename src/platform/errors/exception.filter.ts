@@ -57,9 +57,11 @@ function toAppError(exception: unknown): AppError | null {
   if (exception instanceof AppError) return exception;
   // Errors raised by body-parser carry a `type` and a status.
   const parserType = (exception as { type?: unknown } | null)?.type;
-  if (parserType === 'entity.parse.failed') return new RequestError(RequestErrorCode.MalformedJson, 'request body is not valid JSON');
-  if (parserType === 'entity.too.large') return new RequestError(RequestErrorCode.BodyTooLarge, 'request body is too large');
-  if (typeof parserType === 'string' && parserType.startsWith('encoding.') || parserType === 'charset.unsupported') {
+  if (parserType === 'entity.parse.failed')
+    return new RequestError(RequestErrorCode.MalformedJson, 'request body is not valid JSON');
+  if (parserType === 'entity.too.large')
+    return new RequestError(RequestErrorCode.BodyTooLarge, 'request body is too large');
+  if ((typeof parserType === 'string' && parserType.startsWith('encoding.')) || parserType === 'charset.unsupported') {
     return new RequestError(RequestErrorCode.UnsupportedMediaType, 'unsupported request body encoding');
   }
   if (exception instanceof HttpException) {

@@ -4,7 +4,10 @@ import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 const QUIET_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
 
 export class AppLogger extends ConsoleLogger {
-  constructor(private readonly showStartup: boolean, levels: LogLevel[]) {
+  constructor(
+    private readonly showStartup: boolean,
+    levels: LogLevel[],
+  ) {
     super();
     this.setLogLevels(levels);
   }

@@ -75,12 +75,20 @@ export function controlCharacterProblem(field: string, text: string, multiline =
   const pattern = multiline ? CONTROL_BUT_LINE_BREAKS : CONTROL;
   if (!pattern.test(text)) return null;
   const allowed = multiline ? ' other than tab and line breaks' : '';
-  return { field, rule: 'control_character', message: `${field} must not contain control characters${allowed} (found ${codePoint(text, pattern)})` };
+  return {
+    field,
+    rule: 'control_character',
+    message: `${field} must not contain control characters${allowed} (found ${codePoint(text, pattern)})`,
+  };
 }
 
 function keyProblem(field: string, key: string): FieldProblem {
   if (PROTOTYPE_KEYS.has(key)) return { field, rule: 'unknown_field', message: `property ${key} should not exist` };
-  return { field, rule: 'control_character', message: `the name of ${field} must not contain control characters (found ${codePoint(key, CONTROL)})` };
+  return {
+    field,
+    rule: 'control_character',
+    message: `the name of ${field} must not contain control characters (found ${codePoint(key, CONTROL)})`,
+  };
 }
 
 /**
@@ -90,7 +98,11 @@ function keyProblem(field: string, key: string): FieldProblem {
  * control characters in keys and strings. Fields are named as the validation pipe names them
  * (`offers[0].gpuModel`). Never recurses.
  */
-export function inspectJson(value: unknown, rootField: string, options: { multilineFields?: readonly RegExp[] } = {}): FieldProblem[] {
+export function inspectJson(
+  value: unknown,
+  rootField: string,
+  options: { multilineFields?: readonly RegExp[] } = {},
+): FieldProblem[] {
   const multilineFields = options.multilineFields ?? MULTILINE_FIELDS;
   const problems: FieldProblem[] = [];
   const stack: Entry[] = [{ value, key: null, parent: null, depth: 0 }];
@@ -98,25 +110,47 @@ export function inspectJson(value: unknown, rootField: string, options: { multil
   while (stack.length > 0 && problems.length < MAX_PROBLEMS) {
     const entry = stack.pop()!;
     if (++values > MAX_JSON_VALUES) {
-      return [{ field: rootField, rule: 'too_many_values', message: `${rootField} holds more than ${MAX_JSON_VALUES} values (the limit is ${MAX_JSON_VALUES})` }];
+      return [
+        {
+          field: rootField,
+          rule: 'too_many_values',
+          message: `${rootField} holds more than ${MAX_JSON_VALUES} values (the limit is ${MAX_JSON_VALUES})`,
+        },
+      ];
     }
     const current = entry.value;
     if (typeof current === 'string') {
       if (!CONTROL.test(current)) continue;
       const field = fieldOf(entry) || rootField;
-      const problem = controlCharacterProblem(field, current, multilineFields.some((pattern) => pattern.test(field)));
+      const problem = controlCharacterProblem(
+        field,
+        current,
+        multilineFields.some((pattern) => pattern.test(field)),
+      );
       if (problem) problems.push(problem);
       continue;
     }
     if (typeof current !== 'object' || current === null) continue;
     const depth = entry.depth + 1;
     if (depth > MAX_JSON_DEPTH) {
-      return [{ field: rootField, rule: 'too_deep', message: `${rootField} nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep (the limit is ${MAX_JSON_DEPTH})` }];
+      return [
+        {
+          field: rootField,
+          rule: 'too_deep',
+          message: `${rootField} nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep (the limit is ${MAX_JSON_DEPTH})`,
+        },
+      ];
     }
     const keys = Array.isArray(current) ? null : Object.keys(current);
     if ((keys ?? (current as unknown[])).length > MAX_JSON_ITEMS) {
       const field = fieldOf(entry) || rootField;
-      return [{ field, rule: 'too_many_items', message: `${field} holds more than ${MAX_JSON_ITEMS} items (the limit is ${MAX_JSON_ITEMS})` }];
+      return [
+        {
+          field,
+          rule: 'too_many_items',
+          message: `${field} holds more than ${MAX_JSON_ITEMS} items (the limit is ${MAX_JSON_ITEMS})`,
+        },
+      ];
     }
     // Children go on the stack last-first, so that problems come out in document order.
     if (keys === null) {

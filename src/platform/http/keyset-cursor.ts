@@ -14,7 +14,9 @@ export function encodeKeysetCursor(time: string, id: string): string {
 export function decodeKeysetCursor(cursor: string): { time: string; id: string } {
   const [time, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   if (!time || Number.isNaN(Date.parse(time)) || !id || !UUID.test(id)) {
-    throw new ValidationFailedError([{ field: 'cursor', rule: 'is_cursor', message: 'cursor must be a nextCursor returned by this API' }]);
+    throw new ValidationFailedError([
+      { field: 'cursor', rule: 'is_cursor', message: 'cursor must be a nextCursor returned by this API' },
+    ]);
   }
   return { time, id };
 }

@@ -10,7 +10,16 @@ const RULE_NAMES: Record<string, string> = {
   isDefined: 'required',
 };
 
-const TYPE_RULES = new Set(['isInt', 'isNumber', 'isString', 'isBoolean', 'isArray', 'isObject', 'isDecimal', 'isDefined']);
+const TYPE_RULES = new Set([
+  'isInt',
+  'isNumber',
+  'isString',
+  'isBoolean',
+  'isArray',
+  'isObject',
+  'isDecimal',
+  'isDefined',
+]);
 
 function ruleName(constraint: string): string {
   return RULE_NAMES[constraint] ?? constraint.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -22,7 +31,11 @@ function join(parent: string, property: string): string {
 }
 
 /** Flattens class-validator's tree into one problem per failing field and rule. */
-export function flattenValidationErrors(errors: readonly ValidationError[], parent = '', problems: FieldProblem[] = []): FieldProblem[] {
+export function flattenValidationErrors(
+  errors: readonly ValidationError[],
+  parent = '',
+  problems: FieldProblem[] = [],
+): FieldProblem[] {
   for (const error of errors) {
     const field = join(parent, error.property);
     const constraints = Object.entries(error.constraints ?? {});
@@ -67,7 +80,8 @@ export class AppValidationPipe implements PipeTransform {
       const problem = controlCharacterProblem(metadata.data ?? '(path)', value);
       if (problem) throw new ValidationFailedError([problem]);
     }
-    if (metadata.type === 'query' && metadata.metatype && metadata.metatype !== Object && value === undefined) value = {};
+    if (metadata.type === 'query' && metadata.metatype && metadata.metatype !== Object && value === undefined)
+      value = {};
     return this.inner.transform(value, metadata);
   }
 }

@@ -33,7 +33,11 @@ function decimalOf(value: unknown) {
 /** A money amount: a decimal string or a JSON number, at most PRICE_DECIMALS places, within [min, max]. */
 export function IsPrice(options: { min?: string; exclusiveMin?: string; max: string }): PropertyDecorator {
   const decorators = [
-    rule('isDecimal', (v) => decimalOf(v) !== null, (a) => `${a.property} must be a decimal number (string or number)`),
+    rule(
+      'isDecimal',
+      (v) => decimalOf(v) !== null,
+      (a) => `${a.property} must be a decimal number (string or number)`,
+    ),
     rule(
       'maxDecimals',
       (v) => (decimalOf(v)?.decimalPlaces() ?? 0) <= PRICE_DECIMALS,
@@ -47,9 +51,16 @@ export function IsPrice(options: { min?: string; exclusiveMin?: string; max: str
         if (options.exclusiveMin !== undefined) return d.greaterThan(options.exclusiveMin);
         return d.greaterThanOrEqualTo(options.min ?? '0');
       },
-      (a) => (options.exclusiveMin !== undefined ? `${a.property} must be greater than ${options.exclusiveMin}` : `${a.property} must be at least ${options.min ?? '0'}`),
+      (a) =>
+        options.exclusiveMin !== undefined
+          ? `${a.property} must be greater than ${options.exclusiveMin}`
+          : `${a.property} must be at least ${options.min ?? '0'}`,
     ),
-    rule('priceMax', (v) => decimalOf(v)?.lessThanOrEqualTo(options.max) ?? true, (a) => `${a.property} must be at most ${options.max}`),
+    rule(
+      'priceMax',
+      (v) => decimalOf(v)?.lessThanOrEqualTo(options.max) ?? true,
+      (a) => `${a.property} must be at most ${options.max}`,
+    ),
   ];
   return (target, key) => decorators.forEach((d) => d(target, key));
 }
@@ -65,8 +76,11 @@ export function IsEnvMap(maxEntries = 128, maxValueLength = 8192): PropertyDecor
       v !== null &&
       !Array.isArray(v) &&
       Object.keys(v).length <= maxEntries &&
-      Object.entries(v).every(([k, val]) => ENV_NAME.test(k) && typeof val === 'string' && val.length <= maxValueLength),
-    (a) => `${a.property} must be an object of at most ${maxEntries} NAME: "string value" pairs (names like PATH or MY_VAR)`,
+      Object.entries(v).every(
+        ([k, val]) => ENV_NAME.test(k) && typeof val === 'string' && val.length <= maxValueLength,
+      ),
+    (a) =>
+      `${a.property} must be an object of at most ${maxEntries} NAME: "string value" pairs (names like PATH or MY_VAR)`,
   );
 }
 

@@ -115,7 +115,9 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
         await this.queue.ping().catch(() => {
           throw error;
         });
-        this.logger.error(`outbox row ${row.id} (${row.jobName}, job ${row.jobId}) set aside: the queue refused it: ${message}`);
+        this.logger.error(
+          `outbox row ${row.id} (${row.jobName}, job ${row.jobId}) set aside: the queue refused it: ${message}`,
+        );
         await this.outbox.markFailed(manager, row.id, message);
       }
     }

@@ -33,12 +33,19 @@ export class OutboxRepository {
 
   /** Oldest unrelayed rows, locked so that two relays never take the same row. */
   async claimPending(manager: EntityManager, limit: number): Promise<PendingMessage[]> {
-    const rows: Array<{ id: string; job_name: JobName; payload: never; job_id: string; deliver_at: Date }> = await manager.query(
-      `SELECT id, job_name, payload, job_id, deliver_at FROM outbox
+    const rows: Array<{ id: string; job_name: JobName; payload: never; job_id: string; deliver_at: Date }> =
+      await manager.query(
+        `SELECT id, job_name, payload, job_id, deliver_at FROM outbox
         WHERE relayed_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-      [limit],
-    );
-    return rows.map((r) => ({ id: r.id, jobName: r.job_name, payload: r.payload, jobId: r.job_id, deliverAt: r.deliver_at }));
+        [limit],
+      );
+    return rows.map((r) => ({
+      id: r.id,
+      jobName: r.job_name,
+      payload: r.payload,
+      jobId: r.job_id,
+      deliverAt: r.deliver_at,
+    }));
   }
 
   async markRelayed(manager: EntityManager, ids: readonly string[]): Promise<void> {
@@ -51,7 +58,9 @@ export class OutboxRepository {
   }
 
   async pendingCount(manager: EntityManager): Promise<number> {
-    const rows: Array<{ n: number }> = await manager.query('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL AND failed_at IS NULL');
+    const rows: Array<{ n: number }> = await manager.query(
+      'SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL AND failed_at IS NULL',
+    );
     return rows[0].n;
   }
 }

@@ -58,11 +58,15 @@ export class BullMqJobQueue implements JobQueue {
     await this.queue(name).add(name, payload, this.jobOptions(name, options));
   }
 
-  async enqueueMany(jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>): Promise<void> {
-    const byName = new Map<JobName, typeof jobs[number][]>();
+  async enqueueMany(
+    jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>,
+  ): Promise<void> {
+    const byName = new Map<JobName, (typeof jobs)[number][]>();
     for (const job of jobs) byName.set(job.name, [...(byName.get(job.name) ?? []), job]);
     for (const [name, group] of byName)
-      await this.queue(name).addBulk(group.map((job) => ({ name, data: job.payload, opts: this.jobOptions(name, job.options ?? {}) })));
+      await this.queue(name).addBulk(
+        group.map((job) => ({ name, data: job.payload, opts: this.jobOptions(name, job.options ?? {}) })),
+      );
   }
 
   private jobOptions(name: JobName, options: EnqueueOptions) {
@@ -119,7 +123,10 @@ export class BullMqJobQueue implements JobQueue {
    * becomes ready, and checked every few seconds (a FLUSHALL drops no connection).
    */
   private watchSchedules(): void {
-    const checkMs = Math.min(SCHEDULE_CHECK_MAX_MS, ...[...this.schedules.values()].map((s) => Math.max(1_000, s.everyMs)));
+    const checkMs = Math.min(
+      SCHEDULE_CHECK_MAX_MS,
+      ...[...this.schedules.values()].map((s) => Math.max(1_000, s.everyMs)),
+    );
     if (this.scheduleWatch && checkMs >= this.scheduleCheckMs) return;
     if (this.scheduleWatch) clearInterval(this.scheduleWatch);
     this.scheduleCheckMs = checkMs;
@@ -145,7 +152,11 @@ export class BullMqJobQueue implements JobQueue {
       // `every` to the last run, and realigns to the multiples after a gap). It counts only when
       // the schedule is created: an upsert of an unchanged schedule keeps its next run.
       const startDate = Math.ceil(Date.now() / schedule.everyMs) * schedule.everyMs;
-      await this.queue(name).upsertJobScheduler(id, { every: schedule.everyMs, startDate }, { name, data: schedule.payload });
+      await this.queue(name).upsertJobScheduler(
+        id,
+        { every: schedule.everyMs, startDate },
+        { name, data: schedule.payload },
+      );
       if (!force) this.log(`the ${name} schedule was missing from Redis (restarted empty or flushed); re-created it`);
     } catch (error) {
       this.log(`cannot schedule ${name} yet (${error instanceof Error ? error.message : String(error)}); retrying`);
@@ -184,5 +195,7 @@ export class BullMqJobQueue implements JobQueue {
 function scheduledAt(job: Job): { scheduledAt?: number } {
   if (!job.repeatJobKey) return {};
   const planned = Number(job.id?.slice(job.id.lastIndexOf(':') + 1));
-  return { scheduledAt: Number.isSafeInteger(planned) && planned > 0 ? planned : job.timestamp + (job.opts.delay ?? 0) };
+  return {
+    scheduledAt: Number.isSafeInteger(planned) && planned > 0 ? planned : job.timestamp + (job.opts.delay ?? 0),
+  };
 }

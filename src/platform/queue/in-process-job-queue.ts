@@ -46,7 +46,9 @@ export class InProcessJobQueue implements JobQueue {
     this.schedule(() => this.run(name, payload, 1, key), options.delayMs ?? 0);
   }
 
-  async enqueueMany(jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>): Promise<void> {
+  async enqueueMany(
+    jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>,
+  ): Promise<void> {
     for (const job of jobs) await this.enqueue(job.name, job.payload, job.options);
   }
 
@@ -100,7 +102,13 @@ export class InProcessJobQueue implements JobQueue {
     this.timers.add(timer);
   }
 
-  private run(name: JobName, payload: JobCatalogue[JobName], attempt: number, key?: string, scheduledAt?: number): void {
+  private run(
+    name: JobName,
+    payload: JobCatalogue[JobName],
+    attempt: number,
+    key?: string,
+    scheduledAt?: number,
+  ): void {
     const registration = this.handlers.get(name);
     if (!registration) {
       this.log(`no handler for job ${name}; dropped`);
@@ -111,11 +119,18 @@ export class InProcessJobQueue implements JobQueue {
     const maxAttempts = policy.attempts;
     const task = (async () => {
       try {
-        await registration.handler(payload, { attempt, maxAttempts, ...(scheduledAt === undefined ? {} : { scheduledAt }) });
+        await registration.handler(payload, {
+          attempt,
+          maxAttempts,
+          ...(scheduledAt === undefined ? {} : { scheduledAt }),
+        });
         if (key) this.pendingIds.delete(key);
       } catch (error) {
         if (!isPermanent(error) && attempt < maxAttempts && !this.closed) {
-          this.schedule(() => this.run(name, payload, attempt + 1, key, scheduledAt), backoffDelay(policy.backoffMs, attempt));
+          this.schedule(
+            () => this.run(name, payload, attempt + 1, key, scheduledAt),
+            backoffDelay(policy.backoffMs, attempt),
+          );
           return;
         }
         if (key) this.pendingIds.delete(key);

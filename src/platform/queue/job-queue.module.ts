@@ -1,4 +1,12 @@
-import { type BeforeApplicationShutdown, type DynamicModule, Global, Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { BullMqJobQueue } from './bullmq-job-queue.js';
 import { InProcessJobQueue } from './in-process-job-queue.js';
@@ -33,7 +41,9 @@ export class JobQueueModule {
           useFactory: (config: AppConfig): JobQueue => {
             const logger = new Logger('Jobs');
             const log = (message: string) => logger.warn(message);
-            const policies = { 'order.dispatch': { attempts: config.orderRetryAttempts, backoffMs: config.orderRetryBackoffMs } };
+            const policies = {
+              'order.dispatch': { attempts: config.orderRetryAttempts, backoffMs: config.orderRetryBackoffMs },
+            };
             return config.redisUrl
               ? new BullMqJobQueue(config.redisUrl, { log, policies, prefix: config.queuePrefix })
               : new InProcessJobQueue({ log, policies });

@@ -80,7 +80,10 @@ describe.each(drivers)('%s job queue', (_name, create) => {
         tries++;
         throw new Error('still failing');
       },
-      { onDeadLetter: async ({ orderId }, error) => void deadLetters.push({ orderId, message: (error as Error).message }) },
+      {
+        onDeadLetter: async ({ orderId }, error) =>
+          void deadLetters.push({ orderId, message: (error as Error).message }),
+      },
     );
     await queue.start();
     await queue.enqueue('order.dispatch', { orderId: 'o-3' });
@@ -114,7 +117,11 @@ describe.each(drivers)('%s job queue', (_name, create) => {
     const seen: string[] = [];
     queue.handle('order.dispatch', async ({ orderId }) => void seen.push(orderId));
     await queue.start();
-    const jobs = ['a', 'b', 'c', 'a'].map((orderId) => ({ name: 'order.dispatch' as const, payload: { orderId }, options: { jobId: orderId, delayMs: 100 } }));
+    const jobs = ['a', 'b', 'c', 'a'].map((orderId) => ({
+      name: 'order.dispatch' as const,
+      payload: { orderId },
+      options: { jobId: orderId, delayMs: 100 },
+    }));
     await queue.enqueueMany(jobs);
     await until(() => seen.length >= 3);
     await new Promise((r) => setTimeout(r, 400));
@@ -137,7 +144,10 @@ describe.each(drivers)('%s job queue', (_name, create) => {
 describe('bullmq repeat', () => {
   it('runs a repeated job once per period however many processes schedule it', async () => {
     const prefix = `t-${randomUUID()}`;
-    const replicas = [new BullMqJobQueue(REDIS_URL, { policies, prefix }), new BullMqJobQueue(REDIS_URL, { policies, prefix })];
+    const replicas = [
+      new BullMqJobQueue(REDIS_URL, { policies, prefix }),
+      new BullMqJobQueue(REDIS_URL, { policies, prefix }),
+    ];
     const runs: number[] = [];
     try {
       for (const replica of replicas) {
@@ -160,7 +170,10 @@ describe.each(drivers)('%s repeat', (_name, create) => {
     const queue = create(`t-${randomUUID()}`);
     const runs: Array<{ scheduledAt?: number; ranAt: number }> = [];
     try {
-      queue.handle('round.clear', async (_payload, context) => void runs.push({ scheduledAt: context.scheduledAt, ranAt: Date.now() }));
+      queue.handle(
+        'round.clear',
+        async (_payload, context) => void runs.push({ scheduledAt: context.scheduledAt, ranAt: Date.now() }),
+      );
       await queue.repeat('round.clear', 300, {});
       await queue.start();
       await until(() => runs.length >= 3);

@@ -28,7 +28,10 @@ export interface HandlerOptions<N extends JobName> {
 
 /** A job that must not be retried (the order can never succeed). */
 export class PermanentJobError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'PermanentJobError';
   }
@@ -42,7 +45,9 @@ export interface JobQueue {
   readonly driver: 'bullmq' | 'in-process';
   enqueue<N extends JobName>(name: N, payload: JobCatalogue[N], options?: EnqueueOptions): Promise<void>;
   /** Adds many jobs in one round trip where the backend allows it (the outbox relay's batches). */
-  enqueueMany(jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>): Promise<void>;
+  enqueueMany(
+    jobs: ReadonlyArray<{ name: JobName; payload: JobCatalogue[JobName]; options?: EnqueueOptions }>,
+  ): Promise<void>;
   handle<N extends JobName>(name: N, handler: JobHandler<N>, options?: HandlerOptions<N>): void;
   /**
    * Runs `name` every `everyMs`, once per period however many processes ask for it, at the

@@ -66,7 +66,9 @@ export class SolverPool implements SolverBackend {
     this.workerUrl = options.workerUrl ?? new URL('./solver-pool.worker.js', import.meta.url);
     this.compilation = options.compilation ?? 'optimised';
     this.graceMs = options.graceMs ?? 1_000;
-    const threads = SolverPool.available(this.workerUrl) ? Math.max(0, Math.floor(options.threads ?? defaultSolverThreads())) : 0;
+    const threads = SolverPool.available(this.workerUrl)
+      ? Math.max(0, Math.floor(options.threads ?? defaultSolverThreads()))
+      : 0;
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
     this.concurrency = Math.max(1, threads + (options.inline === false ? 0 : 1));
   }
@@ -125,7 +127,10 @@ export class SolverPool implements SolverBackend {
     });
   }
 
-  /** The thread runs its solves one after another, each to its own deadline: past the last one and the grace, it is stuck. */
+  /**
+   * The thread runs its solves one after another, each to its own deadline: past the last one and the grace, it is
+   * stuck.
+   */
   private arm(slot: Slot): void {
     if (slot.timer) clearTimeout(slot.timer);
     const last = Math.max(...[...slot.outstanding.values()].map((o) => o.deadline));
@@ -141,7 +146,9 @@ export class SolverPool implements SolverBackend {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(fileURLToPath(this.workerUrl), { workerData: { compilation: this.compilation } satisfies SolverThreadData });
+    const worker = new Worker(fileURLToPath(this.workerUrl), {
+      workerData: { compilation: this.compilation } satisfies SolverThreadData,
+    });
     worker.unref();
     const slot: Slot = { worker, ready: false, outstanding: new Map(), timer: null };
     worker.on('message', (message: SolvedMessage | typeof SOLVER_READY) => {

@@ -19,7 +19,9 @@ parentPort?.on('message', (message: SolveMessage) => {
     } catch (error) {
       reply = { id: message.id, error: error instanceof Error ? error.message : String(error) };
     }
-    const transfer = [reply.outcome?.colValue?.buffer, reply.outcome?.rowDual?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+    const transfer = [reply.outcome?.colValue?.buffer, reply.outcome?.rowDual?.buffer].filter(
+      (b): b is ArrayBuffer => b instanceof ArrayBuffer,
+    );
     parentPort!.postMessage(reply, transfer);
   })();
 });

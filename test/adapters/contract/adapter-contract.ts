@@ -56,7 +56,12 @@ export interface ContractFleet {
   forget?(leaseId: string, handle: string): Promise<void>;
 }
 
-export function contractOrder(fleet: ContractFleet, gpus: number, behaviour: Behaviour, node?: GrantedNode): PlaceOrder {
+export function contractOrder(
+  fleet: ContractFleet,
+  gpus: number,
+  behaviour: Behaviour,
+  node?: GrantedNode,
+): PlaceOrder {
   const leaseId = `lease-${randomUUID()}`;
   fleet.prepare?.(leaseId, behaviour);
   const seconds = behaviour.kind === 'exit' ? behaviour.afterSeconds : behaviour.seconds;
@@ -198,7 +203,13 @@ export function adapterContract(name: string, setup: () => ContractFleet): void 
       expect((await restarted.status(order.leaseId, handle)).state).toBe('running');
       expect((await restarted.place(order)).handle).toBe(handle);
       await restarted.terminate({ leaseId: order.leaseId, handle, graceSeconds: 0 });
-      const status = await waitForState({ ...fleet, adapter: restarted }, order, handle, ['stopped', 'completed', 'failed'], STOPPED_BY_MARKET);
+      const status = await waitForState(
+        { ...fleet, adapter: restarted },
+        order,
+        handle,
+        ['stopped', 'completed', 'failed'],
+        STOPPED_BY_MARKET,
+      );
       expect(status.state).toBe('stopped');
       const seen = await waitForObservation(fleet, order.leaseId, (o) => o.alive !== true);
       expect(seen.starts).toBe(1);
@@ -214,7 +225,13 @@ export function adapterContract(name: string, setup: () => ContractFleet): void 
       await fleet.forget?.(order.leaseId, handle);
       const restarted = fleet.fresh();
       // The market says what it did (a stop order is due or done): nothing in the adapter's memory.
-      const status = await waitForState({ ...fleet, adapter: restarted }, order, handle, ['stopped', 'completed', 'failed'], STOPPED_BY_MARKET);
+      const status = await waitForState(
+        { ...fleet, adapter: restarted },
+        order,
+        handle,
+        ['stopped', 'completed', 'failed'],
+        STOPPED_BY_MARKET,
+      );
       expect(status.state).toBe('stopped');
     });
 

@@ -73,7 +73,8 @@ export class AgentTestRig {
       if (lease.cgroupProcs) {
         killCgroup(lease.cgroupProcs);
         // The cgroup can be removed once the kernel has taken its last process out.
-        for (let i = 0; i < 100 && !removeCgroup(lease.cgroupProcs); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+        for (let i = 0; i < 100 && !removeCgroup(lease.cgroupProcs); i += 1)
+          await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
     await this.server.stop();

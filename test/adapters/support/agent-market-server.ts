@@ -1,7 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InMemoryAgentOrderQueue } from '../../../src/modules/dispatch/adapters/nvidia-agent/in-memory-agent-order-queue.js';
-import type { AgentAck, NodeRegistration, StatusReport } from '../../../src/modules/dispatch/adapters/nvidia-agent/agent-protocol.js';
+import type {
+  AgentAck,
+  NodeRegistration,
+  StatusReport,
+} from '../../../src/modules/dispatch/adapters/nvidia-agent/agent-protocol.js';
 
 /**
  * The market's agent endpoints (docs/adapters.md), served over the in-memory order queue, for

@@ -50,7 +50,10 @@ switch (command) {
   case 'stop':
   case 'kill':
     if (!existsSync(stateFile(last))) noSuch(last);
-    writeFileSync(stateFile(last), JSON.stringify({ Status: 'exited', Running: false, ExitCode: command === 'stop' ? 143 : 137 }));
+    writeFileSync(
+      stateFile(last),
+      JSON.stringify({ Status: 'exited', Running: false, ExitCode: command === 'stop' ? 143 : 137 }),
+    );
     process.stdout.write(`${last}\n`);
     break;
   case 'rm':

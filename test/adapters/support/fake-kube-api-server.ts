@@ -90,7 +90,8 @@ export class FakeKubeApiServer {
   private async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://api');
     this.requests.push({ method: request.method ?? '', path: url.pathname });
-    if (request.headers.authorization !== `Bearer ${this.token}`) return status(response, 401, 'Unauthorized', 'Unauthorized');
+    if (request.headers.authorization !== `Bearer ${this.token}`)
+      return status(response, 401, 'Unauthorized', 'Unauthorized');
     if (this.failNext > 0) {
       this.failNext -= 1;
       return status(response, 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');
@@ -108,12 +109,16 @@ export class FakeKubeApiServer {
       });
     }
     const collection = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
-    if (collection && request.method === 'POST') return this.create(collection[1]!, (await readJson(request)) as V1Pod, response);
-    if (collection && request.method === 'GET') return this.list(collection[1]!, url.searchParams.get('labelSelector'), response);
+    if (collection && request.method === 'POST')
+      return this.create(collection[1]!, (await readJson(request)) as V1Pod, response);
+    if (collection && request.method === 'GET')
+      return this.list(collection[1]!, url.searchParams.get('labelSelector'), response);
     const item = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(url.pathname);
     if (item && request.method === 'GET') {
       const record = this.pods.get(`${item[1]}/${item[2]}`);
-      return record ? json(response, 200, record.pod) : status(response, 404, 'NotFound', `pods "${item[2]}" not found`);
+      return record
+        ? json(response, 200, record.pod)
+        : status(response, 404, 'NotFound', `pods "${item[2]}" not found`);
     }
     if (item && request.method === 'DELETE') {
       const body = (await readJson(request).catch(() => ({}))) as { gracePeriodSeconds?: number };
@@ -193,7 +198,8 @@ export class FakeKubeApiServer {
       const deleting = pod.metadata?.deletionTimestamp !== undefined;
       if (pod.status?.phase === 'Pending' && !record.pid && !deleting) this.admit(record);
       if (record.pid && pod.status?.phase === 'Running') {
-        if (deleting && record.killAt !== undefined && Date.now() >= record.killAt) this.runner.signal(record.pid, 'SIGKILL');
+        if (deleting && record.killAt !== undefined && Date.now() >= record.killAt)
+          this.runner.signal(record.pid, 'SIGKILL');
         const check = this.runner.check({ pid: record.pid, exitFile: record.exitFile! });
         if (check.ended) {
           const exitCode = check.exitCode ?? 137;
@@ -201,8 +207,14 @@ export class FakeKubeApiServer {
             ...pod.status,
             phase: exitCode === 0 ? 'Succeeded' : 'Failed',
             containerStatuses: [
-              { name: 'workload', image: '', imageID: '', ready: false, restartCount: 0,
-                state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error' } } },
+              {
+                name: 'workload',
+                image: '',
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error' } },
+              },
             ],
           };
         }
@@ -220,12 +232,19 @@ export class FakeKubeApiServer {
     if (container.image && this.unpullableImages.has(container.image)) {
       // The kubelet's image puller: the first failure is ErrImagePull, then it backs off.
       const previous = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
-      const reason = previous === 'ErrImagePull' || previous === 'ImagePullBackOff' ? 'ImagePullBackOff' : 'ErrImagePull';
+      const reason =
+        previous === 'ErrImagePull' || previous === 'ImagePullBackOff' ? 'ImagePullBackOff' : 'ErrImagePull';
       pod.status = {
         phase: 'Pending',
         containerStatuses: [
-          { name: 'workload', image: container.image, imageID: '', ready: false, restartCount: 0,
-            state: { waiting: { reason, message: `Back-off pulling image "${container.image}"` } } },
+          {
+            name: 'workload',
+            image: container.image,
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason, message: `Back-off pulling image "${container.image}"` } },
+          },
         ],
       };
       return;
@@ -233,7 +252,10 @@ export class FakeKubeApiServer {
     const requested = Number(container.resources?.limits?.['nvidia.com/gpu'] ?? 0);
     const used = new Set(
       [...this.pods.values()]
-        .filter((other) => other !== record && other.pod.spec?.nodeName === node.name && other.pod.status?.phase === 'Running')
+        .filter(
+          (other) =>
+            other !== record && other.pod.spec?.nodeName === node.name && other.pod.status?.phase === 'Running',
+        )
         .flatMap((other) => other.gpuIndices),
     );
     const free = Array.from({ length: node.gpus }, (_, i) => i).filter((i) => !used.has(i));
@@ -246,18 +268,37 @@ export class FakeKubeApiServer {
       return;
     }
     record.gpuIndices = free.slice(0, requested);
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', NVIDIA_VISIBLE_DEVICES: record.gpuIndices.join(',') };
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      NVIDIA_VISIBLE_DEVICES: record.gpuIndices.join(','),
+    };
     for (const variable of container.env ?? []) {
       const field = variable.valueFrom?.fieldRef?.fieldPath;
-      env[variable.name] = field === 'spec.nodeName' ? node.name : field === 'metadata.name' ? pod.metadata!.name! : variable.value ?? '';
+      env[variable.name] =
+        field === 'spec.nodeName'
+          ? node.name
+          : field === 'metadata.name'
+            ? pod.metadata!.name!
+            : (variable.value ?? '');
     }
-    const started = this.runner.start(`${pod.metadata!.namespace}-${pod.metadata!.name}`, [...(container.command ?? []), ...(container.args ?? [])], env);
+    const started = this.runner.start(
+      `${pod.metadata!.namespace}-${pod.metadata!.name}`,
+      [...(container.command ?? []), ...(container.args ?? [])],
+      env,
+    );
     record.pid = started.pid;
     record.exitFile = started.exitFile;
     pod.status = {
       phase: 'Running',
       containerStatuses: [
-        { name: 'workload', image: container.image ?? '', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: new Date() } } },
+        {
+          name: 'workload',
+          image: container.image ?? '',
+          imageID: '',
+          ready: true,
+          restartCount: 0,
+          state: { running: { startedAt: new Date() } },
+        },
       ],
     };
   }

@@ -1,4 +1,11 @@
-import { AdapterError, type PlaceOrder, type ProviderAdapter, type StatusContext, type StopOrder, type WorkloadStatus } from '../../../src/modules/dispatch/adapters/provider-adapter.js';
+import {
+  AdapterError,
+  type PlaceOrder,
+  type ProviderAdapter,
+  type StatusContext,
+  type StopOrder,
+  type WorkloadStatus,
+} from '../../../src/modules/dispatch/adapters/provider-adapter.js';
 import { MemorySimulatedFleetStore } from '../../../src/modules/dispatch/adapters/simulated-fleet-store.js';
 import { SimulatedAdapter } from '../../../src/modules/dispatch/adapters/simulated.adapter.js';
 
@@ -58,7 +65,8 @@ export class ScriptedFleet implements ProviderAdapter {
 
   async terminate(order: StopOrder): Promise<void> {
     this.count('terminate', order.leaseId);
-    if (this.failTerminates) throw AdapterError.retryable(`scripted: controller busy, cannot terminate ${order.leaseId}`);
+    if (this.failTerminates)
+      throw AdapterError.retryable(`scripted: controller busy, cannot terminate ${order.leaseId}`);
     await this.inner.terminate(order);
   }
 

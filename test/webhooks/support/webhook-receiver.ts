@@ -41,7 +41,14 @@ export class WebhookReceiver {
           body = { id: '', type: '', createdAt: '', data: {} };
         }
         const answer = this.answer(path, this.received.filter((r) => r.path === path).length + 1, body);
-        this.received.push({ path, headers: request.headers, rawBody, body, receivedAt: Date.now(), status: answer === 'hang' ? 0 : answer });
+        this.received.push({
+          path,
+          headers: request.headers,
+          rawBody,
+          body,
+          receivedAt: Date.now(),
+          status: answer === 'hang' ? 0 : answer,
+        });
         if (answer !== 'hang') response.writeHead(answer, { 'content-type': 'text/plain' }).end('ok');
       });
     });

@@ -34,6 +34,9 @@ const GRES_TYPES: ReadonlyArray<readonly [RegExp, string]> = [
 ];
 
 /** The catalogue name for a Slurm gres type (`h100`, `a100_80g`...), overrides first. */
-export function catalogueNameForGresType(type: string, overrides: Readonly<Record<string, string>> = {}): string | undefined {
+export function catalogueNameForGresType(
+  type: string,
+  overrides: Readonly<Record<string, string>> = {},
+): string | undefined {
   return overrides[type] ?? GRES_TYPES.find(([pattern]) => pattern.test(type))?.[1];
 }

@@ -1,5 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { SimulatedFleetStore, SimulatedNode, SimulatedPlacement, SimulatedWorkload } from './simulated-fleet-store.js';
+import type {
+  SimulatedFleetStore,
+  SimulatedNode,
+  SimulatedPlacement,
+  SimulatedWorkload,
+} from './simulated-fleet-store.js';
 
 interface WorkloadRow {
   lease_id: string;
@@ -48,7 +53,9 @@ export class PgSimulatedFleetStore implements SimulatedFleetStore {
     build: (nodes: ReadonlyMap<string, SimulatedNode>, live: readonly SimulatedWorkload[]) => SimulatedWorkload,
   ): Promise<{ workload: SimulatedWorkload; created: boolean }> {
     return this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`gpumarket:simulated-fleet:${this.providerId}`]);
+      await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `gpumarket:simulated-fleet:${this.providerId}`,
+      ]);
       const existing = await this.read(manager, leaseId);
       if (existing) return { workload: existing, created: false };
       const nodes: Array<{ external_id: string; gpus: number }> = await manager.query(
@@ -59,11 +66,23 @@ export class PgSimulatedFleetStore implements SimulatedFleetStore {
         `SELECT ${COLUMNS} FROM simulated_workloads WHERE provider_id = $1 AND ends_at > $2`,
         [this.providerId, new Date(now)],
       );
-      const workload = build(new Map(nodes.map((n) => [n.external_id, { externalId: n.external_id, gpus: n.gpus }])), live.map(toWorkload));
+      const workload = build(
+        new Map(nodes.map((n) => [n.external_id, { externalId: n.external_id, gpus: n.gpus }])),
+        live.map(toWorkload),
+      );
       await manager.query(
         `INSERT INTO simulated_workloads (provider_id, lease_id, handle, placements, started_at, ends_at, exit_code, ignores_term)
          VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)`,
-        [this.providerId, workload.leaseId, workload.handle, JSON.stringify(workload.placements), new Date(workload.startedAt), new Date(workload.endsAt), workload.exitCode, workload.ignoresTerm],
+        [
+          this.providerId,
+          workload.leaseId,
+          workload.handle,
+          JSON.stringify(workload.placements),
+          new Date(workload.startedAt),
+          new Date(workload.endsAt),
+          workload.exitCode,
+          workload.ignoresTerm,
+        ],
       );
       return { workload, created: true };
     });
@@ -83,7 +102,10 @@ export class PgSimulatedFleetStore implements SimulatedFleetStore {
   }
 
   private async read(manager: EntityManager, leaseId: string): Promise<SimulatedWorkload | undefined> {
-    const rows: WorkloadRow[] = await manager.query(`SELECT ${COLUMNS} FROM simulated_workloads WHERE provider_id = $1 AND lease_id = $2 ORDER BY id LIMIT 1`, [this.providerId, leaseId]);
+    const rows: WorkloadRow[] = await manager.query(
+      `SELECT ${COLUMNS} FROM simulated_workloads WHERE provider_id = $1 AND lease_id = $2 ORDER BY id LIMIT 1`,
+      [this.providerId, leaseId],
+    );
     return rows[0] ? toWorkload(rows[0]) : undefined;
   }
 }

@@ -70,7 +70,10 @@ export interface WorkloadStatus {
    * its readiness path has answered 200. Absent until then, and for workloads that do not serve.
    */
   readonly endpoint?: string;
-  /** For a served workload the adapter runs itself: when (ms since the epoch) it started, first accepted a connection, got ready. */
+  /**
+   * For a served workload the adapter runs itself: when (ms since the epoch) it started, first accepted a connection,
+   * got ready.
+   */
   readonly serving?: { readonly spawnedAt: number; readonly listeningAt?: number; readonly readyAt?: number };
 }
 

@@ -67,7 +67,10 @@ export class MemorySimulatedFleetStore implements SimulatedFleetStore {
   ): Promise<{ workload: SimulatedWorkload; created: boolean }> {
     const existing = this.workloads.get(leaseId);
     if (existing) return { workload: existing, created: false };
-    const workload = build(this.nodes, [...this.workloads.values()].filter((w) => w.endsAt > now));
+    const workload = build(
+      this.nodes,
+      [...this.workloads.values()].filter((w) => w.endsAt > now),
+    );
     this.workloads.set(leaseId, workload);
     return { workload, created: true };
   }

@@ -65,7 +65,8 @@ export class SimulatedAdapter implements ProviderAdapter {
 
   /** A node that joined an in-memory fleet after it was made (a stored fleet reads its nodes). */
   addNode(node: SimulatedNode): void {
-    if (!(this.store instanceof MemorySimulatedFleetStore)) throw new Error('a stored fleet takes its nodes from the store');
+    if (!(this.store instanceof MemorySimulatedFleetStore))
+      throw new Error('a stored fleet takes its nodes from the store');
     this.store.addNode(node);
   }
 
@@ -109,7 +110,10 @@ export class SimulatedAdapter implements ProviderAdapter {
     this.takeInjectedFailure('place', order.leaseId);
     const now = this.now();
     const { workload, created } = await this.store.placeOnce(order.leaseId, now, (nodes, live) => {
-      const placements = order.nodes.map((granted) => ({ externalId: granted.externalId, gpuIndices: freeGpus(nodes, live, granted, now) }));
+      const placements = order.nodes.map((granted) => ({
+        externalId: granted.externalId,
+        gpuIndices: freeGpus(nodes, live, granted, now),
+      }));
       const injected = this.injectedWorkloadFailures.get(order.leaseId);
       const runSeconds = injected ? injected.afterSeconds : order.runtimeSeconds;
       return {
@@ -145,7 +149,11 @@ export class SimulatedAdapter implements ProviderAdapter {
     if (!workload || workload.handle !== handle) {
       return context.stopRequested
         ? { state: 'stopped', message: `simulated workload ${handle} is gone after the market's stop` }
-        : { state: 'failed', cause: 'platform', message: `simulated fleet has no workload ${handle} for lease ${leaseId}` };
+        : {
+            state: 'failed',
+            cause: 'platform',
+            message: `simulated fleet has no workload ${handle} for lease ${leaseId}`,
+          };
     }
     this.seen.set(leaseId, workload);
     const now = this.now();
@@ -200,7 +208,12 @@ function signals(workload: SimulatedWorkload, now: number): string[] {
 }
 
 /** GPUs are handed out lowest index first; capacity is never exceeded. */
-function freeGpus(nodes: ReadonlyMap<string, SimulatedNode>, live: readonly SimulatedWorkload[], granted: GrantedNode, now: number): number[] {
+function freeGpus(
+  nodes: ReadonlyMap<string, SimulatedNode>,
+  live: readonly SimulatedWorkload[],
+  granted: GrantedNode,
+  now: number,
+): number[] {
   const node = nodes.get(granted.externalId);
   if (!node) throw AdapterError.permanent(`unknown node ${granted.externalId}`);
   if (granted.gpus > node.gpus) {
@@ -292,7 +305,12 @@ class ServedProcess {
       detached: true,
     });
     child.unref();
-    return new ServedProcess(child, port, readinessPath.startsWith('/') ? readinessPath : `/${readinessPath}`, Date.now());
+    return new ServedProcess(
+      child,
+      port,
+      readinessPath.startsWith('/') ? readinessPath : `/${readinessPath}`,
+      Date.now(),
+    );
   }
 
   status(stopRequested: boolean): WorkloadStatus {
@@ -300,10 +318,23 @@ class ServedProcess {
     if (this.exit) {
       // Stopped by the market: the caller's clock-derived answer (stopped) holds; else it ended on its own.
       const code = this.exit.code ?? 128;
-      if (stopRequested) return { state: 'stopped', message: `served process ended after the market's stop (${this.exit.signal ?? code})`, serving };
-      return code === 0 ? { state: 'completed', exitCode: 0, serving } : { state: 'failed', exitCode: code, message: `served process exited with ${this.exit.signal ?? code}`, serving };
+      if (stopRequested)
+        return {
+          state: 'stopped',
+          message: `served process ended after the market's stop (${this.exit.signal ?? code})`,
+          serving,
+        };
+      return code === 0
+        ? { state: 'completed', exitCode: 0, serving }
+        : {
+            state: 'failed',
+            exitCode: code,
+            message: `served process exited with ${this.exit.signal ?? code}`,
+            serving,
+          };
     }
-    if (this.readyAt === undefined) return { state: 'running', message: 'starting: readiness path not yet 200', serving };
+    if (this.readyAt === undefined)
+      return { state: 'running', message: 'starting: readiness path not yet 200', serving };
     return stopRequested
       ? { state: 'running', message: 'preemption notice: SIGTERM sent', serving }
       : { state: 'running', endpoint: `127.0.0.1:${this.port}`, serving };
@@ -325,11 +356,14 @@ class ServedProcess {
   /** Asks the readiness path until it answers 200 (or the process is gone). */
   private probe(): void {
     if (this.exit || this.readyAt !== undefined) return;
-    const request = httpRequest({ host: '127.0.0.1', port: this.port, path: this.readinessPath, method: 'GET', timeout: 1000, agent: false }, (response) => {
-      response.resume();
-      if (response.statusCode === 200) this.readyAt = Date.now();
-      else setTimeout(() => this.probe(), PROBE_EVERY_MS).unref();
-    });
+    const request = httpRequest(
+      { host: '127.0.0.1', port: this.port, path: this.readinessPath, method: 'GET', timeout: 1000, agent: false },
+      (response) => {
+        response.resume();
+        if (response.statusCode === 200) this.readyAt = Date.now();
+        else setTimeout(() => this.probe(), PROBE_EVERY_MS).unref();
+      },
+    );
     request.once('socket', (socket) => socket.once('connect', () => (this.listeningAt ??= Date.now())));
     request.once('timeout', () => request.destroy());
     request.once('error', () => setTimeout(() => this.probe(), PROBE_EVERY_MS).unref());
@@ -343,7 +377,9 @@ async function freeLocalPort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
+      );
     });
   });
 }

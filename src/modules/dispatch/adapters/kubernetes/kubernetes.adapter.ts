@@ -61,8 +61,12 @@ export class KubernetesAdapter implements ProviderAdapter {
         const pod = await this.readPod(namespace, name);
         if (pod) return { pod: name, status: podStatus(pod) };
         const status: WorkloadStatus = context.stopRequested
-          ? { state: 'stopped', message: 'pod deleted after the market\'s stop' }
-          : { state: 'failed', cause: 'platform', message: 'pod vanished: deleted by someone other than the market, or evicted and collected' };
+          ? { state: 'stopped', message: "pod deleted after the market's stop" }
+          : {
+              state: 'failed',
+              cause: 'platform',
+              message: 'pod vanished: deleted by someone other than the market, or evicted and collected',
+            };
         return { pod: name, status };
       }),
     );
@@ -72,7 +76,10 @@ export class KubernetesAdapter implements ProviderAdapter {
   /** The lease's Pods, by label (what an operator would list too). */
   async podsOfLease(leaseId: string): Promise<V1Pod[]> {
     const list = await this.call(() =>
-      this.api.listNamespacedPod({ namespace: this.options.namespace, labelSelector: `${LEASE_LABEL}=${leaseLabelValue(leaseId)}` }),
+      this.api.listNamespacedPod({
+        namespace: this.options.namespace,
+        labelSelector: `${LEASE_LABEL}=${leaseLabelValue(leaseId)}`,
+      }),
     );
     return list.items;
   }
@@ -91,9 +98,7 @@ export class KubernetesAdapter implements ProviderAdapter {
       // notice); the API server itself only ever shortens it.
       if (pod.metadata?.deletionTimestamp && remainingGrace(pod) <= grace) continue;
       try {
-        await this.call(() =>
-          this.api.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: grace }),
-        );
+        await this.call(() => this.api.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: grace }));
       } catch (error) {
         if (!(error instanceof AdapterError && (error.cause as ApiException<unknown>)?.code === 404)) throw error;
       }
@@ -106,7 +111,8 @@ export class KubernetesAdapter implements ProviderAdapter {
       const node = await this.api.readNode({ name });
       allocatable = node.status?.allocatable?.[GPU_RESOURCE];
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) throw AdapterError.permanent(`node ${name} does not exist`, error);
+      if (error instanceof ApiException && error.code === 404)
+        throw AdapterError.permanent(`node ${name} does not exist`, error);
       throw classify(error, `read node ${name}`);
     }
     const available = Number(allocatable ?? 0);
@@ -120,7 +126,8 @@ export class KubernetesAdapter implements ProviderAdapter {
     try {
       await this.api.createNamespacedPod({ namespace: this.options.namespace, body: pod });
     } catch (error) {
-      if (!(error instanceof ApiException && error.code === 409)) throw classify(error, `create pod ${pod.metadata!.name}`);
+      if (!(error instanceof ApiException && error.code === 409))
+        throw classify(error, `create pod ${pod.metadata!.name}`);
       const existing = await this.readPod(this.options.namespace, pod.metadata!.name!);
       if (existing?.metadata?.labels?.[LEASE_LABEL] !== leaseLabelValue(leaseId)) {
         throw AdapterError.permanent(`pod ${pod.metadata!.name} exists and belongs to another lease`, error);
@@ -153,7 +160,11 @@ function classify(error: unknown, what: string): AdapterError {
     const code = error.code;
     const retryable = code === 429 || code >= 500 || code === 408;
     const body = typeof error.body === 'string' ? error.body : JSON.stringify(error.body);
-    return new AdapterError(retryable ? 'retryable' : 'permanent', `${what}: HTTP ${code}: ${body?.slice(0, 300)}`, error);
+    return new AdapterError(
+      retryable ? 'retryable' : 'permanent',
+      `${what}: HTTP ${code}: ${body?.slice(0, 300)}`,
+      error,
+    );
   }
   return AdapterError.retryable(`${what}: ${(error as Error)?.message ?? String(error)}`, error);
 }

@@ -26,19 +26,31 @@ export function leaseLabelValue(leaseId: string): string {
 
 /** A DNS-1123 label: lowercase, <= 63 chars, deterministic so that a repeated create collides. */
 export function podName(leaseId: string, index: number): string {
-  const slug = leaseId.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  const slug = leaseId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '');
   const hash = createHash('sha256').update(leaseId).digest('hex').slice(0, 8);
   return `gpm-${slug.slice(0, 40)}-${hash}-${index}`.replace(/-+/g, '-');
 }
 
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-export function buildPod(order: PlaceOrder, node: GrantedNode, index: number, namespace: string, options: PodSpecOptions): V1Pod {
+export function buildPod(
+  order: PlaceOrder,
+  node: GrantedNode,
+  index: number,
+  namespace: string,
+  options: PodSpecOptions,
+): V1Pod {
   const image = order.workload.image ?? options.defaultImage;
-  if (!image) throw AdapterError.permanent('workload.image is required by the kubernetes adapter (or configure a default image)');
-  if (!Number.isInteger(node.gpus) || node.gpus < 1) throw AdapterError.permanent(`node ${node.externalId}: gpus must be a positive integer`);
+  if (!image)
+    throw AdapterError.permanent('workload.image is required by the kubernetes adapter (or configure a default image)');
+  if (!Number.isInteger(node.gpus) || node.gpus < 1)
+    throw AdapterError.permanent(`node ${node.externalId}: gpus must be a positive integer`);
   for (const name of Object.keys(order.workload.env ?? {})) {
-    if (!ENV_NAME.test(name)) throw AdapterError.permanent(`workload.env: ${JSON.stringify(name)} is not a valid variable name`);
+    if (!ENV_NAME.test(name))
+      throw AdapterError.permanent(`workload.env: ${JSON.stringify(name)} is not a valid variable name`);
   }
   const gpus = String(node.gpus);
   return {
@@ -63,7 +75,9 @@ export function buildPod(order: PlaceOrder, node: GrantedNode, index: number, na
       tolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
       ...(options.runtimeClassName ? { runtimeClassName: options.runtimeClassName } : {}),
       ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
-      ...(options.imagePullSecrets?.length ? { imagePullSecrets: options.imagePullSecrets.map((name) => ({ name })) } : {}),
+      ...(options.imagePullSecrets?.length
+        ? { imagePullSecrets: options.imagePullSecrets.map((name) => ({ name })) }
+        : {}),
       containers: [
         {
           name: 'workload',

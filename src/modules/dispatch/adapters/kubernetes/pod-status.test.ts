@@ -3,15 +3,61 @@ import { describe, expect, it } from 'vitest';
 import { remainingGrace } from './kubernetes.adapter.js';
 import { podStatus } from './pod-status.js';
 
-const pending = (status: V1Pod['status']): V1Pod => ({ metadata: { name: 'p' }, status: { phase: 'Pending', ...status } });
+const pending = (status: V1Pod['status']): V1Pod => ({
+  metadata: { name: 'p' },
+  status: { phase: 'Pending', ...status },
+});
 
 describe('pod status', () => {
   it.each([
-    ['ErrImagePull', { containerStatuses: [{ name: 'w', image: 'i', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImagePull', message: 'not found' } } }] }],
-    ['ImagePullBackOff', { containerStatuses: [{ name: 'w', image: 'i', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff' } } }] }],
-    ['Unschedulable', { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.' }] }],
+    [
+      'ErrImagePull',
+      {
+        containerStatuses: [
+          {
+            name: 'w',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ErrImagePull', message: 'not found' } },
+          },
+        ],
+      },
+    ],
+    [
+      'ImagePullBackOff',
+      {
+        containerStatuses: [
+          {
+            name: 'w',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ImagePullBackOff' } },
+          },
+        ],
+      },
+    ],
+    [
+      'Unschedulable',
+      {
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.',
+          },
+        ],
+      },
+    ],
   ] as const)('says a pending pod waits on %s', (reason, status) => {
-    expect(podStatus(pending(status as unknown as V1Pod['status']))).toMatchObject({ state: 'pending', waitingReason: reason });
+    expect(podStatus(pending(status as unknown as V1Pod['status']))).toMatchObject({
+      state: 'pending',
+      waitingReason: reason,
+    });
   });
 
   it('names no reason for a pod the kubelet has not looked at yet', () => {

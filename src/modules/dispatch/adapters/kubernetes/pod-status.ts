@@ -40,11 +40,21 @@ export function podStatus(pod: V1Pod): WorkloadStatus {
 function pendingStatus(pod: V1Pod): WorkloadStatus {
   const waiting = pod.status?.containerStatuses?.map((status) => status.state?.waiting).find((state) => state?.reason);
   if (waiting?.reason) {
-    return { state: 'pending', waitingReason: waiting.reason, message: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };
+    return {
+      state: 'pending',
+      waitingReason: waiting.reason,
+      message: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`,
+    };
   }
-  const unscheduled = pod.status?.conditions?.find((condition) => condition.type === 'PodScheduled' && condition.status === 'False');
+  const unscheduled = pod.status?.conditions?.find(
+    (condition) => condition.type === 'PodScheduled' && condition.status === 'False',
+  );
   if (unscheduled?.reason) {
-    return { state: 'pending', waitingReason: unscheduled.reason, message: `${unscheduled.reason}${unscheduled.message ? `: ${unscheduled.message}` : ''}` };
+    return {
+      state: 'pending',
+      waitingReason: unscheduled.reason,
+      message: `${unscheduled.reason}${unscheduled.message ? `: ${unscheduled.message}` : ''}`,
+    };
   }
   const reason = pod.status?.reason;
   return {

@@ -37,7 +37,8 @@ export class InMemoryAgentOrderQueue implements AgentOrderQueue {
     const existing = this.orders.findLast(
       (queued) => queued.node === node && queued.order.leaseId === order.leaseId && queued.order.type === order.type,
     );
-    if (existing && !(existing.ack && !existing.ack.ok && existing.ack.error.kind === 'retryable')) return existing.order;
+    if (existing && !(existing.ack && !existing.ack.ok && existing.ack.error.kind === 'retryable'))
+      return existing.order;
     const queued: QueuedOrder = { node, order: { ...order, id: randomUUID() } };
     this.orders.push(queued);
     this.events.emit(`node:${node}`);
@@ -45,7 +46,8 @@ export class InMemoryAgentOrderQueue implements AgentOrderQueue {
   }
 
   async pull(node: string, waitMs: number, signal?: AbortSignal): Promise<AgentOrder[]> {
-    const pending = () => this.orders.filter((queued) => queued.node === node && !queued.ack).map((queued) => queued.order);
+    const pending = () =>
+      this.orders.filter((queued) => queued.node === node && !queued.ack).map((queued) => queued.order);
     if (pending().length > 0 || waitMs <= 0) return pending();
     await this.waitFor(`node:${node}`, waitMs, signal);
     return pending();

@@ -38,10 +38,17 @@ export class NvidiaAgentAdapter implements ProviderAdapter {
     }
     const queued = await Promise.all(
       order.nodes.map((node) =>
-        this.queue.enqueue(node.externalId, { type: 'place', leaseId: order.leaseId, place: { ...order, nodes: [node] } }),
+        this.queue.enqueue(node.externalId, {
+          type: 'place',
+          leaseId: order.leaseId,
+          place: { ...order, nodes: [node] },
+        }),
       ),
     );
-    await this.awaitAcks(queued.map((q, i) => ({ orderId: q.id, node: order.nodes[i]!.externalId })), 'place');
+    await this.awaitAcks(
+      queued.map((q, i) => ({ orderId: q.id, node: order.nodes[i]!.externalId })),
+      'place',
+    );
     return { handle: `${HANDLE_PREFIX}${order.nodes.map((node) => node.externalId).join(',')}` };
   }
 
@@ -63,9 +70,14 @@ export class NvidiaAgentAdapter implements ProviderAdapter {
     const reports = await this.queue.statuses(order.leaseId);
     const running = nodes.filter((node) => !isFinal(reports.get(node)));
     const queued = await Promise.all(
-      running.map((node) => this.queue.enqueue(node, { type, leaseId: order.leaseId, graceSeconds: order.graceSeconds })),
+      running.map((node) =>
+        this.queue.enqueue(node, { type, leaseId: order.leaseId, graceSeconds: order.graceSeconds }),
+      ),
     );
-    await this.awaitAcks(queued.map((q, i) => ({ orderId: q.id, node: running[i]! })), type);
+    await this.awaitAcks(
+      queued.map((q, i) => ({ orderId: q.id, node: running[i]! })),
+      type,
+    );
   }
 
   private async awaitAcks(orders: Array<{ orderId: string; node: string }>, what: string): Promise<void> {
@@ -73,8 +85,10 @@ export class NvidiaAgentAdapter implements ProviderAdapter {
     const acks = await Promise.all(orders.map(({ orderId }) => this.queue.awaitAck(orderId, timeoutMs)));
     acks.forEach((ack: AgentAck | undefined, i) => {
       const node = orders[i]!.node;
-      if (!ack) throw AdapterError.retryable(`the agent on ${node} did not acknowledge the ${what} order in ${timeoutMs} ms`);
-      if (!ack.ok) throw new AdapterError(ack.error.kind, `the agent on ${node} refused the ${what} order: ${ack.error.message}`);
+      if (!ack)
+        throw AdapterError.retryable(`the agent on ${node} did not acknowledge the ${what} order in ${timeoutMs} ms`);
+      if (!ack.ok)
+        throw new AdapterError(ack.error.kind, `the agent on ${node} refused the ${what} order: ${ack.error.message}`);
     });
   }
 }
@@ -93,18 +107,33 @@ function isFinal(report: StatusReport | undefined): boolean {
  * it. A node whose agent reports the workload failed without an exit code has lost it (its state
  * file is gone): the platform's failure, or, after the market's own stop, simply stopped.
  */
-function aggregate(nodes: string[], reports: ReadonlyMap<string, StatusReport>, context: StatusContext): WorkloadStatus {
+function aggregate(
+  nodes: string[],
+  reports: ReadonlyMap<string, StatusReport>,
+  context: StatusContext,
+): WorkloadStatus {
   const all = nodes.map((node) => ({ node, report: reports.get(node) }));
   const lost = (report: StatusReport | undefined) => report?.state === 'failed' && report.exitCode === undefined;
   const failed = all.find(({ report }) => report?.state === 'failed' && !(context.stopRequested && lost(report)));
   if (failed) {
     const { exitCode, message } = failed.report!;
-    return { state: 'failed', ...(exitCode !== undefined ? { exitCode } : {}), cause: exitCode === undefined ? 'platform' : 'workload', message: `${failed.node}: ${message ?? 'failed'}` };
+    return {
+      state: 'failed',
+      ...(exitCode !== undefined ? { exitCode } : {}),
+      cause: exitCode === undefined ? 'platform' : 'workload',
+      message: `${failed.node}: ${message ?? 'failed'}`,
+    };
   }
   const gone = all.find(({ report }) => lost(report));
-  if (gone) return { state: 'stopped', message: `${gone.node}: ${gone.report!.message ?? 'gone'} (after the market's stop)` };
+  if (gone)
+    return { state: 'stopped', message: `${gone.node}: ${gone.report!.message ?? 'gone'} (after the market's stop)` };
   const stopped = all.find(({ report }) => report?.state === 'stopped');
-  if (stopped) return { state: 'stopped', exitCode: stopped.report!.exitCode, message: `${stopped.node}: ${stopped.report!.message ?? 'stopped'}` };
+  if (stopped)
+    return {
+      state: 'stopped',
+      exitCode: stopped.report!.exitCode,
+      message: `${stopped.node}: ${stopped.report!.message ?? 'stopped'}`,
+    };
   if (all.every(({ report }) => report?.state === 'completed')) return { state: 'completed', exitCode: 0 };
   const silent = all.filter(({ report }) => !report).map(({ node }) => node);
   if (silent.length > 0) return { state: 'pending', message: `waiting for the first report from ${silent.join(', ')}` };

@@ -48,14 +48,20 @@ export class PgAgentOrderQueue implements AgentOrderQueue {
   }
 
   async isRegistered(node: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM nodes WHERE provider_id = $1 AND external_id = $2', [this.providerId, node]);
+    const rows: unknown[] = await this.dataSource.query(
+      'SELECT 1 FROM nodes WHERE provider_id = $1 AND external_id = $2',
+      [this.providerId, node],
+    );
     return rows.length > 0;
   }
 
   /** Whether the order exists and was queued for one of this provider's nodes. */
   async hasOrder(orderId: string): Promise<boolean> {
     if (!UUID.test(orderId)) return false;
-    const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM agent_orders WHERE id = $1 AND provider_id = $2', [orderId, this.providerId]);
+    const rows: unknown[] = await this.dataSource.query(
+      'SELECT 1 FROM agent_orders WHERE id = $1 AND provider_id = $2',
+      [orderId, this.providerId],
+    );
     return rows.length > 0;
   }
 
@@ -66,7 +72,15 @@ export class PgAgentOrderQueue implements AgentOrderQueue {
        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
        ON CONFLICT (provider_id, node, lease_id, type) WHERE NOT refused_retryable DO NOTHING
        RETURNING ${ORDER_COLUMNS}`,
-      [randomUUID(), this.providerId, node, order.leaseId, order.type, order.place === undefined ? null : JSON.stringify(order.place), order.graceSeconds ?? null],
+      [
+        randomUUID(),
+        this.providerId,
+        node,
+        order.leaseId,
+        order.type,
+        order.place === undefined ? null : JSON.stringify(order.place),
+        order.graceSeconds ?? null,
+      ],
     );
     if (inserted[0]) return toOrder(inserted[0]);
     const [existing]: OrderRow[] = await this.dataSource.query(
@@ -105,7 +119,10 @@ export class PgAgentOrderQueue implements AgentOrderQueue {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const [row]: Array<{ ack: AgentAck | null }> = UUID.test(orderId)
-        ? await this.dataSource.query('SELECT ack FROM agent_orders WHERE id = $1 AND provider_id = $2', [orderId, this.providerId])
+        ? await this.dataSource.query('SELECT ack FROM agent_orders WHERE id = $1 AND provider_id = $2', [
+            orderId,
+            this.providerId,
+          ])
         : [];
       const left = deadline - Date.now();
       if (row?.ack || left <= 0) return row?.ack ?? undefined;

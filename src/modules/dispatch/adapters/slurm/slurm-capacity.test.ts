@@ -22,25 +22,59 @@ describe('slurm capacity import', () => {
   it('registers usable GPU nodes under catalogue names and says why it skips the others', () => {
     const plan = planImport(parseSlurmNodes(OUTPUT), { region: 'us-east', block: 'ib-1', reservePrice: '2.10' });
     expect(plan.nodes).toEqual([
-      { externalId: 'gpu-node-1', gpuModel: 'H100-SXM-80GB', gpus: 8, region: 'us-east', block: 'ib-1', reservePrice: '2.10' },
-      { externalId: 'gpu-node-2', gpuModel: 'A100-SXM-80GB', gpus: 8, region: 'us-east', block: 'ib-1', reservePrice: '2.10' },
+      {
+        externalId: 'gpu-node-1',
+        gpuModel: 'H100-SXM-80GB',
+        gpus: 8,
+        region: 'us-east',
+        block: 'ib-1',
+        reservePrice: '2.10',
+      },
+      {
+        externalId: 'gpu-node-2',
+        gpuModel: 'A100-SXM-80GB',
+        gpus: 8,
+        region: 'us-east',
+        block: 'ib-1',
+        reservePrice: '2.10',
+      },
     ]);
     expect(plan.skipped.map((s) => s.node)).toEqual(['gpu-node-3', 'cpu-node-1', 'odd-node']);
     expect(plan.skipped[2]!.reason).toMatch(/--model mi300x=NAME/);
   });
 
   it('uses an operator-given model name for a gres type the table does not know', () => {
-    const plan = planImport(parseSlurmNodes(OUTPUT), { region: 'r', block: 'b', reservePrice: '1', models: { mi300x: 'MI300X-192GB' }, partitions: ['gpu'] });
+    const plan = planImport(parseSlurmNodes(OUTPUT), {
+      region: 'r',
+      block: 'b',
+      reservePrice: '1',
+      models: { mi300x: 'MI300X-192GB' },
+      partitions: ['gpu'],
+    });
     expect(plan.nodes.map((n) => n.gpuModel)).toContain('MI300X-192GB');
   });
 
   it("counts the GPUs the provider's own running jobs hold per node, not the market's and not pending ones", () => {
     const jobs = [
-      { job_id: 1, name: 'train-llm', job_state: 'RUNNING', nodes: 'gpu-node-[1-2]', gres_detail: ['gpu:h100:8(IDX:0-7)', 'gpu:h100:4(IDX:0-3)'] },
-      { job_id: 2, name: 'gpumarket-lease-1', job_state: ['RUNNING'], nodes: 'gpu-node-3', gres_detail: ['gpu:h100:8(IDX:0-7)'] },
+      {
+        job_id: 1,
+        name: 'train-llm',
+        job_state: 'RUNNING',
+        nodes: 'gpu-node-[1-2]',
+        gres_detail: ['gpu:h100:8(IDX:0-7)', 'gpu:h100:4(IDX:0-3)'],
+      },
+      {
+        job_id: 2,
+        name: 'gpumarket-lease-1',
+        job_state: ['RUNNING'],
+        nodes: 'gpu-node-3',
+        gres_detail: ['gpu:h100:8(IDX:0-7)'],
+      },
       { job_id: 3, name: 'eval', job_state: ['PENDING'], nodes: '', gres_detail: [] },
       { job_id: 4, name: 'notebook', job_state: ['RUNNING'], nodes: 'gpu-node-2', gres_detail: ['gpu:2(IDX:6-7)'] },
-    ].map(fromSqueue).filter((job) => job !== undefined);
+    ]
+      .map(fromSqueue)
+      .filter((job) => job !== undefined);
     expect(Object.fromEntries(foreignGpuUse(jobs))).toEqual({ 'gpu-node-1': 8, 'gpu-node-2': 6 });
   });
 

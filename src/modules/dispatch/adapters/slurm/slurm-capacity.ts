@@ -26,7 +26,9 @@ export function parseSlurmNodes(output: string): SlurmNode[] {
       const field = (key: string) => new RegExp(`(?:^|\\s)${key}=(\\S*)`).exec(line)?.[1] ?? '';
       const gpus: Record<string, number> = {};
       // Entries are comma-separated; a socket binding such as (S:0-1) or (IDX:0,1) may follow one.
-      for (const entry of field('Gres').replace(/\([^)]*\)/g, '').split(',')) {
+      for (const entry of field('Gres')
+        .replace(/\([^)]*\)/g, '')
+        .split(',')) {
         const parts = entry.split(':');
         if (parts[0] !== 'gpu') continue;
         const count = Number(parts.at(-1));
@@ -36,7 +38,9 @@ export function parseSlurmNodes(output: string): SlurmNode[] {
       return {
         name: field('NodeName'),
         state: field('State'),
-        partitions: field('Partitions').split(',').filter((p) => p !== '' && p !== '(null)'),
+        partitions: field('Partitions')
+          .split(',')
+          .filter((p) => p !== '' && p !== '(null)'),
         gpus,
       };
     });
@@ -71,7 +75,8 @@ export function planImport(nodes: readonly SlurmNode[], options: ImportOptions):
     if (options.partitions?.length && !node.partitions.some((p) => options.partitions!.includes(p))) {
       skip(`not in partition ${options.partitions.join(',')}`);
     } else if (types.length === 0) skip('no GPU gres');
-    else if (types.length > 1) skip(`several GPU types (${types.map(([t]) => t).join(', ')}); a market node has one model`);
+    else if (types.length > 1)
+      skip(`several GPU types (${types.map(([t]) => t).join(', ')}); a market node has one model`);
     else if (UNUSABLE.test(node.state)) skip(`state ${node.state}`);
     else {
       const [type, count] = types[0]!;
@@ -101,7 +106,8 @@ export function planImport(nodes: readonly SlurmNode[], options: ImportOptions):
 export function foreignGpuUse(jobs: readonly SlurmJob[]): Map<string, number> {
   const use = new Map<string, number>();
   for (const job of jobs) {
-    if (job.name.startsWith(JOB_NAME_PREFIX) || isPending(job) || isFinal(job) || !job.gpusPerNode || !job.nodes) continue;
+    if (job.name.startsWith(JOB_NAME_PREFIX) || isPending(job) || isFinal(job) || !job.gpusPerNode || !job.nodes)
+      continue;
     const nodes = expandHostlist(job.nodes);
     job.gpusPerNode.forEach((gpus, index) => {
       const node = nodes[index];

@@ -92,5 +92,8 @@ export function isJobGone(error: unknown): boolean {
  */
 export function isAccountingDisabled(error: unknown): boolean {
   const cause = error instanceof AdapterError ? error.cause : error;
-  return cause instanceof SlurmCommandError && /accounting storage is disabled|AccountingStorageType.*none/i.test(cause.stderr);
+  return (
+    cause instanceof SlurmCommandError &&
+    /accounting storage is disabled|AccountingStorageType.*none/i.test(cause.stderr)
+  );
 }

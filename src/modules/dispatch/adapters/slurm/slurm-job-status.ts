@@ -10,7 +10,15 @@ export const STOP_COMMENT_PREFIX = 'gpumarket:stop=';
 // "REQUEUED"], ["RUNNING","COMPLETING"]); before, one word named whichever mattered most. A flag
 // of waiting or of winding down outranks the base state: a REQUEUED job is waiting again, a
 // COMPLETING one still holds its nodes.
-const PENDING = new Set(['PENDING', 'CONFIGURING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESIZING', 'POWER_UP_NODE']);
+const PENDING = new Set([
+  'PENDING',
+  'CONFIGURING',
+  'REQUEUED',
+  'REQUEUE_HOLD',
+  'REQUEUE_FED',
+  'RESIZING',
+  'POWER_UP_NODE',
+]);
 const RUNNING = new Set(['RUNNING', 'COMPLETING', 'SUSPENDED', 'STAGE_OUT', 'SIGNALING', 'STOPPED']);
 const STOPPED = new Set(['CANCELLED', 'PREEMPTED', 'REVOKED']);
 /** Ends that are the cluster's doing, not the job's: the bid is reopened, not failed. */
@@ -42,7 +50,11 @@ function label(job: SlurmJob): string {
  * market understands. A job neither knows any more was stopped by the market when the market says
  * a stop of it is due or done (`context.stopRequested`), else it was lost.
  */
-export function toWorkloadStatus(job: SlurmJob | undefined, jobId: string, context: StatusContext = {}): WorkloadStatus {
+export function toWorkloadStatus(
+  job: SlurmJob | undefined,
+  jobId: string,
+  context: StatusContext = {},
+): WorkloadStatus {
   if (!job) {
     return context.stopRequested
       ? { state: 'stopped', message: `job ${jobId} is gone after the market's stop (purged after MinJobAge)` }
@@ -62,7 +74,9 @@ export function toWorkloadStatus(job: SlurmJob | undefined, jobId: string, conte
         ...(reason ? { waitingReason: reason } : {}),
       };
     case 'running':
-      return job.states.length === 1 && job.states[0] === 'RUNNING' ? { state: 'running' } : { state: 'running', message: label(job) };
+      return job.states.length === 1 && job.states[0] === 'RUNNING'
+        ? { state: 'running' }
+        : { state: 'running', message: label(job) };
     default:
       break;
   }
@@ -71,7 +85,11 @@ export function toWorkloadStatus(job: SlurmJob | undefined, jobId: string, conte
   const withCode = exitCode !== undefined ? { exitCode } : {};
   const stopRequested = job.comment?.startsWith(STOP_COMMENT_PREFIX);
   if (stopRequested || STOPPED.has(base)) {
-    return { state: 'stopped', ...withCode, message: `${label(job)}${stopRequested ? ` after ${job.comment}` : ''}${from}` };
+    return {
+      state: 'stopped',
+      ...withCode,
+      message: `${label(job)}${stopRequested ? ` after ${job.comment}` : ''}${from}`,
+    };
   }
   if (base === 'COMPLETED' && (exitCode ?? 0) === 0) return { state: 'completed', exitCode: 0 };
   const platform = PLATFORM_FAILURES.has(base) || job.states.includes('LAUNCH_FAILED');

@@ -20,19 +20,22 @@ describe.each(VERSIONS)('Slurm %s JSON', (_version, fixture) => {
   for (const tool of ['squeue', 'sacct'] as const) {
     const document = JSON.stringify(tool === 'squeue' ? fixture.SQUEUE : fixture.SACCT);
 
-    it.each(JOB_CASES.map((job) => [job.name, job] as const))(`${tool}: reads %s to the right lease state`, (_name, job) => {
-      const parsed = parseJobsDocument(document, tool);
-      expect(parsed.error).toBeUndefined();
-      const read = parsed.jobs.find((candidate) => candidate.jobId === String(job.id));
-      expect(read).toMatchObject({ name: job.name, source: tool });
-      const status = toWorkloadStatus(read, String(job.id));
-      const lossy = tool === 'sacct' && fixture.OLD_SACCT_LOSES_EXIT_CODES && job.expectedFromOldSacct;
-      const expected = lossy ? job.expectedFromOldSacct! : job.expected;
-      expect(status).toMatchObject(expected);
-      // A process that did not exit (pending, running, killed) has no exit code to report.
-      if (job.exit.kind !== 'exited') expect(status.exitCode).toBeUndefined();
-      if (job.message) expect(status.message).toMatch(job.message);
-    });
+    it.each(JOB_CASES.map((job) => [job.name, job] as const))(
+      `${tool}: reads %s to the right lease state`,
+      (_name, job) => {
+        const parsed = parseJobsDocument(document, tool);
+        expect(parsed.error).toBeUndefined();
+        const read = parsed.jobs.find((candidate) => candidate.jobId === String(job.id));
+        expect(read).toMatchObject({ name: job.name, source: tool });
+        const status = toWorkloadStatus(read, String(job.id));
+        const lossy = tool === 'sacct' && fixture.OLD_SACCT_LOSES_EXIT_CODES && job.expectedFromOldSacct;
+        const expected = lossy ? job.expectedFromOldSacct! : job.expected;
+        expect(status).toMatchObject(expected);
+        // A process that did not exit (pending, running, killed) has no exit code to report.
+        if (job.exit.kind !== 'exited') expect(status.exitCode).toBeUndefined();
+        if (job.message) expect(status.message).toMatch(job.message);
+      },
+    );
   }
 });
 
@@ -47,8 +50,14 @@ describe('Slurm JSON shapes', () => {
 
   it('reads an exit status given as a list of flags, as some builds print it', () => {
     const job = fromSacct({
-      job_id: 9, name: 'gpumarket-x', state: { current: ['FAILED'], reason: 'NonZeroExitCode' },
-      exit_code: { status: ['ERROR'], return_code: { set: true, infinite: false, number: 42 }, signal: { id: { set: false, infinite: false, number: 0 }, name: '' } },
+      job_id: 9,
+      name: 'gpumarket-x',
+      state: { current: ['FAILED'], reason: 'NonZeroExitCode' },
+      exit_code: {
+        status: ['ERROR'],
+        return_code: { set: true, infinite: false, number: 42 },
+        signal: { id: { set: false, infinite: false, number: 0 }, name: '' },
+      },
     });
     expect(toWorkloadStatus(job, '9')).toMatchObject({ state: 'failed', exitCode: 42, cause: 'workload' });
   });
@@ -60,7 +69,13 @@ describe('Slurm JSON shapes', () => {
   });
 
   it("reports the tool's own errors instead of an empty job list", () => {
-    const answer = parseJobsDocument(JSON.stringify({ errors: [{ error: 'Unable to contact slurm controller', error_number: 1007, description: '' }], jobs: [] }), 'squeue');
+    const answer = parseJobsDocument(
+      JSON.stringify({
+        errors: [{ error: 'Unable to contact slurm controller', error_number: 1007, description: '' }],
+        jobs: [],
+      }),
+      'squeue',
+    );
     expect(answer.error).toMatch(/Unable to contact/);
   });
 

@@ -91,7 +91,9 @@ function exitOf(value: Json, rawNumber: boolean): Exit {
   const status = states(value.status);
   const returnCode = slurmNumber(value.return_code);
   const signalField = value.signal;
-  const signal = isObject(signalField) ? (slurmNumber(signalField.id) ?? slurmNumber(signalField.signal_id)) : undefined;
+  const signal = isObject(signalField)
+    ? (slurmNumber(signalField.id) ?? slurmNumber(signalField.signal_id))
+    : undefined;
   if (status.includes('PENDING')) return { trusted: true };
   if (status.includes('SIGNALED') || status.includes('CORE_DUMPED')) {
     return { ...(signal !== undefined && signal > 0 ? { signal } : {}), trusted: true };
@@ -119,7 +121,9 @@ export function fromSqueue(raw: Json): SlurmJob | undefined {
   const comment = text(raw.comment);
   const nodes = text(raw.nodes);
   const reason = reasonOf(raw.state_reason);
-  const gpusPerNode = Array.isArray(raw.gres_detail) ? raw.gres_detail.map((entry) => gpusOfGres(text(entry) ?? '')) : [];
+  const gpusPerNode = Array.isArray(raw.gres_detail)
+    ? raw.gres_detail.map((entry) => gpusOfGres(text(entry) ?? ''))
+    : [];
   return {
     jobId: String(jobId),
     name: text(raw.name) ?? '',
@@ -207,11 +211,13 @@ export function parseJobsDocument(stdout: string, tool: 'squeue' | 'sacct'): Slu
   const parsed = JSON.parse(stdout) as Json;
   if (!isObject(parsed)) return { jobs: [], error: 'the answer is not a JSON object' };
   const read = tool === 'squeue' ? fromSqueue : fromSacct;
-  const jobs = (Array.isArray(parsed.jobs) ? parsed.jobs : []).map(read).filter((job): job is SlurmJob => job !== undefined);
+  const jobs = (Array.isArray(parsed.jobs) ? parsed.jobs : [])
+    .map(read)
+    .filter((job): job is SlurmJob => job !== undefined);
   const errors = Array.isArray(parsed.errors) ? parsed.errors.filter(isObject) : [];
   // Errors are objects with a description and an error text (or number); some releases print
   // an empty list, and warnings are a separate key.
   const first = errors[0];
-  const error = first ? (text(first.description) || text(first.error) || JSON.stringify(first)) : undefined;
+  const error = first ? text(first.description) || text(first.error) || JSON.stringify(first) : undefined;
   return { jobs, ...(error ? { error } : {}) };
 }

@@ -4,13 +4,23 @@ import { readSlurmSettings } from './slurm-settings.js';
 describe('slurm settings from the environment', () => {
   it('reads QoS, reservation, CPUs and memory per GPU, work directory, gres types and extra flags', () => {
     const { settings, problems } = readSlurmSettings({
-      SLURM_QOS: 'market', SLURM_RESERVATION: 'pool', SLURM_CPUS_PER_GPU: '12', SLURM_MEM_PER_GPU: '96G',
-      SLURM_WORK_DIR: '/shared/gpumarket', SLURM_GRES_TYPES: 'H100-SXM-80GB=h100, A100-SXM-80GB=a100', SLURM_EXTRA_ARGS: '--constraint=ib  --exclusive',
+      SLURM_QOS: 'market',
+      SLURM_RESERVATION: 'pool',
+      SLURM_CPUS_PER_GPU: '12',
+      SLURM_MEM_PER_GPU: '96G',
+      SLURM_WORK_DIR: '/shared/gpumarket',
+      SLURM_GRES_TYPES: 'H100-SXM-80GB=h100, A100-SXM-80GB=a100',
+      SLURM_EXTRA_ARGS: '--constraint=ib  --exclusive',
     });
     expect(problems).toEqual([]);
     expect(settings).toEqual({
-      qos: 'market', reservation: 'pool', cpusPerGpu: 12, memPerGpu: '96G', workDir: '/shared/gpumarket',
-      gresTypes: { 'H100-SXM-80GB': 'h100', 'A100-SXM-80GB': 'a100' }, extraArgs: ['--constraint=ib', '--exclusive'],
+      qos: 'market',
+      reservation: 'pool',
+      cpusPerGpu: 12,
+      memPerGpu: '96G',
+      workDir: '/shared/gpumarket',
+      gresTypes: { 'H100-SXM-80GB': 'h100', 'A100-SXM-80GB': 'a100' },
+      extraArgs: ['--constraint=ib', '--exclusive'],
     });
   });
 
@@ -20,8 +30,12 @@ describe('slurm settings from the environment', () => {
 
   it('names the variable and the rule for every bad value', () => {
     const { problems } = readSlurmSettings({
-      SLURM_QOS: 'a b', SLURM_CPUS_PER_GPU: 'eight', SLURM_MEM_PER_GPU: '1 GB', SLURM_WORK_DIR: 'relative/dir',
-      SLURM_GRES_TYPES: 'H100', SLURM_EXTRA_ARGS: '--wrap=id --uid=0',
+      SLURM_QOS: 'a b',
+      SLURM_CPUS_PER_GPU: 'eight',
+      SLURM_MEM_PER_GPU: '1 GB',
+      SLURM_WORK_DIR: 'relative/dir',
+      SLURM_GRES_TYPES: 'H100',
+      SLURM_EXTRA_ARGS: '--wrap=id --uid=0',
     });
     expect(problems).toEqual([
       expect.stringMatching(/^SLURM_CPUS_PER_GPU=eight: must be a positive integer/),

@@ -15,7 +15,10 @@ import { settingsProblems, type SlurmSubmissionOptions } from './slurm-submissio
  *
  * (SLURM_PARTITION and SLURM_ACCOUNT are read by the config loader already.)
  */
-export type SlurmSettings = Pick<SlurmSubmissionOptions, 'qos' | 'reservation' | 'cpusPerGpu' | 'memPerGpu' | 'workDir' | 'gresTypes' | 'extraArgs'>;
+export type SlurmSettings = Pick<
+  SlurmSubmissionOptions,
+  'qos' | 'reservation' | 'cpusPerGpu' | 'memPerGpu' | 'workDir' | 'gresTypes' | 'extraArgs'
+>;
 
 /** The variables readSlurmSettings reads, with the values each accepts (for serve --help and docs/operations.md). */
 export const SLURM_SETTING_RULES: Readonly<Record<string, string>> = {
@@ -37,7 +40,10 @@ const VARIABLE_OF: Record<string, string> = {
   extraArgs: 'SLURM_EXTRA_ARGS',
 };
 
-export function readSlurmSettings(env: Readonly<Record<string, string | undefined>>): { settings: SlurmSettings; problems: string[] } {
+export function readSlurmSettings(env: Readonly<Record<string, string | undefined>>): {
+  settings: SlurmSettings;
+  problems: string[];
+} {
   const problems: string[] = [];
   const value = (name: string) => {
     const raw = env[name]?.trim();
@@ -58,14 +64,18 @@ export function readSlurmSettings(env: Readonly<Record<string, string | undefine
   const workDir = value('SLURM_WORK_DIR');
   if (workDir !== undefined) {
     if (workDir.startsWith('/')) settings.workDir = workDir;
-    else problems.push(`SLURM_WORK_DIR=${workDir}: must be an absolute path (the compute nodes resolve it, not the market)`);
+    else
+      problems.push(
+        `SLURM_WORK_DIR=${workDir}: must be an absolute path (the compute nodes resolve it, not the market)`,
+      );
   }
   const gres = value('SLURM_GRES_TYPES');
   if (gres) {
     const types: Record<string, string> = {};
     for (const pair of gres.split(',')) {
       const [model, type, ...rest] = pair.split('=').map((part) => part.trim());
-      if (!model || !type || rest.length > 0) problems.push(`SLURM_GRES_TYPES: ${JSON.stringify(pair)} is not MODEL=type`);
+      if (!model || !type || rest.length > 0)
+        problems.push(`SLURM_GRES_TYPES: ${JSON.stringify(pair)} is not MODEL=type`);
       else types[model] = type;
     }
     settings.gresTypes = types;

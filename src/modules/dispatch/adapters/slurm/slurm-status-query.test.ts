@@ -23,7 +23,13 @@ function tool(name: string): void {
 }
 
 function answer(name: 'squeue' | 'sacct', document: { jobs: unknown[] } & object, ids: number[]): void {
-  writeFileSync(join(bin, `${name}.json`), JSON.stringify({ ...document, jobs: document.jobs.filter((job) => ids.includes((job as { job_id: number }).job_id)) }));
+  writeFileSync(
+    join(bin, `${name}.json`),
+    JSON.stringify({
+      ...document,
+      jobs: document.jobs.filter((job) => ids.includes((job as { job_id: number }).job_id)),
+    }),
+  );
 }
 
 const calls = () => readFileSync(join(bin, 'calls.log'), 'utf8').trim().split('\n');
@@ -44,13 +50,25 @@ describe('slurm status queries', () => {
     answer('squeue', squeue, [101, 102]);
     answer('sacct', v41.SACCT as { jobs: unknown[] }, [106, 107]);
     const adapter = new SlurmAdapter({ binDir: bin });
-    const answers = await adapter.statusMany([101, 102, 106, 107, 999].map((id) => ({ leaseId: lease(id === 999 ? 101 : id) + (id === 999 ? '-lost' : ''), handle: String(id) })));
-    expect(calls()).toEqual(['squeue --json --states=all --jobs=101,102,106,107,999', 'sacct --json --allocations --jobs=106,107,999']);
+    const answers = await adapter.statusMany(
+      [101, 102, 106, 107, 999].map((id) => ({
+        leaseId: lease(id === 999 ? 101 : id) + (id === 999 ? '-lost' : ''),
+        handle: String(id),
+      })),
+    );
+    expect(calls()).toEqual([
+      'squeue --json --states=all --jobs=101,102,106,107,999',
+      'sacct --json --allocations --jobs=106,107,999',
+    ]);
     expect(answers.get('l-run')).toEqual({ state: 'running' });
     expect(answers.get('l-res')).toMatchObject({ state: 'pending', waitingReason: 'Resources' });
     expect(answers.get('l-ok')).toMatchObject({ state: 'completed', exitCode: 0 });
     expect(answers.get('l-err')).toMatchObject({ state: 'failed', exitCode: 3, cause: 'workload' });
-    expect(answers.get('l-run-lost')).toMatchObject({ state: 'failed', cause: 'platform', message: expect.stringMatching(/vanished/) });
+    expect(answers.get('l-run-lost')).toMatchObject({
+      state: 'failed',
+      cause: 'platform',
+      message: expect.stringMatching(/vanished/),
+    });
   });
 
   it('does not call sacct when squeue lists every job', async () => {
@@ -62,7 +80,10 @@ describe('slurm status queries', () => {
   it('calls a job vanished when the cluster keeps no accounting and squeue has forgotten it', async () => {
     answer('squeue', v41.SQUEUE as { jobs: unknown[] }, []);
     writeFileSync(join(bin, 'sacct.err'), 'Slurm accounting storage is disabled\n');
-    expect(await new SlurmAdapter({ binDir: bin }).status('l-ok', '106')).toMatchObject({ state: 'failed', message: expect.stringMatching(/vanished/) });
+    expect(await new SlurmAdapter({ binDir: bin }).status('l-ok', '106')).toMatchObject({
+      state: 'failed',
+      message: expect.stringMatching(/vanished/),
+    });
   });
 
   it('never calls a job vanished while accounting cannot be asked: the lease waits for the next sync', async () => {
@@ -82,14 +103,39 @@ describe('slurm status queries', () => {
     answer('squeue', v41.SQUEUE as { jobs: unknown[] }, []);
     answer('sacct', v41.SACCT as { jobs: unknown[] }, [106]);
     const adapter = new SlurmAdapter({ binDir: bin, workDir: bin });
-    const order = { leaseId: 'l-ok', bidId: 'b', tenantId: 't', gpuModel: 'H100-SXM-80GB', nodes: [{ nodeId: 'n', externalId: 'gpu-node-1', gpus: 8 }], workload: { command: ['true'] }, runtimeSeconds: 60 };
+    const order = {
+      leaseId: 'l-ok',
+      bidId: 'b',
+      tenantId: 't',
+      gpuModel: 'H100-SXM-80GB',
+      nodes: [{ nodeId: 'n', externalId: 'gpu-node-1', gpus: 8 }],
+      workload: { command: ['true'] },
+      runtimeSeconds: 60,
+    };
     expect(await adapter.place(order)).toEqual({ handle: '106' });
     expect(calls().some((call) => call.startsWith('sbatch'))).toBe(false);
   });
 
   it('takes squeue\'s "Invalid job id" in its JSON errors as "not listed" and asks accounting', async () => {
-    writeFileSync(join(bin, 'squeue.json'), JSON.stringify({ jobs: [], errors: [{ description: 'Invalid job id specified', error_number: 2017, error: 'Invalid job id specified', source: 'slurm_load_job()' }] }));
+    writeFileSync(
+      join(bin, 'squeue.json'),
+      JSON.stringify({
+        jobs: [],
+        errors: [
+          {
+            description: 'Invalid job id specified',
+            error_number: 2017,
+            error: 'Invalid job id specified',
+            source: 'slurm_load_job()',
+          },
+        ],
+      }),
+    );
     answer('sacct', v41.SACCT as { jobs: unknown[] }, [107]);
-    expect(await new SlurmAdapter({ binDir: bin }).status('l-err', '107')).toMatchObject({ state: 'failed', exitCode: 3, message: expect.stringMatching(/accounting/) });
+    expect(await new SlurmAdapter({ binDir: bin }).status('l-err', '107')).toMatchObject({
+      state: 'failed',
+      exitCode: 3,
+      message: expect.stringMatching(/accounting/),
+    });
   });
 });

@@ -34,7 +34,10 @@ describe('slurm submission', () => {
   });
 
   it('uses a heterogeneous job when nodes get different GPU counts', () => {
-    const uneven = { ...order, nodes: [order.nodes[0]!, { ...order.nodes[0]!, nodeId: 'n2', externalId: 'gpu-b', gpus: 4 }] };
+    const uneven = {
+      ...order,
+      nodes: [order.nodes[0]!, { ...order.nodes[0]!, nodeId: 'n2', externalId: 'gpu-b', gpus: 4 }],
+    };
     const { args, script } = buildSubmission(uneven);
     const split = args.indexOf(':');
     expect(args.slice(split + 1)).toEqual(['--nodes=1', '--nodelist=gpu-b', '--gres=gpu:h100:4']);
@@ -58,25 +61,48 @@ describe('slurm submission', () => {
   it('asks for CPUs and memory per GPU, partition, account, QoS and reservation, and writes output into the lease directory', () => {
     const { args } = buildSubmission(
       order,
-      { partition: 'gpu', account: 'acme', qos: 'market', reservation: 'gpumarket-pool', cpusPerGpu: 12, memPerGpu: '96G', extraArgs: ['--constraint=ib', '--exclusive'] },
+      {
+        partition: 'gpu',
+        account: 'acme',
+        qos: 'market',
+        reservation: 'gpumarket-pool',
+        cpusPerGpu: 12,
+        memPerGpu: '96G',
+        extraArgs: ['--constraint=ib', '--exclusive'],
+      },
       '/shared/gpumarket/lease-1',
     );
-    expect(args).toEqual(expect.arrayContaining([
-      '--partition=gpu', '--account=acme', '--qos=market', '--reservation=gpumarket-pool', '--cpus-per-gpu=12', '--mem-per-gpu=96G',
-      '--chdir=/shared/gpumarket/lease-1', '--output=/shared/gpumarket/lease-1/slurm-%j.out', '--error=/shared/gpumarket/lease-1/slurm-%j.err',
-      '--constraint=ib', '--exclusive',
-    ]));
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--partition=gpu',
+        '--account=acme',
+        '--qos=market',
+        '--reservation=gpumarket-pool',
+        '--cpus-per-gpu=12',
+        '--mem-per-gpu=96G',
+        '--chdir=/shared/gpumarket/lease-1',
+        '--output=/shared/gpumarket/lease-1/slurm-%j.out',
+        '--error=/shared/gpumarket/lease-1/slurm-%j.err',
+        '--constraint=ib',
+        '--exclusive',
+      ]),
+    );
   });
 
   it("takes the gres type from the grant, else from the provider's model mapping, else asks for untyped GPUs", () => {
     const untyped = { ...order, nodes: [{ nodeId: 'n1', externalId: 'gpu-a', gpus: 4 }] };
     expect(buildSubmission(untyped).args).toContain('--gres=gpu:4');
-    expect(buildSubmission(untyped, { gresTypes: { 'H100-SXM-80GB': 'h100_sxm' } }).args).toContain('--gres=gpu:h100_sxm:4');
+    expect(buildSubmission(untyped, { gresTypes: { 'H100-SXM-80GB': 'h100_sxm' } }).args).toContain(
+      '--gres=gpu:h100_sxm:4',
+    );
     expect(buildSubmission(order, { gresTypes: { 'H100-SXM-80GB': 'h100_sxm' } }).args).toContain('--gres=gpu:h100:8');
   });
 
   it('gives each component of a heterogeneous job its own CPUs and memory per GPU', () => {
-    const uneven = { ...order, nodes: [order.nodes[0]!, { ...order.nodes[0]!, nodeId: 'n2', externalId: 'gpu-b', gpus: 4 }] };
+    const uneven = {
+      ...order,
+      nodes: [order.nodes[0]!, { ...order.nodes[0]!, nodeId: 'n2', externalId: 'gpu-b', gpus: 4 }],
+    };
     const { args } = buildSubmission(uneven, { cpusPerGpu: 8 });
     expect(args.filter((arg) => arg === '--cpus-per-gpu=8')).toHaveLength(2);
   });

@@ -36,11 +36,35 @@ export interface SlurmSubmissionOptions {
  * runs a program or reads a file (--wrap, --prolog-like options, --get-user-env).
  */
 export const EXTRA_ARG_FLAGS: ReadonlySet<string> = new Set([
-  '--constraint', '--prefer', '--exclusive', '--gpu-bind', '--gpu-freq', '--cpu-freq', '--hint',
-  '--mem-bind', '--distribution', '--licenses', '--network', '--switches', '--tmp', '--wckey',
-  '--nice', '--priority', '--time-min', '--core-spec', '--thread-spec', '--cores-per-socket',
-  '--sockets-per-node', '--threads-per-core', '--ntasks-per-gpu', '--gres-flags', '--cluster-constraint',
-  '--spread-job', '--use-min-nodes', '--mcs-label', '--power',
+  '--constraint',
+  '--prefer',
+  '--exclusive',
+  '--gpu-bind',
+  '--gpu-freq',
+  '--cpu-freq',
+  '--hint',
+  '--mem-bind',
+  '--distribution',
+  '--licenses',
+  '--network',
+  '--switches',
+  '--tmp',
+  '--wckey',
+  '--nice',
+  '--priority',
+  '--time-min',
+  '--core-spec',
+  '--thread-spec',
+  '--cores-per-socket',
+  '--sockets-per-node',
+  '--threads-per-core',
+  '--ntasks-per-gpu',
+  '--gres-flags',
+  '--cluster-constraint',
+  '--spread-job',
+  '--use-min-nodes',
+  '--mcs-label',
+  '--power',
 ]);
 
 /** One argv word `--flag` or `--flag=value`; the value free of whitespace, quotes and shell syntax. */
@@ -51,7 +75,8 @@ export function extraArgsProblem(args: readonly string[]): string | undefined {
   for (const arg of args) {
     const match = EXTRA_ARG.exec(arg);
     if (!match) return `${JSON.stringify(arg)} is not one --flag or --flag=value word of safe characters`;
-    if (!EXTRA_ARG_FLAGS.has(match[1]!)) return `${match[1]} is not an allowed extra sbatch flag (allowed: ${[...EXTRA_ARG_FLAGS].join(' ')})`;
+    if (!EXTRA_ARG_FLAGS.has(match[1]!))
+      return `${match[1]} is not an allowed extra sbatch flag (allowed: ${[...EXTRA_ARG_FLAGS].join(' ')})`;
   }
   return undefined;
 }
@@ -65,13 +90,16 @@ export function settingsProblems(options: SlurmSubmissionOptions): string[] {
   const problems: string[] = [];
   for (const key of ['partition', 'account', 'qos', 'reservation'] as const) {
     const value = options[key];
-    if (value !== undefined && !SLURM_NAME.test(value)) problems.push(`${key}: ${JSON.stringify(value)} is not a Slurm name ([A-Za-z0-9_.-]+)`);
+    if (value !== undefined && !SLURM_NAME.test(value))
+      problems.push(`${key}: ${JSON.stringify(value)} is not a Slurm name ([A-Za-z0-9_.-]+)`);
   }
   if (options.cpusPerGpu !== undefined && (!Number.isInteger(options.cpusPerGpu) || options.cpusPerGpu < 1)) {
     problems.push(`cpusPerGpu: ${options.cpusPerGpu} must be a positive integer`);
   }
   if (options.memPerGpu !== undefined && !MEMORY.test(options.memPerGpu)) {
-    problems.push(`memPerGpu: ${JSON.stringify(options.memPerGpu)} must be a number with an optional K, M, G or T suffix`);
+    problems.push(
+      `memPerGpu: ${JSON.stringify(options.memPerGpu)} must be a number with an optional K, M, G or T suffix`,
+    );
   }
   for (const [model, type] of Object.entries(options.gresTypes ?? {})) {
     if (!SLURM_NAME.test(type)) problems.push(`gresTypes.${model}: ${JSON.stringify(type)} is not a gres type name`);
@@ -110,7 +138,11 @@ export function leaseDirFor(workDir: string, leaseId: string): string {
  * `leaseDir`: the lease's work directory (see leaseDirFor), made by the caller before sbatch;
  * when absent the job runs where sbatch runs (tests of the arguments alone).
  */
-export function buildSubmission(order: PlaceOrder, options: SlurmSubmissionOptions = {}, leaseDir?: string): SlurmSubmission {
+export function buildSubmission(
+  order: PlaceOrder,
+  options: SlurmSubmissionOptions = {},
+  leaseDir?: string,
+): SlurmSubmission {
   const problems = settingsProblems(options);
   if (problems.length > 0) throw AdapterError.permanent(`slurm adapter settings: ${problems.join('; ')}`);
   const command = order.workload.command ?? [];
@@ -126,7 +158,8 @@ export function buildSubmission(order: PlaceOrder, options: SlurmSubmissionOptio
   }
   const env = { ...(order.workload.env ?? {}), GPUMARKET_LEASE_ID: order.leaseId };
   for (const name of Object.keys(env)) {
-    if (!ENV_NAME.test(name)) throw AdapterError.permanent(`workload.env: ${JSON.stringify(name)} is not a variable name`);
+    if (!ENV_NAME.test(name))
+      throw AdapterError.permanent(`workload.env: ${JSON.stringify(name)} is not a variable name`);
   }
 
   const minutes = Math.max(1, Math.ceil((order.runtimeSeconds + (options.timeLimitSlackSeconds ?? 600)) / 60));
@@ -142,7 +175,9 @@ export function buildSubmission(order: PlaceOrder, options: SlurmSubmissionOptio
     ...(options.account ? [`--account=${options.account}`] : []),
     ...(options.qos ? [`--qos=${options.qos}`] : []),
     ...(options.reservation ? [`--reservation=${options.reservation}`] : []),
-    ...(leaseDir ? [`--chdir=${leaseDir}`, `--output=${leaseDir}/slurm-%j.out`, `--error=${leaseDir}/slurm-%j.err`] : []),
+    ...(leaseDir
+      ? [`--chdir=${leaseDir}`, `--output=${leaseDir}/slurm-%j.out`, `--error=${leaseDir}/slurm-%j.err`]
+      : []),
     ...(options.extraArgs ?? []),
   ];
   // Per component: a heterogeneous job's components take their own --cpus-per-gpu/--mem-per-gpu.
@@ -153,13 +188,18 @@ export function buildSubmission(order: PlaceOrder, options: SlurmSubmissionOptio
   const typeOf = (node: (typeof order.nodes)[number]) => node.gpuType ?? options.gresTypes?.[order.gpuModel];
   for (const node of order.nodes) {
     const type = typeOf(node);
-    if (type !== undefined && !SLURM_NAME.test(type)) throw AdapterError.permanent(`node ${node.externalId}: gres type ${JSON.stringify(type)} is not a gres type name`);
+    if (type !== undefined && !SLURM_NAME.test(type))
+      throw AdapterError.permanent(
+        `node ${node.externalId}: gres type ${JSON.stringify(type)} is not a gres type name`,
+      );
   }
   const gres = (node: (typeof order.nodes)[number]) => {
     const type = typeOf(node);
     return [`--gres=gpu:${type ? `${type}:` : ''}${node.gpus}`, ...perGpu];
   };
-  const uniform = order.nodes.every((node) => node.gpus === order.nodes[0]!.gpus && typeOf(node) === typeOf(order.nodes[0]!));
+  const uniform = order.nodes.every(
+    (node) => node.gpus === order.nodes[0]!.gpus && typeOf(node) === typeOf(order.nodes[0]!),
+  );
 
   let args: string[];
   let launcher: string[] = [];
@@ -170,7 +210,8 @@ export function buildSubmission(order: PlaceOrder, options: SlurmSubmissionOptio
       `--nodelist=${order.nodes.map((node) => node.externalId).join(',')}`,
       ...gres(order.nodes[0]!),
     ];
-    if (order.nodes.length > 1) launcher = ['srun', `--nodes=${order.nodes.length}`, '--ntasks-per-node=1', '--kill-on-bad-exit=1'];
+    if (order.nodes.length > 1)
+      launcher = ['srun', `--nodes=${order.nodes.length}`, '--ntasks-per-node=1', '--kill-on-bad-exit=1'];
   } else {
     // Different GPU counts per node: a heterogeneous job, one component per node.
     args = [...common];

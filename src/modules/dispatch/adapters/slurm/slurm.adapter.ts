@@ -14,7 +14,13 @@ import { foreignGpuUse } from './slurm-capacity.js';
 import { SlurmCli, isAccountingDisabled, isJobGone, type SlurmCliOptions } from './slurm-cli.js';
 import { STOP_COMMENT_PREFIX, isFinal, isPending, toWorkloadStatus } from './slurm-job-status.js';
 import { parseJobsDocument, type SlurmJob } from './slurm-json.js';
-import { buildSubmission, jobNameFor, leaseDirFor, settingsProblems, type SlurmSubmissionOptions } from './slurm-submission.js';
+import {
+  buildSubmission,
+  jobNameFor,
+  leaseDirFor,
+  settingsProblems,
+  type SlurmSubmissionOptions,
+} from './slurm-submission.js';
 
 /**
  * The `slurm` adapter: one batch job per lease, named after the lease, on the granted nodes with
@@ -97,9 +103,18 @@ export class SlurmAdapter implements ProviderAdapter {
       if (answers.has(query.leaseId)) continue;
       const job = live.get(query.handle) ?? accounted.get(query.handle);
       if (!job && accountingError) {
-        answers.set(query.leaseId, AdapterError.retryable(`job ${query.handle} is not in squeue and sacct failed: ${accountingError.message}`, accountingError));
+        answers.set(
+          query.leaseId,
+          AdapterError.retryable(
+            `job ${query.handle} is not in squeue and sacct failed: ${accountingError.message}`,
+            accountingError,
+          ),
+        );
       } else if (job && job.name !== jobNameFor(query.leaseId)) {
-        answers.set(query.leaseId, { state: 'failed', message: `job ${query.handle} belongs to ${job.name}, not lease ${query.leaseId}` });
+        answers.set(query.leaseId, {
+          state: 'failed',
+          message: `job ${query.handle} belongs to ${job.name}, not lease ${query.leaseId}`,
+        });
       } else {
         answers.set(query.leaseId, toWorkloadStatus(job, query.handle, query.context));
       }
@@ -132,7 +147,10 @@ export class SlurmAdapter implements ProviderAdapter {
       // the cluster maps them so, and the directory is the lease's alone.
       await mkdir(leaseDir, { recursive: true, mode: 0o700 });
     } catch (error) {
-      throw AdapterError.permanent(`cannot create the lease's work directory ${leaseDir}: ${(error as Error).message}`, error);
+      throw AdapterError.permanent(
+        `cannot create the lease's work directory ${leaseDir}: ${(error as Error).message}`,
+        error,
+      );
     }
     const submission = buildSubmission(order, this.options, leaseDir);
     const stdout = await this.cli.run('sbatch', submission.args, submission.script);
@@ -142,7 +160,8 @@ export class SlurmAdapter implements ProviderAdapter {
   }
 
   private async stop(order: StopOrder, reason: 'preempt' | 'terminate'): Promise<void> {
-    if (!/^\d+$/.test(order.handle)) throw AdapterError.permanent(`${JSON.stringify(order.handle)} is not a slurm job id`);
+    if (!/^\d+$/.test(order.handle))
+      throw AdapterError.permanent(`${JSON.stringify(order.handle)} is not a slurm job id`);
     const job = (await this.squeue([order.handle])).get(order.handle);
     if (!job || isFinal(job)) return;
     if (job.name !== jobNameFor(order.leaseId)) {
@@ -194,7 +213,12 @@ export class SlurmAdapter implements ProviderAdapter {
     const lookback = this.options.accountingLookbackSeconds ?? 7 * 86_400;
     const since = new Date(Date.now() - lookback * 1000).toISOString().slice(0, 19);
     try {
-      const accounted = await this.query('sacct', ['--json', '--allocations', `--name=${name}`, `--starttime=${since}`]);
+      const accounted = await this.query('sacct', [
+        '--json',
+        '--allocations',
+        `--name=${name}`,
+        `--starttime=${since}`,
+      ]);
       return accounted.find((job) => job.name === name);
     } catch (error) {
       if (isAccountingDisabled(error)) return undefined;
@@ -210,7 +234,8 @@ export class SlurmAdapter implements ProviderAdapter {
     } catch (error) {
       // A single unknown id makes squeue fail instead of listing nothing: on its exit status
       // (text), or in the JSON's errors list (23.02 and later).
-      if (isJobGone(error) || (error instanceof AdapterError && /Invalid job id/i.test(error.message))) return new Map();
+      if (isJobGone(error) || (error instanceof AdapterError && /Invalid job id/i.test(error.message)))
+        return new Map();
       throw error;
     }
     // Slurm 22.05 ignores squeue's filters with --json and lists every job: filter here.

@@ -185,11 +185,12 @@ describe('GPU model catalogue', () => {
   });
 
   it('lets admin add a model that nodes can then use, and refuses a duplicate with 409', async () => {
-    const model = { name: 'GB200-NVL-186GB', memoryGb: 186, bf16Tflops: 2500, memoryBandwidthTBs: 8 };
+    // A model no migration seeds (the catalogue has GB200 since 1765500000000-gpu-catalogue.sql).
+    const model = { name: 'GB300-NVL-288GB', memoryGb: 288, bf16Tflops: 2500, memoryBandwidthTBs: 8 };
     expect((await t.http().post('/v1/gpu-models').set(auth(t.adminKey)).send(model)).status).toBe(201);
     expect((await t.http().post('/v1/gpu-models').set(auth(t.adminKey)).send(model)).status).toBe(409);
-    const [n] = await putNodes(t, provider.apiKey, [node('gb200-1', { gpuModel: 'GB200-NVL-186GB', gpus: 4 })]);
-    expect(n.gpuMemoryGb).toBe(186);
+    const [n] = await putNodes(t, provider.apiKey, [node('gb300-1', { gpuModel: 'GB300-NVL-288GB', gpus: 4 })]);
+    expect(n.gpuMemoryGb).toBe(288);
   });
 
   it('refuses models from non-admins and malformed models', async () => {

@@ -1,21 +1,8 @@
 import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsInt,
-  IsObject,
-  IsString,
-  Length,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
-import { CreateBidDto, MONEY } from '../bids/bid.dto.js';
-import { IsEnvMap, IsOmittable } from '../../platform/http/validators.js';
+import { IsInt, IsObject, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { CreateBidDto, MONEY, WorkloadDto } from '../bids/bid.dto.js';
+import { IsOmittable } from '../../platform/http/validators.js';
 
 export const MAX_SERVICE_REPLICAS = 64;
 const DAY = 86_400;
@@ -31,22 +18,8 @@ export class ReplicaSpecDto extends PickType(CreateBidDto, [
   'minGpuMemoryGb',
 ] as const) {}
 
-export class ServiceWorkloadDto {
-  @ApiPropertyOptional({ example: 'ghcr.io/acme/llm-server:1.4' })
-  @IsOmittable()
-  @IsString()
-  @Length(1, 512)
-  image?: string;
-
-  @ApiPropertyOptional({ type: [String], example: ['node', 'server.js'] })
-  @IsOmittable()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(256)
-  @IsString({ each: true })
-  @MaxLength(4096, { each: true })
-  command?: string[];
-
+/** A bid's workload fields and rules (image, command, env), and what a served workload adds. */
+export class ServiceWorkloadDto extends PickType(WorkloadDto, ['image', 'command', 'env'] as const) {
   @ApiProperty({
     type: 'integer',
     example: 8080,
@@ -64,11 +37,6 @@ export class ServiceWorkloadDto {
   @Length(1, 512)
   @Matches(/^\/[\x21-\x7e]*$/, { message: 'readinessPath must be a path starting with /' })
   readinessPath?: string;
-
-  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
-  @IsOmittable()
-  @IsEnvMap()
-  env?: Record<string, string>;
 }
 
 /** The scaling settings, shared by create and PATCH. */

@@ -19,7 +19,7 @@ import {
 } from 'class-validator';
 import { CONTIGUITIES, type Contiguity } from '../../core/market/types.js';
 import { IsEnvMap, IsInstant, IsOmittable, IsPrice, LABEL } from '../../platform/http/validators.js';
-import { BID_STATUSES, type BidStatus } from './bid.entity.js';
+import { BID_STATUSES, type BidStatus } from './bid-status.js';
 
 export const MAX_BID_GPUS = 4096;
 export const MAX_RUNTIME_SECONDS = 30 * 86_400;

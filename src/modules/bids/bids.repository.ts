@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Contiguity, LossReason } from '../../core/market/types.js';
-import { type BidStatus, FINISHED_BID_STATUSES, type WorkloadSpec } from './bid.entity.js';
+import { type BidStatus, FINISHED_BID_STATUSES, type WorkloadSpec } from './bid-status.js';
 
 /** A bid as stored. Money stays a decimal string; times are Dates. */
 export interface BidRow {

@@ -23,7 +23,7 @@ import {
   NODE_HEALTHS,
   type NodeHealth,
 } from '../../core/market/node-health.js';
-import { NODE_STATES, type NodeState } from './node.entity.js';
+import { NODE_STATES, type NodeState } from './node-state.js';
 
 export const MAX_NODE_GPUS = 64;
 export const MAX_RESERVE_PRICE = '10000';

@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { UnavailableGpu } from '../../core/market/node-health.js';
 import type { MarketNode } from '../../core/market/types.js';
 import { toMoney } from '../../core/money/money.js';
-import type { NodeState } from './node.entity.js';
+import type { NodeState } from './node-state.js';
 
 /** A node as stored, with its GPU memory from the catalogue. Money stays a decimal string. */
 export interface NodeRow {

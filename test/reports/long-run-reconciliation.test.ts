@@ -28,6 +28,9 @@ describe('reconciliation after a long simulated market run', () => {
       PREEMPTION_NOTICE_SECONDS: '60',
       MARKET_FEE_PERCENT: '7.5',
     });
+    // Every round here runs on the simulated clock below; the wall-clock schedule (one round per
+    // minute boundary, which may fall inside this test) must not add one of its own.
+    t.app.get(RoundService).runScheduled = async () => null;
     let clock = START;
     const fleetOf = async (name: string, nodes: Array<Record<string, unknown>>) => {
       const provider = await createProvider(t, name);

@@ -127,6 +127,13 @@ describe('the finance dashboard in a real headless browser', () => {
       `SELECT count(*)::int AS n FROM market_events WHERE type = 'lease.preemption_notice'`,
     );
     expect(noticed.n, 'the preemptible A100 lease was displaced').toBe(1);
+    // Its workload stops on the notice's SIGTERM, and the stop, once seen, ends and bills the lease
+    // (docs/finance.md): wait for that here, so the ledger does not move while the page is read.
+    await until('the displaced lease ended at its stop', async () => {
+      await sync.syncAll();
+      const [row] = await t.dataSource.query(`SELECT count(*)::int AS n FROM leases WHERE state = 'preempted'`);
+      return row.n === 1;
+    });
 
     const finance = await t
       .http()

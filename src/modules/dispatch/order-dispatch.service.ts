@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { PermanentJobError } from '../../platform/queue/job-queue.js';
+import { LIVE_LEASE_STATES } from '../../core/market/lease-lifecycle.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
 import { OrdersRepository, type OrderRow } from '../market/orders.repository.js';
 import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
@@ -41,27 +42,16 @@ export class OrderDispatchService {
       await this.transactions.run((m) => this.orders.update(m, orderId, { state: 'withdrawn' }));
       return;
     }
+    if (order.type !== 'place' && context.handle === null) return; // nothing was placed: load() settled the stop
     const adapter = await this.adapters.forProvider(order.provider_id, context.adapterKind);
     try {
       if (order.type === 'place') {
         const { handle } = await adapter.place(context.placeOrder);
-        await this.transactions.run((m) =>
-          this.orders.update(m, orderId, { state: 'done', handle, lastError: null, attempts: order.attempts + 1 }),
-        );
+        const stopQueued = await this.transactions.run((m) => this.placed(m, order, handle));
+        if (stopQueued) await this.relay.relay();
         return;
       }
-      if (context.handle === null) {
-        // Never placed on this provider: nothing runs there, so there is nothing to stop.
-        await this.transactions.run(async (m) => {
-          await m.query(
-            `UPDATE orders SET state = 'withdrawn', updated_at = now() WHERE lease_id = $1 AND provider_id = $2 AND type = 'place' AND state IN ('pending', 'sent')`,
-            [order.lease_id, order.provider_id],
-          );
-          await this.orders.update(m, orderId, { state: 'done', attempts: order.attempts + 1 });
-        });
-        return;
-      }
-      const stop = { leaseId: order.lease_id, handle: context.handle, graceSeconds: order.grace_seconds ?? 0 };
+      const stop = { leaseId: order.lease_id, handle: context.handle!, graceSeconds: order.grace_seconds ?? 0 };
       if (order.type === 'preempt') await adapter.preempt(stop);
       else await adapter.terminate(stop);
       await this.transactions.run((m) =>
@@ -113,6 +103,37 @@ export class OrderDispatchService {
     await this.relay.relay();
   }
 
+  /**
+   * Records a place the adapter carried out. If a stop withdrew the place meanwhile (the tenant
+   * cancelled while the workload was starting), the workload runs with no stop to come: when its
+   * lease has ended, a terminate is ordered now; a lease still live keeps it (a lease in its
+   * notice gets its terminate when the notice ends). Returns whether a stop was ordered.
+   */
+  private async placed(manager: EntityManager, order: OrderRow, handle: string): Promise<boolean> {
+    const current = await this.orders.lock(manager, order.id);
+    await this.orders.update(manager, order.id, {
+      state: 'done',
+      handle,
+      lastError: null,
+      attempts: order.attempts + 1,
+    });
+    if (current?.state !== 'withdrawn') return false;
+    const [lease]: Array<{ state: string }> = await manager.query(`SELECT state FROM leases WHERE id = $1`, [
+      order.lease_id,
+    ]);
+    if (!lease || LIVE_LEASE_STATES.includes(lease.state as (typeof LIVE_LEASE_STATES)[number])) return false;
+    this.logger.warn(
+      `order ${order.id}: lease ${order.lease_id} ended while it was placed; its workload is terminated`,
+    );
+    await this.leaseState.stopOrders(
+      manager,
+      [{ id: order.lease_id, provider_ids: [order.provider_id] }],
+      'terminate',
+      0,
+    );
+    return true;
+  }
+
   private async load(manager: EntityManager, orderId: string): Promise<DispatchContext | null> {
     const order = await this.orders.lock(manager, orderId);
     if (!order || order.state === 'done' || order.state === 'withdrawn' || order.state === 'failed') return null;
@@ -135,7 +156,18 @@ export class OrderDispatchService {
         WHERE ln.lease_id = $1 AND ln.provider_id = $2 ORDER BY n.external_id`,
       [order.lease_id, order.provider_id],
     );
-    const handles = await this.orders.placeHandles(manager, order.lease_id);
+    const handles = await this.orders.placeHandles(manager, order.lease_id, order.type !== 'place');
+    if (order.type !== 'place' && !handles.has(order.provider_id)) {
+      // Never placed on this provider: nothing runs there, so there is nothing to stop. A place
+      // still in flight is withdrawn under the same row lock its completion takes (placed()), so
+      // either it finished first and left its handle, or it sees the withdrawal and stops what
+      // it started.
+      await manager.query(
+        `UPDATE orders SET state = 'withdrawn', updated_at = now() WHERE lease_id = $1 AND provider_id = $2 AND type = 'place' AND state IN ('pending', 'sent')`,
+        [order.lease_id, order.provider_id],
+      );
+      await this.orders.update(manager, order.id, { state: 'done', attempts: order.attempts + 1 });
+    }
     return {
       order,
       adapterKind: row.adapter,

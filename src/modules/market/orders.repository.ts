@@ -112,11 +112,15 @@ export class OrdersRepository {
   }
 
   /** The handle each provider returned when the lease was placed. */
-  async placeHandles(manager: EntityManager, leaseId: string): Promise<Map<string, string>> {
-    const rows: Array<{ provider_id: string; handle: string }> = await manager.query(
-      `SELECT provider_id, handle FROM orders WHERE lease_id = $1 AND type = 'place' AND handle IS NOT NULL`,
+  /**
+   * The handles of a lease's places, by provider. `lock`: takes the place rows' locks too (a
+   * stop deciding that nothing was placed must not race a place finishing).
+   */
+  async placeHandles(manager: EntityManager, leaseId: string, lock = false): Promise<Map<string, string>> {
+    const rows: Array<{ provider_id: string; handle: string | null }> = await manager.query(
+      `SELECT provider_id, handle FROM orders WHERE lease_id = $1 AND type = 'place' ORDER BY id${lock ? ' FOR UPDATE' : ''}`,
       [leaseId],
     );
-    return new Map(rows.map((r) => [r.provider_id, r.handle]));
+    return new Map(rows.filter((r) => r.handle !== null).map((r) => [r.provider_id, r.handle!]));
   }
 }

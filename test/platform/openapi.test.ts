@@ -1,3 +1,4 @@
+import { getMetadataStorage } from 'class-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
@@ -10,6 +11,35 @@ import { createTestApp, type TestApp } from '../support/test-app.js';
 type Schema = Record<string, any>;
 
 const MONEY_PATTERN = '^\\d+(\\.\\d{1,4})?$';
+
+/** Where @nestjs/swagger keeps an @ApiProperty's options (DECORATORS.API_MODEL_PROPERTIES), per property. */
+const SWAGGER_PROPERTY = 'swagger/apiModelProperties';
+
+/**
+ * Every `@IsInt()` property of every class class-validator knows (all DTOs are loaded once the app
+ * is built), as `[class, property, its @ApiProperty options]`. class-validator keeps its registry
+ * private; reading it is what lets the check cover a DTO nobody listed.
+ */
+function integerValidatedProperties(): Array<[string, string, Schema | undefined]> {
+  const storage = getMetadataStorage() as unknown as {
+    validationMetadatas: Map<Function, Array<{ name?: string; propertyName: string }>>;
+  };
+  return [...storage.validationMetadatas.entries()].flatMap(([target, metadatas]) =>
+    metadatas
+      .filter((metadata) => metadata.name === 'isInt')
+      .map((metadata): [string, string, Schema | undefined] => [
+        target.name,
+        metadata.propertyName,
+        Reflect.getMetadata(SWAGGER_PROPERTY, target.prototype, metadata.propertyName),
+      ]),
+  );
+}
+
+/**
+ * Names that are counts, seconds, milliseconds, GPUs or sequence numbers: integers wherever they appear.
+ * (Not `index`: a pool summary's price index is a decimal string; a GPU's index is covered by @IsInt.)
+ */
+const INTEGER_NAME = /^(gpus|seq|count|attempts?|entries|rounds|port)$|(Gpus|Seconds|Count|Ms|Replicas)$/;
 
 /** Problems of `value` against `schema` (the subset of OpenAPI the document uses); [] when valid. */
 function check(value: unknown, schema: Schema, at: string, schemas: Record<string, Schema>): string[] {
@@ -105,6 +135,53 @@ describe('the OpenAPI document', () => {
       .filter(Boolean);
     expect(gpuIndices.length).toBeGreaterThan(0);
     for (const property of gpuIndices) expect(property).toMatchObject({ type: 'array', items: { type: 'integer' } });
+  });
+
+  it('documents every property validated with @IsInt as an integer, in every DTO', () => {
+    const properties = integerValidatedProperties();
+    // Bodies and queries of bids, nodes, GPU models, agents, leases, ledger, reports, keys, webhooks, services.
+    expect(properties.length).toBeGreaterThan(25);
+    const wrong = properties
+      .filter(([, , options]) => options?.type !== 'integer')
+      .map(([name, property, options]) => `${name}.${property}: ${String(options?.type?.name ?? options?.type)}`);
+    expect(wrong).toEqual([]);
+    // The document carries it through, in schemas and in query parameters alike.
+    for (const [name, property] of properties)
+      if (schemas[name]?.properties?.[property])
+        expect(schemas[name]!.properties[property], `${name}.${property}`).toMatchObject(
+          schemas[name]!.properties[property].items ? { items: { type: 'integer' } } : { type: 'integer' },
+        );
+    const queryNumbers = Object.entries(document.paths as Record<string, Schema>).flatMap(([path, operations]) =>
+      Object.entries(operations).flatMap(([method, operation]) =>
+        ((operation as Schema).parameters ?? [])
+          .filter((parameter: Schema) => parameter.schema?.type === 'number')
+          .map((parameter: Schema) => `${method} ${path} ?${parameter.name}`),
+      ),
+    );
+    expect(queryNumbers).toEqual([]);
+  });
+
+  it('types every count, duration in seconds or ms, GPU number and index in a response as an integer', () => {
+    const counts = Object.entries(schemas).flatMap(([name, schema]) =>
+      Object.entries(schema.properties ?? {})
+        // Lists of objects (a page's `rounds`, a node's `unavailableGpus`) are not counts.
+        .filter(
+          ([property, value]) =>
+            INTEGER_NAME.test(property) && !(value as Schema).$ref && !(value as Schema).items?.$ref,
+        )
+        .map(([property, value]) => [`${name}.${property}`, (value as Schema).items?.type ?? (value as Schema).type]),
+    );
+    expect(counts.length).toBeGreaterThan(50);
+    expect(counts.filter(([, type]) => type !== 'integer')).toEqual([]);
+    expect(schemas.UnavailableGpuDto!.properties.index.type).toBe('integer');
+    // Only genuinely fractional figures stay numbers: a GPU model's TFLOP/s and bandwidth (and a
+    // round's phase timings, in tenths of a millisecond, under `additionalProperties`).
+    const numbers = Object.entries(schemas).flatMap(([name, schema]) =>
+      Object.entries(schema.properties ?? {})
+        .filter(([, value]) => (value as Schema).type === 'number' || (value as Schema).items?.type === 'number')
+        .map(([property]) => `${name}.${property}`),
+    );
+    expect(numbers.sort()).toEqual(['CreateGpuModelDto.bf16Tflops', 'CreateGpuModelDto.memoryBandwidthTBs']);
   });
 
   it('documents every route the service registers', () => {

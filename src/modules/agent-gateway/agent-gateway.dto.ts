@@ -31,6 +31,7 @@ export class AgentNodeQueryDto {
 
 export class AgentOrdersQueryDto extends AgentNodeQueryDto {
   @ApiPropertyOptional({
+    type: 'integer',
     example: 25,
     description: `0-${MAX_WAIT_SECONDS}, default 0: seconds to wait for an order when none is queued`,
   })
@@ -86,7 +87,11 @@ export class AgentAckDto {
 }
 
 export class HeartbeatGpuDto {
-  @ApiProperty({ example: 3, description: 'nvidia-smi index; below the GPU count the node was registered with' })
+  @ApiProperty({
+    type: 'integer',
+    example: 3,
+    description: 'nvidia-smi index; below the GPU count the node was registered with',
+  })
   @IsInt()
   @Min(0)
   @Max(1023)
@@ -128,10 +133,11 @@ export class AgentHeartbeatDto {
 }
 
 export class AgentHeartbeatResponseDto {
-  @ApiProperty({ example: 15, description: 'how often the market wants a heartbeat' })
+  @ApiProperty({ type: 'integer', example: 15, description: 'how often the market wants a heartbeat' })
   heartbeatIntervalSeconds: number;
 
   @ApiProperty({
+    type: 'integer',
     example: 45,
     description: 'after this long without a heartbeat or order poll the node is fenced (HEARTBEAT_UNREACHABLE_SECONDS)',
   })

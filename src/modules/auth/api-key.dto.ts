@@ -76,6 +76,7 @@ export class ListApiKeysQueryDto extends PageQueryDto {
 
 export class RotateApiKeyQueryDto {
   @ApiPropertyOptional({
+    type: 'integer',
     example: 3600,
     description: `how long the old key keeps working, 0-${MAX_KEY_GRACE_SECONDS} s; default 0: revoked at once`,
   })

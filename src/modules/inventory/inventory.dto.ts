@@ -36,7 +36,7 @@ export class CreateGpuModelDto {
   })
   name: string;
 
-  @ApiProperty({ example: 186 })
+  @ApiProperty({ type: 'integer', example: 186 })
   @IsInt()
   @Min(1)
   @Max(10_000)
@@ -57,7 +57,7 @@ export class CreateGpuModelDto {
 
 export class GpuModelDto {
   @ApiProperty() name: string;
-  @ApiProperty() memoryGb: number;
+  @ApiProperty({ type: 'integer' }) memoryGb: number;
   @ApiProperty() bf16Tflops: number;
   @ApiProperty() memoryBandwidthTBs: number;
 }
@@ -75,7 +75,7 @@ export class NodeInputDto {
   @IsString()
   gpuModel: string;
 
-  @ApiProperty({ example: 8 })
+  @ApiProperty({ type: 'integer', example: 8 })
   @IsInt()
   @Min(1)
   @Max(MAX_NODE_GPUS)
@@ -144,7 +144,7 @@ export class PatchNodeDto {
 }
 
 export class UnavailableGpuDto {
-  @ApiProperty({ example: 3, description: 'nvidia-smi index' }) index: number;
+  @ApiProperty({ type: 'integer', example: 3, description: 'nvidia-smi index' }) index: number;
   @ApiProperty({ enum: GPU_UNAVAILABLE_REASONS, example: 'ecc' }) reason: GpuUnavailableReason;
 }
 
@@ -153,8 +153,8 @@ export class NodeDto {
   @ApiProperty() providerId: string;
   @ApiProperty() externalId: string;
   @ApiProperty() gpuModel: string;
-  @ApiProperty() gpuMemoryGb: number;
-  @ApiProperty() gpus: number;
+  @ApiProperty({ type: 'integer' }) gpuMemoryGb: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
   @ApiProperty() region: string;
   @ApiProperty() block: string;
   @ApiProperty() nvlinkDomain: string;

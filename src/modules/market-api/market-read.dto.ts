@@ -45,6 +45,7 @@ export class LedgerQueryDto {
   to?: string;
 
   @ApiPropertyOptional({
+    type: 'integer',
     example: 500,
     description: 'entries returned, newest first (1-5000, default 500); totals cover the whole range',
   })
@@ -61,7 +62,7 @@ export class LeaseStatusReportDto {
   @IsIn(REPORTED_STATES)
   state: (typeof REPORTED_STATES)[number];
 
-  @ApiPropertyOptional({ example: 0 })
+  @ApiPropertyOptional({ type: 'integer', example: 0 })
   @IsOptional()
   @IsInt()
   @Min(-2_147_483_648)
@@ -113,8 +114,8 @@ export class PoolPriceDto {
       "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve did",
   })
   marginalBidPrice: string | null;
-  @ApiProperty() supplyGpus: number;
-  @ApiProperty() soldGpus: number;
+  @ApiProperty({ type: 'integer' }) supplyGpus: number;
+  @ApiProperty({ type: 'integer' }) soldGpus: number;
   @ApiProperty({
     type: NodePriceBandDto,
     description: "lowest, median (lower) and highest node price of the pool's nodes this round",
@@ -132,7 +133,7 @@ export class PoolPriceDto {
 
 export class RoundSummaryDto {
   @ApiProperty() id: string;
-  @ApiProperty() seq: number;
+  @ApiProperty({ type: 'integer' }) seq: number;
   @ApiProperty() periodStart: string;
   @ApiProperty({ enum: ['clearing', 'committed', 'abandoned'] }) state: string;
   @ApiProperty() startedAt: string;
@@ -149,10 +150,10 @@ export class RoundSummaryDto {
     description: '(upperBound - welfare) / upperBound to 6 places; null when no bound is known',
   })
   gap: string | null;
-  @ApiProperty() openBids: number;
-  @ApiProperty() placements: number;
-  @ApiProperty() preemptions: number;
-  @ApiProperty() expired: number;
+  @ApiProperty({ type: 'integer' }) openBids: number;
+  @ApiProperty({ type: 'integer' }) placements: number;
+  @ApiProperty({ type: 'integer' }) preemptions: number;
+  @ApiProperty({ type: 'integer' }) expired: number;
 }
 
 export class RoundDto extends RoundSummaryDto {
@@ -192,8 +193,9 @@ export class MarketPriceDto {
       "the marginal bid's limit per GPU-hour in this pool's GPU model (a displaced lease's limit when a lease set the price); null when a reserve set the price",
   })
   marginalBidPrice: string | null;
-  @ApiProperty({ description: 'GPUs of active nodes now' }) supplyGpus: number;
-  @ApiProperty({ description: 'GPUs of active nodes not held by an allocated or running lease' }) freeGpus: number;
+  @ApiProperty({ type: 'integer', description: 'GPUs of active nodes now' }) supplyGpus: number;
+  @ApiProperty({ type: 'integer', description: 'GPUs of active nodes not held by an allocated or running lease' })
+  freeGpus: number;
   @ApiProperty({ nullable: true, type: String, description: 'lowest reserve among active nodes' }) reserveFloor:
     string | null;
 }
@@ -207,7 +209,7 @@ export class LeaseNodeDto {
   @ApiProperty() providerId: string;
   @ApiProperty() externalId: string;
   @ApiProperty() region: string;
-  @ApiProperty() gpus: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
   @ApiProperty({
     example: '2.35',
     description:
@@ -245,7 +247,7 @@ export class LeaseDto {
   @ApiProperty() tenantId: string;
   @ApiProperty() roundId: string;
   @ApiProperty() gpuModel: string;
-  @ApiProperty() gpus: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
   @ApiProperty({ example: '2.50' }) limitPrice: string;
   @ApiProperty() preemptible: boolean;
   @ApiProperty({
@@ -254,7 +256,7 @@ export class LeaseDto {
       'allocated, running and preempting are live; completed, cancelled (the tenant cancelled its bid), preempted and failed are final',
   })
   state: string;
-  @ApiProperty() runtimeSeconds: number;
+  @ApiProperty({ type: 'integer' }) runtimeSeconds: number;
   @ApiProperty() allocatedAt: string;
   @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) protectedUntil: string | null;
@@ -268,7 +270,7 @@ export class LeaseDto {
       'runtime_reached, workload_ended, cancelled, preempted (its notice ended), stopped_on_notice (its workload stopped during its notice: billed to the stop), or a failure reason',
   })
   endReason: string | null;
-  @ApiProperty({ nullable: true, type: Number }) exitCode: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) exitCode: number | null;
   @ApiProperty({ nullable: true, type: String }) settledUntil: string | null;
   @ApiProperty({
     nullable: true,
@@ -296,8 +298,8 @@ export class LedgerEntryDto {
   @ApiProperty() region: string;
   @ApiProperty() periodStart: string;
   @ApiProperty() periodEnd: string;
-  @ApiProperty() seconds: number;
-  @ApiProperty() gpus: number;
+  @ApiProperty({ type: 'integer' }) seconds: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
   @ApiProperty({ example: '2.35', description: "the lease's unit price per GPU-hour for the interval" })
   unitPrice: string;
   @ApiProperty({ example: '2.35', description: "the node's price per GPU-hour for the interval" }) nodePrice: string;
@@ -318,7 +320,8 @@ export class LedgerTotalsDto {
   @ApiProperty({ example: '0.000000', description: 'charges + uplift = payouts + fees' }) uplift: string;
   @ApiProperty({ example: '0.470000' }) fees: string;
   @ApiProperty({ example: '4.230000' }) payouts: string;
-  @ApiProperty({ description: 'entries in the range (entries may hold fewer: see limit)' }) count: number;
+  @ApiProperty({ type: 'integer', description: 'entries in the range (entries may hold fewer: see limit)' })
+  count: number;
 }
 
 export class LedgerDto {

@@ -11,8 +11,9 @@ export const OPTION_BASES = ['node_prices', 'reserves', 'history_p25'] as const;
 
 export class QuotePlacementDto {
   @ApiProperty({ type: [String], example: ['eu-west'], description: 'regions of the GPUs priced' }) regions: string[];
-  @ApiProperty({ example: 1, description: 'nodes the gang would span' }) nodes: number;
+  @ApiProperty({ type: 'integer', example: 1, description: 'nodes the gang would span' }) nodes: number;
   @ApiProperty({
+    type: 'integer',
     example: 0,
     description: 'of its GPUs, those held now by preemptible leases past their protected run, which it would displace',
   })
@@ -21,18 +22,28 @@ export class QuotePlacementDto {
 
 export class QuoteHistoryDto {
   @ApiProperty({
+    type: 'integer',
     example: 96,
     description: 'past rounds looked at (last 24 h up to the latest round, at most 96, evenly spaced)',
   })
   rounds: number;
-  @ApiProperty({ example: 90, description: 'of those, rounds in which the option could be had at all' })
+  @ApiProperty({
+    type: 'integer',
+    example: 90,
+    description: 'of those, rounds in which the option could be had at all',
+  })
   available: number;
 }
 
 export class PreemptionRiskDto {
-  @ApiProperty({ example: 600, description: 'seconds of running (MIN_HOLD_SECONDS) before the lease may be displaced' })
+  @ApiProperty({
+    type: 'integer',
+    example: 600,
+    description: 'seconds of running (MIN_HOLD_SECONDS) before the lease may be displaced',
+  })
   protectedSeconds: number;
   @ApiProperty({
+    type: 'integer',
     example: 120,
     description: 'notice a displaced lease gets before it is stopped (PREEMPTION_NOTICE_SECONDS)',
   })
@@ -145,14 +156,18 @@ export class QuotePricesDto {
     description: 'per GPU-hour, added to the price of a GPU whose preemptible lease a gang would displace',
   })
   preemptionPenalty: string;
-  @ApiProperty({ example: 96, description: 'past rounds the window estimates look at (0 without a window)' })
+  @ApiProperty({
+    type: 'integer',
+    example: 96,
+    description: 'past rounds the window estimates look at (0 without a window)',
+  })
   historyRounds: number;
 }
 
 export class QuoteDto {
   @ApiProperty() quotedAt: string;
-  @ApiProperty() gpus: number;
-  @ApiProperty() runtimeSeconds: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
+  @ApiProperty({ type: 'integer' }) runtimeSeconds: number;
   @ApiProperty({ enum: CONTIGUITIES }) contiguity: string;
   @ApiProperty() preemptible: boolean;
   @ApiProperty({ description: 'the option the body asks for, now, would win for some offer' }) wouldWinNow: boolean;

@@ -115,7 +115,7 @@ export class PriceBucketDto {
   paidGpuHours: string;
   @ApiProperty({ description: 'sold GPUs (held when the round cleared) x round period, summed over the rounds' })
   gpuHours: string;
-  @ApiProperty() rounds: number;
+  @ApiProperty({ type: 'integer' }) rounds: number;
   @ApiProperty({ description: 'the round that set the close' }) closeRoundId: string;
   @ApiProperty({
     nullable: true,
@@ -128,7 +128,7 @@ export class PriceBucketDto {
 
 export class ClearingPricesReportDto extends ReportRangeDto {
   @ApiProperty({ enum: BUCKETS }) bucket: Bucket;
-  @ApiProperty({ description: 'seconds a round price holds; GPU-hours are sold GPUs times this' })
+  @ApiProperty({ type: 'integer', description: 'seconds a round price holds; GPU-hours are sold GPUs times this' })
   roundPeriodSeconds: number;
   @ApiProperty({ type: [PriceBucketDto] }) rows: PriceBucketDto[];
 }
@@ -144,7 +144,7 @@ export class LedgerFiguresDto {
   @ApiProperty({ description: 'what providers received: charges + uplift - fees' }) payouts: string;
   @ApiProperty({ description: "the platform's fee on the providers' gross (charges + uplift)" }) fees: string;
   @ApiProperty({ description: "fees - uplift: the market's own take" }) netFees: string;
-  @ApiProperty() entries: number;
+  @ApiProperty({ type: 'integer' }) entries: number;
 }
 
 export class RevenueRowDto extends LedgerFiguresDto {
@@ -182,7 +182,7 @@ export class TenantChargeRowDto {
     description: "what the market paid on top, because the tenant's limits capped its leases below their nodes' prices",
   })
   uplift: string;
-  @ApiProperty() entries: number;
+  @ApiProperty({ type: 'integer' }) entries: number;
 }
 
 export class TenantChargesReportDto extends ReportRangeDto {
@@ -206,7 +206,7 @@ export class UtilizationRowDto {
 
 export class UtilizationReportDto extends ReportRangeDto {
   @ApiProperty({ enum: BUCKETS }) bucket: Bucket;
-  @ApiProperty() roundPeriodSeconds: number;
+  @ApiProperty({ type: 'integer' }) roundPeriodSeconds: number;
   @ApiProperty({ type: [UtilizationRowDto] }) rows: UtilizationRowDto[];
 }
 
@@ -221,15 +221,15 @@ export class ReconciliationFiguresDto {
 
 export class ReconciliationDayDto extends ReconciliationFiguresDto {
   @ApiProperty() day: string;
-  @ApiProperty() entries: number;
+  @ApiProperty({ type: 'integer' }) entries: number;
 }
 
 export class ReconciliationBreakDto extends ReconciliationFiguresDto {
   @ApiProperty({ nullable: true, type: String, description: 'null for entries settled outside a round' }) roundId:
     string | null;
-  @ApiProperty({ nullable: true, type: Number }) seq: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) seq: number | null;
   @ApiProperty({ nullable: true, type: String, description: "the round's audit" }) link: string | null;
-  @ApiProperty() entries: number;
+  @ApiProperty({ type: 'integer' }) entries: number;
 }
 
 export class ReconciliationReportDto extends ReportRangeDto {
@@ -258,12 +258,16 @@ export class AuditPoolDto {
     description: 'GPU-weighted mean unit price of the placements and kept leases on the pool; null when none',
   })
   chargeVwap: string | null;
-  @ApiProperty({ description: 'GPUs on offer in the round' }) supplyGpus: number;
-  @ApiProperty({ description: 'GPUs held after the round (new and running leases)' }) soldGpus: number;
-  @ApiProperty({ description: 'GPUs of winners placed here plus losers that would have accepted the pool' })
+  @ApiProperty({ type: 'integer', description: 'GPUs on offer in the round' }) supplyGpus: number;
+  @ApiProperty({ type: 'integer', description: 'GPUs held after the round (new and running leases)' })
+  soldGpus: number;
+  @ApiProperty({
+    type: 'integer',
+    description: 'GPUs of winners placed here plus losers that would have accepted the pool',
+  })
   demandGpus: number;
-  @ApiProperty() wonGpus: number;
-  @ApiProperty() lostGpus: number;
+  @ApiProperty({ type: 'integer' }) wonGpus: number;
+  @ApiProperty({ type: 'integer' }) lostGpus: number;
   @ApiProperty({
     nullable: true,
     description: "the losing bid or displaced lease that set the index node's price; null when its reserve did",
@@ -276,7 +280,7 @@ export class AuditWinnerDto {
   @ApiProperty() leaseId: string;
   @ApiProperty() tenantId: string;
   @ApiProperty() gpuModel: string;
-  @ApiProperty() gpus: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
   @ApiProperty() limitPrice: string;
   @ApiProperty() preemptible: boolean;
   @ApiProperty({ description: 'the lease now' }) state: string;
@@ -330,7 +334,7 @@ export class AuditLoserDto {
       "set when the bid lost although it could have taken GPUs below its limit at the round's node prices (market.md section 5a); null otherwise",
   })
   paradoxicallyRejected: ParadoxicalRejectionDto | null;
-  @ApiProperty() gpus: number;
+  @ApiProperty({ type: 'integer' }) gpus: number;
   @ApiProperty() contiguity: string;
   @ApiProperty({ type: [String] }) regions: string[];
   @ApiProperty() offers: Array<{ gpuModel: string; maxPrice: string }>;
@@ -361,7 +365,8 @@ export class RoundAuditDto {
   })
   names: AuditNamesDto;
   @ApiProperty({ type: [AuditPoolDto] }) pools: AuditPoolDto[];
-  @ApiProperty({ description: 'GPUs asked for by all bids of the round, each counted once' }) demandGpus: number;
+  @ApiProperty({ type: 'integer', description: 'GPUs asked for by all bids of the round, each counted once' })
+  demandGpus: number;
   @ApiProperty({ type: [AuditWinnerDto] }) winners: AuditWinnerDto[];
   @ApiProperty({ type: [AuditLoserDto] }) losers: AuditLoserDto[];
 }
@@ -388,6 +393,7 @@ export class NodePricesQueryDto extends ReportRangeQueryDto {
   region?: string;
 
   @ApiPropertyOptional({
+    type: 'integer',
     example: 1000,
     description: `rows per page, oldest first (1-${NODE_PRICES_MAX_LIMIT}, default ${NODE_PRICES_DEFAULT_LIMIT})`,
   })
@@ -503,6 +509,7 @@ export class PoolSummaryRowDto {
   @ApiProperty({ example: '4.000000', description: 'of those, GPU-hours of preemptible leases' })
   preemptibleGpuHours: string;
   @ApiProperty({
+    type: 'integer',
     description:
       'preemption notices given in the range to leases on the pool (a lease that won its GPUs back still counts)',
   })

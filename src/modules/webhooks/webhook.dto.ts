@@ -100,6 +100,7 @@ export class UpdateWebhookDto {
 
 export class RotateSecretQueryDto {
   @ApiPropertyOptional({
+    type: 'integer',
     example: 3600,
     description: `how long the previous secret keeps signing, 0-${MAX_GRACE_SECONDS} s (default WEBHOOK_SECRET_GRACE_SECONDS); 0 retires it at once`,
   })
@@ -166,9 +167,9 @@ export class WebhookDeliveryDto {
   @ApiProperty({ nullable: true, type: String, description: 'the delivery this one redelivers' }) redeliveryOf:
     string | null;
   @ApiProperty({ enum: DELIVERY_STATUSES }) status: string;
-  @ApiProperty() attempts: number;
-  @ApiProperty({ nullable: true, type: Number }) lastStatusCode: number | null;
-  @ApiProperty({ nullable: true, type: Number, description: 'ms from request to answer in the last attempt' })
+  @ApiProperty({ type: 'integer' }) attempts: number;
+  @ApiProperty({ nullable: true, type: 'integer' }) lastStatusCode: number | null;
+  @ApiProperty({ nullable: true, type: 'integer', description: 'ms from request to answer in the last attempt' })
   lastLatencyMs: number | null;
   @ApiProperty({ nullable: true, type: String }) lastError: string | null;
   @ApiProperty({ nullable: true, type: String }) lastAttemptAt: string | null;
@@ -179,10 +180,10 @@ export class WebhookDeliveryDto {
 }
 
 export class WebhookAttemptDto {
-  @ApiProperty() attempt: number;
+  @ApiProperty({ type: 'integer' }) attempt: number;
   @ApiProperty() startedAt: string;
-  @ApiProperty({ nullable: true, type: Number }) statusCode: number | null;
-  @ApiProperty({ nullable: true, type: Number }) latencyMs: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) statusCode: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) latencyMs: number | null;
   @ApiProperty({ nullable: true, type: String }) error: string | null;
 }
 

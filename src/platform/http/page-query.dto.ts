@@ -4,7 +4,7 @@ import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validato
 
 /** `?limit=&cursor=` of every keyset-paged list (keyset-cursor.ts). */
 export class PageQueryDto {
-  @ApiPropertyOptional({ example: 50, description: '1-200, default 50' })
+  @ApiPropertyOptional({ type: 'integer', example: 50, description: '1-200, default 50' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

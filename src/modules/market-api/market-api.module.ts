@@ -6,6 +6,8 @@ import { LedgerController } from './ledger.controller.js';
 import { MarketPricesController } from './market-prices.controller.js';
 import { MarketReadRepository } from './market-read.repository.js';
 import { MarketReadService } from './market-read.service.js';
+import { MissedSlotsRepository } from './missed-slots.repository.js';
+import { MissedSlotsService } from './missed-slots.service.js';
 import { RoundsController } from './rounds.controller.js';
 
 /**
@@ -15,7 +17,7 @@ import { RoundsController } from './rounds.controller.js';
 @Module({
   imports: [DispatchModule, AgentGatewayModule],
   controllers: [RoundsController, MarketPricesController, LeasesController, LedgerController],
-  providers: [MarketReadRepository, MarketReadService],
+  providers: [MarketReadRepository, MarketReadService, MissedSlotsRepository, MissedSlotsService],
   exports: [MarketReadRepository, MarketReadService],
 })
 export class MarketApiModule {}

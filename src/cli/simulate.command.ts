@@ -9,6 +9,7 @@ import { warmUpHighs } from '../core/solvers/highs-backend.js';
 import type { Workload } from '../core/simulation/workload.js';
 import { loadWorkload, REPO_ROOT, TRACE_SCENARIOS } from '../simulation/load-workload.js';
 import { renderReportHtml, summaryText } from '../simulation/report-html.js';
+import { runServicesSimulation, SERVICES_OPTIONS, SERVICES_SCENARIO, servicesUsage } from './simulate-services.js';
 
 /** What `gpumarket simulate` runs without --scenario (or, with --pods-file/--nodes-file, the trace). */
 export const DEFAULT_SCENARIO = 'five-tenants';
@@ -33,7 +34,8 @@ export const usage = `usage: gpumarket simulate [--scenario <name|file|trace>] [
   --nodes-file FILE a nodes file in the same format, relative to the working directory
                     (replaces the trace directory's nodes.csv)
   --equal-fleets M  fleets every shared baseline runs on in full: sized (default: the scenario's
-                    and the one each baseline needs) or visited (also every size probed)`;
+                    and the one each baseline needs) or visited (also every size probed)
+${servicesUsage}`;
 
 export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | undefined>;
@@ -55,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
           'pods-file',
           'nodes-file',
           'equal-fleets',
+          ...SERVICES_OPTIONS,
         ].map((k) => [k, { type: 'string' as const }]),
       ),
       strict: true,
@@ -69,6 +72,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`--${bad} must be a non-negative number\n${usage}\n`);
     return 2;
   }
+  if (values.scenario === SERVICES_SCENARIO)
+    return runServicesSimulation(values, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(`${text}${usage}\n`),
+    });
   const fromFiles = values['pods-file'] !== undefined || values['nodes-file'] !== undefined;
   const scenario = values.scenario ?? (fromFiles ? 'trace' : DEFAULT_SCENARIO);
   if (fromFiles && !TRACE_SCENARIOS.includes(scenario)) {

@@ -42,6 +42,8 @@ export interface AgentConfig {
   readonly gpuScanSeconds?: number;
   /** false: never use a cgroup per lease, only /proc tracking (tests of that fallback). */
   readonly useCgroups?: boolean;
+  /** The address the market reaches this node's service replicas at; default its first external address. */
+  readonly advertiseHost?: string;
 }
 
 /** Discovers the node's GPUs with nvidia-smi and builds the agent that registers and serves it. */
@@ -90,6 +92,7 @@ export async function createNodeAgent(config: AgentConfig, log?: (line: string) 
     gpuScanSeconds: config.gpuScanSeconds,
     pollWaitSeconds: config.pollWaitSeconds,
     monitorIntervalMs: config.monitorIntervalMs,
+    advertiseHost: config.advertiseHost,
     log: say,
   });
 }

@@ -30,8 +30,15 @@ export interface LeaseRecord {
   exited?: { exitCode?: number; signal?: string };
   stop?: { reason: 'preempt' | 'terminate'; termAt: number; killAt: number; killSent: boolean };
   ended?: { state: Exclude<ReportedState, 'running'>; exitCode?: number; message?: string; at: number };
+  /**
+   * A service replica: the node's port it is reached at, its readiness path, and when it first
+   * accepted a connection and answered 200 there (epoch ms).
+   */
+  serving?: { readonly port: number; readonly readinessPath: string; listeningAt?: number; readyAt?: number };
   /** The last state the market accepted; a differing current state is reported again. */
   reported?: ReportedState;
+  /** The market accepted the replica's endpoint (a `running` report with it). */
+  reportedReady?: boolean;
 }
 
 interface StateFile {

@@ -98,6 +98,19 @@ describe('container command lines', () => {
     ]);
   });
 
+  it("publishes a service replica's node port to its declared port, so two replicas on one node do not collide", () => {
+    const args = runArgs(
+      { ...spec({ PORT: '8080' }), publish: { host: 40123, container: 8080 } },
+      { kind: 'docker', ...settings },
+    );
+    expect(args.slice(args.indexOf('--network'), args.indexOf('ghcr.io/acme/train:1.2'))).toEqual([
+      '--network',
+      'bridge',
+      '-p',
+      '40123:8080',
+    ]);
+  });
+
   it('uses CDI for docker only when nvidia-ctk lists every GPU by UUID', () => {
     const list = 'nvidia.com/gpu=0\nnvidia.com/gpu=GPU-aaa\nnvidia.com/gpu=GPU-bbb\nnvidia.com/gpu=all\n';
     expect(cdiListsAll(list, ['GPU-aaa', 'GPU-bbb'])).toBe(true);

@@ -77,7 +77,11 @@ export function runArgs(
     'ALL',
     '--network',
     options.network,
-    ...(port && /^\d{1,5}$/.test(port) ? ['-p', `${port}:${port}`] : []),
+    ...(spec.publish
+      ? ['-p', `${spec.publish.host}:${spec.publish.container}`]
+      : port && /^\d{1,5}$/.test(port)
+        ? ['-p', `${port}:${port}`]
+        : []),
     spec.image,
     ...(spec.command ?? []),
   ];

@@ -1,11 +1,14 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type {
-  AgentAck,
-  AgentOrder,
-  NodeRegistration,
-  ReportedState,
+import {
+  SERVICE_PORT_ENV,
+  SERVICE_READINESS_ENV,
+  type AgentAck,
+  type AgentOrder,
+  type NodeRegistration,
+  type ReportedState,
 } from '../modules/dispatch/adapters/nvidia-agent/agent-protocol.js';
+import { defaultAdvertiseHost, freeLocalPort, probeReadiness } from '../platform/http/local-serving.js';
 import { AgentStateStore, type LeaseRecord } from './agent-state-store.js';
 import { chooseGpus } from './gpu-choice.js';
 import { gpuAvailability, type GpuAvailability, type GpuReading } from './gpu-health.js';
@@ -43,6 +46,8 @@ export interface NodeAgentOptions {
   readonly retentionMs?: number;
   readonly log?: (line: string) => void;
   readonly now?: () => number;
+  /** The host other machines reach this node's service replicas at; default: its first external address. */
+  readonly advertiseHost?: string;
 }
 
 const ACTIVE_MARKET_STATES = new Set(['running']);
@@ -70,6 +75,7 @@ export class NodeAgent {
   });
   private readonly log: (line: string) => void;
   private readonly now: () => number;
+  private readonly advertiseHost: string;
 
   constructor(private readonly options: NodeAgentOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
@@ -87,6 +93,7 @@ export class NodeAgent {
     this.store = new AgentStateStore(`${options.stateDir}/state.json`);
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} agent: ${line}\n`));
     this.now = options.now ?? Date.now;
+    this.advertiseHost = options.advertiseHost ?? defaultAdvertiseHost();
   }
 
   get node(): string {
@@ -259,7 +266,10 @@ export class NodeAgent {
       }
     }
     // Whatever the market lost while it was away, it hears again.
-    for (const lease of this.leases.values()) lease.reported = undefined;
+    for (const lease of this.leases.values()) {
+      lease.reported = undefined;
+      lease.reportedReady = undefined;
+    }
     this.needsResync = false;
     this.markReady();
     this.log(`registered and re-synced: market lists ${believed.length} lease(s), agent runs ${this.leases.size}`);
@@ -282,6 +292,12 @@ export class NodeAgent {
       GPUMARKET_LEASE_ID: order.leaseId,
       GPUMARKET_NODE: this.node,
     };
+    // A service's replica gets a port of this node (see SERVICE_PORT_ENV): a process listens on
+    // it directly, a container keeps its declared port inside and is published on it.
+    const declared = Number(env[SERVICE_PORT_ENV]);
+    const served = env[SERVICE_PORT_ENV] !== undefined && Number.isInteger(declared) && declared > 0;
+    const hostPort = served ? await freeLocalPort() : undefined;
+    if (hostPort !== undefined) env.PORT = String(this.runtime.kind === 'process' ? hostPort : declared);
     const probe = {
       leaseId: order.leaseId,
       node: this.node,
@@ -289,6 +305,9 @@ export class NodeAgent {
       command: place.workload.command,
       env,
       gpus: [],
+      ...(hostPort !== undefined && this.runtime.kind !== 'process'
+        ? { publish: { host: hostPort, container: declared } }
+        : {}),
     };
     const refusal = this.runtime.refusal(probe);
     if (refusal) return refuse('permanent', refusal);
@@ -318,6 +337,9 @@ export class NodeAgent {
         ...(started.container ? { container: started.container } : {}),
         ...(started.scratch ? { scratch: started.scratch } : {}),
         ...(started.cgroupProcs ? { cgroupProcs: started.cgroupProcs } : {}),
+        ...(hostPort !== undefined
+          ? { serving: { port: hostPort, readinessPath: env[SERVICE_READINESS_ENV] ?? '/' } }
+          : {}),
       };
       this.leases.set(order.leaseId, record);
       this.log(
@@ -370,6 +392,9 @@ export class NodeAgent {
             changed = true;
           }
         }
+        if (!lease.exited && !lease.stop && lease.serving && lease.serving.readyAt === undefined) {
+          changed = (await this.probeServing(lease.serving, now)) || changed;
+        }
         // Its GPUs are free only once nothing of the lease is left (escaped children included).
         if (lease.exited && (await this.runtime.release(lease))) {
           lease.ended = endedState(lease, lease.exited.exitCode, lease.exited.signal, now);
@@ -386,18 +411,41 @@ export class NodeAgent {
     }
   }
 
+  /** One readiness probe of a replica that is not ready yet; true when it moved on. */
+  private async probeServing(serving: NonNullable<LeaseRecord['serving']>, now: number): Promise<boolean> {
+    const answer = await probeReadiness(serving.port, serving.readinessPath, 500);
+    if (answer === 'down') return false;
+    const first = serving.listeningAt === undefined;
+    serving.listeningAt ??= now;
+    if (answer === 'ready') serving.readyAt = now;
+    return first || answer === 'ready';
+  }
+
   private async report(): Promise<void> {
     for (const lease of this.leases.values()) {
       const state: ReportedState = lease.ended?.state ?? 'running';
-      if (lease.reported === state) continue;
+      // A ready replica is reported once more, with its endpoint; a replica told to stop takes no requests.
+      const ready = state === 'running' && !lease.stop && lease.serving?.readyAt !== undefined;
+      if (lease.reported === state && (!ready || lease.reportedReady)) continue;
       try {
         await this.options.client.reportStatus(lease.leaseId, {
           state,
           node: this.node,
           ...(lease.ended?.exitCode !== undefined ? { exitCode: lease.ended.exitCode } : {}),
           ...(lease.ended?.message ? { message: lease.ended.message } : {}),
+          ...(ready
+            ? {
+                endpoint: `${this.advertiseHost}:${lease.serving!.port}`,
+                serving: {
+                  spawnedAt: lease.startedAt,
+                  listeningAt: lease.serving!.listeningAt,
+                  readyAt: lease.serving!.readyAt,
+                },
+              }
+            : {}),
         });
         lease.reported = state;
+        if (ready) lease.reportedReady = true;
         this.store.save(this.leases);
       } catch (error) {
         this.needsResync = true;

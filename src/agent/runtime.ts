@@ -17,6 +17,8 @@ export interface LeaseSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Local GPU indices (nvidia-smi order) and their UUIDs. */
   readonly gpus: readonly { readonly index: number; readonly uuid?: string }[];
+  /** A service replica in a container: the node's port published to the container's port. */
+  readonly publish?: { readonly host: number; readonly container: number };
 }
 
 export interface StartedLease {

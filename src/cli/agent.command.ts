@@ -14,12 +14,15 @@ export const usage = `usage: gpumarket agent --market URL --key-file PATH --regi
          [--node-id ID] [--nvidia-smi PATH] [--gpu-model NAME] [--nvlink-domain ID] [--compliance TAG,...]
          [--state-dir DIR] [--wait-seconds N] [--runtime process|docker|podman] [--workload-user PREFIX]
          [--scratch-dir DIR] [--network NAME] [--heartbeat-seconds N] [--gpu-scan-seconds N]
+         [--advertise-host HOST]
   The key comes from --key-file (a file only the agent's user can read), GPUMARKET_PROVIDER_KEY (the
   agent removes it from its environment at start) or --key (visible in the process list: avoid).
   The nvidia-smi path may also come from GPUMARKET_NVIDIA_SMI (a fake for machines without GPUs).
   --runtime: default docker or podman when the node has a working one, else process (warned).
   --workload-user: workloads run as PREFIX-g<slot> users (created when missing); default gpumarket
   when the agent runs as root, else the agent's own user (warned: no isolation between tenants).
+  --advertise-host: the address the market reaches this node's service replicas at (host:port is
+  reported once a replica is ready); default the node's first external address.
 `;
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig | string {
@@ -47,6 +50,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         network: { type: 'string' },
         'heartbeat-seconds': { type: 'string' },
         'gpu-scan-seconds': { type: 'string' },
+        'advertise-host': { type: 'string' },
       },
       strict: true,
     }));
@@ -84,6 +88,10 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const gpuScanSeconds = values['gpu-scan-seconds'] === undefined ? 60 : Number(values['gpu-scan-seconds']);
   if (!Number.isInteger(gpuScanSeconds) || gpuScanSeconds < 5 || gpuScanSeconds > 3600)
     return '--gpu-scan-seconds must be an integer from 5 to 3600';
+  const advertiseHost = values['advertise-host'];
+  // A host name, an IPv4 address or a bracketed IPv6 one: what goes before ":port".
+  if (advertiseHost !== undefined && !/^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$/.test(advertiseHost))
+    return '--advertise-host must be a host name, an IPv4 address or a bracketed IPv6 address';
   const workloadUser = values['workload-user'] ?? (canSwitchUsers() ? 'gpumarket' : undefined);
   if (workloadUser !== undefined && !/^[a-z_][a-z0-9_-]{0,20}$/.test(workloadUser))
     return '--workload-user must be a user name prefix (a-z, 0-9, _ and -, at most 21 characters)';
@@ -109,6 +117,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     containerNetwork: values.network,
     heartbeatSeconds,
     gpuScanSeconds,
+    ...(advertiseHost !== undefined ? { advertiseHost } : {}),
   };
 }
 

@@ -4,9 +4,8 @@ import type { WorkloadStatus } from '../../src/modules/dispatch/adapters/provide
 import {
   SERVICE_PORT_ENV,
   SERVICE_READINESS_ENV,
-  SimulatedAdapter,
-  stopServedProcesses,
-} from '../../src/modules/dispatch/adapters/simulated.adapter.js';
+} from '../../src/modules/dispatch/adapters/nvidia-agent/agent-protocol.js';
+import { SimulatedAdapter, stopServedProcesses } from '../../src/modules/dispatch/adapters/simulated.adapter.js';
 import { until } from '../support/until.js';
 
 const REPLICA = resolve(import.meta.dirname, 'replica-server.mjs');

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { LEASE_STATES, type LeaseState } from '../../core/market/lease-lifecycle.js';
 import { PageQueryDto } from '../../platform/http/page-query.dto.js';
 import { IsInstant } from '../../platform/http/validators.js';
@@ -57,6 +57,29 @@ export class LedgerQueryDto {
   limit?: number;
 }
 
+/** When a service replica's process started, first accepted a connection, and got ready. */
+export class ServingTimesDto {
+  @ApiProperty({ type: 'integer', example: 1767225600000, description: 'epoch milliseconds' })
+  @IsInt()
+  @Min(0)
+  @Max(8_640_000_000_000_000)
+  spawnedAt: number;
+
+  @ApiPropertyOptional({ type: 'integer', example: 1767225601200, description: 'epoch milliseconds' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(8_640_000_000_000_000)
+  listeningAt?: number;
+
+  @ApiPropertyOptional({ type: 'integer', example: 1767225602500, description: 'epoch milliseconds' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(8_640_000_000_000_000)
+  readyAt?: number;
+}
+
 export class LeaseStatusReportDto {
   @ApiProperty({ enum: REPORTED_STATES })
   @IsIn(REPORTED_STATES)
@@ -83,6 +106,23 @@ export class LeaseStatusReportDto {
   @IsString()
   @MaxLength(200)
   node?: string;
+
+  @ApiPropertyOptional({
+    example: '10.0.3.17:40123',
+    description:
+      "a service replica's host:port, reported once its readiness path answered 200 (docs/services.md); " +
+      'the gateway sends requests there',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):\d{1,5}$/, { message: 'endpoint must be host:port' })
+  endpoint?: string;
+
+  @ApiPropertyOptional({ type: () => ServingTimesDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ServingTimesDto)
+  serving?: ServingTimesDto;
 }
 
 export class NodePriceBandDto {

@@ -5,7 +5,7 @@ import { formatAmount, formatPrice, toMoney } from '../../core/money/money.js';
 import { type FieldProblem, ValidationFailedError } from '../../platform/errors/app-error.js';
 import { MAX_RUNTIME_SECONDS, type CreateBidDto } from '../bids/bid.dto.js';
 import { BidsService } from '../bids/bids.service.js';
-import { SERVICE_PORT_ENV, SERVICE_READINESS_ENV } from '../dispatch/adapters/simulated.adapter.js';
+import { SERVICE_PORT_ENV, SERVICE_READINESS_ENV } from '../dispatch/adapters/nvidia-agent/agent-protocol.js';
 import type { CreateServiceDto, ServiceDto, UpdateServiceDto } from './service.dto.js';
 import { ServiceError, ServiceErrorCode } from './service.error.js';
 import { hashInvokeKey, ServicesGateway } from './services-gateway.js';

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { freeLocalPort } from '../../../platform/http/local-serving.js';
+import { SERVICE_PORT_ENV, SERVICE_READINESS_ENV } from './nvidia-agent/agent-protocol.js';
 import {
   AdapterError,
   type GrantedNode,
@@ -241,8 +242,6 @@ function freeGpus(
  * used as is), and its endpoint is reported once its readiness path (GPUMARKET_READINESS_PATH,
  * default `/`) answers 200. Its life is this process's: a restarted market forgets it.
  */
-export const SERVICE_PORT_ENV = 'GPUMARKET_SERVICE_PORT';
-export const SERVICE_READINESS_ENV = 'GPUMARKET_READINESS_PATH';
 const PROBE_EVERY_MS = 25;
 
 function isServed(workload: PlaceOrder['workload']): boolean {
@@ -369,17 +368,4 @@ class ServedProcess {
     request.once('error', () => setTimeout(() => this.probe(), PROBE_EVERY_MS).unref());
     request.end();
   }
-}
-
-async function freeLocalPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
-      );
-    });
-  });
 }

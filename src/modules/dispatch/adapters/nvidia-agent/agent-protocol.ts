@@ -42,7 +42,23 @@ export interface StatusReport {
    * nodes gets one report per node, and the market needs to tell them apart.
    */
   readonly node?: string;
+  /**
+   * A service replica's address (host:port), once its readiness path answered 200 on the node;
+   * the market's gateway sends requests there (docs/services.md).
+   */
+  readonly endpoint?: string;
+  /** When the replica's process started, first accepted a connection, and got ready (epoch ms). */
+  readonly serving?: { readonly spawnedAt: number; readonly listeningAt?: number; readonly readyAt?: number };
 }
+
+/**
+ * A workload that carries SERVICE_PORT_ENV is a service's replica: whoever runs it gives it a
+ * free port in PORT (replicas may share a host, so the declared port cannot be used as is; a
+ * container keeps the declared port inside and is published on the free one) and reports its
+ * endpoint once its readiness path (SERVICE_READINESS_ENV, default `/`) answers 200.
+ */
+export const SERVICE_PORT_ENV = 'GPUMARKET_SERVICE_PORT';
+export const SERVICE_READINESS_ENV = 'GPUMARKET_READINESS_PATH';
 
 export interface MarketLeaseView {
   readonly leaseId: string;

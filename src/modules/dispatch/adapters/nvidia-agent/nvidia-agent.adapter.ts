@@ -137,5 +137,10 @@ function aggregate(
   if (all.every(({ report }) => report?.state === 'completed')) return { state: 'completed', exitCode: 0 };
   const silent = all.filter(({ report }) => !report).map(({ node }) => node);
   if (silent.length > 0) return { state: 'pending', message: `waiting for the first report from ${silent.join(', ')}` };
+  // A service replica is reached at the endpoint its first node reported (a gang's other nodes
+  // serve through it); none while a stop is under way, so no new request is sent there.
+  const served = all.find(({ report }) => report?.endpoint)?.report;
+  if (served?.endpoint && !context.stopRequested)
+    return { state: 'running', endpoint: served.endpoint, ...(served.serving ? { serving: served.serving } : {}) };
   return { state: 'running' };
 }

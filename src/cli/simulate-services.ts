@@ -38,6 +38,19 @@ export const servicesUsage = `  services scenario (--scenario services; the Azur
 
 export const SERVICES_MAX_PRICE_DEFAULT = '2.00';
 
+/** The market scenarios' flags: refused rather than silently ignored. */
+const NOT_FOR_SERVICES = [
+  'hours',
+  'period',
+  'solver',
+  'time-limit-ms',
+  'capacity-steps',
+  'trace-start',
+  'pods-file',
+  'nodes-file',
+  'equal-fleets',
+];
+
 export async function runServicesSimulation(
   values: Record<string, string | undefined>,
   write: { out: (text: string) => void; err: (text: string) => void },
@@ -50,6 +63,8 @@ export async function runServicesSimulation(
       ? n
       : new Error(`--${key} must be a non-negative ${integer ? 'integer' : 'number'}`);
   };
+  const foreign = NOT_FOR_SERVICES.find((key) => values[key] !== undefined);
+  if (foreign) return fail(write, `--${foreign} does not apply to --scenario services (see --trace-seconds)`);
   const d = SERVICES_DEFAULTS;
   const read = {
     timeScale: num('time-scale', d.shape.timeScale),

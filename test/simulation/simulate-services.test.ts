@@ -60,6 +60,7 @@ describe('gpumarket simulate --scenario services', () => {
     [['--time-scale', '0'], /--time-scale must be positive/],
     [['--max-replicas', '1.5'], /--max-replicas must be a non-negative integer/],
     [['--max-price', '1.23456'], /--max-price/],
+    [['--hours', '2'], /--hours does not apply to --scenario services/],
   ])('refuses %j with exit code 2', async (args, message) => {
     const { code, stderr } = await simulateCli(['--scenario', 'services', '--trace-dir', slice, ...args]);
     expect(code).toBe(2);

@@ -74,6 +74,7 @@ describe('measureService', () => {
       coldStarts: 2,
       coldStartsFromZero: 1,
       coldStartSeconds: { mean: 52, max: 57 },
+      marketWaitSeconds: { mean: 2, max: 2 },
       // 0.30 x 0.5 GPU-hour + 1 micro-unit GPU-ms (rounds away).
       cost: '0.150000',
     });

@@ -27,6 +27,8 @@ export interface ServicePolicyMetrics {
   readonly coldStartsFromZero: number;
   /** Bid -> ready (market wait + dispatch + process start + readiness), seconds. */
   readonly coldStartSeconds: { readonly mean: number | null; readonly max: number | null };
+  /** Bid -> the round that placed it (the fast round, or a later one while outpriced), seconds. */
+  readonly marketWaitSeconds: { readonly mean: number | null; readonly max: number | null };
   /** Replica bids whose limit was below the pool index at their fast round (they waited, or never ran). */
   readonly bidsOutpriced: number;
   /** Scale-ups that came within 2 x scaleDownDelaySeconds after a scale-down (as GET /v1/services/:id counts them). */
@@ -63,6 +65,7 @@ export function measureService(
   const gpuMs = run.leases.reduce((total, l) => total + (l.end - l.start) * options.gpusPerReplica, 0);
   const costMoney = chargeToMoney(run.leases.reduce((total, l) => total + l.chargeMicroGpuMs, 0n));
   const coldSeconds = run.coldStarts.map((c) => (c.readyAt - c.bidAt) / 1000);
+  const waitSeconds = run.coldStarts.map((c) => (c.leaseStart - c.bidAt) / 1000);
   const sloMisses = slow + run.rejected503 + run.timedOut504;
   const seconds = (ms: number | null) => (ms === null ? null : round3(ms / 1000));
   return {
@@ -80,16 +83,19 @@ export function measureService(
     },
     coldStarts: run.coldStarts.length,
     coldStartsFromZero: run.coldStarts.filter((c) => c.fromZero).length,
-    coldStartSeconds: {
-      mean: coldSeconds.length === 0 ? null : round3(coldSeconds.reduce((a, b) => a + b, 0) / coldSeconds.length),
-      max: coldSeconds.length === 0 ? null : round3(Math.max(...coldSeconds)),
-    },
+    coldStartSeconds: meanMax(coldSeconds),
+    marketWaitSeconds: meanMax(waitSeconds),
     bidsOutpriced: run.bidsOutpriced,
     flaps: countFlaps(run.decisions, options.scaleDownDelaySeconds),
     scalingDecisions: run.decisions.length,
     cost: costMoney.toFixed(6),
     costMoney,
   };
+}
+
+function meanMax(values: readonly number[]): { mean: number | null; max: number | null } {
+  if (values.length === 0) return { mean: null, max: null };
+  return { mean: round3(values.reduce((a, b) => a + b, 0) / values.length), max: round3(Math.max(...values)) };
 }
 
 function round3(value: number): number {

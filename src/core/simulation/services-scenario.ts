@@ -108,6 +108,8 @@ export const SERVICES_DEFINITIONS: Readonly<Record<string, string>> = {
     'replicas that became ready after a bid (replicas running at time 0 excluded); from zero: asked for while no replica was ready',
   coldStartSeconds:
     'bid -> ready: market wait (fast round, or later rounds while outpriced) + dispatch + process start + readiness',
+  marketWaitSeconds:
+    'bid -> the round that placed it: the fast round, or a later one while the limit is below the index',
   bidsOutpriced: 'replica bids whose limit was below the pool index at their fast round',
   flaps: 'scale-ups decided within 2 x scaleDownDelaySeconds after a scale-down',
   cost: 'what the leases paid: per lease, min(its limit, pool index) x GPU-hours, summed exactly in micro-units, rounded half-even to 6 decimals',

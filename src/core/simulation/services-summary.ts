@@ -29,6 +29,10 @@ export function servicesSummaryText(report: ServicesReport): string {
       'cold start mean / max (s)',
       (r) => `${fmt(r.metrics.coldStartSeconds.mean)} / ${fmt(r.metrics.coldStartSeconds.max)}`,
     ],
+    [
+      'market wait mean / max (s)',
+      (r) => `${fmt(r.metrics.marketWaitSeconds.mean)} / ${fmt(r.metrics.marketWaitSeconds.max)}`,
+    ],
     ['bids outpriced', (r) => String(r.metrics.bidsOutpriced)],
     ['flaps', (r) => String(r.metrics.flaps)],
     ['scaling decisions', (r) => String(r.metrics.scalingDecisions)],

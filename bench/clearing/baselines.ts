@@ -4,12 +4,12 @@ import { buildRoundProblem } from '../../src/core/clearing/round-problem.js';
 import type { RoundProblem } from '../../src/core/clearing/round-problem.js';
 import type { Money } from '../../src/core/money/money.js';
 import type { RoundSnapshot } from '../../src/core/market/types.js';
-import { greedyAllocate } from '../../src/core/solvers/greedy-heuristic.js';
-import type { Allocation } from '../../src/core/solvers/greedy-heuristic.js';
+import type { Allocation } from '../../src/core/clearing/allocation.js';
+import { greedyAllocate } from '../../src/core/clearing/heuristics/greedy-heuristic.js';
 import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
 import { upperBound } from '../../src/core/clearing/upper-bound.js';
-import { improveLocally } from '../../src/core/solvers/local-search.js';
-import { lpPacking } from '../../src/core/solvers/lp-packing.js';
+import { improveLocally } from '../../src/core/clearing/heuristics/local-search.js';
+import { lpPacking } from '../../src/core/clearing/heuristics/lp-packing.js';
 
 /**
  * The two baselines every benchmark row is compared with: the plain greedy on its own, and

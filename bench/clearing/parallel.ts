@@ -3,8 +3,8 @@ import { clearRound } from '../../src/core/clearing/clear-round.js';
 import { improveByParts } from '../../src/core/clearing/improve-parts.js';
 import { buildRoundProblem } from '../../src/core/clearing/round-problem.js';
 import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
-import { greedyAllocate } from '../../src/core/solvers/greedy-heuristic.js';
-import { improveLocally } from '../../src/core/solvers/local-search.js';
+import { greedyAllocate } from '../../src/core/clearing/heuristics/greedy-heuristic.js';
+import { improveLocally } from '../../src/core/clearing/heuristics/local-search.js';
 import type { RoundSnapshot } from '../../src/core/market/types.js';
 import { SolverPool } from '../../src/platform/solver-pool/solver-pool.js';
 

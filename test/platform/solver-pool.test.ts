@@ -5,7 +5,7 @@ import { checkResult } from '../../src/core/clearing/check-result.js';
 import { clearRound } from '../../src/core/clearing/clear-round.js';
 import { mediumRound } from '../../src/core/clearing/random-rounds.test-helpers.js';
 import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
-import { ModelBuilder } from '../../src/core/solvers/solver-port.js';
+import { ModelBuilder } from '../../src/core/clearing/solver-port.js';
 import { SolverPool } from '../../src/platform/solver-pool/solver-pool.js';
 import { buildService } from '../support/service-process.js';
 

@@ -1,7 +1,7 @@
 import { contiguityGroupKey } from '../market/node-eligibility.js';
-import type { Allocation, Assignment, NodeGpus } from '../solvers/greedy-heuristic.js';
-import { ModelBuilder } from '../solvers/solver-port.js';
-import type { LinearModel } from '../solvers/solver-port.js';
+import type { Allocation, Assignment, NodeGpus } from './allocation.js';
+import { ModelBuilder } from './solver-port.js';
+import type { LinearModel } from './solver-port.js';
 import type { Group, RoundProblem } from './round-problem.js';
 
 /**

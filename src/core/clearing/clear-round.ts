@@ -6,13 +6,13 @@ import {
   freeWithAllLeases,
   greedyAllocate,
   greedyFill,
-} from '../solvers/greedy-heuristic.js';
-import type { Allocation } from '../solvers/greedy-heuristic.js';
+} from './heuristics/greedy-heuristic.js';
+import type { Allocation } from './allocation.js';
 import { HighsBackend, highsModule } from '../solvers/highs-backend.js';
-import { improveLocally } from '../solvers/local-search.js';
+import { improveLocally } from './heuristics/local-search.js';
 import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
-import { lpPacking } from '../solvers/lp-packing.js';
-import type { SolverBackend } from '../solvers/solver-port.js';
+import { lpPacking } from './heuristics/lp-packing.js';
+import type { SolverBackend } from './solver-port.js';
 import { recomputeWelfare } from './check-result.js';
 import { improveByParts, mergeParts, partsAside } from './improve-parts.js';
 import { priceRound, type RoundPrices } from './price-round.js';

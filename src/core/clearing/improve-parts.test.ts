@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allocationScore, greedyAllocate } from '../solvers/greedy-heuristic.js';
-import type { Allocation } from '../solvers/greedy-heuristic.js';
+import { allocationScore, greedyAllocate } from './heuristics/greedy-heuristic.js';
+import type { Allocation } from './allocation.js';
 import { HighsBackend } from '../solvers/highs-backend.js';
 import { decompose } from './decompose.js';
 import { checkResult } from './check-result.js';

@@ -1,6 +1,6 @@
-import { AllocationState } from '../solvers/allocation-state.js';
-import type { Allocation, Assignment } from '../solvers/greedy-heuristic.js';
-import type { SolverBackend } from '../solvers/solver-port.js';
+import { AllocationState } from './heuristics/allocation-state.js';
+import type { Allocation, Assignment } from './allocation.js';
+import type { SolverBackend } from './solver-port.js';
 import { buildAllocationModel, type AllocationModel } from './allocation-model.js';
 import { decompose, type Part } from './decompose.js';
 import type { RoundProblem } from './round-problem.js';

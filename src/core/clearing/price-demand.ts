@@ -1,6 +1,6 @@
 import { ceilDiv, toMicros } from '../money/micros.js';
 import { contiguityGroupKey } from '../market/node-eligibility.js';
-import type { Allocation } from '../solvers/greedy-heuristic.js';
+import type { Allocation } from './allocation.js';
 import type { RoundProblem } from './round-problem.js';
 
 /**

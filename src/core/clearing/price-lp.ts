@@ -1,5 +1,5 @@
 import { MICROS_PER_UNIT } from '../money/micros.js';
-import type { LinearModel, SolverBackend } from '../solvers/solver-port.js';
+import type { LinearModel, SolverBackend } from './solver-port.js';
 import { fillLevel, groupCost, raiseTo } from './price-levels.js';
 import { offered, type DemandKind, type GroupDemand, type Payer, type PricingDemand } from './price-demand.js';
 

@@ -9,8 +9,8 @@ import type {
   RoundSnapshot,
 } from '../market/types.js';
 import type { Money } from '../money/money.js';
-import type { Allocation } from '../solvers/greedy-heuristic.js';
-import type { SolverBackend } from '../solvers/solver-port.js';
+import type { Allocation } from './allocation.js';
+import type { SolverBackend } from './solver-port.js';
 import { buildPricingDemand, type PricingDemand } from './price-demand.js';
 import { envyFreePrices, fillLevel, groupCost, raiseTo } from './price-levels.js';
 import { lowestSupportingPrices } from './price-lp.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HighsBackend } from '../solvers/highs-backend.js';
-import type { SolveRequest, SolverBackend } from '../solvers/solver-port.js';
+import type { SolveRequest, SolverBackend } from './solver-port.js';
 import { mediumRound } from './random-rounds.test-helpers.js';
 import { buildRoundProblem } from './round-problem.js';
 import { upperBound } from './upper-bound.js';

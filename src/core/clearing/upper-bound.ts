@@ -1,5 +1,5 @@
-import { ModelBuilder } from '../solvers/solver-port.js';
-import type { SolveOutcome, SolverBackend } from '../solvers/solver-port.js';
+import { ModelBuilder } from './solver-port.js';
+import type { SolveOutcome, SolverBackend } from './solver-port.js';
 import { objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
 

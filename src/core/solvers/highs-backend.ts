@@ -1,6 +1,6 @@
 import highsPackage from 'highs';
 import type { Highs } from 'highs';
-import type { SolveOutcome, SolveRequest, SolverBackend } from './solver-port.js';
+import type { SolveOutcome, SolveRequest, SolverBackend } from '../clearing/solver-port.js';
 
 // The package's types describe a CommonJS default; its ESM build exports the loader directly.
 const loadHighs = highsPackage as unknown as () => Promise<Highs>;

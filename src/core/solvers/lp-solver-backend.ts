@@ -1,6 +1,6 @@
 import solverPackage from 'javascript-lp-solver';
 import type { Model, SolveResult, SolverAPI } from 'javascript-lp-solver';
-import type { SolveOutcome, SolveRequest, SolverBackend } from './solver-port.js';
+import type { SolveOutcome, SolveRequest, SolverBackend } from '../clearing/solver-port.js';
 
 /**
  * javascript-lp-solver: a pure-JavaScript branch and bound, independent of HiGHS. It handles

@@ -1,4 +1,4 @@
-import type { SolveOutcome, SolveRequest } from '../../core/solvers/solver-port.js';
+import type { SolveOutcome, SolveRequest } from '../../core/clearing/solver-port.js';
 import type { WasmCompilation } from '../../core/solvers/highs-backend.js';
 
 /** Messages between SolverPool and its threads (solver-pool.worker.ts). */

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { HighsBackend, type WasmCompilation } from '../../core/solvers/highs-backend.js';
-import type { SolveOutcome, SolveRequest, SolverBackend } from '../../core/solvers/solver-port.js';
+import type { SolveOutcome, SolveRequest, SolverBackend } from '../../core/clearing/solver-port.js';
 import { SOLVER_READY } from './solver-pool.protocol.js';
 import type { SolvedMessage, SolveMessage, SolverThreadData } from './solver-pool.protocol.js';
 

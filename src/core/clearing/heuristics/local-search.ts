@@ -1,6 +1,6 @@
-import type { Group, RoundProblem } from '../clearing/round-problem.js';
+import type { Group, RoundProblem } from '../round-problem.js';
 import { AllocationState } from './allocation-state.js';
-import type { Allocation } from './greedy-heuristic.js';
+import type { Allocation } from '../allocation.js';
 
 /**
  * Local search over a complete allocation (ejection chains). A gang that lost, or a displaced

@@ -1,27 +1,11 @@
-import type { BidOption, Group, RoundProblem } from '../clearing/round-problem.js';
+import type { Allocation, Assignment, NodeGpus } from '../allocation.js';
+import type { BidOption, Group, RoundProblem } from '../round-problem.js';
 
 /**
  * The fast heuristic: value-density greedy that fills the cheapest nodes first. It is the
  * warm start of the MIP, the fallback when the MIP runs out of time, and the final pass that
  * puts leftover bids into leftover capacity. It never displaces a lease.
  */
-export interface NodeGpus {
-  readonly node: number;
-  readonly gpus: number;
-}
-
-export interface Assignment {
-  readonly bid: number;
-  /** Index into the bid's options (not the offer index). */
-  readonly option: number;
-  readonly shares: readonly NodeGpus[];
-}
-
-export interface Allocation {
-  readonly assignments: readonly Assignment[];
-  /** Indices of flexible leases displaced. */
-  readonly preempted: readonly number[];
-}
 
 /** Free GPUs per node when every flexible lease is kept. */
 export function freeWithAllLeases(problem: RoundProblem): Int32Array {

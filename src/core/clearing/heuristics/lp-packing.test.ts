@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { mediumRound } from '../clearing/random-rounds.test-helpers.js';
-import { buildRoundProblem } from '../clearing/round-problem.js';
-import { bid, node, snapshot } from '../clearing/snapshot-fixtures.js';
-import { upperBound } from '../clearing/upper-bound.js';
+import { mediumRound } from '../random-rounds.test-helpers.js';
+import { buildRoundProblem } from '../round-problem.js';
+import { bid, node, snapshot } from '../snapshot-fixtures.js';
+import { upperBound } from '../upper-bound.js';
 import { allocationScore, greedyAllocate } from './greedy-heuristic.js';
-import { HighsBackend } from './highs-backend.js';
+import { HighsBackend } from '../../solvers/highs-backend.js';
 import { lpPacking } from './lp-packing.js';
 
 const relax = async (s: Parameters<typeof buildRoundProblem>[0]) => {

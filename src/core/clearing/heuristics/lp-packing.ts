@@ -1,8 +1,8 @@
-import type { RoundProblem } from '../clearing/round-problem.js';
-import type { RelaxedSolution } from '../clearing/upper-bound.js';
+import type { RoundProblem } from '../round-problem.js';
+import type { RelaxedSolution } from '../upper-bound.js';
 import { AllocationState } from './allocation-state.js';
 import { densityOrder } from './greedy-heuristic.js';
-import type { Allocation } from './greedy-heuristic.js';
+import type { Allocation } from '../allocation.js';
 
 /**
  * Rounds the LP relaxation into an allocation. The LP picks nearly every winner outright (on

@@ -1,14 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkResult, recomputeWelfare } from '../clearing/check-result.js';
-import { mediumRound, roundArbitrary } from '../clearing/random-rounds.test-helpers.js';
-import { buildRoundProblem } from '../clearing/round-problem.js';
-import type { RoundProblem } from '../clearing/round-problem.js';
-import { bid, lease, node, snapshot } from '../clearing/snapshot-fixtures.js';
-import type { RoundSnapshot } from '../market/types.js';
+import { checkResult, recomputeWelfare } from '../check-result.js';
+import { mediumRound, roundArbitrary } from '../random-rounds.test-helpers.js';
+import { buildRoundProblem } from '../round-problem.js';
+import type { RoundProblem } from '../round-problem.js';
+import { bid, lease, node, snapshot } from '../snapshot-fixtures.js';
+import type { RoundSnapshot } from '../../market/types.js';
 import { AllocationState } from './allocation-state.js';
 import { allocationScore, greedyAllocate } from './greedy-heuristic.js';
-import type { Allocation, Assignment } from './greedy-heuristic.js';
+import type { Allocation, Assignment } from '../allocation.js';
 import { improveLocally } from './local-search.js';
 
 const far = () => Date.now() + 60_000;

@@ -1,5 +1,5 @@
-import type { BidOption, Group, RoundProblem } from '../clearing/round-problem.js';
-import type { Allocation, Assignment, NodeGpus } from './greedy-heuristic.js';
+import type { BidOption, Group, RoundProblem } from '../round-problem.js';
+import type { Allocation, Assignment, NodeGpus } from '../allocation.js';
 
 /**
  * A mutable allocation with the per-node indexes that local moves need: free GPUs, which gangs

@@ -63,9 +63,9 @@ export async function warmStartedOptimum(
 ): Promise<{ welfare: Money | null; status: string; start: Money }> {
   const problem = buildRoundProblem(snapshot);
   const backend = new HighsBackend();
-  const relaxed = await upperBound(problem, backend, Date.now() + timeLimitMs);
+  const relaxed = await upperBound(problem, backend, Date.now() + timeLimitMs, Date.now);
   const packed = relaxed ? lpPacking(problem, relaxed) : greedyAllocate(problem);
-  const start = improveLocally(problem, packed, { deadline: Date.now() + timeLimitMs });
+  const start = improveLocally(problem, packed, { deadline: Date.now() + timeLimitMs, clock: Date.now });
   const scope = {
     bids: problem.bids.filter((b) => b.options.length > 0).map((b) => b.index),
     leases: problem.flexibleLeases.map((l) => l.index),

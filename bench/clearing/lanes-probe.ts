@@ -1,5 +1,5 @@
 import { availableParallelism, loadavg } from 'node:os';
-import { clearRound } from '../../src/core/clearing/clear-round.js';
+import { clearWithSolver } from '../../src/core/solvers/solver-for.js';
 import { SolverPool } from '../../src/platform/solver-pool/solver-pool.js';
 import { generateContested } from './generate-contested.js';
 import { generateInstance } from './generate-instance.js';
@@ -14,8 +14,8 @@ const reps = Number(process.argv[3] ?? 3);
 const pool = new SolverPool({ threads: Math.max(1, availableParallelism() - 1) });
 await pool.ready();
 for (let i = 0; i < 2; i++) {
-  await clearRound(generateInstance(300, 100, 43), { timeLimitMs: 3_000 });
-  await clearRound(generateInstance(300, 100, 43), {
+  await clearWithSolver(generateInstance(300, 100, 43), { timeLimitMs: 3_000 });
+  await clearWithSolver(generateInstance(300, 100, 43), {
     timeLimitMs: 3_000,
     partsSolver: pool,
     backgroundSolver: pool.threadsOnly,
@@ -37,9 +37,14 @@ for (const [name, s] of rounds) {
   let ub = 0;
   for (let rep = 0; rep < reps; rep++) {
     const runs = [
-      await clearRound(s, { timeLimitMs: budget, seed: 42 }),
-      await clearRound(s, { timeLimitMs: budget, seed: 42, partsSolver: pool }),
-      await clearRound(s, { timeLimitMs: budget, seed: 42, partsSolver: pool, backgroundSolver: pool.threadsOnly }),
+      await clearWithSolver(s, { timeLimitMs: budget, seed: 42 }),
+      await clearWithSolver(s, { timeLimitMs: budget, seed: 42, partsSolver: pool }),
+      await clearWithSolver(s, {
+        timeLimitMs: budget,
+        seed: 42,
+        partsSolver: pool,
+        backgroundSolver: pool.threadsOnly,
+      }),
     ];
     ub = Number(runs[0].upperBound ?? 0);
     runs.forEach((r, i) =>

@@ -1,5 +1,5 @@
 import { availableParallelism, loadavg } from 'node:os';
-import { clearRound } from '../../src/core/clearing/clear-round.js';
+import { clearWithSolver } from '../../src/core/solvers/solver-for.js';
 import { improveByParts } from '../../src/core/clearing/improve-parts.js';
 import { buildRoundProblem } from '../../src/core/clearing/round-problem.js';
 import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
@@ -39,14 +39,14 @@ export async function measureParallel(
   const pool = new SolverPool({ threads });
   await pool.ready();
   const warm = snapshot;
-  await clearRound(warm, { timeLimitMs: budgetMs });
-  await clearRound(warm, { timeLimitMs: budgetMs, partsSolver: pool });
+  await clearWithSolver(warm, { timeLimitMs: budgetMs });
+  await clearWithSolver(warm, { timeLimitMs: budgetMs, partsSolver: pool });
 
   const problem = buildRoundProblem(snapshot);
-  const start = improveLocally(problem, greedyAllocate(problem), { deadline: Date.now() + 300 });
+  const start = improveLocally(problem, greedyAllocate(problem), { deadline: Date.now() + 300, clock: Date.now });
   const timed = async (backend: HighsBackend | SolverPool) => {
     const began = Date.now();
-    const outcome = await improveByParts(problem, start, backend, Date.now() + 20_000 * 64, seed);
+    const outcome = await improveByParts(problem, start, backend, Date.now() + 20_000 * 64, seed, Date.now);
     return { ms: Date.now() - began, outcome };
   };
   const one = await timed(new HighsBackend());
@@ -54,8 +54,8 @@ export async function measureParallel(
   const key = (a: typeof one.outcome.allocation) =>
     JSON.stringify(a.assignments.map((x) => [x.bid, x.option, x.shares]).sort());
 
-  const alone = await clearRound(snapshot, { timeLimitMs: budgetMs, seed });
-  const withPool = await clearRound(snapshot, { timeLimitMs: budgetMs, seed, partsSolver: pool });
+  const alone = await clearWithSolver(snapshot, { timeLimitMs: budgetMs, seed });
+  const withPool = await clearWithSolver(snapshot, { timeLimitMs: budgetMs, seed, partsSolver: pool });
   await pool.close();
   return {
     parts: one.outcome.parts,

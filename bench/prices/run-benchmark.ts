@@ -1,5 +1,5 @@
 import { checkResult } from '../../src/core/clearing/check-result.js';
-import { clearRound } from '../../src/core/clearing/clear-round.js';
+import { clearWithSolver } from '../../src/core/solvers/solver-for.js';
 import { priceDecisions } from '../../src/core/clearing/price-round.js';
 import type { RoundResult, RoundSnapshot } from '../../src/core/market/types.js';
 import { Money, ZERO } from '../../src/core/money/money.js';
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     ? process.argv[process.argv.indexOf('--sizes') + 1].split(',').map(Number)
     : SIZES;
   const backend = new HighsBackend();
-  await clearRound(drawnRound(100, 99), { timeLimitMs: 3_000 });
+  await clearWithSolver(drawnRound(100, 99), { timeLimitMs: 3_000 });
   console.log(
     '| leases | bids | rounds | valid (rules 1-8) | paradoxical / losers | uplift / charges (placements; kept leases) | reconciled exactly | price phase, median (max) | levels fallback |',
   );
@@ -126,13 +126,18 @@ async function main(): Promise<void> {
       for (const seed of SEEDS) {
         let s = kind === 'drawn' ? drawnRound(bids, seed) : freshRound(bids, seed);
         if (kind === 'carried')
-          s = carryOver(s, (await clearRound(s, { timeLimitMs: 5_000, deterministic: true })).placements, seed);
-        const r = await clearRound(s, { timeLimitMs: 5_000, deterministic: true });
+          s = carryOver(s, (await clearWithSolver(s, { timeLimitMs: 5_000, deterministic: true })).placements, seed);
+        const r = await clearWithSolver(s, { timeLimitMs: 5_000, deterministic: true });
         const stats = r.stats.pricing as { method: string };
         for (const into of [t, totals[kind]]) record(into, s, r, r.stats.phases.price ?? 0, stats.method);
         for (const [w, alt] of alternatives) {
           const started = Date.now();
-          const p = await priceDecisions(s, r, { backend, deadline: Date.now() + 60_000, envyWeight: w });
+          const p = await priceDecisions(s, r, {
+            backend,
+            deadline: Date.now() + 60_000,
+            clock: Date.now,
+            envyWeight: w,
+          });
           const placements = r.placements.map((x) => ({ ...x, ...p.placementPrices.get(x.bidId)! }));
           record(
             alt[kind],

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { generateInstance } from '../clearing/generate-instance.js';
-import { clearRound } from '../../src/core/clearing/clear-round.js';
+import { clearWithSolver } from '../../src/core/solvers/solver-for.js';
 import { RoundService } from '../../src/modules/market/round.service.js';
 import { loadConfig } from '../../src/platform/config/config.js';
 import { createServer } from '../../src/server.js';
@@ -78,7 +78,7 @@ async function benchSize(bids: number, nodes: number): Promise<string> {
 }
 
 // A running service compiled the solver long before its rounds; do the same before measuring.
-await clearRound(generateInstance(50, 20, 1), { timeLimitMs: 2_000 });
+await clearWithSolver(generateInstance(50, 20, 1), { timeLimitMs: 2_000 });
 const rows: string[] = [];
 for (const size of values.sizes.split(',')) {
   const [bids, nodes] = size.split('x').map(Number);

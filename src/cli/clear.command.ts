@@ -5,6 +5,7 @@ import { clearRound } from '../core/clearing/clear-round.js';
 import type { ClearOptions } from '../core/clearing/clear-round.js';
 import { SnapshotFormatError, parseSnapshot, serializeResult } from '../core/clearing/snapshot-file.js';
 import { compileHighsFor, highsModule } from '../core/solvers/highs-backend.js';
+import { SOLVER_NAMES, solverFor, type SolverName } from '../core/solvers/solver-for.js';
 import { defaultSolverThreads, SolverPool } from '../platform/solver-pool/solver-pool.js';
 
 /**
@@ -15,8 +16,6 @@ import { defaultSolverThreads, SolverPool } from '../platform/solver-pool/solver
  * host's cores less one; 0 for none).
  * Exit codes: 0 cleared, 1 the result failed its own validity check, 2 bad usage or snapshot.
  */
-const SOLVERS = ['auto', 'highs', 'lp-solver', 'greedy'] as const;
-
 export const usage =
   'usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic] [--threads N]\n';
 
@@ -53,8 +52,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write('gpumarket clear: --time-limit-ms must be a positive integer\n');
     return 2;
   }
-  if (values.solver !== undefined && !SOLVERS.includes(values.solver as (typeof SOLVERS)[number])) {
-    process.stderr.write(`gpumarket clear: --solver must be one of ${SOLVERS.join(', ')}\n`);
+  if (values.solver !== undefined && !SOLVER_NAMES.includes(values.solver as SolverName)) {
+    process.stderr.write(`gpumarket clear: --solver must be one of ${SOLVER_NAMES.join(', ')}\n`);
     return 2;
   }
 
@@ -69,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await clearFile(values.input, values.output, {
       timeLimitMs,
-      solver: values.solver as ClearOptions['solver'],
+      backend: solverFor(values.solver as SolverName | undefined),
       seed: values.seed === undefined ? undefined : Number(values.seed),
       deterministic: values.deterministic ?? false,
       partsSolver: pool ?? undefined,

@@ -5,6 +5,7 @@ import { checkResult } from '../../src/core/clearing/check-result.js';
 import { clearRound } from '../../src/core/clearing/clear-round.js';
 import { mediumRound } from '../../src/core/clearing/random-rounds.test-helpers.js';
 import { bid, node, snapshot } from '../../src/core/clearing/snapshot-fixtures.js';
+import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
 import { ClearingRunner } from '../../src/modules/market/clearing-runner.service.js';
 import { buildService } from '../support/service-process.js';
 
@@ -33,7 +34,10 @@ describe('ClearingRunner: rounds clear on a worker thread', () => {
 
   it('gives the result the core gives on the calling thread', async () => {
     const s = small();
-    const [threaded, inline] = [await runner.clear(s, 5_000), await clearRound(s, { timeLimitMs: 5_000 })];
+    const [threaded, inline] = [
+      await runner.clear(s, 5_000),
+      await clearRound(s, { timeLimitMs: 5_000, backend: new HighsBackend() }),
+    ];
     expect(checkResult(s, threaded)).toEqual([]);
     expect(threaded.status).toBe('optimal');
     expect(threaded.welfare.toFixed(4)).toBe(inline.welfare.toFixed(4));

@@ -61,7 +61,7 @@ describe('SolverPool: HiGHS on worker threads', () => {
       concurrency: pool.concurrency,
       solve: (request: Parameters<SolverPool['solve']>[0]) => (sent++, pool.solve(request)),
     };
-    const result = await clearRound(s, { timeLimitMs: 20_000, partsSolver: counted });
+    const result = await clearRound(s, { timeLimitMs: 20_000, backend: new HighsBackend(), partsSolver: counted });
     expect(result.stats.parts).toBeGreaterThan(0);
     expect(sent).toBe(result.stats.parts);
     expect(checkResult(s, result)).toEqual([]);

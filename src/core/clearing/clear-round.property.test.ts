@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { HighsBackend } from '../solvers/highs-backend.js';
+import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
 import { checkResult } from './check-result.js';
 import { clearRound } from './clear-round.js';
 import { exhaustiveOptimum, roundArbitrary } from './random-rounds.test-helpers.js';
@@ -10,7 +12,7 @@ describe('clearRound on random small rounds (fast-check)', () => {
     await fc.assert(
       fc.asyncProperty(roundArbitrary, async (s) => {
         const before = JSON.stringify(serializeSnapshot(s));
-        const result = await clearRound(s, { timeLimitMs: 20_000 });
+        const result = await clearRound(s, { timeLimitMs: 20_000, backend: new HighsBackend() });
         expect(checkResult(s, result)).toEqual([]);
         expect(result.welfare.toFixed(4)).toBe(exhaustiveOptimum(s).toFixed(4));
         expect(JSON.stringify(serializeSnapshot(s))).toBe(before);
@@ -25,8 +27,8 @@ describe('clearRound on random small rounds (fast-check)', () => {
     await fc.assert(
       fc.asyncProperty(roundArbitrary, async (s) => {
         const [highs, lpSolver] = await Promise.all([
-          clearRound(s, { solver: 'highs' }),
-          clearRound(s, { solver: 'lp-solver' }),
+          clearRound(s, { backend: new HighsBackend() }),
+          clearRound(s, { backend: new LpSolverBackend() }),
         ]);
         expect(checkResult(s, lpSolver)).toEqual([]);
         expect(lpSolver.welfare.toFixed(4)).toBe(highs.welfare.toFixed(4));

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { Money } from '../money/money.js';
 import type { RoundResult, RoundSnapshot } from '../market/types.js';
+import { HighsBackend } from '../solvers/highs-backend.js';
+import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
 import { checkResult } from './check-result.js';
 import { clearRound } from './clear-round.js';
 import { mediumRound } from './random-rounds.test-helpers.js';
 import { bid, lease, node, snapshot } from './snapshot-fixtures.js';
 
 async function clear(s: RoundSnapshot, solver: 'highs' | 'lp-solver' = 'highs'): Promise<RoundResult> {
-  const result = await clearRound(s, { solver, timeLimitMs: 20_000 });
+  const backend = solver === 'highs' ? new HighsBackend() : new LpSolverBackend();
+  const result = await clearRound(s, { backend, timeLimitMs: 20_000 });
   expect(checkResult(s, result)).toEqual([]);
   return result;
 }
@@ -334,7 +337,7 @@ describe('clearRound: solvers', () => {
 
   it('the greedy solver alone still returns a valid result, marked heuristic', async () => {
     const s = snapshot({ nodes: [node('a')], bids: [bid('x', 4, { H100: '2.00' })] });
-    const r = await clearRound(s, { solver: 'greedy' });
+    const r = await clearRound(s, { backend: null });
     expect(r.status).toBe('heuristic');
     expect(checkResult(s, r)).toEqual([]);
   });
@@ -360,18 +363,43 @@ describe('clearRound: packing', () => {
 describe('clearRound: mid-sized rounds', () => {
   it('deterministic mode gives the same result for the same snapshot, however long the phases take', async () => {
     const s = mediumRound(11);
-    const one = await clearRound(s, { deterministic: true, timeLimitMs: 60_000 });
-    const two = await clearRound(s, { deterministic: true, timeLimitMs: 60_000 });
+    const one = await clearRound(s, { backend: new HighsBackend(), deterministic: true, timeLimitMs: 60_000 });
+    const two = await clearRound(s, { backend: new HighsBackend(), deterministic: true, timeLimitMs: 60_000 });
     const decisions = (r: RoundResult) => JSON.stringify({ ...r, stats: undefined });
     expect(decisions(two)).toBe(decisions(one));
     expect(one.stats.cutShort).toBe(false);
     expect(checkResult(s, one)).toEqual([]);
   });
 
+  it('reads time only from the clock it is given', async () => {
+    const s = mediumRound(11);
+    const decisions = (r: RoundResult) => JSON.stringify({ ...r, stats: undefined });
+    const wall = await clearRound(s, { backend: new HighsBackend(), deterministic: true, timeLimitMs: 60_000 });
+    // A clock that stands still: nothing is timed and nothing cut short, and the decisions are the wall clock's.
+    const still = () => 1_000_000;
+    const frozen = await clearRound(s, {
+      backend: new HighsBackend(still),
+      clock: still,
+      deterministic: true,
+      timeLimitMs: 60_000,
+    });
+    expect(frozen.stats.solveMs).toBe(0);
+    expect(Object.values(frozen.stats.phases as Record<string, number>).every((ms) => ms === 0)).toBe(true);
+    expect(frozen.stats.cutShort).toBe(false);
+    expect(decisions(frozen)).toBe(decisions(wall));
+    // A clock that runs a second per reading: the round is over its limit at once, and still valid.
+    let t = 0;
+    const racing = () => (t += 1_000);
+    const rushed = await clearRound(s, { backend: new HighsBackend(racing), clock: racing, timeLimitMs: 10_000 });
+    expect(rushed.stats.cutShort).toBe(true);
+    expect(rushed.stats.solveMs).toBeGreaterThan(10_000);
+    expect(checkResult(s, rushed)).toEqual([]);
+  });
+
   it('is never worse than the greedy, reports the LP bound and stays within 1% of it', async () => {
     for (const seed of [1, 2, 3, 4]) {
       const s = mediumRound(seed);
-      const r = await clearRound(s, { deterministic: true, timeLimitMs: 60_000 });
+      const r = await clearRound(s, { backend: new HighsBackend(), deterministic: true, timeLimitMs: 60_000 });
       expect(checkResult(s, r)).toEqual([]);
       expect(r.welfare.toNumber()).toBeGreaterThanOrEqual((r.stats.heuristicWelfare as number) - 1e-6);
       expect(r.upperBound).not.toBeNull();

@@ -8,22 +8,31 @@ import {
   greedyFill,
 } from './heuristics/greedy-heuristic.js';
 import type { Allocation } from './allocation.js';
-import { HighsBackend, highsModule } from '../solvers/highs-backend.js';
-import { improveLocally } from './heuristics/local-search.js';
-import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
-import { lpPacking } from './heuristics/lp-packing.js';
-import type { SolverBackend } from './solver-port.js';
 import { recomputeWelfare } from './check-result.js';
+import type { Clock } from './clock.js';
+import { improveLocally } from './heuristics/local-search.js';
+import { lpPacking } from './heuristics/lp-packing.js';
 import { improveByParts, mergeParts, partsAside } from './improve-parts.js';
 import { priceRound, type RoundPrices } from './price-round.js';
 import { buildRoundProblem, objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
+import type { SolverBackend } from './solver-port.js';
 import { upperBound } from './upper-bound.js';
 
 export interface ClearOptions {
   /** Wall-clock budget for the whole round; default 10,000 ms. */
   timeLimitMs?: number;
-  solver?: 'auto' | 'highs' | 'lp-solver' | 'greedy';
+  /**
+   * Solves the LP bound, the MIP phase's parts and the price LP. The caller chooses it
+   * (src/core/solvers: `solverFor` by name, HiGHS or javascript-lp-solver); null runs the
+   * heuristics alone and prices by the envy-free levels (the "greedy" mode).
+   */
+  backend: SolverBackend | null;
+  /**
+   * Where time comes from, in milliseconds; default Date.now. Every deadline of the round is on
+   * it, including those handed to `backend`, which must read the same clock.
+   */
+  clock?: Clock;
   seed?: number;
   /**
    * The same snapshot and options give the same result: the LP bound and the local search run
@@ -64,17 +73,14 @@ const MAX_MIP_BIDS = 2_000;
  */
 const TAIL_SHARE = 0.15;
 
-function backendFor(solver: ClearOptions['solver']): SolverBackend | null {
-  if (solver === 'greedy') return null;
-  if (solver === 'lp-solver') return new LpSolverBackend();
-  return new HighsBackend();
-}
-
 class PhaseClock {
   readonly phases: Record<string, number> = {};
-  private last = Date.now();
+  private last: number;
+  constructor(private readonly now: Clock) {
+    this.last = now();
+  }
   lap(name: string): void {
-    const now = Date.now();
+    const now = this.now();
     this.phases[name] = (this.phases[name] ?? 0) + (now - this.last);
     this.last = now;
   }
@@ -144,25 +150,23 @@ function toResult(
  * never written. Each phase starts from the best allocation so far and keeps it unless it finds
  * a better one, so the result is never worse than the greedy.
  */
-export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions = {}): Promise<RoundResult> {
-  const started = Date.now();
+export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions): Promise<RoundResult> {
+  const now = options.clock ?? Date.now;
+  const started = now();
   const limit = options.timeLimitMs ?? 10_000;
   const deadline = started + limit;
   // The searching phases stop early enough for the fill and the prices, which cannot be cut short.
   const work = started + limit * (1 - TAIL_SHARE);
   const seed = options.seed ?? 0;
   const deterministic = options.deterministic ?? false;
-  const share = (fraction: number) =>
-    deterministic ? deadline : Date.now() + Math.max(0, work - Date.now()) * fraction;
-  const clock = new PhaseClock();
-  // HiGHS compiles on V8's background threads while the candidates and the greedy run.
-  if (options.solver !== 'greedy' && options.solver !== 'lp-solver') void highsModule().catch(() => undefined);
+  const share = (fraction: number) => (deterministic ? deadline : now() + Math.max(0, work - now()) * fraction);
+  const clock = new PhaseClock(now);
   const problem = buildRoundProblem(snapshot);
   clock.lap('candidates');
   let allocation = greedyAllocate(problem);
   clock.lap('heuristic');
   const heuristicWelfare = allocationScore(problem, allocation) + keptWelfare(problem);
-  const backend = backendFor(options.solver);
+  const { backend } = options;
   const hasDecisions = problem.bids.some((b) => b.options.length > 0) || problem.flexibleLeases.length > 0;
 
   let bound: number | null = null;
@@ -173,7 +177,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
     bound !== null &&
     allocationScore(problem, allocation) + keptWelfare(problem) >= bound - 1e-6 * Math.max(1, Math.abs(bound));
   if (backend && hasDecisions) {
-    const relaxed = await upperBound(problem, backend, share(BOUND_SHARE));
+    const relaxed = await upperBound(problem, backend, share(BOUND_SHARE), now);
     clock.lap('bound');
     if (relaxed) {
       bound = relaxed.bound;
@@ -193,37 +197,37 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
     // Other threads solve the parts from the packing's allocation while this one searches.
     const aside =
       options.backgroundSolver && mipWorthIt
-        ? partsAside(problem, allocation, options.backgroundSolver, work, seed)
+        ? partsAside(problem, allocation, options.backgroundSolver, work, seed, now)
         : null;
     // The MIP runs only with MIN_MIP_MS left after the search's share: when it would not, the
     // search keeps the whole remainder instead of leaving it idle (at 1 s, a third of the round).
-    const mipWillRun = mipWorthIt && !aside && (work - Date.now()) * (1 - SEARCH_SHARE) >= minMipMs;
-    allocation = improveLocally(problem, allocation, { deadline: share(mipWillRun ? SEARCH_SHARE : 1) });
+    const mipWillRun = mipWorthIt && !aside && (work - now()) * (1 - SEARCH_SHARE) >= minMipMs;
+    allocation = improveLocally(problem, allocation, { deadline: share(mipWillRun ? SEARCH_SHARE : 1), clock: now });
     clock.lap('search');
     if (aside) {
       const merged = mergeParts(problem, allocation, await aside.answers);
       parts = aside.parts;
       clock.lap('mip');
       if (merged.improved) {
-        allocation = improveLocally(problem, merged.allocation, { deadline: work });
+        allocation = improveLocally(problem, merged.allocation, { deadline: work, clock: now });
         clock.lap('search');
       }
     }
   }
   let proven = backend !== null && meetsBound();
-  if (partsBackend && mipWorthIt && hasDecisions && !meetsBound() && work - Date.now() >= minMipMs) {
-    const solved = await improveByParts(problem, allocation, partsBackend, work, seed);
+  if (partsBackend && mipWorthIt && hasDecisions && !meetsBound() && work - now() >= minMipMs) {
+    const solved = await improveByParts(problem, allocation, partsBackend, work, seed, now);
     clock.lap('mip');
     parts = solved.parts;
     proven = solved.proven;
     if (solved.improved) {
-      allocation = improveLocally(problem, solved.allocation, { deadline: work });
+      allocation = improveLocally(problem, solved.allocation, { deadline: work, clock: now });
       clock.lap('search');
     }
   }
   const filled = fillLeftovers(problem, allocation);
   clock.lap('fill');
-  const prices = await priceRound(problem, filled.allocation, { backend, deadline });
+  const prices = await priceRound(problem, filled.allocation, { backend, deadline, clock: now });
   clock.lap('price');
   const decided = toResult(problem, filled.allocation, prices);
 
@@ -243,14 +247,14 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions 
     ...decided,
     stats: {
       solver: backend ? backend.name : 'greedy',
-      solveMs: Date.now() - started,
+      solveMs: now() - started,
       candidates: problem.candidateCount,
       phases: clock.phases,
       parts,
       heuristicWelfare,
       pricing: prices.stats,
       boundComplete,
-      cutShort: Date.now() > deadline,
+      cutShort: now() > deadline,
     },
   };
 }

@@ -39,7 +39,7 @@ describe('improveByParts', () => {
     expect(parts.length).toBeGreaterThan(1);
     expect(new Set(start.assignments[0].shares.map((x) => partOf(x.node))).size).toBeGreaterThan(1);
 
-    const outcome = await improveByParts(problem, start, new HighsBackend(), Date.now() + 20_000, 0);
+    const outcome = await improveByParts(problem, start, new HighsBackend(), Date.now() + 20_000, 0, Date.now);
     const placed = new Map(outcome.allocation.assignments.map((a) => [problem.bids[a.bid].bid.id, a]));
     expect(placed.get('wide')?.shares).toEqual(start.assignments[0].shares);
     expect(placed.size).toBe(21);
@@ -84,8 +84,8 @@ describe('improveByParts on a backend that solves several parts at once', () => 
       },
     };
     expect(decompose(problem, 0).length).toBeGreaterThan(1);
-    const one = await improveByParts(problem, start, highs, Date.now() + 60_000, 0);
-    const two = await improveByParts(problem, start, twoLanes, Date.now() + 60_000, 0);
+    const one = await improveByParts(problem, start, highs, Date.now() + 60_000, 0, Date.now);
+    const two = await improveByParts(problem, start, twoLanes, Date.now() + 60_000, 0, Date.now);
     expect(most).toBe(2);
     expect(two.parts).toBe(one.parts);
     expect(allocationScore(problem, two.allocation)).toBeCloseTo(allocationScore(problem, one.allocation), 6);
@@ -112,7 +112,7 @@ describe('parts solved aside and merged into the search result', () => {
   it('merges each part answer that fits and does better, and never makes the allocation worse', async () => {
     const problem = buildRoundProblem(round());
     const empty: Allocation = { assignments: [], preempted: [] };
-    const aside = partsAside(problem, empty, new HighsBackend(), Date.now() + 30_000, 0);
+    const aside = partsAside(problem, empty, new HighsBackend(), Date.now() + 30_000, 0, Date.now);
     const answers = await aside.answers;
     expect(answers.length).toBe(aside.parts);
     // Into an empty allocation every answer fits, and each is better than nothing.
@@ -185,7 +185,7 @@ describe('parts solved aside and merged into the search result', () => {
         highs.solve({ ...request, deadline: Date.now() + 5_000 })
       ),
     };
-    const result = await clearRound(s, { timeLimitMs: 3_000, backgroundSolver: background });
+    const result = await clearRound(s, { backend: highs, timeLimitMs: 3_000, backgroundSolver: background });
     expect(checkResult(s, result)).toEqual([]);
     expect(result.welfare.toNumber()).toBeGreaterThanOrEqual(Number(result.stats.heuristicWelfare) - 1e-6);
     expect(result.stats.parts).toBeGreaterThan(0);

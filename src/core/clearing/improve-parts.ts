@@ -2,6 +2,7 @@ import { AllocationState } from './heuristics/allocation-state.js';
 import type { Allocation, Assignment } from './allocation.js';
 import type { SolverBackend } from './solver-port.js';
 import { buildAllocationModel, type AllocationModel } from './allocation-model.js';
+import type { Clock } from './clock.js';
 import { decompose, type Part } from './decompose.js';
 import type { RoundProblem } from './round-problem.js';
 
@@ -97,6 +98,7 @@ export async function improveByParts(
   backend: SolverBackend,
   deadline: number,
   seed: number,
+  clock: Clock,
 ): Promise<PartsOutcome> {
   const state = new AllocationState(problem, start);
   const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
@@ -114,7 +116,7 @@ export async function improveByParts(
     // A lane's share of what is left: the part's size over the work the lanes still share.
     const partDeadline = Math.min(
       deadline,
-      Date.now() + Math.max(0, deadline - Date.now()) * Math.min(1, (lanes * sizes[i]) / remaining),
+      clock() + Math.max(0, deadline - clock()) * Math.min(1, (lanes * sizes[i]) / remaining),
     );
     remaining -= sizes[i];
     const prepared = preparePart(problem, state, parts[i]);
@@ -131,7 +133,7 @@ export async function improveByParts(
   const lane = async (): Promise<void> => {
     while (next < parts.length) {
       // A part started with no time left still pays for presolve and a root LP: stop instead.
-      if (deadline - Date.now() < MIN_PART_MS) {
+      if (deadline - clock() < MIN_PART_MS) {
         proven = false;
         next = parts.length;
         return;
@@ -163,6 +165,7 @@ export function partsAside(
   backend: SolverBackend,
   deadline: number,
   seed: number,
+  clock: Clock,
 ): PartsAside {
   const state = new AllocationState(problem, start);
   const placedOn = Int32Array.from(state.placed, (a) => (a ? a.shares[0].node : -1));
@@ -178,7 +181,7 @@ export function partsAside(
       laneOf[i] = l;
       load[l] += size(parts[i]);
     });
-  const now = Date.now();
+  const now = clock();
   const done = new Array<number>(lanes).fill(0);
   const answers = parts.map((part, i) => {
     const prepared = preparePart(problem, state, part);

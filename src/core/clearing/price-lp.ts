@@ -1,5 +1,6 @@
 import { MICROS_PER_UNIT } from '../money/micros.js';
 import type { LinearModel, SolverBackend } from './solver-port.js';
+import type { Clock } from './clock.js';
 import { fillLevel, groupCost, raiseTo } from './price-levels.js';
 import { offered, type DemandKind, type GroupDemand, type Payer, type PricingDemand } from './price-demand.js';
 
@@ -118,6 +119,7 @@ export async function lowestSupportingPrices(
   nodeIds: readonly string[],
   backend: SolverBackend,
   deadline: number,
+  clock: Clock,
   envyWeight = ENVY_WEIGHT,
 ): Promise<LpPrices> {
   const { nodes, classes, penalty } = demand;
@@ -182,7 +184,7 @@ export async function lowestSupportingPrices(
   let anchor: Float64Array | null = null;
   let rounds = 0;
   let rowCount = 0;
-  while (rounds < MAX_ROUNDS && Date.now() < deadline) {
+  while (rounds < MAX_ROUNDS && clock() < deadline) {
     rounds++;
     if (!anchor) {
       anchor = anchors(demand, floors, groups, rentFree);

@@ -73,14 +73,14 @@ const permute = <T>(xs: readonly T[], seed: number): T[] => {
 
 const backend = new HighsBackend();
 const price = (s: RoundSnapshot, r: Pick<RoundResult, 'placements' | 'preempted'>) =>
-  priceDecisions(s, r, { backend, deadline: Date.now() + 60_000 });
+  priceDecisions(s, r, { backend, deadline: Date.now() + 60_000, clock: Date.now });
 const byNode = (p: RoundPrices) => Object.fromEntries(p.nodePrices.map((n) => [n.node, n.price.toFixed()]));
 
 describe('node prices on random rounds (fast-check)', () => {
   it('hold rule 8, and list exactly the losing bids that could have bought below their limit', async () => {
     await fc.assert(
       fc.asyncProperty(roundArbitrary, async (s) => {
-        const r = await clearRound(s, { timeLimitMs: 20_000 });
+        const r = await clearRound(s, { backend, timeLimitMs: 20_000 });
         expect(checkResult(s, r)).toEqual([]);
         expect(r.paradoxicallyRejected.map((p) => p.bidId)).toEqual(enviousBids(s, r));
       }),
@@ -91,7 +91,7 @@ describe('node prices on random rounds (fast-check)', () => {
   it('do not depend on the order of nodes, bids or leases in the snapshot', async () => {
     for (const seed of [1, 2, 3]) {
       const s = mediumRound(seed);
-      const r = await clearRound(s, { deterministic: true });
+      const r = await clearRound(s, { backend, deterministic: true });
       const shuffled: RoundSnapshot = {
         ...s,
         nodes: permute(s.nodes, seed),
@@ -109,7 +109,7 @@ describe('node prices on random rounds (fast-check)', () => {
   it('drop to the reserves where all demand is removed', async () => {
     await fc.assert(
       fc.asyncProperty(roundArbitrary, async (s) => {
-        const r = await clearRound(s, { timeLimitMs: 20_000 });
+        const r = await clearRound(s, { backend, timeLimitMs: 20_000 });
         const kept: RoundSnapshot = { ...s, bids: s.bids.filter((b) => r.placements.some((p) => p.bidId === b.id)) };
         const prices = await price(kept, { placements: r.placements, preempted: [] });
         for (const n of prices.nodePrices)
@@ -128,7 +128,7 @@ describe('node prices on random rounds (fast-check)', () => {
     }));
     await fc.assert(
       fc.asyncProperty(oneNode, fc.integer({ min: 1, max: 300 }), async (s, raise) => {
-        const r = await clearRound(s, { timeLimitMs: 20_000 });
+        const r = await clearRound(s, { backend, timeLimitMs: 20_000 });
         const loser = s.bids.find((b) => !r.placements.some((p) => p.bidId === b.id));
         if (!loser) return;
         const rival = {
@@ -148,7 +148,7 @@ describe('node prices on random rounds (fast-check)', () => {
   it('the envy-free levels (no LP) never fall when a higher competing bid joins, over any groups', async () => {
     await fc.assert(
       fc.asyncProperty(roundArbitrary, fc.integer({ min: 1, max: 300 }), async (s, raise) => {
-        const r = await clearRound(s, { timeLimitMs: 20_000 });
+        const r = await clearRound(s, { backend, timeLimitMs: 20_000 });
         const loser = s.bids.find((b) => !r.placements.some((p) => p.bidId === b.id));
         if (!loser) return;
         const rival = {
@@ -157,7 +157,7 @@ describe('node prices on random rounds (fast-check)', () => {
           offers: loser.offers.map((o) => ({ ...o, maxPrice: o.maxPrice.plus(new Money(raise).dividedBy(100)) })),
         };
         const levels = (snapshot: RoundSnapshot) =>
-          priceDecisions(snapshot, r, { backend: null, deadline: Date.now() + 60_000 });
+          priceDecisions(snapshot, r, { backend: null, deadline: Date.now() + 60_000, clock: Date.now });
         const before = byNode(await levels(s));
         const after = byNode(await levels({ ...s, bids: [...s.bids, rival] }));
         for (const [node, p] of Object.entries(before))
@@ -179,7 +179,7 @@ describe('node prices on random rounds (fast-check)', () => {
         bid('gang', 16, { H100: '2.50' }, { contiguity: 'block' }),
       ],
     });
-    const r = await clearRound(s, { deterministic: true });
+    const r = await clearRound(s, { backend, deterministic: true });
     expect(r.placements.map((p) => p.bidId).sort()).toEqual(['wa', 'wb']);
     expect(byNode(await price(s, r))).toEqual({ a: '2.5', b: '2.5' });
     const rival = bid('soc2', 8, { H100: '3.00' }, { contiguity: 'node', compliance: ['soc2'] });

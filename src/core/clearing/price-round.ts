@@ -11,6 +11,7 @@ import type {
 import type { Money } from '../money/money.js';
 import type { Allocation } from './allocation.js';
 import type { SolverBackend } from './solver-port.js';
+import type { Clock } from './clock.js';
 import { buildPricingDemand, type PricingDemand } from './price-demand.js';
 import { envyFreePrices, fillLevel, groupCost, raiseTo } from './price-levels.js';
 import { lowestSupportingPrices } from './price-lp.js';
@@ -72,7 +73,9 @@ const ROUNDING_MICROS = 2;
 
 export interface PriceOptions {
   readonly backend: SolverBackend | null;
+  /** On `clock`: past it the LP gives way to the envy-free levels. */
   readonly deadline: number;
+  readonly clock: Clock;
   /** Weight of a dollar of envy against a dollar of uplift in the LP (price-lp.ts); for measurements. */
   readonly envyWeight?: number;
 }
@@ -95,11 +98,18 @@ export async function priceRound(
   if (!options.backend) return describe(problem, demand, levels(), { method: 'levels', fallback: 'no_solver' });
   const nodeIds = problem.nodes.map((n) => n.node.id);
   try {
-    const lp = await lowestSupportingPrices(demand, nodeIds, options.backend, options.deadline, options.envyWeight);
+    const lp = await lowestSupportingPrices(
+      demand,
+      nodeIds,
+      options.backend,
+      options.deadline,
+      options.clock,
+      options.envyWeight,
+    );
     if (!lp.solved)
       return describe(problem, demand, lp.price, {
         method: 'levels',
-        fallback: Date.now() >= options.deadline ? 'deadline' : 'lp_unsolved',
+        fallback: options.clock() >= options.deadline ? 'deadline' : 'lp_unsolved',
         lpRounds: lp.rounds,
         lpRows: lp.rows,
       });

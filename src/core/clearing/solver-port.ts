@@ -1,6 +1,8 @@
 /**
  * The one solver port: a sparse linear model (maximise), solved as a MIP or as its LP
- * relaxation. Backends: HiGHS (primary), javascript-lp-solver (small rounds and a cross-check).
+ * relaxation. The clearing owns it and is handed a backend; the backends live in src/core/solvers
+ * (HiGHS, primary; javascript-lp-solver, small rounds and a cross-check) and
+ * src/platform/solver-pool (HiGHS on worker threads).
  * Coefficients are binary floats here by design; the clearing core recomputes every reported
  * amount in exact decimal from the decisions a backend returns.
  */
@@ -25,7 +27,10 @@ export interface SolveRequest {
   readonly model: LinearModel;
   /** Solve the LP relaxation (and return row duals) instead of the MIP. */
   readonly relax?: boolean;
-  /** Epoch milliseconds after which the backend must stop and return what it has. */
+  /**
+   * Milliseconds on the caller's clock (clearRound's `clock`, Date.now unless a caller chose
+   * another) after which the backend must stop and return what it has.
+   */
   readonly deadline: number;
   /** A feasible starting solution (the heuristic's). */
   readonly start?: Float64Array;

@@ -24,9 +24,9 @@ describe('upperBound', () => {
     let cut = 0;
     for (const seed of [1, 2, 3, 4, 5, 6]) {
       const problem = buildRoundProblem(mediumRound(seed, 48, 400));
-      const whole = await upperBound(problem, highs, Date.now() + 60_000);
+      const whole = await upperBound(problem, highs, Date.now() + 60_000, Date.now);
       expect(whole?.complete).toBe(true);
-      const partial = await upperBound(problem, slowAfterFirst(highs, Date.now() + 20), Date.now() + 20);
+      const partial = await upperBound(problem, slowAfterFirst(highs, Date.now() + 20), Date.now() + 20, Date.now);
       expect(partial).not.toBeNull();
       expect(partial!.bound).toBeGreaterThanOrEqual(whole!.bound - 1e-6 * Math.max(1, whole!.bound));
       if (!partial!.complete) cut++;

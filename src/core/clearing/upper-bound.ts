@@ -1,5 +1,6 @@
 import { ModelBuilder } from './solver-port.js';
 import type { SolveOutcome, SolverBackend } from './solver-port.js';
+import type { Clock } from './clock.js';
 import { objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
 
@@ -239,6 +240,7 @@ export async function upperBound(
   problem: RoundProblem,
   backend: SolverBackend,
   deadline: number,
+  clock: Clock,
 ): Promise<RelaxedSolution | null> {
   const classes = classify(problem);
   const active = firstOffers(problem);
@@ -269,6 +271,6 @@ export async function upperBound(
     // Not converged: keep the tightest proven bound so far with this LP's solution, in case time runs out.
     const lagrangian = Math.max(outcome.bound, priced.lagrangianBound);
     best = solution(Math.min(lagrangian, best ? best.bound - offset : Infinity), false);
-    if (Date.now() >= deadline) return best;
+    if (clock() >= deadline) return best;
   }
 }

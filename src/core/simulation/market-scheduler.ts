@@ -1,8 +1,10 @@
+import type { ClearOptions } from '../clearing/clear-round.js';
 import type { Money } from '../money/money.js';
 import { poolKey, type OpenBid, type RoundResult, type RoundSnapshot, type RunningLease } from '../market/types.js';
 import type { MarketParams } from './workload.js';
 import { planRoundOutcome, type BidTerms, type LiveLease } from '../market/round-outcome.js';
 import { leaseUnitPrice } from '../settlement/settle-lease.js';
+import { solverFor, type SolverName } from '../solvers/solver-for.js';
 import type {
   PlacementDecision,
   RoundDecision,
@@ -14,13 +16,14 @@ import type {
 
 export interface ClearOptionsLike {
   readonly timeLimitMs?: number;
-  readonly solver?: 'auto' | 'highs' | 'lp-solver' | 'greedy';
+  /** By name, as the simulation reports it; each round gets the backend it stands for (solverFor). */
+  readonly solver?: SolverName;
   readonly seed?: number;
   readonly deterministic?: boolean;
 }
 
 /** The clearing core's entry point (src/core/clearing/clear-round.ts), passed in so this adapter owns no algorithm. */
-export type ClearRound = (snapshot: RoundSnapshot, options?: ClearOptionsLike) => Promise<RoundResult>;
+export type ClearRound = (snapshot: RoundSnapshot, options: ClearOptions) => Promise<RoundResult>;
 
 /**
  * The market baseline: each round is a real RoundSnapshot cleared by the real clearing core,
@@ -56,7 +59,7 @@ export class MarketScheduler implements Scheduler {
    */
   private async clearOrFallBack(snapshot: RoundSnapshot): Promise<RoundResult> {
     try {
-      return await this.clear(snapshot, this.options);
+      return await this.clearWith(snapshot, this.options.solver);
     } catch (error) {
       if (this.options.solver === 'greedy') throw error;
       this.failures.push({
@@ -64,8 +67,13 @@ export class MarketScheduler implements Scheduler {
         message: error instanceof Error ? error.message : String(error),
         snapshot,
       });
-      return this.clear(snapshot, { ...this.options, solver: 'greedy' });
+      return this.clearWith(snapshot, 'greedy');
     }
+  }
+
+  private clearWith(snapshot: RoundSnapshot, solver: SolverName | undefined): Promise<RoundResult> {
+    const { solver: _, ...options } = this.options;
+    return this.clear(snapshot, { ...options, backend: solverFor(solver) });
   }
 
   private iso(t: number): string {

@@ -1,5 +1,6 @@
 import highsPackage from 'highs';
 import type { Highs } from 'highs';
+import type { Clock } from '../clearing/clock.js';
 import type { SolveOutcome, SolveRequest, SolverBackend } from '../clearing/solver-port.js';
 
 // The package's types describe a CommonJS default; its ESM build exports the loader directly.
@@ -83,6 +84,9 @@ export async function warmUpHighs(): Promise<void> {
 export class HighsBackend implements SolverBackend {
   readonly name = 'highs';
 
+  /** `clock`: the one the requests' deadlines are read on (the round's). */
+  constructor(private readonly clock: Clock = Date.now) {}
+
   async solve(request: SolveRequest): Promise<SolveOutcome> {
     try {
       return await this.solveOnce(request);
@@ -99,7 +103,7 @@ export class HighsBackend implements SolverBackend {
   private async solveOnce(request: SolveRequest): Promise<SolveOutcome> {
     const highs = await highsModule();
     const { model } = request;
-    const seconds = Math.max(0.001, (request.deadline - Date.now()) / 1000);
+    const seconds = Math.max(0.001, (request.deadline - this.clock()) / 1000);
     const handle = highs.createModel({
       numCols: model.numCols,
       numRows: model.numRows,
@@ -135,7 +139,7 @@ export class HighsBackend implements SolverBackend {
         }
       }
       const stopAtDeadline = (event: { interrupt(): void }): undefined => {
-        if (Date.now() > request.deadline) event.interrupt();
+        if (this.clock() > request.deadline) event.interrupt();
         return undefined;
       };
       const types = highs.constants.callbackType;

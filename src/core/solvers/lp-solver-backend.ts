@@ -1,5 +1,6 @@
 import solverPackage from 'javascript-lp-solver';
 import type { Model, SolveResult, SolverAPI } from 'javascript-lp-solver';
+import type { Clock } from '../clearing/clock.js';
 import type { SolveOutcome, SolveRequest, SolverBackend } from '../clearing/solver-port.js';
 
 /**
@@ -12,6 +13,9 @@ const solver = solverPackage as unknown as SolverAPI;
 
 export class LpSolverBackend implements SolverBackend {
   readonly name = 'lp-solver';
+
+  /** `clock`: the one the requests' deadlines are read on (the round's). */
+  constructor(private readonly clock: Clock = Date.now) {}
 
   async solve(request: SolveRequest): Promise<SolveOutcome> {
     const { model } = request;
@@ -35,7 +39,7 @@ export class LpSolverBackend implements SolverBackend {
       variables[`c${j}`] = coefficients;
       if (model.integer[j] && !request.relax) ints[`c${j}`] = 1;
     }
-    const timeout = Math.max(1, request.deadline - Date.now());
+    const timeout = Math.max(1, request.deadline - this.clock());
     const result = solver.Solve({
       optimize: 'welfare',
       opType: 'max',
@@ -50,7 +54,7 @@ export class LpSolverBackend implements SolverBackend {
       const v = result[`c${j}`];
       colValue[j] = typeof v === 'number' ? v : 0;
     }
-    const timedOut = Date.now() >= request.deadline;
+    const timedOut = this.clock() >= request.deadline;
     const objective = colValue.reduce((t, v, j) => t + v * model.colCost[j], 0);
     return {
       status: timedOut ? 'feasible' : 'optimal',

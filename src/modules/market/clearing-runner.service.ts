@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { clearRound } from '../../core/clearing/clear-round.js';
 import { readResult, serializeSnapshot } from '../../core/clearing/snapshot-file.js';
+import { solverFor } from '../../core/solvers/solver-for.js';
 import type { RoundResult, RoundSnapshot } from '../../core/market/types.js';
 import { READY } from './clearing-protocol.js';
 import type { ClearReply, ClearRequest } from './clearing-protocol.js';
@@ -67,7 +68,7 @@ export class ClearingRunner implements OnApplicationBootstrap, BeforeApplication
   }
 
   async clear(snapshot: RoundSnapshot, timeLimitMs: number): Promise<RoundResult> {
-    if (!this.threaded) return clearRound(snapshot, { timeLimitMs });
+    if (!this.threaded) return clearRound(snapshot, { timeLimitMs, backend: solverFor('auto') });
     if (this.closed) return this.greedy(snapshot, timeLimitMs, 'the service is shutting down');
     const id = this.nextId++;
     const worker = this.thread();
@@ -114,7 +115,7 @@ export class ClearingRunner implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async greedy(snapshot: RoundSnapshot, timeLimitMs: number, why: string): Promise<RoundResult> {
-    const fallback = await clearRound(snapshot, { timeLimitMs, solver: 'greedy' });
+    const fallback = await clearRound(snapshot, { timeLimitMs, backend: null });
     return { ...fallback, stats: { ...fallback.stats, fallback: why } };
   }
 

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { clearRound } from '../../core/clearing/clear-round.js';
 import { parseSnapshot, serializeResult } from '../../core/clearing/snapshot-file.js';
-import { warmUpHighs } from '../../core/solvers/highs-backend.js';
+import { HighsBackend, warmUpHighs } from '../../core/solvers/highs-backend.js';
 import { SolverPool } from '../../platform/solver-pool/solver-pool.js';
 import { READY } from './clearing-protocol.js';
 import type { ClearReply, ClearRequest } from './clearing-protocol.js';
@@ -15,6 +15,7 @@ import type { ClearReply, ClearRequest } from './clearing-protocol.js';
  */
 const { solverThreads } = (workerData ?? {}) as { solverThreads?: number };
 const pool = solverThreads === 0 ? null : new SolverPool({ threads: solverThreads });
+const backend = new HighsBackend();
 // The pool's threads compile on their own; until they are ready their parts solve here.
 const ready = warmUpHighs()
   .catch(() => undefined)
@@ -26,6 +27,7 @@ parentPort?.on('message', (request: ClearRequest) => {
     try {
       const result = await clearRound(parseSnapshot(request.snapshot), {
         ...request.options,
+        backend,
         partsSolver: pool ?? undefined,
       });
       parentPort!.postMessage({ id: request.id, result: serializeResult(result) } satisfies ClearReply);

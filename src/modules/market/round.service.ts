@@ -73,7 +73,7 @@ export class RoundService {
       this.logger.error(
         `clearing failed (${error instanceof Error ? error.message : String(error)}); this round uses the heuristic`,
       );
-      return clearRound(snapshot, { timeLimitMs, solver: 'greedy' });
+      return clearRound(snapshot, { timeLimitMs, backend: null });
     }
   }
 

@@ -56,7 +56,7 @@ describe('improveLocally: ejection chains', () => {
     });
     const problem = buildRoundProblem(s);
     const start: Allocation = { assignments: [at(problem, 'x', { a: 4 }), at(problem, 'y', { b: 4 })], preempted: [] };
-    const improved = improveLocally(problem, start, { deadline: far() });
+    const improved = improveLocally(problem, start, { deadline: far(), clock: Date.now });
     expect(placedIds(problem, improved)).toEqual(['x', 'y', 'z']);
     expect(validityErrors(s, problem, improved)).toEqual([]);
     // x and y on c at 1.10, z on the rack at 1.00: (3 - 1.1) x 8 + (2.5 - 1) x 16.
@@ -71,7 +71,7 @@ describe('improveLocally: ejection chains', () => {
     });
     const problem = buildRoundProblem(s);
     const start: Allocation = { assignments: [at(problem, 'x', { a: 8 })], preempted: [0] };
-    const improved = improveLocally(problem, start, { deadline: far() });
+    const improved = improveLocally(problem, start, { deadline: far(), clock: Date.now });
     expect(improved.preempted).toEqual([]);
     expect(improved.assignments.map((a) => a.shares.map((x) => problem.nodes[x.node].node.id))).toEqual([['b']]);
     expect(validityErrors(s, problem, improved)).toEqual([]);
@@ -88,7 +88,10 @@ describe('improveLocally: ejection chains', () => {
     });
     const problem = buildRoundProblem(s);
     const start: Allocation = { assignments: [at(problem, 'x', { a: 8 }), at(problem, 'y', { b: 8 })], preempted: [] };
-    expect(placedIds(problem, improveLocally(problem, start, { deadline: far() }))).toEqual(['x', 'y']);
+    expect(placedIds(problem, improveLocally(problem, start, { deadline: far(), clock: Date.now }))).toEqual([
+      'x',
+      'y',
+    ]);
   });
 
   it('with depth 2 relocates a gang by evicting others in turn, where depth 1 would have to drop it and so does nothing', () => {
@@ -114,8 +117,8 @@ describe('improveLocally: ejection chains', () => {
       assignments: [at(problem, 'y', { a: 8, b: 8 }), at(problem, 'w', { c: 4 }), at(problem, 'v', { d: 4 })],
       preempted: [],
     };
-    const shallow = improveLocally(problem, start, { deadline: far(), depth: 1 });
-    const deep = improveLocally(problem, start, { deadline: far(), depth: 2 });
+    const shallow = improveLocally(problem, start, { deadline: far(), clock: Date.now, depth: 1 });
+    const deep = improveLocally(problem, start, { deadline: far(), clock: Date.now, depth: 2 });
     expect(placedIds(problem, shallow)).toEqual(['v', 'w', 'y']);
     expect(placedIds(problem, deep)).toEqual(['v', 'w', 'y', 'z']);
     expect(validityErrors(s, problem, deep)).toEqual([]);
@@ -127,10 +130,10 @@ describe('improveLocally: ejection chains', () => {
       fc.property(roundArbitrary, (s) => {
         const problem = buildRoundProblem(s);
         const start = greedyAllocate(problem);
-        const improved = improveLocally(problem, start, { deadline: far(), depth: 2 });
+        const improved = improveLocally(problem, start, { deadline: far(), clock: Date.now, depth: 2 });
         expect(validityErrors(s, problem, improved)).toEqual([]);
         expect(allocationScore(problem, improved)).toBeGreaterThanOrEqual(allocationScore(problem, start) - 1e-9);
-        const again = improveLocally(problem, improved, { deadline: far(), depth: 2 });
+        const again = improveLocally(problem, improved, { deadline: far(), clock: Date.now, depth: 2 });
         expect(allocationScore(problem, again)).toBeCloseTo(allocationScore(problem, improved), 9);
       }),
       { numRuns: 200, seed: 4242 },
@@ -141,8 +144,8 @@ describe('improveLocally: ejection chains', () => {
     const s = mediumRound(3);
     const problem = buildRoundProblem(s);
     const start = greedyAllocate(problem);
-    const one = improveLocally(problem, start, { deadline: far() });
-    const two = improveLocally(problem, start, { deadline: far() });
+    const one = improveLocally(problem, start, { deadline: far(), clock: Date.now });
+    const two = improveLocally(problem, start, { deadline: far(), clock: Date.now });
     expect(JSON.stringify(two)).toBe(JSON.stringify(one));
     expect(allocationScore(problem, one)).toBeGreaterThan(allocationScore(problem, start));
     expect(validityErrors(s, problem, one)).toEqual([]);

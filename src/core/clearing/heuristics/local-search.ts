@@ -1,6 +1,7 @@
 import type { Group, RoundProblem } from '../round-problem.js';
 import { AllocationState } from './allocation-state.js';
 import type { Allocation } from '../allocation.js';
+import type { Clock } from '../clock.js';
 
 /**
  * Local search over a complete allocation (ejection chains). A gang that lost, or a displaced
@@ -18,7 +19,9 @@ import type { Allocation } from '../allocation.js';
 const GAIN = 1e-7;
 
 export interface LocalSearchOptions {
+  /** On `clock`: the search stops at the first check past it. */
   readonly deadline: number;
+  readonly clock: Clock;
   /** How many levels of eviction a chain may go: 1 moves evicted gangs only into free GPUs; default 2. */
   readonly depth?: number;
   /** How many losing gangs a deep sweep tries, those with the most welfare at stake first; default 100. */
@@ -44,6 +47,7 @@ class Search {
     readonly problem: RoundProblem,
     start: Allocation,
     private readonly deadline: number,
+    private readonly clock: Clock,
   ) {
     this.state = new AllocationState(problem, start);
     this.locked = new Uint16Array(problem.nodes.length);
@@ -84,7 +88,7 @@ class Search {
     try {
       for (const occ of this.occupants(nodes)) {
         if (enough()) return true;
-        if (!viable() || (!this.replaying && Date.now() > this.deadline)) return false;
+        if (!viable() || (!this.replaying && this.clock() > this.deadline)) return false;
         // A deeper chain may already have moved this one (a gang reaching outside `nodes`).
         if (occ.bid >= 0 ? !this.state.placed[occ.bid] : !this.state.kept[occ.lease]) continue;
         if (occ.bid >= 0) {
@@ -183,7 +187,7 @@ class Search {
   private relocatePass(): boolean {
     const s = this.state;
     let improved = false;
-    for (let b = 0; b < s.placed.length && Date.now() < this.deadline; b++) {
+    for (let b = 0; b < s.placed.length && this.clock() < this.deadline; b++) {
       if (!s.placed[b]) continue;
       const base = s.score;
       const mark = s.mark();
@@ -210,7 +214,7 @@ class Search {
       if (!s.kept[l.index]) items.push({ bid: -1, lease: l.index, key: key(l.keepGain / l.gpus, l.gpus) });
     items.sort((x, y) => y.key - x.key || x.bid - y.bid || x.lease - y.lease);
     for (const item of items.slice(0, limit)) {
-      if (Date.now() >= this.deadline) break;
+      if (this.clock() >= this.deadline) break;
       if (item.bid >= 0 && !s.placed[item.bid]) improved = this.best(item.bid, depth, GAIN) || improved;
       else if (item.lease >= 0 && !s.kept[item.lease]) improved = this.insertLease(item.lease, depth) || improved;
       s.commit();
@@ -221,11 +225,11 @@ class Search {
   /** Shallow sweeps until none improves, then a deep sweep of the items with most at stake, and again. */
   run(depth: number, deepItems: number): Allocation {
     const shallow = () => {
-      while (Date.now() < this.deadline && (this.relocatePass() || this.sweep(1, Infinity)));
+      while (this.clock() < this.deadline && (this.relocatePass() || this.sweep(1, Infinity)));
       this.state.commit();
     };
     shallow();
-    while (depth > 1 && Date.now() < this.deadline && this.sweep(depth, deepItems)) shallow();
+    while (depth > 1 && this.clock() < this.deadline && this.sweep(depth, deepItems)) shallow();
     this.state.commit();
     return this.state.toAllocation();
   }
@@ -233,5 +237,5 @@ class Search {
 
 /** Improves a complete allocation by ejection chains until the deadline; never worsens it. */
 export function improveLocally(problem: RoundProblem, start: Allocation, options: LocalSearchOptions): Allocation {
-  return new Search(problem, start, options.deadline).run(options.depth ?? 2, options.deepItems ?? 100);
+  return new Search(problem, start, options.deadline, options.clock).run(options.depth ?? 2, options.deepItems ?? 100);
 }

@@ -9,7 +9,7 @@ import { lpPacking } from './lp-packing.js';
 
 const relax = async (s: Parameters<typeof buildRoundProblem>[0]) => {
   const problem = buildRoundProblem(s);
-  const relaxed = await upperBound(problem, new HighsBackend(), Date.now() + 30_000);
+  const relaxed = await upperBound(problem, new HighsBackend(), Date.now() + 30_000, Date.now);
   if (!relaxed) throw new Error('the LP did not solve');
   return { problem, relaxed };
 };

@@ -119,6 +119,26 @@ export default tseslint.config(
     },
   },
   {
+    // The clearing is handed its solver (clearRound's `backend`); the backends depend on it, not it on them.
+    files: ['src/core/clearing/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*.test-helpers.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...CORE_FORBIDDEN,
+            {
+              group: ['**/solvers/**'],
+              message:
+                'src/core/clearing takes a SolverBackend; the backends in src/core/solvers import it, not the reverse.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/platform/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {

@@ -78,7 +78,7 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
 
     const counts = await t.app.get(RetentionService).sweep();
 
-    expect(counts).toEqual({ deliveries: 3, events: 3, outbox: relayed.length, nodePrices: 0 });
+    expect(counts).toEqual({ deliveries: 3, events: 3, outbox: relayed.length, nodePrices: 0, serviceTraffic: 0 });
     expect(await q(`SELECT id FROM webhook_deliveries WHERE id = ANY($1::uuid[])`, [oldDeliveries])).toEqual([]);
     expect(
       await q(`SELECT delivery_id FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])`, [oldDeliveries]),
@@ -97,7 +97,13 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
     expect(outbox.filter((id: string) => relayed.some((r) => r.id === id))).toEqual([]);
 
     // A second sweep finds nothing more to delete.
-    expect(await t.app.get(RetentionService).sweep()).toEqual({ deliveries: 0, events: 0, outbox: 0, nodePrices: 0 });
+    expect(await t.app.get(RetentionService).sweep()).toEqual({
+      deliveries: 0,
+      events: 0,
+      outbox: 0,
+      nodePrices: 0,
+      serviceTraffic: 0,
+    });
   });
 
   it('deletes node prices past retention and keeps recent ones and every pool price', async () => {
@@ -131,6 +137,28 @@ describe('retention of webhook deliveries, events and relayed outbox rows (RETEN
       )[0].n,
     ).toBe(2);
   });
+
+  it("deletes services' per-minute request counts past retention and keeps their totals", async () => {
+    const { t, q } = ctx;
+    const tenant = await createTenant(t, 'counted');
+    const [svc] = await q(
+      `INSERT INTO services (id, tenant_id, name, replica, workload, min_replicas, max_replicas, target_concurrency,
+         scale_down_delay_seconds, scale_to_zero_after_seconds, max_pending_requests, pending_timeout_seconds,
+         stable_window_seconds, panic_window_seconds, invoke_key_hash, invoke_key_prefix, requests_total)
+       VALUES (gen_random_uuid(), $1, 'counted', '{}', '{}', 0, 1, 1, 300, 600, 100, 120, 60, 6, 'h-counted', 'gms_x', 12)
+       RETURNING id`,
+      [tenant.id],
+    );
+    await q(
+      `INSERT INTO service_traffic (service_id, minute, requests) VALUES ($1, date_trunc('minute', $2::timestamptz), 5), ($1, date_trunc('minute', now()), 7)`,
+      [svc.id, ago(40)],
+    );
+    expect((await t.app.get(RetentionService).sweep()).serviceTraffic).toBe(1);
+    expect(await q(`SELECT requests::int FROM service_traffic WHERE service_id = $1`, [svc.id])).toEqual([
+      { requests: 7 },
+    ]);
+    expect((await q(`SELECT requests_total::int FROM services WHERE id = $1`, [svc.id]))[0].requests_total).toBe(12);
+  });
 });
 
 describe('retention with RETENTION_DAYS=0', () => {
@@ -153,6 +181,7 @@ describe('retention with RETENTION_DAYS=0', () => {
       events: 0,
       outbox: relayed,
       nodePrices: 0,
+      serviceTraffic: 0,
     });
     expect(await deliveriesOf(t, tenant.apiKey, hook.id)).toHaveLength(1);
   });

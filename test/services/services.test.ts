@@ -258,6 +258,20 @@ describe('elastic services on real processes and real PostgreSQL', () => {
     const timedOut = await Promise.all(held);
     expect(timedOut.map((r) => r.status)).toEqual([504, 504]);
     expect(((await timedOut[0]!.json()) as { error: string }).error).toBe('service_start_timeout');
+    // The counts are stored (about every second): totals on the service, and per minute.
+    await until('the counts stored', async () => {
+      const [row] = await t.dataSource.query(
+        `SELECT requests_total::int AS requests, rejected_total::int AS rejected, timed_out_total::int AS "timedOut" FROM services WHERE id = $1`,
+        [svc.id],
+      );
+      return row.requests === 3 && row.rejected === 1 && row.timedOut === 2;
+    });
+    const counted = await service(svc.id);
+    expect(counted.traffic).toEqual({ requests: 3, rejected: 1, timedOut: 2 });
+    const minutes = counted.trafficByMinute as Array<{ requests: number; rejected: number; timedOut: number }>;
+    expect(minutes.reduce((sum, m) => sum + m.requests, 0)).toBe(3);
+    expect(minutes.reduce((sum, m) => sum + m.rejected, 0)).toBe(1);
+    expect(minutes.reduce((sum, m) => sum + m.timedOut, 0)).toBe(2);
     // Deleting it answers what it holds at once, and what comes after.
     const patched = await t
       .http()

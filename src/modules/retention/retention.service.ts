@@ -17,6 +17,7 @@ export interface RetentionCounts {
   events: number;
   outbox: number;
   nodePrices: number;
+  serviceTraffic: number;
 }
 
 /**
@@ -25,7 +26,8 @@ export interface RetentionCounts {
  * then events that no delivery refers to any more, then outbox rows relayed over a day ago,
  * and node prices older than RETENTION_DAYS (one row per node per round: the largest table a
  * market writes; pools keep their index and node-price band for good, and every ledger row
- * keeps the node price it was settled at). Pending deliveries, their events and outbox rows the
+ * keeps the node price it was settled at), and services' per-minute request counts older than
+ * RETENTION_DAYS (their totals stay on the service). Pending deliveries, their events and outbox rows the
  * queue refused are never touched; rounds, pool prices, leases, orders, the ledger and
  * `round.cleared` events are finance's record and are kept. Replicas may sweep
  * at once: SKIP LOCKED keeps them off each other's rows.
@@ -58,17 +60,19 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async sweep(now = new Date()): Promise<RetentionCounts> {
-    const counts: RetentionCounts = { deliveries: 0, events: 0, outbox: 0, nodePrices: 0 };
+    const counts: RetentionCounts = { deliveries: 0, events: 0, outbox: 0, nodePrices: 0, serviceTraffic: 0 };
     if (this.config.retentionDays > 0) {
       const cutoff = new Date(now.getTime() - this.config.retentionDays * DAY_MS);
       counts.deliveries = await this.inBatches(DELETE_DELIVERIES, cutoff);
       counts.events = await this.inBatches(DELETE_EVENTS, cutoff);
       counts.nodePrices = await this.inBatches(DELETE_NODE_PRICES, cutoff);
+      counts.serviceTraffic = await this.inBatches(DELETE_SERVICE_TRAFFIC, cutoff);
     }
     counts.outbox = await this.inBatches(DELETE_RELAYED_OUTBOX, new Date(now.getTime() - RELAYED_OUTBOX_KEEP_MS));
-    if (counts.deliveries + counts.events + counts.outbox + counts.nodePrices > 0) {
+    if (counts.deliveries + counts.events + counts.outbox + counts.nodePrices + counts.serviceTraffic > 0) {
       this.logger.log(
-        `deleted ${counts.deliveries} webhook deliveries, ${counts.events} events, ${counts.outbox} relayed outbox rows and ${counts.nodePrices} node prices past retention`,
+        `deleted ${counts.deliveries} webhook deliveries, ${counts.events} events, ${counts.outbox} relayed outbox rows, ` +
+          `${counts.nodePrices} node prices and ${counts.serviceTraffic} service traffic minutes past retention`,
       );
     }
     return counts;
@@ -117,3 +121,8 @@ const DELETE_NODE_PRICES = `
   DELETE FROM node_prices p WHERE (p.round_id, p.node_id) IN (
     SELECT x.round_id, x.node_id FROM node_prices x WHERE x.period_start < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
   RETURNING p.round_id AS id`;
+
+const DELETE_SERVICE_TRAFFIC = `
+  DELETE FROM service_traffic t WHERE (t.service_id, t.minute) IN (
+    SELECT x.service_id, x.minute FROM service_traffic x WHERE x.minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+  RETURNING t.service_id AS id`;

@@ -37,6 +37,8 @@ export class ServiceTraffic {
   requests = 0;
   rejected = 0;
   timedOut = 0;
+  /** The counts already stored (services.*_total, service_traffic); the rest is this process's alone. */
+  private flushed = { requests: 0, rejected: 0, timedOut: 0 };
 
   constructor(now: number) {
     this.lastChange = now;
@@ -115,6 +117,24 @@ export class ServiceTraffic {
 
   hasRoutable(): boolean {
     return this.routable.length > 0;
+  }
+
+  /** What this process counted and has not stored yet. */
+  unflushed(): { requests: number; rejected: number; timedOut: number } {
+    return {
+      requests: this.requests - this.flushed.requests,
+      rejected: this.rejected - this.flushed.rejected,
+      timedOut: this.timedOut - this.flushed.timedOut,
+    };
+  }
+
+  /** `counts` (an earlier unflushed()) are stored now. */
+  markFlushed(counts: { requests: number; rejected: number; timedOut: number }): void {
+    this.flushed = {
+      requests: this.flushed.requests + counts.requests,
+      rejected: this.flushed.rejected + counts.rejected,
+      timedOut: this.flushed.timedOut + counts.timedOut,
+    };
   }
 
   /** Closes the interval since the last sample: its mean concurrency, exactly. */

@@ -190,6 +190,14 @@ export class ServiceTrafficViewDto {
   timedOut: number;
 }
 
+export class ServiceTrafficMinuteDto {
+  @ApiProperty({ example: '2026-12-06T12:34:00.000Z', description: 'the minute the counts were stored in' })
+  minute: string;
+  @ApiProperty({ type: 'integer' }) requests: number;
+  @ApiProperty({ type: 'integer' }) rejected: number;
+  @ApiProperty({ type: 'integer' }) timedOut: number;
+}
+
 export class ServiceUsageDto {
   @ApiProperty({ type: 'integer', description: "GPU-seconds its replicas' leases have been charged for so far" })
   gpuSeconds: number;
@@ -222,8 +230,18 @@ export class ServiceDto {
   @ApiProperty({ type: 'integer' }) desiredReplicas: number;
   @ApiProperty({ type: 'integer' }) readyReplicas: number;
   @ApiProperty({ type: 'integer', description: 'requests held by this gateway now' }) pendingRequests: number;
-  @ApiProperty({ type: ServiceTrafficViewDto, description: 'counts of this market process since it started' })
+  @ApiProperty({
+    type: ServiceTrafficViewDto,
+    description:
+      "counts since the service was created, of every market process (each stores its gateway's counts about every second)",
+  })
   traffic: ServiceTrafficViewDto;
+  @ApiPropertyOptional({
+    type: [ServiceTrafficMinuteDto],
+    description:
+      'GET /v1/services/:id only: the stored counts per minute over the last hour (minutes with none left out)',
+  })
+  trafficByMinute?: ServiceTrafficMinuteDto[];
   @ApiProperty() invokeKeyPrefix: string;
   @ApiPropertyOptional({ description: 'the per-service invoke key: shown once, in the answer to POST' })
   invokeKey?: string;

@@ -66,6 +66,11 @@ export class ServicesGateway {
     private readonly repository: ServicesRepository,
   ) {}
 
+  /** Every service this gateway has counted traffic for. */
+  allTraffic(): ReadonlyMap<string, ServiceTraffic> {
+    return this.traffic;
+  }
+
   trafficOf(serviceId: string): ServiceTraffic {
     let traffic = this.traffic.get(serviceId);
     if (!traffic) {

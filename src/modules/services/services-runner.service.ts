@@ -82,6 +82,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     for (const timer of this.timers) clearInterval(timer);
     this.gateway.close();
     await Promise.allSettled([...this.work.values(), this.fastRound]);
+    await this.flushTraffic();
     stopServedProcesses();
   }
 
@@ -103,6 +104,23 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
       await Promise.all(services.map((service) => this.serialised(service.id, () => this.reconcile(service, true))));
     } catch (error) {
       this.logger.warn(`services tick: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    await this.flushTraffic();
+  }
+
+  /** Stores what the gateway counted since the last flush (a failed flush is retried with the next). */
+  async flushTraffic(): Promise<void> {
+    const counts = new Map<string, { requests: number; rejected: number; timedOut: number }>();
+    for (const [serviceId, traffic] of this.gateway.allTraffic()) {
+      const delta = traffic.unflushed();
+      if (delta.requests + delta.rejected + delta.timedOut > 0) counts.set(serviceId, delta);
+    }
+    if (counts.size === 0) return;
+    try {
+      await this.repository.addTraffic(counts, new Date());
+      for (const [serviceId, delta] of counts) this.gateway.trafficOf(serviceId).markFlushed(delta);
+    } catch (error) {
+      this.logger.warn(`services traffic flush: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 

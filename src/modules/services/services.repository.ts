@@ -47,6 +47,16 @@ export interface ServiceRow extends ScalingSettings {
   readonly invokeKeyPrefix: string;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /** Stored request counts of every market process (bigint, as text). */
+  readonly requestsTotal: string;
+  readonly rejectedTotal: string;
+  readonly timedOutTotal: string;
+}
+
+export interface TrafficCounts {
+  readonly requests: number;
+  readonly rejected: number;
+  readonly timedOut: number;
 }
 
 /** A replica with its bid's status and its bid's latest lease. */
@@ -105,7 +115,8 @@ const SELECT_SERVICE = `
          scale_to_zero_after_seconds AS "scaleToZeroAfterSeconds", max_pending_requests AS "maxPendingRequests",
          pending_timeout_seconds AS "pendingTimeoutSeconds", stable_window_seconds AS "stableWindowSeconds",
          panic_window_seconds AS "panicWindowSeconds", desired_replicas AS "desiredReplicas",
-         invoke_key_hash AS "invokeKeyHash", invoke_key_prefix AS "invokeKeyPrefix", created_at AS "createdAt", updated_at AS "updatedAt"
+         invoke_key_hash AS "invokeKeyHash", invoke_key_prefix AS "invokeKeyPrefix", created_at AS "createdAt", updated_at AS "updatedAt",
+         requests_total::text AS "requestsTotal", rejected_total::text AS "rejectedTotal", timed_out_total::text AS "timedOutTotal"
     FROM services`;
 
 const SETTING_COLUMNS: Record<keyof ScalingSettings, string> = {
@@ -126,7 +137,10 @@ export class ServicesRepository {
 
   /** Null when the tenant already has a live service of that name. */
   async insert(
-    row: Omit<ServiceRow, 'state' | 'desiredReplicas' | 'createdAt' | 'updatedAt'>,
+    row: Omit<
+      ServiceRow,
+      'state' | 'desiredReplicas' | 'createdAt' | 'updatedAt' | 'requestsTotal' | 'rejectedTotal' | 'timedOutTotal'
+    >,
   ): Promise<ServiceRow | null> {
     const settings = Object.keys(SETTING_COLUMNS) as Array<keyof ScalingSettings>;
     const rows: Array<{ id: string }> = await this.dataSource.query(
@@ -310,6 +324,53 @@ export class ServicesRepository {
         [serviceId, scaleDownDelaySeconds],
       );
     return { gpuSeconds: Number(row?.gpuSeconds ?? 0), charged: row?.charged ?? '0', flaps: Number(row?.flaps ?? 0) };
+  }
+
+  /**
+   * Adds what a gateway counted since its last flush, in one transaction: to the services' totals
+   * and to the minute `at` falls in. Additive, so every market process flushes its own counts.
+   */
+  async addTraffic(counts: ReadonlyMap<string, TrafficCounts>, at: Date): Promise<void> {
+    if (counts.size === 0) return;
+    const ids = [...counts.keys()];
+    const column = (name: keyof TrafficCounts) => ids.map((id) => counts.get(id)![name]);
+    const params = [ids, column('requests'), column('rejected'), column('timedOut'), at];
+    await this.dataSource.transaction(async (manager) => {
+      // Services first, in id order, as every writer of services rows locks them.
+      await manager.query(
+        `UPDATE services s SET requests_total = s.requests_total + c.requests, rejected_total = s.rejected_total + c.rejected,
+                timed_out_total = s.timed_out_total + c.timed_out
+           FROM (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[]) AS c(id, requests, rejected, timed_out) ORDER BY id) c
+          WHERE s.id = c.id`,
+        params.slice(0, 4),
+      );
+      await manager.query(
+        `INSERT INTO service_traffic (service_id, minute, requests, rejected, timed_out)
+         SELECT c.id, date_trunc('minute', $5::timestamptz), c.requests, c.rejected, c.timed_out
+           FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[]) AS c(id, requests, rejected, timed_out)
+          WHERE EXISTS (SELECT 1 FROM services s WHERE s.id = c.id)
+          ORDER BY c.id
+         ON CONFLICT (service_id, minute) DO UPDATE SET requests = service_traffic.requests + excluded.requests,
+                rejected = service_traffic.rejected + excluded.rejected, timed_out = service_traffic.timed_out + excluded.timed_out`,
+        params,
+      );
+    });
+  }
+
+  /** The service's stored counts per minute from `since` on, oldest first. */
+  async trafficByMinute(serviceId: string, since: Date): Promise<Array<TrafficCounts & { minute: Date }>> {
+    const rows: Array<{ minute: Date; requests: string; rejected: string; timed_out: string }> =
+      await this.dataSource.query(
+        `SELECT minute, requests::text, rejected::text, timed_out::text FROM service_traffic
+          WHERE service_id = $1 AND minute >= $2 ORDER BY minute`,
+        [serviceId, since],
+      );
+    return rows.map((r) => ({
+      minute: r.minute,
+      requests: Number(r.requests),
+      rejected: Number(r.rejected),
+      timedOut: Number(r.timed_out),
+    }));
   }
 
   /** Where a lease's workload was placed (its place order's provider and handle), once placed. */

@@ -62,6 +62,9 @@ export function replicaBid(
   };
 }
 
+/** GET /v1/services/:id shows the stored per-minute counts of the last hour. */
+const TRAFFIC_SERIES_MINUTES = 60;
+
 @Injectable()
 export class ServicesService {
   constructor(
@@ -124,11 +127,12 @@ export class ServicesService {
   async get(tenantId: string, id: string, baseUrl: string): Promise<ServiceDto> {
     const row = await this.own(tenantId, id);
     const traffic = this.gateway.trafficOf(row.id);
-    const [replicas, decisions, coldStarts, usage] = await Promise.all([
+    const [replicas, decisions, coldStarts, usage, minutes] = await Promise.all([
       this.repository.liveReplicas(row.id),
       this.repository.decisions(row.id, 20),
       this.repository.coldStarts(row.id, 20),
       this.repository.usage(row.id, row.scaleDownDelaySeconds),
+      this.repository.trafficByMinute(row.id, new Date(Date.now() - TRAFFIC_SERIES_MINUTES * 60_000)),
     ]);
     const ms = (from: Date | null, to: Date | null) =>
       from && to ? new Date(to).getTime() - new Date(from).getTime() : null;
@@ -136,6 +140,7 @@ export class ServicesService {
       ...this.view(row, baseUrl),
       readyReplicas: replicas.filter((r) => r.state === 'ready').length,
       usage: { gpuSeconds: usage.gpuSeconds, charged: formatAmount(toMoney(usage.charged)), flaps: usage.flaps },
+      trafficByMinute: minutes.map((m) => ({ ...m, minute: new Date(m.minute).toISOString() })),
       replicas: replicas.map((r) => ({
         id: r.id,
         rank: r.rank,
@@ -199,6 +204,8 @@ export class ServicesService {
 
   private view(row: ServiceRow, baseUrl: string): ServiceDto {
     const traffic = this.gateway.trafficOf(row.id);
+    // Stored counts of every market process, plus what this one counted since its last flush.
+    const unflushed = traffic.unflushed();
     const { workload } = row;
     return {
       id: row.id,
@@ -228,7 +235,11 @@ export class ServicesService {
       desiredReplicas: row.desiredReplicas,
       readyReplicas: traffic.routableIds().length,
       pendingRequests: traffic.held.length,
-      traffic: { requests: traffic.requests, rejected: traffic.rejected, timedOut: traffic.timedOut },
+      traffic: {
+        requests: Number(row.requestsTotal) + unflushed.requests,
+        rejected: Number(row.rejectedTotal) + unflushed.rejected,
+        timedOut: Number(row.timedOutTotal) + unflushed.timedOut,
+      },
       invokeKeyPrefix: row.invokeKeyPrefix,
       createdAt: new Date(row.createdAt).toISOString(),
       updatedAt: new Date(row.updatedAt).toISOString(),

@@ -7,6 +7,7 @@ import { MarketEventsRepository } from './market-events.repository.js';
 import { MarketSnapshotRepository } from './market-snapshot.repository.js';
 import { OrdersRepository } from './orders.repository.js';
 import { OutboxModule } from '../../platform/outbox/outbox.module.js';
+import { RoundCommitRepository } from './round-commit.repository.js';
 import { RoundCommitService } from './round-commit.service.js';
 import { RoundScheduler } from './round.scheduler.js';
 import { RoundService } from './round.service.js';
@@ -23,6 +24,7 @@ import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.j
     MarketEventsRepository,
     WebhookFanoutRepository,
     LeaseStateService,
+    RoundCommitRepository,
     RoundCommitService,
     {
       provide: ClearingRunner,

@@ -1,4 +1,11 @@
-import { newLease, transition, type Lease, type LeaseEvent, type LeaseTimingParams } from './lease-lifecycle.js';
+import {
+  newLease,
+  transition,
+  type Lease,
+  type LeaseEvent,
+  type LeaseTimingParams,
+  type LeaseTransitionErrorCode,
+} from './lease-lifecycle.js';
 import type { MarketEventType } from './market-events.js';
 
 /**
@@ -78,16 +85,9 @@ export interface LeaseChange {
   readonly providers: readonly string[];
 }
 
+/** Why a decision was not carried out: the lifecycle refused it, or the state at commit no longer allows it. */
 export type SkipReason =
-  | 'lease_gone'
-  | 'illegal_transition'
-  | 'not_preemptible'
-  | 'protected'
-  | 'notice_not_over'
-  | 'bid_not_open'
-  | 'node_gone'
-  | 'node_not_active'
-  | 'no_longer_fits';
+  LeaseTransitionErrorCode | 'lease_gone' | 'bid_not_open' | 'node_gone' | 'node_not_active' | 'no_longer_fits';
 
 export interface CommitOrder {
   readonly leaseId: string;
@@ -159,17 +159,20 @@ export function commitRound<P extends ProposedLease>(
   const take = (shares: readonly CommitShare[], sign: 1 | -1) => {
     for (const s of shares) used.set(s.nodeId, (used.get(s.nodeId) ?? 0) + sign * s.gpus);
   };
+  // Each lease as the decisions so far left it: a lease named twice meets its own first change.
+  const leaseNow = new Map<string, Lease>();
   const apply = (leaseId: string, event: LeaseEvent): LeaseChange | null => {
     const current = state.leases.get(leaseId);
     if (!current) {
       skippedTransitions.push({ leaseId, event: event.type, reason: 'lease_gone' });
       return null;
     }
-    const result = transition(current.lease, event, params);
+    const result = transition(leaseNow.get(leaseId) ?? current.lease, event, params);
     if (!result.ok) {
       skippedTransitions.push({ leaseId, event: event.type, reason: result.error.code });
       return null;
     }
+    leaseNow.set(leaseId, result.lease);
     return { leaseId, event, lease: result.lease, tenantId: current.tenantId, providers: current.providers };
   };
 

@@ -171,4 +171,12 @@ describe('simulator engine: lease lifecycle in virtual time', () => {
       simulate(w, w.nodes, new ScriptedScheduler((v) => (v.now === 0 ? { placements: [whole(0), whole(1)] } : {}))),
     ).rejects.toThrow(/over-allocated/);
   });
+
+  it('refuses, through the lease lifecycle, a notice to a lease that is not preemptible', async () => {
+    const w = workload([node('n1')], [job('A', 't', 0, 8, 3600, { preemptible: false })], 3600);
+    const scheduler = new ScriptedScheduler((v) =>
+      v.now === 0 ? { placements: [whole(0)] } : v.now === 1200 ? { preempt: [v.leases[0].record.id] } : {},
+    );
+    await expect(simulate(w, w.nodes, scheduler)).rejects.toThrow(/cannot preempt \(not_preemptible\)/);
+  });
 });

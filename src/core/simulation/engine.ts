@@ -1,6 +1,7 @@
 import { maxMoney, type Money } from '../money/money.js';
 import { checkWindow, requeuePreemptedBid } from '../market/bid-window.js';
-import { dueEvent, newLease, ranSeconds, transition, type LeaseEvent } from '../market/lease-lifecycle.js';
+import { dueEvent, ranSeconds, transition, type LeaseEvent } from '../market/lease-lifecycle.js';
+import { commitRound, type CommitLease, type CommitNode, type CommitState } from '../market/round-commit.js';
 import { leasesSeenByRound } from '../market/round-leases.js';
 import { poolKey, type MarketNode } from '../market/types.js';
 import { leaseUnitPrice } from '../settlement/settle-lease.js';
@@ -136,6 +137,9 @@ export interface RoundProgress {
   readonly completedAt: Float64Array;
   readonly outcome: readonly JobOutcome[];
 }
+
+/** The simulator has no tenants: the commit step's events name this one, and the engine reads none of them. */
+const SIMULATED_TENANT = 'simulated';
 
 /** Appends a round's value to a per-pool series of `rounds` values, padding a pool first seen late with `missing`. */
 function push(series: Map<string, number[]>, key: string, value: number, missing: number, rounds: number): void {
@@ -370,50 +374,114 @@ export async function simulate(
     ended = [];
   };
 
+  const nodeIndex = new Map(nodes.map((x, i) => [x.id, i]));
+  /**
+   * The commit step's view of the fleet, for the nodes and leases a decision touches. Every node
+   * takes new leases (the simulator fences none); it has no tenants or providers, and a scheduler
+   * places only open jobs.
+   */
+  const commitState = (
+    decision: RoundDecision,
+    proposals: readonly { readonly bidId: string; readonly shares: readonly { readonly nodeId: string }[] }[],
+  ): CommitState => {
+    const leases = new Map<string, CommitLease>();
+    for (const id of [...decision.preempt, ...(decision.winBacks ?? [])]) {
+      const rec = live.get(id);
+      if (rec) leases.set(id, { lease: rec.lease, tenantId: SIMULATED_TENANT, shares: rec.nodeShares, providers: [] });
+    }
+    const touched = new Set<string>();
+    for (const lease of leases.values()) for (const s of lease.shares) touched.add(s.nodeId);
+    for (const p of proposals) for (const s of p.shares) touched.add(s.nodeId);
+    const commitNodes = new Map<string, CommitNode>();
+    const used = new Map<string, number>();
+    for (const id of touched) {
+      const i = nodeIndex.get(id)!;
+      commitNodes.set(id, { capacity: capacity[i], active: true });
+      used.set(id, capacity[i] - committedFree[i]);
+    }
+    return {
+      leases,
+      nodes: commitNodes,
+      used,
+      openBids: new Map(proposals.map((p) => [p.bidId, SIMULATED_TENANT])),
+      expiringBids: [],
+    };
+  };
+
+  /**
+   * The round's decision goes through the market's own commit step (src/core/market/round-commit.ts),
+   * the one the service writes: notices and win-backs through the lease lifecycle, each placement
+   * checked to still fit. In the simulator nothing moves between a round and its commit, so
+   * anything the step refuses or drops is a scheduler that broke the rules, and ends the run.
+   */
   const applyDecision = (decision: RoundDecision, now: number) => {
     prices = decision.prices;
-    for (const id of decision.preempt) {
-      const rec = live.get(id);
-      if (!rec) throw new Error(`simulator: ${scheduler.name} preempted unknown lease ${id}`);
-      apply(rec, { type: 'preempt', at: now });
-      take(rec.shares, committedFree, -1);
+    const proposals = decision.placements.map((p) => {
+      const job = jobs[p.jobIndex];
+      return {
+        id: p.leaseId ?? `l-${++leaseSeq}`,
+        bidId: job.id,
+        gpuModel: p.gpuModel,
+        preemptible: job.preemptible,
+        runtimeSeconds: remaining[p.jobIndex],
+        startAfter: p.startAfter ?? now,
+        protectedUntil: p.protectedUntil,
+        shares: p.shares.map((x) => ({ nodeId: nodes[x.node].id, gpus: x.gpus })),
+        placement: p,
+      };
+    });
+    const changes = commitRound(
+      commitState(decision, proposals),
+      {
+        notices: decision.preempt.map((leaseId) => ({ leaseId, noticeEndsAt: now + timing.preemptionNoticeSeconds })),
+        winBacks: decision.winBacks ?? [],
+        newLeases: proposals,
+      },
+      now,
+      timing,
+    );
+    const skipped = changes.skippedTransitions[0];
+    if (skipped?.reason === 'lease_gone')
+      throw new Error(
+        `simulator: ${scheduler.name} ${skipped.event === 'preempt' ? 'preempted' : 'kept'} unknown lease ${skipped.leaseId}`,
+      );
+    if (skipped?.event === 'win_back' && skipped.reason === 'no_longer_fits')
+      throw new Error(`simulator: lease ${skipped.leaseId} won back GPUs already handed on`);
+    if (skipped) throw new Error(`simulator: lease ${skipped.leaseId}: cannot ${skipped.event} (${skipped.reason})`);
+    const dropped = changes.droppedLeases[0];
+    if (dropped)
+      throw new Error(
+        `simulator: ${scheduler.name} over-allocated a node for job ${jobs[dropped.proposal.placement.jobIndex].id}`,
+      );
+    for (const [nodeId, gpus] of changes.used) {
+      const i = nodeIndex.get(nodeId)!;
+      committedFree[i] = capacity[i] - gpus;
+    }
+    for (const change of changes.notices) {
+      const rec = live.get(change.leaseId)!;
+      rec.lease = change.lease;
       preemptions[rec.jobIndex]++;
     }
-    for (const id of decision.winBacks ?? []) {
-      const rec = live.get(id);
-      if (!rec) throw new Error(`simulator: ${scheduler.name} kept unknown lease ${id}`);
-      if (!fits(rec.shares, committedFree)) throw new Error(`simulator: lease ${id} won back GPUs already handed on`);
-      apply(rec, { type: 'win_back', at: now });
-      take(rec.shares, committedFree, 1);
+    for (const change of changes.winBacks) {
+      live.get(change.leaseId)!.lease = change.lease;
       winBacks++;
     }
     const placed = new Set<number>();
-    for (const p of decision.placements) {
-      if (!fits(p.shares, committedFree))
-        throw new Error(`simulator: ${scheduler.name} over-allocated a node for job ${jobs[p.jobIndex].id}`);
-      take(p.shares, committedFree, 1);
-      const job = jobs[p.jobIndex];
-      const id = p.leaseId ?? `l-${++leaseSeq}`;
+    for (const { proposal, lease } of changes.newLeases) {
+      const p = proposal.placement;
       const rec: LeaseRecord = {
-        id,
+        id: lease.id,
         jobIndex: p.jobIndex,
-        job,
-        lease: newLease({
-          id,
-          bidId: job.id,
-          preemptible: job.preemptible,
-          runtimeSeconds: remaining[p.jobIndex],
-          allocatedAt: now,
-          protectedUntil: p.protectedUntil,
-        }),
+        job: jobs[p.jobIndex],
+        lease,
         shares: p.shares,
-        nodeShares: p.shares.map((x) => ({ nodeId: nodes[x.node].id, gpus: x.gpus })),
+        nodeShares: proposal.shares,
         gpuModel: p.gpuModel,
         limit: p.limit,
-        startAfter: p.startAfter ?? now,
+        startAfter: proposal.startAfter,
         pricing: null,
       };
-      live.set(id, rec);
+      live.set(rec.id, rec);
       placed.add(p.jobIndex);
       outcome[p.jobIndex] = 'running';
       if (rec.startAfter <= now && fits(rec.shares, physicalFree)) start(rec, now);

@@ -4,6 +4,8 @@ import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
 import type { JobQueue } from '../../platform/queue/job-queue.js';
 import { MarketModule } from '../market/market.module.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
+import { DispatchRepository } from './dispatch.repository.js';
+import { LeaseSyncRepository } from './lease-sync.repository.js';
 import { LeaseSyncService } from './lease-sync.service.js';
 import { OrderDispatchService } from './order-dispatch.service.js';
 import { OrderSweeperService } from './order-sweeper.service.js';
@@ -38,7 +40,9 @@ class DispatchJobs implements OnModuleInit, OnApplicationBootstrap {
   imports: [MarketModule],
   providers: [
     AdapterRegistry,
+    DispatchRepository,
     OrderDispatchService,
+    LeaseSyncRepository,
     LeaseSyncService,
     OrderSweeperService,
     ProviderHoldsRepository,

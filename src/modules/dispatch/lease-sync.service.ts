@@ -3,12 +3,11 @@ import { startTimedOut, startTimeoutReason } from '../../core/market/node-health
 import { outcomeOfReport } from '../../core/market/workload-report.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
-import { STOP_UNCONFIRMED } from '../market/held-gpus.js';
 import { LeaseStateService } from '../market/lease-state.service.js';
-import { stopRequestedSql } from '../market/orders.repository.js';
 import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
 import type { AdapterKind, StatusQuery, WorkloadStatus } from './adapters/provider-adapter.js';
+import { LeaseSyncRepository } from './lease-sync.repository.js';
 
 /** Adapters that report status only when asked; the agent pushes its own. */
 const POLLED: readonly AdapterKind[] = ['simulated', 'slurm', 'kubernetes'];
@@ -39,30 +38,14 @@ export class LeaseSyncService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly transactions: TransactionRunner,
+    private readonly repository: LeaseSyncRepository,
     private readonly leaseState: LeaseStateService,
     private readonly adapters: AdapterRegistry,
     private readonly relay: OutboxRelayService,
   ) {}
 
   async syncAll(at: Date = new Date()): Promise<number> {
-    const rows: Array<{
-      lease_id: string;
-      provider_id: string;
-      adapter: AdapterKind;
-      handle: string;
-      stop_requested: boolean;
-      lease_state: string;
-      allocated_at: Date;
-    }> = await this.transactions.run((m) =>
-      m.query(
-        `SELECT o.lease_id, o.provider_id, p.adapter, o.handle, l.state AS lease_state, l.allocated_at,
-                EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = o.lease_id AND ${stopRequestedSql('s')}) AS stop_requested
-           FROM orders o JOIN leases l ON l.id = o.lease_id JOIN providers p ON p.id = o.provider_id
-          WHERE o.type = 'place' AND o.state = 'done' AND o.handle IS NOT NULL
-            AND l.state IN ('allocated', 'running', 'preempting') AND p.adapter = ANY($1::text[])`,
-        [POLLED],
-      ),
-    );
+    const rows = await this.transactions.run((m) => this.repository.placedLiveWorkloads(m, POLLED));
     let changed = 0;
     const statuses = await this.statuses(
       rows.map((r) => ({
@@ -109,25 +92,17 @@ export class LeaseSyncService {
    */
   private async timeOutUnpolled(at: Date): Promise<number> {
     const timeout = this.config.placementStartTimeoutSeconds;
-    const rows: Array<{ id: string }> = await this.transactions.run((m) =>
-      m.query(
-        `SELECT l.id FROM leases l
-          WHERE l.state = 'allocated' AND l.allocated_at <= $1::timestamptz - make_interval(secs => $2::int)
-            AND EXISTS (SELECT 1 FROM orders o WHERE o.lease_id = l.id AND o.type = 'place')
-            AND NOT EXISTS (SELECT 1 FROM orders o JOIN providers p ON p.id = o.provider_id
-                             WHERE o.lease_id = l.id AND o.type = 'place' AND (o.state <> 'done' OR p.adapter = ANY($3::text[])))
-          ORDER BY l.allocated_at LIMIT 1000`,
-        [at, timeout, POLLED],
-      ),
-    );
+    const leaseIds = await this.transactions.run((m) => this.repository.unpolledStartTimeouts(m, at, timeout, POLLED));
     let changed = 0;
-    for (const row of rows) {
+    for (const leaseId of leaseIds) {
       try {
         changed += Number(
-          await this.timeOut(row.id, startTimeoutReason(timeout, undefined, 'not reported running'), at),
+          await this.timeOut(leaseId, startTimeoutReason(timeout, undefined, 'not reported running'), at),
         );
       } catch (error) {
-        this.logger.warn(`start timeout of lease ${row.id}: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(
+          `start timeout of lease ${leaseId}: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
     }
     return changed;
@@ -196,22 +171,8 @@ export class LeaseSyncService {
    * is gone, else orders the terminate again when the last stop order is STOP_RETRY_SECONDS old.
    */
   private async followUnstopped(at: Date): Promise<number> {
-    const rows: Array<{
-      lease_id: string;
-      provider_id: string;
-      adapter: AdapterKind;
-      handle: string;
-      retry_due: boolean;
-    }> = await this.transactions.run((m) =>
-      m.query(
-        `SELECT l.id AS lease_id, o.provider_id, p.adapter, o.handle,
-                NOT EXISTS (SELECT 1 FROM orders s WHERE s.lease_id = l.id AND s.provider_id = o.provider_id AND s.type = 'terminate'
-                              AND (s.state IN ('pending', 'sent') OR s.updated_at > $1::timestamptz - make_interval(secs => $2::int))) AS retry_due
-           FROM leases l JOIN orders o ON o.lease_id = l.id AND o.type = 'place' AND o.handle IS NOT NULL
-           JOIN providers p ON p.id = o.provider_id
-          WHERE ${STOP_UNCONFIRMED}`,
-        [at, this.config.stopRetrySeconds],
-      ),
+    const rows = await this.transactions.run((m) =>
+      this.repository.unstoppedWorkloads(m, at, this.config.stopRetrySeconds),
     );
     let changed = 0;
     const statuses = await this.statuses(

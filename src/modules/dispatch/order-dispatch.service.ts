@@ -7,6 +7,7 @@ import { LeaseStateService } from '../market/lease-state.service.js';
 import { OrdersRepository, type OrderRow } from '../market/orders.repository.js';
 import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
+import { DispatchRepository } from './dispatch.repository.js';
 import { AdapterError, type AdapterKind, type PlaceOrder } from './adapters/provider-adapter.js';
 
 interface DispatchContext {
@@ -29,6 +30,7 @@ export class OrderDispatchService {
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly orders: OrdersRepository,
+    private readonly repository: DispatchRepository,
     private readonly leaseState: LeaseStateService,
     private readonly adapters: AdapterRegistry,
     private readonly relay: OutboxRelayService,
@@ -118,10 +120,9 @@ export class OrderDispatchService {
       attempts: order.attempts + 1,
     });
     if (current?.state !== 'withdrawn') return false;
-    const [lease]: Array<{ state: string }> = await manager.query(`SELECT state FROM leases WHERE id = $1`, [
-      order.lease_id,
-    ]);
-    if (!lease || LIVE_LEASE_STATES.includes(lease.state as (typeof LIVE_LEASE_STATES)[number])) return false;
+    const leaseState = await this.repository.leaseState(manager, order.lease_id);
+    if (leaseState === null || LIVE_LEASE_STATES.includes(leaseState as (typeof LIVE_LEASE_STATES)[number]))
+      return false;
     this.logger.warn(
       `order ${order.id}: lease ${order.lease_id} ended while it was placed; its workload is terminated`,
     );
@@ -137,35 +138,15 @@ export class OrderDispatchService {
   private async load(manager: EntityManager, orderId: string): Promise<DispatchContext | null> {
     const order = await this.orders.lock(manager, orderId);
     if (!order || order.state === 'done' || order.state === 'withdrawn' || order.state === 'failed') return null;
-    const [row]: Array<{
-      adapter: AdapterKind;
-      lease_state: string;
-      bid_id: string;
-      tenant_id: string;
-      gpu_model: string;
-      runtime_seconds: number;
-      workload: PlaceOrder['workload'];
-    }> = await manager.query(
-      `SELECT p.adapter, l.state AS lease_state, l.bid_id, l.tenant_id, l.gpu_model, l.runtime_seconds, b.workload
-         FROM orders o JOIN providers p ON p.id = o.provider_id JOIN leases l ON l.id = o.lease_id JOIN bids b ON b.id = l.bid_id
-        WHERE o.id = $1`,
-      [orderId],
-    );
-    const nodes: Array<{ node_id: string; external_id: string; gpus: number }> = await manager.query(
-      `SELECT ln.node_id, n.external_id, ln.gpus FROM lease_nodes ln JOIN nodes n ON n.id = ln.node_id
-        WHERE ln.lease_id = $1 AND ln.provider_id = $2 ORDER BY n.external_id`,
-      [order.lease_id, order.provider_id],
-    );
+    const row = await this.repository.placement(manager, orderId);
+    const nodes = await this.repository.leaseNodes(manager, order.lease_id, order.provider_id);
     const handles = await this.orders.placeHandles(manager, order.lease_id, order.type !== 'place');
     if (order.type !== 'place' && !handles.has(order.provider_id)) {
       // Never placed on this provider: nothing runs there, so there is nothing to stop. A place
       // still in flight is withdrawn under the same row lock its completion takes (placed()), so
       // either it finished first and left its handle, or it sees the withdrawal and stops what
       // it started.
-      await manager.query(
-        `UPDATE orders SET state = 'withdrawn', updated_at = now() WHERE lease_id = $1 AND provider_id = $2 AND type = 'place' AND state IN ('pending', 'sent')`,
-        [order.lease_id, order.provider_id],
-      );
+      await this.orders.withdrawPlaces(manager, order.lease_id, order.provider_id);
       await this.orders.update(manager, order.id, { state: 'done', attempts: order.attempts + 1 });
     }
     return {

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { JOB_QUEUE } from '../../platform/queue/job-queue.module.js';
 import type { JobQueue } from '../../platform/queue/job-queue.js';
 import { IntervalTask } from '../../platform/timers/interval-task.js';
+import { DispatchRepository } from './dispatch.repository.js';
 
 const SWEEP_EVERY_MS = 10_000;
 /** An order due this long ago and still pending has lost its job (Redis restarted empty). */
@@ -20,7 +20,7 @@ export class OrderSweeperService implements OnApplicationBootstrap, OnApplicatio
   private readonly task = new IntervalTask(() => this.sweep(), SWEEP_EVERY_MS);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repository: DispatchRepository,
     @Inject(JOB_QUEUE) private readonly queue: JobQueue,
   ) {}
 
@@ -33,15 +33,9 @@ export class OrderSweeperService implements OnApplicationBootstrap, OnApplicatio
   }
 
   async sweep(overdueSeconds = OVERDUE_SECONDS): Promise<number> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT o.id FROM orders o
-        WHERE o.state = 'pending' AND o.not_before < now() - make_interval(secs => $1::int)
-          AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.job_id = o.id::text AND x.relayed_at IS NULL)
-        ORDER BY o.not_before LIMIT 1000`,
-      [overdueSeconds],
-    );
-    for (const row of rows) await this.queue.enqueue('order.dispatch', { orderId: row.id }, { jobId: row.id });
-    if (rows.length > 0) this.logger.warn(`re-enqueued ${rows.length} overdue orders`);
-    return rows.length;
+    const ids = await this.repository.overduePendingOrderIds(overdueSeconds);
+    for (const id of ids) await this.queue.enqueue('order.dispatch', { orderId: id }, { jobId: id });
+    if (ids.length > 0) this.logger.warn(`re-enqueued ${ids.length} overdue orders`);
+    return ids.length;
   }
 }

@@ -123,4 +123,12 @@ export class OrdersRepository {
     );
     return new Map(rows.filter((r) => r.handle !== null).map((r) => [r.provider_id, r.handle!]));
   }
+
+  /** Withdraws the lease's places on one provider not yet carried out (a stop found nothing placed there). */
+  async withdrawPlaces(manager: EntityManager, leaseId: string, providerId: string): Promise<void> {
+    await manager.query(
+      `UPDATE orders SET state = 'withdrawn', updated_at = now() WHERE lease_id = $1 AND provider_id = $2 AND type = 'place' AND state IN ('pending', 'sent')`,
+      [leaseId, providerId],
+    );
+  }
 }

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { HealthRepository } from '../../src/modules/health/health.repository.js';
 import { HealthService } from '../../src/modules/health/health.service.js';
 import { auth } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
@@ -35,7 +36,10 @@ describe('GET /health', () => {
     // against a port where nothing listens.
     const t = apps[0];
     const database = { dataSource: t.dataSource, embedded: false, close: async () => undefined };
-    const health = new HealthService(t.dataSource, database, { ...t.config, redisUrl: 'redis://127.0.0.1:1' });
+    const health = new HealthService(new HealthRepository(t.dataSource), database, {
+      ...t.config,
+      redisUrl: 'redis://127.0.0.1:1',
+    });
     try {
       const report = await health.check();
       expect(report).toMatchObject({

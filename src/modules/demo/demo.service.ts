@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { DATABASE } from '../../platform/database/database.module.js';
 import type { Database } from '../../platform/database/database.js';
@@ -9,6 +8,7 @@ import { NodesService } from '../inventory/nodes.service.js';
 import { ProvidersService } from '../providers/providers.service.js';
 import { TenantsService } from '../tenants/tenants.service.js';
 import { DEMO_FLEET } from './demo-fleet.js';
+import { DemoRepository } from './demo.repository.js';
 
 const DEMO_TENANT = 'demo-background-demand';
 
@@ -26,7 +26,7 @@ export class DemoService implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(DATABASE) private readonly database: Database,
-    private readonly dataSource: DataSource,
+    private readonly repository: DemoRepository,
     private readonly providers: ProvidersService,
     private readonly nodes: NodesService,
     private readonly tenants: TenantsService,
@@ -39,8 +39,7 @@ export class DemoService implements OnApplicationBootstrap, OnApplicationShutdow
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.enabled) return;
-    const [{ n }]: Array<{ n: number }> = await this.dataSource.query('SELECT count(*)::int AS n FROM providers');
-    if (n === 0) {
+    if ((await this.repository.providerCount()) === 0) {
       const provider = await this.providers.create('demo-fleet', 'simulated');
       await this.nodes.upsert(provider.id, DEMO_FLEET);
       this.logger.log(
@@ -61,10 +60,7 @@ export class DemoService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async demoTenant(): Promise<string> {
-    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM tenants WHERE name = $1 LIMIT 1', [
-      DEMO_TENANT,
-    ]);
-    return rows[0]?.id ?? (await this.tenants.create(DEMO_TENANT)).id;
+    return (await this.repository.tenantIdByName(DEMO_TENANT)) ?? (await this.tenants.create(DEMO_TENANT)).id;
   }
 
   /** A burst of a few bids: mostly small preemptible jobs, now and then a large training gang. */

@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { DATABASE } from '../../platform/database/database.module.js';
 import type { Database } from '../../platform/database/database.js';
+import { HealthRepository } from './health.repository.js';
 
 export interface Probe {
   status: 'up' | 'down';
@@ -46,7 +46,7 @@ export class HealthService implements OnApplicationShutdown {
   private readonly redis: Redis | null;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repository: HealthRepository,
     @Inject(DATABASE) private readonly database: Database,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
@@ -64,7 +64,7 @@ export class HealthService implements OnApplicationShutdown {
 
   async check(): Promise<Health> {
     const [database, redis] = await Promise.all([
-      probe(() => this.dataSource.query('SELECT 1')),
+      probe(() => this.repository.ping()),
       this.redis ? probe(() => this.pingRedis(this.redis!)) : Promise.resolve(undefined),
     ]);
     const up = database.status === 'up' && (redis === undefined || redis.status === 'up');

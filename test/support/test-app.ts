@@ -23,9 +23,15 @@ export interface TestApp {
  * period defaults to a day so that no round changes bids behind a test's back; a test of rounds
  * sets ROUND_PERIOD_SECONDS or runs rounds itself.
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
-  const adminKey = `test-admin-${randomBytes(16).toString('hex')}`;
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: { shareDatabaseOf?: TestApp } = {},
+): Promise<TestApp> {
+  // A second market process of the same market: the same database and queues; the first app
+  // owns the database and drops it.
+  const shared = options.shareDatabaseOf;
+  const database = shared?.database ?? (await createTestDatabase());
+  const adminKey = shared?.adminKey ?? `test-admin-${randomBytes(16).toString('hex')}`;
   const config = loadConfig({
     DATABASE_URL: database.url,
     ADMIN_API_KEY: adminKey,
@@ -46,11 +52,11 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       http: () => request(server.app.getHttpServer()),
       async close() {
         await server.app.close();
-        await database.drop();
+        if (!shared) await database.drop();
       },
     };
   } catch (error) {
-    await database.drop();
+    if (!shared) await database.drop();
     throw error;
   }
 }

@@ -97,6 +97,11 @@ export class ServiceTraffic {
     this.account(now, -1);
   }
 
+  /** Requests in flight per replica (replicas with none left out). */
+  inFlightByReplica(): Record<string, number> {
+    return Object.fromEntries(this.inFlight);
+  }
+
   inFlightOn(replicaId: string): number {
     return this.inFlight.get(replicaId) ?? 0;
   }

@@ -3,13 +3,20 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { decide } from '../../core/services/autoscaler.js';
+import { mergeConcurrency } from '../../core/services/merge-samples.js';
 import { BidError } from '../bids/bid.error.js';
 import { BidsService } from '../bids/bids.service.js';
 import { AdapterRegistry } from '../dispatch/adapter-registry.service.js';
 import { stopServedProcesses } from '../dispatch/adapters/simulated.adapter.js';
 import { RoundService } from '../market/round.service.js';
 import { isInvokePath, ServicesGateway } from './services-gateway.js';
-import { type ReplicaRow, type ServiceRow, ServicesRepository } from './services.repository.js';
+import {
+  type GatewayView,
+  type PeerGateway,
+  type ReplicaRow,
+  type ServiceRow,
+  ServicesRepository,
+} from './services.repository.js';
 import { replicaBid } from './services.service.js';
 
 /** The autoscaler's tick. */
@@ -26,6 +33,10 @@ export const FAST_ROUND_MIN_GAP_MS = 1000;
 export const REPLICA_READY_TIMEOUT_SECONDS = 600;
 /** After a replica fails, the next waits 2^n s (n failures in a row), at most this long. */
 export const MAX_FAILURE_BACKOFF_SECONDS = 300;
+/** A service's runner lease lasts this long unless renewed (every tick). */
+export const RUNNER_LEASE_SECONDS = 5;
+/** Another process's gateway view older than this is not counted (that process is gone or stuck). */
+const PEER_FRESH_SECONDS = 5;
 const FINISHED_BIDS = new Set(['completed', 'cancelled', 'expired', 'failed']);
 const LIVE_LEASES = new Set(['allocated', 'running', 'preempting']);
 
@@ -40,7 +51,11 @@ const LIVE_LEASES = new Set(['allocated', 'running', 'preempting']);
  * The fast path: when a service adds a replica bid, the next round runs now instead of at its
  * slot (docs/services.md, "The fast path").
  *
- * One market process runs the services it serves: the gateway's counts are this process's.
+ * Several market processes: each serves requests through its own gateway and publishes what it
+ * sees (held and in-flight requests, concurrency samples) every tick; one process at a time runs
+ * each service (its runner lease, renewed every tick, taken over when it lapses) and decides from
+ * the sum of every fresh gateway's view. The others only route to the replicas the runner made
+ * ready (docs/services.md, "Several market processes").
  */
 @Injectable()
 export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -56,6 +71,12 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
   private stopped = false;
   /** Replicas that failed in a row, per service, and when the last did: a crash loop backs off. */
   private readonly failures = new Map<string, { count: number; at: number }>();
+  /** This process among the market's processes (runner leases, gateway views). */
+  private readonly processId = randomUUID();
+  /** The services this process runs, as of the last tick. */
+  private mine = new Set<string>();
+  /** The other processes' gateway views, by service, as of the last tick. */
+  private peers = new Map<string, PeerGateway[]>();
 
   constructor(
     private readonly repository: ServicesRepository,
@@ -65,6 +86,11 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     private readonly adapters: AdapterRegistry,
     private readonly httpHost: HttpAdapterHost,
   ) {}
+
+  /** This market process's id in runner leases and gateway views. */
+  get id(): string {
+    return this.processId;
+  }
 
   onApplicationBootstrap(): void {
     this.mountGateway();
@@ -83,6 +109,14 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     this.gateway.close();
     await Promise.allSettled([...this.work.values(), this.fastRound]);
     await this.flushTraffic();
+    // Another process takes over this one's services at its next tick, not after the lease lapses.
+    await this.repository
+      .releaseRunners(this.processId)
+      .catch((error: unknown) =>
+        this.logger.warn(
+          `services: runner leases not released: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
     stopServedProcesses();
   }
 
@@ -101,7 +135,18 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     if (this.stopped) return;
     try {
       const services = await this.repository.live();
-      await Promise.all(services.map((service) => this.serialised(service.id, () => this.reconcile(service, true))));
+      const now = Date.now();
+      for (const service of services) this.gateway.trafficOf(service.id).sample(now);
+      await this.repository.publishGateways(
+        this.processId,
+        services.map((service) => this.viewOf(service, now)).filter((view) => view !== null),
+      );
+      const ids = services.map((service) => service.id);
+      [this.mine, this.peers] = await Promise.all([
+        this.repository.claimRunners(ids, this.processId, RUNNER_LEASE_SECONDS),
+        this.repository.peerGateways(ids, this.processId, PEER_FRESH_SECONDS),
+      ]);
+      await Promise.all(services.map((service) => this.serialised(service.id, () => this.pass(service, true))));
     } catch (error) {
       this.logger.warn(`services tick: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -124,6 +169,50 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
+  /**
+   * What this gateway publishes of a service: null when it has nothing the runner needs (no
+   * request held or in flight, no load in the stable window, no request recent enough to keep
+   * the service from going to zero), so idle services cost no writes.
+   */
+  private viewOf(service: ServiceRow, now: number): GatewayView | null {
+    const traffic = this.gateway.trafficOf(service.id);
+    const windowStart = now - (service.stableWindowSeconds + 1) * 1000;
+    const samples = traffic.samples.filter((sample) => sample.at >= windowStart);
+    const inFlight = traffic.inFlightByReplica();
+    const recent =
+      traffic.lastRequestAt !== null &&
+      now - traffic.lastRequestAt < (service.scaleToZeroAfterSeconds + service.stableWindowSeconds) * 1000;
+    const busy =
+      traffic.held.length > 0 || Object.keys(inFlight).length > 0 || samples.some((sample) => sample.concurrency > 0);
+    if (!busy && !recent) return null;
+    return {
+      serviceId: service.id,
+      held: traffic.held.length,
+      inFlight,
+      lastRequestAt: traffic.lastRequestAt,
+      samples,
+    };
+  }
+
+  /** The runner of a service reconciles it; every other process only routes. */
+  private pass(service: ServiceRow, sampled: boolean): Promise<void> {
+    return this.mine.has(service.id) ? this.reconcile(service, sampled) : this.routeOnly(service);
+  }
+
+  /** A process that does not run the service routes to the replicas its runner made ready. */
+  private async routeOnly(service: ServiceRow): Promise<void> {
+    if (this.stopped) return;
+    this.gateway.remember(service);
+    if (service.state === 'deleted') return;
+    const replicas = await this.repository.liveReplicas(service.id);
+    this.gateway.route(
+      service.id,
+      replicas.filter((r) => r.state === 'ready' && r.endpoint).map((r) => ({ id: r.id, endpoint: r.endpoint! })),
+    );
+    if (this.gateway.trafficOf(service.id).held.length > 0) this.hot.add(service.id);
+    else this.hot.delete(service.id);
+  }
+
   private async hotTick(): Promise<void> {
     if (this.stopped) return;
     await Promise.all([...this.hot].map((id) => this.reconcileById(id)));
@@ -134,7 +223,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     if (this.work.has(serviceId)) return this.work.get(serviceId)!;
     return this.serialised(serviceId, async () => {
       const service = await this.repository.findById(serviceId);
-      if (service) await this.reconcile(service, false);
+      if (service) await this.pass(service, false);
     });
   }
 
@@ -159,17 +248,22 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     if (service.state === 'deleted') return;
     const traffic = this.gateway.trafficOf(service.id);
     const now = Date.now();
-    if (sampled) traffic.sample(now);
+    // The other processes' gateways count too: their load, their held requests, their last request.
+    const peers = this.peers.get(service.id) ?? [];
+    const lastRequests = [traffic.lastRequestAt, ...peers.map((p) => p.lastRequestAt)].filter((at) => at !== null);
 
     let desired = service.state === 'active' ? service.desiredReplicas : 0;
     if (service.state === 'active') {
       const decision = decide({
         now,
         policy: service,
-        samples: traffic.samples,
+        samples: mergeConcurrency(
+          traffic.samples,
+          peers.map((p) => p.samples),
+        ),
         current: service.desiredReplicas,
-        pending: traffic.held.length,
-        lastRequestAt: traffic.lastRequestAt,
+        pending: traffic.held.length + peers.reduce((sum, p) => sum + p.held, 0),
+        lastRequestAt: lastRequests.length > 0 ? Math.max(...lastRequests) : null,
         belowSince: traffic.belowSince,
       });
       traffic.belowSince = decision.belowSince;
@@ -194,6 +288,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
     const counted = replicas.filter((r) => ['bidding', 'starting', 'ready'].includes(states.get(r.id)!));
     const ready = replicas.filter((r) => states.get(r.id) === 'ready');
     let created = 0;
+    const drainedNow = new Set<string>();
     if (counted.length < desired && !this.backingOff(service.id, now)) {
       const used = new Set(counted.map((r) => r.rank));
       const noticed = replicas.filter((r) => states.get(r.id) === 'noticed');
@@ -211,6 +306,7 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
       for (const replica of surplus) {
         await this.repository.updateReplica(replica.id, { state: 'draining' });
         states.set(replica.id, 'draining');
+        drainedNow.add(replica.id);
       }
     }
 
@@ -221,9 +317,16 @@ export class ServicesRunner implements OnApplicationBootstrap, OnApplicationShut
         .map((r) => ({ id: r.id, endpoint: r.endpoint! })),
     );
 
-    // Drained replicas end once their last request finished.
+    // Drained replicas end once their last request finished, on every gateway: one that has not
+    // published since the drain began may still have sent it a request.
+    const drainSeenByPeers = (replica: ReplicaRow) => {
+      if (peers.length === 0) return true;
+      const since = drainedNow.has(replica.id) ? new Date(now) : replica.drainingSince;
+      return since === null || peers.every((p) => p.updatedAt > since);
+    };
     for (const replica of replicas) {
       if (states.get(replica.id) !== 'draining' || traffic.inFlightOn(replica.id) > 0) continue;
+      if (!drainSeenByPeers(replica) || peers.some((p) => (p.inFlight[replica.id] ?? 0) > 0)) continue;
       await this.cancelBid(service, replica);
       await this.repository.updateReplica(replica.id, {
         state: 'ended',

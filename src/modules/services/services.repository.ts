@@ -1,5 +1,7 @@
+import type { ConcurrencySample } from '../../core/services/autoscaler.js';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { updateReturning } from '../../platform/database/update-returning.js';
 import type { AdapterKind } from '../dispatch/adapters/provider-adapter.js';
 
 export type ServiceState = 'active' | 'deleting' | 'deleted';
@@ -59,6 +61,23 @@ export interface TrafficCounts {
   readonly timedOut: number;
 }
 
+/** What one market process's gateway sees of a service (published about every second). */
+export interface GatewayView {
+  readonly serviceId: string;
+  readonly held: number;
+  readonly inFlight: Readonly<Record<string, number>>;
+  readonly lastRequestAt: number | null;
+  readonly samples: readonly ConcurrencySample[];
+}
+
+/** Another process's published view. */
+export interface PeerGateway extends Omit<GatewayView, 'serviceId'> {
+  readonly updatedAt: Date;
+}
+
+/** Gateway rows not rewritten for this long belong to processes that are gone. */
+const GATEWAY_ROW_KEEP_SECONDS = 3600;
+
 /** A replica with its bid's status and its bid's latest lease. */
 export interface ReplicaRow {
   readonly id: string;
@@ -71,6 +90,8 @@ export interface ReplicaRow {
   readonly fromZero: boolean;
   readonly requestedAt: Date;
   readonly readyAt: Date | null;
+  /** When it was told to drain (a gateway that has not published since may still route to it). */
+  readonly drainingSince: Date | null;
   readonly bidStatus: string | null;
   readonly bidMaxPrice: string | null;
   readonly latestLeaseId: string | null;
@@ -267,6 +288,7 @@ export class ServicesRepository {
     };
     const set = Object.entries(columns).filter(([, v]) => v !== undefined);
     if (change.state === 'ended') set.push(['ended_at', new Date()]);
+    if (change.state === 'draining') set.push(['draining_since', new Date()]);
     if (set.length === 0) return;
     await this.dataSource.query(
       `UPDATE service_replicas SET ${set.map(([c], i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`,
@@ -279,7 +301,7 @@ export class ServicesRepository {
     return this.dataSource.query(
       `SELECT r.id, r.service_id AS "serviceId", r.rank, r.bid_id AS "bidId", r.lease_id AS "leaseId", r.state, r.endpoint,
               r.from_zero AS "fromZero", r.requested_at AS "requestedAt", r.ready_at AS "readyAt",
-              b.status AS "bidStatus",
+              r.draining_since AS "drainingSince", b.status AS "bidStatus",
               (SELECT o.max_price::text FROM bid_offers o WHERE o.bid_id = r.bid_id ORDER BY o.rank LIMIT 1) AS "bidMaxPrice",
               l.id AS "latestLeaseId", l.state AS "latestLeaseState", l.allocated_at AS "latestLeaseAllocatedAt"
          FROM service_replicas r
@@ -355,6 +377,94 @@ export class ServicesRepository {
         params,
       );
     });
+  }
+
+  /**
+   * Takes or renews the runner lease of these services for `processId`: a service is taken when
+   * nobody holds it or its holder let it lapse. Returns the services this process runs now.
+   * Rows locked elsewhere are skipped (taken at the next tick), so no tick waits on another.
+   */
+  async claimRunners(serviceIds: readonly string[], processId: string, seconds: number): Promise<Set<string>> {
+    if (serviceIds.length === 0) return new Set();
+    const rows = await updateReturning<{ id: string }>(
+      this.dataSource.manager,
+      `UPDATE services s SET runner_id = $2, runner_until = now() + make_interval(secs => $3::int)
+         FROM (SELECT id FROM services WHERE id = ANY($1::uuid[]) AND state <> 'deleted'
+                 AND (runner_id = $2 OR runner_id IS NULL OR runner_until < now())
+               ORDER BY id FOR UPDATE SKIP LOCKED) c
+        WHERE s.id = c.id RETURNING s.id`,
+      [serviceIds, processId, seconds],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Gives up this process's runner leases (it is stopping): another process takes them at once. */
+  async releaseRunners(processId: string): Promise<void> {
+    await this.dataSource.query(`UPDATE services SET runner_id = NULL, runner_until = NULL WHERE runner_id = $1`, [
+      processId,
+    ]);
+  }
+
+  /** Publishes what this process's gateway sees of each service; rows of processes long gone are dropped. */
+  async publishGateways(processId: string, views: readonly GatewayView[]): Promise<void> {
+    if (views.length > 0) {
+      await this.dataSource.query(
+        `INSERT INTO service_gateways (service_id, process_id, updated_at, held, in_flight, last_request_at, samples)
+         SELECT v.service_id, $1, now(), v.held, v.in_flight, v.last_request_at, v.samples
+           FROM unnest($2::uuid[], $3::int[], $4::jsonb[], $5::timestamptz[], $6::jsonb[])
+                AS v(service_id, held, in_flight, last_request_at, samples)
+          WHERE EXISTS (SELECT 1 FROM services s WHERE s.id = v.service_id)
+          ORDER BY v.service_id
+         ON CONFLICT (service_id, process_id) DO UPDATE SET updated_at = now(), held = excluded.held,
+                in_flight = excluded.in_flight, last_request_at = excluded.last_request_at, samples = excluded.samples`,
+        [
+          processId,
+          views.map((v) => v.serviceId),
+          views.map((v) => v.held),
+          views.map((v) => JSON.stringify(v.inFlight)),
+          views.map((v) => (v.lastRequestAt === null ? null : new Date(v.lastRequestAt))),
+          views.map((v) => JSON.stringify(v.samples)),
+        ],
+      );
+    }
+    await this.dataSource.query(
+      `DELETE FROM service_gateways WHERE updated_at < now() - make_interval(secs => $1::int)`,
+      [GATEWAY_ROW_KEEP_SECONDS],
+    );
+  }
+
+  /** What the other processes' gateways published within `freshSeconds`, by service. */
+  async peerGateways(
+    serviceIds: readonly string[],
+    processId: string,
+    freshSeconds: number,
+  ): Promise<Map<string, PeerGateway[]>> {
+    const peers = new Map<string, PeerGateway[]>();
+    if (serviceIds.length === 0) return peers;
+    const rows: Array<{
+      service_id: string;
+      updated_at: Date;
+      held: number;
+      in_flight: Record<string, number>;
+      last_request_at: Date | null;
+      samples: PeerGateway['samples'];
+    }> = await this.dataSource.query(
+      `SELECT service_id, updated_at, held, in_flight, last_request_at, samples FROM service_gateways
+        WHERE service_id = ANY($1::uuid[]) AND process_id <> $2 AND updated_at > now() - make_interval(secs => $3::int)`,
+      [serviceIds, processId, freshSeconds],
+    );
+    for (const row of rows) {
+      const list = peers.get(row.service_id) ?? [];
+      list.push({
+        updatedAt: new Date(row.updated_at),
+        held: row.held,
+        inFlight: row.in_flight,
+        lastRequestAt: row.last_request_at ? new Date(row.last_request_at).getTime() : null,
+        samples: row.samples,
+      });
+      peers.set(row.service_id, list);
+    }
+    return peers;
   }
 
   /** The service's stored counts per minute from `since` on, oldest first. */

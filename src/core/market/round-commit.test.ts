@@ -327,3 +327,24 @@ describe('the commit step: notices and win-backs through the lease lifecycle', (
     expect({ used: [...current.used], leases: [...current.leases] }).toEqual(before);
   });
 });
+
+describe('the commit step: a lease named twice', () => {
+  it('meets its own first change: a second notice is refused and releases nothing twice', () => {
+    const changes = commitRound(
+      state({ leaseList: [live('old', 'running', [['n1', 8]])], used: new Map([['n1', 8]]) }),
+      {
+        notices: [
+          { leaseId: 'old', noticeEndsAt: NOW + 120 },
+          { leaseId: 'old', noticeEndsAt: NOW + 120 },
+        ],
+        winBacks: [],
+        newLeases: [],
+      },
+      NOW,
+      PARAMS,
+    );
+    expect(changes.notices.map((n) => n.leaseId)).toEqual(['old']);
+    expect(changes.skippedTransitions).toEqual([{ leaseId: 'old', event: 'preempt', reason: 'illegal_transition' }]);
+    expect(changes.used.get('n1')).toBe(0);
+  });
+});

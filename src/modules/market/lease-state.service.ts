@@ -12,39 +12,15 @@ import {
 import type { LiveLeaseState, ReportedLease } from '../../core/market/workload-report.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
-import { updateReturning } from '../../platform/database/update-returning.js';
+import { LeaseStateRepository, type LockedLeaseRow } from './lease-state.repository.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { MarketEventsRepository, type MarketEvent } from './market-events.repository.js';
 import { OrdersRepository, type NewOrder } from './orders.repository.js';
 
-interface LeaseRow {
-  id: string;
-  bid_id: string;
-  tenant_id: string;
-  state: string;
-  preemptible: boolean;
-  runtime_seconds: number;
-  started_at: Date | null;
-  notice_ends_at: Date | null;
-  bid_remaining_seconds: number;
-  not_before: Date | null;
-  deadline: Date | null;
-  provider_ids: string[];
-}
-
-const LEASE_SELECT = `
-  SELECT l.id, l.bid_id, l.tenant_id, l.state, l.preemptible, l.runtime_seconds, l.started_at, l.notice_ends_at,
-         b.remaining_seconds AS bid_remaining_seconds, b.not_before, b.deadline,
-         ARRAY(SELECT DISTINCT ln.provider_id FROM lease_nodes ln WHERE ln.lease_id = l.id) AS provider_ids
-    FROM leases l JOIN bids b ON b.id = l.bid_id`;
-
 const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
-/** A SQL list of lease states, from the lifecycle's own tables (lease-lifecycle.ts). */
-const states = (list: readonly LeaseState[]): string => list.map((s) => `'${s}'`).join(', ');
-const LIVE = states(LIVE_LEASE_STATES);
 
 /** The lifecycle's view of a locked lease row, on a clock of (fractional) Unix seconds. */
-function lifecycleLease(row: LeaseRow): Lease {
+function lifecycleLease(row: LockedLeaseRow): Lease {
   const at = (date: Date | null) => (date === null ? null : date.getTime() / 1000);
   return {
     id: row.id,
@@ -66,7 +42,7 @@ function lifecycleLease(row: LeaseRow): Lease {
  */
 const NOTICE_REPORT_SLACK_SECONDS = 120;
 
-const windowOf = (lease: LeaseRow) =>
+const windowOf = (lease: LockedLeaseRow) =>
   lease.deadline
     ? { notBefore: lease.not_before ? seconds(lease.not_before) : 0, deadline: seconds(lease.deadline) }
     : null;
@@ -84,30 +60,19 @@ export class LeaseStateService {
     private readonly ledger: LedgerRepository,
     private readonly orders: OrdersRepository,
     private readonly events: MarketEventsRepository,
+    private readonly leases: LeaseStateRepository,
   ) {}
 
   private get feePercent() {
     return toMoney(this.config.marketFeePercent);
   }
 
-  private async lockLeases(manager: EntityManager, where: string, params: unknown[]): Promise<LeaseRow[]> {
-    return manager.query(`${LEASE_SELECT} WHERE ${where} ORDER BY l.id FOR UPDATE OF l, b`, params);
-  }
-
   /** The adapter confirmed the workload runs: charging starts now. */
   async markRunning(manager: EntityManager, leaseId: string, at: Date): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state = 'allocated'`, [leaseId]);
+    const [lease] = await this.leases.lockAllocated(manager, leaseId);
     if (!lease) return false;
-    await manager.query(
-      `UPDATE leases SET state = 'running', started_at = $2::timestamptz, settled_until = $2::timestamptz,
-              protected_until = GREATEST(protected_until, $2::timestamptz + make_interval(secs => $3::int)), updated_at = now()
-        WHERE id = $1`,
-      [leaseId, at, this.config.minHoldSeconds],
-    );
-    await manager.query(
-      `UPDATE bids SET status = 'running', updated_at = now() WHERE id = $1 AND status = 'allocated'`,
-      [lease.bid_id],
-    );
+    await this.leases.startRunning(manager, leaseId, at, this.config.minHoldSeconds);
+    await this.leases.markBidRunning(manager, lease.bid_id);
     await this.events.add(manager, [
       {
         tenantId: lease.tenant_id,
@@ -127,15 +92,10 @@ export class LeaseStateService {
     reason: 'runtime_reached' | 'workload_ended',
     exitCode?: number,
   ): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.complete)})`, [
-      leaseId,
-    ]);
+    const [lease] = await this.leases.lockIn(manager, leaseId, LEASE_EVENT_FROM.complete);
     if (!lease) return false;
     await this.end(manager, [lease], at, 'completed', reason, exitCode);
-    await manager.query(
-      `UPDATE bids SET status = 'completed', remaining_seconds = 0, updated_at = now() WHERE id = $1`,
-      [lease.bid_id],
-    );
+    await this.leases.completeBid(manager, lease.bid_id);
     await this.events.add(manager, [
       {
         tenantId: lease.tenant_id,
@@ -169,9 +129,7 @@ export class LeaseStateService {
     exitCode?: number,
     options: { endedAt?: Date; terminate?: boolean } = {},
   ): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.fail)})`, [
-      leaseId,
-    ]);
+    const [lease] = await this.leases.lockIn(manager, leaseId, LEASE_EVENT_FROM.fail);
     if (!lease) return false;
     const endedAt = options.endedAt && options.endedAt < at ? options.endedAt : at;
     await this.end(manager, [lease], endedAt, 'failed', reason, exitCode);
@@ -179,10 +137,7 @@ export class LeaseStateService {
     const ran = lease.started_at ? Math.max(0, seconds(endedAt) - seconds(lease.started_at)) : 0;
     let outcome: { state: string; remainingSeconds: number; lossReason: string | null };
     if (reopenBid) {
-      const [{ failures }]: Array<{ failures: number }> = await manager.query(
-        `SELECT count(*)::int AS failures FROM leases WHERE bid_id = $1 AND state = 'failed'`,
-        [lease.bid_id],
-      );
+      const failures = await this.leases.failedLeaseCount(manager, lease.bid_id);
       const next = requeueFailedBid(
         { remainingSeconds: lease.bid_remaining_seconds, window: windowOf(lease) },
         ran,
@@ -202,10 +157,7 @@ export class LeaseStateService {
         lossReason: 'workload_failed',
       };
     }
-    await manager.query(
-      `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
-      [lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.lossReason],
-    );
+    await this.leases.setBidOutcome(manager, lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.lossReason);
     const events: MarketEvent[] = [
       {
         tenantId: lease.tenant_id,
@@ -239,7 +191,7 @@ export class LeaseStateService {
    * SIGTERM went out within the platform's grace plus NOTICE_REPORT_SLACK_SECONDS of `at`.
    */
   async reportable(manager: EntityManager, leaseId: string, at: Date): Promise<ReportedLease | null> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${LIVE})`, [leaseId]);
+    const [lease] = await this.leases.lockIn(manager, leaseId, LIVE_LEASE_STATES);
     if (!lease) return null;
     const noticedRecently = await this.orders.noticeGraceOpen(manager, leaseId, at, NOTICE_REPORT_SLACK_SECONDS);
     return { state: lease.state as LiveLeaseState, noticedRecently };
@@ -260,18 +212,10 @@ export class LeaseStateService {
     message: string,
     at: Date,
   ): Promise<'held' | 'notified' | 'none'> {
-    const [lease]: Array<{ id: string; bid_id: string; tenant_id: string; state: string }> = await manager.query(
-      `SELECT id, bid_id, tenant_id, state FROM leases WHERE id = $1 FOR UPDATE`,
-      [leaseId],
-    );
+    const lease = await this.leases.lockForStop(manager, leaseId);
     if (!lease || lease.state === 'running') return 'none';
     const held = type === 'terminate';
-    if (held) {
-      await manager.query(
-        `UPDATE leases SET stop_failed_at = COALESCE(stop_failed_at, $2), stop_error = $3, stop_confirmed_at = NULL, updated_at = now() WHERE id = $1`,
-        [leaseId, at, message],
-      );
-    }
+    if (held) await this.leases.holdUnstopped(manager, leaseId, at, message);
     await this.events.add(manager, [
       {
         tenantId: lease.tenant_id,
@@ -285,13 +229,7 @@ export class LeaseStateService {
 
   /** The adapter says the workload the market failed to stop is gone: its GPUs are free again. */
   async confirmStopped(manager: EntityManager, leaseId: string, at: Date, how: string): Promise<boolean> {
-    const rows = await updateReturning<{ tenant_id: string; bid_id: string }>(
-      manager,
-      `UPDATE leases SET stop_confirmed_at = $2, updated_at = now()
-        WHERE id = $1 AND stop_failed_at IS NOT NULL AND stop_confirmed_at IS NULL RETURNING tenant_id, bid_id`,
-      [leaseId, at],
-    );
-    const row = rows[0];
+    const row = await this.leases.confirmStopped(manager, leaseId, at);
     if (!row) return false;
     await this.events.add(manager, [
       {
@@ -309,9 +247,7 @@ export class LeaseStateService {
    * workload gets a terminate order. No event: the tenant asked, and the API answered.
    */
   async cancel(manager: EntityManager, bidId: string, at: Date): Promise<void> {
-    const leases = await this.lockLeases(manager, `l.bid_id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.cancel)})`, [
-      bidId,
-    ]);
+    const leases = await this.leases.lockBidLeasesIn(manager, bidId, LEASE_EVENT_FROM.cancel);
     if (leases.length === 0) return;
     await this.end(manager, leases, at, 'cancelled', 'cancelled');
     await this.stopOrders(manager, leases, 'terminate', 0);
@@ -319,12 +255,7 @@ export class LeaseStateService {
 
   /** Clock-driven changes due by `now`: notices that ended, run times reached. */
   async applyDue(manager: EntityManager, now: Date): Promise<{ preempted: number; completed: number }> {
-    const due = await this.lockLeases(
-      manager,
-      `(l.state = 'preempting' AND l.notice_ends_at <= $1)
-        OR (l.state IN ('running', 'preempting') AND l.started_at + make_interval(secs => l.runtime_seconds) <= $1)`,
-      [now],
-    );
+    const due = await this.leases.lockDue(manager, now);
     let preempted = 0;
     let completed = 0;
     for (const lease of due) {
@@ -347,9 +278,7 @@ export class LeaseStateService {
    * Ledger entries a round already wrote past that moment stay: nothing is reversed.
    */
   async stoppedInNotice(manager: EntityManager, leaseId: string, stoppedAt: Date, now: Date): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state IN (${states(LEASE_EVENT_FROM.stopped)})`, [
-      leaseId,
-    ]);
+    const [lease] = await this.leases.lockIn(manager, leaseId, LEASE_EVENT_FROM.stopped);
     if (!lease) return false;
     const current = lifecycleLease(lease);
     const event = noticeStopEvent(current, stoppedAt.getTime() / 1000);
@@ -374,7 +303,7 @@ export class LeaseStateService {
    * ended then.
    */
   async preemptedByNotice(manager: EntityManager, leaseId: string, at: Date): Promise<boolean> {
-    const [lease] = await this.lockLeases(manager, `l.id = $1 AND l.state = 'running'`, [leaseId]);
+    const [lease] = await this.leases.lockRunning(manager, leaseId);
     if (!lease) return false;
     await this.endPreempted(manager, lease, at, at, 'stopped_on_notice', at);
     return true;
@@ -386,7 +315,7 @@ export class LeaseStateService {
    */
   private async endPreempted(
     manager: EntityManager,
-    lease: LeaseRow,
+    lease: LockedLeaseRow,
     endedAt: Date,
     now: Date,
     reason: string,
@@ -403,9 +332,12 @@ export class LeaseStateService {
       Math.max(0, seconds(endedAt) - seconds(lease.started_at!)),
       seconds(now),
     );
-    await manager.query(
-      `UPDATE bids SET status = $2, remaining_seconds = $3, last_loss_reason = $4, updated_at = now() WHERE id = $1`,
-      [lease.bid_id, outcome.state, outcome.remainingSeconds, outcome.state === 'expired' ? 'window_closed' : null],
+    await this.leases.setBidOutcome(
+      manager,
+      lease.bid_id,
+      outcome.state,
+      outcome.remainingSeconds,
+      outcome.state === 'expired' ? 'window_closed' : null,
     );
     const events: MarketEvent[] = [
       {
@@ -435,7 +367,7 @@ export class LeaseStateService {
 
   private async end(
     manager: EntityManager,
-    leases: LeaseRow[],
+    leases: LockedLeaseRow[],
     at: Date,
     state: string,
     reason: string,
@@ -443,10 +375,7 @@ export class LeaseStateService {
   ): Promise<void> {
     const ids = leases.map((l) => l.id);
     await this.ledger.settle(manager, ids, at, this.feePercent, null);
-    await manager.query(
-      `UPDATE leases SET state = $2, ended_at = $3, end_reason = $4, exit_code = $5, updated_at = now() WHERE id = ANY($1::uuid[])`,
-      [ids, state, at, reason, exitCode ?? null],
-    );
+    await this.leases.endLeases(manager, ids, state, at, reason, exitCode ?? null);
   }
 
   async stopOrders<L extends { id: string; provider_ids: string[] }>(

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { ClearingRunner } from './clearing-runner.service.js';
+import { LeaseStateRepository } from './lease-state.repository.js';
 import { LeaseStateService } from './lease-state.service.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { MarketEventsRepository } from './market-events.repository.js';
@@ -23,6 +24,7 @@ import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.j
     OrdersRepository,
     MarketEventsRepository,
     WebhookFanoutRepository,
+    LeaseStateRepository,
     LeaseStateService,
     RoundCommitRepository,
     RoundCommitService,

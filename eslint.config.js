@@ -155,5 +155,20 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Services orchestrate; every statement they run lives in a repository (architecture.md), so a
+    // service reads as decisions and the SQL can be read, and changed, in one place per table set.
+    files: ['src/modules/**/*.service.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='query']",
+          message: 'SQL belongs in a repository (*.repository.ts)',
+        },
+      ],
+    },
+  },
   ...featureRules,
 );

@@ -5,7 +5,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
-import { MarketEventsRepository, type MarketEvent } from '../../src/modules/market/market-events.repository.js';
+import { MarketEventsRepository, type MarketEvent } from '../../src/modules/leases/market-events.repository.js';
 import { OutboxRelayService } from '../../src/platform/outbox/outbox-relay.service.js';
 import { TenantsService } from '../../src/modules/tenants/tenants.service.js';
 import { WebhooksService } from '../../src/modules/webhooks/webhooks.service.js';

@@ -7,7 +7,7 @@ import { auth, bidBody, createProvider, createTenant, node, putNodes } from '../
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { ScriptedFleet } from './support/scripted-fleet.js';
 import { past, until } from '../support/until.js';
-import { LeaseStateService } from '../../src/modules/market/lease-state.service.js';
+import { LeaseStateService } from '../../src/modules/leases/lease-state.service.js';
 import { TransactionRunner } from '../../src/platform/database/transaction-runner.js';
 
 describe('a lease that wins its place back during its notice, and bids whose window closes', () => {

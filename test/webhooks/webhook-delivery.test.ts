@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MarketEventsRepository } from '../../src/modules/market/market-events.repository.js';
+import { MarketEventsRepository } from '../../src/modules/leases/market-events.repository.js';
 import { OutboxRelayService } from '../../src/platform/outbox/outbox-relay.service.js';
 import { WebhookSweeperService } from '../../src/modules/webhooks/webhook-sweeper.service.js';
 import { TransactionRunner } from '../../src/platform/database/transaction-runner.js';

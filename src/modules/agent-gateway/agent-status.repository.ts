@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { stopRequestedSql } from '../market/orders.repository.js';
+import { stopRequestedSql } from '../orders/orders.repository.js';
 
 /** What AgentStatusService reads to judge an agent's report: the provider, the lease's nodes, its stop orders. */
 @Injectable()

@@ -4,7 +4,7 @@ import { fencedLeaseEnd } from '../../core/market/node-health.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { IntervalTask } from '../../platform/timers/interval-task.js';
-import { LeaseStateService } from '../market/lease-state.service.js';
+import { LeaseStateService } from '../leases/lease-state.service.js';
 import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { NodeHeartbeatsRepository } from './node-heartbeats.repository.js';
 

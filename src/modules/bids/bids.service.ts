@@ -4,7 +4,7 @@ import { formatPrice, toMoney } from '../../core/money/money.js';
 import { ValidationFailedError } from '../../platform/errors/app-error.js';
 import { GpuCatalogService } from '../inventory/gpu-catalog.service.js';
 import { GangLimitsService } from '../inventory/gang-limits.service.js';
-import { LeaseStateService } from '../market/lease-state.service.js';
+import { LeaseStateService } from '../leases/lease-state.service.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import type { BidDto, BidPageDto, CreateBidDto, ListBidsQueryDto } from './bid.dto.js';
 import { BidError, BidErrorCode } from './bid.error.js';

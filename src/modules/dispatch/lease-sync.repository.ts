@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { STOP_UNCONFIRMED } from '../market/held-gpus.js';
-import { stopRequestedSql } from '../market/orders.repository.js';
+import { STOP_UNCONFIRMED } from '../leases/held-gpus.js';
+import { stopRequestedSql } from '../orders/orders.repository.js';
 import type { AdapterKind } from './adapters/provider-adapter.js';
 
 /** A workload placed on a provider whose adapter is asked for its status. */

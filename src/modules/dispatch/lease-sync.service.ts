@@ -3,7 +3,7 @@ import { startTimedOut, startTimeoutReason } from '../../core/market/node-health
 import { outcomeOfReport } from '../../core/market/workload-report.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
-import { LeaseStateService } from '../market/lease-state.service.js';
+import { LeaseStateService } from '../leases/lease-state.service.js';
 import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { AdapterRegistry } from './adapter-registry.service.js';
 import type { AdapterKind, StatusQuery, WorkloadStatus } from './adapters/provider-adapter.js';

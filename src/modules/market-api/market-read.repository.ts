@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { STOP_UNCONFIRMED, UNSELLABLE_GPUS } from '../market/held-gpus.js';
+import { STOP_UNCONFIRMED, UNSELLABLE_GPUS } from '../leases/held-gpus.js';
 
 /** Who is asking, as the read side needs it: admin and finance see everything. */
 export type ReadScope =

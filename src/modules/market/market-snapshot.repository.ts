@@ -7,7 +7,7 @@ import type { BidTerms, LiveLease } from '../../core/market/round-outcome.js';
 import type { Contiguity, MarketNode, OpenBid, RunningLease } from '../../core/market/types.js';
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
-import { STOP_UNCONFIRMED } from './held-gpus.js';
+import { STOP_UNCONFIRMED } from '../leases/held-gpus.js';
 
 interface NodeRow {
   id: string;

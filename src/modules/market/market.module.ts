@@ -1,31 +1,22 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { ClearingRunner } from './clearing-runner.service.js';
-import { LeaseStateRepository } from './lease-state.repository.js';
-import { LeaseStateService } from './lease-state.service.js';
-import { LedgerRepository } from './ledger.repository.js';
-import { MarketEventsRepository } from './market-events.repository.js';
+import { LeasesModule } from '../leases/leases.module.js';
+import { LedgerModule } from '../ledger/ledger.module.js';
+import { OrdersModule } from '../orders/orders.module.js';
 import { MarketSnapshotRepository } from './market-snapshot.repository.js';
-import { OrdersRepository } from './orders.repository.js';
 import { OutboxModule } from '../../platform/outbox/outbox.module.js';
 import { RoundCommitRepository } from './round-commit.repository.js';
 import { RoundCommitService } from './round-commit.service.js';
 import { RoundScheduler } from './round.scheduler.js';
 import { RoundService } from './round.service.js';
 import { RoundsRepository } from './rounds.repository.js';
-import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.js';
 
 @Module({
-  imports: [OutboxModule],
+  imports: [OutboxModule, OrdersModule, LedgerModule, LeasesModule],
   providers: [
     RoundsRepository,
     MarketSnapshotRepository,
-    LedgerRepository,
-    OrdersRepository,
-    MarketEventsRepository,
-    WebhookFanoutRepository,
-    LeaseStateRepository,
-    LeaseStateService,
     RoundCommitRepository,
     RoundCommitService,
     {
@@ -36,6 +27,7 @@ import { WebhookFanoutRepository } from '../webhooks/webhook-fanout.repository.j
     RoundService,
     RoundScheduler,
   ],
-  exports: [OutboxModule, RoundService, LeaseStateService, OrdersRepository, MarketEventsRepository, LedgerRepository],
+  // Features after the market get the lease, order and ledger modules through it.
+  exports: [OutboxModule, OrdersModule, LedgerModule, LeasesModule, RoundService],
 })
 export class MarketModule {}

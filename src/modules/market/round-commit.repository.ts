@@ -4,7 +4,7 @@ import { LIVE_LEASE_STATES, type LeaseState } from '../../core/market/lease-life
 import type { CommitLease, CommitNode, LeaseChange } from '../../core/market/round-commit.js';
 import type { NewLease, Repricing } from '../../core/market/round-outcome.js';
 import type { LossReason } from '../../core/market/types.js';
-import { STOP_UNCONFIRMED } from './held-gpus.js';
+import { STOP_UNCONFIRMED } from '../leases/held-gpus.js';
 
 interface LeaseRow {
   id: string;

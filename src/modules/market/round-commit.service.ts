@@ -6,9 +6,9 @@ import { poolKey, type MarketNode, type RoundResult } from '../../core/market/ty
 import { toMoney } from '../../core/money/money.js';
 import { formatRate, toMicros } from '../../core/money/micros.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
-import { LedgerRepository } from './ledger.repository.js';
-import { MarketEventsRepository, type MarketEvent } from './market-events.repository.js';
-import { OrdersRepository } from './orders.repository.js';
+import { LedgerRepository } from '../ledger/ledger.repository.js';
+import { MarketEventsRepository, type MarketEvent } from '../leases/market-events.repository.js';
+import { OrdersRepository } from '../orders/orders.repository.js';
 import { RoundCommitRepository } from './round-commit.repository.js';
 import { RoundsRepository, type ClaimedRound } from './rounds.repository.js';
 

@@ -10,7 +10,7 @@ import { advisoryXactLock } from '../../platform/database/advisory-lock.js';
 import { failpoint } from '../../platform/failpoint.js';
 import { TransactionRunner } from '../../platform/database/transaction-runner.js';
 import { ClearingRunner } from './clearing-runner.service.js';
-import { LeaseStateService } from './lease-state.service.js';
+import { LeaseStateService } from '../leases/lease-state.service.js';
 import { MarketSnapshotRepository } from './market-snapshot.repository.js';
 import { OutboxRelayService } from '../../platform/outbox/outbox-relay.service.js';
 import { RoundCommitService, type CommitCounts } from './round-commit.service.js';

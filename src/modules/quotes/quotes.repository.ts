@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { STOP_UNCONFIRMED } from '../market/held-gpus.js';
+import { STOP_UNCONFIRMED } from '../leases/held-gpus.js';
 
 /** The latest committed round, and whether it priced any node (rounds before node prices did not). */
 export interface LatestRoundRow {

@@ -6,7 +6,7 @@ import {
   MarketEventsRepository,
   type MarketEvent,
   type MarketEventType,
-} from '../../../src/modules/market/market-events.repository.js';
+} from '../../../src/modules/leases/market-events.repository.js';
 import { OutboxRelayService } from '../../../src/platform/outbox/outbox-relay.service.js';
 import { TransactionRunner } from '../../../src/platform/database/transaction-runner.js';
 import { auth } from '../../support/fixtures.js';

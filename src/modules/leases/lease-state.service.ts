@@ -13,9 +13,9 @@ import type { LiveLeaseState, ReportedLease } from '../../core/market/workload-r
 import { toMoney } from '../../core/money/money.js';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import { LeaseStateRepository, type LockedLeaseRow } from './lease-state.repository.js';
-import { LedgerRepository } from './ledger.repository.js';
+import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { MarketEventsRepository, type MarketEvent } from './market-events.repository.js';
-import { OrdersRepository, type NewOrder } from './orders.repository.js';
+import { OrdersRepository, type NewOrder } from '../orders/orders.repository.js';
 
 const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
 

@@ -170,6 +170,10 @@ export default tseslint.config(
           selector: "CallExpression[callee.property.name='query']",
           message: 'SQL belongs in a repository (*.repository.ts)',
         },
+        {
+          selector: "CallExpression[callee.name='updateReturning']",
+          message: 'SQL belongs in a repository (*.repository.ts)',
+        },
       ],
     },
   },

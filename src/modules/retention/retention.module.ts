@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { RetentionRepository } from './retention.repository.js';
 import { RetentionService } from './retention.service.js';
 
-@Module({ providers: [RetentionService], exports: [RetentionService] })
+@Module({ providers: [RetentionRepository, RetentionService], exports: [RetentionService] })
 export class RetentionModule {}

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
-import { updateReturning } from '../../platform/database/update-returning.js';
 import { IntervalTask } from '../../platform/timers/interval-task.js';
+import { RetentionRepository, type RetentionTable } from './retention.repository.js';
 
 const SWEEP_EVERY_MS = 60 * 60_000;
 const FIRST_SWEEP_AFTER_MS = 60_000;
@@ -47,7 +46,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly dataSource: DataSource,
+    private readonly repository: RetentionRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -63,12 +62,12 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     const counts: RetentionCounts = { deliveries: 0, events: 0, outbox: 0, nodePrices: 0, serviceTraffic: 0 };
     if (this.config.retentionDays > 0) {
       const cutoff = new Date(now.getTime() - this.config.retentionDays * DAY_MS);
-      counts.deliveries = await this.inBatches(DELETE_DELIVERIES, cutoff);
-      counts.events = await this.inBatches(DELETE_EVENTS, cutoff);
-      counts.nodePrices = await this.inBatches(DELETE_NODE_PRICES, cutoff);
-      counts.serviceTraffic = await this.inBatches(DELETE_SERVICE_TRAFFIC, cutoff);
+      counts.deliveries = await this.inBatches('deliveries', cutoff);
+      counts.events = await this.inBatches('events', cutoff);
+      counts.nodePrices = await this.inBatches('nodePrices', cutoff);
+      counts.serviceTraffic = await this.inBatches('serviceTraffic', cutoff);
     }
-    counts.outbox = await this.inBatches(DELETE_RELAYED_OUTBOX, new Date(now.getTime() - RELAYED_OUTBOX_KEEP_MS));
+    counts.outbox = await this.inBatches('outbox', new Date(now.getTime() - RELAYED_OUTBOX_KEEP_MS));
     if (counts.deliveries + counts.events + counts.outbox + counts.nodePrices + counts.serviceTraffic > 0) {
       this.logger.log(
         `deleted ${counts.deliveries} webhook deliveries, ${counts.events} events, ${counts.outbox} relayed outbox rows, ` +
@@ -78,51 +77,13 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     return counts;
   }
 
-  private async inBatches(sql: string, cutoff: Date): Promise<number> {
+  private async inBatches(table: RetentionTable, cutoff: Date): Promise<number> {
     let total = 0;
     for (;;) {
-      const rows = await updateReturning<{ id: string }>(this.dataSource.manager, sql, [cutoff, BATCH]);
-      total += rows.length;
+      const deleted = await this.repository.deleteBatch(table, cutoff, BATCH);
+      total += deleted;
       // Until nothing is left: a delivery freed by its redelivery's removal goes in the next batch.
-      if (rows.length === 0) return total;
+      if (deleted === 0) return total;
     }
   }
 }
-
-// A redelivery refers to the delivery it repeats, so that one goes in the next batch.
-// The attempts go in the same statement: foreign keys are checked at its end.
-const DELETE_DELIVERIES = `
-  WITH doomed AS (
-    SELECT d.id FROM webhook_deliveries d
-     WHERE d.status <> 'pending' AND d.created_at < $1
-       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries r WHERE r.redelivery_of = d.id)
-     LIMIT $2 FOR UPDATE OF d SKIP LOCKED
-  ), attempts AS (
-    DELETE FROM webhook_attempts a USING doomed WHERE a.delivery_id = doomed.id
-  )
-  DELETE FROM webhook_deliveries d USING doomed WHERE d.id = doomed.id RETURNING d.id`;
-
-// `round.cleared` events stay: they are the record of each round's losers and their reasons
-// that the round audit report reads (reports.repository.ts, auditLosers).
-const DELETE_EVENTS = `
-  DELETE FROM market_events e WHERE e.id IN (
-    SELECT x.id FROM market_events x
-     WHERE x.created_at < $1 AND x.type <> 'round.cleared'
-       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = x.id)
-     LIMIT $2 FOR UPDATE OF x SKIP LOCKED)
-  RETURNING e.id`;
-
-const DELETE_RELAYED_OUTBOX = `
-  DELETE FROM outbox o WHERE o.id IN (
-    SELECT x.id FROM outbox x WHERE x.relayed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
-  RETURNING o.id`;
-
-const DELETE_NODE_PRICES = `
-  DELETE FROM node_prices p WHERE (p.round_id, p.node_id) IN (
-    SELECT x.round_id, x.node_id FROM node_prices x WHERE x.period_start < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
-  RETURNING p.round_id AS id`;
-
-const DELETE_SERVICE_TRAFFIC = `
-  DELETE FROM service_traffic t WHERE (t.service_id, t.minute) IN (
-    SELECT x.service_id, x.minute FROM service_traffic x WHERE x.minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
-  RETURNING t.service_id AS id`;

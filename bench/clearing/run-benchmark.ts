@@ -82,7 +82,9 @@ async function measure(
   const started = Date.now();
   let out: Omit<Measure, 'ms' | 'maxRssMb'>;
   if (method === 'ours') {
-    const result = await clearWithSolver(snapshot, { timeLimitMs: r.budgetMs, seed: SEED });
+    // NEIGHBOURHOODS=off measures the engine without its MIP neighbourhoods (before/after).
+    const neighbourhoods = process.env.NEIGHBOURHOODS !== 'off';
+    const result = await clearWithSolver(snapshot, { timeLimitMs: r.budgetMs, seed: SEED, neighbourhoods });
     out = {
       welfare: result.welfare.toFixed(4),
       upperBound: result.upperBound?.toFixed(4) ?? null,

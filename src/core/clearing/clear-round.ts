@@ -12,6 +12,7 @@ import { recomputeWelfare } from './check-result.js';
 import type { Clock } from './clock.js';
 import { improveLocally } from './heuristics/local-search.js';
 import { lpPacking } from './heuristics/lp-packing.js';
+import { improveByNeighbourhoods } from './improve-neighbourhoods.js';
 import { improveByParts, mergeParts, partsAside } from './improve-parts.js';
 import { priceRound, type RoundPrices } from './price-round.js';
 import { buildRoundProblem, objectiveOffset } from './round-problem.js';
@@ -51,6 +52,12 @@ export interface ClearOptions {
    * `threadsOnly`); their answers are merged into the search's result where they do better.
    */
   backgroundSolver?: SolverBackend;
+  /**
+   * MIP neighbourhoods (improve-neighbourhoods.ts) between two runs of the local search and in
+   * the time the MIP parts leave; default true (rounds of at most 2,000 live bids, not in
+   * deterministic mode). Off gives the engine as it was before them, for benchmarks.
+   */
+  neighbourhoods?: boolean;
 }
 
 /** Shares of the budget left at the start of a phase that the phase may use. */
@@ -72,6 +79,22 @@ const MAX_MIP_BIDS = 2_000;
  * its envy-free anchor).
  */
 const TAIL_SHARE = 0.15;
+/** Below this left before the tail, a neighbourhood's MIP cannot get past its root LP. */
+const MIN_NEIGHBOURHOOD_MS = 30;
+/**
+ * HiGHS overruns a small MIP's deadline by up to ~200 ms (measured on the 1,000 x 250 rounds:
+ * 60 ms asked, 250-290 ms taken, with every heuristic, presolve or symmetry option tried), so no
+ * neighbourhood starts this close to the tail.
+ */
+const NEIGHBOURHOOD_RESERVE_MS = 100;
+/**
+ * With neighbourhoods on: the first search's share, then the neighbourhoods' share of what is
+ * left when the search did not converge in its own (measured on the 1,000 x 250 rounds at 1 s:
+ * 0.6 and 0.35 never did worse than the search alone; a depth-1 first search gained more on the
+ * contested rounds but lost 0.09 points on one, docs/benchmarks.md).
+ */
+const FIRST_SEARCH_SHARE = 0.6;
+const NEIGHBOURHOOD_SHARE = 0.35;
 
 class PhaseClock {
   readonly phases: Record<string, number> = {};
@@ -171,6 +194,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
 
   let bound: number | null = null;
   let boundComplete = false;
+  let lpWeight: Float64Array | undefined;
   const better = (candidate: Allocation) =>
     allocationScore(problem, candidate) > allocationScore(problem, allocation) + 1e-9;
   const meetsBound = () =>
@@ -182,6 +206,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     if (relaxed) {
       bound = relaxed.bound;
       boundComplete = relaxed.complete;
+      lpWeight = Float64Array.from(relaxed.bidOptions, (o) => o.reduce((t, v) => t + v, 0));
       const packed = lpPacking(problem, relaxed);
       if (better(packed)) allocation = packed;
       clock.lap('packing');
@@ -193,6 +218,9 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   // Parts solved side by side each get the time one lane would share among them.
   const minMipMs = MIN_MIP_MS / Math.max(1, Math.floor(partsBackend?.concurrency ?? 1));
   let parts = 0;
+  // Small MIPs over a few nodes (improve-neighbourhoods.ts); above MAX_MIP_BIDS they found nothing
+  // at 10,000 bids (measured) and their per-neighbourhood scans grow with the round.
+  const neighbourhoods = mipWorthIt && (options.neighbourhoods ?? true);
   if (hasDecisions && !meetsBound()) {
     // Other threads solve the parts from the packing's allocation while this one searches.
     const aside =
@@ -202,7 +230,30 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     // The MIP runs only with MIN_MIP_MS left after the search's share: when it would not, the
     // search keeps the whole remainder instead of leaving it idle (at 1 s, a third of the round).
     const mipWillRun = mipWorthIt && !aside && (work - now()) * (1 - SEARCH_SHARE) >= minMipMs;
-    allocation = improveLocally(problem, allocation, { deadline: share(mipWillRun ? SEARCH_SHARE : 1), clock: now });
+    // Where the MIP parts will not run (at 1 s), the search stops at a share, MIP neighbourhoods
+    // re-pack what it left, and the search resumes from their result (improve-neighbourhoods.ts).
+    // Where they will, the parts keep their time (the neighbourhoods cost the parts up to 0.06
+    // points at 3 s, measured) and the neighbourhoods only use what the parts leave, below.
+    const lnsOn = neighbourhoods && !aside && !mipWillRun;
+    const searchDeadline = share(lnsOn ? FIRST_SEARCH_SHARE : mipWillRun ? SEARCH_SHARE : 1);
+    allocation = improveLocally(problem, allocation, { deadline: searchDeadline, clock: now });
+    if (lnsOn && backend) {
+      clock.lap('search');
+      // A search that converged before its share has nothing to resume: the neighbourhoods may take the rest.
+      const converged = now() < searchDeadline;
+      const lns = await improveByNeighbourhoods(problem, allocation, backend, {
+        deadline: converged ? work - NEIGHBOURHOOD_RESERVE_MS : share(NEIGHBOURHOOD_SHARE),
+        clock: now,
+        seed,
+        lpWeight,
+      });
+      clock.lap('neighbourhoods');
+      if (lns.improved || !converged)
+        allocation = improveLocally(problem, lns.allocation, {
+          deadline: share(1),
+          clock: now,
+        });
+    }
     clock.lap('search');
     if (aside) {
       const merged = mergeParts(problem, allocation, await aside.answers);
@@ -222,6 +273,26 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     proven = solved.proven;
     if (solved.improved) {
       allocation = improveLocally(problem, solved.allocation, { deadline: work, clock: now });
+      clock.lap('search');
+    }
+  }
+  if (
+    backend &&
+    neighbourhoods &&
+    hasDecisions &&
+    !meetsBound() &&
+    work - now() >= MIN_NEIGHBOURHOOD_MS + NEIGHBOURHOOD_RESERVE_MS
+  ) {
+    // The search has converged (or the MIP parts ran) with time to spare: re-pack a few nodes at a time.
+    const lns = await improveByNeighbourhoods(problem, allocation, backend, {
+      deadline: work - NEIGHBOURHOOD_RESERVE_MS,
+      clock: now,
+      seed,
+      lpWeight,
+    });
+    clock.lap('neighbourhoods');
+    if (lns.improved) {
+      allocation = improveLocally(problem, lns.allocation, { deadline: work, clock: now });
       clock.lap('search');
     }
   }

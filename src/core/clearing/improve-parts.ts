@@ -23,7 +23,7 @@ export interface PartsOutcome {
 /** Below this, a part's MIP cannot get past its root LP, so no more parts are started. */
 const MIN_PART_MS = 30;
 
-interface PreparedPart {
+export interface PreparedPart {
   readonly part: Part;
   readonly built: AllocationModel;
   /** The part's gangs placed in it when it was built. */
@@ -33,7 +33,7 @@ interface PreparedPart {
 }
 
 /** A part's MIP built over the GPUs `state` leaves it: what is free plus what its own gangs and leases hold. */
-function preparePart(problem: RoundProblem, state: AllocationState, part: Part): PreparedPart {
+export function preparePart(problem: RoundProblem, state: AllocationState, part: Part): PreparedPart {
   const inPart = (a: Assignment | null) => a === null || a.shares.every((s) => part.nodeInScope[s.node]);
   const bids = part.bids.filter((b) => inPart(state.placed[b]));
   const warm = bids.flatMap((b) => (state.placed[b] ? [state.placed[b]!] : []));
@@ -63,7 +63,7 @@ const fits = (state: AllocationState, shares: readonly { node: number; gpus: num
  * stay; a solved gang or kept lease that no longer fits (the state changed since the part was
  * built) voids the whole answer.
  */
-function applyPart(problem: RoundProblem, state: AllocationState, part: Part, solved: Allocation): boolean {
+export function applyPart(problem: RoundProblem, state: AllocationState, part: Part, solved: Allocation): boolean {
   const mark = state.mark();
   const before = state.score;
   for (const b of part.bids) {

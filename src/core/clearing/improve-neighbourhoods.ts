@@ -1,0 +1,196 @@
+import { AllocationState } from './heuristics/allocation-state.js';
+import type { Allocation } from './allocation.js';
+import type { Clock } from './clock.js';
+import type { Part } from './decompose.js';
+import { applyPart, preparePart } from './improve-parts.js';
+import type { RoundProblem } from './round-problem.js';
+import type { SolverBackend } from './solver-port.js';
+
+/**
+ * MIP neighbourhoods (large neighbourhood search): after the local search has converged, small
+ * MIPs re-pack a few nodes at a time exactly. A neighbourhood is the nodes a valuable losing gang
+ * could use, grown to NODES by its block, with the gangs placed wholly inside it and the losers
+ * with most at stake that could use it; HiGHS solves it warm-started from the current allocation
+ * in a few tens of milliseconds and its answer is taken only when better (applyPart).
+ *
+ * Why: what the search leaves is bin packing (a 16-GPU NVLink gang in place of two 8-GPU gangs
+ * and small ones around them, docs/benchmarks.md) that one chain of evictions cannot see, while
+ * the MIP over a whole part is too big to finish inside a 1 s round.
+ */
+export interface NeighbourhoodOptions {
+  readonly deadline: number;
+  readonly clock: Clock;
+  readonly seed: number;
+  /** Stop after this many solves (fixed work, for benchmarks); default: until the deadline. */
+  readonly maxSolves?: number;
+  /** Nodes per neighbourhood (default NODES) and losers in it (default LOSERS). */
+  readonly nodes?: number;
+  readonly losers?: number;
+  /** Called after each solve, for benchmarks: the score so far (AllocationState's). */
+  readonly onSolve?: (score: number) => void;
+  /**
+   * Per bid, its weight in the LP relaxation: losers the LP would have placed are the likeliest
+   * to fit after a re-packing, so their neighbourhoods go first and they join others first.
+   */
+  readonly lpWeight?: Float64Array;
+}
+
+/** Nodes per neighbourhood and losers per neighbourhood: small enough for HiGHS in tens of ms. */
+const NODES = 16;
+const LOSERS = 60;
+/** When no neighbourhood improves, they grow by this factor, up to this many times NODES. */
+const GROWTH = 1.5;
+const GROWTH_LIMIT = 2.25;
+/** Most a single solve may take, so one hard neighbourhood cannot eat the phase. */
+const SOLVE_MS = 60;
+/** Below this left, a solve cannot get past presolve and its root LP. */
+const MIN_SOLVE_MS = 15;
+
+export interface NeighbourhoodOutcome {
+  readonly allocation: Allocation;
+  readonly improved: boolean;
+  readonly solves: number;
+}
+
+export async function improveByNeighbourhoods(
+  problem: RoundProblem,
+  start: Allocation,
+  backend: SolverBackend,
+  options: NeighbourhoodOptions,
+): Promise<NeighbourhoodOutcome> {
+  const { clock, deadline } = options;
+  const state = new AllocationState(problem, start);
+  const byBlock = new Map<string, number[]>();
+  for (const n of problem.nodes) {
+    const list = byBlock.get(n.node.block);
+    if (list) list.push(n.index);
+    else byBlock.set(n.node.block, [n.index]);
+  }
+  const value = Float64Array.from(problem.bids, (b) =>
+    Math.max(0, ...b.options.map((o) => (o.value - problem.nodes[o.eligible[0]].reserve) * b.bid.gpus)),
+  );
+  // LP-chosen losers first, then by welfare at stake: an order key over every positive value.
+  const lp = options.lpWeight;
+  const top = value.reduce((t, v) => Math.max(t, v), 0) + 1;
+  const stake = Float64Array.from(value, (v, b) => (v > 0 && lp && lp[b] >= 0.5 ? v + top : v));
+  const leasesOn = problem.nodes.map(() => [] as number[]);
+  for (const l of problem.flexibleLeases) for (const s of l.shares) leasesOn[s.node].push(l.index);
+  let size = options.nodes ?? NODES;
+  let loserCap = options.losers ?? LOSERS;
+  const tried = new Set<string>();
+  let solves = 0;
+  let improved = false;
+
+  for (;;) {
+    const losers = problem.bids
+      .filter((b) => b.options.length > 0 && !state.placed[b.index] && stake[b.index] > 0)
+      .map((b) => b.index)
+      .sort((x, y) => stake[y] - stake[x] || x - y);
+    let progressed = false;
+    for (const bid of losers) {
+      if (options.maxSolves !== undefined && solves >= options.maxSolves) break;
+      const left = deadline - clock();
+      if (left < MIN_SOLVE_MS) break;
+      const part = neighbourhood(problem, state, bid, { byBlock, leasesOn, stake, size, losers: loserCap });
+      if (!part) continue;
+      const key = nodeKey(part);
+      if (tried.has(key)) continue;
+      tried.add(key);
+      const prepared = preparePart(problem, state, part);
+      solves++;
+      const outcome = await backend.solve({
+        model: prepared.built.model,
+        deadline: clock() + Math.min(left, SOLVE_MS),
+        start: prepared.built.start,
+        seed: options.seed,
+      });
+      const better =
+        outcome.colValue !== null && applyPart(problem, state, part, prepared.built.decode(outcome.colValue));
+      options.onSolve?.(state.score);
+      if (better) {
+        improved = progressed = true;
+        // The state changed: neighbourhoods tried before may do better now.
+        tried.clear();
+        tried.add(key);
+        break;
+      }
+    }
+    if (!progressed) {
+      // Every neighbourhood of this size is at its optimum: grow them while time remains.
+      if (size >= NODES * GROWTH_LIMIT || options.nodes !== undefined) break;
+      size = Math.round(size * GROWTH);
+      loserCap = Math.round(loserCap * GROWTH);
+      tried.clear();
+    }
+  }
+  return { allocation: state.toAllocation(), improved, solves };
+}
+
+/** The nodes of `bid`'s most valuable group, grown by its block to `size`, as a part. */
+function neighbourhood(
+  problem: RoundProblem,
+  state: AllocationState,
+  bid: number,
+  at: {
+    byBlock: ReadonlyMap<string, readonly number[]>;
+    leasesOn: readonly (readonly number[])[];
+    stake: Float64Array;
+    size: number;
+    losers: number;
+  },
+): Part | null {
+  const { byBlock, leasesOn, stake, size } = at;
+  const { options } = problem.bids[bid];
+  let seed: readonly number[] | null = null;
+  let best = -Infinity;
+  for (const o of options)
+    for (const g of o.groups) {
+      const gain = o.value - problem.nodes[g.nodes[0]].reserve;
+      if (gain > best && g.nodes.length <= size) {
+        best = gain;
+        seed = g.nodes;
+      }
+    }
+  if (!seed) {
+    // Only wide groups (block, none): their cheapest NODES nodes.
+    const o = options[0];
+    seed = o.groups[0].nodes.slice(0, size);
+  }
+  const inScope = new Uint8Array(problem.nodes.length);
+  const nodes: number[] = [];
+  const add = (n: number) => {
+    if (!inScope[n] && nodes.length < size) {
+      inScope[n] = 1;
+      nodes.push(n);
+    }
+  };
+  seed.forEach(add);
+  for (const n of seed) for (const m of byBlock.get(problem.nodes[n].node.block)!) add(m);
+  const bids = new Set<number>();
+  for (const n of nodes) for (const b of state.bidsOn[n]) bids.add(b);
+  const losers: number[] = [];
+  for (const b of problem.bids) {
+    if (b.options.length === 0 || state.placed[b.index] || stake[b.index] <= 0) continue;
+    if (b.options.some((o) => o.eligible.some((n) => inScope[n]))) losers.push(b.index);
+  }
+  losers.sort((x, y) => stake[y] - stake[x] || x - y);
+  for (const b of losers.slice(0, at.losers)) bids.add(b);
+  bids.add(bid);
+  // Leases wholly inside: the part decides them; the others hold their GPUs.
+  const leases = new Set<number>();
+  for (const n of nodes)
+    for (const l of leasesOn[n]) if (problem.flexibleLeases[l].shares.every((s) => inScope[s.node])) leases.add(l);
+  return {
+    bids: [...bids].sort((x, y) => x - y),
+    leases: [...leases].sort((x, y) => x - y),
+    nodeInScope: inScope,
+    nodeCount: nodes.length,
+    split: true,
+  };
+}
+
+function nodeKey(part: Part): string {
+  const nodes: number[] = [];
+  part.nodeInScope.forEach((v, n) => (v ? nodes.push(n) : undefined));
+  return nodes.join(',');
+}

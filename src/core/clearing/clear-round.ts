@@ -11,6 +11,7 @@ import type { Allocation } from './allocation.js';
 import { recomputeWelfare } from './check-result.js';
 import type { Clock } from './clock.js';
 import { improveLocally } from './heuristics/local-search.js';
+import { previousAllocation, type PreviousRound } from './heuristics/previous-allocation.js';
 import { lpPacking } from './heuristics/lp-packing.js';
 import { improveByNeighbourhoods } from './improve-neighbourhoods.js';
 import { improveByParts, mergeParts, partsAside } from './improve-parts.js';
@@ -58,6 +59,12 @@ export interface ClearOptions {
    * deterministic mode). Off gives the engine as it was before them, for benchmarks.
    */
   neighbourhoods?: boolean;
+  /**
+   * The previous round's placements (and the leases it displaced): those of bids still open that
+   * are still valid seed one more start allocation, kept when it beats the greedy and the LP
+   * packing (heuristics/previous-allocation.ts). For a service that clears a similar round each minute.
+   */
+  previous?: PreviousRound;
 }
 
 /** Shares of the budget left at the start of a phase that the phase may use. */
@@ -189,6 +196,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   let allocation = greedyAllocate(problem);
   clock.lap('heuristic');
   const heuristicWelfare = allocationScore(problem, allocation) + keptWelfare(problem);
+
   const { backend } = options;
   const hasDecisions = problem.bids.some((b) => b.options.length > 0) || problem.flexibleLeases.length > 0;
 
@@ -211,6 +219,12 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
       if (better(packed)) allocation = packed;
       clock.lap('packing');
     }
+  }
+  if (options.previous) {
+    // Last round's placements that still hold, the rest placed as the LP packing would.
+    const warm = previousAllocation(problem, options.previous, lpWeight);
+    if (better(warm)) allocation = warm;
+    clock.lap('previous');
   }
   const liveBids = problem.bids.reduce((t, b) => t + (b.options.length > 0 ? 1 : 0), 0);
   const mipWorthIt = backend !== null && !deterministic && liveBids <= MAX_MIP_BIDS;

@@ -96,7 +96,11 @@ describe('a service served by two market processes', () => {
       }
     }
     forwarder?.close();
-    for (const t of [second, first]) if (t && !closed.has(t)) await t.app.close();
+    for (const t of [second, first]) {
+      if (!t || closed.has(t)) continue;
+      (t.app.getHttpServer() as Server).closeAllConnections();
+      await t.app.close();
+    }
     await first?.database.drop();
   });
 
@@ -174,6 +178,9 @@ describe('a service served by two market processes', () => {
       200,
     );
     upstream = other;
+    // As `gpumarket serve` does after its drain time: the agent's keep-alive connections through
+    // the forwarder would otherwise hold the closing server open.
+    (runner.app.getHttpServer() as Server).closeAllConnections();
     await runner.app.close();
     closed.add(runner);
     await until(

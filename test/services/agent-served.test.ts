@@ -1,12 +1,9 @@
-import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodeAgent } from '../../src/agent/agent-bootstrap.js';
 import type { NodeAgent } from '../../src/agent/node-agent.js';
-import { FAKE_NVIDIA_SMI, NVIDIA_SMI_FIXTURES } from '../adapters/support/agent-fleet.js';
+import { startFakeGpuAgent, stopFakeGpuAgent } from '../support/fake-gpu-agent.js';
 import { auth, createProvider, createTenant } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { until } from '../support/until.js';
@@ -31,39 +28,18 @@ describe('a service replica on a node agent', () => {
     await t.app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${((t.app.getHttpServer() as Server).address() as AddressInfo).port}`;
     const provider = await createProvider(t, 'agent-fleet', 'nvidia-agent');
-    process.env.FAKE_NVIDIA_SMI_DIR = NVIDIA_SMI_FIXTURES;
-    process.env.FAKE_NVIDIA_SMI_MACHINE = 'h100-8x';
-    agent = await createNodeAgent(
-      {
-        marketUrl: base,
-        key: provider.apiKey,
-        region: 'svc-region',
-        block: 'ib-leaf-1',
-        reservePrice: '1.00',
-        externalId: NODE,
-        nvidiaSmi: FAKE_NVIDIA_SMI,
-        stateDir: mkdtempSync(join(tmpdir(), 'gpumarket-agent-svc-')),
-        pollWaitSeconds: 2,
-        monitorIntervalMs: 50,
-        advertiseHost: '127.0.0.1',
-      },
-      () => undefined,
-    );
-    agent.start();
-    await agent.ready;
+    agent = await startFakeGpuAgent({
+      marketUrl: base,
+      key: provider.apiKey,
+      externalId: NODE,
+      region: 'svc-region',
+      advertiseHost: '127.0.0.1',
+    });
     tenant = await createTenant(t, 'svc-agent-tenant');
   });
 
   afterAll(async () => {
-    const leases = agent?.snapshot() ?? [];
-    await agent?.stop();
-    for (const lease of leases) {
-      try {
-        process.kill(-lease.pid, 'SIGKILL');
-      } catch {
-        // already ended
-      }
-    }
+    await stopFakeGpuAgent(agent);
     await t?.close();
   });
 

@@ -1,13 +1,10 @@
-import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodeAgent } from '../../src/agent/agent-bootstrap.js';
 import type { NodeAgent } from '../../src/agent/node-agent.js';
 import { ServicesRunner } from '../../src/modules/services/services-runner.service.js';
-import { FAKE_NVIDIA_SMI, NVIDIA_SMI_FIXTURES } from '../adapters/support/agent-fleet.js';
+import { startFakeGpuAgent, stopFakeGpuAgent } from '../support/fake-gpu-agent.js';
 import { auth, createProvider, createTenant } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { until } from '../support/until.js';
@@ -62,39 +59,18 @@ describe('a service served by two market processes', () => {
     });
     await new Promise<void>((done) => forwarder.listen(0, '127.0.0.1', done));
     const provider = await createProvider(first, 'agent-fleet', 'nvidia-agent');
-    process.env.FAKE_NVIDIA_SMI_DIR = NVIDIA_SMI_FIXTURES;
-    process.env.FAKE_NVIDIA_SMI_MACHINE = 'h100-8x';
-    agent = await createNodeAgent(
-      {
-        marketUrl: `http://127.0.0.1:${(forwarder.address() as AddressInfo).port}`,
-        key: provider.apiKey,
-        region: 'two-proc',
-        block: 'ib-leaf-1',
-        reservePrice: '1.00',
-        externalId: 'gpu-two-proc-1',
-        nvidiaSmi: FAKE_NVIDIA_SMI,
-        stateDir: mkdtempSync(join(tmpdir(), 'gpumarket-agent-two-')),
-        pollWaitSeconds: 2,
-        monitorIntervalMs: 50,
-        advertiseHost: '127.0.0.1',
-      },
-      () => undefined,
-    );
-    agent.start();
-    await agent.ready;
+    agent = await startFakeGpuAgent({
+      marketUrl: `http://127.0.0.1:${(forwarder.address() as AddressInfo).port}`,
+      key: provider.apiKey,
+      externalId: 'gpu-two-proc-1',
+      region: 'two-proc',
+      advertiseHost: '127.0.0.1',
+    });
     tenant = await createTenant(first, 'two-proc-tenant');
   });
 
   afterAll(async () => {
-    const leases = agent?.snapshot() ?? [];
-    await agent?.stop();
-    for (const lease of leases) {
-      try {
-        process.kill(-lease.pid, 'SIGKILL');
-      } catch {
-        // already ended
-      }
-    }
+    await stopFakeGpuAgent(agent);
     forwarder?.close();
     for (const t of [second, first]) {
       if (!t || closed.has(t)) continue;

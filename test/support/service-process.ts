@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { freeLocalPort } from '../../src/platform/http/local-serving.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ENTRY = join(ROOT, 'dist/cli/main.js');
@@ -30,16 +30,8 @@ export function buildService(): void {
   );
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+/** A TCP port free on this host now. */
+export const freePort = freeLocalPort;
 
 export interface ServiceProcess {
   readonly process: ChildProcess;

@@ -175,13 +175,7 @@ export class LeaseStateService {
         },
       },
     ];
-    if (outcome.state === 'expired')
-      events.push({
-        tenantId: lease.tenant_id,
-        type: 'bid.expired',
-        subjectId: lease.bid_id,
-        data: { bidId: lease.bid_id, reason: 'window_closed' },
-      });
+    if (outcome.state === 'expired') events.push(windowClosed(lease));
     await this.events.add(manager, events);
     return true;
   }
@@ -355,13 +349,7 @@ export class LeaseStateService {
         },
       },
     ];
-    if (outcome.state === 'expired')
-      events.push({
-        tenantId: lease.tenant_id,
-        type: 'bid.expired',
-        subjectId: lease.bid_id,
-        data: { bidId: lease.bid_id, reason: 'window_closed' },
-      });
+    if (outcome.state === 'expired') events.push(windowClosed(lease));
     await this.events.add(manager, events);
   }
 
@@ -396,4 +384,14 @@ export class LeaseStateService {
     );
     await this.orders.create(manager, orders);
   }
+}
+
+/** The event of a bid whose window closed while its lease ended: it goes back to no market. */
+function windowClosed(lease: { tenant_id: string; bid_id: string }): MarketEvent {
+  return {
+    tenantId: lease.tenant_id,
+    type: 'bid.expired',
+    subjectId: lease.bid_id,
+    data: { bidId: lease.bid_id, reason: 'window_closed' },
+  };
 }

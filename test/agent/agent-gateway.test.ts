@@ -184,6 +184,26 @@ describe('agent endpoints', () => {
     expect((await report({ state: 'running', node: 'other-a' })).body.details[0].field).toBe('node');
     expect((await report({ state: 'running', node: 'agent-a' })).body.state).toBe('allocated');
     expect((await report({ state: 'running', node: 'agent-b' })).body.state).toBe('running');
+    // A replica endpoint is kept when routable, and dropped (the rest of the report kept) when it
+    // would aim the services gateway at the market host's loopback or a link-local address.
+    const stored = async (node: string) =>
+      (
+        await t.dataSource.query(`SELECT report FROM agent_status_reports WHERE lease_id = $1 AND node = $2`, [
+          lease.id,
+          node,
+        ])
+      )[0].report;
+    const serving = { spawnedAt: 1_767_225_600_000, readyAt: 1_767_225_601_000 };
+    const routable = await report({ state: 'running', node: 'agent-a', endpoint: '10.0.3.17:40123', serving });
+    expect(routable.status).toBe(200);
+    expect(await stored('agent-a')).toMatchObject({ endpoint: '10.0.3.17:40123', serving });
+    for (const endpoint of ['127.0.0.1:5432', '169.254.169.254:80', 'localhost:6379']) {
+      const refused = await report({ state: 'running', node: 'agent-a', endpoint, serving });
+      expect(refused.status, endpoint).toBe(200);
+      expect(refused.body.state).toBe('running');
+      expect((await stored('agent-a')).endpoint, endpoint).toBeUndefined();
+    }
+    expect((await report({ state: 'running', node: 'agent-a', endpoint: 'not an endpoint' })).status).toBe(400);
     expect((await report({ state: 'completed', exitCode: 0, node: 'agent-b' })).body.state).toBe('running');
     const done = await report({ state: 'completed', exitCode: 0, node: 'agent-a' });
     expect(done.body).toMatchObject({ state: 'completed', endReason: 'workload_ended', exitCode: 0 });

@@ -24,7 +24,7 @@ describe('a service replica on a node agent', () => {
   let tenant: { id: string; apiKey: string };
 
   beforeAll(async () => {
-    t = await createTestApp({ MIN_HOLD_SECONDS: '1' });
+    t = await createTestApp({ MIN_HOLD_SECONDS: '1', AGENT_ENDPOINTS_ALLOW_LOOPBACK: 'true' });
     await t.app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${((t.app.getHttpServer() as Server).address() as AddressInfo).port}`;
     const provider = await createProvider(t, 'agent-fleet', 'nvidia-agent');

@@ -45,8 +45,11 @@ describe('a service served by two market processes', () => {
       .desired_replicas as number;
 
   beforeAll(async () => {
-    first = await createTestApp({ MIN_HOLD_SECONDS: '1' });
-    second = await createTestApp({ MIN_HOLD_SECONDS: '1' }, { shareDatabaseOf: first });
+    first = await createTestApp({ MIN_HOLD_SECONDS: '1', AGENT_ENDPOINTS_ALLOW_LOOPBACK: 'true' });
+    second = await createTestApp(
+      { MIN_HOLD_SECONDS: '1', AGENT_ENDPOINTS_ALLOW_LOOPBACK: 'true' },
+      { shareDatabaseOf: first },
+    );
     await listen(first);
     await listen(second);
     upstream = first;

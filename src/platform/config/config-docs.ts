@@ -37,6 +37,8 @@ const MEANINGS: Readonly<Record<string, string>> = {
   STOP_RETRY_SECONDS: 'how often the terminate of a workload the market failed to stop is sent again',
   HEARTBEAT_UNREACHABLE_SECONDS:
     'a node whose agent has been heard from is fenced after this long without a heartbeat or order poll (1-86400; agents are asked to beat every min(15, a third of it) seconds)',
+  AGENT_ENDPOINTS_ALLOW_LOOPBACK:
+    "`true` accepts service replica endpoints on loopback, link-local or unroutable addresses from node agents (a market and its agents on one host: demos, tests); by default such an endpoint is dropped from the agent's report, so a provider cannot aim the services gateway at the market host (docs/services.md)",
   PLACEMENT_START_TIMEOUT_SECONDS:
     'a placed lease whose workload is not running this long after its placement fails with `start_timeout` (1-604800)',
   RETENTION_DAYS: "days finished webhook deliveries and tenants' events are kept (0: forever); see Data retention",

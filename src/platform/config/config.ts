@@ -57,6 +57,8 @@ export interface AppConfig {
   readonly heartbeatUnreachableSeconds: number;
   /** A placed lease whose workload is not running after this long fails with `start_timeout`. */
   readonly placementStartTimeoutSeconds: number;
+  /** Accept service replica endpoints on loopback addresses from node agents (single-host demos and tests). */
+  readonly agentEndpointsAllowLoopback: boolean;
   /**
    * Days that finished webhook deliveries (with their attempts) and tenants' events are kept;
    * 0 keeps them forever. Rounds, prices, leases and the ledger are never deleted.
@@ -324,6 +326,8 @@ function readConfig(read: Reader, cwd: string): AppConfig {
     stopRetrySeconds: read.integer('STOP_RETRY_SECONDS', 60, 1, 86_400),
     heartbeatUnreachableSeconds: read.integer('HEARTBEAT_UNREACHABLE_SECONDS', 45, 1, 86_400),
     placementStartTimeoutSeconds: read.integer('PLACEMENT_START_TIMEOUT_SECONDS', 600, 1, 604_800),
+    agentEndpointsAllowLoopback:
+      read.choice('AGENT_ENDPOINTS_ALLOW_LOOPBACK', 'false', ['true', 'false'] as const) === 'true',
     retentionDays: read.integer('RETENTION_DAYS', 30, 0, 36_500),
     slurm: slurmConfig(read, cwd),
     kubernetes: kubernetesConfig(read, cwd),

@@ -3,11 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodeAgent } from '../../src/agent/agent-bootstrap.js';
 import type { NodeAgent } from '../../src/agent/node-agent.js';
 import { RoundService } from '../../src/modules/market/round.service.js';
-import { FAKE_NVIDIA_SMI, NVIDIA_SMI_FIXTURES } from '../adapters/support/agent-fleet.js';
 import { probeCommand, readProbeLog } from '../adapters/support/probe-log.js';
+import { startFakeGpuAgent, stopFakeGpuAgent } from '../support/fake-gpu-agent.js';
 import { auth, bidBody, createProvider, createTenant } from '../support/fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { past, until } from '../support/until.js';
@@ -42,37 +41,18 @@ describe('an nvidia-agent provider in the running market', () => {
     await t.app.listen(0, '127.0.0.1');
     const { port } = t.app.getHttpServer().address() as AddressInfo;
     const provider = await createProvider(t, 'agent-fleet', 'nvidia-agent');
-    process.env.FAKE_NVIDIA_SMI_DIR = NVIDIA_SMI_FIXTURES;
-    process.env.FAKE_NVIDIA_SMI_MACHINE = 'h100-8x';
-    agent = await createNodeAgent(
-      {
-        marketUrl: `http://127.0.0.1:${port}`,
-        key: provider.apiKey,
-        region: 'eu-west',
-        block: 'ib-leaf-1',
-        reservePrice: '1.80',
-        externalId: NODE,
-        nvidiaSmi: FAKE_NVIDIA_SMI,
-        stateDir: mkdtempSync(join(tmpdir(), 'gpumarket-agent-state-')),
-        pollWaitSeconds: 2,
-        monitorIntervalMs: 100,
-      },
-      () => undefined,
-    );
-    agent.start();
-    await agent.ready;
+    agent = await startFakeGpuAgent({
+      marketUrl: `http://127.0.0.1:${port}`,
+      key: provider.apiKey,
+      externalId: NODE,
+      region: 'eu-west',
+      reservePrice: '1.80',
+      monitorIntervalMs: 100,
+    });
   });
 
   afterAll(async () => {
-    const leases = agent?.snapshot() ?? [];
-    await agent?.stop();
-    for (const lease of leases) {
-      try {
-        process.kill(-lease.pid, 'SIGKILL');
-      } catch {
-        // already ended
-      }
-    }
+    await stopFakeGpuAgent(agent);
     await t?.close();
   });
 

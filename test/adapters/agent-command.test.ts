@@ -98,45 +98,30 @@ describe('gpumarket agent command', () => {
     expect(parseAgentArgs(base, {})).toMatchObject({ workloadUser: root ? 'gpumarket' : undefined });
   });
 
+  /** Flags of an agent whose nvidia-smi is missing (so it stops at start), with `extra` added. */
+  const missingSmi = (extra: string[] = []) => [
+    '--market',
+    server.url,
+    ...extra,
+    '--region',
+    'r',
+    '--block',
+    'b',
+    '--reserve-price',
+    '1',
+    '--nvidia-smi',
+    '/nonexistent/nvidia-smi',
+    '--state-dir',
+    mkdtempSync(join(tmpdir(), 'gpumarket-agent-cli-')),
+  ];
+
   it('removes the key from its own environment at start', async () => {
     process.env.GPUMARKET_PROVIDER_KEY = 'cli-key';
-    await runAgent(
-      [
-        '--market',
-        server.url,
-        '--region',
-        'r',
-        '--block',
-        'b',
-        '--reserve-price',
-        '1',
-        '--nvidia-smi',
-        '/nonexistent/nvidia-smi',
-        '--state-dir',
-        mkdtempSync(join(tmpdir(), 'gpumarket-agent-cli-')),
-      ],
-      AbortSignal.abort(),
-    );
+    await runAgent(missingSmi(), AbortSignal.abort());
     expect(process.env.GPUMARKET_PROVIDER_KEY).toBeUndefined();
   });
 
   it('exits 1 with the reason when nvidia-smi is missing', async () => {
-    const argv = [
-      '--market',
-      server.url,
-      '--key',
-      'cli-key',
-      '--region',
-      'r',
-      '--block',
-      'b',
-      '--reserve-price',
-      '1',
-      '--nvidia-smi',
-      '/nonexistent/nvidia-smi',
-      '--state-dir',
-      mkdtempSync(join(tmpdir(), 'gpumarket-agent-cli-')),
-    ];
-    expect(await runAgent(argv, AbortSignal.abort())).toBe(1);
+    expect(await runAgent(missingSmi(['--key', 'cli-key']), AbortSignal.abort())).toBe(1);
   });
 });

@@ -227,32 +227,13 @@ describe('POST /v1/bids rejects bad input with 400 naming the field and the rule
   });
 
   it('accepts a node gang as large as the largest node and an NVLink gang as large as the largest domain', async () => {
-    expect(
-      (
-        await t
-          .http()
-          .post('/v1/bids')
-          .set(auth(tenantKey))
-          .send(bidBody({ gpus: 8, contiguity: 'node' }))
-      ).status,
-    ).toBe(201);
-    expect(
-      (
-        await t
-          .http()
-          .post('/v1/bids')
-          .set(auth(tenantKey))
-          .send(bidBody({ gpus: 16, contiguity: 'nvlink' }))
-      ).status,
-    ).toBe(201);
-    expect(
-      (
-        await t
-          .http()
-          .post('/v1/bids')
-          .set(auth(tenantKey))
-          .send(bidBody({ gpus: 64, contiguity: 'block' }))
-      ).status,
-    ).toBe(201);
+    for (const [gpus, contiguity] of [
+      [8, 'node'],
+      [16, 'nvlink'],
+      [64, 'block'],
+    ] as const) {
+      const response = await t.http().post('/v1/bids').set(auth(tenantKey)).send(bidBody({ gpus, contiguity }));
+      expect(response.status, `${gpus} GPUs, ${contiguity}`).toBe(201);
+    }
   });
 });

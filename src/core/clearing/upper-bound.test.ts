@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HighsBackend } from '../solvers/highs-backend.js';
 import type { SolveRequest, SolverBackend } from './solver-port.js';
-import { mediumRound } from './random-rounds.test-helpers.js';
+import { exhaustiveOptimum, mediumRound, roundArbitrary } from './random-rounds.test-helpers.js';
+import { bid, node, snapshot } from './snapshot-fixtures.js';
 import { buildRoundProblem } from './round-problem.js';
 import { upperBound } from './upper-bound.js';
 
@@ -34,5 +36,40 @@ describe('upperBound', () => {
     }
     // The rounds are big enough that the first LP does not hold every offer that pays.
     expect(cut).toBeGreaterThan(0);
+  });
+
+  it('is never below the optimum of a random small round (fast-check, brute force)', async () => {
+    await fc.assert(
+      fc.asyncProperty(roundArbitrary, async (s) => {
+        const problem = buildRoundProblem(s);
+        // The clearing asks for a bound only where there is something to decide.
+        fc.pre(problem.bids.some((b) => b.options.length > 0) || problem.flexibleLeases.length > 0);
+        const relaxed = await upperBound(problem, highs, Date.now() + 60_000, Date.now);
+        const optimum = exhaustiveOptimum(s).toNumber();
+        expect(relaxed!.bound).toBeGreaterThanOrEqual(optimum - 1e-6 * Math.max(1, Math.abs(optimum)));
+      }),
+      { numRuns: 300, seed: 20261207 },
+    );
+  });
+
+  // A block of 12 free GPUs holds one 8-GPU block gang, not one and a half: the bound is the
+  // integer optimum (8 GPUs at 3.00 over a 1.00 reserve), where the plain LP said 24.
+  it.each([
+    ['one atom: a column cap', '1.00'],
+    ['two atoms of different reserves: a row over both', '1.50'],
+  ])('caps a block at whole gangs (%s)', async (_, secondReserve) => {
+    const s = snapshot({
+      nodes: [
+        node('n0', { gpus: 8, block: 'b', reserve: '1.00' }),
+        node('n1', { gpus: 4, block: 'b', reserve: secondReserve }),
+      ],
+      bids: [
+        bid('a', 8, { H100: '3.00' }, { contiguity: 'block' }),
+        bid('b', 8, { H100: '3.00' }, { contiguity: 'block' }),
+      ],
+    });
+    const relaxed = await upperBound(buildRoundProblem(s), highs, Date.now() + 60_000, Date.now);
+    expect(relaxed!.bound).toBeCloseTo(16, 6);
+    expect(exhaustiveOptimum(s).toNumber()).toBeCloseTo(16, 6);
   });
 });

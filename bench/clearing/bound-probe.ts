@@ -1,0 +1,54 @@
+import { loadavg } from 'node:os';
+import { buildRoundProblem } from '../../src/core/clearing/round-problem.js';
+import { upperBound } from '../../src/core/clearing/upper-bound.js';
+import type { RoundSnapshot } from '../../src/core/market/types.js';
+import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
+import { generateContested } from './generate-contested.js';
+import { generateInstance } from './generate-instance.js';
+
+/**
+ * `node dist/bench/bench/clearing/bound-probe.js [small|mid|big]` after `npm run bench:clearing`:
+ * the LP bound of each round (phase 5 alone, no deadline), its time and pricing iterations, and
+ * the bids the LP takes only in part, by contiguity and gang size: where the bound is loose.
+ * small: the six 1,000 x 250 rounds; mid: contested 10,000 x 1,000 seeds 1-3; big: contested
+ * 50,000 x 5,000 seed 1.
+ */
+const highs = new HighsBackend();
+const which = process.argv[2] ?? 'small';
+const rounds: [string, RoundSnapshot][] =
+  which === 'small'
+    ? [
+        ['instance 42', generateInstance(1000, 250, 42)],
+        ['instance 7', generateInstance(1000, 250, 7)],
+        ['instance 1', generateInstance(1000, 250, 1)],
+        ['contested 1', generateContested(1000, 250, 1)],
+        ['contested 2', generateContested(1000, 250, 2)],
+        ['contested 3', generateContested(1000, 250, 3)],
+      ]
+    : which === 'mid'
+      ? [1, 2, 3].map((s): [string, RoundSnapshot] => [`contested 10k ${s}`, generateContested(10000, 1000, s)])
+      : [[`contested 50k 1`, generateContested(50000, 5000, 1)]];
+await upperBound(buildRoundProblem(generateInstance(300, 100, 43)), highs, Date.now() + 60_000, Date.now);
+console.log(`load at start ${loadavg()[0].toFixed(2)}`);
+for (const [name, snap] of rounds) {
+  const problem = buildRoundProblem(snap);
+  const started = Date.now();
+  const r = (await upperBound(problem, highs, Date.now() + 600_000, Date.now))!;
+  const ms = Date.now() - started;
+  const fractional = new Map<string, { bids: number; gpus: number }>();
+  r.bidOptions.forEach((options, i) => {
+    const x = options.reduce((t, v) => t + v, 0);
+    if (x < 1e-6 || x > 1 - 1e-6) return;
+    const { contiguity, gpus } = problem.bids[i].bid;
+    const e = fractional.get(`${contiguity}:${gpus}`) ?? { bids: 0, gpus: 0 };
+    e.bids++;
+    e.gpus += x * gpus;
+    fractional.set(`${contiguity}:${gpus}`, e);
+  });
+  const parts = [...fractional].map(([k, e]) => `${k} ${e.bids} bids (${e.gpus.toFixed(1)} GPUs)`).join(', ');
+  const leases = [...r.keep].filter((v) => v > 1e-6 && v < 1 - 1e-6).length;
+  console.log(
+    `${name}: bound ${r.bound.toFixed(4)}, ${r.complete ? 'complete' : 'cut short'}, ${r.iterations} LPs, ${ms} ms, ` +
+      `RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB; taken in part: ${parts || 'none'}; leases kept in part: ${leases}`,
+  );
+}

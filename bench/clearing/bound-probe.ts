@@ -11,7 +11,8 @@ import { generateInstance } from './generate-instance.js';
  * the LP bound of each round (phase 5 alone, no deadline), its time and pricing iterations, and
  * the bids the LP takes only in part, by contiguity and gang size: where the bound is loose.
  * small: the six 1,000 x 250 rounds; mid: contested 10,000 x 1,000 seeds 1-3; big: contested
- * 50,000 x 5,000 seed 1.
+ * 50,000 x 5,000 seed 1; instances: the first shape's 10,000 x 1,000 seeds 42, 7, 1;
+ * big-instance: its 50,000 x 5,000 seed 42.
  */
 const highs = new HighsBackend();
 const which = process.argv[2] ?? 'small';
@@ -25,9 +26,13 @@ const rounds: [string, RoundSnapshot][] =
         ['contested 2', generateContested(1000, 250, 2)],
         ['contested 3', generateContested(1000, 250, 3)],
       ]
-    : which === 'mid'
-      ? [1, 2, 3].map((s): [string, RoundSnapshot] => [`contested 10k ${s}`, generateContested(10000, 1000, s)])
-      : [[`contested 50k 1`, generateContested(50000, 5000, 1)]];
+    : which === 'instances'
+      ? [42, 7, 1].map((s): [string, RoundSnapshot] => [`instance 10k ${s}`, generateInstance(10000, 1000, s)])
+      : which === 'mid'
+        ? [1, 2, 3].map((s): [string, RoundSnapshot] => [`contested 10k ${s}`, generateContested(10000, 1000, s)])
+        : which === 'big-instance'
+          ? [[`instance 50k 42`, generateInstance(50000, 5000, 42)]]
+          : [[`contested 50k 1`, generateContested(50000, 5000, 1)]];
 await upperBound(buildRoundProblem(generateInstance(300, 100, 43)), highs, Date.now() + 60_000, Date.now);
 console.log(`load at start ${loadavg()[0].toFixed(2)}`);
 for (const [name, snap] of rounds) {

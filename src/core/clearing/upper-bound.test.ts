@@ -52,24 +52,24 @@ describe('upperBound', () => {
     );
   });
 
-  // A block of 12 free GPUs holds one 8-GPU block gang, not one and a half: the bound is the
-  // integer optimum (8 GPUs at 3.00 over a 1.00 reserve), where the plain LP said 24.
+  // A block of 48 free GPUs holds one 32-GPU block gang, not one and a half: the bound is the
+  // integer optimum (32 GPUs at 3.00 over a 1.00 reserve), where the plain LP said 96.
   it.each([
     ['one atom: a column cap', '1.00'],
     ['two atoms of different reserves: a row over both', '1.50'],
   ])('caps a block at whole gangs (%s)', async (_, secondReserve) => {
     const s = snapshot({
       nodes: [
-        node('n0', { gpus: 8, block: 'b', reserve: '1.00' }),
-        node('n1', { gpus: 4, block: 'b', reserve: secondReserve }),
+        node('n0', { gpus: 32, block: 'b', reserve: '1.00' }),
+        node('n1', { gpus: 16, block: 'b', reserve: secondReserve }),
       ],
       bids: [
-        bid('a', 8, { H100: '3.00' }, { contiguity: 'block' }),
-        bid('b', 8, { H100: '3.00' }, { contiguity: 'block' }),
+        bid('a', 32, { H100: '3.00' }, { contiguity: 'block' }),
+        bid('b', 32, { H100: '3.00' }, { contiguity: 'block' }),
       ],
     });
     const relaxed = await upperBound(buildRoundProblem(s), highs, Date.now() + 60_000, Date.now);
-    expect(relaxed!.bound).toBeCloseTo(16, 6);
-    expect(exhaustiveOptimum(s).toNumber()).toBeCloseTo(16, 6);
+    expect(relaxed!.bound).toBeCloseTo(64, 6);
+    expect(exhaustiveOptimum(s).toNumber()).toBeCloseTo(64, 6);
   });
 });

@@ -45,13 +45,19 @@ export interface RelaxedSolution {
 const FIRST_COVER = 2;
 const PRICE_TOLERANCE = 1e-7;
 const MIN_PRICED_IN = 200;
+/**
+ * Gang size from which whole-gang caps apply (gangCaps). Caps on smaller gangs changed no bound
+ * on the benchmark rounds and cost LP time (their classes no longer merge with others); from 32
+ * GPUs the bounds are the same as capping every gang (bench/clearing/bound-probe.ts, 7 Dec).
+ */
+const MIN_CAPPED_GANG = 32;
 
 interface Classes {
   /** Per bid, per option: its class. */
   readonly of: readonly number[][];
   /** Nodes each class may draw on. */
   readonly nodes: (readonly number[])[];
-  /** Each class's gang size where it uses its groups in whole gangs (nvlink, block); 0 elsewhere. */
+  /** Each class's gang size where it is capped to whole gangs of its groups (gangCaps); 0 elsewhere. */
   readonly gang: number[];
   /** The contiguity of those groups; null where the gang size is 0. */
   readonly grouping: (Contiguity | null)[];
@@ -60,7 +66,7 @@ interface Classes {
 /**
  * Classes: bid offers that may draw on the same set of nodes, in the same whole gangs where
  * that caps them, which is all the LP sees of them (a 2-GPU `node` gang and a `none` gang over
- * the same nodes are one class; a 16-GPU `block` gang is a class of its own). Fewer classes
+ * the same nodes are one class; a 64-GPU `block` gang is a class of its own). Fewer classes
  * mean fewer atoms and flow columns.
  */
 function classify(problem: RoundProblem): Classes {
@@ -90,8 +96,8 @@ function classify(problem: RoundProblem): Classes {
   const of = problem.bids.map((b) =>
     b.options.map((option) => {
       const { contiguity, gpus } = b.bid;
-      // Gangs bound to one nvlink domain or block use it in whole gangs; see gangCaps.
-      const whole = (contiguity === 'nvlink' || contiguity === 'block') && gpus > 1;
+      // Big gangs bound to one nvlink domain or block use it in whole gangs; see gangCaps.
+      const whole = (contiguity === 'nvlink' || contiguity === 'block') && gpus >= MIN_CAPPED_GANG;
       const shape = `${option.eligibilityKey}|${contiguity}|${contiguity === 'none' ? 0 : gpus}`;
       let c = byShape.get(shape);
       if (c === undefined) {
@@ -129,13 +135,13 @@ function firstOffers(problem: RoundProblem): Uint8Array[] {
   return active;
 }
 
-/** A flow that whole gangs cap below its atom's capacity: at most `upper` GPUs, and within `row`'s cap. */
+/** A capped class's flow from an atom within one group: at most `upper` GPUs, and within `groupRow`'s cap. */
 interface BoundedFlow {
   readonly col: number;
   readonly atom: number;
   readonly cls: number;
   readonly upper: number;
-  /** A row capping the class's use of one group that several atoms share; -1 when none. */
+  /** The row capping the class's use of the group; -1 when none. */
   readonly groupRow: number;
 }
 
@@ -154,21 +160,15 @@ interface Restricted {
   readonly groupRows: readonly { readonly row: number; readonly cap: number }[];
 }
 
-/**
- * Nodes that every used class treats alike (same reserve, same classes, same group of each
- * contiguity that caps a class) merge into one atom with their capacities summed.
- */
+/** Nodes that every used class treats alike (same reserve, same classes) merge into one atom. */
 function buildAtoms(problem: RoundProblem, classes: Classes, used: Uint8Array) {
   const membership: number[][] = problem.nodes.map(() => []);
   classes.nodes.forEach((nodes, c) => (used[c] ? nodes.forEach((n) => membership[n].push(c)) : undefined));
   const atomIndex = new Map<string, number>();
   const atomOf = new Int32Array(problem.nodes.length);
-  const atoms: { reserve: number; capacity: number; classes: number[]; nodes: number[] }[] = [];
+  const atoms: Atom[] = [];
   for (const n of problem.nodes) {
-    let key = `${n.reserve}|${membership[n.index].join(',')}`;
-    // Split by the groups of the contiguities that cap one of its classes, so no atom spans two.
-    const by = new Set(membership[n.index].map((c) => classes.grouping[c]));
-    for (const k of ['nvlink', 'block'] as const) if (by.has(k)) key += `|${contiguityGroupKey(n.node, k)}`;
+    const key = `${n.reserve}|${membership[n.index].join(',')}`;
     let a = atomIndex.get(key);
     if (a === undefined) {
       a = atoms.length;
@@ -182,45 +182,71 @@ function buildAtoms(problem: RoundProblem, classes: Classes, used: Uint8Array) {
   return { atoms, atomOf };
 }
 
+interface Atom {
+  readonly reserve: number;
+  capacity: number;
+  readonly classes: number[];
+  readonly nodes: number[];
+}
+
+/** One flow column of a capped class: an atom's GPUs inside one of the class's groups. */
+interface SubFlow {
+  readonly atom: number;
+  readonly cls: number;
+  readonly upper: number;
+  /** Index into the caps' rows; -1 when the group's capacity is already a multiple of k. */
+  readonly cap: number;
+}
+
 /**
  * Caps from whole gangs, valid for every integer allocation: a class of k-GPU gangs bound to
- * one nvlink domain or block uses each such group in multiples of k, so at most
- * floor(capacity / k) x k of it (a block with 100 free GPUs holds one 64-GPU gang, not 1.56).
- * Per (class, group): the cap of the flow column when one atom holds the group, else a row over
- * its atoms' flows; none where the capacity is already a multiple of k.
+ * one nvlink domain or block (k >= MIN_CAPPED_GANG) uses each such group in multiples of k, so
+ * at most floor(capacity / k) x k of it (a block with 100 free GPUs holds one 64-GPU gang, not
+ * 1.56). Such a class draws on an atom through one column per group the atom's nodes fall in
+ * (capped at their GPUs), and a row caps its columns in a group; atoms stay whole, so the
+ * classes that are not capped see the LP they saw before (splitting atoms by group instead made
+ * the LP 2.5-3.4x slower at 50,000 bids, measured).
  *
  * Measured (bench/clearing/bound-probe.ts): the LP's fractional bids on the contested rounds are
  * all 64-GPU block gangs; these caps lower the bound by 0.02-0.07% at 10,000 bids and up to 0.26%
- * at 1,000, at no measurable cost. The same cap per node for `node` gangs changed no bound.
+ * at 1,000.
  */
-function gangCaps(
-  problem: RoundProblem,
-  classes: Classes,
-  atoms: readonly { capacity: number; classes: readonly number[]; nodes: readonly number[] }[],
-) {
-  const upper = new Map<string, number>();
-  const groups = new Map<string, { cls: number; atoms: number[]; capacity: number }>();
+function gangCaps(problem: RoundProblem, classes: Classes, atoms: readonly Atom[]) {
+  const flows: SubFlow[] = [];
+  const rows: { cap: number }[] = [];
+  const byGroup = new Map<string, { capacity: number; flows: number[] }>();
   atoms.forEach((atom, a) => {
     for (const c of atom.classes) {
       const by = classes.grouping[c];
       if (by === null) continue;
-      const key = `${c}|${contiguityGroupKey(problem.nodes[atom.nodes[0]].node, by)}`;
-      const group = groups.get(key);
-      if (group) {
-        group.atoms.push(a);
-        group.capacity += atom.capacity;
-      } else groups.set(key, { cls: c, atoms: [a], capacity: atom.capacity });
+      const inGroup = new Map<string, number>();
+      for (const n of atom.nodes) {
+        const g = contiguityGroupKey(problem.nodes[n].node, by);
+        inGroup.set(g, (inGroup.get(g) ?? 0) + problem.nodes[n].capacity);
+      }
+      for (const [g, capacity] of inGroup) {
+        const key = `${c}|${g}`;
+        let group = byGroup.get(key);
+        if (!group) byGroup.set(key, (group = { capacity: 0, flows: [] }));
+        group.capacity += capacity;
+        group.flows.push(flows.length);
+        flows.push({ atom: a, cls: c, upper: capacity, cap: -1 });
+      }
     }
   });
-  const rows: { cls: number; atoms: number[]; cap: number }[] = [];
-  for (const g of groups.values()) {
-    const k = classes.gang[g.cls];
-    const cap = Math.floor(g.capacity / k) * k;
-    if (cap >= g.capacity) continue;
-    if (g.atoms.length === 1) upper.set(`${g.atoms[0]}:${g.cls}`, cap);
-    else rows.push({ cls: g.cls, atoms: g.atoms, cap });
+  for (const [key, group] of byGroup) {
+    const k = classes.gang[Number(key.slice(0, key.indexOf('|')))];
+    const cap = Math.floor(group.capacity / k) * k;
+    if (cap >= group.capacity) continue;
+    if (group.flows.length === 1) {
+      const f = flows[group.flows[0]];
+      flows[group.flows[0]] = { ...f, upper: Math.min(f.upper, cap) };
+      continue;
+    }
+    for (const i of group.flows) flows[i] = { ...flows[i], cap: rows.length };
+    rows.push({ cap });
   }
-  return { upper, rows };
+  return { flows, rows };
 }
 
 /** The LP over the active offers (all flexible leases always in). */
@@ -241,12 +267,7 @@ async function solveRestricted(
   const classRow = new Int32Array(classCount).fill(-1);
   used.forEach((u, c) => (u ? (classRow[c] = m.addRow(0, 0)) : undefined));
   const atomRow = atoms.map((a) => m.addRow(-Infinity, a.capacity));
-  const groupRowOf = new Map<string, number>();
-  const groupRows = caps.rows.map((g) => {
-    const row = m.addRow(-Infinity, g.cap);
-    for (const a of g.atoms) groupRowOf.set(`${a}:${g.cls}`, row);
-    return { row, cap: g.cap };
-  });
+  const groupRows = caps.rows.map((g) => ({ row: m.addRow(-Infinity, g.cap), cap: g.cap }));
   const bidRow = new Int32Array(problem.bids.length).fill(-1);
   const bidCols = problem.bids.map((b, i) => {
     const on = active[i].reduce((t, v) => t + v, 0);
@@ -269,16 +290,15 @@ async function solveRestricted(
       [...perAtom.values()],
     );
   });
-  const bounded: BoundedFlow[] = [];
   atoms.forEach((atom, a) => {
-    for (const c of atom.classes) {
-      const upper = caps.upper.get(`${a}:${c}`) ?? Infinity;
-      const groupRow = groupRowOf.get(`${a}:${c}`) ?? -1;
-      const rows = groupRow >= 0 ? [atomRow[a], classRow[c], groupRow] : [atomRow[a], classRow[c]];
-      const col = m.addCol(-atom.reserve, upper, false, rows, groupRow >= 0 ? [1, -1, 1] : [1, -1]);
-      if (upper < Infinity || groupRow >= 0)
-        bounded.push({ col, atom: a, cls: c, upper: Math.min(upper, atom.capacity), groupRow });
-    }
+    for (const c of atom.classes)
+      if (classes.grouping[c] === null) m.addCol(-atom.reserve, Infinity, false, [atomRow[a], classRow[c]], [1, -1]);
+  });
+  const bounded: BoundedFlow[] = caps.flows.map((f) => {
+    const groupRow = f.cap >= 0 ? groupRows[f.cap].row : -1;
+    const rows = [atomRow[f.atom], classRow[f.cls], ...(groupRow >= 0 ? [groupRow] : [])];
+    const col = m.addCol(-atoms[f.atom].reserve, f.upper, false, rows, groupRow >= 0 ? [1, -1, 1] : [1, -1]);
+    return { col, atom: f.atom, cls: f.cls, upper: f.upper, groupRow };
   });
   const outcome = await backend.solve({ model: m.build(), relax: true, deadline });
   return {

@@ -22,21 +22,28 @@ function slowAfterFirst(inner: SolverBackend, deadline: number): SolverBackend {
 describe('upperBound', () => {
   const highs = new HighsBackend();
 
-  it('cut short after its first LP, still reports a proven bound: at least the whole LP optimum', async () => {
-    let cut = 0;
-    for (const seed of [1, 2, 3, 4, 5, 6]) {
-      const problem = buildRoundProblem(mediumRound(seed, 48, 400));
-      const whole = await upperBound(problem, highs, Date.now() + 60_000, Date.now);
-      expect(whole?.complete).toBe(true);
-      const partial = await upperBound(problem, slowAfterFirst(highs, Date.now() + 20), Date.now() + 20, Date.now);
-      expect(partial).not.toBeNull();
-      expect(partial!.bound).toBeGreaterThanOrEqual(whole!.bound - 1e-6 * Math.max(1, whole!.bound));
-      if (!partial!.complete) cut++;
-      else expect(partial!.bound).toBeCloseTo(whole!.bound, 6);
-    }
-    // The rounds are big enough that the first LP does not hold every offer that pays.
-    expect(cut).toBeGreaterThan(0);
-  });
+  it.each([
+    ['as configured', undefined],
+    ['with whole-gang caps on gangs of every size', 2],
+  ])(
+    'cut short after its first LP, still reports a proven bound: at least the whole LP optimum (%s)',
+    async (_, minCappedGang) => {
+      let cut = 0;
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const problem = buildRoundProblem(mediumRound(seed, 48, 400));
+        const whole = await upperBound(problem, highs, Date.now() + 60_000, Date.now, minCappedGang);
+        expect(whole?.complete).toBe(true);
+        const slow = slowAfterFirst(highs, Date.now() + 20);
+        const partial = await upperBound(problem, slow, Date.now() + 20, Date.now, minCappedGang);
+        expect(partial).not.toBeNull();
+        expect(partial!.bound).toBeGreaterThanOrEqual(whole!.bound - 1e-6 * Math.max(1, whole!.bound));
+        if (!partial!.complete) cut++;
+        else expect(partial!.bound).toBeCloseTo(whole!.bound, 6);
+      }
+      // The rounds are big enough that the first LP does not hold every offer that pays.
+      expect(cut).toBeGreaterThan(0);
+    },
+  );
 
   it('is never below the optimum of a random small round (fast-check, brute force)', async () => {
     await fc.assert(
@@ -44,9 +51,12 @@ describe('upperBound', () => {
         const problem = buildRoundProblem(s);
         // The clearing asks for a bound only where there is something to decide.
         fc.pre(problem.bids.some((b) => b.options.length > 0) || problem.flexibleLeases.length > 0);
-        const relaxed = await upperBound(problem, highs, Date.now() + 60_000, Date.now);
         const optimum = exhaustiveOptimum(s).toNumber();
-        expect(relaxed!.bound).toBeGreaterThanOrEqual(optimum - 1e-6 * Math.max(1, Math.abs(optimum)));
+        // As configured, and with whole-gang caps on gangs of every size (these rounds' gangs are small).
+        for (const minCappedGang of [undefined, 2]) {
+          const relaxed = await upperBound(problem, highs, Date.now() + 60_000, Date.now, minCappedGang);
+          expect(relaxed!.bound).toBeGreaterThanOrEqual(optimum - 1e-6 * Math.max(1, Math.abs(optimum)));
+        }
       }),
       { numRuns: 300, seed: 20261207 },
     );

@@ -69,7 +69,7 @@ interface Classes {
  * the same nodes are one class; a 64-GPU `block` gang is a class of its own). Fewer classes
  * mean fewer atoms and flow columns.
  */
-function classify(problem: RoundProblem): Classes {
+function classify(problem: RoundProblem, minCappedGang: number): Classes {
   const byShape = new Map<string, number>();
   const byNodes = new Map<number, number[]>();
   const nodes: (readonly number[])[] = [];
@@ -97,7 +97,7 @@ function classify(problem: RoundProblem): Classes {
     b.options.map((option) => {
       const { contiguity, gpus } = b.bid;
       // Big gangs bound to one nvlink domain or block use it in whole gangs; see gangCaps.
-      const whole = (contiguity === 'nvlink' || contiguity === 'block') && gpus >= MIN_CAPPED_GANG;
+      const whole = (contiguity === 'nvlink' || contiguity === 'block') && gpus >= minCappedGang;
       const shape = `${option.eligibilityKey}|${contiguity}|${contiguity === 'none' ? 0 : gpus}`;
       let c = byShape.get(shape);
       if (c === undefined) {
@@ -385,8 +385,10 @@ export async function upperBound(
   backend: SolverBackend,
   deadline: number,
   clock: Clock,
+  /** Gang size from which whole-gang caps apply; tests lower it to reach small rounds. */
+  minCappedGang = MIN_CAPPED_GANG,
 ): Promise<RelaxedSolution | null> {
-  const classes = classify(problem);
+  const classes = classify(problem, minCappedGang);
   const active = firstOffers(problem);
   let complete = active.every((options) => options.every((on) => on === 1));
   let best: RelaxedSolution | null = null;

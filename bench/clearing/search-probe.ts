@@ -18,18 +18,20 @@ import { generateInstance } from './generate-instance.js';
  * stop at a deadline (60 ms each), so their welfare may move too. `--variants` adds the search
  * at depth 3 and with every deep item; env DEPTH sets the first search's depth, NODES and LOSERS
  * the neighbourhoods' size, TRACE=1 prints the welfare after every fourth solve, NOLP=1 orders
- * losers without the LP's weights.
+ * losers without the LP's weights, ONLY=contested the contested rounds alone.
  */
 const bids = Number(process.argv[2] ?? 1000);
 const nodes = Number(process.argv[3] ?? 250);
-const rounds = [
-  ['instance 42', generateInstance(bids, nodes, 42)],
-  ['instance 7', generateInstance(bids, nodes, 7)],
-  ['instance 1', generateInstance(bids, nodes, 1)],
-  ['contested 1', generateContested(bids, nodes, 1)],
-  ['contested 2', generateContested(bids, nodes, 2)],
-  ['contested 3', generateContested(bids, nodes, 3)],
-] as const;
+const rounds = (
+  [
+    ['instance 42', generateInstance(bids, nodes, 42)],
+    ['instance 7', generateInstance(bids, nodes, 7)],
+    ['instance 1', generateInstance(bids, nodes, 1)],
+    ['contested 1', generateContested(bids, nodes, 1)],
+    ['contested 2', generateContested(bids, nodes, 2)],
+    ['contested 3', generateContested(bids, nodes, 3)],
+  ] as const
+).filter(([name]) => !process.env.ONLY || name.startsWith(process.env.ONLY));
 const variants: [string, Partial<LocalSearchOptions>][] = process.argv.includes('--variants')
   ? [
       ['as is (depth 2, 100 deep)', {}],

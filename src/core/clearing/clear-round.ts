@@ -77,7 +77,7 @@ const SEARCH_SHARE = 0.7;
 const MIN_MIP_MS = 500;
 /**
  * Above this many live bids the MIP parts do not beat the local search inside a round's budget
- * (measured: 10,000 and 50,000 bids), so the search keeps the whole budget.
+ * (measured: 10,000 and 50,000 bids), so the search and the MIP neighbourhoods share it.
  */
 const MAX_MIP_BIDS = 2_000;
 /**
@@ -96,12 +96,18 @@ const MIN_NEIGHBOURHOOD_MS = 30;
 const NEIGHBOURHOOD_RESERVE_MS = 100;
 /**
  * With neighbourhoods on: the first search's share, then the neighbourhoods' share of what is
- * left when the search did not converge in its own (measured on the 1,000 x 250 rounds at 1 s:
- * 0.6 and 0.35 never did worse than the search alone; a depth-1 first search gained more on the
- * contested rounds but lost 0.09 points on one, docs/benchmarks.md).
+ * left when the search did not converge in its own. Rounds the MIP parts may clear (up to
+ * MAX_MIP_BIDS live bids), measured on the 1,000 x 250 rounds at 1 s: 0.6 and 0.35 never did
+ * worse than the search alone; a depth-1 first search gained more on the contested rounds but
+ * lost 0.09 points on one. Larger rounds, measured at 10,000 x 1,000 (docs/benchmarks.md): on
+ * the contested shape the search gains ~0.02 points a second after its first 250 ms while the
+ * neighbourhoods (tens of ms each) gain ~0.1 in their first second; on the first shape the
+ * search keeps gaining for 2-3 s. 0.7 and 0.9: contested -0.02 to +0.11 points over the search
+ * alone, the first shape -0.04 to +0.02; a first share of 0.3 gained more on the contested rounds
+ * (+0.13) but lost 0.05-0.16 on the first shape.
  */
-const FIRST_SEARCH_SHARE = 0.6;
-const NEIGHBOURHOOD_SHARE = 0.35;
+const FIRST_SEARCH_SHARE = { small: 0.6, large: 0.7 };
+const NEIGHBOURHOOD_SHARE = { small: 0.35, large: 0.9 };
 
 class PhaseClock {
   readonly phases: Record<string, number> = {};
@@ -232,9 +238,10 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   // Parts solved side by side each get the time one lane would share among them.
   const minMipMs = MIN_MIP_MS / Math.max(1, Math.floor(partsBackend?.concurrency ?? 1));
   let parts = 0;
-  // Small MIPs over a few nodes (improve-neighbourhoods.ts); above MAX_MIP_BIDS they found nothing
-  // at 10,000 bids (measured) and their per-neighbourhood scans grow with the round.
-  const neighbourhoods = mipWorthIt && (options.neighbourhoods ?? true);
+  // Small MIPs over a few nodes (improve-neighbourhoods.ts), at every size: at 10,000-50,000 bids
+  // they re-pack what the search leaves (+0.02 to +0.14 points at 10,000, measured).
+  const neighbourhoods = backend !== null && !deterministic && (options.neighbourhoods ?? true);
+  const size = liveBids <= MAX_MIP_BIDS ? 'small' : 'large';
   if (hasDecisions && !meetsBound()) {
     // Other threads solve the parts from the packing's allocation while this one searches.
     const aside =
@@ -249,14 +256,14 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     // Where they will, the parts keep their time (the neighbourhoods cost the parts up to 0.06
     // points at 3 s, measured) and the neighbourhoods only use what the parts leave, below.
     const lnsOn = neighbourhoods && !aside && !mipWillRun;
-    const searchDeadline = share(lnsOn ? FIRST_SEARCH_SHARE : mipWillRun ? SEARCH_SHARE : 1);
+    const searchDeadline = share(lnsOn ? FIRST_SEARCH_SHARE[size] : mipWillRun ? SEARCH_SHARE : 1);
     allocation = improveLocally(problem, allocation, { deadline: searchDeadline, clock: now });
     if (lnsOn && backend) {
       clock.lap('search');
       // A search that converged before its share has nothing to resume: the neighbourhoods may take the rest.
       const converged = now() < searchDeadline;
       const lns = await improveByNeighbourhoods(problem, allocation, backend, {
-        deadline: converged ? work - NEIGHBOURHOOD_RESERVE_MS : share(NEIGHBOURHOOD_SHARE),
+        deadline: converged ? work - NEIGHBOURHOOD_RESERVE_MS : share(NEIGHBOURHOOD_SHARE[size]),
         clock: now,
         seed,
         lpWeight,

@@ -407,4 +407,13 @@ describe('clearRound: mid-sized rounds', () => {
       expect(['optimal', 'feasible']).toContain(r.status);
     }
   });
+
+  it('above 2,000 live bids, where no MIP parts run, the MIP neighbourhoods still re-pack after the search', async () => {
+    const s = mediumRound(5, 160, 2_400);
+    const r = await clearRound(s, { backend: new HighsBackend(), timeLimitMs: 2_000 });
+    expect(checkResult(s, r)).toEqual([]);
+    expect(r.stats.parts).toBe(0);
+    expect(r.stats.phases.neighbourhoods).toBeDefined();
+    expect(r.welfare.toNumber()).toBeGreaterThanOrEqual((r.stats.heuristicWelfare as number) - 1e-6);
+  });
 });

@@ -1,3 +1,4 @@
+import { probeRounds } from './probe-rounds.js';
 import { loadavg } from 'node:os';
 import { buildRoundProblem } from '../../src/core/clearing/round-problem.js';
 import { upperBound } from '../../src/core/clearing/upper-bound.js';
@@ -18,14 +19,7 @@ const highs = new HighsBackend();
 const which = process.argv[2] ?? 'small';
 const rounds: [string, RoundSnapshot][] =
   which === 'small'
-    ? [
-        ['instance 42', generateInstance(1000, 250, 42)],
-        ['instance 7', generateInstance(1000, 250, 7)],
-        ['instance 1', generateInstance(1000, 250, 1)],
-        ['contested 1', generateContested(1000, 250, 1)],
-        ['contested 2', generateContested(1000, 250, 2)],
-        ['contested 3', generateContested(1000, 250, 3)],
-      ]
+    ? probeRounds()
     : which === 'instances'
       ? [42, 7, 1].map((s): [string, RoundSnapshot] => [`instance 10k ${s}`, generateInstance(10000, 1000, s)])
       : which === 'mid'

@@ -1,7 +1,7 @@
+import { probeRounds } from './probe-rounds.js';
 import { availableParallelism, loadavg } from 'node:os';
 import { clearWithSolver } from '../../src/core/solvers/solver-for.js';
 import { SolverPool } from '../../src/platform/solver-pool/solver-pool.js';
-import { generateContested } from './generate-contested.js';
 import { generateInstance } from './generate-instance.js';
 
 /**
@@ -24,15 +24,7 @@ for (let i = 0; i < 2; i++) {
 console.log(`cores ${availableParallelism()}, load ${loadavg()[0].toFixed(1)}, budget ${budget} ms`);
 console.log('| round | alone | pool lanes | threads beside the search |');
 console.log('| --- | --- | --- | --- |');
-const rounds = [
-  ['instance 42', generateInstance(1000, 250, 42)],
-  ['instance 7', generateInstance(1000, 250, 7)],
-  ['instance 1', generateInstance(1000, 250, 1)],
-  ['contested 1', generateContested(1000, 250, 1)],
-  ['contested 2', generateContested(1000, 250, 2)],
-  ['contested 3', generateContested(1000, 250, 3)],
-] as const;
-for (const [name, s] of rounds) {
+for (const [name, s] of probeRounds()) {
   const cells: string[][] = [[], [], []];
   let ub = 0;
   for (let rep = 0; rep < reps; rep++) {

@@ -1,7 +1,7 @@
+import { probeRounds } from './probe-rounds.js';
 import { loadavg } from 'node:os';
 import { checkResult } from '../../src/core/clearing/check-result.js';
 import { clearWithSolver } from '../../src/core/solvers/solver-for.js';
-import { generateContested } from './generate-contested.js';
 import { generateInstance } from './generate-instance.js';
 
 /**
@@ -18,15 +18,7 @@ for (let i = 0; i < 2; i++) await clearWithSolver(generateInstance(300, 100, 43)
 console.log(`load at start ${loadavg()[0].toFixed(2)}, budget ${budget} ms, ${bids} x ${nodes}`);
 console.log('| round | without: welfare / UB, time | with: welfare / UB, time (neighbourhoods ms) |');
 console.log('| --- | --- | --- |');
-const rounds = [
-  ['instance 42', generateInstance(bids, nodes, 42)],
-  ['instance 7', generateInstance(bids, nodes, 7)],
-  ['instance 1', generateInstance(bids, nodes, 1)],
-  ['contested 1', generateContested(bids, nodes, 1)],
-  ['contested 2', generateContested(bids, nodes, 2)],
-  ['contested 3', generateContested(bids, nodes, 3)],
-] as const;
-for (const [name, snapshot] of rounds) {
+for (const [name, snapshot] of probeRounds(bids, nodes)) {
   const modes = [false, true];
   const cells: string[][] = modes.map(() => []);
   for (let rep = 0; rep < reps; rep++) {

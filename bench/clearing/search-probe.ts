@@ -1,3 +1,4 @@
+import { probeRounds } from './probe-rounds.js';
 import { loadavg } from 'node:os';
 import { buildRoundProblem, objectiveOffset } from '../../src/core/clearing/round-problem.js';
 import type { RoundProblem } from '../../src/core/clearing/round-problem.js';
@@ -7,8 +8,6 @@ import { lpPacking } from '../../src/core/clearing/heuristics/lp-packing.js';
 import { upperBound } from '../../src/core/clearing/upper-bound.js';
 import { improveByNeighbourhoods } from '../../src/core/clearing/improve-neighbourhoods.js';
 import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
-import { generateContested } from './generate-contested.js';
-import { generateInstance } from './generate-instance.js';
 
 /**
  * `node dist/bench/bench/clearing/search-probe.js [BIDS NODES] [--variants]`: the local search
@@ -22,16 +21,7 @@ import { generateInstance } from './generate-instance.js';
  */
 const bids = Number(process.argv[2] ?? 1000);
 const nodes = Number(process.argv[3] ?? 250);
-const rounds = (
-  [
-    ['instance 42', generateInstance(bids, nodes, 42)],
-    ['instance 7', generateInstance(bids, nodes, 7)],
-    ['instance 1', generateInstance(bids, nodes, 1)],
-    ['contested 1', generateContested(bids, nodes, 1)],
-    ['contested 2', generateContested(bids, nodes, 2)],
-    ['contested 3', generateContested(bids, nodes, 3)],
-  ] as const
-).filter(([name]) => !process.env.ONLY || name.startsWith(process.env.ONLY));
+const rounds = probeRounds(bids, nodes).filter(([name]) => !process.env.ONLY || name.startsWith(process.env.ONLY));
 const variants: [string, Partial<LocalSearchOptions>][] = process.argv.includes('--variants')
   ? [
       ['as is (depth 2, 100 deep)', {}],

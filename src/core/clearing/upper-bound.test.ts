@@ -82,4 +82,27 @@ describe('upperBound', () => {
     expect(relaxed!.bound).toBeCloseTo(64, 6);
     expect(exhaustiveOptimum(s).toNumber()).toBeCloseTo(64, 6);
   });
+
+  // The first LP's duals price a capped block gang's GPUs above its atom's: the Lagrangian
+  // bound of a cut-short pricing must count what that capped flow earns, or it falls below the LP.
+  it('cut short with a capped gang at its cap, the Lagrangian bound still covers the whole LP', async () => {
+    const s = snapshot({
+      nodes: [
+        node('n0', { gpus: 32, block: 'b', reserve: '1.00' }),
+        node('n1', { gpus: 16, block: 'b', reserve: '1.00' }),
+        node('a0', { gpus: 8, gpuModel: 'A100', block: 'a', reserve: '1.00' }),
+      ],
+      bids: [
+        bid('gang', 32, { H100: '5.00' }, { contiguity: 'block' }),
+        ...Array.from({ length: 100 }, (_, i) => bid(`h${i}`, 1, { H100: '3.00' })),
+        ...Array.from({ length: 20 }, (_, i) => bid(`a${i}`, 1, { A100: '1.50' })),
+      ],
+    });
+    const problem = buildRoundProblem(s);
+    const whole = await upperBound(problem, highs, Date.now() + 60_000, Date.now);
+    expect(whole?.complete).toBe(true);
+    const partial = await upperBound(problem, slowAfterFirst(highs, Date.now() + 20), Date.now() + 20, Date.now);
+    expect(partial?.complete).toBe(false);
+    expect(partial!.bound).toBeGreaterThanOrEqual(whole!.bound - 1e-6);
+  });
 });

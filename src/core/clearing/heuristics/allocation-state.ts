@@ -157,7 +157,8 @@ export class AllocationState {
         last = nodes[n].reserve;
       }
     if (total < gpus) return null;
-    if (!sorted) return this.fillSorted(Array.from(open.subarray(0, count)), gpus, total);
+    // Rare (groups are built sorted): order by reserve, then index, and go on as below.
+    if (!sorted) open.subarray(0, count).sort((x, y) => nodes[x].reserve - nodes[y].reserve || x - y);
     const shares: NodeGpus[] = [];
     let remaining = gpus;
     let sum = 0;
@@ -167,7 +168,7 @@ export class AllocationState {
       let end = start + 1;
       while (end < count && nodes[open[end]].reserve === reserve) end++;
       const tier = Array.from(open.subarray(start, end));
-      tier.sort((a, b) => free[a] - free[b] || a - b);
+      tier.sort((x, y) => free[x] - free[y] || x - y);
       for (const n of tier) {
         if (remaining === 0) break;
         const take = Math.min(free[n], remaining);
@@ -176,28 +177,6 @@ export class AllocationState {
         remaining -= take;
       }
       start = end;
-    }
-    return { cost: sum, shares, leftover: total - gpus };
-  }
-
-  /** fill() for nodes not sorted by reserve: every open node ordered. */
-  private fillSorted(
-    open: number[],
-    gpus: number,
-    total: number,
-  ): { cost: number; shares: NodeGpus[]; leftover: number } {
-    const { free } = this;
-    const nodes = this.problem.nodes;
-    const sorted = [...open].sort((a, b) => nodes[a].reserve - nodes[b].reserve || free[a] - free[b] || a - b);
-    const shares: NodeGpus[] = [];
-    let remaining = gpus;
-    let sum = 0;
-    for (const n of sorted) {
-      if (remaining === 0) break;
-      const take = Math.min(free[n], remaining);
-      shares.push({ node: n, gpus: take });
-      sum += nodes[n].reserve * take;
-      remaining -= take;
     }
     return { cost: sum, shares, leftover: total - gpus };
   }

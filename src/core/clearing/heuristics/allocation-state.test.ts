@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { buildRoundProblem } from '../round-problem.js';
+import { bid, node, snapshot } from '../snapshot-fixtures.js';
+import { AllocationState } from './allocation-state.js';
+
+describe('AllocationState.fill', () => {
+  const problem = buildRoundProblem(
+    snapshot({
+      nodes: [
+        node('cheap-whole', { gpus: 8, reserve: '1.00' }),
+        node('cheap-fragment', { gpus: 2, reserve: '1.00' }),
+        node('dear', { gpus: 8, reserve: '2.00' }),
+      ],
+      bids: [bid('b', 4, { H100: '3.00' })],
+    }),
+  );
+  const state = new AllocationState(problem, { assignments: [], preempted: [] });
+  const index = (id: string) => problem.nodeIndex.get(id)!;
+
+  it('takes the cheapest reserve first and, among equal reserves, the fragment before the whole node', () => {
+    const group = { key: '*', nodes: [index('cheap-whole'), index('cheap-fragment'), index('dear')], capacity: 18 };
+    expect(state.fill(group, 4, false)).toEqual({
+      cost: 4,
+      shares: [
+        { node: index('cheap-fragment'), gpus: 2 },
+        { node: index('cheap-whole'), gpus: 2 },
+      ],
+      leftover: 14,
+    });
+  });
+
+  it('orders a group whose nodes do not come sorted by reserve the same way', () => {
+    const group = { key: '*', nodes: [index('dear'), index('cheap-whole'), index('cheap-fragment')], capacity: 18 };
+    expect(state.fill(group, 12, false)).toEqual({
+      cost: 14,
+      shares: [
+        { node: index('cheap-fragment'), gpus: 2 },
+        { node: index('cheap-whole'), gpus: 8 },
+        { node: index('dear'), gpus: 2 },
+      ],
+      leftover: 6,
+    });
+    expect(state.fill(group, 19, false)).toBeNull();
+  });
+});

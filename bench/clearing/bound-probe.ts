@@ -2,6 +2,7 @@ import { probeRounds } from './probe-rounds.js';
 import { loadavg } from 'node:os';
 import { buildRoundProblem } from '../../src/core/clearing/round-problem.js';
 import { upperBound } from '../../src/core/clearing/upper-bound.js';
+import type { RoundProblem } from '../../src/core/clearing/round-problem.js';
 import type { RoundSnapshot } from '../../src/core/market/types.js';
 import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
 import { generateContested } from './generate-contested.js';
@@ -13,7 +14,9 @@ import { generateInstance } from './generate-instance.js';
  * the bids the LP takes only in part, by contiguity and gang size: where the bound is loose.
  * small: the six 1,000 x 250 rounds; mid: contested 10,000 x 1,000 seeds 1-3; big: contested
  * 50,000 x 5,000 seed 1; instances: the first shape's 10,000 x 1,000 seeds 42, 7, 1;
- * big-instance: its 50,000 x 5,000 seed 42.
+ * big-instance: its 50,000 x 5,000 seed 42. `--branch`: then, four times, the bound again with the
+ * bids of 32 GPUs or more that the last LP took in part left out (a branch where none of them
+ * wins), to see how fast such a branch lowers the bound.
  */
 const highs = new HighsBackend();
 const which = process.argv[2] ?? 'small';
@@ -44,10 +47,32 @@ for (const [name, snap] of rounds) {
     e.gpus += x * gpus;
     fractional.set(`${contiguity}:${gpus}`, e);
   });
+  if (process.argv.includes('--branch')) await branch(problem);
   const parts = [...fractional].map(([k, e]) => `${k} ${e.bids} bids (${e.gpus.toFixed(1)} GPUs)`).join(', ');
   const leases = [...r.keep].filter((v) => v > 1e-6 && v < 1 - 1e-6).length;
   console.log(
     `${name}: bound ${r.bound.toFixed(4)}, ${r.complete ? 'complete' : 'cut short'}, ${r.iterations} LPs, ${ms} ms, ` +
       `RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB; taken in part: ${parts || 'none'}; leases kept in part: ${leases}`,
   );
+}
+
+/** Bids the relaxed solution takes strictly between 0 and 1. */
+function takenInPart(bidOptions: readonly Float64Array[]): number[] {
+  const out: number[] = [];
+  bidOptions.forEach((options, i) => {
+    const x = options.reduce((t, v) => t + v, 0);
+    if (x > 1e-6 && x < 1 - 1e-6) out.push(i);
+  });
+  return out;
+}
+
+async function branch(problem: RoundProblem): Promise<void> {
+  const dropped = new Set<number>();
+  let last = (await upperBound(problem, highs, Date.now() + 600_000, Date.now))!;
+  for (let step = 0; step < 4; step++) {
+    for (const i of takenInPart(last.bidOptions)) if (problem.bids[i].bid.gpus >= 32) dropped.add(i);
+    const without = { ...problem, bids: problem.bids.map((b) => (dropped.has(b.index) ? { ...b, options: [] } : b)) };
+    last = (await upperBound(without, highs, Date.now() + 600_000, Date.now))!;
+    console.log(`  without ${dropped.size} big bids taken in part: bound ${last.bound.toFixed(2)}`);
+  }
 }

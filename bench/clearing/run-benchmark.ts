@@ -219,11 +219,13 @@ async function main(): Promise<void> {
     return;
   }
   if (args[0] === '--optimum') {
-    // `--optimum ROW SEED [SECONDS]`: what row ROW's instance of SEED is measured against.
+    // `--optimum ROW SEED [SECONDS] [contested]`: what row ROW's round of SEED is measured against.
     const [row, seed, seconds] = [Number(args[1]), Number(args[2] ?? SEED), Number(args[3] ?? 300)];
-    const r = ROWS[row];
+    const contested = args[4] === 'contested';
+    const r = (contested ? CONTESTED : ROWS)[row];
     const started = Date.now();
-    const best = await warmStartedOptimum(generateInstance(r.bids, r.nodes, seed), seconds * 1000);
+    const snapshot = (contested ? generateContested : generateInstance)(r.bids, r.nodes, seed);
+    const best = await warmStartedOptimum(snapshot, seconds * 1000);
     console.log(
       `${r.bids} x ${r.nodes}, seed ${seed}: HiGHS on the whole round, warm-started from ${best.start.toFixed(4)}: ${best.welfare?.toFixed(4) ?? 'none'} (${best.status}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );

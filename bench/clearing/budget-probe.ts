@@ -8,6 +8,7 @@ import { probeRounds } from './probe-rounds.js';
  * `npm run bench:clearing`: the six probe rounds (or those whose name starts with ROUND, e.g.
  * "contested 3") cleared with a budget of MS, in one process warmed as the bench warms its own
  * (one 300 x 100 round first): welfare over the LP bound, the round's time and its phases.
+ * NEIGHBOURHOODS=off clears without the MIP neighbourhoods.
  */
 const budget = Number(process.argv[2] ?? 1000);
 const bids = Number(process.argv[3] ?? 1000);
@@ -18,7 +19,8 @@ console.log(`load at start ${loadavg()[0].toFixed(2)}, budget ${budget} ms, ${bi
 for (const [name, snapshot] of probeRounds(bids, nodes)) {
   if (only && !name.startsWith(only)) continue;
   const started = Date.now();
-  const r = await clearWithSolver(snapshot, { timeLimitMs: budget, seed: 42 });
+  const neighbourhoods = process.env.NEIGHBOURHOODS !== 'off';
+  const r = await clearWithSolver(snapshot, { timeLimitMs: budget, seed: 42, neighbourhoods });
   const ratio = (100 * r.welfare.toNumber()) / Number(r.upperBound);
   console.log(`${name}: ${ratio.toFixed(3)}%, ${Date.now() - started} ms, ${JSON.stringify(r.stats.phases)}`);
 }

@@ -33,6 +33,69 @@ describe('lpPacking', () => {
     expect(packed.assignments.map((a) => problem.bids[a.bid].bid.id).sort()).toEqual(['x', 'y', 'z']);
   });
 
+  it('packs a gang with a single block before an equal gang that may use two, so both run', async () => {
+    // x may run in either region and east is cheaper; y may only run in east. By size and index
+    // alone x takes east first and y is lost; the LP places both.
+    const s = snapshot({
+      nodes: [
+        node('e1', { block: 'east', region: 'us-east' }),
+        node('e2', { block: 'east', region: 'us-east' }),
+        node('w1', { block: 'west', region: 'us-west', reserve: '1.20' }),
+        node('w2', { block: 'west', region: 'us-west', reserve: '1.20' }),
+      ],
+      bids: [
+        bid('x', 16, { H100: '3.00' }, { contiguity: 'block' }),
+        bid('y', 16, { H100: '3.00' }, { contiguity: 'block', regions: ['us-east'] }),
+      ],
+    });
+    const { problem, relaxed } = await relax(s);
+    const packed = lpPacking(problem, relaxed);
+    const where = new Map(
+      packed.assignments.map((a) => [problem.bids[a.bid].bid.id, problem.nodes[a.shares[0].node].node.region]),
+    );
+    expect(Object.fromEntries(where)).toEqual({ x: 'us-west', y: 'us-east' });
+  });
+
+  it('keeps a bigger block gang off the NVLink rack that a chosen NVLink gang needs', async () => {
+    // The rack's nodes are the block's cheapest: the 24-GPU block gang, packed first, would take
+    // them and leave the 16-GPU NVLink gang no rack.
+    const s = snapshot({
+      nodes: [
+        node('r1', { block: 'b', nvlinkDomain: 'rack' }),
+        node('r2', { block: 'b', nvlinkDomain: 'rack' }),
+        node('n3', { block: 'b', reserve: '1.20' }),
+        node('n4', { block: 'b', reserve: '1.20' }),
+        node('n5', { block: 'b', reserve: '1.20' }),
+      ],
+      bids: [
+        bid('wide', 24, { H100: '3.00' }, { contiguity: 'block' }),
+        bid('linked', 16, { H100: '3.00' }, { contiguity: 'nvlink' }),
+      ],
+    });
+    const { problem, relaxed } = await relax(s);
+    const packed = lpPacking(problem, relaxed);
+    const nodesOf = (id: string) =>
+      packed.assignments
+        .find((a) => problem.bids[a.bid].bid.id === id)
+        ?.shares.map((x) => problem.nodes[x.node].node.id)
+        .sort();
+    expect(nodesOf('linked')).toEqual(['r1', 'r2']);
+    expect(nodesOf('wide')).toEqual(['n3', 'n4', 'n5']);
+  });
+
+  it('stops trying further packings at its deadline, keeping the first', async () => {
+    const { problem, relaxed } = await relax(mediumRound(1));
+    let t = 0;
+    // Every read of the clock is 10 ms later, so each packing "takes" 10 ms and reads it twice.
+    lpPacking(problem, relaxed, { deadline: 1_000, clock: () => (t += 10) });
+    expect(t).toBe(80);
+    t = 0;
+    // Past the deadline after the first: the second is not started.
+    const packed = lpPacking(problem, relaxed, { deadline: 25, clock: () => (t += 10) });
+    expect(t).toBe(30);
+    expect(allocationScore(problem, packed)).toBeGreaterThanOrEqual(allocationScore(problem, greedyAllocate(problem)));
+  });
+
   it('is at least as good as the greedy on a mid-sized round', async () => {
     for (const seed of [1, 2, 3]) {
       const { problem, relaxed } = await relax(mediumRound(seed));

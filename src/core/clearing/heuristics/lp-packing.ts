@@ -54,11 +54,15 @@ export function lpPackings(
   const choices = problem.bids.map((b) => b.options.reduce((t, o) => t + o.groups.length, 0));
   const bySizeOnly = [...chosen].sort((x, y) => bySize(x, y) || x - y);
   const fewestChoices = [...chosen].sort((x, y) => bySize(x, y) || choices[x] - choices[y] || x - y);
+  // Best alone first (packing score over the bound, 22 rounds of 1,000 x 250 and six of 10,000 x
+  // 1,000: fewest choices with racks kept is the best packing on 9 and 5 of them and falls 0.18
+  // and 0.00 points short of the best on average, by size alone 0.35 and 0.07): where the time
+  // allows one packing (50,000 bids), it is that one.
   const tries: [readonly number[], boolean][] = [
-    [bySizeOnly, true],
     [fewestChoices, true],
-    [bySizeOnly, false],
     [fewestChoices, false],
+    [bySizeOnly, true],
+    [bySizeOnly, false],
   ];
   const packings: { allocation: Allocation; score: number; key: string }[] = [];
   let last = 0;

@@ -83,6 +83,24 @@ describe('upperBound', () => {
     expect(exhaustiveOptimum(s).toNumber()).toBeCloseTo(64, 6);
   });
 
+  // Two 32-GPU gangs with different eligible nodes in one block of 48 GPUs: the block holds one
+  // of them, whichever. Capped class by class, each could use 32 and the LP placed one and a half (96).
+  it('caps a block at whole gangs across gangs of the same size with different eligible nodes', async () => {
+    const s = snapshot({
+      nodes: [
+        node('n0', { gpus: 32, block: 'b', region: 'us-east' }),
+        node('n1', { gpus: 16, block: 'b', region: 'us-west' }),
+      ],
+      bids: [
+        bid('anywhere', 32, { H100: '3.00' }, { contiguity: 'block' }),
+        bid('east', 32, { H100: '3.00' }, { contiguity: 'block', regions: ['us-east'] }),
+      ],
+    });
+    const relaxed = await upperBound(buildRoundProblem(s), highs, Date.now() + 60_000, Date.now);
+    expect(exhaustiveOptimum(s).toNumber()).toBeCloseTo(64, 6);
+    expect(relaxed!.bound).toBeCloseTo(64, 6);
+  });
+
   // The first LP's duals price a capped block gang's GPUs above its atom's: the Lagrangian
   // bound of a cut-short pricing must count what that capped flow earns, or it falls below the LP.
   it('cut short with a capped gang at its cap, the Lagrangian bound still covers the whole LP', async () => {

@@ -207,14 +207,22 @@ interface SubFlow {
  * classes that are not capped see the LP they saw before (splitting atoms by group instead made
  * the LP 2.5-3.4x slower at 50,000 bids, measured).
  *
+ * The cap is per group and gang size, over every class of that size: gangs of different
+ * classes (other offers, other eligible nodes) fill the same block in whole gangs as well, so
+ * capping each class alone let two classes take 1.5 gangs' worth of a block that holds one.
+ *
  * Measured (bench/clearing/bound-probe.ts): the LP's fractional bids on the contested rounds are
- * all 64-GPU block gangs; these caps lower the bound by 0.02-0.07% at 10,000 bids and up to 0.26%
- * at 1,000.
+ * all 64-GPU block gangs; capped class by class the bound fell 0.02-0.07% at 10,000 bids and up
+ * to 0.26% at 1,000; shared by gang size a further 0.26-0.53% on the contested 10,000 x 1,000
+ * rounds (seed 3: 10048.94 -> 9995.81) and 0.36% on contested 1,000 x 250 seed 1 (2442.38 ->
+ * 2433.59, its optimum 2433.43), with no slower LP (50,000 bids: 2.8 s against 3.2 s).
  */
 function gangCaps(problem: RoundProblem, classes: Classes, atoms: readonly Atom[]) {
   const flows: SubFlow[] = [];
   const rows: { cap: number }[] = [];
-  const byGroup = new Map<string, { capacity: number; flows: number[] }>();
+  // One cap per group and gang size, shared by every class of that size: gangs of different
+  // classes (other offers, other eligible groups) fill the same block in whole gangs too.
+  const byGroup = new Map<string, { k: number; capacity: number; atoms: Set<number>; flows: number[] }>();
   atoms.forEach((atom, a) => {
     for (const c of atom.classes) {
       const by = classes.grouping[c];
@@ -225,18 +233,20 @@ function gangCaps(problem: RoundProblem, classes: Classes, atoms: readonly Atom[
         inGroup.set(g, (inGroup.get(g) ?? 0) + problem.nodes[n].capacity);
       }
       for (const [g, capacity] of inGroup) {
-        const key = `${c}|${g}`;
+        const key = `${classes.gang[c]}|${by}|${g}`;
         let group = byGroup.get(key);
-        if (!group) byGroup.set(key, (group = { capacity: 0, flows: [] }));
-        group.capacity += capacity;
+        if (!group) byGroup.set(key, (group = { k: classes.gang[c], capacity: 0, atoms: new Set(), flows: [] }));
+        if (!group.atoms.has(a)) {
+          group.atoms.add(a);
+          group.capacity += capacity;
+        }
         group.flows.push(flows.length);
         flows.push({ atom: a, cls: c, upper: capacity, cap: -1 });
       }
     }
   });
-  for (const [key, group] of byGroup) {
-    const k = classes.gang[Number(key.slice(0, key.indexOf('|')))];
-    const cap = Math.floor(group.capacity / k) * k;
+  for (const group of byGroup.values()) {
+    const cap = Math.floor(group.capacity / group.k) * group.k;
     if (cap >= group.capacity) continue;
     if (group.flows.length === 1) {
       const f = flows[group.flows[0]];

@@ -47,6 +47,44 @@ describe('improveByNeighbourhoods', () => {
     expect(out.allocation.assignments.map((a) => problem.bids[a.bid].bid.id)).toEqual(['big']);
   });
 
+  it('moves a gang spread over two blocks, which a neighbourhood of one block would hold fixed', async () => {
+    // x (8 GPUs anywhere) sits half on a1, half on b1; y (a whole node in us-east) waits for a1.
+    const s = snapshot({
+      nodes: [node('a1', { block: 'a' }), node('b1', { block: 'b', region: 'us-west' })],
+      bids: [
+        bid('x', 8, { H100: '1.50' }, { contiguity: 'none' }),
+        bid('y', 8, { H100: '3.00' }, { contiguity: 'node', regions: ['us-east'] }),
+      ],
+    });
+    const problem = buildRoundProblem(s);
+    const index = (id: string) => problem.bids.find((b) => b.bid.id === id)!.index;
+    const start: Allocation = {
+      assignments: [
+        {
+          bid: index('x'),
+          option: 0,
+          shares: [
+            { node: 0, gpus: 4 },
+            { node: 1, gpus: 4 },
+          ],
+        },
+      ],
+      preempted: [],
+    };
+    const out = await improveByNeighbourhoods(problem, start, new HighsBackend(), {
+      deadline: Date.now() + 10_000,
+      clock: Date.now,
+      seed: 0,
+    });
+    const where = Object.fromEntries(
+      out.allocation.assignments.map((a) => [
+        problem.bids[a.bid].bid.id,
+        a.shares.map((x) => problem.nodes[x.node].node.id).join(','),
+      ]),
+    );
+    expect(where).toEqual({ x: 'b1', y: 'a1' });
+  });
+
   it('never worsens an allocation nor overfills a node, and leaves a searched one no worse', async () => {
     const s = mediumRound(5);
     const problem = buildRoundProblem(s);

@@ -44,6 +44,8 @@ const LOSERS = 90;
 /** When no neighbourhood improves, they grow by this factor, up to this many times NODES. */
 const GROWTH = 1.5;
 const GROWTH_LIMIT = 2.25;
+/** Nodes a neighbourhood may take past its size for the gangs placed partly inside it. */
+const CLOSURE = 8;
 /** Most a single solve may take, so one hard neighbourhood cannot eat the phase. */
 const SOLVE_MS = 60;
 /** Below this left, a solve cannot get past presolve and its root LP. */
@@ -174,6 +176,17 @@ function neighbourhood(
   };
   seed.forEach(add);
   for (const n of seed) for (const m of byBlock.get(problem.nodes[n].node.block)!) add(m);
+  // Gangs placed partly inside would hold their GPUs as fixed: their other nodes join (up to
+  // CLOSURE more), so a gang spread over two blocks can be moved or dropped too (1,000 x 250 at
+  // 1 s, 20 rounds: +0.03-0.04 points on average, +0.1-0.17 on five first-shape rounds).
+  const limit = nodes.length + CLOSURE;
+  for (const n of nodes.slice())
+    for (const b of state.bidsOn[n])
+      for (const s of state.placed[b]!.shares)
+        if (!inScope[s.node] && nodes.length < limit) {
+          inScope[s.node] = 1;
+          nodes.push(s.node);
+        }
   const bids = new Set<number>();
   for (const n of nodes) for (const b of state.bidsOn[n]) bids.add(b);
   const losers: number[] = [];

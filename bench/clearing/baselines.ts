@@ -66,6 +66,21 @@ export async function warmStartedOptimum(
   const relaxed = await upperBound(problem, backend, Date.now() + timeLimitMs, Date.now);
   const packed = relaxed ? lpPacking(problem, relaxed) : greedyAllocate(problem);
   const start = improveLocally(problem, packed, { deadline: Date.now() + timeLimitMs, clock: Date.now });
+  const best = await wholeRoundMip(problem, start, backend, timeLimitMs);
+  return {
+    welfare: best.allocation ? welfareOf(problem, best.allocation) : null,
+    status: best.status,
+    start: welfareOf(problem, start),
+  };
+}
+
+/** HiGHS on the whole round as one compact MIP from `start`, to a 1e-6 gap or `timeLimitMs`. */
+export async function wholeRoundMip(
+  problem: RoundProblem,
+  start: Allocation,
+  backend: HighsBackend,
+  timeLimitMs: number,
+): Promise<{ allocation: Allocation | null; status: string }> {
   const scope = {
     bids: problem.bids.filter((b) => b.options.length > 0).map((b) => b.index),
     leases: problem.flexibleLeases.map((l) => l.index),
@@ -78,6 +93,5 @@ export async function warmStartedOptimum(
     start: built.start,
     relativeGap: 1e-6,
   });
-  const welfare = outcome.colValue ? welfareOf(problem, built.decode(outcome.colValue)) : null;
-  return { welfare, status: outcome.status, start: welfareOf(problem, start) };
+  return { allocation: outcome.colValue ? built.decode(outcome.colValue) : null, status: outcome.status };
 }

@@ -1,4 +1,3 @@
-import { buildAllocationModel } from '../../src/core/clearing/allocation-model.js';
 import { allocationScore } from '../../src/core/clearing/heuristics/greedy-heuristic.js';
 import { improveLocally } from '../../src/core/clearing/heuristics/local-search.js';
 import { lpPacking } from '../../src/core/clearing/heuristics/lp-packing.js';
@@ -7,6 +6,7 @@ import { upperBound } from '../../src/core/clearing/upper-bound.js';
 import { improveByNeighbourhoods } from '../../src/core/clearing/improve-neighbourhoods.js';
 import { HighsBackend } from '../../src/core/solvers/highs-backend.js';
 import type { Allocation } from '../../src/core/clearing/allocation.js';
+import { wholeRoundMip } from './baselines.js';
 import { probeRounds } from './probe-rounds.js';
 
 /**
@@ -35,21 +35,10 @@ for (const [name, snapshot] of probeRounds()) {
     })
   ).allocation;
   ours = improveLocally(problem, ours, { deadline: Date.now() + 300, clock: Date.now });
-  const scope = {
-    bids: problem.bids.filter((b) => b.options.length > 0).map((b) => b.index),
-    leases: problem.flexibleLeases.map((l) => l.index),
-    nodeInScope: new Uint8Array(problem.nodes.length).fill(1),
-  };
-  const built = buildAllocationModel(problem, scope, ours.assignments, ours.preempted);
-  const outcome = await backend.solve({
-    model: built.model,
-    deadline: Date.now() + optMs,
-    start: built.start,
-    relativeGap: 1e-6,
-  });
-  const opt = built.decode(outcome.colValue!);
+  const best = await wholeRoundMip(problem, ours, backend, optMs);
+  const opt = best.allocation!;
   console.log(
-    `${name}: ours ${allocationScore(problem, ours).toFixed(2)} opt ${allocationScore(problem, opt).toFixed(2)} (${outcome.status})`,
+    `${name}: ours ${allocationScore(problem, ours).toFixed(2)} opt ${allocationScore(problem, opt).toFixed(2)} (${best.status})`,
   );
   const pool = (n: number) => `${problem.nodes[n].node.region}/${problem.nodes[n].node.gpuModel}`;
   const describe = (a: Allocation['assignments'][number]) => {

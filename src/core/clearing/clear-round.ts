@@ -281,7 +281,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     if (deterministic && size === 'small') {
       // With no neighbourhoods to leave a poor start's basin, the search runs from every packing
       // (mid-sized test rounds: the best packing searched ends 98.5% to 99.9% of the bound, and
-      // the best of the four searched 99.3-99.95%).
+      // the best of the four searched 99.45-99.95%).
       for (const start of otherPackings) {
         const searched = improveLocally(problem, start, { deadline: searchDeadline, clock: now });
         if (better(searched)) allocation = searched;

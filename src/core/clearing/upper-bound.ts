@@ -220,8 +220,7 @@ interface SubFlow {
 function gangCaps(problem: RoundProblem, classes: Classes, atoms: readonly Atom[]) {
   const flows: SubFlow[] = [];
   const rows: { cap: number }[] = [];
-  // One cap per group and gang size, shared by every class of that size: gangs of different
-  // classes (other offers, other eligible groups) fill the same block in whole gangs too.
+  // Keyed by gang size, grouping and group; an atom's GPUs count once per key (see above).
   const byGroup = new Map<string, { k: number; capacity: number; atoms: Set<number>; flows: number[] }>();
   atoms.forEach((atom, a) => {
     for (const c of atom.classes) {

@@ -72,6 +72,8 @@ export async function run(argv: string[]): Promise<number> {
       seed: values.seed === undefined ? undefined : Number(values.seed),
       deterministic: values.deterministic ?? false,
       partsSolver: pool ?? undefined,
+      // One round per process: its code is cold.
+      cold: true,
     });
   } finally {
     await pool?.close();

@@ -361,6 +361,20 @@ describe('clearRound: packing', () => {
 });
 
 describe('clearRound: mid-sized rounds', () => {
+  it('keeps a fifth of the budget for the fill and the prices in a cold round, 15% in a warm one', async () => {
+    // A clock that ticks once per reading: the search (no solver) runs until the phases' end.
+    const clear = async (cold: boolean) => {
+      let t = 0;
+      const ticking = () => t++;
+      return clearRound(mediumRound(3), { backend: null, clock: ticking, timeLimitMs: 2_000, cold });
+    };
+    const warm = await clear(false);
+    const cold = await clear(true);
+    expect(warm.stats.phases.search).toBeGreaterThanOrEqual(0.84 * 2_000);
+    expect(cold.stats.phases.search).toBeLessThanOrEqual(0.81 * 2_000);
+    expect(cold.stats.phases.search).toBeGreaterThanOrEqual(0.79 * 2_000);
+  });
+
   it('deterministic mode gives the same result for the same snapshot, however long the phases take', async () => {
     const s = mediumRound(11);
     const one = await clearRound(s, { backend: new HighsBackend(), deterministic: true, timeLimitMs: 60_000 });

@@ -65,6 +65,12 @@ export interface ClearOptions {
    * packing (heuristics/previous-allocation.ts). For a service that clears a similar round each minute.
    */
   previous?: PreviousRound;
+  /**
+   * The process has not cleared a round yet (a one-shot `gpumarket clear`, a clearing thread's
+   * first round): more of the budget is kept for the fill and the prices, whose code is still
+   * cold (COLD_TAIL_SHARE).
+   */
+  cold?: boolean;
 }
 
 /** Shares of the budget left at the start of a phase that the phase may use. */
@@ -92,14 +98,12 @@ const MAX_MIP_BIDS = 2_000;
  */
 const TAIL_SHARE = 0.15;
 /**
- * The same for a process's first round: its fill and price code has not been optimised by the
- * JavaScript engine yet. Measured in fresh `gpumarket clear` processes at 1 s on the 1,000 x 250
- * rounds: fill and prices took 121-171 ms (35-90 ms warm), so with the warm share the rounds took
- * 966-1014 ms; with this one 907-939 ms (939-1013 ms at load 2).
+ * The same for a cold round (ClearOptions.cold): its fill and price code has not been optimised
+ * by the JavaScript engine yet. Measured in fresh `gpumarket clear` processes at 1 s on the
+ * 1,000 x 250 rounds: fill and prices took 121-171 ms (35-90 ms warm), so with the warm share the
+ * rounds took 966-1014 ms; with this one 907-939 ms (939-1013 ms at load 2).
  */
-const FIRST_TAIL_SHARE = 0.2;
-/** Rounds this process has started clearing (see FIRST_TAIL_SHARE). */
-let roundsStarted = 0;
+const COLD_TAIL_SHARE = 0.2;
 /** Below this left before the tail, a neighbourhood's MIP cannot get past its root LP. */
 const MIN_NEIGHBOURHOOD_MS = 30;
 /**
@@ -206,7 +210,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   const limit = options.timeLimitMs ?? 10_000;
   const deadline = started + limit;
   // The searching phases stop early enough for the fill and the prices, which cannot be cut short.
-  const work = started + limit * (1 - (roundsStarted++ === 0 ? FIRST_TAIL_SHARE : TAIL_SHARE));
+  const work = started + limit * (1 - (options.cold ? COLD_TAIL_SHARE : TAIL_SHARE));
   const seed = options.seed ?? 0;
   const deterministic = options.deterministic ?? false;
   const share = (fraction: number) => (deterministic ? deadline : now() + Math.max(0, work - now()) * fraction);

@@ -21,6 +21,9 @@ const ready = warmUpHighs()
   .catch(() => undefined)
   .then(() => parentPort?.postMessage(READY));
 
+// The thread's first round runs on cold code (ClearOptions.cold).
+let roundsCleared = 0;
+
 parentPort?.on('message', (request: ClearRequest) => {
   void (async () => {
     await ready;
@@ -29,6 +32,7 @@ parentPort?.on('message', (request: ClearRequest) => {
         ...request.options,
         backend,
         partsSolver: pool ?? undefined,
+        cold: roundsCleared++ === 0,
       });
       parentPort!.postMessage({ id: request.id, result: serializeResult(result) } satisfies ClearReply);
     } catch (error) {

@@ -8,7 +8,7 @@ import { improveLocally } from './heuristics/local-search.js';
 import { improveByNeighbourhoods } from './improve-neighbourhoods.js';
 import { mediumRound } from './random-rounds.test-helpers.js';
 import { buildRoundProblem, type RoundProblem } from './round-problem.js';
-import { bid, node, snapshot } from './snapshot-fixtures.js';
+import { bid, node, placedNodes, snapshot } from './snapshot-fixtures.js';
 
 /** GPUs per node left after the allocation; negative means over capacity. */
 function freeAfter(problem: RoundProblem, allocation: Allocation): Int32Array {
@@ -76,13 +76,7 @@ describe('improveByNeighbourhoods', () => {
       clock: Date.now,
       seed: 0,
     });
-    const where = Object.fromEntries(
-      out.allocation.assignments.map((a) => [
-        problem.bids[a.bid].bid.id,
-        a.shares.map((x) => problem.nodes[x.node].node.id).join(','),
-      ]),
-    );
-    expect(where).toEqual({ x: 'b1', y: 'a1' });
+    expect(placedNodes(problem, out.allocation)).toEqual({ x: ['b1'], y: ['a1'] });
   });
 
   it('never worsens an allocation nor overfills a node, and leaves a searched one no worse', async () => {

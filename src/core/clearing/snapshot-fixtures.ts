@@ -1,5 +1,7 @@
 import { Money } from '../money/money.js';
 import type { Contiguity, MarketNode, OpenBid, RoundSnapshot, RunningLease } from '../market/types.js';
+import type { Allocation } from './allocation.js';
+import type { RoundProblem } from './round-problem.js';
 
 /**
  * Compact builders for hand-written round snapshots in tests: only what a case is about has
@@ -81,4 +83,14 @@ export function snapshot(parts: {
     leases: parts.leases ?? [],
     bids: parts.bids ?? [],
   };
+}
+
+/** Where an allocation puts each bid: bid id to its nodes' ids, sorted. */
+export function placedNodes(problem: RoundProblem, allocation: Allocation): Record<string, string[]> {
+  return Object.fromEntries(
+    allocation.assignments.map((a) => [
+      problem.bids[a.bid].bid.id,
+      a.shares.map((s) => problem.nodes[s.node].node.id).sort(),
+    ]),
+  );
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mediumRound } from '../random-rounds.test-helpers.js';
 import { buildRoundProblem } from '../round-problem.js';
-import { bid, node, snapshot } from '../snapshot-fixtures.js';
+import { bid, node, placedNodes, snapshot } from '../snapshot-fixtures.js';
 import { upperBound } from '../upper-bound.js';
 import { allocationScore, greedyAllocate } from './greedy-heuristic.js';
 import { HighsBackend } from '../../solvers/highs-backend.js';
@@ -49,11 +49,7 @@ describe('lpPacking', () => {
       ],
     });
     const { problem, relaxed } = await relax(s);
-    const packed = lpPacking(problem, relaxed);
-    const where = new Map(
-      packed.assignments.map((a) => [problem.bids[a.bid].bid.id, problem.nodes[a.shares[0].node].node.region]),
-    );
-    expect(Object.fromEntries(where)).toEqual({ x: 'us-west', y: 'us-east' });
+    expect(placedNodes(problem, lpPacking(problem, relaxed))).toEqual({ x: ['w1', 'w2'], y: ['e1', 'e2'] });
   });
 
   it('keeps a bigger block gang off the NVLink rack that a chosen NVLink gang needs', async () => {
@@ -73,14 +69,10 @@ describe('lpPacking', () => {
       ],
     });
     const { problem, relaxed } = await relax(s);
-    const packed = lpPacking(problem, relaxed);
-    const nodesOf = (id: string) =>
-      packed.assignments
-        .find((a) => problem.bids[a.bid].bid.id === id)
-        ?.shares.map((x) => problem.nodes[x.node].node.id)
-        .sort();
-    expect(nodesOf('linked')).toEqual(['r1', 'r2']);
-    expect(nodesOf('wide')).toEqual(['n3', 'n4', 'n5']);
+    expect(placedNodes(problem, lpPacking(problem, relaxed))).toEqual({
+      linked: ['r1', 'r2'],
+      wide: ['n3', 'n4', 'n5'],
+    });
   });
 
   it('stops trying further packings at its deadline, keeping the first', async () => {

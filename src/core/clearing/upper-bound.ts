@@ -215,7 +215,7 @@ interface SubFlow {
  * all 64-GPU block gangs; capped class by class the bound fell 0.02-0.07% at 10,000 bids and up
  * to 0.26% at 1,000; shared by gang size a further 0.26-0.53% on the contested 10,000 x 1,000
  * rounds (seed 3: 10048.94 -> 9995.81) and 0.36% on contested 1,000 x 250 seed 1 (2442.38 ->
- * 2433.59, its optimum 2433.43), with no slower LP (50,000 bids: 2.8 s against 3.2 s).
+ * 2433.59, its optimum 2433.43); the 50,000-bid LP took 1.73-1.96 s against 1.63-1.67 s.
  */
 function gangCaps(problem: RoundProblem, classes: Classes, atoms: readonly Atom[]) {
   const flows: SubFlow[] = [];

@@ -31,7 +31,17 @@ export interface PackingOptions {
   /** No packing after the first starts unless it could end by then (at the last one's pace). */
   readonly deadline?: number;
   readonly clock?: Clock;
+  /** Which of the PACKING_WAYS to try, by index, for benchmarks; default all, in order. */
+  readonly ways?: readonly number[];
 }
+
+/** The ways lpPackings tries, in order (see there): among equal gangs, and racks kept or not. */
+export const PACKING_WAYS = [
+  'fewest groups first, racks kept',
+  'fewest groups first',
+  'by index, racks kept',
+  'by index',
+] as const;
 
 export function lpPacking(problem: RoundProblem, relaxed: RelaxedSolution, options: PackingOptions = {}): Allocation {
   return lpPackings(problem, relaxed, options)[0];
@@ -54,16 +64,18 @@ export function lpPackings(
   const choices = problem.bids.map((b) => b.options.reduce((t, o) => t + o.groups.length, 0));
   const bySizeOnly = [...chosen].sort((x, y) => bySize(x, y) || x - y);
   const fewestChoices = [...chosen].sort((x, y) => bySize(x, y) || choices[x] - choices[y] || x - y);
-  // Best alone first (packing score over the bound, 22 rounds of 1,000 x 250 and six of 10,000 x
-  // 1,000: fewest choices with racks kept is the best packing on 9 and 5 of them and falls 0.18
-  // and 0.00 points short of the best on average, by size alone 0.35 and 0.07): where the time
-  // allows one packing (50,000 bids), it is that one.
-  const tries: [readonly number[], boolean][] = [
+  // The way best on the larger rounds first: where the time allows one packing (50,000 bids),
+  // it is that one. Each alone (bench/clearing/packing-probe.ts, packing score over the bound):
+  // fewest groups with racks kept falls 0.001 points short of the best packing on average over
+  // six rounds of 10,000 x 1,000 (the others 0.08-0.39) and 0.19 over 22 of 1,000 x 250, where
+  // all four run (the others 0.15-0.34).
+  const ways: [readonly number[], boolean][] = [
     [fewestChoices, true],
     [fewestChoices, false],
     [bySizeOnly, true],
     [bySizeOnly, false],
   ];
+  const tries = (options.ways ?? ways.map((_, i) => i)).map((i) => ways[i]);
   const packings: { allocation: Allocation; score: number; key: string }[] = [];
   let last = 0;
   for (const [order, keepRacks] of tries) {

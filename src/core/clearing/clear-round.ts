@@ -300,6 +300,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
         clock: now,
         seed,
         lpWeight,
+        scale: size,
       });
       clock.lap('neighbourhoods');
       if (lns.improved || !converged)
@@ -343,6 +344,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
       clock: now,
       seed,
       lpWeight,
+      scale: size,
     });
     clock.lap('neighbourhoods');
     if (lns.improved) {

@@ -9,7 +9,7 @@ import type { SolverBackend } from './solver-port.js';
 /**
  * MIP neighbourhoods (large neighbourhood search): once the local search has done most of its
  * work, small MIPs re-pack a few nodes at a time exactly. A neighbourhood is the nodes a valuable losing gang
- * could use, grown to NODES by its block, with the gangs placed wholly inside it and the losers
+ * could use, grown to a few nodes by its block, with the gangs placed wholly inside it and the losers
  * with most at stake that could use it; HiGHS solves it warm-started from the current allocation
  * in a few tens of milliseconds and its answer is taken only when better (applyPart).
  *
@@ -23,7 +23,12 @@ export interface NeighbourhoodOptions {
   readonly seed: number;
   /** Stop after this many solves (fixed work, for benchmarks); default: until the deadline. */
   readonly maxSolves?: number;
-  /** Nodes per neighbourhood (default NODES) and losers in it (default LOSERS). */
+  /**
+   * Rounds of at most 2,000 live bids start with small neighbourhoods (START.small), larger
+   * rounds with larger ones (START.large); default 'large'.
+   */
+  readonly scale?: 'small' | 'large';
+  /** Nodes per neighbourhood and losers in it, fixed (no growth); for benchmarks. */
   readonly nodes?: number;
   readonly losers?: number;
   /** Called after each solve, for benchmarks: the score so far (AllocationState's). */
@@ -36,14 +41,17 @@ export interface NeighbourhoodOptions {
 }
 
 /**
- * Nodes per neighbourhood and losers per neighbourhood: small enough for HiGHS in tens of ms
- * (measured against 16 / 60 and 32 / 60 on the 1,000 x 250 rounds, docs/benchmarks.md).
+ * Nodes and losers of the first neighbourhoods, by round size. Small enough for HiGHS in tens of
+ * ms. At 1,000 x 250 and 1 s (16 rounds, A/B in one process, docs/benchmarks.md) 12 nodes and
+ * 45 losers averaged +0.05 points over 24 and 90 (16 / 60: +0.04, 9 / 34: +0.02): a 24-node
+ * neighbourhood around a 9-node NVLink rack took HiGHS ~170 ms to find a swap its 9- and 12-node
+ * cores solve to optimality in 13-20 ms, and only ~10 solves fit in a 1 s round. At 10,000 x
+ * 1,000 and 5 s, 12 / 45 lost 0.03 on all six rounds: larger rounds keep 24 / 90.
  */
-const NODES = 24;
-const LOSERS = 90;
-/** When no neighbourhood improves, they grow by this factor, up to this many times NODES. */
+const START = { small: { nodes: 12, losers: 45 }, large: { nodes: 24, losers: 90 } };
+/** When no neighbourhood improves, they grow by this factor, up to MAX_NODES. */
 const GROWTH = 1.5;
-const GROWTH_LIMIT = 2.25;
+const MAX_NODES = 54;
 /** Nodes a neighbourhood may take past its size for the gangs placed partly inside it. */
 const CLOSURE = 8;
 /** Most a single solve may take, so one hard neighbourhood cannot eat the phase. */
@@ -80,8 +88,9 @@ export async function improveByNeighbourhoods(
   const stake = Float64Array.from(value, (v, b) => (v > 0 && lp && lp[b] >= 0.5 ? v + top : v));
   const leasesOn = problem.nodes.map(() => [] as number[]);
   for (const l of problem.flexibleLeases) for (const s of l.shares) leasesOn[s.node].push(l.index);
-  let size = options.nodes ?? NODES;
-  let loserCap = options.losers ?? LOSERS;
+  const first = START[options.scale ?? 'large'];
+  let size = options.nodes ?? first.nodes;
+  let loserCap = options.losers ?? first.losers;
   const tried = new Set<string>();
   let overrun = 0;
   let solves = 0;
@@ -127,8 +136,8 @@ export async function improveByNeighbourhoods(
     }
     if (!progressed) {
       // Every neighbourhood of this size is at its optimum: grow them while time remains.
-      if (size >= NODES * GROWTH_LIMIT || options.nodes !== undefined) break;
-      size = Math.round(size * GROWTH);
+      if (size >= MAX_NODES || options.nodes !== undefined) break;
+      size = Math.min(MAX_NODES, Math.round(size * GROWTH));
       loserCap = Math.round(loserCap * GROWTH);
       tried.clear();
     }
@@ -162,7 +171,7 @@ function neighbourhood(
       }
     }
   if (!seed) {
-    // Only wide groups (block, none): their cheapest NODES nodes.
+    // Only wide groups (block, none): their cheapest `size` nodes.
     const o = options[0];
     seed = o.groups[0].nodes.slice(0, size);
   }

@@ -42,8 +42,8 @@ export interface NeighbourhoodOptions {
 
 /**
  * Nodes and losers of the first neighbourhoods, by round size. Small enough for HiGHS in tens of
- * ms. At 1,000 x 250 and 1 s (16 rounds, A/B in one process, docs/benchmarks.md) 12 nodes and
- * 45 losers averaged +0.05 points over 24 and 90 (16 / 60: +0.04, 9 / 34: +0.02): a 24-node
+ * ms. At 1,000 x 250 and 1 s (20 rounds, A/B in one process, docs/benchmarks.md) 12 nodes and
+ * 45 losers averaged +0.044 points over 24 and 90 (16 / 60: +0.04, 9 / 34: +0.017): a 24-node
  * neighbourhood around a 9-node NVLink rack took HiGHS ~170 ms to find a swap its 9- and 12-node
  * cores solve to optimality in 13-20 ms, and only ~10 solves fit in a 1 s round. At 10,000 x
  * 1,000 and 5 s, 12 / 45 lost 0.03 on all six rounds: larger rounds keep 24 / 90.

@@ -89,7 +89,13 @@ export class SolverPool implements SolverBackend {
 
   solve(request: SolveRequest): Promise<SolveOutcome> {
     const slot = this.slotFor(request) ?? this.slots.find((s) => s.ready && s.outstanding.size === 0);
-    return slot ? this.send(slot, request) : this.inline.solve(request);
+    if (slot) return this.send(slot, request);
+    if (this.slots.length === 0) return this.inline.solve(request);
+    // An inline solve blocks this thread from its first microtask to its last: started from
+    // setImmediate, it lets the threads' answers that came in meanwhile be taken first, so a
+    // caller that keeps several solves in flight can send a thread its next one (otherwise a
+    // thread's answer waits until the calling thread stops solving inline).
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.inline.solve(request));
   }
 
   /**

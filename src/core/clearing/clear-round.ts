@@ -44,9 +44,8 @@ export interface ClearOptions {
    */
   deterministic?: boolean;
   /**
-   * Solves the MIP phase's parts and the MIP neighbourhoods instead of the round's own backend:
-   * a pool of worker threads (src/platform/solver-pool) keeps one part or neighbourhood in flight
-   * per thread. Its caller owns and closes it.
+   * Solves the MIP phase's parts instead of the round's own backend: a pool of worker threads
+   * (src/platform/solver-pool) keeps one part in flight per thread. Its caller owns and closes it.
    */
   partsSolver?: SolverBackend;
   /**
@@ -296,7 +295,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
       clock.lap('search');
       // A search that converged before its share has nothing to resume: the neighbourhoods may take the rest.
       const converged = now() < searchDeadline;
-      const lns = await improveByNeighbourhoods(problem, allocation, partsBackend ?? backend, {
+      const lns = await improveByNeighbourhoods(problem, allocation, backend, {
         deadline: converged ? work - NEIGHBOURHOOD_RESERVE_MS : share(NEIGHBOURHOOD_SHARE[size]),
         clock: now,
         seed,
@@ -340,7 +339,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     work - now() >= MIN_NEIGHBOURHOOD_MS + NEIGHBOURHOOD_RESERVE_MS
   ) {
     // The search has converged (or the MIP parts ran) with time to spare: re-pack a few nodes at a time.
-    const lns = await improveByNeighbourhoods(problem, allocation, partsBackend ?? backend, {
+    const lns = await improveByNeighbourhoods(problem, allocation, backend, {
       deadline: work - NEIGHBOURHOOD_RESERVE_MS,
       clock: now,
       seed,

@@ -8,7 +8,6 @@ import { improveLocally } from './heuristics/local-search.js';
 import { improveByNeighbourhoods } from './improve-neighbourhoods.js';
 import { mediumRound } from './random-rounds.test-helpers.js';
 import { buildRoundProblem, type RoundProblem } from './round-problem.js';
-import type { SolverBackend } from './solver-port.js';
 import { bid, node, placedNodes, snapshot } from './snapshot-fixtures.js';
 
 /** GPUs per node left after the allocation; negative means over capacity. */
@@ -78,61 +77,6 @@ describe('improveByNeighbourhoods', () => {
       seed: 0,
     });
     expect(placedNodes(problem, out.allocation)).toEqual({ x: ['b1'], y: ['a1'] });
-  });
-
-  it('solves neighbourhoods side by side on a backend with two lanes, and takes both answers', async () => {
-    // Two blocks, each one 8-GPU node held by two 4-GPU gangs at 2.00, with an 8-GPU gang at 3.00
-    // that only that block's region can take: two re-packings that share no node and no bid.
-    const s = snapshot({
-      nodes: [node('a1', { block: 'a' }), node('b1', { block: 'b', region: 'us-west' })],
-      bids: [
-        bid('a-small1', 4, { H100: '2.00' }, { contiguity: 'node', regions: ['us-east'] }),
-        bid('a-small2', 4, { H100: '2.00' }, { contiguity: 'node', regions: ['us-east'] }),
-        bid('a-big', 8, { H100: '3.00' }, { contiguity: 'node', regions: ['us-east'] }),
-        bid('b-small1', 4, { H100: '2.00' }, { contiguity: 'node', regions: ['us-west'] }),
-        bid('b-small2', 4, { H100: '2.00' }, { contiguity: 'node', regions: ['us-west'] }),
-        bid('b-big', 8, { H100: '3.00' }, { contiguity: 'node', regions: ['us-west'] }),
-      ],
-    });
-    const problem = buildRoundProblem(s);
-    const index = (id: string) => problem.bids.find((b) => b.bid.id === id)!.index;
-    const on = (id: string, n: number) => ({ bid: index(id), option: 0, shares: [{ node: n, gpus: 4 }] });
-    const start: Allocation = {
-      assignments: [on('a-small1', 0), on('a-small2', 0), on('b-small1', 1), on('b-small2', 1)],
-      preempted: [],
-    };
-    // Holds a solve until a second one is in flight (a pool thread and the calling thread).
-    const highs = new HighsBackend();
-    let inFlight = 0;
-    let most = 0;
-    let release: (() => void) | null = null;
-    const twoLanes: SolverBackend = {
-      name: 'highs',
-      concurrency: 2,
-      async solve(request) {
-        most = Math.max(most, ++inFlight);
-        if (inFlight === 1)
-          await new Promise<void>((resolve) => {
-            release = resolve;
-            setTimeout(resolve, 2_000);
-          });
-        else release?.();
-        try {
-          return await highs.solve(request);
-        } finally {
-          inFlight--;
-        }
-      },
-    };
-    const out = await improveByNeighbourhoods(problem, start, twoLanes, {
-      deadline: Date.now() + 10_000,
-      clock: Date.now,
-      seed: 0,
-      maxSolves: 2,
-    });
-    expect(most).toBe(2);
-    expect(out.solves).toBe(2);
-    expect(placedNodes(problem, out.allocation)).toEqual({ 'a-big': ['a1'], 'b-big': ['b1'] });
   });
 
   it('never worsens an allocation nor overfills a node, and leaves a searched one no worse', async () => {

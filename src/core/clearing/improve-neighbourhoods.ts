@@ -2,9 +2,9 @@ import { AllocationState } from './heuristics/allocation-state.js';
 import type { Allocation } from './allocation.js';
 import type { Clock } from './clock.js';
 import type { Part } from './decompose.js';
-import { applyPart, preparePart, type PreparedPart } from './improve-parts.js';
+import { applyPart, preparePart } from './improve-parts.js';
 import type { RoundProblem } from './round-problem.js';
-import type { SolveOutcome, SolverBackend } from './solver-port.js';
+import type { SolverBackend } from './solver-port.js';
 
 /**
  * MIP neighbourhoods (large neighbourhood search): once the local search has done most of its
@@ -89,127 +89,62 @@ export async function improveByNeighbourhoods(
   const leasesOn = problem.nodes.map(() => [] as number[]);
   for (const l of problem.flexibleLeases) for (const s of l.shares) leasesOn[s.node].push(l.index);
   const first = START[options.scale ?? 'large'];
-  // A pool of solver threads (SolverPool) solves several neighbourhoods at once; they share no
-  // node and no loser, so each answer applies to the state as it is when it comes back.
-  const lanes = Math.max(1, Math.floor(backend.concurrency ?? 1));
-  const busy: Busy = { nodes: new Uint8Array(problem.nodes.length), bids: new Uint8Array(problem.bids.length) };
-  const at = {
-    byBlock,
-    leasesOn,
-    stake,
-    busy,
-    size: options.nodes ?? first.nodes,
-    losers: options.losers ?? first.losers,
-  };
+  let size = options.nodes ?? first.nodes;
+  let loserCap = options.losers ?? first.losers;
   // Neighbourhoods solved since the nodes in them last changed, by their nodes and bids.
   const tried = new Map<string, Part>();
-  const flights = new Map<Flight, Promise<[Flight, SolveOutcome]>>();
   let overrun = 0;
   let solves = 0;
   let improved = false;
-  // Losers in the order their neighbourhoods are tried; those whose seed nodes or bid are in a
-  // solve in flight wait in `deferred` and go first once it is back.
-  let queue: number[] = [];
-  let next = 0;
-  let deferred: number[] = [];
-  const restart = () => {
-    queue = problem.bids
+
+  for (;;) {
+    const losers = problem.bids
       .filter((b) => b.options.length > 0 && !state.placed[b.index] && stake[b.index] > 0)
       .map((b) => b.index)
       .sort((x, y) => stake[y] - stake[x] || x - y);
-    next = 0;
-    deferred = [];
-  };
-  const pick = (): { part: Part; key: string } | null => {
-    const waiting = deferred;
-    deferred = [];
-    for (let i = 0; i < waiting.length || next < queue.length;) {
-      const bid = i < waiting.length ? waiting[i++] : queue[next++];
-      if (state.placed[bid]) continue;
-      const part = neighbourhood(problem, state, bid, at);
-      if (part === 'busy') deferred.push(bid);
-      else if (part) {
-        const key = partKey(part);
-        if (tried.has(key)) continue;
-        deferred.push(...waiting.slice(i));
-        return { part, key };
-      }
-    }
-    return null;
-  };
-  const settle = (flight: Flight, outcome: SolveOutcome) => {
-    flights.delete(flight);
-    mark(busy, flight.part, 0);
-    overrun = Math.max(overrun, clock() - flight.deadline);
-    const better =
-      outcome.colValue !== null &&
-      applyPart(problem, state, flight.part, flight.prepared.built.decode(outcome.colValue));
-    options.onSolve?.(state.score);
-    if (!better) return;
-    improved = true;
-    // Neighbourhoods over the nodes that changed may do better now; the others would solve
-    // the same MIP again (1,000 x 250 at 1 s: the top loser's, unchanged, was re-solved after
-    // every improvement elsewhere, up to ten times a round).
-    for (const [k, p] of tried) if (k !== flight.key && overlaps(p, flight.part)) tried.delete(k);
-    restart();
-  };
-
-  restart();
-  for (;;) {
-    while (flights.size < lanes && (options.maxSolves === undefined || solves < options.maxSolves)) {
+    let progressed = false;
+    for (const bid of losers) {
+      if (options.maxSolves !== undefined && solves >= options.maxSolves) break;
       const left = deadline - clock();
       // HiGHS overruns small MIPs' deadlines (by up to ~200 ms measured): the worst seen so far
       // in this call is kept clear of the deadline too.
       if (left < MIN_SOLVE_MS + overrun) break;
-      const picked = pick();
-      if (!picked) break;
-      tried.set(picked.key, picked.part);
-      const prepared = preparePart(problem, state, picked.part);
+      const part = neighbourhood(problem, state, bid, { byBlock, leasesOn, stake, size, losers: loserCap });
+      if (!part) continue;
+      const key = partKey(part);
+      if (tried.has(key)) continue;
+      tried.set(key, part);
+      const prepared = preparePart(problem, state, part);
       solves++;
-      mark(busy, picked.part, 1);
-      const flight: Flight = { ...picked, prepared, deadline: clock() + Math.min(left - overrun, SOLVE_MS) };
-      const { model, start } = prepared.built;
-      const answer = backend.solve({ model, start, deadline: flight.deadline, seed: options.seed });
-      flights.set(
-        flight,
-        answer.then((outcome): [Flight, SolveOutcome] => [flight, outcome]),
-      );
+      const solveDeadline = clock() + Math.min(left - overrun, SOLVE_MS);
+      const outcome = await backend.solve({
+        model: prepared.built.model,
+        deadline: solveDeadline,
+        start: prepared.built.start,
+        seed: options.seed,
+      });
+      overrun = Math.max(overrun, clock() - solveDeadline);
+      const better =
+        outcome.colValue !== null && applyPart(problem, state, part, prepared.built.decode(outcome.colValue));
+      options.onSolve?.(state.score);
+      if (better) {
+        improved = progressed = true;
+        // Neighbourhoods over the nodes that changed may do better now; the others would solve
+        // the same MIP again (1,000 x 250 at 1 s: the top loser's, unchanged, was re-solved after
+        // every improvement elsewhere, up to ten times a round).
+        for (const [k, p] of tried) if (k !== key && overlaps(p, part)) tried.delete(k);
+        break;
+      }
     }
-    if (flights.size === 0) {
-      const stopped =
-        deadline - clock() < MIN_SOLVE_MS + overrun || (options.maxSolves !== undefined && solves >= options.maxSolves);
+    if (!progressed) {
       // Every neighbourhood of this size is at its optimum: grow them while time remains.
-      if (stopped || at.size >= MAX_NODES || options.nodes !== undefined) break;
-      at.size = Math.min(MAX_NODES, Math.round(at.size * GROWTH));
-      at.losers = Math.round(at.losers * GROWTH);
+      if (size >= MAX_NODES || options.nodes !== undefined) break;
+      size = Math.min(MAX_NODES, Math.round(size * GROWTH));
+      loserCap = Math.round(loserCap * GROWTH);
       tried.clear();
-      restart();
-      continue;
     }
-    settle(...(await Promise.race(flights.values())));
   }
   return { allocation: state.toAllocation(), improved, solves };
-}
-
-/** A neighbourhood being solved. */
-interface Flight {
-  readonly part: Part;
-  readonly key: string;
-  readonly prepared: PreparedPart;
-  readonly deadline: number;
-}
-
-/** Nodes and losers in a solve in flight, which no other neighbourhood may take. */
-interface Busy {
-  readonly nodes: Uint8Array;
-  readonly bids: Uint8Array;
-}
-
-function mark(busy: Busy, part: Part, to: 0 | 1): void {
-  part.nodeInScope.forEach((v, n) => {
-    if (v) busy.nodes[n] = to;
-  });
-  for (const b of part.bids) busy.bids[b] = to;
 }
 
 /** The nodes of `bid`'s most valuable group, grown by its block to `size`, as a part. */
@@ -221,13 +156,11 @@ function neighbourhood(
     byBlock: ReadonlyMap<string, readonly number[]>;
     leasesOn: readonly (readonly number[])[];
     stake: Float64Array;
-    busy: Busy;
     size: number;
     losers: number;
   },
-): Part | 'busy' | null {
-  const { byBlock, leasesOn, stake, busy, size } = at;
-  if (busy.bids[bid]) return 'busy';
+): Part | null {
+  const { byBlock, leasesOn, stake, size } = at;
   const { options } = problem.bids[bid];
   let seed: readonly number[] | null = null;
   let best = -Infinity;
@@ -244,11 +177,10 @@ function neighbourhood(
     const o = options[0];
     seed = o.groups[0].nodes.slice(0, size);
   }
-  if (seed.some((n) => busy.nodes[n])) return 'busy';
   const inScope = new Uint8Array(problem.nodes.length);
   const nodes: number[] = [];
   const add = (n: number) => {
-    if (!inScope[n] && !busy.nodes[n] && nodes.length < size) {
+    if (!inScope[n] && nodes.length < size) {
       inScope[n] = 1;
       nodes.push(n);
     }
@@ -262,7 +194,7 @@ function neighbourhood(
   for (const n of nodes.slice())
     for (const b of state.bidsOn[n])
       for (const s of state.placed[b]!.shares)
-        if (!inScope[s.node] && !busy.nodes[s.node] && nodes.length < limit) {
+        if (!inScope[s.node] && nodes.length < limit) {
           inScope[s.node] = 1;
           nodes.push(s.node);
         }
@@ -270,7 +202,7 @@ function neighbourhood(
   for (const n of nodes) for (const b of state.bidsOn[n]) bids.add(b);
   const losers: number[] = [];
   for (const b of problem.bids) {
-    if (b.options.length === 0 || state.placed[b.index] || stake[b.index] <= 0 || busy.bids[b.index]) continue;
+    if (b.options.length === 0 || state.placed[b.index] || stake[b.index] <= 0) continue;
     if (b.options.some((o) => o.eligible.some((n) => inScope[n]))) losers.push(b.index);
   }
   losers.sort((x, y) => stake[y] - stake[x] || x - y);

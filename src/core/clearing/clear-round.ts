@@ -14,7 +14,7 @@ import { improveLocally } from './heuristics/local-search.js';
 import { previousAllocation, type PreviousRound } from './heuristics/previous-allocation.js';
 import { lpPackings } from './heuristics/lp-packing.js';
 import { improveByNeighbourhoods } from './improve-neighbourhoods.js';
-import { improveByParts, mergeParts, partsAside } from './improve-parts.js';
+import { improveByParts } from './improve-parts.js';
 import { priceRound, type RoundPrices } from './price-round.js';
 import { buildRoundProblem, objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
@@ -48,11 +48,6 @@ export interface ClearOptions {
    * (src/platform/solver-pool) keeps one part in flight per thread. Its caller owns and closes it.
    */
   partsSolver?: SolverBackend;
-  /**
-   * Solves the parts on other threads while the local search runs on this one (SolverPool's
-   * `threadsOnly`); their answers are merged into the search's result where they do better.
-   */
-  backgroundSolver?: SolverBackend;
   /**
    * MIP neighbourhoods (improve-neighbourhoods.ts) between two runs of the local search and in
    * the time the MIP parts leave; default true (rounds of at most 2,000 live bids, not in
@@ -267,19 +262,14 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   const neighbourhoods = backend !== null && !deterministic && (options.neighbourhoods ?? true);
   const size = liveBids <= MAX_MIP_BIDS ? 'small' : 'large';
   if (hasDecisions && !meetsBound()) {
-    // Other threads solve the parts from the packing's allocation while this one searches.
-    const aside =
-      options.backgroundSolver && mipWorthIt
-        ? partsAside(problem, allocation, options.backgroundSolver, work, seed, now)
-        : null;
     // The MIP runs only with MIN_MIP_MS left after the search's share: when it would not, the
     // search keeps the whole remainder instead of leaving it idle (at 1 s, a third of the round).
-    const mipWillRun = mipWorthIt && !aside && (work - now()) * (1 - SEARCH_SHARE) >= minMipMs;
+    const mipWillRun = mipWorthIt && (work - now()) * (1 - SEARCH_SHARE) >= minMipMs;
     // Where the MIP parts will not run (at 1 s), the search stops at a share, MIP neighbourhoods
     // re-pack what it left, and the search resumes from their result (improve-neighbourhoods.ts).
     // Where they will, the parts keep their time (the neighbourhoods cost the parts up to 0.06
     // points at 3 s, measured) and the neighbourhoods only use what the parts leave, below.
-    const lnsOn = neighbourhoods && !aside && !mipWillRun;
+    const lnsOn = neighbourhoods && !mipWillRun;
     const searchDeadline = share(lnsOn ? FIRST_SEARCH_SHARE[size] : mipWillRun ? SEARCH_SHARE : 1);
     allocation = improveLocally(problem, allocation, { deadline: searchDeadline, clock: now });
     if (deterministic && size === 'small') {
@@ -310,15 +300,6 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
         });
     }
     clock.lap('search');
-    if (aside) {
-      const merged = mergeParts(problem, allocation, await aside.answers);
-      parts = aside.parts;
-      clock.lap('mip');
-      if (merged.improved) {
-        allocation = improveLocally(problem, merged.allocation, { deadline: work, clock: now });
-        clock.lap('search');
-      }
-    }
   }
   let proven = backend !== null && meetsBound();
   if (partsBackend && mipWorthIt && hasDecisions && !meetsBound() && work - now() >= minMipMs) {

@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { allocationScore, greedyAllocate } from './heuristics/greedy-heuristic.js';
+import { AllocationState } from './heuristics/allocation-state.js';
+import { allocationScore } from './heuristics/greedy-heuristic.js';
 import type { Allocation } from './allocation.js';
 import { HighsBackend } from '../solvers/highs-backend.js';
 import { decompose } from './decompose.js';
-import { checkResult } from './check-result.js';
-import { clearRound } from './clear-round.js';
-import { mediumRound } from './random-rounds.test-helpers.js';
-import { improveByParts, mergeParts, partsAside } from './improve-parts.js';
+import { applyPart, improveByParts } from './improve-parts.js';
 import { buildRoundProblem } from './round-problem.js';
 import { bid, node, snapshot } from './snapshot-fixtures.js';
 
@@ -93,43 +91,7 @@ describe('improveByParts on a backend that solves several parts at once', () => 
   }, 120_000);
 });
 
-describe('parts solved aside and merged into the search result', () => {
-  const round = () => {
-    const nodes = Array.from({ length: 60 }, (_, i) => node(`n${i}`, { block: `b${i % 6}` }));
-    return snapshot({
-      nodes,
-      bids: Array.from({ length: 260 }, (_, i) =>
-        bid(
-          `b${i}`,
-          1 + (i % 8),
-          { H100: (2 + (i % 13) / 10).toFixed(2) },
-          { contiguity: i % 4 === 0 ? 'node' : i % 4 === 1 ? 'block' : 'none' },
-        ),
-      ),
-    });
-  };
-
-  it('merges each part answer that fits and does better, and never makes the allocation worse', async () => {
-    const problem = buildRoundProblem(round());
-    const empty: Allocation = { assignments: [], preempted: [] };
-    const aside = partsAside(problem, empty, new HighsBackend(), Date.now() + 30_000, 0, Date.now);
-    const answers = await aside.answers;
-    expect(answers.length).toBe(aside.parts);
-    // Into an empty allocation every answer fits, and each is better than nothing.
-    const merged = mergeParts(problem, empty, answers);
-    expect(merged.improved).toBe(true);
-    expect(allocationScore(problem, merged.allocation)).toBeGreaterThan(0);
-    const greedy = greedyAllocate(problem);
-    const intoGreedy = mergeParts(problem, greedy, answers);
-    expect(allocationScore(problem, intoGreedy.allocation)).toBeGreaterThanOrEqual(
-      allocationScore(problem, greedy) - 1e-9,
-    );
-    // No node holds more than it has.
-    const used = new Int32Array(problem.nodes.length);
-    for (const a of intoGreedy.allocation.assignments) for (const s of a.shares) used[s.node] += s.gpus;
-    problem.nodes.forEach((n) => expect(used[n.index]).toBeLessThanOrEqual(n.capacity));
-  }, 60_000);
-
+describe('applyPart', () => {
   it('voids an answer whose gangs no longer fit', () => {
     const nodes = Array.from({ length: 100 }, (_, i) => node(`n${i}`, { block: `b${i}` }));
     const s = snapshot({
@@ -164,31 +126,12 @@ describe('parts solved aside and merged into the search result', () => {
       assignments: [{ bid: small, option: 0, shares: [{ node: inFirst, gpus: 8 }] }],
       preempted: [],
     };
-    const merged = mergeParts(problem, current, [{ part: first, solved: answer }]);
-    expect(merged.improved).toBe(false);
-    expect(merged.allocation.assignments).toEqual(current.assignments);
+    const state = new AllocationState(problem, current);
+    expect(applyPart(problem, state, first, answer)).toBe(false);
+    expect(state.toAllocation().assignments).toEqual(current.assignments);
     // On a free node the same answer goes in.
-    const elsewhere = mergeParts(problem, { assignments: [], preempted: [] }, [{ part: first, solved: answer }]);
-    expect(elsewhere.improved).toBe(true);
+    const free = new AllocationState(problem, { assignments: [], preempted: [] });
+    expect(applyPart(problem, free, first, answer)).toBe(true);
+    expect(free.toAllocation().assignments).toEqual(answer.assignments);
   });
-
-  it('clears a round with a background solver to a valid result no worse than the greedy', async () => {
-    const s = mediumRound(2);
-    const highs = new HighsBackend();
-    let sent = 0;
-    // Solves what it is sent whenever this thread is free, with time of its own.
-    const background = {
-      name: 'highs',
-      concurrency: 2,
-      solve: (request: Parameters<HighsBackend['solve']>[0]) => (
-        sent++,
-        highs.solve({ ...request, deadline: Date.now() + 5_000 })
-      ),
-    };
-    const result = await clearRound(s, { backend: highs, timeLimitMs: 3_000, backgroundSolver: background });
-    expect(checkResult(s, result)).toEqual([]);
-    expect(result.welfare.toNumber()).toBeGreaterThanOrEqual(Number(result.stats.heuristicWelfare) - 1e-6);
-    expect(result.stats.parts).toBeGreaterThan(0);
-    expect(sent).toBe(result.stats.parts);
-  }, 60_000);
 });

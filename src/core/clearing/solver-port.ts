@@ -37,11 +37,6 @@ export interface SolveRequest {
   readonly seed?: number;
   /** Stop when the relative gap to the backend's own bound is below this. */
   readonly relativeGap?: number;
-  /**
-   * For a backend with several threads: requests of one lane run on one thread, in the order
-   * sent, so a caller can queue a lane's work up front (partsAside). Others ignore it.
-   */
-  readonly lane?: number;
 }
 
 export type SolveStatus = 'optimal' | 'feasible' | 'none';

@@ -88,7 +88,7 @@ export class SolverPool implements SolverBackend {
   }
 
   solve(request: SolveRequest): Promise<SolveOutcome> {
-    const slot = this.slotFor(request) ?? this.slots.find((s) => s.ready && s.outstanding.size === 0);
+    const slot = this.slots.find((s) => s.ready && s.outstanding.size === 0);
     if (slot) return this.send(slot, request);
     if (this.slots.length === 0) return this.inline.solve(request);
     // An inline solve blocks this thread from its first microtask to its last: started from
@@ -96,30 +96,6 @@ export class SolverPool implements SolverBackend {
     // caller that keeps several solves in flight can send a thread its next one (otherwise a
     // thread's answer waits until the calling thread stops solving inline).
     return new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.inline.solve(request));
-  }
-
-  /**
-   * The pool without the calling thread: for solves sent while the calling thread is busy with
-   * other work (partsAside). Requests queue on the threads (a lane's on one thread); with no
-   * thread ready they answer "no solution" at once.
-   */
-  get threadsOnly(): SolverBackend {
-    return {
-      name: this.name,
-      concurrency: Math.max(1, this.slots.length),
-      solve: (request) => {
-        const ready = this.slots.filter((s) => s.ready);
-        const slot = this.slotFor(request) ?? ready.sort((a, b) => a.outstanding.size - b.outstanding.size)[0];
-        return slot ? this.send(slot, request) : Promise.resolve(NONE);
-      },
-    };
-  }
-
-  /** The thread of the request's lane, when it has one and that thread is ready. */
-  private slotFor(request: SolveRequest): Slot | undefined {
-    if (this.closed || request.lane === undefined || this.slots.length === 0) return undefined;
-    const slot = this.slots[request.lane % this.slots.length];
-    return slot.ready ? slot : undefined;
   }
 
   private send(slot: Slot, request: SolveRequest): Promise<SolveOutcome> {

@@ -81,6 +81,18 @@ export async function warmUpHighs(): Promise<void> {
   await backend.solve({ model, relax: true, deadline: Date.now() + 60_000 });
 }
 
+/**
+ * LPs with fewer rows than this solve without presolve. The bound's and the prices' LPs are
+ * already compact (classes and atoms, upper-bound.ts), so presolve finds little to remove and
+ * costs its time, and in a fresh process the compilation of its code as well. Measured on the
+ * bound's LPs (a throwaway script timing each solve of `upperBound`, 7 Dec): 1,000 x 250, warm,
+ * 44-54 ms against 85-116 (first shape) and 101-114 against 119-209 (contested); in a fresh
+ * process contested 2's bound 446-463 ms against 642-700; 10,000 x 1,000 400-879 ms against
+ * 457-1,011. From ~2,500 rows presolve pays: the contested LPs of 4,538 rows (20,000 x 2,000) and
+ * 9,673 (50,000 x 5,000) took 443 against 338 ms and 1,961 against 855 without it.
+ */
+const LP_PRESOLVE_MIN_ROWS = 2_000;
+
 export class HighsBackend implements SolverBackend {
   readonly name = 'highs';
 
@@ -129,6 +141,7 @@ export class HighsBackend implements SolverBackend {
         time_limit: seconds,
         mip_rel_gap: request.relativeGap ?? 1e-4,
         random_seed: request.seed ?? 0,
+        ...(request.relax && model.numRows < LP_PRESOLVE_MIN_ROWS ? { presolve: 'off' } : {}),
       });
       if (request.start && !request.relax) {
         try {

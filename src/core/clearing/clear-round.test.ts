@@ -6,6 +6,7 @@ import { LpSolverBackend } from '../solvers/lp-solver-backend.js';
 import { checkResult } from './check-result.js';
 import { clearRound } from './clear-round.js';
 import { mediumRound } from './random-rounds.test-helpers.js';
+import type { SolveRequest } from './solver-port.js';
 import { bid, lease, node, snapshot } from './snapshot-fixtures.js';
 
 async function clear(s: RoundSnapshot, solver: 'highs' | 'lp-solver' = 'highs'): Promise<RoundResult> {
@@ -373,6 +374,28 @@ describe('clearRound: mid-sized rounds', () => {
     expect(warm.stats.phases.search).toBeGreaterThanOrEqual(0.84 * 2_000);
     expect(cold.stats.phases.search).toBeLessThanOrEqual(0.81 * 2_000);
     expect(cold.stats.phases.search).toBeGreaterThanOrEqual(0.79 * 2_000);
+  });
+
+  it('gives the LP bound a longer deadline in a cold round, whose HiGHS runs in baseline code', async () => {
+    // A clock that ticks once per reading, and a solver that records the bound's first deadline.
+    const firstDeadline = async (cold: boolean) => {
+      let t = 0;
+      const deadlines: number[] = [];
+      const recording = {
+        name: 'recording',
+        solve: (request: SolveRequest) => {
+          deadlines.push(request.deadline);
+          return Promise.resolve({ status: 'none' as const, colValue: null, objective: null, bound: null, rowDual: null });
+        },
+      };
+      await clearRound(mediumRound(3), { backend: recording, clock: () => t++, timeLimitMs: 2_000, cold });
+      return deadlines[0];
+    };
+    // Warm: 60% of the 85% left for work; cold: 80% of the 80% (a few ticks of the clock on top).
+    expect(await firstDeadline(false)).toBeGreaterThanOrEqual(0.6 * 0.85 * 2_000 - 1);
+    expect(await firstDeadline(false)).toBeLessThan(0.6 * 0.85 * 2_000 + 50);
+    expect(await firstDeadline(true)).toBeGreaterThanOrEqual(0.8 * 0.8 * 2_000 - 1);
+    expect(await firstDeadline(true)).toBeLessThan(0.8 * 0.8 * 2_000 + 50);
   });
 
   it('deterministic mode gives the same result for the same snapshot, however long the phases take', async () => {

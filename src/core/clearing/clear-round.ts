@@ -71,6 +71,15 @@ export interface ClearOptions {
 /** Shares of the budget left at the start of a phase that the phase may use. */
 const BOUND_SHARE = 0.6;
 /**
+ * The bound's share in a cold round (ClearOptions.cold), whose HiGHS runs in baseline code: the
+ * LP that takes 50-140 ms warm took 370-580 ms in fresh `gpumarket clear` processes at 1 s
+ * (1,000 x 250), and cut short before its first LP is solved it leaves no packing, only the
+ * greedy's search (93-97% of the optimum). With 0.6, 7 of 24 fresh rounds came out so; with
+ * 0.8, none (docs/benchmarks.md, "A fresh process"). A bound that finishes sooner leaves the
+ * rest to the search: the share is a deadline, not a reservation.
+ */
+const COLD_BOUND_SHARE = 0.8;
+/**
  * The LP packing's further tries (lp-packing.ts) stop at this share of what is left: all four at
  * 1,000 bids (5-20 ms each), two or three at 10,000 with 5 s, one at 50,000 (3 s each).
  */
@@ -229,7 +238,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     bound !== null &&
     allocationScore(problem, allocation) + keptWelfare(problem) >= bound - 1e-6 * Math.max(1, Math.abs(bound));
   if (backend && hasDecisions) {
-    const relaxed = await upperBound(problem, backend, share(BOUND_SHARE), now);
+    const relaxed = await upperBound(problem, backend, share(options.cold ? COLD_BOUND_SHARE : BOUND_SHARE), now);
     clock.lap('bound');
     if (relaxed) {
       bound = relaxed.bound;

@@ -70,6 +70,10 @@ export async function priceDecisions(
  * LP rounding leaves prices a micro-unit or two off the rows they meet; closer than this is a rounding, not a choice.
  */
 const ROUNDING_MICROS = 2;
+/** Time kept after the price LP for describing its prices, as a share of the demand's build time. */
+const DESCRIBE_SHARE = 0.5;
+/** The LP's path needs at least this many times the demand's build time (see priceRound). */
+const LP_PATH_DEMANDS = 3;
 
 export interface PriceOptions {
   readonly backend: SolverBackend | null;
@@ -85,7 +89,13 @@ export async function priceRound(
   allocation: Allocation,
   options: PriceOptions,
 ): Promise<RoundPrices> {
+  const started = options.clock();
   const demand = buildPricingDemand(problem, allocation);
+  const demandMs = options.clock() - started;
+  // What follows the LP (describe) takes a quarter to a half of the demand's time, warm or cold
+  // (1,000 x 250 in a fresh process: demand 39-76 ms, description 9-26 ms): the LP stops early
+  // enough for it, or a cold round's prices end past its deadline.
+  const lpDeadline = options.deadline - DESCRIBE_SHARE * demandMs;
   // Nothing turned away and nothing displaced: every rent is 0, the lowest there is.
   if (demand.floors.every((f) => f === null) && demand.groups.length === 0)
     return describe(
@@ -96,20 +106,27 @@ export async function priceRound(
     );
   const levels = () => envyFreePrices(demand);
   if (!options.backend) return describe(problem, demand, levels(), { method: 'levels', fallback: 'no_solver' });
+  // The LP's path (the levels as its anchor, the LP, the description) takes 3-5 times the
+  // demand's time (1,000 x 250 at 1 s, warm: demand 8-33 ms, the rest 40-80 ms; in a fresh
+  // process: demand 50-130 ms, levels 64-124, description 16-29). With less left, the LP would
+  // be cut short past the deadline with nothing solved (cold LPs ended 16-98 ms late): the
+  // levels alone price the round.
+  if (lpDeadline - options.clock() < LP_PATH_DEMANDS * demandMs)
+    return describe(problem, demand, levels(), { method: 'levels', fallback: 'deadline' });
   const nodeIds = problem.nodes.map((n) => n.node.id);
   try {
     const lp = await lowestSupportingPrices(
       demand,
       nodeIds,
       options.backend,
-      options.deadline,
+      lpDeadline,
       options.clock,
       options.envyWeight,
     );
     if (!lp.solved)
       return describe(problem, demand, lp.price, {
         method: 'levels',
-        fallback: options.clock() >= options.deadline ? 'deadline' : 'lp_unsolved',
+        fallback: options.clock() >= lpDeadline ? 'deadline' : 'lp_unsolved',
         lpRounds: lp.rounds,
         lpRows: lp.rows,
       });

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { HighsBackend } from '../solvers/highs-backend.js';
+import { clearRound } from './clear-round.js';
+import { priceDecisions } from './price-round.js';
+import { mediumRound } from './random-rounds.test-helpers.js';
+import type { SolveRequest, SolverBackend } from './solver-port.js';
+
+/** HiGHS, counting its solves. */
+function counting(): SolverBackend & { solves: number } {
+  const highs = new HighsBackend();
+  const backend = {
+    name: 'counting',
+    solves: 0,
+    solve: (request: SolveRequest) => {
+      backend.solves++;
+      return highs.solve(request);
+    },
+  };
+  return backend;
+}
+
+/** A clock at 0 that jumps to `demandMs` once read (the demand's build) and then stays there. */
+function slowDemandClock(demandMs: number): () => number {
+  let reads = 0;
+  return () => (reads++ === 0 ? 0 : demandMs);
+}
+
+describe('priceRound under a deadline', () => {
+  const snapshot = mediumRound(5);
+  const decided = clearRound(snapshot, { backend: null, deterministic: true });
+
+  it('prices by the envy-free levels alone, without the LP, when too little is left after the demand', async () => {
+    const backend = counting();
+    // 100 ms to build the demand, 150 left: the LP's path needs ~3 times the demand's time.
+    const prices = await priceDecisions(snapshot, await decided, {
+      backend,
+      deadline: 250,
+      clock: slowDemandClock(100),
+    });
+    expect(prices.stats).toMatchObject({ method: 'levels', fallback: 'deadline' });
+    expect(backend.solves).toBe(0);
+  });
+
+  it('solves the price LP when the time left allows it', async () => {
+    const backend = counting();
+    const prices = await priceDecisions(snapshot, await decided, {
+      backend,
+      deadline: Date.now() + 60_000,
+      clock: Date.now,
+    });
+    expect(prices.stats.method).toBe('lp');
+    expect(backend.solves).toBeGreaterThan(0);
+  });
+});

@@ -385,7 +385,13 @@ describe('clearRound: mid-sized rounds', () => {
         name: 'recording',
         solve: (request: SolveRequest) => {
           deadlines.push(request.deadline);
-          return Promise.resolve({ status: 'none' as const, colValue: null, objective: null, bound: null, rowDual: null });
+          return Promise.resolve({
+            status: 'none' as const,
+            colValue: null,
+            objective: null,
+            bound: null,
+            rowDual: null,
+          });
         },
       };
       await clearRound(mediumRound(3), { backend: recording, clock: () => t++, timeLimitMs: 2_000, cold });

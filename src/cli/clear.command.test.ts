@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkResult } from '../core/clearing/check-result.js';
 import { parseSnapshot, readResult, serializeSnapshot } from '../core/clearing/snapshot-file.js';
 import { bid, lease, node, snapshot } from '../core/clearing/snapshot-fixtures.js';
-import { run } from './clear.command.js';
+import { defaultSolverThreads } from '../platform/solver-pool/solver-pool.js';
+import { defaultThreads, run } from './clear.command.js';
 
 const roundFile = () =>
   serializeSnapshot(
@@ -70,6 +71,13 @@ describe('gpumarket clear', () => {
       process.stderr.write = write;
     }
     expect(stderr.join('')).toContain('bids[1].offers[0].maxPrice: must have at most 4 decimal places');
+  });
+
+  it('starts no pool thread by default for a round too short for the MIP phase', () => {
+    expect(defaultThreads(1_000)).toBe(0);
+    expect(defaultThreads(1_999)).toBe(0);
+    expect(defaultThreads(2_000)).toBe(defaultSolverThreads());
+    expect(defaultThreads(undefined)).toBe(defaultSolverThreads());
   });
 
   it('--threads takes 0 to 256 and names itself when it is anything else', async () => {

@@ -13,11 +13,26 @@ import { defaultSolverThreads, SolverPool } from '../platform/solver-pool/solver
  * clearing contract of docs/round-files.md, on the same clearRound the service runs.
  * `--deterministic` makes a replay give the same result every time (docs/clearing.md).
  * `--threads N`: worker threads that solve the MIP phase's parts beside this one (default: the
- * host's cores less one; 0 for none).
+ * host's cores less one, or none below POOL_MIN_MS; 0 for none).
  * Exit codes: 0 cleared, 1 the result failed its own validity check, 2 bad usage or snapshot.
  */
 export const usage =
   'usage: gpumarket clear --input snapshot.json --output result.json [--time-limit-ms N] [--solver auto|highs|lp-solver|greedy] [--seed N] [--deterministic] [--threads N]\n';
+
+/**
+ * Below this time limit the MIP phase, the only one that uses the pool's threads, rarely runs
+ * (clear-round.ts: it needs MIN_MIP_MS per lane after the search's share; at 1 s never), so a
+ * thread would only compile HiGHS beside the round and take a core from it. Measured on the
+ * 1,000 x 250 rounds at 1 s on a 2-core host (7 Dec, 32 fresh runs each, interleaved, load
+ * 2-3): with one thread 840-1,159 ms of solve time, 8 runs past the budget; with none
+ * 841-1,037 ms, 4 past, at the same welfare.
+ */
+const POOL_MIN_MS = 2_000;
+
+/** Pool threads when `--threads` is not given: none for a round too short for the MIP phase. */
+export function defaultThreads(timeLimitMs: number | undefined): number {
+  return timeLimitMs !== undefined && timeLimitMs < POOL_MIN_MS ? 0 : defaultSolverThreads();
+}
 
 export async function run(argv: string[]): Promise<number> {
   // One round under a short limit: compile HiGHS for a fast start, and start now, while the
@@ -57,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const threads = values.threads === undefined ? defaultSolverThreads() : Number(values.threads);
+  const threads = values.threads === undefined ? defaultThreads(timeLimitMs) : Number(values.threads);
   if (!Number.isInteger(threads) || threads < 0 || threads > 256) {
     process.stderr.write('gpumarket clear: --threads must be an integer from 0 to 256\n');
     return 2;

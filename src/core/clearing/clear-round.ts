@@ -346,7 +346,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   }
   const filled = fillLeftovers(problem, allocation);
   clock.lap('fill');
-  const prices = await priceRound(problem, filled.allocation, { backend, deadline, clock: now });
+  const prices = await priceRound(problem, filled.allocation, { backend, deadline, clock: now, cold: options.cold });
   clock.lap('price');
   const decided = toResult(problem, filled.allocation, prices);
 

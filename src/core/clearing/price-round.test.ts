@@ -29,16 +29,23 @@ describe('priceRound under a deadline', () => {
   const snapshot = mediumRound(5);
   const decided = clearRound(snapshot, { backend: null, deterministic: true });
 
-  it('prices by the envy-free levels alone, without the LP, when too little is left after the demand', async () => {
+  it('prices a cold round by the envy-free levels alone, without the LP, when too little is left after the demand', async () => {
     const backend = counting();
     // 100 ms to build the demand, 150 left: the LP's path needs ~3 times the demand's time.
     const prices = await priceDecisions(snapshot, await decided, {
       backend,
       deadline: 250,
       clock: slowDemandClock(100),
+      cold: true,
     });
     expect(prices.stats).toMatchObject({ method: 'levels', fallback: 'deadline' });
     expect(backend.solves).toBe(0);
+  });
+
+  it('tries the LP in a warm round whatever the demand took', async () => {
+    const backend = counting();
+    await priceDecisions(snapshot, await decided, { backend, deadline: 250, clock: slowDemandClock(100) });
+    expect(backend.solves).toBeGreaterThan(0);
   });
 
   it('solves the price LP when the time left allows it', async () => {

@@ -82,6 +82,11 @@ export interface PriceOptions {
   readonly clock: Clock;
   /** Weight of a dollar of envy against a dollar of uplift in the LP (price-lp.ts); for measurements. */
   readonly envyWeight?: number;
+  /**
+   * The process's first round (ClearOptions.cold): its pricing code runs unoptimised, so the LP
+   * is tried only with time for it and stops early enough for the description (priceRound).
+   */
+  readonly cold?: boolean;
 }
 
 export async function priceRound(
@@ -92,10 +97,10 @@ export async function priceRound(
   const started = options.clock();
   const demand = buildPricingDemand(problem, allocation);
   const demandMs = options.clock() - started;
-  // What follows the LP (describe) takes a quarter to a half of the demand's time, warm or cold
-  // (1,000 x 250 in a fresh process: demand 39-76 ms, description 9-26 ms): the LP stops early
-  // enough for it, or a cold round's prices end past its deadline.
-  const lpDeadline = options.deadline - DESCRIBE_SHARE * demandMs;
+  // Cold, what follows the LP (describe) takes a quarter to a half of the demand's time (1,000 x
+  // 250 in a fresh process: demand 50-130 ms, description 16-29 ms): the LP stops early enough
+  // for it, or the round's prices end past its deadline.
+  const lpDeadline = options.deadline - (options.cold ? DESCRIBE_SHARE * demandMs : 0);
   // Nothing turned away and nothing displaced: every rent is 0, the lowest there is.
   if (demand.floors.every((f) => f === null) && demand.groups.length === 0)
     return describe(
@@ -106,12 +111,12 @@ export async function priceRound(
     );
   const levels = () => envyFreePrices(demand);
   if (!options.backend) return describe(problem, demand, levels(), { method: 'levels', fallback: 'no_solver' });
-  // The LP's path (the levels as its anchor, the LP, the description) takes 3-5 times the
-  // demand's time (1,000 x 250 at 1 s, warm: demand 8-33 ms, the rest 40-80 ms; in a fresh
-  // process: demand 50-130 ms, levels 64-124, description 16-29). With less left, the LP would
-  // be cut short past the deadline with nothing solved (cold LPs ended 16-98 ms late): the
-  // levels alone price the round.
-  if (lpDeadline - options.clock() < LP_PATH_DEMANDS * demandMs)
+  // Cold, the LP's path (its anchor, the LP, the description) takes 3-5 times the demand's time
+  // (1,000 x 250 in a fresh process: demand 50-130 ms, levels 64-124, description 16-29). With
+  // less left, the LP would be cut short past the deadline with nothing solved (cold LPs ended
+  // 16-98 ms late): the levels alone price the round. Warm rounds always try the LP: at 10,000
+  // and 50,000 bids it is cheaper than the levels (1.6 s against 3.1 s at 50,000, measured).
+  if (options.cold && lpDeadline - options.clock() < LP_PATH_DEMANDS * demandMs)
     return describe(problem, demand, levels(), { method: 'levels', fallback: 'deadline' });
   const nodeIds = problem.nodes.map((n) => n.node.id);
   try {

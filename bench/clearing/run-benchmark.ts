@@ -123,7 +123,9 @@ function child(row: number, method: string, seed = SEED, shape = 'instance'): Me
 
 /** A neighbour that keeps one core busy (a spinning Node process), as other work on a market host would. */
 function busyNeighbour(): ChildProcess {
-  return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  // It spins until its parent is gone: a bench killed midway must not leave a core busy under the next one.
+  const spin = `for (let i = 1; ; i++) if (i % 1e8 === 0 && process.ppid !== ${process.pid}) process.exit();`;
+  return spawn(process.execPath, ['-e', spin], { stdio: 'ignore' });
 }
 
 function contestedTable(rows: readonly number[]): void {

@@ -82,14 +82,17 @@ export async function warmUpHighs(): Promise<void> {
 }
 
 /**
- * LPs with fewer rows than this solve without presolve. The bound's and the prices' LPs are
- * already compact (classes and atoms, upper-bound.ts), so presolve finds little to remove and
- * costs its time, and in a fresh process the compilation of its code as well. Measured on the
- * bound's LPs (a throwaway script timing each solve of `upperBound`, 7 Dec): 1,000 x 250, warm,
- * 44-54 ms against 85-116 (first shape) and 101-114 against 119-209 (contested); in a fresh
- * process contested 2's bound 446-463 ms against 642-700; 10,000 x 1,000 400-879 ms against
- * 457-1,011. From ~2,500 rows presolve pays: the contested LPs of 4,538 rows (20,000 x 2,000) and
- * 9,673 (50,000 x 5,000) took 443 against 338 ms and 1,961 against 855 without it.
+ * Compiled for a fast start, LPs with fewer rows than this solve without presolve. The bound's
+ * and the prices' LPs are already compact (classes and atoms, upper-bound.ts), so presolve finds
+ * little to remove, and in baseline code it costs its running time and its code's compilation:
+ * in a fresh process contested 2's bound took 446-463 ms without it against 642-700 with it
+ * (a throwaway script timing each solve of `upperBound`, 7 Dec), which decides whether a 1 s
+ * round's bound finishes at all. Optimised, the gain (1,000 x 250: 44-54 ms against 85-116)
+ * did not carry to welfare: over 46 rounds at 1 s warm the mean moved -0.003 points, with single
+ * rounds moving either way by up to a point as the LP's vertex, and so its packing, changed
+ * (first shape seed 17: 99.55% -> 98.50% of the bound). From ~2,500 rows presolve pays anyway:
+ * the contested LPs of 4,538 rows (20,000 x 2,000) and 9,673 (50,000 x 5,000) took 443 against
+ * 338 ms and 1,961 against 855 without it.
  */
 const LP_PRESOLVE_MIN_ROWS = 2_000;
 
@@ -141,7 +144,9 @@ export class HighsBackend implements SolverBackend {
         time_limit: seconds,
         mip_rel_gap: request.relativeGap ?? 1e-4,
         random_seed: request.seed ?? 0,
-        ...(request.relax && model.numRows < LP_PRESOLVE_MIN_ROWS ? { presolve: 'off' } : {}),
+        ...(request.relax && compilation === 'fast-start' && model.numRows < LP_PRESOLVE_MIN_ROWS
+          ? { presolve: 'off' }
+          : {}),
       });
       if (request.start && !request.relax) {
         try {

@@ -75,7 +75,7 @@ const BOUND_SHARE = 0.6;
  * LP that takes 50-140 ms warm took 370-580 ms in fresh `gpumarket clear` processes at 1 s
  * (1,000 x 250), and cut short before its first LP is solved it leaves no packing, only the
  * greedy's search (93-97% of the optimum). With 0.6, 9 of 24 fresh rounds ended below 97.5% of
- * their optimum; with 0.8, none (docs/benchmarks.md, "A fresh process"). A bound that finishes
+ * their optimum; with 0.8, none (docs/benchmarks.md, "Cold rounds"). A bound that finishes
  * sooner leaves the rest to the search: the share is a deadline, not a reservation.
  */
 const COLD_BOUND_SHARE = 0.8;
@@ -107,7 +107,7 @@ const TAIL_SHARE = 0.15;
  * 1,000 x 250 rounds (7 Dec, a slower host than the day before): the pricing demand took
  * 50-130 ms, the envy-free levels 64-124 and the description 16-29, against 8, 7-10 and 3 warm;
  * with 0.2, 14 of 24 fresh rounds ended 11-135 ms past the budget; with 0.25, 3 of 24 (4-22 ms);
- * with 0.28, none of 24, at the same welfare (docs/benchmarks.md, "A fresh process").
+ * with 0.28, none of 24, at the same welfare (docs/benchmarks.md, "Cold rounds").
  */
 const COLD_TAIL_SHARE = 0.28;
 /** Below this left before the tail, a neighbourhood's MIP cannot get past its root LP. */

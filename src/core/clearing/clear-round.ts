@@ -74,9 +74,10 @@ const BOUND_SHARE = 0.6;
  * The bound's share in a cold round (ClearOptions.cold), whose HiGHS runs in baseline code: the
  * bound phase that takes 50-140 ms warm took 370-580 ms (`stats.phases.bound`) in fresh
  * `gpumarket clear` processes at 1 s (1,000 x 250), and cut short before its first LP is
- * solved it leaves no packing, only the greedy's search (93-97% of the optimum). With 0.6, 9 of 24 fresh rounds ended below 97.5% of
- * their optimum; with 0.8, none (docs/benchmarks.md, "Cold rounds"). A bound that finishes
- * sooner leaves the rest to the search: the share is a deadline, not a reservation.
+ * solved it leaves no packing, only the greedy's search (93-97% of the optimum). With 0.6, 9 of
+ * 24 fresh rounds ended below 97.5% of their optimum; with 0.8, none (docs/benchmarks.md,
+ * "Cold rounds"). A bound that finishes sooner leaves the rest to the search: the share is a
+ * deadline, not a reservation.
  */
 const COLD_BOUND_SHARE = 0.8;
 /**

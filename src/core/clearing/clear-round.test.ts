@@ -376,6 +376,31 @@ describe('clearRound: mid-sized rounds', () => {
     expect(cold.stats.phases.search).toBeGreaterThanOrEqual(0.71 * 2_000);
   });
 
+  it('keeps four times what the candidates took for the fill and the prices, up to 40% of the budget', async () => {
+    // A clock that ticks once per reading, except that the candidates phase (the third reading:
+    // the round's start and the phase clock's come first) appears to take `candidatesMs`. The
+    // search runs (no solver) until the searching phases' end; returns when that was.
+    const searchEnd = async (candidatesMs: number) => {
+      let reads = 0;
+      const slowCandidates = () => (++reads >= 3 ? reads + candidatesMs : reads);
+      const result = await clearRound(mediumRound(3), { backend: null, clock: slowCandidates, timeLimitMs: 2_000 });
+      const { candidates, heuristic, search } = result.stats.phases;
+      expect(candidates).toBeGreaterThan(candidatesMs);
+      return candidates + heuristic + search;
+    };
+    // The search checks the clock between moves: it ends up to a few dozen ticks past its deadline.
+    const near = (end: number, expected: number) => {
+      expect(end).toBeGreaterThanOrEqual(expected - 5);
+      expect(end).toBeLessThanOrEqual(expected + 50);
+    };
+    // 1 ms of candidates: the 15% share (300 ms) is the larger.
+    near(await searchEnd(0), 2_000 - 300);
+    // 150 ms: four times that, 604 ms (151 measured), is kept instead.
+    near(await searchEnd(150), 2_000 - 604);
+    // 400 ms: four times would be 1,604 ms; the tail stops at 40% of the budget.
+    near(await searchEnd(400), 2_000 - 800);
+  });
+
   it('gives the LP bound a longer deadline in a cold round, whose HiGHS runs in baseline code', async () => {
     // A clock that ticks once per reading, and a solver that records the bound's first deadline.
     const firstDeadline = async (cold: boolean) => {

@@ -111,6 +111,18 @@ const TAIL_SHARE = 0.15;
  * with 0.28, none of 24, at the same welfare (docs/benchmarks.md, "Cold rounds").
  */
 const COLD_TAIL_SHARE = 0.28;
+/**
+ * The tail is at least this many times what the round's candidates took to build: the fill, the
+ * prices and the result scale with the bids and their candidates, and so does that phase, on
+ * whatever machine and load the round meets. Measured (7 Dec 17:00, warm, quiet): fill, prices
+ * and result took 2.4-3.0 times the candidates at 1,000 and 10,000 bids and 3.3 at 50,000, where
+ * the price LP then ran into the deadline (50,000 x 5,000 at 20 s: candidates 1,039 ms, fill 450,
+ * the pricing demand 615, the LP ~1,900, the description 286, the result 92; its 15% tail of 3 s
+ * left it 385 ms late). Where the shares already keep more (1 s rounds), nothing changes.
+ */
+const TAIL_PER_CANDIDATES_MS = 4;
+/** The tail never takes more than this share of the budget from the searching phases. */
+const MAX_TAIL_SHARE = 0.4;
 /** Below this left before the tail, a neighbourhood's MIP cannot get past its root LP. */
 const MIN_NEIGHBOURHOOD_MS = 30;
 /**
@@ -216,14 +228,19 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   const started = now();
   const limit = options.timeLimitMs ?? 10_000;
   const deadline = started + limit;
-  // The searching phases stop early enough for the fill and the prices, which cannot be cut short.
-  const work = started + limit * (1 - (options.cold ? COLD_TAIL_SHARE : TAIL_SHARE));
   const seed = options.seed ?? 0;
   const deterministic = options.deterministic ?? false;
-  const share = (fraction: number) => (deterministic ? deadline : now() + Math.max(0, work - now()) * fraction);
   const clock = new PhaseClock(now);
   const problem = buildRoundProblem(snapshot);
   clock.lap('candidates');
+  // The searching phases stop early enough for the fill and the prices, which cannot be cut
+  // short: a share of the budget, or more where this round's own speed says they need it.
+  const tailMs = Math.min(
+    MAX_TAIL_SHARE * limit,
+    Math.max((options.cold ? COLD_TAIL_SHARE : TAIL_SHARE) * limit, TAIL_PER_CANDIDATES_MS * clock.phases.candidates),
+  );
+  const work = deadline - tailMs;
+  const share = (fraction: number) => (deterministic ? deadline : now() + Math.max(0, work - now()) * fraction);
   let allocation = greedyAllocate(problem);
   clock.lap('heuristic');
   const heuristicWelfare = allocationScore(problem, allocation) + keptWelfare(problem);

@@ -48,6 +48,29 @@ describe('priceRound under a deadline', () => {
     expect(backend.solves).toBeGreaterThan(0);
   });
 
+  it('stops the price LP early enough for the description and the result, warm or cold', async () => {
+    // 100 ms to build the demand: the LP must be done 75 ms before the round's deadline.
+    for (const cold of [false, true]) {
+      const deadlines: number[] = [];
+      const highs = new HighsBackend();
+      const recording = {
+        name: 'recording',
+        solve: (request: SolveRequest) => {
+          deadlines.push(request.deadline);
+          return highs.solve({ ...request, deadline: Date.now() + 60_000 });
+        },
+      };
+      await priceDecisions(snapshot, await decided, {
+        backend: recording,
+        deadline: 1_000,
+        clock: slowDemandClock(100),
+        cold,
+      });
+      expect(deadlines.length).toBeGreaterThan(0);
+      expect(deadlines.every((d) => d === 925)).toBe(true);
+    }
+  });
+
   it('solves the price LP when the time left allows it', async () => {
     const backend = counting();
     const prices = await priceDecisions(snapshot, await decided, {

@@ -401,6 +401,22 @@ describe('clearRound: mid-sized rounds', () => {
     near(await searchEnd(400), 2_000 - 800);
   });
 
+  it('runs the LP-support MIP where 3 s are left for it, not in a 1 s round', async () => {
+    // A clock that stands still: every phase runs to its end, and the time left is the budget's.
+    const phases = async (timeLimitMs: number) => {
+      const still = () => 0;
+      const result = await clearRound(mediumRound(7), {
+        backend: new HighsBackend(still),
+        clock: still,
+        timeLimitMs,
+        neighbourhoods: false,
+      });
+      return Object.keys(result.stats.phases);
+    };
+    expect(await phases(10_000)).toContain('support');
+    expect(await phases(1_000)).not.toContain('support');
+  });
+
   it('gives the LP bound a longer deadline in a cold round, whose HiGHS runs in baseline code', async () => {
     // A clock that ticks once per reading, and a solver that records the bound's first deadline.
     const firstDeadline = async (cold: boolean) => {

@@ -127,9 +127,9 @@ const MAX_TAIL_SHARE = 0.4;
 /**
  * The LP-support MIP (improve-support.ts) runs with at least this long left for it, on at most
  * this many bids, and takes the time the MIP parts would. Measured on 1,000 x 250 (first shape,
- * 155-246 bids in the support; `ab-probe.js`, 7 Dec 17:05-17:30): with ~2 s it gained on six
- * rounds of 16 (up to +0.62 points) and lost up to 0.42 on five where it found nothing in time
- * and the parts would have; with 3.5 s, +0.073 points on average over seeds 9-16 (one round
+ * 155-246 bids in the support; `ab-probe.js`, 7 Dec 17:05-17:30): with ~2 s (3 s budgets) it
+ * gained 0.09-0.62 points on seven of 32 rounds and lost 0.14-0.42 on five where it found
+ * nothing in time and the parts would have; with 3.5 s, +0.073 points on average over seeds 9-16 (one round
  * -0.09), with 8 s +0.107 over seeds 1-4 (none worse). Over 300 bids HiGHS did not find its
  * improvements in time: contested 1,000 x 250 (385-518 bids) mostly nothing in 3.5 s, 2,000 x
  * 500 (379-391 bids) -0.17 and -0.15 at 5 s, +0.03 and -0.25 at 10 s.

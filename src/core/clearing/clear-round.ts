@@ -118,8 +118,9 @@ const COLD_TAIL_SHARE = 0.28;
  * whatever machine and load the round meets. Measured (7 Dec 17:00, warm, quiet): fill, prices
  * and result took 2.4-3.0 times the candidates at 1,000 and 10,000 bids and 3.3 at 50,000, where
  * the price LP then ran into the deadline (50,000 x 5,000 at 20 s: candidates 1,039 ms, fill 450,
- * the pricing demand 615, the LP ~1,900, the description 286, the result 92; its 15% tail of 3 s
- * left it 385 ms late). Where the shares already keep more (1 s rounds), nothing changes.
+ * the pricing demand 615, the LP cut at the deadline after ~1,900, the description 286, the
+ * result 92; its 15% tail of 3 s left it 385 ms late). Where the shares already keep more (1 s
+ * rounds), nothing changes.
  */
 const TAIL_PER_CANDIDATES_MS = 4;
 /** The tail never takes more than this share of the budget from the searching phases. */
@@ -127,12 +128,13 @@ const MAX_TAIL_SHARE = 0.4;
 /**
  * The LP-support MIP (improve-support.ts) runs with at least this long left for it, on at most
  * this many bids, and takes the time the MIP parts would. Measured on 1,000 x 250 (first shape,
- * 155-246 bids in the support; `ab-probe.js`, 7 Dec 17:05-17:30): with ~2 s (3 s budgets) it
+ * 155-246 bids in the support; `ab-probe.js`, 7 Dec 17:05-17:40): with ~2 s (3 s budgets) it
  * gained 0.09-0.62 points on seven of 32 rounds and lost 0.14-0.42 on five where it found
- * nothing in time and the parts would have; with 3.5 s, +0.073 points on average over seeds 9-16 (one round
- * -0.09), with 8 s +0.107 over seeds 1-4 (none worse). Over 300 bids HiGHS did not find its
- * improvements in time: contested 1,000 x 250 (385-518 bids) mostly nothing in 3.5 s, 2,000 x
- * 500 (379-391 bids) -0.17 and -0.15 at 5 s, +0.03 and -0.25 at 10 s.
+ * nothing in time and the parts would have; with these limits at 5 s, +0.057 points on average
+ * over held-out seeds 17-24 (one round -0.12), at 10 s +0.038 over seeds 5-8 (none worse). Over
+ * 300 bids HiGHS did not find its improvements in time: contested 1,000 x 250 (385-518 bids)
+ * mostly nothing in 3.5 s, 2,000 x 500 (379-391 bids) -0.17 and -0.15 at 5 s, +0.03 and -0.25
+ * at 10 s (docs/benchmarks.md, "The LP-support MIP").
  */
 const MIN_SUPPORT_MS = 3_000;
 const MAX_SUPPORT_BIDS = 300;

@@ -22,8 +22,6 @@ import type { SolverBackend } from './solver-port.js';
 export interface SupportOutcome {
   readonly allocation: Allocation;
   readonly improved: boolean;
-  /** Whether HiGHS proved the restricted MIP optimal (the round's optimum only if the LP's support holds it). */
-  readonly optimal: boolean;
 }
 
 /** LP weight below this is no weight (the LP's own tolerance). */
@@ -63,5 +61,5 @@ export async function improveBySupport(
   });
   const improved =
     outcome.colValue !== null && applyPart(problem, state, part, prepared.built.decode(outcome.colValue));
-  return { allocation: state.toAllocation(), improved, optimal: outcome.status === 'optimal' };
+  return { allocation: state.toAllocation(), improved };
 }

@@ -73,7 +73,7 @@ const ROUNDING_MICROS = 2;
 /**
  * Time kept after the price LP, as a share of the demand's build time: for describing its prices
  * and for the caller's result, which cannot be cut short. Measured warm (7 Dec 17:00): the two
- * took 0.46-0.78 of the demand's time from 1,000 to 50,000 bids (50,000 x 5,000: demand 615 ms,
+ * took 0.27-0.78 of the demand's time from 1,000 to 50,000 bids (50,000 x 5,000: demand 615 ms,
  * description 286, result 92); cold (1,000 x 250 in a fresh process) the description alone
  * took a quarter to a half of it.
  */

@@ -75,6 +75,25 @@ describe('lpPacking', () => {
     });
   });
 
+  it('moves a packed gang to its other block when a chosen gang that has no other room needs it', async () => {
+    // By size the 16-GPU block gang goes first and takes the cheaper east block; the 4-GPU gang
+    // may only run in east and finds it full. The LP places both, the block gang in west.
+    const s = snapshot({
+      nodes: [
+        node('e1', { block: 'east', region: 'us-east' }),
+        node('e2', { block: 'east', region: 'us-east' }),
+        node('w1', { block: 'west', region: 'us-west', reserve: '1.20' }),
+        node('w2', { block: 'west', region: 'us-west', reserve: '1.20' }),
+      ],
+      bids: [
+        bid('wide', 16, { H100: '3.00' }, { contiguity: 'block' }),
+        bid('small', 4, { H100: '3.00' }, { contiguity: 'none', regions: ['us-east'] }),
+      ],
+    });
+    const { problem, relaxed } = await relax(s);
+    expect(placedNodes(problem, lpPacking(problem, relaxed))).toEqual({ wide: ['w1', 'w2'], small: ['e1'] });
+  });
+
   it('stops trying further packings at its deadline, keeping the first', async () => {
     const { problem, relaxed } = await relax(mediumRound(1));
     let t = 0;

@@ -13,6 +13,7 @@ import type { Clock } from './clock.js';
 import { improveLocally } from './heuristics/local-search.js';
 import { previousAllocation, type PreviousRound } from './heuristics/previous-allocation.js';
 import { lpPackings } from './heuristics/lp-packing.js';
+import { repackRacks } from './heuristics/repack-racks.js';
 import { improveByNeighbourhoods } from './improve-neighbourhoods.js';
 import { improveByParts } from './improve-parts.js';
 import { improveBySupport, supportBids } from './improve-support.js';
@@ -316,6 +317,16 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     const lnsOn = neighbourhoods && !mipWillRun;
     const searchDeadline = share(lnsOn ? FIRST_SEARCH_SHARE[size] : mipWillRun ? SEARCH_SHARE : 1);
     allocation = improveLocally(problem, allocation, { deadline: searchDeadline, clock: now });
+    if (size === 'small') {
+      // NVLink racks re-packed whole (heuristics/repack-racks.ts), then the search from there.
+      // 1-8 ms at 1,000 bids; at 10,000 (~100 ms) it gained nothing measurable, so it runs in
+      // the rounds the MIP phase may clear.
+      clock.lap('search');
+      const repacked = repackRacks(problem, allocation, { deadline: work, clock: now });
+      if (repacked.improved)
+        allocation = improveLocally(problem, repacked.allocation, { deadline: searchDeadline, clock: now });
+      clock.lap('racks');
+    }
     if (deterministic && size === 'small') {
       // With no neighbourhoods to leave a poor start's basin, the search runs from every packing
       // (mid-sized test rounds: the best packing searched ends 98.5% to 99.9% of the bound, and

@@ -44,4 +44,29 @@ describe('repackRacks', () => {
     expect(repacked.improved).toBe(false);
     expect(repacked.allocation.assignments).toEqual(allocation.assignments);
   });
+
+  it('moves a gang that needs no rack off it when that makes room for the NVLink gangs', () => {
+    // 'one' holds a GPU of the rack: while it stays there, only one 16-GPU gang fits.
+    const problem = buildRoundProblem(
+      snapshot({
+        nodes: [...rack, node('x', { block: 'b' })],
+        bids: [
+          bid('big', 31, { H100: '2.00' }, { contiguity: 'nvlink' }),
+          bid('one', 1, { H100: '2.00' }, { contiguity: 'node' }),
+          bid('s1', 16, { H100: '2.20' }, { contiguity: 'nvlink' }),
+          bid('s2', 16, { H100: '2.20' }, { contiguity: 'nvlink' }),
+        ],
+      }),
+    );
+    const index = (id: string) => problem.bids.find((b) => b.bid.id === id)!.index;
+    const allocation: Allocation = {
+      assignments: [
+        { bid: index('big'), option: 0, shares: [8, 8, 8, 7].map((gpus, n) => ({ node: n, gpus })) },
+        { bid: index('one'), option: 0, shares: [{ node: 3, gpus: 1 }] },
+      ],
+      preempted: [],
+    };
+    const repacked = repackRacks(problem, allocation, far);
+    expect(placedNodes(problem, repacked.allocation)).toEqual({ one: ['x'], s1: ['r1', 'r2'], s2: ['r3', 'r4'] });
+  });
 });

@@ -319,8 +319,8 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     allocation = improveLocally(problem, allocation, { deadline: searchDeadline, clock: now });
     if (size === 'small') {
       // NVLink racks re-packed whole (heuristics/repack-racks.ts), then the search from there.
-      // 1-8 ms at 1,000 bids; at 10,000 (~100 ms) it gained nothing measurable, so it runs in
-      // the rounds the MIP phase may clear.
+      // A few ms at 1,000 bids; at 10,000 its first version (gangs put back by value per GPU)
+      // took ~100 ms and gained nothing measurable, so it runs in the rounds the MIP phase may clear.
       clock.lap('search');
       const repacked = repackRacks(problem, allocation, { deadline: work, clock: now });
       if (repacked.improved)

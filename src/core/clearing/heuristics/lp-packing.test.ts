@@ -14,6 +14,14 @@ const relax = async (s: Parameters<typeof buildRoundProblem>[0]) => {
   return { problem, relaxed };
 };
 
+/** Two blocks of two nodes, one per region; west's GPUs dearer. */
+const eastAndWest = () => [
+  node('e1', { block: 'east', region: 'us-east' }),
+  node('e2', { block: 'east', region: 'us-east' }),
+  node('w1', { block: 'west', region: 'us-west', reserve: '1.20' }),
+  node('w2', { block: 'west', region: 'us-west', reserve: '1.20' }),
+];
+
 describe('lpPacking', () => {
   it('places the biggest gangs first, so an NVLink rack goes to the gang that needs all of it', async () => {
     const s = snapshot({
@@ -37,12 +45,7 @@ describe('lpPacking', () => {
     // x may run in either region and east is cheaper; y may only run in east. By size and index
     // alone x takes east first and y is lost; the LP places both.
     const s = snapshot({
-      nodes: [
-        node('e1', { block: 'east', region: 'us-east' }),
-        node('e2', { block: 'east', region: 'us-east' }),
-        node('w1', { block: 'west', region: 'us-west', reserve: '1.20' }),
-        node('w2', { block: 'west', region: 'us-west', reserve: '1.20' }),
-      ],
+      nodes: eastAndWest(),
       bids: [
         bid('x', 16, { H100: '3.00' }, { contiguity: 'block' }),
         bid('y', 16, { H100: '3.00' }, { contiguity: 'block', regions: ['us-east'] }),
@@ -79,12 +82,7 @@ describe('lpPacking', () => {
     // By size the 16-GPU block gang goes first and takes the cheaper east block; the 4-GPU gang
     // may only run in east and finds it full. The LP places both, the block gang in west.
     const s = snapshot({
-      nodes: [
-        node('e1', { block: 'east', region: 'us-east' }),
-        node('e2', { block: 'east', region: 'us-east' }),
-        node('w1', { block: 'west', region: 'us-west', reserve: '1.20' }),
-        node('w2', { block: 'west', region: 'us-west', reserve: '1.20' }),
-      ],
+      nodes: eastAndWest(),
       bids: [
         bid('wide', 16, { H100: '3.00' }, { contiguity: 'block' }),
         bid('small', 4, { H100: '3.00' }, { contiguity: 'none', regions: ['us-east'] }),

@@ -71,6 +71,8 @@ function repackOne(
   for (const b of inside) state.unplace(b);
   // Gangs that need no rack leave it where they fit elsewhere, and keep their place otherwise.
   for (const b of inside) if (!rack.value.has(b) && !place(b, within)) place(b, outside);
+  // The knapsack prices every gang at the rack's dearest reserve, an estimate: the welfare
+  // check below decides.
   let free = 0;
   let reserve = 0;
   for (const n of rack.nodes) {

@@ -194,6 +194,17 @@ export class AllocationState {
     return { cost: sum, shares, leftover: total - gpus };
   }
 
+  /** Places the bid at bestPlacement's answer; false (and nothing changed) when there is none. */
+  placeBest(
+    bid: number,
+    avoid?: (node: number) => boolean,
+    within?: (option: BidOption, group: Group) => boolean,
+  ): boolean {
+    const a = this.bestPlacement(bid, avoid, within);
+    if (a) this.place(a);
+    return a !== null;
+  }
+
   /** The most valuable placement of a bid over its options and groups, or null. */
   bestPlacement(
     bid: number,

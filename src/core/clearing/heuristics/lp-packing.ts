@@ -135,10 +135,7 @@ function packInOrder(
     const avoid = problem.bids[b].bid.contiguity === 'nvlink' ? undefined : onRack;
     for (const o of order) {
       const within = (option: BidOption) => option === problem.bids[b].options[o];
-      const a = (avoid && state.bestPlacement(b, avoid, within)) || state.bestPlacement(b, undefined, within);
-      if (!a) continue;
-      state.place(a);
-      return true;
+      if ((avoid && state.placeBest(b, avoid, within)) || state.placeBest(b, undefined, within)) return true;
     }
     return false;
   };
@@ -158,11 +155,12 @@ function packInOrder(
         const before = state.score;
         const mark = state.mark();
         for (const other of blockers) state.unplace(other);
-        const a = state.bestPlacement(b, undefined, (option, g) => option === options[o] && g === group);
-        if (a) {
-          state.place(a);
-          if ([...blockers].sort(bySizeDesc).every(placeChosen) && state.score > before + 1e-9) return true;
-        }
+        if (
+          state.placeBest(b, undefined, (option, g) => option === options[o] && g === group) &&
+          [...blockers].sort(bySizeDesc).every(placeChosen) &&
+          state.score > before + 1e-9
+        )
+          return true;
         state.rollback(mark);
       }
     return false;
@@ -179,10 +177,8 @@ function packInOrder(
   for (const b of densityOrder(
     problem,
     live.filter((b) => !placed.has(b)),
-  )) {
-    const a = state.bestPlacement(b);
-    if (a) state.place(a);
-  }
+  ))
+    state.placeBest(b);
   for (const l of problem.flexibleLeases)
     if (!state.kept[l.index] && l.keepGain >= 0 && fits(l.index)) state.keepLease(l.index);
   state.commit();

@@ -65,10 +65,7 @@ export function previousAllocation(
     problem,
     rest.filter((b) => !lpWeight || lpWeight[b] < 0.5),
   );
-  for (const b of [...chosen, ...others]) {
-    const a = state.bestPlacement(b);
-    if (a) state.place(a);
-  }
+  for (const b of [...chosen, ...others]) state.placeBest(b);
   state.commit();
   return state.toAllocation();
 }

@@ -63,14 +63,9 @@ function repackOne(
   const mark = state.mark();
   const within = (n: number) => rack.nodes.has(n);
   const outside = (n: number) => !rack.nodes.has(n);
-  const place = (b: number, avoid?: (n: number) => boolean) => {
-    const a = state.bestPlacement(b, avoid);
-    if (a) state.place(a);
-    return a !== null;
-  };
   for (const b of inside) state.unplace(b);
   // Gangs that need no rack leave it where they fit elsewhere, and keep their place otherwise.
-  for (const b of inside) if (!rack.value.has(b) && !place(b, within)) place(b, outside);
+  for (const b of inside) if (!rack.value.has(b) && !state.placeBest(b, within)) state.placeBest(b, outside);
   // The knapsack prices every gang at the rack's dearest reserve, an estimate: the welfare
   // check below decides.
   let free = 0;
@@ -84,9 +79,9 @@ function repackOne(
   const gain = (b: number) => gpus(b) * (rack.value.get(b)! - reserve);
   const chosen = new Set(knapsack(gangs.map(gpus), gangs.map(gain), free).map((i) => gangs[i]));
   const byValue = (x: number, y: number) => rack.value.get(y)! - rack.value.get(x)! || gpus(y) - gpus(x) || x - y;
-  for (const b of [...chosen].sort((x, y) => gpus(y) - gpus(x) || byValue(x, y))) place(b, outside);
-  for (const b of gangs.filter((x) => !chosen.has(x)).sort(byValue)) place(b, outside);
-  for (const b of inside) if (state.placed[b] === null) place(b);
+  for (const b of [...chosen].sort((x, y) => gpus(y) - gpus(x) || byValue(x, y))) state.placeBest(b, outside);
+  for (const b of gangs.filter((x) => !chosen.has(x)).sort(byValue)) state.placeBest(b, outside);
+  for (const b of inside) if (state.placed[b] === null) state.placeBest(b);
   if (state.score > before + 1e-9) state.commit();
   else state.rollback(mark);
 }

@@ -21,7 +21,8 @@ import { priceRound, type RoundPrices } from './price-round.js';
 import { buildRoundProblem, objectiveOffset } from './round-problem.js';
 import type { RoundProblem } from './round-problem.js';
 import type { SolverBackend } from './solver-port.js';
-import { upperBound } from './upper-bound.js';
+import { fitsProblem, type SearchLane } from './search-lane.js';
+import { upperBound, type RelaxedSolution } from './upper-bound.js';
 
 export interface ClearOptions {
   /** Wall-clock budget for the whole round; default 10,000 ms. */
@@ -68,6 +69,12 @@ export interface ClearOptions {
    * cold (COLD_TAIL_SHARE).
    */
   cold?: boolean;
+  /**
+   * A thread that runs the first local search from another start beside this one's
+   * (search-lane.ts); the round goes on from the better of the two. Rounds of at most
+   * MAX_LANE_BIDS bids, not in deterministic mode nor a cold round. Its caller owns and closes it.
+   */
+  lane?: SearchLane;
 }
 
 /** Shares of the budget left at the start of a phase that the phase may use. */
@@ -147,6 +154,15 @@ const MIN_NEIGHBOURHOOD_MS = 30;
  * neighbourhood starts this close to the tail.
  */
 const NEIGHBOURHOOD_RESERVE_MS = 100;
+/**
+ * Rounds above this many bids clear without the search lane. It was measured at 1,000 and 2,000
+ * bids (docs/benchmarks.md, "The search lane"); above, its copy of the snapshot and of the
+ * candidates grows with the round (a second problem in memory at 50,000 bids, where the goal
+ * is 1 GB in all) and it was not measured.
+ */
+const MAX_LANE_BIDS = 2_000;
+/** How long past the lane's own time the clearing thread waits for its answer. */
+const LANE_WAIT_MS = 20;
 /**
  * With neighbourhoods on: the first search's share, then the neighbourhoods' share of what is
  * left when the search did not converge in its own. Rounds the MIP parts may clear (up to
@@ -247,8 +263,14 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   const seed = options.seed ?? 0;
   const deterministic = options.deterministic ?? false;
   const clock = new PhaseClock(now);
+  // Not in a cold round: in fresh 1 s processes the lane's thread, as cold as this one, answered
+  // in time in 1 of 24 rounds and slowed this one by up to 4 points (docs/benchmarks.md).
+  const laneOn = options.lane && !deterministic && !options.cold && snapshot.bids.length <= MAX_LANE_BIDS;
+  let laneOutcome: 'better' | 'not better' | 'no answer' | 'unfit' | undefined;
   const problem = buildRoundProblem(snapshot);
   clock.lap('candidates');
+  // The lane builds its own copy of the round's candidates while this thread runs the greedy and the LP.
+  const lane = laneOn ? options.lane!.open(snapshot) : null;
   // The searching phases stop early enough for the fill and the prices, which cannot be cut
   // short: a share of the budget, or more where this round's own speed says they need it.
   const tailMs = Math.min(
@@ -267,6 +289,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   let bound: number | null = null;
   let boundComplete = false;
   let lpWeight: Float64Array | undefined;
+  let relaxedSolution: RelaxedSolution | null = null;
   let otherPackings: Allocation[] = [];
   const better = (candidate: Allocation) =>
     allocationScore(problem, candidate) > allocationScore(problem, allocation) + 1e-9;
@@ -277,6 +300,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     const relaxed = await upperBound(problem, backend, share(options.cold ? COLD_BOUND_SHARE : BOUND_SHARE), now);
     clock.lap('bound');
     if (relaxed) {
+      relaxedSolution = relaxed;
       bound = relaxed.bound;
       boundComplete = relaxed.complete;
       lpWeight = Float64Array.from(relaxed.bidOptions, (o) => o.reduce((t, v) => t + v, 0));
@@ -316,6 +340,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     // points at 3 s, measured) and the neighbourhoods only use what the parts leave, below.
     const lnsOn = neighbourhoods && !mipWillRun;
     const searchDeadline = share(lnsOn ? FIRST_SEARCH_SHARE[size] : mipWillRun ? SEARCH_SHARE : 1);
+    const laneAnswer = lane && relaxedSolution ? lane.search(relaxedSolution, searchDeadline - now()) : null;
     allocation = improveLocally(problem, allocation, { deadline: searchDeadline, clock: now });
     if (size === 'small') {
       // NVLink racks re-packed whole (heuristics/repack-racks.ts), then the search from there.
@@ -326,6 +351,28 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
       if (repacked.improved)
         allocation = improveLocally(problem, repacked.allocation, { deadline: searchDeadline, clock: now });
       clock.lap('racks');
+    }
+    let converged = now() < searchDeadline;
+    if (lane && laneAnswer) {
+      // This search converged early: the lane answers with what it has, so that the time left
+      // goes to the neighbourhoods from the better of the two.
+      if (converged) lane.stop();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const answer = await Promise.race([
+        laneAnswer.catch(() => null),
+        new Promise<null>((resolve) => {
+          timer = setTimeout(() => resolve(null), Math.max(0, searchDeadline - now()) + LANE_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      const fits = answer !== null && fitsProblem(problem, answer.allocation);
+      laneOutcome =
+        answer === null ? 'no answer' : !fits ? 'unfit' : better(answer.allocation) ? 'better' : 'not better';
+      if (answer && laneOutcome === 'better') {
+        allocation = answer.allocation;
+        converged = answer.converged;
+      }
+      clock.lap('lane');
     }
     if (deterministic && size === 'small') {
       // With no neighbourhoods to leave a poor start's basin, the search runs from every packing
@@ -339,7 +386,6 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     if (lnsOn && backend) {
       clock.lap('search');
       // A search that converged before its share has nothing to resume: the neighbourhoods may take the rest.
-      const converged = now() < searchDeadline;
       const lns = await improveByNeighbourhoods(problem, allocation, backend, {
         deadline: converged ? work - NEIGHBOURHOOD_RESERVE_MS : share(NEIGHBOURHOOD_SHARE[size]),
         clock: now,
@@ -399,6 +445,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
       clock.lap('search');
     }
   }
+  lane?.close();
   const filled = fillLeftovers(problem, allocation);
   clock.lap('fill');
   const prices = await priceRound(problem, filled.allocation, { backend, deadline, clock: now, cold: options.cold });
@@ -429,6 +476,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
       pricing: prices.stats,
       boundComplete,
       cutShort: now() > deadline,
+      ...(laneOutcome ? { lane: laneOutcome } : {}),
     },
   };
 }

@@ -23,7 +23,7 @@ const MEANINGS: Readonly<Record<string, string>> = {
   PREEMPTION_PENALTY:
     'per GPU-hour, charged in the clearing objective for every GPU of a displaced lease (hysteresis: a preemption must gain more than this)',
   CLEARING_SOLVER_THREADS:
-    "worker threads that solve the clearing's MIP parts beside the clearing thread (0: none): the clearing thread solves parts too, so the default uses every core",
+    "worker threads that solve the clearing's MIP parts beside the clearing thread, plus the search lane's thread when not 0 (0: neither): the clearing thread solves parts too, so the default uses every core",
   ROUND_TIME_LIMIT_MS: "the clearing solver's budget per round; never more than half the period",
   QUEUE_PREFIX: 'namespace of the job queues in Redis: several markets (or test runs) can share one Redis',
   DEMO_FLEET:

@@ -5,7 +5,7 @@ import { bid, node, placedNodes, snapshot } from '../snapshot-fixtures.js';
 import { upperBound } from '../upper-bound.js';
 import { allocationScore, greedyAllocate } from './greedy-heuristic.js';
 import { HighsBackend } from '../../solvers/highs-backend.js';
-import { lpPacking } from './lp-packing.js';
+import { lpPacking, lpPackings, OFF_RACK_WAY } from './lp-packing.js';
 
 const relax = async (s: Parameters<typeof buildRoundProblem>[0]) => {
   const problem = buildRoundProblem(s);
@@ -112,5 +112,31 @@ describe('lpPacking', () => {
         allocationScore(problem, greedyAllocate(problem)),
       );
     }
+  });
+
+  it('off-rack first: a gang that must touch the rack takes every other GPU first and as few of the rack as it can', async () => {
+    // 'blk' (20 GPUs, packed first as the bigger) cannot stay off the rack 'nv' needs; the
+    // rack's GPUs are cheaper, so the cheapest placement would take 20 of its 24.
+    const { problem, relaxed } = await relax(
+      snapshot({
+        nodes: [
+          ...['r1', 'r2', 'r3'].map((id) => node(id, { nvlinkDomain: 'rack', block: 'b' })),
+          node('x', { block: 'b', reserve: '1.50' }),
+        ],
+        bids: [
+          bid('blk', 20, { H100: '3.00' }, { contiguity: 'block' }),
+          bid('nv', 10, { H100: '3.00' }, { contiguity: 'nvlink' }),
+        ],
+      }),
+    );
+    const [packed] = lpPackings(problem, relaxed, { ways: [OFF_RACK_WAY] });
+    const gpusOn = (id: string) => {
+      const a = packed.assignments.find((x) => problem.bids[x.bid].bid.id === id)!;
+      return Object.fromEntries(a.shares.map((sh) => [problem.nodes[sh.node].node.id, sh.gpus]));
+    };
+    expect(gpusOn('blk')).toEqual({ x: 8, r1: 8, r2: 4 });
+    expect(gpusOn('nv')).toEqual({ r2: 4, r3: 6 });
+    // The ways a round tries itself place 'blk' on the cheaper rack first.
+    expect(placedNodes(problem, lpPacking(problem, relaxed)).blk).toContain('r3');
   });
 });

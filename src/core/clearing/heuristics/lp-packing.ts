@@ -45,11 +45,17 @@ export const PACKING_WAYS = [
   'fewest groups first',
   'by index, racks kept',
   'by index',
+  'fewest groups first, racks kept, off-rack GPUs first',
 ] as const;
 
 export function lpPacking(problem: RoundProblem, relaxed: RelaxedSolution, options: PackingOptions = {}): Allocation {
   return lpPackings(problem, relaxed, options)[0];
 }
+
+/** The ways tried unless PackingOptions.ways says otherwise. */
+export const DEFAULT_WAYS: readonly number[] = [0, 1, 2, 3];
+/** The way a search lane starts from (search-lane.ts), where it differs from the best of the others. */
+export const OFF_RACK_WAY = 4;
 
 /** The packings tried (those different from each other), best first. */
 export function lpPackings(
@@ -73,29 +79,35 @@ export function lpPackings(
   // fewest groups with racks kept falls 0.001 points short of the best packing on average over
   // six rounds of 10,000 x 1,000 (the others 0.08-0.39) and 0.19 over 22 of 1,000 x 250, where
   // all four run (the others 0.15-0.34).
-  const ways: [readonly number[], boolean][] = [
+  const ways: [readonly number[], boolean, boolean?][] = [
     [fewestChoices, true],
     [fewestChoices, false],
     [bySizeOnly, true],
     [bySizeOnly, false],
+    [fewestChoices, true, true],
   ];
-  const tries = (options.ways ?? ways.map((_, i) => i)).map((i) => ways[i]);
+  const tries = (options.ways ?? DEFAULT_WAYS).map((i) => ways[i]);
   const packings: { allocation: Allocation; score: number; key: string }[] = [];
   let last = 0;
-  for (const [order, keepRacks] of tries) {
+  for (const [order, keepRacks, offRackFirst] of tries) {
     const started = clock();
     if (packings.length > 0 && options.deadline !== undefined && started + last > options.deadline) break;
-    const allocation = packInOrder(problem, relaxed, live, order, keepRacks);
+    const allocation = packInOrder(problem, relaxed, live, order, keepRacks, offRackFirst ?? false);
     last = clock() - started;
-    const key = allocation.assignments
-      .map((a) => `${a.bid}:${a.option}:${a.shares.map((s) => `${s.node}x${s.gpus}`).join(',')}`)
-      .join(';')
-      .concat(`|${allocation.preempted.join(',')}`);
+    const key = allocationKey(allocation);
     if (packings.some((p) => p.key === key)) continue;
     packings.push({ allocation, score: allocationScore(problem, allocation), key });
   }
   // Stable: among equal scores the earlier try first.
   return packings.sort((a, b) => b.score - a.score).map((p) => p.allocation);
+}
+
+/** Equal keys, equal allocations (as lpPackings builds them: the same order of assignments). */
+export function allocationKey(allocation: Allocation): string {
+  return allocation.assignments
+    .map((a) => `${a.bid}:${a.option}:${a.shares.map((s) => `${s.node}x${s.gpus}`).join(',')}`)
+    .join(';')
+    .concat(`|${allocation.preempted.join(',')}`);
 }
 
 /** Packs the LP's chosen gangs in the order given, then the rest of the bids densest first. */
@@ -105,6 +117,7 @@ function packInOrder(
   live: readonly number[],
   chosen: readonly number[],
   keepRacks: boolean,
+  offRackFirst: boolean,
 ): Allocation {
   const state = new AllocationState(problem, {
     assignments: [],
@@ -135,9 +148,40 @@ function packInOrder(
     const avoid = problem.bids[b].bid.contiguity === 'nvlink' ? undefined : onRack;
     for (const o of order) {
       const within = (option: BidOption) => option === problem.bids[b].options[o];
-      if ((avoid && state.placeBest(b, avoid, within)) || state.placeBest(b, undefined, within)) return true;
+      if (avoid && state.placeBest(b, avoid, within)) return true;
+      if (avoid && offRackFirst && problem.bids[b].bid.contiguity !== 'node' && placeOffRackFirst(b, o)) return true;
+      if (state.placeBest(b, undefined, within)) return true;
     }
     return false;
+  };
+  // A gang that may split and finds no room wholly off the racks takes every off-rack GPU of a
+  // group and the fewest rack GPUs it must, so what it leaves of a rack can still hold an NVLink gang.
+  const placeOffRackFirst = (b: number, o: number): boolean => {
+    const { bid, options } = problem.bids[b];
+    const option = options[o];
+    let best: { shares: { node: number; gpus: number }[]; onRack: number; surplus: number } | null = null;
+    for (const group of option.groups) {
+      const shares: { node: number; gpus: number }[] = [];
+      let off = 0;
+      let cost = 0;
+      for (const n of group.nodes)
+        if (!onRack(n) && state.free[n] > 0 && off < bid.gpus) {
+          const take = Math.min(state.free[n], bid.gpus - off);
+          shares.push({ node: n, gpus: take });
+          off += take;
+          cost += problem.nodes[n].reserve * take;
+        }
+      const need = bid.gpus - off;
+      if (need === 0) continue; // fits off the racks: placeBest with `avoid` would have found it
+      const rest = state.fill(group, need, false, (n) => !onRack(n));
+      if (!rest) continue;
+      const surplus = option.value * bid.gpus - cost - rest.cost;
+      if (surplus < -1e-9) continue;
+      if (!best || need < best.onRack || (need === best.onRack && surplus > best.surplus + 1e-9))
+        best = { shares: [...shares, ...rest.shares], onRack: need, surplus };
+    }
+    if (best) state.place({ bid: b, option: o, shares: best.shares });
+    return best !== null;
   };
   const placed = new Set(chosen.filter(placeChosen));
   // A chosen gang that found no room may take a group whose gangs all fit elsewhere: the LP

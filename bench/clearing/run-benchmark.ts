@@ -173,8 +173,24 @@ function contestedTable(rows: readonly number[]): void {
 const pct = (a: string | null | undefined, b: string | null | undefined) =>
   a && b ? `${((100 * Number(a)) / Number(b)).toFixed(3)}%` : 'n/a';
 
+const USAGE = `usage: npm run bench:clearing [-- OPTIONS]   (or node dist/bench/bench/clearing/run-benchmark.js OPTIONS)
+  (none)                       both tables: the first shape's rows, then the contested shape quiet and busy (~12 min)
+  --rows R,R                   only those rows of the first table (0: 1,000 x 250, 1: 10,000 x 1,000, 2: 50,000 x 5,000)
+  --contested [R,R]            only the contested table, or those of its rows
+  --row R --method ours|monolithic|greedy --seed S [--shape instance|contested] [--budget MS]
+                               one measure, as JSON
+  --parallel [THREADS]         the MIP phase on a pool of solver threads against the calling thread alone
+  --optimum ROW SEED [SECONDS] [contested]
+                               HiGHS on the whole round, warm-started: what a row's round is measured against
+environment: LANE=off (no search lane), NEIGHBOURHOODS=off (no MIP neighbourhoods), for before/after runs
+`;
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   if (args[0] === '--row') {
     // `--row ROW --method ours|monolithic|greedy --seed SEED [--shape instance|contested] [--budget MS]`: one
     // measure, as JSON.

@@ -23,7 +23,11 @@ import type { Clock } from '../clock.js';
  * kept). A chosen gang that still finds no room takes a group whose gangs all fit elsewhere, when
  * that raises the packing's score (first shape seed 1: 9 of the LP's 183 gangs left out before,
  * 3 after). No packing wins on every round, and after the search their order can change; the best
- * packing is the better start on average (docs/benchmarks.md). Each costs one greedy pass
+ * packing is the better start on average (docs/benchmarks.md). A fifth way, not among those a
+ * round tries itself, is the search lane's start (search-lane.ts): a gang that may split and
+ * cannot stay off the racks takes every off-rack GPU of a group first and the fewest rack GPUs
+ * it must (first shape seed 1: the 32-GPU NVLink gang of LP weight 1 the others leave out gets
+ * its rack). Each costs one greedy pass
  * (5-20 ms at 1,000 bids, 60-300 ms at 10,000, 3 s at 50,000), so past `deadline` no further one
  * starts.
  */

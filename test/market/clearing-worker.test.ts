@@ -48,6 +48,13 @@ describe('ClearingRunner: rounds clear on a worker thread', () => {
     expect(threaded.losses).toEqual(inline.losses);
   });
 
+  it('after its first (cold) round, the thread searches beside a search lane of its own', async () => {
+    const s = mediumRound(11);
+    const result = await runner.clear(s, 1_500);
+    expect(checkResult(s, result)).toEqual([]);
+    expect(['better', 'not better']).toContain(result.stats.lane);
+  });
+
   it('keeps the event loop turning while a long round clears, so the API answers during rounds', async () => {
     const s = mediumRound(1, 400, 6_000);
     let ticks = 0;

@@ -68,6 +68,23 @@ describe('SearchLaneThread: the search lane on a worker thread', () => {
     round.close();
   });
 
+  it('gives up on a thread that does not answer by the deadline and its grace, and replaces it', async () => {
+    const { s, lp } = await relaxed(3);
+    const stuck = new SearchLaneThread({
+      workerUrl: pathToFileURL(join(import.meta.dirname, 'silent-worker.mjs')),
+      graceMs: 100,
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const round = stuck.open(s);
+        expect(await round.search(lp, 50)).toBeNull();
+        round.close();
+      }
+    } finally {
+      await stuck.close();
+    }
+  });
+
   it('clears a round with the lane beside it: valid, and the lane answered', async () => {
     const s = mediumRound(11);
     const result = await clearRound(s, { backend: new HighsBackend(), timeLimitMs: 1_500, lane });

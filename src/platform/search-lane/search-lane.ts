@@ -26,7 +26,7 @@ export class SearchLaneThread implements SearchLane {
   private nextRound = 1;
   private readonly waiting = new Map<number, { done: (answer: LaneAnswer | null) => void; timer: NodeJS.Timeout }>();
   private closed = false;
-  /** The last error a round's search reported, for operators (stats carry only the outcome). */
+  /** The last error the thread reported (a snapshot it could not build, a failed search); rounds see `stats.lane`. */
   lastError: string | null = null;
 
   constructor(options: SearchLaneOptions = {}) {

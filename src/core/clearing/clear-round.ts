@@ -155,10 +155,10 @@ const MIN_NEIGHBOURHOOD_MS = 30;
  */
 const NEIGHBOURHOOD_RESERVE_MS = 100;
 /**
- * Rounds above this many bids clear without the search lane. It was measured at 1,000 and 2,000
- * bids (docs/benchmarks.md, "The search lane"); above, its copy of the snapshot and of the
- * candidates grows with the round (a second problem in memory at 50,000 bids, where the goal
- * is 1 GB in all) and it was not measured.
+ * Rounds above this many bids clear without the search lane (docs/benchmarks.md, "The search
+ * lane"): at 10,000 x 1,000 and 5 s it answered in time in 1 of 6 rounds (its own candidates and
+ * five packings take much of the first search's time there), and its copy of the round grows
+ * with it (a second problem in memory at 50,000 bids, where the goal is 1 GB in all).
  */
 const MAX_LANE_BIDS = 2_000;
 /** How long past the lane's own time the clearing thread waits for its answer. */
@@ -354,6 +354,7 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
     }
     let converged = now() < searchDeadline;
     if (lane && laneAnswer) {
+      clock.lap('search');
       // This search converged early: the lane answers with what it has, so that the time left
       // goes to the neighbourhoods from the better of the two.
       if (converged) lane.stop();

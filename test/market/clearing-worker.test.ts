@@ -50,7 +50,7 @@ describe('ClearingRunner: rounds clear on a worker thread', () => {
 
   it('after its first (cold) round, the thread searches beside a search lane of its own', async () => {
     const s = mediumRound(11);
-    const result = await runner.clear(s, 1_500);
+    const result = await runner.clear(s, 3_000);
     expect(checkResult(s, result)).toEqual([]);
     expect(['better', 'not better']).toContain(result.stats.lane);
   });

@@ -87,7 +87,7 @@ describe('SearchLaneThread: the search lane on a worker thread', () => {
 
   it('clears a round with the lane beside it: valid, and the lane answered', async () => {
     const s = mediumRound(11);
-    const result = await clearRound(s, { backend: new HighsBackend(), timeLimitMs: 1_500, lane });
+    const result = await clearRound(s, { backend: new HighsBackend(), timeLimitMs: 3_000, lane });
     expect(checkResult(s, result)).toEqual([]);
     expect(['better', 'not better']).toContain(result.stats.lane);
   });

@@ -263,14 +263,16 @@ export async function clearRound(snapshot: RoundSnapshot, options: ClearOptions)
   const seed = options.seed ?? 0;
   const deterministic = options.deterministic ?? false;
   const clock = new PhaseClock(now);
-  // Not in a cold round: in fresh 1 s processes the lane's thread, as cold as this one, answered
-  // in time in 1 of 24 rounds and slowed this one by up to 4 points (docs/benchmarks.md).
-  const laneOn = options.lane && !deterministic && !options.cold && snapshot.bids.length <= MAX_LANE_BIDS;
   let laneOutcome: 'better' | 'not better' | 'no answer' | 'unfit' | undefined;
   const problem = buildRoundProblem(snapshot);
   clock.lap('candidates');
-  // The lane builds its own copy of the round's candidates while this thread runs the greedy and the LP.
-  const lane = laneOn ? options.lane!.open(snapshot) : null;
+  // The lane builds its own copy of the round's candidates while this thread runs the greedy and
+  // the LP. Not in a cold round: in fresh 1 s processes the lane's thread, as cold as this one,
+  // answered in time in 1 of 24 rounds and slowed this one by up to 4 points (docs/benchmarks.md).
+  const lane =
+    options.lane && !deterministic && !options.cold && snapshot.bids.length <= MAX_LANE_BIDS
+      ? options.lane.open(snapshot)
+      : null;
   // The searching phases stop early enough for the fill and the prices, which cannot be cut
   // short: a share of the budget, or more where this round's own speed says they need it.
   const tailMs = Math.min(

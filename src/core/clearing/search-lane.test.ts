@@ -67,7 +67,7 @@ describe('search lane', () => {
     for (const v of variants) expect(fitsProblem(problem, v)).toBe(false);
   });
 
-  it('the round goes on from the lane’s answer when it is better, and is never worse than it', async () => {
+  it('the round is never worse than the lane’s answer, and records whether it took it', async () => {
     const s = mediumRound(5);
     const { problem, relaxed } = await relax(s);
     // The lane answers its own start searched to the end; 2 s leave the LP bound time to finish
@@ -82,8 +82,6 @@ describe('search lane', () => {
     const kept = problem.flexibleLeases.reduce((t, l) => t + l.keepGain, 0) + objectiveOffset(problem);
     const laneWelfare = allocationScore(problem, answer.allocation) + kept;
     expect(result.welfare.toNumber()).toBeGreaterThanOrEqual(laneWelfare - 1e-4);
-    const without = await clearRound(s, { backend: new HighsBackend(), timeLimitMs: 2_000 });
-    expect(without.stats.lane).toBeUndefined();
   });
 
   it('a lane that answers nonsense leaves a valid round, and one that never answers does not hold it up', async () => {

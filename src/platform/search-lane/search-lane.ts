@@ -102,22 +102,23 @@ export class SearchLaneThread implements SearchLane {
       if (reply.error) this.lastError = reply.error;
       this.answer(reply.round, reply.answer);
     });
-    const lost = () => {
-      if (this.worker === worker) this.worker = null;
-      for (const round of [...this.waiting.keys()]) this.answer(round, null);
-    };
     worker.on('error', (error) => {
       this.lastError = error.message;
-      lost();
+      this.forget(worker);
     });
-    worker.on('exit', lost);
+    worker.on('exit', () => this.forget(worker));
     return worker;
   }
 
   /** A thread past its search's deadline and the grace is stuck: a fresh one serves the next round. */
   private replace(worker: Worker): void {
+    this.forget(worker);
+    void worker.terminate();
+  }
+
+  /** The thread is gone or given up: its searches answer null, and the next round starts another. */
+  private forget(worker: Worker): void {
     if (this.worker === worker) this.worker = null;
     for (const round of [...this.waiting.keys()]) this.answer(round, null);
-    void worker.terminate();
   }
 }

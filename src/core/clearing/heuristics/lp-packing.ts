@@ -57,7 +57,7 @@ export function lpPacking(problem: RoundProblem, relaxed: RelaxedSolution, optio
 }
 
 /** The ways tried unless PackingOptions.ways says otherwise. */
-export const DEFAULT_WAYS: readonly number[] = [0, 1, 2, 3];
+const DEFAULT_WAYS: readonly number[] = [0, 1, 2, 3];
 /** The way a search lane starts from (search-lane.ts), where it differs from the best of the others. */
 export const OFF_RACK_WAY = 4;
 
@@ -165,24 +165,18 @@ function packInOrder(
     const option = options[o];
     let best: { shares: { node: number; gpus: number }[]; onRack: number; surplus: number } | null = null;
     for (const group of option.groups) {
-      const shares: { node: number; gpus: number }[] = [];
-      let off = 0;
-      let cost = 0;
-      for (const n of group.nodes)
-        if (!onRack(n) && state.free[n] > 0 && off < bid.gpus) {
-          const take = Math.min(state.free[n], bid.gpus - off);
-          shares.push({ node: n, gpus: take });
-          off += take;
-          cost += problem.nodes[n].reserve * take;
-        }
-      const need = bid.gpus - off;
-      if (need === 0) continue; // fits off the racks: placeBest with `avoid` would have found it
-      const rest = state.fill(group, need, false, (n) => !onRack(n));
-      if (!rest) continue;
-      const surplus = option.value * bid.gpus - cost - rest.cost;
+      let offFree = 0;
+      for (const n of group.nodes) if (!onRack(n)) offFree += state.free[n];
+      // Fits off the racks: placeBest with `avoid` would have found it. Otherwise every off-rack GPU, then the rest.
+      if (offFree >= bid.gpus) continue;
+      const off = offFree > 0 ? state.fill(group, offFree, false, onRack) : { cost: 0, shares: [] };
+      const need = bid.gpus - offFree;
+      const rest = off && state.fill(group, need, false, (n) => !onRack(n));
+      if (!off || !rest) continue;
+      const surplus = option.value * bid.gpus - off.cost - rest.cost;
       if (surplus < -1e-9) continue;
       if (!best || need < best.onRack || (need === best.onRack && surplus > best.surplus + 1e-9))
-        best = { shares: [...shares, ...rest.shares], onRack: need, surplus };
+        best = { shares: [...off.shares, ...rest.shares], onRack: need, surplus };
     }
     if (best) state.place({ bid: b, option: o, shares: best.shares });
     return best !== null;
